@@ -1,0 +1,92 @@
+"""Every error gridmap raises, in one place.
+
+Each error carries a ``user_message`` that is safe to show to a client; ``api.errors`` maps
+the classes to HTTP status codes. Where callers may reasonably catch a builtin, the error
+inherits it too (``ValueError``, ``LookupError``).
+"""
+
+from __future__ import annotations
+
+
+class GridmapError(Exception):
+    """Base of all gridmap errors."""
+
+    def __init__(self, message: str, *, user_message: str | None = None) -> None:
+        super().__init__(message)
+        self.user_message = user_message or message
+
+
+# --- core -----------------------------------------------------------------------------------
+
+
+class InvalidCellLabel(GridmapError, ValueError):
+    """A string is not a cell label of this grid (``C4``, ``AA12``, ``C4-7``)."""
+
+
+class OutsideGrid(GridmapError, ValueError):
+    """A point or cell lies outside the campus grid."""
+
+
+class InvalidUSNG(GridmapError, ValueError):
+    """A string is not a US National Grid / MGRS reference."""
+
+
+class InvalidQuery(GridmapError, ValueError):
+    """A lookup query is empty, too long or otherwise unusable."""
+
+
+class InvalidModel(GridmapError, ValueError):
+    """A campus model breaks one of its own rules (duplicate ids, a unit on a missing level)."""
+
+
+# --- not found ------------------------------------------------------------------------------
+
+
+class NotFound(GridmapError, LookupError):
+    """Something asked for by id or name does not exist."""
+
+
+class CampusNotFound(NotFound):
+    """No campus with this id."""
+
+
+class LevelNotFound(NotFound):
+    """The campus has no level with this ordinal."""
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+class ImportFailed(GridmapError, ValueError):
+    """An import could not be completed; nothing was stored."""
+
+
+class ManifestError(ImportFailed):
+    """The campus manifest is missing, malformed or names something that does not exist."""
+
+
+class DxfError(ImportFailed):
+    """A DXF floor plan cannot be read or lacks what the manifest says it holds."""
+
+
+class GeoreferenceError(ImportFailed):
+    """Control points are too few, degenerate, or fit too badly to place a drawing."""
+
+
+class ParcelError(ImportFailed):
+    """A parcel file cannot be read or holds no usable polygon."""
+
+
+# --- access ---------------------------------------------------------------------------------
+
+
+class Unauthenticated(GridmapError):
+    """No valid credentials were presented."""
+
+
+class Forbidden(GridmapError):
+    """The credentials are valid but do not grant access to this resource."""
+
+
+class PayloadTooLarge(GridmapError, ValueError):
+    """An upload or request body exceeds the configured limit."""
