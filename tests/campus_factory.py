@@ -1,0 +1,122 @@
+"""A small campus built in code, shared by tests that need one without running an importer.
+
+Two buildings near (-84.43, 42.70): A "Main Building" (60 x 40 m, two levels, a central
+east-west corridor with 10 m rooms either side) and B "Gymnasium" (40 x 30 m, one level).
+Geometry is laid out in local metres and converted to WGS84, like an importer would.
+"""
+
+from __future__ import annotations
+
+from shapely import affinity
+from shapely.geometry import Point, box
+
+from gridmap import grid
+from gridmap.crs import LocalFrame, local_crs_for
+from gridmap.model import (
+    Amenity,
+    AmenityKind,
+    Building,
+    Campus,
+    GroundsFeature,
+    GroundsKind,
+    LengthUnit,
+    Level,
+    Opening,
+    Unit,
+    stable_id,
+)
+
+CENTRE = (-84.43, 42.70)
+CAMPUS_ID = "test-campus"
+
+
+def _rooms(frame: LocalFrame, building: str, level: Level, x0: float, numbers: list[str],
+           names: dict[str, str]) -> list[Unit]:
+    units = []
+    for i, number in enumerate(numbers):
+        north = i % 2 == 0
+        col = i // 2
+        y0, y1 = (25.0, 40.0) if north else (0.0, 15.0)
+        shape = box(x0 + col * 10.0, y0, x0 + (col + 1) * 10.0, y1)
+        units.append(Unit(
+            id=stable_id(CAMPUS_ID, building, level.ordinal, number),
+            building_id=building, level_id=level.id, number=number,
+            name=names.get(number, f"Classroom {number}"),
+            geometry=frame.to_wgs84(shape),
+        ))
+    return units
+
+
+def small_campus() -> Campus:
+    """The shared two-building test campus (grid: 25 m cells, one cell of margin)."""
+    crs = local_crs_for(*CENTRE)
+    frame = LocalFrame(crs)
+    a0 = Level(stable_id(CAMPUS_ID, "A", 0), "A", 0, "1st Floor", "1")
+    a1 = Level(stable_id(CAMPUS_ID, "A", 1), "A", 1, "2nd Floor", "2")
+    b0 = Level(stable_id(CAMPUS_ID, "B", 0), "B", 0, "1st Floor", "1")
+    foot_a = box(-30.0, -20.0, 30.0, 20.0)
+    foot_b = box(50.0, -15.0, 90.0, 15.0)
+
+    def shifted(units: list[Unit], dx: float, dy: float) -> list[Unit]:
+        return [
+            Unit(u.id, u.building_id, u.level_id, u.number, u.name,
+                 frame.to_wgs84(affinity.translate(frame.to_local(u.geometry), dx, dy)),
+                 u.category, u.aliases)
+            for u in units
+        ]
+
+    ground = shifted(_rooms(frame, "A", a0, 0.0, ["101", "102", "103", "104", "105", "106"],
+                            {"101": "Main Office", "102": "Nurse", "103": "Library",
+                             "104": "Cafeteria"}), -30.0, -20.0)
+    upper = shifted(_rooms(frame, "A", a1, 0.0, ["201", "202", "203", "214", "205", "206"],
+                           {"214": "Science Lab"}), -30.0, -20.0)
+    corridor_a0 = Unit(stable_id(CAMPUS_ID, "A", 0, "corridor"), "A", a0.id, "", "Main Hall",
+                       frame.to_wgs84(box(-30.0, -5.0, 30.0, 5.0)), category="hallway")
+    gym = Unit(stable_id(CAMPUS_ID, "B", 0, "B-10"), "B", b0.id, "B-10", "Gym",
+               frame.to_wgs84(box(50.0, -15.0, 80.0, 15.0)), aliases=("Gymnasium",))
+    lockers = Unit(stable_id(CAMPUS_ID, "B", 0, "B-12"), "B", b0.id, "B-12", "Boys Locker Room",
+                   frame.to_wgs84(box(80.0, -15.0, 90.0, 15.0)))
+
+    def door(building: str, level: Level, x: float, y: float, *, main: bool = False) -> Opening:
+        return Opening(stable_id(CAMPUS_ID, building, "door", round(x, 1), round(y, 1)),
+                       building, level.id, frame.to_wgs84(Point(x, y)), exterior=True,
+                       main_entrance=main)
+
+    doors = [
+        door("A", a0, 0.0, -20.0, main=True),   # south, middle: main entrance
+        door("A", a0, -30.0, 0.0),              # west end of the corridor
+        door("A", a0, 30.0, 0.0),               # east end of the corridor
+        door("A", a0, -15.0, 20.0),             # north side
+        door("B", b0, 50.0, 0.0, main=True),    # gym west door
+        door("B", b0, 70.0, 15.0),              # gym north door
+    ]
+    amenities = [
+        Amenity(stable_id(CAMPUS_ID, "knox", "A"), AmenityKind.KNOX_BOX, "Knox box (main entrance)",
+                frame.to_wgs84(Point(2.0, -21.0)), "A", a0.id),
+        Amenity(stable_id(CAMPUS_ID, "aed", "A0"), AmenityKind.AED, "AED by Main Office",
+                frame.to_wgs84(Point(-22.0, -4.0)), "A", a0.id),
+        Amenity(stable_id(CAMPUS_ID, "aed", "A1"), AmenityKind.AED, "AED 2nd floor hall",
+                frame.to_wgs84(Point(10.0, 4.0)), "A", a1.id),
+        Amenity(stable_id(CAMPUS_ID, "gas"), AmenityKind.GAS_SHUTOFF, "Gas shutoff",
+                frame.to_wgs84(Point(31.0, -18.0)), "A", None),
+    ]
+    parcel = box(-70.0, -60.0, 120.0, 60.0)
+    grounds = [
+        GroundsFeature(stable_id(CAMPUS_ID, "parking"), GroundsKind.PARKING, "Front lot",
+                       frame.to_wgs84(box(-30.0, -55.0, 30.0, -30.0))),
+    ]
+    spec = grid.grid_for_extent(grid.Bounds(*parcel.bounds), 25.0, LengthUnit.METRE, 0)
+    return Campus(
+        id=CAMPUS_ID, name="Test Campus", address="1 Test Road, Okemos, MI", grid=spec, crs=crs,
+        parcel=frame.to_wgs84(parcel),
+        buildings=(
+            Building("A", "Main Building", "A", frame.to_wgs84(foot_a), ("main",)),
+            Building("B", "Gymnasium", "B", frame.to_wgs84(foot_b), ("gym building",)),
+        ),
+        levels=(a0, a1, b0),
+        units=(*ground, corridor_a0, *upper, gym, lockers),
+        openings=tuple(doors),
+        amenities=tuple(amenities),
+        grounds=tuple(grounds),
+    )
+
