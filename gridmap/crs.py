@@ -47,11 +47,15 @@ class LocalFrame:
 
     @cached_property
     def _forward(self) -> Transformer:
-        return Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(self.crs), always_xy=True)
+        return Transformer.from_crs(
+            CRS.from_epsg(4326), CRS.from_user_input(self.crs), always_xy=True
+        )
 
     @cached_property
     def _inverse(self) -> Transformer:
-        return Transformer.from_crs(CRS.from_user_input(self.crs), CRS.from_epsg(4326), always_xy=True)
+        return Transformer.from_crs(
+            CRS.from_user_input(self.crs), CRS.from_epsg(4326), always_xy=True
+        )
 
     def xy(self, lon: float, lat: float) -> tuple[float, float]:
         x, y = self._forward.transform(lon, lat)

@@ -206,15 +206,17 @@ class Campus:
     def __post_init__(self) -> None:
         _check_unique("building", (b.id for b in self.buildings))
         _check_unique("level", (lv.id for lv in self.levels))
-        _check_unique(
-            "feature", (f.id for f in (*self.units, *self.openings, *self.amenities, *self.grounds))
+        features: tuple[Unit | Opening | Amenity | GroundsFeature, ...] = (
+            *self.units, *self.openings, *self.amenities, *self.grounds
         )
+        _check_unique("feature", (f.id for f in features))
         building_ids = {b.id for b in self.buildings}
         level_ids = {lv.id for lv in self.levels}
         for lv in self.levels:
             if lv.building_id not in building_ids:
                 raise InvalidModel(f"level {lv.id} names unknown building {lv.building_id}")
-        for u in (*self.units, *self.openings):
+        placed: tuple[Unit | Opening, ...] = (*self.units, *self.openings)
+        for u in placed:
             if u.level_id not in level_ids:
                 raise InvalidModel(f"{type(u).__name__.lower()} {u.id} names unknown level")
 
