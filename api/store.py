@@ -1,0 +1,606 @@
+"""Where campuses, their revisions, access tokens and the audit log live.
+
+:class:`CampusStore` is the interface the API and CLI code against. :class:`SqlCampusStore`
+implements it with SQLAlchemy 2.0 on portable SQL: SQLite (the embedded default) now,
+PostgreSQL later. Geometry is stored as GeoJSON text plus lon/lat bounding-box columns; PostGIS
+columns come later.
+
+Published maps are never overwritten: :meth:`CampusStore.save_revision` writes a *new* revision
+number inside one transaction and moves the campus's current revision to it as the last step,
+so a failure at any point leaves the previous revision current and intact.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from gridmap import grid
+from gridmap.crs import LocalFrame
+from gridmap.errors import CampusNotFound, NotFound
+from gridmap.model import Campus
+from gridmap.serialize import campus_features, campus_from_features
+
+log = logging.getLogger(__name__)
+
+# Features are inserted in batches of this many rows (module-level so tests can shrink it).
+FEATURE_BATCH = 500
+_SAVE_ATTEMPTS = 3
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+# --- value objects returned by the store ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bbox:
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    def contains(self, lon: float, lat: float) -> bool:
+        return self.min_lon <= lon <= self.max_lon and self.min_lat <= lat <= self.max_lat
+
+
+@dataclass(frozen=True, slots=True)
+class RevisionInfo:
+    campus_id: str
+    number: int
+    created_at: datetime
+    source: str
+    source_digest: str | None
+    feature_count: int
+    published: bool
+    bbox: Bbox
+
+
+@dataclass(frozen=True, slots=True)
+class CampusSummary:
+    id: str
+    name: str
+    current_revision: int
+    updated_at: datetime
+    bbox: Bbox
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A stored access token: metadata and the sha256 of the secret, never the secret."""
+
+    id: str
+    name: str
+    role: Role
+    token_hash: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    campuses: tuple[str, ...] | None  # None: every campus
+
+    def active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    def may_see(self, campus_id: str) -> bool:
+        return self.campuses is None or campus_id in self.campuses
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    ts: datetime
+    action: str
+    token_id: str | None = None
+    token_name: str | None = None
+    campus_id: str | None = None
+    detail: str = ""
+    client: str = ""
+
+
+class CampusStore(Protocol):
+    """Storage for campuses (as numbered revisions), access tokens and the audit log."""
+
+    def save_revision(
+        self, campus: Campus, *, source: str, source_digest: str | None = None,
+        publish: bool = True,
+    ) -> RevisionInfo:
+        """Store ``campus`` as a new revision; if ``publish``, make it current atomically."""
+        ...
+
+    def campus(self, campus_id: str, revision: int | None = None) -> Campus:
+        """The current (or a given) revision of a campus; raises ``CampusNotFound``."""
+        ...
+
+    def current_revision(self, campus_id: str) -> int: ...
+
+    def list_campuses(self) -> list[CampusSummary]: ...
+
+    def revisions(self, campus_id: str) -> list[RevisionInfo]: ...
+
+    def campuses_at(self, lon: float, lat: float) -> list[str]:
+        """Ids of campuses whose current grid's lon/lat box holds the point."""
+        ...
+
+    def add_token(
+        self, *, token_id: str, name: str, role: Role, token_hash: str,
+        expires_at: datetime | None, campuses: Sequence[str] | None = None,
+    ) -> TokenRecord: ...
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
+
+    def tokens(self) -> list[TokenRecord]: ...
+
+    def revoke_tokens(self, *, name: str | None = None, token_id: str | None = None) -> int:
+        """Revoke tokens by name or id; returns how many were active."""
+        ...
+
+    def audit(self, entry: AuditEntry) -> None: ...
+
+    def audit_log(self, *, campus_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Newest first."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CampusRow(Base):
+    __tablename__ = "campuses"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    current_revision: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RevisionRow(Base):
+    __tablename__ = "revisions"
+
+    campus_id: Mapped[str] = mapped_column(
+        ForeignKey("campuses.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(Text)
+    source_digest: Mapped[str | None] = mapped_column(String(128))
+    feature_count: Mapped[int] = mapped_column(Integer)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_lon: Mapped[float] = mapped_column(Float)
+    min_lat: Mapped[float] = mapped_column(Float)
+    max_lon: Mapped[float] = mapped_column(Float)
+    max_lat: Mapped[float] = mapped_column(Float)
+
+
+class FeatureRow(Base):
+    __tablename__ = "features"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["campus_id", "revision"], ["revisions.campus_id", "revisions.number"],
+            ondelete="CASCADE",
+        ),
+        UniqueConstraint("campus_id", "revision", "feature_type", "feature_id"),
+        Index("ix_features_revision_seq", "campus_id", "revision", "seq"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campus_id: Mapped[str] = mapped_column(String(100))
+    revision: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    feature_id: Mapped[str] = mapped_column(String(200))
+    feature_type: Mapped[str] = mapped_column(String(20))
+    building_id: Mapped[str | None] = mapped_column(String(200))
+    level_ordinal: Mapped[int | None] = mapped_column(Integer)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSON)
+    geometry: Mapped[str | None] = mapped_column(Text)
+    min_lon: Mapped[float | None] = mapped_column(Float)
+    min_lat: Mapped[float | None] = mapped_column(Float)
+    max_lon: Mapped[float | None] = mapped_column(Float)
+    max_lat: Mapped[float | None] = mapped_column(Float)
+
+
+class TokenRow(Base):
+    __tablename__ = "tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    campuses: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_campus_ts", "campus_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    token_id: Mapped[str | None] = mapped_column(String(40))
+    token_name: Mapped[str | None] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(50))
+    campus_id: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    client: Mapped[str] = mapped_column(String(200), default="")
+
+
+# --- the SQLAlchemy implementation ----------------------------------------------------------
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlCampusStore:
+    """:class:`CampusStore` on SQLAlchemy; opens (and creates) its tables on construction."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = _engine(url, echo=echo)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # campuses --------------------------------------------------------------------------------
+
+    def save_revision(
+        self, campus: Campus, *, source: str, source_digest: str | None = None,
+        publish: bool = True,
+    ) -> RevisionInfo:
+        for attempt in range(1, _SAVE_ATTEMPTS + 1):
+            try:
+                return self._save_revision(campus, source, source_digest, publish)
+            except IntegrityError:
+                # another writer took the same revision number first; take the next one
+                if attempt == _SAVE_ATTEMPTS:
+                    raise
+                log.info("revision number race on %s, retrying", campus.id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _save_revision(
+        self, campus: Campus, source: str, source_digest: str | None, publish: bool
+    ) -> RevisionInfo:
+        now = utcnow()
+        box = grid_bbox(campus)
+        with self._sessions.begin() as session:
+            row = session.get(CampusRow, campus.id)
+            if row is None:
+                row = CampusRow(id=campus.id, name=campus.name, current_revision=None,
+                                created_at=now, updated_at=now)
+                session.add(row)
+                session.flush()
+            last = session.scalar(
+                select(func.max(RevisionRow.number)).where(RevisionRow.campus_id == campus.id)
+            )
+            number = (last or 0) + 1
+            revision = RevisionRow(
+                campus_id=campus.id, number=number, created_at=now, source=source,
+                source_digest=source_digest, feature_count=0, published=False,
+                min_lon=box.min_lon, min_lat=box.min_lat, max_lon=box.max_lon,
+                max_lat=box.max_lat,
+            )
+            session.add(revision)
+            session.flush()
+            count = 0
+            for batch in _batches(_feature_rows(campus, number), FEATURE_BATCH):
+                session.execute(insert(FeatureRow), batch)
+                count += len(batch)
+            revision.feature_count = count
+            if publish:
+                # the flip: last statement before commit, so readers see old or new, never half
+                revision.published = True
+                session.execute(
+                    update(CampusRow).where(CampusRow.id == campus.id)
+                    .values(current_revision=number, name=campus.name, updated_at=now)
+                )
+            info = _revision_info(revision)
+        log.info("stored %s revision %d (%d features)", campus.id, number, count)
+        return info
+
+    def campus(self, campus_id: str, revision: int | None = None) -> Campus:
+        with self._sessions() as session:
+            number = revision if revision is not None else self._current(session, campus_id)
+            if session.get(RevisionRow, (campus_id, number)) is None:
+                raise NotFound(
+                    f"campus {campus_id} has no revision {number}",
+                )
+            rows = session.scalars(
+                select(FeatureRow)
+                .where(FeatureRow.campus_id == campus_id, FeatureRow.revision == number)
+                .order_by(FeatureRow.seq)
+            ).all()
+            features = [
+                {
+                    "type": "Feature",
+                    "id": r.feature_id,
+                    "feature_type": r.feature_type,
+                    "geometry": None if r.geometry is None else json.loads(r.geometry),
+                    "properties": r.properties,
+                }
+                for r in rows
+            ]
+        return campus_from_features(features)
+
+    def current_revision(self, campus_id: str) -> int:
+        with self._sessions() as session:
+            return self._current(session, campus_id)
+
+    def list_campuses(self) -> list[CampusSummary]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(CampusRow, RevisionRow)
+                .join(RevisionRow, (RevisionRow.campus_id == CampusRow.id)
+                      & (RevisionRow.number == CampusRow.current_revision))
+                .order_by(CampusRow.id)
+            ).all()
+            return [
+                CampusSummary(c.id, c.name, r.number, _utc(c.updated_at), _bbox(r))
+                for c, r in rows
+            ]
+
+    def revisions(self, campus_id: str) -> list[RevisionInfo]:
+        with self._sessions() as session:
+            if session.get(CampusRow, campus_id) is None:
+                raise _campus_not_found(campus_id)
+            rows = session.scalars(
+                select(RevisionRow).where(RevisionRow.campus_id == campus_id)
+                .order_by(RevisionRow.number)
+            ).all()
+            return [_revision_info(r) for r in rows]
+
+    def campuses_at(self, lon: float, lat: float) -> list[str]:
+        with self._sessions() as session:
+            return list(session.scalars(
+                select(CampusRow.id)
+                .join(RevisionRow, (RevisionRow.campus_id == CampusRow.id)
+                      & (RevisionRow.number == CampusRow.current_revision))
+                .where(RevisionRow.min_lon <= lon, RevisionRow.max_lon >= lon,
+                       RevisionRow.min_lat <= lat, RevisionRow.max_lat >= lat)
+                .order_by(CampusRow.id)
+            ))
+
+    @staticmethod
+    def _current(session: Session, campus_id: str) -> int:
+        number = session.scalar(select(CampusRow.current_revision).where(CampusRow.id == campus_id))
+        if number is None:
+            raise _campus_not_found(campus_id)
+        return number
+
+    # tokens ----------------------------------------------------------------------------------
+
+    def add_token(
+        self, *, token_id: str, name: str, role: Role, token_hash: str,
+        expires_at: datetime | None, campuses: Sequence[str] | None = None,
+    ) -> TokenRecord:
+        row = TokenRow(
+            id=token_id, name=name, role=role.value, token_hash=token_hash,
+            created_at=utcnow(), expires_at=expires_at, revoked_at=None,
+            campuses=None if campuses is None else list(campuses),
+        )
+        with self._sessions.begin() as session:
+            session.add(row)
+            return _token_record(row)
+
+    def token_by_hash(self, token_hash: str) -> TokenRecord | None:
+        with self._sessions() as session:
+            row = session.scalar(select(TokenRow).where(TokenRow.token_hash == token_hash))
+            return None if row is None else _token_record(row)
+
+    def tokens(self) -> list[TokenRecord]:
+        with self._sessions() as session:
+            rows = session.scalars(select(TokenRow).order_by(TokenRow.created_at)).all()
+            return [_token_record(r) for r in rows]
+
+    def revoke_tokens(self, *, name: str | None = None, token_id: str | None = None) -> int:
+        if name is None and token_id is None:
+            raise ValueError("revoke_tokens needs a name or a token id")
+        stmt = update(TokenRow).where(TokenRow.revoked_at.is_(None)).values(revoked_at=utcnow())
+        if name is not None:
+            stmt = stmt.where(TokenRow.name == name)
+        if token_id is not None:
+            stmt = stmt.where(TokenRow.id == token_id)
+        with self._sessions.begin() as session:
+            result = session.execute(stmt)
+            return int(getattr(result, "rowcount", 0))
+
+    # audit -----------------------------------------------------------------------------------
+
+    def audit(self, entry: AuditEntry) -> None:
+        with self._sessions.begin() as session:
+            session.add(AuditRow(
+                ts=entry.ts, token_id=entry.token_id, token_name=entry.token_name,
+                action=entry.action, campus_id=entry.campus_id, detail=entry.detail[:2000],
+                client=entry.client[:200],
+            ))
+
+    def audit_log(self, *, campus_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
+        stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        if campus_id is not None:
+            stmt = stmt.where(AuditRow.campus_id == campus_id)
+        with self._sessions() as session:
+            return [
+                AuditEntry(_utc(r.ts), r.action, r.token_id, r.token_name, r.campus_id,
+                           r.detail, r.client)
+                for r in session.scalars(stmt)
+            ]
+
+
+def open_store(url: str) -> SqlCampusStore:
+    """The store for a database URL (SQLite file, ``sqlite://`` in memory, PostgreSQL)."""
+    return SqlCampusStore(url)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def grid_bbox(campus: Campus) -> Bbox:
+    """Lon/lat bounding box of the campus grid (a superset of everything on the campus)."""
+    frame = LocalFrame(campus.crs)
+    minx, miny, maxx, maxy = grid.extent(campus.grid)
+    corners = [frame.lonlat(x, y) for x in (minx, maxx) for y in (miny, maxy)]
+    lons = [c[0] for c in corners]
+    lats = [c[1] for c in corners]
+    return Bbox(min(lons), min(lats), max(lons), max(lats))
+
+
+def _engine(url: str, *, echo: bool) -> Engine:
+    if url.startswith("sqlite"):
+        database = url.split("///", 1)[1] if "///" in url else ""
+        if database and database != ":memory:":
+            from pathlib import Path
+
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _feature_rows(campus: Campus, number: int) -> Iterator[dict[str, Any]]:
+    ordinals = {lv.id: lv.ordinal for lv in campus.levels}
+    for seq, feature in enumerate(campus_features(campus)):
+        yield _feature_row(campus.id, number, seq, feature, ordinals)
+
+
+def _feature_row(
+    campus_id: str, number: int, seq: int, feature: dict[str, Any], ordinals: dict[str, int]
+) -> dict[str, Any]:
+    props = feature["properties"]
+    kind = feature["feature_type"]
+    geometry = feature["geometry"]
+    if kind == "building":
+        building_id: str | None = feature["id"]
+    else:
+        building_id = props.get("building_id")
+    if kind == "level":
+        ordinal: int | None = props["ordinal"]
+    else:
+        level_id = props.get("level_id")
+        ordinal = ordinals.get(level_id) if level_id else None
+    bounds = _geojson_bounds(geometry)
+    return {
+        "campus_id": campus_id, "revision": number, "seq": seq,
+        "feature_id": feature["id"], "feature_type": kind, "building_id": building_id,
+        "level_ordinal": ordinal, "properties": props,
+        "geometry": None if geometry is None else json.dumps(geometry, separators=(",", ":")),
+        "min_lon": bounds[0], "min_lat": bounds[1], "max_lon": bounds[2], "max_lat": bounds[3],
+    }
+
+
+def _geojson_bounds(
+    geometry: dict[str, Any] | None,
+) -> tuple[float | None, float | None, float | None, float | None]:
+    if geometry is None:
+        return (None, None, None, None)
+    xs: list[float] = []
+    ys: list[float] = []
+
+    def walk(coords: Any) -> None:
+        if coords and isinstance(coords[0], int | float):
+            xs.append(float(coords[0]))
+            ys.append(float(coords[1]))
+        else:
+            for c in coords:
+                walk(c)
+
+    if geometry.get("type") == "GeometryCollection":
+        for g in geometry.get("geometries", []):
+            b = _geojson_bounds(g)
+            if b[0] is not None:
+                walk([[b[0], b[1]], [b[2], b[3]]])
+    else:
+        walk(geometry.get("coordinates", []))
+    if not xs:
+        return (None, None, None, None)
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _utc(dt: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def _bbox(r: RevisionRow) -> Bbox:
+    return Bbox(r.min_lon, r.min_lat, r.max_lon, r.max_lat)
+
+
+def _revision_info(r: RevisionRow) -> RevisionInfo:
+    return RevisionInfo(
+        campus_id=r.campus_id, number=r.number, created_at=_utc(r.created_at), source=r.source,
+        source_digest=r.source_digest, feature_count=r.feature_count, published=r.published,
+        bbox=_bbox(r),
+    )
+
+
+def _token_record(r: TokenRow) -> TokenRecord:
+    return TokenRecord(
+        id=r.id, name=r.name, role=Role(r.role), token_hash=r.token_hash,
+        created_at=_utc(r.created_at),
+        expires_at=None if r.expires_at is None else _utc(r.expires_at),
+        revoked_at=None if r.revoked_at is None else _utc(r.revoked_at),
+        campuses=None if r.campuses is None else tuple(r.campuses),
+    )
+
+
+def _campus_not_found(campus_id: str) -> CampusNotFound:
+    return CampusNotFound(f"no campus {campus_id!r}", user_message=f"unknown campus {campus_id!r}")
