@@ -1,0 +1,241 @@
+"""Import a whole campus from its manifest: floor plans, georeference, parcel, grounds, POIs.
+
+    result = import_campus(Path("campus.toml"), previous=stored_campus_or_None)
+    result.campus      # gridmap.model.Campus, WGS84 geometries, exterior doors numbered
+    result.warnings    # non-fatal problems, each naming file / layer / entity
+    result.residuals   # RMS control-point residual per drawing, metres
+
+Errors raise :class:`gridmap.errors.ImportFailed` subclasses; nothing is half-imported.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shapely.geometry import Point, Polygon
+from shapely.ops import unary_union
+
+from gridmap import grid
+from gridmap.crs import LocalFrame
+from gridmap.doors import Direction, number_exterior_doors
+from gridmap.errors import ManifestError
+from gridmap.model import (
+    Building,
+    Campus,
+    GridSpec,
+    GroundsFeature,
+    Level,
+    Opening,
+    Unit,
+    stable_id,
+)
+from importers.dxf import FloorPlan, largest_polygon, read_floor_plan
+from importers.georef import Fit, campus_frame, georeference
+from importers.manifest import BuildingSpec, LoadedManifest, load_manifest
+from importers.parcels import read_grounds, read_parcel
+from importers.pois import read_poi_rows, to_amenities
+
+MAIN_ENTRANCE_WARN_M = 5.0
+
+
+@dataclass
+class ImportResult:
+    campus: Campus
+    warnings: list[str] = field(default_factory=list)
+    residuals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _LevelResult:
+    level: Level
+    plan: FloorPlan
+    fit: Fit
+    footprint_local: Polygon
+
+
+def _unit_key(number: str, name: str, handle: str) -> str:
+    return number or name or f"handle:{handle}"
+
+
+def _import_building(
+    lm: LoadedManifest, bi: int, spec: BuildingSpec, frame: LocalFrame,
+    result: ImportResult,
+) -> tuple[Building, list[_LevelResult], list[Unit], list[Opening]]:
+    m = lm.manifest
+    cid = m.campus.id
+    building_id = stable_id(cid, spec.id)
+    levels: list[_LevelResult] = []
+    units: list[Unit] = []
+    openings: list[Opening] = []
+    for li, lv in enumerate(spec.levels):
+        path = lm.resolve(lv.dxf, f"buildings[{bi}].levels[{li}].dxf")
+        plan = read_floor_plan(
+            path, lv.layers.apply(m.layers), lv.units,
+            exterior_distance_m=m.doors.exterior_distance_m,
+        )
+        result.warnings.extend(plan.warnings)
+        what = f"building {spec.id} level {lv.ordinal} ({lv.dxf})"
+        fit = georeference(
+            spec.control_points_for(lv), plan.unit_m, frame, lv.transform or m.georef.transform,
+            max_rms_m=m.georef.max_rms_m, max_scale_deviation=m.georef.max_scale_deviation,
+            what=what,
+        )
+        result.residuals[lv.dxf] = fit.rms
+        level = Level(stable_id(cid, spec.id, lv.ordinal), building_id, lv.ordinal, lv.name,
+                      lv.short_name)
+        seen: dict[str, int] = {}
+        for room in plan.rooms:
+            key = _unit_key(room.number, room.name, room.handle)
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:
+                if room.number:
+                    result.warnings.append(
+                        f"{lv.dxf}: room number {room.number!r} appears more than once "
+                        f"(outline {room.handle})"
+                    )
+                key = f"{key}#{seen[key]}"
+            units.append(Unit(
+                id=stable_id(cid, spec.id, lv.ordinal, key),
+                building_id=building_id, level_id=level.id,
+                number=room.number, name=room.name or room.number,
+                geometry=frame.to_wgs84(fit.apply(room.polygon)),
+                category=room.category,
+            ))
+        for door in plan.doors:
+            openings.append(Opening(
+                id=stable_id(cid, spec.id, lv.ordinal, "opening", door.handle),
+                building_id=building_id, level_id=level.id,
+                geometry=frame.to_wgs84(fit.apply(door.point)), exterior=door.exterior,
+            ))
+        levels.append(_LevelResult(level, plan, fit, fit.apply(plan.footprint)))
+
+    footprint_local = largest_polygon(unary_union([lr.footprint_local for lr in levels]))
+    if footprint_local.is_empty:
+        raise ManifestError(f"building {spec.id}: no footprint could be derived")
+    footprint_local = Polygon(footprint_local.exterior)  # a footprint has no courtyards here
+
+    if spec.main_entrance is not None:
+        me = spec.main_entrance
+        lr = next(x for x in levels if x.level.ordinal == me.level)
+        near = Point(lr.fit.point(me.near[0] * lr.plan.unit_m, me.near[1] * lr.plan.unit_m))
+        candidates = [
+            (frame.to_local(o.geometry).distance(near), k)
+            for k, o in enumerate(openings) if o.exterior and o.level_id == lr.level.id
+        ]
+        if not candidates:
+            raise ManifestError(
+                f"{lm.path.name}: buildings[{bi}].main_entrance: building {spec.id} level "
+                f"{me.level} has no exterior door"
+            )
+        dist, k = min(candidates)
+        if dist > MAIN_ENTRANCE_WARN_M:
+            result.warnings.append(
+                f"building {spec.id}: nearest exterior door to main_entrance.near is "
+                f"{dist:.1f} m away; check the manifest"
+            )
+        o = openings[k]
+        openings[k] = Opening(o.id, o.building_id, o.level_id, o.geometry, o.exterior, True)
+    building = Building(
+        id=building_id, name=spec.name, short_name=spec.id,
+        footprint=frame.to_wgs84(footprint_local), aliases=spec.aliases,
+    )
+    return building, levels, units, openings
+
+
+def _grid(lm: LoadedManifest, frame: LocalFrame, bounds: grid.Bounds) -> GridSpec:
+    g = lm.manifest.grid
+    if g.origin is None:
+        spec = grid.grid_for_extent(bounds, g.cell_size, g.unit, g.margin_cells)
+        if g.columns is not None or g.rows is not None:
+            spec = GridSpec(spec.origin_x, spec.origin_y, spec.cell_size, spec.unit,
+                            g.columns or spec.columns, g.rows or spec.rows)
+        return spec
+    ox, oy = frame.xy(*g.origin)
+    s = g.cell_size * g.unit.metres
+    margin = g.margin_cells * s
+    if bounds.minx - margin < ox - 1e-6 or bounds.maxy + margin > oy + 1e-6:
+        raise ManifestError(
+            f"{lm.path.name}: grid.origin {g.origin} is not north-west of the campus "
+            "(with its margin)"
+        )
+    columns = g.columns or max(1, math.ceil((bounds.maxx + margin - ox) / s))
+    rows = g.rows or max(1, math.ceil((oy - (bounds.miny - margin)) / s))
+    return GridSpec(ox, oy, g.cell_size, g.unit, columns, rows)
+
+
+def build_campus(lm: LoadedManifest, previous: Campus | None = None) -> ImportResult:
+    """Import from an already-loaded manifest (see :func:`import_campus`)."""
+    m = lm.manifest
+    cid = m.campus.id
+    result = ImportResult(campus=Campus(cid, m.campus.name, m.campus.address,
+                                        GridSpec(0, 0, 1, m.grid.unit, 1, 1), ""))
+    all_points = [
+        p for b in m.buildings for lv in b.levels for p in b.control_points_for(lv)
+    ]
+    frame = campus_frame(all_points)
+
+    buildings: list[Building] = []
+    levels: list[Level] = []
+    units: list[Unit] = []
+    openings: list[Opening] = []
+    for bi, spec in enumerate(m.buildings):
+        b, lrs, us, ops = _import_building(lm, bi, spec, frame, result)
+        buildings.append(b)
+        levels.extend(lr.level for lr in lrs)
+        units.extend(us)
+        openings.extend(ops)
+
+    parcel = read_parcel(lm.resolve(m.files.parcel, "files.parcel"))
+    grounds: list[GroundsFeature] = []
+    if m.files.grounds:
+        grounds = read_grounds(lm.resolve(m.files.grounds, "files.grounds"), cid)
+
+    building_ids: dict[str, str] = {}
+    level_ids: dict[tuple[str, str], str] = {}
+    for spec, b in zip(m.buildings, buildings, strict=True):
+        for key in (spec.id, spec.name, *spec.aliases):
+            building_ids.setdefault(key.lower(), b.id)
+    for lv in levels:
+        for key in (str(lv.ordinal), lv.short_name, lv.name):
+            level_ids.setdefault((lv.building_id, key.lower()), lv.id)
+    amenities = []
+    if m.files.pois:
+        pois_path = lm.resolve(m.files.pois, "files.pois")
+        amenities = to_amenities(read_poi_rows(pois_path), pois_path.name, cid, building_ids,
+                                 level_ids)
+
+    parcel_local = frame.to_local(parcel)
+    for u in units:
+        if not parcel.buffer(1e-6).covers(u.geometry):
+            result.warnings.append(
+                f"room {u.number or u.name!r} lies (partly) outside the parcel; check the "
+                "control points"
+            )
+    extent = unary_union([parcel_local, *(frame.to_local(b.footprint) for b in buildings)])
+    grid_spec = _grid(lm, frame, grid.Bounds(*extent.bounds))
+
+    meta = {
+        "manifest": lm.path.name,
+        "door_numbering": m.doors.numbering.value,
+        **{f"georef_rms_m:{k}": f"{v:.3f}" for k, v in result.residuals.items()},
+    }
+    campus = Campus(
+        id=cid, name=m.campus.name, address=m.campus.address, grid=grid_spec, crs=frame.crs,
+        parcel=parcel, buildings=tuple(buildings), levels=tuple(levels), units=tuple(units),
+        openings=tuple(openings), amenities=tuple(amenities), grounds=tuple(grounds), meta=meta,
+    )
+    result.campus = number_exterior_doors(
+        campus, previous, direction=Direction(m.doors.numbering.value)
+    )
+    return result
+
+
+def import_campus(manifest_path: Path, previous: Campus | None = None) -> ImportResult:
+    """Read ``campus.toml`` and everything it names into a :class:`gridmap.model.Campus`.
+
+    ``previous`` is the campus as last published: its exterior door numbers are kept for doors
+    that have not moved (numbers are painted on real doors).
+    """
+    return build_campus(load_manifest(Path(manifest_path)), previous)

@@ -1,0 +1,394 @@
+"""Read one DXF floor plan (one building level) into rooms, labels and doors.
+
+What an architect's file holds, by US National CAD Standard layer (names configurable):
+
+* ``A-AREA``: room outlines, closed (LW)POLYLINEs; bulges become arcs.
+* ``A-AREA-IDEN``: room numbers and names, TEXT or MTEXT placed inside the room
+  (``"214"`` + ``"Science Lab"``, or one MTEXT ``"214\\PScience Lab"``).
+* ``A-DOOR``: door block INSERTs; exterior if the block name matches an exterior pattern
+  (``*EXT*``) or the insert lies on the building footprint's boundary.
+* ``A-FLOR-OTLN``: the footprint (optional; otherwise the union of the rooms).
+
+Everything else (walls, title block, dimensions) is ignored. Geometry comes back in metres in
+the drawing's own frame; :mod:`importers.georef` places it on the earth.
+
+:func:`read_floor_plan` opens the file; :func:`extract_floor_plan` works on an open
+``ezdxf`` drawing, so tests can build drawings in memory.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ezdxf.path
+import shapely
+from ezdxf import recover
+from ezdxf.filemanagement import readfile
+from ezdxf.lldxf.const import DXFError, DXFStructureError
+from shapely import affinity
+from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import unary_union
+
+from gridmap.errors import DxfError
+from importers.manifest import DrawingUnit, Layers
+
+# $INSUNITS codes we accept -> metres per drawing unit
+INSUNITS_METRES: dict[int, float] = {
+    1: 0.0254,  # inches
+    2: 0.3048,  # feet
+    4: 0.001,  # millimetres
+    5: 0.01,  # centimetres
+    6: 1.0,  # metres
+    10: 0.9144,  # yards
+    14: 0.1,  # decimetres
+    21: 1200.0 / 3937.0,  # US survey feet
+}
+_INSUNITS_NAMES = {
+    0: "unitless", 1: "inches", 2: "feet", 3: "miles", 4: "millimetres", 5: "centimetres",
+    6: "metres", 7: "kilometres", 8: "microinches", 9: "mils", 10: "yards", 11: "angstroms",
+    12: "nanometres", 13: "microns", 14: "decimetres", 15: "decametres", 16: "hectometres",
+    17: "gigametres", 18: "astronomical units", 19: "light years", 20: "parsecs",
+    21: "US survey feet",
+}
+
+# "214", "101A", "B-12", "C-1", "A2.14", "G-104B"
+ROOM_NUMBER_RE = re.compile(r"^(?:[A-Z]{1,3}[-.]?)?\d{1,4}(?:[.-]\d{1,3})?[A-Z]?$")
+_CORRIDOR_RE = re.compile(r"\b(hall|hallway|corridor|vestibule|lobby|concourse)\b", re.I)
+_STAIR_RE = re.compile(r"\bstair(s|way|well)?\b", re.I)
+_RESTROOM_RE = re.compile(r"\b(restroom|toilet|washroom|bathroom)\b", re.I)
+
+_FLATTEN_M = 0.02  # max chord error when turning arcs into segments, metres
+_NEST_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class Room:
+    handle: str
+    polygon: Polygon  # metres, drawing frame
+    number: str = ""
+    name: str = ""
+
+    @property
+    def category(self) -> str:
+        return room_category(self.name)
+
+
+@dataclass(frozen=True)
+class Door:
+    handle: str
+    point: Point  # metres, drawing frame
+    block: str
+    exterior: bool
+
+
+@dataclass
+class FloorPlan:
+    source: str
+    unit_m: float
+    rooms: list[Room]
+    doors: list[Door]
+    outline: Polygon | None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def footprint(self) -> Polygon:
+        """The outline if drawn, else the rooms' union with wall gaps closed."""
+        return self.outline if self.outline is not None else rooms_footprint(self.rooms)
+
+
+def room_category(name: str) -> str:
+    if _STAIR_RE.search(name):
+        return "stairs"
+    if _CORRIDOR_RE.search(name):
+        return "walkway"
+    if _RESTROOM_RE.search(name):
+        return "restroom"
+    return "room"
+
+
+def rooms_footprint(rooms: list[Room], gap_m: float = 0.5) -> Polygon:
+    if not rooms:
+        return Polygon()
+    merged = unary_union([r.polygon for r in rooms]).buffer(gap_m, join_style="mitre")
+    return largest_polygon(merged.buffer(-gap_m, join_style="mitre"))
+
+
+def largest_polygon(geom: BaseGeometry) -> Polygon:
+    if isinstance(geom, Polygon):
+        return geom
+    polys = [g for g in getattr(geom, "geoms", []) if isinstance(g, Polygon | MultiPolygon)]
+    flat: list[Polygon] = []
+    for g in polys:
+        flat.extend(g.geoms if isinstance(g, MultiPolygon) else [g])
+    return max(flat, key=lambda p: p.area) if flat else Polygon()
+
+
+# --- opening the file -------------------------------------------------------------------------
+
+
+def open_drawing(path: Path, warnings: list[str] | None = None) -> Any:
+    """Open a DXF; fall back to ezdxf's recover mode for damaged files."""
+    name = path.name
+    try:
+        return readfile(str(path))
+    except OSError as exc:
+        raise DxfError(f"{name}: cannot read file ({exc})") from exc
+    except (DXFStructureError, DXFError, UnicodeDecodeError, ValueError):
+        pass
+    try:
+        doc, auditor = recover.readfile(str(path))
+    except (DXFStructureError, DXFError, UnicodeDecodeError, ValueError) as exc:
+        raise DxfError(f"{name}: not a readable DXF file ({exc})") from exc
+    if auditor.has_errors:
+        raise DxfError(
+            f"{name}: DXF is damaged beyond repair: "
+            + "; ".join(str(e.message) for e in auditor.errors[:3])
+        )
+    if warnings is not None:
+        warnings.append(f"{name}: DXF was damaged and has been recovered; check the result")
+    return doc
+
+
+def read_floor_plan(
+    path: Path, layers: Layers | None = None, declared_unit: DrawingUnit | None = None,
+    *, exterior_distance_m: float = 0.6,
+) -> FloorPlan:
+    warnings: list[str] = []
+    doc = open_drawing(path, warnings)
+    plan = extract_floor_plan(
+        doc, path.name, layers or Layers(), declared_unit, exterior_distance_m=exterior_distance_m
+    )
+    plan.warnings[:0] = warnings
+    return plan
+
+
+# --- pure extraction --------------------------------------------------------------------------
+
+
+def drawing_unit_m(doc: Any, source: str, declared: DrawingUnit | None) -> tuple[float, list[str]]:
+    """Metres per drawing unit from ``$INSUNITS`` (or the manifest for unitless drawings)."""
+    warnings: list[str] = []
+    code = int(doc.header.get("$INSUNITS", 0))
+    if code == 0:
+        if declared is None:
+            raise DxfError(
+                f"{source}: drawing is unitless ($INSUNITS = 0); declare its units in the "
+                "manifest (units = \"ft\", \"in\", \"m\", ...)"
+            )
+        return declared.metres, warnings
+    if code not in INSUNITS_METRES:
+        name = _INSUNITS_NAMES.get(code, "unknown")
+        raise DxfError(
+            f"{source}: unsupported drawing units $INSUNITS = {code} ({name}); floor plans must "
+            "be in inches, feet, millimetres, centimetres or metres"
+        )
+    unit_m = INSUNITS_METRES[code]
+    if declared is not None and abs(declared.metres - unit_m) > 1e-9:
+        warnings.append(
+            f"{source}: manifest says units = {declared.value!r} but the drawing declares "
+            f"{_INSUNITS_NAMES[code]} ($INSUNITS = {code}); using the drawing's units"
+        )
+    return unit_m, warnings
+
+
+def _walk(entities: Any, depth: int = 0, parent_layer: str | None = None,
+          parent_handle: str = "") -> Iterator[tuple[Any, str, str]]:
+    """Yield (entity, effective layer, handle), expanding nested non-door block inserts.
+
+    Entities in a block on layer "0" take the insert's layer, as CAD programs draw them.
+    """
+    for i, e in enumerate(entities):
+        layer = str(e.dxf.get("layer", "0"))
+        if parent_layer is not None and layer == "0":
+            layer = parent_layer
+        handle = str(e.dxf.get("handle") or f"{parent_handle}.{i}")
+        yield e, layer, handle
+        if e.dxftype() == "INSERT" and depth < _NEST_DEPTH:
+            try:
+                children = list(e.virtual_entities())
+            except Exception:  # a broken block is skipped, not fatal
+                continue
+            yield from _walk(children, depth + 1, layer, handle)
+
+
+def _layer_names(doc: Any, used: set[str]) -> list[str]:
+    names = {str(layer.dxf.name) for layer in doc.layers} | used
+    return sorted(names, key=str.upper)
+
+
+def _polyline_polygon(e: Any, flatten: float) -> tuple[Polygon | None, bool]:
+    """(polygon, was_closed) for an LWPOLYLINE/POLYLINE; None if it cannot be a room."""
+    kind = e.dxftype()
+    if kind == "POLYLINE" and not (e.is_2d_polyline or e.is_3d_polyline):
+        return None, False  # meshes and polyface meshes are not room outlines
+    closed = bool(e.closed) if kind == "LWPOLYLINE" else bool(e.is_closed)
+    p = ezdxf.path.make_path(e)
+    pts = [(v.x, v.y) for v in p.flattening(flatten)]
+    if not closed and len(pts) > 2:
+        first, last = pts[0], pts[-1]
+        closed = abs(first[0] - last[0]) < 1e-9 and abs(first[1] - last[1]) < 1e-9
+    if not closed:
+        return None, False
+    if len(pts) >= 2 and pts[0] == pts[-1]:
+        pts = pts[:-1]
+    if len(pts) < 3:
+        return None, True
+    return Polygon(pts), True
+
+
+def _text_of(e: Any) -> tuple[str, tuple[float, float]]:
+    if e.dxftype() == "MTEXT":
+        text = str(e.plain_text())
+        ins = e.dxf.insert
+    else:
+        text = str(e.plain_text())
+        halign = e.dxf.get("halign", 0)
+        valign = e.dxf.get("valign", 0)
+        ins = e.dxf.align_point if (halign or valign) and e.dxf.hasattr("align_point") else (
+            e.dxf.insert
+        )
+    return text, (float(ins.x), float(ins.y))
+
+
+def split_label(text: str) -> tuple[str, str]:
+    """``"214\\nScience Lab"`` -> ("214", "Science Lab"); ``"Gym"`` -> ("", "Gym")."""
+    lines = [ln.strip() for ln in text.replace("\r", "\n").split("\n") if ln.strip()]
+    if not lines:
+        return "", ""
+    first = lines[0]
+    if ROOM_NUMBER_RE.match(first.upper()):
+        return first.upper(), " ".join(lines[1:])
+    head, _, rest = first.partition(" ")
+    if rest and ROOM_NUMBER_RE.match(head.upper()) and any(c.isdigit() for c in head):
+        return head.upper(), " ".join([rest.strip(), *lines[1:]]).strip()
+    return "", " ".join(lines)
+
+
+def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(name.upper(), p.upper()) for p in patterns)
+
+
+def extract_floor_plan(
+    doc: Any,
+    source: str,
+    layers: Layers | None = None,
+    declared_unit: DrawingUnit | None = None,
+    *,
+    exterior_distance_m: float = 0.6,
+) -> FloorPlan:
+    """Rooms, labels, doors and outline of an open ezdxf drawing, in metres."""
+    layers = layers or Layers()
+    unit_m, warnings = drawing_unit_m(doc, source, declared_unit)
+    flatten = _FLATTEN_M / unit_m
+    want = {k: v.upper() for k, v in layers.model_dump().items() if isinstance(v, str)}
+
+    polys: list[tuple[str, Polygon]] = []
+    outlines: list[Polygon] = []
+    texts: list[tuple[str, str, tuple[float, float]]] = []
+    inserts: list[tuple[str, str, tuple[float, float]]] = []
+    used_layers: set[str] = set()
+    for e, layer, handle in _walk(doc.modelspace()):
+        used_layers.add(layer)
+        lay = layer.upper()
+        kind = e.dxftype()
+        if lay in (want["rooms"], want["outline"]) and kind in ("LWPOLYLINE", "POLYLINE"):
+            poly, closed = _polyline_polygon(e, flatten)
+            if lay == want["outline"]:
+                if poly is not None:
+                    outlines.append(poly)
+                continue
+            if poly is None:
+                why = "is open" if not closed else "has fewer than 3 vertices"
+                warnings.append(
+                    f"{source}: polyline {handle} on layer {layer!r} {why}; not a room outline"
+                )
+                continue
+            polys.append((handle, poly))
+        elif lay == want["labels"] and kind in ("TEXT", "MTEXT"):
+            text, at = _text_of(e)
+            if text.strip():
+                texts.append((handle, text, at))
+        elif lay == want["doors"] and kind == "INSERT":
+            ins = e.dxf.insert
+            inserts.append((handle, str(e.dxf.name), (float(ins.x), float(ins.y))))
+
+    present = {n.upper() for n in _layer_names(doc, used_layers)}
+    if want["rooms"] not in present:
+        raise DxfError(
+            f"layer {layers.rooms!r} not found in {source}; layers present: "
+            + ", ".join(_layer_names(doc, used_layers))
+        )
+    if not polys:
+        raise DxfError(
+            f"{source}: layer {layers.rooms!r} holds no closed polylines, so no rooms can be read"
+        )
+
+    rooms_geo: list[tuple[str, Polygon]] = []
+    for handle, poly in polys:
+        scaled = affinity.scale(poly, unit_m, unit_m, origin=(0, 0))
+        if not scaled.is_valid:
+            fixed = largest_polygon(shapely.make_valid(scaled))
+            warnings.append(
+                f"{source}: room outline {handle} on layer {layers.rooms!r} crosses itself; "
+                "repaired"
+            )
+            scaled = fixed
+        if scaled.is_empty or scaled.area < 0.1:
+            warnings.append(f"{source}: room outline {handle} is smaller than 0.1 m²; skipped")
+            continue
+        rooms_geo.append((handle, scaled))
+
+    # assign each label to the smallest room containing it
+    labels: dict[str, list[tuple[float, float, str]]] = {h: [] for h, _ in rooms_geo}
+    for handle, text, (x, y) in texts:
+        pt = Point(x * unit_m, y * unit_m)
+        hits = [(p.area, h) for h, p in rooms_geo if p.covers(pt)]
+        if not hits:
+            warnings.append(
+                f"{source}: label {text.strip()!r} ({handle}) on layer {layers.labels!r} is "
+                "outside every room; ignored"
+            )
+            continue
+        labels[min(hits)[1]].append((pt.y, pt.x, text))
+
+    rooms: list[Room] = []
+    for handle, poly in rooms_geo:
+        number, names = "", []
+        # read top to bottom, left to right, as a person would
+        for _, _, text in sorted(labels[handle], key=lambda t: (-t[0], t[1])):
+            n, name = split_label(text)
+            if n and not number:
+                number = n
+            elif n:
+                names.append(n)
+            if name:
+                names.append(name)
+        name = " ".join(names)
+        if not number and not name:
+            warnings.append(f"{source}: room {handle} has no label (no number, no name)")
+        elif not number and room_category(name) == "room":
+            warnings.append(f"{source}: room {handle} ({name!r}) has no number")
+        rooms.append(Room(handle, poly, number, name))
+
+    outline: Polygon | None = None
+    if outlines:
+        merged = unary_union(
+            [affinity.scale(o, unit_m, unit_m, origin=(0, 0)).buffer(0) for o in outlines]
+        )
+        outline = largest_polygon(merged)
+    footprint = outline if outline is not None else rooms_footprint(rooms)
+    boundary = footprint.exterior
+    doors: list[Door] = []
+    for handle, block, (x, y) in inserts:
+        pt = Point(x * unit_m, y * unit_m)
+        exterior = _matches_any(block, layers.exterior_door_blocks) or (
+            boundary.distance(pt) <= exterior_distance_m
+        )
+        doors.append(Door(handle, pt, block, exterior))
+    return FloorPlan(source, unit_m, rooms, doors, outline, warnings)

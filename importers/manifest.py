@@ -1,0 +1,306 @@
+"""The campus manifest (``campus.toml``): what files make up a campus and how to read them.
+
+Example (every path is relative to the manifest)::
+
+    [campus]
+    id = "lincoln-ridge"
+    name = "Lincoln Ridge K-12 Campus"
+    address = "4800 Ridgeline Road, Okemos, MI 48864"
+
+    [grid]
+    cell_size = 100          # in `unit`
+    unit = "ft"              # "ft" or "m"
+    margin_cells = 1
+    # origin = [-84.4321, 42.7012]   # pin the NW corner of A1 (lon, lat); default: fit extent
+
+    [files]
+    parcel = "parcel.geojson"
+    grounds = "grounds.geojson"   # optional
+    pois = "pois.csv"             # optional
+
+    [layers]                 # defaults shown; a level may override any of them
+    rooms = "A-AREA"
+    labels = "A-AREA-IDEN"
+    doors = "A-DOOR"
+    outline = "A-FLOR-OTLN"
+    exterior_door_blocks = ["*EXT*"]
+
+    [georef]
+    transform = "similarity"  # or "affine"
+    max_rms_m = 1.0
+    max_scale_deviation = 0.05
+
+    [doors]
+    numbering = "clockwise"   # or "counterclockwise"
+
+    [[buildings]]
+    id = "A"
+    name = "Main Building"
+    aliases = ["main"]
+    main_entrance = { level = 0, near = [160.0, 0.0] }   # CAD coords of that level's drawing
+    control_points = [ { cad = [0.0, 0.0], lonlat = [-84.431, 42.699] }, ... ]
+
+    [[buildings.levels]]
+    ordinal = 0
+    name = "1st Floor"
+    short_name = "1"
+    dxf = "A_level1.dxf"
+    units = "ft"             # only used when the DXF's $INSUNITS is 0 (unitless)
+"""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gridmap.errors import ManifestError
+from gridmap.model import LengthUnit
+
+DEFAULT_LAYERS = {
+    "rooms": "A-AREA",
+    "labels": "A-AREA-IDEN",
+    "doors": "A-DOOR",
+    "outline": "A-FLOR-OTLN",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DrawingUnit(StrEnum):
+    """Units a manifest may declare for a unitless DXF."""
+
+    INCH = "in"
+    FOOT = "ft"
+    US_SURVEY_FOOT = "us_ft"
+    MILLIMETRE = "mm"
+    CENTIMETRE = "cm"
+    METRE = "m"
+
+    @property
+    def metres(self) -> float:
+        return _UNIT_METRES[self]
+
+
+_UNIT_METRES = {
+    DrawingUnit.INCH: 0.0254,
+    DrawingUnit.FOOT: 0.3048,
+    DrawingUnit.US_SURVEY_FOOT: 1200.0 / 3937.0,
+    DrawingUnit.MILLIMETRE: 0.001,
+    DrawingUnit.CENTIMETRE: 0.01,
+    DrawingUnit.METRE: 1.0,
+}
+
+
+class TransformKind(StrEnum):
+    SIMILARITY = "similarity"
+    AFFINE = "affine"
+
+
+class Numbering(StrEnum):
+    CLOCKWISE = "clockwise"
+    COUNTERCLOCKWISE = "counterclockwise"
+
+
+Pair = Annotated[tuple[float, float], Field()]
+
+
+class ControlPoint(_Strict):
+    """One CAD (x, y) in drawing units tied to a WGS84 (lon, lat)."""
+
+    cad: Pair
+    lonlat: Pair
+    name: str = ""
+
+    @field_validator("lonlat")
+    @classmethod
+    def _in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lon, lat = v
+        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+            raise ValueError(f"lonlat {v} is not a longitude, latitude pair")
+        return v
+
+
+class Layers(_Strict):
+    rooms: str = DEFAULT_LAYERS["rooms"]
+    labels: str = DEFAULT_LAYERS["labels"]
+    doors: str = DEFAULT_LAYERS["doors"]
+    outline: str = DEFAULT_LAYERS["outline"]
+    exterior_door_blocks: tuple[str, ...] = ("*EXT*",)
+
+
+class LayerOverrides(_Strict):
+    rooms: str | None = None
+    labels: str | None = None
+    doors: str | None = None
+    outline: str | None = None
+    exterior_door_blocks: tuple[str, ...] | None = None
+
+    def apply(self, base: Layers) -> Layers:
+        changes = {k: v for k, v in self.model_dump().items() if v is not None}
+        return base.model_copy(update=changes)
+
+
+class CampusInfo(_Strict):
+    id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    name: str = Field(min_length=1)
+    address: str = ""
+
+
+class GridSettings(_Strict):
+    cell_size: float = Field(gt=0)
+    unit: LengthUnit = LengthUnit.METRE
+    margin_cells: int = Field(default=1, ge=0, le=20)
+    origin: Pair | None = None
+    columns: int | None = Field(default=None, ge=1, le=702)
+    rows: int | None = Field(default=None, ge=1, le=999)
+
+
+class Files(_Strict):
+    parcel: str
+    grounds: str | None = None
+    pois: str | None = None
+
+
+class Georef(_Strict):
+    transform: TransformKind = TransformKind.SIMILARITY
+    max_rms_m: float = Field(default=1.0, gt=0)
+    max_scale_deviation: float = Field(default=0.05, gt=0)
+
+
+class DoorSettings(_Strict):
+    numbering: Numbering = Numbering.CLOCKWISE
+    exterior_distance_m: float = Field(default=0.6, ge=0)
+
+
+class MainEntrance(_Strict):
+    level: int = 0
+    near: Pair
+
+
+class LevelSpec(_Strict):
+    ordinal: int = Field(ge=-10, le=200)
+    name: str = Field(min_length=1)
+    short_name: str = Field(min_length=1)
+    dxf: str = Field(min_length=1)
+    units: DrawingUnit | None = None
+    layers: LayerOverrides = LayerOverrides()
+    control_points: tuple[ControlPoint, ...] | None = None
+    transform: TransformKind | None = None
+
+
+class BuildingSpec(_Strict):
+    id: str = Field(min_length=1, max_length=16)
+    name: str = Field(min_length=1)
+    aliases: tuple[str, ...] = ()
+    main_entrance: MainEntrance | None = None
+    control_points: tuple[ControlPoint, ...] | None = None
+    levels: tuple[LevelSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> BuildingSpec:
+        ordinals = [lv.ordinal for lv in self.levels]
+        if len(set(ordinals)) != len(ordinals):
+            raise ValueError(f"building {self.id}: duplicate level ordinals {ordinals}")
+        for lv in self.levels:
+            if lv.control_points is None and self.control_points is None:
+                raise ValueError(
+                    f"building {self.id} level {lv.ordinal}: no control_points "
+                    "(give them on the building or on the level)"
+                )
+        if self.main_entrance is not None and self.main_entrance.level not in ordinals:
+            raise ValueError(
+                f"building {self.id}: main_entrance.level {self.main_entrance.level} "
+                f"is not one of its levels {ordinals}"
+            )
+        return self
+
+    def control_points_for(self, level: LevelSpec) -> tuple[ControlPoint, ...]:
+        points = level.control_points if level.control_points is not None else self.control_points
+        return points or ()
+
+
+class Manifest(_Strict):
+    campus: CampusInfo
+    grid: GridSettings
+    files: Files
+    layers: Layers = Layers()
+    georef: Georef = Georef()
+    doors: DoorSettings = DoorSettings()
+    buildings: tuple[BuildingSpec, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_buildings(self) -> Manifest:
+        ids = [b.id for b in self.buildings]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate building ids {ids}")
+        return self
+
+
+class LoadedManifest:
+    """A validated manifest plus where it lives, to resolve the paths it names."""
+
+    def __init__(self, path: Path, manifest: Manifest) -> None:
+        self.path = path
+        self.manifest = manifest
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, written: str, key: str) -> Path:
+        """The file ``written`` in the manifest under ``key``; ManifestError if it is missing."""
+        p = (self.base / written).resolve()
+        if not p.is_file():
+            raise ManifestError(
+                f"{self.path.name}: {key} names {written!r}, which does not exist "
+                f"(relative to the manifest's folder)"
+            )
+        return p
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_manifest(data: dict[str, Any], source: str = "campus.toml") -> Manifest:
+    """Validate already-parsed TOML data."""
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ManifestError(f"{source}: invalid manifest: {problems}") from exc
+
+
+def load_manifest(path: Path, *, check_files: bool = True) -> LoadedManifest:
+    """Read and validate ``campus.toml``; with ``check_files`` every named file must exist."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {path.name}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{path.name}: malformed TOML: {exc}") from exc
+    loaded = LoadedManifest(path, parse_manifest(data, path.name))
+    if check_files:
+        m = loaded.manifest
+        loaded.resolve(m.files.parcel, "files.parcel")
+        if m.files.grounds:
+            loaded.resolve(m.files.grounds, "files.grounds")
+        if m.files.pois:
+            loaded.resolve(m.files.pois, "files.pois")
+        for bi, b in enumerate(m.buildings):
+            for li, lv in enumerate(b.levels):
+                loaded.resolve(lv.dxf, f"buildings[{bi}].levels[{li}].dxf")
+    return loaded
