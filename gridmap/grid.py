@@ -139,6 +139,10 @@ def cell_at(grid: GridSpec, x: float, y: float) -> Cell:
     s = grid.cell_size_m
     column = math.floor((x - grid.origin_x) / s)
     row = math.floor((grid.origin_y - y) / s)
+    # division can round across an edge; settle it with the same sums cell_bounds uses
+    b = cell_bounds(grid, Cell(column, row))
+    column += -1 if x < b.minx else (1 if x >= b.maxx else 0)
+    row += -1 if y > b.maxy else (1 if y <= b.miny else 0)
     if not (0 <= column < grid.columns and 0 <= row < grid.rows):
         raise OutsideGrid(f"point ({x:.1f}, {y:.1f}) m is outside the campus grid")
     return Cell(column, row)

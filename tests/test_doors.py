@@ -1,0 +1,92 @@
+"""Exterior door numbering: clockwise from the main entrance, stable across re-imports."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from shapely.geometry import Point, box
+
+from gridmap.crs import LocalFrame
+from gridmap.doors import Direction, NewDoorPolicy, number_building_doors, number_exterior_doors
+from gridmap.model import Campus, Opening, stable_id
+from tests.campus_factory import small_campus
+
+SQUARE = box(0.0, 0.0, 40.0, 40.0)
+# south middle (main), west, north, east: in local metres, y north
+DOORS = [Point(20.0, 0.0), Point(0.0, 20.0), Point(20.0, 40.0), Point(40.0, 20.0)]
+
+
+def test_clockwise_from_main_entrance() -> None:
+    # walking clockwise (seen from above) from the south side goes west, north, then east
+    assert number_building_doors(SQUARE, DOORS, 0) == ["1", "2", "3", "4"]
+
+
+def test_counterclockwise_and_other_start() -> None:
+    numbers = number_building_doors(SQUARE, DOORS, 2, direction=Direction.COUNTERCLOCKWISE)
+    # counter-clockwise from the north door heads west first
+    assert numbers == ["3", "2", "1", "4"]
+
+
+def test_polygon_winding_does_not_matter() -> None:
+    reversed_square = box(0.0, 0.0, 40.0, 40.0, ccw=False)
+    assert number_building_doors(reversed_square, DOORS, 0) == ["1", "2", "3", "4"]
+
+
+def test_previous_numbers_are_kept_and_a_new_door_gets_a_suffix() -> None:
+    previous = [(p, n) for p, n in zip(DOORS, ["1", "2", "3", "4"], strict=True)]
+    # a new door on the north-west corner side, between 2 (west) and 3 (north); door 4 moved 0.8 m
+    doors = [DOORS[0], DOORS[1], Point(5.0, 40.0), DOORS[2], Point(40.0, 20.8)]
+    assert number_building_doors(SQUARE, doors, 0, previous) == ["1", "2", "2A", "3", "4"]
+    assert number_building_doors(SQUARE, doors, 0, previous, policy=NewDoorPolicy.NEXT) == [
+        "1", "2", "5", "3", "4"]
+
+
+def test_removed_door_number_is_never_reused() -> None:
+    previous = [(p, n) for p, n in zip(DOORS, ["1", "2", "3", "4"], strict=True)]
+    # door 4 bricked up, a new door appears on the east side far from the old one
+    doors = [DOORS[0], DOORS[1], DOORS[2], Point(40.0, 5.0)]
+    numbers = number_building_doors(SQUARE, doors, 0, previous, policy=NewDoorPolicy.NEXT)
+    assert numbers == ["1", "2", "3", "5"]
+
+
+def test_campus_numbering_and_reimport_stability() -> None:
+    campus = number_exterior_doors(small_campus())
+    a_numbers = {o.id: o.number for o in campus.openings if o.building_id == "A"}
+    main = next(o for o in campus.openings if o.building_id == "A" and o.main_entrance)
+    assert a_numbers[main.id] == "1"
+    assert sorted(a_numbers.values()) == ["1", "2", "3", "4"]
+    assert {o.number for o in campus.openings if o.building_id == "B"} == {"1", "2"}
+
+    # re-import: same doors, shuffled order, plus one new door; old numbers must not move
+    frame = LocalFrame(campus.crs)
+    new_door = Opening(stable_id("new-door"), "A", campus.openings[0].level_id,
+                       frame.to_wgs84(Point(15.0, 20.0)), exterior=True)
+    fresh = tuple(dataclasses.replace(o, number=None) for o in reversed(campus.openings))
+    reimported = number_exterior_doors(
+        dataclasses.replace(campus, openings=(*fresh, new_door)), previous=campus)
+    again = {o.id: o.number for o in reimported.openings}
+    for door_id, number in a_numbers.items():
+        assert again[door_id] == number
+    assert again[new_door.id] not in a_numbers.values()
+    assert again[new_door.id].endswith("A")
+
+
+def test_campus_wide_numbering_continues_across_buildings() -> None:
+    campus = number_exterior_doors(small_campus(), campus_wide=True)
+    numbers = sorted(int(o.number or 0) for o in campus.openings)
+    assert numbers == [1, 2, 3, 4, 5, 6]
+
+
+def test_interior_doors_get_no_number() -> None:
+    base = small_campus()
+    inner = Opening(stable_id("inner"), "A", base.openings[0].level_id,
+                    base.openings[0].geometry, exterior=False)
+    campus: Campus = number_exterior_doors(dataclasses.replace(
+        base, openings=(*base.openings, inner)))
+    assert next(o for o in campus.openings if o.id == inner.id).number is None
+
+
+@pytest.mark.parametrize("main", [None])
+def test_without_main_entrance_numbering_starts_at_the_north(main: int | None) -> None:
+    assert number_building_doors(SQUARE, DOORS, main)[2] == "1"

@@ -1,0 +1,68 @@
+"""Cell contents and point location on the small campus."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridmap.doors import number_exterior_doors
+from gridmap.errors import InvalidCellLabel, LevelNotFound, OutsideGrid
+from gridmap.index import CampusIndex
+from tests.campus_factory import small_campus
+
+
+@pytest.fixture(scope="module")
+def index() -> CampusIndex:
+    return CampusIndex(number_exterior_doors(small_campus()))
+
+
+def test_cell_contents_per_level(index: CampusIndex) -> None:
+    unit = next(u for u in index.campus.units if u.number == "214")
+    primary, _ = index.unit_cells(unit)
+    contents = index.cell_contents(primary)
+    by_ordinal = {lv["ordinal"]: lv for lv in contents["levels"]}
+    assert "214" in {u["number"] for u in by_ordinal[1]["units"]}
+    assert "214" not in {u["number"] for u in by_ordinal.get(0, {"units": []})["units"]}
+    minlon, minlat, maxlon, maxlat = contents["bounds"]
+    centre = contents["centre"]
+    assert minlon < centre["lon"] < maxlon and minlat < centre["lat"] < maxlat
+
+
+def test_cell_contents_lists_doors_and_knox_box_once(index: CampusIndex) -> None:
+    knox = next(a for a in index.campus.amenities if a.kind == "knox_box")
+    p = index.shapes[knox.id]
+    label = index.cell_of(p.x, p.y)
+    assert label is not None
+    found = [a for lv in index.cell_contents(label)["levels"] for a in lv["amenities"]]
+    assert [a["id"] for a in found].count(knox.id) == 1
+
+
+@pytest.mark.parametrize(("label", "error"), [("C44", OutsideGrid), ("4C", InvalidCellLabel),
+                                              ("C4-7", InvalidCellLabel)])
+def test_cell_contents_bad_labels(index: CampusIndex, label: str,
+                                  error: type[Exception]) -> None:
+    with pytest.raises(error, match=label.split("-")[0]):
+        index.cell_contents(label)
+
+
+def test_locate_inside_and_outside(index: CampusIndex) -> None:
+    unit = next(u for u in index.campus.units if u.number == "B-12")
+    p = index.frame.to_wgs84(index.label_point(unit))
+    found = index.locate(p.x, p.y)
+    assert found is not None
+    assert found["building"]["id"] == "B"
+    assert [u["number"] for u in found["units"]] == ["B-12"]
+    assert found["inside_parcel"] is True
+    assert found["subcell"].startswith(found["cell"] + "-")
+    assert index.locate(p.x + 1.0, p.y) is None
+
+
+def test_unknown_level(index: CampusIndex) -> None:
+    with pytest.raises(LevelNotFound, match="levels: 0, 1"):
+        index.units_on(5)
+
+
+def test_grid_bounds_contain_every_building(index: CampusIndex) -> None:
+    minlon, minlat, maxlon, maxlat = index.lonlat_bounds()
+    for b in index.campus.buildings:
+        bx0, by0, bx1, by1 = b.footprint.bounds
+        assert minlon < bx0 and bx1 < maxlon and minlat < by0 and by1 < maxlat
