@@ -1,11 +1,17 @@
-"""Shared fixtures: the code-built test campus and an isolated store/settings per test."""
+"""Shared fixtures: the code-built test campus, and a fresh store, app and tokens per test."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from api.auth import create_token
+from api.settings import Settings
+from api.store import Role, SqlCampusStore
 from gridmap.model import Campus
 from tests.campus_factory import small_campus
 
@@ -23,3 +29,48 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GRIDMAP_DATA_DIR", str(path))
     monkeypatch.delenv("GRIDMAP_DATABASE_URL", raising=False)
     return path
+
+
+@pytest.fixture
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[SqlCampusStore]:
+    s = SqlCampusStore(settings.resolved_database_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def stored_campus(store: SqlCampusStore, campus: Campus) -> Campus:
+    """The test campus saved as revision 1."""
+    store.save_revision(campus, source="tests")
+    return campus
+
+
+@pytest.fixture
+def admin_token(store: SqlCampusStore) -> str:
+    token, _ = create_token(store, "test admin", Role.ADMIN)
+    return token
+
+
+@pytest.fixture
+def viewer_token(store: SqlCampusStore) -> str:
+    token, _ = create_token(store, "test viewer", Role.VIEWER)
+    return token
+
+
+@pytest.fixture
+def client(settings: Settings, store: SqlCampusStore) -> Iterator[TestClient]:
+    """An unauthenticated client on a fresh app (add headers or log in per test)."""
+    with TestClient(create_app(settings, store)) as c:
+        yield c
+
+
+@pytest.fixture
+def viewer(client: TestClient, viewer_token: str, stored_campus: Campus) -> TestClient:
+    """The client with a viewer's bearer token and the test campus stored."""
+    client.headers["Authorization"] = f"Bearer {viewer_token}"
+    return client

@@ -1,0 +1,118 @@
+"""What every request handler shares: settings, the store, and loaded campuses with indexes.
+
+Campuses are loaded from the store once per (campus, revision) and kept, with their
+``CampusIndex`` and grid GeoJSON, in a small LRU cache, so lookups never read features from the
+database. The current revision number is asked of the store on each request (one primary-key
+read) so a new import shows up at once, also across worker processes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+
+from api.auth import Principal, audit_entry
+from api.errors import FeatureUnavailable
+from api.settings import Settings
+from api.store import CampusStore
+from gridmap.errors import CampusNotFound
+from gridmap.model import Campus
+
+if TYPE_CHECKING:
+    from gridmap.index import CampusIndex
+
+# A map view pulls hundreds of tiles; one audit row per token, campus and level per window.
+TILE_AUDIT_WINDOW_S = 60.0
+
+
+def optional_module(name: str, what: str) -> ModuleType:
+    """Import a module another part of the project provides; 503 if it is not there yet."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and name.startswith(exc.name):
+            raise FeatureUnavailable(
+                f"module {name} is not installed", user_message=f"{what} is not available yet"
+            ) from exc
+        raise
+
+
+@dataclass
+class LoadedCampus:
+    campus: Campus
+    revision: int
+    _index: CampusIndex | None = None
+    _grid_geojson: dict[str, Any] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def index(self) -> CampusIndex:
+        if self._index is None:
+            with self._lock:
+                if self._index is None:
+                    module = optional_module("gridmap.index", "the spatial index")
+                    self._index = module.CampusIndex(self.campus)
+        return self._index
+
+    def grid_geojson(self) -> dict[str, Any]:
+        if self._grid_geojson is None:
+            from api.geo import grid_feature_collection
+
+            self._grid_geojson = grid_feature_collection(self.campus)
+        return self._grid_geojson
+
+
+class AppContext:
+    def __init__(self, settings: Settings, store: CampusStore) -> None:
+        self.settings = settings
+        self.store = store
+        self._cache: OrderedDict[tuple[str, int], LoadedCampus] = OrderedDict()
+        self._lock = threading.Lock()
+        self._tile_audits: dict[tuple[str, str, int], float] = {}
+
+    def loaded(
+        self, campus_id: str, principal: Principal, revision: int | None = None
+    ) -> LoadedCampus:
+        """The campus as this principal may see it; hidden campuses are simply not found."""
+        if not principal.may_see(campus_id):
+            raise CampusNotFound(f"{principal.token_id} may not see {campus_id}",
+                                 user_message=f"unknown campus {campus_id!r}")
+        number = revision if revision is not None else self.store.current_revision(campus_id)
+        key = (campus_id, number)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        campus = self.store.campus(campus_id, number)
+        entry = LoadedCampus(campus, number)
+        with self._lock:
+            entry = self._cache.setdefault(key, entry)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.settings.index_cache_size:
+                self._cache.popitem(last=False)
+        return entry
+
+    def audit(
+        self, request: Request, principal: Principal | None, action: str,
+        campus_id: str | None = None, detail: str = "",
+    ) -> None:
+        self.store.audit(audit_entry(request, principal, action, campus_id, detail))
+
+    def audit_tile(
+        self, request: Request, principal: Principal, campus_id: str, ordinal: int, detail: str
+    ) -> None:
+        key = (principal.token_id, campus_id, ordinal)
+        now = time.monotonic()
+        with self._lock:
+            last = self._tile_audits.get(key)
+            if last is not None and now - last < TILE_AUDIT_WINDOW_S:
+                return
+            self._tile_audits[key] = now
+        self.audit(request, principal, "tiles", campus_id, detail)

@@ -1,0 +1,158 @@
+"""Campus data: list, detail, revisions, lookup, grid cells, locate, GeoJSON. All audited."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from api.auth import AdminPrincipal, CurrentPrincipal, current_principal
+from api.context import AppContext, optional_module
+from api.geo import campus_detail, level_feature_collection
+
+GEOJSON = "application/geo+json"
+
+router = APIRouter(dependencies=[Depends(current_principal)])
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+CampusId = Annotated[str, "campus id"]
+
+
+@router.get("/campuses", summary="Campuses this token may see")
+def list_campuses(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> dict[str, Any]:
+    campuses = [
+        {"id": c.id, "name": c.name, "revision": c.current_revision,
+         "updated_at": c.updated_at.isoformat(),
+         "bounds": [c.bbox.min_lon, c.bbox.min_lat, c.bbox.max_lon, c.bbox.max_lat],
+         "links": {"self": f"/campuses/{c.id}", "map": f"/campuses/{c.id}/map"}}
+        for c in ctx.store.list_campuses()
+        if principal.may_see(c.id)
+    ]
+    ctx.audit(request, principal, "list_campuses", None, f"{len(campuses)} campuses")
+    return {"campuses": campuses}
+
+
+@router.get("/campuses/{campus_id}", summary="Buildings, levels, grid and counts of a campus")
+def get_campus(
+    campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    loaded = ctx.loaded(campus_id, principal)
+    ctx.audit(request, principal, "campus", campus_id, f"revision {loaded.revision}")
+    return campus_detail(loaded.campus, loaded.revision)
+
+
+@router.get("/campuses/{campus_id}/revisions", summary="Every stored revision of a campus")
+def list_revisions(
+    campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    ctx.loaded(campus_id, principal)  # visibility check, 404 if hidden or unknown
+    current = ctx.store.current_revision(campus_id)
+    revisions = [
+        {"number": r.number, "created_at": r.created_at.isoformat(), "source": r.source,
+         "feature_count": r.feature_count, "published": r.published,
+         "current": r.number == current}
+        for r in ctx.store.revisions(campus_id)
+    ]
+    ctx.audit(request, principal, "revisions", campus_id)
+    return {"campus": campus_id, "current": current, "revisions": revisions}
+
+
+@router.get("/campuses/{campus_id}/lookup", summary="Room, door, cell, point kind, USNG, lat/lon")
+def lookup(
+    campus_id: str,
+    request: Request,
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="what the caller said")],
+    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> dict[str, Any]:
+    loaded = ctx.loaded(campus_id, principal)
+    engine = optional_module("gridmap.lookup", "lookup")
+    result: dict[str, Any] = engine.lookup(loaded.index(), q, limit=limit).to_dict()
+    for candidate in result.get("candidates", []):
+        candidate["campus_id"] = candidate.get("campus_id") or campus_id
+    result["campus"] = campus_id
+    result["revision"] = loaded.revision
+    ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {result.get('status')}")
+    return result
+
+
+@router.get("/campuses/{campus_id}/cells/{label}", summary="What is in a grid cell, per level")
+def cell(
+    campus_id: str, label: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    loaded = ctx.loaded(campus_id, principal)
+    ctx.audit(request, principal, "cell", campus_id, label[:20])
+    contents: dict[str, Any] = loaded.index().cell_contents(label)
+    return contents
+
+
+@router.get("/locate", summary="Which campus, building and cell a lon/lat falls in")
+def locate(
+    request: Request,
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    lon: Annotated[float, Query(ge=-180.0, le=180.0)],
+    lat: Annotated[float, Query(ge=-90.0, le=90.0)],
+) -> dict[str, Any]:
+    matches = []
+    for campus_id in ctx.store.campuses_at(lon, lat):
+        if not principal.may_see(campus_id):
+            continue
+        found = ctx.loaded(campus_id, principal).index().locate(lon, lat)
+        if found is not None:
+            matches.append(found)
+            ctx.audit(request, principal, "locate", campus_id, f"{lat:.6f},{lon:.6f}")
+    if not matches:
+        ctx.audit(request, principal, "locate", None, f"{lat:.6f},{lon:.6f} -> none")
+    return {"lon": lon, "lat": lat, "matches": matches}
+
+
+@router.get("/campuses/{campus_id}/levels/{ordinal}.geojson",
+            summary="Units, doors, amenities and footprints on one level")
+def level_geojson(
+    campus_id: str,
+    ordinal: int,
+    request: Request,
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    cells: Annotated[bool, Query(description="also include the grid cells")] = False,
+) -> JSONResponse:
+    loaded = ctx.loaded(campus_id, principal)
+    body = level_feature_collection(loaded.campus, ordinal, with_cells=cells)
+    ctx.audit(request, principal, "level_geojson", campus_id, f"level {ordinal}")
+    return JSONResponse(body, media_type=GEOJSON)
+
+
+@router.get("/campuses/{campus_id}/grid.geojson", summary="Grid cells as labelled polygons")
+def grid_geojson(
+    campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+) -> JSONResponse:
+    loaded = ctx.loaded(campus_id, principal)
+    ctx.audit(request, principal, "grid_geojson", campus_id)
+    return JSONResponse(loaded.grid_geojson(), media_type=GEOJSON)
+
+
+@router.get("/audit", summary="The audit log, newest first (admins only)")
+def audit_log(
+    request: Request,
+    ctx: Ctx,
+    principal: AdminPrincipal,
+    campus: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    entries = ctx.store.audit_log(campus_id=campus, limit=limit)
+    ctx.audit(request, principal, "audit_read", campus)
+    return {"entries": [
+        {"ts": e.ts.isoformat(), "action": e.action, "token_id": e.token_id,
+         "token_name": e.token_name, "campus": e.campus_id, "detail": e.detail,
+         "client": e.client}
+        for e in entries
+    ]}

@@ -1,0 +1,127 @@
+"""What browsers load: home page, web map page, raster tiles, static assets, API docs.
+
+``tiles.raster`` and ``tiles.webmap`` are imported lazily; until they exist these routes answer
+503. Static files are served by a route (not a mounted ``StaticFiles`` app) so they sit behind
+the same authentication as everything else.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from api.auth import CurrentPrincipal, current_principal
+from api.context import AppContext, optional_module
+from api.errors import FeatureUnavailable, InvalidParameter
+from gridmap.errors import NotFound
+
+router = APIRouter(dependencies=[Depends(current_principal)])
+
+
+def _ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+@router.get("/", response_class=HTMLResponse, summary="Campuses this token may see, as links")
+def home(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
+    ctx = _ctx(request)
+    items = "".join(
+        f'<li><a href="/campuses/{html.escape(c.id)}/map">{html.escape(c.name)}</a>'
+        f" (revision {c.current_revision})</li>"
+        for c in ctx.store.list_campuses() if principal.may_see(c.id)
+    ) or "<li>No campuses yet.</li>"
+    ctx.audit(request, principal, "list_campuses", None, "home page")
+    return HTMLResponse(
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>gridmap</title></head>"
+        f"<body><h1>gridmap</h1><p>Signed in as {html.escape(principal.name)}.</p>"
+        f"<ul>{items}</ul><form method=post action=/logout><button>Sign out</button></form>"
+        "</body></html>"
+    )
+
+
+@router.get("/campuses/{campus_id}/map", response_class=HTMLResponse, summary="The web map")
+def map_page(campus_id: str, request: Request, principal: CurrentPrincipal) -> HTMLResponse:
+    ctx = _ctx(request)
+    loaded = ctx.loaded(campus_id, principal)
+    webmap = optional_module("tiles.webmap", "the web map")
+    page: str = webmap.map_page(loaded.campus)
+    ctx.audit(request, principal, "map_page", campus_id, f"revision {loaded.revision}")
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png",
+            summary="Raster tile (XYZ, web mercator) of one level")
+def tile(
+    campus_id: str,
+    ordinal: int,
+    z: Annotated[int, PathParam(ge=0, le=24)],
+    x: Annotated[int, PathParam(ge=0)],
+    y: Annotated[int, PathParam(ge=0)],
+    request: Request,
+    principal: CurrentPrincipal,
+) -> Response:
+    if x >= 2**z or y >= 2**z:
+        raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
+    ctx = _ctx(request)
+    loaded = ctx.loaded(campus_id, principal)
+    raster = optional_module("tiles.raster", "map tiles")
+    png: bytes = raster.render_tile(loaded.index(), ordinal, z, x, y)
+    ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
+    return Response(png, media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/static/{path:path}", summary="Web map assets (Leaflet, styles, scripts)")
+def static(path: str) -> FileResponse:
+    webmap = optional_module("tiles.webmap", "the web map")
+    roots = _static_roots(webmap)
+    relative = Path(path)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise NotFound(f"static path {path!r} rejected", user_message="not found")
+    # vendor/... is served from the vendored libraries directory, everything else from static
+    if relative.parts[:1] == ("vendor",) and "vendor" in roots:
+        root, inside = roots["vendor"].resolve(), Path(*relative.parts[1:])
+    elif "static" in roots:
+        root, inside = roots["static"].resolve(), relative
+    else:
+        raise NotFound(f"no static root for {path!r}", user_message="not found")
+    resolved = (root / inside).resolve()
+    if resolved.is_relative_to(root) and resolved.is_file():
+        media_type = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
+        return FileResponse(resolved, media_type=media_type,
+                            headers={"Cache-Control": "private, max-age=3600"})
+    raise NotFound(f"no static file {path!r}", user_message="not found")
+
+
+def _static_roots(webmap: Any) -> dict[str, Path]:
+    roots: dict[str, Path] = {}
+    static_dir = getattr(webmap, "STATIC_DIR", None)
+    if static_dir is not None:
+        roots["static"] = Path(static_dir)
+    vendor = getattr(webmap, "vendor_dir", None)
+    if callable(vendor):
+        found = vendor()
+        if found is not None:
+            roots["vendor"] = Path(found)
+    if not roots:
+        raise FeatureUnavailable("tiles.webmap has no static dirs",
+                                 user_message="the web map is not available yet")
+    return roots
+
+
+@router.get("/openapi.json", include_in_schema=False)
+def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs", include_in_schema=False)
+def docs() -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="gridmap API")
