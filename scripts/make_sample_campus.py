@@ -1,0 +1,518 @@
+"""Generate the Lincoln Ridge K-12 sample campus: the source files a school would really have.
+
+Writes into ``data/samples/lincoln_ridge/`` (or the folder given as the first argument):
+
+* one DXF per building level, in feet (``$INSUNITS`` = 2), US National CAD Standard layers
+  (``A-WALL``, ``A-DOOR`` block inserts, ``A-AREA`` closed room polylines incl. a bulged
+  library wall, ``A-AREA-IDEN`` room TEXT/MTEXT, ``A-FLOR-OTLN`` footprint) plus the noise a
+  real file has (title block ``G-ANNO-TTLB``, dimensions ``A-ANNO-DIMS``);
+* ``parcel.geojson`` and ``grounds.geojson`` (parking, field, roads, playground);
+* ``pois.csv`` (Knox boxes, AEDs, trauma kits, shutoffs, panels, stairwells, rally/staging);
+* ``campus.toml``, the manifest with control points tying each drawing to the earth.
+
+The campus is fictional and sits on open ground near Okemos, Michigan. Output is deterministic:
+running the script twice gives byte-identical files. Each building's drawing has its own CAD
+frame (origin at its south-west corner, feet); buildings B and C are rotated a few degrees on
+site. :data:`PLACEMENTS` and :func:`cad_to_lonlat` let tests check where rooms should land.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ezdxf
+from ezdxf.enums import TextEntityAlignment
+from shapely.geometry import LineString, Polygon, box, mapping
+
+from gridmap.crs import LocalFrame, local_crs_for
+
+FT = 0.3048
+REFERENCE = (-84.4300, 42.7000)  # lon, lat: the generator's frame origin
+FRAME = LocalFrame(local_crs_for(*REFERENCE))
+OUT = Path(__file__).resolve().parent.parent / "data" / "samples" / "lincoln_ridge"
+PERTURB_M = 0.12  # one control point per building is off by this much (a real survey is)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a building's CAD origin (SW corner) sits in the generator frame, and its turn."""
+
+    x: float  # metres east of REFERENCE
+    y: float  # metres north of REFERENCE
+    rotation_deg: float  # CAD +x, counter-clockwise from east
+    width_ft: float
+    depth_ft: float
+
+
+PLACEMENTS: dict[str, Placement] = {
+    "A": Placement(-60.0, -10.0, 0.0, 320.0, 130.0),
+    "B": Placement(60.0, -25.0, 7.0, 200.0, 150.0),
+    "C": Placement(-135.0, 15.0, -4.0, 100.0, 60.0),
+}
+
+
+def cad_to_local(building: str, x: float, y: float) -> tuple[float, float]:
+    p = PLACEMENTS[building]
+    t = math.radians(p.rotation_deg)
+    mx, my = x * FT, y * FT
+    return p.x + mx * math.cos(t) - my * math.sin(t), p.y + mx * math.sin(t) + my * math.cos(t)
+
+
+def cad_to_lonlat(building: str, x: float, y: float) -> tuple[float, float]:
+    """Where CAD point (x, y) ft of ``building``'s drawings really is (lon, lat)."""
+    return FRAME.lonlat(*cad_to_local(building, x, y))
+
+
+# --- floor plan layout (CAD feet) ------------------------------------------------------------
+
+
+@dataclass
+class Room:
+    number: str
+    name: str
+    pts: list[tuple[float, float, float]]  # x, y, bulge
+    door: tuple[float, float, float] | None = None  # interior door x, y, rotation
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        xs = [p[0] for p in self.pts]
+        ys = [p[1] for p in self.pts]
+        return (min(xs) + max(xs)) / 2.0, (min(ys) + max(ys)) / 2.0
+
+
+@dataclass
+class Plan:
+    building: str
+    ordinal: int
+    title: str
+    rooms: list[Room]
+    outline: Sequence[tuple[float, float, float]]
+    exterior_doors: Sequence[tuple[float, float, float, str]] = field(default_factory=list)
+
+
+def rect(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float, float]]:
+    return [(x0, y0, 0.0), (x1, y0, 0.0), (x1, y1, 0.0), (x0, y1, 0.0)]
+
+
+def hstrip(y0: float, y1: float, door_y: float, items: list[tuple[float, str, str]]) -> list[Room]:
+    """Rooms side by side west to east between y0 and y1, each with a door at ``door_y``."""
+    rooms, x = [], 0.0
+    rot = 0.0 if door_y == y0 else 180.0
+    for width, number, name in items:
+        rooms.append(Room(number, name, rect(x, y0, x + width, y1), (x + width / 2, door_y, rot)))
+        x += width
+    return rooms
+
+
+def vstrip(x0: float, x1: float, door_x: float, items: list[tuple[float, str, str]]) -> list[Room]:
+    """Rooms stacked south to north between x0 and x1, each with a door at ``door_x``."""
+    rooms, y = [], 0.0
+    rot = 90.0 if door_x == x0 else 270.0
+    for depth, number, name in items:
+        rooms.append(Room(number, name, rect(x0, y, x1, y + depth), (door_x, y + depth / 2, rot)))
+        y += depth
+    return rooms
+
+
+LIBRARY_BULGE = 0.3  # the library's north wall is a shallow arc (sagitta 12 ft on 80 ft)
+
+
+def building_a_level1() -> Plan:
+    south = hstrip(0, 58, 58, [
+        (30, "101", "Classroom"), (30, "102", "Classroom"), (30, "103", "Special Education"),
+        (30, "104", "Nurse"), (30, "105", "Main Office"), (20, "100", "Main Entrance Vestibule"),
+        (30, "106", "Counseling"), (30, "107", "Classroom"), (30, "108", "Classroom"),
+        (30, "109", "Boiler Room"), (30, "110", "Kitchen"),
+    ])
+    north = hstrip(72, 130, 72, [
+        (20, "", "Stair 1"), (30, "111", "Classroom"), (30, "112", "Classroom"),
+        (80, "113", "Library"), (30, "114", "Art Room"), (90, "115", "Cafeteria"),
+        (20, "116", "Staff Restroom"), (20, "", "Stair 2"),
+    ])
+    library = next(r for r in north if r.number == "113")
+    # counter-clockwise ring: the edge from NE to NW corner bulges north (outward)
+    library.pts = [(80, 72, 0.0), (160, 72, 0.0), (160, 130, LIBRARY_BULGE), (80, 130, 0.0)]
+    hall = Room("", "Main Hall", rect(0, 58, 320, 72))
+    outline = [(0, 0, 0.0), (320, 0, 0.0), (320, 130, 0.0), (160, 130, LIBRARY_BULGE),
+               (80, 130, 0.0), (0, 130, 0.0)]
+    doors = [
+        (160, 0, 180, "DOOR-EXT"), (0, 65, 90, "DOOR-EXT"), (320, 65, 270, "DOOR-EXT"),
+        (235, 130, 0, "DOOR-EXT"), (10, 130, 0, "DOOR-EXT"), (310, 130, 0, "DOOR-EXT"),
+        (305, 0, 180, "DOOR-EXT"),
+    ]
+    return Plan("A", 0, "BUILDING A - FIRST FLOOR PLAN", [*south, hall, *north], outline, doors)
+
+
+def building_a_level2() -> Plan:
+    south = hstrip(0, 58, 58, [
+        (30, "201", "Classroom"), (30, "202", "Classroom"), (30, "203", "Classroom"),
+        (30, "204", "Teacher Workroom"), (30, "205", "Classroom"), (20, "206", "Restrooms"),
+        (30, "207", "Classroom"), (30, "208", "Classroom"), (30, "209", "Classroom"),
+        (30, "210", "Classroom"), (30, "211", "Classroom"),
+    ])
+    north = hstrip(72, 130, 72, [
+        (20, "", "Stair 1"), (30, "212", "Classroom"), (30, "213", "Classroom"),
+        (40, "214", "Science Lab"), (20, "215", "Science Prep"), (40, "216", "Chemistry Lab"),
+        (30, "217", "Classroom"), (40, "218", "Computer Lab"), (50, "219", "Music Room"),
+        (20, "", "Stair 2"),
+    ])
+    hall = Room("", "Second Floor Hall", rect(0, 58, 320, 72))
+    return Plan("A", 1, "BUILDING A - SECOND FLOOR PLAN", [*south, hall, *north],
+                rect(0, 0, 320, 130))
+
+
+def building_b() -> Plan:
+    gym = Room("B-1", "Gymnasium", rect(0, 0, 120, 150), (120, 25, 90))
+    west = vstrip(120, 140, 140, [
+        (50, "B-2", "Boys Locker Room"), (50, "B-3", "Girls Locker Room"),
+        (25, "B-4", "Restroom"), (25, "B-5", "Restroom"),
+    ])
+    corridor = Room("", "Athletics Corridor", rect(140, 0, 150, 150))
+    east = vstrip(150, 200, 150, [
+        (25, "B-10", "Coaches Office"), (25, "B-11", "Training Room"), (35, "B-12", "Weight Room"),
+        (15, "B-13", "Storage"), (25, "B-14", "Concessions"), (25, "", "Lobby"),
+    ])
+    doors = [
+        (175, 150, 0, "DOOR-EXT"), (145, 0, 180, "DOOR-EXT"), (60, 150, 0, "DOOR-EXT"),
+        (60, 0, 180, "DOOR-EXT"),
+        (0, 75, 90, "DOOR-36"),  # generic block: exterior because it sits on the outline
+    ]
+    return Plan("B", 0, "BUILDING B - GYMNASIUM / ATHLETICS", [gym, *west, corridor, *east],
+                rect(0, 0, 200, 150), doors)
+
+
+def building_c() -> Plan:
+    south = hstrip(0, 25, 25, [
+        (25, "C-1", "Kindergarten"), (25, "C-2", "Kindergarten"), (25, "C-3", "Pre-K Classroom"),
+        (25, "C-4", "Pre-K Classroom"),
+    ])
+    hall = Room("", "ECC Hall", rect(0, 25, 100, 35))
+    north = hstrip(35, 60, 35, [
+        (25, "C-5", "Early Childhood Classroom"), (25, "C-6", "Early Childhood Classroom"),
+        (25, "C-7", "ECC Office"), (25, "C-8", "Restroom"),
+    ])
+    doors = [(0, 30, 90, "DOOR-EXT"), (100, 30, 270, "DOOR-EXT"), (12.5, 60, 0, "DOOR-EXT")]
+    return Plan("C", 0, "BUILDING C - EARLY CHILDHOOD CENTER", [*south, hall, *north],
+                rect(0, 0, 100, 60), doors)
+
+
+PLANS = {
+    "A_level1.dxf": building_a_level1,
+    "A_level2.dxf": building_a_level2,
+    "B_level1.dxf": building_b,
+    "C_level1.dxf": building_c,
+}
+
+
+# --- DXF writing ------------------------------------------------------------------------------
+
+LAYERS = {
+    "A-WALL": 7, "A-DOOR": 3, "A-AREA": 4, "A-AREA-IDEN": 2, "A-FLOR-OTLN": 6,
+    "A-ANNO-DIMS": 1, "G-ANNO-TTLB": 8,
+}
+
+
+def _door_block(doc: Any, name: str, width: float = 3.0) -> None:
+    """A door: hinge at (-w/2, 0), leaf swung open 90 degrees, swing arc. Origin: opening centre."""
+    blk = doc.blocks.new(name=name)
+    h = -width / 2
+    blk.add_line((h, 0), (h, width), dxfattribs={"layer": "0"})
+    blk.add_arc((h, 0), width, 0, 90, dxfattribs={"layer": "0"})
+    blk.add_line((h, 0), (-h, 0), dxfattribs={"layer": "0", "linetype": "CONTINUOUS"})
+
+
+def _text(msp: Any, s: str, at: tuple[float, float], height: float, layer: str) -> None:
+    t = msp.add_text(s, height=height, dxfattribs={"layer": layer, "style": "Standard"})
+    t.set_placement(at, align=TextEntityAlignment.MIDDLE_CENTER)
+
+
+def write_plan(plan: Plan) -> str:
+    doc = ezdxf.new("R2013")  # type: ignore[attr-defined]
+    doc.header["$INSUNITS"] = 2  # feet
+    doc.header["$MEASUREMENT"] = 0  # imperial
+    doc.header["$LUNITS"] = 4  # architectural
+    for name, color in LAYERS.items():
+        doc.layers.add(name, color=color)
+    _door_block(doc, "DOOR-EXT")
+    _door_block(doc, "DOOR-INT")
+    _door_block(doc, "DOOR-36")
+    msp = doc.modelspace()
+
+    walls: set[tuple[tuple[float, float], tuple[float, float]]] = set()
+    for i, room in enumerate(plan.rooms):
+        msp.add_lwpolyline(room.pts, format="xyb", close=True, dxfattribs={"layer": "A-AREA"})
+        ring = [(p[0], p[1]) for p in room.pts]
+        for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
+            walls.add((min(a, b), max(a, b)))
+        cx, cy = room.centre
+        if room.number == "113":
+            cy -= 6  # keep the label off the curved wall
+        if not room.number:
+            _text(msp, room.name, (cx, cy), 1.5, "A-AREA-IDEN")
+        elif i % 2 == 0:
+            _text(msp, room.number, (cx, cy + 1.5), 2.0, "A-AREA-IDEN")
+            _text(msp, room.name, (cx, cy - 1.5), 1.2, "A-AREA-IDEN")
+        else:
+            mt = msp.add_mtext(f"{room.number}\\P{room.name}", dxfattribs={
+                "layer": "A-AREA-IDEN", "char_height": 1.5, "width": 18.0,
+            })
+            mt.set_location((cx, cy), attachment_point=5)  # middle centre
+        if room.door is not None:
+            x, y, rot = room.door
+            msp.add_blockref("DOOR-INT", (x, y), dxfattribs={"layer": "A-DOOR", "rotation": rot})
+    for a, b in sorted(walls):
+        msp.add_line(a, b, dxfattribs={"layer": "A-WALL"})
+    msp.add_lwpolyline(plan.outline, format="xyb", close=True, dxfattribs={"layer": "A-FLOR-OTLN"})
+    for x, y, rot, block in plan.exterior_doors:
+        msp.add_blockref(block, (x, y), dxfattribs={"layer": "A-DOOR", "rotation": rot})
+
+    # noise a real file has: dimensions and a title block
+    xs = [p[0] for p in plan.outline]
+    ys = [p[1] for p in plan.outline]
+    w, d = max(xs), max(ys)
+    msp.add_line((0, -12), (w, -12), dxfattribs={"layer": "A-ANNO-DIMS"})
+    for x in (0, w):
+        msp.add_line((x, -14), (x, -10), dxfattribs={"layer": "A-ANNO-DIMS"})
+    _text(msp, f"{int(w)}'-0\"", (w / 2, -10), 1.5, "A-ANNO-DIMS")
+    msp.add_line((-12, 0), (-12, d), dxfattribs={"layer": "A-ANNO-DIMS"})
+    _text(msp, f"{int(d)}'-0\"", (-14, d / 2), 1.5, "A-ANNO-DIMS")
+    tb = [(-30, -40), (w + 30, -40), (w + 30, d + 40), (-30, d + 40)]
+    msp.add_lwpolyline(tb, close=True, dxfattribs={"layer": "G-ANNO-TTLB"})
+    msp.add_line((w - 90, -40), (w - 90, -22), dxfattribs={"layer": "G-ANNO-TTLB"})
+    msp.add_line((w - 90, -22), (w + 30, -22), dxfattribs={"layer": "G-ANNO-TTLB"})
+    _text(msp, "LINCOLN RIDGE K-12 CAMPUS", (w - 30, -27), 2.5, "G-ANNO-TTLB")
+    _text(msp, plan.title, (w - 30, -32), 1.8, "G-ANNO-TTLB")
+    _text(msp, f"SHEET A-{plan.building}{plan.ordinal + 1:02d}  SCALE 1/16\" = 1'-0\"",
+          (w - 30, -36), 1.2, "G-ANNO-TTLB")
+    return _deterministic(doc)
+
+
+_EZDXF_STAMP = re.compile(r"^(\d+\.\d+\.\d+\S*) @ \d{4}-\d\d-\d\dT\S+$")
+
+
+def _deterministic(doc: Any) -> str:
+    """DXF text with the timestamps and GUIDs that change on every save pinned."""
+    stream = io.StringIO()
+    doc.write(stream)
+    lines = stream.getvalue().split("\n")
+    pinned = {
+        "$TDCREATE": "2460000.5", "$TDUCREATE": "2460000.5", "$TDUPDATE": "2460000.5",
+        "$TDUUPDATE": "2460000.5", "$TDINDWG": "0.0", "$TDUSRTIMER": "0.0",
+        "$FINGERPRINTGUID": "{6F1C2A4E-3B55-4E0B-9A57-8D1F0C6A2B10}",
+        "$VERSIONGUID": "{6F1C2A4E-3B55-4E0B-9A57-8D1F0C6A2B11}",
+    }
+    for i, line in enumerate(lines):
+        key = line.strip()
+        if _EZDXF_STAMP.match(key):  # ezdxf's "written by" metadata carries a timestamp
+            lines[i] = _EZDXF_STAMP.sub(r"\1 @ 2024-01-01T00:00:00+00:00", key)
+        if key in pinned and i + 2 < len(lines):
+            lines[i + 2] = pinned[key]
+    return "\n".join(lines)
+
+
+# --- GIS files --------------------------------------------------------------------------------
+
+PARCEL_LOCAL = [(-200, -150), (170, -150), (175, 140), (-40, 150), (-205, 120)]
+GROUNDS_LOCAL: list[tuple[str, str, Any]] = [
+    ("parking", "South Lot", box(-70, -80, 40, -30)),
+    ("parking", "Gym Lot", box(60, -80, 130, -40)),
+    ("athletic_field", "Varsity Field", box(-40, 60, 100, 130)),
+    ("playground", "ECC Playground", box(-160, 45, -120, 80)),
+    ("road", "Ridgeline Road", LineString([(-260, -162), (240, -162)]).buffer(6, cap_style="flat")),
+    ("road", "Campus Drive", LineString([(-15, -156), (-15, -80)]).buffer(4, cap_style="flat")),
+]
+
+
+def _wgs84(geom: Any) -> Any:
+    out = FRAME.to_wgs84(geom)
+    text = json.dumps(mapping(out), default=float)
+    return json.loads(text, parse_float=lambda s: round(float(s), 7))
+
+
+def _feature_collection(features: list[dict[str, Any]]) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1) + "\n"
+
+
+def parcel_geojson() -> str:
+    return _feature_collection([{
+        "type": "Feature",
+        "properties": {"kind": "parcel", "name": "Lincoln Ridge Public Schools parcel",
+                       "parcel_id": "33-02-02-21-400-007"},
+        "geometry": _wgs84(Polygon(PARCEL_LOCAL)),
+    }])
+
+
+def grounds_geojson() -> str:
+    return _feature_collection([
+        {"type": "Feature", "properties": {"kind": kind, "name": name}, "geometry": _wgs84(g)}
+        for kind, name, g in GROUNDS_LOCAL
+    ])
+
+
+# kind, name, building, level ordinal (or None), (CAD x, y ft) or local metres if no building
+POIS: list[tuple[str, str, str, int | None, tuple[float, float], str]] = [
+    ("knox_box", "Knox Box - Main Entrance", "A", 0, (166, -1), "right of the main doors"),
+    ("knox_box", "Knox Box - Gym Lobby", "B", 0, (181, 151), ""),
+    ("knox_box", "Knox Box - ECC", "C", 0, (-1, 36), ""),
+    ("aed", "AED - Main Office Hall", "A", 0, (135, 65), "wall cabinet"),
+    ("aed", "AED - Cafeteria", "A", 0, (230, 71), ""),
+    ("aed", "AED - Second Floor Hall", "A", 1, (160, 65), ""),
+    ("aed", "AED - Science Wing", "A", 1, (100, 65), ""),
+    ("aed", "AED - Gym Lobby", "B", 0, (175, 140), ""),
+    ("aed", "AED - ECC Hall", "C", 0, (50, 30), ""),
+    ("trauma_kit", "Trauma Kit - Main Office", "A", 0, (135, 30), "Stop the Bleed kit"),
+    ("trauma_kit", "Trauma Kit - Second Floor", "A", 1, (220, 65), ""),
+    ("trauma_kit", "Trauma Kit - Athletics", "B", 0, (145, 75), ""),
+    ("gas_shutoff", "Gas meter and shutoff", "A", 0, (321, 20), "east wall, outside"),
+    ("water_shutoff", "Water main shutoff", "A", 0, (255, 20), "boiler room 109"),
+    ("electric_shutoff", "Main electrical disconnect", "A", 0, (265, 45), "boiler room 109"),
+    ("electric_shutoff", "Gym electrical panel", "B", 0, (195, 95), "storage B-13"),
+    ("fire_alarm_panel", "Fire alarm control panel", "A", 0, (152, 20), "vestibule"),
+    ("fire_alarm_panel", "Fire alarm annunciator - Gym", "B", 0, (190, 145), ""),
+    ("access_control_panel", "Access control panel", "A", 0, (125, 50), "main office"),
+    ("stairwell", "Stair 1", "A", 0, (10, 101), ""),
+    ("stairwell", "Stair 2", "A", 0, (310, 101), ""),
+    ("stairwell", "Stair 1", "A", 1, (10, 101), ""),
+    ("stairwell", "Stair 2", "A", 1, (310, 101), ""),
+    ("first_aid", "Nurse", "A", 0, (105, 30), "room 104"),
+    ("hazard", "Chemical storage", "A", 1, (130, 100), "science prep 215"),
+    ("rally_point", "Rally Point - Varsity Field", "", None, (30, 95), ""),
+    ("staging_area", "Staging Area - South Lot", "", None, (-15, -55), "command post"),
+]
+
+
+def pois_csv() -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["kind", "name", "lon", "lat", "building", "level", "note"])
+    for kind, name, building, level, (x, y), note in POIS:
+        lon, lat = cad_to_lonlat(building, x, y) if building else FRAME.lonlat(x, y)
+        w.writerow([kind, name, f"{lon:.7f}", f"{lat:.7f}", building,
+                    "" if level is None else level, note])
+    return out.getvalue()
+
+
+# --- manifest ---------------------------------------------------------------------------------
+
+
+def control_points(building: str) -> list[tuple[tuple[float, float], tuple[float, float], str]]:
+    p = PLACEMENTS[building]
+    corners = [(0.0, 0.0, "SW corner"), (p.width_ft, 0.0, "SE corner"),
+               (p.width_ft, p.depth_ft, "NE corner"), (0.0, p.depth_ft, "NW corner")]
+    out = []
+    for k, (x, y, name) in enumerate(corners):
+        lx, ly = cad_to_local(building, x, y)
+        if k == 2:
+            lx += PERTURB_M  # a surveyed point is never perfect
+        out.append(((x, y), FRAME.lonlat(lx, ly), name))
+    return out
+
+
+def _cp_toml(building: str) -> str:
+    rows = [
+        f'  {{ name = "{name}", cad = [{x:.1f}, {y:.1f}], lonlat = [{lon:.7f}, {lat:.7f}] }},'
+        for (x, y), (lon, lat), name in control_points(building)
+    ]
+    return "control_points = [\n" + "\n".join(rows) + "\n]\n"
+
+
+def manifest_toml() -> str:
+    return f"""# Lincoln Ridge K-12 Campus (fictional) - made by scripts/make_sample_campus.py
+[campus]
+id = "lincoln-ridge"
+name = "Lincoln Ridge K-12 Campus"
+address = "4850 Ridgeline Road, Okemos, MI 48864"
+
+[grid]
+cell_size = 100
+unit = "ft"
+margin_cells = 1
+
+[files]
+parcel = "parcel.geojson"
+grounds = "grounds.geojson"
+pois = "pois.csv"
+
+[layers]
+rooms = "A-AREA"
+labels = "A-AREA-IDEN"
+doors = "A-DOOR"
+outline = "A-FLOR-OTLN"
+exterior_door_blocks = ["DOOR-EXT*"]
+
+[georef]
+transform = "similarity"
+max_rms_m = 1.0
+
+[doors]
+numbering = "clockwise"
+
+[[buildings]]
+id = "A"
+name = "Main Building"
+aliases = ["main", "main building", "high school"]
+main_entrance = {{ level = 0, near = [160.0, 0.0] }}
+{_cp_toml("A")}
+[[buildings.levels]]
+ordinal = 0
+name = "1st Floor"
+short_name = "1"
+dxf = "A_level1.dxf"
+
+[[buildings.levels]]
+ordinal = 1
+name = "2nd Floor"
+short_name = "2"
+dxf = "A_level2.dxf"
+
+[[buildings]]
+id = "B"
+name = "Gymnasium / Athletics"
+aliases = ["gym", "gymnasium", "athletics"]
+main_entrance = {{ level = 0, near = [175.0, 150.0] }}
+{_cp_toml("B")}
+[[buildings.levels]]
+ordinal = 0
+name = "1st Floor"
+short_name = "1"
+dxf = "B_level1.dxf"
+
+[[buildings]]
+id = "C"
+name = "Early Childhood Center"
+aliases = ["ecc", "early childhood", "preschool"]
+main_entrance = {{ level = 0, near = [0.0, 30.0] }}
+{_cp_toml("C")}
+[[buildings.levels]]
+ordinal = 0
+name = "1st Floor"
+short_name = "1"
+dxf = "C_level1.dxf"
+"""
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1]) if len(argv) > 1 else OUT
+    out.mkdir(parents=True, exist_ok=True)
+    files = {name: write_plan(make()) for name, make in PLANS.items()}
+    files["parcel.geojson"] = parcel_geojson()
+    files["grounds.geojson"] = grounds_geojson()
+    files["pois.csv"] = pois_csv()
+    files["campus.toml"] = manifest_toml()
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8", newline="\n")
+    print(f"wrote {len(files)} files to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
