@@ -1,0 +1,471 @@
+"""The HTTP service: authentication on every route, audit, revisions, bad input, map routes."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import types
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import create_token, hash_token
+from api.routes_auth import PUBLIC_PATHS
+from api.settings import Settings
+from api.store import Role, SqlCampusStore, utcnow
+from gridmap.model import Campus
+
+CAMPUS = "test-campus"
+
+
+def _concrete(path: str) -> str:
+    """A route path with plausible values in its parameters."""
+    values = {"campus_id": CAMPUS, "ordinal": "0", "z": "1", "x": "0", "y": "0", "label": "C4",
+              "path": "vendor/leaflet.js"}
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
+
+
+def _all_routes(routes: list[Any]) -> Iterator[Any]:
+    """Every route of the app, also inside included routers (kept nested by FastAPI)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _all_routes(included.routes)
+        else:
+            yield route
+
+
+def _app_routes(client: TestClient) -> list[Any]:
+    return list(_all_routes(client.app.routes))  # type: ignore[attr-defined]
+
+
+def _protected_routes(client: TestClient) -> list[tuple[str, str]]:
+    routes = []
+    for route in _app_routes(client):
+        if not isinstance(route, APIRoute) or route.path in PUBLIC_PATHS:
+            continue
+        for method in sorted(route.methods):
+            routes.append((method, _concrete(route.path)))
+    return routes
+
+
+# --- authentication -------------------------------------------------------------------------
+
+
+def test_health_and_login_are_public(client: TestClient) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert 'name="token"' in page.text
+    # no external assets on the login page
+    assert "http://" not in page.text
+    assert "https://" not in page.text
+
+
+def test_every_other_route_needs_a_token(client: TestClient, stored_campus: Campus) -> None:
+    routes = _protected_routes(client)
+    paths = {p for _, p in routes}
+    # the docs, the schema, static files and the map page are all among them
+    assert {"/docs", "/openapi.json", "/static/vendor/leaflet.js", f"/campuses/{CAMPUS}/map",
+            "/", "/campuses", "/audit", "/logout"} <= paths
+    for method, path in routes:
+        response = client.request(method, path, params={"q": "x", "lon": 0, "lat": 0})
+        assert response.status_code == 401, (method, path)
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["error"]["type"] == "Unauthenticated"
+
+
+def test_only_health_and_login_are_public(client: TestClient) -> None:
+    paths = {r.path for r in _app_routes(client) if isinstance(r, APIRoute)}
+    assert len(paths) > 15
+    unauthenticated_ok = {
+        path for path in paths
+        if client.get(_concrete(path), params={"q": "x", "lon": 0, "lat": 0}).status_code < 400
+    }
+    assert unauthenticated_ok == {"/healthz", "/login"}
+
+
+def test_no_route_is_mounted_outside_the_auth_dependency(client: TestClient) -> None:
+    # a mounted sub-app (StaticFiles) would bypass the dependency; there must be none
+    from starlette.routing import Mount
+
+    routes = _app_routes(client)
+    assert routes
+    assert not [r for r in routes if isinstance(r, Mount) or not isinstance(r, APIRoute)]
+
+
+def test_route_enumeration_matches_the_schema(client: TestClient, admin_token: str) -> None:
+    schema = client.get("/openapi.json", headers={"Authorization": f"Bearer {admin_token}"})
+    enumerated = {r.path.replace(":path}", "}") for r in _app_routes(client)
+                  if isinstance(r, APIRoute)}
+    assert set(schema.json()["paths"]) | {"/docs", "/openapi.json"} == enumerated
+
+
+def test_browser_without_cookie_is_sent_to_login(client: TestClient, stored_campus: Campus) -> None:
+    r = client.get(f"/campuses/{CAMPUS}/map?level=1", headers={"Accept": "text/html"},
+                   follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/login?next=/campuses/{CAMPUS}/map%3Flevel%3D1"
+
+
+def test_wrong_token(client: TestClient, stored_campus: Campus) -> None:
+    r = client.get("/campuses", headers={"Authorization": "Bearer gm_nope"})
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == "invalid token"
+    r = client.get("/campuses", headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert r.status_code == 401
+    assert "Bearer" in r.json()["error"]["message"]
+
+
+def test_expired_and_revoked_tokens(client: TestClient, store: SqlCampusStore,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    token, record = create_token(store, "short", Role.VIEWER, expires_days=1)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/campuses", headers=headers).status_code == 200
+    later = utcnow() + timedelta(days=2)
+    monkeypatch.setattr("api.auth.utcnow", lambda: later)
+    r = client.get("/campuses", headers=headers)
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == "token expired"
+    monkeypatch.undo()
+    store.revoke_tokens(token_id=record.id)
+    r = client.get("/campuses", headers=headers)
+    assert r.json()["error"]["message"] == "token revoked"
+
+
+def test_cookie_login_flow(client: TestClient, viewer_token: str, stored_campus: Campus) -> None:
+    bad = client.post("/login", data={"token": "gm_wrong", "next": "/campuses"})
+    assert bad.status_code == 401
+    assert "Sign-in failed" in bad.text
+    assert "set-cookie" not in bad.headers
+
+    ok = client.post("/login", data={"token": viewer_token, "next": f"/campuses/{CAMPUS}"},
+                     follow_redirects=False)
+    assert ok.status_code == 303
+    assert ok.headers["location"] == f"/campuses/{CAMPUS}"
+    cookie = ok.headers["set-cookie"]
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
+    assert "Path=/" in cookie
+
+    assert client.get(f"/campuses/{CAMPUS}").json()["id"] == CAMPUS
+    assert client.get(f"/campuses/{CAMPUS}/grid.geojson").status_code == 200
+
+    out = client.post("/logout", follow_redirects=False)
+    assert out.status_code == 303
+    client.cookies.clear()
+    assert client.get("/campuses").status_code == 401
+
+
+def test_cookie_secure_flag_follows_settings(data_dir: Path, store: SqlCampusStore,
+                                             viewer_token: str) -> None:
+    settings = Settings(data_dir=data_dir, cookie_secure=True)
+    with TestClient(create_app(settings, store)) as c:
+        r = c.post("/login", data={"token": viewer_token}, follow_redirects=False)
+    assert "Secure" in r.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil"])
+def test_login_never_redirects_off_site(client: TestClient, viewer_token: str,
+                                        target: str) -> None:
+    r = client.post("/login", data={"token": viewer_token, "next": target},
+                    follow_redirects=False)
+    assert r.headers["location"] == "/"
+
+
+def test_tokens_are_hashed_at_rest(settings: Settings, store: SqlCampusStore,
+                                   client: TestClient, admin_token: str) -> None:
+    client.get("/campuses", headers={"Authorization": f"Bearer {admin_token}"})
+    store.close()  # checkpoint the WAL into the main file
+    db = settings.data_dir / "gridmap.db"
+    raw = b"".join(p.read_bytes() for p in db.parent.glob("gridmap.db*"))
+    assert admin_token.encode() not in raw
+    assert hash_token(admin_token).encode() in raw
+
+
+def test_viewer_cannot_read_the_audit_log(viewer: TestClient, admin_token: str) -> None:
+    r = viewer.get("/audit")
+    assert r.status_code == 403
+    assert r.json()["error"]["type"] == "Forbidden"
+    r = viewer.get("/audit", headers={"Authorization": f"Bearer {admin_token}"})
+    assert r.status_code == 200
+
+
+def test_token_limited_to_campuses(client: TestClient, store: SqlCampusStore,
+                                   stored_campus: Campus) -> None:
+    other = dataclasses.replace(stored_campus, id="other-campus", name="Other")
+    store.save_revision(other, source="tests")
+    token, _ = create_token(store, "agency", Role.VIEWER, campuses=["other-campus"])
+    client.headers["Authorization"] = f"Bearer {token}"
+    assert [c["id"] for c in client.get("/campuses").json()["campuses"]] == ["other-campus"]
+    assert client.get(f"/campuses/{CAMPUS}").status_code == 404
+    assert client.get(f"/campuses/{CAMPUS}/lookup", params={"q": "214"}).status_code == 404
+    centre = stored_campus.buildings[0].footprint.centroid
+    matches = client.get("/locate", params={"lon": centre.x, "lat": centre.y}).json()["matches"]
+    assert [m["campus"] for m in matches] == ["other-campus"]
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+def test_campus_data_access_is_audited(viewer: TestClient, store: SqlCampusStore) -> None:
+    viewer.get("/campuses")
+    viewer.get(f"/campuses/{CAMPUS}")
+    viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": "room 214"})
+    viewer.get(f"/campuses/{CAMPUS}/cells/C4")
+    viewer.get(f"/campuses/{CAMPUS}/levels/1.geojson")
+    viewer.get(f"/campuses/{CAMPUS}/grid.geojson")
+    viewer.get(f"/campuses/{CAMPUS}/revisions")
+    log = list(reversed(store.audit_log()))
+    assert [e.action for e in log] == [
+        "list_campuses", "campus", "lookup", "cell", "level_geojson", "grid_geojson", "revisions"
+    ]
+    assert all(e.token_name == "test viewer" for e in log)
+    assert all(e.campus_id == CAMPUS for e in log[1:])
+    assert "room 214" in log[2].detail
+    assert log[0].client == "testclient"
+
+
+def test_failed_login_is_audited(client: TestClient, store: SqlCampusStore) -> None:
+    client.post("/login", data={"token": "gm_wrong"})
+    assert [e.action for e in store.audit_log()] == ["login_failed"]
+
+
+# --- campus data ----------------------------------------------------------------------------
+
+
+def test_campus_detail(viewer: TestClient, stored_campus: Campus) -> None:
+    d = viewer.get(f"/campuses/{CAMPUS}").json()
+    assert d["revision"] == 1
+    assert d["grid"]["cell_size"] == 25.0
+    assert d["grid"]["unit"] == "m"
+    assert (d["grid"]["columns"], d["grid"]["rows"]) == (
+        stored_campus.grid.columns, stored_campus.grid.rows)
+    assert d["grid"]["last_cell"] == "H6"
+    assert [b["id"] for b in d["buildings"]] == ["A", "B"]
+    assert [lv["ordinal"] for lv in d["buildings"][0]["levels"]] == [0, 1]
+    assert d["levels"] == [{"ordinal": 0, "names": ["1st Floor"]},
+                           {"ordinal": 1, "names": ["2nd Floor"]}]
+    assert d["counts"]["units"] == len(stored_campus.units)
+    min_lon, min_lat, max_lon, max_lat = d["bounds"]
+    centre = stored_campus.buildings[0].footprint.centroid
+    assert min_lon < centre.x < max_lon
+    assert min_lat < centre.y < max_lat
+
+
+def test_lookup(viewer: TestClient) -> None:
+    r = viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": "rm 214"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "found"
+    top = body["candidates"][0]
+    assert top["unit_number"] == "214"
+    assert top["campus_id"] == CAMPUS
+    assert top["primary_cell"]
+
+
+def test_unknown_query_is_not_found_not_an_error(viewer: TestClient) -> None:
+    r = viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": "xylophone museum"})
+    assert r.status_code == 200
+    assert r.json()["status"] == "not_found"
+
+
+@pytest.mark.parametrize(("q", "status"), [("x" * 201, 422), ("", 422), ("   ", 400)])
+def test_bad_queries(viewer: TestClient, q: str, status: int) -> None:
+    r = viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": q})
+    assert r.status_code == status
+    assert r.json()["error"]["message"]
+
+
+def test_lookup_limit_is_validated(viewer: TestClient) -> None:
+    r = viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": "214", "limit": 0})
+    assert r.status_code == 422
+    assert "limit" in r.json()["error"]["message"]
+
+
+def test_unknown_campus(viewer: TestClient) -> None:
+    for path in ("/campuses/nowhere", "/campuses/nowhere/lookup?q=214",
+                 "/campuses/nowhere/revisions", "/campuses/nowhere/grid.geojson"):
+        r = viewer.get(path)
+        assert r.status_code == 404, path
+        assert r.json() == {"error": {"type": "CampusNotFound",
+                                      "message": "unknown campus 'nowhere'"}}
+
+
+def test_cells(viewer: TestClient) -> None:
+    r = viewer.get(f"/campuses/{CAMPUS}/cells/C4")
+    assert r.status_code == 200
+    assert r.json()["cell"] == "C4"
+    bad = viewer.get(f"/campuses/{CAMPUS}/cells/hello")
+    assert bad.status_code == 400
+    assert "hello" in bad.json()["error"]["message"]
+    off = viewer.get(f"/campuses/{CAMPUS}/cells/Z40")
+    assert off.status_code == 404
+    assert "Z40" in off.json()["error"]["message"]
+
+
+def test_locate(viewer: TestClient, stored_campus: Campus) -> None:
+    centre = stored_campus.buildings[1].footprint.centroid
+    body = viewer.get("/locate", params={"lon": centre.x, "lat": centre.y}).json()
+    (match,) = body["matches"]
+    assert match["campus"] == CAMPUS
+    assert match["building"]["id"] == "B"
+    assert viewer.get("/locate", params={"lon": 10.0, "lat": 10.0}).json()["matches"] == []
+
+
+@pytest.mark.parametrize("params", [{"lon": 181, "lat": 0}, {"lon": 0, "lat": -91},
+                                    {"lon": "east", "lat": 0}, {"lat": 0}])
+def test_locate_validates_coordinates(viewer: TestClient, params: dict[str, Any]) -> None:
+    r = viewer.get("/locate", params=params)
+    assert r.status_code == 422
+    assert "lon" in r.json()["error"]["message"] or "lat" in r.json()["error"]["message"]
+
+
+def test_level_geojson(viewer: TestClient, stored_campus: Campus) -> None:
+    r = viewer.get(f"/campuses/{CAMPUS}/levels/1.geojson")
+    assert r.headers["content-type"].startswith("application/geo+json")
+    fc = r.json()
+    kinds = {f["feature_type"] for f in fc["features"]}
+    assert kinds == {"building", "unit", "amenity"}
+    numbers = {f["properties"]["number"] for f in fc["features"] if f["feature_type"] == "unit"}
+    assert "214" in numbers
+    assert "101" not in numbers
+    ground = viewer.get(f"/campuses/{CAMPUS}/levels/0.geojson", params={"cells": True}).json()
+    assert {"building", "unit", "opening", "amenity", "grid_cell"} <= {
+        f["feature_type"] for f in ground["features"]}
+    missing = viewer.get(f"/campuses/{CAMPUS}/levels/7.geojson")
+    assert missing.status_code == 404
+    assert "7" in missing.json()["error"]["message"]
+
+
+def test_grid_geojson(viewer: TestClient, stored_campus: Campus) -> None:
+    fc = viewer.get(f"/campuses/{CAMPUS}/grid.geojson").json()
+    labels = [f["properties"]["label"] for f in fc["features"]]
+    assert len(labels) == stored_campus.grid.columns * stored_campus.grid.rows
+    assert labels[0] == "A1"
+    assert fc["features"][0]["geometry"]["type"] == "Polygon"
+
+
+def test_revisions(viewer: TestClient, store: SqlCampusStore, stored_campus: Campus) -> None:
+    assert viewer.get(f"/campuses/{CAMPUS}").json()["name"] == "Test Campus"
+    store.save_revision(dataclasses.replace(stored_campus, name="Renamed"), source="re-import")
+    assert viewer.get(f"/campuses/{CAMPUS}").json()["name"] == "Renamed"
+    body = viewer.get(f"/campuses/{CAMPUS}/revisions").json()
+    assert body["current"] == 2
+    assert [(r["number"], r["current"]) for r in body["revisions"]] == [(1, False), (2, True)]
+
+
+def test_loaded_campus_is_cached(viewer: TestClient, store: SqlCampusStore,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": "214"})
+    calls = []
+    real = store.campus
+    monkeypatch.setattr(store, "campus", lambda *a, **k: calls.append(a) or real(*a, **k))
+    for q in ("214", "gym", "door 1", "C4"):
+        assert viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": q}).status_code == 200
+    assert calls == []
+
+
+def test_internal_errors_do_not_leak(settings: Settings, store: SqlCampusStore,
+                                     viewer_token: str, stored_campus: Campus,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("password=hunter2 at /srv/secret")
+
+    with TestClient(create_app(settings, store), raise_server_exceptions=False) as c:
+        monkeypatch.setattr(store, "list_campuses", broken)
+        r = c.get("/campuses", headers={"Authorization": f"Bearer {viewer_token}"})
+    assert r.status_code == 500
+    assert r.json() == {"error": {"type": "InternalError", "message": "internal server error"}}
+
+
+def test_unknown_route_uses_the_error_envelope(viewer: TestClient) -> None:
+    r = viewer.get("/nothing/here")
+    assert r.status_code == 404
+    assert r.json()["error"]["type"] == "HTTPError"
+
+
+def test_oversized_body_is_refused(client: TestClient) -> None:
+    r = client.post("/login", content=b"x" * 10,
+                    headers={"content-length": str(10**12), "content-type": "text/plain"})
+    assert r.status_code == 413
+
+
+def test_docs_and_schema_with_token(viewer: TestClient) -> None:
+    assert viewer.get("/docs").status_code == 200
+    paths = viewer.get("/openapi.json").json()["paths"]
+    assert "/campuses/{campus_id}/lookup" in paths
+
+
+# --- map, tiles, static (with stand-ins for the tiles package) -------------------------------
+
+
+@pytest.fixture
+def fake_tiles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> types.SimpleNamespace:
+    static = tmp_path / "static"
+    vendor = tmp_path / "vendor"
+    static.mkdir()
+    vendor.mkdir()
+    (static / "map.js").write_text("// map")
+    (vendor / "leaflet.js").write_text("// leaflet")
+    (tmp_path / "secret.txt").write_text("nope")
+    calls: list[tuple[Any, ...]] = []
+    raster = types.ModuleType("tiles.raster")
+    raster.render_tile = lambda index, o, z, x, y: calls.append((o, z, x, y)) or b"\x89PNG"  # type: ignore[attr-defined]
+    webmap = types.ModuleType("tiles.webmap")
+    webmap.map_page = lambda campus, **kw: f"<html>{campus.name}</html>"  # type: ignore[attr-defined]
+    webmap.STATIC_DIR = static  # type: ignore[attr-defined]
+    webmap.vendor_dir = lambda: vendor  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tiles.raster", raster)
+    monkeypatch.setitem(sys.modules, "tiles.webmap", webmap)
+    return types.SimpleNamespace(calls=calls)
+
+
+def test_map_page_and_tiles(viewer: TestClient, fake_tiles: types.SimpleNamespace,
+                            store: SqlCampusStore) -> None:
+    page = viewer.get(f"/campuses/{CAMPUS}/map")
+    assert page.status_code == 200
+    assert "Test Campus" in page.text
+    tile = viewer.get(f"/campuses/{CAMPUS}/levels/1/tiles/18/70000/95000.png")
+    assert tile.status_code == 200
+    assert tile.headers["content-type"] == "image/png"
+    assert fake_tiles.calls == [(1, 18, 70000, 95000)]
+    viewer.get(f"/campuses/{CAMPUS}/levels/1/tiles/18/70001/95000.png")
+    tile_audits = [e for e in store.audit_log() if e.action == "tiles"]
+    assert len(tile_audits) == 1  # one row per token, campus and level per minute
+    assert {e.action for e in store.audit_log()} >= {"map_page", "tiles"}
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("levels/0/tiles/25/0/0.png", 422),
+    ("levels/0/tiles/2/4/0.png", 400),
+    ("levels/0/tiles/2/0/-1.png", 422),
+])
+def test_bad_tile_coordinates(viewer: TestClient, fake_tiles: types.SimpleNamespace,
+                              path: str, status: int) -> None:
+    r = viewer.get(f"/campuses/{CAMPUS}/{path}")
+    assert r.status_code == status
+    assert fake_tiles.calls == []
+
+
+def test_static_files(viewer: TestClient, fake_tiles: types.SimpleNamespace) -> None:
+    assert viewer.get("/static/map.js").text == "// map"
+    assert viewer.get("/static/vendor/leaflet.js").text == "// leaflet"
+    assert viewer.get("/static/../secret.txt").status_code == 404
+    assert viewer.get("/static/%2e%2e/secret.txt").status_code == 404
+    assert viewer.get("/static/nothing.js").status_code == 404
+
+
+def test_map_routes_answer_503_until_tiles_exist(viewer: TestClient,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "tiles.raster", None)  # import raises ModuleNotFoundError
+    r = viewer.get(f"/campuses/{CAMPUS}/levels/0/tiles/1/0/0.png")
+    assert r.status_code == 503
+    assert r.json()["error"]["type"] == "FeatureUnavailable"
