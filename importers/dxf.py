@@ -29,7 +29,6 @@ import ezdxf.path
 import shapely
 from ezdxf import recover
 from ezdxf.filemanagement import readfile
-from ezdxf.lldxf.const import DXFError, DXFStructureError
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -133,25 +132,34 @@ def largest_polygon(geom: BaseGeometry) -> Polygon:
 
 
 def open_drawing(path: Path, warnings: list[str] | None = None) -> Any:
-    """Open a DXF; fall back to ezdxf's recover mode for damaged files."""
+    """Open a DXF; fall back to ezdxf's recover mode for damaged files.
+
+    A recovered drawing adds a warning that starts with the file name and says "recovered".
+    """
     name = path.name
+    if not path.is_file():
+        raise DxfError(f"{name}: cannot read file (it does not exist)")
     try:
         return readfile(str(path))
     except OSError as exc:
         raise DxfError(f"{name}: cannot read file ({exc})") from exc
-    except (DXFStructureError, DXFError, UnicodeDecodeError, ValueError):
+    except Exception:  # damaged files make ezdxf raise many types; try recover mode next
         pass
     try:
         doc, auditor = recover.readfile(str(path))
-    except (DXFStructureError, DXFError, UnicodeDecodeError, ValueError) as exc:
-        raise DxfError(f"{name}: not a readable DXF file ({exc})") from exc
+    except OSError as exc:
+        raise DxfError(f"{name}: cannot read file ({exc})") from exc
+    except Exception as exc:  # anything ezdxf cannot even recover is not a DXF for us
+        detail = str(exc) or type(exc).__name__
+        raise DxfError(f"{name}: not a readable DXF file ({detail})") from exc
     if auditor.has_errors:
         raise DxfError(
             f"{name}: DXF is damaged beyond repair: "
             + "; ".join(str(e.message) for e in auditor.errors[:3])
         )
     if warnings is not None:
-        warnings.append(f"{name}: DXF was damaged and has been recovered; check the result")
+        warnings.append(f"{name}: DXF was damaged (truncated or corrupt) and has been recovered; "
+                        "check the result")
     return doc
 
 
@@ -161,9 +169,16 @@ def read_floor_plan(
 ) -> FloorPlan:
     warnings: list[str] = []
     doc = open_drawing(path, warnings)
-    plan = extract_floor_plan(
-        doc, path.name, layers or Layers(), declared_unit, exterior_distance_m=exterior_distance_m
-    )
+    try:
+        plan = extract_floor_plan(
+            doc, path.name, layers or Layers(), declared_unit,
+            exterior_distance_m=exterior_distance_m,
+        )
+    except DxfError as exc:
+        if warnings:  # recovered: the real problem is most likely the damage
+            raise DxfError(f"{exc} (the file is damaged and could only partly be recovered)"
+                           ) from exc
+        raise
     plan.warnings[:0] = warnings
     return plan
 
