@@ -1,0 +1,94 @@
+"""campus.toml validation: every failure names the file and the key."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gridmap.errors import ManifestError
+from importers.campus import import_campus
+from importers.manifest import LayerOverrides, Layers, load_manifest
+
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "lincoln_ridge"
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    dest = tmp_path / "campus"
+    shutil.copytree(SAMPLE, dest)
+    return dest / "campus.toml"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_sample_manifest_loads(sample: Path) -> None:
+    lm = load_manifest(sample)
+    m = lm.manifest
+    assert m.campus.id == "lincoln-ridge"
+    assert [b.id for b in m.buildings] == ["A", "B", "C"]
+    assert len(m.buildings[0].levels) == 2
+    assert m.layers.rooms == "A-AREA"
+    assert len(m.buildings[0].control_points_for(m.buildings[0].levels[1])) == 4
+
+
+def test_missing_dxf_names_its_path_as_written(sample: Path) -> None:
+    (sample.parent / "A_level2.dxf").unlink()
+    with pytest.raises(ManifestError) as err:
+        import_campus(sample)
+    msg = str(err.value)
+    assert "campus.toml" in msg and "buildings[0].levels[1].dxf" in msg
+    assert "'A_level2.dxf'" in msg and "does not exist" in msg
+
+
+def test_missing_pois_file(sample: Path) -> None:
+    _edit(sample, 'pois = "pois.csv"', 'pois = "gis/pois_2024.csv"')
+    with pytest.raises(ManifestError, match=r"files\.pois names 'gis/pois_2024\.csv'"):
+        load_manifest(sample)
+
+
+def test_malformed_toml(sample: Path) -> None:
+    _edit(sample, 'id = "lincoln-ridge"', 'id = "lincoln-ridge')
+    with pytest.raises(ManifestError, match=r"campus\.toml: malformed TOML.*line 3"):
+        load_manifest(sample)
+
+
+def test_missing_key_is_named(sample: Path) -> None:
+    _edit(sample, "cell_size = 100\n", "")
+    with pytest.raises(ManifestError, match=r"campus\.toml: invalid manifest: grid\.cell_size"):
+        load_manifest(sample)
+
+
+def test_bad_value_is_named(sample: Path) -> None:
+    _edit(sample, 'unit = "ft"', 'unit = "furlong"')
+    with pytest.raises(ManifestError, match=r"grid\.unit"):
+        load_manifest(sample)
+
+
+def test_unknown_key_is_refused(sample: Path) -> None:
+    _edit(sample, "margin_cells = 1", "margin_cells = 1\ncell_colour = 3")
+    with pytest.raises(ManifestError, match=r"grid\.cell_colour"):
+        load_manifest(sample)
+
+
+def test_main_entrance_on_missing_level(sample: Path) -> None:
+    _edit(sample, "main_entrance = { level = 0, near = [175.0",
+          "main_entrance = { level = 3, near = [175.0")
+    with pytest.raises(ManifestError, match=r"buildings\[1\].*main_entrance\.level 3"):
+        load_manifest(sample)
+
+
+def test_unreadable_manifest(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match=r"cannot read manifest nope\.toml"):
+        load_manifest(tmp_path / "nope.toml")
+
+
+def test_layer_overrides() -> None:
+    base = Layers()
+    got = LayerOverrides(rooms="ROOMS").apply(base)
+    assert got.rooms == "ROOMS" and got.labels == "A-AREA-IDEN"
