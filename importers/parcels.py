@@ -32,15 +32,17 @@ def read_gis(path: Path) -> Any:
     if len(gdf) == 0:
         raise ParcelError(f"{path.name}: the file holds no features")
     if gdf.crs is None:
-        minx, miny, maxx, maxy = gdf.total_bounds
-        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise ParcelError(
-                f"{path.name}: no coordinate reference system, and the coordinates are not "
-                "longitude/latitude; save the file with its CRS (e.g. a .prj next to a .shp)"
-            )
         gdf = gdf.set_crs(4326)
     elif gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
+    minx, miny, maxx, maxy = gdf.total_bounds
+    if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+        # GeoJSON is WGS84 by definition, so projected numbers in it arrive here unflagged
+        raise ParcelError(
+            f"{path.name}: coordinates are not longitude/latitude (bounds {minx:.0f}, "
+            f"{miny:.0f}, {maxx:.0f}, {maxy:.0f}); save the file with its CRS (e.g. a .prj "
+            "next to a .shp) or as WGS84"
+        )
     return gdf
 
 
