@@ -1,0 +1,179 @@
+"""The web map page: only local assets, level names, data escaped."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridmap.model import Campus
+from tests.campus_factory import small_campus
+from tiles.webmap import (
+    STATIC_DIR,
+    VENDOR_ENV,
+    VendorAssetsMissing,
+    level_entries,
+    map_page,
+    page_config,
+    vendor_dir,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+EVIL = '</script><script>alert("x")</script><img src=x onerror=alert(1)> & "quotes"'
+
+
+class Collector(HTMLParser):
+    """Every tag's attributes, and the text of the JSON config block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.config_text: list[str] = []
+        self._in_config = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        d = dict(attrs)
+        self.tags.append((tag, d))
+        self._in_config = tag == "script" and d.get("id") == "gridmap-config"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_config = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_config:
+            self.config_text.append(data)
+
+
+def parse(page: str) -> Collector:
+    c = Collector()
+    c.feed(page)
+    return c
+
+
+def config_of(page: str) -> dict[str, Any]:
+    c = parse(page)
+    data: dict[str, Any] = json.loads("".join(c.config_text))
+    return data
+
+
+@pytest.fixture(scope="module")
+def campus() -> Campus:
+    return small_campus()
+
+
+def test_no_external_urls(campus: Campus) -> None:
+    page = map_page(campus)
+    c = parse(page)
+    srcs = [a.get("src") or a.get("href") or "" for tag, a in c.tags
+            if tag in ("script", "link", "img", "iframe", "source")]
+    assert srcs, "the page loads nothing?"
+    for src in srcs:
+        assert not re.match(r"^(https?:)?//", src, re.I), f"external asset {src}"
+    assert "http://" not in page and "https://" not in page
+    assert "/static/vendor/leaflet/leaflet.js" in srcs
+    assert "/static/vendor/leaflet/leaflet.css" in srcs
+    assert "/static/gridmap/gridmap.js" in srcs
+    assert "/static/gridmap/gridmap.css" in srcs
+    scripts = [a for tag, a in c.tags if tag == "script" and a.get("src")]
+    assert all(s["src"] and s["src"].startswith("/static/") for s in scripts)
+
+
+def test_csp_restricts_loads_to_own_origin(campus: Campus) -> None:
+    c = parse(map_page(campus))
+    csp = next(a["content"] for t, a in c.tags
+               if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    assert csp is not None
+    assert "script-src 'self'" in csp and "default-src 'none'" in csp
+    other = parse(map_page(campus, api_base="https://maps.example.org/gm"))
+    csp2 = next(a["content"] for t, a in other.tags
+                if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    assert csp2 is not None and "connect-src 'self' https://maps.example.org" in csp2
+
+
+def test_level_names_and_config(campus: Campus) -> None:
+    page = map_page(campus, api_base="/api/")
+    cfg = config_of(page)
+    names = [lv["name"] for lv in cfg["levels"]]
+    assert names == ["1st Floor", "2nd Floor"]
+    assert [lv["ordinal"] for lv in cfg["levels"]] == [0, 1]
+    assert cfg["campus"]["id"] == campus.id
+    assert cfg["api_base"] == "/api"
+    assert cfg["default_ordinal"] == 0
+    assert cfg["grid"]["cell_size"] == 25.0 and cfg["grid"]["unit"] == "m"
+    assert cfg["north_note"] == "Grid aligned to true north, cells 25 m"
+    (south, west), (north, east) = cfg["bounds"]
+    assert south < 42.70 < north and west < -84.43 < east
+    assert north - south < 0.01 and east - west < 0.01
+    legend_keys = {e["key"] for e in cfg["legend"]}
+    assert {"grid", "door", "knox_box", "aed", "gas_shutoff"} <= legend_keys
+    assert "trauma_kit" not in legend_keys  # only kinds the campus has
+
+
+def test_level_entries_pick_common_name() -> None:
+    c = small_campus()
+    entries = level_entries(c)
+    assert entries[0]["buildings"] == ["Main Building", "Gymnasium"]
+    assert entries[1]["buildings"] == ["Main Building"]
+
+
+def test_malicious_names_are_escaped(campus: Campus) -> None:
+    buildings = (dataclasses.replace(campus.buildings[0], name=EVIL), *campus.buildings[1:])
+    levels = tuple(dataclasses.replace(lv, name=EVIL) if lv.ordinal == 1 else lv
+                   for lv in campus.levels)
+    evil = dataclasses.replace(campus, name=EVIL, address=EVIL, buildings=buildings,
+                               levels=levels, id='x"></script><b>')
+    page = map_page(evil)
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert page.count("</script>") == 3  # the config block and the two script tags
+    cfg = config_of(page)
+    assert cfg["campus"]["name"] == EVIL
+    assert cfg["campus"]["id"] == 'x"></script><b>'
+    assert cfg["levels"][1]["name"] == EVIL
+    assert EVIL in cfg["levels"][0]["buildings"]
+    c = parse(page)
+    assert [t for t, _ in c.tags].count("script") == 3
+    assert "img" not in [t for t, _ in c.tags]
+
+
+def test_page_config_is_json_serialisable(campus: Campus) -> None:
+    json.dumps(page_config(campus))
+
+
+def test_static_dir_has_our_assets() -> None:
+    assert (STATIC_DIR / "gridmap.js").is_file()
+    assert (STATIC_DIR / "gridmap.css").is_file()
+    js = (STATIC_DIR / "gridmap.js").read_text()
+    assert ".innerHTML" not in js and "insertAdjacentHTML" not in js  # textContent only
+    assert "credentials: 'same-origin'" in js
+    for text in (js, (STATIC_DIR / "gridmap.css").read_text()):
+        assert "http://" not in text and "https://" not in text
+
+
+def test_vendor_dir_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(VENDOR_ENV, str(tmp_path))
+    with pytest.raises(VendorAssetsMissing, match="npm ci"):
+        vendor_dir()
+    (tmp_path / "leaflet.js").write_text("/* leaflet */")
+    (tmp_path / "leaflet.css").write_text("/* leaflet */")
+    assert vendor_dir() == tmp_path
+
+
+def test_vendor_dir_default() -> None:
+    if not (REPO / "node_modules" / "leaflet" / "dist" / "leaflet.js").is_file():
+        pytest.skip("node_modules/leaflet not installed: run `npm ci`")
+    assert vendor_dir() == REPO / "node_modules" / "leaflet" / "dist"
+    assert (vendor_dir() / "images" / "layers.png").is_file()
+
+
+def test_leaflet_pinned_in_package_json() -> None:
+    pkg = json.loads((REPO / "package.json").read_text())
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    version = pkg["dependencies"]["leaflet"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), "pin an exact leaflet version"
+    assert lock["packages"]["node_modules/leaflet"]["version"] == version

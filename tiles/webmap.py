@@ -1,0 +1,180 @@
+"""The offline web map page (``GET /campuses/{id}/map``): Leaflet over gridmap's own raster tiles.
+
+Every script, style sheet and image the page loads is served by gridmap itself, never a CDN:
+officers open it in a car with no internet, and a floor plan must not leak a request to a third
+party. The page loads
+
+* ``{static_base}/vendor/leaflet/leaflet.js`` and ``leaflet.css`` (and the images the CSS names)
+  from Leaflet's npm package (``node_modules/leaflet/dist``, see :func:`vendor_dir`);
+* ``{static_base}/gridmap/gridmap.js`` and ``gridmap.css``, our own code (:data:`STATIC_DIR`);
+* tiles from ``{api_base}/campuses/{id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png``;
+* lookups from ``{api_base}/campuses/{id}/lookup?q=...`` (``fetch`` with the same-origin cookie).
+
+The app mounts ``/static/vendor/leaflet`` on :func:`vendor_dir` and ``/static/gridmap`` on
+:data:`STATIC_DIR`. A Content-Security-Policy ``<meta>`` in the page restricts every load to the
+page's own origin (plus ``api_base``'s, when that is absolute).
+
+The page is a Jinja2 template (``tiles/templates/map.html``) rather than folium: folium's
+defaults pull jQuery, Bootstrap and Leaflet from CDNs, and overriding all of them leaves nothing
+of folium worth having. Campus data reaches the page only as escaped text and as a JSON block
+that the script parses; names are never put into HTML by string concatenation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import shapely
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from shapely.geometry import box
+
+from gridmap import grid as gridlib
+from gridmap.crs import LocalFrame
+from gridmap.model import Campus
+from tiles import style
+from tiles.raster import MAX_ZOOM
+
+__all__ = ["STATIC_DIR", "VENDOR_ENV", "VendorAssetsMissing", "level_entries", "map_page",
+           "page_config", "vendor_dir"]
+
+_HERE = Path(__file__).resolve().parent
+#: Our own JS/CSS, mounted at ``/static/gridmap``.
+STATIC_DIR = _HERE / "static"
+TEMPLATE_DIR = _HERE / "templates"
+#: Environment variable naming a directory that holds ``leaflet.js`` (overrides the default).
+VENDOR_ENV = "GRIDMAP_VENDOR_DIR"
+
+#: Zoom range of the map; tiles are drawn natively up to :data:`MAX_NATIVE_ZOOM`.
+MIN_ZOOM = 15
+MAX_NATIVE_ZOOM = 21
+MAX_MAP_ZOOM = min(23, MAX_ZOOM)
+
+
+class VendorAssetsMissing(FileNotFoundError):
+    """Leaflet's files are not installed (``npm ci`` was not run)."""
+
+
+def vendor_dir() -> Path:
+    """The directory holding Leaflet's ``leaflet.js``, ``leaflet.css`` and ``images/``.
+
+    ``$GRIDMAP_VENDOR_DIR`` when set, else ``node_modules/leaflet/dist`` at the repository root.
+    """
+    env = os.environ.get(VENDOR_ENV)
+    path = Path(env) if env else _HERE.parent / "node_modules" / "leaflet" / "dist"
+    if not (path / "leaflet.js").is_file() or not (path / "leaflet.css").is_file():
+        where = f"${VENDOR_ENV} ({path})" if env else f"{path}"
+        raise VendorAssetsMissing(
+            f"Leaflet is not installed: {where} has no leaflet.js/leaflet.css. Run `npm ci` "
+            f"(or `make`) at the repository root, or point ${VENDOR_ENV} at a copy of "
+            "Leaflet's dist/ directory."
+        )
+    return path
+
+
+def level_entries(campus: Campus) -> list[dict[str, Any]]:
+    """One entry per level ordinal, lowest first, with the name most buildings use for it."""
+    out: list[dict[str, Any]] = []
+    for ordinal in campus.ordinals:
+        levels = [lv for lv in campus.levels if lv.ordinal == ordinal]
+        names = Counter(lv.name for lv in levels)
+        short = Counter(lv.short_name for lv in levels)
+        name = names.most_common(1)[0][0] if names else str(ordinal)
+        buildings = []
+        for lv in levels:
+            b = next((b for b in campus.buildings if b.id == lv.building_id), None)
+            buildings.append(b.name if b is not None else lv.building_id)
+        out.append({
+            "ordinal": ordinal,
+            "name": name,
+            "short_name": short.most_common(1)[0][0] if short else str(ordinal),
+            "buildings": buildings,
+        })
+    return out
+
+
+def grid_bounds_lonlat(campus: Campus) -> tuple[float, float, float, float]:
+    """(south, west, north, east) of the campus grid extent in WGS84 degrees."""
+    ext = gridlib.extent(campus.grid)
+    ring = shapely.segmentize(box(*ext), campus.grid.cell_size_m / 4.0)
+    minx, miny, maxx, maxy = LocalFrame(campus.crs).to_wgs84(ring).bounds
+    return miny, minx, maxy, maxx
+
+
+def page_config(campus: Campus, *, api_base: str = "") -> dict[str, Any]:
+    """What the page's script needs, embedded in the page as JSON."""
+    south, west, north, east = grid_bounds_lonlat(campus)
+    ordinals = campus.ordinals
+    kinds_present = {a.kind.value for a in campus.amenities}
+    legend = [e for e in style.legend_entries()
+              if e["key"] not in {k.value for k in style.AMENITY_SYMBOLS}
+              or e["key"] in kinds_present]
+    spec = campus.grid
+    unit = spec.unit.value
+    size = f"{spec.cell_size:g} {unit}"
+    return {
+        "campus": {"id": campus.id, "name": campus.name, "address": campus.address},
+        "api_base": api_base.rstrip("/"),
+        "levels": level_entries(campus),
+        "default_ordinal": 0 if 0 in ordinals else (ordinals[0] if ordinals else 0),
+        "bounds": [[south, west], [north, east]],
+        "grid": {
+            "cell_size": spec.cell_size,
+            "unit": unit,
+            "cell_size_m": spec.cell_size_m,
+            "columns": spec.columns,
+            "rows": spec.rows,
+            "first_cell": "A1",
+            "last_cell": gridlib.cell_label(spec.columns - 1, spec.rows - 1),
+        },
+        "north_note": f"Grid aligned to true north, cells {size}",
+        "zoom": {"min": MIN_ZOOM, "max": MAX_MAP_ZOOM, "max_native": MAX_NATIVE_ZOOM},
+        "legend": legend,
+        "grid_colour": style.hex_colour(style.GRID_COLOUR),
+    }
+
+
+def _json_for_script(data: Any) -> str:
+    """JSON safe inside ``<script type="application/json">``: no ``</script>``, no comments."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _origin(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    return Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
+                       autoescape=select_autoescape(["html"], default=True),
+                       trim_blocks=True, lstrip_blocks=True)
+
+
+def map_page(campus: Campus, *, api_base: str = "", static_base: str = "/static") -> str:
+    """The HTML of the campus web map.
+
+    ``api_base`` prefixes the tile and lookup URLs (empty: same origin, root path);
+    ``static_base`` prefixes ``/vendor/leaflet/...`` and ``/gridmap/...``.
+    """
+    extra = _origin(api_base)
+    sources = "'self'" + (f" {extra}" if extra else "")
+    csp = (f"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+           f"img-src {sources} data:; connect-src {sources}; font-src 'self'; "
+           "base-uri 'none'; form-action 'none'")
+    return _env().get_template("map.html").render(
+        campus_name=campus.name,
+        campus_address=campus.address,
+        static_base=static_base.rstrip("/"),
+        config_json=_json_for_script(page_config(campus, api_base=api_base)),
+        csp=csp,
+    )
