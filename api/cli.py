@@ -1,0 +1,308 @@
+"""The ``gridmap`` command: import, lookup, tokens, serve, demo.
+
+All storage goes through :class:`api.store.CampusStore`; settings come from ``GRIDMAP_*``.
+Exit codes: 0 success, 1 lookup found nothing, 2 bad input (nothing stored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from api.auth import create_token
+from api.settings import Settings
+from api.store import CampusStore, RevisionInfo, Role, open_store
+from gridmap.errors import CampusNotFound, GridmapError
+
+DEMO_CAMPUS = "lincoln-ridge"
+DEMO_TOKEN_NAME = "demo"
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class CliError(Exception):
+    """A problem to report on stderr with exit code 2."""
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+def source_digest(manifest: Path) -> str:
+    """sha256 over the manifest's folder (every non-hidden file, by relative path and content)."""
+    folder = manifest.resolve().parent
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        h.update(rel.as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _manifest_campus_id(manifest: Path) -> str | None:
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # the importer reports the problem properly
+    campus = data.get("campus")
+    cid = campus.get("id") if isinstance(campus, dict) else data.get("id")
+    return cid if isinstance(cid, str) else None
+
+
+def import_manifest(
+    store: CampusStore, manifest: Path, *, only_if_changed: bool = False
+) -> tuple[RevisionInfo | None, Any]:
+    """Import a campus manifest as a new revision; ``(None, None)`` if unchanged and asked to skip.
+
+    The campus's current revision is handed to the importer so painted door numbers stay.
+    """
+    from importers.campus import import_campus
+
+    if not manifest.is_file():
+        raise CliError(f"manifest not found: {manifest}")
+    digest = source_digest(manifest)
+    campus_id = _manifest_campus_id(manifest)
+    previous = _current_or_none(store, campus_id) if campus_id else None
+    if only_if_changed and campus_id and previous is not None:
+        number = store.current_revision(campus_id)
+        current = next(r for r in store.revisions(campus_id) if r.number == number)
+        if current.source_digest == digest:
+            return None, None
+    result = import_campus(manifest, previous)
+    if previous is None and (existing := _current_or_none(store, result.campus.id)) is not None:
+        result = import_campus(manifest, existing)  # id differed from the peek: keep door numbers
+    info = store.save_revision(
+        result.campus, source=f"import {manifest.name} (sha256 {digest[:12]})", source_digest=digest
+    )
+    return info, result
+
+
+def _current_or_none(store: CampusStore, campus_id: str) -> Any:
+    try:
+        return store.campus(campus_id)
+    except CampusNotFound:
+        return None
+
+
+def _print_import(info: RevisionInfo, result: Any, out: TextIO) -> None:
+    print(f"{info.campus_id}: stored revision {info.number} ({info.feature_count} features)",
+          file=out)
+    for warning in result.warnings:
+        print(f"  warning: {warning}", file=out)
+    for name, rms in sorted(result.residuals.items()):
+        print(f"  georeference residual {name}: {rms:.3f} m RMS", file=out)
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    info, result = import_manifest(store, Path(args.manifest), only_if_changed=args.if_changed)
+    if info is None:
+        print("source unchanged since the current revision; nothing stored")
+    else:
+        _print_import(info, result, sys.stdout)
+    return 0
+
+
+# --- lookup ---------------------------------------------------------------------------------
+
+
+def _nearby(item: dict[str, Any] | None) -> str | None:
+    if not item:
+        return None
+    return f"{item.get('cell')} ({item.get('distance_m'):.0f} m)"
+
+
+def candidate_line(c: dict[str, Any]) -> str:
+    """One dispatcher-readable line: where it is, grid, USNG, way in, Knox box, AED."""
+    parts = [str(c.get("label", ""))]
+    if c.get("usng"):
+        parts.append(f"USNG {c['usng']}")
+    doors = []
+    for d in c.get("nearest_doors", [])[:2]:
+        name = f"door {d['number']}" if d.get("number") else "unnumbered door"
+        doors.append(f"{name} ({d['distance_m']:.0f} m, {d['cell']})")
+    if doors:
+        parts.append(", ".join(doors))
+    if knox := _nearby(c.get("nearest_knox_box")):
+        parts.append(f"Knox box {knox}")
+    if aed := _nearby(c.get("nearest_aed")):
+        parts.append(f"AED {aed}")
+    return " · ".join(parts)
+
+
+def cmd_lookup(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    from gridmap.index import CampusIndex
+    from gridmap.lookup import lookup
+
+    campus = store.campus(args.campus)
+    result = lookup(CampusIndex(campus), args.query, limit=args.limit).to_dict()
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        print(f"{result['status']}: {result['message']}")
+        for i, candidate in enumerate(result["candidates"], 1):
+            print(f"{i:>2}. {candidate_line(candidate)}")
+    return 1 if result["status"] == "not_found" else 0
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    days = None if args.no_expiry else (args.expires_days or settings.token_ttl_days)
+    try:
+        token, record = create_token(
+            store, args.name, Role(args.role), expires_days=days, campuses=args.campus or None
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    expiry = record.expires_at.date().isoformat() if record.expires_at else "never"
+    print(f"token {record.id} for {record.name!r} ({record.role.value}, expires {expiry}, "
+          f"campuses: {', '.join(record.campuses) if record.campuses else 'all'})")
+    print("store it now; it is not shown again:")
+    print(token)
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    for t in store.tokens():
+        state = "revoked" if t.revoked_at else (
+            f"expires {t.expires_at.date().isoformat()}" if t.expires_at else "no expiry")
+        print(f"{t.id}  {t.name:<24} {t.role.value:<6} {state}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    target = args.name_or_id
+    n = store.revoke_tokens(token_id=target) if target.startswith("tok_") else \
+        store.revoke_tokens(name=target)
+    print(f"revoked {n} token(s)")
+    return 0 if n else 1
+
+
+# --- serve / demo ---------------------------------------------------------------------------
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    import uvicorn
+
+    uvicorn.run("api.app:create_app", factory=True, host=host or settings.host,
+                port=port or settings.port, log_level=settings.log_level.lower())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    store.close()
+    serve(settings, args.host, args.port)
+    return 0
+
+
+def sample_manifest(settings: Settings) -> Path:
+    path = settings.sample_manifest
+    if not path.is_absolute() and not path.exists():
+        path = _REPO_ROOT / path
+    return path
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    manifest = sample_manifest(settings)
+    info, result = import_manifest(store, manifest, only_if_changed=True)
+    if info is None:
+        campus_id = _manifest_campus_id(manifest) or DEMO_CAMPUS
+        print(f"{campus_id}: sample unchanged, serving revision "
+              f"{store.current_revision(campus_id)}")
+    else:
+        campus_id = info.campus_id
+        _print_import(info, result, sys.stdout)
+    # only hashes are stored, so a fresh token each run; the previous demo token stops working
+    store.revoke_tokens(name=DEMO_TOKEN_NAME)
+    token, _ = create_token(store, DEMO_TOKEN_NAME, Role.ADMIN,
+                            expires_days=settings.token_ttl_days)
+    base = f"http://{args.host or settings.host}:{args.port or settings.port}"
+    print()
+    print(f"admin token (demo): {token}")
+    print(f"map:   {base}/campuses/{campus_id}/map")
+    print(f"login: {base}/login?next=/campuses/{campus_id}/map")
+    print(f"api:   curl -H 'Authorization: Bearer {token}' {base}/campuses/{campus_id}")
+    sys.stdout.flush()
+    if args.no_serve:
+        return 0
+    store.close()
+    serve(settings, args.host, args.port)
+    return 0
+
+
+# --- argument parsing -----------------------------------------------------------------------
+
+Command = Callable[[argparse.Namespace, Settings, CampusStore], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gridmap", description="Gridded campus maps for emergency responders."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import", help="import a campus manifest as a new revision")
+    p.add_argument("manifest", help="path to campus.toml")
+    p.add_argument("--if-changed", action="store_true",
+                   help="skip if the source files match the current revision's")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("lookup", help="look up a room, door, cell, point kind, USNG or lat/lon")
+    p.add_argument("campus", help="campus id")
+    p.add_argument("query", help="what the caller said, e.g. 'rm 214'")
+    p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.set_defaults(func=cmd_lookup)
+
+    tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(
+        dest="token_command", required=True)
+    p = tokens.add_parser("create", help="create a token and print it once")
+    p.add_argument("name", help="who holds it, e.g. 'County dispatch'")
+    p.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    expiry = p.add_mutually_exclusive_group()
+    expiry.add_argument("--expires-days", type=float, help="lifetime (default: settings)")
+    expiry.add_argument("--no-expiry", action="store_true")
+    p.add_argument("--campus", action="append", help="limit to this campus (repeatable)")
+    p.set_defaults(func=cmd_token_create)
+    p = tokens.add_parser("list", help="list tokens (never their secrets)")
+    p.set_defaults(func=cmd_token_list)
+    p = tokens.add_parser("revoke", help="revoke tokens by name or by id (tok_...)")
+    p.add_argument("name_or_id")
+    p.set_defaults(func=cmd_token_revoke)
+
+    for name, func, text in (
+        ("serve", cmd_serve, "run the web service"),
+        ("demo", cmd_demo, "import the sample campus, make an admin token, serve"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--host")
+        p.add_argument("--port", type=int)
+        if name == "demo":
+            p.add_argument("--no-serve", action="store_true", help="set up, print, and exit")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    store = open_store(settings.resolved_database_url)
+    func: Command = args.func
+    try:
+        return func(args, settings, store)
+    except (CliError, GridmapError) as exc:
+        # a local operator: the full message (file, layer, entity) helps more than the short one
+        print(f"gridmap {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
