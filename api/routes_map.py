@@ -49,6 +49,7 @@ def home(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
 
 @router.get("/campuses/{campus_id}/map", response_class=HTMLResponse, summary="The web map")
 def map_page(campus_id: str, request: Request, principal: CurrentPrincipal) -> HTMLResponse:
+    """The page loads its scripts from /static and its tiles and lookups from this origin."""
     ctx = _ctx(request)
     loaded = ctx.loaded(campus_id, principal)
     webmap = optional_module("tiles.webmap", "the web map")
@@ -73,48 +74,40 @@ def tile(
     ctx = _ctx(request)
     loaded = ctx.loaded(campus_id, principal)
     raster = optional_module("tiles.raster", "map tiles")
-    png: bytes = raster.render_tile(loaded.index(), ordinal, z, x, y)
+    png: bytes = raster.render_tile(loaded.campus, ordinal, z, x, y)
     ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
     return Response(png, media_type="image/png",
                     headers={"Cache-Control": "private, max-age=300"})
 
 
-@router.get("/static/{path:path}", summary="Web map assets (Leaflet, styles, scripts)")
+@router.get("/static/{path:path}", summary="Web map assets (Leaflet, gridmap.js/css)")
 def static(path: str) -> FileResponse:
+    """``/static/vendor/leaflet/...`` from Leaflet's dist dir, ``/static/gridmap/...`` ours."""
     webmap = optional_module("tiles.webmap", "the web map")
-    roots = _static_roots(webmap)
     relative = Path(path)
     if relative.is_absolute() or ".." in relative.parts:
         raise NotFound(f"static path {path!r} rejected", user_message="not found")
-    # vendor/... is served from the vendored libraries directory, everything else from static
-    if relative.parts[:1] == ("vendor",) and "vendor" in roots:
-        root, inside = roots["vendor"].resolve(), Path(*relative.parts[1:])
-    elif "static" in roots:
-        root, inside = roots["static"].resolve(), relative
+    parts = relative.parts
+    if parts[:2] == ("vendor", "leaflet"):
+        root, inside = _vendor_root(webmap), parts[2:]
+    elif parts[:1] == ("gridmap",):
+        root, inside = Path(webmap.STATIC_DIR), parts[1:]
     else:
-        raise NotFound(f"no static root for {path!r}", user_message="not found")
-    resolved = (root / inside).resolve()
-    if resolved.is_relative_to(root) and resolved.is_file():
-        media_type = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
-        return FileResponse(resolved, media_type=media_type,
-                            headers={"Cache-Control": "private, max-age=3600"})
-    raise NotFound(f"no static file {path!r}", user_message="not found")
+        raise NotFound(f"no static file {path!r}", user_message="not found")
+    root = root.resolve()
+    resolved = root.joinpath(*inside).resolve() if inside else root
+    if not (resolved.is_relative_to(root) and resolved.is_file()):
+        raise NotFound(f"no static file {path!r}", user_message="not found")
+    media_type = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
+    return FileResponse(resolved, media_type=media_type,
+                        headers={"Cache-Control": "private, max-age=3600"})
 
 
-def _static_roots(webmap: Any) -> dict[str, Path]:
-    roots: dict[str, Path] = {}
-    static_dir = getattr(webmap, "STATIC_DIR", None)
-    if static_dir is not None:
-        roots["static"] = Path(static_dir)
-    vendor = getattr(webmap, "vendor_dir", None)
-    if callable(vendor):
-        found = vendor()
-        if found is not None:
-            roots["vendor"] = Path(found)
-    if not roots:
-        raise FeatureUnavailable("tiles.webmap has no static dirs",
-                                 user_message="the web map is not available yet")
-    return roots
+def _vendor_root(webmap: Any) -> Path:
+    try:
+        return Path(webmap.vendor_dir())
+    except FileNotFoundError as exc:  # tiles.webmap.VendorAssetsMissing: npm ci not run
+        raise FeatureUnavailable(str(exc), user_message="web map assets are not installed") from exc
 
 
 @router.get("/openapi.json", include_in_schema=False)

@@ -28,7 +28,7 @@ CAMPUS = "test-campus"
 def _concrete(path: str) -> str:
     """A route path with plausible values in its parameters."""
     values = {"campus_id": CAMPUS, "ordinal": "0", "z": "1", "x": "0", "y": "0", "label": "C4",
-              "path": "vendor/leaflet.js"}
+              "path": "vendor/leaflet/leaflet.js"}
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
 
 
@@ -73,8 +73,8 @@ def test_every_other_route_needs_a_token(client: TestClient, stored_campus: Camp
     routes = _protected_routes(client)
     paths = {p for _, p in routes}
     # the docs, the schema, static files and the map page are all among them
-    assert {"/docs", "/openapi.json", "/static/vendor/leaflet.js", f"/campuses/{CAMPUS}/map",
-            "/", "/campuses", "/audit", "/logout"} <= paths
+    assert {"/docs", "/openapi.json", "/static/vendor/leaflet/leaflet.js",
+            f"/campuses/{CAMPUS}/map", "/", "/campuses", "/audit", "/logout"} <= paths
     for method, path in routes:
         response = client.request(method, path, params={"q": "x", "lon": 0, "lat": 0})
         assert response.status_code == 401, (method, path)
@@ -413,12 +413,12 @@ def fake_tiles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> types.SimpleN
     vendor = tmp_path / "vendor"
     static.mkdir()
     vendor.mkdir()
-    (static / "map.js").write_text("// map")
+    (static / "gridmap.js").write_text("// map")
     (vendor / "leaflet.js").write_text("// leaflet")
     (tmp_path / "secret.txt").write_text("nope")
     calls: list[tuple[Any, ...]] = []
     raster = types.ModuleType("tiles.raster")
-    raster.render_tile = lambda index, o, z, x, y: calls.append((o, z, x, y)) or b"\x89PNG"  # type: ignore[attr-defined]
+    raster.render_tile = lambda campus, o, z, x, y: calls.append((o, z, x, y)) or b"\x89PNG"  # type: ignore[attr-defined]
     webmap = types.ModuleType("tiles.webmap")
     webmap.map_page = lambda campus, **kw: f"<html>{campus.name}</html>"  # type: ignore[attr-defined]
     webmap.STATIC_DIR = static  # type: ignore[attr-defined]
@@ -456,11 +456,13 @@ def test_bad_tile_coordinates(viewer: TestClient, fake_tiles: types.SimpleNamesp
 
 
 def test_static_files(viewer: TestClient, fake_tiles: types.SimpleNamespace) -> None:
-    assert viewer.get("/static/map.js").text == "// map"
-    assert viewer.get("/static/vendor/leaflet.js").text == "// leaflet"
-    assert viewer.get("/static/../secret.txt").status_code == 404
-    assert viewer.get("/static/%2e%2e/secret.txt").status_code == 404
-    assert viewer.get("/static/nothing.js").status_code == 404
+    assert viewer.get("/static/gridmap/gridmap.js").text == "// map"
+    assert viewer.get("/static/vendor/leaflet/leaflet.js").text == "// leaflet"
+    assert viewer.get("/static/gridmap/../secret.txt").status_code == 404
+    assert viewer.get("/static/gridmap/%2e%2e/secret.txt").status_code == 404
+    assert viewer.get("/static/gridmap/%2e%2e%2fsecret.txt").status_code == 404
+    assert viewer.get("/static/gridmap/nothing.js").status_code == 404
+    assert viewer.get("/static/secret.txt").status_code == 404
 
 
 def test_map_routes_answer_503_until_tiles_exist(viewer: TestClient,
@@ -469,3 +471,17 @@ def test_map_routes_answer_503_until_tiles_exist(viewer: TestClient,
     r = viewer.get(f"/campuses/{CAMPUS}/levels/0/tiles/1/0/0.png")
     assert r.status_code == 503
     assert r.json()["error"]["type"] == "FeatureUnavailable"
+
+
+def test_real_map_page_and_tile(viewer: TestClient) -> None:
+    pytest.importorskip("tiles.webmap")
+    pytest.importorskip("tiles.raster")
+    page = viewer.get(f"/campuses/{CAMPUS}/map")
+    assert page.status_code == 200
+    assert "/static/gridmap/gridmap.js" in page.text
+    assert viewer.get("/static/gridmap/gridmap.js").status_code == 200
+    # a tile over the campus centre at z18
+    tile = viewer.get(f"/campuses/{CAMPUS}/levels/0/tiles/18/69591/96622.png")
+    assert tile.status_code == 200
+    assert tile.content.startswith(b"\x89PNG")
+    assert viewer.get(f"/campuses/{CAMPUS}/levels/9/tiles/18/69591/96622.png").status_code == 404
