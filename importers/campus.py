@@ -197,8 +197,11 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None) -> ImportRe
     for spec, b in zip(m.buildings, buildings, strict=True):
         for key in (spec.id, spec.name, *spec.aliases):
             building_ids.setdefault(key.lower(), b.id)
+    # ordinals first: a level short-named "1" must not shadow ordinal 1
     for lv in levels:
-        for key in (str(lv.ordinal), lv.short_name, lv.name):
+        level_ids[(lv.building_id, str(lv.ordinal))] = lv.id
+    for lv in levels:
+        for key in (lv.short_name, lv.name):
             level_ids.setdefault((lv.building_id, key.lower()), lv.id)
     amenities = []
     if m.files.pois:

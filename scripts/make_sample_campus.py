@@ -11,9 +11,11 @@ Writes into ``data/samples/lincoln_ridge/`` (or the folder given as the first ar
 * ``campus.toml``, the manifest with control points tying each drawing to the earth.
 
 The campus is fictional and sits on open ground near Okemos, Michigan. Output is deterministic:
-running the script twice gives byte-identical files. Each building's drawing has its own CAD
-frame (origin at its south-west corner, feet); buildings B and C are rotated a few degrees on
-site. :data:`PLACEMENTS` and :func:`cad_to_lonlat` let tests check where rooms should land.
+running the script twice gives byte-identical files (it re-runs itself with
+``PYTHONHASHSEED=0``, because ezdxf orders a few DXF objects by string hash). Each building's
+drawing has its own CAD frame (origin at its south-west corner, feet); buildings B and C are
+rotated a few degrees on site. :data:`PLACEMENTS` and :func:`cad_to_lonlat` let tests check
+where rooms should land.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import csv
 import io
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -515,4 +518,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    # ezdxf orders some OBJECTS by string hash: pin the hash seed so output is byte-identical
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
     sys.exit(main(sys.argv))
