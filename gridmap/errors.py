@@ -77,6 +77,10 @@ class ParcelError(ImportFailed):
     """A parcel file cannot be read or holds no usable polygon."""
 
 
+class PoiError(ImportFailed):
+    """A points-of-interest file cannot be read or holds a row we cannot use."""
+
+
 # --- access ---------------------------------------------------------------------------------
 
 

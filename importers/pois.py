@@ -17,15 +17,11 @@ from pathlib import Path
 
 from shapely.geometry import Point
 
-from gridmap.errors import ImportFailed
+from gridmap.errors import PoiError
 from gridmap.model import Amenity, AmenityKind, stable_id
 from importers.parcels import read_gis
 
 _ALIASES = {"knox": "knox_box", "defibrillator": "aed", "stop_the_bleed": "trauma_kit"}
-
-
-class PoiError(ImportFailed):
-    """A points-of-interest file cannot be read or holds a row we cannot use."""
 
 
 @dataclass(frozen=True)
