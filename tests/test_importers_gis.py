@@ -9,10 +9,10 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from gridmap.errors import ImportFailed, ParcelError
+from gridmap.errors import ImportFailed, ParcelError, PoiError
 from gridmap.model import AmenityKind, GroundsKind
 from importers.parcels import read_grounds, read_parcel
-from importers.pois import PoiError, parse_kind, read_poi_rows, to_amenities
+from importers.pois import parse_kind, read_poi_rows, to_amenities
 
 LON, LAT = -84.43, 42.70
 PARCEL = box(LON - 0.002, LAT - 0.001, LON + 0.002, LAT + 0.001)
