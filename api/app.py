@@ -8,11 +8,13 @@ assets included, sits behind :func:`api.auth.current_principal`.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import routes_auth, routes_campus, routes_map
 from api.context import AppContext
@@ -28,6 +30,36 @@ _SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
+
+
+class LimitsAndHeaders:
+    """Refuse oversized bodies up front and add security headers (plain ASGI: no overhead)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            response = JSONResponse(
+                error_body("PayloadTooLarge", f"request body exceeds {self.max_body_bytes} bytes"),
+                status_code=413,
+            )
+            await response(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None, store: CampusStore | None = None) -> FastAPI:
@@ -55,22 +87,7 @@ def create_app(settings: Settings | None = None, store: CampusStore | None = Non
     app.state.ctx = ctx
     register_error_handlers(app)
 
-    @app.middleware("http")
-    async def limits_and_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
-            return JSONResponse(
-                error_body("PayloadTooLarge",
-                           f"request body exceeds {settings.max_upload_bytes} bytes"),
-                status_code=413,
-            )
-        response = await call_next(request)
-        for name, value in _SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        return response
-
+    app.add_middleware(LimitsAndHeaders, max_body_bytes=settings.max_upload_bytes)
     app.include_router(routes_auth.public_router)
     app.include_router(routes_auth.session_router)
     app.include_router(routes_campus.router)

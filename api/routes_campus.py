@@ -16,7 +16,7 @@ GEOJSON = "application/geo+json"
 router = APIRouter(dependencies=[Depends(current_principal)])
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -72,7 +72,7 @@ def lookup(
     principal: CurrentPrincipal,
     q: Annotated[str, Query(min_length=1, max_length=200, description="what the caller said")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> dict[str, Any]:
+) -> JSONResponse:
     loaded = ctx.loaded(campus_id, principal)
     engine = optional_module("gridmap.lookup", "lookup")
     result: dict[str, Any] = engine.lookup(loaded.index(), q, limit=limit).to_dict()
@@ -81,7 +81,7 @@ def lookup(
     result["campus"] = campus_id
     result["revision"] = loaded.revision
     ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {result.get('status')}")
-    return result
+    return JSONResponse(result)  # already JSON-ready: skip FastAPI's re-encoding
 
 
 @router.get("/campuses/{campus_id}/cells/{label}", summary="What is in a grid cell, per level")

@@ -1,0 +1,200 @@
+"""How fast is a dispatcher lookup, measured against peers in the same run.
+
+Three measurements, each repeated for several rounds (the median is reported):
+
+(a) a bare FastAPI endpoint returning ``{"ok": true}`` over HTTP (uvicorn subprocess, one
+    keep-alive httpx client): the ceiling for any HTTP endpoint on this machine;
+(b) ``gridmap.lookup.lookup(index, q)`` in-process over a mix of dispatcher phrasings;
+(c) the same lookups over HTTP through the real app (bearer token, audit row per request).
+
+Ratios printed: (b)/(a) says how much cheaper the lookup itself is than the HTTP round trip;
+(c)/(a) says what fraction of the bare-endpoint rate the full lookup endpoint reaches.
+
+Run: ``python bench/bench_lookup.py`` (``make bench``); ``--rounds``/``--requests`` to tune.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+
+QUERIES = ("room 214", "rm 214", "gym", "door 7", "knox box", "C4")
+SAMPLE = REPO / "data" / "samples" / "lincoln_ridge" / "campus.toml"
+
+
+def bare_app() -> FastAPI:
+    """The peer: the smallest useful FastAPI endpoint (uvicorn factory)."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/ping")
+    def ping() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def uvicorn_server(
+    app: str, *, app_dir: Path, env: dict[str, str], ready_path: str
+) -> Iterator[str]:
+    """A uvicorn subprocess serving ``app`` (a factory) on a free port; yields its base URL."""
+    port = _free_port()
+    cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--app-dir", str(app_dir),
+           "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+           "--no-access-log"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                if httpx.get(base + ready_path, timeout=1.0).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn for {app} did not start")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def rate(run: Callable[[int], None], n: int) -> float:
+    """Operations per second of ``run(i)`` over ``n`` calls."""
+    start = time.perf_counter()
+    for i in range(n):
+        run(i)
+    return n / (time.perf_counter() - start)
+
+
+def build_campus() -> tuple[Any, str]:
+    if SAMPLE.exists():
+        from importers.campus import import_campus
+
+        return import_campus(SAMPLE).campus, f"sample manifest {SAMPLE.relative_to(REPO)}"
+    from tests.campus_factory import small_campus
+
+    return small_campus(), "code-built test campus"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=1000, help="HTTP requests per round")
+    parser.add_argument("--lookups", type=int, default=5000, help="in-process lookups per round")
+    parser.add_argument("--json", action="store_true", help="print results as JSON")
+    args = parser.parse_args(argv)
+
+    from api.auth import create_token
+    from api.store import Role, SqlCampusStore
+    from gridmap.index import CampusIndex
+    from gridmap.lookup import lookup
+
+    campus, origin = build_campus()
+    index = CampusIndex(campus)
+    for q in QUERIES:  # every query must work, or the numbers mean nothing
+        if lookup(index, q).status.value == "not_found":
+            print(f"warning: {q!r} finds nothing on {campus.id}", file=sys.stderr)
+
+    with tempfile.TemporaryDirectory(prefix="gridmap-bench-") as tmp:
+        store = SqlCampusStore(f"sqlite:///{Path(tmp) / 'gridmap.db'}")
+        store.save_revision(campus, source="bench")
+        token, _ = create_token(store, "bench", Role.VIEWER)
+        store.close()
+        env = {"GRIDMAP_DATA_DIR": tmp, "GRIDMAP_LOG_LEVEL": "WARNING"}
+        env.pop("GRIDMAP_DATABASE_URL", None)
+        os.environ.pop("GRIDMAP_DATABASE_URL", None)
+
+        bare: list[float] = []
+        inproc: list[float] = []
+        http: list[float] = []
+        with (
+            uvicorn_server("bench_lookup:bare_app", app_dir=Path(__file__).parent, env=env,
+                           ready_path="/ping") as bare_url,
+            uvicorn_server("api.app:create_app", app_dir=REPO, env=env,
+                           ready_path="/healthz") as app_url,
+            httpx.Client(base_url=bare_url) as bare_client,
+            httpx.Client(base_url=app_url,
+                         headers={"Authorization": f"Bearer {token}"}) as app_client,
+        ):
+            lookup_path = f"/campuses/{campus.id}/lookup"
+
+            def get_bare(_: int) -> None:
+                bare_client.get("/ping").raise_for_status()
+
+            def get_lookup(i: int) -> None:
+                app_client.get(lookup_path, params={"q": QUERIES[i % len(QUERIES)]}
+                               ).raise_for_status()
+
+            def in_process(i: int) -> None:
+                lookup(index, QUERIES[i % len(QUERIES)])
+
+            for warm in (get_bare, get_lookup, in_process):  # caches, index build, JIT-free
+                rate(warm, 50)
+            for _ in range(args.rounds):
+                bare.append(rate(get_bare, args.requests))
+                inproc.append(rate(in_process, args.lookups))
+                http.append(rate(get_lookup, args.requests))
+
+    results = {
+        "campus": campus.id,
+        "source": origin,
+        "rounds": args.rounds,
+        "bare_endpoint_per_s": statistics.median(bare),
+        "lookup_in_process_per_s": statistics.median(inproc),
+        "lookup_http_per_s": statistics.median(http),
+    }
+    results["ratio_in_process_vs_bare"] = (
+        results["lookup_in_process_per_s"] / results["bare_endpoint_per_s"])
+    results["ratio_http_lookup_vs_bare"] = (
+        results["lookup_http_per_s"] / results["bare_endpoint_per_s"])
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    print(f"campus {campus.id} ({origin}); median of {args.rounds} rounds; "
+          f"queries: {', '.join(QUERIES)}")
+    print(f"  (a) bare FastAPI endpoint over HTTP : {results['bare_endpoint_per_s']:>10,.0f} req/s")
+    print(f"  (b) lookup in-process               : "
+          f"{results['lookup_in_process_per_s']:>10,.0f} lookups/s "
+          f"({1e6 / results['lookup_in_process_per_s']:.0f} µs each)")
+    print(f"  (c) lookup over HTTP (auth + audit)  : {results['lookup_http_per_s']:>10,.0f} req/s "
+          f"({1e3 / results['lookup_http_per_s']:.2f} ms each)")
+    print(f"  ratio (b)/(a) in-process lookup vs bare endpoint : "
+          f"{results['ratio_in_process_vs_bare']:.2f}x")
+    print(f"  ratio (c)/(a) HTTP lookup vs bare endpoint       : "
+          f"{results['ratio_http_lookup_vs_bare']:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
