@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from typing import Any
 
 import numpy as np
 import pytest
@@ -251,3 +252,38 @@ def test_labels_straddling_tile_edges_join_up(campus: Campus) -> None:
     for a, b in ((stitched[:, 255], stitched[:, 256]), (stitched[255, :], stitched[256, :])):
         differs = np.abs(a - b).max(axis=-1) > 100
         assert differs.mean() < 0.05
+
+
+def test_concurrent_renders_agree(campus: Campus) -> None:
+    """Tiles rendered from many threads at once are identical to serial renders."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tiler = Tiler(campus)
+    tx, ty, _, _ = tiler.locate(0.0, 0.0, 20)
+    jobs = [(o, tx + dx, ty + dy) for o in (0, 1) for dx in range(-2, 3) for dy in range(-1, 2)]
+    serial = [render_tile(campus, o, 20, x, y) for o, x, y in jobs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        parallel = list(pool.map(lambda j: render_tile(campus, j[0], 20, j[1], j[2]), jobs * 3))
+    assert parallel == serial * 3
+
+
+def test_without_dejavu_font_falls_back(campus: Campus, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from PIL import ImageFont
+
+    import tiles.raster as raster
+
+    real = ImageFont.truetype
+
+    def missing(font: object, *args: Any, **kwargs: Any) -> ImageFont.FreeTypeFont:
+        if isinstance(font, str):  # a font file by name: as if fonts-dejavu were not installed
+            raise OSError("cannot open resource")
+        return real(font, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ImageFont, "truetype", missing)
+    monkeypatch.setattr(raster, "_fonts", threading.local())
+    tiler = Tiler(campus)
+    tx, ty, _, _ = tiler.locate(-15.0, -12.5, 20)
+    px = pixels(render_tile(campus, 1, 20, tx, ty))
+    assert near(px, style.LABEL_COLOUR, 60).sum() > 20

@@ -80,9 +80,25 @@ def _check_tile(z: int, x: int, y: int, size: int) -> None:
 # --- fonts -------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
+_fonts = threading.local()
+
+
 def _font(px: int, bold: bool = False) -> Font:
-    """DejaVu Sans (Debian ``fonts-dejavu-core``), else Pillow's built-in scalable font."""
+    """DejaVu Sans (Debian ``fonts-dejavu-core``), else Pillow's built-in scalable font.
+
+    Cached per thread: a FreeType face must not be used by two threads at once, and tiles are
+    rendered in a server's worker threads.
+    """
+    cache: dict[tuple[int, bool], Font] | None = getattr(_fonts, "cache", None)
+    if cache is None:
+        cache = _fonts.cache = {}
+    font = cache.get((px, bold))
+    if font is None:
+        font = cache[(px, bold)] = _load_font(px, bold)
+    return font
+
+
+def _load_font(px: int, bold: bool) -> Font:
     names = ("DejaVuSans-Bold.ttf", "DejaVuSans.ttf") if bold else ("DejaVuSans.ttf",)
     for name in names:
         try:
