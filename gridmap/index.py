@@ -33,10 +33,13 @@ class Nearby:
     lon: float
     lat: float
     level_ordinal: int | None
+    building_id: str | None = None
+    building_short_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.feature_id, "name": self.name, "number": self.number,
+            "building_id": self.building_id, "building": self.building_short_name,
             "distance_m": round(self.distance_m, 1), "cell": self.cell,
             "lon": round(self.lon, 7), "lat": round(self.lat, 7),
             "level_ordinal": self.level_ordinal,
@@ -188,11 +191,13 @@ class CampusIndex:
     # --- nearest things --------------------------------------------------------------------
 
     def nearby(self, feature_id: str, name: str, number: str | None, origin: Point,
-               level_id: str | None) -> Nearby:
+               level_id: str | None, building_id: str | None) -> Nearby:
         p = self.shapes[feature_id]
         lon, lat = self.frame.lonlat(p.x, p.y)
+        building = self.buildings.get(building_id) if building_id else None
         return Nearby(feature_id, name, number, origin.distance(p), self.cell_of(p.x, p.y) or "",
-                      lon, lat, self.ordinal_of(level_id))
+                      lon, lat, self.ordinal_of(level_id), building_id,
+                      building.short_name if building else None)
 
     def nearest_exterior_doors(
         self, origin: Point, building_id: str | None, k: int = 3
@@ -204,7 +209,7 @@ class CampusIndex:
         doors.sort(key=lambda o: origin.distance(self.shapes[o.id]))
         return [
             self.nearby(o.id, f"Door {o.number}" if o.number else "Exterior door", o.number,
-                        origin, o.level_id)
+                        origin, o.level_id, o.building_id)
             for o in doors[:k]
         ]
 
@@ -218,7 +223,7 @@ class CampusIndex:
         options.sort(key=lambda a: (a.building_id != building_id if building_id else False,
                                     origin.distance(self.shapes[a.id])))
         a = options[0]
-        return self.nearby(a.id, a.name, None, origin, a.level_id)
+        return self.nearby(a.id, a.name, None, origin, a.level_id, a.building_id)
 
     # --- point location --------------------------------------------------------------------
 

@@ -303,9 +303,9 @@ class LookupEngine:
             b = grid.cell_bounds(self.index.grid, ref)
         x, y = (b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2
         lon, lat = self.index.frame.lonlat(x, y)
-        # "B12" may be a room too; an explicit "grid"/"cell" or a keypad makes it certain
-        explicit = q.startswith(("grid", "cell")) or bool(m.group(3))
-        score = EXACT if explicit else 95.0
+        # "C4" may also be room C-4: both then score alike and the answer is ambiguous, while
+        # "grid C4" or a keypad "C4-7" is never read as a room
+        score = EXACT
         near = Point(x, y)
         hits.others.append(Candidate(
             score=score, match=MatchKind.CELL, label=f"Grid cell {label}",
@@ -449,7 +449,7 @@ class LookupEngine:
         sub = grid.subcell_at(ix.grid, p.x, p.y).label if cell else None
         building = ix.buildings.get(building_id) if building_id else None
         ordinal = ix.ordinal_of(level_id)
-        level_name = ix.level_name(ordinal, building_id)
+        level_name = ix.level_name(ordinal, building_id) if level_id else "Outdoors"
         where = [f"Building {building.short_name} ({building.name})"] if building else []
         place = f"grid {cell}" + (f" ({sub})" if sub else "")
         label = " · ".join([*where, level_name, name, place])

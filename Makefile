@@ -1,0 +1,44 @@
+# The few verbs a newcomer needs. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench serve sample clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Leaflet and other browser assets come from npm, never from a CDN at run time.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+demo: $(STAMP) node_modules/.package-lock.json
+	$(BIN)/gridmap demo
+
+serve: $(STAMP) node_modules/.package-lock.json
+	$(BIN)/gridmap serve
+
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) node_modules/.package-lock.json
+	$(BIN)/pytest -q
+
+bench: $(STAMP) node_modules/.package-lock.json
+	$(BIN)/python bench/bench_lookup.py
+
+# Regenerate the sample campus source files (DXF, GeoJSON, CSV) from their script.
+sample: $(STAMP)
+	$(BIN)/python scripts/make_sample_campus.py
+
+clean:
+	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
