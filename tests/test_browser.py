@@ -49,7 +49,7 @@ def _need_browser() -> Path:
     try:
         return vendor_dir()
     except VendorAssetsMissing as err:
-        pytest.skip(f"Leaflet is not installed ({err})")
+        pytest.skip(str(err))
 
 
 # --- a tiny app serving the page, the static files, tiles and a canned lookup -----------------
