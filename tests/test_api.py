@@ -485,3 +485,22 @@ def test_real_map_page_and_tile(viewer: TestClient) -> None:
     assert tile.status_code == 200
     assert tile.content.startswith(b"\x89PNG")
     assert viewer.get(f"/campuses/{CAMPUS}/levels/9/tiles/18/69591/96622.png").status_code == 404
+
+
+def test_settings_come_from_gridmap_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GRIDMAP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GRIDMAP_PORT", "9001")
+    monkeypatch.setenv("GRIDMAP_COOKIE_SECURE", "true")
+    monkeypatch.delenv("GRIDMAP_DATABASE_URL", raising=False)
+    s = Settings()
+    assert s.port == 9001
+    assert s.cookie_secure is True
+    assert s.resolved_database_url == f"sqlite:///{(tmp_path / 'gridmap.db').as_posix()}"
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", "postgresql+psycopg://db/gridmap")
+    assert Settings().resolved_database_url == "postgresql+psycopg://db/gridmap"
+
+
+def test_create_app_reads_settings_from_env(data_dir: Path) -> None:
+    with TestClient(create_app()) as c:
+        assert c.get("/healthz").status_code == 200
+    assert (data_dir / "gridmap.db").exists()
