@@ -41,9 +41,13 @@ def list_campuses(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> di
 
 @router.get("/campuses/{campus_id}", summary="Buildings, levels, grid and counts of a campus")
 def get_campus(
-    campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+    campus_id: str,
+    request: Request,
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    revision: Annotated[int | None, Query(ge=1, description="default: current")] = None,
 ) -> dict[str, Any]:
-    loaded = ctx.loaded(campus_id, principal)
+    loaded = ctx.loaded(campus_id, principal, revision)
     ctx.audit(request, principal, "campus", campus_id, f"revision {loaded.revision}")
     return campus_detail(loaded.campus, loaded.revision)
 
@@ -124,8 +128,9 @@ def level_geojson(
     ctx: Ctx,
     principal: CurrentPrincipal,
     cells: Annotated[bool, Query(description="also include the grid cells")] = False,
+    revision: Annotated[int | None, Query(ge=1, description="default: current")] = None,
 ) -> JSONResponse:
-    loaded = ctx.loaded(campus_id, principal)
+    loaded = ctx.loaded(campus_id, principal, revision)
     body = level_feature_collection(loaded.campus, ordinal, with_cells=cells)
     ctx.audit(request, principal, "level_geojson", campus_id, f"level {ordinal}")
     return JSONResponse(body, media_type=GEOJSON)

@@ -360,6 +360,12 @@ def test_revisions(viewer: TestClient, store: SqlCampusStore, stored_campus: Cam
     body = viewer.get(f"/campuses/{CAMPUS}/revisions").json()
     assert body["current"] == 2
     assert [(r["number"], r["current"]) for r in body["revisions"]] == [(1, False), (2, True)]
+    old = viewer.get(f"/campuses/{CAMPUS}", params={"revision": 1}).json()
+    assert (old["revision"], old["name"]) == (1, "Test Campus")
+    assert viewer.get(f"/campuses/{CAMPUS}/levels/0.geojson", params={"revision": 1}).is_success
+    missing = viewer.get(f"/campuses/{CAMPUS}", params={"revision": 9})
+    assert missing.status_code == 404
+    assert "revision 9" in missing.json()["error"]["message"]
 
 
 def test_loaded_campus_is_cached(viewer: TestClient, store: SqlCampusStore,
