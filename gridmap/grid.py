@@ -191,10 +191,21 @@ def cells_spanned(grid: GridSpec, shape: BaseGeometry) -> tuple[Cell, ...]:
 
 
 def label_point(shape: Polygon) -> Point:
-    """Where a room's label sits: the pole of inaccessibility, always inside the polygon."""
+    """Where a room's label sits: always inside the room, centred where the room allows.
+
+    The centroid when it is nearly as far from the walls as the pole of inaccessibility (so a
+    corridor's label sits mid-corridor, where the eye expects it), else the pole itself (an
+    L-shaped room's centroid can lie outside the room).
+    """
     if not shape.is_valid or shape.is_empty:
         return shape.representative_point()
-    return ops.polylabel(shape, tolerance=0.05)
+    pole = ops.polylabel(shape, tolerance=0.05)
+    centroid = shape.centroid
+    if shape.contains(centroid):
+        walls = shape.boundary
+        if walls.distance(centroid) >= 0.9 * walls.distance(pole) - 0.05:
+            return centroid
+    return pole
 
 
 def primary_cell(grid: GridSpec, shape: Polygon) -> Cell:
