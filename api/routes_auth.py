@@ -24,6 +24,7 @@ _LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>gridmap · sign in</title>
+<link rel="icon" href="data:,">
 <style>
 body{{font-family:system-ui,sans-serif;background:#f4f4f2;margin:0;display:flex;
 min-height:100vh;align-items:center;justify-content:center}}

@@ -237,11 +237,11 @@ class LookupEngine:
         if best >= FOUND_THRESHOLD and (len(top) == 1 or set_query):
             status = Status.FOUND
             message = (f"{len(candidates)} matches" if set_query and len(candidates) > 1
-                       else candidates[0].label)
+                       else "1 match")
         else:
             status = Status.AMBIGUOUS
             message = (f"{len(top)} equally good matches; confirm which one"
-                       if len(top) > 1 else f"Only a partial match: {candidates[0].label}")
+                       if len(top) > 1 else "Only a partial match; confirm it with the caller")
         return LookupResult(query, status, message, tuple(candidates))
 
     def _suggestions(self, q: str) -> tuple[str, ...]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -74,3 +76,18 @@ def viewer(client: TestClient, viewer_token: str, stored_campus: Campus) -> Test
     """The client with a viewer's bearer token and the test campus stored."""
     client.headers["Authorization"] = f"Bearer {viewer_token}"
     return client
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, Any, None]:
+    """In CI (``GRIDMAP_REQUIRE_SERVICES=1``) a test that skips for want of a service fails.
+
+    On a laptop without Chromium the browser tests skip with their reason; CI installs
+    everything, so a skip there means the set-up is broken and must not pass silently.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("GRIDMAP_REQUIRE_SERVICES") == "1":
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped in CI, where every service must be present: {reason}"
