@@ -8,40 +8,23 @@ read) so a new import shows up at once, also across worker processes.
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import Request
 
 from api.auth import Principal, audit_entry
-from api.errors import FeatureUnavailable
 from api.settings import Settings
 from api.store import CampusStore
 from gridmap.errors import CampusNotFound
+from gridmap.index import CampusIndex
 from gridmap.model import Campus
-
-if TYPE_CHECKING:
-    from gridmap.index import CampusIndex
 
 # A map view pulls hundreds of tiles; one audit row per token, campus and level per window.
 TILE_AUDIT_WINDOW_S = 60.0
-
-
-def optional_module(name: str, what: str) -> ModuleType:
-    """Import a module another part of the project provides; 503 if it is not there yet."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and name.startswith(exc.name):
-            raise FeatureUnavailable(
-                f"module {name} is not installed", user_message=f"{what} is not available yet"
-            ) from exc
-        raise
 
 
 @dataclass
@@ -56,8 +39,7 @@ class LoadedCampus:
         if self._index is None:
             with self._lock:
                 if self._index is None:
-                    module = optional_module("gridmap.index", "the spatial index")
-                    self._index = module.CampusIndex(self.campus)
+                    self._index = CampusIndex(self.campus)
         return self._index
 
     def grid_geojson(self) -> dict[str, Any]:

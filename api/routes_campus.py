@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import AdminPrincipal, CurrentPrincipal, current_principal
-from api.context import AppContext, optional_module
+from api.context import AppContext
 from api.geo import campus_detail, level_feature_collection
+from gridmap import lookup as lookups
 
 GEOJSON = "application/geo+json"
 
@@ -78,8 +79,7 @@ def lookup(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> JSONResponse:
     loaded = ctx.loaded(campus_id, principal)
-    engine = optional_module("gridmap.lookup", "lookup")
-    result: dict[str, Any] = engine.lookup(loaded.index(), q, limit=limit).to_dict()
+    result: dict[str, Any] = lookups.lookup(loaded.index(), q, limit=limit).to_dict()
     for candidate in result.get("candidates", []):
         candidate["campus_id"] = candidate.get("campus_id") or campus_id
     result["campus"] = campus_id

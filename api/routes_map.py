@@ -1,8 +1,8 @@
 """What browsers load: home page, web map page, raster tiles, static assets, API docs.
 
-``tiles.raster`` and ``tiles.webmap`` are imported lazily; until they exist these routes answer
-503. Static files are served by a route (not a mounted ``StaticFiles`` app) so they sit behind
-the same authentication as everything else.
+Static files are served by a route (not a mounted ``StaticFiles`` app) so they sit behind the
+same authentication as everything else. Browser libraries come from npm (``node_modules``):
+Leaflet for the map, Swagger UI for ``/docs``; nothing is loaded from a CDN.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import mimetypes
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
@@ -18,9 +18,10 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from api.auth import CurrentPrincipal, current_principal
-from api.context import AppContext, optional_module
+from api.context import AppContext
 from api.errors import FeatureUnavailable, InvalidParameter
 from gridmap.errors import NotFound
+from tiles import raster, webmap
 
 router = APIRouter(dependencies=[Depends(current_principal)])
 
@@ -52,8 +53,7 @@ def map_page(campus_id: str, request: Request, principal: CurrentPrincipal) -> H
     """The page loads its scripts from /static and its tiles and lookups from this origin."""
     ctx = _ctx(request)
     loaded = ctx.loaded(campus_id, principal)
-    webmap = optional_module("tiles.webmap", "the web map")
-    page: str = webmap.map_page(loaded.campus)
+    page = webmap.map_page(loaded.campus)
     ctx.audit(request, principal, "map_page", campus_id, f"revision {loaded.revision}")
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
@@ -73,8 +73,7 @@ def tile(
         raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
     ctx = _ctx(request)
     loaded = ctx.loaded(campus_id, principal)
-    raster = optional_module("tiles.raster", "map tiles")
-    png: bytes = raster.render_tile(loaded.campus, ordinal, z, x, y)
+    png = raster.render_tile(loaded.campus, ordinal, z, x, y)
     ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
     return Response(png, media_type="image/png",
                     headers={"Cache-Control": "private, max-age=300"})
@@ -82,14 +81,16 @@ def tile(
 
 @router.get("/static/{path:path}", summary="Web map assets (Leaflet, gridmap.js/css)")
 def static(path: str) -> FileResponse:
-    """``/static/vendor/leaflet/...`` from Leaflet's dist dir, ``/static/gridmap/...`` ours."""
-    webmap = optional_module("tiles.webmap", "the web map")
+    """``/static/vendor/leaflet/...`` from Leaflet's dist dir, ``/static/vendor/swagger-ui/...``
+    from Swagger UI's, ``/static/gridmap/...`` ours."""
     relative = Path(path)
     if relative.is_absolute() or ".." in relative.parts:
         raise NotFound(f"static path {path!r} rejected", user_message="not found")
     parts = relative.parts
     if parts[:2] == ("vendor", "leaflet"):
-        root, inside = _vendor_root(webmap), parts[2:]
+        root, inside = _vendor_root(), parts[2:]
+    elif parts[:2] == ("vendor", "swagger-ui"):
+        root, inside = _swagger_root(), parts[2:]
     elif parts[:1] == ("gridmap",):
         root, inside = Path(webmap.STATIC_DIR), parts[1:]
     else:
@@ -103,9 +104,9 @@ def static(path: str) -> FileResponse:
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
-def _vendor_root(webmap: Any) -> Path:
+def _vendor_root() -> Path:
     try:
-        return Path(webmap.vendor_dir())
+        return webmap.vendor_dir()
     except FileNotFoundError as exc:  # tiles.webmap.VendorAssetsMissing: npm ci not run
         raise FeatureUnavailable(str(exc), user_message="web map assets are not installed") from exc
 
@@ -115,6 +116,20 @@ def openapi(request: Request) -> JSONResponse:
     return JSONResponse(request.app.openapi())
 
 
+def _swagger_root() -> Path:
+    root = webmap.NODE_MODULES / "swagger-ui-dist"
+    if not (root / "swagger-ui-bundle.js").is_file():
+        raise FeatureUnavailable(f"{root} has no swagger-ui-bundle.js; run `npm ci`",
+                                 user_message="API docs assets are not installed")
+    return root
+
+
 @router.get("/docs", include_in_schema=False)
 def docs() -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="gridmap API")
+    """Swagger UI from npm's swagger-ui-dist, served here (FastAPI's default uses a CDN)."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json", title="gridmap API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 import types
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,6 +20,7 @@ from api.routes_auth import PUBLIC_PATHS
 from api.settings import Settings
 from api.store import Role, SqlCampusStore, utcnow
 from gridmap.model import Campus
+from tiles import raster, webmap
 
 CAMPUS = "test-campus"
 
@@ -410,7 +410,7 @@ def test_docs_and_schema_with_token(viewer: TestClient) -> None:
     assert "/campuses/{campus_id}/lookup" in paths
 
 
-# --- map, tiles, static (with stand-ins for the tiles package) -------------------------------
+# --- map, tiles, static (with stand-ins for the drawing functions) -------------------------------
 
 
 @pytest.fixture
@@ -423,14 +423,15 @@ def fake_tiles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> types.SimpleN
     (vendor / "leaflet.js").write_text("// leaflet")
     (tmp_path / "secret.txt").write_text("nope")
     calls: list[tuple[Any, ...]] = []
-    raster = types.ModuleType("tiles.raster")
-    raster.render_tile = lambda campus, o, z, x, y: calls.append((o, z, x, y)) or b"\x89PNG"  # type: ignore[attr-defined]
-    webmap = types.ModuleType("tiles.webmap")
-    webmap.map_page = lambda campus, **kw: f"<html>{campus.name}</html>"  # type: ignore[attr-defined]
-    webmap.STATIC_DIR = static  # type: ignore[attr-defined]
-    webmap.vendor_dir = lambda: vendor  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tiles.raster", raster)
-    monkeypatch.setitem(sys.modules, "tiles.webmap", webmap)
+
+    def render_tile(campus: Campus, o: int, z: int, x: int, y: int) -> bytes:
+        calls.append((o, z, x, y))
+        return b"\x89PNG"
+
+    monkeypatch.setattr(raster, "render_tile", render_tile)
+    monkeypatch.setattr(webmap, "map_page", lambda campus, **kw: f"<html>{campus.name}</html>")
+    monkeypatch.setattr(webmap, "STATIC_DIR", static)
+    monkeypatch.setattr(webmap, "vendor_dir", lambda: vendor)
     return types.SimpleNamespace(calls=calls)
 
 
@@ -471,17 +472,24 @@ def test_static_files(viewer: TestClient, fake_tiles: types.SimpleNamespace) -> 
     assert viewer.get("/static/secret.txt").status_code == 404
 
 
-def test_map_routes_answer_503_until_tiles_exist(viewer: TestClient,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "tiles.raster", None)  # import raises ModuleNotFoundError
-    r = viewer.get(f"/campuses/{CAMPUS}/levels/0/tiles/1/0/0.png")
+def test_missing_npm_assets_answer_503_with_the_fix(viewer: TestClient, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRIDMAP_VENDOR_DIR", str(tmp_path / "nowhere"))
+    r = viewer.get("/static/vendor/leaflet/leaflet.js")
     assert r.status_code == 503
-    assert r.json()["error"]["type"] == "FeatureUnavailable"
+    assert r.json()["error"] == {"type": "FeatureUnavailable",
+                                 "message": "web map assets are not installed"}
+
+
+def test_api_docs_load_swagger_ui_from_this_server(viewer: TestClient) -> None:
+    page = viewer.get("/docs").text
+    assert "https://" not in page and "http://" not in page
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        assert f"/static/vendor/swagger-ui/{asset}" in page
+        assert viewer.get(f"/static/vendor/swagger-ui/{asset}").status_code == 200
 
 
 def test_real_map_page_and_tile(viewer: TestClient) -> None:
-    pytest.importorskip("tiles.webmap")
-    pytest.importorskip("tiles.raster")
     page = viewer.get(f"/campuses/{CAMPUS}/map")
     assert page.status_code == 200
     assert "/static/gridmap/gridmap.js" in page.text

@@ -40,10 +40,12 @@ from gridmap.model import Campus
 from tiles import style
 from tiles.raster import MAX_ZOOM
 
-__all__ = ["STATIC_DIR", "VENDOR_ENV", "VendorAssetsMissing", "level_entries", "map_page",
-           "page_config", "vendor_dir"]
+__all__ = ["NODE_MODULES", "STATIC_DIR", "VENDOR_ENV", "VendorAssetsMissing", "level_entries",
+           "map_page", "page_config", "vendor_dir"]
 
 _HERE = Path(__file__).resolve().parent
+#: Where ``npm ci`` installs browser libraries (package.json at the repository root).
+NODE_MODULES = _HERE.parent / "node_modules"
 #: Our own JS/CSS, mounted at ``/static/gridmap``.
 STATIC_DIR = _HERE / "static"
 TEMPLATE_DIR = _HERE / "templates"
@@ -66,7 +68,7 @@ def vendor_dir() -> Path:
     ``$GRIDMAP_VENDOR_DIR`` when set, else ``node_modules/leaflet/dist`` at the repository root.
     """
     env = os.environ.get(VENDOR_ENV)
-    path = Path(env) if env else _HERE.parent / "node_modules" / "leaflet" / "dist"
+    path = Path(env) if env else NODE_MODULES / "leaflet" / "dist"
     if not (path / "leaflet.js").is_file() or not (path / "leaflet.css").is_file():
         where = f"${VENDOR_ENV} ({path})" if env else f"{path}"
         raise VendorAssetsMissing(
