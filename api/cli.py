@@ -7,17 +7,20 @@ Exit codes: 0 success, 1 lookup found nothing, 2 bad input (nothing stored).
 from __future__ import annotations
 
 import argparse
+import getpass
 import hashlib
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from api.auth import create_token
 from api.settings import Settings
-from api.store import CampusStore, RevisionInfo, Role, open_store
+from api.store import AuditEntry, CampusStore, RevisionInfo, Role, open_store, utcnow
 from gridmap.errors import CampusNotFound, GridmapError
 
 DEMO_CAMPUS = "lincoln-ridge"
@@ -135,12 +138,45 @@ def candidate_line(c: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def cmd_lookup(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+def _local_lookup(args: argparse.Namespace, store: CampusStore) -> dict[str, Any]:
+    """Answer from the local store; audited like an API call, as the local operator."""
     from gridmap.index import CampusIndex
     from gridmap.lookup import lookup
 
     campus = store.campus(args.campus)
     result = lookup(CampusIndex(campus), args.query, limit=args.limit).to_dict()
+    store.audit(AuditEntry(
+        ts=utcnow(), action="lookup", token_name=f"cli:{getpass.getuser()}",
+        campus_id=args.campus, detail=f"q={args.query!r} -> {result['status']}",
+        client="local store"))
+    return result
+
+
+def _remote_lookup(args: argparse.Namespace) -> dict[str, Any]:
+    """Ask a running gridmap server, with a bearer token (``--token`` or ``$GRIDMAP_TOKEN``)."""
+    import httpx
+
+    token = args.token or os.environ.get("GRIDMAP_TOKEN")
+    if not token:
+        raise CliError("--url needs a token: pass --token or set GRIDMAP_TOKEN")
+    url = f"{args.url.rstrip('/')}/campuses/{quote(args.campus, safe='')}/lookup"
+    try:
+        r = httpx.get(url, params={"q": args.query, "limit": args.limit},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
+    except httpx.HTTPError as exc:
+        raise CliError(f"cannot reach {args.url}: {exc}") from exc
+    if r.status_code != 200:
+        try:
+            message = r.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = r.text[:200]
+        raise CliError(f"{args.url} answered {r.status_code}: {message}")
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def cmd_lookup(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    result = _remote_lookup(args) if args.url else _local_lookup(args, store)
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -258,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query", help="what the caller said, e.g. 'rm 214'")
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument("--url", help="ask a running server (e.g. http://127.0.0.1:8000) "
+                                 "instead of the local store")
+    p.add_argument("--token", help="bearer token for --url (default: $GRIDMAP_TOKEN)")
     p.set_defaults(func=cmd_lookup)
 
     tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(

@@ -98,6 +98,15 @@ def test_lookup_human_readable(stored_campus: Campus, capsys: pytest.CaptureFixt
     assert "Knox box" in first
 
 
+def test_local_lookup_is_audited(stored_campus: Campus, store: SqlCampusStore,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["lookup", stored_campus.id, "gym"]) == 0
+    entries = [e for e in store.audit_log(campus_id=stored_campus.id) if e.action == "lookup"]
+    assert len(entries) == 1
+    assert entries[0].token_name is not None and entries[0].token_name.startswith("cli:")
+    assert "gym" in entries[0].detail
+
+
 def test_lookup_json(stored_campus: Campus, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["lookup", stored_campus.id, "gym", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)

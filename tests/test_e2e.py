@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
+from api import cli
 from api.app import create_app
 from api.auth import create_token
 from api.cli import import_manifest
@@ -58,6 +59,18 @@ def test_lookup_room_214_over_http_with_the_token(running: tuple[str, str]) -> N
                      headers={"Authorization": f"Bearer {token}"}).json()
     units = {u["number"] for lv in cell["levels"] if lv["ordinal"] == 1 for u in lv["units"]}
     assert "214" in units
+
+
+def test_cli_lookup_against_the_server_with_the_printed_token(
+    running: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base, token = running
+    assert cli.main(["lookup", CAMPUS, "rm 214", "--url", base, "--token", token]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "found: 1 match"
+    assert "Main Building" in out[1] and "2nd Floor" in out[1] and "Room 214" in out[1]
+    assert cli.main(["lookup", CAMPUS, "rm 214", "--url", base, "--token", "gm_wrong"]) == 2
+    assert "401" in capsys.readouterr().err
 
 
 def test_sign_in_then_map_shows_grid_and_labels_and_finds_room_214(
