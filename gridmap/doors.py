@@ -17,6 +17,7 @@ from shapely.geometry import Point, Polygon
 from shapely.geometry.polygon import orient
 
 from gridmap.crs import LocalFrame
+from gridmap.errors import DoorRenumbering
 from gridmap.model import Campus
 
 
@@ -103,12 +104,15 @@ def number_building_doors(
     match_tolerance_m: float = 1.5,
     first_number: int = 1,
     retired: frozenset[str] = frozenset(),
+    allow_renumber: bool = False,
 ) -> list[str]:
     """Door numbers for one building, in the order of ``doors`` (local metres).
 
     Without ``previous`` numbers the doors are numbered ``first_number``.. in walking order from
     ``main_entrance`` (index into ``doors``; None starts at the outline's northernmost point).
-    With them, matched doors keep their numbers and new ones follow ``policy``.
+    With them, matched doors keep their numbers and new ones follow ``policy``, never taking a
+    ``retired`` number. If none matches, :class:`DoorRenumbering` is raised unless
+    ``allow_renumber``: a wholesale renumbering is almost always a georeference mistake.
     """
     if not doors:
         return []
@@ -119,6 +123,13 @@ def number_building_doors(
         start = Point(max(ring.coords, key=lambda c: (c[1], -c[0])))
     order = perimeter_order(footprint, doors, start, direction)
     kept = _match_previous(doors, previous, match_tolerance_m)
+    if previous and not kept and not allow_renumber:
+        raise DoorRenumbering(
+            f"none of the {len(previous)} numbered exterior doors is within "
+            f"{match_tolerance_m} m of a door in the new drawing; numbering afresh would "
+            "change numbers painted on real doors. Check the drawing's georeference, or allow "
+            "renumbering explicitly once the doors are repainted"
+        )
     if not kept:
         return [
             str(first_number + rank)
@@ -153,14 +164,17 @@ def number_exterior_doors(
     policy: NewDoorPolicy = NewDoorPolicy.SUFFIX,
     campus_wide: bool = False,
     match_tolerance_m: float = 1.5,
+    allow_renumber: bool = False,
 ) -> Campus:
     """The campus with every exterior door numbered; ``previous`` numbers are kept.
 
     Numbering is per building unless ``campus_wide`` (then buildings continue the sequence in
-    the order they are listed). Interior doors get no number.
+    the order they are listed). Interior doors get no number. Numbers of doors that are gone
+    are recorded in ``Campus.retired_door_numbers`` and never handed out again.
     """
     frame = LocalFrame(campus.crs)
     assigned: dict[str, str] = {}
+    retired: set[tuple[str, str]] = set(previous.retired_door_numbers) if previous else set()
     next_first = 1
     for building in campus.buildings:
         exterior = list(campus.exterior_doors(building.id))
@@ -174,16 +188,45 @@ def number_exterior_doors(
                 for o in previous.exterior_doors(building.id)
                 if o.number is not None
             ]
-        numbers = number_building_doors(
-            frame.to_local(building.footprint), points, main, prior,
-            direction=direction, policy=policy, match_tolerance_m=match_tolerance_m,
-            first_number=next_first,
-        )
+        try:
+            numbers = number_building_doors(
+                frame.to_local(building.footprint), points, main, prior,
+                direction=direction, policy=policy, match_tolerance_m=match_tolerance_m,
+                first_number=next_first, allow_renumber=allow_renumber,
+                retired=frozenset(n for b, n in retired if b == building.id),
+            )
+        except DoorRenumbering as exc:
+            raise DoorRenumbering(f"building {building.short_name} ({building.name}): {exc}") \
+                from None
         assigned.update({o.id: n for o, n in zip(exterior, numbers, strict=True)})
+        if not (allow_renumber and prior and not set(numbers) & {n for _, n in prior}):
+            retired |= {(building.id, n) for _, n in prior if n not in numbers}
         if campus_wide:
             next_first = max(_max_number(set(numbers) | {n for _, n in prior}), next_first - 1) + 1
     openings = tuple(
         dataclasses.replace(o, number=assigned.get(o.id)) if o.exterior else o
         for o in campus.openings
     )
-    return dataclasses.replace(campus, openings=openings)
+    return dataclasses.replace(campus, openings=openings,
+                               retired_door_numbers=tuple(sorted(retired)))
+
+
+def numbering_changes(campus: Campus, previous: Campus | None) -> list[str]:
+    """What a re-import did to painted door numbers, for the import report."""
+    if previous is None:
+        return []
+    changes: list[str] = []
+    for building in campus.buildings:
+        before = {o.number for o in previous.exterior_doors(building.id) if o.number}
+        after = {o.number for o in campus.exterior_doors(building.id) if o.number}
+        name = f"building {building.short_name}"
+        changes += [f"{name}: new exterior door numbered {n}; paint it on the door"
+                    for n in sorted(after - before, key=_sort_key)]
+        changes += [f"{name}: exterior door {n} is gone; its number is retired"
+                    for n in sorted(before - after, key=_sort_key)]
+    return changes
+
+
+def _sort_key(number: str) -> tuple[int, str]:
+    m = _NUMBER_RE.match(number)
+    return (int(m.group(1)), m.group(2)) if m else (10**9, number)

@@ -77,6 +77,10 @@ class ParcelError(ImportFailed):
     """A parcel file cannot be read or holds no usable polygon."""
 
 
+class DoorRenumbering(ImportFailed):
+    """A re-import would renumber exterior doors whose numbers are painted on the building."""
+
+
 class PoiError(ImportFailed):
     """A points-of-interest file cannot be read or holds a row we cannot use."""
 

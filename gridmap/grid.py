@@ -21,6 +21,7 @@ from shapely import ops
 from shapely.geometry import Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from gridmap.crs import LocalFrame
 from gridmap.errors import InvalidCellLabel, OutsideGrid
 from gridmap.model import GridSpec, LengthUnit
 
@@ -235,6 +236,16 @@ def grid_for_extent(
     while origin_y - rows * s > bounds.miny - margin_cells * s:
         rows += 1
     return GridSpec(origin_x, origin_y, cell_size, unit, columns, rows)
+
+
+def lonlat_bounds(grid: GridSpec, frame: LocalFrame) -> Bounds:
+    """The grid extent in WGS84 as (min lon, min lat, max lon, max lat).
+
+    The outline is densified before projecting, so the box holds the whole grid even where its
+    straight local edges bow slightly in longitude/latitude.
+    """
+    outline = box(*extent(grid)).segmentize(grid.cell_size_m / 4.0)
+    return Bounds(*frame.to_wgs84(outline).bounds)
 
 
 def all_cells(grid: GridSpec) -> tuple[Cell, ...]:

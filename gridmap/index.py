@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import shapely
 from shapely.geometry import Point, Polygon, box
 from shapely.strtree import STRtree
 
@@ -87,10 +86,11 @@ class CampusIndex:
         return 0 if level_id is None else self.levels[level_id].ordinal
 
     def level_name(self, ordinal: int, building_id: str | None = None) -> str:
+        """A building's name for a level ordinal, else the campus-wide one."""
         for lv in self.campus.levels:
-            if lv.ordinal == ordinal and (building_id is None or lv.building_id == building_id):
+            if lv.ordinal == ordinal and lv.building_id == building_id:
                 return lv.name
-        return "Ground" if ordinal == 0 else f"Level {ordinal}"
+        return self.campus.ordinal_name(ordinal)
 
     def check_ordinal(self, ordinal: int) -> None:
         if ordinal not in self._levels:
@@ -255,14 +255,6 @@ class CampusIndex:
                 for u in units
             ],
         }
-
-    def lonlat_bounds(self) -> tuple[float, float, float, float]:
-        """The grid extent in lon/lat (min lon, min lat, max lon, max lat)."""
-        e = grid.extent(self.grid)
-        ring = self.frame.to_wgs84(box(*e).segmentize(10.0))
-        minx, miny, maxx, maxy = shapely.bounds(ring)
-        return float(minx), float(miny), float(maxx), float(maxy)
-
 
 def _empty() -> dict[str, list[dict[str, Any]]]:
     return {"units": [], "openings": [], "amenities": []}

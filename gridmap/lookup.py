@@ -26,6 +26,7 @@ from gridmap.errors import InvalidCellLabel, InvalidQuery, InvalidUSNG, OutsideG
 from gridmap.index import CampusIndex, Nearby
 from gridmap.model import Amenity, AmenityKind, Opening, Unit
 from gridmap.usng import normalise_usng, parse_usng, to_usng
+from gridmap.vocabulary import AMENITY_WORDS
 
 MAX_QUERY_LENGTH = 200
 EXACT = 100.0
@@ -33,7 +34,9 @@ FOUND_THRESHOLD = 90.0
 NAME_CUTOFF = 72.0
 SUGGESTION_CUTOFF = 50.0
 
-_FILLER = re.compile(r"\b(?:the|a|an|at|in|by|near|next to|outside|inside|of|please)\b")
+# words callers wrap around the thing itself ("near the gym", "outside door 2", "in room 214");
+# not "a", which is also a building prefix ("a-214")
+_FILLER = re.compile(r"\b(?:the|at|in|by|near|next to|outside|inside|of|please|um|uh)\b")
 _ROOM = re.compile(r"^(?:room|rm|classroom|class|suite|office|#)\.?\s*(?:#|no\.?|number)?\s*"
                    r"([a-z]{0,2}\s*-?\s*\d+\s*[a-z]?)$")
 _BARE_NUMBER = re.compile(r"^([a-z]{0,2})\s*-?\s*(\d+[a-z]?)$")
@@ -44,36 +47,6 @@ _BUILDING = re.compile(r"(?:^|\s)(?:building|bldg\.?)\s+([a-z0-9-]+)(?:\s|$)")
 _CELL = re.compile(r"^(?:grid\s+|cell\s+)?([a-z]{1,2})\s*(\d{1,3})(?:\s*-\s*([1-9]))?$")
 _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
 _LONLAT = re.compile(rf"^({_NUMBER})\s*[,;\s]\s*({_NUMBER})$")
-
-_AMENITY_WORDS: dict[str, AmenityKind] = {
-    "knox box": AmenityKind.KNOX_BOX, "knox": AmenityKind.KNOX_BOX,
-    "key box": AmenityKind.KNOX_BOX, "lock box": AmenityKind.KNOX_BOX,
-    "lockbox": AmenityKind.KNOX_BOX, "knoxbox": AmenityKind.KNOX_BOX,
-    "aed": AmenityKind.AED, "defibrillator": AmenityKind.AED, "defib": AmenityKind.AED,
-    "trauma kit": AmenityKind.TRAUMA_KIT, "bleed kit": AmenityKind.TRAUMA_KIT,
-    "stop the bleed kit": AmenityKind.TRAUMA_KIT, "trauma bag": AmenityKind.TRAUMA_KIT,
-    "gas shutoff": AmenityKind.GAS_SHUTOFF, "gas shut off": AmenityKind.GAS_SHUTOFF,
-    "gas valve": AmenityKind.GAS_SHUTOFF, "gas meter": AmenityKind.GAS_SHUTOFF,
-    "water shutoff": AmenityKind.WATER_SHUTOFF, "water shut off": AmenityKind.WATER_SHUTOFF,
-    "water valve": AmenityKind.WATER_SHUTOFF, "water main": AmenityKind.WATER_SHUTOFF,
-    "electric shutoff": AmenityKind.ELECTRIC_SHUTOFF,
-    "electrical shutoff": AmenityKind.ELECTRIC_SHUTOFF,
-    "power shutoff": AmenityKind.ELECTRIC_SHUTOFF, "main breaker": AmenityKind.ELECTRIC_SHUTOFF,
-    "electrical panel": AmenityKind.ELECTRIC_SHUTOFF,
-    "fire alarm panel": AmenityKind.FIRE_ALARM_PANEL, "facp": AmenityKind.FIRE_ALARM_PANEL,
-    "fire panel": AmenityKind.FIRE_ALARM_PANEL, "alarm panel": AmenityKind.FIRE_ALARM_PANEL,
-    "access control panel": AmenityKind.ACCESS_CONTROL_PANEL,
-    "stairwell": AmenityKind.STAIRWELL, "stairs": AmenityKind.STAIRWELL,
-    "staircase": AmenityKind.STAIRWELL, "elevator": AmenityKind.ELEVATOR,
-    "rally point": AmenityKind.RALLY_POINT, "assembly point": AmenityKind.RALLY_POINT,
-    "reunification site": AmenityKind.RALLY_POINT, "staging area": AmenityKind.STAGING_AREA,
-    "staging": AmenityKind.STAGING_AREA, "hazard": AmenityKind.HAZARD,
-    "first aid": AmenityKind.FIRST_AID,
-}
-# kind words are plural in speech too: "knox boxes", "aeds"
-_AMENITY_WORDS.update({w + ("es" if w.endswith("x") else "s"): k
-                       for w, k in list(_AMENITY_WORDS.items())})
-
 
 class Status(StrEnum):
     FOUND = "found"
@@ -171,8 +144,13 @@ def normalise_number(text: str) -> str:
 
 def _clean(query: str) -> str:
     q = query.strip().lower()
-    q = re.sub(r"[?!]+$", "", q)
+    q = re.sub(r"[?!.,;]+$", "", q)
     return re.sub(r"\s+", " ", q).strip()
+
+
+def _without_filler(q: str) -> str:
+    stripped = re.sub(r"\s+", " ", _FILLER.sub(" ", q)).strip()
+    return stripped or q
 
 
 class LookupEngine:
@@ -208,7 +186,7 @@ class LookupEngine:
         q = _clean(query)
         if not q:
             raise InvalidQuery("query is empty; try a room number, name, door, cell or place")
-        building_id, q = self._building_qualifier(q)
+        building_id, q = self._building_qualifier(_without_filler(q))
         hits = _Hits()
         self._coordinates(q, hits)
         self._cell(q, hits)
@@ -333,7 +311,8 @@ class LookupEngine:
         for o in doors:
             hits.others.append(self._feature_candidate(
                 o.id, MatchKind.DOOR, EXACT, "opening",
-                f"Door {o.number}" + (" (main entrance)" if o.main_entrance else ""),
+                (f"Door {o.number}" if o.number else "Exterior door (unnumbered)")
+                + (" (main entrance)" if o.main_entrance else ""),
                 o.building_id, o.level_id, None))
 
     def _room_number(self, q: str, building_id: str | None, hits: _Hits) -> None:
@@ -371,15 +350,13 @@ class LookupEngine:
                    for u in self.by_number.get(key, []))
 
     def _amenities(self, q: str, building_id: str | None, hits: _Hits) -> None:
-        words = _FILLER.sub(" ", q).strip()
-        words = re.sub(r"\s+", " ", words)
-        if len(words) < 3:
+        if len(q) < 3:
             return
-        best = process.extractOne(words, list(_AMENITY_WORDS), scorer=fuzz.ratio,
+        best = process.extractOne(q, list(AMENITY_WORDS), scorer=fuzz.ratio,
                                   score_cutoff=85)
         if best is None:
             return
-        kind = _AMENITY_WORDS[best[0]]
+        kind = AMENITY_WORDS[best[0]]
         hits.set_query = True
         score = EXACT if best[1] >= 99 else max(FOUND_THRESHOLD, float(best[1]))
         for a in self._amenities_of(kind, building_id):
@@ -392,11 +369,10 @@ class LookupEngine:
                 if a.kind is kind and (building_id is None or a.building_id == building_id)]
 
     def _names(self, q: str, building_id: str | None, hits: _Hits) -> None:
-        words = re.sub(r"\s+", " ", _FILLER.sub(" ", q)).strip()
         # a room-number phrasing is answered by number only; "room 214" is not "Classroom 201"
-        if sum(ch.isalpha() for ch in words) < 3 or _ROOM.match(q) or _BARE_NUMBER.match(q):
+        if sum(ch.isalpha() for ch in q) < 3 or _ROOM.match(q) or _BARE_NUMBER.match(q):
             return
-        found = process.extract(words, self.name_choices, scorer=fuzz.WRatio,
+        found = process.extract(q, self.name_choices, scorer=fuzz.WRatio,
                                 processor=utils.default_process, limit=None,
                                 score_cutoff=NAME_CUTOFF)
         for _, score, i in found:

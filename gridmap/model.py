@@ -201,6 +201,8 @@ class Campus:
     openings: tuple[Opening, ...] = ()
     amenities: tuple[Amenity, ...] = ()
     grounds: tuple[GroundsFeature, ...] = ()
+    #: (building id, door number) pairs once painted on a door that is gone: never reused
+    retired_door_numbers: tuple[tuple[str, str], ...] = ()
     meta: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -231,6 +233,13 @@ class Campus:
             if lv.id == level_id:
                 return lv
         raise InvalidModel(f"campus {self.id} has no level {level_id}")
+
+    def ordinal_name(self, ordinal: int) -> str:
+        """What people call a level ordinal across buildings: the name most buildings use."""
+        names = [lv.name for lv in self.levels if lv.ordinal == ordinal]
+        if not names:
+            return "Ground" if ordinal == 0 else f"Level {ordinal}"
+        return max(sorted(set(names)), key=names.count)
 
     @property
     def ordinals(self) -> tuple[int, ...]:

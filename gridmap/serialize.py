@@ -68,6 +68,7 @@ def venue_to_feature(campus: Campus) -> Feature:
         "address": campus.address,
         "crs": campus.crs,
         "grid": grid_to_dict(campus.grid),
+        "retired_door_numbers": [list(pair) for pair in campus.retired_door_numbers],
         "meta": dict(campus.meta),
     })
 
@@ -218,6 +219,8 @@ def campus_from_features(features: Iterable[Mapping[str, Any]]) -> Campus:
             openings=tuple(parts["opening"]),
             amenities=tuple(parts["amenity"]),
             grounds=tuple(parts["grounds"]),
+            retired_door_numbers=tuple(
+                (str(b), str(n)) for b, n in p.get("retired_door_numbers", [])),
             meta={str(k): str(v) for k, v in p.get("meta", {}).items()},
         )
     except KeyError as exc:

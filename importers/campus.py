@@ -19,7 +19,7 @@ from shapely.ops import unary_union
 
 from gridmap import grid
 from gridmap.crs import LocalFrame
-from gridmap.doors import Direction, number_exterior_doors
+from gridmap.doors import number_exterior_doors, numbering_changes
 from gridmap.errors import ManifestError
 from gridmap.model import (
     Building,
@@ -230,8 +230,9 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None) -> ImportRe
         openings=tuple(openings), amenities=tuple(amenities), grounds=tuple(grounds), meta=meta,
     )
     result.campus = number_exterior_doors(
-        campus, previous, direction=Direction(m.doors.numbering.value)
+        campus, previous, direction=m.doors.numbering, allow_renumber=m.doors.allow_renumber
     )
+    result.warnings.extend(numbering_changes(result.campus, previous))
     return result
 
 

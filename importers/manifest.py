@@ -57,6 +57,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gridmap.doors import Direction
 from gridmap.errors import ManifestError
 from gridmap.model import LengthUnit
 
@@ -100,11 +101,6 @@ _UNIT_METRES = {
 class TransformKind(StrEnum):
     SIMILARITY = "similarity"
     AFFINE = "affine"
-
-
-class Numbering(StrEnum):
-    CLOCKWISE = "clockwise"
-    COUNTERCLOCKWISE = "counterclockwise"
 
 
 Pair = Annotated[tuple[float, float], Field()]
@@ -174,8 +170,10 @@ class Georef(_Strict):
 
 
 class DoorSettings(_Strict):
-    numbering: Numbering = Numbering.CLOCKWISE
+    numbering: Direction = Direction.CLOCKWISE
     exterior_distance_m: float = Field(default=0.6, ge=0)
+    #: set for one import after repainting: lets a re-import number every door afresh
+    allow_renumber: bool = False
 
 
 class MainEntrance(_Strict):

@@ -8,7 +8,14 @@ import pytest
 from shapely.geometry import Point, box
 
 from gridmap.crs import LocalFrame
-from gridmap.doors import Direction, NewDoorPolicy, number_building_doors, number_exterior_doors
+from gridmap.doors import (
+    Direction,
+    NewDoorPolicy,
+    number_building_doors,
+    number_exterior_doors,
+    numbering_changes,
+)
+from gridmap.errors import DoorRenumbering
 from gridmap.model import Campus, Opening, stable_id
 from tests.campus_factory import small_campus
 
@@ -90,3 +97,52 @@ def test_interior_doors_get_no_number() -> None:
 @pytest.mark.parametrize("main", [None])
 def test_without_main_entrance_numbering_starts_at_the_north(main: int | None) -> None:
     assert number_building_doors(SQUARE, DOORS, main)[2] == "1"
+
+
+def _moved(campus: Campus, door_id: str, dx: float, dy: float) -> Campus:
+    frame = LocalFrame(campus.crs)
+    openings = []
+    for o in campus.openings:
+        if o.id == door_id:
+            p = frame.to_local(o.geometry)
+            o = dataclasses.replace(o, geometry=frame.to_wgs84(Point(p.x + dx, p.y + dy)))
+        openings.append(dataclasses.replace(o, number=None))
+    return dataclasses.replace(campus, openings=tuple(openings))
+
+
+def test_retired_numbers_survive_more_than_one_reimport() -> None:
+    first = number_exterior_doors(small_campus())
+    north = next(o for o in first.openings if o.building_id == "A" and o.number == "3")
+    # import 2: door 3 bricked up
+    second = number_exterior_doors(dataclasses.replace(first, openings=tuple(
+        dataclasses.replace(o, number=None) for o in first.openings if o.id != north.id)),
+        previous=first)
+    assert ("A", "3") in second.retired_door_numbers
+    assert numbering_changes(second, first) == [
+        "building A: exterior door 3 is gone; its number is retired"]
+    # import 3: a new door where door 3 was is still not given 3
+    third = number_exterior_doors(dataclasses.replace(second, openings=tuple(
+        dataclasses.replace(o, number=None) for o in (*second.openings, north))),
+        previous=second)
+    assert next(o for o in third.openings if o.id == north.id).number != "3"
+    assert ("A", "3") in third.retired_door_numbers
+
+
+def test_wholesale_renumbering_is_refused_unless_allowed() -> None:
+    first = number_exterior_doors(small_campus())
+    shifted = first
+    for o in first.openings:
+        if o.building_id == "A":
+            shifted = _moved(shifted, o.id, 5.0, 0.0)  # a georeference gone wrong
+    with pytest.raises(DoorRenumbering, match=r"building A .*none of the 4 numbered"):
+        number_exterior_doors(shifted, previous=first)
+    renumbered = number_exterior_doors(shifted, previous=first, allow_renumber=True)
+    assert sorted(o.number or "" for o in renumbered.exterior_doors("A")) == ["1", "2", "3", "4"]
+
+
+def test_a_door_moved_within_tolerance_keeps_its_number() -> None:
+    first = number_exterior_doors(small_campus())
+    door = next(o for o in first.openings if o.number == "2" and o.building_id == "A")
+    again = number_exterior_doors(_moved(first, door.id, 0.0, 1.0), previous=first)
+    assert next(o for o in again.openings if o.id == door.id).number == "2"
+    assert numbering_changes(again, first) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gridmap import grid
 from gridmap.doors import number_exterior_doors
 from gridmap.errors import InvalidCellLabel, LevelNotFound, OutsideGrid
 from gridmap.index import CampusIndex
@@ -62,7 +63,7 @@ def test_unknown_level(index: CampusIndex) -> None:
 
 
 def test_grid_bounds_contain_every_building(index: CampusIndex) -> None:
-    minlon, minlat, maxlon, maxlat = index.lonlat_bounds()
+    minlon, minlat, maxlon, maxlat = grid.lonlat_bounds(index.grid, index.frame)
     for b in index.campus.buildings:
         bx0, by0, bx1, by1 = b.footprint.bounds
         assert minlon < bx0 and bx1 < maxlon and minlat < by0 and by1 < maxlat

@@ -19,7 +19,9 @@ def index() -> CampusIndex:
 
 
 @pytest.mark.parametrize("query", ["room 214", "rm 214", "Rm. 214", "214", "RM 214?", "A-214",
-                                   "room #214", "building A room 214"])
+                                   "room #214", "building A room 214", "in room 214",
+                                   "near room 214", "room 214 please", "by rm 214.",
+                                   "outside room 214 in building a"])
 def test_room_214_phrasings(index: CampusIndex, query: str) -> None:
     result = lookup(index, query)
     assert result.status is Status.FOUND
@@ -72,6 +74,14 @@ def test_door_number_in_two_buildings_is_ambiguous(index: CampusIndex) -> None:
     narrowed = lookup(index, "building B door 2")
     assert narrowed.status is Status.FOUND
     assert narrowed.candidates[0].building_id == "B"
+
+
+@pytest.mark.parametrize("query", ["outside door 2 building b", "at door 2 in building B",
+                                   "building b door #2"])
+def test_door_phrasings(index: CampusIndex, query: str) -> None:
+    result = lookup(index, query)
+    assert result.status is Status.FOUND, result.message
+    assert (result.candidates[0].building_id, result.candidates[0].match) == ("B", MatchKind.DOOR)
 
 
 def test_main_entrance(index: CampusIndex) -> None:
