@@ -198,10 +198,15 @@ class LookupEngine:
             self._unit_candidate(self.units[uid], score, match)
             for uid, (score, match) in hits.units.items()
         ] + hits.others
-        candidates.sort(key=lambda c: (-c.score, c.building_id or "", c.level_ordinal or 0,
-                                       c.unit_number or "", c.label))
+        candidates.sort(key=self._rank)
         candidates = candidates[:limit]
         return self._result(query, candidates, hits.set_query)
+
+    def _rank(self, c: Candidate) -> tuple[float, str, int, str, str]:
+        """Best score first; ties in reading order: building letter, floor, room, label."""
+        building = self.index.buildings.get(c.building_id or "")
+        return (-c.score, building.short_name if building else "~", c.level_ordinal or 0,
+                c.unit_number or "", c.label)
 
     def _result(self, query: str, candidates: list[Candidate], set_query: bool) -> LookupResult:
         if not candidates:

@@ -155,3 +155,4 @@ def test_invalid_queries(index: CampusIndex, bad: str) -> None:
 
 def test_limit(index: CampusIndex) -> None:
     assert len(lookup(index, "classroom", limit=2).candidates) == 2
+

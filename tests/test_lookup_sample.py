@@ -55,3 +55,11 @@ def test_every_room_is_found_by_its_number(index: CampusIndex) -> None:
             continue
         result = lookup(index, f"room {unit.number}")
         assert result.candidates[0].feature_id == unit.id, unit.number
+
+
+def test_ties_are_listed_in_building_order(index: CampusIndex) -> None:
+    # building ids are opaque; the order a dispatcher reads is by building letter
+    result = lookup(index, "door 3")
+    assert result.status is Status.AMBIGUOUS
+    letters = [index.buildings[c.building_id or ""].short_name for c in result.candidates]
+    assert letters == ["A", "B", "C"]
