@@ -212,11 +212,14 @@ def drawing_unit_m(doc: Any, source: str, declared: DrawingUnit | None) -> tuple
     return unit_m, warnings
 
 
-def _walk(entities: Any, depth: int = 0, parent_layer: str | None = None,
+def _walk(entities: Any, doors_layer: str, depth: int = 0, parent_layer: str | None = None,
           parent_handle: str = "") -> Iterator[tuple[Any, str, str]]:
     """Yield (entity, effective layer, handle), expanding nested non-door block inserts.
 
-    Entities in a block on layer "0" take the insert's layer, as CAD programs draw them.
+    Entities in a block on layer "0" take the insert's layer, as CAD programs draw them. An
+    insert on ``doors_layer`` (upper case) is one door, however its block is built (a leaf,
+    a swing, a frame as sub-blocks), so it is not expanded; any other insert (a wing inserted
+    as a block, a group of doors) is.
     """
     for i, e in enumerate(entities):
         layer = str(e.dxf.get("layer", "0"))
@@ -224,12 +227,12 @@ def _walk(entities: Any, depth: int = 0, parent_layer: str | None = None,
             layer = parent_layer
         handle = str(e.dxf.get("handle") or f"{parent_handle}.{i}")
         yield e, layer, handle
-        if e.dxftype() == "INSERT" and depth < _NEST_DEPTH:
+        if e.dxftype() == "INSERT" and depth < _NEST_DEPTH and layer.upper() != doors_layer:
             try:
                 children = list(e.virtual_entities())
             except Exception:  # a broken block is skipped, not fatal
                 continue
-            yield from _walk(children, depth + 1, layer, handle)
+            yield from _walk(children, doors_layer, depth + 1, layer, handle)
 
 
 def _layer_names(doc: Any, used: set[str]) -> list[str]:
@@ -308,7 +311,7 @@ def extract_floor_plan(
     texts: list[tuple[str, str, tuple[float, float]]] = []
     inserts: list[tuple[str, str, tuple[float, float]]] = []
     used_layers: set[str] = set()
-    for e, layer, handle in _walk(doc.modelspace()):
+    for e, layer, handle in _walk(doc.modelspace(), want["doors"]):
         used_layers.add(layer)
         lay = layer.upper()
         kind = e.dxftype()

@@ -161,6 +161,45 @@ def test_nested_door_inserts_are_followed(make_dxf: MakeDxf) -> None:
     assert nested == pytest.approx([10 * FT, 14 * FT])
 
 
+def test_nested_door_block_is_one_door(make_dxf: MakeDxf) -> None:
+    """A door block built from sub-blocks (leaf, frame) is one door, not one per sub-block."""
+    def extra(doc: Any) -> None:
+        leaf = doc.blocks.new(name="DOOR_LEAF")
+        leaf.add_line((0, 0), (0, 3))
+        frame = doc.blocks.new(name="DOOR_FRAME")
+        frame.add_line((-0.2, 0), (0.2, 0))
+        door = doc.blocks.new(name="DOOR-EXT-DOUBLE")
+        door.add_blockref("DOOR_LEAF", (-1.5, 0))  # layer 0: takes the insert's layer
+        door.add_blockref("DOOR_LEAF", (1.5, 0), dxfattribs={"layer": "A-DOOR"})
+        door.add_blockref("DOOR_FRAME", (0, 0), dxfattribs={"layer": "A-DOOR"})
+        door.add_arc((-1.5, 0), 3, 0, 90)
+        doc.modelspace().add_blockref("DOOR-EXT-DOUBLE", (45, 0),
+                                      dxfattribs={"layer": "A-DOOR"})
+
+    plan = read_floor_plan(make_dxf(extra=extra))
+    assert sorted(d.block for d in plan.doors) == ["DOOR", "DOOR-EXT", "DOOR-EXT-DOUBLE",
+                                                   "DOOR-INT"]
+    double = next(d for d in plan.doors if d.block == "DOOR-EXT-DOUBLE")
+    assert double.exterior and double.point.x == pytest.approx(45 * FT)
+
+
+def test_rooms_inside_a_non_door_block_are_read(make_dxf: MakeDxf) -> None:
+    """A wing inserted as a block (as an xref bound into the drawing) still yields its rooms."""
+    def extra(doc: Any) -> None:
+        wing = doc.blocks.new(name="WING-EAST")
+        wing.add_lwpolyline([(0, 0), (20, 0), (20, 20), (0, 20)], close=True,
+                            dxfattribs={"layer": "A-AREA"})
+        wing.add_text("120", height=1.5, dxfattribs={"layer": "A-AREA-IDEN"}).set_placement(
+            (10, 10))
+        wing.add_blockref("DOOR-EXT", (10, 0), dxfattribs={"layer": "A-DOOR"})
+        doc.modelspace().add_blockref("WING-EAST", (60, 0), dxfattribs={"layer": "X-WING"})
+
+    plan = read_floor_plan(make_dxf(extra=extra))
+    room = next(r for r in plan.rooms if r.number == "120")
+    assert room.polygon.area == pytest.approx(400 * FT * FT)
+    assert [d.point.x for d in plan.doors if d.point.x > 65 * FT] == [pytest.approx(70 * FT)]
+
+
 def test_warnings_for_open_polyline_stray_label_unlabelled_room(make_dxf: MakeDxf) -> None:
     def extra(doc: Any) -> None:
         msp = doc.modelspace()
