@@ -35,6 +35,7 @@ unit: $(STAMP) node_modules/.package-lock.json
 
 bench: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python bench/bench_lookup.py
+	$(BIN)/python -m bench.bench_tiles
 
 # Regenerate the sample campus source files (DXF, GeoJSON, CSV) from their script.
 sample: $(STAMP)
