@@ -12,9 +12,9 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from api.auth import Principal, audit_entry
 from api.settings import Settings
@@ -98,3 +98,12 @@ class AppContext:
                 return
             self._tile_audits[key] = now
         self.audit(request, principal, "tiles", campus_id, detail)
+
+
+async def get_ctx(request: Request) -> AppContext:
+    """FastAPI dependency: the application's shared :class:`AppContext`."""
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]

@@ -15,13 +15,6 @@ from gridmap.serialize import feature_to_dict, geometry_to_dict, grid_to_dict
 _CELL_SEGMENT_M = 5.0  # densify cell edges so they stay straight lines on any map projection
 
 
-def lonlat_bounds(campus: Campus) -> list[float]:
-    """The grid extent in lon/lat: [min lon, min lat, max lon, max lat]."""
-    frame = LocalFrame(campus.crs)
-    outline = frame.to_wgs84(box(*grid.extent(campus.grid)).segmentize(10.0))
-    return [round(v, 7) for v in outline.bounds]
-
-
 def campus_detail(campus: Campus, revision: int) -> dict[str, Any]:
     frame = LocalFrame(campus.crs)
     spec = campus.grid
@@ -31,18 +24,13 @@ def campus_detail(campus: Campus, revision: int) -> dict[str, Any]:
         levels_by_building.setdefault(lv.building_id, []).append(
             {"id": lv.id, "ordinal": lv.ordinal, "name": lv.name, "short_name": lv.short_name}
         )
-    level_names: dict[int, list[str]] = {}
-    for lv in campus.levels:
-        names = level_names.setdefault(lv.ordinal, [])
-        if lv.name not in names:
-            names.append(lv.name)
     return {
         "id": campus.id,
         "name": campus.name,
         "address": campus.address,
         "revision": revision,
         "crs": campus.crs,
-        "bounds": lonlat_bounds(campus),
+        "bounds": [round(v, 7) for v in grid.lonlat_bounds(spec, frame)],
         "grid": {
             **grid_to_dict(spec),
             "cell_size_m": spec.cell_size_m,
@@ -56,7 +44,7 @@ def campus_detail(campus: Campus, revision: int) -> dict[str, Any]:
              "levels": levels_by_building.get(b.id, [])}
             for b in campus.buildings
         ],
-        "levels": [{"ordinal": o, "names": level_names[o]} for o in sorted(level_names)],
+        "levels": [{"ordinal": o, "name": campus.ordinal_name(o)} for o in campus.ordinals],
         "counts": {
             "buildings": len(campus.buildings),
             "levels": len(campus.levels),

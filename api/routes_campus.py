@@ -8,22 +8,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import AdminPrincipal, CurrentPrincipal, current_principal
-from api.context import AppContext
+from api.context import Ctx
 from api.geo import campus_detail, level_feature_collection
 from gridmap import lookup as lookups
 
 GEOJSON = "application/geo+json"
 
 router = APIRouter(dependencies=[Depends(current_principal)])
-
-
-async def get_ctx(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
-
-
-Ctx = Annotated[AppContext, Depends(get_ctx)]
-CampusId = Annotated[str, "campus id"]
 
 
 @router.get("/campuses", summary="Campuses this token may see")
@@ -75,7 +66,8 @@ def lookup(
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    q: Annotated[str, Query(min_length=1, max_length=200, description="what the caller said")],
+    q: Annotated[str, Query(min_length=1, max_length=lookups.MAX_QUERY_LENGTH,
+                            description="what the caller said")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> JSONResponse:
     loaded = ctx.loaded(campus_id, principal)

@@ -18,7 +18,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from api.auth import CurrentPrincipal, current_principal
-from api.context import AppContext
+from api.context import Ctx
 from api.errors import FeatureUnavailable, InvalidParameter
 from gridmap.errors import NotFound
 from tiles import raster, webmap
@@ -26,14 +26,8 @@ from tiles import raster, webmap
 router = APIRouter(dependencies=[Depends(current_principal)])
 
 
-def _ctx(request: Request) -> AppContext:
-    ctx: AppContext = request.app.state.ctx
-    return ctx
-
-
 @router.get("/", response_class=HTMLResponse, summary="Campuses this token may see, as links")
-def home(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
-    ctx = _ctx(request)
+def home(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> HTMLResponse:
     items = "".join(
         f'<li><a href="/campuses/{html.escape(c.id)}/map">{html.escape(c.name)}</a>'
         f" (revision {c.current_revision})</li>"
@@ -49,9 +43,10 @@ def home(request: Request, principal: CurrentPrincipal) -> HTMLResponse:
 
 
 @router.get("/campuses/{campus_id}/map", response_class=HTMLResponse, summary="The web map")
-def map_page(campus_id: str, request: Request, principal: CurrentPrincipal) -> HTMLResponse:
+def map_page(
+    campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+) -> HTMLResponse:
     """The page loads its scripts from /static and its tiles and lookups from this origin."""
-    ctx = _ctx(request)
     loaded = ctx.loaded(campus_id, principal)
     page = webmap.map_page(loaded.campus)
     ctx.audit(request, principal, "map_page", campus_id, f"revision {loaded.revision}")
@@ -67,11 +62,11 @@ def tile(
     x: Annotated[int, PathParam(ge=0)],
     y: Annotated[int, PathParam(ge=0)],
     request: Request,
+    ctx: Ctx,
     principal: CurrentPrincipal,
 ) -> Response:
     if x >= 2**z or y >= 2**z:
         raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
-    ctx = _ctx(request)
     loaded = ctx.loaded(campus_id, principal)
     png = raster.render_tile(loaded.campus, ordinal, z, x, y)
     ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")

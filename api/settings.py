@@ -34,7 +34,6 @@ class Settings(BaseSettings):
     )
 
     index_cache_size: int = Field(default=16, ge=1)
-    max_query_length: int = Field(default=200, ge=1)
     sample_manifest: Path = Path("data/samples/lincoln_ridge/campus.toml")
     log_level: str = "INFO"
 
@@ -43,7 +42,3 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'gridmap.db').as_posix()}"
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"

@@ -71,9 +71,6 @@ class Bbox:
     max_lon: float
     max_lat: float
 
-    def contains(self, lon: float, lat: float) -> bool:
-        return self.min_lon <= lon <= self.max_lon and self.min_lat <= lat <= self.max_lat
-
 
 @dataclass(frozen=True, slots=True)
 class RevisionInfo:
@@ -111,9 +108,6 @@ class TokenRecord:
 
     def active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
-
-    def may_see(self, campus_id: str) -> bool:
-        return self.campuses is None or campus_id in self.campuses
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +295,7 @@ class SqlCampusStore:
         self, campus: Campus, source: str, source_digest: str | None, publish: bool
     ) -> RevisionInfo:
         now = utcnow()
-        box = grid_bbox(campus)
+        box = Bbox(*grid.lonlat_bounds(campus.grid, LocalFrame(campus.crs)))
         with self._sessions.begin() as session:
             row = session.get(CampusRow, campus.id)
             if row is None:
@@ -471,16 +465,6 @@ def open_store(url: str) -> SqlCampusStore:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def grid_bbox(campus: Campus) -> Bbox:
-    """Lon/lat bounding box of the campus grid (a superset of everything on the campus)."""
-    frame = LocalFrame(campus.crs)
-    minx, miny, maxx, maxy = grid.extent(campus.grid)
-    corners = [frame.lonlat(x, y) for x in (minx, maxx) for y in (miny, maxy)]
-    lons = [c[0] for c in corners]
-    lats = [c[1] for c in corners]
-    return Bbox(min(lons), min(lats), max(lons), max(lats))
 
 
 def _engine(url: str, *, echo: bool) -> Engine:

@@ -19,6 +19,9 @@ from api.auth import create_token, hash_token
 from api.routes_auth import PUBLIC_PATHS
 from api.settings import Settings
 from api.store import Role, SqlCampusStore, utcnow
+from gridmap import grid
+from gridmap.crs import LocalFrame
+from gridmap.lookup import MAX_QUERY_LENGTH
 from gridmap.model import Campus
 from tiles import raster, webmap
 
@@ -251,9 +254,11 @@ def test_campus_detail(viewer: TestClient, stored_campus: Campus) -> None:
     assert d["grid"]["last_cell"] == "H6"
     assert [b["id"] for b in d["buildings"]] == ["A", "B"]
     assert [lv["ordinal"] for lv in d["buildings"][0]["levels"]] == [0, 1]
-    assert d["levels"] == [{"ordinal": 0, "names": ["1st Floor"]},
-                           {"ordinal": 1, "names": ["2nd Floor"]}]
+    assert d["levels"] == [{"ordinal": 0, "name": "1st Floor"},
+                           {"ordinal": 1, "name": "2nd Floor"}]
     assert d["counts"]["units"] == len(stored_campus.units)
+    core = grid.lonlat_bounds(stored_campus.grid, LocalFrame(stored_campus.crs))
+    assert d["bounds"] == [round(v, 7) for v in core]
     min_lon, min_lat, max_lon, max_lat = d["bounds"]
     centre = stored_campus.buildings[0].footprint.centroid
     assert min_lon < centre.x < max_lon
@@ -275,6 +280,14 @@ def test_unknown_query_is_not_found_not_an_error(viewer: TestClient) -> None:
     r = viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": "xylophone museum"})
     assert r.status_code == 200
     assert r.json()["status"] == "not_found"
+
+
+def test_query_length_limit_is_the_cores(viewer: TestClient) -> None:
+    longest = "x" * MAX_QUERY_LENGTH
+    assert viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": longest}).status_code == 200
+    r = viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": longest + "x"})
+    assert r.status_code == 422
+    assert "max_query_length" not in Settings.model_fields
 
 
 @pytest.mark.parametrize(("q", "status"), [("x" * 201, 422), ("", 422), ("   ", 400)])
