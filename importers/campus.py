@@ -10,7 +10,9 @@ Errors raise :class:`gridmap.errors.ImportFailed` subclasses; nothing is half-im
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +51,7 @@ class ImportResult:
 
 @dataclass
 class _LevelResult:
+    dxf: str  # as the manifest writes it
     level: Level
     plan: FloorPlan
     fit: Fit
@@ -59,87 +62,139 @@ def _unit_key(number: str, name: str, handle: str) -> str:
     return number or name or f"handle:{handle}"
 
 
+def _read_level(
+    lm: LoadedManifest, bi: int, li: int, spec: BuildingSpec, frame: LocalFrame,
+    result: ImportResult,
+) -> _LevelResult:
+    """Read one level's DXF and place it on the earth; its warnings and residual go to result."""
+    m = lm.manifest
+    lv = spec.levels[li]
+    path = lm.resolve(lv.dxf, f"buildings[{bi}].levels[{li}].dxf")
+    plan = read_floor_plan(
+        path, lv.layers.apply(m.layers), lv.units,
+        exterior_distance_m=m.doors.exterior_distance_m,
+    )
+    result.warnings.extend(plan.warnings)
+    fit = georeference(
+        spec.control_points_for(lv), plan.unit_m, frame, lv.transform or m.georef.transform,
+        max_rms_m=m.georef.max_rms_m, max_scale_deviation=m.georef.max_scale_deviation,
+        what=f"building {spec.id} level {lv.ordinal} ({lv.dxf})",
+    )
+    result.residuals[lv.dxf] = fit.rms
+    cid = m.campus.id
+    level = Level(stable_id(cid, spec.id, lv.ordinal), stable_id(cid, spec.id), lv.ordinal,
+                  lv.name, lv.short_name)
+    return _LevelResult(lv.dxf, level, plan, fit, fit.apply(plan.footprint))
+
+
+def _level_units(
+    cid: str, spec: BuildingSpec, lr: _LevelResult, frame: LocalFrame, warnings: list[str],
+) -> list[Unit]:
+    """The level's rooms as units; a repeated number or name gets a ``#2`` key and a warning."""
+    units: list[Unit] = []
+    seen: dict[str, int] = {}
+    for room in lr.plan.rooms:
+        key = _unit_key(room.number, room.name, room.handle)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:
+            if room.number:
+                warnings.append(
+                    f"{lr.dxf}: room number {room.number!r} appears more than once "
+                    f"(outline {room.handle})"
+                )
+            key = f"{key}#{seen[key]}"
+        units.append(Unit(
+            id=stable_id(cid, spec.id, lr.level.ordinal, key),
+            building_id=lr.level.building_id, level_id=lr.level.id,
+            number=room.number, name=room.name or room.number,
+            geometry=frame.to_wgs84(lr.fit.apply(room.polygon)),
+            category=room.category,
+        ))
+    return units
+
+
+def _level_openings(
+    cid: str, spec: BuildingSpec, lr: _LevelResult, frame: LocalFrame
+) -> list[Opening]:
+    return [
+        Opening(
+            id=stable_id(cid, spec.id, lr.level.ordinal, "opening", door.handle),
+            building_id=lr.level.building_id, level_id=lr.level.id,
+            geometry=frame.to_wgs84(lr.fit.apply(door.point)), exterior=door.exterior,
+        )
+        for door in lr.plan.doors
+    ]
+
+
+def _building_footprint(spec: BuildingSpec, levels: list[_LevelResult]) -> Polygon:
+    """The union of the levels' footprints (local metres), without courtyards."""
+    footprint = largest_polygon(unary_union([lr.footprint_local for lr in levels]))
+    if footprint.is_empty:
+        raise ManifestError(f"building {spec.id}: no footprint could be derived")
+    return Polygon(footprint.exterior)
+
+
+def mark_main_entrance(
+    openings: Sequence[Opening], level_id: str, near: Point, frame: LocalFrame
+) -> tuple[list[Opening], float] | None:
+    """``openings`` with the exterior door of ``level_id`` nearest ``near`` (local metres)
+    marked as the main entrance, and that door's distance from ``near``; None if the level has
+    no exterior door."""
+    candidates = [
+        (frame.to_local(o.geometry).distance(near), k)
+        for k, o in enumerate(openings) if o.exterior and o.level_id == level_id
+    ]
+    if not candidates:
+        return None
+    dist, k = min(candidates)
+    marked = list(openings)
+    marked[k] = dataclasses.replace(openings[k], main_entrance=True)
+    return marked, dist
+
+
+def _with_main_entrance(
+    lm: LoadedManifest, bi: int, spec: BuildingSpec, levels: list[_LevelResult],
+    openings: list[Opening], frame: LocalFrame, warnings: list[str],
+) -> list[Opening]:
+    """The building's openings with the manifest's ``main_entrance`` marked (if it names one)."""
+    me = spec.main_entrance
+    if me is None:
+        return openings
+    lr = next(x for x in levels if x.level.ordinal == me.level)
+    near = Point(lr.fit.point(me.near[0] * lr.plan.unit_m, me.near[1] * lr.plan.unit_m))
+    found = mark_main_entrance(openings, lr.level.id, near, frame)
+    if found is None:
+        raise ManifestError(
+            f"{lm.path.name}: buildings[{bi}].main_entrance: building {spec.id} level "
+            f"{me.level} has no exterior door"
+        )
+    marked, dist = found
+    if dist > MAIN_ENTRANCE_WARN_M:
+        warnings.append(
+            f"building {spec.id}: nearest exterior door to main_entrance.near is "
+            f"{dist:.1f} m away; check the manifest"
+        )
+    return marked
+
+
 def _import_building(
     lm: LoadedManifest, bi: int, spec: BuildingSpec, frame: LocalFrame,
     result: ImportResult,
 ) -> tuple[Building, list[_LevelResult], list[Unit], list[Opening]]:
-    m = lm.manifest
-    cid = m.campus.id
-    building_id = stable_id(cid, spec.id)
+    cid = lm.manifest.campus.id
     levels: list[_LevelResult] = []
     units: list[Unit] = []
     openings: list[Opening] = []
-    for li, lv in enumerate(spec.levels):
-        path = lm.resolve(lv.dxf, f"buildings[{bi}].levels[{li}].dxf")
-        plan = read_floor_plan(
-            path, lv.layers.apply(m.layers), lv.units,
-            exterior_distance_m=m.doors.exterior_distance_m,
-        )
-        result.warnings.extend(plan.warnings)
-        what = f"building {spec.id} level {lv.ordinal} ({lv.dxf})"
-        fit = georeference(
-            spec.control_points_for(lv), plan.unit_m, frame, lv.transform or m.georef.transform,
-            max_rms_m=m.georef.max_rms_m, max_scale_deviation=m.georef.max_scale_deviation,
-            what=what,
-        )
-        result.residuals[lv.dxf] = fit.rms
-        level = Level(stable_id(cid, spec.id, lv.ordinal), building_id, lv.ordinal, lv.name,
-                      lv.short_name)
-        seen: dict[str, int] = {}
-        for room in plan.rooms:
-            key = _unit_key(room.number, room.name, room.handle)
-            seen[key] = seen.get(key, 0) + 1
-            if seen[key] > 1:
-                if room.number:
-                    result.warnings.append(
-                        f"{lv.dxf}: room number {room.number!r} appears more than once "
-                        f"(outline {room.handle})"
-                    )
-                key = f"{key}#{seen[key]}"
-            units.append(Unit(
-                id=stable_id(cid, spec.id, lv.ordinal, key),
-                building_id=building_id, level_id=level.id,
-                number=room.number, name=room.name or room.number,
-                geometry=frame.to_wgs84(fit.apply(room.polygon)),
-                category=room.category,
-            ))
-        for door in plan.doors:
-            openings.append(Opening(
-                id=stable_id(cid, spec.id, lv.ordinal, "opening", door.handle),
-                building_id=building_id, level_id=level.id,
-                geometry=frame.to_wgs84(fit.apply(door.point)), exterior=door.exterior,
-            ))
-        levels.append(_LevelResult(level, plan, fit, fit.apply(plan.footprint)))
-
-    footprint_local = largest_polygon(unary_union([lr.footprint_local for lr in levels]))
-    if footprint_local.is_empty:
-        raise ManifestError(f"building {spec.id}: no footprint could be derived")
-    footprint_local = Polygon(footprint_local.exterior)  # a footprint has no courtyards here
-
-    if spec.main_entrance is not None:
-        me = spec.main_entrance
-        lr = next(x for x in levels if x.level.ordinal == me.level)
-        near = Point(lr.fit.point(me.near[0] * lr.plan.unit_m, me.near[1] * lr.plan.unit_m))
-        candidates = [
-            (frame.to_local(o.geometry).distance(near), k)
-            for k, o in enumerate(openings) if o.exterior and o.level_id == lr.level.id
-        ]
-        if not candidates:
-            raise ManifestError(
-                f"{lm.path.name}: buildings[{bi}].main_entrance: building {spec.id} level "
-                f"{me.level} has no exterior door"
-            )
-        dist, k = min(candidates)
-        if dist > MAIN_ENTRANCE_WARN_M:
-            result.warnings.append(
-                f"building {spec.id}: nearest exterior door to main_entrance.near is "
-                f"{dist:.1f} m away; check the manifest"
-            )
-        o = openings[k]
-        openings[k] = Opening(o.id, o.building_id, o.level_id, o.geometry, o.exterior, True)
+    for li in range(len(spec.levels)):
+        lr = _read_level(lm, bi, li, spec, frame, result)
+        levels.append(lr)
+        units += _level_units(cid, spec, lr, frame, result.warnings)
+        openings += _level_openings(cid, spec, lr, frame)
+    footprint = _building_footprint(spec, levels)
+    openings = _with_main_entrance(lm, bi, spec, levels, openings, frame, result.warnings)
     building = Building(
-        id=building_id, name=spec.name, short_name=spec.id,
-        footprint=frame.to_wgs84(footprint_local), aliases=spec.aliases,
+        id=stable_id(cid, spec.id), name=spec.name, short_name=spec.id,
+        footprint=frame.to_wgs84(footprint), aliases=spec.aliases,
     )
     return building, levels, units, openings
 
