@@ -292,6 +292,144 @@ def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name.upper(), p.upper()) for p in patterns)
 
 
+_Text = tuple[str, str, tuple[float, float]]  # handle, text, insertion point (drawing units)
+_Insert = tuple[str, str, tuple[float, float]]  # handle, block name, insertion point
+
+
+@dataclass
+class _Entities:
+    """What the drawing holds on the layers we read, still in drawing units."""
+
+    polys: list[tuple[str, Polygon]] = field(default_factory=list)
+    outlines: list[Polygon] = field(default_factory=list)
+    texts: list[_Text] = field(default_factory=list)
+    inserts: list[_Insert] = field(default_factory=list)
+    used_layers: set[str] = field(default_factory=set)
+
+
+def _collect(doc: Any, source: str, want: dict[str, str], flatten: float,
+             warnings: list[str]) -> _Entities:
+    """Sort the drawing's entities (blocks expanded) into room outlines, labels and doors."""
+    found = _Entities()
+    for e, layer, handle in _walk(doc.modelspace(), want["doors"]):
+        found.used_layers.add(layer)
+        lay = layer.upper()
+        kind = e.dxftype()
+        if lay in (want["rooms"], want["outline"]) and kind in ("LWPOLYLINE", "POLYLINE"):
+            poly, closed = _polyline_polygon(e, flatten)
+            if lay == want["outline"]:
+                if poly is not None:
+                    found.outlines.append(poly)
+            elif poly is None:
+                why = "is open" if not closed else "has fewer than 3 vertices"
+                warnings.append(
+                    f"{source}: polyline {handle} on layer {layer!r} {why}; not a room outline"
+                )
+            else:
+                found.polys.append((handle, poly))
+        elif lay == want["labels"] and kind in ("TEXT", "MTEXT"):
+            text, at = _text_of(e)
+            if text.strip():
+                found.texts.append((handle, text, at))
+        elif lay == want["doors"] and kind == "INSERT":
+            ins = e.dxf.insert
+            found.inserts.append((handle, str(e.dxf.name), (float(ins.x), float(ins.y))))
+    return found
+
+
+def _require_rooms(doc: Any, found: _Entities, source: str, layers: Layers) -> None:
+    present = _layer_names(doc, found.used_layers)
+    if layers.rooms.upper() not in {n.upper() for n in present}:
+        raise DxfError(
+            f"layer {layers.rooms!r} not found in {source}; layers present: " + ", ".join(present)
+        )
+    if not found.polys:
+        raise DxfError(
+            f"{source}: layer {layers.rooms!r} holds no closed polylines, so no rooms can be read"
+        )
+
+
+def _room_outlines(polys: list[tuple[str, Polygon]], unit_m: float, source: str,
+                   layers: Layers, warnings: list[str]) -> list[tuple[str, Polygon]]:
+    """Room outlines in metres; self-crossing ones repaired, specks dropped."""
+    out: list[tuple[str, Polygon]] = []
+    for handle, poly in polys:
+        scaled = affinity.scale(poly, unit_m, unit_m, origin=(0, 0))
+        if not scaled.is_valid:
+            warnings.append(
+                f"{source}: room outline {handle} on layer {layers.rooms!r} crosses itself; "
+                "repaired"
+            )
+            scaled = largest_polygon(shapely.make_valid(scaled))
+        if scaled.is_empty or scaled.area < 0.1:
+            warnings.append(f"{source}: room outline {handle} is smaller than 0.1 m²; skipped")
+            continue
+        out.append((handle, scaled))
+    return out
+
+
+def _labels_by_room(texts: list[_Text], outlines: list[tuple[str, Polygon]], unit_m: float,
+                    source: str, layers: Layers, warnings: list[str],
+                    ) -> dict[str, list[tuple[float, float, str]]]:
+    """Each label (y, x, text in metres) under the smallest room containing it."""
+    labels: dict[str, list[tuple[float, float, str]]] = {h: [] for h, _ in outlines}
+    for handle, text, (x, y) in texts:
+        pt = Point(x * unit_m, y * unit_m)
+        hits = [(p.area, h) for h, p in outlines if p.covers(pt)]
+        if not hits:
+            warnings.append(
+                f"{source}: label {text.strip()!r} ({handle}) on layer {layers.labels!r} is "
+                "outside every room; ignored"
+            )
+            continue
+        labels[min(hits)[1]].append((pt.y, pt.x, text))
+    return labels
+
+
+def _labelled_room(handle: str, poly: Polygon, labels: list[tuple[float, float, str]],
+                   source: str, warnings: list[str]) -> Room:
+    """A room with the number and name its labels give, read as a person would."""
+    number, names = "", []
+    # read top to bottom, left to right
+    for _, _, text in sorted(labels, key=lambda t: (-t[0], t[1])):
+        n, name = split_label(text)
+        if n and not number:
+            number = n
+        elif n:
+            names.append(n)
+        if name:
+            names.append(name)
+    name = " ".join(names)
+    if not number and not name:
+        warnings.append(f"{source}: room {handle} has no label (no number, no name)")
+    elif not number and room_category(name) == "room":
+        warnings.append(f"{source}: room {handle} ({name!r}) has no number")
+    return Room(handle, poly, number, name)
+
+
+def _outline(outlines: list[Polygon], unit_m: float) -> Polygon | None:
+    if not outlines:
+        return None
+    merged = unary_union(
+        [affinity.scale(o, unit_m, unit_m, origin=(0, 0)).buffer(0) for o in outlines]
+    )
+    return largest_polygon(merged)
+
+
+def _doors(inserts: list[_Insert], footprint: Polygon, unit_m: float, layers: Layers,
+           exterior_distance_m: float) -> list[Door]:
+    """Doors in metres; exterior by block name or by lying on the footprint's boundary."""
+    boundary = footprint.exterior
+    doors: list[Door] = []
+    for handle, block, (x, y) in inserts:
+        pt = Point(x * unit_m, y * unit_m)
+        exterior = _matches_any(block, layers.exterior_door_blocks) or (
+            boundary.distance(pt) <= exterior_distance_m
+        )
+        doors.append(Door(handle, pt, block, exterior))
+    return doors
+
+
 def extract_floor_plan(
     doc: Any,
     source: str,
@@ -303,110 +441,13 @@ def extract_floor_plan(
     """Rooms, labels, doors and outline of an open ezdxf drawing, in metres."""
     layers = layers or Layers()
     unit_m, warnings = drawing_unit_m(doc, source, declared_unit)
-    flatten = _FLATTEN_M / unit_m
     want = {k: v.upper() for k, v in layers.model_dump().items() if isinstance(v, str)}
-
-    polys: list[tuple[str, Polygon]] = []
-    outlines: list[Polygon] = []
-    texts: list[tuple[str, str, tuple[float, float]]] = []
-    inserts: list[tuple[str, str, tuple[float, float]]] = []
-    used_layers: set[str] = set()
-    for e, layer, handle in _walk(doc.modelspace(), want["doors"]):
-        used_layers.add(layer)
-        lay = layer.upper()
-        kind = e.dxftype()
-        if lay in (want["rooms"], want["outline"]) and kind in ("LWPOLYLINE", "POLYLINE"):
-            poly, closed = _polyline_polygon(e, flatten)
-            if lay == want["outline"]:
-                if poly is not None:
-                    outlines.append(poly)
-                continue
-            if poly is None:
-                why = "is open" if not closed else "has fewer than 3 vertices"
-                warnings.append(
-                    f"{source}: polyline {handle} on layer {layer!r} {why}; not a room outline"
-                )
-                continue
-            polys.append((handle, poly))
-        elif lay == want["labels"] and kind in ("TEXT", "MTEXT"):
-            text, at = _text_of(e)
-            if text.strip():
-                texts.append((handle, text, at))
-        elif lay == want["doors"] and kind == "INSERT":
-            ins = e.dxf.insert
-            inserts.append((handle, str(e.dxf.name), (float(ins.x), float(ins.y))))
-
-    present = {n.upper() for n in _layer_names(doc, used_layers)}
-    if want["rooms"] not in present:
-        raise DxfError(
-            f"layer {layers.rooms!r} not found in {source}; layers present: "
-            + ", ".join(_layer_names(doc, used_layers))
-        )
-    if not polys:
-        raise DxfError(
-            f"{source}: layer {layers.rooms!r} holds no closed polylines, so no rooms can be read"
-        )
-
-    rooms_geo: list[tuple[str, Polygon]] = []
-    for handle, poly in polys:
-        scaled = affinity.scale(poly, unit_m, unit_m, origin=(0, 0))
-        if not scaled.is_valid:
-            fixed = largest_polygon(shapely.make_valid(scaled))
-            warnings.append(
-                f"{source}: room outline {handle} on layer {layers.rooms!r} crosses itself; "
-                "repaired"
-            )
-            scaled = fixed
-        if scaled.is_empty or scaled.area < 0.1:
-            warnings.append(f"{source}: room outline {handle} is smaller than 0.1 m²; skipped")
-            continue
-        rooms_geo.append((handle, scaled))
-
-    # assign each label to the smallest room containing it
-    labels: dict[str, list[tuple[float, float, str]]] = {h: [] for h, _ in rooms_geo}
-    for handle, text, (x, y) in texts:
-        pt = Point(x * unit_m, y * unit_m)
-        hits = [(p.area, h) for h, p in rooms_geo if p.covers(pt)]
-        if not hits:
-            warnings.append(
-                f"{source}: label {text.strip()!r} ({handle}) on layer {layers.labels!r} is "
-                "outside every room; ignored"
-            )
-            continue
-        labels[min(hits)[1]].append((pt.y, pt.x, text))
-
-    rooms: list[Room] = []
-    for handle, poly in rooms_geo:
-        number, names = "", []
-        # read top to bottom, left to right, as a person would
-        for _, _, text in sorted(labels[handle], key=lambda t: (-t[0], t[1])):
-            n, name = split_label(text)
-            if n and not number:
-                number = n
-            elif n:
-                names.append(n)
-            if name:
-                names.append(name)
-        name = " ".join(names)
-        if not number and not name:
-            warnings.append(f"{source}: room {handle} has no label (no number, no name)")
-        elif not number and room_category(name) == "room":
-            warnings.append(f"{source}: room {handle} ({name!r}) has no number")
-        rooms.append(Room(handle, poly, number, name))
-
-    outline: Polygon | None = None
-    if outlines:
-        merged = unary_union(
-            [affinity.scale(o, unit_m, unit_m, origin=(0, 0)).buffer(0) for o in outlines]
-        )
-        outline = largest_polygon(merged)
+    found = _collect(doc, source, want, _FLATTEN_M / unit_m, warnings)
+    _require_rooms(doc, found, source, layers)
+    outlines = _room_outlines(found.polys, unit_m, source, layers, warnings)
+    labels = _labels_by_room(found.texts, outlines, unit_m, source, layers, warnings)
+    rooms = [_labelled_room(h, poly, labels[h], source, warnings) for h, poly in outlines]
+    outline = _outline(found.outlines, unit_m)
     footprint = outline if outline is not None else rooms_footprint(rooms)
-    boundary = footprint.exterior
-    doors: list[Door] = []
-    for handle, block, (x, y) in inserts:
-        pt = Point(x * unit_m, y * unit_m)
-        exterior = _matches_any(block, layers.exterior_door_blocks) or (
-            boundary.distance(pt) <= exterior_distance_m
-        )
-        doors.append(Door(handle, pt, block, exterior))
+    doors = _doors(found.inserts, footprint, unit_m, layers, exterior_distance_m)
     return FloorPlan(source, unit_m, rooms, doors, outline, warnings)
