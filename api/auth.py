@@ -1,10 +1,15 @@
-"""Bearer tokens, roles and the session cookie.
+"""Bearer tokens, roles and browser sessions.
 
 A token is ``gm_`` + 32 random bytes (url-safe base64). Only its sha256 is stored; a presented
 token is hashed and looked up by hash, then compared with :func:`hmac.compare_digest`. The
-secret is shown once, when created. Browsers log in by posting the token to ``/login``, which
-sets it in an HttpOnly, SameSite=Strict cookie so the web map page, its tiles and its fetches
-authenticate without JavaScript ever holding the token.
+secret is shown once, when created.
+
+Browsers log in by posting the token to ``/login``, which creates a *separate* session id
+(``gs_`` + 32 random bytes; only its sha256 is stored) and sets that in an HttpOnly,
+SameSite=Strict cookie, so the web map page, its tiles and its fetches authenticate without
+JavaScript ever holding the token, and the long-lived token never travels in a cookie. A session
+lasts ``session_max_age_seconds`` at most, ends at ``/logout``, and dies with its token (revoked
+or expired). A session id is no bearer token and a token is no session id.
 """
 
 from __future__ import annotations
@@ -19,10 +24,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.store import AuditEntry, CampusStore, Role, TokenRecord, utcnow
+from api.store import AuditEntry, CampusStore, Role, SessionRecord, TokenRecord, utcnow
 from gridmap.errors import Forbidden, Unauthenticated
 
 TOKEN_PREFIX = "gm_"
+SESSION_PREFIX = "gs_"
 _MAX_TOKEN_LENGTH = 200
 
 
@@ -85,31 +91,75 @@ def verify_token(store: CampusStore, token: str, now: datetime | None = None) ->
     if not record.active(now or utcnow()):
         why = "revoked" if record.revoked_at is not None else "expired"
         raise Unauthenticated(f"token {record.id} is {why}", user_message=f"token {why}")
+    return _principal(record)
+
+
+def _principal(record: TokenRecord) -> Principal:
     return Principal(record.id, record.name, record.role, record.campuses, record.expires_at)
 
 
-def presented_token(request: Request, cookie_name: str) -> str | None:
-    """The bearer token from the Authorization header, else from the session cookie."""
+def create_session(
+    store: CampusStore, principal: Principal, max_age_seconds: int
+) -> tuple[str, SessionRecord]:
+    """A new browser session for an authenticated token: the id (for the cookie) and record."""
+    session_id = SESSION_PREFIX + secrets.token_urlsafe(32)
+    record = store.add_session(
+        session_hash=hash_token(session_id), token_id=principal.token_id,
+        expires_at=utcnow() + timedelta(seconds=max_age_seconds),
+    )
+    return session_id, record
+
+
+def verify_session(store: CampusStore, session_id: str, now: datetime | None = None) -> Principal:
+    """The principal of a session cookie's token; raises :class:`Unauthenticated`."""
+    if not session_id or len(session_id) > _MAX_TOKEN_LENGTH or not session_id.isascii():
+        raise Unauthenticated("malformed session id", user_message="invalid session")
+    digest = hash_token(session_id)
+    record = store.session_by_hash(digest)
+    if record is None or not hmac.compare_digest(record.session_hash, digest):
+        raise Unauthenticated("unknown session", user_message="invalid session")
+    now = now or utcnow()
+    if not record.active(now):
+        if record.revoked_at is not None:
+            why = "session ended"
+        elif now >= record.expires_at:
+            why = "session expired"
+        else:
+            why = "token revoked" if record.token.revoked_at is not None else "token expired"
+        raise Unauthenticated(f"session of {record.token.id}: {why}", user_message=why)
+    return _principal(record.token)
+
+
+def bearer_token(request: Request) -> str | None:
+    """The token from the Authorization header, if there is one."""
     header = request.headers.get("authorization")
-    if header:
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthenticated("bad Authorization header",
-                                  user_message="use 'Authorization: Bearer <token>'")
-        return value.strip()
-    return request.cookies.get(cookie_name)
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthenticated("bad Authorization header",
+                              user_message="use 'Authorization: Bearer <token>'")
+    return value.strip()
 
 
 def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller, or :class:`Unauthenticated` (401)."""
+    """FastAPI dependency: the authenticated caller, or :class:`Unauthenticated` (401).
+
+    An Authorization header wins; else the session cookie. Each is only what it claims to be:
+    a session id in the header or a token in the cookie is unknown.
+    """
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
     ctx = request.app.state.ctx
-    token = presented_token(request, ctx.settings.cookie_name)
-    if token is None:
-        raise Unauthenticated("no credentials", user_message="authentication required")
-    principal = verify_token(ctx.store, token)
+    token = bearer_token(request)
+    if token is not None:
+        principal = verify_token(ctx.store, token)
+    else:
+        session_id = request.cookies.get(ctx.settings.cookie_name)
+        if session_id is None:
+            raise Unauthenticated("no credentials", user_message="authentication required")
+        principal = verify_session(ctx.store, session_id)
     request.state.principal = principal
     return principal
 

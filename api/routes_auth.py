@@ -9,7 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.auth import CurrentPrincipal, current_principal, verify_token
+from api.auth import (
+    CurrentPrincipal,
+    create_session,
+    current_principal,
+    hash_token,
+    verify_token,
+)
 from api.context import AppContext
 from api.store import utcnow
 from gridmap import __version__
@@ -73,12 +79,19 @@ def login_form(next: Annotated[str, Query(max_length=2000)] = "/") -> HTMLRespon
     return _login_page(next)
 
 
+def cookie_secure(request: Request, ctx: AppContext) -> bool:
+    """Secure cookies when configured or when the request came over HTTPS (the demo on
+    plain http://127.0.0.1 keeps working)."""
+    return ctx.settings.cookie_secure or request.url.scheme == "https"
+
+
 @public_router.post("/login", summary="Exchange a token for a session cookie")
 def login(
     request: Request,
     token: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
+    """The cookie holds a new session id, never the token; the session is stored hashed."""
     ctx: AppContext = request.app.state.ctx
     try:
         principal = verify_token(ctx.store, token.strip())
@@ -86,25 +99,28 @@ def login(
         ctx.audit(request, None, "login_failed", None, exc.user_message)
         return _login_page(next, f"Sign-in failed: {exc.user_message}.", status=401)
     settings = ctx.settings
-    max_age = settings.session_max_age_seconds
+    session_id, session = create_session(ctx.store, principal, settings.session_max_age_seconds)
+    max_age = int((session.expires_at - utcnow()) / timedelta(seconds=1))
     if principal.expires_at is not None:
         max_age = min(max_age, int((principal.expires_at - utcnow()) / timedelta(seconds=1)))
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
-        settings.cookie_name, token.strip(), max_age=max(max_age, 1), path="/",
-        httponly=True, samesite="strict", secure=settings.cookie_secure,
+        settings.cookie_name, session_id, max_age=max(max_age, 1), path="/",
+        httponly=True, samesite="strict", secure=cookie_secure(request, ctx),
     )
-    ctx.audit(request, principal, "login")
+    ctx.audit(request, principal, "login", None, "session created")
     return response
 
 
-@session_router.post("/logout", summary="Drop the session cookie")
+@session_router.post("/logout", summary="End the session and drop its cookie")
 def logout(request: Request, principal: CurrentPrincipal) -> Response:
     ctx: AppContext = request.app.state.ctx
+    session_id = request.cookies.get(ctx.settings.cookie_name)
+    ended = session_id is not None and ctx.store.revoke_session(hash_token(session_id))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(
         ctx.settings.cookie_name, path="/", httponly=True, samesite="strict",
-        secure=ctx.settings.cookie_secure,
+        secure=cookie_secure(request, ctx),
     )
-    ctx.audit(request, principal, "logout")
+    ctx.audit(request, principal, "logout", None, "session ended" if ended else "no session")
     return response

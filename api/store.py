@@ -1,4 +1,4 @@
-"""Where campuses, their revisions, access tokens and the audit log live.
+"""Where campuses, their revisions, access tokens, browser sessions and the audit log live.
 
 :class:`CampusStore` is the interface the API and CLI code against. :class:`SqlCampusStore`
 implements it with SQLAlchemy 2.0 on portable SQL: SQLite (the embedded default) now,
@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -111,6 +112,21 @@ class TokenRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A browser session: the sha256 of its id (never the id) and the token it stands for."""
+
+    session_hash: str
+    token: TokenRecord
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+
+    def active(self, now: datetime) -> bool:
+        """Usable: neither revoked nor expired itself, and its token still active."""
+        return self.revoked_at is None and now < self.expires_at and self.token.active(now)
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEntry:
     ts: datetime
     action: str
@@ -122,7 +138,7 @@ class AuditEntry:
 
 
 class CampusStore(Protocol):
-    """Storage for campuses (as numbered revisions), access tokens and the audit log."""
+    """Storage for campuses (as numbered revisions), access tokens, sessions and the audit log."""
 
     def save_revision(
         self, campus: Campus, *, source: str, source_digest: str | None = None,
@@ -156,6 +172,20 @@ class CampusStore(Protocol):
 
     def revoke_tokens(self, *, name: str | None = None, token_id: str | None = None) -> int:
         """Revoke tokens by name or id; returns how many were active."""
+        ...
+
+    def add_session(
+        self, *, session_hash: str, token_id: str, expires_at: datetime
+    ) -> SessionRecord:
+        """Store a new session for a token (and drop sessions that have expired)."""
+        ...
+
+    def session_by_hash(self, session_hash: str) -> SessionRecord | None:
+        """The session with this hash, with its token, whatever their state."""
+        ...
+
+    def revoke_session(self, session_hash: str) -> bool:
+        """Revoke one session; returns whether it was active."""
         ...
 
     def audit(self, entry: AuditEntry) -> None: ...
@@ -240,6 +270,18 @@ class TokenRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     campuses: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class SessionRow(Base):
+    __tablename__ = "sessions"
+
+    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token_id: Mapped[str] = mapped_column(
+        ForeignKey("tokens.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditRow(Base):
@@ -437,14 +479,46 @@ class SqlCampusStore:
             result = session.execute(stmt)
             return int(getattr(result, "rowcount", 0))
 
+    # browser sessions ------------------------------------------------------------------------
+
+    def add_session(
+        self, *, session_hash: str, token_id: str, expires_at: datetime
+    ) -> SessionRecord:
+        now = utcnow()
+        with self._sessions.begin() as session:
+            token = session.get(TokenRow, token_id)
+            if token is None:
+                raise NotFound(f"no token {token_id}")
+            session.execute(delete(SessionRow).where(SessionRow.expires_at < now))
+            row = SessionRow(session_hash=session_hash, token_id=token_id, created_at=now,
+                             expires_at=expires_at, revoked_at=None)
+            session.add(row)
+            return _session_record(row, token)
+
+    def session_by_hash(self, session_hash: str) -> SessionRecord | None:
+        with self._sessions() as session:
+            found = session.execute(
+                select(SessionRow, TokenRow).join(TokenRow, TokenRow.id == SessionRow.token_id)
+                .where(SessionRow.session_hash == session_hash)
+            ).first()
+            return None if found is None else _session_record(*found)
+
+    def revoke_session(self, session_hash: str) -> bool:
+        stmt = (update(SessionRow)
+                .where(SessionRow.session_hash == session_hash, SessionRow.revoked_at.is_(None))
+                .values(revoked_at=utcnow()))
+        with self._sessions.begin() as session:
+            return bool(getattr(session.execute(stmt), "rowcount", 0))
+
     # audit -----------------------------------------------------------------------------------
 
     def audit(self, entry: AuditEntry) -> None:
         with self._sessions.begin() as session:
             session.add(AuditRow(
                 ts=entry.ts, token_id=entry.token_id, token_name=entry.token_name,
-                action=entry.action, campus_id=entry.campus_id, detail=entry.detail[:2000],
-                client=entry.client[:200],
+                action=entry.action,
+                campus_id=None if entry.campus_id is None else entry.campus_id[:100],
+                detail=entry.detail[:2000], client=entry.client[:200],
             ))
 
     def audit_log(self, *, campus_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
@@ -583,6 +657,14 @@ def _token_record(r: TokenRow) -> TokenRecord:
         expires_at=None if r.expires_at is None else _utc(r.expires_at),
         revoked_at=None if r.revoked_at is None else _utc(r.revoked_at),
         campuses=None if r.campuses is None else tuple(r.campuses),
+    )
+
+
+def _session_record(r: SessionRow, token: TokenRow) -> SessionRecord:
+    return SessionRecord(
+        session_hash=r.session_hash, token=_token_record(token), created_at=_utc(r.created_at),
+        expires_at=_utc(r.expires_at),
+        revoked_at=None if r.revoked_at is None else _utc(r.revoked_at),
     )
 
 

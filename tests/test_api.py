@@ -175,6 +175,107 @@ def test_cookie_secure_flag_follows_settings(data_dir: Path, store: SqlCampusSto
     assert "Secure" in r.headers["set-cookie"]
 
 
+def test_cookie_secure_flag_follows_the_scheme(data_dir: Path, store: SqlCampusStore,
+                                               viewer_token: str) -> None:
+    settings = Settings(data_dir=data_dir)  # cookie_secure off: the http demo keeps working
+    app = create_app(settings, store)
+    with TestClient(app) as c:
+        plain = c.post("/login", data={"token": viewer_token}, follow_redirects=False)
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    with TestClient(app, base_url="https://testserver") as c:
+        tls = c.post("/login", data={"token": viewer_token}, follow_redirects=False)
+    assert "Secure" in tls.headers["set-cookie"]
+
+
+def _login(client: TestClient, token: str) -> str:
+    """Sign in; the session cookie's value (also kept in the client's cookie jar)."""
+    r = client.post("/login", data={"token": token}, follow_redirects=False)
+    assert r.status_code == 303
+    session_id = r.cookies.get("gridmap_session")
+    assert session_id
+    return session_id
+
+
+def _with_cookie(client: TestClient, value: str) -> TestClient:
+    client.cookies.clear()
+    client.cookies.set("gridmap_session", value)
+    return client
+
+
+def test_session_cookie_is_not_the_token(settings: Settings, client: TestClient,
+                                         store: SqlCampusStore, viewer_token: str,
+                                         stored_campus: Campus) -> None:
+    session_id = _login(client, viewer_token)
+    assert session_id != viewer_token
+    assert viewer_token not in session_id
+    assert session_id.startswith("gs_")
+    assert client.get("/campuses").status_code == 200
+    # the session id is no bearer token ...
+    client.cookies.clear()
+    r = client.get("/campuses", headers={"Authorization": f"Bearer {session_id}"})
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == "invalid token"
+    # ... and the token is no session id
+    r = _with_cookie(client, viewer_token).get("/campuses")
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == "invalid session"
+    # only the session's hash is stored
+    store.close()
+    raw = b"".join(p.read_bytes() for p in settings.data_dir.glob("gridmap.db*"))
+    assert session_id.encode() not in raw
+    assert hash_token(session_id).encode() in raw
+
+
+def test_logout_ends_the_session_server_side(client: TestClient, viewer_token: str,
+                                             stored_campus: Campus,
+                                             store: SqlCampusStore) -> None:
+    session_id = _login(client, viewer_token)
+    assert client.post("/logout", follow_redirects=False).status_code == 303
+    # a copy of the old cookie (kept by a browser, a proxy log, a thief) is useless now
+    r = _with_cookie(client, session_id).get(f"/campuses/{CAMPUS}")
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == "session ended"
+    assert store.audit_log(limit=1)[0].detail == "session ended"
+    # the token itself still works, and can sign in again
+    client.cookies.clear()
+    assert client.get("/campuses", headers={"Authorization": f"Bearer {viewer_token}"}).is_success
+    _login(client, viewer_token)
+    assert client.get("/campuses").status_code == 200
+
+
+def test_expired_session_is_rejected(client: TestClient, settings: Settings, viewer_token: str,
+                                     stored_campus: Campus,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _login(client, viewer_token)
+    assert client.get("/campuses").status_code == 200
+    later = utcnow() + timedelta(seconds=settings.session_max_age_seconds + 1)
+    monkeypatch.setattr("api.auth.utcnow", lambda: later)
+    r = client.get("/campuses")
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == "session expired"
+    # the (non-expiring) token is still good as a bearer token
+    client.cookies.clear()
+    assert client.get("/campuses", headers={"Authorization": f"Bearer {viewer_token}"}).is_success
+
+
+def test_revoked_or_expired_token_kills_its_sessions(client: TestClient, store: SqlCampusStore,
+                                                     stored_campus: Campus,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    token, record = create_token(store, "dispatch", Role.VIEWER, expires_days=0.25)
+    session_id = _login(client, token)
+    assert client.get("/campuses").status_code == 200
+    # the token expires before the 12-hour session would
+    later = utcnow() + timedelta(hours=6, seconds=1)
+    monkeypatch.setattr("api.auth.utcnow", lambda: later)
+    r = client.get("/campuses")
+    assert (r.status_code, r.json()["error"]["message"]) == (401, "token expired")
+    monkeypatch.undo()
+    assert client.get("/campuses").status_code == 200
+    store.revoke_tokens(token_id=record.id)
+    r = _with_cookie(client, session_id).get("/campuses")
+    assert (r.status_code, r.json()["error"]["message"]) == (401, "token revoked")
+
+
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil"])
 def test_login_never_redirects_off_site(client: TestClient, viewer_token: str,
                                         target: str) -> None:

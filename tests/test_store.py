@@ -172,3 +172,39 @@ def test_data_survives_reopening(tmp_path: Path, campus: Campus) -> None:
     second.close()
     assert sqlite3.connect(tmp_path / "nested" / "dir" / "g.db").execute(
         "select count(*) from revisions").fetchone() == (1,)
+
+
+def test_sessions_hashed_with_their_token_and_revocable(store: SqlCampusStore) -> None:
+    now = utcnow()
+    token = store.add_token(token_id="t1", name="dispatch", role=Role.VIEWER,
+                            token_hash="ab" * 32, expires_at=None)
+    rec = store.add_session(session_hash="cd" * 32, token_id="t1",
+                            expires_at=now + timedelta(hours=1))
+    found = store.session_by_hash("cd" * 32)
+    assert found == rec
+    assert found.token == token
+    assert found.active(now)
+    assert not found.active(now + timedelta(hours=2))
+    assert store.session_by_hash("ef" * 32) is None
+    assert store.revoke_session("cd" * 32)
+    assert not store.revoke_session("cd" * 32)
+    ended = store.session_by_hash("cd" * 32)
+    assert ended is not None and ended.revoked_at is not None and not ended.active(now)
+    # a revoked token takes its live sessions with it
+    store.add_session(session_hash="12" * 32, token_id="t1", expires_at=now + timedelta(hours=1))
+    store.revoke_tokens(token_id="t1")
+    live = store.session_by_hash("12" * 32)
+    assert live is not None and live.revoked_at is None and not live.active(now)
+    with pytest.raises(NotFound):
+        store.add_session(session_hash="34" * 32, token_id="nope", expires_at=now)
+
+
+def test_expired_sessions_are_dropped_on_the_next_login(store: SqlCampusStore) -> None:
+    store.add_token(token_id="t1", name="x", role=Role.VIEWER, token_hash="ab" * 32,
+                    expires_at=None)
+    store.add_session(session_hash="cd" * 32, token_id="t1",
+                      expires_at=utcnow() - timedelta(seconds=1))
+    store.add_session(session_hash="ef" * 32, token_id="t1",
+                      expires_at=utcnow() + timedelta(hours=1))
+    assert store.session_by_hash("cd" * 32) is None
+    assert store.session_by_hash("ef" * 32) is not None
