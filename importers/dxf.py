@@ -37,16 +37,16 @@ from shapely.ops import unary_union
 from gridmap.errors import DxfError
 from importers.manifest import DrawingUnit, Layers
 
-# $INSUNITS codes we accept -> metres per drawing unit
-INSUNITS_METRES: dict[int, float] = {
-    1: 0.0254,  # inches
-    2: 0.3048,  # feet
-    4: 0.001,  # millimetres
-    5: 0.01,  # centimetres
-    6: 1.0,  # metres
-    10: 0.9144,  # yards
-    14: 0.1,  # decimetres
-    21: 1200.0 / 3937.0,  # US survey feet
+# $INSUNITS codes we accept
+INSUNITS: dict[int, DrawingUnit] = {
+    1: DrawingUnit.INCH,
+    2: DrawingUnit.FOOT,
+    4: DrawingUnit.MILLIMETRE,
+    5: DrawingUnit.CENTIMETRE,
+    6: DrawingUnit.METRE,
+    10: DrawingUnit.YARD,
+    14: DrawingUnit.DECIMETRE,
+    21: DrawingUnit.US_SURVEY_FOOT,
 }
 _INSUNITS_NAMES = {
     0: "unitless", 1: "inches", 2: "feet", 3: "miles", 4: "millimetres", 5: "centimetres",
@@ -197,19 +197,20 @@ def drawing_unit_m(doc: Any, source: str, declared: DrawingUnit | None) -> tuple
                 "manifest (units = \"ft\", \"in\", \"m\", ...)"
             )
         return declared.metres, warnings
-    if code not in INSUNITS_METRES:
+    unit = INSUNITS.get(code)
+    if unit is None:
         name = _INSUNITS_NAMES.get(code, "unknown")
+        accepted = ", ".join(_INSUNITS_NAMES[c] for c in sorted(INSUNITS))
         raise DxfError(
             f"{source}: unsupported drawing units $INSUNITS = {code} ({name}); floor plans must "
-            "be in inches, feet, millimetres, centimetres or metres"
+            f"be in one of: {accepted}"
         )
-    unit_m = INSUNITS_METRES[code]
-    if declared is not None and abs(declared.metres - unit_m) > 1e-9:
+    if declared is not None and declared is not unit:
         warnings.append(
             f"{source}: manifest says units = {declared.value!r} but the drawing declares "
             f"{_INSUNITS_NAMES[code]} ($INSUNITS = {code}); using the drawing's units"
         )
-    return unit_m, warnings
+    return unit.metres, warnings
 
 
 def _walk(entities: Any, doors_layer: str, depth: int = 0, parent_layer: str | None = None,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from shapely.geometry.base import BaseGeometry
 
 from gridmap.crs import G, LocalFrame, local_crs_for
 from gridmap.errors import GeoreferenceError
@@ -159,7 +158,3 @@ def georeference(
             f"conversion ({unit_m:g} m per drawing unit); are the drawing's units wrong?"
         )
     return fit
-
-
-def to_local(fit: Fit, geom: BaseGeometry) -> BaseGeometry:
-    return fit.apply(geom)

@@ -45,7 +45,8 @@ Example (every path is relative to the manifest)::
     name = "1st Floor"
     short_name = "1"
     dxf = "A_level1.dxf"
-    units = "ft"             # only used when the DXF's $INSUNITS is 0 (unitless)
+    units = "ft"             # only used when the DXF's $INSUNITS is 0 (unitless):
+                             # in, ft, us_ft, yd, mm, cm, dm or m
 """
 
 from __future__ import annotations
@@ -74,13 +75,16 @@ class _Strict(BaseModel):
 
 
 class DrawingUnit(StrEnum):
-    """Units a manifest may declare for a unitless DXF."""
+    """Units a floor plan may be drawn in: declared by the DXF, or by the manifest for a
+    unitless one. The one table of metres per drawing unit in the importers."""
 
     INCH = "in"
     FOOT = "ft"
     US_SURVEY_FOOT = "us_ft"
+    YARD = "yd"
     MILLIMETRE = "mm"
     CENTIMETRE = "cm"
+    DECIMETRE = "dm"
     METRE = "m"
 
     @property
@@ -90,11 +94,13 @@ class DrawingUnit(StrEnum):
 
 _UNIT_METRES = {
     DrawingUnit.INCH: 0.0254,
-    DrawingUnit.FOOT: 0.3048,
+    DrawingUnit.FOOT: LengthUnit.FOOT.metres,
     DrawingUnit.US_SURVEY_FOOT: 1200.0 / 3937.0,
+    DrawingUnit.YARD: 0.9144,
     DrawingUnit.MILLIMETRE: 0.001,
     DrawingUnit.CENTIMETRE: 0.01,
-    DrawingUnit.METRE: 1.0,
+    DrawingUnit.DECIMETRE: 0.1,
+    DrawingUnit.METRE: LengthUnit.METRE.metres,
 }
 
 

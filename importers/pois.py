@@ -1,8 +1,9 @@
 """Points of interest (Knox boxes, AEDs, shutoffs, ...) from CSV or any GIS point file.
 
 CSV columns: ``kind,name,lon,lat,building,level,note`` (``building``, ``level`` and ``note``
-optional). ``kind`` is a :class:`gridmap.model.AmenityKind` value; spaces, hyphens and case
-are forgiven ("Knox Box" -> ``knox_box``). ``building`` is the manifest's building id ("A"),
+optional). ``kind`` is a :class:`gridmap.model.AmenityKind` value or a word staff use for one
+(:mod:`gridmap.vocabulary`: "Knox Box", "defib", "Stop the Bleed kit"); case, spaces, hyphens
+and underscores are forgiven. ``building`` is the manifest's building id ("A"),
 ``level`` a level ordinal (0 = ground floor) or a level's short name / name. GIS files carry the
 same names as properties on point features.
 """
@@ -19,9 +20,8 @@ from shapely.geometry import Point
 
 from gridmap.errors import PoiError
 from gridmap.model import Amenity, AmenityKind, stable_id
+from gridmap.vocabulary import amenity_kind
 from importers.parcels import read_gis
-
-_ALIASES = {"knox": "knox_box", "defibrillator": "aed", "stop_the_bleed": "trauma_kit"}
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,11 @@ class PoiRow:
 
 
 def parse_kind(raw: str, where: str) -> AmenityKind:
-    key = raw.strip().lower().replace("-", "_").replace(" ", "_")
-    key = _ALIASES.get(key, key)
-    try:
-        return AmenityKind(key)
-    except ValueError:
+    kind = amenity_kind(raw)
+    if kind is None:
         allowed = ", ".join(k.value for k in AmenityKind)
-        raise PoiError(f"{where}: unknown kind {raw!r} (allowed: {allowed})") from None
+        raise PoiError(f"{where}: unknown kind {raw!r} (allowed: {allowed})")
+    return kind
 
 
 def _float(raw: object, what: str, where: str) -> float:

@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import Polygon
 
 from gridmap.errors import DxfError
-from importers.dxf import extract_floor_plan, read_floor_plan, split_label
+from importers.dxf import INSUNITS, extract_floor_plan, read_floor_plan, split_label
 from importers.manifest import DrawingUnit, Layers
 
 FT = 0.3048
@@ -114,6 +114,20 @@ def test_unitless_needs_declared_unit(make_dxf: MakeDxf) -> None:
         read_floor_plan(path)
     plan = read_floor_plan(path, declared_unit=DrawingUnit.INCH)
     assert plan.unit_m == pytest.approx(0.0254)
+
+
+@pytest.mark.parametrize("code", sorted(INSUNITS))
+def test_insunits_and_declared_units_share_one_table(make_dxf: MakeDxf, code: int) -> None:
+    """Every unit a drawing may declare can also be declared in the manifest, with the same
+    scale: a unitless drawing declared in the manifest reads exactly like a drawing that says
+    its unit itself."""
+    unit = INSUNITS[code]
+    assert DrawingUnit(unit.value) is unit
+    by_drawing = read_floor_plan(make_dxf("own.dxf", insunits=code))
+    by_manifest = read_floor_plan(make_dxf("unitless.dxf", insunits=0), declared_unit=unit)
+    assert by_drawing.unit_m == by_manifest.unit_m == unit.metres
+    assert [r.polygon.area for r in by_drawing.rooms] == [r.polygon.area
+                                                           for r in by_manifest.rooms]
 
 
 def test_unknown_units_rejected(make_dxf: MakeDxf) -> None:

@@ -11,6 +11,7 @@ from shapely.geometry import LineString, Point, box
 
 from gridmap.errors import ImportFailed, ParcelError, PoiError
 from gridmap.model import AmenityKind, GroundsKind
+from gridmap.vocabulary import amenity_kind
 from importers.parcels import read_grounds, read_parcel
 from importers.pois import parse_kind, read_poi_rows, to_amenities
 
@@ -143,3 +144,17 @@ def test_unknown_building_or_level(tmp_path: Path) -> None:
 def test_parse_kind_forgives_spelling() -> None:
     assert parse_kind("Trauma-Kit", "x") is AmenityKind.TRAUMA_KIT
     assert parse_kind("knox", "x") is AmenityKind.KNOX_BOX
+
+
+@pytest.mark.parametrize(("word", "kind"), [
+    ("Defib", AmenityKind.AED),
+    ("Stop the Bleed kit", AmenityKind.TRAUMA_KIT),
+    ("Lock Box", AmenityKind.KNOX_BOX),
+    ("FACP", AmenityKind.FIRE_ALARM_PANEL),
+    ("gas_shutoff", AmenityKind.GAS_SHUTOFF),
+    ("Water Main", AmenityKind.WATER_SHUTOFF),
+])
+def test_parse_kind_speaks_the_shared_vocabulary(word: str, kind: AmenityKind) -> None:
+    """A POI file and a dispatcher's lookup agree on what a word means."""
+    assert parse_kind(word, "x") is kind
+    assert amenity_kind(word) is kind

@@ -88,6 +88,14 @@ def test_unreadable_manifest(tmp_path: Path) -> None:
         load_manifest(tmp_path / "nope.toml")
 
 
+@pytest.mark.parametrize(("written", "metres"), [("ft", 0.3048), ("us_ft", 1200 / 3937),
+                                                 ("yd", 0.9144), ("dm", 0.1), ("in", 0.0254)])
+def test_level_units_for_a_unitless_drawing(sample: Path, written: str, metres: float) -> None:
+    _edit(sample, 'dxf = "C_level1.dxf"', f'dxf = "C_level1.dxf"\nunits = "{written}"')
+    unit = load_manifest(sample).manifest.buildings[2].levels[0].units
+    assert unit is not None and unit.metres == pytest.approx(metres, rel=1e-12)
+
+
 def test_layer_overrides() -> None:
     base = Layers()
     got = LayerOverrides(rooms="ROOMS").apply(base)
