@@ -420,6 +420,46 @@ def control_points(building: str) -> list[tuple[tuple[float, float], tuple[float
     return out
 
 
+@dataclass(frozen=True)
+class BuildingInfo:
+    """What the manifest says about a building besides its control points."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    main_entrance: tuple[float, float]  # CAD feet on the ground floor
+    levels: tuple[tuple[int, str, str, str], ...]  # ordinal, name, short name, DXF file
+
+
+BUILDINGS = (
+    BuildingInfo("A", "Main Building", ("main", "main building", "high school"), (160.0, 0.0),
+                 ((0, "1st Floor", "1", "A_level1.dxf"), (1, "2nd Floor", "2", "A_level2.dxf"))),
+    BuildingInfo("B", "Gymnasium / Athletics", ("gym", "gymnasium", "athletics"), (175.0, 150.0),
+                 ((0, "1st Floor", "1", "B_level1.dxf"),)),
+    BuildingInfo("C", "Early Childhood Center", ("ecc", "early childhood", "preschool"),
+                 (0.0, 30.0), ((0, "1st Floor", "1", "C_level1.dxf"),)),
+)
+
+
+def _building_toml(b: BuildingInfo) -> str:
+    aliases = ", ".join(f'"{a}"' for a in b.aliases)
+    x, y = b.main_entrance
+    levels = "".join(f"""
+[[buildings.levels]]
+ordinal = {ordinal}
+name = "{name}"
+short_name = "{short}"
+dxf = "{dxf}"
+""" for ordinal, name, short, dxf in b.levels)
+    return f"""
+[[buildings]]
+id = "{b.id}"
+name = "{b.name}"
+aliases = [{aliases}]
+main_entrance = {{ level = 0, near = [{x:.1f}, {y:.1f}] }}
+{_cp_toml(b.id)}{levels}"""
+
+
 def _cp_toml(building: str) -> str:
     rows = [
         f'  {{ name = "{name}", cad = [{x:.1f}, {y:.1f}], lonlat = [{lon:.7f}, {lat:.7f}] }},'
@@ -428,8 +468,7 @@ def _cp_toml(building: str) -> str:
     return "control_points = [\n" + "\n".join(rows) + "\n]\n"
 
 
-def manifest_toml() -> str:
-    return f"""# Lincoln Ridge K-12 Campus (fictional) - made by scripts/make_sample_campus.py
+_MANIFEST_HEAD = """# Lincoln Ridge K-12 Campus (fictional) - made by scripts/make_sample_campus.py
 [campus]
 id = "lincoln-ridge"
 name = "Lincoln Ridge K-12 Campus"
@@ -458,49 +497,11 @@ max_rms_m = 1.0
 
 [doors]
 numbering = "clockwise"
-
-[[buildings]]
-id = "A"
-name = "Main Building"
-aliases = ["main", "main building", "high school"]
-main_entrance = {{ level = 0, near = [160.0, 0.0] }}
-{_cp_toml("A")}
-[[buildings.levels]]
-ordinal = 0
-name = "1st Floor"
-short_name = "1"
-dxf = "A_level1.dxf"
-
-[[buildings.levels]]
-ordinal = 1
-name = "2nd Floor"
-short_name = "2"
-dxf = "A_level2.dxf"
-
-[[buildings]]
-id = "B"
-name = "Gymnasium / Athletics"
-aliases = ["gym", "gymnasium", "athletics"]
-main_entrance = {{ level = 0, near = [175.0, 150.0] }}
-{_cp_toml("B")}
-[[buildings.levels]]
-ordinal = 0
-name = "1st Floor"
-short_name = "1"
-dxf = "B_level1.dxf"
-
-[[buildings]]
-id = "C"
-name = "Early Childhood Center"
-aliases = ["ecc", "early childhood", "preschool"]
-main_entrance = {{ level = 0, near = [0.0, 30.0] }}
-{_cp_toml("C")}
-[[buildings.levels]]
-ordinal = 0
-name = "1st Floor"
-short_name = "1"
-dxf = "C_level1.dxf"
 """
+
+
+def manifest_toml() -> str:
+    return _MANIFEST_HEAD + "".join(_building_toml(b) for b in BUILDINGS)
 
 
 def main(argv: list[str]) -> int:
