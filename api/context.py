@@ -19,7 +19,7 @@ from fastapi import Depends, Request
 from api.auth import Principal, audit_entry
 from api.settings import Settings
 from api.store import CampusStore
-from gridmap.errors import CampusNotFound
+from gridmap.errors import CampusNotFound, NotFound
 from gridmap.index import CampusIndex
 from gridmap.model import Campus
 
@@ -58,14 +58,40 @@ class AppContext:
         self._lock = threading.Lock()
         self._tile_audits: dict[tuple[str, str, int], float] = {}
 
+    def check_access(
+        self, request: Request, campus_id: str, principal: Principal, revision: int | None = None
+    ) -> int:
+        """The revision number this principal may read, or :class:`NotFound` (404).
+
+        A campus the token may not see is "unknown", like one that does not exist; an
+        unpublished revision is readable by admins only. Every refusal is audited as
+        ``denied`` before it is raised.
+        """
+        try:
+            if not principal.may_see(campus_id):
+                raise CampusNotFound(f"{principal.token_id} may not see {campus_id}",
+                                     user_message=f"unknown campus {campus_id!r}")
+            current = self.store.current_revision(campus_id)
+            if revision is None or revision == current:
+                return current
+            info = self.store.revision_info(campus_id, revision)
+            if info is None or not (info.published or principal.is_admin):
+                raise NotFound(
+                    f"{principal.token_id} asked for {campus_id} revision {revision}: "
+                    + ("none" if info is None else "unpublished"),
+                    user_message=f"no {'' if principal.is_admin else 'published '}"
+                    f"revision {revision}",
+                )
+            return revision
+        except NotFound as exc:
+            self.audit(request, principal, "denied", campus_id, str(exc))
+            raise
+
     def loaded(
-        self, campus_id: str, principal: Principal, revision: int | None = None
+        self, request: Request, campus_id: str, principal: Principal, revision: int | None = None
     ) -> LoadedCampus:
-        """The campus as this principal may see it; hidden campuses are simply not found."""
-        if not principal.may_see(campus_id):
-            raise CampusNotFound(f"{principal.token_id} may not see {campus_id}",
-                                 user_message=f"unknown campus {campus_id!r}")
-        number = revision if revision is not None else self.store.current_revision(campus_id)
+        """The campus as this principal may see it (see :meth:`check_access`)."""
+        number = self.check_access(request, campus_id, principal, revision)
         key = (campus_id, number)
         with self._lock:
             hit = self._cache.get(key)

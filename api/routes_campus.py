@@ -39,7 +39,7 @@ def get_campus(
     principal: CurrentPrincipal,
     revision: Annotated[int | None, Query(ge=1, description="default: current")] = None,
 ) -> dict[str, Any]:
-    loaded = ctx.loaded(campus_id, principal, revision)
+    loaded = ctx.loaded(request, campus_id, principal, revision)
     ctx.audit(request, principal, "campus", campus_id, f"revision {loaded.revision}")
     return campus_detail(loaded.campus, loaded.revision)
 
@@ -48,13 +48,13 @@ def get_campus(
 def list_revisions(
     campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    ctx.loaded(campus_id, principal)  # visibility check, 404 if hidden or unknown
-    current = ctx.store.current_revision(campus_id)
+    current = ctx.check_access(request, campus_id, principal)  # 404 if hidden or unknown
     revisions = [
         {"number": r.number, "created_at": r.created_at.isoformat(), "source": r.source,
          "feature_count": r.feature_count, "published": r.published,
          "current": r.number == current}
         for r in ctx.store.revisions(campus_id)
+        if r.published or principal.is_admin  # drafts are for admins only
     ]
     ctx.audit(request, principal, "revisions", campus_id)
     return {"campus": campus_id, "current": current, "revisions": revisions}
@@ -70,7 +70,7 @@ def lookup(
                             description="what the caller said")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> JSONResponse:
-    loaded = ctx.loaded(campus_id, principal)
+    loaded = ctx.loaded(request, campus_id, principal)
     result: dict[str, Any] = lookups.lookup(loaded.index(), q, limit=limit).to_dict()
     for candidate in result.get("candidates", []):
         candidate["campus_id"] = candidate.get("campus_id") or campus_id
@@ -84,7 +84,7 @@ def lookup(
 def cell(
     campus_id: str, label: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    loaded = ctx.loaded(campus_id, principal)
+    loaded = ctx.loaded(request, campus_id, principal)
     ctx.audit(request, principal, "cell", campus_id, label[:20])
     contents: dict[str, Any] = loaded.index().cell_contents(label)
     return contents
@@ -102,7 +102,7 @@ def locate(
     for campus_id in ctx.store.campuses_at(lon, lat):
         if not principal.may_see(campus_id):
             continue
-        found = ctx.loaded(campus_id, principal).index().locate(lon, lat)
+        found = ctx.loaded(request, campus_id, principal).index().locate(lon, lat)
         if found is not None:
             matches.append(found)
             ctx.audit(request, principal, "locate", campus_id, f"{lat:.6f},{lon:.6f}")
@@ -122,7 +122,7 @@ def level_geojson(
     cells: Annotated[bool, Query(description="also include the grid cells")] = False,
     revision: Annotated[int | None, Query(ge=1, description="default: current")] = None,
 ) -> JSONResponse:
-    loaded = ctx.loaded(campus_id, principal, revision)
+    loaded = ctx.loaded(request, campus_id, principal, revision)
     body = level_feature_collection(loaded.campus, ordinal, with_cells=cells)
     ctx.audit(request, principal, "level_geojson", campus_id, f"level {ordinal}")
     return JSONResponse(body, media_type=GEOJSON)
@@ -132,7 +132,7 @@ def level_geojson(
 def grid_geojson(
     campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> JSONResponse:
-    loaded = ctx.loaded(campus_id, principal)
+    loaded = ctx.loaded(request, campus_id, principal)
     ctx.audit(request, principal, "grid_geojson", campus_id)
     return JSONResponse(loaded.grid_geojson(), media_type=GEOJSON)
 

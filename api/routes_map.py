@@ -47,7 +47,7 @@ def map_page(
     campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> HTMLResponse:
     """The page loads its scripts from /static and its tiles and lookups from this origin."""
-    loaded = ctx.loaded(campus_id, principal)
+    loaded = ctx.loaded(request, campus_id, principal)
     page = webmap.map_page(loaded.campus)
     ctx.audit(request, principal, "map_page", campus_id, f"revision {loaded.revision}")
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
@@ -67,7 +67,7 @@ def tile(
 ) -> Response:
     if x >= 2**z or y >= 2**z:
         raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
-    loaded = ctx.loaded(campus_id, principal)
+    loaded = ctx.loaded(request, campus_id, principal)
     png = raster.render_tile(loaded.campus, ordinal, z, x, y)
     ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
     return Response(png, media_type="image/png",

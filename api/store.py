@@ -157,6 +157,10 @@ class CampusStore(Protocol):
 
     def revisions(self, campus_id: str) -> list[RevisionInfo]: ...
 
+    def revision_info(self, campus_id: str, number: int) -> RevisionInfo | None:
+        """One revision's metadata (published or not), or None if there is no such revision."""
+        ...
+
     def campuses_at(self, lon: float, lat: float) -> list[str]:
         """Ids of campuses whose current grid's lon/lat box holds the point."""
         ...
@@ -423,6 +427,11 @@ class SqlCampusStore:
                 .order_by(RevisionRow.number)
             ).all()
             return [_revision_info(r) for r in rows]
+
+    def revision_info(self, campus_id: str, number: int) -> RevisionInfo | None:
+        with self._sessions() as session:
+            row = session.get(RevisionRow, (campus_id, number))
+            return None if row is None else _revision_info(row)
 
     def campuses_at(self, lon: float, lat: float) -> list[str]:
         with self._sessions() as session:

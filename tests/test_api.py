@@ -337,6 +337,23 @@ def test_campus_data_access_is_audited(viewer: TestClient, store: SqlCampusStore
     assert log[0].client == "testclient"
 
 
+def test_denied_attempts_are_audited(client: TestClient, store: SqlCampusStore,
+                                     stored_campus: Campus) -> None:
+    other = dataclasses.replace(stored_campus, id="other-campus", name="Other")
+    store.save_revision(other, source="tests")
+    token, record = create_token(store, "agency", Role.VIEWER, campuses=["other-campus"])
+    client.headers["Authorization"] = f"Bearer {token}"
+    assert client.get(f"/campuses/{CAMPUS}").status_code == 404
+    assert client.get(f"/campuses/{CAMPUS}/revisions").status_code == 404
+    assert client.get("/campuses/nowhere/lookup", params={"q": "214"}).status_code == 404
+    denied = [e for e in reversed(store.audit_log()) if e.action == "denied"]
+    assert [(e.token_id, e.campus_id) for e in denied] == [
+        (record.id, CAMPUS), (record.id, CAMPUS), (record.id, "nowhere")]
+    assert all(e.client == "testclient" for e in denied)
+    assert "may not see" in denied[0].detail
+    assert "nowhere" in denied[2].detail
+
+
 def test_failed_login_is_audited(client: TestClient, store: SqlCampusStore) -> None:
     client.post("/login", data={"token": "gm_wrong"})
     assert [e.action for e in store.audit_log()] == ["login_failed"]
@@ -480,6 +497,30 @@ def test_revisions(viewer: TestClient, store: SqlCampusStore, stored_campus: Cam
     missing = viewer.get(f"/campuses/{CAMPUS}", params={"revision": 9})
     assert missing.status_code == 404
     assert "revision 9" in missing.json()["error"]["message"]
+
+
+def test_unpublished_revision_is_for_admins_only(viewer: TestClient, store: SqlCampusStore,
+                                                 stored_campus: Campus, admin_token: str) -> None:
+    draft = store.save_revision(dataclasses.replace(stored_campus, name="Draft"),
+                                source="draft", publish=False)
+    assert draft.number == 2
+    for path in (f"/campuses/{CAMPUS}", f"/campuses/{CAMPUS}/levels/0.geojson"):
+        r = viewer.get(path, params={"revision": 2})
+        assert r.status_code == 404, path
+        assert r.json()["error"]["message"] == "no published revision 2"
+    assert [e.action for e in store.audit_log(limit=2)] == ["denied", "denied"]
+    listed = viewer.get(f"/campuses/{CAMPUS}/revisions").json()["revisions"]
+    assert [r["number"] for r in listed] == [1]
+
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    r = viewer.get(f"/campuses/{CAMPUS}", params={"revision": 2}, headers=admin)
+    assert (r.json()["revision"], r.json()["name"]) == (2, "Draft")
+    assert viewer.get(f"/campuses/{CAMPUS}/levels/0.geojson", params={"revision": 2},
+                      headers=admin).is_success
+    listed = viewer.get(f"/campuses/{CAMPUS}/revisions", headers=admin).json()["revisions"]
+    assert [(r["number"], r["published"]) for r in listed] == [(1, True), (2, False)]
+    # the published current revision is still what everyone gets by default
+    assert viewer.get(f"/campuses/{CAMPUS}").json()["name"] == "Test Campus"
 
 
 def test_loaded_campus_is_cached(viewer: TestClient, store: SqlCampusStore,
