@@ -48,6 +48,15 @@ def source_digest(manifest: Path) -> str:
     return h.hexdigest()
 
 
+def cli_actor() -> str:
+    """Who is at the keyboard, for the audit log: ``cli:<os user>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry or login name (some containers)
+        user = "unknown"
+    return f"cli:{user}"
+
+
 def _manifest_campus_id(manifest: Path) -> str | None:
     try:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
@@ -83,6 +92,11 @@ def import_manifest(
     info = store.save_revision(
         result.campus, source=f"import {manifest.name} (sha256 {digest[:12]})", source_digest=digest
     )
+    store.audit(AuditEntry(
+        ts=utcnow(), action="import", token_name=cli_actor(), campus_id=info.campus_id,
+        detail=f"revision {info.number} from {manifest.name}, {info.feature_count} features, "
+               f"sha256 {digest}",
+        client="local store"))
     return info, result
 
 
@@ -146,7 +160,7 @@ def _local_lookup(args: argparse.Namespace, store: CampusStore) -> dict[str, Any
     campus = store.campus(args.campus)
     result = lookup(CampusIndex(campus), args.query, limit=args.limit).to_dict()
     store.audit(AuditEntry(
-        ts=utcnow(), action="lookup", token_name=f"cli:{getpass.getuser()}",
+        ts=utcnow(), action="lookup", token_name=cli_actor(),
         campus_id=args.campus, detail=f"q={args.query!r} -> {result['status']}",
         client="local store"))
     return result

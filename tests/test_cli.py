@@ -185,3 +185,27 @@ def test_demo_is_idempotent_and_rotates_its_token(
     assert [t.name for t in active] == ["demo"]
     assert verify_token(store, token2).is_admin
     store.close()
+
+
+@needs_sample
+def test_import_is_audited(sample_copy: Path, settings: Settings,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.getpass, "getuser", lambda: "facilities")
+    assert cli.main(["import", str(sample_copy)]) == 0
+    assert cli.main(["import", "--if-changed", str(sample_copy)]) == 0  # nothing stored
+    store = _store(settings)
+    (entry,) = [e for e in store.audit_log() if e.action == "import"]
+    assert entry.token_name == "cli:facilities"
+    assert entry.campus_id == "lincoln-ridge"
+    assert entry.detail.startswith("revision 1 from campus.toml")
+    assert f"sha256 {cli.source_digest(sample_copy)}" in entry.detail
+    assert store.revisions("lincoln-ridge")[0].source_digest == cli.source_digest(sample_copy)
+    store.close()
+
+
+def test_cli_actor_without_a_login_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_user() -> str:
+        raise KeyError("getpwuid(): uid not found: 1234")
+
+    monkeypatch.setattr(cli.getpass, "getuser", no_user)
+    assert cli.cli_actor() == "cli:unknown"
