@@ -1,6 +1,6 @@
 """The campus manifest (``campus.toml``): what files make up a campus and how to read them.
 
-Example (every path is relative to the manifest)::
+Example (every path is relative to the manifest, and must stay inside its folder)::
 
     [campus]
     id = "lincoln-ridge"
@@ -258,8 +258,20 @@ class LoadedManifest:
         return self.path.parent
 
     def resolve(self, written: str, key: str) -> Path:
-        """The file ``written`` in the manifest under ``key``; ManifestError if it is missing."""
-        p = (self.base / written).resolve()
+        """The file ``written`` in the manifest under ``key``; ManifestError if it is missing
+        or lies outside the manifest's folder.
+
+        A manifest travels with uploaded files, so it may only name files beside it or below
+        it: ``..``, absolute paths and links that lead out are refused before anything outside
+        is looked at (so a manifest cannot even learn whether such a file exists).
+        """
+        base = self.base.resolve()
+        p = (base / written).resolve()
+        if not p.is_relative_to(base):
+            raise ManifestError(
+                f"{self.path.name}: {key} names {written!r}, which is outside the manifest's "
+                "folder; name files in that folder or below it"
+            )
         if not p.is_file():
             raise ManifestError(
                 f"{self.path.name}: {key} names {written!r}, which does not exist "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from gridmap.errors import ManifestError
-from importers.campus import import_campus
+from importers.campus import build_campus, import_campus
 from importers.manifest import LayerOverrides, Layers, load_manifest
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "lincoln_ridge"
@@ -50,6 +51,53 @@ def test_missing_pois_file(sample: Path) -> None:
     _edit(sample, 'pois = "pois.csv"', 'pois = "gis/pois_2024.csv"')
     with pytest.raises(ManifestError, match=r"files\.pois names 'gis/pois_2024\.csv'"):
         load_manifest(sample)
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ('parcel = "parcel.geojson"', 'parcel = "../../etc/passwd"', "files.parcel"),
+    ('pois = "pois.csv"', 'pois = "/etc/passwd"', "files.pois"),
+    ('grounds = "grounds.geojson"', 'grounds = "../outside.geojson"', "files.grounds"),
+    ('dxf = "A_level2.dxf"', 'dxf = "plans/../../outside.dxf"', "buildings[0].levels[1].dxf"),
+])
+def test_files_outside_the_manifest_folder_are_refused(sample: Path, old: str, new: str,
+                                                        key: str) -> None:
+    # the targets outside exist and are readable: refused for where they are, not what they hold
+    shutil.copy(sample.parent / "grounds.geojson", sample.parent.parent / "outside.geojson")
+    shutil.copy(sample.parent / "A_level2.dxf", sample.parent.parent / "outside.dxf")
+    _edit(sample, old, new)
+    for load in (lambda: load_manifest(sample), lambda: import_campus(sample),
+                 lambda: build_campus(load_manifest(sample, check_files=False))):
+        with pytest.raises(ManifestError, match=rf"campus\.toml: {re.escape(key)} names .*"
+                                                r"outside the manifest's folder"):
+            load()
+
+
+def test_a_link_leading_out_of_the_manifest_folder_is_refused(sample: Path) -> None:
+    outside = sample.parent.parent / "parcel_elsewhere.geojson"
+    shutil.copy(sample.parent / "parcel.geojson", outside)
+    (sample.parent / "linked.geojson").symlink_to(outside)
+    _edit(sample, 'parcel = "parcel.geojson"', 'parcel = "linked.geojson"')
+    with pytest.raises(ManifestError, match=r"files\.parcel names 'linked\.geojson', which is "
+                                            r"outside"):
+        load_manifest(sample)
+
+
+def test_files_in_a_subfolder_are_fine(sample: Path) -> None:
+    (sample.parent / "gis").mkdir()
+    (sample.parent / "parcel.geojson").rename(sample.parent / "gis" / "parcel.geojson")
+    _edit(sample, 'parcel = "parcel.geojson"', 'parcel = "gis/./parcel.geojson"')
+    assert import_campus(sample).campus.parcel is not None
+
+
+def test_import_writes_nothing(sample: Path) -> None:
+    """Importing only reads: the upload folder (and its parent) are left exactly as they were."""
+    def snapshot() -> dict[str, tuple[bytes, int]]:
+        return {str(f.relative_to(sample.parent.parent)): (f.read_bytes(), f.stat().st_mtime_ns)
+                for f in sorted(sample.parent.parent.rglob("*")) if f.is_file()}
+
+    before = snapshot()
+    import_campus(sample)
+    assert snapshot() == before
 
 
 def test_malformed_toml(sample: Path) -> None:
