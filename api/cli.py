@@ -166,13 +166,24 @@ def _local_lookup(args: argparse.Namespace, store: CampusStore) -> dict[str, Any
     return result
 
 
-def _remote_lookup(args: argparse.Namespace) -> dict[str, Any]:
-    """Ask a running gridmap server, with a bearer token (``--token`` or ``$GRIDMAP_TOKEN``)."""
-    import httpx
-
+def _remote_token(args: argparse.Namespace) -> str:
+    """``--token -`` reads the first line of stdin; else ``--token``, else ``$GRIDMAP_TOKEN``."""
+    if args.token == "-":
+        token = sys.stdin.readline().strip()
+        if not token:
+            raise CliError("--token -: no token on stdin")
+        return token
     token = args.token or os.environ.get("GRIDMAP_TOKEN")
     if not token:
-        raise CliError("--url needs a token: pass --token or set GRIDMAP_TOKEN")
+        raise CliError("--url needs a token: set GRIDMAP_TOKEN or pass --token - (stdin)")
+    return str(token)
+
+
+def _remote_lookup(args: argparse.Namespace) -> dict[str, Any]:
+    """Ask a running gridmap server, with a bearer token (see :func:`_remote_token`)."""
+    import httpx
+
+    token = _remote_token(args)
     url = f"{args.url.rstrip('/')}/campuses/{quote(args.campus, safe='')}/lookup"
     try:
         r = httpx.get(url, params={"q": args.query, "limit": args.limit},
@@ -310,7 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument("--url", help="ask a running server (e.g. http://127.0.0.1:8000) "
                                  "instead of the local store")
-    p.add_argument("--token", help="bearer token for --url (default: $GRIDMAP_TOKEN)")
+    p.add_argument("--token", metavar="TOKEN|-",
+                   help="bearer token for --url; prefer $GRIDMAP_TOKEN (the default), since a "
+                        "token on the command line is visible to other users in ps; "
+                        "'-' reads it from stdin")
     p.set_defaults(func=cmd_lookup)
 
     tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(

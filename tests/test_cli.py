@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from api import cli
 from api.auth import verify_token
@@ -209,3 +212,51 @@ def test_cli_actor_without_a_login_name(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(cli.getpass, "getuser", no_user)
     assert cli.cli_actor() == "cli:unknown"
+
+
+def _serve_through(monkeypatch: pytest.MonkeyPatch, client: TestClient) -> list[str]:
+    """httpx.get answered by the in-process app; returns the Authorization headers seen."""
+    seen: list[str] = []
+
+    def get(url: str, **kwargs: Any) -> httpx.Response:
+        seen.append(kwargs.get("headers", {}).get("Authorization", ""))
+        kwargs.pop("timeout", None)  # the TestClient warns about it
+        return client.get(url, **kwargs)
+
+    monkeypatch.setattr(httpx, "get", get)
+    return seen
+
+
+def test_remote_lookup_reads_the_token_from_stdin(
+    client: TestClient, viewer_token: str, stored_campus: Campus,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen = _serve_through(monkeypatch, client)
+    monkeypatch.delenv("GRIDMAP_TOKEN", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO(viewer_token + "\n"))
+    argv = ["lookup", stored_campus.id, "gym", "--json", "--url", "http://testserver",
+            "--token", "-"]
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["candidates"][0]["unit_name"] == "Gym"
+    assert seen == [f"Bearer {viewer_token}"]
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli.main(argv) == 2
+    assert "no token on stdin" in capsys.readouterr().err
+    assert len(seen) == 1  # nothing sent
+
+
+def test_remote_lookup_token_from_env_and_help(
+    client: TestClient, viewer_token: str, stored_campus: Campus,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    seen = _serve_through(monkeypatch, client)
+    monkeypatch.setenv("GRIDMAP_TOKEN", viewer_token)
+    assert cli.main(["lookup", stored_campus.id, "gym", "--url", "http://testserver"]) == 0
+    assert seen == [f"Bearer {viewer_token}"]
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        cli.main(["lookup", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "prefer $GRIDMAP_TOKEN" in help_text
+    assert "'-' reads it from stdin" in help_text
