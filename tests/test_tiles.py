@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import shapely
 from numpy.typing import NDArray
 from PIL import Image
 from pyproj import CRS, Transformer
+from shapely.geometry import Point
 
 from gridmap import grid as gridlib
-from gridmap.errors import InvalidQuery, LevelNotFound
+from gridmap.errors import InvalidModel, InvalidQuery, LevelNotFound
 from gridmap.model import Campus
 from tests.campus_factory import small_campus
 from tiles import style
@@ -287,3 +289,25 @@ def test_without_dejavu_font_falls_back(campus: Campus, monkeypatch: pytest.Monk
     tx, ty, _, _ = tiler.locate(-15.0, -12.5, 20)
     px = pixels(render_tile(campus, 1, 20, tx, ty))
     assert near(px, style.LABEL_COLOUR, 60).sum() > 20
+
+
+def test_room_labels_sit_at_the_lookup_label_point(campus: Campus) -> None:
+    """Each room's label is anchored where lookup puts its primary cell: ``grid.label_point``."""
+    to_local = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(campus.crs),
+                                    always_xy=True)
+    to_3857 = Tiler(campus).to_3857
+    drawing = CampusDrawing(campus)
+    by_number = {r.number: r for lv in drawing.levels.values() for r in lv.rooms}
+    assert len(by_number) == len(campus.units)
+    for unit in campus.units:
+        local = shapely.transform(unit.geometry, lambda xy: np.column_stack(
+            to_local.transform(xy[:, 0], xy[:, 1])))
+        p = gridlib.label_point(local)
+        want = to_3857.transform(p.x, p.y)
+        assert by_number[unit.number].label_at == pytest.approx(want, abs=1e-6)
+
+
+def test_door_without_a_point_is_refused(campus: Campus) -> None:
+    doors = (dataclasses.replace(campus.openings[0], geometry=Point()), *campus.openings[1:])
+    with pytest.raises(InvalidModel, match="single, non-empty point"):
+        CampusDrawing(dataclasses.replace(campus, openings=doors))

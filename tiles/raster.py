@@ -35,8 +35,8 @@ from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from gridmap import grid as gridlib
-from gridmap.errors import InvalidQuery, LevelNotFound
-from gridmap.model import Campus
+from gridmap.errors import InvalidModel, InvalidQuery, LevelNotFound
+from gridmap.model import Campus, GridSpec
 from tiles import style
 from tiles.style import RGBA, Symbol
 
@@ -132,9 +132,9 @@ class _Room:
     number: str
     name: str
     hallway: bool
-    #: Where the label may sit, best first: the pole of inaccessibility (``grid.label_point``,
-    #: which is also where lookup puts the room's primary cell), then the centroid when inside.
-    anchors: tuple[tuple[float, float], ...]
+    #: Where the label sits: ``grid.label_point`` of the room (its largest part), the same point
+    #: lookup puts the room's primary cell at, so the label and the cell agree.
+    label_at: tuple[float, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,19 +165,96 @@ class _LevelLayer:
         self.mark_tree = shapely.STRtree([Point(m.x, m.y) for m in marks])
 
 
+@dataclass(frozen=True, slots=True)
+class _Projections:
+    """The transformers one campus needs: lon/lat and local metres to and from EPSG:3857."""
+
+    to_3857: Transformer
+    to_local: Transformer
+    local_to_3857: Transformer
+
+    @classmethod
+    def for_crs(cls, crs: str) -> _Projections:
+        wgs84, web, local = CRS.from_epsg(4326), CRS.from_epsg(3857), CRS.from_user_input(crs)
+        return cls(Transformer.from_crs(wgs84, web, always_xy=True),
+                   Transformer.from_crs(wgs84, local, always_xy=True),
+                   Transformer.from_crs(local, web, always_xy=True))
+
+
 def _transform_many(geoms: Sequence[BaseGeometry], transformer: Transformer) -> list[BaseGeometry]:
     """Project many geometries with one vectorised pyproj call."""
     if not geoms:
         return []
     arr = np.empty(len(geoms), dtype=object)
     arr[:] = list(geoms)
-
-    def fn(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        x, y = transformer.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([np.asarray(x), np.asarray(y)])
-
-    out = shapely.transform(arr, fn)
+    out = shapely.transform(arr, lambda xy: _transform_xy(xy, transformer))
     return list(out)
+
+
+def _transform_xy(xy: NDArray[np.float64], transformer: Transformer) -> NDArray[np.float64]:
+    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+
+
+def _project_points(points: Sequence[Point], transformer: Transformer,
+                    what: str) -> list[tuple[float, float]]:
+    """(x, y) of each point after projecting; every point must have exactly one coordinate."""
+    arr = np.empty(len(points), dtype=object)
+    arr[:] = list(points)
+    if len(points) and (shapely.get_num_coordinates(arr) != 1).any():
+        raise InvalidModel(f"every {what} must be a single, non-empty point")
+    xy = _transform_xy(shapely.get_coordinates(arr), transformer)
+    return [(float(x), float(y)) for x, y in xy]
+
+
+def _label_point(room: BaseGeometry) -> Point:
+    """``grid.label_point`` of a room in local metres (of its largest part when it has several)."""
+    if isinstance(room, MultiPolygon):
+        room = max(room.geoms, key=lambda part: part.area)
+    if isinstance(room, Polygon):
+        return gridlib.label_point(room)
+    point: Point = room.representative_point()
+    return point
+
+
+def _xy(point: Point) -> tuple[float, float]:
+    return float(point.x), float(point.y)
+
+
+def _grid_lines_local(spec: GridSpec) -> list[NDArray[np.float64]]:
+    """Every grid line in local metres, densified so it stays straight once projected."""
+    s = spec.cell_size_m
+    ext = gridlib.extent(spec)
+    lines: list[NDArray[np.float64]] = []
+    ys = np.linspace(ext.maxy, ext.miny, spec.rows * _GRID_DENSIFY_PER_CELL + 1)
+    for c in range(spec.columns + 1):
+        lines.append(np.column_stack([np.full_like(ys, ext.minx + c * s), ys]))
+    xs = np.linspace(ext.minx, ext.maxx, spec.columns * _GRID_DENSIFY_PER_CELL + 1)
+    for r in range(spec.rows + 1):
+        lines.append(np.column_stack([xs, np.full_like(xs, ext.maxy - r * s)]))
+    return lines
+
+
+def _grid_label_anchors(spec: GridSpec) -> list[tuple[float, float, str, str]]:
+    """(x, y, text, where) in local metres: column letters and row numbers on all four edges,
+    and every cell's label at its north-west corner."""
+    s = spec.cell_size_m
+    ext = gridlib.extent(spec)
+    anchors: list[tuple[float, float, str, str]] = []
+    for c in range(spec.columns):
+        letter = gridlib.column_label(c)
+        cx = ext.minx + (c + 0.5) * s
+        anchors.append((cx, ext.maxy, letter, "top"))
+        anchors.append((cx, ext.miny, letter, "bottom"))
+    for r in range(spec.rows):
+        cy = ext.maxy - (r + 0.5) * s
+        anchors.append((ext.minx, cy, str(r + 1), "left"))
+        anchors.append((ext.maxx, cy, str(r + 1), "right"))
+    for r in range(spec.rows):
+        for c in range(spec.columns):
+            anchors.append((ext.minx + c * s, ext.maxy - r * s, gridlib.cell_label(c, r),
+                            "corner"))
+    return anchors
 
 
 class CampusDrawing:
@@ -186,120 +263,88 @@ class CampusDrawing:
     def __init__(self, campus: Campus) -> None:
         self.campus_id = campus.id
         self.ordinals = frozenset(campus.ordinals)
-        to_3857 = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_epsg(3857), always_xy=True)
-        to_local = Transformer.from_crs(CRS.from_epsg(4326), CRS.from_user_input(campus.crs),
-                                        always_xy=True)
-        local_to_3857 = Transformer.from_crs(CRS.from_user_input(campus.crs),
-                                             CRS.from_epsg(3857), always_xy=True)
+        proj = _Projections.for_crs(campus.crs)
         level_ordinal = {lv.id: lv.ordinal for lv in campus.levels}
+        self._project_areas(campus, proj)
+        rooms = self._rooms_by_ordinal(campus, level_ordinal, proj)
+        marks = self._marks_by_ordinal(campus, level_ordinal, proj)
+        self.levels: dict[int, _LevelLayer] = {
+            o: _LevelLayer(rooms[o], marks[o],
+                           frozenset(lv.building_id for lv in campus.levels if lv.ordinal == o))
+            for o in self.ordinals
+        }
+        self._build_grid(campus, proj.local_to_3857)
+        self.bounds = self._extent()
 
-        # base areas: parcel, grounds, footprints (footprint fill depends on the level)
-        base_src: list[BaseGeometry] = []
-        if campus.parcel is not None:
-            base_src.append(campus.parcel)
-        base_src += [g.geometry for g in campus.grounds]
-        base_src += [b.footprint for b in campus.buildings]
-        base = _transform_many(base_src, to_3857)
-        i = 0
-        self.parcel: _Area | None = None
-        if campus.parcel is not None:
-            self.parcel = _Area(base[0], style.PARCEL_FILL, style.PARCEL_OUTLINE,
-                                style.PARCEL_WIDTH)
-            i = 1
-        self.grounds: list[_Area] = []
-        for g in campus.grounds:
-            fill = style.GROUNDS_FILL[g.kind]
-            at = shapely.get_coordinates(base[i].representative_point())[0]
-            self.grounds.append(_Area(base[i], fill, style.GROUNDS_OUTLINE, 1.0, g.name,
-                                      (float(at[0]), float(at[1]))))
-            i += 1
-        self.footprints: list[tuple[str, BaseGeometry]] = []
-        for b in campus.buildings:
-            self.footprints.append((b.id, base[i]))
-            i += 1
+    def _project_areas(self, campus: Campus, proj: _Projections) -> None:
+        """The parcel, the grounds and the building footprints (filled per level when drawn)."""
+        parcels = [] if campus.parcel is None else [campus.parcel]
+        n_parcel, n_grounds = len(parcels), len(campus.grounds)
+        geoms = _transform_many([*parcels, *(g.geometry for g in campus.grounds),
+                                 *(b.footprint for b in campus.buildings)], proj.to_3857)
+        self.parcel = (_Area(geoms[0], style.PARCEL_FILL, style.PARCEL_OUTLINE, style.PARCEL_WIDTH)
+                       if parcels else None)
+        self.grounds = [
+            _Area(geom, style.GROUNDS_FILL[g.kind], style.GROUNDS_OUTLINE, 1.0, g.name,
+                  _xy(geom.representative_point()))
+            for g, geom in zip(campus.grounds, geoms[n_parcel: n_parcel + n_grounds], strict=True)
+        ]
+        self.footprints: list[tuple[str, BaseGeometry]] = [
+            (b.id, geom)
+            for b, geom in zip(campus.buildings, geoms[n_parcel + n_grounds:], strict=True)
+        ]
 
-        # rooms: label points are found in local metres, then projected
-        units = list(campus.units)
-        local_units = _transform_many([u.geometry for u in units], to_local)
-        label_pts: list[BaseGeometry] = []
-        for lu in local_units:
-            main = max(lu.geoms, key=lambda p: p.area) if isinstance(lu, MultiPolygon) else lu
-            if isinstance(main, Polygon):
-                pole = gridlib.label_point(main)
-                centroid = main.centroid
-                label_pts.append(shapely.MultiPoint(
-                    [pole, centroid] if main.contains(centroid) else [pole]))
-            else:
-                label_pts.append(shapely.MultiPoint([main.representative_point()]))
-        unit_geoms = _transform_many([u.geometry for u in units], to_3857)
-        label_3857 = _transform_many(label_pts, local_to_3857)
+    def _rooms_by_ordinal(self, campus: Campus, level_ordinal: dict[str, int],
+                          proj: _Projections) -> dict[int, list[_Room]]:
+        """Rooms per level, label points found in local metres (as lookup does), then projected."""
+        units = [u for u in campus.units if not u.geometry.is_empty]
+        local = _transform_many([u.geometry for u in units], proj.to_local)
+        labels = _project_points([_label_point(g) for g in local], proj.local_to_3857, "room label")
+        geoms = _transform_many([u.geometry for u in units], proj.to_3857)
+        out: dict[int, list[_Room]] = {o: [] for o in self.ordinals}
+        for u, geom, label_at in zip(units, geoms, labels, strict=True):
+            if isinstance(geom, Polygon | MultiPolygon):
+                hallway = u.category.lower() in style.HALLWAY_CATEGORIES
+                out[level_ordinal[u.level_id]].append(
+                    _Room(geom, u.number, u.name, hallway, label_at))
+        return out
 
-        rooms_by_ordinal: dict[int, list[_Room]] = {o: [] for o in self.ordinals}
-        for u, ug, lp in zip(units, unit_geoms, label_3857, strict=True):
-            if not isinstance(ug, Polygon | MultiPolygon):
-                continue
-            anchors = tuple((float(x), float(y)) for x, y in shapely.get_coordinates(lp))
-            rooms_by_ordinal[level_ordinal[u.level_id]].append(_Room(
-                ug, u.number, u.name, u.category.lower() in style.HALLWAY_CATEGORIES, anchors))
+    def _marks_by_ordinal(self, campus: Campus, level_ordinal: dict[str, int],
+                          proj: _Projections) -> dict[int, list[_Mark]]:
+        """Exterior doors (with their painted numbers) and amenities per level.
 
-        # doors and amenities
-        marks_by_ordinal: dict[int, list[_Mark]] = {o: [] for o in self.ordinals}
+        An amenity with no level is drawn on the ground floor (ordinal 0), when there is one.
+        """
         doors = [o for o in campus.openings if o.exterior]
         amenities = list(campus.amenities)
-        pts = _transform_many([d.geometry for d in doors] + [a.geometry for a in amenities],
-                              to_3857)
-        for d, p in zip(doors, pts[: len(doors)], strict=True):
-            assert isinstance(p, Point)
-            marks_by_ordinal[level_ordinal[d.level_id]].append(
-                _Mark(p.x, p.y, style.DOOR, d.number or "", True))
-        for a, p in zip(amenities, pts[len(doors):], strict=True):
-            assert isinstance(p, Point)
+        xy = _project_points([d.geometry for d in doors] + [a.geometry for a in amenities],
+                             proj.to_3857, "door and amenity")
+        out: dict[int, list[_Mark]] = {o: [] for o in self.ordinals}
+        for d, (x, y) in zip(doors, xy[: len(doors)], strict=True):
+            out[level_ordinal[d.level_id]].append(_Mark(x, y, style.DOOR, d.number or "", True))
+        for a, (x, y) in zip(amenities, xy[len(doors):], strict=True):
             ordinal = 0 if a.level_id is None else level_ordinal.get(a.level_id)
-            if ordinal is None or ordinal not in marks_by_ordinal:
-                continue
-            sym = style.AMENITY_SYMBOLS[a.kind]
-            marks_by_ordinal[ordinal].append(_Mark(p.x, p.y, sym, sym.text, False))
+            if ordinal in out:
+                sym = style.AMENITY_SYMBOLS[a.kind]
+                out[ordinal].append(_Mark(x, y, sym, sym.text, False))
+        return out
 
-        self.levels: dict[int, _LevelLayer] = {}
-        for o in self.ordinals:
-            with_level = frozenset(lv.building_id for lv in campus.levels if lv.ordinal == o)
-            self.levels[o] = _LevelLayer(rooms_by_ordinal[o], marks_by_ordinal[o], with_level)
-
-        self._build_grid(campus, local_to_3857)
-
-        extent_geoms: list[BaseGeometry] = [*base, self.grid_outline]
-        minx, miny, maxx, maxy = shapely.total_bounds(np.array(extent_geoms, dtype=object))
-        self.bounds = (float(minx), float(miny), float(maxx), float(maxy))
+    def _extent(self) -> tuple[float, float, float, float]:
+        """(minx, miny, maxx, maxy) of everything drawn but rooms and marks (they lie inside)."""
+        geoms: list[BaseGeometry] = [g for _, g in self.footprints]
+        geoms += [a.geom for a in self.grounds]
+        if self.parcel is not None:
+            geoms.append(self.parcel.geom)
+        geoms.append(self.grid_outline)
+        minx, miny, maxx, maxy = shapely.total_bounds(np.array(geoms, dtype=object))
+        return float(minx), float(miny), float(maxx), float(maxy)
 
     def _build_grid(self, campus: Campus, local_to_3857: Transformer) -> None:
-        spec = campus.grid
-        s = spec.cell_size_m
-        ext = gridlib.extent(spec)
-        lines: list[NDArray[np.float64]] = []
-        ys = np.linspace(ext.maxy, ext.miny, spec.rows * _GRID_DENSIFY_PER_CELL + 1)
-        for c in range(spec.columns + 1):
-            lines.append(np.column_stack([np.full_like(ys, ext.minx + c * s), ys]))
-        xs = np.linspace(ext.minx, ext.maxx, spec.columns * _GRID_DENSIFY_PER_CELL + 1)
-        for r in range(spec.rows + 1):
-            lines.append(np.column_stack([xs, np.full_like(xs, ext.maxy - r * s)]))
-        # label anchors, all in one array with the lines so there is one projection call
-        anchors: list[tuple[float, float, str, str]] = []
-        for c in range(spec.columns):
-            letter = gridlib.column_label(c)
-            cx = ext.minx + (c + 0.5) * s
-            anchors.append((cx, ext.maxy, letter, "top"))
-            anchors.append((cx, ext.miny, letter, "bottom"))
-        for r in range(spec.rows):
-            cy = ext.maxy - (r + 0.5) * s
-            anchors.append((ext.minx, cy, str(r + 1), "left"))
-            anchors.append((ext.maxx, cy, str(r + 1), "right"))
-        for r in range(spec.rows):
-            for c in range(spec.columns):
-                anchors.append((ext.minx + c * s, ext.maxy - r * s, gridlib.cell_label(c, r),
-                                "corner"))
+        lines = _grid_lines_local(campus.grid)
+        anchors = _grid_label_anchors(campus.grid)
+        # lines and label anchors in one array, so there is one projection call
         stacked = np.vstack([*lines, np.array([(a[0], a[1]) for a in anchors], dtype=float)])
-        px, py = local_to_3857.transform(stacked[:, 0], stacked[:, 1])
-        proj = np.column_stack([np.asarray(px), np.asarray(py)])
+        proj = _transform_xy(stacked, local_to_3857)
         pos = 0
         self.grid_lines: list[LineString] = []
         for ln in lines:
@@ -312,6 +357,7 @@ class CampusDrawing:
         self.grid_line_tree = shapely.STRtree(self.grid_lines)
         self.grid_label_tree = shapely.STRtree([Point(g.x, g.y) for g in self.grid_labels])
         self.grid_outline = shapely.MultiLineString(self.grid_lines)
+
 
     # --- rendering ----------------------------------------------------------------------------
 
@@ -479,10 +525,10 @@ class _TileRenderer:
             self._text(cx, cy, lab.text, edge_font, style.GRID_LABEL_COLOUR,
                        style.GRID_LABEL_HALO, halo)
 
-    def _fits(self, room: _Room, at: tuple[float, float], w: float, h: float) -> bool:
-        """Whether a w x h (supersampled pixels) box centred on ``at`` fits inside the room."""
+    def _fits(self, room: _Room, w: float, h: float) -> bool:
+        """Whether a w x h (supersampled pixels) box centred on the label point fits the room."""
         hw, hh = w / 2.0 / self.k, h / 2.0 / self.k
-        x, y = at
+        x, y = room.label_at
         return bool(room.geom.contains(box(x - hw, y - hh, x + hw, y + hh)))
 
     def _room_label(self, room: _Room) -> None:
@@ -503,10 +549,9 @@ class _TileRenderer:
             sizes = [_text_size(f, t, 0) for t, f in lines]
             total_h = sum(h for _, h in sizes) + lead * (len(lines) - 1)
             total_w = max(w for w, _ in sizes)
-            for at in room.anchors:
-                if self._fits(room, at, total_w + slack, total_h + slack):
-                    self._draw_lines(at, lines, sizes, total_h, lead, halo)
-                    return
+            if self._fits(room, total_w + slack, total_h + slack):
+                self._draw_lines(room.label_at, lines, sizes, total_h, lead, halo)
+                return
             lines.pop()  # drop the name lines first, then give up
 
     def _draw_lines(self, at: tuple[float, float], lines: list[tuple[str, Font]],
