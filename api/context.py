@@ -2,7 +2,8 @@
 
 Campuses are loaded from the store once per (campus, revision) and kept, with their
 ``CampusIndex`` and grid GeoJSON, in a small LRU cache, so lookups never read features from the
-database. The current revision number is asked of the store on each request (one primary-key
+database. Concurrent first requests for the same campus wait for one load instead of each
+loading it. The current revision number is asked of the store on each request (one primary-key
 read) so a new import shows up at once, also across worker processes.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -46,7 +48,9 @@ class LoadedCampus:
         if self._grid_geojson is None:
             from api.geo import grid_feature_collection
 
-            self._grid_geojson = grid_feature_collection(self.campus)
+            with self._lock:
+                if self._grid_geojson is None:
+                    self._grid_geojson = grid_feature_collection(self.campus)
         return self._grid_geojson
 
 
@@ -55,6 +59,7 @@ class AppContext:
         self.settings = settings
         self.store = store
         self._cache: OrderedDict[tuple[str, int], LoadedCampus] = OrderedDict()
+        self._building: dict[tuple[str, int], Future[LoadedCampus]] = {}
         self._lock = threading.Lock()
         self._tile_audits: dict[tuple[str, str, int], float] = {}
 
@@ -98,13 +103,30 @@ class AppContext:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        campus = self.store.campus(campus_id, number)
-        entry = LoadedCampus(campus, number)
+            # the first request for a key builds it; concurrent ones (a map page and its
+            # ~20 parallel tile requests) wait for that build instead of repeating it
+            pending = self._building.get(key)
+            if pending is None:
+                pending = self._building[key] = Future()
+                building = True
+            else:
+                building = False
+        if not building:
+            return pending.result()
+        try:
+            entry = LoadedCampus(self.store.campus(campus_id, number), number)
+        except BaseException as exc:
+            with self._lock:
+                del self._building[key]
+            pending.set_exception(exc)
+            raise
         with self._lock:
-            entry = self._cache.setdefault(key, entry)
+            del self._building[key]
+            self._cache[key] = entry
             self._cache.move_to_end(key)
             while len(self._cache) > self.settings.index_cache_size:
                 self._cache.popitem(last=False)
+        pending.set_result(entry)
         return entry
 
     def audit(

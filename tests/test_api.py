@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
+import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import Request
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import create_token, hash_token
+from api.auth import Principal, create_token, hash_token
+from api.context import AppContext
 from api.routes_auth import PUBLIC_PATHS
 from api.settings import Settings
 from api.store import Role, SqlCampusStore, utcnow
@@ -532,6 +537,66 @@ def test_loaded_campus_is_cached(viewer: TestClient, store: SqlCampusStore,
     for q in ("214", "gym", "door 1", "C4"):
         assert viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": q}).status_code == 200
     assert calls == []
+
+
+def _run_together(n: int, work: Callable[[], Any]) -> list[Any]:
+    """``work`` in ``n`` threads released at the same moment; results, or the exceptions."""
+    barrier = threading.Barrier(n)
+
+    def run() -> Any:
+        barrier.wait()
+        try:
+            return work()
+        except Exception as exc:
+            return exc
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(lambda _: run(), range(n)))
+
+
+def test_concurrent_first_loads_build_the_campus_once(
+    settings: Settings, store: SqlCampusStore, stored_campus: Campus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ctx = AppContext(settings, store)
+    request = Request({"type": "http", "headers": [], "client": ("test", 1)})
+    principal = Principal("tok_x", "x", Role.VIEWER, None, None)
+    calls: list[int | None] = []
+    real = store.campus
+
+    def slow_campus(campus_id: str, revision: int | None = None) -> Campus:
+        calls.append(revision)
+        time.sleep(0.05)  # long enough for every thread to arrive while it builds
+        if len(calls) == 1:
+            raise OSError("database went away")
+        return real(campus_id, revision)
+
+    monkeypatch.setattr(store, "campus", slow_campus)
+    # the first build fails: everyone waiting on it gets the error, nothing is cached
+    failed = _run_together(12, lambda: ctx.loaded(request, CAMPUS, principal))
+    assert len(calls) == 1
+    assert all(isinstance(r, OSError) for r in failed)
+    loaded = _run_together(12, lambda: ctx.loaded(request, CAMPUS, principal))
+    assert len(calls) == 2
+    assert all(r is loaded[0] for r in loaded)
+    assert loaded[0].campus == stored_campus
+
+
+def test_concurrent_first_tiles_draw_the_campus_once(
+    campus: Campus, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[Campus] = []
+
+    class SlowDrawing:
+        def __init__(self, c: Campus) -> None:
+            built.append(c)
+            time.sleep(0.05)
+
+    monkeypatch.setattr(raster, "CampusDrawing", SlowDrawing)
+    drawings = _run_together(12, lambda: raster.drawing_for(campus))
+    assert len(built) == 1
+    assert all(d is drawings[0] for d in drawings)
+    assert isinstance(drawings[0], SlowDrawing)
 
 
 def test_internal_errors_do_not_leak(settings: Settings, store: SqlCampusStore,
