@@ -639,26 +639,44 @@ def _empty_png(size: int) -> bytes:
 _CACHE_SIZE = 16
 _cache: OrderedDict[int, tuple[Campus, CampusDrawing]] = OrderedDict()
 _cache_lock = threading.Lock()
+_build_locks: dict[int, threading.Lock] = {}
 
 
 def drawing_for(campus: Campus) -> CampusDrawing:
     """The cached :class:`CampusDrawing` of this campus object (built on first use).
 
     The cache is keyed by object identity, so a re-imported campus (a new object) gets a new
-    drawing; the few most recently used are kept.
+    drawing; the few most recently used are kept. A per-campus lock makes concurrent first
+    requests (a map page's parallel tile requests) wait for one build instead of each building.
     """
     key = id(campus)
-    with _cache_lock:
+
+    def cached() -> CampusDrawing | None:
         hit = _cache.get(key)
-        if hit is not None and hit[0] is campus:
-            _cache.move_to_end(key)
-            return hit[1]
-    drawing = CampusDrawing(campus)
-    with _cache_lock:
-        _cache[key] = (campus, drawing)
+        if hit is None or hit[0] is not campus:
+            return None
         _cache.move_to_end(key)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        return hit[1]
+
+    with _cache_lock:
+        if (drawing := cached()) is not None:
+            return drawing
+        build_lock = _build_locks.setdefault(key, threading.Lock())
+    with build_lock:
+        with _cache_lock:
+            if (drawing := cached()) is not None:
+                return drawing
+        try:
+            drawing = CampusDrawing(campus)
+            with _cache_lock:
+                _cache[key] = (campus, drawing)
+                _cache.move_to_end(key)
+                while len(_cache) > _CACHE_SIZE:
+                    _cache.popitem(last=False)
+        finally:
+            with _cache_lock:
+                if _build_locks.get(key) is build_lock:
+                    del _build_locks[key]
     return drawing
 
 
