@@ -7,14 +7,18 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import ezdxf
 import pytest
+from shapely.geometry import Point
 
 from gridmap import grid
 from gridmap.crs import LocalFrame
-from gridmap.errors import DxfError, GeoreferenceError, ImportFailed
+from gridmap.errors import DoorRenumbering, DxfError, GeoreferenceError, ImportFailed
 from gridmap.model import AmenityKind, Campus, Unit
 from importers.campus import ImportResult, import_campus
 
@@ -168,9 +172,6 @@ def test_reimport_is_stable(campus: Campus) -> None:
     assert {o.id: o.number for o in again.openings} == {o.id: o.number for o in campus.openings}
 
 
-# --- bad input through the whole import ---------------------------------------------------------
-
-
 @pytest.fixture
 def copy(tmp_path: Path) -> Path:
     shutil.copytree(SAMPLE, tmp_path / "lr")
@@ -181,6 +182,133 @@ def _sub(path: Path, pattern: str, repl: str) -> None:
     text, n = re.subn(pattern, repl, path.read_text(), count=1, flags=re.S)
     assert n == 1
     path.write_text(text)
+
+
+# --- re-imports of an edited drawing: painted door numbers stay --------------------------------
+
+# building A's exterior doors as generated, numbered clockwise from the main entrance (160, 0)
+A_DOOR_NUMBERS = {(160.0, 0.0): "1", (0.0, 65.0): "2", (10.0, 130.0): "3", (235.0, 130.0): "4",
+                  (310.0, 130.0): "5", (320.0, 65.0): "6", (305.0, 0.0): "7"}
+FIVE_M_FT = 5.0 / gen.FT
+
+
+def _a_numbers(campus: Campus) -> dict[tuple[float, float], str]:
+    """Building A's door numbers by the CAD spot of the generated door nearest each."""
+    frame = LocalFrame(campus.crs)
+    doors = [(frame.to_local(o.geometry), o.number or "")
+             for o in campus.exterior_doors(_building(campus, "A"))]
+    out: dict[tuple[float, float], str] = {}
+    for spot in A_DOOR_NUMBERS:
+        want = Point(frame.xy(*gen.cad_to_lonlat("A", *spot)))
+        dist, number = min((p.distance(want), n) for p, n in doors)
+        if dist < 1.0:
+            out[spot] = number
+    return out
+
+
+def _edit_doors(manifest: Path, edit: Callable[[Any, list[Any]], None]) -> None:
+    """Edit building A's ground-floor DXF with ezdxf: ``edit(modelspace, door inserts)``."""
+    path = manifest.parent / "A_level1.dxf"
+    doc = ezdxf.readfile(path)
+    msp = doc.modelspace()
+    edit(msp, [e for e in msp.query("INSERT[layer=='A-DOOR']") if e.dxf.name == "DOOR-EXT"])
+    doc.saveas(path)
+
+
+def _door_at(doors: list[Any], x: float, y: float) -> Any:
+    return next(e for e in doors if (e.dxf.insert.x, e.dxf.insert.y) == (x, y))
+
+
+def test_baseline_door_numbers(campus: Campus) -> None:
+    assert _a_numbers(campus) == A_DOOR_NUMBERS
+
+
+def test_moved_door_keeps_its_number(campus: Campus, copy: Path) -> None:
+    def move(_msp: Any, doors: list[Any]) -> None:
+        door = _door_at(doors, 0.0, 65.0)
+        door.dxf.insert = (0.0, 65.0 + 0.5 / gen.FT)  # 0.5 m north along the west wall
+
+    _edit_doors(copy, move)
+    result = import_campus(copy, previous=campus)
+    frame = LocalFrame(campus.crs)
+    moved = next(o for o in result.campus.exterior_doors(_building(campus, "A"))
+                 if o.number == "2")
+    was = frame.xy(*gen.cad_to_lonlat("A", 0.0, 65.0))
+    assert frame.to_local(moved.geometry).distance(Point(was)) == pytest.approx(0.5, abs=0.15)
+    assert _a_numbers(result.campus) == A_DOOR_NUMBERS
+    assert result.warnings == []  # no number changed: nothing to repaint
+    assert result.campus.retired_door_numbers == ()
+
+
+def test_removed_door_number_is_retired_and_never_reused(campus: Campus, copy: Path) -> None:
+    _edit_doors(copy, lambda msp, doors: msp.delete_entity(_door_at(doors, 235.0, 130.0)))
+    without = import_campus(copy, previous=campus)
+    assert _a_numbers(without.campus) == {k: v for k, v in A_DOOR_NUMBERS.items() if v != "4"}
+    a_id = _building(campus, "A")
+    assert (a_id, "4") in without.campus.retired_door_numbers
+    assert without.warnings == ["building A: exterior door 4 is gone; its number is retired"]
+
+    # the door comes back in a later drawing: a new door, and 4 stays retired
+    shutil.copy(SAMPLE / "A_level1.dxf", copy.parent / "A_level1.dxf")
+    back = import_campus(copy, previous=without.campus)
+    assert _a_numbers(back.campus)[(235.0, 130.0)] == "3A"
+    assert (a_id, "4") in back.campus.retired_door_numbers
+    assert back.warnings == ["building A: new exterior door numbered 3A; paint it on the door"]
+
+
+def test_new_door_gets_a_suffix_after_its_clockwise_neighbour(campus: Campus,
+                                                              copy: Path) -> None:
+    def add(msp: Any, _doors: list[Any]) -> None:
+        # on the north wall, clockwise between door 3 (10, 130) and door 4 (235, 130)
+        msp.add_blockref("DOOR-EXT", (100.0, 130.0), dxfattribs={"layer": "A-DOOR"})
+
+    _edit_doors(copy, add)
+    result = import_campus(copy, previous=campus)
+    doors = result.campus.exterior_doors(_building(campus, "A"))
+    assert sorted(o.number or "" for o in doors) == sorted([*A_DOOR_NUMBERS.values(), "3A"])
+    assert _a_numbers(result.campus) == A_DOOR_NUMBERS
+    assert result.warnings == ["building A: new exterior door numbered 3A; paint it on the door"]
+
+
+def _shift_building_a(manifest: Path, east_m: float) -> None:
+    """A bad georeference: building A's control points all tie CAD to a spot ``east_m`` off."""
+    head, sep, rest = manifest.read_text().partition('id = "A"')
+    section, sep2, tail = rest.partition('id = "B"')
+
+    def shift(m: re.Match[str]) -> str:
+        return f"cad = [{float(m.group(1)) - east_m / gen.FT:.3f}, "
+
+    section, n = re.subn(r"cad = \[([-\d.]+), ", shift, section)
+    assert n == 4
+    manifest.write_text(head + sep + section + sep2 + tail)
+
+
+def test_wholesale_renumbering_is_refused(campus: Campus, copy: Path) -> None:
+    _shift_building_a(copy, 5.0)
+    with pytest.raises(DoorRenumbering) as err:
+        import_campus(copy, previous=campus)
+    msg = str(err.value)
+    assert msg.startswith("building A (Main Building): none of the 7 numbered exterior doors is "
+                          "within 1.5 m of a door in the new drawing")
+    assert "georeference" in msg and "allow renumbering" in msg
+
+
+def test_allow_renumber_numbers_afresh(campus: Campus, copy: Path) -> None:
+    _shift_building_a(copy, 5.0)
+    _sub(copy, r'numbering = "clockwise"\n', 'numbering = "clockwise"\nallow_renumber = true\n')
+    result = import_campus(copy, previous=campus)
+    again = result.campus
+    a_doors = again.exterior_doors(_building(again, "A"))
+    assert sorted(int(o.number or 0) for o in a_doors) == list(range(1, 8))
+    assert next(o for o in a_doors if o.main_entrance).number == "1"
+    for short in ("B", "C"):  # the other buildings matched and keep their numbers
+        bid = _building(again, short)
+        assert ({o.id: o.number for o in again.exterior_doors(bid)}
+                == {o.id: o.number for o in campus.exterior_doors(bid)})
+    assert again.retired_door_numbers == ()  # a repaint retires nothing
+
+
+# --- bad input through the whole import ---------------------------------------------------------
 
 
 def test_layer_override_to_missing_room_layer(copy: Path) -> None:
