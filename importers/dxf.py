@@ -5,8 +5,10 @@ What an architect's file holds, by US National CAD Standard layer (names configu
 * ``A-AREA``: room outlines, closed (LW)POLYLINEs; bulges become arcs.
 * ``A-AREA-IDEN``: room numbers and names, TEXT or MTEXT placed inside the room
   (``"214"`` + ``"Science Lab"``, or one MTEXT ``"214\\PScience Lab"``).
-* ``A-DOOR``: door block INSERTs; exterior if the block name matches an exterior pattern
-  (``*EXT*``) or the insert lies on the building footprint's boundary.
+* ``A-DOOR``: door block INSERTs, one door each (blocks nested inside a door block are parts
+  of it); exterior if the block name matches an exterior pattern (``*EXT*``) or the insert
+  lies on the building footprint's boundary. Other block inserts are expanded, so rooms and
+  doors inside them are read.
 * ``A-FLOR-OTLN``: the footprint (optional; otherwise the union of the rooms).
 
 Everything else (walls, title block, dimensions) is ignored. Geometry comes back in metres in
