@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shapely.geometry import box
 
+from gridmap.crs import LocalFrame
+from gridmap.grid import extent, lonlat_bounds
 from gridmap.model import Campus
 from tests.campus_factory import small_campus
 from tiles.webmap import (
@@ -102,7 +105,9 @@ def test_level_names_and_config(campus: Campus) -> None:
     assert names == ["1st Floor", "2nd Floor"]
     assert [lv["ordinal"] for lv in cfg["levels"]] == [0, 1]
     assert cfg["campus"]["id"] == campus.id
-    assert cfg["api_base"] == "/api"
+    assert cfg["lookup_url"] == f"/api/campuses/{campus.id}/lookup"
+    assert cfg["tile_url"] == (
+        f"/api/campuses/{campus.id}/levels/{{ordinal}}/tiles/{{z}}/{{x}}/{{y}}.png")
     assert cfg["default_ordinal"] == 0
     assert cfg["grid"]["cell_size"] == 25.0 and cfg["grid"]["unit"] == "m"
     assert cfg["north_note"] == "Grid aligned to true north, cells 25 m"
@@ -119,6 +124,17 @@ def test_level_entries_pick_common_name() -> None:
     entries = level_entries(c)
     assert entries[0]["buildings"] == ["Main Building", "Gymnasium"]
     assert entries[1]["buildings"] == ["Main Building"]
+    # the gym calls its ground floor "Court Level": most buildings (two of three) say "1st Floor"
+    court = dataclasses.replace(c.levels[-1], name="Court Level", short_name="C")
+    third = dataclasses.replace(c.buildings[0], id="annex", name="Annex")
+    annex = dataclasses.replace(c.levels[0], id="annex-0", building_id="annex", short_name="G")
+    mixed = dataclasses.replace(c, buildings=(*c.buildings, third),
+                                levels=(*c.levels[:-1], court, annex))
+    ground = level_entries(mixed)[0]
+    assert ground["name"] == mixed.ordinal_name(0) == "1st Floor"
+    assert ground["short_name"] in {lv.short_name for lv in mixed.levels
+                                    if lv.ordinal == 0 and lv.name == "1st Floor"}
+    assert sorted(ground["buildings"]) == ["Annex", "Gymnasium", "Main Building"]
 
 
 def test_malicious_names_are_escaped(campus: Campus) -> None:
@@ -141,8 +157,37 @@ def test_malicious_names_are_escaped(campus: Campus) -> None:
     assert "img" not in [t for t, _ in c.tags]
 
 
-def test_page_config_is_json_serialisable(campus: Campus) -> None:
-    json.dumps(page_config(campus))
+def test_page_config_round_trips_through_the_page(campus: Campus) -> None:
+    """The config the script reads is exactly :func:`page_config`, bounds hold the whole grid."""
+    cfg = page_config(campus)
+    assert config_of(map_page(campus)) == json.loads(json.dumps(cfg))
+    (south, west), (north, east) = cfg["bounds"]
+    want = lonlat_bounds(campus.grid, LocalFrame(campus.crs))
+    assert (west, south, east, north) == pytest.approx(tuple(want))
+    frame = LocalFrame(campus.crs)
+    for x, y in box(*extent(campus.grid)).exterior.coords:  # every grid corner is inside
+        lon, lat = frame.lonlat(x, y)
+        assert south <= lat <= north and west <= lon <= east
+
+
+@pytest.mark.parametrize(("version", "query"), [("7", "?v=7"), ("r 1/2&x", "?v=r%201%2F2%26x")])
+def test_tile_urls_carry_the_revision(campus: Campus, version: str, query: str) -> None:
+    cfg = config_of(map_page(campus, api_base="/api", tile_version=version))
+    assert cfg["tile_url"].endswith(f"/tiles/{{z}}/{{x}}/{{y}}.png{query}")
+    assert cfg["tile_url"].startswith(f"/api/campuses/{campus.id}/levels/{{ordinal}}/")
+    assert "?" not in cfg["lookup_url"]
+    # without a version the URLs have no query (the script adds nothing either)
+    assert config_of(map_page(campus))["tile_url"].endswith(".png")
+    js = (STATIC_DIR / "gridmap.js").read_text()
+    assert "cfg.tile_url.replace('{ordinal}'" in js
+
+
+def test_odd_campus_id_is_encoded_in_urls(campus: Campus) -> None:
+    odd = dataclasses.replace(campus, id="a b/{c}")
+    cfg = page_config(odd, tile_version="3")
+    assert cfg["lookup_url"] == "/campuses/a%20b%2F%7Bc%7D/lookup"
+    assert cfg["tile_url"] == ("/campuses/a%20b%2F%7Bc%7D/levels/{ordinal}/tiles/{z}/{x}/{y}.png"
+                               "?v=3")
 
 
 def test_static_dir_has_our_assets() -> None:

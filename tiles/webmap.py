@@ -7,7 +7,8 @@ party. The page loads
 * ``{static_base}/vendor/leaflet/leaflet.js`` and ``leaflet.css`` (and the images the CSS names)
   from Leaflet's npm package (``node_modules/leaflet/dist``, see :func:`vendor_dir`);
 * ``{static_base}/gridmap/gridmap.js`` and ``gridmap.css``, our own code (:data:`STATIC_DIR`);
-* tiles from ``{api_base}/campuses/{id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png``;
+* tiles from ``{api_base}/campuses/{id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png?v={tile_version}``
+  (the campus revision: a browser never mixes cached tiles of two revisions);
 * lookups from ``{api_base}/campuses/{id}/lookup?q=...`` (``fetch`` with the same-origin cookie).
 
 The app mounts ``/static/vendor/leaflet`` on :func:`vendor_dir` and ``/static/gridmap`` on
@@ -24,15 +25,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-import shapely
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from shapely.geometry import box
 
 from gridmap import grid as gridlib
 from gridmap.crs import LocalFrame
@@ -80,37 +78,33 @@ def vendor_dir() -> Path:
 
 
 def level_entries(campus: Campus) -> list[dict[str, Any]]:
-    """One entry per level ordinal, lowest first, with the name most buildings use for it."""
+    """One entry per level ordinal, lowest first, named as most buildings name it
+    (:meth:`Campus.ordinal_name`), with the short name of a level of that name."""
+    building_names = {b.id: b.name for b in campus.buildings}
     out: list[dict[str, Any]] = []
     for ordinal in campus.ordinals:
         levels = [lv for lv in campus.levels if lv.ordinal == ordinal]
-        names = Counter(lv.name for lv in levels)
-        short = Counter(lv.short_name for lv in levels)
-        name = names.most_common(1)[0][0] if names else str(ordinal)
-        buildings = []
-        for lv in levels:
-            b = next((b for b in campus.buildings if b.id == lv.building_id), None)
-            buildings.append(b.name if b is not None else lv.building_id)
+        name = campus.ordinal_name(ordinal)
+        short = next((lv.short_name for lv in levels if lv.name == name), str(ordinal))
         out.append({
             "ordinal": ordinal,
             "name": name,
-            "short_name": short.most_common(1)[0][0] if short else str(ordinal),
-            "buildings": buildings,
+            "short_name": short,
+            "buildings": [building_names.get(lv.building_id, lv.building_id) for lv in levels],
         })
     return out
 
 
-def grid_bounds_lonlat(campus: Campus) -> tuple[float, float, float, float]:
-    """(south, west, north, east) of the campus grid extent in WGS84 degrees."""
-    ext = gridlib.extent(campus.grid)
-    ring = shapely.segmentize(box(*ext), campus.grid.cell_size_m / 4.0)
-    minx, miny, maxx, maxy = LocalFrame(campus.crs).to_wgs84(ring).bounds
-    return miny, minx, maxy, maxx
+def page_config(campus: Campus, *, api_base: str = "",
+                tile_version: str | None = None) -> dict[str, Any]:
+    """What the page's script needs, embedded in the page as JSON.
 
-
-def page_config(campus: Campus, *, api_base: str = "") -> dict[str, Any]:
-    """What the page's script needs, embedded in the page as JSON."""
-    south, west, north, east = grid_bounds_lonlat(campus)
+    ``tile_url`` has ``{ordinal}`` for the script to fill in and Leaflet's ``{z}/{x}/{y}``;
+    with ``tile_version`` it ends in ``?v=<tile_version>`` (URL-encoded).
+    """
+    minlon, minlat, maxlon, maxlat = gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
+    campus_path = f"{api_base.rstrip('/')}/campuses/{quote(campus.id, safe='')}"
+    version = "" if tile_version is None else f"?v={quote(tile_version, safe='')}"
     ordinals = campus.ordinals
     kinds_present = {a.kind.value for a in campus.amenities}
     legend = [e for e in style.legend_entries()
@@ -121,10 +115,11 @@ def page_config(campus: Campus, *, api_base: str = "") -> dict[str, Any]:
     size = f"{spec.cell_size:g} {unit}"
     return {
         "campus": {"id": campus.id, "name": campus.name, "address": campus.address},
-        "api_base": api_base.rstrip("/"),
+        "tile_url": f"{campus_path}/levels/{{ordinal}}/tiles/{{z}}/{{x}}/{{y}}.png{version}",
+        "lookup_url": f"{campus_path}/lookup",
         "levels": level_entries(campus),
         "default_ordinal": 0 if 0 in ordinals else (ordinals[0] if ordinals else 0),
-        "bounds": [[south, west], [north, east]],
+        "bounds": [[minlat, minlon], [maxlat, maxlon]],
         "grid": {
             "cell_size": spec.cell_size,
             "unit": unit,
@@ -162,11 +157,14 @@ def _env() -> Environment:
                        trim_blocks=True, lstrip_blocks=True)
 
 
-def map_page(campus: Campus, *, api_base: str = "", static_base: str = "/static") -> str:
+def map_page(campus: Campus, *, api_base: str = "", static_base: str = "/static",
+             tile_version: str | None = None) -> str:
     """The HTML of the campus web map.
 
     ``api_base`` prefixes the tile and lookup URLs (empty: same origin, root path);
-    ``static_base`` prefixes ``/vendor/leaflet/...`` and ``/gridmap/...``.
+    ``static_base`` prefixes ``/vendor/leaflet/...`` and ``/gridmap/...``; ``tile_version``
+    (the campus revision) is added to every tile URL as ``?v=``, so tiles a browser cached for
+    one revision are never shown with another.
     """
     extra = _origin(api_base)
     sources = "'self'" + (f" {extra}" if extra else "")
@@ -177,6 +175,7 @@ def map_page(campus: Campus, *, api_base: str = "", static_base: str = "/static"
         campus_name=campus.name,
         campus_address=campus.address,
         static_base=static_base.rstrip("/"),
-        config_json=_json_for_script(page_config(campus, api_base=api_base)),
+        config_json=_json_for_script(page_config(campus, api_base=api_base,
+                                                 tile_version=tile_version)),
         csp=csp,
     )

@@ -7,7 +7,6 @@
   'use strict';
 
   var cfg = JSON.parse(document.getElementById('gridmap-config').textContent);
-  var campusPath = cfg.api_base + '/campuses/' + encodeURIComponent(cfg.campus.id);
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
@@ -32,7 +31,8 @@
   var levelsByOrdinal = {};
   cfg.levels.forEach(function (lv) {
     levelsByOrdinal[lv.ordinal] = lv;
-    layers[lv.ordinal] = L.tileLayer(campusPath + '/levels/' + lv.ordinal + '/tiles/{z}/{x}/{y}.png', {
+    // the URL carries the campus revision (?v=), so cached tiles of two revisions never mix
+    layers[lv.ordinal] = L.tileLayer(cfg.tile_url.replace('{ordinal}', String(lv.ordinal)), {
       minZoom: cfg.zoom.min,
       maxZoom: cfg.zoom.max,
       maxNativeZoom: cfg.zoom.max_native,
@@ -239,7 +239,7 @@
     statusLine.className = 'gm-status-busy';
     statusLine.textContent = 'Searching…';
     results.hidden = false;
-    return fetch(campusPath + '/lookup?q=' + encodeURIComponent(q), {
+    return fetch(cfg.lookup_url + '?q=' + encodeURIComponent(q), {
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
       signal: ctrl ? ctrl.signal : undefined
