@@ -111,6 +111,27 @@ def wait_for(drv: Any, script: str, timeout: float = 20.0) -> None:
     raise AssertionError(f"timed out waiting for: {script.strip()[:80]}")
 
 
+def wait_for_text(drv: Any, css: str, timeout: float = 20.0) -> str:
+    """The visible text of the first element matching ``css``, once it has any.
+
+    Selenium reports no text for an element that is still transparent, as a Leaflet popup is at
+    the start of its fade-in, so reading ``.text`` as soon as the element exists can give ''.
+    """
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            text: str = drv.find_element(By.CSS_SELECTOR, css).text
+        except (NoSuchElementException, StaleElementReferenceException):
+            text = ""
+        if text.strip():
+            return text
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for text in {css}")
+
+
 def screenshot(drv: Any, tmp_path: Path, name: str) -> Pixels:
     """A screenshot as RGB pixels; also kept in ``GRIDMAP_SCREENSHOT_DIR`` when set."""
     time.sleep(0.3)  # let the tile fade-in finish

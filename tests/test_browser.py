@@ -30,6 +30,7 @@ from tests.browser import (
     serve,
     severe_console_errors,
     wait_for,
+    wait_for_text,
 )
 from tests.campus_factory import small_campus
 from tiles import style
@@ -49,6 +50,12 @@ class Served:
     requests: list[tuple[str, int]]
 
 
+#: The test app serves tiles with this revision, and answers this query with an API-shaped error.
+TILE_VERSION = "r7"
+BAD_QUERY = "explode"
+BAD_QUERY_MESSAGE = "Query too long: at most 200 characters (test error)"
+
+
 def make_app(campus: Campus, state: dict[str, Any], requests: list[tuple[str, int]]) -> Any:
     from fastapi import FastAPI, HTTPException, Request, Response
     from fastapi.responses import HTMLResponse, JSONResponse
@@ -66,7 +73,7 @@ def make_app(campus: Campus, state: dict[str, Any], requests: list[tuple[str, in
     def page(cid: str) -> HTMLResponse:
         if cid != campus.id:
             raise HTTPException(404)
-        return HTMLResponse(map_page(campus))
+        return HTMLResponse(map_page(campus, tile_version=TILE_VERSION))
 
     @app.get("/campuses/{cid}/levels/{ordinal}/tiles/{z}/{x}/{y}.png")
     def tile(cid: str, ordinal: int, z: int, x: int, y: int) -> Response:
@@ -77,6 +84,9 @@ def make_app(campus: Campus, state: dict[str, Any], requests: list[tuple[str, in
 
     @app.get("/campuses/{cid}/lookup")
     def answer(cid: str, q: str) -> JSONResponse:
+        if q == BAD_QUERY:  # the shape api/errors.py answers every error with
+            return JSONResponse({"error": {"type": "invalid_query", "message": BAD_QUERY_MESSAGE}},
+                                status_code=400)
         return JSONResponse(lookup(index, q).to_dict())
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=vendor_dir()), name="leaflet")
@@ -164,6 +174,7 @@ def test_level_switcher(driver: Any, served: Served, tmp_path: Path) -> None:
     srcs = driver.execute_script(
         "return Array.from(document.querySelectorAll('img.leaflet-tile')).map(i => i.src)")
     assert srcs and all("/levels/1/tiles/" in s for s in srcs)
+    assert all(s.endswith(f".png?v={TILE_VERSION}") for s in srcs)
 
 
 def test_search_lists_candidates_and_flies_there(driver: Any, served: Served,
@@ -191,7 +202,44 @@ def test_search_lists_candidates_and_flies_there(driver: Any, served: Served,
     centre = driver.execute_script(
         "const c = window.gridmap.map.getCenter(); return [c.lat, c.lng]")
     assert abs(centre[0] - answer["lat"]) < 1e-4 and abs(centre[1] - answer["lon"]) < 1e-4
-    popup = driver.find_element(By.CSS_SELECTOR, ".leaflet-popup-content").text
+    popup = wait_for_text(driver, ".leaflet-popup-content")  # it fades in
     assert "Science Lab" in popup
     screenshot(driver, tmp_path, "search-214.png")
     assert ("/campuses/test-campus/lookup", 200) in served.requests
+
+
+def test_search_shows_the_servers_error_message(driver: Any, served: Served) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    load_map(driver, served)
+    driver.find_element(By.ID, "gm-q").send_keys(BAD_QUERY + Keys.ENTER)
+    wait_for(driver, "return document.getElementById('gm-status').className === 'gm-status-error'")
+    assert wait_for_text(driver, "#gm-status") == BAD_QUERY_MESSAGE
+    assert driver.find_elements(By.CSS_SELECTOR, "#gm-list li") == []
+
+
+def test_first_view_keeps_the_grid_clear_of_the_search_panel(driver: Any, served: Served,
+                                                             tmp_path: Path) -> None:
+    """Where the window leaves room beside the panel, the grid starts right of it, at the zoom
+    the grid would get without the panel; where it does not, the zoom is not given up."""
+    corner = """
+        const m = window.gridmap.map, b = L.latLngBounds(window.gridmap.config.bounds);
+        const nw = m.latLngToContainerPoint(b.getNorthWest());
+        const ne = m.latLngToContainerPoint(b.getNorthEast());
+        const p = document.getElementById('gm-panel').getBoundingClientRect();
+        const lv = document.querySelector('.gm-levels').getBoundingClientRect();
+        const c = m.getContainer().getBoundingClientRect();
+        return {zoom: m.getZoom(), fit: m.getBoundsZoom(b), x: nw.x, y: nw.y, east: ne.x,
+                right: p.right - c.left, bottom: p.bottom - c.top, levels: lv.left - c.left};
+    """
+    load_map(driver, served)
+    narrow = driver.execute_script(corner)
+    assert narrow["zoom"] == narrow["fit"] == 19  # 1200 px wide: no room beside the panel
+    driver.set_window_size(1600, 900)
+    load_map(driver, served)
+    wide = driver.execute_script(corner)
+    screenshot(driver, tmp_path, "map-wide.png")
+    assert wide["zoom"] == wide["fit"] == 19
+    assert wide["x"] > wide["right"] or wide["y"] > wide["bottom"], wide
+    assert wide["east"] < wide["levels"], "the grid moved under the level buttons"

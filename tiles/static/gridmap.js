@@ -126,7 +126,29 @@
   });
   new LegendControl().addTo(map);
 
-  map.fitBounds(bounds);
+  // The search panel sits over the map's top-left corner, where the first column letters and
+  // row numbers are. Fit the grid below the panel, or beside it (and clear of the controls on
+  // the right), when that costs no zoom level; otherwise fit it to the whole map, as a zoom
+  // level less would halve every label.
+  function initialFit() {
+    var box = map.getContainer().getBoundingClientRect();
+    var panel = document.getElementById('gm-panel').getBoundingClientRect();
+    var right = 0;
+    Array.prototype.forEach.call(map.getContainer().querySelectorAll('.leaflet-right'), function (c) {
+      right = Math.max(right, c.getBoundingClientRect().width);
+    });
+    var zoom = map.getBoundsZoom(bounds);
+    var fits = [
+      { paddingTopLeft: L.point(0, panel.bottom - box.top + 8) },
+      { paddingTopLeft: L.point(panel.right - box.left + 8, 0), paddingBottomRight: L.point(right + 8, 0) }
+    ];
+    for (var i = 0; i < fits.length; i++) {
+      var pad = fits[i].paddingTopLeft.add(fits[i].paddingBottomRight || L.point(0, 0));
+      if (map.getBoundsZoom(bounds, false, pad) >= zoom) { return fits[i]; }
+    }
+    return {};
+  }
+  map.fitBounds(bounds, initialFit());
   var fromHash = /(?:^#|&)level=(-?\d+)/.exec(location.hash);
   var startOrdinal = fromHash && (Number(fromHash[1]) in layers) ? Number(fromHash[1]) : cfg.default_ordinal;
   setLevel(startOrdinal in layers ? startOrdinal : cfg.levels.length ? cfg.levels[0].ordinal : 0);
@@ -250,7 +272,10 @@
       }
       return resp.json().catch(function () { return {}; }).then(function (body) {
         if (!resp.ok && !Array.isArray(body.candidates)) {
-          var detail = body && (body.message || (typeof body.detail === 'string' ? body.detail : ''));
+          // the API answers errors as {"error": {"type": ..., "message": ...}}
+          var error = body && body.error;
+          var detail = (error && typeof error.message === 'string' && error.message) ||
+            (body && typeof body.detail === 'string' ? body.detail : '');
           throw new Error(detail || 'Lookup failed (HTTP ' + resp.status + ').');
         }
         return body;
