@@ -12,7 +12,7 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -24,6 +24,9 @@ from gridmap.errors import NotFound
 from tiles import raster, webmap
 
 router = APIRouter(dependencies=[Depends(current_principal)])
+
+#: How long a browser may keep a tile whose URL names the campus's current revision.
+VERSIONED_TILE_MAX_AGE_S = 24 * 3600
 
 
 @router.get("/", response_class=HTMLResponse, summary="Campuses this token may see, as links")
@@ -48,7 +51,7 @@ def map_page(
 ) -> HTMLResponse:
     """The page loads its scripts from /static and its tiles and lookups from this origin."""
     loaded = ctx.loaded(request, campus_id, principal)
-    page = webmap.map_page(loaded.campus)
+    page = webmap.map_page(loaded.campus, tile_version=str(loaded.revision))
     ctx.audit(request, principal, "map_page", campus_id, f"revision {loaded.revision}")
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
@@ -64,14 +67,21 @@ def tile(
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
+    v: Annotated[str | None, Query(
+        max_length=40, description="tile version (the map page passes the campus revision); "
+        "only changes how long the tile may be cached")] = None,
 ) -> Response:
+    """Always the current revision. A tile asked for with ``v`` equal to that revision may be
+    cached for a day (a new import changes the URLs); any other tile must be revalidated, so
+    old and new maps never mix."""
     if x >= 2**z or y >= 2**z:
         raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
     loaded = ctx.loaded(request, campus_id, principal)
     png = raster.render_tile(loaded.campus, ordinal, z, x, y)
     ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
-    return Response(png, media_type="image/png",
-                    headers={"Cache-Control": "private, max-age=300"})
+    versioned = v is not None and v == str(loaded.revision)
+    cache = f"private, max-age={VERSIONED_TILE_MAX_AGE_S}" if versioned else "private, no-cache"
+    return Response(png, media_type="image/png", headers={"Cache-Control": cache})
 
 
 @router.get("/static/{path:path}", summary="Web map assets (Leaflet, gridmap.js/css)")

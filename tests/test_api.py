@@ -643,16 +643,21 @@ def fake_tiles(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> types.SimpleN
     (vendor / "leaflet.js").write_text("// leaflet")
     (tmp_path / "secret.txt").write_text("nope")
     calls: list[tuple[Any, ...]] = []
+    pages: list[dict[str, Any]] = []
 
     def render_tile(campus: Campus, o: int, z: int, x: int, y: int) -> bytes:
         calls.append((o, z, x, y))
         return b"\x89PNG"
 
+    def map_page(campus: Campus, **kw: Any) -> str:
+        pages.append(kw)
+        return f"<html>{campus.name}</html>"
+
     monkeypatch.setattr(raster, "render_tile", render_tile)
-    monkeypatch.setattr(webmap, "map_page", lambda campus, **kw: f"<html>{campus.name}</html>")
+    monkeypatch.setattr(webmap, "map_page", map_page)
     monkeypatch.setattr(webmap, "STATIC_DIR", static)
     monkeypatch.setattr(webmap, "vendor_dir", lambda: vendor)
-    return types.SimpleNamespace(calls=calls)
+    return types.SimpleNamespace(calls=calls, pages=pages)
 
 
 def test_map_page_and_tiles(viewer: TestClient, fake_tiles: types.SimpleNamespace,
@@ -668,6 +673,23 @@ def test_map_page_and_tiles(viewer: TestClient, fake_tiles: types.SimpleNamespac
     tile_audits = [e for e in store.audit_log() if e.action == "tiles"]
     assert len(tile_audits) == 1  # one row per token, campus and level per minute
     assert {e.action for e in store.audit_log()} >= {"map_page", "tiles"}
+
+
+def test_tiles_are_cached_by_revision(viewer: TestClient, fake_tiles: types.SimpleNamespace,
+                                     store: SqlCampusStore, stored_campus: Campus) -> None:
+    tile = f"/campuses/{CAMPUS}/levels/1/tiles/18/70000/95000.png"
+    viewer.get(f"/campuses/{CAMPUS}/map")
+    assert fake_tiles.pages[-1]["tile_version"] == "1"
+    # a URL naming the current revision may be kept; an unversioned one must be revalidated
+    assert viewer.get(tile, params={"v": "1"}).headers["cache-control"] == "private, max-age=86400"
+    assert viewer.get(tile).headers["cache-control"] == "private, no-cache"
+    # after a new import the page asks for v=2, and an old page's v=1 tiles are not kept
+    store.save_revision(dataclasses.replace(stored_campus, name="Renamed"), source="re-import")
+    viewer.get(f"/campuses/{CAMPUS}/map")
+    assert fake_tiles.pages[-1]["tile_version"] == "2"
+    assert viewer.get(tile, params={"v": "1"}).headers["cache-control"] == "private, no-cache"
+    assert viewer.get(tile, params={"v": "2"}).headers["cache-control"] == "private, max-age=86400"
+    assert viewer.get(tile, params={"v": "x" * 41}).status_code == 422
 
 
 @pytest.mark.parametrize(("path", "status"), [
@@ -713,6 +735,7 @@ def test_real_map_page_and_tile(viewer: TestClient) -> None:
     page = viewer.get(f"/campuses/{CAMPUS}/map")
     assert page.status_code == 200
     assert "/static/gridmap/gridmap.js" in page.text
+    assert "{y}.png?v=1" in page.text  # tile URLs name the revision (see the tile route)
     assert viewer.get("/static/gridmap/gridmap.js").status_code == 200
     # a tile over the campus centre at z18
     tile = viewer.get(f"/campuses/{CAMPUS}/levels/0/tiles/18/69591/96622.png")
