@@ -20,7 +20,8 @@ from gridmap.model import Campus
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqlCampusStore]:
+def sqlite_store(tmp_path: Path) -> Iterator[SqlCampusStore]:
+    """A SQLite store, for what only the embedded backend promises (WAL, a file on disk)."""
     s = SqlCampusStore(f"sqlite:///{tmp_path / 'store.db'}")
     yield s
     s.close()
@@ -40,8 +41,8 @@ def test_save_and_load_round_trip(store: SqlCampusStore, campus: Campus) -> None
     assert store.campus(campus.id) == campus
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: SqlCampusStore) -> None:
-    with store.engine.connect() as conn:
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_store: SqlCampusStore) -> None:
+    with sqlite_store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
