@@ -243,3 +243,23 @@ def test_first_view_keeps_the_grid_clear_of_the_search_panel(driver: Any, served
     assert wide["zoom"] == wide["fit"] == 19
     assert wide["x"] > wide["right"] or wide["y"] > wide["bottom"], wide
     assert wide["east"] < wide["levels"], "the grid moved under the level buttons"
+
+
+def test_on_a_phone_a_chosen_result_folds_the_list_away(driver: Any, served: Served) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(390, 844)
+    load_map(driver, served)
+    box = driver.find_element(By.ID, "gm-q")
+    box.send_keys("214" + Keys.ENTER)
+    wait_for(driver, "return !!document.querySelector('.leaflet-popup-content')")
+    shown = "return getComputedStyle(document.getElementById('gm-list')).display !== 'none'"
+    assert driver.execute_script(shown) is False  # the popup is not covered by the list
+    box.click()
+    assert driver.execute_script(shown) is True
+    # a wide window keeps the list open beside the map
+    driver.set_window_size(1200, 900)
+    box.send_keys(Keys.ENTER)
+    wait_for(driver, "return document.querySelectorAll('#gm-list li').length > 0")
+    assert driver.execute_script(shown) is True

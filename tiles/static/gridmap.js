@@ -206,6 +206,8 @@
   }
 
   function select(c, item) {
+    // on a phone the list would cover the popup: fold it away (tap the search box for it again)
+    results.classList.add('gm-collapsed');
     Array.prototype.forEach.call(list.children, function (li) { li.classList.remove('gm-selected'); });
     if (item) { item.classList.add('gm-selected'); }
     if (typeof c.level_ordinal === 'number' && c.level_ordinal in layers) { setLevel(c.level_ordinal); }
@@ -226,6 +228,7 @@
   function show(data) {
     list.textContent = '';
     results.hidden = false;
+    results.classList.remove('gm-collapsed');
     var candidates = Array.isArray(data.candidates) ? data.candidates : [];
     var msg = data.message || (data.status === 'not_found' ? 'Nothing found.' :
       data.status === 'ambiguous' ? candidates.length + ' possible matches: pick one.' : '');
@@ -288,6 +291,11 @@
       fail(err && err.message ? err.message : 'Lookup failed: is the server reachable?');
     });
   }
+
+  ['focus', 'click'].forEach(function (kind) {
+    input.addEventListener(kind, function () { results.classList.remove('gm-collapsed'); });
+  });
+  statusLine.addEventListener('click', function () { results.classList.toggle('gm-collapsed'); });
 
   form.addEventListener('submit', function (ev) {
     ev.preventDefault();
