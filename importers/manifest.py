@@ -266,13 +266,24 @@ class LoadedManifest:
         is looked at (so a manifest cannot even learn whether such a file exists).
         """
         base = self.base.resolve()
-        p = (base / written).resolve()
-        if not p.is_relative_to(base):
+        try:
+            p = (base / written).resolve()
+            inside = p.is_relative_to(base)
+            exists = inside and p.is_file()
+        except (OSError, ValueError) as exc:
+            # a name the file system cannot hold (a NUL byte, a name too long, ...); the
+            # error's own text is not shown, as it may spell out the server's folders
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ManifestError(
+                f"{self.path.name}: {key} names {written!r}, which is not a usable file name "
+                f"({why})"
+            ) from exc
+        if not inside:
             raise ManifestError(
                 f"{self.path.name}: {key} names {written!r}, which is outside the manifest's "
                 "folder; name files in that folder or below it"
             )
-        if not p.is_file():
+        if not exists:
             raise ManifestError(
                 f"{self.path.name}: {key} names {written!r}, which does not exist "
                 f"(relative to the manifest's folder)"

@@ -148,3 +148,23 @@ def test_layer_overrides() -> None:
     base = Layers()
     got = LayerOverrides(rooms="ROOMS").apply(base)
     assert got.rooms == "ROOMS" and got.labels == "A-AREA-IDEN"
+
+
+@pytest.mark.parametrize(("old", "new", "key", "why"), [
+    ('parcel = "parcel.geojson"', r'parcel = "parcel\u0000.geojson"', "files.parcel",
+     "embedded null byte"),
+    ('dxf = "A_level2.dxf"', f'dxf = "{"x" * 300}.dxf"', "buildings[0].levels[1].dxf",
+     "File name too long"),
+])
+def test_a_file_name_the_os_cannot_hold_is_a_manifest_error(sample: Path, old: str, new: str,
+                                                             key: str, why: str) -> None:
+    """A NUL byte or an over-long name is the manifest's fault, told as such (naming the key),
+    never a bare ValueError or OSError; and the message does not spell out the server's
+    folders."""
+    _edit(sample, old, new)
+    for load in (lambda: load_manifest(sample), lambda: import_campus(sample),
+                 lambda: build_campus(load_manifest(sample, check_files=False))):
+        with pytest.raises(ManifestError, match=rf"campus\.toml: {re.escape(key)} names .*"
+                                                rf"not a usable file name \({why}\)") as err:
+            load()
+        assert str(sample.parent) not in str(err.value)
