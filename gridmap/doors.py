@@ -58,24 +58,57 @@ def perimeter_order(
 
 def _match_previous(
     doors: Sequence[Point], previous: Sequence[tuple[Point, str]], tolerance: float
-) -> dict[int, str]:
-    """Greedy nearest-first one-to-one matching of new doors to previously numbered ones."""
+) -> dict[int, int]:
+    """Greedy nearest-first one-to-one matching: new door index -> previous door index."""
     pairs = sorted(
         (d.distance(p), i, j)
         for i, d in enumerate(doors)
         for j, (p, _) in enumerate(previous)
         if d.distance(p) <= tolerance
     )
-    taken_new: set[int] = set()
     taken_old: set[int] = set()
-    kept: dict[int, str] = {}
+    matched: dict[int, int] = {}
     for _, i, j in pairs:
-        if i in taken_new or j in taken_old:
+        if i in matched or j in taken_old:
             continue
-        taken_new.add(i)
         taken_old.add(j)
-        kept[i] = previous[j][1]
-    return kept
+        matched[i] = j
+    return matched
+
+
+def _renumbering_risk(
+    doors: Sequence[Point], previous: Sequence[tuple[Point, str]], matched: dict[int, int],
+    tolerance: float, main_entrance: int | None = None, previous_main: str | None = None,
+) -> str | None:
+    """Why keeping numbers by position looks unsafe, or None.
+
+    Fewer than half the painted doors found again, the main entrance taking another door's
+    number, or every found door shifted the same way by a good part of the tolerance: the
+    signatures of a changed georeference, where doors would keep their *neighbours'* numbers.
+    """
+    if not previous:
+        return None
+    if main_entrance is not None and previous_main is not None and main_entrance in matched:
+        taken = previous[matched[main_entrance]][1]
+        if taken != previous_main:
+            return (f"the main entrance (door {previous_main}) would take door {taken}'s number "
+                    "from a door near where it now lies")
+    if not matched:
+        return (f"none of the {len(previous)} numbered exterior doors is within {tolerance} m "
+                "of a door in the new drawing")
+    if len(matched) * 2 < len(previous):
+        return (f"only {len(matched)} of the {len(previous)} numbered exterior doors are within "
+                f"{tolerance} m of a door in the new drawing")
+    if len(matched) >= 2:
+        dx = [doors[i].x - previous[j][0].x for i, j in matched.items()]
+        dy = [doors[i].y - previous[j][0].y for i, j in matched.items()]
+        mx, my = sum(dx) / len(dx), sum(dy) / len(dy)
+        spread = max(((x - mx) ** 2 + (y - my) ** 2) ** 0.5 for x, y in zip(dx, dy, strict=True))
+        shift = (mx * mx + my * my) ** 0.5
+        if shift > tolerance / 2 and spread < 0.3:
+            return (f"every numbered exterior door moved {shift:.1f} m the same way, so doors "
+                    "would keep their neighbours' numbers")
+    return None
 
 
 def _suffixed(base: str, used: set[str]) -> str:
@@ -104,15 +137,19 @@ def number_building_doors(
     match_tolerance_m: float = 1.5,
     first_number: int = 1,
     retired: frozenset[str] = frozenset(),
+    taken: frozenset[str] = frozenset(),
+    previous_main: str | None = None,
     allow_renumber: bool = False,
 ) -> list[str]:
     """Door numbers for one building, in the order of ``doors`` (local metres).
 
     Without ``previous`` numbers the doors are numbered ``first_number``.. in walking order from
-    ``main_entrance`` (index into ``doors``; None starts at the outline's northernmost point).
+    ``main_entrance`` (index into ``doors``; None starts at the outline's northernmost point;
+    ``previous_main`` is the number the main entrance had).
     With them, matched doors keep their numbers and new ones follow ``policy``, never taking a
-    ``retired`` number. If none matches, :class:`DoorRenumbering` is raised unless
-    ``allow_renumber``: a wholesale renumbering is almost always a georeference mistake.
+    ``retired`` number or one ``taken`` elsewhere (other buildings, in campus-wide numbering).
+    When the match looks like a georeference change rather than a renovation (see
+    ``_renumbering_risk``), :class:`DoorRenumbering` is raised unless ``allow_renumber``.
     """
     if not doors:
         return []
@@ -122,21 +159,24 @@ def number_building_doors(
         ring = footprint.exterior
         start = Point(max(ring.coords, key=lambda c: (c[1], -c[0])))
     order = perimeter_order(footprint, doors, start, direction)
-    kept = _match_previous(doors, previous, match_tolerance_m)
-    if previous and not kept and not allow_renumber:
+    matched = _match_previous(doors, previous, match_tolerance_m)
+    risk = _renumbering_risk(doors, previous, matched, match_tolerance_m, main_entrance,
+                             previous_main)
+    if risk and allow_renumber:
+        matched = {}  # an explicit, announced renumbering: number afresh
+    elif risk:
         raise DoorRenumbering(
-            f"none of the {len(previous)} numbered exterior doors is within "
-            f"{match_tolerance_m} m of a door in the new drawing; numbering afresh would "
-            "change numbers painted on real doors. Check the drawing's georeference, or allow "
-            "renumbering explicitly once the doors are repainted"
+            f"{risk}; numbering afresh would change numbers painted on real doors. Check the "
+            "drawing's georeference, or allow renumbering explicitly once the doors are repainted"
         )
+    kept = {i: previous[j][1] for i, j in matched.items()}
     if not kept:
         return [
             str(first_number + rank)
             for rank, _ in sorted(enumerate(order), key=lambda pair: pair[1])
         ]
     numbers: dict[int, str] = dict(kept)
-    used = set(kept.values()) | {n for _, n in previous} | set(retired)
+    used = set(kept.values()) | {n for _, n in previous} | set(retired) | set(taken)
     next_free = max(_max_number(used), first_number - 1) + 1
     last_seen: str | None = None
     # walk clockwise so each new door follows the numbered door before it
@@ -180,29 +220,32 @@ def number_exterior_doors(
         exterior = list(campus.exterior_doors(building.id))
         points = [frame.to_local(o.geometry) for o in exterior]
         main = next((k for k, o in enumerate(exterior) if o.main_entrance), None)
-        prior: list[tuple[Point, str]] = []
-        if previous is not None:
-            # compare in the new frame: a changed campus centre must not shift old doors
-            prior = [
-                (frame.to_local(o.geometry), o.number)
-                for o in previous.exterior_doors(building.id)
-                if o.number is not None
-            ]
+        prior = _painted(previous, building.id, frame)
+        previous_main = _main_number(previous, building.id)
+        taken: frozenset[str] = frozenset()
+        if campus_wide:  # one sequence for the campus: no number twice, in any building
+            taken = frozenset(assigned.values()) | frozenset(
+                o.number for o in (previous.exterior_doors() if previous else ())
+                if o.number and o.building_id != building.id)
         try:
             numbers = number_building_doors(
                 frame.to_local(building.footprint), points, main, prior,
                 direction=direction, policy=policy, match_tolerance_m=match_tolerance_m,
-                first_number=next_first, allow_renumber=allow_renumber,
-                retired=frozenset(n for b, n in retired if b == building.id),
+                first_number=next_first, allow_renumber=allow_renumber, taken=taken,
+                previous_main=previous_main,
+                retired=frozenset(n for b, n in retired if campus_wide or b == building.id),
             )
         except DoorRenumbering as exc:
             raise DoorRenumbering(f"building {building.short_name} ({building.name}): {exc}") \
                 from None
         assigned.update({o.id: n for o, n in zip(exterior, numbers, strict=True)})
-        if not (allow_renumber and prior and not set(numbers) & {n for _, n in prior}):
+        if not _renumbering_risk(points, prior, _match_previous(points, prior, match_tolerance_m),
+                                 match_tolerance_m, main, previous_main):
+            # an explicit renumbering repaints every door and so retires nothing
             retired |= {(building.id, n) for _, n in prior if n not in numbers}
         if campus_wide:
-            next_first = max(_max_number(set(numbers) | {n for _, n in prior}), next_first - 1) + 1
+            next_first = max(_max_number(set(assigned.values()) | {n for _, n in prior}
+                                         | {n for _, n in retired}), next_first - 1) + 1
     openings = tuple(
         dataclasses.replace(o, number=assigned.get(o.id)) if o.exterior else o
         for o in campus.openings
@@ -211,19 +254,51 @@ def number_exterior_doors(
                                retired_door_numbers=tuple(sorted(retired)))
 
 
-def numbering_changes(campus: Campus, previous: Campus | None) -> list[str]:
-    """What a re-import did to painted door numbers, for the import report."""
+def _painted(campus: Campus | None, building_id: str, frame: LocalFrame) -> list[tuple[Point, str]]:
+    """A campus's numbered exterior doors of one building, in ``frame`` (the new campus's)."""
+    if campus is None:
+        return []
+    return [(frame.to_local(o.geometry), o.number)
+            for o in campus.exterior_doors(building_id) if o.number is not None]
+
+
+def _main_number(campus: Campus | None, building_id: str) -> str | None:
+    if campus is None:
+        return None
+    return next((o.number for o in campus.exterior_doors(building_id) if o.main_entrance), None)
+
+
+def numbering_changes(
+    campus: Campus, previous: Campus | None, match_tolerance_m: float = 1.5
+) -> list[str]:
+    """What a re-import did to painted door numbers, door by door, for the import report."""
     if previous is None:
         return []
+    frame = LocalFrame(campus.crs)
     changes: list[str] = []
     for building in campus.buildings:
-        before = {o.number for o in previous.exterior_doors(building.id) if o.number}
-        after = {o.number for o in campus.exterior_doors(building.id) if o.number}
         name = f"building {building.short_name}"
-        changes += [f"{name}: new exterior door numbered {n}; paint it on the door"
-                    for n in sorted(after - before, key=_sort_key)]
+        before = _painted(previous, building.id, frame)
+        doors = [o for o in campus.exterior_doors(building.id) if o.number is not None]
+        after = [(frame.to_local(o.geometry), o.number or "") for o in doors]
+        points = [p for p, _ in after]
+        main = next((i for i, o in enumerate(doors) if o.main_entrance), None)
+        matched = _match_previous(points, before, match_tolerance_m)
+        if _renumbering_risk(points, before, matched, match_tolerance_m, main,
+                             _main_number(previous, building.id)):
+            numbers = ", ".join(sorted((n for _, n in after), key=_sort_key))
+            changes.append(f"{name}: exterior doors numbered afresh ({numbers}); "
+                           "repaint every exterior door")
+            continue
+        for i, (_, number) in enumerate(after):
+            if i not in matched:
+                changes.append(f"{name}: new exterior door numbered {number}; paint it on the door")
+            elif before[matched[i]][1] != number:
+                changes.append(f"{name}: exterior door {before[matched[i]][1]} is now {number}; "
+                               "repaint it")
+        found = set(matched.values())
         changes += [f"{name}: exterior door {n} is gone; its number is retired"
-                    for n in sorted(before - after, key=_sort_key)]
+                    for j, (_, n) in enumerate(before) if j not in found]
     return changes
 
 

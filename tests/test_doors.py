@@ -146,3 +146,75 @@ def test_a_door_moved_within_tolerance_keeps_its_number() -> None:
     again = number_exterior_doors(_moved(first, door.id, 0.0, 1.0), previous=first)
     assert next(o for o in again.openings if o.id == door.id).number == "2"
     assert numbering_changes(again, first) == []
+
+
+WALL = box(0.0, 0.0, 100.0, 20.0)
+# doors every 10 m along the south wall, main entrance at the west end
+ROW = [Point(5.0 + 10.0 * k, 0.0) for k in range(8)]
+
+
+def _painted_row() -> list[tuple[Point, str]]:
+    return [(p, n) for p, n in zip(ROW, number_building_doors(WALL, ROW, 0), strict=True)]
+
+
+def test_a_shift_onto_the_neighbouring_doors_is_refused() -> None:
+    # a georeference off by 9.5 m along the wall: every door lands 0.5 m from its neighbour
+    shifted = [Point(p.x + 9.5, p.y) for p in ROW[:-1]]
+    with pytest.raises(DoorRenumbering, match=r"main entrance \(door 1\) would take door 8's"):
+        number_building_doors(WALL, shifted, 0, _painted_row(), previous_main="1")
+    # a shift inside the tolerance, every door the same way, is caught too
+    nudged = [Point(p.x + 1.0, p.y) for p in ROW]
+    with pytest.raises(DoorRenumbering, match=r"moved 1\.0 m the same way"):
+        number_building_doors(WALL, nudged, 0, _painted_row(), previous_main="1")
+
+
+def test_losing_most_painted_doors_is_refused() -> None:
+    kept = ROW[:3]  # five of eight doors gone at once
+    with pytest.raises(DoorRenumbering, match=r"only 3 of the 8"):
+        number_building_doors(WALL, kept, 0, _painted_row())
+
+
+def test_small_survey_noise_is_not_a_shift() -> None:
+    noisy = [Point(p.x + 0.2, p.y + (0.1 if k % 2 else -0.1)) for k, p in enumerate(ROW)]
+    assert number_building_doors(WALL, noisy, 0, _painted_row()) == [n for _, n in _painted_row()]
+
+
+def test_campus_wide_numbers_are_never_duplicated_across_buildings() -> None:
+    first = number_exterior_doors(small_campus(), campus_wide=True, policy=NewDoorPolicy.NEXT)
+    frame = LocalFrame(first.crs)
+    new_door = Opening(stable_id("new-a"), "A", first.openings[0].level_id,
+                       frame.to_wgs84(Point(15.0, 20.0)), exterior=True)
+    again = number_exterior_doors(
+        dataclasses.replace(first, openings=(*(dataclasses.replace(o, number=None)
+                                               for o in first.openings), new_door)),
+        previous=first, campus_wide=True, policy=NewDoorPolicy.NEXT)
+    numbers = [o.number for o in again.openings]
+    assert len(numbers) == len(set(numbers))
+    assert next(o.number for o in again.openings if o.id == new_door.id) == "7"
+
+
+def test_the_report_names_each_door_to_paint_or_repaint() -> None:
+    first = number_exterior_doors(small_campus())
+    frame = LocalFrame(first.crs)
+    north = next(o for o in first.openings if o.building_id == "A" and o.number == "3")
+    new_door = Opening(stable_id("new-door"), "A", first.openings[0].level_id,
+                       frame.to_wgs84(Point(15.0, 20.0)), exterior=True)
+    again = number_exterior_doors(dataclasses.replace(first, openings=(
+        *(dataclasses.replace(o, number=None) for o in first.openings if o.id != north.id),
+        new_door)), previous=first)
+    assert numbering_changes(again, first) == [
+        "building A: new exterior door numbered 2A; paint it on the door",
+        "building A: exterior door 3 is gone; its number is retired",
+    ]
+
+
+def test_an_allowed_renumbering_asks_for_every_door_to_be_repainted() -> None:
+    first = number_exterior_doors(small_campus())
+    shifted = first
+    for o in first.openings:
+        if o.building_id == "A":
+            shifted = _moved(shifted, o.id, 5.0, 0.0)
+    again = number_exterior_doors(shifted, previous=first, allow_renumber=True)
+    assert numbering_changes(again, first) == [
+        "building A: exterior doors numbered afresh (1, 2, 3, 4); repaint every exterior door"]
+    assert not [pair for pair in again.retired_door_numbers if pair[0] == "A"]
