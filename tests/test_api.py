@@ -764,3 +764,39 @@ def test_create_app_reads_settings_from_env(data_dir: Path) -> None:
     with TestClient(create_app()) as c:
         assert c.get("/healthz").status_code == 200
     assert (data_dir / "gridmap.db").exists()
+
+
+# --- the test set-up itself -----------------------------------------------------------------
+
+
+def _ci_report(monkeypatch: pytest.MonkeyPatch, report: pytest.TestReport) -> pytest.TestReport:
+    """``report`` as the conftest hook leaves it under ``GRIDMAP_REQUIRE_SERVICES=1``."""
+    from tests import conftest
+
+    monkeypatch.setenv("GRIDMAP_REQUIRE_SERVICES", "1")
+    hook = conftest.pytest_runtest_makereport(item=None, call=None)
+    next(hook)
+    with pytest.raises(StopIteration):
+        hook.send(types.SimpleNamespace(get_result=lambda: report))
+    return report
+
+
+def _skipped_report(**extra: Any) -> pytest.TestReport:
+    report = pytest.TestReport(
+        nodeid="tests/test_x.py::test_x", location=("tests/test_x.py", 1, "test_x"),
+        keywords={}, outcome="skipped", when="call",
+        longrepr=("tests/test_x.py", 2, "Skipped: chromium is not installed"),
+    )
+    for name, value in extra.items():
+        setattr(report, name, value)
+    return report
+
+
+def test_ci_turns_a_skip_into_a_failure_but_not_an_xfail(monkeypatch: pytest.MonkeyPatch) -> None:
+    skipped = _ci_report(monkeypatch, _skipped_report())
+    assert skipped.outcome == "failed"
+    assert "chromium is not installed" in str(skipped.longrepr)
+    # pytest reports an expected failure as "skipped" with ``wasxfail``: it stays an xfail
+    xfailed = _ci_report(monkeypatch, _skipped_report(wasxfail="known bug"))
+    assert xfailed.outcome == "skipped"
+    assert xfailed.wasxfail == "known bug"
