@@ -167,10 +167,14 @@ def test_cookie_login_flow(client: TestClient, viewer_token: str, stored_campus:
     assert client.get(f"/campuses/{CAMPUS}").json()["id"] == CAMPUS
     assert client.get(f"/campuses/{CAMPUS}/grid.geojson").status_code == 200
 
+    session_id = ok.cookies["gridmap_session"]
     out = client.post("/logout", follow_redirects=False)
     assert out.status_code == 303
-    client.cookies.clear()
-    assert client.get("/campuses").status_code == 401
+    assert out.headers["location"] == "/login"
+    assert "gridmap_session" not in client.cookies  # the browser drops it ...
+    r = _with_cookie(client, session_id).get("/campuses")  # ... and a kept copy is dead
+    assert r.status_code == 401
+    assert r.json()["error"]["message"] == "session ended"
 
 
 def test_cookie_secure_flag_follows_settings(data_dir: Path, store: SqlCampusStore,
