@@ -27,6 +27,8 @@ from gridmap.model import Campus
 
 # A map view pulls hundreds of tiles; one audit row per token, campus and level per window.
 TILE_AUDIT_WINDOW_S = 60.0
+# past this many remembered (token, campus, level) keys, those older than the window are dropped
+TILE_AUDITS_MAX = 10_000
 
 
 @dataclass
@@ -61,7 +63,8 @@ class AppContext:
         self._cache: OrderedDict[tuple[str, int], LoadedCampus] = OrderedDict()
         self._building: dict[tuple[str, int], Future[LoadedCampus]] = {}
         self._lock = threading.Lock()
-        self._tile_audits: dict[tuple[str, str, int], float] = {}
+        # last tile audit per (token, campus, level), oldest first
+        self._tile_audits: OrderedDict[tuple[str, str, int], float] = OrderedDict()
 
     def check_access(
         self, request: Request, campus_id: str, principal: Principal, revision: int | None = None
@@ -145,6 +148,14 @@ class AppContext:
             if last is not None and now - last < TILE_AUDIT_WINDOW_S:
                 return
             self._tile_audits[key] = now
+            self._tile_audits.move_to_end(key)
+            if len(self._tile_audits) > TILE_AUDITS_MAX:
+                # oldest first, so the stale ones are at the front: O(number dropped)
+                while self._tile_audits:
+                    oldest, when = next(iter(self._tile_audits.items()))
+                    if now - when < TILE_AUDIT_WINDOW_S:
+                        break
+                    del self._tile_audits[oldest]
         self.audit(request, principal, "tiles", campus_id, detail)
 
 

@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.auth import Principal, create_token, hash_token
-from api.context import AppContext
+from api.context import TILE_AUDIT_WINDOW_S, TILE_AUDITS_MAX, AppContext
 from api.routes_auth import PUBLIC_PATHS
 from api.settings import Settings
 from api.store import Role, SqlCampusStore, utcnow
@@ -544,6 +544,23 @@ def test_loaded_campus_is_cached(viewer: TestClient, store: SqlCampusStore,
     for q in ("214", "gym", "door 1", "C4"):
         assert viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": q}).status_code == 200
     assert calls == []
+
+
+def test_tile_audit_memory_is_pruned(settings: Settings, store: SqlCampusStore) -> None:
+    """The per-(token, campus, level) last-audit times are dropped once past the window."""
+    ctx = AppContext(settings, store)
+    request = Request({"type": "http", "headers": [], "client": ("test", 1)})
+    principal = Principal("tok_x", "x", Role.VIEWER, None, None)
+    now = time.monotonic()
+    stale = now - TILE_AUDIT_WINDOW_S - 1
+    for n in range(TILE_AUDITS_MAX):  # e.g. many tokens over a long shift, all long past
+        ctx._tile_audits[(f"tok_{n}", CAMPUS, 0)] = stale
+    ctx._tile_audits[("tok_x", CAMPUS, 1)] = now  # a recent one: kept, and still deduplicates
+    ctx.audit_tile(request, principal, CAMPUS, 0, "first tile")
+    assert set(ctx._tile_audits) == {("tok_x", CAMPUS, 1), ("tok_x", CAMPUS, 0)}
+    ctx.audit_tile(request, principal, CAMPUS, 1, "again within the window")
+    ctx.audit_tile(request, principal, CAMPUS, 0, "again within the window")
+    assert [e.detail for e in store.audit_log()] == ["first tile"]
 
 
 def _run_together(n: int, work: Callable[[], Any]) -> list[Any]:
