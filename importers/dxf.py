@@ -8,7 +8,9 @@ What an architect's file holds, by US National CAD Standard layer (names configu
 * ``A-DOOR``: door block INSERTs, one door each (blocks nested inside a door block are parts
   of it); exterior if the block name matches an exterior pattern (``*EXT*``) or the insert
   lies on the building footprint's boundary. Other block inserts are expanded, so rooms and
-  doors inside them are read.
+  doors inside them are read. So is a block on the door layer that is plainly not a door: one
+  holding rooms, room labels or the outline, or door blocks (by the exterior and interior
+  patterns, ``*EXT*``, ``*INT*``) at two or more places; a warning says so.
 * ``A-FLOR-OTLN``: the footprint (optional; otherwise the union of the rooms).
 
 Everything else (walls, title block, dimensions) is ignored. Geometry comes back in metres in
@@ -21,6 +23,7 @@ the drawing's own frame; :mod:`importers.georef` places it on the earth.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +69,7 @@ _RESTROOM_RE = re.compile(r"\b(restroom|toilet|washroom|bathroom)\b", re.I)
 
 _FLATTEN_M = 0.02  # max chord error when turning arcs into segments, metres
 _NEST_DEPTH = 4
+_SAME_POINT_M = 0.05  # door blocks closer than this in a block are at one place, metres
 
 
 @dataclass(frozen=True)
@@ -215,27 +219,99 @@ def drawing_unit_m(doc: Any, source: str, declared: DrawingUnit | None) -> tuple
     return unit.metres, warnings
 
 
-def _walk(entities: Any, doors_layer: str, depth: int = 0, parent_layer: str | None = None,
-          parent_handle: str = "") -> Iterator[tuple[Any, str, str]]:
-    """Yield (entity, effective layer, handle), expanding nested non-door block inserts.
+@dataclass(frozen=True)
+class _Reading:
+    """What the walk over the drawing needs to know: the layers read (upper case), the door
+    block name patterns, and how close two points are to be one (drawing units)."""
+
+    want: dict[str, str]
+    door_blocks: tuple[str, ...]
+    same_point: float
+
+
+def _children(insert: Any) -> list[Any] | None:
+    try:
+        return list(insert.virtual_entities())
+    except Exception:  # a broken block is skipped, not fatal
+        return None
+
+
+def _door_block_holds(insert: Any, reading: _Reading) -> str:
+    """What a block inserted on the doors layer holds that shows it is not one door ("" if
+    nothing does): rooms, room labels, the outline, or door blocks at two or more places.
+
+    Parts of a door (a leaf, a swing, a frame as sub-blocks) are not door blocks by name, so a
+    door built from them stays one door.
+    """
+    want = reading.want
+    rooms = labels = outlines = 0
+    doors: list[tuple[float, float]] = []
+
+    def scan(entities: list[Any], parent_layer: str, depth: int, in_door: bool) -> None:
+        nonlocal rooms, labels, outlines
+        for e in entities:
+            layer = str(e.dxf.get("layer", "0"))
+            lay = (parent_layer if layer == "0" else layer).upper()
+            kind = e.dxftype()
+            if kind in ("LWPOLYLINE", "POLYLINE") and lay == want["rooms"]:
+                rooms += 1
+            elif kind in ("LWPOLYLINE", "POLYLINE") and lay == want["outline"]:
+                outlines += 1
+            elif kind in ("TEXT", "MTEXT") and lay == want["labels"]:
+                labels += 1
+            elif kind == "INSERT":
+                is_door = lay == want["doors"] and _matches_any(str(e.dxf.name),
+                                                                reading.door_blocks)
+                if is_door and not in_door:
+                    doors.append((float(e.dxf.insert.x), float(e.dxf.insert.y)))
+                children = _children(e) if depth < _NEST_DEPTH else None
+                if children:
+                    scan(children, lay, depth + 1, in_door or is_door)
+
+    children = _children(insert)
+    if not children:
+        return ""
+    scan(children, want["doors"], 1, False)
+    x0, y0 = doors[0] if doors else (0.0, 0.0)
+    apart = any(math.hypot(x - x0, y - y0) > reading.same_point for x, y in doors[1:])
+    if not (rooms or labels or outlines or apart):
+        return ""
+    parts = [_count(rooms, "room outline"), _count(labels, "room label"),
+             _count(outlines, "floor outline"), _count(len(doors), "door block")]
+    said = [p for p in parts if p]
+    return ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
+
+
+def _count(n: int, what: str) -> str:
+    return "" if n == 0 else f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def _walk(entities: Any, reading: _Reading, depth: int = 0, parent_layer: str | None = None,
+          parent_handle: str = "") -> Iterator[tuple[Any, str, str, str]]:
+    """Yield (entity, effective layer, handle, holds), expanding nested block inserts.
 
     Entities in a block on layer "0" take the insert's layer, as CAD programs draw them. An
-    insert on ``doors_layer`` (upper case) is one door, however its block is built (a leaf,
-    a swing, a frame as sub-blocks), so it is not expanded; any other insert (a wing inserted
-    as a block, a group of doors) is.
+    insert on the doors layer is one door, however its block is built (a leaf, a swing, a
+    frame as sub-blocks), so it is not expanded, unless its block plainly is not a door:
+    then ``holds`` says what it holds (see :func:`_door_block_holds`) and it is expanded like
+    any other insert (a wing inserted as a block, a group of doors). ``holds`` is "" for every
+    other entity.
     """
+    doors_layer = reading.want["doors"]
     for i, e in enumerate(entities):
         layer = str(e.dxf.get("layer", "0"))
         if parent_layer is not None and layer == "0":
             layer = parent_layer
         handle = str(e.dxf.get("handle") or f"{parent_handle}.{i}")
-        yield e, layer, handle
-        if e.dxftype() == "INSERT" and depth < _NEST_DEPTH and layer.upper() != doors_layer:
-            try:
-                children = list(e.virtual_entities())
-            except Exception:  # a broken block is skipped, not fatal
-                continue
-            yield from _walk(children, doors_layer, depth + 1, layer, handle)
+        if e.dxftype() != "INSERT" or depth >= _NEST_DEPTH:
+            yield e, layer, handle, ""
+            continue
+        holds = _door_block_holds(e, reading) if layer.upper() == doors_layer else ""
+        yield e, layer, handle, holds
+        if layer.upper() != doors_layer or holds:
+            children = _children(e)
+            if children is not None:
+                yield from _walk(children, reading, depth + 1, layer, handle)
 
 
 def _layer_names(doc: Any, used: set[str]) -> list[str]:
@@ -310,11 +386,12 @@ class _Entities:
     used_layers: set[str] = field(default_factory=set)
 
 
-def _collect(doc: Any, source: str, want: dict[str, str], flatten: float,
+def _collect(doc: Any, source: str, reading: _Reading, flatten: float,
              warnings: list[str]) -> _Entities:
     """Sort the drawing's entities (blocks expanded) into room outlines, labels and doors."""
     found = _Entities()
-    for e, layer, handle in _walk(doc.modelspace(), want["doors"]):
+    want = reading.want
+    for e, layer, handle, holds in _walk(doc.modelspace(), reading):
         found.used_layers.add(layer)
         lay = layer.upper()
         kind = e.dxftype()
@@ -334,6 +411,11 @@ def _collect(doc: Any, source: str, want: dict[str, str], flatten: float,
             text, at = _text_of(e)
             if text.strip():
                 found.texts.append((handle, text, at))
+        elif lay == want["doors"] and kind == "INSERT" and holds:
+            warnings.append(
+                f"{source}: block {str(e.dxf.name)!r} ({handle}) on door layer {layer!r} holds "
+                f"{holds}; read as a group, not as one door"
+            )
         elif lay == want["doors"] and kind == "INSERT":
             ins = e.dxf.insert
             found.inserts.append((handle, str(e.dxf.name), (float(ins.x), float(ins.y))))
@@ -445,7 +527,9 @@ def extract_floor_plan(
     layers = layers or Layers()
     unit_m, warnings = drawing_unit_m(doc, source, declared_unit)
     want = {k: v.upper() for k, v in layers.model_dump().items() if isinstance(v, str)}
-    found = _collect(doc, source, want, _FLATTEN_M / unit_m, warnings)
+    reading = _Reading(want, layers.exterior_door_blocks + layers.interior_door_blocks,
+                       _SAME_POINT_M / unit_m)
+    found = _collect(doc, source, reading, _FLATTEN_M / unit_m, warnings)
     _require_rooms(doc, found, source, layers)
     outlines = _room_outlines(found.polys, unit_m, source, layers, warnings)
     labels = _labels_by_room(found.texts, outlines, unit_m, source, layers, warnings)

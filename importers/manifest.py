@@ -24,6 +24,7 @@ Example (every path is relative to the manifest, and must stay inside its folder
     doors = "A-DOOR"
     outline = "A-FLOR-OTLN"
     exterior_door_blocks = ["*EXT*"]
+    interior_door_blocks = ["*INT*"]   # tells a door block from a group of doors
 
     [georef]
     transform = "similarity"  # or "affine"
@@ -134,6 +135,9 @@ class Layers(_Strict):
     doors: str = DEFAULT_LAYERS["doors"]
     outline: str = DEFAULT_LAYERS["outline"]
     exterior_door_blocks: tuple[str, ...] = ("*EXT*",)
+    #: with exterior_door_blocks, the names of door blocks: a block on the doors layer that
+    #: holds such blocks at two or more places is a group of doors, not one door
+    interior_door_blocks: tuple[str, ...] = ("*INT*",)
 
 
 class LayerOverrides(_Strict):
@@ -142,6 +146,7 @@ class LayerOverrides(_Strict):
     doors: str | None = None
     outline: str | None = None
     exterior_door_blocks: tuple[str, ...] | None = None
+    interior_door_blocks: tuple[str, ...] | None = None
 
     def apply(self, base: Layers) -> Layers:
         changes = {k: v for k, v in self.model_dump().items() if v is not None}

@@ -195,6 +195,99 @@ def test_nested_door_block_is_one_door(make_dxf: MakeDxf) -> None:
                                                    "DOOR-INT"]
     double = next(d for d in plan.doors if d.block == "DOOR-EXT-DOUBLE")
     assert double.exterior and double.point.x == pytest.approx(45 * FT)
+    assert plan.warnings == []
+
+
+def test_wing_block_on_the_door_layer_is_read_as_a_group(make_dxf: MakeDxf) -> None:
+    """A wing (room outline, label, door) inserted on A-DOOR is not one door: its room and its
+    door are read, and a warning names the file, the block and the insert's handle."""
+    handles: dict[str, str] = {}
+
+    def extra(doc: Any) -> None:
+        wing = doc.blocks.new(name="WING-A")
+        wing.add_lwpolyline([(0, 0), (30, 0), (30, 20), (0, 20)], close=True,
+                            dxfattribs={"layer": "A-AREA"})
+        wing.add_text("101", height=1.5, dxfattribs={"layer": "A-AREA-IDEN"}).set_placement(
+            (15, 12))
+        wing.add_text("Main Office", height=1, dxfattribs={"layer": "A-AREA-IDEN"}
+                      ).set_placement((15, 8))
+        wing.add_line((0, 0), (30, 0))  # a wall on layer 0: takes A-DOOR, still ignored
+        wing.add_blockref("DOOR-EXT", (10, 20), dxfattribs={"layer": "A-DOOR"})
+        ref = doc.modelspace().add_blockref("WING-A", (0, 30), dxfattribs={"layer": "A-DOOR"})
+        handles["wing"] = ref.dxf.handle
+
+    plan = read_floor_plan(make_dxf("wing.dxf", extra=extra))
+    office = [r for r in plan.rooms if r.name == "Main Office"]
+    assert [r.number for r in office] == ["101", "101"]  # the drawn one and the wing's
+    wing_room = next(r for r in office if r.polygon.bounds[1] > 25 * FT)
+    assert wing_room.polygon.area == pytest.approx(600 * FT * FT)
+    assert "WING-A" not in {d.block for d in plan.doors}
+    wing_door = next(d for d in plan.doors if d.point.y > 25 * FT)
+    assert wing_door.block == "DOOR-EXT" and wing_door.exterior
+    assert (wing_door.point.x, wing_door.point.y) == (pytest.approx(10 * FT),
+                                                       pytest.approx(50 * FT))
+    assert plan.warnings == [
+        f"wing.dxf: block 'WING-A' ({handles['wing']}) on door layer 'A-DOOR' holds 1 room "
+        "outline, 2 room labels and 1 door block; read as a group, not as one door"
+    ]
+
+
+def test_group_of_door_blocks_on_the_door_layer_is_read_as_its_doors(make_dxf: MakeDxf
+                                                                      ) -> None:
+    """Door blocks (by name: *EXT*, *INT*) at two places in a block on A-DOOR are that many
+    doors; parts named otherwise, or door blocks on another layer, do not count."""
+    def extra(doc: Any) -> None:
+        group = doc.blocks.new(name="CORRIDOR-DOORS")
+        group.add_blockref("DOOR-INT", (0, 0))  # layer 0: takes A-DOOR
+        group.add_blockref("DOOR-EXT", (8, 0), dxfattribs={"layer": "A-DOOR"})
+        group.add_blockref("DOOR-INT", (20, 0), dxfattribs={"layer": "A-FURN"})  # not a door
+        doc.modelspace().add_blockref("CORRIDOR-DOORS", (5, 40), dxfattribs={"layer": "a-door"})
+
+    plan = read_floor_plan(make_dxf(extra=extra))
+    grouped = sorted((d.point.x, d.block) for d in plan.doors if d.point.y > 30 * FT)
+    assert grouped == [(pytest.approx(5 * FT), "DOOR-INT"), (pytest.approx(13 * FT), "DOOR-EXT")]
+    assert len(plan.warnings) == 1
+    assert "block 'CORRIDOR-DOORS'" in plan.warnings[0]
+    assert "on door layer 'a-door' holds 2 door blocks; read as a group" in plan.warnings[0]
+
+
+@pytest.mark.parametrize("parts", [
+    [("DOOR_LEAF", (0, 0))],  # a leaf sub-block: part of the door
+    [("DOOR-INT-LEAF", (0, 0))],  # one door block inside: still one place
+    [("DOOR-INT-LEAF", (0, 0)), ("DOOR-INT-LEAF", (0.01, 0))],  # twice at one place
+])
+def test_door_block_with_parts_stays_one_door(make_dxf: MakeDxf,
+                                              parts: list[tuple[str, tuple[float, float]]]
+                                              ) -> None:
+    def extra(doc: Any) -> None:
+        for name in {n for n, _ in parts}:
+            doc.blocks.new(name=name).add_line((0, 0), (0, 3))
+        door = doc.blocks.new(name="DOOR-EXT-SINGLE")
+        for name, at in parts:
+            door.add_blockref(name, at)
+        door.add_arc((0, 0), 3, 0, 90)
+        doc.modelspace().add_blockref("DOOR-EXT-SINGLE", (45, 0), dxfattribs={"layer": "A-DOOR"})
+
+    plan = read_floor_plan(make_dxf(extra=extra))
+    assert sorted(d.block for d in plan.doors) == ["DOOR", "DOOR-EXT", "DOOR-EXT-SINGLE",
+                                                   "DOOR-INT"]
+    assert plan.warnings == []
+
+
+def test_interior_door_block_patterns_are_configurable(make_dxf: MakeDxf) -> None:
+    def extra(doc: Any) -> None:
+        _door_block(doc, "D-STD")
+        group = doc.blocks.new(name="LAB-DOORS")
+        group.add_blockref("D-STD", (0, 0))
+        group.add_blockref("D-STD", (6, 0))
+        doc.modelspace().add_blockref("LAB-DOORS", (5, 40), dxfattribs={"layer": "A-DOOR"})
+
+    path = make_dxf(extra=extra)
+    assert {d.block for d in read_floor_plan(path).doors if d.point.y > 30 * FT} == {
+        "LAB-DOORS"}
+    plan = read_floor_plan(path, Layers(interior_door_blocks=("D-*",)))
+    assert [d.block for d in plan.doors if d.point.y > 30 * FT] == ["D-STD", "D-STD"]
+    assert any("'LAB-DOORS'" in w and "holds 2 door blocks" in w for w in plan.warnings)
 
 
 def test_rooms_inside_a_non_door_block_are_read(make_dxf: MakeDxf) -> None:
