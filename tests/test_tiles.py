@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -18,7 +21,7 @@ from gridmap import grid as gridlib
 from gridmap.errors import InvalidModel, InvalidQuery, LevelNotFound
 from gridmap.model import Campus
 from tests.campus_factory import small_campus
-from tiles import style
+from tiles import raster, style
 from tiles.raster import CampusDrawing, drawing_for, render_tile, tile_bounds
 
 Pixels = NDArray[np.int16]
@@ -239,6 +242,42 @@ def test_drawing_is_cached_per_campus(campus: Campus) -> None:
     other = dataclasses.replace(campus)
     assert drawing_for(other) is not drawing_for(campus)
     assert isinstance(drawing_for(other), CampusDrawing)
+
+
+def test_failed_drawing_is_shared_with_waiters_then_retried(
+    campus: Campus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One build per campus at a time: its failure reaches every caller waiting on it, and the
+    next call after that builds again (nothing failed is cached)."""
+    fresh = dataclasses.replace(campus)  # not in the drawing cache yet
+    built: list[Campus] = []
+
+    class FailingDrawing:
+        def __init__(self, c: Campus) -> None:
+            built.append(c)
+            time.sleep(0.05)  # long enough for every thread to arrive while it builds
+            raise RuntimeError("drawing the campus failed")
+
+    monkeypatch.setattr(raster, "CampusDrawing", FailingDrawing)
+    barrier = threading.Barrier(12)
+
+    def call() -> object:
+        barrier.wait()
+        try:
+            return drawing_for(fresh)
+        except RuntimeError as exc:
+            return exc
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(lambda _: call(), range(12)))
+    assert len(built) == 1
+    assert all(isinstance(r, RuntimeError) for r in results)
+    with pytest.raises(RuntimeError, match="drawing the campus failed"):
+        drawing_for(fresh)
+    assert len(built) == 2
+
+    monkeypatch.setattr(raster, "CampusDrawing", CampusDrawing)
+    assert drawing_for(fresh) is drawing_for(fresh)
 
 
 def test_labels_straddling_tile_edges_join_up(campus: Campus) -> None:

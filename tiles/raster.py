@@ -23,6 +23,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -639,44 +640,45 @@ def _empty_png(size: int) -> bytes:
 _CACHE_SIZE = 16
 _cache: OrderedDict[int, tuple[Campus, CampusDrawing]] = OrderedDict()
 _cache_lock = threading.Lock()
-_build_locks: dict[int, threading.Lock] = {}
+# builds in progress, by id(campus): the builder holds the campus, so its id stays unique
+_building: dict[int, Future[CampusDrawing]] = {}
 
 
 def drawing_for(campus: Campus) -> CampusDrawing:
     """The cached :class:`CampusDrawing` of this campus object (built on first use).
 
     The cache is keyed by object identity, so a re-imported campus (a new object) gets a new
-    drawing; the few most recently used are kept. A per-campus lock makes concurrent first
-    requests (a map page's parallel tile requests) wait for one build instead of each building.
+    drawing; the few most recently used are kept. Concurrent first requests (a map page's
+    parallel tile requests) wait for one build instead of each building; if that build fails,
+    they all get its error, and the next request after it builds again (as
+    ``api.context.AppContext.loaded`` does for campuses).
     """
     key = id(campus)
-
-    def cached() -> CampusDrawing | None:
-        hit = _cache.get(key)
-        if hit is None or hit[0] is not campus:
-            return None
-        _cache.move_to_end(key)
-        return hit[1]
-
     with _cache_lock:
-        if (drawing := cached()) is not None:
-            return drawing
-        build_lock = _build_locks.setdefault(key, threading.Lock())
-    with build_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] is campus:
+            _cache.move_to_end(key)
+            return hit[1]
+        pending = _building.get(key)
+        building = pending is None
+        if pending is None:
+            pending = _building[key] = Future()
+    if not building:
+        return pending.result()
+    try:
+        drawing = CampusDrawing(campus)
+    except BaseException as exc:
         with _cache_lock:
-            if (drawing := cached()) is not None:
-                return drawing
-        try:
-            drawing = CampusDrawing(campus)
-            with _cache_lock:
-                _cache[key] = (campus, drawing)
-                _cache.move_to_end(key)
-                while len(_cache) > _CACHE_SIZE:
-                    _cache.popitem(last=False)
-        finally:
-            with _cache_lock:
-                if _build_locks.get(key) is build_lock:
-                    del _build_locks[key]
+            del _building[key]
+        pending.set_exception(exc)
+        raise
+    with _cache_lock:
+        del _building[key]
+        _cache[key] = (campus, drawing)
+        _cache.move_to_end(key)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    pending.set_result(drawing)
     return drawing
 
 
