@@ -26,12 +26,15 @@ from gridmap.errors import InvalidCellLabel, InvalidQuery, InvalidUSNG, OutsideG
 from gridmap.index import CampusIndex, Nearby
 from gridmap.model import Amenity, AmenityKind, Opening, Unit
 from gridmap.usng import normalise_usng, parse_usng, to_usng
-from gridmap.vocabulary import AMENITY_WORDS
+from gridmap.vocabulary import AMENITY_WORDS, amenity_kind, room_name_variants
 
 MAX_QUERY_LENGTH = 200
 EXACT = 100.0
 FOUND_THRESHOLD = 90.0
 NAME_CUTOFF = 72.0
+# a fuzzy (not exact) name stays just below FOUND_THRESHOLD: a typo is offered, never assumed
+FUZZY_NAME_CEILING = 89.0
+NEAREST_LIMIT = 3
 SUGGESTION_CUTOFF = 50.0
 
 # words callers wrap around the thing itself ("near the gym", "outside door 2", "in room 214");
@@ -44,6 +47,18 @@ _DOOR = re.compile(r"^(?:ext(?:erior)?\.?\s+)?(?:door|dr\.?|entrance|entry|exit)
                    r"(?:#|no\.?|number)?\s*(\d+[a-z]?)$")
 _MAIN_ENTRANCE = re.compile(r"^(?:main|front)\s+(?:entrance|entry|door)s?$")
 _BUILDING = re.compile(r"(?:^|\s)(?:building|bldg\.?)\s+([a-z0-9-]+)(?:\s|$)")
+# "<thing> in the gym", "door 2 at the main building": a building named after a preposition
+_IN_BUILDING = re.compile(r"^(?P<rest>.+?)\s+(?:in|at|inside|outside|by|near|of)\s+(?:the\s+)?"
+                          r"(?P<building>.+)$")
+# "<kind> near <place>": the nearest points of a kind (or exterior doors) to a place
+_NEAR = (
+    re.compile(r"^(?:the\s+)?(?:nearest|closest)\s+(?P<what>.+?)\s+to\s+(?:the\s+)?"
+               r"(?P<place>.+)$"),
+    re.compile(r"^(?:the\s+)?(?P<what>.+?)\s+(?:near(?:est)?(?:\s+to)?|next\s+to|close\s+to|"
+               r"closest\s+to|by)\s+(?:the\s+)?(?P<place>.+)$"),
+)
+_DOOR_WORDS = frozenset({"door", "doors", "exit", "exits", "exterior door", "exterior doors",
+                         "entrance", "way in", "entry"})
 _CELL = re.compile(r"^(?:grid\s+|cell\s+)?([a-z]{1,2})\s*(\d{1,3})(?:\s*-\s*([1-9]))?$")
 _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
 _LONLAT = re.compile(rf"^({_NUMBER})\s*[,;\s]\s*({_NUMBER})$")
@@ -186,18 +201,32 @@ class LookupEngine:
         q = _clean(query)
         if not q:
             raise InvalidQuery("query is empty; try a room number, name, door, cell or place")
-        building_id, q = self._building_qualifier(_without_filler(q))
+        near = self._nearest_to(q, limit)
+        if near is not None:
+            return near
+        building_id, spoken = self._building_qualifier(q)
+        plain = _without_filler(spoken)
         hits = _Hits()
-        self._coordinates(q, hits)
-        self._cell(q, hits)
-        self._doors(q, building_id, hits)
-        self._room_number(q, building_id, hits)
-        self._amenities(q, building_id, hits)
-        self._names(q, building_id, hits)
+        self._coordinates(plain, hits)
+        self._cell(plain, hits)
+        self._doors(plain, building_id, hits)
+        self._room_number(plain, building_id, hits)
+        # kinds and names are tried as said too: "stop the bleed" and "office of the dean"
+        # lose meaning without their small words
+        numbered = any(r.match(plain) for r in (_ROOM, _BARE_NUMBER, _DOOR, _CELL))
+        for text in dict.fromkeys((plain, spoken)):
+            self._amenities(text, building_id, hits)
+            if not numbered:
+                self._names(text, building_id, hits)
+        best_other: dict[str, Candidate] = {}
+        for c in hits.others:
+            key = c.feature_id or c.label
+            if key not in best_other or best_other[key].score < c.score:
+                best_other[key] = c
         candidates = [
             self._unit_candidate(self.units[uid], score, match)
             for uid, (score, match) in hits.units.items()
-        ] + hits.others
+        ] + list(best_other.values())
         candidates.sort(key=self._rank)
         candidates = candidates[:limit]
         return self._result(query, candidates, hits.set_query)
@@ -237,11 +266,67 @@ class LookupEngine:
 
     # --- interpreters ----------------------------------------------------------------------
 
+    def _nearest_to(self, q: str, limit: int) -> LookupResult | None:
+        """"AED near the cafeteria", "exit closest to room 214": None unless both parts resolve.
+
+        The place is looked up like any query and must be a clear answer; the points of the
+        kind (or the exterior doors) then come nearest first, by straight-line distance.
+        """
+        m = _NEAR[0].match(q) or _NEAR[1].match(q)
+        if not m:
+            return None
+        what = _without_filler(m.group("what"))
+        kind = amenity_kind(what)
+        doors = what in _DOOR_WORDS
+        if kind is None and not doors:
+            return None
+        place = self.lookup(m.group("place"), limit=1)
+        if place.status is not Status.FOUND:
+            return None
+        target = place.candidates[0]
+        origin = Point(*self.index.frame.xy(target.lon, target.lat))
+        where = " ".join(x for x in (
+            f"Room {target.unit_number}" if target.unit_number else "", target.unit_name or "")
+            if x) or f"grid {target.primary_cell}"
+        found: list[Candidate] = []
+        if doors:
+            for rank, d in enumerate(self.index.nearest_exterior_doors(
+                    origin, target.building_id, k=min(limit, NEAREST_LIMIT))):
+                o = next(o for o in self.index.campus.openings if o.id == d.feature_id)
+                found.append(self._nearby_candidate(
+                    self._feature_candidate(o.id, MatchKind.DOOR, EXACT - 5 * rank, "opening",
+                                            d.name, o.building_id, o.level_id, None),
+                    d.distance_m, where))
+            what_name = "exterior doors"
+        else:
+            assert kind is not None
+            options = sorted(self._amenities_of(kind, None),
+                             key=lambda a: origin.distance(self.index.shapes[a.id]))
+            for rank, a in enumerate(options[:min(limit, NEAREST_LIMIT)]):
+                found.append(self._nearby_candidate(
+                    self._feature_candidate(a.id, MatchKind.AMENITY, EXACT - 5 * rank, "amenity",
+                                            a.name or kind.display_name, a.building_id,
+                                            a.level_id, kind.value),
+                    origin.distance(self.index.shapes[a.id]), where))
+            what_name = kind.display_name
+        if not found:
+            return LookupResult(q, Status.NOT_FOUND,
+                                f"No {what_name} on this campus to measure from {where}.", ())
+        return LookupResult(q, Status.FOUND, f"Nearest {what_name} to {where}", tuple(found))
+
+    @staticmethod
+    def _nearby_candidate(c: Candidate, distance_m: float, where: str) -> Candidate:
+        return replace(c, label=f"{c.label} · {distance_m:.0f} m from {where}")
+
     def _building_qualifier(self, q: str) -> tuple[str | None, str]:
+        """(building id, the rest) for "building B door 2" or "door 2 in the gym"."""
         m = _BUILDING.search(q)
         if m and m.group(1) in self.buildings_by_word:
             rest = (q[: m.start()] + " " + q[m.end():]).strip()
             return self.buildings_by_word[m.group(1)], re.sub(r"\s+", " ", rest)
+        m = _IN_BUILDING.match(q)
+        if m and m.group("building") in self.buildings_by_word:
+            return self.buildings_by_word[m.group("building")], m.group("rest")
         return None, q
 
     def _coordinates(self, q: str, hits: _Hits) -> None:
@@ -342,12 +427,17 @@ class LookupEngine:
                     # the prefix names no building of this room: a partial match at best
                     hits.add_unit(u.id, 70.0, MatchKind.UNIT_NUMBER)
         else:
-            # "12" for a room numbered "B-12"
+            # "12" for a room numbered "B-12": certain once the caller named building B
             for number, units in self.by_number.items():
                 if number != digits and re.fullmatch(r"[A-Z]{1,2}" + re.escape(digits), number):
                     for u in units:
-                        if building_id is None or u.building_id == building_id:
+                        if building_id is None:
                             hits.add_unit(u.id, 85.0 if said_room else 80.0,
+                                          MatchKind.UNIT_NUMBER)
+                        elif u.building_id == building_id:
+                            prefixed = number.startswith(
+                                self.index.buildings[building_id].short_name.upper())
+                            hits.add_unit(u.id, 97.0 if prefixed else 85.0,
                                           MatchKind.UNIT_NUMBER)
 
     def _has_exact(self, key: str, building_id: str | None) -> bool:
@@ -377,16 +467,17 @@ class LookupEngine:
         # a room-number phrasing is answered by number only; "room 214" is not "Classroom 201"
         if sum(ch.isalpha() for ch in q) < 3 or _ROOM.match(q) or _BARE_NUMBER.match(q):
             return
-        found = process.extract(q, self.name_choices, scorer=fuzz.WRatio,
-                                processor=utils.default_process, limit=None,
-                                score_cutoff=NAME_CUTOFF)
-        for _, score, i in found:
-            u = self.units[self.name_units[i]]
-            if building_id is not None and u.building_id != building_id:
-                continue
-            # an exact name is as good as an exact number; fuzzy ones rank below
-            final = EXACT if score >= 99.5 else min(float(score), 94.0)
-            hits.add_unit(u.id, final, MatchKind.UNIT_NAME)
+        for variant in room_name_variants(q):
+            found = process.extract(variant, self.name_choices, scorer=fuzz.WRatio,
+                                    processor=utils.default_process, limit=None,
+                                    score_cutoff=NAME_CUTOFF)
+            for _, score, i in found:
+                u = self.units[self.name_units[i]]
+                if building_id is not None and u.building_id != building_id:
+                    continue
+                # an exact name is as good as an exact number; fuzzy ones rank below
+                final = EXACT if score >= 99.5 else min(float(score), FUZZY_NAME_CEILING)
+                hits.add_unit(u.id, final, MatchKind.UNIT_NAME)
 
     # --- building candidates ---------------------------------------------------------------
 

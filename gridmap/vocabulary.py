@@ -41,6 +41,25 @@ AMENITY_WORDS.update({w + ("es" if w.endswith("x") else "s"): k
                        for w, k in list(AMENITY_WORDS.items())})
 
 
+# What rooms are called in speech, mapped to the names drawings give them
+ROOM_WORDS: dict[str, tuple[str, ...]] = {
+    "gym": ("gymnasium",), "cafe": ("cafeteria",), "caf": ("cafeteria",),
+    "lunchroom": ("cafeteria",), "lunch room": ("cafeteria",),
+    "lib": ("library", "media center"), "media center": ("library",),
+    "lmc": ("library", "media center"), "aud": ("auditorium",),
+    "nurse": ("nurse", "health office", "health room", "clinic"),
+    "office": ("main office",), "front office": ("main office",),
+    "band room": ("band",), "choir room": ("choir",), "locker room": ("locker room",),
+    "bathroom": ("restroom", "toilet"), "toilet": ("restroom",), "washroom": ("restroom",),
+}
+
+
+def room_name_variants(text: str) -> tuple[str, ...]:
+    """``text`` and what it stands for in drawings: ``"gym"`` -> ``("gym", "gymnasium")``."""
+    key = re.sub(r"\s+", " ", text.strip().lower())
+    return (key, *ROOM_WORDS.get(key, ()))
+
+
 def amenity_kind(word: str) -> AmenityKind | None:
     """The kind a word names (``"Knox"``, ``"gas_shutoff"``, ``"AED"``), or None."""
     key = re.sub(r"[\s_\-]+", " ", word.strip().lower())

@@ -58,13 +58,23 @@ def test_room_result_carries_everything_product_md_lists(index: CampusIndex) -> 
 
 @pytest.mark.parametrize(("query", "number"), [("gym", "B-10"), ("the gym", "B-10"),
                                                ("gymnasium", "B-10"), ("main office", "101"),
-                                               ("Main Ofice", "101"), ("libary", "103"),
                                                ("by the library", "103"), ("nurse", "102")])
-def test_names_fuzzy(index: CampusIndex, query: str, number: str) -> None:
+def test_names(index: CampusIndex, query: str, number: str) -> None:
     result = lookup(index, query)
     assert result.status is Status.FOUND, result.message
     assert result.candidates[0].unit_number == number
     assert result.candidates[0].match is MatchKind.UNIT_NAME
+
+
+@pytest.mark.parametrize(("query", "number"), [("Main Ofice", "101"), ("libary", "103"),
+                                               ("cafetria", "104")])
+def test_a_misspelt_name_is_offered_for_confirmation_not_assumed(
+    index: CampusIndex, query: str, number: str
+) -> None:
+    result = lookup(index, query)
+    assert result.status is Status.AMBIGUOUS
+    assert result.candidates[0].unit_number == number
+    assert result.candidates[0].score < 90
 
 
 def test_door_number_in_two_buildings_is_ambiguous(index: CampusIndex) -> None:

@@ -63,3 +63,53 @@ def test_ties_are_listed_in_building_order(index: CampusIndex) -> None:
     assert result.status is Status.AMBIGUOUS
     letters = [index.buildings[c.building_id or ""].short_name for c in result.candidates]
     assert letters == ["A", "B", "C"]
+
+
+@pytest.mark.parametrize(("query", "building", "answer"), [
+    ("room 12 in the gym", "B", "Room B-12 Weight Room"),
+    ("214 in the main building", "A", "Room 214 Science Lab"),
+    ("door 2 in the gym", "B", "Door 2"),
+    ("aed in the gym", "B", "AED - Gym Lobby"),
+    ("stop the bleed", "A", "Trauma Kit - Main Office"),
+    ("cafe", "A", "Room 115 Cafeteria"),
+    ("lib", "A", "Room 113 Library"),
+])
+def test_spoken_phrasings(index: CampusIndex, query: str, building: str, answer: str) -> None:
+    result = lookup(index, query)
+    assert result.status is Status.FOUND, result.message
+    best = result.candidates[0]
+    assert index.buildings[best.building_id or ""].short_name == building
+    assert answer in best.label
+
+
+@pytest.mark.parametrize(("query", "kind", "place"), [
+    ("aed near the cafeteria", "aed", "Room 115 Cafeteria"),
+    ("nearest knox box to room 214", "knox_box", "Room 214 Science Lab"),
+    ("closest aed to the gym", "aed", "Room B-1 Gymnasium"),
+])
+def test_nearest_point_of_a_kind_to_a_place(
+    index: CampusIndex, query: str, kind: str, place: str
+) -> None:
+    result = lookup(index, query)
+    assert result.status is Status.FOUND
+    assert all(c.kind == kind for c in result.candidates)
+    target = lookup(index, place.split(" ", 2)[1] if place.startswith("Room") else place)
+    origin = index.frame.xy(target.candidates[0].lon, target.candidates[0].lat)
+    distances = [((index.frame.xy(c.lon, c.lat)[0] - origin[0]) ** 2
+                  + (index.frame.xy(c.lon, c.lat)[1] - origin[1]) ** 2) ** 0.5
+                 for c in result.candidates]
+    assert distances == sorted(distances)
+    # it is the nearest of all of that kind on the campus
+    everyone = [a for a in index.campus.amenities if a.kind.value == kind]
+    nearest = min(everyone, key=lambda a: ((index.shapes[a.id].x - origin[0]) ** 2
+                                           + (index.shapes[a.id].y - origin[1]) ** 2))
+    assert result.candidates[0].feature_id == nearest.id
+    assert f"m from {place}" in result.candidates[0].label
+
+
+def test_exits_nearest_a_room_are_its_buildings_doors_by_distance(index: CampusIndex) -> None:
+    result = lookup(index, "exit closest to room 214")
+    assert result.status is Status.FOUND
+    room = lookup(index, "room 214").candidates[0]
+    assert [c.label.split(" · ")[2] for c in result.candidates] == [
+        f"Door {d.number}" for d in room.nearest_doors]
