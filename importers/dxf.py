@@ -241,7 +241,7 @@ def _door_block_holds(insert: Any, reading: _Reading) -> str:
     nothing does): rooms, room labels, the outline, or door blocks at two or more places.
 
     Parts of a door (a leaf, a swing, a frame as sub-blocks) are not door blocks by name, so a
-    door built from them stays one door.
+    door built from them stays one door; so does a door-named block built from door blocks.
     """
     want = reading.want
     rooms = labels = outlines = 0
@@ -272,8 +272,13 @@ def _door_block_holds(insert: Any, reading: _Reading) -> str:
     if not children:
         return ""
     scan(children, want["doors"], 1, False)
+    # a block named as a door is one opening even when drawn from door blocks (a double
+    # door from two leaves gets one painted number); other blocks holding doors at several
+    # places are groups
+    own_name_is_door = _matches_any(str(insert.dxf.name), reading.door_blocks)
     x0, y0 = doors[0] if doors else (0.0, 0.0)
-    apart = any(math.hypot(x - x0, y - y0) > reading.same_point for x, y in doors[1:])
+    apart = not own_name_is_door and any(
+        math.hypot(x - x0, y - y0) > reading.same_point for x, y in doors[1:])
     if not (rooms or labels or outlines or apart):
         return ""
     parts = [_count(rooms, "room outline"), _count(labels, "room label"),

@@ -274,6 +274,20 @@ def test_door_block_with_parts_stays_one_door(make_dxf: MakeDxf,
     assert plan.warnings == []
 
 
+def test_double_door_from_two_door_named_leaves_is_one_opening(make_dxf: MakeDxf) -> None:
+    def extra(doc: Any) -> None:
+        doc.blocks.new(name="DOOR-EXT-LEAF").add_line((0, 0), (0, 3))
+        pair = doc.blocks.new(name="DOOR-EXT-PAIR")
+        pair.add_blockref("DOOR-EXT-LEAF", (0, 0), dxfattribs={"layer": "A-DOOR"})
+        pair.add_blockref("DOOR-EXT-LEAF", (3, 0), dxfattribs={"layer": "A-DOOR"})
+        doc.modelspace().add_blockref("DOOR-EXT-PAIR", (45, 0), dxfattribs={"layer": "A-DOOR"})
+
+    plan = read_floor_plan(make_dxf(extra=extra))
+    assert [d.block for d in plan.doors].count("DOOR-EXT-PAIR") == 1
+    assert "DOOR-EXT-LEAF" not in {d.block for d in plan.doors}
+    assert plan.warnings == []
+
+
 def test_interior_door_block_patterns_are_configurable(make_dxf: MakeDxf) -> None:
     def extra(doc: Any) -> None:
         _door_block(doc, "D-STD")
