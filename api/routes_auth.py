@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import ipaddress
 from datetime import timedelta
 from typing import Annotated
 
@@ -79,10 +80,24 @@ def login_form(next: Annotated[str, Query(max_length=2000)] = "/") -> HTMLRespon
     return _login_page(next)
 
 
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): a browser on this machine."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def cookie_secure(request: Request, ctx: AppContext) -> bool:
-    """Secure cookies when configured or when the request came over HTTPS (the demo on
-    plain http://127.0.0.1 keeps working)."""
-    return ctx.settings.cookie_secure or request.url.scheme == "https"
+    """Secure unless a browser on this machine asks over plain http (the demo on
+    http://127.0.0.1 keeps working): when configured, over HTTPS, and for any other host, as
+    behind a TLS proxy the app itself is reached over plain http by a browser on https."""
+    return (ctx.settings.cookie_secure or request.url.scheme == "https"
+            or not is_loopback(request.url.hostname))
 
 
 @public_router.post("/login", summary="Exchange a token for a session cookie")

@@ -26,7 +26,9 @@ class Settings(BaseSettings):
 
     cookie_name: str = "gridmap_session"
     cookie_secure: bool = Field(
-        default=False, description="set true behind HTTPS so the session cookie never goes clear"
+        default=False,
+        description="always Secure session cookies; without it they are Secure over https and "
+        "for every host but loopback (127.0.0.1, ::1, localhost), e.g. behind a TLS proxy",
     )
     session_max_age_seconds: int = Field(default=12 * 3600, gt=0)
     token_ttl_days: int | None = Field(

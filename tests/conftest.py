@@ -112,8 +112,12 @@ def viewer_token(store: SqlCampusStore) -> str:
 
 @pytest.fixture
 def client(settings: Settings, store: SqlCampusStore) -> Iterator[TestClient]:
-    """An unauthenticated client on a fresh app (add headers or log in per test)."""
-    with TestClient(create_app(settings, store)) as c:
+    """An unauthenticated client on a fresh app (add headers or log in per test).
+
+    It talks to http://127.0.0.1, like a browser on the machine running ``gridmap serve``: on
+    loopback over plain http the session cookie is not Secure, so the client sends it back.
+    """
+    with TestClient(create_app(settings, store), base_url="http://127.0.0.1") as c:
         yield c
 
 

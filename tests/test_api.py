@@ -185,16 +185,28 @@ def test_cookie_secure_flag_follows_settings(data_dir: Path, store: SqlCampusSto
     assert "Secure" in r.headers["set-cookie"]
 
 
-def test_cookie_secure_flag_follows_the_scheme(data_dir: Path, store: SqlCampusStore,
-                                               viewer_token: str) -> None:
-    settings = Settings(data_dir=data_dir)  # cookie_secure off: the http demo keeps working
-    app = create_app(settings, store)
-    with TestClient(app) as c:
-        plain = c.post("/login", data={"token": viewer_token}, follow_redirects=False)
-    assert "secure" not in plain.headers["set-cookie"].lower()
-    with TestClient(app, base_url="https://testserver") as c:
-        tls = c.post("/login", data={"token": viewer_token}, follow_redirects=False)
-    assert "Secure" in tls.headers["set-cookie"]
+@pytest.mark.parametrize("base_url", [
+    "https://testserver", "https://127.0.0.1:8443",  # over TLS
+    # plain http to a host that is not this machine: a TLS proxy in front, the browser on https
+    "http://testserver", "http://maps.campus.example", "http://10.1.2.3:8000",
+])
+def test_cookie_is_secure_unless_on_loopback(data_dir: Path, store: SqlCampusStore,
+                                             viewer_token: str, base_url: str) -> None:
+    settings = Settings(data_dir=data_dir)  # cookie_secure off
+    with TestClient(create_app(settings, store), base_url=base_url) as c:
+        r = c.post("/login", data={"token": viewer_token}, follow_redirects=False)
+    assert "Secure" in r.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("base_url", [
+    "http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000", "http://127.0.0.1",
+])
+def test_cookie_on_plain_http_loopback_is_not_secure(data_dir: Path, store: SqlCampusStore,
+                                                     viewer_token: str, base_url: str) -> None:
+    settings = Settings(data_dir=data_dir)  # the http demo on this machine keeps working
+    with TestClient(create_app(settings, store), base_url=base_url) as c:
+        r = c.post("/login", data={"token": viewer_token}, follow_redirects=False)
+    assert "secure" not in r.headers["set-cookie"].lower()
 
 
 def _login(client: TestClient, token: str) -> str:
