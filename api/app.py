@@ -2,7 +2,8 @@
 
 ``uvicorn --factory api.app:create_app`` builds it from ``GRIDMAP_*`` environment settings.
 Only ``/healthz`` and ``/login`` are public; every other route, the API docs and the static
-assets included, sits behind :func:`api.auth.current_principal`.
+assets included, sits behind :func:`api.auth.current_principal` (``/logout`` checks the same
+credentials itself, so that a dead session's cookie is still cleared).
 """
 
 from __future__ import annotations

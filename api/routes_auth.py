@@ -7,14 +7,16 @@ import ipaddress
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import (
-    CurrentPrincipal,
+    Principal,
+    bearer_token,
     create_session,
     current_principal,
     hash_token,
+    verify_session,
     verify_token,
 )
 from api.context import AppContext
@@ -23,7 +25,9 @@ from gridmap import __version__
 from gridmap.errors import Unauthenticated
 
 public_router = APIRouter()
-session_router = APIRouter(dependencies=[Depends(current_principal)])
+# /logout checks credentials itself rather than through the usual router-wide dependency: a
+# browser whose session expired or ended must still get its cookie cleared, not a JSON 401
+session_router = APIRouter()
 
 PUBLIC_PATHS = frozenset({"/healthz", "/login"})
 
@@ -60,6 +64,10 @@ def safe_next(target: str | None) -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+# sign-out clears the browser's HTTP cache of this site: no map tiles of the last user remain
+_LOGOUT_HEADERS = {"Clear-Site-Data": '"cache"', "Cache-Control": "no-store"}
 
 
 def _login_page(next_path: str, error: str = "", status: int = 200) -> HTMLResponse:
@@ -114,6 +122,9 @@ def login(
         ctx.audit(request, None, "login_failed", None, exc.user_message)
         return _login_page(next, f"Sign-in failed: {exc.user_message}.", status=401)
     settings = ctx.settings
+    # the session this browser held until now (whoever's it was) ends: one session per browser
+    previous = request.cookies.get(settings.cookie_name)
+    replaced = previous is not None and ctx.store.revoke_session(hash_token(previous))
     session_id, session = create_session(ctx.store, principal, settings.session_max_age_seconds)
     max_age = int((session.expires_at - utcnow()) / timedelta(seconds=1))
     if principal.expires_at is not None:
@@ -123,19 +134,38 @@ def login(
         settings.cookie_name, session_id, max_age=max(max_age, 1), path="/",
         httponly=True, samesite="strict", secure=cookie_secure(request, ctx),
     )
-    ctx.audit(request, principal, "login", None, "session created")
+    ctx.audit(request, principal, "login", None,
+              "session created" + ("; the browser's previous session ended" if replaced else ""))
     return response
 
 
 @session_router.post("/logout", summary="End the session and drop its cookie")
-def logout(request: Request, principal: CurrentPrincipal) -> Response:
+def logout(request: Request) -> Response:
+    """End the session named by the cookie, and tell the browser to drop the cookie and its
+    cache (tiles of the last user must not outlive a sign-out on a shared laptop).
+
+    A caller authenticated by an ``Authorization`` header owns no cookie session: no session
+    ends and the cookie is left alone. A cookie whose session is no longer valid (expired,
+    ended, unknown) is still cleared. With neither credential: 401.
+    """
     ctx: AppContext = request.app.state.ctx
+    response = RedirectResponse("/login", status_code=303, headers=_LOGOUT_HEADERS)
+    if bearer_token(request) is not None:
+        principal = current_principal(request)  # a bad token: 401
+        ctx.audit(request, principal, "logout", None, "bearer token: no session to end")
+        return response
     session_id = request.cookies.get(ctx.settings.cookie_name)
-    ended = session_id is not None and ctx.store.revoke_session(hash_token(session_id))
-    response = RedirectResponse("/login", status_code=303)
+    if session_id is None:
+        raise Unauthenticated("no credentials", user_message="authentication required")
+    owner: Principal | None
+    try:
+        owner, detail = verify_session(ctx.store, session_id), "session ended"
+    except Unauthenticated as exc:
+        owner, detail = None, f"{exc.user_message}: cookie cleared"
+    ctx.store.revoke_session(hash_token(session_id))
     response.delete_cookie(
         ctx.settings.cookie_name, path="/", httponly=True, samesite="strict",
         secure=cookie_secure(request, ctx),
     )
-    ctx.audit(request, principal, "logout", None, "session ended" if ended else "no session")
+    ctx.audit(request, owner, "logout", None, detail)
     return response

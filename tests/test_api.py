@@ -264,6 +264,83 @@ def test_logout_ends_the_session_server_side(client: TestClient, viewer_token: s
     assert client.get("/campuses").status_code == 200
 
 
+def _cookie_cleared(response: Any) -> bool:
+    """The response tells the browser to drop the session cookie (and its cached pages)."""
+    cookie = response.headers.get("set-cookie", "")
+    return (cookie.startswith("gridmap_session=") and "Max-Age=0" in cookie
+            and response.headers.get("clear-site-data") == '"cache"')
+
+
+def test_logout_clears_cookie_and_cached_tiles(client: TestClient, viewer_token: str,
+                                               stored_campus: Campus) -> None:
+    _login(client, viewer_token)
+    out = client.post("/logout", follow_redirects=False)
+    assert (out.status_code, out.headers["location"]) == (303, "/login")
+    assert _cookie_cleared(out)  # a shared in-car laptop keeps no tiles of the last user
+
+
+def test_login_ends_the_session_the_browser_already_holds(
+    client: TestClient, store: SqlCampusStore, viewer_token: str, admin_token: str,
+    stored_campus: Campus,
+) -> None:
+    first = _login(client, viewer_token)
+    second = _login(client, admin_token)  # the browser still sends the first cookie
+    assert second != first
+    assert client.get("/audit").status_code == 200  # now the admin
+    r = _with_cookie(client, first).get("/campuses")
+    assert (r.status_code, r.json()["error"]["message"]) == (401, "session ended")
+    assert _with_cookie(client, second).get("/campuses").status_code == 200
+
+
+@pytest.mark.parametrize("why", ["session expired", "session ended", "invalid session"])
+def test_logout_with_a_dead_session_still_clears_the_cookie(
+    client: TestClient, store: SqlCampusStore, settings: Settings, viewer_token: str,
+    stored_campus: Campus, monkeypatch: pytest.MonkeyPatch, why: str,
+) -> None:
+    session_id = _login(client, viewer_token)
+    if why == "session expired":
+        later = utcnow() + timedelta(seconds=settings.session_max_age_seconds + 1)
+        monkeypatch.setattr("api.auth.utcnow", lambda: later)
+    elif why == "session ended":
+        store.revoke_session(hash_token(session_id))
+    else:
+        _with_cookie(client, "gs_" + "x" * 43)
+    assert client.get("/campuses").json()["error"]["message"] == why
+    out = client.post("/logout", follow_redirects=False)
+    assert (out.status_code, out.headers["location"]) == (303, "/login")
+    assert _cookie_cleared(out)
+    entry = store.audit_log(limit=1)[0]
+    assert (entry.action, entry.token_id) == ("logout", None)
+    assert why in entry.detail
+
+
+def test_logout_without_any_credentials_is_401(client: TestClient) -> None:
+    r = client.post("/logout", follow_redirects=False)
+    assert r.status_code == 401
+    assert "set-cookie" not in r.headers
+
+
+def test_bearer_logout_leaves_the_cookie_session_alone(
+    client: TestClient, store: SqlCampusStore, viewer_token: str, admin_token: str,
+    stored_campus: Campus,
+) -> None:
+    session_id = _login(client, viewer_token)
+    # authenticated by the header, not the cookie: the cookie's session is not the caller's
+    out = client.post("/logout", headers={"Authorization": f"Bearer {admin_token}"},
+                      follow_redirects=False)
+    assert out.status_code == 303
+    assert "set-cookie" not in out.headers
+    entry = store.audit_log(limit=1)[0]
+    assert (entry.action, entry.token_name) == ("logout", "test admin")
+    assert entry.detail == "bearer token: no session to end"
+    assert client.get("/campuses").status_code == 200
+    assert _with_cookie(client, session_id).get("/campuses").status_code == 200
+    # a bad header is refused, and the cookie's session survives that too
+    r = client.post("/logout", headers={"Authorization": "Bearer gm_nope"})
+    assert r.status_code == 401
+    assert client.get("/campuses").status_code == 200
+
+
 def test_expired_session_is_rejected(client: TestClient, settings: Settings, viewer_token: str,
                                      stored_campus: Campus,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
