@@ -6,8 +6,9 @@ import html
 import ipaddress
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import (
@@ -22,7 +23,7 @@ from api.auth import (
 from api.context import AppContext
 from api.store import utcnow
 from gridmap import __version__
-from gridmap.errors import Unauthenticated
+from gridmap.errors import Forbidden, Unauthenticated
 
 public_router = APIRouter()
 # /logout checks credentials itself rather than through the usual router-wide dependency: a
@@ -66,8 +67,78 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+# Pages with a sign-in or sign-out form: under the site-wide "Referrer-Policy: no-referrer" a
+# browser sends "Origin: null" even with a same-origin POST; "same-origin" keeps the real Origin
+# (checked by refuse_cross_site) and still sends nothing to other sites
+FORM_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+
 # sign-out clears the browser's HTTP cache of this site: no map tiles of the last user remain
 _LOGOUT_HEADERS = {"Clear-Site-Data": '"cache"', "Cache-Control": "no-store"}
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _site(scheme: str, host: str | None, port: int | None) -> tuple[str, int] | None:
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return host.lower(), port or _DEFAULT_PORTS[scheme]
+
+
+def is_same_origin(request: Request) -> bool:
+    """Whether a browser sent this request from one of this site's own pages.
+
+    The ``Origin`` header (browsers send it with every POST) must name this host and port;
+    its scheme must be the request's, or https where the app itself is reached over plain
+    http (a TLS proxy in front). Without ``Origin`` (curl, scripts, older browsers) only
+    ``Sec-Fetch-Site: cross-site`` is refused; ``Origin: null`` needs
+    ``Sec-Fetch-Site: same-origin``. A proxy in front must pass the browser's
+    ``Host`` header on (nginx: ``proxy_set_header Host $host``), or sign-in is refused.
+    """
+    origin = request.headers.get("origin")
+    fetch_site = request.headers.get("sec-fetch-site", "").lower()
+    if origin is None:
+        return fetch_site != "cross-site"
+    if origin.strip() == "null":
+        # an opaque origin: a sandboxed frame, or a page with "Referrer-Policy: no-referrer",
+        # whose same-origin form posts say "null" too; the browser's Sec-Fetch-Site decides
+        return fetch_site == "same-origin"
+    try:
+        theirs = urlsplit(origin.strip())
+        their_site = _site(theirs.scheme, theirs.hostname, theirs.port)
+    except ValueError:  # a malformed port
+        return False
+    own = request.url
+    if their_site is None or theirs.scheme not in (own.scheme, "https"):
+        return False
+    # the request's own port by the scheme the browser used (a proxy's Host carries no port)
+    own_port = own.port or _DEFAULT_PORTS[theirs.scheme]
+    return their_site == _site(theirs.scheme, own.hostname, own_port)
+
+
+def refuse_cross_site(request: Request) -> None:
+    """Dependency of the POST routes a cookie alone cannot protect: sign-in and sign-out.
+
+    SameSite=Strict keeps the session cookie off cross-site requests, but a forged sign-in
+    needs no cookie (it would log a responder's browser into the attacker's token) and a
+    forged sign-out must not end a session. Refusals are audited as ``denied``.
+    """
+    if is_same_origin(request):
+        return
+    ctx: AppContext = request.app.state.ctx
+    origin = request.headers.get("origin")
+    source = (f"Origin {origin[:200]!r}" if origin is not None
+              else f"Sec-Fetch-Site {request.headers.get('sec-fetch-site', '')[:50]!r}")
+    ctx.audit(request, None, "denied", None,
+              f"cross-site POST {request.url.path} refused: {source}, "
+              f"Host {request.headers.get('host', '')[:200]!r}")
+    raise Forbidden(
+        f"cross-site POST {request.url.path} from {source}",
+        user_message="cross-site request refused: sign in and out on this site's own pages",
+    )
+
+
+SameOrigin = Depends(refuse_cross_site)
 
 
 def _login_page(next_path: str, error: str = "", status: int = 200) -> HTMLResponse:
@@ -75,7 +146,7 @@ def _login_page(next_path: str, error: str = "", status: int = 200) -> HTMLRespo
         error=f'<p class="error">{html.escape(error)}</p>' if error else "",
         next=html.escape(safe_next(next_path), quote=True),
     )
-    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(body, status_code=status, headers=FORM_PAGE_HEADERS)
 
 
 @public_router.get("/healthz", summary="Liveness (no authentication)")
@@ -108,7 +179,8 @@ def cookie_secure(request: Request, ctx: AppContext) -> bool:
             or not is_loopback(request.url.hostname))
 
 
-@public_router.post("/login", summary="Exchange a token for a session cookie")
+@public_router.post("/login", summary="Exchange a token for a session cookie",
+                    dependencies=[SameOrigin])
 def login(
     request: Request,
     token: Annotated[str, Form(max_length=200)],
@@ -139,7 +211,8 @@ def login(
     return response
 
 
-@session_router.post("/logout", summary="End the session and drop its cookie")
+@session_router.post("/logout", summary="End the session and drop its cookie",
+                     dependencies=[SameOrigin])
 def logout(request: Request) -> Response:
     """End the session named by the cookie, and tell the browser to drop the cookie and its
     cache (tiles of the last user must not outlive a sign-out on a shared laptop).

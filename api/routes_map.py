@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from api.auth import CurrentPrincipal, current_principal
 from api.context import Ctx
 from api.errors import FeatureUnavailable, InvalidParameter
+from api.routes_auth import FORM_PAGE_HEADERS
 from gridmap.errors import NotFound
 from tiles import raster, webmap
 
@@ -41,7 +42,8 @@ def home(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> HTMLRespons
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>gridmap</title></head>"
         f"<body><h1>gridmap</h1><p>Signed in as {html.escape(principal.name)}.</p>"
         f"<ul>{items}</ul><form method=post action=/logout><button>Sign out</button></form>"
-        "</body></html>"
+        "</body></html>",
+        headers=FORM_PAGE_HEADERS,
     )
 
 

@@ -341,6 +341,89 @@ def test_bearer_logout_leaves_the_cookie_session_alone(
     assert client.get("/campuses").status_code == 200
 
 
+CROSS_SITE = [
+    {"Origin": "https://evil.example"},
+    {"Origin": "http://127.0.0.1:9000"},  # another port is another origin
+    {"Origin": "http://127.0.0.1.evil.example"},
+    {"Origin": "null"},  # sandboxed frames, some redirects: not this site either
+    {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "null", "Sec-Fetch-Site": "same-site"},
+    {"Origin": "not a url"},
+    {"Sec-Fetch-Site": "cross-site"},  # no Origin, but the browser says where it came from
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_cross_site_login_is_refused(client: TestClient, store: SqlCampusStore,
+                                     viewer_token: str, headers: dict[str, str]) -> None:
+    r = client.post("/login", data={"token": viewer_token}, headers=headers,
+                    follow_redirects=False)
+    assert r.status_code == 403
+    assert r.json()["error"]["message"].startswith("cross-site request refused")
+    assert "set-cookie" not in r.headers
+    entry = store.audit_log(limit=1)[0]
+    assert (entry.action, entry.token_id) == ("denied", None)
+    assert "cross-site POST /login" in entry.detail
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_cross_site_logout_is_refused(client: TestClient, store: SqlCampusStore,
+                                      viewer_token: str, stored_campus: Campus,
+                                      headers: dict[str, str]) -> None:
+    _login(client, viewer_token)
+    r = client.post("/logout", headers=headers, follow_redirects=False)
+    assert r.status_code == 403
+    assert "set-cookie" not in r.headers
+    assert client.get("/campuses").status_code == 200  # still signed in
+    assert [e.action for e in store.audit_log(limit=2)] == ["list_campuses", "denied"]
+
+
+@pytest.mark.parametrize(("base_url", "headers"), [
+    ("http://127.0.0.1", {}),  # curl, scripts: no Origin
+    ("http://127.0.0.1", {"Origin": "http://127.0.0.1"}),
+    ("http://127.0.0.1:8000", {"Origin": "http://127.0.0.1:8000"}),
+    ("http://[::1]:8000", {"Origin": "http://[::1]:8000"}),
+    ("http://localhost:8000", {"Origin": "http://LOCALHOST:8000"}),
+    ("http://127.0.0.1", {"Sec-Fetch-Site": "same-origin"}),
+    ("http://127.0.0.1", {"Sec-Fetch-Site": "none"}),  # typed or bookmarked
+    # a same-origin form on a page with "Referrer-Policy: no-referrer" says "Origin: null"
+    ("http://127.0.0.1", {"Origin": "null", "Sec-Fetch-Site": "same-origin"}),
+    ("https://maps.campus.example", {"Origin": "https://maps.campus.example:443"}),
+    # behind a TLS proxy the app sees http while the browser's page is https
+    ("http://maps.campus.example", {"Origin": "https://maps.campus.example"}),
+])
+def test_same_origin_login_and_logout_are_allowed(
+    settings: Settings, store: SqlCampusStore, viewer_token: str, base_url: str,
+    headers: dict[str, str],
+) -> None:
+    with TestClient(create_app(settings, store), base_url=base_url) as c:
+        r = c.post("/login", data={"token": viewer_token}, headers=headers,
+                   follow_redirects=False)
+        assert r.status_code == 303
+        session_id = r.cookies["gridmap_session"]
+        out = _with_cookie(c, session_id).post("/logout", headers=headers,
+                                                follow_redirects=False)
+        assert out.status_code == 303
+    assert [e.detail for e in store.audit_log(limit=1)] == ["session ended"]
+
+
+def test_pages_with_sign_in_or_out_forms_keep_their_origin(viewer: TestClient) -> None:
+    """Their form posts must carry the real Origin, not the "null" of no-referrer pages."""
+    for path in ("/login", "/"):
+        r = viewer.get(path)
+        assert 'method="post"' in r.text or "method=post" in r.text
+        assert r.headers["referrer-policy"] == "same-origin"
+        assert r.headers["cache-control"] == "no-store"
+
+
+def test_plain_http_origin_is_refused_on_https(settings: Settings, store: SqlCampusStore,
+                                               viewer_token: str) -> None:
+    with TestClient(create_app(settings, store), base_url="https://maps.campus.example") as c:
+        r = c.post("/login", data={"token": viewer_token},
+                   headers={"Origin": "http://maps.campus.example"}, follow_redirects=False)
+    assert r.status_code == 403
+
+
 def test_expired_session_is_rejected(client: TestClient, settings: Settings, viewer_token: str,
                                      stored_campus: Campus,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
