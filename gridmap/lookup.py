@@ -57,6 +57,7 @@ _NEAR = (
     re.compile(r"^(?:the\s+)?(?P<what>.+?)\s+(?:near(?:est)?(?:\s+to)?|next\s+to|close\s+to|"
                r"closest\s+to|by)\s+(?:the\s+)?(?P<place>.+)$"),
 )
+_AMENITY_CHOICES = tuple(AMENITY_WORDS)
 _DOOR_WORDS = frozenset({"door", "doors", "exit", "exits", "exterior door", "exterior doors",
                          "entrance", "way in", "entry"})
 _CELL = re.compile(r"^(?:grid\s+|cell\s+)?([a-z]{1,2})\s*(\d{1,3})(?:\s*-\s*([1-9]))?$")
@@ -213,6 +214,7 @@ class LookupEngine:
         self._room_number(plain, building_id, hits)
         # kinds and names are tried as said too: "stop the bleed" and "office of the dean"
         # lose meaning without their small words
+        # a numbered phrasing is answered by number only; "room 214" is not "Classroom 201"
         numbered = any(r.match(plain) for r in (_ROOM, _BARE_NUMBER, _DOOR, _CELL))
         for text in dict.fromkeys((plain, spoken)):
             self._amenities(text, building_id, hits)
@@ -277,8 +279,7 @@ class LookupEngine:
             return None
         what = _without_filler(m.group("what"))
         kind = amenity_kind(what)
-        doors = what in _DOOR_WORDS
-        if kind is None and not doors:
+        if kind is None and what not in _DOOR_WORDS:
             return None
         place = self.lookup(m.group("place"), limit=1)
         if place.status is not Status.FOUND:
@@ -289,7 +290,7 @@ class LookupEngine:
             f"Room {target.unit_number}" if target.unit_number else "", target.unit_name or "")
             if x) or f"grid {target.primary_cell}"
         found: list[Candidate] = []
-        if doors:
+        if kind is None:  # "exit", "door": the building's exterior doors
             for rank, d in enumerate(self.index.nearest_exterior_doors(
                     origin, target.building_id, k=min(limit, NEAREST_LIMIT))):
                 o = next(o for o in self.index.campus.openings if o.id == d.feature_id)
@@ -299,7 +300,6 @@ class LookupEngine:
                     d.distance_m, where))
             what_name = "exterior doors"
         else:
-            assert kind is not None
             options = sorted(self._amenities_of(kind, None),
                              key=lambda a: origin.distance(self.index.shapes[a.id]))
             for rank, a in enumerate(options[:min(limit, NEAREST_LIMIT)]):
@@ -447,7 +447,7 @@ class LookupEngine:
     def _amenities(self, q: str, building_id: str | None, hits: _Hits) -> None:
         if len(q) < 3:
             return
-        best = process.extractOne(q, list(AMENITY_WORDS), scorer=fuzz.ratio,
+        best = process.extractOne(q, _AMENITY_CHOICES, scorer=fuzz.ratio,
                                   score_cutoff=85)
         if best is None:
             return
@@ -464,8 +464,7 @@ class LookupEngine:
                 if a.kind is kind and (building_id is None or a.building_id == building_id)]
 
     def _names(self, q: str, building_id: str | None, hits: _Hits) -> None:
-        # a room-number phrasing is answered by number only; "room 214" is not "Classroom 201"
-        if sum(ch.isalpha() for ch in q) < 3 or _ROOM.match(q) or _BARE_NUMBER.match(q):
+        if sum(ch.isalpha() for ch in q) < 3:
             return
         for variant in room_name_variants(q):
             found = process.extract(variant, self.name_choices, scorer=fuzz.WRatio,
