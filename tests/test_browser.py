@@ -139,8 +139,10 @@ def test_map_shows_grid_and_room_labels(driver: Any, served: Served, tmp_path: P
 
     # room labels: the same view with labels switched off lacks the dark text in the rooms
     served.state["labels"] = False
+    # mark the old page so the waits below cannot be satisfied by it before the reload starts
+    driver.execute_script("window.gmStale = true")
     driver.refresh()
-    wait_for(driver, "return !!(window.gridmap && window.L)")
+    wait_for(driver, "return !window.gmStale && !!(window.gridmap && window.L)")
     wait_for(driver, TILES_READY)
     bare = screenshot(driver, tmp_path, "map-no-labels.png")
     dark, dark_bare = shot.max(axis=-1) < 90, bare.max(axis=-1) < 90
