@@ -1,0 +1,155 @@
+"""The Riverside International School sample: a European firm's drawings, regenerated exactly.
+
+Its drawings differ from Lincoln Ridge's on purpose (metric and centimetre units, French layer
+names, European room numbers, top-left MTEXT labels on and outside walls, a label with no
+room outline, a building without a door layer, a basement); these tests pin those traits so
+the sample keeps testing what it was made to test, and check it imports through the real
+pipeline.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import ezdxf
+import pytest
+from shapely.geometry import Point, Polygon
+
+from gridmap.index import CampusIndex
+from gridmap.model import AmenityKind, Campus
+from importers.campus import ImportResult, import_campus
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "samples" / "riverside_international"
+MANIFEST = SAMPLE / "campus.toml"
+SCRIPT = ROOT / "scripts" / "make_sample_campus_eu.py"
+
+
+def _load_generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("make_sample_campus_eu", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+gen = _load_generator()
+
+
+@pytest.fixture(scope="module")
+def result() -> ImportResult:
+    return import_campus(MANIFEST)
+
+
+@pytest.fixture(scope="module")
+def campus(result: ImportResult) -> Campus:
+    return result.campus
+
+
+def test_committed_sample_is_what_the_generator_makes(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], check=True, cwd=ROOT,
+                   capture_output=True)
+    made = sorted(p.name for p in tmp_path.iterdir())
+    assert made == sorted(p.name for p in SAMPLE.iterdir())
+    for name in made:
+        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
+
+
+def _rooms_and_labels(dxf: str) -> tuple[list[Polygon], list[tuple[str, Point, int]]]:
+    doc = ezdxf.readfile(str(SAMPLE / dxf))
+    msp = doc.modelspace()
+    rooms = [Polygon([(p[0], p[1]) for p in e.get_points("xy")])
+             for e in msp.query('LWPOLYLINE[layer=="LOCAUX"]')]
+    labels = [(e.plain_text(), Point(e.dxf.insert.x, e.dxf.insert.y), e.dxf.attachment_point)
+              for e in msp.query('MTEXT[layer=="TEXTE-LOCAUX"]')]
+    return rooms, labels
+
+
+def test_drawings_are_drawn_the_european_way() -> None:
+    units = {name: ezdxf.readfile(str(SAMPLE / name)).header["$INSUNITS"]
+             for name in gen.PLANS}
+    assert units == {"A_UG.dxf": 6, "A_EG.dxf": 6, "A_1OG.dxf": 6, "B_EG.dxf": 5,
+                     "E_EG.dxf": 6, "G_EG.dxf": 6}
+    every_label = []
+    for name in gen.PLANS:
+        rooms, labels = _rooms_and_labels(name)
+        assert rooms and labels, name
+        assert {a for _, _, a in labels} == {1}, f"{name}: labels are anchored top-left"
+        every_label += [(name, text, at, rooms) for text, at, _ in labels]
+    texts = {text.split("\n")[0] for _, text, _, _ in every_label}
+    assert {"A015", "B013", "B013a", "B015 a", "E003bis", "AU01", "G1"} <= texts
+    # insertion points on a wall, just outside their room, and in no room at all
+    on_wall = [t for _, t, at, rooms in every_label if any(r.exterior.distance(at) < 1e-9
+                                                            for r in rooms)]
+    outside = [t for _, t, at, rooms in every_label if not any(r.covers(at) for r in rooms)]
+    assert any(t.startswith("B013\n") for t in on_wall)
+    assert {t.split("\n")[0] for t in outside} >= {"A015", "E003bis", "E010"}
+    # labels of the south rooms sit just across the wall, in the corridor
+    corridor_side = [t.split("\n")[0] for name, t, at, rooms in every_label
+                     if t.split("\n")[0] in {"A005", "A104a", "B013a"}
+                     and sum(r.covers(at) for r in rooms) == 1]
+    assert sorted(corridor_side) == ["A005", "A104a", "B013a"]
+
+
+def test_science_block_has_no_door_layer_at_all() -> None:
+    doc = ezdxf.readfile(str(SAMPLE / "B_EG.dxf"))
+    assert "PORTES" not in {layer.dxf.name for layer in doc.layers}
+    assert not list(doc.modelspace().query("INSERT"))
+    for name in ("A_EG.dxf", "E_EG.dxf", "G_EG.dxf"):
+        inserts = ezdxf.readfile(str(SAMPLE / name)).modelspace().query('INSERT[layer=="PORTES"]')
+        assert len(inserts) >= 3, name
+
+
+def test_imports_through_the_real_pipeline(campus: Campus) -> None:
+    ix = CampusIndex(campus)
+    assert campus.id == "riverside-international"
+    assert {b.short_name for b in campus.buildings} == {"A", "B", "E", "G"}
+    a = next(b.id for b in campus.buildings if b.short_name == "A")
+    assert sorted(lv.ordinal for lv in campus.levels if lv.building_id == a) == [-1, 0, 1]
+    assert campus.grid.cell_size == 25
+    # stairs at the same place on every level of A, a walkway on every level
+    for ordinal in (-1, 0, 1):
+        units = [u for u in ix.units_on(ordinal) if u.building_id == a]
+        assert sum(u.category == "stairs" for u in units) == 2, ordinal
+    walk = {ix.levels[u.level_id].ordinal for u in campus.units
+            if u.building_id == a and u.category == "walkway"}
+    assert {0} <= walk
+    kinds = {am.kind for am in campus.amenities}
+    assert {AmenityKind.KNOX_BOX, AmenityKind.AED, AmenityKind.TRAUMA_KIT,
+            AmenityKind.HAZARD, AmenityKind.ELEVATOR, AmenityKind.STAIRWELL} <= kinds
+    aed_levels = {ix.levels[am.level_id].ordinal for am in campus.amenities
+                  if am.kind is AmenityKind.AED and am.level_id and am.building_id == a}
+    assert aed_levels == {-1, 0, 1}
+    b = next(b.id for b in campus.buildings if b.short_name == "B")
+    assert not [o for o in campus.openings if o.building_id == b]
+    assert {g.name for g in campus.grounds} >= {"Bus Loop", "Staff Car Park"}
+
+
+def test_missing_door_layer_is_a_warning(result: ImportResult) -> None:
+    said = [w for w in result.warnings if "B_EG.dxf" in w and "PORTES" in w]
+    if not said:
+        pytest.xfail("importer does not yet warn about a missing door layer")
+    assert len(said) == 1
+
+
+def test_room_numbers_resolve_to_their_rooms(campus: Campus) -> None:
+    """Every number the architect wrote is on the room it labels (the label's text extent,
+    not its insertion point); the label with no outline is kept as an approximate unit."""
+    ix = CampusIndex(campus)
+    numbered = {(ix.buildings[u.building_id].short_name, u.number.replace(" ", "").upper()): u
+                for u in campus.units if u.number}
+    wanted = {("A", "A015"), ("A", "A005"), ("A", "A104A"), ("B", "B013A"), ("B", "B015A"),
+              ("B", "B015B"), ("E", "E003BIS"), ("E", "E010")}
+    missing = wanted - set(numbered)
+    if missing:
+        pytest.xfail(f"importer does not yet place these labels: {sorted(missing)}")
+    assert "Canteen" in numbered[("A", "A005")].name
+    assert numbered[("A", "A005")].category != "walkway"
+    assert "Lager" in numbered[("B", "B013A")].name
+    assert getattr(numbered[("E", "E010")], "approximate", False) is True
+    assert all("\\" not in u.name and "\n" not in u.name for u in campus.units)
