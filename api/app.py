@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import routes_auth, routes_campus, routes_map
+from api import routes_auth, routes_campus, routes_gazetteer, routes_map
 from api.context import AppContext
 from api.errors import error_body, register_error_handlers
 from api.settings import Settings
@@ -92,5 +92,6 @@ def create_app(settings: Settings | None = None, store: CampusStore | None = Non
     app.include_router(routes_auth.public_router)
     app.include_router(routes_auth.session_router)
     app.include_router(routes_campus.router)
+    app.include_router(routes_gazetteer.router)
     app.include_router(routes_map.router)
     return app

@@ -211,6 +211,68 @@ def cmd_lookup(args: argparse.Namespace, settings: Settings, store: CampusStore)
     return 1 if result["status"] == "not_found" else 0
 
 
+# --- export ---------------------------------------------------------------------------------
+
+#: ``--format`` values, and the format a ``-o`` file's suffix implies when none is given
+EXPORT_FORMATS = {"gazetteer": "csv", "gazetteer-json": "json"}
+_SUFFIX_FORMATS = {".csv": "gazetteer", ".json": "gazetteer-json", ".geojson": "gazetteer-json"}
+
+
+def export_format(fmt: str | None, output: str | None) -> str:
+    """The ``--format`` to write: as given, else implied by the ``-o`` suffix, else CSV."""
+    if fmt is not None:
+        return fmt
+    if output and output != "-":
+        suffix = Path(output).suffix.lower()
+        if suffix not in _SUFFIX_FORMATS:
+            raise CliError(f"cannot tell the format from {output!r}: pass --format "
+                           f"({', '.join(EXPORT_FORMATS)}) or name the file .csv or .json")
+        return _SUFFIX_FORMATS[suffix]
+    return "gazetteer"
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, readable by its owner only (a
+    gazetteer lists every room of a school): a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    """Write the campus gazetteer (CSV or GeoJSON) to ``-o`` or stdout; audited."""
+    from gridmap.gazetteer import gazetteer, to_csv, to_geojson
+    from gridmap.index import CampusIndex
+
+    fmt = export_format(args.format, args.output)
+    revision = args.revision or store.current_revision(args.campus)
+    rows = gazetteer(CampusIndex(store.campus(args.campus, revision)))
+    if EXPORT_FORMATS[fmt] == "csv":
+        text = to_csv(rows)
+    else:
+        text = json.dumps(to_geojson(rows, campus_id=args.campus, revision=revision),
+                          ensure_ascii=False, indent=1) + "\n"
+    target = "stdout" if not args.output or args.output == "-" else args.output
+    if target == "stdout":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        _write_private(Path(target), text.encode("utf-8"))
+        print(f"{args.campus} revision {revision}: {len(rows)} rows ({fmt}) written to {target}",
+              file=sys.stderr)
+    store.audit(AuditEntry(
+        ts=utcnow(), action="export", token_name=cli_actor(), campus_id=args.campus,
+        detail=f"{fmt}, revision {revision}, {len(rows)} rows -> {target}",
+        client="local store"))
+    return 0
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 
@@ -326,6 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "token on the command line is visible to other users in ps; "
                         "'-' reads it from stdin")
     p.set_defaults(func=cmd_lookup)
+
+    p = sub.add_parser("export", help="write a campus gazetteer for dispatch systems")
+    p.add_argument("campus", help="campus id")
+    p.add_argument("--format", choices=list(EXPORT_FORMATS),
+                   help="gazetteer: CSV (spreadsheets, GDAL); gazetteer-json: GeoJSON points. "
+                        "Default: from the -o suffix (.csv, .json, .geojson), else CSV")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="file to write (readable by you only); '-' or none: stdout")
+    p.add_argument("--revision", type=int, help="a stored revision (default: current)")
+    p.set_defaults(func=cmd_export)
 
     tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(
         dest="token_command", required=True)

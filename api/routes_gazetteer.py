@@ -1,0 +1,70 @@
+"""The campus gazetteer for dispatch systems: ``gazetteer.csv`` and ``gazetteer.json``.
+
+Authenticated and audited like every campus route (:meth:`api.context.AppContext.loaded` refuses,
+and audits, a campus the token may not see). The answer lists every room of a school, so it is
+never cached by a browser or proxy: ``Cache-Control: private, no-store``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.auth import CurrentPrincipal, current_principal
+from api.context import Ctx
+from gridmap.gazetteer import gazetteer, to_csv, to_geojson
+
+router = APIRouter(dependencies=[Depends(current_principal)])
+
+NO_STORE = "private, no-store"
+#: revisions are 32-bit integers on PostgreSQL: a larger one is a 422, never a database error
+MAX_REVISION = 2**31 - 1
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _download_name(campus_id: str, revision: int, suffix: str) -> str:
+    return f"{_UNSAFE_FILENAME.sub('_', campus_id)[:80]}-r{revision}-gazetteer.{suffix}"
+
+
+@router.get("/campuses/{campus_id}/gazetteer.csv",
+            summary="Every building, room, door, point of interest and grounds feature (CSV)")
+def gazetteer_csv(
+    campus_id: str,
+    request: Request,
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_REVISION,
+                                          description="default: current")] = None,
+) -> Response:
+    loaded = ctx.loaded(request, campus_id, principal, revision)
+    rows = gazetteer(loaded.index())
+    ctx.audit(request, principal, "gazetteer", campus_id,
+              f"csv, revision {loaded.revision}, {len(rows)} rows")
+    name = _download_name(campus_id, loaded.revision, "csv")
+    return Response(to_csv(rows).encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Cache-Control": NO_STORE,
+                             "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@router.get("/campuses/{campus_id}/gazetteer.json",
+            summary="The gazetteer as a GeoJSON FeatureCollection of points")
+def gazetteer_json(
+    campus_id: str,
+    request: Request,
+    ctx: Ctx,
+    principal: CurrentPrincipal,
+    revision: Annotated[int | None, Query(ge=1, le=MAX_REVISION,
+                                          description="default: current")] = None,
+) -> Response:
+    loaded = ctx.loaded(request, campus_id, principal, revision)
+    rows = gazetteer(loaded.index())
+    ctx.audit(request, principal, "gazetteer", campus_id,
+              f"json, revision {loaded.revision}, {len(rows)} rows")
+    body = to_geojson(rows, campus_id=campus_id, revision=loaded.revision)
+    return Response(json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                    media_type="application/geo+json",
+                    headers={"Cache-Control": NO_STORE})
