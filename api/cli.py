@@ -86,9 +86,14 @@ def import_manifest(
         current = next(r for r in store.revisions(campus_id) if r.number == number)
         if current.source_digest == digest:
             return None, None
-    result = import_campus(manifest, previous)
+    from api.publish import check_servable, import_limits
+
+    limits = import_limits(Settings())  # GRIDMAP_IMPORT_TIME_LIMIT_S, ..._MEMORY_LIMIT_MB
+    result = import_campus(manifest, previous, limits)
     if previous is None and (existing := _current_or_none(store, result.campus.id)) is not None:
-        result = import_campus(manifest, existing)  # id differed from the peek: keep door numbers
+        # id differed from the peek: keep door numbers
+        result = import_campus(manifest, existing, limits)
+    check_servable(result.campus)  # refused with the reason; the current revision stays
     info = store.save_revision(
         result.campus, source=f"import {manifest.name} (sha256 {digest[:12]})", source_digest=digest
     )
@@ -128,27 +133,61 @@ def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore)
 # --- lookup ---------------------------------------------------------------------------------
 
 
-def _nearby(item: dict[str, Any] | None) -> str | None:
+def _elsewhere(item: dict[str, Any], c: dict[str, Any]) -> str:
+    """Where a nearby item is, said only when it is not where the candidate is: its building
+    when another, its level when another (and the stairs or elevator to take when known).
+    ``"1st Floor via Stair 2"``, ``"Building B"``, or ``""`` for the same building and level."""
+    bits: list[str] = []
+    if item.get("building_id") and c.get("building_id") and \
+            item["building_id"] != c["building_id"]:
+        bits.append(f"Building {item.get('building') or item['building_id']}")
+    same_level = item.get("same_level")
+    if same_level is None:  # answers from a server without the flag: compare ordinals
+        ordinal, here = item.get("level_ordinal"), c.get("level_ordinal")
+        same_level = ordinal is None or here is None or ordinal == here
+    if not same_level:
+        level = item.get("level_name") or (
+            f"level {item['level_ordinal']}" if item.get("level_ordinal") is not None else "")
+        via = f"via {item['via']}" if item.get("via") else ""
+        if level or via:
+            bits.append(" ".join(b for b in (level, via) if b))
+    return ", ".join(bits)
+
+
+def _nearby(item: dict[str, Any] | None, c: dict[str, Any], *, cell_inside: bool = False) -> str:
+    """``H7 (11 m)``, or ``H7 (11 m, 1st Floor via Stair 2)`` on another level; with
+    ``cell_inside`` the cell goes in the brackets (``(29 m, G6)``, as doors are read out)."""
     if not item:
-        return None
-    return f"{item.get('cell')} ({item.get('distance_m'):.0f} m)"
+        return ""
+    distance = item.get("distance_m")
+    metres = f"{distance:.0f} m" if isinstance(distance, int | float) else "? m"
+    inside = [metres, *([str(item.get("cell") or "")] if cell_inside else [])]
+    if where := _elsewhere(item, c):
+        inside.append(where)
+    bracket = f"({', '.join(b for b in inside if b)})"
+    return bracket if cell_inside else f"{item.get('cell')} {bracket}"
 
 
 def candidate_line(c: dict[str, Any]) -> str:
-    """One dispatcher-readable line: where it is, grid, USNG, way in, Knox box, AED."""
+    """One dispatcher-readable line: where it is, grid, USNG, way in, Knox box, AED, trauma kit.
+
+    A nearby item on another level or in another building says so, with the stairs to take.
+    """
     parts = [str(c.get("label", ""))]
+    if c.get("flags"):
+        parts.append("; ".join(str(f) for f in c["flags"]))
     if c.get("usng"):
         parts.append(f"USNG {c['usng']}")
     doors = []
     for d in c.get("nearest_doors", [])[:2]:
         name = f"door {d['number']}" if d.get("number") else "unnumbered door"
-        doors.append(f"{name} ({d['distance_m']:.0f} m, {d['cell']})")
+        doors.append(f"{name} {_nearby(d, c, cell_inside=True)}")
     if doors:
         parts.append(", ".join(doors))
-    if knox := _nearby(c.get("nearest_knox_box")):
-        parts.append(f"Knox box {knox}")
-    if aed := _nearby(c.get("nearest_aed")):
-        parts.append(f"AED {aed}")
+    for key, name in (("nearest_knox_box", "Knox box"), ("nearest_aed", "AED"),
+                      ("nearest_trauma_kit", "Trauma kit")):
+        if text := _nearby(c.get(key), c):
+            parts.append(f"{name} {text}")
     return " · ".join(parts)
 
 
