@@ -32,6 +32,7 @@ from gridmap.errors import (
     OutsideGrid,
     PayloadTooLarge,
     Unauthenticated,
+    Unservable,
 )
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     InvalidQuery: 400,
     InvalidParameter: 400,
     ImportFailed: 400,
+    Unservable: 422,
     InvalidModel: 422,
     OutsideGrid: 404,
     NotFound: 404,

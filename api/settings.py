@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    import_time_limit_s: float = Field(
+        default=120.0, gt=0, allow_inf_nan=False,
+        description="wall-clock limit of one campus import (all its floor plans)")
+    import_memory_limit_mb: float = Field(
+        default=2048.0, gt=0, allow_inf_nan=False,
+        description="how much a campus import may grow the process's memory, MB")
 
     cookie_name: str = "gridmap_session"
     cookie_secure: bool = Field(

@@ -85,6 +85,16 @@ class PoiError(ImportFailed):
     """A points-of-interest file cannot be read or holds a row we cannot use."""
 
 
+class ImportLimitExceeded(DxfError):
+    """A drawing needs more work than an import may spend (time, memory, entity budget, arc
+    size); the message names the limit and how to raise it."""
+
+
+class Unservable(ImportFailed):
+    """An imported campus could not be served (a coordinate that is not a number, an invalid
+    geometry, a level whose map cannot be drawn); it was not published."""
+
+
 # --- access ---------------------------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from gridmap.model import (
 )
 from importers.dxf import FloorPlan, largest_polygon, read_floor_plan
 from importers.georef import Fit, campus_frame, georeference
+from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import BuildingSpec, LoadedManifest, load_manifest
 from importers.parcels import read_grounds, read_parcel
 from importers.pois import read_poi_rows, to_amenities
@@ -64,7 +65,7 @@ def _unit_key(number: str, name: str, handle: str) -> str:
 
 def _read_level(
     lm: LoadedManifest, bi: int, li: int, spec: BuildingSpec, frame: LocalFrame,
-    result: ImportResult,
+    result: ImportResult, budget: WorkBudget | None = None,
 ) -> _LevelResult:
     """Read one level's DXF and place it on the earth; its warnings and residual go to result."""
     m = lm.manifest
@@ -72,7 +73,7 @@ def _read_level(
     path = lm.resolve(lv.dxf, f"buildings[{bi}].levels[{li}].dxf")
     plan = read_floor_plan(
         path, lv.layers.apply(m.layers), lv.units,
-        exterior_distance_m=m.doors.exterior_distance_m,
+        exterior_distance_m=m.doors.exterior_distance_m, budget=budget,
     )
     result.warnings.extend(plan.warnings)
     fit = georeference(
@@ -179,14 +180,14 @@ def _with_main_entrance(
 
 def _import_building(
     lm: LoadedManifest, bi: int, spec: BuildingSpec, frame: LocalFrame,
-    result: ImportResult,
+    result: ImportResult, budget: WorkBudget | None = None,
 ) -> tuple[Building, list[_LevelResult], list[Unit], list[Opening]]:
     cid = lm.manifest.campus.id
     levels: list[_LevelResult] = []
     units: list[Unit] = []
     openings: list[Opening] = []
     for li in range(len(spec.levels)):
-        lr = _read_level(lm, bi, li, spec, frame, result)
+        lr = _read_level(lm, bi, li, spec, frame, result, budget)
         levels.append(lr)
         units += _level_units(cid, spec, lr, frame, result.warnings)
         openings += _level_openings(cid, spec, lr, frame)
@@ -220,8 +221,10 @@ def _grid(lm: LoadedManifest, frame: LocalFrame, bounds: grid.Bounds) -> GridSpe
     return GridSpec(ox, oy, g.cell_size, g.unit, columns, rows)
 
 
-def build_campus(lm: LoadedManifest, previous: Campus | None = None) -> ImportResult:
+def build_campus(lm: LoadedManifest, previous: Campus | None = None,
+                 limits: ImportLimits | None = None) -> ImportResult:
     """Import from an already-loaded manifest (see :func:`import_campus`)."""
+    budget = WorkBudget(limits or ImportLimits())
     m = lm.manifest
     cid = m.campus.id
     result = ImportResult(campus=Campus(cid, m.campus.name, m.campus.address,
@@ -236,7 +239,7 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None) -> ImportRe
     units: list[Unit] = []
     openings: list[Opening] = []
     for bi, spec in enumerate(m.buildings):
-        b, lrs, us, ops = _import_building(lm, bi, spec, frame, result)
+        b, lrs, us, ops = _import_building(lm, bi, spec, frame, result, budget)
         buildings.append(b)
         levels.extend(lr.level for lr in lrs)
         units.extend(us)
@@ -291,10 +294,12 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None) -> ImportRe
     return result
 
 
-def import_campus(manifest_path: Path, previous: Campus | None = None) -> ImportResult:
+def import_campus(manifest_path: Path, previous: Campus | None = None,
+                  limits: ImportLimits | None = None) -> ImportResult:
     """Read ``campus.toml`` and everything it names into a :class:`gridmap.model.Campus`.
 
     ``previous`` is the campus as last published: its exterior door numbers are kept for doors
-    that have not moved (numbers are painted on real doors).
+    that have not moved (numbers are painted on real doors). ``limits`` bound the work the
+    floor plans may cause (time, memory, entities; see :mod:`importers.limits`).
     """
-    return build_campus(load_manifest(Path(manifest_path)), previous)
+    return build_campus(load_manifest(Path(manifest_path)), previous, limits)

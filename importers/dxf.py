@@ -33,13 +33,15 @@ from typing import Any
 import ezdxf.path
 import shapely
 from ezdxf import recover
-from ezdxf.filemanagement import readfile
+from ezdxf.lldxf.const import DXFError
+from ezdxf.math import Vec2, Vec3
 from shapely import affinity
 from shapely.geometry import MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from gridmap.errors import DxfError
+from gridmap.errors import DxfError, GridmapError, ImportLimitExceeded
+from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
 
 # $INSUNITS codes we accept
@@ -138,23 +140,21 @@ def largest_polygon(geom: BaseGeometry) -> Polygon:
 
 
 def open_drawing(path: Path, warnings: list[str] | None = None) -> Any:
-    """Open a DXF; fall back to ezdxf's recover mode for damaged files.
+    """Open a DXF, repairing what ezdxf's recover mode can; the file is parsed once.
 
-    A recovered drawing adds a warning that starts with the file name and says "recovered".
+    A drawing that needed repair adds a warning that starts with the file name and
+    ``RECOVERED`` and lists what the repair dropped or changed (the auditor's fixes). One
+    with damage the repair cannot undo is refused, naming the first problems.
     """
     name = path.name
     if not path.is_file():
         raise DxfError(f"{name}: cannot read file (it does not exist)")
     try:
-        return readfile(str(path))
-    except OSError as exc:
-        raise DxfError(f"{name}: cannot read file ({exc})") from exc
-    except Exception:  # damaged files make ezdxf raise many types; try recover mode next
-        pass
-    try:
         doc, auditor = recover.readfile(str(path))
     except OSError as exc:
-        raise DxfError(f"{name}: cannot read file ({exc})") from exc
+        raise DxfError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
+    except MemoryError as exc:
+        raise ImportLimitExceeded(f"{name}: the file is too large to read into memory") from exc
     except Exception as exc:  # anything ezdxf cannot even recover is not a DXF for us
         detail = str(exc) or type(exc).__name__
         raise DxfError(f"{name}: not a readable DXF file ({detail})") from exc
@@ -163,30 +163,85 @@ def open_drawing(path: Path, warnings: list[str] | None = None) -> Any:
             f"{name}: DXF is damaged beyond repair: "
             + "; ".join(str(e.message) for e in auditor.errors[:3])
         )
-    if warnings is not None:
-        warnings.append(f"{name}: DXF was damaged (truncated or corrupt) and has been recovered; "
-                        "check the result")
+    lost = [str(f.message) for f in auditor.fixes]
+    if not _ends_with_eof(path):
+        lost.insert(0, "the file ends early (no EOF marker): whatever followed the last "
+                       "complete section is lost")
+    if lost and warnings is not None:
+        warnings.append(recovered_warning(name, lost))
     return doc
+
+
+_BINARY_DXF = b"AutoCAD Binary DXF"
+
+
+def _ends_with_eof(path: Path) -> bool:
+    """Whether a text DXF ends with its ``0 / EOF`` tag (a truncated one does not)."""
+    try:
+        with path.open("rb") as fh:
+            if fh.read(len(_BINARY_DXF)) == _BINARY_DXF:
+                return True  # binary DXF: ezdxf's loader checks its structure itself
+            fh.seek(max(0, path.stat().st_size - 64))
+            tail = fh.read().rstrip(b"\r\n\t \x00\x1a")
+    except OSError:
+        return False
+    return tail.upper().endswith(b"EOF")
+
+
+_LOST_SHOWN = 10
+
+
+def recovered_warning(name: str, fixes: list[str]) -> str:
+    """The import report's line for a repaired drawing: "RECOVERED" and what was lost."""
+    shown = "; ".join(fixes[:_LOST_SHOWN])
+    more = f"; and {len(fixes) - _LOST_SHOWN} more" if len(fixes) > _LOST_SHOWN else ""
+    return (f"{name}: RECOVERED: the DXF was damaged (truncated or corrupt) and has been "
+            f"recovered; check the result. {len(fixes)} repair(s), what was dropped or "
+            f"changed: {shown}{more}")
+
+
+# what ezdxf and shapely raise on entities they cannot make sense of
+_ENTITY_ERRORS = (DXFError, ValueError, TypeError, AttributeError, ArithmeticError,
+                  IndexError, KeyError, RecursionError, shapely.errors.ShapelyError)
 
 
 def read_floor_plan(
     path: Path, layers: Layers | None = None, declared_unit: DrawingUnit | None = None,
-    *, exterior_distance_m: float = 0.6,
+    *, exterior_distance_m: float = 0.6, budget: WorkBudget | None = None,
 ) -> FloorPlan:
+    """Read one floor plan within ``budget`` (default: :class:`ImportLimits` defaults).
+
+    Every failure is a :class:`DxfError` naming the file (and the entity where one is to
+    blame); passing a limit raises :class:`ImportLimitExceeded` naming the limit.
+    """
+    budget = budget or WorkBudget(ImportLimits())
+    budget.reset_entities()
     warnings: list[str] = []
     doc = open_drawing(path, warnings)
+    budget.check(path.name)
     try:
         plan = extract_floor_plan(
             doc, path.name, layers or Layers(), declared_unit,
-            exterior_distance_m=exterior_distance_m,
+            exterior_distance_m=exterior_distance_m, budget=budget,
         )
     except DxfError as exc:
         if warnings:  # recovered: the real problem is most likely the damage
-            raise DxfError(f"{exc} (the file is damaged and could only partly be recovered)"
-                           ) from exc
+            raise type(exc)(f"{exc} (the file is damaged and could only partly be recovered)"
+                            ) from exc
         raise
+    except GridmapError:
+        raise
+    except MemoryError as exc:
+        raise ImportLimitExceeded(f"{path.name}: ran out of memory reading the drawing") from exc
+    except _ENTITY_ERRORS as exc:
+        raise DxfError(f"{path.name}: the drawing cannot be read ({_why(exc)})") from exc
     plan.warnings[:0] = warnings
     return plan
+
+
+def _why(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 # --- pure extraction --------------------------------------------------------------------------
@@ -227,13 +282,47 @@ class _Reading:
     want: dict[str, str]
     door_blocks: tuple[str, ...]
     same_point: float
+    source: str = "drawing"
+    #: the import's meter: every entity visited is charged, and time and memory are checked
+    budget: WorkBudget = field(default_factory=WorkBudget)
+    #: no coordinate may lie farther than this from the origin (drawing units)
+    max_coord: float = math.inf
 
 
-def _children(insert: Any) -> list[Any] | None:
+class _Unreadable(Exception):
+    """An entity whose numbers cannot be used; :func:`_collect` names it in a DxfError."""
+
+
+def _children(insert: Any, reading: _Reading, chain: tuple[str, ...] = ()) -> list[Any] | None:
+    """The entities an INSERT places, every copy of a MINSERT array, charged to the budget
+    before they are made (so a million-copy array fails fast); None for a broken block,
+    which is skipped. ``chain`` is the blocks being expanded around it: a block inside
+    itself is an error, not an endless walk."""
+    name = str(insert.dxf.get("name", ""))
+    handle = str(insert.dxf.get("handle") or "in a block")
+    if name.upper() in chain:
+        raise DxfError(
+            f"{reading.source}: block {name!r} (insert {handle}) inserts itself (through "
+            + " > ".join(chain) + "); a block cannot contain itself"
+        )
     try:
-        return list(insert.virtual_entities())
-    except Exception:  # a broken block is skipped, not fatal
+        block = insert.block()
+        copies = max(1, int(insert.mcount))
+        size = len(block) if block is not None else 0
+    except _ENTITY_ERRORS:
         return None
+    if block is None:
+        return None
+    where = f"{reading.source}: block {name!r} (insert {handle}, {copies:,} copies of " \
+        f"{size:,} entities)"
+    if reading.budget.would_exceed(copies * size):
+        reading.budget.charge(copies * size, where)  # raises, naming the budget
+    try:
+        children = list(insert.virtual_entities())
+    except _ENTITY_ERRORS:  # a broken block is skipped, not fatal
+        return None
+    reading.budget.charge(len(children), where)
+    return children
 
 
 def _door_block_holds(insert: Any, reading: _Reading) -> str:
@@ -247,7 +336,8 @@ def _door_block_holds(insert: Any, reading: _Reading) -> str:
     rooms = labels = outlines = 0
     doors: list[tuple[float, float]] = []
 
-    def scan(entities: list[Any], parent_layer: str, depth: int, in_door: bool) -> None:
+    def scan(entities: list[Any], parent_layer: str, depth: int, in_door: bool,
+             chain: tuple[str, ...]) -> None:
         nonlocal rooms, labels, outlines
         for e in entities:
             layer = str(e.dxf.get("layer", "0"))
@@ -264,14 +354,15 @@ def _door_block_holds(insert: Any, reading: _Reading) -> str:
                                                                 reading.door_blocks)
                 if is_door and not in_door:
                     doors.append((float(e.dxf.insert.x), float(e.dxf.insert.y)))
-                children = _children(e) if depth < _NEST_DEPTH else None
+                inner = (*chain, str(e.dxf.name).upper())
+                children = _children(e, reading, chain) if depth < _NEST_DEPTH else None
                 if children:
-                    scan(children, lay, depth + 1, in_door or is_door)
+                    scan(children, lay, depth + 1, in_door or is_door, inner)
 
-    children = _children(insert)
+    children = _children(insert, reading)
     if not children:
         return ""
-    scan(children, want["doors"], 1, False)
+    scan(children, want["doors"], 1, False, (str(insert.dxf.name).upper(),))
     # a block named as a door is one opening even when drawn from door blocks (a double
     # door from two leaves gets one painted number); other blocks holding doors at several
     # places are groups
@@ -292,7 +383,8 @@ def _count(n: int, what: str) -> str:
 
 
 def _walk(entities: Any, reading: _Reading, depth: int = 0, parent_layer: str | None = None,
-          parent_handle: str = "") -> Iterator[tuple[Any, str, str, str]]:
+          parent_handle: str = "", chain: tuple[str, ...] = (),
+          ) -> Iterator[tuple[Any, str, str, str]]:
     """Yield (entity, effective layer, handle, holds), expanding nested block inserts.
 
     Entities in a block on layer "0" take the insert's layer, as CAD programs draw them. An
@@ -300,10 +392,13 @@ def _walk(entities: Any, reading: _Reading, depth: int = 0, parent_layer: str | 
     frame as sub-blocks), so it is not expanded, unless its block plainly is not a door:
     then ``holds`` says what it holds (see :func:`_door_block_holds`) and it is expanded like
     any other insert (a wing inserted as a block, a group of doors). ``holds`` is "" for every
-    other entity.
+    other entity. Every entity is charged to the reading's budget (``chain``: the blocks
+    being expanded, to refuse a block inside itself).
     """
     doors_layer = reading.want["doors"]
     for i, e in enumerate(entities):
+        if depth == 0:  # expanded entities were charged when their insert was expanded
+            reading.budget.charge(1, f"{reading.source}: modelspace entity {i}")
         layer = str(e.dxf.get("layer", "0"))
         if parent_layer is not None and layer == "0":
             layer = parent_layer
@@ -314,9 +409,10 @@ def _walk(entities: Any, reading: _Reading, depth: int = 0, parent_layer: str | 
         holds = _door_block_holds(e, reading) if layer.upper() == doors_layer else ""
         yield e, layer, handle, holds
         if layer.upper() != doors_layer or holds:
-            children = _children(e)
+            children = _children(e, reading, chain)
             if children is not None:
-                yield from _walk(children, reading, depth + 1, layer, handle)
+                inner = (*chain, str(e.dxf.name).upper())
+                yield from _walk(children, reading, depth + 1, layer, handle, inner)
 
 
 def _layer_names(doc: Any, used: set[str]) -> list[str]:
@@ -324,14 +420,23 @@ def _layer_names(doc: Any, used: set[str]) -> list[str]:
     return sorted(names, key=str.upper)
 
 
-def _polyline_polygon(e: Any, flatten: float) -> tuple[Polygon | None, bool]:
-    """(polygon, was_closed) for an LWPOLYLINE/POLYLINE; None if it cannot be a room."""
+def _polyline_polygon(e: Any, flatten: float, reading: _Reading | None = None,
+                      ) -> tuple[Polygon | None, bool]:
+    """(polygon, was_closed) for an LWPOLYLINE/POLYLINE; None if it cannot be a room.
+
+    Raises :class:`_Unreadable` for a vertex or bulge that is not a finite number, a vertex
+    beyond the reading's coordinate bound, or bulge arcs that would flatten into more points
+    than an outline may have.
+    """
+    reading = reading or _Reading({}, (), 0.0)
     kind = e.dxftype()
     if kind == "POLYLINE" and not (e.is_2d_polyline or e.is_3d_polyline):
         return None, False  # meshes and polyface meshes are not room outlines
     closed = bool(e.closed) if kind == "LWPOLYLINE" else bool(e.is_closed)
+    _check_polyline_numbers(e, kind, closed, flatten, reading)
     p = ezdxf.path.make_path(e)
     pts = [(v.x, v.y) for v in p.flattening(flatten)]
+    _check_points(pts, reading)
     if not closed and len(pts) > 2:
         first, last = pts[0], pts[-1]
         closed = abs(first[0] - last[0]) < 1e-9 and abs(first[1] - last[1]) < 1e-9
@@ -342,6 +447,79 @@ def _polyline_polygon(e: Any, flatten: float) -> tuple[Polygon | None, bool]:
     if len(pts) < 3:
         return None, True
     return Polygon(pts), True
+
+
+_MAX_BULGE = 1e4  # |bulge| = tan(angle/4): 1e4 is an arc of 359.98°, its radius 2,500x the chord
+
+
+def _polyline_vertices(e: Any, kind: str) -> list[tuple[float, float, float]]:
+    if kind == "LWPOLYLINE":
+        return [(float(x), float(y), float(b)) for x, y, b in e.get_points("xyb")]
+    return [(float(v.dxf.location.x), float(v.dxf.location.y), float(v.dxf.get("bulge", 0)))
+            for v in e.vertices]
+
+
+def _check_polyline_numbers(e: Any, kind: str, closed: bool, flatten: float,
+                            reading: _Reading) -> None:
+    """Refuse vertices and bulges that are not finite or absurdly far, and bulge arcs that
+    would flatten into more points than an outline may have, before flattening."""
+    verts = _polyline_vertices(e, kind)
+    _check_points([(x, y) for x, y, _ in verts], reading)
+    limit = reading.budget.limits.max_outline_points
+    points = len(verts)
+    for i, (x, y, bulge) in enumerate(verts):
+        if not math.isfinite(bulge):
+            raise _Unreadable(f"vertex {i} has bulge {bulge}, which is not a number")
+        if bulge == 0 or (i == len(verts) - 1 and not closed):
+            continue
+        if abs(bulge) > _MAX_BULGE:
+            raise _Unreadable(
+                f"vertex {i} has bulge {bulge:g}: an arc of nearly a full circle on a "
+                f"short chord (|bulge| limit {_MAX_BULGE:g}); an absurd arc is refused")
+        nx, ny, _ = verts[(i + 1) % len(verts)]
+        points += _arc_points(math.hypot(nx - x, ny - y), bulge, flatten)
+        if points > limit:
+            raise _Unreadable(
+                f"its bulge arcs would flatten into more than {limit:,} points (outline point "
+                "limit); an arc this large is refused")
+
+
+def _arc_points(chord: float, bulge: float, tolerance: float) -> int:
+    """How many segments an arc of ``chord`` and ``bulge`` needs to stay within
+    ``tolerance`` of the true curve."""
+    if chord <= 0 or tolerance <= 0:
+        return 0
+    angle = 4.0 * math.atan(abs(bulge))
+    radius = chord / (2.0 * math.sin(angle / 2.0))
+    if radius <= tolerance:
+        return 4
+    step = 2.0 * math.acos(max(-1.0, 1.0 - tolerance / radius))
+    return int(min(angle / step, 1e18)) + 1 if step > 0 else 10**18
+
+
+def _check_points(pts: list[tuple[float, float]], reading: _Reading) -> None:
+    for x, y in pts:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise _Unreadable(f"a vertex at ({x}, {y}) is not a number")
+        if abs(x) > reading.max_coord or abs(y) > reading.max_coord:
+            raise _Unreadable(
+                f"a vertex at ({x:g}, {y:g}) lies more than {reading.max_coord:g} drawing "
+                "units from the origin (coordinate limit)")
+
+
+def _check_numbers(e: Any, reading: _Reading) -> None:
+    """Every number the entity carries is finite (and its points within the bound)."""
+    for key, value in e.dxf.all_existing_dxf_attribs().items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _Unreadable(f"its {key} is {value}, not a number")
+        if isinstance(value, Vec3 | Vec2):
+            if not all(math.isfinite(c) for c in value):
+                raise _Unreadable(f"its {key} {tuple(value)} is not a number")
+            if key in ("insert", "align_point") and (
+                    abs(value.x) > reading.max_coord or abs(value.y) > reading.max_coord):
+                raise _Unreadable(
+                    f"its {key} ({value.x:g}, {value.y:g}) lies more than "
+                    f"{reading.max_coord:g} drawing units from the origin (coordinate limit)")
 
 
 def _text_of(e: Any) -> tuple[str, tuple[float, float]]:
@@ -393,38 +571,62 @@ class _Entities:
 
 def _collect(doc: Any, source: str, reading: _Reading, flatten: float,
              warnings: list[str]) -> _Entities:
-    """Sort the drawing's entities (blocks expanded) into room outlines, labels and doors."""
+    """Sort the drawing's entities (blocks expanded) into room outlines, labels and doors.
+
+    An entity on a layer we read whose numbers are not finite (or lie absurdly far away), or
+    that ezdxf cannot interpret, is a :class:`DxfError` naming its handle and layer.
+    """
     found = _Entities()
     want = reading.want
     for e, layer, handle, holds in _walk(doc.modelspace(), reading):
         found.used_layers.add(layer)
         lay = layer.upper()
         kind = e.dxftype()
-        if lay in (want["rooms"], want["outline"]) and kind in ("LWPOLYLINE", "POLYLINE"):
-            poly, closed = _polyline_polygon(e, flatten)
-            if lay == want["outline"]:
-                if poly is not None:
-                    found.outlines.append(poly)
-            elif poly is None:
-                why = "is open" if not closed else "has fewer than 3 vertices"
-                warnings.append(
-                    f"{source}: polyline {handle} on layer {layer!r} {why}; not a room outline"
-                )
-            else:
-                found.polys.append((handle, poly))
-        elif lay == want["labels"] and kind in ("TEXT", "MTEXT"):
-            text, at = _text_of(e)
-            if text.strip():
-                found.texts.append((handle, text, at))
-        elif lay == want["doors"] and kind == "INSERT" and holds:
-            warnings.append(
-                f"{source}: block {str(e.dxf.name)!r} ({handle}) on door layer {layer!r} holds "
-                f"{holds}; read as a group, not as one door"
-            )
-        elif lay == want["doors"] and kind == "INSERT":
-            ins = e.dxf.insert
-            found.inserts.append((handle, str(e.dxf.name), (float(ins.x), float(ins.y))))
+        if lay not in want.values():
+            continue
+        try:
+            _check_numbers(e, reading)
+            _collect_one(e, kind, layer, handle, holds, found, source, reading, flatten,
+                         warnings)
+        except GridmapError:
+            raise
+        except _Unreadable as exc:
+            raise DxfError(f"{source}: {kind} {handle} on layer {layer!r}: {exc}") from None
+        except _ENTITY_ERRORS as exc:
+            raise DxfError(
+                f"{source}: {kind} {handle} on layer {layer!r} cannot be read ({_why(exc)})"
+            ) from exc
     return found
+
+
+def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: _Entities,
+                 source: str, reading: _Reading, flatten: float, warnings: list[str]) -> None:
+    want = reading.want
+    lay = layer.upper()
+    if lay in (want["rooms"], want["outline"]) and kind in ("LWPOLYLINE", "POLYLINE"):
+        poly, closed = _polyline_polygon(e, flatten, reading)
+        if lay == want["outline"]:
+            if poly is not None:
+                found.outlines.append(poly)
+        elif poly is None:
+            why = "is open" if not closed else "has fewer than 3 vertices"
+            warnings.append(
+                f"{source}: polyline {handle} on layer {layer!r} {why}; not a room outline"
+            )
+        else:
+            found.polys.append((handle, poly))
+    elif lay == want["labels"] and kind in ("TEXT", "MTEXT"):
+        text, at = _text_of(e)
+        if text.strip():
+            found.texts.append((handle, text, at))
+    elif lay == want["doors"] and kind == "INSERT" and holds:
+        warnings.append(
+            f"{source}: block {str(e.dxf.name)!r} ({handle}) on door layer {layer!r} holds "
+            f"{holds}; read as a group, not as one door"
+        )
+    elif lay == want["doors"] and kind == "INSERT":
+        ins = e.dxf.insert
+        found.inserts.append((handle, str(e.dxf.name), (float(ins.x), float(ins.y))))
 
 
 def _require_rooms(doc: Any, found: _Entities, source: str, layers: Layers) -> None:
@@ -527,13 +729,16 @@ def extract_floor_plan(
     declared_unit: DrawingUnit | None = None,
     *,
     exterior_distance_m: float = 0.6,
+    budget: WorkBudget | None = None,
 ) -> FloorPlan:
     """Rooms, labels, doors and outline of an open ezdxf drawing, in metres."""
     layers = layers or Layers()
     unit_m, warnings = drawing_unit_m(doc, source, declared_unit)
     want = {k: v.upper() for k, v in layers.model_dump().items() if isinstance(v, str)}
+    budget = budget or WorkBudget()
     reading = _Reading(want, layers.exterior_door_blocks + layers.interior_door_blocks,
-                       _SAME_POINT_M / unit_m)
+                       _SAME_POINT_M / unit_m, source, budget,
+                       budget.limits.max_coordinate_m / unit_m)
     found = _collect(doc, source, reading, _FLATTEN_M / unit_m, warnings)
     _require_rooms(doc, found, source, layers)
     outlines = _room_outlines(found.polys, unit_m, source, layers, warnings)
