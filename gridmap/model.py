@@ -141,7 +141,12 @@ class Building:
 
 @dataclass(frozen=True, slots=True)
 class Unit:
-    """A room (IMDF unit): its number as painted on the door and its name as people say it."""
+    """A room (IMDF unit): its number as painted on the door and its name as people say it.
+
+    ``approximate``: the floor plan has a label for it but no outline ("label only, no
+    outline"); ``geometry`` is then the label text's box, so it is findable and drawn, but
+    where the room's walls are is not known.
+    """
 
     id: str
     building_id: str
@@ -151,6 +156,7 @@ class Unit:
     geometry: Polygon
     category: str = "room"
     aliases: tuple[str, ...] = ()
+    approximate: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,10 +85,13 @@ def feature_to_dict(part: CampusPart) -> Feature:
             "short_name": part.short_name,
         })
     if isinstance(part, Unit):
-        return _feature("unit", part.id, part.geometry, {
+        unit: dict[str, Any] = {
             "building_id": part.building_id, "level_id": part.level_id, "number": part.number,
             "name": part.name, "category": part.category, "aliases": list(part.aliases),
-        })
+        }
+        if part.approximate:  # absent for ordinary rooms, as in revisions stored before it
+            unit["approximate"] = True
+        return _feature("unit", part.id, part.geometry, unit)
     if isinstance(part, Opening):
         return _feature("opening", part.id, part.geometry, {
             "building_id": part.building_id, "level_id": part.level_id,
@@ -169,7 +172,8 @@ def part_from_feature(feature: Mapping[str, Any]) -> CampusPart:
             return Level(fid, p["building_id"], int(p["ordinal"]), p["name"], p["short_name"])
         if kind == "unit":
             return Unit(fid, p["building_id"], p["level_id"], p["number"], p["name"],
-                        _typed(geom, Polygon, fid), p["category"], tuple(p["aliases"]))
+                        _typed(geom, Polygon, fid), p["category"], tuple(p["aliases"]),
+                        p.get("approximate") is True)
         if kind == "opening":
             return Opening(fid, p["building_id"], p["level_id"], _typed(geom, Point, fid),
                            bool(p["exterior"]), bool(p["main_entrance"]), p["number"])

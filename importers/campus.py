@@ -91,10 +91,14 @@ def _read_level(
 def _level_units(
     cid: str, spec: BuildingSpec, lr: _LevelResult, frame: LocalFrame, warnings: list[str],
 ) -> list[Unit]:
-    """The level's rooms as units; a repeated number or name gets a ``#2`` key and a warning."""
+    """The level's rooms as units; a repeated number or name gets a ``#2`` key and a warning.
+
+    Labels outside every room outline that belong to no room become approximate units (their
+    text's box as geometry), keyed like rooms so a later outline keeps the id.
+    """
     units: list[Unit] = []
     seen: dict[str, int] = {}
-    for room in lr.plan.rooms:
+    for room in [*lr.plan.rooms, *lr.plan.label_only]:
         key = _unit_key(room.number, room.name, room.handle)
         seen[key] = seen.get(key, 0) + 1
         if seen[key] > 1:
@@ -109,7 +113,7 @@ def _level_units(
             building_id=lr.level.building_id, level_id=lr.level.id,
             number=room.number, name=room.name or room.number,
             geometry=frame.to_wgs84(lr.fit.apply(room.polygon)),
-            category=room.category,
+            category=room.category, approximate=room.approximate,
         ))
     return units
 

@@ -43,6 +43,7 @@ from shapely.ops import unary_union
 from gridmap.errors import DxfError, GridmapError, ImportLimitExceeded
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
+from importers.room_labels import Assignment, Label, assign_labels, label_of, place_box, split_label
 
 # $INSUNITS codes we accept
 INSUNITS: dict[int, DrawingUnit] = {
@@ -63,15 +64,18 @@ _INSUNITS_NAMES = {
     21: "US survey feet",
 }
 
-# "214", "101A", "B-12", "C-1", "A2.14", "G-104B"
-ROOM_NUMBER_RE = re.compile(r"^(?:[A-Z]{1,3}[-.]?)?\d{1,4}(?:[.-]\d{1,3})?[A-Z]?$")
-_CORRIDOR_RE = re.compile(r"\b(hall|hallway|corridor|vestibule|lobby|concourse)\b", re.I)
-_STAIR_RE = re.compile(r"\bstair(s|way|well)?\b", re.I)
-_RESTROOM_RE = re.compile(r"\b(restroom|toilet|washroom|bathroom)\b", re.I)
+# room names as schools write them, in English, German and French
+_CORRIDOR_RE = re.compile(r"\b(hall|hallway|corridor|vestibule|lobby|concourse|foyer|flur|"
+                          r"korridor|gang|couloir|circulation)\b", re.I)
+_STAIR_RE = re.compile(r"\b(stair(s|way|well)?|treppe(nhaus)?|escaliers?)\b", re.I)
+_ELEVATOR_RE = re.compile(r"\b(lift|elevator|aufzug|ascenseur)\b", re.I)
+_RESTROOM_RE = re.compile(r"\b(restroom|toilets?|washroom|bathroom|wc|toiletten?|toilettes|"
+                          r"sanitaires?)\b", re.I)
 
 _FLATTEN_M = 0.02  # max chord error when turning arcs into segments, metres
 _NEST_DEPTH = 4
 _SAME_POINT_M = 0.05  # door blocks closer than this in a block are at one place, metres
+_TEXT_HEIGHT_M = 0.25  # a label's text height when its entity gives none, metres
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class Room:
     polygon: Polygon  # metres, drawing frame
     number: str = ""
     name: str = ""
+    #: a label found outside every room outline: ``polygon`` is its text's box, not a room
+    approximate: bool = False
 
     @property
     def category(self) -> str:
@@ -102,6 +108,8 @@ class FloorPlan:
     doors: list[Door]
     outline: Polygon | None
     warnings: list[str] = field(default_factory=list)
+    #: labels outside every room outline that belong to no room: approximate places
+    label_only: list[Room] = field(default_factory=list)
 
     @property
     def footprint(self) -> Polygon:
@@ -114,6 +122,8 @@ def room_category(name: str) -> str:
         return "stairs"
     if _CORRIDOR_RE.search(name):
         return "walkway"
+    if _ELEVATOR_RE.search(name):
+        return "elevator"
     if _RESTROOM_RE.search(name):
         return "restroom"
     return "room"
@@ -287,6 +297,8 @@ class _Reading:
     budget: WorkBudget = field(default_factory=WorkBudget)
     #: no coordinate may lie farther than this from the origin (drawing units)
     max_coord: float = math.inf
+    #: a label's text height when its entity gives none (drawing units)
+    text_height: float = 1.0
 
 
 class _Unreadable(Exception):
@@ -522,39 +534,10 @@ def _check_numbers(e: Any, reading: _Reading) -> None:
                     f"{reading.max_coord:g} drawing units from the origin (coordinate limit)")
 
 
-def _text_of(e: Any) -> tuple[str, tuple[float, float]]:
-    if e.dxftype() == "MTEXT":
-        text = str(e.plain_text())
-        ins = e.dxf.insert
-    else:
-        text = str(e.plain_text())
-        halign = e.dxf.get("halign", 0)
-        valign = e.dxf.get("valign", 0)
-        ins = e.dxf.align_point if (halign or valign) and e.dxf.hasattr("align_point") else (
-            e.dxf.insert
-        )
-    return text, (float(ins.x), float(ins.y))
-
-
-def split_label(text: str) -> tuple[str, str]:
-    """``"214\\nScience Lab"`` -> ("214", "Science Lab"); ``"Gym"`` -> ("", "Gym")."""
-    lines = [ln.strip() for ln in text.replace("\r", "\n").split("\n") if ln.strip()]
-    if not lines:
-        return "", ""
-    first = lines[0]
-    if ROOM_NUMBER_RE.match(first.upper()):
-        return first.upper(), " ".join(lines[1:])
-    head, _, rest = first.partition(" ")
-    if rest and ROOM_NUMBER_RE.match(head.upper()) and any(c.isdigit() for c in head):
-        return head.upper(), " ".join([rest.strip(), *lines[1:]]).strip()
-    return "", " ".join(lines)
-
-
 def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(name.upper(), p.upper()) for p in patterns)
 
 
-_Text = tuple[str, str, tuple[float, float]]  # handle, text, insertion point (drawing units)
 _Insert = tuple[str, str, tuple[float, float]]  # handle, block name, insertion point
 
 
@@ -564,7 +547,7 @@ class _Entities:
 
     polys: list[tuple[str, Polygon]] = field(default_factory=list)
     outlines: list[Polygon] = field(default_factory=list)
-    texts: list[_Text] = field(default_factory=list)
+    texts: list[Label] = field(default_factory=list)
     inserts: list[_Insert] = field(default_factory=list)
     used_layers: set[str] = field(default_factory=set)
 
@@ -616,9 +599,9 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
         else:
             found.polys.append((handle, poly))
     elif lay == want["labels"] and kind in ("TEXT", "MTEXT"):
-        text, at = _text_of(e)
-        if text.strip():
-            found.texts.append((handle, text, at))
+        label = label_of(e, handle, reading.text_height)
+        if label is not None:
+            found.texts.append(label)
     elif lay == want["doors"] and kind == "INSERT" and holds:
         warnings.append(
             f"{source}: block {str(e.dxf.name)!r} ({handle}) on door layer {layer!r} holds "
@@ -660,43 +643,86 @@ def _room_outlines(polys: list[tuple[str, Polygon]], unit_m: float, source: str,
     return out
 
 
-def _labels_by_room(texts: list[_Text], outlines: list[tuple[str, Polygon]], unit_m: float,
-                    source: str, layers: Layers, warnings: list[str],
-                    ) -> dict[str, list[tuple[float, float, str]]]:
-    """Each label (y, x, text in metres) under the smallest room containing it."""
-    labels: dict[str, list[tuple[float, float, str]]] = {h: [] for h, _ in outlines}
-    for handle, text, (x, y) in texts:
-        pt = Point(x * unit_m, y * unit_m)
-        hits = [(p.area, h) for h, p in outlines if p.covers(pt)]
-        if not hits:
-            warnings.append(
-                f"{source}: label {text.strip()!r} ({handle}) on layer {layers.labels!r} is "
-                "outside every room; ignored"
-            )
-            continue
-        labels[min(hits)[1]].append((pt.y, pt.x, text))
-    return labels
+def _labels_by_room(texts: list[Label], outlines: list[tuple[str, Polygon]],
+                    outline: Polygon | None, unit_m: float, source: str, layers: Layers,
+                    warnings: list[str]) -> Assignment:
+    """Each label (in metres) under its room, or kept as a label-only place; see
+    :func:`importers.room_labels.assign_labels`. Every label outside the rooms is reported."""
+    found = assign_labels([t.scaled(unit_m) for t in texts], outlines, outline,
+                          lambda name: room_category(name) in ("walkway", "stairs"))
+    on = f"on layer {layers.labels!r}"
+    for label, room, how in found.nearby:
+        warnings.append(
+            f"{source}: label {label.short!r} ({label.handle}) {on} is not inside the room it "
+            f"names; given to room {room} ({how})"
+        )
+    for place in found.label_only:
+        said = ", ".join(f"{lb.short!r} ({lb.handle})" for lb in place)
+        warnings.append(
+            f"{source}: label {said} {on} is outside every room outline and belongs to no "
+            "room; kept as an approximate location (label only, no outline)"
+        )
+    for label, distance in found.far:
+        warnings.append(
+            f"{source}: label {label.short!r} ({label.handle}) {on} is outside every room "
+            f"and {distance:.0f} m from the nearest, outside the building; ignored"
+        )
+    return found
 
 
-def _labelled_room(handle: str, poly: Polygon, labels: list[tuple[float, float, str]],
-                   source: str, warnings: list[str]) -> Room:
-    """A room with the number and name its labels give, read as a person would."""
+def _read_labels(labels: list[Label]) -> tuple[str, str]:
+    """The number and name a room's labels give, read as a person would: top to bottom, left
+    to right; the first number is the room's, any other joins the name."""
     number, names = "", []
-    # read top to bottom, left to right
-    for _, _, text in sorted(labels, key=lambda t: (-t[0], t[1])):
-        n, name = split_label(text)
+    for label in sorted(labels, key=lambda lb: (-lb.box.centroid.y, lb.box.centroid.x)):
+        n, name = split_label(label.text)
         if n and not number:
             number = n
         elif n:
             names.append(n)
         if name:
             names.append(name)
-    name = " ".join(names)
+    return number, " ".join(names)
+
+
+def _labelled_room(handle: str, poly: Polygon, labels: list[Label],
+                   source: str, warnings: list[str]) -> Room:
+    """A room with the number and name its labels give."""
+    number, name = _read_labels(labels)
     if not number and not name:
         warnings.append(f"{source}: room {handle} has no label (no number, no name)")
     elif not number and room_category(name) == "room":
         warnings.append(f"{source}: room {handle} ({name!r}) has no number")
     return Room(handle, poly, number, name)
+
+
+def _label_only(places: list[list[Label]]) -> list[Room]:
+    """Label-only places as rooms flagged approximate, outlined by their text's box."""
+    out = []
+    for place in places:
+        number, name = _read_labels(place)
+        handle = "+".join(lb.handle for lb in place)
+        out.append(Room(handle, place_box(place), number, name, approximate=True))
+    return out
+
+
+def _missing_layer_warnings(doc: Any, found: _Entities, source: str,
+                            layers: Layers) -> list[str]:
+    """Warnings for a label or door layer that is absent or holds nothing we read."""
+    present = {n.upper() for n in _layer_names(doc, found.used_layers)}
+    out = []
+    doors_gone = "no doors were read; nearest-door answers will be empty for this level"
+    if layers.doors.upper() not in present:
+        out.append(f"no door layer {layers.doors!r} in {source}: {doors_gone}")
+    elif not found.inserts:
+        out.append(f"door layer {layers.doors!r} in {source} holds no door blocks: {doors_gone}")
+    labels_gone = ("no room numbers or names were read; its rooms can be found only by "
+                   "location")
+    if layers.labels.upper() not in present:
+        out.append(f"no label layer {layers.labels!r} in {source}: {labels_gone}")
+    elif not found.texts:
+        out.append(f"label layer {layers.labels!r} in {source} holds no text: {labels_gone}")
+    return out
 
 
 def _outline(outlines: list[Polygon], unit_m: float) -> Polygon | None:
@@ -738,13 +764,16 @@ def extract_floor_plan(
     budget = budget or WorkBudget()
     reading = _Reading(want, layers.exterior_door_blocks + layers.interior_door_blocks,
                        _SAME_POINT_M / unit_m, source, budget,
-                       budget.limits.max_coordinate_m / unit_m)
+                       budget.limits.max_coordinate_m / unit_m, _TEXT_HEIGHT_M / unit_m)
     found = _collect(doc, source, reading, _FLATTEN_M / unit_m, warnings)
     _require_rooms(doc, found, source, layers)
     outlines = _room_outlines(found.polys, unit_m, source, layers, warnings)
-    labels = _labels_by_room(found.texts, outlines, unit_m, source, layers, warnings)
-    rooms = [_labelled_room(h, poly, labels[h], source, warnings) for h, poly in outlines]
+    warnings.extend(_missing_layer_warnings(doc, found, source, layers))
     outline = _outline(found.outlines, unit_m)
+    labels = _labels_by_room(found.texts, outlines, outline, unit_m, source, layers, warnings)
+    rooms = [_labelled_room(h, poly, labels.by_room[h], source, warnings)
+             for h, poly in outlines]
     footprint = outline if outline is not None else rooms_footprint(rooms)
     doors = _doors(found.inserts, footprint, unit_m, layers, exterior_distance_m)
-    return FloorPlan(source, unit_m, rooms, doors, outline, warnings)
+    return FloorPlan(source, unit_m, rooms, doors, outline, warnings,
+                     _label_only(labels.label_only))

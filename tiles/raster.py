@@ -136,6 +136,12 @@ class _Room:
     #: Where the label sits: ``grid.label_point`` of the room (its largest part), the same point
     #: lookup puts the room's primary cell at, so the label and the cell agree.
     label_at: tuple[float, float]
+    #: "label only, no outline": drawn as its label over a faint box, never as a filled room
+    approximate: bool = False
+
+
+# the faint outline of an approximate room (a label found outside every room outline)
+_APPROXIMATE_OUTLINE = (60, 60, 60, 110)
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +313,7 @@ class CampusDrawing:
             if isinstance(geom, Polygon | MultiPolygon):
                 hallway = u.category.lower() in style.HALLWAY_CATEGORIES
                 out[level_ordinal[u.level_id]].append(
-                    _Room(geom, u.number, u.name, hallway, label_at))
+                    _Room(geom, u.number, u.name, hallway, label_at, u.approximate))
         return out
 
     def _marks_by_ordinal(self, campus: Campus, level_ordinal: dict[str, int],
@@ -468,6 +474,9 @@ class _TileRenderer:
                 self._area(geom, style.OTHER_LEVEL_FILL, style.OTHER_LEVEL_OUTLINE, 1.5)
         rooms = [level.rooms[i] for i in sorted(level.room_tree.query(self.query))]
         for room in rooms:
+            if room.approximate:
+                self._area(room.geom, None, _APPROXIMATE_OUTLINE, style.ROOM_WIDTH)
+                continue
             fill = style.HALLWAY_FILL if room.hallway else style.ROOM_FILL
             self._area(room.geom, fill, style.ROOM_OUTLINE, style.ROOM_WIDTH)
         for building_id, geom in d.footprints:
@@ -527,7 +536,10 @@ class _TileRenderer:
                        style.GRID_LABEL_HALO, halo)
 
     def _fits(self, room: _Room, w: float, h: float) -> bool:
-        """Whether a w x h (supersampled pixels) box centred on the label point fits the room."""
+        """Whether a w x h (supersampled pixels) box centred on the label point fits the room
+        (an approximate room is only its label, so its label always does)."""
+        if room.approximate:
+            return True
         hw, hh = w / 2.0 / self.k, h / 2.0 / self.k
         x, y = room.label_at
         return bool(room.geom.contains(box(x - hw, y - hh, x + hw, y + hh)))

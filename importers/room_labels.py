@@ -1,0 +1,503 @@
+"""Room labels: where a label's text really lies, what it says, and which room it names.
+
+An architect's room label is a TEXT or MTEXT entity. Its insertion point alone says little
+about where the words are: MTEXT is most often anchored at its top-left corner, so the
+insertion point can sit on a wall or just outside the room. So each label is placed by the
+box its text covers (:func:`label_of`), estimated from the character height, the number of
+characters and lines, the MTEXT attachment point and defined width, the TEXT alignment and
+the rotation. The estimate uses an average glyph width, not the font: it is deterministic and
+fast, and good to a fraction of a character height.
+
+:func:`assign_labels` then gives each label to a room with a spatial index:
+
+* the smallest room holding the centre of its text box;
+* else, for a label outside every room outline, the one room it plainly belongs to: the only
+  room its box overlaps by a meaningful fraction, or the only room within a short distance
+  (derived from its text height), among rooms still lacking what the label gives (a number, or
+  a name);
+* else it is kept as a *label only* place: an approximate location with no outline.
+
+:func:`split_label` reads a label's text into a room number and a name, the way schools write
+them (``214B``, ``E003bis``, ``B015 a``, ``A-214``, ``A2.14``, ``"B013\\nTechnologie
+atelier"``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely import STRtree
+from shapely.geometry import Point, Polygon
+
+# Average glyph advance per character height. CAD fonts differ (txt.shx ~0.8, romans ~0.7,
+# Arial ~0.55); a middle value keeps the estimate within about a fifth of the real width.
+CHAR_WIDTH = 0.65
+# MTEXT baseline-to-baseline distance per character height at line spacing factor 1.
+LINE_PITCH = 5.0 / 3.0
+# A box overlapping a room by at least this share of its area is "in part in" that room.
+MEANINGFUL_OVERLAP = 0.2
+# A label outside every room but this close to one (metres, from its text height) may be it.
+NEAR_PER_HEIGHT = 3.0
+NEAR_MIN_M, NEAR_MAX_M = 0.5, 1.5
+# A label farther than this from every room (and outside a drawn floor outline) is not a place
+# in the building at all: a title block, a note, a stray.
+FAR_M = 10.0
+# Name-only labels this close to a numbered label-only place (per text height) are its name.
+SAME_PLACE_PER_HEIGHT = 1.5
+
+_WORD = r"(?:[A-Z]|BIS|TER|QUATER)"
+# "214", "101A", "B-12", "C-1", "A2.14", "G-104B", "A015", "E003BIS", "214-B", "1.2.014"
+ROOM_NUMBER_RE = re.compile(
+    rf"^(?:[A-Z]{{1,3}}[-.]?)?\d{{1,4}}(?:[.-]\d{{1,3}}){{0,2}}(?:-?{_WORD})?$"
+)
+_SUFFIX_RE = re.compile(rf"^{_WORD}$")
+# words written before a number: "Room 214", "Rm. 12", "No 7", "#4"
+_NUMBER_WORD_RE = re.compile(r"^(?:room|rm\.?|no\.?|nr\.?|#)$", re.I)
+# a line break written out: MTEXT "\P" typed into a TEXT, or a literal backslash-n
+_WRITTEN_BREAK_RE = re.compile(r"\\[PpNn]")
+
+
+@dataclass(frozen=True)
+class Label:
+    """One label entity: its plain text (lines split by newlines) and the box its text covers.
+
+    ``box`` and ``height`` are in drawing units until :meth:`scaled`.
+    """
+
+    handle: str
+    text: str
+    box: Polygon
+    height: float
+
+    def scaled(self, factor: float) -> Label:
+        return Label(self.handle, self.text,
+                     shapely.transform(self.box, lambda xy: xy * factor), self.height * factor)
+
+    @property
+    def short(self) -> str:
+        """The text on one line, as a warning quotes it."""
+        return " / ".join(label_lines(self.text))
+
+
+@dataclass
+class Assignment:
+    """Where every label went.
+
+    ``by_room``: room handle -> its labels; ``nearby``: (label, room handle, how) for labels
+    outside every outline given to a room; ``label_only``: groups of labels kept as approximate
+    places; ``far``: (label, metres to the nearest room) for labels ignored as not in the
+    building.
+    """
+
+    by_room: dict[str, list[Label]]
+    nearby: list[tuple[Label, str, str]] = field(default_factory=list)
+    label_only: list[list[Label]] = field(default_factory=list)
+    far: list[tuple[Label, float]] = field(default_factory=list)
+
+
+# --- reading the text ------------------------------------------------------------------------
+
+
+def label_lines(text: str) -> list[str]:
+    """The text's non-empty lines, single-spaced; written-out breaks (``\\P``, ``\\n``) count."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\\~", " ")
+    text = _WRITTEN_BREAK_RE.sub("\n", text)
+    return [" ".join(line.split()) for line in text.split("\n") if line.strip()]
+
+
+def room_number(text: str) -> str | None:
+    """``text`` as a room number (upper case, single-spaced, leading zeros kept), or None.
+
+    ``"b015 a"`` -> ``"B015 A"``; ``"Room 214"`` -> ``"214"``; ``"Gym"`` -> None.
+    """
+    words = text.upper().split()
+    if len(words) >= 2 and _NUMBER_WORD_RE.match(words[0]):
+        words = words[1:]
+    if len(words) == 1 and _is_number(words[0]):
+        return words[0]
+    if len(words) == 2 and _is_number(words[0]) and _SUFFIX_RE.match(words[1]):
+        return f"{words[0]} {words[1]}"
+    return None
+
+
+def _is_number(word: str) -> bool:
+    return ROOM_NUMBER_RE.match(word) is not None and any(c.isdigit() for c in word)
+
+
+def split_label(text: str) -> tuple[str, str]:
+    """A label's room number and name: ``"214\\nScience Lab"`` -> ("214", "Science Lab").
+
+    The number is the first line that is a room number, else the first word(s) of the first
+    line when they are one (``"101A Main Office"``); the other lines, in order, are the name,
+    kept as written. ``"Gym"`` -> ("", "Gym").
+    """
+    lines = label_lines(text)
+    for i, line in enumerate(lines):
+        number = room_number(line)
+        if number is not None:
+            return number, " ".join(lines[:i] + lines[i + 1:])
+    if not lines:
+        return "", ""
+    words = lines[0].split(" ")
+    for take in (3, 2, 1):  # "Room 214 B ...", "214 B ..." / "Room 214 ...", "214 ..."
+        if len(words) > take:
+            number = room_number(" ".join(words[:take]))
+            if number is not None:
+                return number, " ".join([" ".join(words[take:]), *lines[1:]])
+    return "", " ".join(lines)
+
+
+# --- where the text lies ---------------------------------------------------------------------
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
+
+
+def _box(anchor: tuple[float, float], ux: tuple[float, float], uy: tuple[float, float],
+         width: float, height: float, fx: float, fy: float) -> Polygon:
+    """The rectangle ``width`` x ``height`` along unit vectors ``ux`` (baseline) and ``uy``
+    (up) whose point at fractions (``fx``, ``fy``) of its size is ``anchor``."""
+    ax, ay = anchor
+    corners = []
+    for sx, sy in ((-fx, -fy), (1 - fx, -fy), (1 - fx, 1 - fy), (-fx, 1 - fy)):
+        dx, dy = sx * width, sy * height
+        corners.append((ax + dx * ux[0] + dy * uy[0], ay + dx * ux[1] + dy * uy[1]))
+    return Polygon(corners)
+
+
+def _up(e: Any, ux: tuple[float, float]) -> tuple[float, float]:
+    """The text's up direction in the drawing plane: extrusion x baseline direction."""
+    nz = float(e.dxf.get("extrusion", (0.0, 0.0, 1.0))[2])
+    return (-ux[1], ux[0]) if nz >= 0 else (ux[1], -ux[0])
+
+
+def mtext_label(e: Any, handle: str, fallback_height: float) -> Label | None:
+    """An MTEXT's label: attachment point 1..9 (top-left .. bottom-right), defined width
+    (lines wrap at it), line spacing, rotation or text direction. None if it has no text or
+    no finite place."""
+    text = str(e.plain_text(split=False))
+    lines = label_lines(text)
+    if not lines:
+        return None
+    ins = e.dxf.insert
+    height = float(e.dxf.get("char_height") or fallback_height)
+    defined = float(e.dxf.get("width") or 0.0)
+    spacing = float(e.dxf.get("line_spacing_factor") or 1.0)
+    rotation = float(e.get_rotation())
+    if not _finite(ins.x, ins.y, height, defined, spacing, rotation):
+        return None
+    height = abs(height) or fallback_height
+    rows, width = 0, 0.0
+    for line in lines:
+        est = len(line) * height * CHAR_WIDTH
+        if defined > 0 and est > defined:
+            rows += min(math.ceil(est / defined), 1000)
+            est = defined
+        else:
+            rows += 1
+        width = max(width, est)
+    total = height + (rows - 1) * height * LINE_PITCH * max(spacing, 0.25)
+    point = int(e.dxf.get("attachment_point") or 1)
+    point = point if 1 <= point <= 9 else 1
+    fx = ((point - 1) % 3) / 2.0  # left, centre, right
+    fy = 1.0 - ((point - 1) // 3) / 2.0  # top, middle, bottom
+    if e.dxf.hasattr("text_direction"):
+        d = e.dxf.text_direction
+        ux = (float(d[0]), float(d[1]))
+        norm = math.hypot(*ux)
+        ux = (ux[0] / norm, ux[1] / norm) if norm > 0 and math.isfinite(norm) else (1.0, 0.0)
+    else:
+        r = math.radians(rotation)
+        ux = (math.cos(r), math.sin(r))
+        if float(e.dxf.get("extrusion", (0.0, 0.0, 1.0))[2]) < 0:
+            ux = (-ux[0], ux[1])  # seen from below: the OCS x axis points west
+    box = _box((float(ins.x), float(ins.y)), ux, _up(e, ux), width, total, fx, fy)
+    return Label(handle, text, box, height)
+
+
+# TEXT horizontal alignment codes -> share of the width left of the anchor (3 aligned, 5 fit:
+# the text runs from the insertion point to the alignment point; 4: middle, centred both ways)
+_TEXT_FX = {0: 0.0, 1: 0.5, 2: 1.0, 4: 0.5}
+# TEXT vertical alignment codes (baseline, bottom, middle, top) -> share of the height below
+_TEXT_FY = {0: 0.0, 1: 0.0, 2: 0.5, 3: 1.0}
+
+
+def text_label(e: Any, handle: str, fallback_height: float) -> Label | None:
+    """A TEXT's label: alignment (left/centre/right/middle, baseline..top, aligned and fit
+    between two points), width factor, rotation, in its object coordinate system."""
+    text = str(e.plain_text())
+    lines = label_lines(text)
+    if not lines:
+        return None
+    height = float(e.dxf.get("height") or fallback_height)
+    factor = float(e.dxf.get("width") or 1.0)
+    rotation = float(e.dxf.get("rotation") or 0.0)
+    halign = int(e.dxf.get("halign") or 0)
+    valign = int(e.dxf.get("valign") or 0)
+    ins = e.dxf.insert
+    align = e.dxf.get("align_point") if (halign or valign) else None
+    coords = [ins.x, ins.y, *(() if align is None else (align[0], align[1]))]
+    if not _finite(height, factor, rotation, *coords):
+        return None
+    height = abs(height) or fallback_height
+    length = max(len(line) for line in lines)
+    width = length * height * CHAR_WIDTH * (abs(factor) or 1.0)
+    r = math.radians(rotation)
+    ux = (math.cos(r), math.sin(r))
+    anchor = (float(ins.x), float(ins.y))
+    fx, fy = 0.0, _TEXT_FY.get(valign, 0.0)
+    if align is not None and halign in (3, 5):
+        dx, dy = float(align[0]) - anchor[0], float(align[1]) - anchor[1]
+        if math.hypot(dx, dy) > 0:
+            width = math.hypot(dx, dy)
+            ux = (dx / width, dy / width)
+        fy = 0.0
+    elif align is not None:
+        anchor = (float(align[0]), float(align[1]))
+        fx = _TEXT_FX.get(halign, 0.0)
+        fy = 0.5 if halign == 4 else fy
+    box = _box(anchor, ux, (-ux[1], ux[0]), width, height, fx, fy)
+    ocs = e.ocs()
+    if ocs.transform:  # TEXT coordinates are in its object coordinate system
+        box = Polygon([(p.x, p.y) for p in ocs.points_to_wcs(
+            [(x, y, 0.0) for x, y in box.exterior.coords[:-1]])])
+    return Label(handle, text, box, height)
+
+
+def label_of(e: Any, handle: str, fallback_height: float) -> Label | None:
+    """The label a TEXT or MTEXT entity gives (drawing units); None without text or a place."""
+    if e.dxftype() == "MTEXT":
+        return mtext_label(e, handle, fallback_height)
+    return text_label(e, handle, fallback_height)
+
+
+# --- which room a label names ----------------------------------------------------------------
+
+
+def near_distance_m(label: Label) -> float:
+    """How far outside a room (metres) a label may lie and still be that room's."""
+    return min(max(NEAR_PER_HEIGHT * label.height, NEAR_MIN_M), NEAR_MAX_M)
+
+
+def assign_labels(labels: Sequence[Label], rooms: Sequence[tuple[str, Polygon]],
+                  floor_outline: Polygon | None = None,
+                  circulation: Callable[[str], bool] = lambda name: False) -> Assignment:
+    """Give each label (metres) to a room (handle, outline in metres); see the module doc.
+
+    ``circulation`` says whether a room name is a corridor or stairs: a numbered label whose
+    text centre falls in a corridor (or in a room another number already names) but that
+    overlaps exactly one room still lacking a number is that room's, as a person reads it.
+    ``floor_outline`` (metres): labels inside it are never ignored as far from the building.
+    Near-linear: one spatial index over the rooms; the bulk of labels in one query.
+    """
+    out = Assignment({h: [] for h, _ in rooms})
+    if not labels:
+        return out
+    if not rooms:
+        out.label_only = _places([(lb, split_label(lb.text)[0]) for lb in labels])
+        return out
+    index = _RoomIndex(rooms)
+    texts = [split_label(lb.text) for lb in labels]
+    home = index.holding(shapely.centroid(np.array([lb.box for lb in labels], dtype=object)))
+    state = _State(len(rooms), texts)
+    for i, r in enumerate(home):
+        if r >= 0:
+            state.add(i, r)
+    for i, r, how in _misplaced(labels, texts, state, index, circulation):
+        out.nearby.append((labels[i], index.handles[r], how))
+
+    loose: list[tuple[Label, str]] = []
+    outside = [i for i, r in enumerate(home) if r < 0]
+    near = {i: index.around(labels[i]) for i in outside}
+    # the most plainly placed first, so two labels never both claim one room
+    outside.sort(key=lambda i: (-max((n.share for n in near[i]), default=0.0),
+                                min((n.gap for n in near[i]), default=math.inf), i))
+    for i in outside:
+        label, number = labels[i], texts[i][0]
+        found = _one_room(near[i], state.lacking(number))
+        if found is not None:
+            state.add(i, found.room)
+            out.nearby.append((label, index.handles[found.room], found.how(index.handles)))
+        elif not near[i] and not (floor_outline is not None
+                                  and floor_outline.intersects(label.box)):
+            distance = index.distance_to_nearest(label)
+            if distance > FAR_M:
+                out.far.append((label, distance))
+            else:
+                loose.append((label, number))
+        else:
+            loose.append((label, number))
+    for r, members in enumerate(state.members):
+        out.by_room[index.handles[r]] = [labels[i] for i in sorted(members)]
+    out.label_only = _places(loose)
+    return out
+
+
+@dataclass(frozen=True)
+class _Near:
+    """A room near a label: the share of the label's box inside it, and the gap (metres)."""
+
+    room: int
+    share: float
+    gap: float
+
+    def how(self, handles: list[str]) -> str:
+        if self.share > 0:
+            return f"its text lies {self.share:.0%} inside room outline {handles[self.room]}"
+        return f"{self.gap:.1f} m from room outline {handles[self.room]}"
+
+
+class _RoomIndex:
+    """Room outlines (metres) in a spatial index."""
+
+    def __init__(self, rooms: Sequence[tuple[str, Polygon]]) -> None:
+        self.handles = [h for h, _ in rooms]
+        self.polys = np.array([p for _, p in rooms], dtype=object)
+        self.areas = shapely.area(self.polys)
+        self.tree = STRtree(self.polys)
+
+    def holding(self, points: Any) -> list[int]:
+        """For each point, the smallest room covering it (-1: none)."""
+        home = [-1] * len(points)
+        li, ri = self.tree.query(points, predicate="covered_by")
+        for i, r in zip(li.tolist(), ri.tolist(), strict=True):
+            if home[i] < 0 or self.areas[r] < self.areas[home[i]]:
+                home[i] = r
+        return home
+
+    def around(self, label: Label) -> list[_Near]:
+        """Rooms overlapping the label's box or within its near distance, nearest first."""
+        reach = near_distance_m(label)
+        found = self.tree.query(label.box, predicate="dwithin", distance=reach)
+        if found.size == 0:
+            return []
+        polys = self.polys[found]
+        shares = shapely.area(shapely.intersection(label.box, polys)) / max(label.box.area,
+                                                                             1e-12)
+        gaps = shapely.distance(label.box, polys)
+        near = [_Near(int(r), float(s), float(g))
+                for r, s, g in zip(found.tolist(), shares.tolist(), gaps.tolist(), strict=True)]
+        return sorted(near, key=lambda n: (-n.share, n.gap, n.room))
+
+    def distance_to_nearest(self, label: Label) -> float:
+        found = self.tree.query_nearest(label.box, return_distance=True)
+        distances = found[1]
+        return float(distances.min()) if distances.size else math.inf
+
+
+class _State:
+    """Which labels each room holds, and whether it has a number and a name yet."""
+
+    def __init__(self, n_rooms: int, texts: list[tuple[str, str]]) -> None:
+        self.texts = texts
+        self.members: list[set[int]] = [set() for _ in range(n_rooms)]
+        self.where: dict[int, int] = {}
+        self.numbers = [0] * n_rooms
+        self.names = [0] * n_rooms
+
+    def add(self, i: int, r: int) -> None:
+        self.members[r].add(i)
+        self.where[i] = r
+        self.numbers[r] += bool(self.texts[i][0])
+        self.names[r] += bool(self.texts[i][1])
+
+    def move(self, i: int, r: int) -> None:
+        old = self.where[i]
+        self.members[old].discard(i)
+        self.numbers[old] -= bool(self.texts[i][0])
+        self.names[old] -= bool(self.texts[i][1])
+        self.add(i, r)
+
+    def lacking(self, number: str) -> Callable[[int], bool]:
+        """Whether a room may still take a label: one with a number needs a room without a
+        number, a name-only label a room without a name."""
+        counts = self.numbers if number else self.names
+        return lambda r: counts[r] == 0
+
+
+def _one_room(near: list[_Near], may_take: Callable[[int], bool]) -> _Near | None:
+    """The one room a label outside it belongs to: the only room (that may take it) its box
+    overlaps by a meaningful share, else, overlapping none, the only one near it."""
+    over = [n for n in near if n.share >= MEANINGFUL_OVERLAP and may_take(n.room)]
+    if len(over) == 1:
+        return over[0]
+    if over or any(n.share >= MEANINGFUL_OVERLAP for n in near):
+        return None
+    close = [n for n in near if may_take(n.room)]
+    return close[0] if len(close) == 1 else None
+
+
+def _misplaced(labels: Sequence[Label], texts: list[tuple[str, str]], state: _State,
+               index: _RoomIndex, circulation: Callable[[str], bool],
+               ) -> list[tuple[int, int, str]]:
+    """Move numbered labels whose text centre falls in a room that is plainly another's (a
+    corridor or stairs by its other labels' names, or a room another number names) while
+    their box overlaps exactly one room still lacking a number; (label, room, how) for each.
+
+    A top-left MTEXT written just above its room's wall lands its centre in the corridor."""
+    moves: list[tuple[int, int, str]] = []
+    for r, members in enumerate(state.members):
+        numbered = [i for i in members if texts[i][0]]
+        if not numbered or len(members) < 2:
+            continue
+        for i in sorted(numbered, key=lambda i: (_share(labels[i], index, r), i)):
+            others = [j for j in state.members[r] if j != i]
+            own_number, own_name = texts[i]
+            other_name = " ".join(texts[j][1] for j in others if texts[j][1])
+            why = ""
+            if any(texts[j][0] and texts[j][0] != own_number for j in others):
+                why = "named by another number"
+            elif other_name and circulation(other_name) and not circulation(own_name):
+                why = f"the {other_name!r}"
+            if not why:
+                continue
+            near = [n for n in index.around(labels[i]) if n.room != r]
+            found = _one_room(near, state.lacking(own_number))
+            if found is not None:
+                state.move(i, found.room)
+                moves.append((i, found.room, f"{found.how(index.handles)}; its centre falls "
+                                             f"in room outline {index.handles[r]}, {why}"))
+    return moves
+
+
+def _share(label: Label, index: _RoomIndex, r: int) -> float:
+    """The share of the label's box inside room ``r``."""
+    return float(label.box.intersection(index.polys[r]).area / max(label.box.area, 1e-12))
+
+
+def _places(loose: list[tuple[Label, str]]) -> list[list[Label]]:
+    """Label-only places: each numbered label, with the name-only labels right beside it (a
+    number and its room name as two TEXTs); every other name-only label on its own."""
+    numbered = [lb for lb, n in loose if n]
+    places: dict[str, list[Label]] = {lb.handle: [lb] for lb in numbered}
+    alone: list[list[Label]] = []
+    tree = STRtree([lb.box for lb in numbered]) if numbered else None
+    for lb, n in loose:
+        if n:
+            continue
+        best: tuple[float, int] | None = None
+        if tree is not None:
+            reach = SAME_PLACE_PER_HEIGHT * lb.height
+            for j in tree.query(lb.box, predicate="dwithin", distance=reach).tolist():
+                d = float(lb.box.distance(numbered[j].box))
+                if best is None or d < best[0]:
+                    best = (d, j)
+        if best is None:
+            alone.append([lb])
+        else:
+            places[numbered[best[1]].handle].append(lb)
+    return [*places.values(), *alone]
+
+
+def place_box(labels: Sequence[Label]) -> Polygon:
+    """The outline a label-only place is drawn and found by: its texts' combined box."""
+    hull = shapely.union_all([lb.box for lb in labels]).convex_hull
+    return hull if isinstance(hull, Polygon) and hull.area > 0 else Point(
+        hull.centroid.x, hull.centroid.y).buffer(0.25, quad_segs=2)
