@@ -6,8 +6,9 @@ every method is a pure read.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shapely.geometry import Point, Polygon, box
 from shapely.strtree import STRtree
@@ -18,6 +19,14 @@ from gridmap.errors import LevelNotFound, OutsideGrid
 from gridmap.grid import Cell
 from gridmap.model import Amenity, AmenityKind, Building, Campus, Level, Opening, Unit
 from gridmap.usng import to_usng
+
+if TYPE_CHECKING:
+    from gridmap.walk import WalkNetwork
+
+#: points of interest outside or at an entrance: ranked by building and straight line, never
+#: by the level asked from (a Knox box is met from outside)
+OUTDOOR_KINDS = frozenset({AmenityKind.KNOX_BOX, AmenityKind.RALLY_POINT,
+                           AmenityKind.STAGING_AREA})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +43,14 @@ class Nearby:
     level_ordinal: int | None
     building_id: str | None = None
     building_short_name: str | None = None
+    #: the level's name in its building ("2nd Floor"); None for a point on no level (outdoors)
+    level_name: str | None = None
+    #: on the level asked from (always True when no level was given)
+    same_level: bool = True
+    #: "walking" when measured over the building's hallway network, else "straight"
+    distance_kind: str = "straight"
+    #: the stairs or elevator to take when the answer is on another level ("Stair 2")
+    via: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,7 +58,8 @@ class Nearby:
             "building_id": self.building_id, "building": self.building_short_name,
             "distance_m": round(self.distance_m, 1), "cell": self.cell,
             "lon": round(self.lon, 7), "lat": round(self.lat, 7),
-            "level_ordinal": self.level_ordinal,
+            "level_ordinal": self.level_ordinal, "level_name": self.level_name,
+            "same_level": self.same_level, "distance_kind": self.distance_kind, "via": self.via,
         }
 
 
@@ -75,6 +93,8 @@ class CampusIndex:
             units = tuple(u for u in campus.units if self.levels[u.level_id].ordinal == ordinal)
             shapes = tuple(self.shapes[u.id] for u in units)
             self._levels[ordinal] = _LevelIndex(units, shapes, STRtree(shapes))
+        self._walks: dict[str, WalkNetwork] = {}
+        self._walk_lock = threading.Lock()
         self._label_points: dict[str, Point] = {
             u.id: grid.label_point(self.shapes[u.id]) for u in campus.units
         }
@@ -190,40 +210,114 @@ class CampusIndex:
 
     # --- nearest things --------------------------------------------------------------------
 
+    def walk_network(self, building_id: str) -> WalkNetwork:
+        """The building's walkable network, built on first use and kept for the index's life."""
+        net = self._walks.get(building_id)
+        if net is None:
+            with self._walk_lock:
+                net = self._walks.get(building_id)
+                if net is None:
+                    from gridmap.walk import WalkNetwork  # only when a walk is first asked for
+
+                    net = WalkNetwork(building_id, self.campus.levels, self.campus.units,
+                                      self.campus.openings, self.campus.amenities, self.shapes)
+                    self._walks[building_id] = net
+        return net
+
     def nearby(self, feature_id: str, name: str, number: str | None, origin: Point,
-               level_id: str | None, building_id: str | None) -> Nearby:
+               level_id: str | None, building_id: str | None, *,
+               from_level: str | None = None, floor_aware: bool = True) -> Nearby:
+        """A door or point of interest as seen from ``origin`` (on ``from_level`` if given):
+        walking distance and the stairs to take when both are in one building with hallways,
+        else the straight line."""
         p = self.shapes[feature_id]
         lon, lat = self.frame.lonlat(p.x, p.y)
         building = self.buildings.get(building_id) if building_id else None
-        return Nearby(feature_id, name, number, origin.distance(p), self.cell_of(p.x, p.y) or "",
-                      lon, lat, self.ordinal_of(level_id), building_id,
-                      building.short_name if building else None)
+        ordinal = self.ordinal_of(level_id)
+        level_name = self.level_name(ordinal, building_id) if level_id else None
+        distance, kind, via = origin.distance(p), "straight", None
+        same_level = True
+        if from_level is not None:
+            here = self.levels[from_level]
+            same_level = ordinal == here.ordinal
+            if floor_aware and building_id == here.building_id:
+                net = self.walk_network(here.building_id)
+                route = net.route(origin, from_level, feature_id)
+                if route is not None:
+                    distance, kind, via = route.distance_m, "walking", route.via
+                if not same_level and via is None:
+                    via = net.nearest_stairs(origin, from_level)
+        return Nearby(feature_id, name, number, distance, self.cell_of(p.x, p.y) or "",
+                      lon, lat, ordinal, building_id,
+                      building.short_name if building else None, level_name, same_level, kind,
+                      via if not same_level else None)
+
+    def _check_level(self, level_id: str | None) -> None:
+        if level_id is not None and level_id not in self.levels:
+            raise LevelNotFound(f"campus {self.campus.id} has no level {level_id}")
+
+    def _ranked(self, found: list[Nearby], building_id: str | None,
+                level_id: str | None) -> list[Nearby]:
+        """Own building first (if given), then the asked level (if given), nearest first."""
+        return sorted(found, key=lambda n: (
+            building_id is not None and n.building_id != building_id,
+            level_id is not None and not n.same_level, n.distance_m))
 
     def nearest_exterior_doors(
-        self, origin: Point, building_id: str | None, k: int = 3
+        self, origin: Point, building_id: str | None, k: int = 3, *, level_id: str | None = None
     ) -> list[Nearby]:
-        """The ``k`` exterior doors closest to a local point, of one building if given."""
+        """The ``k`` exterior doors closest to a local point, of one building if given.
+
+        With ``level_id`` (the level ``origin`` is on): doors on that level first, then the
+        others naming the stairs to take; walking distances where the building has hallways.
+        """
+        self._check_level(level_id)
         doors: list[Opening] = list(self.campus.exterior_doors(building_id))
         if not doors and building_id is not None:
             doors = list(self.campus.exterior_doors())
-        doors.sort(key=lambda o: origin.distance(self.shapes[o.id]))
-        return [
+        if level_id is None:  # only the k nearest need measuring
+            doors.sort(key=lambda o: origin.distance(self.shapes[o.id]))
+            doors = doors[:k]
+        found = [
             self.nearby(o.id, f"Door {o.number}" if o.number else "Exterior door", o.number,
-                        origin, o.level_id, o.building_id)
-            for o in doors[:k]
+                        origin, o.level_id, o.building_id, from_level=level_id)
+            for o in doors
         ]
+        return self._ranked(found, None, level_id)[:k]
+
+    def nearest_amenities(
+        self, kind: AmenityKind, origin: Point, building_id: str | None = None, k: int = 3, *,
+        level_id: str | None = None,
+    ) -> list[Nearby]:
+        """The ``k`` closest points of interest of ``kind``, the same building's first.
+
+        With ``level_id`` (the level ``origin`` is on): the same level's first, then other
+        levels naming the stairs or elevator to take; walking distances where the building has
+        hallways. Outdoor kinds (Knox box, rally point, staging area) and points on no level
+        are not reached by stairs: ranked by building and straight line, as without a level.
+        """
+        self._check_level(level_id)
+        options = [a for a in self.campus.amenities if a.kind is kind]
+        floor_aware = level_id is not None and kind not in OUTDOOR_KINDS
+        if not floor_aware:  # only the k nearest need measuring
+            options.sort(key=lambda a: (building_id is not None and a.building_id != building_id,
+                                        origin.distance(self.shapes[a.id])))
+            options = options[:k]
+        found = [
+            self.nearby(a.id, a.name or kind.display_name, None, origin, a.level_id,
+                        a.building_id, from_level=level_id,
+                        floor_aware=floor_aware and a.level_id is not None)
+            for a in options
+        ]
+        return self._ranked(found, building_id, level_id if floor_aware else None)[:k]
 
     def nearest_amenity(
-        self, kind: AmenityKind, origin: Point, building_id: str | None = None
+        self, kind: AmenityKind, origin: Point, building_id: str | None = None, *,
+        level_id: str | None = None,
     ) -> Nearby | None:
-        """The closest point of interest of ``kind``, preferring the same building."""
-        options: list[Amenity] = [a for a in self.campus.amenities if a.kind is kind]
-        if not options:
-            return None
-        options.sort(key=lambda a: (a.building_id != building_id if building_id else False,
-                                    origin.distance(self.shapes[a.id])))
-        a = options[0]
-        return self.nearby(a.id, a.name, None, origin, a.level_id, a.building_id)
+        """The closest point of interest of ``kind`` (see :meth:`nearest_amenities`)."""
+        found = self.nearest_amenities(kind, origin, building_id, 1, level_id=level_id)
+        return found[0] if found else None
 
     # --- point location --------------------------------------------------------------------
 

@@ -1,0 +1,417 @@
+"""How far people walk inside a building: a network of its spaces, doors and stairs.
+
+Pure and local-metric: built from one building's levels, units, openings and points of interest
+with their shapes in the campus's local frame (metres).
+
+* **Spaces** are units: rooms, hallways (category ``walkway``), stairs (``stairs``). Inside a
+  space people walk the shortest path that stays inside its outline: a straight segment when it
+  fits, else around the outline's reflex corners (a visibility graph), so an L-shaped hallway
+  is walked round its corner, not through the wall.
+* **Portals** join spaces on a level: a door (opening) joins every space whose outline it lies
+  on (within :data:`DOOR_SNAP_M`); hallways, stairs and other walkways that share a wall are
+  open to each other at the middle of the shared stretch; a room with no door drawn is reached
+  through the middle of its wall with a hallway (the "no door data" fallback), or failing that
+  with any neighbouring space.
+* **Stairs and elevators** join levels: a stairs unit overlaps the same stairs on the next level
+  of the building (by plan overlap), a STAIRWELL or ELEVATOR point of interest matches the one of
+  the same name (or within :data:`SAME_SHAFT_M`) on the next level. One floor costs
+  :data:`FLOOR_PENALTY_M` (5 m of level walking, for the turn-arounds and landings) plus the
+  stairs' plan length (the long side of the stairs unit's minimum rotated rectangle; a
+  stairwell point with no stairs unit around it counts :data:`DEFAULT_FLIGHT_M`); an elevator
+  costs the penalty only.
+* Exterior doors and points of interest are nodes, attached to the space they are in.
+
+A building with no walkway units has no network (:attr:`WalkNetwork.walkable` is False): the
+index then measures straight lines and says so. Shortest paths are Dijkstra over the graph from
+an origin point (attached to the space it stands in), cached per origin.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
+from shapely.geometry import LineString, MultiLineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
+from shapely.ops import nearest_points
+from shapely.prepared import prep
+from shapely.strtree import STRtree
+
+from gridmap.model import Amenity, AmenityKind, Level, Opening, Unit
+
+WALKWAY = "walkway"
+STAIRS = "stairs"
+#: a door this close to a space's outline opens into it (door blocks sit on the wall centre)
+DOOR_SNAP_M = 0.75
+#: spaces whose outlines run this close are neighbours (drawn walls are 0.1-0.4 m apart)
+WALL_GAP_M = 0.6
+#: a shared wall shorter than this is a touching corner, not a way through
+MIN_OPENING_M = 0.8
+#: one floor up or down costs this many metres of level walking, plus the flight's plan length
+FLOOR_PENALTY_M = 5.0
+#: plan length of a flight for a stairwell point with no stairs unit around it
+DEFAULT_FLIGHT_M = 10.0
+#: stairwell or elevator points this close on adjacent levels are the same shaft
+SAME_SHAFT_M = 3.0
+#: a point this far outside every space (a label on a wall, a cabinet in the wall) still
+#: counts as in the nearest space
+ATTACH_M = 3.0
+_INSIDE_EPS_M = 0.05
+_ORIGIN_CACHE = 4096
+
+Node = int
+#: distances from an origin, and the first stairs or elevator taken on the way to each node
+_Reached = tuple[dict[Node, float], dict[Node, str | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A way from an origin to a target: metres, how measured, and the stairs taken first."""
+
+    distance_m: float
+    walking: bool
+    via: str | None = None
+
+
+@dataclass(slots=True)
+class _Space:
+    unit: Unit
+    shape: Polygon
+    inside: Any  # prepared buffered outline: segment-inside tests
+    nodes: list[tuple[Node, Point]] = field(default_factory=list)  # (node, where in this space)
+    corners: list[tuple[Node, Point]] = field(default_factory=list)  # reflex corners
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    to: Node
+    cost: float
+    via: str | None = None  # set on stair/elevator edges between levels
+
+
+class WalkNetwork:
+    """One building's walkable network; see the module docstring."""
+
+    def __init__(self, building_id: str, levels: Sequence[Level], units: Sequence[Unit],
+                 openings: Sequence[Opening], amenities: Sequence[Amenity],
+                 shapes: Mapping[str, BaseGeometry]) -> None:
+        self.building_id = building_id
+        self.levels = {lv.id: lv for lv in levels if lv.building_id == building_id}
+        units = [u for u in units if u.building_id == building_id and u.level_id in self.levels
+                 and not getattr(u, "approximate", False)  # a label's box is no space
+                 and isinstance(shapes.get(u.id), Polygon) and not shapes[u.id].is_empty]
+        self.walkable = any(u.category == WALKWAY for u in units)
+        self._adj: list[list[_Edge]] = []
+        self._where: list[tuple[str, Point]] = []  # node -> (level id, point)
+        self.feature_node: dict[str, Node] = {}
+        self._spaces: dict[str, list[_Space]] = {lid: [] for lid in self.levels}
+        self._trees: dict[str, STRtree] = {}
+        self._stairs: dict[str, list[tuple[str, Point]]] = {lid: [] for lid in self.levels}
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, float, float], _Reached] = {}
+        for u in units:
+            shape = shapes[u.id]
+            assert isinstance(shape, Polygon)
+            self._spaces[u.level_id].append(_Space(
+                u, shape, prep(shape.buffer(_INSIDE_EPS_M))))
+        for lid, spaces in self._spaces.items():
+            self._trees[lid] = STRtree([s.shape for s in spaces])
+        self._stair_names(units, amenities, shapes)
+        if not self.walkable:
+            return
+        doors = [o for o in openings if o.building_id == building_id and o.level_id in self.levels]
+        self._build(doors, amenities, shapes)
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _node(self, level_id: str, p: Point) -> Node:
+        self._adj.append([])
+        self._where.append((level_id, p))
+        return len(self._adj) - 1
+
+    def _link(self, a: Node, b: Node, cost: float, via: str | None = None) -> None:
+        self._adj[a].append(_Edge(b, cost, via))
+        self._adj[b].append(_Edge(a, cost, via))
+
+    def _place(self, space: _Space, node: Node, p: Point) -> None:
+        """Put ``node`` (standing at ``p``) into ``space``: snapped inside when just outside."""
+        if space.inside.covers(p):
+            space.nodes.append((node, p))
+            return
+        q = nearest_points(space.shape, p)[0]
+        snapped = self._node(self._where[node][0], q)
+        self._link(node, snapped, p.distance(q))
+        space.nodes.append((snapped, q))
+
+    def _build(self, doors: list[Opening], amenities: Sequence[Amenity],
+               shapes: Mapping[str, BaseGeometry]) -> None:
+        for lid, spaces in self._spaces.items():
+            tree = self._trees[lid]
+            joined: set[tuple[int, int]] = set()
+            has_door: set[int] = set()
+            for o in (o for o in doors if o.level_id == lid):
+                p = _point(shapes, o.id)
+                node = self.feature_node[o.id] = self._node(lid, p)
+                touching = [int(i) for i in tree.query(p, predicate="dwithin",
+                                                        distance=DOOR_SNAP_M)]
+                if not touching:  # a door drawn off every wall: the space nearest to it
+                    near = tree.query_nearest(p, max_distance=ATTACH_M)
+                    touching = [int(near[0])] if len(near) else []
+                for i in touching:
+                    self._place(spaces[i], node, p)
+                    has_door.add(i)
+                joined.update((min(i, j), max(i, j))
+                              for i, j in itertools.combinations(touching, 2))
+            self._open_walls(lid, spaces, joined, has_door)
+            self._attach_points(lid, spaces, amenities, shapes)
+        self._link_levels(amenities, shapes)
+        for spaces in self._spaces.values():
+            for s in spaces:
+                self._walk_inside(s)
+
+    def _open_walls(self, lid: str, spaces: list[_Space], joined: set[tuple[int, int]],
+                    has_door: set[int]) -> None:
+        """Open walls: walkway/stairs neighbours always; a doorless room to its hallway."""
+        tree = self._trees[lid]
+        open_kinds = (WALKWAY, STAIRS)
+        for i, s in enumerate(spaces):
+            neighbours = [int(j) for j in tree.query(s.shape, predicate="dwithin",
+                                                      distance=WALL_GAP_M) if int(j) != i]
+            for j in neighbours:
+                other = spaces[j]
+                pair = (min(i, j), max(i, j))
+                if pair in joined:
+                    continue
+                both_open = s.unit.category in open_kinds and other.unit.category in open_kinds
+                walkway_pair = WALKWAY in (s.unit.category, other.unit.category)
+                doorless_room = (s.unit.category not in open_kinds and i not in has_door
+                                 and other.unit.category == WALKWAY)
+                if not (both_open and walkway_pair) and not doorless_room:
+                    continue
+                if self._join_by_wall(lid, s, other):
+                    joined.add(pair)
+        # a doorless room with no hallway wall: through any neighbour it shares a wall with
+        for i, s in enumerate(spaces):
+            if s.unit.category in (WALKWAY, STAIRS) or i in has_door:
+                continue
+            if any(i in pair for pair in joined):
+                continue
+            for j in tree.query(s.shape, predicate="dwithin", distance=WALL_GAP_M):
+                if int(j) != i and self._join_by_wall(lid, s, spaces[int(j)]):
+                    joined.add((min(i, int(j)), max(i, int(j))))
+
+    def _join_by_wall(self, lid: str, a: _Space, b: _Space) -> bool:
+        """Join two spaces at the middle of their longest shared stretch of wall, if any."""
+        shared = a.shape.boundary.intersection(b.shape.buffer(WALL_GAP_M, join_style="mitre"))
+        pieces = _lines(shared)
+        if not pieces:
+            return False
+        longest = max(pieces, key=lambda g: g.length)
+        if longest.length < MIN_OPENING_M:
+            return False
+        p = longest.interpolate(0.5, normalized=True)
+        node = self._node(lid, p)
+        self._place(a, node, p)
+        self._place(b, node, p)
+        return True
+
+    def _attach_points(self, lid: str, spaces: list[_Space], amenities: Sequence[Amenity],
+                       shapes: Mapping[str, BaseGeometry]) -> None:
+        for a in amenities:
+            if a.level_id != lid or a.building_id not in (None, self.building_id):
+                continue
+            p = _point(shapes, a.id)
+            space = self._space_at(lid, p)
+            if space is None:
+                continue
+            node = self.feature_node[a.id] = self._node(lid, p)
+            self._place(space, node, p)
+
+    def _space_at(self, lid: str, p: Point) -> _Space | None:
+        spaces = self._spaces.get(lid, [])
+        if not spaces:
+            return None
+        tree = self._trees[lid]
+        inside = [spaces[int(i)] for i in tree.query(p, predicate="intersects")]
+        if inside:  # the smallest: a closet inside a classroom outline is the closet
+            return min(inside, key=lambda s: s.shape.area)
+        i = tree.query_nearest(p, max_distance=ATTACH_M)
+        return spaces[int(i[0])] if len(i) else None
+
+    def _stair_names(self, units: Sequence[Unit], amenities: Sequence[Amenity],
+                     shapes: Mapping[str, BaseGeometry]) -> None:
+        for u in units:
+            if u.category == STAIRS:
+                self._stairs[u.level_id].append((_stair_name(u), shapes[u.id].centroid))
+        for a in amenities:
+            if a.kind in (AmenityKind.STAIRWELL, AmenityKind.ELEVATOR) and \
+                    a.level_id in self._stairs:
+                where = _point(shapes, a.id)
+                self._stairs[a.level_id].append((a.name or a.kind.display_name, where))
+
+    def _link_levels(self, amenities: Sequence[Amenity],
+                     shapes: Mapping[str, BaseGeometry]) -> None:
+        by_ordinal = sorted(self.levels.values(), key=lambda lv: lv.ordinal)
+        for lower, upper in itertools.pairwise(by_ordinal):
+            # stairs units overlapping in plan
+            for s in (s for s in self._spaces[lower.id] if s.unit.category == STAIRS):
+                for t in (t for t in self._spaces[upper.id] if t.unit.category == STAIRS):
+                    overlap = s.shape.intersection(t.shape).area
+                    if overlap < 0.3 * min(s.shape.area, t.shape.area):
+                        continue
+                    name = _stair_name(s.unit)
+                    down = self._node(lower.id, s.shape.representative_point())
+                    up = self._node(upper.id, t.shape.representative_point())
+                    s.nodes.append((down, self._where[down][1]))
+                    t.nodes.append((up, self._where[up][1]))
+                    self._link(down, up, FLOOR_PENALTY_M + _flight_length(s.shape, t.shape),
+                               name)
+            # stairwell and elevator points of the same name or shaft
+            shafts = [a for a in amenities if a.kind in (AmenityKind.STAIRWELL,
+                                                          AmenityKind.ELEVATOR)
+                      and a.id in self.feature_node]
+            for a in (a for a in shafts if a.level_id == lower.id):
+                pa = _point(shapes, a.id)
+                for b in (b for b in shafts if b.level_id == upper.id and b.kind is a.kind):
+                    pb = _point(shapes, b.id)
+                    if pa.distance(pb) > SAME_SHAFT_M and \
+                            (not a.name or a.name.casefold() != b.name.casefold()):
+                        continue
+                    flight = 0.0
+                    if a.kind is AmenityKind.STAIRWELL:
+                        room = self._space_at(lower.id, pa)
+                        flight = (_flight_length(room.shape, room.shape)
+                                  if room is not None and room.unit.category == STAIRS
+                                  else DEFAULT_FLIGHT_M)
+                    self._link(self.feature_node[a.id], self.feature_node[b.id],
+                               FLOOR_PENALTY_M + flight, a.name or a.kind.display_name)
+
+    def _walk_inside(self, s: _Space) -> None:
+        """Edges between the nodes of a space: straight when inside, else round its corners."""
+        if len(s.nodes) < 2:
+            return
+        lid = s.unit.level_id
+        s.corners = [(self._node(lid, c), c) for c in _reflex_corners(s.shape)]
+        everything = [*s.nodes, *s.corners]
+        for (a, pa), (b, pb) in itertools.combinations(everything, 2):
+            if a == b:
+                continue
+            if pa.distance(pb) < 1e-9 or s.inside.covers(LineString([pa, pb])):
+                self._link(a, b, pa.distance(pb))
+
+    # --- asking -----------------------------------------------------------------------------
+
+    def route(self, origin: Point, level_id: str, target_id: str) -> Route | None:
+        """The walk from ``origin`` on ``level_id`` to a door or point of interest, or None
+        when either end is off the network."""
+        node = self.feature_node.get(target_id)
+        if node is None or not self.walkable or level_id not in self.levels:
+            return None
+        reached = self._from(origin, level_id)
+        if reached is None or node not in reached[0]:
+            return None
+        return Route(reached[0][node], True, reached[1][node])
+
+    def nearest_stairs(self, origin: Point, level_id: str) -> str | None:
+        """The stairs or elevator on a level closest to ``origin`` in a straight line."""
+        options = self._stairs.get(level_id, [])
+        if not options:
+            return None
+        return min(options, key=lambda s: origin.distance(s[1]))[0]
+
+    def _from(self, origin: Point, level_id: str) -> _Reached | None:
+        key = (level_id, round(origin.x, 2), round(origin.y, 2))
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        space = self._space_at(level_id, origin)
+        if space is None or not space.nodes:
+            return None
+        starts = [(origin.distance(p), node) for node, p in (*space.nodes, *space.corners)
+                  if origin.distance(p) < 1e-9 or space.inside.covers(LineString([origin, p]))]
+        if not starts:  # an origin just outside its space (a label on a wall): the nearest node
+            node, p = min(space.nodes, key=lambda n: origin.distance(n[1]))
+            starts.append((origin.distance(p), node))
+        result = _dijkstra(self._adj, starts)
+        with self._lock:
+            if len(self._cache) >= _ORIGIN_CACHE:
+                self._cache.clear()
+            self._cache[key] = result
+        return result
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(nodes, edges) of the graph."""
+        return len(self._adj), sum(len(e) for e in self._adj) // 2
+
+
+def _dijkstra(adj: list[list[_Edge]], starts: Iterable[tuple[float, Node]]
+              ) -> tuple[dict[Node, float], dict[Node, str | None]]:
+    """Shortest distances from several start nodes, and the first stairs taken on each path."""
+    dist: dict[Node, float] = {}
+    via: dict[Node, str | None] = {}
+    heap: list[tuple[float, int, Node, str | None]] = []
+    tie = itertools.count()
+    for d, n in starts:
+        heapq.heappush(heap, (d, next(tie), n, None))
+    while heap:
+        d, _, n, v = heapq.heappop(heap)
+        if n in dist:
+            continue
+        dist[n] = d
+        via[n] = v
+        for e in adj[n]:
+            if e.to not in dist:
+                heapq.heappush(heap, (d + e.cost, next(tie), e.to, v or e.via))
+    return dist, via
+
+
+def _lines(geom: BaseGeometry) -> list[LineString]:
+    if isinstance(geom, LineString):
+        return [geom] if not geom.is_empty else []
+    if isinstance(geom, MultiLineString):
+        merged = shapely.line_merge(geom)
+        return _lines(merged) if isinstance(merged, LineString) else \
+            [g for g in merged.geoms if isinstance(g, LineString)]
+    return [g for part in getattr(geom, "geoms", []) for g in _lines(part)]
+
+
+def _reflex_corners(shape: Polygon) -> list[Point]:
+    """Corners of an outline where the inside angle exceeds 180 degrees (where paths bend)."""
+    shape = orient(shape, sign=1.0)  # inside on the left of every ring: reflex = right turn
+    corners: list[Point] = []
+    for ring in (shape.exterior, *shape.interiors):
+        coords = list(ring.coords)[:-1]
+        for i, (x, y) in enumerate(coords):
+            px, py = coords[i - 1]
+            nx, ny = coords[(i + 1) % len(coords)]
+            if (x - px) * (ny - y) - (y - py) * (nx - x) < -1e-9:
+                corners.append(Point(x, y))
+    return corners
+
+
+def _flight_length(a: Polygon, b: Polygon) -> float:
+    """Plan length of a flight: the long side of the stairs' minimum rotated rectangle."""
+    rect = a.intersection(b).minimum_rotated_rectangle if a is not b else \
+        a.minimum_rotated_rectangle
+    coords = list(getattr(rect, "exterior", rect).coords)
+    if len(coords) < 3:
+        return DEFAULT_FLIGHT_M
+    sides = [math.dist(coords[i], coords[i + 1]) for i in range(len(coords) - 1)]
+    return max(sides)
+
+
+def _point(shapes: Mapping[str, BaseGeometry], feature_id: str) -> Point:
+    p = shapes[feature_id]
+    return p if isinstance(p, Point) else p.representative_point()
+
+
+def _stair_name(u: Unit) -> str:
+    return u.name or (f"Stairs {u.number}" if u.number else "Stairs")
