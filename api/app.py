@@ -9,15 +9,16 @@ credentials itself, so that a dead session's cookie is still cleared).
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import routes_auth, routes_campus, routes_gazetteer, routes_map
+from api import routes_auth, routes_campus, routes_gazetteer, routes_map, security
 from api.context import AppContext
 from api.errors import error_body, register_error_handlers
 from api.settings import Settings
@@ -26,55 +27,114 @@ from gridmap import __version__
 
 log = logging.getLogger(__name__)
 
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-}
+
+def over_tls(scope: Scope) -> bool:
+    """Reached over https: directly, or through a TLS proxy that says so (X-Forwarded-Proto)."""
+    if scope.get("scheme") == "https":
+        return True
+    forwarded = Headers(scope=scope).get("x-forwarded-proto", "")
+    return forwarded.split(",")[0].strip().lower() == "https"
 
 
-class LimitsAndHeaders:
-    """Refuse oversized bodies up front and add security headers (plain ASGI: no overhead)."""
+def add_security_headers(headers: MutableHeaders, *, tls: bool) -> None:
+    """What every response carries unless its route set its own (see :mod:`api.security`)."""
+    for name, value in security.ALWAYS.items():
+        headers.setdefault(name, value)
+    html = headers.get("content-type", "").startswith("text/html")
+    headers.setdefault("Content-Security-Policy",
+                       security.html_csp() if html else security.NON_HTML_CSP)
+    headers.setdefault("Cache-Control", security.DEFAULT_CACHE_CONTROL)
+    if tls:
+        headers.setdefault("Strict-Transport-Security", security.HSTS)
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+
+class GuardAndHeaders:
+    """The outermost gate (plain ASGI: no overhead): refuses oversized bodies and credentials
+    in URLs, adds the security headers to every response, and answers an unhandled error
+    with a clean 500 itself, so the error carries the headers too and the kept-alive
+    connection stays usable (re-raising would make the server drop it)."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, ctx: AppContext) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.ctx = ctx
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        tls = over_tls(scope)
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                add_security_headers(MutableHeaders(scope=message), tls=tls)
+            await send(message)
+
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send_with_headers)
+            return
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            if started:  # too late for a clean answer: let the server close the connection
+                raise
+            log.error("unhandled error on %s %s", scope.get("method"),
+                      security.redact_url(scope.get("path", "")), exc_info=exc)
+            response = JSONResponse(error_body("InternalError", "internal server error"),
+                                    status_code=500)
+            await response(scope, receive, send_with_headers)
+
+    def _refusal(self, scope: Scope) -> JSONResponse | None:
         length = Headers(scope=scope).get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-            response = JSONResponse(
+            return JSONResponse(
                 error_body("PayloadTooLarge", f"request body exceeds {self.max_body_bytes} bytes"),
                 status_code=413,
             )
-            await response(scope, receive, send)
-            return
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+        why = security.credential_in_url(raw_path.decode("latin-1"),
+                                         scope.get("query_string", b"").decode("latin-1"))
+        if why is None:
+            return None
+        request = Request(scope)
+        path = scope.get("path", "")
+        route = path if security.credential_in_url(path, "") is None else "(redacted path)"
+        self.ctx.refused(request, None, 400, route[:200], f"credential in the URL: {why}")
+        return JSONResponse(
+            error_body("CredentialInURL",
+                       f"refused: {why}. Never put a token in a URL (it ends up in logs and "
+                       "browser history); send it as 'Authorization: Bearer <token>'"),
+            status_code=400,
+        )
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in _SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+def create_app(
+    settings: Settings | None = None, store: CampusStore | None = None, *,
+    clock: Callable[[], float] | None = None,
+) -> FastAPI:
+    """The gridmap service. Pass ``store`` to share one (tests, CLI); else it is opened here.
 
-
-def create_app(settings: Settings | None = None, store: CampusStore | None = None) -> FastAPI:
-    """The gridmap service. Pass ``store`` to share one (tests, CLI); else it is opened here."""
+    ``clock`` (monotonic seconds) drives the sign-in rate limit; tests pass their own.
+    On shutdown every queued audit entry is written before the app stops.
+    """
     settings = settings or Settings()
     own_store = store is None
-    store = store or open_store(settings.resolved_database_url)
-    ctx = AppContext(settings, store)
+    store = store or open_store(settings.resolved_database_url, **settings.store_options())
+    ctx = AppContext(settings, store, clock=clock or time.monotonic)
+    security.install_access_log_redaction()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
-        if own_store:
-            ctx.store.close()
+        try:
+            ctx.store.flush_audit()
+        finally:
+            if own_store:
+                ctx.store.close()
 
     app = FastAPI(
         title="gridmap",
@@ -88,7 +148,7 @@ def create_app(settings: Settings | None = None, store: CampusStore | None = Non
     app.state.ctx = ctx
     register_error_handlers(app)
 
-    app.add_middleware(LimitsAndHeaders, max_body_bytes=settings.max_upload_bytes)
+    app.add_middleware(GuardAndHeaders, max_body_bytes=settings.max_upload_bytes, ctx=ctx)
     app.include_router(routes_auth.public_router)
     app.include_router(routes_auth.session_router)
     app.include_router(routes_campus.router)

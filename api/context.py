@@ -3,22 +3,28 @@
 Campuses are loaded from the store once per (campus, revision) and kept, with their
 ``CampusIndex`` and grid GeoJSON, in a small LRU cache, so lookups never read features from the
 database. Concurrent first requests for the same campus wait for one load instead of each
-loading it. The current revision number is asked of the store on each request (one primary-key
-read) so a new import shows up at once, also across worker processes.
+loading it. The current revision number is asked of the store on each request; the store
+trusts its answer for at most ``auth_cache_ttl_s`` (1 s), so a new import shows up within a
+second, also across worker processes, without a database round trip per request.
+
+Refused requests (401, 403, 404 for a hidden campus, 429) are audited through
+:meth:`AppContext.refused`, coalesced per source and minute (see :mod:`api.audit`).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from api.auth import Principal, audit_entry
+from api.auth import Principal, audit_entry, client_of
 from api.settings import Settings
 from api.store import CampusStore
 from gridmap.errors import CampusNotFound, NotFound
@@ -56,10 +62,55 @@ class LoadedCampus:
         return self._grid_geojson
 
 
+class RateLimiter:
+    """A token bucket per key (a client address): ``burst`` at once, ``per_minute`` regained.
+
+    Only what :meth:`spend` is called for counts (failed sign-ins); :meth:`retry_after` says
+    how long a key must wait before it may try again. ``clock`` is monotonic seconds.
+    """
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, burst: int, per_minute: float, clock: Callable[[], float]) -> None:
+        self.burst = float(burst)
+        self.rate_per_s = per_minute / 60.0
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._lock = threading.Lock()
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, at = self._buckets.get(key, (self.burst, now))
+        return min(self.burst, tokens + (now - at) * self.rate_per_s)
+
+    def retry_after(self, key: str) -> int | None:
+        """Whole seconds until ``key`` may try again, or None if it may now."""
+        with self._lock:
+            tokens = self._tokens(key, self.clock())
+        if tokens >= 1.0:
+            return None
+        return max(1, math.ceil((1.0 - tokens) / self.rate_per_s))
+
+    def spend(self, key: str) -> None:
+        now = self.clock()
+        with self._lock:
+            tokens = self._tokens(key, now)
+            if len(self._buckets) >= self.MAX_KEYS and key not in self._buckets:
+                # keep only keys still short of a full bucket
+                self._buckets = {k: v for k, v in self._buckets.items()
+                                 if self._tokens(k, now) < self.burst}
+            self._buckets[key] = (max(0.0, tokens - 1.0), now)
+
+
 class AppContext:
-    def __init__(self, settings: Settings, store: CampusStore) -> None:
+    def __init__(
+        self, settings: Settings, store: CampusStore,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.store = store
+        self.clock = clock
+        self.login_limiter = RateLimiter(settings.login_failures_burst,
+                                         settings.login_failures_per_minute, clock)
         self._cache: OrderedDict[tuple[str, int], LoadedCampus] = OrderedDict()
         self._building: dict[tuple[str, int], Future[LoadedCampus]] = {}
         self._lock = threading.Lock()
@@ -92,7 +143,7 @@ class AppContext:
                 )
             return revision
         except NotFound as exc:
-            self.audit(request, principal, "denied", campus_id, str(exc))
+            self.refused(request, principal, 404, _route_of(request), str(exc), campus_id)
             raise
 
     def loaded(
@@ -138,6 +189,25 @@ class AppContext:
     ) -> None:
         self.store.audit(audit_entry(request, principal, action, campus_id, detail))
 
+    def refused(
+        self, request: Request, principal: Principal | None, status: int, route: str,
+        reason: str, campus_id: str | None = None,
+    ) -> None:
+        """Audit a refused request as ``denied``, coalesced per source (client address, status,
+        route, reason) and minute, so that a flood of bad requests stays a few rows."""
+        entry = audit_entry(request, principal, "denied", campus_id,
+                            f"{status} {request.method} {route}: {reason}")
+        key = ("denied", client_of(request), status, route, reason, campus_id,
+               None if principal is None else principal.token_id)
+        self.store.audit_coalesced(entry, key)
+
+    def audit_coalesced(
+        self, request: Request, principal: Principal | None, action: str, detail: str,
+    ) -> None:
+        """An audit entry written once per client address, action and detail a minute."""
+        self.store.audit_coalesced(audit_entry(request, principal, action, None, detail),
+                                   (action, client_of(request), detail))
+
     def audit_tile(
         self, request: Request, principal: Principal, campus_id: str, ordinal: int, detail: str
     ) -> None:
@@ -157,6 +227,13 @@ class AppContext:
                         break
                     del self._tile_audits[oldest]
         self.audit(request, principal, "tiles", campus_id, detail)
+
+
+def _route_of(request: Request) -> str:
+    """The route's path template (``/campuses/{campus_id}``), else the path itself."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path if path is not None else request.url.path)[:200]
 
 
 async def get_ctx(request: Request) -> AppContext:

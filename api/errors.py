@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.audit import AuditUnavailable
 from gridmap.errors import (
     CampusNotFound,
     Forbidden,
@@ -62,6 +63,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     Forbidden: 403,
     PayloadTooLarge: 413,
     FeatureUnavailable: 503,
+    AuditUnavailable: 503,
     GridmapError: 400,
 }
 
@@ -87,8 +89,25 @@ def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
 
 
+def audit_refusal(request: Request, exc: GridmapError, status: int) -> None:
+    """A 401 or 403 is audited as ``denied`` (coalesced per source and minute); a failure
+    to write it is logged and does not change the answer."""
+    from api.context import AppContext, _route_of
+
+    ctx = getattr(request.app.state, "ctx", None)
+    if not isinstance(ctx, AppContext):
+        return
+    try:
+        ctx.refused(request, getattr(request.state, "principal", None), status,
+                    _route_of(request), str(exc))
+    except Exception:
+        log.exception("auditing a refused request failed")
+
+
 def gridmap_error_response(request: Request, exc: GridmapError) -> Response:
     status = status_for(exc)
+    if isinstance(exc, Unauthenticated | Forbidden):
+        audit_refusal(request, exc, status)
     if isinstance(exc, Unauthenticated) and wants_html(request):
         return login_redirect(request)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None

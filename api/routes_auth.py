@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api.auth import (
     Principal,
     bearer_token,
+    client_of,
     create_session,
     current_principal,
     hash_token,
@@ -121,19 +122,17 @@ def refuse_cross_site(request: Request) -> None:
 
     SameSite=Strict keeps the session cookie off cross-site requests, but a forged sign-in
     needs no cookie (it would log a responder's browser into the attacker's token) and a
-    forged sign-out must not end a session. Refusals are audited as ``denied``.
+    forged sign-out must not end a session. Refusals are audited as ``denied`` (by the error
+    handler, like every 403).
     """
     if is_same_origin(request):
         return
-    ctx: AppContext = request.app.state.ctx
     origin = request.headers.get("origin")
     source = (f"Origin {origin[:200]!r}" if origin is not None
               else f"Sec-Fetch-Site {request.headers.get('sec-fetch-site', '')[:50]!r}")
-    ctx.audit(request, None, "denied", None,
-              f"cross-site POST {request.url.path} refused: {source}, "
-              f"Host {request.headers.get('host', '')[:200]!r}")
     raise Forbidden(
-        f"cross-site POST {request.url.path} from {source}",
+        f"cross-site POST {request.url.path} refused: {source}, "
+        f"Host {request.headers.get('host', '')[:200]!r}",
         user_message="cross-site request refused: sign in and out on this site's own pages",
     )
 
@@ -186,12 +185,25 @@ def login(
     token: Annotated[str, Form(max_length=200)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    """The cookie holds a new session id, never the token; the session is stored hashed."""
+    """The cookie holds a new session id, never the token; the session is stored hashed.
+
+    Failed sign-ins are rate-limited per client address (``login_failures_burst`` at once,
+    ``login_failures_per_minute`` regained): past that, 429 with ``Retry-After``.
+    """
     ctx: AppContext = request.app.state.ctx
+    client = client_of(request)
+    wait = ctx.login_limiter.retry_after(client)
+    if wait is not None:
+        ctx.refused(request, None, 429, "/login", "too many failed sign-ins")
+        page = _login_page(next, "Too many failed sign-ins from this address; try again in "
+                                 f"{wait} s.", status=429)
+        page.headers["Retry-After"] = str(wait)
+        return page
     try:
         principal = verify_token(ctx.store, token.strip())
     except Unauthenticated as exc:
-        ctx.audit(request, None, "login_failed", None, exc.user_message)
+        ctx.login_limiter.spend(client)
+        ctx.audit_coalesced(request, None, "login_failed", exc.user_message)
         return _login_page(next, f"Sign-in failed: {exc.user_message}.", status=401)
     settings = ctx.settings
     # the session this browser held until now (whoever's it was) ends: one session per browser

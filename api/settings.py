@@ -42,8 +42,39 @@ class Settings(BaseSettings):
     )
 
     index_cache_size: int = Field(default=16, ge=1)
+
+    # speed without losing promptness or audit rows (see README "Speed and what a crash loses")
+    auth_cache_ttl_s: float = Field(
+        default=1.0, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="how long a token, session or current revision read from the store is "
+        "trusted: a revocation or a new publish reaches every worker within this (at most 1 s)",
+    )
+    audit_flush_interval_s: float = Field(
+        default=0.2, gt=0.0, le=5.0, allow_inf_nan=False,
+        description="audit entries are written in one batch at least this often",
+    )
+    audit_batch_max: int = Field(
+        default=100, ge=1, le=10_000,
+        description="at most this many audit entries wait in memory (a SIGKILL loses no more)",
+    )
+
+    # refusals and sign-in attempts
+    login_failures_burst: int = Field(
+        default=10, ge=1, description="failed sign-ins one client address may make at once",
+    )
+    login_failures_per_minute: float = Field(
+        default=5.0, gt=0.0, allow_inf_nan=False,
+        description="failed sign-ins one client address regains per minute",
+    )
+
     sample_manifest: Path = Path("data/samples/lincoln_ridge/campus.toml")
     log_level: str = "INFO"
+
+    def store_options(self) -> dict[str, float | int]:
+        """Keyword arguments for :func:`api.store.open_store` (caching, audit batching)."""
+        return {"cache_ttl_s": self.auth_cache_ttl_s,
+                "audit_flush_interval_s": self.audit_flush_interval_s,
+                "audit_batch_max": self.audit_batch_max}
 
     @property
     def resolved_database_url(self) -> str:

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -38,12 +42,15 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from api.audit import AuditWriter
 from gridmap import grid
 from gridmap.crs import LocalFrame
 from gridmap.errors import CampusNotFound, NotFound
@@ -135,6 +142,7 @@ class AuditEntry:
     campus_id: str | None = None
     detail: str = ""
     client: str = ""
+    count: int = 1  # > 1: a coalesced row standing for this many like entries
 
 
 class CampusStore(Protocol):
@@ -192,10 +200,23 @@ class CampusStore(Protocol):
         """Revoke one session; returns whether it was active."""
         ...
 
-    def audit(self, entry: AuditEntry) -> None: ...
+    def audit(self, entry: AuditEntry) -> None:
+        """Queue an entry (written in batches; see :mod:`api.audit`)."""
+        ...
 
-    def audit_log(self, *, campus_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
-        """Newest first."""
+    def audit_coalesced(self, entry: AuditEntry, key: Hashable) -> None:
+        """Queue a refusal: the first of ``key`` in its minute, the rest as one counted row."""
+        ...
+
+    def flush_audit(self) -> None:
+        """Write every queued audit entry now."""
+        ...
+
+    def audit_log(
+        self, *, campus_id: str | None = None, campuses: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """Newest first; ``campuses`` limits it to entries about those campuses only."""
         ...
 
     def close(self) -> None: ...
@@ -300,6 +321,7 @@ class AuditRow(Base):
     campus_id: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[str] = mapped_column(Text, default="")
     client: Mapped[str] = mapped_column(String(200), default="")
+    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 # --- the SQLAlchemy implementation ----------------------------------------------------------
@@ -309,17 +331,80 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlCampusStore:
-    """:class:`CampusStore` on SQLAlchemy; opens (and creates) its tables on construction."""
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+_MISSING = object()
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+
+class TtlCache(Generic[K, V]):
+    """A small map whose entries are trusted for ``ttl_s`` seconds of ``clock``."""
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float], max_entries: int = 10_000):
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self.max_entries = max_entries
+        self._items: dict[K, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K, load: Callable[[], V]) -> V:
+        """The cached value if younger than the TTL, else ``load()`` (and cache it)."""
+        if self.ttl_s <= 0:
+            return load()
+        now = self.clock()
+        hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        value = load()
+        with self._lock:
+            if len(self._items) >= self.max_entries:
+                self._items = {k: v for k, v in self._items.items() if now - v[0] < self.ttl_s}
+                if len(self._items) >= self.max_entries:
+                    self._items.clear()
+            self._items[key] = (now, value)
+        return value
+
+    def drop(self, key: K | None = None) -> None:
+        """Forget one key (or everything): the next read goes to the database."""
+        with self._lock:
+            if key is None:
+                self._items.clear()
+            else:
+                self._items.pop(key, None)
+
+
+class SqlCampusStore:
+    """:class:`CampusStore` on SQLAlchemy; opens (and creates) its tables on construction.
+
+    Reads on every request's path are cached for ``cache_ttl_s`` seconds (at most 1 s): a
+    token or session by hash, and a campus's current revision. So a token revoked or a revision
+    published by *another* process (a CLI, another API worker) is seen here within
+    ``cache_ttl_s``; changes made through this store object are seen at once. Audit entries are
+    written in batches by an :class:`api.audit.AuditWriter`.
+    """
+
+    def __init__(
+        self, url: str, *, echo: bool = False, cache_ttl_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic, audit_flush_interval_s: float = 0.2,
+        audit_batch_max: int = 100,
+    ) -> None:
+        if not 0 <= cache_ttl_s <= 1.0:
+            raise ValueError("cache_ttl_s must be between 0 and 1 s: revocation must be prompt")
         self.url = url
         self.engine = _engine(url, echo=echo)
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._tokens: TtlCache[str, TokenRecord | None] = TtlCache(cache_ttl_s, clock)
+        self._browser_sessions: TtlCache[str, SessionRecord | None] = TtlCache(cache_ttl_s, clock)
+        self._current: TtlCache[str, int | None] = TtlCache(cache_ttl_s, clock)
+        self.audit_writer = AuditWriter(self._write_audit, flush_interval_s=audit_flush_interval_s,
+                                        batch_max=audit_batch_max)
 
     def close(self) -> None:
-        self.engine.dispose()
+        try:
+            self.audit_writer.close()
+        finally:
+            self.engine.dispose()
 
     # campuses --------------------------------------------------------------------------------
 
@@ -374,12 +459,13 @@ class SqlCampusStore:
                     .values(current_revision=number, name=campus.name, updated_at=now)
                 )
             info = _revision_info(revision)
+        self._current.drop(campus.id)
         log.info("stored %s revision %d (%d features)", campus.id, number, count)
         return info
 
     def campus(self, campus_id: str, revision: int | None = None) -> Campus:
         with self._sessions() as session:
-            number = revision if revision is not None else self._current(session, campus_id)
+            number = revision if revision is not None else self._current_in(session, campus_id)
             if session.get(RevisionRow, (campus_id, number)) is None:
                 raise NotFound(
                     f"campus {campus_id} has no revision {number}",
@@ -402,8 +488,15 @@ class SqlCampusStore:
         return campus_from_features(features)
 
     def current_revision(self, campus_id: str) -> int:
-        with self._sessions() as session:
-            return self._current(session, campus_id)
+        def load() -> int | None:
+            with self._sessions() as session:
+                return session.scalar(
+                    select(CampusRow.current_revision).where(CampusRow.id == campus_id))
+
+        number = self._current.get(campus_id, load)
+        if number is None:
+            raise _campus_not_found(campus_id)
+        return number
 
     def list_campuses(self) -> list[CampusSummary]:
         with self._sessions() as session:
@@ -445,7 +538,7 @@ class SqlCampusStore:
             ))
 
     @staticmethod
-    def _current(session: Session, campus_id: str) -> int:
+    def _current_in(session: Session, campus_id: str) -> int:
         number = session.scalar(select(CampusRow.current_revision).where(CampusRow.id == campus_id))
         if number is None:
             raise _campus_not_found(campus_id)
@@ -464,12 +557,17 @@ class SqlCampusStore:
         )
         with self._sessions.begin() as session:
             session.add(row)
-            return _token_record(row)
+            record = _token_record(row)
+        self._tokens.drop(token_hash)
+        return record
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None:
-        with self._sessions() as session:
-            row = session.scalar(select(TokenRow).where(TokenRow.token_hash == token_hash))
-            return None if row is None else _token_record(row)
+        def load() -> TokenRecord | None:
+            with self._sessions() as session:
+                row = session.scalar(select(TokenRow).where(TokenRow.token_hash == token_hash))
+                return None if row is None else _token_record(row)
+
+        return self._tokens.get(token_hash, load)
 
     def tokens(self) -> list[TokenRecord]:
         with self._sessions() as session:
@@ -486,7 +584,10 @@ class SqlCampusStore:
             stmt = stmt.where(TokenRow.id == token_id)
         with self._sessions.begin() as session:
             result = session.execute(stmt)
-            return int(getattr(result, "rowcount", 0))
+            count = int(getattr(result, "rowcount", 0))
+        self._tokens.drop()
+        self._browser_sessions.drop()
+        return count
 
     # browser sessions ------------------------------------------------------------------------
 
@@ -505,62 +606,133 @@ class SqlCampusStore:
             return _session_record(row, token)
 
     def session_by_hash(self, session_hash: str) -> SessionRecord | None:
-        with self._sessions() as session:
-            found = session.execute(
-                select(SessionRow, TokenRow).join(TokenRow, TokenRow.id == SessionRow.token_id)
-                .where(SessionRow.session_hash == session_hash)
-            ).first()
-            return None if found is None else _session_record(*found)
+        def load() -> SessionRecord | None:
+            with self._sessions() as session:
+                found = session.execute(
+                    select(SessionRow, TokenRow).join(TokenRow, TokenRow.id == SessionRow.token_id)
+                    .where(SessionRow.session_hash == session_hash)
+                ).first()
+                return None if found is None else _session_record(*found)
+
+        return self._browser_sessions.get(session_hash, load)
 
     def revoke_session(self, session_hash: str) -> bool:
         stmt = (update(SessionRow)
                 .where(SessionRow.session_hash == session_hash, SessionRow.revoked_at.is_(None))
                 .values(revoked_at=utcnow()))
         with self._sessions.begin() as session:
-            return bool(getattr(session.execute(stmt), "rowcount", 0))
+            ended = bool(getattr(session.execute(stmt), "rowcount", 0))
+        self._browser_sessions.drop(session_hash)
+        return ended
 
     # audit -----------------------------------------------------------------------------------
 
     def audit(self, entry: AuditEntry) -> None:
-        with self._sessions.begin() as session:
-            session.add(AuditRow(
-                ts=entry.ts, token_id=entry.token_id, token_name=entry.token_name,
-                action=entry.action,
-                campus_id=None if entry.campus_id is None else entry.campus_id[:100],
-                detail=entry.detail[:2000], client=entry.client[:200],
-            ))
+        self.audit_writer.add(entry)
 
-    def audit_log(self, *, campus_id: str | None = None, limit: int = 100) -> list[AuditEntry]:
+    def audit_coalesced(self, entry: AuditEntry, key: Hashable) -> None:
+        self.audit_writer.add_coalesced(entry, key)
+
+    def flush_audit(self) -> None:
+        self.audit_writer.flush()
+
+    def _write_audit(self, entries: Sequence[AuditEntry]) -> None:
+        rows = [
+            {"ts": e.ts, "token_id": e.token_id, "token_name": e.token_name,
+             "action": e.action[:50],
+             "campus_id": None if e.campus_id is None else _clean(e.campus_id, 100),
+             "detail": _clean(e.detail, 2000), "client": _clean(e.client, 200),
+             "count": e.count}
+            for e in entries
+        ]
+        with self._sessions.begin() as session:
+            session.execute(insert(AuditRow), rows)
+
+    def audit_log(
+        self, *, campus_id: str | None = None, campuses: Sequence[str] | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        self.flush_audit()  # what this process queued is part of the log
         stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
         if campus_id is not None:
             stmt = stmt.where(AuditRow.campus_id == campus_id)
+        if campuses is not None:
+            stmt = stmt.where(AuditRow.campus_id.in_(list(campuses)))
         with self._sessions() as session:
             return [
                 AuditEntry(_utc(r.ts), r.action, r.token_id, r.token_name, r.campus_id,
-                           r.detail, r.client)
+                           r.detail, r.client, r.count or 1)
                 for r in session.scalars(stmt)
             ]
 
 
-def open_store(url: str) -> SqlCampusStore:
-    """The store for a database URL (SQLite file, ``sqlite://`` in memory, PostgreSQL)."""
-    return SqlCampusStore(url)
+def open_store(url: str, **options: Any) -> SqlCampusStore:
+    """The store for a database URL (SQLite file, ``sqlite://`` in memory, PostgreSQL).
+
+    ``options`` are :class:`SqlCampusStore`'s (cache TTL, audit batching).
+    """
+    return SqlCampusStore(url, **options)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL (None for other backends and in-memory SQLite)."""
+    if not url.startswith("sqlite"):
+        return None
+    database = url.split("///", 1)[1] if "///" in url else ""
+    database = database.split("?", 1)[0]
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
 
 
 # --- helpers --------------------------------------------------------------------------------
 
 
+def _private_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only: 0600 / 0700.
+
+    SQLite gives its -wal and -shm files the database file's permissions. Existing folders and
+    files are left as they are (an operator may have chosen otherwise).
+    """
+    folder = path.parent
+    if not folder.exists():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)  # whatever the umask
+        except FileExistsError:
+            pass
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        os.close(fd)
+        os.chmod(path, 0o600)
+
+
 def _engine(url: str, *, echo: bool) -> Engine:
     if url.startswith("sqlite"):
-        database = url.split("///", 1)[1] if "///" in url else ""
-        if database and database != ":memory:":
-            from pathlib import Path
-
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            _private_file(path)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Columns added since a store was created (``create_all`` adds tables, not columns)."""
+    columns = {c["name"] for c in inspect(engine).get_columns(AuditRow.__tablename__)}
+    if "count" not in columns:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1"))
+
+
+def _clean(value: str, limit: int) -> str:
+    """Text as stored: NUL bytes (PostgreSQL refuses them) replaced, length capped."""
+    return value.replace("\x00", "\\x00")[:limit]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
