@@ -38,14 +38,17 @@ def check_servable(campus: Campus) -> None:
     """Raise :class:`Unservable` naming the first thing about ``campus`` the service could not
     serve; return quietly if a lookup, a tile, each level's GeoJSON and the grid all work."""
     where = f"campus {campus.id}"
-    _check_geometries(campus)
-    _step(where, "its stored form", lambda: _round_trip(campus))
-    _step(where, "the campus summary", lambda: _json(_detail(campus)))
-    for ordinal in campus.ordinals:
-        _step(where, f"level {ordinal} GeoJSON", partial(_level_json, campus, ordinal))
-    _step(where, "the grid GeoJSON", lambda: _json(_grid(campus)))
-    _step(where, "a lookup", lambda: _one_lookup(campus))
-    _step(where, "a map tile", lambda: _tiles(campus))
+    try:
+        _check_geometries(campus)
+        _step(where, "its stored form", lambda: _round_trip(campus))
+        _step(where, "the campus summary", lambda: _json(_detail(campus)))
+        for ordinal in campus.ordinals:
+            _step(where, f"level {ordinal} GeoJSON", partial(_level_json, campus, ordinal))
+        _step(where, "the grid GeoJSON", lambda: _json(_grid(campus)))
+        _step(where, "a lookup", lambda: _one_lookup(campus))
+        _step(where, "a map tile", lambda: _tiles(campus))
+    except Unservable as exc:
+        raise Unservable(f"{exc}; the import was not published") from exc.__cause__
 
 
 def _step(where: str, what: str, run: Callable[[], object]) -> None:
@@ -57,8 +60,7 @@ def _step(where: str, what: str, run: Callable[[], object]) -> None:
             AttributeError, shapely.errors.ShapelyError) as exc:
         reason = str(exc).strip()[:300] or type(exc).__name__
         raise Unservable(
-            f"{where}: {what} cannot be served ({type(exc).__name__}: {reason}); "
-            "the import was not published"
+            f"{where}: {what} cannot be served ({type(exc).__name__}: {reason})"
         ) from exc
 
 

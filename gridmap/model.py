@@ -11,6 +11,7 @@ happens in the campus's local metric CRS (:mod:`gridmap.crs`).
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -90,6 +91,13 @@ class LengthUnit(StrEnum):
         return 1.0 if self is LengthUnit.METRE else 0.3048
 
 
+#: the most cells a campus grid may have (200 x 200): every grid-wide answer (``/grid.geojson``,
+#: the map's grid lines and labels) grows with it, and no school campus needs more
+MAX_GRID_CELLS = 40_000
+#: the widest a campus grid may be, either way, metres
+MAX_GRID_EXTENT_M = 5_000.0
+
+
 @dataclass(frozen=True, slots=True)
 class GridSpec:
     """How the campus grid is laid out, in the campus's local metric CRS.
@@ -111,11 +119,27 @@ class GridSpec:
         return self.cell_size * self.unit.metres
 
     def __post_init__(self) -> None:
-        if self.cell_size <= 0:
-            raise InvalidModel(f"grid cell size must be positive, got {self.cell_size}")
+        if not (math.isfinite(self.cell_size) and self.cell_size > 0):
+            raise InvalidModel(f"grid cell size must be a positive number, got {self.cell_size}")
+        if not (math.isfinite(self.origin_x) and math.isfinite(self.origin_y)):
+            raise InvalidModel(
+                f"grid origin must be numbers, got ({self.origin_x}, {self.origin_y})")
+        width = max(self.columns, self.rows) * self.cell_size_m
+        if width > MAX_GRID_EXTENT_M:
+            raise InvalidModel(
+                f"grid is {width:,.0f} m across ({self.columns}x{self.rows} cells of "
+                f"{self.cell_size:g} {self.unit.value}); a campus grid may span at most "
+                f"{MAX_GRID_EXTENT_M:,.0f} m"
+            )
         if not (1 <= self.columns <= 702 and 1 <= self.rows <= 999):
             raise InvalidModel(
                 f"grid must have 1..702 columns and 1..999 rows, got {self.columns}x{self.rows}"
+            )
+        if self.columns * self.rows > MAX_GRID_CELLS:
+            raise InvalidModel(
+                f"grid of {self.columns}x{self.rows} = {self.columns * self.rows:,} cells is "
+                f"larger than a campus needs (limit {MAX_GRID_CELLS:,} cells, e.g. 200x200); "
+                "use larger cells"
             )
 
 

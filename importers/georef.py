@@ -77,6 +77,19 @@ def fit_transform(
         )
     s = np.asarray(src, dtype=np.float64)
     t = np.asarray(dst, dtype=np.float64)
+    if not (np.isfinite(s).all() and np.isfinite(t).all()):
+        raise GeoreferenceError(
+            f"{what}: a control point is not a number, or lies too far from the campus to "
+            "place on its map (CAD or lon/lat)"
+        )
+    try:
+        return _fit(s, t, kind, what)
+    except (np.linalg.LinAlgError, FloatingPointError, OverflowError) as exc:
+        raise GeoreferenceError(f"{what}: control points cannot be fitted ({exc})") from exc
+
+
+def _fit(s: NDArray[np.float64], t: NDArray[np.float64], kind: TransformKind, what: str) -> Fit:
+    n = len(s)
     # centre both sets for conditioning; translation is recovered afterwards
     sc, tc = s.mean(axis=0), t.mean(axis=0)
     s0, t0 = s - sc, t - tc
@@ -111,6 +124,11 @@ def fit_transform(
     fitted = Fit(kind, matrix, (), 0.0)
     res = np.sqrt(((fitted.apply_xy(s) - t) ** 2).sum(axis=1))
     rms = float(np.sqrt((res**2).mean()))
+    if not (all(math.isfinite(v) for v in matrix) and math.isfinite(rms)):
+        raise GeoreferenceError(
+            f"{what}: control points are too far apart or too far from the campus to fit "
+            "(the fit is not a number)"
+        )
     return Fit(kind, matrix, tuple(float(r) for r in res), rms)
 
 

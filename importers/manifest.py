@@ -61,7 +61,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gridmap.doors import Direction
 from gridmap.errors import ManifestError
-from gridmap.model import LengthUnit
+from gridmap.model import MAX_GRID_CELLS, MAX_GRID_EXTENT_M, LengthUnit
 
 DEFAULT_LAYERS = {
     "rooms": "A-AREA",
@@ -71,8 +71,13 @@ DEFAULT_LAYERS = {
 }
 
 
+#: how far from its origin a control point may lie, in drawing units (1e9 mm = 1,000 km)
+MAX_CAD_COORDINATE = 1e9
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # no NaN or Infinity anywhere: TOML can spell them (nan, inf), a campus cannot use them
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DrawingUnit(StrEnum):
@@ -128,6 +133,15 @@ class ControlPoint(_Strict):
             raise ValueError(f"lonlat {v} is not a longitude, latitude pair")
         return v
 
+    @field_validator("cad")
+    @classmethod
+    def _near_origin(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if max(abs(v[0]), abs(v[1])) > MAX_CAD_COORDINATE:
+            raise ValueError(
+                f"cad {v} lies more than {MAX_CAD_COORDINATE:g} drawing units from the "
+                "drawing's origin")
+        return v
+
 
 class Layers(_Strict):
     rooms: str = DEFAULT_LAYERS["rooms"]
@@ -160,12 +174,38 @@ class CampusInfo(_Strict):
 
 
 class GridSettings(_Strict):
+    """The campus grid. It may be at most ``MAX_GRID_CELLS`` cells and ``MAX_GRID_EXTENT_M``
+    across: every grid-wide answer (the grid GeoJSON, the map's grid) grows with it."""
+
     cell_size: float = Field(gt=0)
     unit: LengthUnit = LengthUnit.METRE
     margin_cells: int = Field(default=1, ge=0, le=20)
     origin: Pair | None = None
     columns: int | None = Field(default=None, ge=1, le=702)
     rows: int | None = Field(default=None, ge=1, le=999)
+
+    @model_validator(mode="after")
+    def _campus_sized(self) -> GridSettings:
+        size_m = self.cell_size * self.unit.metres
+        if size_m > MAX_GRID_EXTENT_M:
+            raise ValueError(
+                f"cell_size {self.cell_size:g} {self.unit.value} is wider than a campus grid "
+                f"may be ({MAX_GRID_EXTENT_M:,.0f} m)")
+        across = max(self.columns or 1, self.rows or 1) * size_m
+        if across > MAX_GRID_EXTENT_M:
+            raise ValueError(
+                f"a grid of {self.columns or 1}x{self.rows or 1} cells of {self.cell_size:g} "
+                f"{self.unit.value} is {across:,.0f} m across; a campus grid may span at most "
+                f"{MAX_GRID_EXTENT_M:,.0f} m")
+        if (self.columns or 1) * (self.rows or 1) > MAX_GRID_CELLS:
+            raise ValueError(
+                f"a grid of {self.columns}x{self.rows} cells is larger than a campus needs "
+                f"(limit {MAX_GRID_CELLS:,} cells, e.g. 200x200); use larger cells")
+        if self.origin is not None:
+            lon, lat = self.origin
+            if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+                raise ValueError(f"origin {self.origin} is not a longitude, latitude pair")
+        return self
 
 
 class Files(_Strict):
@@ -176,13 +216,13 @@ class Files(_Strict):
 
 class Georef(_Strict):
     transform: TransformKind = TransformKind.SIMILARITY
-    max_rms_m: float = Field(default=1.0, gt=0)
-    max_scale_deviation: float = Field(default=0.05, gt=0)
+    max_rms_m: float = Field(default=1.0, gt=0, le=1000)
+    max_scale_deviation: float = Field(default=0.05, gt=0, le=1)
 
 
 class DoorSettings(_Strict):
     numbering: Direction = Direction.CLOCKWISE
-    exterior_distance_m: float = Field(default=0.6, ge=0)
+    exterior_distance_m: float = Field(default=0.6, ge=0, le=100)
     #: set for one import after repainting: lets a re-import number every door afresh
     allow_renumber: bool = False
 
@@ -324,6 +364,8 @@ def load_manifest(path: Path, *, check_files: bool = True) -> LoadedManifest:
         raise ManifestError(f"{path.name}: not UTF-8 text ({exc.reason})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path.name}: malformed TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ManifestError(f"{path.name}: malformed TOML: nested too deeply") from exc
     loaded = LoadedManifest(path, parse_manifest(data, path.name))
     if check_files:
         m = loaded.manifest

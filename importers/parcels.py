@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
+import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.ops import unary_union
 
@@ -99,6 +101,11 @@ def grounds_from_frame(gdf: Any, source: str, campus_id: str) -> list[GroundsFea
             ) from None
         if geom is None or geom.is_empty:
             raise ParcelError(f"{source}: feature {i + 1} ({kind}) has no geometry")
+        if not np.isfinite(shapely.get_coordinates(geom)).all():
+            raise ParcelError(f"{source}: feature {i + 1} ({kind}) has a coordinate that is "
+                              "not a number")
+        if not geom.is_valid:
+            geom = shapely.make_valid(geom)  # a self-crossing lot outline, as drawn
         name = str(names[i]) if names[i] is not None and str(names[i]) != "nan" else ""
         name = name or gk.value.replace("_", " ").capitalize()
         key = f"{gk.value}/{name}"

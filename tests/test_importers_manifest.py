@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gridmap.errors import ManifestError
+from gridmap.errors import GridmapError, ManifestError
 from importers.campus import build_campus, import_campus
 from importers.manifest import LayerOverrides, Layers, load_manifest
 
@@ -168,3 +168,71 @@ def test_a_file_name_the_os_cannot_hold_is_a_manifest_error(sample: Path, old: s
                                                 rf"not a usable file name \({why}\)") as err:
             load()
         assert str(sample.parent) not in str(err.value)
+
+
+# --- numbers a campus cannot use: NaN, infinity, absurd sizes (attack findings) ---------------
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ("cell_size = 100", "cell_size = nan", "grid.cell_size"),
+    ("cell_size = 100", "cell_size = inf", "grid.cell_size"),
+    ("cell_size = 100", "cell_size = 1e300", "grid"),
+    ("margin_cells = 1", "margin_cells = 1000000000", "grid.margin_cells"),
+    ("margin_cells = 1", "margin_cells = 1\ncolumns = 1000000", "grid.columns"),
+    ("margin_cells = 1", "margin_cells = 1\norigin = [nan, 42.7]", "grid.origin"),
+    ("max_rms_m = 1.0", "max_rms_m = inf", "georef.max_rms_m"),
+    ('cad = [320.0, 0.0], lonlat = [-84.4295419, 42.6999100]',
+     'cad = [320.0, 0.0], lonlat = [nan, 42.6999100]', "buildings[0].control_points[1].lonlat"),
+    ('cad = [320.0, 0.0], lonlat = [-84.4295419, 42.6999100]',
+     'cad = [-inf, 0.0], lonlat = [-84.4295419, 42.6999100]', "buildings[0].control_points[1].cad"),
+    ('cad = [320.0, 0.0], lonlat = [-84.4295419, 42.6999100]',
+     'cad = [1e300, 0.0], lonlat = [-84.4295419, 42.6999100]',
+     "buildings[0].control_points[1].cad"),
+    ("near = [160.0, 0.0]", "near = [nan, 0.0]", "buildings[0].main_entrance.near"),
+])
+def test_non_finite_or_absurd_numbers_are_named(sample: Path, old: str, new: str,
+                                                key: str) -> None:
+    _edit(sample, old, new)
+    with pytest.raises(ManifestError) as err:
+        import_campus(sample)
+    msg = str(err.value)
+    assert msg.startswith("campus.toml: invalid manifest:")
+    assert key in msg
+
+
+@pytest.mark.parametrize(("grid", "limit"), [
+    ("columns = 702\nrows = 999", "40,000 cells"),  # the attack's 702x999 grid: 907 MB
+    ("columns = 201\nrows = 200", "40,000 cells"),
+])
+def test_a_grid_larger_than_a_campus_needs_is_refused(sample: Path, grid: str,
+                                                      limit: str) -> None:
+    _edit(sample, "cell_size = 100\nunit = \"ft\"", f"cell_size = 1\nunit = \"m\"\n{grid}")
+    with pytest.raises(ManifestError, match=limit):
+        load_manifest(sample)
+
+
+def test_a_grid_wider_than_a_campus_is_refused(sample: Path) -> None:
+    _edit(sample, "margin_cells = 1", "margin_cells = 1\ncolumns = 170")  # 170 x 100 ft
+    with pytest.raises(ManifestError, match=r"5,182 m across.*at most 5,000 m") as err:
+        load_manifest(sample)
+    assert "grid" in str(err.value)
+    _edit(sample, "columns = 170", "columns = 160")  # 160 x 100 ft = 4.9 km: allowed
+    assert load_manifest(sample).manifest.grid.columns == 160
+
+
+def test_the_grid_cap_holds_for_a_grid_fitted_to_a_huge_parcel(sample: Path) -> None:
+    """No manifest key is too big, but the parcel spans 50 km: the fitted grid is refused."""
+    parcel = sample.parent / "parcel.geojson"
+    parcel.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", '
+                      '"properties": {}, "geometry": {"type": "Polygon", "coordinates": '
+                      '[[[-84.7, 42.5], [-84.1, 42.5], [-84.1, 42.9], [-84.7, 42.9], '
+                      '[-84.7, 42.5]]]}}]}')
+    with pytest.raises(GridmapError, match=r"grid .* at most 5,000 m|larger than a campus"):
+        import_campus(sample)
+
+
+def test_deeply_nested_toml_is_a_manifest_error(tmp_path: Path) -> None:
+    path = tmp_path / "campus.toml"
+    path.write_text("a = " + "[" * 100_000)
+    with pytest.raises(ManifestError, match=r"campus\.toml: malformed TOML"):
+        load_manifest(path)
