@@ -17,7 +17,16 @@ from gridmap import grid
 from gridmap.crs import LocalFrame
 from gridmap.errors import LevelNotFound, OutsideGrid
 from gridmap.grid import Cell
-from gridmap.model import Amenity, AmenityKind, Building, Campus, Level, Opening, Unit
+from gridmap.model import (
+    Amenity,
+    AmenityKind,
+    Building,
+    Campus,
+    GroundsFeature,
+    Level,
+    Opening,
+    Unit,
+)
 from gridmap.usng import to_usng
 
 if TYPE_CHECKING:
@@ -25,6 +34,8 @@ if TYPE_CHECKING:
 
 #: points of interest outside or at an entrance: ranked by building and straight line, never
 #: by the level asked from (a Knox box is met from outside)
+#: a grounds feature drawn as a line (a road's centre line) covers this far either side, metres
+GROUNDS_LINE_M = 4.0
 OUTDOOR_KINDS = frozenset({AmenityKind.KNOX_BOX, AmenityKind.RALLY_POINT,
                            AmenityKind.STAGING_AREA})
 
@@ -93,6 +104,9 @@ class CampusIndex:
             units = tuple(u for u in campus.units if self.levels[u.level_id].ordinal == ordinal)
             shapes = tuple(self.shapes[u.id] for u in units)
             self._levels[ordinal] = _LevelIndex(units, shapes, STRtree(shapes))
+        self.grounds: tuple[GroundsFeature, ...] = campus.grounds
+        self._grounds_shapes = tuple(self.frame.to_local(g.geometry) for g in campus.grounds)
+        self._grounds_tree = STRtree(self._grounds_shapes)
         self._walks: dict[str, WalkNetwork] = {}
         self._walk_lock = threading.Lock()
         self._label_points: dict[str, Point] = {
@@ -146,6 +160,21 @@ class CampusIndex:
                 return self.buildings[b_id]
         return None
 
+    def grounds_at(self, x: float, y: float) -> list[GroundsFeature]:
+        """Grounds features (lots, fields, roads) at local point (x, y); a line feature (a road
+        drawn as its centre line) counts within :data:`GROUNDS_LINE_M` of it."""
+        p = Point(x, y)
+        hits = self._grounds_tree.query(p, predicate="dwithin", distance=GROUNDS_LINE_M)
+        return [self.grounds[int(i)] for i in sorted(hits)
+                if self._grounds_shapes[int(i)].area == 0
+                or self._grounds_shapes[int(i)].intersects(p)]
+
+    def _grounds_in(self, area: Polygon) -> list[GroundsFeature]:
+        hits = self._grounds_tree.query(area, predicate="intersects")
+        return [self.grounds[int(i)] for i in sorted(hits)
+                if self._grounds_shapes[int(i)].area == 0
+                or self._grounds_shapes[int(i)].intersection(area).area > 1e-6]
+
     # --- grid ------------------------------------------------------------------------------
 
     def cell_of(self, x: float, y: float) -> str | None:
@@ -196,6 +225,7 @@ class CampusIndex:
                 for o, content in sorted(levels.items())
                 if any(content.values())
             ],
+            "grounds": [_grounds_brief(g) for g in self._grounds_in(area)],
         }
 
     def _owns(self, cell: Cell, feature_id: str) -> bool:
@@ -348,7 +378,12 @@ class CampusIndex:
                  "level_name": self.levels[u.level_id].name}
                 for u in units
             ],
+            "grounds": [_grounds_brief(g) for g in self.grounds_at(x, y)],
         }
+
+def _grounds_brief(g: GroundsFeature) -> dict[str, Any]:
+    return {"id": g.id, "kind": g.kind.value, "name": g.name}
+
 
 def _empty() -> dict[str, list[dict[str, Any]]]:
     return {"units": [], "openings": [], "amenities": []}

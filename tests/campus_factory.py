@@ -8,7 +8,7 @@ Geometry is laid out in local metres and converted to WGS84, like an importer wo
 from __future__ import annotations
 
 from shapely import affinity
-from shapely.geometry import Point, box
+from shapely.geometry import Point, Polygon, box
 
 from gridmap import grid
 from gridmap.crs import LocalFrame, local_crs_for
@@ -120,3 +120,84 @@ def small_campus() -> Campus:
         grounds=tuple(grounds),
     )
 
+
+
+# --- a three-level building with an L-shaped hallway and two stairs (walking distances) -----
+
+WALK_CAMPUS_ID = "walk-campus"
+WALK_CENTRE = (-84.40, 42.70)
+#: the L-shaped hallway of every level, local metres: west-east leg along y 20..24, then north
+#: along x 36..40; the block inside the L (x 10..36, y 24..50) is a room walked round
+WALK_HALL = Polygon([(0, 20), (40, 20), (40, 50), (36, 50), (36, 24), (0, 24)])
+#: rooms per level: number suffix -> (outline, door on the hallway wall)
+WALK_ROOMS = {
+    "01": (box(0, 24, 10, 34), (5.0, 24.0)),    # north of the west leg
+    "02": (box(0, 10, 10, 20), (5.0, 20.0)),    # south of the west leg
+    "03": (box(40, 40, 50, 50), (40.0, 45.0)),  # east of the north leg
+    "04": (box(10, 24, 36, 50), (20.0, 24.0)),  # the block inside the L
+}
+WALK_STAIRS = {"Stair 1": box(20, 14, 26, 20), "Stair 2": box(36, 50, 40, 56)}
+#: AEDs: on the ground floor in the west leg, on the top floor in the north leg, none between
+WALK_AEDS = {0: (30.0, 22.0), 2: (38.0, 40.0)}
+
+
+def walk_campus(*, hallways: bool = True, interior_doors: bool = True) -> Campus:
+    """Building W: three levels (0 "Ground Floor", 1 "First Floor", 2 "Second Floor"), each with
+    the L-shaped hallway :data:`WALK_HALL`, rooms :data:`WALK_ROOMS` numbered
+    ``<ordinal+1><suffix>`` (101, 203, ...), the stairs :data:`WALK_STAIRS` open to the hallway
+    (stairs units plus stairwell points), and AEDs :data:`WALK_AEDS`. Exterior doors: the west
+    end of the hallway and the north wall of Stair 2, both on the ground floor. A Knox box by
+    the west door.
+
+    ``hallways=False`` drops the hallway units (a building with no hallway data);
+    ``interior_doors=False`` drops the room doors (rooms are reached through their hallway
+    wall).
+    """
+    crs = local_crs_for(*WALK_CENTRE)
+    frame = LocalFrame(crs)
+    names = {0: "Ground Floor", 1: "First Floor", 2: "Second Floor"}
+    levels = [Level(stable_id(WALK_CAMPUS_ID, "W", o), "W", o, names[o], str(o)) for o in names]
+    units: list[Unit] = []
+    openings: list[Opening] = []
+    amenities: list[Amenity] = []
+    for lv in levels:
+        def key(*parts: object, lv: Level = lv) -> str:
+            return stable_id(WALK_CAMPUS_ID, "W", lv.ordinal, *parts)
+
+        if hallways:
+            units.append(Unit(key("hall"), "W", lv.id, "", f"{lv.name} Hall",
+                              frame.to_wgs84(WALK_HALL), category="walkway"))
+        for suffix, (shape, (dx, dy)) in WALK_ROOMS.items():
+            number = f"{lv.ordinal + 1}{suffix}"
+            units.append(Unit(key(number), "W", lv.id, number, f"Room {number}",
+                              frame.to_wgs84(shape)))
+            if interior_doors:
+                openings.append(Opening(key("door", number), "W", lv.id,
+                                        frame.to_wgs84(Point(dx, dy)), exterior=False))
+        for name, shape in WALK_STAIRS.items():
+            units.append(Unit(key(name), "W", lv.id, "", name, frame.to_wgs84(shape),
+                              category="stairs"))
+            amenities.append(Amenity(key("stairwell", name), AmenityKind.STAIRWELL, name,
+                                     frame.to_wgs84(shape.centroid), "W", lv.id))
+        if lv.ordinal in WALK_AEDS:
+            amenities.append(Amenity(key("aed"), AmenityKind.AED, f"AED {lv.name}",
+                                     frame.to_wgs84(Point(*WALK_AEDS[lv.ordinal])), "W", lv.id))
+    ground = levels[0]
+    openings.append(Opening(stable_id(WALK_CAMPUS_ID, "W", "west door"), "W", ground.id,
+                            frame.to_wgs84(Point(0.0, 22.0)), exterior=True, main_entrance=True,
+                            number="1"))
+    openings.append(Opening(stable_id(WALK_CAMPUS_ID, "W", "north door"), "W", ground.id,
+                            frame.to_wgs84(Point(38.0, 56.0)), exterior=True, number="2"))
+    amenities.append(Amenity(stable_id(WALK_CAMPUS_ID, "knox"), AmenityKind.KNOX_BOX,
+                             "Knox box (west door)", frame.to_wgs84(Point(-1.0, 19.0)), "W",
+                             ground.id))
+    footprint = box(0, 10, 50, 56)
+    parcel = box(-40, -30, 90, 90)
+    spec = grid.grid_for_extent(grid.Bounds(*parcel.bounds), 25.0, LengthUnit.METRE, 0)
+    return Campus(
+        id=WALK_CAMPUS_ID, name="Walk Campus", address="2 Test Road, Okemos, MI", grid=spec,
+        crs=crs, parcel=frame.to_wgs84(parcel),
+        buildings=(Building("W", "West Hall", "W", frame.to_wgs84(footprint)),),
+        levels=tuple(levels), units=tuple(units), openings=tuple(openings),
+        amenities=tuple(amenities),
+    )

@@ -67,3 +67,37 @@ def test_grid_bounds_contain_every_building(index: CampusIndex) -> None:
     for b in index.campus.buildings:
         bx0, by0, bx1, by1 = b.footprint.bounds
         assert minlon < bx0 and bx1 < maxlon and minlat < by0 and by1 < maxlat
+
+
+def test_grounds_at_names_the_lot(index: CampusIndex) -> None:
+    lot = next(g for g in index.campus.grounds if g.name == "Front lot")
+    p = index.frame.to_local(lot.geometry).representative_point()
+    assert [g.id for g in index.grounds_at(p.x, p.y)] == [lot.id]
+    assert index.grounds_at(0.0, 0.0) == []  # inside building A, no grounds there
+    lon, lat = index.frame.lonlat(p.x, p.y)
+    found = index.locate(lon, lat)
+    assert found is not None
+    assert found["grounds"] == [{"id": lot.id, "kind": "parking", "name": "Front lot"}]
+    assert found["building"] is None and found["units"] == []
+
+
+def test_cell_contents_lists_grounds_in_the_cell(index: CampusIndex) -> None:
+    lot = next(g for g in index.campus.grounds if g.name == "Front lot")
+    p = index.frame.to_local(lot.geometry).representative_point()
+    label = index.cell_of(p.x, p.y)
+    assert label is not None
+    assert lot.id in [g["id"] for g in index.cell_contents(label)["grounds"]]
+    inside_a = index.cell_of(0.0, 10.0)
+    assert inside_a is not None
+    assert index.cell_contents(inside_a)["grounds"] == []
+
+
+def test_locate_in_a_multi_level_building_lists_every_level(index: CampusIndex) -> None:
+    # the point of room 214 (2nd floor) is also inside 104 (1st floor) below it
+    unit = next(u for u in index.campus.units if u.number == "214")
+    p = index.frame.to_wgs84(index.label_point(unit))
+    found = index.locate(p.x, p.y)
+    assert found is not None
+    levels = {(u["level_ordinal"], u["level_name"], u["number"]) for u in found["units"]}
+    assert {(o, n) for o, n, _ in levels} == {(0, "1st Floor"), (1, "2nd Floor")}
+    assert (1, "2nd Floor", "214") in levels

@@ -1,0 +1,223 @@
+"""Walking distances and floor-aware nearby answers (gridmap.walk behind gridmap.index)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Point
+
+from gridmap.errors import LevelNotFound
+from gridmap.index import CampusIndex, Nearby
+from gridmap.model import AmenityKind, Unit
+from gridmap.walk import FLOOR_PENALTY_M
+from importers.campus import import_campus
+from tests.campus_factory import WALK_AEDS, WALK_HALL, WALK_ROOMS, WALK_STAIRS, walk_campus
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data/samples/lincoln_ridge/campus.toml"
+
+
+@pytest.fixture(scope="module")
+def index() -> CampusIndex:
+    return CampusIndex(walk_campus())
+
+
+def room(index: CampusIndex, number: str) -> Unit:
+    return next(u for u in index.campus.units if u.number == number)
+
+
+def aeds_from(index: CampusIndex, number: str, k: int = 3) -> list[Nearby]:
+    u = room(index, number)
+    return index.nearest_amenities(AmenityKind.AED, index.label_point(u), u.building_id, k,
+                                   level_id=u.level_id)
+
+
+def test_walking_goes_round_the_corner_of_an_l_shaped_hallway(index: CampusIndex) -> None:
+    # room 103 (east of the north leg) to the ground-floor AED in the west leg: the block
+    # inside the L is in the way, so the walk turns at the hallway's inner corner (36, 24)
+    aed = aeds_from(index, "103")[0]
+    origin = index.label_point(room(index, "103"))
+    assert (aed.name, aed.same_level, aed.distance_kind, aed.via) == (
+        "AED Ground Floor", True, "walking", None)
+    door, corner, target = WALK_ROOMS["03"][1], (36.0, 24.0), WALK_AEDS[0]
+    expected = (math.dist((origin.x, origin.y), door) + math.dist(door, corner)
+                + math.dist(corner, target))
+    straight = origin.distance(Point(*target))
+    assert aed.distance_m == pytest.approx(expected, abs=0.05)
+    assert aed.distance_m > straight + 4.0
+
+
+def test_same_level_first_then_other_levels_naming_the_stairs(index: CampusIndex) -> None:
+    found = aeds_from(index, "303")  # a top-floor room: its own floor's AED first
+    assert [(n.level_name, n.same_level) for n in found] == [
+        ("Second Floor", True), ("Ground Floor", False)]
+    assert found[0].via is None
+    assert found[1].via == "Stair 2"  # the stairs by the north leg, nearest room 303
+
+
+@pytest.mark.parametrize(("number", "level", "via"), [
+    ("203", "Second Floor", "Stair 2"),  # east room: up Stair 2 beats down and round the L
+    ("202", "Ground Floor", "Stair 1"),  # south-west room: down Stair 1, by the ground AED
+])
+def test_no_aed_on_this_floor_names_the_floor_and_the_stairs(
+    index: CampusIndex, number: str, level: str, via: str
+) -> None:
+    # the first floor (rooms 2xx) has no AED
+    first = aeds_from(index, number)[0]
+    assert (first.level_name, first.same_level, first.via, first.distance_kind) == (
+        level, False, via, "walking")
+    assert first.level_ordinal in WALK_AEDS
+
+
+def test_stairs_cost_a_penalty_and_their_flight(index: CampusIndex) -> None:
+    u = room(index, "303")
+    p = index.label_point(u)
+    down = index.nearest_amenities(AmenityKind.STAIRWELL, p, "W", 6, level_id=u.level_id)
+    same = {n.name: n.distance_m for n in down if n.same_level}
+    ground = {n.name: n.distance_m for n in down if n.level_ordinal == 0}
+    flight = max(WALK_STAIRS["Stair 2"].bounds[2] - WALK_STAIRS["Stair 2"].bounds[0],
+                 WALK_STAIRS["Stair 2"].bounds[3] - WALK_STAIRS["Stair 2"].bounds[1])
+    # two floors down the same stairs: twice (penalty + plan length) more than on this floor
+    assert ground["Stair 2"] - same["Stair 2"] == pytest.approx(2 * (FLOOR_PENALTY_M + flight))
+
+
+def test_exit_closest_to_a_room_upstairs_is_measured_by_walking(index: CampusIndex) -> None:
+    u = room(index, "303")
+    p = index.label_point(u)
+    doors = index.nearest_exterior_doors(p, "W", level_id=u.level_id)
+    assert [d.number for d in doors] == ["2", "1"]
+    assert all(d.distance_kind == "walking" and not d.same_level for d in doors)
+    # north door: down Stair 2 beside it; west door: down Stair 1, nearer the west leg
+    assert [d.via for d in doors] == ["Stair 2", "Stair 1"]
+    assert all(d.distance_m > p.distance(index.shapes[d.feature_id]) for d in doors)
+    # without a level: as before, straight line, nothing claimed about levels
+    plain = index.nearest_exterior_doors(p, "W")
+    assert {d.distance_kind for d in plain} == {"straight"}
+    assert plain[0].distance_m == pytest.approx(p.distance(index.shapes[plain[0].feature_id]))
+
+
+def test_knox_box_is_not_reached_by_stairs(index: CampusIndex) -> None:
+    u = room(index, "301")
+    knox = index.nearest_amenity(AmenityKind.KNOX_BOX, index.label_point(u), "W",
+                                 level_id=u.level_id)
+    assert knox is not None
+    assert (knox.via, knox.distance_kind, knox.same_level, knox.level_name) == (
+        None, "straight", False, "Ground Floor")
+
+
+def test_rooms_without_doors_are_reached_through_their_hallway_wall() -> None:
+    ix = CampusIndex(walk_campus(interior_doors=False))
+    found = aeds_from(ix, "103")[0]
+    origin = ix.label_point(room(ix, "103"))
+    assert found.distance_kind == "walking"
+    assert found.distance_m >= origin.distance(ix.shapes[found.feature_id])
+
+
+def test_building_without_hallways_falls_back_to_straight_lines_and_says_so() -> None:
+    ix = CampusIndex(walk_campus(hallways=False))
+    u = room(ix, "303")
+    p = ix.label_point(u)
+    found = ix.nearest_amenities(AmenityKind.AED, p, "W", level_id=u.level_id)
+    assert {n.distance_kind for n in found} == {"straight"}
+    assert found[0].same_level and found[0].distance_m == pytest.approx(
+        p.distance(ix.shapes[found[0].feature_id]))
+    assert found[1].via == "Stair 2"  # still names the stairs nearest the room
+    assert not ix.walk_network("W").walkable
+
+
+def test_unknown_level_is_a_named_error(index: CampusIndex) -> None:
+    with pytest.raises(LevelNotFound, match="no level nowhere"):
+        index.nearest_amenity(AmenityKind.AED, Point(0, 0), "W", level_id="nowhere")
+
+
+def test_to_dict_carries_level_and_route(index: CampusIndex) -> None:
+    d = aeds_from(index, "203")[0].to_dict()
+    assert {k: d[k] for k in ("level_name", "same_level", "distance_kind", "via")} == {
+        "level_name": "Second Floor", "same_level": False, "distance_kind": "walking",
+        "via": "Stair 2"}
+
+
+_hall = WALK_HALL.bounds
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(_hall[0] + 0.1, _hall[2] - 0.1), y=st.floats(_hall[1] + 0.1, _hall[3] - 0.1),
+       ordinal=st.sampled_from([0, 1, 2]))
+def test_walking_is_never_shorter_than_the_straight_line(x: float, y: float,
+                                                          ordinal: int) -> None:
+    ix = _shared_index()
+    origin = Point(x, y)
+    level = next(lv for lv in ix.campus.levels if lv.ordinal == ordinal)
+    aeds = ix.nearest_amenities(AmenityKind.AED, origin, "W", 3, level_id=level.id)
+    doors = ix.nearest_exterior_doors(origin, "W", 3, level_id=level.id)
+    for n in (*aeds, *doors):
+        straight = origin.distance(ix.shapes[n.feature_id])
+        assert n.distance_m >= straight - 1e-6
+        assert (n.via is None) == n.same_level
+    for found in (aeds, doors):  # same level first, then nearest first
+        keys = [(not n.same_level, n.distance_m) for n in found]
+        assert keys == sorted(keys)
+
+
+_shared: list[CampusIndex] = []
+
+
+def _shared_index() -> CampusIndex:
+    if not _shared:
+        _shared.append(CampusIndex(walk_campus()))
+    return _shared[0]
+
+
+# --- the sample campus ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample() -> CampusIndex:
+    return CampusIndex(import_campus(SAMPLE).campus)
+
+
+def test_sample_no_room_gets_another_floors_aed_unannounced(sample: CampusIndex) -> None:
+    rooms = [u for u in sample.campus.units if u.number]
+    for u in rooms:
+        aed = sample.nearest_amenity(AmenityKind.AED, sample.label_point(u), u.building_id,
+                                     level_id=u.level_id)
+        assert aed is not None
+        has_own = any(a.kind is AmenityKind.AED and a.level_id == u.level_id
+                      for a in sample.campus.amenities)
+        assert aed.same_level or (not has_own and aed.via), u.number
+        assert aed.level_name and aed.building_short_name
+
+
+def test_sample_second_floor_rooms_see_second_floor_aeds_first(sample: CampusIndex) -> None:
+    upper = [u for u in sample.campus.units
+             if sample.levels[u.level_id].name == "2nd Floor" and u.number]
+    assert len(upper) >= 10
+    for u in upper:
+        found = sample.nearest_amenities(AmenityKind.AED, sample.label_point(u), u.building_id,
+                                         3, level_id=u.level_id)
+        assert found[0].level_name == "2nd Floor" or found[0].via, u.number
+        assert all(n.distance_kind == "walking" for n in found if n.building_id == u.building_id)
+
+
+def test_sample_exit_closest_to_214_by_walking(sample: CampusIndex) -> None:
+    u = next(u for u in sample.campus.units if u.number == "214")
+    doors = sample.nearest_exterior_doors(sample.label_point(u), u.building_id,
+                                          level_id=u.level_id)
+    assert doors and all(d.distance_kind == "walking" and d.via for d in doors)
+    assert [d.distance_m for d in doors] == sorted(d.distance_m for d in doors)
+
+
+def test_sample_every_building_with_hallways_has_a_connected_network(
+    sample: CampusIndex,
+) -> None:
+    # every door and point of interest inside a building is reachable from each of its rooms
+    for u in (u for u in sample.campus.units if u.category == "room"):
+        net = sample.walk_network(u.building_id)
+        assert net.walkable
+        p = sample.label_point(u)
+        targets = [o.id for o in sample.campus.openings if o.building_id == u.building_id]
+        missing = [t for t in targets if net.route(p, u.level_id, t) is None]
+        assert not missing, u.number
