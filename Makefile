@@ -36,6 +36,12 @@ unit: $(STAMP) node_modules/.package-lock.json
 bench: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python bench/bench_lookup.py
 	$(BIN)/python -m bench.bench_tiles
+	$(BIN)/python -m bench.bench_corpus
+
+# Dispatcher corpus accuracy on both sample campuses (`make eval V=1` lists the failing rows).
+.PHONY: eval
+eval: $(STAMP)
+	$(BIN)/python -m bench.bench_corpus $(if $(V),-v)
 
 # Regenerate the sample campus source files (DXF, GeoJSON, CSV) from their script.
 sample: $(STAMP)
