@@ -156,3 +156,32 @@ def test_room_numbers_resolve_to_their_rooms(campus: Campus) -> None:
     assert numbered[("E", "E010")].approximate
     assert not any(u.approximate for key, u in numbered.items() if key != ("E", "E010"))
     assert all("\\" not in u.name and "\n" not in u.name for u in campus.units)
+
+
+def test_nearest_answers_are_floor_aware_and_walked(campus: Campus) -> None:
+    """Every room of the three-level building: its nearest AED is on its own level (each level
+    has one), measured along the corridors; the nearest exit from an upper level or the
+    basement is on the ground floor and names the stairs or lift to take."""
+    ix = CampusIndex(campus)
+    a = next(b.id for b in campus.buildings if b.short_name == "A")
+    rooms = [u for u in campus.units if u.building_id == a and u.number]
+    assert {ix.levels[u.level_id].ordinal for u in rooms} == {-1, 0, 1}
+    for u in rooms:
+        ordinal = ix.levels[u.level_id].ordinal
+        origin = ix.label_point(u)
+        aed = ix.nearest_amenity(AmenityKind.AED, origin, a, level_id=u.level_id)
+        assert aed is not None and aed.level_ordinal == ordinal, (u.number, aed)
+        assert aed.same_level and aed.distance_kind == "walking", (u.number, aed)
+        exits = ix.nearest_exterior_doors(origin, a, k=2, level_id=u.level_id)
+        assert exits and all(d.level_ordinal == 0 for d in exits), u.number
+        if ordinal != 0:
+            assert all(d.via and not d.same_level for d in exits), (u.number, exits)
+            assert all(d.distance_kind == "walking" for d in exits), (u.number, exits)
+
+
+def test_building_without_doors_answers_with_other_buildings_doors(campus: Campus) -> None:
+    ix = CampusIndex(campus)
+    b = next(x.id for x in campus.buildings if x.short_name == "B")
+    room = next(u for u in campus.units if u.building_id == b and u.number == "B013")
+    exits = ix.nearest_exterior_doors(ix.label_point(room), b, k=2, level_id=room.level_id)
+    assert exits and all(d.building_short_name != "B" for d in exits)
