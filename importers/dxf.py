@@ -43,7 +43,14 @@ from shapely.ops import unary_union
 from gridmap.errors import DxfError, GridmapError, ImportLimitExceeded
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
-from importers.room_labels import Assignment, Label, assign_labels, label_of, place_box, split_label
+from importers.room_labels import (
+    Assignment,
+    Label,
+    assign_labels,
+    label_of,
+    place_box,
+    scale_labels,
+)
 
 # $INSUNITS codes we accept
 INSUNITS: dict[int, DrawingUnit] = {
@@ -648,7 +655,7 @@ def _labels_by_room(texts: list[Label], outlines: list[tuple[str, Polygon]],
                     warnings: list[str]) -> Assignment:
     """Each label (in metres) under its room, or kept as a label-only place; see
     :func:`importers.room_labels.assign_labels`. Every label outside the rooms is reported."""
-    found = assign_labels([t.scaled(unit_m) for t in texts], outlines, outline,
+    found = assign_labels(scale_labels(texts, unit_m), outlines, outline,
                           lambda name: room_category(name) in ("walkway", "stairs"))
     on = f"on layer {layers.labels!r}"
     for label, room, how in found.nearby:
@@ -675,7 +682,7 @@ def _read_labels(labels: list[Label]) -> tuple[str, str]:
     to right; the first number is the room's, any other joins the name."""
     number, names = "", []
     for label in sorted(labels, key=lambda lb: (-lb.box.centroid.y, lb.box.centroid.x)):
-        n, name = split_label(label.text)
+        n, name = label.reading
         if n and not number:
             number = n
         elif n:

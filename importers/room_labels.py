@@ -28,6 +28,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -76,13 +77,25 @@ class Label:
     height: float
 
     def scaled(self, factor: float) -> Label:
-        return Label(self.handle, self.text,
-                     shapely.transform(self.box, lambda xy: xy * factor), self.height * factor)
+        return scale_labels([self], factor)[0]
+
+    @cached_property
+    def reading(self) -> tuple[str, str]:
+        """(room number, name) the text gives; see :func:`split_label`."""
+        return split_label(self.text)
 
     @property
     def short(self) -> str:
         """The text on one line, as a warning quotes it."""
         return " / ".join(label_lines(self.text))
+
+
+def scale_labels(labels: Sequence[Label], factor: float) -> list[Label]:
+    """The labels with boxes and heights multiplied by ``factor`` (drawing units to metres)."""
+    boxes = shapely.transform(np.array([lb.box for lb in labels], dtype=object),
+                              lambda xy: xy * factor)
+    return [Label(lb.handle, lb.text, b, lb.height * factor)
+            for lb, b in zip(labels, boxes.tolist(), strict=True)]
 
 
 @dataclass
@@ -301,10 +314,10 @@ def assign_labels(labels: Sequence[Label], rooms: Sequence[tuple[str, Polygon]],
     if not labels:
         return out
     if not rooms:
-        out.label_only = _places([(lb, split_label(lb.text)[0]) for lb in labels])
+        out.label_only = _places([(lb, lb.reading[0]) for lb in labels])
         return out
     index = _RoomIndex(rooms)
-    texts = [split_label(lb.text) for lb in labels]
+    texts = [lb.reading for lb in labels]
     home = index.holding(shapely.centroid(np.array([lb.box for lb in labels], dtype=object)))
     state = _State(len(rooms), texts)
     for i, r in enumerate(home):

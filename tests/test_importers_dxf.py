@@ -13,8 +13,9 @@ import pytest
 from shapely.geometry import Polygon
 
 from gridmap.errors import DxfError
-from importers.dxf import INSUNITS, extract_floor_plan, read_floor_plan, split_label
+from importers.dxf import INSUNITS, extract_floor_plan, read_floor_plan
 from importers.manifest import DrawingUnit, Layers
+from importers.room_labels import split_label
 
 FT = 0.3048
 

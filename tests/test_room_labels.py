@@ -1,0 +1,531 @@
+"""Room labels: text extents, label-to-room assignment, room numbers as schools write them.
+
+Drawings are built in memory with ezdxf (metres, $INSUNITS = 6). Text extents are checked
+exactly against the geometry the attachment point implies, and against ezdxf's own text
+bounding box as an oracle (it measures with a real font, so only loosely).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import ezdxf
+import pytest
+from ezdxf import bbox
+from shapely.geometry import Polygon, box
+
+from gridmap.model import Unit
+from gridmap.serialize import feature_to_dict, part_from_feature
+from importers.dxf import FloorPlan, extract_floor_plan
+from importers.manifest import Layers
+from importers.room_labels import (
+    CHAR_WIDTH,
+    LINE_PITCH,
+    Label,
+    assign_labels,
+    label_lines,
+    label_of,
+    room_number,
+    split_label,
+)
+
+Extra = Callable[[Any], None]
+
+
+def new_doc() -> Any:
+    doc = ezdxf.new("R2013")  # type: ignore[attr-defined]
+    doc.header["$INSUNITS"] = 6
+    for layer in ("A-AREA", "A-AREA-IDEN", "A-DOOR"):
+        doc.layers.add(layer)
+    blk = doc.blocks.new(name="DOOR")
+    blk.add_line((0, 0), (1, 0))
+    return doc
+
+
+def room(msp: Any, x0: float, y0: float, x1: float, y1: float) -> None:
+    msp.add_lwpolyline([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], close=True,
+                       dxfattribs={"layer": "A-AREA"})
+
+
+def mtext(msp: Any, text: str, at: tuple[float, float], *, point: int = 1,
+          height: float = 0.3, **attribs: Any) -> Any:
+    return msp.add_mtext(text, dxfattribs={"layer": "A-AREA-IDEN", "insert": at,
+                                           "char_height": height, "attachment_point": point,
+                                           **attribs})
+
+
+def plan_of(extra: Extra, layers: Layers | None = None) -> FloorPlan:
+    doc = new_doc()
+    msp = doc.modelspace()
+    msp.add_blockref("DOOR", (0, 0), dxfattribs={"layer": "A-DOOR"})
+    extra(msp)
+    return extract_floor_plan(doc, "plan.dxf", layers)
+
+
+def numbers(plan: FloorPlan) -> dict[str, str]:
+    """Room outline handle -> number, keyed by the room's lower-left corner for readability."""
+    return {f"{r.polygon.bounds[0]:g},{r.polygon.bounds[1]:g}": r.number for r in plan.rooms}
+
+
+def label(e: Any) -> Label:
+    found = label_of(e, "h", 1.0)
+    assert found is not None
+    return found
+
+
+def close_to(p: tuple[float, float], q: tuple[float, float], tol: float = 1e-9) -> bool:
+    return math.dist(p, q) <= tol
+
+
+# --- where the text lies -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("point", range(1, 10))
+def test_mtext_box_is_anchored_by_its_attachment_point(point: int) -> None:
+    msp = new_doc().modelspace()
+    lb = label(mtext(msp, "A015", (10.0, 20.0), point=point, height=1.0))
+    width, height = 4 * CHAR_WIDTH, 1.0
+    minx, miny, maxx, maxy = lb.box.bounds
+    assert maxx - minx == pytest.approx(width)
+    assert maxy - miny == pytest.approx(height)
+    fx, fy = ((point - 1) % 3) / 2, 1 - ((point - 1) // 3) / 2  # 1 = top-left
+    assert minx + fx * width == pytest.approx(10.0)
+    assert miny + fy * height == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("point", range(1, 10))
+@pytest.mark.parametrize("rotation", [0.0, 30.0, 90.0, 200.0])
+def test_mtext_box_agrees_with_ezdxfs_font_measured_box(point: int, rotation: float) -> None:
+    """Oracle: ezdxf measures the text with a font; our estimate's centre must lie within a
+    fraction of a character of its centre, for every attachment point and rotation."""
+    msp = new_doc().modelspace()
+    e = mtext(msp, "A015\\PLehrerzimmer", (10.0, 20.0), point=point, height=1.0,
+              rotation=rotation)
+    ours = label(e).box.centroid
+    ext = bbox.extents([e])
+    theirs = ((ext.extmin.x + ext.extmax.x) / 2, (ext.extmin.y + ext.extmax.y) / 2)
+    assert math.dist((ours.x, ours.y), theirs) < 1.0  # text 7.8 x 2.7 m; fonts differ
+
+
+def test_mtext_rotated_90_runs_up_from_its_top_left_corner() -> None:
+    msp = new_doc().modelspace()
+    lb = label(mtext(msp, "A015", (10.0, 20.0), point=1, height=1.0, rotation=90.0))
+    # the baseline runs north; "down" from the top line is east
+    assert lb.box.bounds == pytest.approx((10.0, 20.0, 11.0, 20.0 + 4 * CHAR_WIDTH))
+
+
+def test_mtext_text_direction_wins_over_rotation() -> None:
+    msp = new_doc().modelspace()
+    e = mtext(msp, "A015", (0.0, 0.0), point=7, height=1.0, rotation=0.0)
+    e.dxf.text_direction = (0.0, -1.0, 0.0)  # reading south
+    minx, miny, maxx, maxy = label(e).box.bounds
+    assert (minx, maxx) == pytest.approx((0.0, 1.0))
+    assert (miny, maxy) == pytest.approx((-4 * CHAR_WIDTH, 0.0))
+
+
+def test_mtext_lines_wrap_at_the_defined_width() -> None:
+    msp = new_doc().modelspace()
+    lb = label(mtext(msp, "Salle de motricité", (0.0, 0.0), point=1, height=1.0, width=5.0))
+    minx, miny, maxx, maxy = lb.box.bounds
+    assert maxx - minx == pytest.approx(5.0)
+    rows = math.ceil(18 * CHAR_WIDTH / 5.0)
+    assert maxy - miny == pytest.approx(1.0 + (rows - 1) * LINE_PITCH)
+
+
+def test_mtext_narrower_than_its_defined_width_keeps_its_own_width() -> None:
+    """A top-left MTEXT with a wide column box: the words, not the column, are where it is."""
+    msp = new_doc().modelspace()
+    lb = label(mtext(msp, "A015", (0.0, 0.0), point=2, height=1.0, width=20.0))
+    minx, _, maxx, _ = lb.box.bounds
+    assert (minx, maxx) == pytest.approx((-2 * CHAR_WIDTH, 2 * CHAR_WIDTH))
+
+
+@pytest.mark.parametrize(("halign", "valign", "anchor_at"), [
+    (0, 0, (0.0, 0.0)),   # left, baseline: the insertion point is the lower-left corner
+    (1, 0, (0.5, 0.0)),   # centre, baseline
+    (2, 0, (1.0, 0.0)),   # right, baseline
+    (0, 3, (0.0, 1.0)),   # top left
+    (1, 2, (0.5, 0.5)),   # middle centre
+    (2, 1, (1.0, 0.0)),   # bottom right
+    (4, 0, (0.5, 0.5)),   # "middle": centred both ways
+])
+def test_text_box_is_anchored_by_its_alignment(halign: int, valign: int,
+                                               anchor_at: tuple[float, float]) -> None:
+    msp = new_doc().modelspace()
+    e = msp.add_text("B013", height=1.0, dxfattribs={
+        "layer": "A-AREA-IDEN", "insert": (50.0, 50.0), "halign": halign, "valign": valign,
+        "align_point": (10.0, 20.0)})
+    minx, miny, maxx, _ = label(e).box.bounds
+    width = 4 * CHAR_WIDTH
+    assert maxx - minx == pytest.approx(width)
+    # left-baseline text is placed by its insertion point, every other by its align point
+    at = (50.0, 50.0) if halign == valign == 0 else (10.0, 20.0)
+    assert close_to((minx + anchor_at[0] * width, miny + anchor_at[1] * 1.0), at, 1e-9)
+
+
+def test_aligned_text_runs_between_its_two_points() -> None:
+    msp = new_doc().modelspace()
+    e = msp.add_text("Technologie atelier", height=0.5, dxfattribs={
+        "layer": "A-AREA-IDEN", "insert": (0.0, 0.0), "halign": 3, "valign": 0,
+        "align_point": (0.0, 6.0)})
+    minx, miny, maxx, maxy = label(e).box.bounds
+    assert (miny, maxy) == pytest.approx((0.0, 6.0))
+    assert (minx, maxx) == pytest.approx((-0.5, 0.0))  # reading north, up is west
+
+
+def test_rotated_text_and_width_factor() -> None:
+    msp = new_doc().modelspace()
+    e = msp.add_text("A-214", height=1.0, dxfattribs={
+        "layer": "A-AREA-IDEN", "insert": (0.0, 0.0), "rotation": 180.0, "width": 0.5})
+    minx, miny, maxx, maxy = label(e).box.bounds
+    assert (minx, maxx) == pytest.approx((-5 * CHAR_WIDTH * 0.5, 0.0))
+    assert (miny, maxy) == pytest.approx((-1.0, 0.0))
+
+
+def test_text_in_a_mirrored_object_coordinate_system() -> None:
+    msp = new_doc().modelspace()
+    e = msp.add_text("A015", height=1.0, dxfattribs={
+        "layer": "A-AREA-IDEN", "insert": (10.0, 0.0), "extrusion": (0.0, 0.0, -1.0)})
+    minx, _, maxx, _ = label(e).box.bounds
+    # seen from above, an OCS with a downward extrusion mirrors x
+    assert (minx, maxx) == pytest.approx((-10.0 - 4 * CHAR_WIDTH, -10.0))
+
+
+def test_empty_and_blank_labels_are_not_labels() -> None:
+    msp = new_doc().modelspace()
+    assert label_of(mtext(msp, "  \\P ", (0, 0)), "h", 1.0) is None
+    assert label_of(msp.add_text("   "), "h", 1.0) is None
+
+
+# --- which room a label names ------------------------------------------------------------------
+
+
+def test_top_left_mtext_with_its_insertion_point_on_the_wall_is_its_rooms() -> None:
+    """The insertion point sits on the shared wall, even a little into the room above; the
+    text hangs down into the room below, which is the room it names."""
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 0, 10, 10, 20)
+        mtext(msp, "A015\\PLehrerzimmer", (1.0, 10.05))
+        mtext(msp, "A016", (1.0, 19.5))
+
+    plan = plan_of(draw)
+    assert numbers(plan) == {"0,0": "A015", "0,10": "A016"}
+    lower = next(r for r in plan.rooms if r.number == "A015")
+    assert lower.name == "Lehrerzimmer"
+    assert not plan.label_only
+
+
+def test_label_just_outside_one_room_is_given_to_it_with_a_warning() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 20, 0, 30, 10)
+        mtext(msp, "A020", (25.0, 5.0), point=5)
+        mtext(msp, "A015\\PBüro", (1.0, 10.8))  # 0.8 m above the room's north wall
+
+    plan = plan_of(draw)
+    assert numbers(plan) == {"0,0": "A015", "20,0": "A020"}
+    said = [w for w in plan.warnings if "'A015 / Büro'" in w]
+    assert len(said) == 1 and "given to room" in said[0] and "m from room outline" in said[0]
+    assert not plan.label_only
+
+
+def test_label_overlapping_one_room_by_a_meaningful_share_is_its() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 0, 10.3, 10, 20)  # a numbered room across a thick wall
+        mtext(msp, "B001", (5.0, 15.0), point=5)
+        # three lines hanging across the south room's north wall: a third inside it
+        mtext(msp, "B002\\PWerkraum\\PHolz", (1.0, 11.0), height=0.4)
+
+    plan = plan_of(draw)
+    assert numbers(plan) == {"0,0": "B002", "0,10.3": "B001"}
+    said = next(w for w in plan.warnings if "B002" in w)
+    assert "inside room outline" in said
+
+
+def test_label_between_two_unnumbered_rooms_is_kept_as_label_only() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 0, 11, 10, 21)
+        mtext(msp, "E010\\PSalle de sieste", (1.0, 10.8), height=0.25)
+
+    plan = plan_of(draw)
+    assert numbers(plan) == {"0,0": "", "0,11": ""}
+    assert [(r.number, r.name, r.approximate) for r in plan.label_only] == [
+        ("E010", "Salle de sieste", True)]
+    place = plan.label_only[0].polygon
+    assert place.bounds[1] > 10.0 - 1e-9 and place.bounds[3] < 11.0 + 1e-9
+    said = [w for w in plan.warnings if "E010" in w]
+    assert len(said) == 1 and "label only, no outline" in said[0]
+
+
+def test_label_near_a_numbered_and_an_unnumbered_room_goes_to_the_unnumbered() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 0, 11, 10, 21)
+        mtext(msp, "C101", (5.0, 16.0), point=5)
+        mtext(msp, "C102", (1.0, 10.8), height=0.25)
+
+    assert numbers(plan_of(draw)) == {"0,0": "C102", "0,11": "C101"}
+
+
+def test_label_with_no_outline_far_from_others_is_an_approximate_place() -> None:
+    """A room the architect labelled but never outlined (inside the building)."""
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 14, 0, 24, 10)
+        msp.add_text("E010", height=0.3, dxfattribs={
+            "layer": "A-AREA-IDEN", "insert": (12.0, 6.0), "halign": 1, "valign": 2,
+            "align_point": (12.0, 6.0)})
+        msp.add_text("Nap Room", height=0.2, dxfattribs={
+            "layer": "A-AREA-IDEN", "insert": (12.0, 5.6), "halign": 1, "valign": 2,
+            "align_point": (12.0, 5.6)})
+        msp.add_text("Storage", height=0.2, dxfattribs={
+            "layer": "A-AREA-IDEN", "insert": (12.0, 2.0), "halign": 1, "valign": 2,
+            "align_point": (12.0, 2.0)})
+
+    plan = plan_of(draw)
+    places = sorted((r.number, r.name) for r in plan.label_only)
+    # the name right under the number is that place's; the one far below is a place of its own
+    assert places == [("", "Storage"), ("E010", "Nap Room")]
+    assert all(r.approximate for r in plan.label_only)
+    assert all(isinstance(r.polygon, Polygon) and r.polygon.area > 0 for r in plan.label_only)
+
+
+def test_label_far_outside_the_building_is_reported_not_kept() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        mtext(msp, "A101", (5.0, 5.0), point=5)
+        mtext(msp, "SHEET A-101", (80.0, -40.0))
+
+    plan = plan_of(draw)
+    assert not plan.label_only
+    said = [w for w in plan.warnings if "SHEET A-101" in w]
+    assert len(said) == 1 and "outside the building; ignored" in said[0]
+
+
+def test_label_inside_the_drawn_floor_outline_is_kept_however_far() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        msp.add_lwpolyline([(0, 0), (60, 0), (60, 30), (0, 30)], close=True,
+                           dxfattribs={"layer": "A-FLOR-OTLN"})
+        mtext(msp, "A150", (45.0, 20.0), point=5)
+
+    plan = plan_of(draw)
+    assert [r.number for r in plan.label_only] == ["A150"]
+
+
+def test_number_in_the_corridor_just_above_its_room_is_the_rooms() -> None:
+    """Top-left MTEXT written just above the room's wall: its centre is in the corridor, but
+    the corridor has its own name and the room below has no number."""
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)       # the canteen, unnumbered but for the label
+        room(msp, 0, 10, 30, 13)      # the corridor
+        room(msp, 10, 0, 20, 10)      # the next room, numbered
+        mtext(msp, "Main Corridor", (15.0, 12.0), point=5)
+        mtext(msp, "A006", (15.0, 5.0), point=5)
+        mtext(msp, "A005\\PCanteen", (4.4, 10.35), height=0.25)
+
+    plan = plan_of(draw)
+    by_number = {r.number: r for r in plan.rooms}
+    assert by_number["A005"].polygon.bounds == (0, 0, 10, 10)
+    assert by_number["A005"].name == "Canteen"
+    corridor = next(r for r in plan.rooms if r.polygon.bounds == (0, 10, 30, 13))
+    assert (corridor.number, corridor.name, corridor.category) == ("", "Main Corridor",
+                                                                   "walkway")
+    assert any("A005" in w and "'Main Corridor'" in w for w in plan.warnings)
+
+
+def test_a_second_number_in_a_room_moves_to_the_unnumbered_room_it_overlaps() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 0, 10, 10, 20)
+        mtext(msp, "B101", (5.0, 15.0), point=5)
+        mtext(msp, "B100", (1.0, 10.35), height=0.25)  # centre just above the wall
+
+    assert numbers(plan_of(draw)) == {"0,0": "B100", "0,10": "B101"}
+
+
+def test_the_same_number_twice_in_a_room_stays() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 0, 10, 10, 20)
+        mtext(msp, "B101", (5.0, 15.0), point=5)
+        mtext(msp, "B101", (1.0, 10.35), height=0.25)
+
+    assert numbers(plan_of(draw)) == {"0,0": "", "0,10": "B101"}
+
+
+def test_nested_rooms_take_the_smallest() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 20, 20)
+        room(msp, 2, 2, 6, 6)
+        mtext(msp, "101", (15.0, 15.0), point=5)
+        mtext(msp, "101A", (4.0, 4.0), point=5)
+
+    assert numbers(plan_of(draw)) == {"0,0": "101", "2,2": "101A"}
+
+
+def test_two_labels_never_claim_one_room() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        mtext(msp, "A001", (1.0, 10.3), height=0.25)   # 0.3 m above: nearest
+        mtext(msp, "A002", (5.0, 10.9), height=0.25)   # 0.9 m above
+
+    plan = plan_of(draw)
+    assert numbers(plan) == {"0,0": "A001"}
+    assert [r.number for r in plan.label_only] == ["A002"]
+
+
+def test_assign_labels_without_rooms_keeps_every_label() -> None:
+    labels = [Label("1", "A015", box(0, 0, 1, 0.3), 0.3), Label("2", "Gym", box(5, 5, 6, 6), 1)]
+    found = assign_labels(labels, [])
+    assert [[lb.handle for lb in place] for place in found.label_only] == [["1"], ["2"]]
+
+
+def test_twenty_thousand_labelled_rooms_import() -> None:
+    """A 20,000-room level, every label top-left on its room's north wall: each room gets its
+    own number (labels to rooms through a spatial index, not rooms x labels)."""
+    doc = new_doc()
+    msp = doc.modelspace()
+    msp.add_blockref("DOOR", (0, 0), dxfattribs={"layer": "A-DOOR"})
+    cols, rows = 200, 100
+    for j in range(rows):
+        for i in range(cols):
+            x, y = i * 4.0, j * 4.0
+            room(msp, x, y, x + 4.0, y + 4.0)
+            mtext(msp, f"R{j:03d}.{i:03d}\\PRoom", (x + 0.2, y + 4.0), height=0.2)
+    plan = extract_floor_plan(doc, "big.dxf")
+    assert len(plan.rooms) == cols * rows
+    for r in plan.rooms[:: 997]:
+        x, y = r.polygon.bounds[:2]
+        assert r.number == f"R{round(y / 4):03d}.{round(x / 4):03d}"
+    assert not plan.label_only
+
+
+# --- missing layers -----------------------------------------------------------------------------
+
+
+def test_missing_door_and_label_layers_are_warnings_naming_file_and_layer() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        mtext(msp, "A101", (5.0, 5.0), point=5)
+
+    plan = plan_of(draw, Layers(doors="PORTES", labels="TEXTE-LOCAUX"))
+    assert ("no door layer 'PORTES' in plan.dxf: no doors were read; nearest-door answers "
+            "will be empty for this level") in plan.warnings
+    assert any(w.startswith("no label layer 'TEXTE-LOCAUX' in plan.dxf: no room numbers")
+               for w in plan.warnings)
+
+
+def test_empty_door_and_label_layers_are_warnings() -> None:
+    doc = new_doc()
+    room(doc.modelspace(), 0, 0, 10, 10)
+    plan = extract_floor_plan(doc, "empty.dxf")
+    assert any(w.startswith("door layer 'A-DOOR' in empty.dxf holds no door blocks: no doors "
+                            "were read") for w in plan.warnings)
+    assert any(w.startswith("label layer 'A-AREA-IDEN' in empty.dxf holds no text")
+               for w in plan.warnings)
+
+
+def test_missing_room_layer_stays_an_error() -> None:
+    from gridmap.errors import DxfError
+
+    with pytest.raises(DxfError, match=r"layer 'LOCAUX' not found in plan\.dxf"):
+        plan_of(lambda msp: room(msp, 0, 0, 10, 10), Layers(rooms="LOCAUX"))
+
+
+# --- what a label says --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("214B", ("214B", "")),
+    ("7a", ("7A", "")),
+    ("E003bis", ("E003BIS", "")),
+    ("B015 a", ("B015 A", "")),
+    ("B015  a\nRobotik", ("B015 A", "Robotik")),
+    ("A015", ("A015", "")),
+    ("A-214", ("A-214", "")),
+    ("A214 Science Lab", ("A214", "Science Lab")),
+    ("A2.14", ("A2.14", "")),
+    ("1.2.014", ("1.2.014", "")),
+    ("214-B", ("214-B", "")),
+    ("B013\nTechnologie atelier", ("B013", "Technologie atelier")),
+    ("B013\\nTechnologie atelier", ("B013", "Technologie atelier")),   # typed backslash-n
+    ("B013\\PTechnologie atelier", ("B013", "Technologie atelier")),   # \P in a TEXT
+    ("Technologie atelier\nB013", ("B013", "Technologie atelier")),   # number underneath
+    ("Room 214", ("214", "")),
+    ("Rm. 12 Nurse", ("12", "Nurse")),
+    ("B013a\nLager Technik\n(Holz)", ("B013A", "Lager Technik (Holz)")),
+    ("Stair 1", ("", "Stair 1")),
+    ("Lab 2", ("", "Lab 2")),
+    ("2nd Grade", ("", "2nd Grade")),
+    ("Salle\\~de classe", ("", "Salle de classe")),
+    ("", ("", "")),
+])
+def test_split_label_reads_numbers_as_schools_write_them(text: str,
+                                                         expected: tuple[str, str]) -> None:
+    assert split_label(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Gym", "Stair 1", "Restrooms", "2nd Floor", "12345678",
+                                  "A-B-C", "Room"])
+def test_not_room_numbers(text: str) -> None:
+    assert room_number(text) is None
+
+
+def test_no_written_line_break_survives_in_a_name() -> None:
+    for text in ["A1\\nB\\nC", "x\\Py\\pz", "A015\r\nBüro", "A015\\N Lehrer"]:
+        _, name = split_label(text)
+        assert "\\" not in name and "\n" not in name and "\r" not in name
+    assert label_lines("a\\nb\\Pc") == ["a", "b", "c"]
+
+
+def test_mtext_paragraphs_and_formatting_codes_are_not_in_names() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        mtext(msp, "{\\fArial|b1;A015}\\P\\H0.7x;Büro\\PSekretariat", (5.0, 5.0), point=5)
+
+    (r,) = plan_of(draw).rooms
+    assert (r.number, r.name) == ("A015", "Büro Sekretariat")
+
+
+# --- the model, storage and the map -------------------------------------------------------------
+
+
+def test_approximate_round_trips_and_old_units_load_as_exact() -> None:
+    unit = Unit("u1", "b", "l", "E010", "Nap Room", box(0, 0, 1e-5, 1e-5), approximate=True)
+    feature = feature_to_dict(unit)
+    assert feature["properties"]["approximate"] is True
+    assert part_from_feature(feature) == unit
+    plain = dataclasses.replace(unit, approximate=False)
+    stored = feature_to_dict(plain)
+    assert "approximate" not in stored["properties"]  # as revisions stored before it
+    assert part_from_feature(stored) == plain
+
+
+def test_an_approximate_unit_is_drawn_without_a_room_fill() -> None:
+    from tests.campus_factory import small_campus
+    from tests.test_tiles import Tiler, near, pixels
+    from tiles import style
+    from tiles.raster import render_tile
+
+    campus = small_campus()
+    units = tuple(dataclasses.replace(u, approximate=u.number == "104") for u in campus.units)
+    marked = dataclasses.replace(campus, units=units)
+    tiler = Tiler(campus)
+    # inside 104 (level 0) and 214 (level 1), away from their labels
+    tx, ty, col, row = tiler.locate(-18.0, -8.0, 20)
+    c, r = round(col), round(row)
+    assert 2 <= c <= 253 and 2 <= r <= 253
+
+    def filled(ordinal: int) -> bool:
+        px = pixels(render_tile(marked, ordinal, 20, tx, ty))
+        return bool(near(px, style.ROOM_FILL, 6)[r - 2: r + 3, c - 2: c + 3].all())
+
+    assert not filled(0)  # 104 is only a label
+    assert filled(1)      # 214 above it is a room
