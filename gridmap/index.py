@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shapely.geometry import Point, Polygon, box
 from shapely.strtree import STRtree
@@ -28,9 +28,7 @@ from gridmap.model import (
     Unit,
 )
 from gridmap.usng import to_usng
-
-if TYPE_CHECKING:
-    from gridmap.walk import WalkNetwork
+from gridmap.walk import Route, WalkNetwork
 
 #: points of interest outside or at an entrance: ranked by building and straight line, never
 #: by the level asked from (a Knox box is met from outside)
@@ -247,8 +245,6 @@ class CampusIndex:
             with self._walk_lock:
                 net = self._walks.get(building_id)
                 if net is None:
-                    from gridmap.walk import WalkNetwork  # only when a walk is first asked for
-
                     net = WalkNetwork(building_id, self.campus.levels, self.campus.units,
                                       self.campus.openings, self.campus.amenities, self.shapes)
                     self._walks[building_id] = net
@@ -270,17 +266,40 @@ class CampusIndex:
         if from_level is not None:
             here = self.levels[from_level]
             same_level = ordinal == here.ordinal
+            net = self.walk_network(here.building_id)
+            route: Route | None = None
             if floor_aware and building_id == here.building_id:
-                net = self.walk_network(here.building_id)
                 route = net.route(origin, from_level, feature_id)
-                if route is not None:
-                    distance, kind, via = route.distance_m, "walking", route.via
-                if not same_level and via is None:
-                    via = net.nearest_stairs(origin, from_level)
+            elif floor_aware and building_id in self.buildings and level_id is not None:
+                route = self._between_buildings(origin, net, from_level, p, building_id,
+                                                level_id)
+            if route is not None:
+                distance, via = route.distance_m, route.via
+                kind = "walking" if route.walking else "straight"
+            if floor_aware and not same_level and via is None \
+                    and building_id == here.building_id:
+                via = net.nearest_stairs(origin, from_level)
         return Nearby(feature_id, name, number, distance, self.cell_of(p.x, p.y) or "",
                       lon, lat, ordinal, building_id,
                       building.short_name if building else None, level_name, same_level, kind,
                       via if not same_level else None)
+
+    def _between_buildings(self, origin: Point, net: WalkNetwork, from_level: str,
+                           target: Point, building_id: str, level_id: str) -> Route | None:
+        """Out of one building and into another: the best pair of exterior doors, walked
+        inside each building where it has hallways and straight across the grounds between.
+        None when either building has no exterior door."""
+        out = net.to_exits(origin, from_level)
+        into = self.walk_network(building_id).to_exits(target, level_id)
+        if not out or not into:
+            return None
+        best: Route | None = None
+        for pa, ra in out:
+            for pb, rb in into:
+                d = ra.distance_m + pa.distance(pb) + rb.distance_m
+                if best is None or d < best.distance_m:
+                    best = Route(d, ra.walking and rb.walking, ra.via)
+        return best
 
     def _check_level(self, level_id: str | None) -> None:
         if level_id is not None and level_id not in self.levels:

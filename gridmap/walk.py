@@ -48,6 +48,9 @@ from gridmap.model import Amenity, AmenityKind, Level, Opening, Unit
 
 WALKWAY = "walkway"
 STAIRS = "stairs"
+ELEVATOR = "elevator"
+_OPEN_KINDS = (WALKWAY, STAIRS, ELEVATOR)  # spaces open to a hallway they meet
+_SHAFT_KINDS = (STAIRS, ELEVATOR)  # spaces that join levels
 #: a door this close to a space's outline opens into it (door blocks sit on the wall centre)
 DOOR_SNAP_M = 0.75
 #: spaces whose outlines run this close are neighbours (drawn walls are 0.1-0.4 m apart)
@@ -124,6 +127,9 @@ class WalkNetwork:
         for lid, spaces in self._spaces.items():
             self._trees[lid] = STRtree([s.shape for s in spaces])
         self._stair_names(units, amenities, shapes)
+        #: the building's exterior doors: (opening id, level id, where)
+        self.exits = [(o.id, o.level_id, _point(shapes, o.id)) for o in openings
+                      if o.exterior and o.building_id == building_id and o.level_id in self.levels]
         if not self.walkable:
             return
         doors = [o for o in openings if o.building_id == building_id and o.level_id in self.levels]
@@ -178,34 +184,68 @@ class WalkNetwork:
 
     def _open_walls(self, lid: str, spaces: list[_Space], joined: set[tuple[int, int]],
                     has_door: set[int]) -> None:
-        """Open walls: walkway/stairs neighbours always; a doorless room to its hallway."""
+        """Open walls: a hallway to the hallways, stairs and elevators it meets; a doorless room
+        to its hallway; then every part of the level cut off from the hallways (a room whose
+        door to the hallway was not drawn, a lobby with no door to its gym) through its best
+        wall (see :meth:`_reconnect`)."""
         tree = self._trees[lid]
-        open_kinds = (WALKWAY, STAIRS)
         for i, s in enumerate(spaces):
-            neighbours = [int(j) for j in tree.query(s.shape, predicate="dwithin",
-                                                      distance=WALL_GAP_M) if int(j) != i]
-            for j in neighbours:
-                other = spaces[j]
+            for j in (int(j) for j in tree.query(s.shape, predicate="dwithin",
+                                                  distance=WALL_GAP_M)):
                 pair = (min(i, j), max(i, j))
-                if pair in joined:
+                if j == i or pair in joined:
                     continue
-                both_open = s.unit.category in open_kinds and other.unit.category in open_kinds
-                walkway_pair = WALKWAY in (s.unit.category, other.unit.category)
-                doorless_room = (s.unit.category not in open_kinds and i not in has_door
+                other = spaces[j]
+                kinds = (s.unit.category, other.unit.category)
+                open_pair = WALKWAY in kinds and all(k in _OPEN_KINDS for k in kinds)
+                doorless_room = (s.unit.category not in _OPEN_KINDS and i not in has_door
                                  and other.unit.category == WALKWAY)
-                if not (both_open and walkway_pair) and not doorless_room:
-                    continue
-                if self._join_by_wall(lid, s, other):
+                if (open_pair or doorless_room) and self._join_by_wall(lid, s, other):
                     joined.add(pair)
-        # a doorless room with no hallway wall: through any neighbour it shares a wall with
+        self._reconnect(lid, spaces, joined)
+
+    def _reconnect(self, lid: str, spaces: list[_Space], joined: set[tuple[int, int]]) -> None:
+        """Join each part of a level that holds no hallway to a neighbouring part, one wall at a
+        time: to a part with a hallway first, through the cut-off space with the most doors (a
+        gym, not its store room), then the longest shared wall."""
+        tree = self._trees[lid]
+        parent = list(range(len(spaces)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        for i, j in joined:
+            parent[root(i)] = root(j)
+        walled: dict[tuple[int, int], float] = {}
         for i, s in enumerate(spaces):
-            if s.unit.category in (WALKWAY, STAIRS) or i in has_door:
-                continue
-            if any(i in pair for pair in joined):
-                continue
-            for j in tree.query(s.shape, predicate="dwithin", distance=WALL_GAP_M):
-                if int(j) != i and self._join_by_wall(lid, s, spaces[int(j)]):
-                    joined.add((min(i, int(j)), max(i, int(j))))
+            for j in (int(j) for j in tree.query(s.shape, predicate="dwithin",
+                                                  distance=WALL_GAP_M)):
+                if j > i:
+                    length = _shared_wall(s.shape, spaces[j].shape)
+                    if length >= MIN_OPENING_M:
+                        walled[(i, j)] = length
+        while True:
+            with_hall = {root(i) for i, s in enumerate(spaces) if s.unit.category == WALKWAY}
+            best: tuple[tuple[bool, bool, int, float], int, int] | None = None
+            for (i, j), length in walled.items():
+                ri, rj = root(i), root(j)
+                if ri == rj or (ri in with_hall and rj in with_hall):
+                    continue
+                if ri in with_hall:  # i on the hallway side, j cut off
+                    i, j, ri, rj = j, i, rj, ri
+                score = (rj in with_hall, spaces[j].unit.category == WALKWAY,
+                         len(spaces[i].nodes), length)
+                if best is None or score > best[0]:
+                    best = (score, i, j)
+            if best is None:
+                return
+            _, i, j = best
+            self._join_by_wall(lid, spaces[i], spaces[j])
+            joined.add((min(i, j), max(i, j)))
+            parent[root(i)] = root(j)
 
     def _join_by_wall(self, lid: str, a: _Space, b: _Space) -> bool:
         """Join two spaces at the middle of their longest shared stretch of wall, if any."""
@@ -248,7 +288,7 @@ class WalkNetwork:
     def _stair_names(self, units: Sequence[Unit], amenities: Sequence[Amenity],
                      shapes: Mapping[str, BaseGeometry]) -> None:
         for u in units:
-            if u.category == STAIRS:
+            if u.category in _SHAFT_KINDS:
                 self._stairs[u.level_id].append((_stair_name(u), shapes[u.id].centroid))
         for a in amenities:
             if a.kind in (AmenityKind.STAIRWELL, AmenityKind.ELEVATOR) and \
@@ -260,19 +300,20 @@ class WalkNetwork:
                      shapes: Mapping[str, BaseGeometry]) -> None:
         by_ordinal = sorted(self.levels.values(), key=lambda lv: lv.ordinal)
         for lower, upper in itertools.pairwise(by_ordinal):
-            # stairs units overlapping in plan
-            for s in (s for s in self._spaces[lower.id] if s.unit.category == STAIRS):
-                for t in (t for t in self._spaces[upper.id] if t.unit.category == STAIRS):
+            # stairs (elevator) units overlapping stairs (an elevator) in plan
+            for s in (s for s in self._spaces[lower.id] if s.unit.category in _SHAFT_KINDS):
+                for t in (t for t in self._spaces[upper.id]
+                          if t.unit.category == s.unit.category):
                     overlap = s.shape.intersection(t.shape).area
                     if overlap < 0.3 * min(s.shape.area, t.shape.area):
                         continue
-                    name = _stair_name(s.unit)
                     down = self._node(lower.id, s.shape.representative_point())
                     up = self._node(upper.id, t.shape.representative_point())
                     s.nodes.append((down, self._where[down][1]))
                     t.nodes.append((up, self._where[up][1]))
-                    self._link(down, up, FLOOR_PENALTY_M + _flight_length(s.shape, t.shape),
-                               name)
+                    flight = _flight_length(s.shape, t.shape) if s.unit.category == STAIRS \
+                        else 0.0
+                    self._link(down, up, FLOOR_PENALTY_M + flight, _stair_name(s.unit))
             # stairwell and elevator points of the same name or shaft
             shafts = [a for a in amenities if a.kind in (AmenityKind.STAIRWELL,
                                                           AmenityKind.ELEVATOR)
@@ -318,6 +359,19 @@ class WalkNetwork:
         if reached is None or node not in reached[0]:
             return None
         return Route(reached[0][node], True, reached[1][node])
+
+    def to_exits(self, origin: Point, level_id: str) -> list[tuple[Point, Route]]:
+        """Every exterior door of the building with the way to it from ``origin``: walked
+        where the network reaches it, else the straight line (naming the nearest stairs when
+        the door is on another level)."""
+        found: list[tuple[Point, Route]] = []
+        for door_id, door_level, where in self.exits:
+            route = self.route(origin, level_id, door_id)
+            if route is None:
+                via = None if door_level == level_id else self.nearest_stairs(origin, level_id)
+                route = Route(origin.distance(where), False, via)
+            found.append((where, route))
+        return found
 
     def nearest_stairs(self, origin: Point, level_id: str) -> str | None:
         """The stairs or elevator on a level closest to ``origin`` in a straight line."""
@@ -413,5 +467,12 @@ def _point(shapes: Mapping[str, BaseGeometry], feature_id: str) -> Point:
     return p if isinstance(p, Point) else p.representative_point()
 
 
+def _shared_wall(a: Polygon, b: Polygon) -> float:
+    """Length of the longest stretch of ``a``'s outline running along ``b``."""
+    pieces = _lines(a.boundary.intersection(b.buffer(WALL_GAP_M, join_style="mitre")))
+    return max((g.length for g in pieces), default=0.0)
+
+
 def _stair_name(u: Unit) -> str:
-    return u.name or (f"Stairs {u.number}" if u.number else "Stairs")
+    default = "Elevator" if u.category == ELEVATOR else "Stairs"
+    return u.name or (f"{default} {u.number}" if u.number else default)

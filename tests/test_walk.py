@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,27 @@ def test_rooms_without_doors_are_reached_through_their_hallway_wall() -> None:
     assert found.distance_m >= origin.distance(ix.shapes[found.feature_id])
 
 
+def test_a_room_cut_off_from_the_hallway_is_joined_through_its_wall() -> None:
+    # room 101 has an exterior door but its door to the hallway was not drawn: it is not
+    # doorless, yet cut off; the network opens its hallway wall rather than leave it unreached
+    campus = walk_campus()
+    ix0 = CampusIndex(campus)
+    r101 = room(ix0, "101")
+    inner = next(o for o in campus.openings if not o.exterior
+                 and ix0.shapes[o.id].distance(ix0.shapes[r101.id]) < 0.01
+                 and o.level_id == r101.level_id)
+    outside = replace(inner, id="outer-101", exterior=True,
+                      geometry=ix0.frame.to_wgs84(Point(0.0, 29.0)))
+    ix = CampusIndex(replace(campus, openings=tuple(
+        outside if o.id == inner.id else o for o in campus.openings)))
+    aed = aeds_from(ix, "101")[0]
+    origin = ix.label_point(room(ix, "101"))
+    assert (aed.distance_kind, aed.same_level) == ("walking", True)
+    # through the middle of its 10 m hallway wall, (5, 24), then along the hallway
+    expected = origin.distance(Point(5, 24)) + Point(5, 24).distance(Point(*WALK_AEDS[0]))
+    assert aed.distance_m == pytest.approx(expected, abs=0.05)
+
+
 def test_building_without_hallways_falls_back_to_straight_lines_and_says_so() -> None:
     ix = CampusIndex(walk_campus(hallways=False))
     u = room(ix, "303")
@@ -221,3 +243,18 @@ def test_sample_every_building_with_hallways_has_a_connected_network(
         targets = [o.id for o in sample.campus.openings if o.building_id == u.building_id]
         missing = [t for t in targets if net.route(p, u.level_id, t) is None]
         assert not missing, u.number
+
+
+def test_sample_another_buildings_kit_is_walked_out_and_in(sample: CampusIndex) -> None:
+    u = next(u for u in sample.campus.units if u.number == "214")
+    p = sample.label_point(u)
+    kits = sample.nearest_amenities(AmenityKind.TRAUMA_KIT, p, u.building_id, 5,
+                                    level_id=u.level_id)
+    assert kits[0].same_level and kits[0].building_id == u.building_id
+    elsewhere = [k for k in kits if k.building_id != u.building_id]
+    assert elsewhere
+    for k in elsewhere:  # down the stairs, out a door, across, in a door
+        assert k.distance_kind == "walking" and k.via
+        assert k.distance_m > p.distance(sample.shapes[k.feature_id])
+    assert kits.index(elsewhere[0]) > max(i for i, k in enumerate(kits)
+                                          if k.building_id == u.building_id)
