@@ -1,13 +1,24 @@
 """Dispatcher lookup: turn what a caller says into building, level, grid cell and nearest door.
 
-Understood phrasings (case and spacing free): ``room 214``, ``rm 214``, ``214``, ``B-214``
-(building prefix + room), ``gym``, ``main office`` (fuzzy, typo tolerant), ``door 7``,
-``building B door 3``, ``main entrance``, ``knox box`` / ``AED`` / ``gas shutoff`` (point kinds),
-``C4`` / ``C4-7`` (grid cells), a USNG string and a latitude/longitude pair.
+Understood phrasings (case, accents and spacing free): ``room 214``, ``rm 214``, ``214``,
+``B-214`` / ``A214`` (wing or building prefix + room), ``214B``, ``E003bis``, ``B015 a``,
+``a15`` for ``A015``, look-alike characters (``1O4``, ``2l4``), spoken numbers (``two
+fourteen``, ``room one oh four``), floor words (``214 upstairs``, ``room 214 2nd floor``,
+``basement``, ``level 2``), context words around the thing (``they're in 214``), names
+(``gym``, ``main office``; typo tolerant), buildings by letter, name or alias (``building C``,
+``preschool``, ``the ECC``), hallways and grounds features by name (``main hall``, ``south
+lot``) and kind (``parking lot``, ``field``), doors (``door 7``, ``gym door 4``, ``door 4
+gym``, ``the gym doors``, ``main entrance``), point kinds and names (``knox box``, ``AED``,
+``chemical storage``), restrooms with gender words (``boys bathroom near the library``,
+``girls restroom 2nd floor``), nearest-to phrasings (``AED near the cafeteria``, ``exit
+closest to room 214``), grid cells (``grid C4``, ``C4-7``), USNG (with or without its zone)
+and a latitude/longitude pair.
 
-Every answer lists candidates best first. ``found`` means one clear answer (or the full set a
-kind query asked for); ``ambiguous`` means several equally good answers, or only partial ones,
-that a dispatcher must choose between; ``not_found`` carries suggestions, never a guess.
+Every answer lists candidates best first. ``found`` means one answer (or the full set a set
+query like "knox box" or "the gym doors" asked for), followed at most by alternatives flagged
+as such ("also a grid cell"); ``ambiguous`` means several equally good answers, or only partial
+ones, that a dispatcher must choose between; ``not_found`` carries suggestions similar to what
+was asked (or none), never a guess.
 """
 
 from __future__ import annotations
@@ -19,14 +30,30 @@ from enum import StrEnum
 from typing import Any
 
 from rapidfuzz import fuzz, process, utils
-from shapely.geometry import Point
+from shapely.geometry import Point, Polygon
 
 from gridmap import grid
 from gridmap.errors import InvalidCellLabel, InvalidQuery, InvalidUSNG, OutsideGrid
 from gridmap.index import CampusIndex, Nearby
-from gridmap.model import Amenity, AmenityKind, Opening, Unit
+from gridmap.model import Amenity, AmenityKind, GroundsFeature, Opening, Unit
 from gridmap.usng import normalise_usng, parse_usng, to_usng
-from gridmap.vocabulary import AMENITY_WORDS, amenity_kind, room_name_variants
+from gridmap.vocabulary import (
+    AMENITY_WORDS,
+    GROUNDS_WORDS,
+    RESTROOM_WORDS,
+    ROOM_WORDS,
+    FloorSaid,
+    amenity_kind,
+    category_gender,
+    floor_said,
+    fold,
+    is_restroom_phrase,
+    level_numbers,
+    lookalike_digits,
+    restroom_gender,
+    room_name_variants,
+    spoken_numbers,
+)
 
 MAX_QUERY_LENGTH = 200
 EXACT = 100.0
@@ -35,34 +62,80 @@ NAME_CUTOFF = 72.0
 # a fuzzy (not exact) name stays just below FOUND_THRESHOLD: a typo is offered, never assumed
 FUZZY_NAME_CEILING = 89.0
 NEAREST_LIMIT = 3
-SUGGESTION_CUTOFF = 50.0
+# a not_found suggestion shares a word with the query at least this alike (rapidfuzz ratio)
+SUGGESTION_CUTOFF = 60.0
+# a word the campus does not know (no name, kind or number word is this alike) is context
+CONTEXT_WORD_CUTOFF = 80.0
+# an answer on another floor than the one the caller said, or an alternative reading
+OFF_FLOOR_SCORE = 70.0
+ALTERNATIVE_SCORE = 60.0
+LOOSE_NUMBER_SCORE = 88.0
+UNIQUE_WORD_SCORE = 93.0
+QUALIFIED_NAME_SCORE = 92.0
+NAME_WITH_KIND_SCORE = 95.0
+# a word said counts as in a name when this alike to one of its words (rapidfuzz ratio)
+WORD_CUTOFF = 75.0
+
+FLAG_ALSO_CELL = "also a grid cell"
+FLAG_ALSO_ROOM = "also a room number, written without its zeros or letters"
+FLAG_APPROXIMATE = "label only, no outline"
+FLAG_STRAIGHT = "straight-line distances: no hallway data"
+FLAG_OFF_FLOOR = "not on the floor the caller said"
+FLAG_GENDER_UNKNOWN = "restroom gender not marked on the map"
 
 # words callers wrap around the thing itself ("near the gym", "outside door 2", "in room 214");
 # not "a", which is also a building prefix ("a-214")
-_FILLER = re.compile(r"\b(?:the|at|in|by|near|next to|outside|inside|of|please|um|uh)\b")
-_ROOM = re.compile(r"^(?:room|rm|classroom|class|suite|office|#)\.?\s*(?:#|no\.?|number)?\s*"
-                   r"([a-z]{0,2}\s*-?\s*\d+\s*[a-z]?)$")
-_BARE_NUMBER = re.compile(r"^([a-z]{0,2})\s*-?\s*(\d+[a-z]?)$")
-_DOOR = re.compile(r"^(?:ext(?:erior)?\.?\s+)?(?:door|dr\.?|entrance|entry|exit)\s*"
-                   r"(?:#|no\.?|number)?\s*(\d+[a-z]?)$")
-_MAIN_ENTRANCE = re.compile(r"^(?:main|front)\s+(?:entrance|entry|door)s?$")
-_BUILDING = re.compile(r"(?:^|\s)(?:building|bldg\.?)\s+([a-z0-9-]+)(?:\s|$)")
+_FILLER = re.compile(r"\b(?:the|at|in|by|near|next to|outside|inside|of|please|um|uh|on|to|"
+                     r"its|it's|is|are|they're|theyre|he's|she's|we're|were|was|there|"
+                     r"caller|says|said|located|somewhere|area|around)\b")
+_ROOM = re.compile(r"^(?:(?:room|rm|classroom|class|suite|office|number|no)(?:\b|(?=\d))\.?|#)\s*"
+                   r"(?:#|no\b\.?|number\b)?\s*(.+)$")
+# room numbers as schools write them: 214, 214B, 7A, A-214, A015, E003bis, B015 a
+_NUMBER_SHAPE = re.compile(r"^(?P<pre>[a-z]{1,3})?\s*[-.]?\s*(?P<num>\d{1,5})\s*[-.]?\s*"
+                           r"(?P<suf>[a-z]{1,3})?$")
+_DOOR = re.compile(r"^(?:ext(?:erior)?\.?\s+|outside\s+)?(?:door|dr\.?|entrance|entry|exit|"
+                   r"gate)\s*(?:#|no\.?|number)?\s*(\d+[a-z]?)$")
+_NUMBERED_DOOR = re.compile(r"\b(?:door|dr|exit|entrance|entry|gate)\s*(?:#|no\.?|number)?\s*"
+                            r"\d")
+_ALL_DOORS = re.compile(r"^(?:all\s+)?(?:(?:ext(?:erior)?|outside)\s+)?"
+                        r"(?:doors|exits|entrances|entries|ways in)$")
+_MAIN_ENTRANCE = re.compile(r"^(?:main|front)\s+(?:entrance|entry|door|doors|entrances)$")
+_BUILDING = re.compile(r"(?:^|\s)(?:building|bldg\.?|bld|block|wing)\s+([\w-]+)(?:\s|$)")
+_BUILDING_WORD = re.compile(r"^(?:building|bldg\.?|bld)\s+|\s+(?:building|bldg\.?|bld)$")
 # "<thing> in the gym", "door 2 at the main building": a building named after a preposition
-_IN_BUILDING = re.compile(r"^(?P<rest>.+?)\s+(?:in|at|inside|outside|by|near|of)\s+(?:the\s+)?"
-                          r"(?P<building>.+)$")
+_IN_BUILDING = re.compile(r"^(?P<rest>.+?)\s+(?:in|at|inside|outside|by|near|of|on)\s+"
+                          r"(?:the\s+)?(?P<building>.+)$")
 # "<kind> near <place>": the nearest points of a kind (or exterior doors) to a place
 _NEAR = (
-    re.compile(r"^(?:the\s+)?(?:nearest|closest)\s+(?P<what>.+?)\s+to\s+(?:the\s+)?"
+    re.compile(r"^(?:the\s+)?(?:nearest|closest)\s+(?P<what>.+?)\s+(?:to|from)\s+(?:the\s+)?"
                r"(?P<place>.+)$"),
     re.compile(r"^(?:the\s+)?(?P<what>.+?)\s+(?:near(?:est)?(?:\s+to)?|next\s+to|close\s+to|"
                r"closest\s+to|by)\s+(?:the\s+)?(?P<place>.+)$"),
 )
 _AMENITY_CHOICES = tuple(AMENITY_WORDS)
 _DOOR_WORDS = frozenset({"door", "doors", "exit", "exits", "exterior door", "exterior doors",
-                         "entrance", "way in", "entry"})
-_CELL = re.compile(r"^(?:grid\s+|cell\s+)?([a-z]{1,2})\s*(\d{1,3})(?:\s*-\s*([1-9]))?$")
+                         "entrance", "way in", "way out", "entry"})
+_CELL = re.compile(r"^(?P<said>(?:grid|cell|grid cell|map grid)\s+)?([a-z]{1,2})\s*(\d{1,3})"
+                   r"(?:\s*-\s*([1-9]))?$")
 _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
 _LONLAT = re.compile(rf"^({_NUMBER})\s*[,;\s]\s*({_NUMBER})$")
+_STOP_WORDS = frozenset({"the", "a", "an", "of", "and", "de", "la", "le", "du", "des"})
+_GENERIC_WORDS = frozenset({"room", "office", "area", "space", "center", "centre", "the"})
+_HALLWAY_CATEGORIES = frozenset({"walkway", "hallway", "corridor", "circulation", "lobby"})
+_ROOM_WORDS = frozenset({"room", "rm", "classroom", "number", "no", "#", "suite"})
+_SPLIT_NAME = re.compile(r"\s+/\s+|\s*;\s*|\n")
+# words that are part of how things are asked for, never context to drop
+_QUERY_WORDS = frozenset({
+    "room", "rm", "classroom", "class", "suite", "office", "number", "no", "door", "doors", "dr",
+    "exit", "exits", "entrance", "entrances", "entry", "gate", "main", "front", "exterior",
+    "ext", "grid", "cell", "bis", "ter", "building", "bldg", "block", "wing", "all", "nearest",
+    "closest",
+    "near", "next", "close", "by", "hall", "hallway", "corridor", "lot", "field", "way",
+    *RESTROOM_WORDS, "boys", "boy", "girls", "girl", "men", "mens", "women", "womens", "ladies",
+    "staff", "unisex", "family", "male", "female", "faculty", "teachers", "kids", "children",
+    "childrens", "student", "students",
+})
+
 
 class Status(StrEnum):
     FOUND = "found"
@@ -78,6 +151,9 @@ class MatchKind(StrEnum):
     CELL = "cell"
     USNG = "usng"
     LONLAT = "lonlat"
+    BUILDING = "building"
+    GROUNDS = "grounds"
+    HALLWAY = "hallway"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +182,15 @@ class Candidate:
     nearest_knox_box: Nearby | None
     nearest_aed: Nearby | None
     campus_id: str = ""
+    nearest_trauma_kit: Nearby | None = None
+    nearest_stairs: Nearby | None = None
+    approximate: bool = False
+    flags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        def one(n: Nearby | None) -> dict[str, Any] | None:
+            return None if n is None else n.to_dict()
+
         return {
             "score": round(self.score, 1), "match": self.match.value, "label": self.label,
             "campus_id": self.campus_id, "feature_id": self.feature_id,
@@ -118,9 +201,11 @@ class Candidate:
             "subcell": self.subcell, "cells": list(self.cells), "usng": self.usng,
             "lon": round(self.lon, 7), "lat": round(self.lat, 7),
             "nearest_doors": [d.to_dict() for d in self.nearest_doors],
-            "nearest_knox_box": None if self.nearest_knox_box is None
-            else self.nearest_knox_box.to_dict(),
-            "nearest_aed": None if self.nearest_aed is None else self.nearest_aed.to_dict(),
+            "nearest_knox_box": one(self.nearest_knox_box),
+            "nearest_aed": one(self.nearest_aed),
+            "nearest_trauma_kit": one(self.nearest_trauma_kit),
+            "nearest_stairs": one(self.nearest_stairs),
+            "approximate": self.approximate, "flags": list(self.flags),
         }
 
 
@@ -144,13 +229,26 @@ class LookupResult:
 class _Hits:
     """Scored features found by the interpreters, best score per feature kept."""
 
-    units: dict[str, tuple[float, MatchKind]] = field(default_factory=dict)
+    units: dict[str, tuple[float, MatchKind, tuple[str, ...]]] = field(default_factory=dict)
     others: list[Candidate] = field(default_factory=list)
     set_query: bool = False
+    #: what a set query asks for all of (points of a kind, a building's doors)
+    set_kind: MatchKind | None = None
+    explicit_cell: bool = False
 
-    def add_unit(self, unit_id: str, score: float, match: MatchKind) -> None:
+    def add_unit(self, unit_id: str, score: float, match: MatchKind,
+                 flags: tuple[str, ...] = ()) -> None:
         if unit_id not in self.units or self.units[unit_id][0] < score:
-            self.units[unit_id] = (score, match)
+            self.units[unit_id] = (score, match, flags)
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    """One name a feature is known by, folded for matching."""
+
+    kind: str  # "unit", "amenity", "grounds", "building"
+    feature_id: str
+    text: str
 
 
 def normalise_number(text: str) -> str:
@@ -158,15 +256,51 @@ def normalise_number(text: str) -> str:
     return re.sub(r"[\s.\-_/]", "", text).upper()
 
 
+def loose_number(text: str) -> str | None:
+    """A room number without leading zeros in its digits: ``A015`` -> ``A15``; None when the
+    text is not shaped like a room number."""
+    m = _NUMBER_SHAPE.match(text.strip().lower())
+    if not m:
+        return None
+    return ((m.group("pre") or "") + str(int(m.group("num"))) + (m.group("suf") or "")).upper()
+
+
 def _clean(query: str) -> str:
-    q = query.strip().lower()
-    q = re.sub(r"[?!.,;]+$", "", q)
-    return re.sub(r"\s+", " ", q).strip()
+    q = fold(query.strip())
+    q = q.replace("’", "'").replace("`", "'")
+    q = re.sub(r"^[\"'(\[]+|[\"')\]]+$", "", q)
+    q = re.sub(r"[?!.,;:]+$", "", q)
+    q = re.sub(r"(?<=\w)[,;:!?](?=\s|$)", "", q)
+    q = re.sub(r"\s+", " ", q).strip()
+    return spoken_numbers(q)
 
 
 def _without_filler(q: str) -> str:
     stripped = re.sub(r"\s+", " ", _FILLER.sub(" ", q)).strip()
     return stripped or q
+
+
+def _name_parts(name: str) -> list[str]:
+    """A name and its parts: "Secrétariat / Main Office" -> itself, "Secrétariat", "Main
+    Office"; "Trauma Kit - Main Office" stays whole."""
+    parts = [name.strip()]
+    pieces = [p.strip() for p in _SPLIT_NAME.split(name) if p.strip()]
+    if len(pieces) > 1:
+        parts += pieces
+    return [p for p in dict.fromkeys(parts) if p]
+
+
+def _key(text: str) -> str:
+    """How names compare: folded (no case, no accents), punctuation as spaces."""
+    return utils.default_process(fold(text).replace("'", ""))
+
+
+def _is_hallway(unit: Unit) -> bool:
+    return unit.category.split(".")[0].lower() in _HALLWAY_CATEGORIES
+
+
+def _is_restroom(unit: Unit) -> bool:
+    return unit.category.lower().startswith("restroom") or is_restroom_phrase(unit.name)
 
 
 class LookupEngine:
@@ -176,62 +310,223 @@ class LookupEngine:
         self.index = index
         campus = index.campus
         self.units = {u.id: u for u in campus.units}
+        self.openings = {o.id: o for o in campus.openings}
+        self.amenities = {a.id: a for a in campus.amenities}
+        self.grounds = {g.id: g for g in campus.grounds}
         self.by_number: dict[str, list[Unit]] = {}
+        self.by_loose_number: dict[str, list[Unit]] = {}
         for u in campus.units:
             if u.number:
                 self.by_number.setdefault(normalise_number(u.number), []).append(u)
+                loose = loose_number(u.number)
+                if loose:
+                    self.by_loose_number.setdefault(loose, []).append(u)
         self.buildings_by_word: dict[str, str] = {}
         for b in campus.buildings:
-            for word in (b.id, b.short_name, b.name, *b.aliases):
-                self.buildings_by_word[word.lower()] = b.id
-        # fuzzy name table: (choice text, unit id)
-        self.name_choices: list[str] = []
-        self.name_units: list[str] = []
+            words = [b.id, b.short_name, *_name_parts(b.name), *b.aliases]
+            for word in words:
+                key = _clean(word)
+                if key:
+                    self.buildings_by_word.setdefault(key, b.id)
+                    self.buildings_by_word.setdefault(f"building {key}", b.id)
+        # long building words (not a single letter) qualify a phrase without a preposition:
+        # "gym door 4", "door 4 gym"; longest first
+        self.building_phrases = sorted(
+            (w for w in self.buildings_by_word if len(w) > 1 and not w.startswith("building ")),
+            key=len, reverse=True)
+        self.names: list[_Name] = []
         for u in campus.units:
             for name in (u.name, *u.aliases):
-                if name:
-                    self.name_choices.append(name)
-                    self.name_units.append(u.id)
+                for part in _name_parts(name) if name else ():
+                    self.names.append(_Name("unit", u.id, part))
+        for a in campus.amenities:
+            for part in _name_parts(a.name) if a.name else ():
+                self.names.append(_Name("amenity", a.id, part))
+        for g in campus.grounds:
+            for part in _name_parts(g.name) if g.name else ():
+                self.names.append(_Name("grounds", g.id, part))
+        self.name_choices = [_key(n.text) for n in self.names]
+        self.name_tokens = [frozenset(c.split()) for c in self.name_choices]
+        self.exact_names: dict[str, list[_Name]] = {}
+        for n, processed in zip(self.names, self.name_choices, strict=True):
+            self.exact_names.setdefault(processed, []).append(n)
+        self.building_names = [
+            (_key(p), b.id)
+            for b in campus.buildings for p in (*_name_parts(b.name), *b.aliases)]
+        self.vocabulary = self._vocabulary()
+        self._long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
         self._context: dict[str, Candidate] = {}
+
+    def _vocabulary(self) -> frozenset[str]:
+        """Every word the campus or the lookup knows: a query word outside it is context."""
+        texts: list[str] = [n.text for n in self.names]
+        texts += list(self.buildings_by_word)
+        texts += list(AMENITY_WORDS) + list(GROUNDS_WORDS)
+        texts += [w for k, vs in ROOM_WORDS.items() for w in (k, *vs)]
+        texts += [lv.name for lv in self.index.campus.levels]
+        texts += [u.number for u in self.index.campus.units if u.number]
+        words = {w for t in texts for w in _key(t).split()}
+        return frozenset(words | _QUERY_WORDS)
 
     # --- entry point -----------------------------------------------------------------------
 
     def lookup(self, query: str, limit: int = 10) -> LookupResult:
         if len(query) > MAX_QUERY_LENGTH:
             raise InvalidQuery(f"query is {len(query)} characters; the limit is {MAX_QUERY_LENGTH}")
+        if "\x00" in query:
+            raise InvalidQuery("query contains a NUL character")
         q = _clean(query)
         if not q:
             raise InvalidQuery("query is empty; try a room number, name, door, cell or place")
-        near = self._nearest_to(q, limit)
+        near = self._nearest_to(query, q, limit)
         if near is not None:
             return near
-        building_id, spoken = self._building_qualifier(q)
-        plain = _without_filler(spoken)
+        hits = self._interpret(q)
+        candidates = self._rank_hits(hits)
+        if hits.set_kind is not None and any(
+                c.match is hits.set_kind and c.score >= FOUND_THRESHOLD for c in candidates):
+            # "knox box", "the gym doors": the set asked for, not what shares its words
+            candidates = [c for c in candidates if c.match is hits.set_kind]
+        return self._result(query, candidates[:limit], hits.set_query)
+
+    def _interpret(self, q: str) -> _Hits:
         hits = _Hits()
-        self._coordinates(plain, hits)
-        self._cell(plain, hits)
-        self._doors(plain, building_id, hits)
-        self._room_number(plain, building_id, hits)
-        # kinds and names are tried as said too: "stop the bleed" and "office of the dean"
-        # lose meaning without their small words
-        # a numbered phrasing is answered by number only; "room 214" is not "Classroom 201"
-        numbered = any(r.match(plain) for r in (_ROOM, _BARE_NUMBER, _DOOR, _CELL))
-        for text in dict.fromkeys((plain, spoken)):
-            self._amenities(text, building_id, hits)
-            if not numbered:
-                self._names(text, building_id, hits)
+        whole = _without_filler(q)
+        floor: FloorSaid | None = None
+        if _key(whole) not in self.exact_names:
+            floor, q_rest = floor_said(q)
+            if floor is not None and not _FILLER.sub(" ", q_rest).strip():
+                floor = None  # only a floor was said: it filters nothing
+            elif floor is not None:
+                q = q_rest
+        readings = self._readings(q)
+        for building_id, spoken in readings:
+            plain = _without_filler(spoken)
+            core = self._without_context(plain)
+            if building_id is not None and not core.strip():
+                hits.others.append(self._building_candidate(building_id, EXACT))
+                continue
+            self._coordinates(plain, hits)
+            self._cell(core, hits)
+            self._doors(core, building_id, hits)
+            self._room_number(core, building_id, hits)
+            self._number_and_name(core, building_id, hits)
+            self._building_named(core, hits)
+            # a numbered phrasing is answered by number only; "room 214" is not "Classroom
+            # 201", and "gym door 9" is no door rather than the gym lobby's AED
+            numbered = bool(_DOOR.match(core) or _CELL.match(core) or self._is_number(core)
+                            or _NUMBERED_DOOR.search(core))
+            named = _Hits() if building_id is not None else hits
+            for text in dict.fromkeys((core, plain, spoken)):
+                self._amenities(text, building_id, hits)
+                self._grounds_kind(text, building_id, hits)
+                if not numbered:
+                    self._names(text, building_id, named)
+                    self._restrooms(text, building_id, named)
+            if named is not hits:
+                # "main corridor" is first the corridor named so, then a corridor of the
+                # building called "main": a name said with a building ranks below a whole name
+                for uid, (score, match, flags) in named.units.items():
+                    hits.add_unit(uid, min(score, QUALIFIED_NAME_SCORE), match, flags)
+                hits.others += [replace(c, score=min(c.score, QUALIFIED_NAME_SCORE))
+                                for c in named.others]
+        if floor is not None:
+            self._apply_floor(floor, hits)
+        return hits
+
+    def _readings(self, q: str) -> list[tuple[str | None, str]]:
+        """(building, rest) readings of a query: as said, and with a named building taken
+        out ("door 4 gym" -> (gym, "door 4"))."""
+        readings: list[tuple[str | None, str]] = [(None, q)]
+        qualified = self._building_qualifier(q)
+        if qualified is not None:
+            readings.append(qualified)
+        return readings
+
+    def _is_number(self, text: str) -> bool:
+        m = _ROOM.match(text)
+        body = m.group(1) if m else text
+        return _NUMBER_SHAPE.match(body) is not None or lookalike_digits(body) is not None
+
+    def _without_context(self, text: str) -> str:
+        """The query without words the campus does not know ("they're in 214" -> "214",
+        "library by the windows" -> "library"); a typo of a known word stays."""
+        kept: list[str] = []
+        for w in text.split():
+            # "E003 bis", "B015 a": a short word after a number is its suffix
+            suffix = bool(kept) and any(ch.isdigit() for ch in kept[-1]) and len(w) <= 3
+            if suffix or self._known_word(w):
+                kept.append(w)
+        return " ".join(kept)
+
+    def _known_word(self, word: str) -> bool:
+        if any(ch.isdigit() for ch in word) or len(word) == 1 or word == "#":
+            return True
+        w = _key(word)
+        if not w or w in self.vocabulary or w.rstrip("s") in self.vocabulary:
+            return True
+        if len(w) < 4:
+            return False
+        return process.extractOne(w, self._long_vocabulary, scorer=fuzz.ratio,
+                                  score_cutoff=CONTEXT_WORD_CUTOFF) is not None
+
+    def _rank_hits(self, hits: _Hits) -> list[Candidate]:
         best_other: dict[str, Candidate] = {}
         for c in hits.others:
-            key = c.feature_id or c.label
+            key = f"{c.feature_type}:{c.feature_id or c.label}"
             if key not in best_other or best_other[key].score < c.score:
                 best_other[key] = c
         candidates = [
-            self._unit_candidate(self.units[uid], score, match)
-            for uid, (score, match) in hits.units.items()
+            self._unit_candidate(self.units[uid], score, match, flags)
+            for uid, (score, match, flags) in hits.units.items()
         ] + list(best_other.values())
+        candidates = self._settle(candidates, hits)
         candidates.sort(key=self._rank)
-        candidates = candidates[:limit]
-        return self._result(query, candidates, hits.set_query)
+        return candidates
+
+    def _settle(self, candidates: list[Candidate], hits: _Hits) -> list[Candidate]:
+        """One place said several ways is one answer: a room beats its own building, a point
+        named like the room it sits in, and a grid cell spelled like a room number."""
+        if not candidates:
+            return candidates
+        strong_rooms = [c for c in candidates if c.feature_type == "unit"
+                        and c.match is MatchKind.UNIT_NUMBER and c.score >= 95]
+        out: list[Candidate] = []
+        cells = any(c.match is MatchKind.CELL for c in candidates)
+        for c in candidates:
+            if c.match is MatchKind.CELL and strong_rooms and not hits.explicit_cell:
+                c = replace(c, score=ALTERNATIVE_SCORE, flags=(*c.flags, FLAG_ALSO_CELL))
+            elif (cells and not strong_rooms and c.match is MatchKind.UNIT_NUMBER
+                  and not hits.explicit_cell):
+                c = replace(c, score=min(c.score, ALTERNATIVE_SCORE),
+                            flags=(*c.flags, FLAG_ALSO_ROOM))
+            out.append(c)
+        best = max(c.score for c in out)
+        top_units = [c for c in out if c.feature_type == "unit" and c.score >= best - 0.5]
+        if top_units and not hits.set_query:
+            unit_buildings = {c.building_id for c in top_units}
+            kept = []
+            for c in out:
+                if (c.feature_type == "building" and c.building_id in unit_buildings
+                        and c.score >= best - 0.5):
+                    continue
+                if (c.feature_type == "amenity" and c.score >= best - 0.5
+                        and self._inside_any(c, top_units)):
+                    continue
+                kept.append(c)
+            out = kept
+        return out
+
+    def _inside_any(self, c: Candidate, units: list[Candidate]) -> bool:
+        p = self.index.shapes.get(c.feature_id or "")
+        if p is None:
+            return False
+        for u in units:
+            unit = self.units.get(u.feature_id or "")
+            if unit is not None and u.level_ordinal == c.level_ordinal and \
+                    self.index.shapes[unit.id].buffer(0.5).contains(p):
+                return True
+        return False
 
     def _rank(self, c: Candidate) -> tuple[float, str, int, str, str]:
         """Best score first; ties in reading order: building letter, floor, room, label."""
@@ -248,86 +543,173 @@ class LookupEngine:
                                 (), suggestions)
         best = candidates[0].score
         top = [c for c in candidates if c.score >= best - 0.5]
-        if best >= FOUND_THRESHOLD and (len(top) == 1 or set_query):
-            status = Status.FOUND
-            message = (f"{len(candidates)} matches" if set_query and len(candidates) > 1
-                       else "1 match")
+        if best >= FOUND_THRESHOLD and set_query:
+            answer = [c for c in candidates if c.score >= FOUND_THRESHOLD]
+            message = f"{len(answer)} matches" if len(answer) > 1 else "1 match"
+            return LookupResult(query, Status.FOUND, message, tuple(answer))
+        if best >= FOUND_THRESHOLD and len(top) == 1:
+            # one answer; only alternatives flagged as such may follow it
+            alternatives = [c for c in candidates[1:]
+                            if any(f.startswith("also ") for f in c.flags)]
+            message = "1 match" + (
+                "; also possible: " + ", ".join(c.label.split(" · ")[0] for c in alternatives)
+                if alternatives else "")
+            return LookupResult(query, Status.FOUND, message, (top[0], *alternatives))
+        if len(top) > 1:
+            message = f"{len(top)} equally good matches; confirm which one"
         else:
-            status = Status.AMBIGUOUS
-            message = (f"{len(top)} equally good matches; confirm which one"
-                       if len(top) > 1 else "Only a partial match; confirm it with the caller")
-        return LookupResult(query, status, message, tuple(candidates))
+            message = "Only a partial match; confirm it with the caller"
+        return LookupResult(query, Status.AMBIGUOUS, message, tuple(candidates))
 
     def _suggestions(self, q: str) -> tuple[str, ...]:
-        if not q:
+        """Names sharing a word with the query (a typo of it at least), best first."""
+        words = [w for w in _key(q).split()
+                 if len(w) >= 4 and not w.isdigit() and w not in _QUERY_WORDS]
+        if not words:
             return ()
-        found = process.extract(q, self.name_choices, scorer=fuzz.WRatio,
-                                processor=utils.default_process, limit=3,
-                                score_cutoff=SUGGESTION_CUTOFF)
-        return tuple(dict.fromkeys(choice for choice, _, _ in found))
+        scored: dict[str, float] = {}
+        texts = [n.text for n in self.names] + [
+            b.name for b in self.index.campus.buildings]
+        for text in texts:
+            tokens = [t for t in _key(text).split() if len(t) >= 4]
+            best = 0.0
+            for w in words:
+                for t in tokens:
+                    best = max(best, fuzz.ratio(w, t))
+            if best >= SUGGESTION_CUTOFF and text not in scored:
+                scored[text] = best
+        ranked = sorted(scored, key=lambda t: (-scored[t], t))
+        return tuple(ranked[:3])
 
     # --- interpreters ----------------------------------------------------------------------
 
-    def _nearest_to(self, q: str, limit: int) -> LookupResult | None:
-        """"AED near the cafeteria", "exit closest to room 214": None unless both parts resolve.
+    def _nearest_to(self, query: str, q: str, limit: int) -> LookupResult | None:
+        """"AED near the cafeteria", "exit closest to room 214", "boys bathroom near the
+        library": None unless both parts resolve.
 
         The place is looked up like any query and must be a clear answer; the points of the
-        kind (or the exterior doors) then come nearest first, by straight-line distance.
+        kind (or the exterior doors, or the restrooms) then come nearest first, same level
+        first, by walking distance where the building has hallway data.
         """
         m = _NEAR[0].match(q) or _NEAR[1].match(q)
         if not m:
             return None
         what = _without_filler(m.group("what"))
         kind = amenity_kind(what)
-        if kind is None and what not in _DOOR_WORDS:
+        restroom = kind is None and is_restroom_phrase(what)
+        if kind is None and what not in _DOOR_WORDS and not restroom:
             return None
         place = self.lookup(m.group("place"), limit=1)
         if place.status is not Status.FOUND:
             return None
         target = place.candidates[0]
         origin = Point(*self.index.frame.xy(target.lon, target.lat))
+        level_id = self._level_of(target)
         where = " ".join(x for x in (
             f"Room {target.unit_number}" if target.unit_number else "", target.unit_name or "")
-            if x) or f"grid {target.primary_cell}"
+            if x) or target.label.split(" · ")[0]
+        k = min(limit, NEAREST_LIMIT)
         found: list[Candidate] = []
+        if restroom:
+            return self._restrooms_near(query, what, target, origin, where, k)
         if kind is None:  # "exit", "door": the building's exterior doors
-            for rank, d in enumerate(self.index.nearest_exterior_doors(
-                    origin, target.building_id, k=min(limit, NEAREST_LIMIT))):
-                o = next(o for o in self.index.campus.openings if o.id == d.feature_id)
+            for rank, d in enumerate(self._doors_near(origin, target.building_id, level_id, k)):
+                o = self.openings[d.feature_id]
                 found.append(self._nearby_candidate(
                     self._feature_candidate(o.id, MatchKind.DOOR, EXACT - 5 * rank, "opening",
                                             d.name, o.building_id, o.level_id, None),
-                    d.distance_m, where))
+                    d, where))
             what_name = "exterior doors"
         else:
-            options = sorted(self._amenities_of(kind, None),
-                             key=lambda a: origin.distance(self.index.shapes[a.id]))
-            for rank, a in enumerate(options[:min(limit, NEAREST_LIMIT)]):
+            for rank, n in enumerate(self._amenities_near(kind, origin, target.building_id,
+                                                          level_id, k)):
+                a = self.amenities[n.feature_id]
                 found.append(self._nearby_candidate(
                     self._feature_candidate(a.id, MatchKind.AMENITY, EXACT - 5 * rank, "amenity",
                                             a.name or kind.display_name, a.building_id,
                                             a.level_id, kind.value),
-                    origin.distance(self.index.shapes[a.id]), where))
+                    n, where))
             what_name = kind.display_name
         if not found:
-            return LookupResult(q, Status.NOT_FOUND,
+            return LookupResult(query, Status.NOT_FOUND,
                                 f"No {what_name} on this campus to measure from {where}.", ())
-        return LookupResult(q, Status.FOUND, f"Nearest {what_name} to {where}", tuple(found))
+        return LookupResult(query, Status.FOUND, f"Nearest {what_name} to {where}", tuple(found))
+
+    def _restrooms_near(self, query: str, what: str, target: Candidate, origin: Point,
+                        where: str, k: int) -> LookupResult:
+        hits = _Hits()
+        self._restrooms(what, None, hits)
+        if not hits.units:
+            return LookupResult(query, Status.NOT_FOUND,
+                                f"No restroom on this campus to measure from {where}.", ())
+        best = max(s for s, _, _ in hits.units.values())
+        same_building = target.building_id
+
+        def order(uid: str) -> tuple[bool, bool, float]:
+            u = self.units[uid]
+            p = self.index.label_point(u)
+            return (u.building_id != same_building,
+                    self.index.levels[u.level_id].ordinal != target.level_ordinal,
+                    origin.distance(p))
+
+        chosen = sorted((uid for uid, (s, _, _) in hits.units.items() if s >= best - 0.5),
+                        key=order)[:k]
+        found = []
+        for rank, uid in enumerate(chosen):
+            score, match, flags = hits.units[uid]
+            c = self._unit_candidate(self.units[uid], score - (0 if rank == 0 else 5), match,
+                                     flags)
+            d = origin.distance(self.index.label_point(self.units[uid]))
+            other = "" if c.level_ordinal == target.level_ordinal else f", {c.level_name}"
+            found.append(replace(c, label=f"{c.label} · {d:.0f} m straight line from "
+                                          f"{where}{other}"))
+        status = Status.FOUND if best >= FOUND_THRESHOLD else Status.AMBIGUOUS
+        message = (f"Nearest restroom to {where}" if status is Status.FOUND else
+                   f"Restrooms near {where}; {FLAG_GENDER_UNKNOWN}: confirm with the caller")
+        return LookupResult(query, status, message, tuple(found))
 
     @staticmethod
-    def _nearby_candidate(c: Candidate, distance_m: float, where: str) -> Candidate:
-        return replace(c, label=f"{c.label} · {distance_m:.0f} m from {where}")
+    def _nearby_candidate(c: Candidate, n: Nearby, where: str) -> Candidate:
+        how = "walking" if n.distance_kind == "walking" else "straight line"
+        text = f"{c.label} · {n.distance_m:.0f} m {how} from {where}"
+        if not n.same_level:
+            text += f" · on {n.level_name or c.level_name}" + (f" via {n.via}" if n.via else "")
+        return replace(c, label=text)
 
-    def _building_qualifier(self, q: str) -> tuple[str | None, str]:
-        """(building id, the rest) for "building B door 2" or "door 2 in the gym"."""
+    def _level_of(self, c: Candidate) -> str | None:
+        fid = c.feature_id or ""
+        if fid in self.units:
+            return self.units[fid].level_id
+        if fid in self.openings:
+            return self.openings[fid].level_id
+        if fid in self.amenities:
+            return self.amenities[fid].level_id
+        return None
+
+    def _building_qualifier(self, q: str) -> tuple[str, str] | None:
+        """(building id, the rest) for "building B door 2", "door 2 in the gym", "gym door 4"
+        or "door 4 gym"; None when no building is named around something else."""
         m = _BUILDING.search(q)
         if m and m.group(1) in self.buildings_by_word:
             rest = (q[: m.start()] + " " + q[m.end():]).strip()
             return self.buildings_by_word[m.group(1)], re.sub(r"\s+", " ", rest)
         m = _IN_BUILDING.match(q)
-        if m and m.group("building") in self.buildings_by_word:
-            return self.buildings_by_word[m.group("building")], m.group("rest")
-        return None, q
+        if m:
+            said = _BUILDING_WORD.sub("", m.group("building")).strip()
+            if said in self.buildings_by_word:
+                return self.buildings_by_word[said], m.group("rest")
+        bare = _BUILDING_WORD.sub("", _without_filler(q)).strip()
+        if bare in self.buildings_by_word:
+            return self.buildings_by_word[bare], ""
+        plain = _without_filler(q)
+        for word in self.building_phrases:
+            if plain.startswith(word + " "):
+                rest = _BUILDING_WORD.sub("", plain[len(word):].strip()).strip()
+                return self.buildings_by_word[word], rest
+            if plain.endswith(" " + word):
+                rest = _BUILDING_WORD.sub("", plain[: -len(word)].strip()).strip()
+                return self.buildings_by_word[word], rest
+        return None
 
     def _coordinates(self, q: str, hits: _Hits) -> None:
         m = _LONLAT.match(q)
@@ -341,6 +723,8 @@ class LookupEngine:
                         hits.others.append(c)
             return
         compact = normalise_usng(q)
+        if compact is None:
+            compact = self._usng_without_zone(q)
         if compact is None or not re.search(r"\d", compact[3:]):
             return
         try:
@@ -356,11 +740,26 @@ class LookupEngine:
         if c is not None:
             hits.others.append(c)
 
+    def _usng_without_zone(self, q: str) -> str | None:
+        """"GN 1046 3072": a USNG reference said without its zone, read in the zone of the
+        campus (its grid's centre), as responders do on a local map."""
+        compact = re.sub(r"[\s-]", "", q).upper()
+        if not re.fullmatch(r"[A-HJ-NP-Z]{2}\d{2,10}", compact) or (len(compact) - 2) % 2:
+            return None
+        b = grid.extent(self.index.grid)
+        lon, lat = self.index.frame.lonlat((b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2)
+        zone = to_usng(lon, lat, 1).split(" ")[0]
+        return zone + compact
+
     def _cell(self, q: str, hits: _Hits) -> None:
         m = _CELL.match(q)
         if not m:
             return
-        label = f"{m.group(1).upper()}{m.group(2)}" + (f"-{m.group(3)}" if m.group(3) else "")
+        label = f"{m.group(2).upper()}{int(m.group(3))}" + (
+            f"-{m.group(4)}" if m.group(4) else "")
+        explicit = bool(m.group("said") or m.group(4))
+        if m.group(3) != str(int(m.group(3))) and not explicit:
+            return  # "A015" is how rooms are written, never how a grid cell is
         try:
             ref = grid.parse_label(label, self.index.grid)
         except (InvalidCellLabel, OutsideGrid):
@@ -370,20 +769,20 @@ class LookupEngine:
         else:
             b = grid.cell_bounds(self.index.grid, ref)
         x, y = (b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2
+        if explicit:
+            hits.explicit_cell = True
         lon, lat = self.index.frame.lonlat(x, y)
-        # "C4" may also be room C-4: both then score alike and the answer is ambiguous, while
-        # "grid C4" or a keypad "C4-7" is never read as a room
-        score = EXACT
         near = Point(x, y)
         hits.others.append(Candidate(
-            score=score, match=MatchKind.CELL, label=f"Grid cell {label}",
+            score=EXACT, match=MatchKind.CELL, label=f"Grid cell {label}",
             feature_id=None, feature_type="cell", building_id=None, building_name=None,
             level_ordinal=None, level_name=None, unit_number=None, unit_name=None, kind=None,
             primary_cell=label.split("-")[0], subcell=label if "-" in label else None,
             cells=(label.split("-")[0],), usng=to_usng(lon, lat), lon=lon, lat=lat,
-            nearest_doors=tuple(self.index.nearest_exterior_doors(near, None)),
-            nearest_knox_box=self.index.nearest_amenity(AmenityKind.KNOX_BOX, near),
-            nearest_aed=self.index.nearest_amenity(AmenityKind.AED, near),
+            nearest_doors=tuple(self._doors_near(near, None, None)),
+            nearest_knox_box=self._amenity_near(AmenityKind.KNOX_BOX, near, None, None),
+            nearest_aed=self._amenity_near(AmenityKind.AED, near, None, None),
+            nearest_trauma_kit=self._amenity_near(AmenityKind.TRAUMA_KIT, near, None, None),
             campus_id=self.index.campus.id,
         ))
 
@@ -391,7 +790,11 @@ class LookupEngine:
         doors: list[Opening]
         if _MAIN_ENTRANCE.match(q):
             doors = [o for o in self.index.campus.exterior_doors(building_id) if o.main_entrance]
-            hits.set_query = True
+            hits.set_query, hits.set_kind = True, MatchKind.DOOR
+        elif _ALL_DOORS.match(q) and (building_id is not None
+                                      or len(self.index.campus.buildings) == 1):
+            doors = list(self.index.campus.exterior_doors(building_id))
+            hits.set_query, hits.set_kind = True, MatchKind.DOOR
         elif m := _DOOR.match(q):
             number = m.group(1).upper()
             doors = [o for o in self.index.campus.exterior_doors(building_id)
@@ -409,50 +812,110 @@ class LookupEngine:
         m = _ROOM.match(q)
         said_room = m is not None
         text = m.group(1) if m else q
-        bare = _BARE_NUMBER.match(text)
-        if not bare:
+        cell = _CELL.match(q)
+        if cell is not None and cell.group("said"):
+            return  # "grid C4" is a cell, never a room
+        before = len(hits.units)
+        self._number_hits(text, building_id, said_room, hits, 0.0)
+        if len(hits.units) == before or max(
+                (s for s, _, _ in hits.units.values()), default=0.0) < 95:
+            fixed = lookalike_digits(text)
+            if fixed is not None:
+                # "1O4", "2l4": letters typed for digits; a hair below the number as typed
+                self._number_hits(fixed, building_id, said_room, hits, 2.0)
+
+    def _number_hits(self, text: str, building_id: str | None, said_room: bool, hits: _Hits,
+                     penalty: float) -> None:
+        shape = _NUMBER_SHAPE.match(text)
+        if not shape:
             return
-        key = normalise_number(text)
-        for u in self.by_number.get(key, []):
+        pre = (shape.group("pre") or "").upper()
+        digits, suf = shape.group("num"), (shape.group("suf") or "").upper()
+
+        def add(u: Unit, score: float) -> None:
             if building_id is None or u.building_id == building_id:
-                hits.add_unit(u.id, EXACT, MatchKind.UNIT_NUMBER)
-        prefix, digits = bare.group(1).upper(), normalise_number(bare.group(2))
-        if prefix:
-            # "B-214": building B's room 214
-            b_id = self.buildings_by_word.get(prefix.lower())
-            for u in self.by_number.get(digits, []):
+                hits.add_unit(u.id, score - penalty, MatchKind.UNIT_NUMBER)
+
+        key = normalise_number(text)
+        exact = [u for u in self.by_number.get(key, [])
+                 if building_id is None or u.building_id == building_id]
+        for u in exact:
+            add(u, EXACT)
+        loose = loose_number(text) or key
+        if not exact:
+            # leading zeros: "a15" for A015, "7" for 007; offered, not assumed ("B-12" may be
+            # a room that is not on the plans, and "A1" is a grid cell)
+            for u in self.by_loose_number.get(loose, []):
+                add(u, LOOSE_NUMBER_SCORE)
+        # "214" when only 214A and 214B exist: a choice, never an answer
+        if not suf:
+            for number, units in self.by_loose_number.items():
+                if number != loose and re.fullmatch(re.escape(loose) + r"[A-Z]{1,3}", number):
+                    for u in units:
+                        add(u, 82.0)
+        else:
+            # "214B" when only 214 exists: partial
+            for u in self.by_loose_number.get(loose[: -len(suf)], []):
+                add(u, 75.0)
+        if pre:
+            # "B-214": building B's room 214 (its number written without the letter)
+            b_id = self.buildings_by_word.get(pre.lower())
+            bare = str(int(digits)) + suf
+            for u in self.by_loose_number.get(bare, []):
                 if b_id is not None and u.building_id == b_id:
-                    hits.add_unit(u.id, 97.0, MatchKind.UNIT_NUMBER)
-                elif not self._has_exact(key, building_id):
+                    add(u, 97.0)
+                elif not exact:
                     # the prefix names no building of this room: a partial match at best
-                    hits.add_unit(u.id, 70.0, MatchKind.UNIT_NUMBER)
+                    add(u, 70.0)
         else:
             # "12" for a room numbered "B-12": certain once the caller named building B
-            for number, units in self.by_number.items():
-                if number != digits and re.fullmatch(r"[A-Z]{1,2}" + re.escape(digits), number):
+            bare = str(int(digits)) + suf
+            for number, units in self.by_loose_number.items():
+                if number != bare and re.fullmatch(r"[A-Z]{1,3}" + re.escape(bare), number):
                     for u in units:
                         if building_id is None:
-                            hits.add_unit(u.id, 85.0 if said_room else 80.0,
-                                          MatchKind.UNIT_NUMBER)
-                        elif u.building_id == building_id:
+                            add(u, 85.0 if said_room else 80.0)
+                        else:
                             prefixed = number.startswith(
                                 self.index.buildings[building_id].short_name.upper())
-                            hits.add_unit(u.id, 97.0 if prefixed else 85.0,
-                                          MatchKind.UNIT_NUMBER)
+                            add(u, 97.0 if prefixed else 85.0)
 
-    def _has_exact(self, key: str, building_id: str | None) -> bool:
-        return any(building_id is None or u.building_id == building_id
-                   for u in self.by_number.get(key, []))
+    def _number_and_name(self, q: str, building_id: str | None, hits: _Hits) -> None:
+        """"room 214 science lab", "weight room B-12": a number with words around it is that
+        room when the words agree with its name or building, a partial match when not."""
+        tokens = q.split()
+        cell = _CELL.match(q)
+        if len(tokens) < 2 or (cell is not None and cell.group("said")):
+            return
+        for i, token in enumerate(tokens):
+            if not any(ch.isdigit() for ch in token):
+                continue
+            rest = [w for w in tokens[:i] + tokens[i + 1:] if w not in _ROOM_WORDS]
+            if not rest or (len(rest) == 1 and len(rest[0]) == 1):
+                return  # "room 214", "B015 a": a number alone
+            found = _Hits()
+            self._number_hits(token, building_id, True, found, 0.0)
+            said = _key(" ".join(rest))
+            for uid, (score, _, _) in found.units.items():
+                if score < 95:
+                    continue
+                u = self.units[uid]
+                names = [_key(p) for p in _name_parts(u.name)] + [
+                    w for w, b in self.buildings_by_word.items() if b == u.building_id]
+                agree = any(fuzz.WRatio(said, n) >= 85 for n in names if len(n) > 2)
+                hits.add_unit(uid, score if agree else 85.0, MatchKind.UNIT_NUMBER)
+            return
 
     def _amenities(self, q: str, building_id: str | None, hits: _Hits) -> None:
         if len(q) < 3:
             return
         best = process.extractOne(q, _AMENITY_CHOICES, scorer=fuzz.ratio,
-                                  score_cutoff=85)
+                                  score_cutoff=80 if len(q) >= 8 else 85)
         if best is None:
             return
         kind = AMENITY_WORDS[best[0]]
         hits.set_query = True
+        hits.set_kind = MatchKind.AMENITY
         score = EXACT if best[1] >= 99 else max(FOUND_THRESHOLD, float(best[1]))
         for a in self._amenities_of(kind, building_id):
             hits.others.append(self._feature_candidate(
@@ -463,29 +926,235 @@ class LookupEngine:
         return [a for a in self.index.campus.amenities
                 if a.kind is kind and (building_id is None or a.building_id == building_id)]
 
+    def _grounds_kind(self, q: str, building_id: str | None, hits: _Hits) -> None:
+        """"parking lot", "field", "playground": the grounds features of that kind."""
+        kind = GROUNDS_WORDS.get(q)
+        if kind is None or building_id is not None:
+            return
+        found = [g for g in self.index.campus.grounds if g.kind is kind]
+        score = 95.0 if len(found) == 1 else 85.0
+        for g in found:
+            hits.others.append(self._grounds_candidate(g, score))
+
+    def _building_named(self, q: str, hits: _Hits) -> None:
+        """"preschool", "the ECC", "building C", "high school": a building itself."""
+        bare = _BUILDING_WORD.sub("", q).strip()
+        b_id = self.buildings_by_word.get(bare) or self.buildings_by_word.get(q)
+        if b_id is not None:
+            hits.others.append(self._building_candidate(b_id, EXACT))
+            return
+        if sum(ch.isalpha() for ch in bare) < 4:
+            return
+        choices = [text for text, _ in self.building_names]
+        for _, score, i in process.extract(_key(bare), choices,
+                                           scorer=fuzz.ratio, limit=3,
+                                           score_cutoff=85):
+            hits.others.append(self._building_candidate(
+                self.building_names[i][1], min(float(score), FUZZY_NAME_CEILING)))
+
     def _names(self, q: str, building_id: str | None, hits: _Hits) -> None:
         if sum(ch.isalpha() for ch in q) < 3:
             return
         for variant in room_name_variants(q):
-            found = process.extract(variant, self.name_choices, scorer=fuzz.WRatio,
-                                    processor=utils.default_process, limit=None,
-                                    score_cutoff=NAME_CUTOFF)
+            processed = _key(variant)
+            for n in self.exact_names.get(processed, []):
+                self._name_hit(n, EXACT, building_id, hits)
+            words = frozenset(processed.split()) - _STOP_WORDS
+            if not words:
+                continue
+            self._whole_words(words, building_id, hits)
+            found = process.extract(processed, self.name_choices, scorer=fuzz.WRatio,
+                                    processor=None, limit=None, score_cutoff=NAME_CUTOFF)
             for _, score, i in found:
-                u = self.units[self.name_units[i]]
-                if building_id is not None and u.building_id != building_id:
-                    continue
-                # an exact name is as good as an exact number; fuzzy ones rank below
-                final = EXACT if score >= 99.5 else min(float(score), FUZZY_NAME_CEILING)
-                hits.add_unit(u.id, final, MatchKind.UNIT_NAME)
+                # an exact name is as good as an exact number; fuzzy ones rank below, and
+                # only where every word said is in the name (a typo of it at least)
+                if score < 99.5 and self._every_word_in(words, self.name_tokens[i]):
+                    self._name_hit(self.names[i], min(float(score), FUZZY_NAME_CEILING),
+                                   building_id, hits)
 
-    # --- building candidates ---------------------------------------------------------------
+    @staticmethod
+    def _every_word_in(words: frozenset[str], name: frozenset[str]) -> bool:
+        return all(w in name or any(fuzz.ratio(w, t) >= WORD_CUTOFF for t in name)
+                   for w in words if len(w) > 2)
 
-    def _unit_candidate(self, unit: Unit, score: float, match: MatchKind) -> Candidate:
+    def _whole_words(self, words: frozenset[str], building_id: str | None,
+                     hits: _Hits) -> None:
+        """Names by their words: "vestibule" is the one room whose name holds the word (93);
+        "south parking lot" is "South Lot" said with its kind (95)."""
+        containing = [i for i, toks in enumerate(self.name_tokens) if words <= toks]
+        features = {(self.names[i].kind, self.names[i].feature_id) for i in containing}
+        if len(features) == 1 and any(len(w) > 2 for w in words):
+            self._name_hit(self.names[containing[0]], UNIQUE_WORD_SCORE, building_id, hits)
+        for i, toks in enumerate(self.name_tokens):
+            if not toks & words:
+                continue
+            extra = self._extra_words(self.names[i])
+            own = toks - extra
+            if own and own == words - extra and toks != words:
+                self._name_hit(self.names[i], NAME_WITH_KIND_SCORE, building_id, hits)
+
+    def _extra_words(self, n: _Name) -> frozenset[str]:
+        """Words that may go with a name without changing what it names: its kind's words."""
+        extra = set(_GENERIC_WORDS)
+        if n.kind == "grounds":
+            kind = self.grounds[n.feature_id].kind
+            extra.update(w for word, k in GROUNDS_WORDS.items() if k is kind
+                         for w in word.split())
+        elif n.kind == "amenity":
+            akind = self.amenities[n.feature_id].kind
+            extra.update(w for word, k in AMENITY_WORDS.items() if k is akind
+                         for w in word.split())
+        elif n.kind == "unit" and _is_restroom(self.units[n.feature_id]):
+            extra.update(RESTROOM_WORDS)
+        return frozenset(extra)
+
+    def _name_hit(self, n: _Name, score: float, building_id: str | None, hits: _Hits) -> None:
+        if n.kind == "unit":
+            u = self.units[n.feature_id]
+            if building_id is not None and u.building_id != building_id:
+                return
+            hits.add_unit(u.id, score,
+                          MatchKind.HALLWAY if _is_hallway(u) else MatchKind.UNIT_NAME)
+        elif n.kind == "amenity":
+            a = self.amenities[n.feature_id]
+            if building_id is not None and a.building_id != building_id:
+                return
+            hits.others.append(self._feature_candidate(
+                a.id, MatchKind.AMENITY, score, "amenity", a.name, a.building_id, a.level_id,
+                a.kind.value))
+        elif n.kind == "grounds" and building_id is None:
+            hits.others.append(self._grounds_candidate(self.grounds[n.feature_id], score))
+
+    def _restrooms(self, q: str, building_id: str | None, hits: _Hits) -> None:
+        """"boys bathroom", "girls restroom", "staff wc": restrooms by the gender they serve,
+        read from the IMDF category (restroom.male ...) or the room's name."""
+        if not is_restroom_phrase(q):
+            return
+        said = restroom_gender(q)
+        rooms = [u for u in self.units.values() if _is_restroom(u)
+                 and (building_id is None or u.building_id == building_id)]
+        matching: list[Unit] = []
+        unknown: list[Unit] = []
+        for u in rooms:
+            gender = category_gender(u.category) or restroom_gender(u.name)
+            if said is None or gender == said:
+                matching.append(u)
+            elif gender is None:
+                unknown.append(u)
+        for u in matching:
+            hits.add_unit(u.id, 95.0 if len(matching) == 1 else 90.0, MatchKind.UNIT_NAME)
+        for u in unknown:
+            hits.add_unit(u.id, 80.0, MatchKind.UNIT_NAME, (FLAG_GENDER_UNKNOWN,))
+
+    def _apply_floor(self, floor: FloorSaid, hits: _Hits) -> None:
+        """A floor the caller said narrows the answer: elsewhere is at best a partial match."""
+        ok = self._levels_said(floor)
+        for uid, (score, match, flags) in list(hits.units.items()):
+            if self.units[uid].level_id not in ok:
+                hits.units[uid] = (min(score, OFF_FLOOR_SCORE), match, (*flags, FLAG_OFF_FLOOR))
+        others = []
+        for c in hits.others:
+            level_id = self._level_of(c)
+            if level_id is not None and level_id not in ok and c.feature_type != "cell":
+                c = replace(c, score=min(c.score, OFF_FLOOR_SCORE),
+                            flags=(*c.flags, FLAG_OFF_FLOOR))
+            others.append(c)
+        hits.others = others
+
+    def _levels_said(self, floor: FloorSaid) -> set[str]:
+        """Ids of the levels a floor phrase names, building by building."""
+        ok: set[str] = set()
+        by_building: dict[str, list[Any]] = {}
+        for lv in self.index.campus.levels:
+            by_building.setdefault(lv.building_id, []).append(lv)
+        for levels in by_building.values():
+            ordinals = sorted(lv.ordinal for lv in levels)
+            for lv in levels:
+                if floor.relation == "ground":
+                    hit = lv.ordinal == 0
+                elif floor.relation == "basement":
+                    hit = lv.ordinal < 0
+                elif floor.relation == "upstairs":
+                    hit = lv.ordinal > 0
+                elif floor.relation == "downstairs":
+                    hit = lv.ordinal <= 0 if len(ordinals) > 1 else True
+                elif floor.relation == "top":
+                    hit = lv.ordinal == ordinals[-1]
+                else:
+                    hit = False
+                if hit:
+                    ok.add(lv.id)
+            if floor.number is not None:
+                named = [lv for lv in levels
+                         if floor.number in level_numbers(lv.name)
+                         or lv.short_name.strip().lower() == str(floor.number)]
+                if named:
+                    ok.update(lv.id for lv in named)
+                else:
+                    # unnamed levels: the American count (1st floor = ground) unless the
+                    # building names its ground floor, when floors count from above it
+                    ground_named = any(lv.ordinal == 0 and re.search(
+                        r"ground|erdgeschoss|rez|parterre|begane", fold(lv.name))
+                        for lv in levels)
+                    want = floor.number if ground_named else floor.number - 1
+                    ok.update(lv.id for lv in levels if lv.ordinal == want)
+        return ok
+
+    # --- nearby things, floor-aware where the index is ------------------------------------
+
+    def _doors_near(self, p: Point, building_id: str | None, level_id: str | None,
+                    k: int = 3) -> list[Nearby]:
+        return self.index.nearest_exterior_doors(p, building_id, k, level_id=level_id)
+
+    def _amenity_near(self, kind: AmenityKind, p: Point, building_id: str | None,
+                      level_id: str | None) -> Nearby | None:
+        return self.index.nearest_amenity(kind, p, building_id, level_id=level_id)
+
+    def _amenities_near(self, kind: AmenityKind, p: Point, building_id: str | None,
+                        level_id: str | None, k: int) -> list[Nearby]:
+        return self.index.nearest_amenities(kind, p, building_id, k, level_id=level_id)
+
+    def _nearby_fields(self, p: Point, building_id: str | None, level_id: str | None,
+                       own_kind: str | None = None, own_id: str | None = None
+                       ) -> dict[str, Any]:
+        def unless_self(kind: AmenityKind) -> Nearby | None:
+            if own_kind == kind.value:
+                return None
+            return self._amenity_near(kind, p, building_id, level_id)
+
+        doors = tuple(d for d in self._doors_near(p, building_id, level_id)
+                      if d.feature_id != own_id)
+        stairs = None
+        if building_id is not None and own_kind != AmenityKind.STAIRWELL.value:
+            stairs = self._amenity_near(AmenityKind.STAIRWELL, p, building_id, level_id)
+            if stairs is not None and stairs.building_id != building_id:
+                stairs = None
+        fields: dict[str, Any] = {
+            "nearest_doors": doors,
+            "nearest_knox_box": unless_self(AmenityKind.KNOX_BOX),
+            "nearest_aed": unless_self(AmenityKind.AED),
+            "nearest_trauma_kit": unless_self(AmenityKind.TRAUMA_KIT),
+            "nearest_stairs": stairs,
+        }
+        return fields
+
+    def _distance_flags(self, building_id: str | None, nearby: dict[str, Any]) -> tuple[str, ...]:
+        if building_id is None:
+            return ()
+        doors: tuple[Nearby, ...] = nearby["nearest_doors"]
+        if doors and doors[0].building_id == building_id and doors[0].distance_kind != "walking":
+            return (FLAG_STRAIGHT,)
+        return ()
+
+    # --- candidates ------------------------------------------------------------------------
+
+    def _unit_candidate(self, unit: Unit, score: float, match: MatchKind,
+                        flags: tuple[str, ...] = ()) -> Candidate:
         base = self._context.get(unit.id)
         if base is None:
             base = self._build_unit_context(unit)
             self._context[unit.id] = base
-        return _with_score(base, score, match)
+        return replace(base, score=score, match=match, flags=(*base.flags, *flags))
 
     def _build_unit_context(self, unit: Unit) -> Candidate:
         ix = self.index
@@ -495,24 +1164,38 @@ class LookupEngine:
         lon, lat = ix.frame.lonlat(p.x, p.y)
         building = ix.buildings[unit.building_id]
         level = ix.levels[unit.level_id]
-        room = " ".join(x for x in (f"Room {unit.number}" if unit.number else "", unit.name) if x)
+        approximate = bool(getattr(unit, "approximate", False))
+        room = " ".join(x for x in (f"Room {unit.number}" if unit.number else "",
+                                    unit.name.replace("\n", " ")) if x)
         label = (f"Building {building.short_name} ({building.name}) · {level.name} · {room}"
-                 f" · grid {primary}" + (f" ({sub})" if sub else ""))
+                 + (" · approximate location (label only, no outline)" if approximate else "")
+                 + f" · grid {primary}" + (f" ({sub})" if sub else ""))
+        nearby = self._nearby_fields(p, building.id, unit.level_id)
+        flags = ((FLAG_APPROXIMATE,) if approximate else ()) + self._distance_flags(
+            building.id, nearby)
         return Candidate(
             score=0.0, match=MatchKind.UNIT_NUMBER, label=label, feature_id=unit.id,
             feature_type="unit", building_id=building.id, building_name=building.name,
             level_ordinal=level.ordinal, level_name=level.name, unit_number=unit.number or None,
-            unit_name=unit.name or None, kind=unit.category, primary_cell=primary, subcell=sub,
-            cells=cells, usng=to_usng(lon, lat), lon=lon, lat=lat,
-            nearest_doors=tuple(ix.nearest_exterior_doors(p, building.id)),
-            nearest_knox_box=ix.nearest_amenity(AmenityKind.KNOX_BOX, p, building.id),
-            nearest_aed=ix.nearest_amenity(AmenityKind.AED, p, building.id),
-            campus_id=ix.campus.id,
+            unit_name=unit.name.replace("\n", " ") or None, kind=unit.category,
+            primary_cell=primary, subcell=sub, cells=cells, usng=to_usng(lon, lat), lon=lon,
+            lat=lat, campus_id=ix.campus.id, approximate=approximate, flags=flags, **nearby,
         )
 
     def _feature_candidate(self, feature_id: str, match: MatchKind, score: float,
                            feature_type: str, name: str, building_id: str | None,
                            level_id: str | None, kind: str | None) -> Candidate:
+        key = f"{feature_type}:{feature_id}:{name}"
+        base = self._context.get(key)
+        if base is None:
+            base = self._build_feature_context(feature_id, feature_type, name, building_id,
+                                               level_id, kind)
+            self._context[key] = base
+        return replace(base, score=score, match=match)
+
+    def _build_feature_context(self, feature_id: str, feature_type: str, name: str,
+                               building_id: str | None, level_id: str | None,
+                               kind: str | None) -> Candidate:
         ix = self.index
         p = ix.shapes[feature_id]
         lon, lat = ix.frame.lonlat(p.x, p.y)
@@ -520,23 +1203,101 @@ class LookupEngine:
         sub = grid.subcell_at(ix.grid, p.x, p.y).label if cell else None
         building = ix.buildings.get(building_id) if building_id else None
         ordinal = ix.ordinal_of(level_id)
-        level_name = ix.level_name(ordinal, building_id) if level_id else "Outdoors"
+        if level_id:
+            level_name = ix.levels[level_id].name
+        else:
+            level_name = "Outdoors" if building is None else ix.level_name(ordinal, building_id)
         where = [f"Building {building.short_name} ({building.name})"] if building else []
         place = f"grid {cell}" + (f" ({sub})" if sub else "")
         label = " · ".join([*where, level_name, name, place])
-        doors = tuple(d for d in ix.nearest_exterior_doors(p, building_id)
-                      if d.feature_id != feature_id)
+        nearby = self._nearby_fields(p, building_id, level_id, kind, feature_id)
         return Candidate(
-            score=score, match=match, label=label, feature_id=feature_id,
+            score=0.0, match=MatchKind.AMENITY, label=label, feature_id=feature_id,
             feature_type=feature_type, building_id=building_id,
             building_name=building.name if building else None, level_ordinal=ordinal,
             level_name=level_name, unit_number=None, unit_name=None, kind=kind,
             primary_cell=cell, subcell=sub, cells=(cell,) if cell else (), usng=to_usng(lon, lat),
-            lon=lon, lat=lat, nearest_doors=doors,
-            nearest_knox_box=None if kind == AmenityKind.KNOX_BOX.value else
-            ix.nearest_amenity(AmenityKind.KNOX_BOX, p, building_id),
-            nearest_aed=None if kind == AmenityKind.AED.value else
-            ix.nearest_amenity(AmenityKind.AED, p, building_id),
+            lon=lon, lat=lat, campus_id=ix.campus.id,
+            flags=self._distance_flags(building_id, nearby), **nearby,
+        )
+
+    def _building_candidate(self, building_id: str, score: float) -> Candidate:
+        key = f"building:{building_id}"
+        base = self._context.get(key)
+        if base is None:
+            base = self._build_building_context(building_id)
+            self._context[key] = base
+        return replace(base, score=score)
+
+    def _build_building_context(self, building_id: str) -> Candidate:
+        ix = self.index
+        b = ix.buildings[building_id]
+        shape = ix.footprints[building_id]
+        p = grid.label_point(shape)
+        lon, lat = ix.frame.lonlat(p.x, p.y)
+        cell = ix.cell_of(p.x, p.y)
+        sub = grid.subcell_at(ix.grid, p.x, p.y).label if cell else None
+        mains = [o for o in ix.campus.exterior_doors(building_id) if o.main_entrance]
+        main_nearby = [ix.nearby(o.id, f"Door {o.number}" if o.number else "Main entrance",
+                                 o.number, p, o.level_id, o.building_id) for o in mains]
+        others = [d for d in self._doors_near(p, building_id, None)
+                  if d.feature_id not in {o.id for o in mains}]
+        doors = tuple([*main_nearby, *others][:3])
+        entrance = (f" · main entrance {main_nearby[0].name} (grid {main_nearby[0].cell})"
+                    if main_nearby else "")
+        knox = ix.nearest_amenity(AmenityKind.KNOX_BOX, p, building_id)
+        knox_text = (f" · Knox box grid {knox.cell}"
+                     if knox is not None and knox.building_id == building_id else "")
+        label = (f"Building {b.short_name} ({b.name}){entrance}{knox_text}"
+                 f" · grid {cell}" + (f" ({sub})" if sub else ""))
+        spanned = tuple(c.label for c in grid.cells_spanned(ix.grid, shape))
+        return Candidate(
+            score=0.0, match=MatchKind.BUILDING, label=label, feature_id=building_id,
+            feature_type="building", building_id=building_id, building_name=b.name,
+            level_ordinal=None, level_name=None, unit_number=None, unit_name=None,
+            kind="building", primary_cell=cell, subcell=sub, cells=spanned,
+            usng=to_usng(lon, lat), lon=lon, lat=lat, nearest_doors=doors,
+            nearest_knox_box=knox, nearest_aed=ix.nearest_amenity(AmenityKind.AED, p, building_id),
+            nearest_trauma_kit=ix.nearest_amenity(AmenityKind.TRAUMA_KIT, p, building_id),
+            campus_id=ix.campus.id,
+        )
+
+    def _grounds_candidate(self, g: GroundsFeature, score: float) -> Candidate:
+        key = f"grounds:{g.id}"
+        base = self._context.get(key)
+        if base is None:
+            base = self._build_grounds_context(g)
+            self._context[key] = base
+        return replace(base, score=score)
+
+    def _build_grounds_context(self, g: GroundsFeature) -> Candidate:
+        ix = self.index
+        shape = ix.frame.to_local(g.geometry)
+        if isinstance(shape, Polygon) and shape.is_valid:
+            p = grid.label_point(shape)
+        elif shape.geom_type in ("LineString", "MultiLineString"):
+            p = shape.interpolate(0.5, normalized=True)
+        else:
+            p = shape.representative_point()
+        lon, lat = ix.frame.lonlat(p.x, p.y)
+        cell = ix.cell_of(p.x, p.y)
+        sub = grid.subcell_at(ix.grid, p.x, p.y).label if cell else None
+        kind_name = g.kind.value.replace("_", " ")
+        label = f"Outdoors · {g.name} ({kind_name})" + (
+            f" · grid {cell}" + (f" ({sub})" if sub else "") if cell else " · outside the grid")
+        try:
+            spanned = tuple(c.label for c in grid.cells_spanned(ix.grid, shape))
+        except (OutsideGrid, ValueError):
+            spanned = (cell,) if cell else ()
+        return Candidate(
+            score=0.0, match=MatchKind.GROUNDS, label=label, feature_id=g.id,
+            feature_type="grounds", building_id=None, building_name=None, level_ordinal=None,
+            level_name="Outdoors", unit_number=None, unit_name=None, kind=g.kind.value,
+            primary_cell=cell, subcell=sub, cells=spanned, usng=to_usng(lon, lat), lon=lon,
+            lat=lat, nearest_doors=tuple(self._doors_near(p, None, None)),
+            nearest_knox_box=ix.nearest_amenity(AmenityKind.KNOX_BOX, p),
+            nearest_aed=ix.nearest_amenity(AmenityKind.AED, p),
+            nearest_trauma_kit=ix.nearest_amenity(AmenityKind.TRAUMA_KIT, p),
             campus_id=ix.campus.id,
         )
 
@@ -549,20 +1310,23 @@ class LookupEngine:
             return None
         sub = grid.subcell_at(ix.grid, x, y).label
         building = ix.building_at(x, y)
-        units = ix.units_at(x, y, 0) or ix.units_at(x, y)
-        unit = units[0] if units else None
+        units = ix.units_at(x, y)
+        ground = [u for u in units if ix.levels[u.level_id].ordinal == 0]
+        unit = (ground or units)[0] if units else None
         level = ix.levels[unit.level_id] if unit else None
         p = Point(x, y)
         where = []
         if building:
             where.append(f"Building {building.short_name} ({building.name})")
-        if unit and level:
-            where.append(f"{level.name} · " + " ".join(
-                s for s in (f"Room {unit.number}" if unit.number else "", unit.name) if s))
+        for u in sorted(units, key=lambda u: ix.levels[u.level_id].ordinal):
+            lv = ix.levels[u.level_id]
+            where.append(f"{lv.name} · " + " ".join(
+                s for s in (f"Room {u.number}" if u.number else "", u.name) if s))
         if not building:
             where.append("Outdoors")
         label = " · ".join([*where, f"grid {cell} ({sub})"])
         b_id = building.id if building else None
+        level_id = unit.level_id if unit else None
         return Candidate(
             score=score, match=match, label=label, feature_id=unit.id if unit else None,
             feature_type="point", building_id=b_id,
@@ -572,15 +1336,8 @@ class LookupEngine:
             unit_number=(unit.number or None) if unit else None,
             unit_name=(unit.name or None) if unit else None, kind=None, primary_cell=cell,
             subcell=sub, cells=(cell,), usng=to_usng(lon, lat), lon=lon, lat=lat,
-            nearest_doors=tuple(ix.nearest_exterior_doors(p, b_id)),
-            nearest_knox_box=ix.nearest_amenity(AmenityKind.KNOX_BOX, p, b_id),
-            nearest_aed=ix.nearest_amenity(AmenityKind.AED, p, b_id),
-            campus_id=ix.campus.id,
+            campus_id=ix.campus.id, **self._nearby_fields(p, b_id, level_id),
         )
-
-
-def _with_score(base: Candidate, score: float, match: MatchKind) -> Candidate:
-    return replace(base, score=score, match=match)
 
 
 _engines: weakref.WeakKeyDictionary[CampusIndex, LookupEngine] = weakref.WeakKeyDictionary()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shapely.geometry import Point
 
 from gridmap import grid
 from gridmap.index import CampusIndex
 from gridmap.lookup import MatchKind, Status, lookup
+from gridmap.model import AmenityKind
 from importers.campus import import_campus
 
 MANIFEST = Path(__file__).resolve().parents[1] / "data/samples/lincoln_ridge/campus.toml"
@@ -33,11 +35,18 @@ def test_room_214_is_on_the_second_floor_of_the_main_building(
 
 
 def test_room_letter_and_cell_label_collide(index: CampusIndex) -> None:
-    # the sample has both a room C-4 (Early Childhood Center) and a grid cell C4
+    # the sample has both a room C-4 (Early Childhood Center) and a grid cell C4: the room
+    # wins, and the cell follows only as an alternative flagged as such
     result = lookup(index, "C4")
-    assert result.status is Status.AMBIGUOUS
-    assert {c.match for c in result.candidates} == {MatchKind.CELL, MatchKind.UNIT_NUMBER}
-    assert lookup(index, "grid C4").candidates[0].match is MatchKind.CELL
+    assert result.status is Status.FOUND
+    assert result.candidates[0].unit_number == "C-4"
+    assert [c.match for c in result.candidates] == [MatchKind.UNIT_NUMBER, MatchKind.CELL]
+    assert result.candidates[1].flags == ("also a grid cell",)
+    assert result.candidates[1].score < 90
+    for said in ("grid C4", "cell C4", "grid c4"):
+        only = lookup(index, said)
+        assert only.status is Status.FOUND
+        assert [c.match for c in only.candidates] == [MatchKind.CELL], said
     assert lookup(index, "room C-4").candidates[0].unit_number == "C-4"
 
 
@@ -86,6 +95,7 @@ def test_spoken_phrasings(index: CampusIndex, query: str, building: str, answer:
     ("aed near the cafeteria", "aed", "Room 115 Cafeteria"),
     ("nearest knox box to room 214", "knox_box", "Room 214 Science Lab"),
     ("closest aed to the gym", "aed", "Room B-1 Gymnasium"),
+    ("nearest trauma kit to room 214", "trauma_kit", "Room 214 Science Lab"),
 ])
 def test_nearest_point_of_a_kind_to_a_place(
     index: CampusIndex, query: str, kind: str, place: str
@@ -94,17 +104,28 @@ def test_nearest_point_of_a_kind_to_a_place(
     assert result.status is Status.FOUND
     assert all(c.kind == kind for c in result.candidates)
     target = lookup(index, place.split(" ", 2)[1] if place.startswith("Room") else place)
-    origin = index.frame.xy(target.candidates[0].lon, target.candidates[0].lat)
-    distances = [((index.frame.xy(c.lon, c.lat)[0] - origin[0]) ** 2
-                  + (index.frame.xy(c.lon, c.lat)[1] - origin[1]) ** 2) ** 0.5
-                 for c in result.candidates]
-    assert distances == sorted(distances)
-    # it is the nearest of all of that kind on the campus
-    everyone = [a for a in index.campus.amenities if a.kind.value == kind]
-    nearest = min(everyone, key=lambda a: ((index.shapes[a.id].x - origin[0]) ** 2
-                                           + (index.shapes[a.id].y - origin[1]) ** 2))
-    assert result.candidates[0].feature_id == nearest.id
-    assert f"m from {place}" in result.candidates[0].label
+    room = target.candidates[0]
+    # the same building's first, then the caller's level, then by distance as people walk
+    expected = index.nearest_amenities(
+        AmenityKind(kind), Point(*index.frame.xy(room.lon, room.lat)), room.building_id, 3,
+        level_id=next(u.level_id for u in index.campus.units if u.id == room.feature_id))
+    assert [c.feature_id for c in result.candidates] == [n.feature_id for n in expected]
+    first = result.candidates[0]
+    how = "walking" if expected[0].distance_kind == "walking" else "straight line"
+    assert f"m {how} from {place}" in first.label
+    if not expected[0].same_level:
+        assert f"on {expected[0].level_name}" in first.label
+
+
+def test_nearest_on_another_level_names_it_and_the_stairs(index: CampusIndex) -> None:
+    # the 2nd floor has a trauma kit, the 1st floor's library does not: the kit named is on
+    # the library's own level if there is one, else its label says the level and the stairs
+    result = lookup(index, "trauma kit near the library")
+    assert result.status is Status.FOUND
+    library = lookup(index, "library").candidates[0]
+    for c in result.candidates:
+        if c.level_ordinal != library.level_ordinal:
+            assert f"on {c.level_name}" in c.label and " via " in c.label
 
 
 def test_exits_nearest_a_room_are_its_buildings_doors_by_distance(index: CampusIndex) -> None:
