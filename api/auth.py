@@ -14,10 +14,8 @@ or expired). A session id is no bearer token and a token is no session id.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -25,10 +23,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.store import AuditEntry, CampusStore, Role, SessionRecord, TokenRecord, utcnow
+from api.tokens import SESSION_PREFIX, TOKEN_PREFIX, create_token, generate_token, hash_token
 from gridmap.errors import Forbidden, Unauthenticated
 
-TOKEN_PREFIX = "gm_"
-SESSION_PREFIX = "gs_"
+__all__ = ["SESSION_PREFIX", "TOKEN_PREFIX", "Principal", "create_token", "generate_token",
+           "hash_token", "verify_session", "verify_token"]
+
 _MAX_TOKEN_LENGTH = 200
 
 
@@ -48,36 +48,6 @@ class Principal:
 
     def may_see(self, campus_id: str) -> bool:
         return self.campuses is None or campus_id in self.campuses
-
-
-def generate_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(
-    store: CampusStore,
-    name: str,
-    role: Role = Role.VIEWER,
-    *,
-    expires_days: float | None = None,
-    campuses: Sequence[str] | None = None,
-) -> tuple[str, TokenRecord]:
-    """A new token: returns the plaintext (show it once, never store it) and its record."""
-    if not name.strip():
-        raise ValueError("a token needs a name (who or what holds it)")
-    if expires_days is not None and expires_days <= 0:
-        raise ValueError("expiry must be a positive number of days")
-    token = generate_token()
-    expires_at = None if expires_days is None else utcnow() + timedelta(days=expires_days)
-    record = store.add_token(
-        token_id="tok_" + secrets.token_hex(6), name=name.strip(), role=role,
-        token_hash=hash_token(token), expires_at=expires_at, campuses=campuses,
-    )
-    return token, record
 
 
 def verify_token(store: CampusStore, token: str, now: datetime | None = None) -> Principal:

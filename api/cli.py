@@ -12,16 +12,19 @@ import hashlib
 import json
 import os
 import sys
-import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import quote
 
-from api.auth import create_token
-from api.settings import Settings
-from api.store import AuditEntry, CampusStore, RevisionInfo, Role, open_store, utcnow
 from gridmap.errors import CampusNotFound, GridmapError
+
+if TYPE_CHECKING:  # imported where used: `gridmap lookup` must start in well under 0.5 s
+    from api.settings import Settings
+    from api.store import CampusStore, RevisionInfo
+
+#: The token roles (api.store.Role's values; a test keeps them equal).
+ROLE_NAMES = ("admin", "viewer")
 
 DEMO_CAMPUS = "lincoln-ridge"
 DEMO_TOKEN_NAME = "demo"
@@ -35,16 +38,44 @@ class CliError(Exception):
 # --- import ---------------------------------------------------------------------------------
 
 
+def _digest_files(folder: Path) -> list[tuple[str, Path | None]]:
+    """Every non-hidden regular file under ``folder`` by relative path, sorted; a symlink whose
+    target lies outside the folder (or nowhere) is listed with None, its target unread.
+    Symlinked folders are not descended into."""
+    found: list[tuple[str, Path | None]] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                inside = target.is_relative_to(folder) and target.is_file()
+                found.append((rel, target if inside else None))
+            elif path.is_file():
+                found.append((rel, path))
+    return sorted(found, key=lambda item: item[0])
+
+
 def source_digest(manifest: Path) -> str:
-    """sha256 over the manifest's folder (every non-hidden file, by relative path and content)."""
+    """sha256 over the manifest's folder (every non-hidden file, by relative path and content).
+
+    Nothing outside the folder is read: a symlink pointing out of it counts by its name only.
+    """
     folder = manifest.resolve().parent
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        rel = path.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
+    for rel, path in _digest_files(folder):
+        h.update(rel.encode() + b"\0")
+        if path is None:
+            h.update(b"symlink out of the manifest folder\0")
             continue
-        h.update(rel.as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        file_hash = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                file_hash.update(chunk)
+        h.update(file_hash.digest())
     return h.hexdigest()
 
 
@@ -58,6 +89,8 @@ def cli_actor() -> str:
 
 
 def _manifest_campus_id(manifest: Path) -> str | None:
+    import tomllib
+
     try:
         data = tomllib.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
@@ -87,6 +120,8 @@ def import_manifest(
         if current.source_digest == digest:
             return None, None
     from api.publish import check_servable, import_limits
+    from api.settings import Settings
+    from api.store import AuditEntry, utcnow
 
     limits = import_limits(Settings())  # GRIDMAP_IMPORT_TIME_LIMIT_S, ..._MEMORY_LIMIT_MB
     result = import_campus(manifest, previous, limits)
@@ -141,11 +176,11 @@ def _elsewhere(item: dict[str, Any], c: dict[str, Any]) -> str:
     if item.get("building_id") and c.get("building_id") and \
             item["building_id"] != c["building_id"]:
         bits.append(f"Building {item.get('building') or item['building_id']}")
-    same_level = item.get("same_level")
-    if same_level is None:  # answers from a server without the flag: compare ordinals
-        ordinal, here = item.get("level_ordinal"), c.get("level_ordinal")
-        same_level = ordinal is None or here is None or ordinal == here
-    if not same_level:
+    # another level when the answer says so, or when the ordinals differ (an answer made
+    # without the candidate's level, or by an older server, does not say)
+    ordinal, here = item.get("level_ordinal"), c.get("level_ordinal")
+    if item.get("same_level") is False or (
+            ordinal is not None and here is not None and ordinal != here):
         level = item.get("level_name") or (
             f"level {item['level_ordinal']}" if item.get("level_ordinal") is not None else "")
         via = f"via {item['via']}" if item.get("via") else ""
@@ -193,6 +228,7 @@ def candidate_line(c: dict[str, Any]) -> str:
 
 def _local_lookup(args: argparse.Namespace, store: CampusStore) -> dict[str, Any]:
     """Answer from the local store; audited like an API call, as the local operator."""
+    from api.store import AuditEntry, utcnow
     from gridmap.index import CampusIndex
     from gridmap.lookup import lookup
 
@@ -240,7 +276,10 @@ def _remote_lookup(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_lookup(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    result = _remote_lookup(args) if args.url else _local_lookup(args, store)
+    return _print_lookup(args, _local_lookup(args, store))
+
+
+def _print_lookup(args: argparse.Namespace, result: dict[str, Any]) -> int:
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -286,6 +325,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def cmd_export(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     """Write the campus gazetteer (CSV or GeoJSON) to ``-o`` or stdout; audited."""
+    from api.store import AuditEntry, utcnow
     from gridmap.gazetteer import gazetteer, to_csv, to_geojson
     from gridmap.index import CampusIndex
 
@@ -316,7 +356,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings, store: CampusStore)
 
 
 def cmd_token_create(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    days = None if args.no_expiry else (args.expires_days or settings.token_ttl_days)
+    # an explicit --expires-days 0 (or less) is refused by create_token, not read as "default"
+    from api.store import Role
+    from api.tokens import create_token
+
+    days = None if args.no_expiry else (
+        settings.token_ttl_days if args.expires_days is None else args.expires_days)
     try:
         token, record = create_token(
             store, args.name, Role(args.role), expires_days=days, campuses=args.campus or None
@@ -382,6 +427,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, store: CampusStore) -
         _print_import(info, result, sys.stdout)
     # only hashes are stored, so a fresh token each run; the previous demo token stops working
     store.revoke_tokens(name=DEMO_TOKEN_NAME)
+    from api.store import Role
+    from api.tokens import create_token
+
     token, _ = create_token(store, DEMO_TOKEN_NAME, Role.ADMIN,
                             expires_days=settings.token_ttl_days)
     base = f"http://{args.host or settings.host}:{args.port or settings.port}"
@@ -400,7 +448,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, store: CampusStore) -
 
 # --- argument parsing -----------------------------------------------------------------------
 
-Command = Callable[[argparse.Namespace, Settings, CampusStore], int]
+Command = Callable[[argparse.Namespace, "Settings", "CampusStore"], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -442,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="token_command", required=True)
     p = tokens.add_parser("create", help="create a token and print it once")
     p.add_argument("name", help="who holds it, e.g. 'County dispatch'")
-    p.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    p.add_argument("--role", choices=ROLE_NAMES, default="viewer")
     expiry = p.add_mutually_exclusive_group()
     expiry.add_argument("--expires-days", type=float, help="lifetime (default: settings)")
     expiry.add_argument("--no-expiry", action="store_true")
@@ -467,19 +515,84 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that only read the store: they never create one where there is none.
+READ_ONLY_COMMANDS = frozenset({"lookup", "export", "token list", "token revoke"})
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    sub = getattr(args, "token_command", None)
+    return f"{args.command} {sub}" if sub else str(args.command)
+
+
+def store_location(settings: Settings) -> str:
+    """Where this process looks for its store, and why there, in words."""
+    from api.store import sqlite_path
+
+    path = sqlite_path(settings.resolved_database_url)
+    if path is None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(settings.resolved_database_url).render_as_string(hide_password=True)
+        return f"the database {url} (GRIDMAP_DATABASE_URL)"
+    where = f"the SQLite file {path.resolve()}"
+    if settings.database_url:
+        return f"{where} (GRIDMAP_DATABASE_URL)"
+    if "GRIDMAP_DATA_DIR" in os.environ:
+        return f"{where} (GRIDMAP_DATA_DIR={os.environ['GRIDMAP_DATA_DIR']})"
+    return (f"{where} (GRIDMAP_DATA_DIR is not set, so the data directory is "
+            f"{settings.data_dir} in the current directory {Path.cwd()})")
+
+
+_POINT_ELSEWHERE = ("Run gridmap from the folder that holds its var/ directory, or point it at "
+                    "the store: export GRIDMAP_DATA_DIR=/path/to/var (or GRIDMAP_DATABASE_URL).")
+
+
+def _open_store(command: str, settings: Settings) -> CampusStore:
+    from api.store import open_store, sqlite_path
+
+    path = sqlite_path(settings.resolved_database_url)
+    if command in READ_ONLY_COMMANDS and path is not None and not path.exists():
+        raise CliError(f"no gridmap store at {store_location(settings)}. {_POINT_ELSEWHERE}")
+    return open_store(settings.resolved_database_url)
+
+
+def _unknown_campus_hint(store: CampusStore, settings: Settings) -> str:
+    """What the store holds and where it is, to follow an unknown-campus error."""
+    try:
+        ids = [c.id for c in store.list_campuses()]
+    except Exception:  # the hint must not hide the error it explains
+        return ""
+    held = f"it holds {', '.join(ids)}" if ids else "it holds no campus"
+    return f" (looked in {store_location(settings)}; {held}). {_POINT_ELSEWHERE}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    settings = Settings()
-    store = open_store(settings.resolved_database_url)
-    func: Command = args.func
+    command = _command_name(args)
+    if command == "lookup" and not args.url:
+        from api import cli_fast
+
+        fast = cli_fast.local_lookup(args.campus, args.query, args.limit, cli_actor())
+        if fast is not None:
+            return _print_lookup(args, fast)
     try:
-        return func(args, settings, store)
+        from api.settings import Settings
+
+        settings = Settings()
+        if command == "lookup" and args.url:  # ask a server: no local store at all
+            return _print_lookup(args, _remote_lookup(args))
+        store = _open_store(command, settings)
+        func: Command = args.func
+        try:
+            return func(args, settings, store)
+        except CampusNotFound as exc:
+            raise CliError(f"{exc}{_unknown_campus_hint(store, settings)}") from exc
+        finally:
+            store.close()
     except (CliError, GridmapError) as exc:
         # a local operator: the full message (file, layer, entity) helps more than the short one
         print(f"gridmap {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        store.close()
 
 
 if __name__ == "__main__":

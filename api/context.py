@@ -14,6 +14,7 @@ Refused requests (401, 403, 404 for a hidden campus, 429) are audited through
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -25,11 +26,19 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from api.auth import Principal, audit_entry, client_of
+from api.errors import InvalidParameter
 from api.settings import Settings
 from api.store import CampusStore
 from gridmap.errors import CampusNotFound, NotFound
 from gridmap.index import CampusIndex
 from gridmap.model import Campus
+
+#: Revisions are 32-bit integers on PostgreSQL: larger ones are refused before any query.
+MAX_REVISION = 2**31 - 1
+#: Campus ids are stored in 100 characters; longer ones, and control characters, are refused.
+MAX_CAMPUS_ID = 100
+CAMPUS_ID_PATTERN = r"^[^\x00-\x1f\x7f/]+$"
+_CAMPUS_ID = re.compile(CAMPUS_ID_PATTERN)
 
 # A map view pulls hundreds of tiles; one audit row per token, campus and level per window.
 TILE_AUDIT_WINDOW_S = 60.0
@@ -124,8 +133,12 @@ class AppContext:
 
         A campus the token may not see is "unknown", like one that does not exist; an
         unpublished revision is readable by admins only. Every refusal is audited as
-        ``denied`` before it is raised.
+        ``denied`` before it is raised. A malformed campus id or an out-of-range revision is
+        an :class:`~api.errors.InvalidParameter` (400), never a database error.
         """
+        check_campus_id(campus_id)
+        if revision is not None and not 1 <= revision <= MAX_REVISION:
+            raise InvalidParameter(f"revision {revision} is out of range (1 to {MAX_REVISION})")
         try:
             if not principal.may_see(campus_id):
                 raise CampusNotFound(f"{principal.token_id} may not see {campus_id}",
@@ -227,6 +240,14 @@ class AppContext:
                         break
                     del self._tile_audits[oldest]
         self.audit(request, principal, "tiles", campus_id, detail)
+
+
+def check_campus_id(campus_id: str) -> None:
+    """Refuse (400) an id no campus can have: too long, or with control characters."""
+    if len(campus_id) > MAX_CAMPUS_ID or not _CAMPUS_ID.match(campus_id):
+        raise InvalidParameter(
+            f"malformed campus id ({len(campus_id)} characters)",
+            user_message=f"a campus id has 1 to {MAX_CAMPUS_ID} printable characters")
 
 
 def _route_of(request: Request) -> str:

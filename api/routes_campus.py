@@ -5,16 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
 from api.auth import AdminPrincipal, CurrentPrincipal, current_principal
-from api.context import Ctx
+from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, Ctx
 from api.geo import campus_detail, level_feature_collection
 from gridmap import lookup as lookups
 
 GEOJSON = "application/geo+json"
 
 router = APIRouter(dependencies=[Depends(current_principal)])
+
+#: Path and query values are bounded before any of them reaches the store: an over-long or
+#: malformed id, or a number beyond what the database holds, is a 4xx, never a 500.
+CampusId = Annotated[str, PathParam(max_length=MAX_CAMPUS_ID, pattern=CAMPUS_ID_PATTERN)]
+Revision = Annotated[int | None, Query(ge=1, le=MAX_REVISION, description="default: current")]
+Ordinal = Annotated[int, PathParam(ge=-1000, le=1000, description="level ordinal, 0 = ground")]
 
 
 @router.get("/campuses", summary="Campuses this token may see")
@@ -33,11 +40,11 @@ def list_campuses(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> di
 
 @router.get("/campuses/{campus_id}", summary="Buildings, levels, grid and counts of a campus")
 def get_campus(
-    campus_id: str,
+    campus_id: CampusId,
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    revision: Annotated[int | None, Query(ge=1, description="default: current")] = None,
+    revision: Revision = None,
 ) -> dict[str, Any]:
     loaded = ctx.loaded(request, campus_id, principal, revision)
     ctx.audit(request, principal, "campus", campus_id, f"revision {loaded.revision}")
@@ -46,7 +53,7 @@ def get_campus(
 
 @router.get("/campuses/{campus_id}/revisions", summary="Every stored revision of a campus")
 def list_revisions(
-    campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+    campus_id: CampusId, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     current = ctx.check_access(request, campus_id, principal)  # 404 if hidden or unknown
     revisions = [
@@ -62,7 +69,7 @@ def list_revisions(
 
 @router.get("/campuses/{campus_id}/lookup", summary="Room, door, cell, point kind, USNG, lat/lon")
 def lookup(
-    campus_id: str,
+    campus_id: CampusId,
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
@@ -82,7 +89,8 @@ def lookup(
 
 @router.get("/campuses/{campus_id}/cells/{label}", summary="What is in a grid cell, per level")
 def cell(
-    campus_id: str, label: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+    campus_id: CampusId, label: Annotated[str, PathParam(max_length=20)], request: Request,
+    ctx: Ctx, principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     loaded = ctx.loaded(request, campus_id, principal)
     ctx.audit(request, principal, "cell", campus_id, label[:20])
@@ -95,8 +103,8 @@ def locate(
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    lon: Annotated[float, Query(ge=-180.0, le=180.0)],
-    lat: Annotated[float, Query(ge=-90.0, le=90.0)],
+    lon: Annotated[float, Query(ge=-180.0, le=180.0, allow_inf_nan=False)],
+    lat: Annotated[float, Query(ge=-90.0, le=90.0, allow_inf_nan=False)],
 ) -> dict[str, Any]:
     matches = []
     for campus_id in ctx.store.campuses_at(lon, lat):
@@ -114,13 +122,13 @@ def locate(
 @router.get("/campuses/{campus_id}/levels/{ordinal}.geojson",
             summary="Units, doors, amenities and footprints on one level")
 def level_geojson(
-    campus_id: str,
-    ordinal: int,
+    campus_id: CampusId,
+    ordinal: Ordinal,
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
     cells: Annotated[bool, Query(description="also include the grid cells")] = False,
-    revision: Annotated[int | None, Query(ge=1, description="default: current")] = None,
+    revision: Revision = None,
 ) -> JSONResponse:
     loaded = ctx.loaded(request, campus_id, principal, revision)
     body = level_feature_collection(loaded.campus, ordinal, with_cells=cells)
@@ -130,7 +138,7 @@ def level_geojson(
 
 @router.get("/campuses/{campus_id}/grid.geojson", summary="Grid cells as labelled polygons")
 def grid_geojson(
-    campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+    campus_id: CampusId, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> JSONResponse:
     loaded = ctx.loaded(request, campus_id, principal)
     ctx.audit(request, principal, "grid_geojson", campus_id)
@@ -142,14 +150,19 @@ def audit_log(
     request: Request,
     ctx: Ctx,
     principal: AdminPrincipal,
-    campus: Annotated[str | None, Query(max_length=100)] = None,
+    campus: Annotated[str | None, Query(max_length=MAX_CAMPUS_ID,
+                                        pattern=CAMPUS_ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    entries = ctx.store.audit_log(campus_id=campus, limit=limit)
+    """An admin limited to some campuses reads only entries about those campuses: not another
+    campus's, nor the campus-less ones (sign-ins, refusals) that name other tokens."""
+    if campus is not None:
+        ctx.check_access(request, campus, principal)  # 404 (audited) if hidden or unknown
+    entries = ctx.store.audit_log(campus_id=campus, campuses=principal.campuses, limit=limit)
     ctx.audit(request, principal, "audit_read", campus)
     return {"entries": [
         {"ts": e.ts.isoformat(), "action": e.action, "token_id": e.token_id,
          "token_name": e.token_name, "campus": e.campus_id, "detail": e.detail,
-         "client": e.client}
+         "client": e.client, "count": e.count}
         for e in entries
     ]}

@@ -7,6 +7,7 @@ Leaflet for the map, Swagger UI for ``/docs``; nothing is loaded from a CDN.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import mimetypes
 from pathlib import Path
@@ -21,6 +22,9 @@ from api.auth import CurrentPrincipal, current_principal
 from api.context import Ctx
 from api.errors import FeatureUnavailable, InvalidParameter
 from api.routes_auth import FORM_PAGE_HEADERS
+from api.routes_campus import CampusId, Ordinal
+from api.security import html_csp, inline_script_hashes
+from gridmap import __version__
 from gridmap.errors import NotFound
 from tiles import raster, webmap
 
@@ -28,6 +32,26 @@ router = APIRouter(dependencies=[Depends(current_principal)])
 
 #: How long a browser may keep a tile whose URL names the campus's current revision.
 VERSIONED_TILE_MAX_AGE_S = 24 * 3600
+#: Campus pages (they list campuses and hold the map's data) are never kept by a browser.
+NO_STORE = {"Cache-Control": "private, no-store"}
+
+
+def _renderer_id() -> str:
+    """Identifies the tile renderer's code, so a new release never revalidates old tiles."""
+    try:
+        source = Path(raster.__file__).read_bytes()
+    except (OSError, TypeError):
+        source = b""
+    return hashlib.sha256(__version__.encode() + b"\0" + source).hexdigest()[:16]
+
+
+_RENDERER = _renderer_id()
+
+
+def tile_etag(campus_id: str, revision: int, ordinal: int, z: int, x: int, y: int) -> str:
+    """A strong ETag of one tile: its campus revision, level, coordinates and the renderer."""
+    key = f"{_RENDERER}|{campus_id}|{revision}|{ordinal}|{z}|{x}|{y}"
+    return '"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + '"'
 
 
 @router.get("/", response_class=HTMLResponse, summary="Campuses this token may see, as links")
@@ -43,29 +67,29 @@ def home(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> HTMLRespons
         f"<body><h1>gridmap</h1><p>Signed in as {html.escape(principal.name)}.</p>"
         f"<ul>{items}</ul><form method=post action=/logout><button>Sign out</button></form>"
         "</body></html>",
-        headers=FORM_PAGE_HEADERS,
+        headers={**FORM_PAGE_HEADERS, **NO_STORE},
     )
 
 
 @router.get("/campuses/{campus_id}/map", response_class=HTMLResponse, summary="The web map")
 def map_page(
-    campus_id: str, request: Request, ctx: Ctx, principal: CurrentPrincipal
+    campus_id: CampusId, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> HTMLResponse:
     """The page loads its scripts from /static and its tiles and lookups from this origin."""
     loaded = ctx.loaded(request, campus_id, principal)
     page = webmap.map_page(loaded.campus, tile_version=str(loaded.revision))
     ctx.audit(request, principal, "map_page", campus_id, f"revision {loaded.revision}")
-    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page, headers=NO_STORE)
 
 
 @router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png",
             summary="Raster tile (XYZ, web mercator) of one level")
 def tile(
-    campus_id: str,
-    ordinal: int,
+    campus_id: CampusId,
+    ordinal: Ordinal,
     z: Annotated[int, PathParam(ge=0, le=24)],
-    x: Annotated[int, PathParam(ge=0)],
-    y: Annotated[int, PathParam(ge=0)],
+    x: Annotated[int, PathParam(ge=0, le=2**24 - 1)],
+    y: Annotated[int, PathParam(ge=0, le=2**24 - 1)],
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
@@ -75,21 +99,29 @@ def tile(
 ) -> Response:
     """Always the current revision. A tile asked for with ``v`` equal to that revision may be
     cached for a day (a new import changes the URLs); any other tile must be revalidated, so
-    old and new maps never mix."""
+    old and new maps never mix. Every tile carries an ``ETag``; a browser revalidating with
+    ``If-None-Match`` gets a 304 without the tile being drawn again."""
     if x >= 2**z or y >= 2**z:
         raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
     loaded = ctx.loaded(request, campus_id, principal)
-    png = raster.render_tile(loaded.campus, ordinal, z, x, y)
-    ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
     versioned = v is not None and v == str(loaded.revision)
     cache = f"private, max-age={VERSIONED_TILE_MAX_AGE_S}" if versioned else "private, no-cache"
-    return Response(png, media_type="image/png", headers={"Cache-Control": cache})
+    etag = tile_etag(campus_id, loaded.revision, ordinal, z, x, y)
+    headers = {"Cache-Control": cache, "ETag": etag}
+    if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
+        return Response(status_code=304, headers=headers)
+    png = raster.render_tile(loaded.campus, ordinal, z, x, y)
+    ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
+    return Response(png, media_type="image/png", headers=headers)
 
 
 @router.get("/static/{path:path}", summary="Web map assets (Leaflet, gridmap.js/css)")
 def static(path: str) -> FileResponse:
     """``/static/vendor/leaflet/...`` from Leaflet's dist dir, ``/static/vendor/swagger-ui/...``
     from Swagger UI's, ``/static/gridmap/...`` ours."""
+    if "\x00" in path or len(path) > 500:
+        raise NotFound(f"static path with NUL or over-long ({len(path)})", user_message="not found")
     relative = Path(path)
     if relative.is_absolute() or ".." in relative.parts:
         raise NotFound(f"static path {path!r} rejected", user_message="not found")
@@ -134,9 +166,13 @@ def _swagger_root() -> Path:
 @router.get("/docs", include_in_schema=False)
 def docs() -> HTMLResponse:
     """Swagger UI from npm's swagger-ui-dist, served here (FastAPI's default uses a CDN)."""
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url="/openapi.json", title="gridmap API",
         swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
         swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
         swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
     )
+    # its one inline script (the set-up call) is allowed by hash, nothing else inline
+    hashes = inline_script_hashes(bytes(page.body).decode("utf-8"))
+    page.headers["Content-Security-Policy"] = html_csp(hashes)
+    return page

@@ -127,7 +127,7 @@ def test_lookup_not_found_and_unknown_campus(
 
 
 def test_token_create_prints_it_once_and_stores_only_the_hash(
-    settings: Settings, capsys: pytest.CaptureFixture[str]
+    settings: Settings, stored_campus: Campus, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["token", "create", "County dispatch", "--role", "admin",
                      "--expires-days", "30", "--campus", "test-campus"]) == 0
@@ -140,7 +140,7 @@ def test_token_create_prints_it_once_and_stores_only_the_hash(
     assert principal.role is Role.ADMIN
     assert principal.campuses == ("test-campus",)
     assert principal.expires_at is not None
-    (record,) = store.tokens()
+    (record,) = [t for t in store.tokens() if t.name == "County dispatch"]
     assert token not in repr(record)
     store.close()
 
@@ -260,3 +260,153 @@ def test_remote_lookup_token_from_env_and_help(
     help_text = " ".join(capsys.readouterr().out.split())
     assert "prefer $GRIDMAP_TOKEN" in help_text
     assert "'-' reads it from stdin" in help_text
+
+
+# --- token options, store location, start-up -----------------------------------------------
+
+
+@pytest.mark.parametrize("days", ["0", "-1", "-0.5", "nan", "inf", "1e9"])
+def test_token_create_refuses_expiry_that_is_not_a_positive_number_of_days(
+    settings: Settings, days: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["token", "create", "x", "--expires-days", days]) == 2
+    assert "positive number of days" in capsys.readouterr().err
+    store = _store(settings)
+    assert store.tokens() == []  # nothing was created (0 is not "the default year")
+    store.close()
+
+
+def test_token_create_campus_must_exist(
+    settings: Settings, stored_campus: Campus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["token", "create", "agency", "--campus", stored_campus.id, "--campus", "test-campsu"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no campus 'test-campsu'" in err
+    assert f"it holds {stored_campus.id}" in err
+    store = _store(settings)
+    assert store.tokens() == []
+    store.close()
+
+
+def test_role_choices_are_the_stores_roles() -> None:
+    assert set(cli.ROLE_NAMES) == {r.value for r in Role}
+
+
+def test_read_only_commands_elsewhere_say_where_they_looked_and_create_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "somewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("GRIDMAP_DATA_DIR", raising=False)
+    monkeypatch.delenv("GRIDMAP_DATABASE_URL", raising=False)
+    for argv in (["lookup", "lincoln-ridge", "rm 214"], ["token", "list"],
+                 ["token", "revoke", "demo"]):
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"no gridmap store at the SQLite file {elsewhere / 'var' / 'gridmap.db'}" in err
+        assert "GRIDMAP_DATA_DIR is not set" in err
+        assert "export GRIDMAP_DATA_DIR=" in err
+    assert list(elsewhere.iterdir()) == []  # no ./var, no empty store
+
+
+def test_unknown_campus_in_an_empty_store_says_where_it_looked(
+    settings: Settings, store: SqlCampusStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["lookup", "lincoln-ridge", "rm 214"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown campus" in err or "no campus" in err
+    assert "it holds no campus" in err
+    assert "GRIDMAP_DATA_DIR" in err or "GRIDMAP_DATABASE_URL" in err
+
+
+def test_quick_lookup_path_matches_the_store_path(
+    settings: Settings, stored_campus: Campus, store: SqlCampusStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On SQLite, `gridmap lookup` answers through the light path: same answer, same audit."""
+    from api import cli_fast
+
+    args = cli.build_parser().parse_args(["lookup", stored_campus.id, "rm 214"])
+    ordinary = cli._local_lookup(args, store)
+    store.flush_audit()
+    quick = cli_fast.local_lookup(stored_campus.id, "rm 214", 10, "cli:tester")
+    if settings.database_url is not None:  # PostgreSQL: the light path steps aside
+        assert quick is None
+        return
+    assert quick == ordinary
+    entries = [e for e in store.audit_log() if e.action == "lookup"]
+    assert len(entries) == 2
+    assert entries[0].token_name == "cli:tester"
+    assert entries[0].detail == entries[1].detail == "q='rm 214' -> found"
+    assert entries[0].ts >= entries[1].ts
+    assert cli_fast.local_lookup("nowhere", "rm 214", 10, "cli:tester") is None
+
+
+def test_quick_lookup_defaults_are_the_settings_defaults(tmp_path: Path) -> None:
+    from api import cli_fast
+
+    assert str(Settings.model_fields["data_dir"].default) == cli_fast.DEFAULT_DATA_DIR
+    env = {"GRIDMAP_DATA_DIR": str(tmp_path)}
+    assert cli_fast.sqlite_file(env, tmp_path) == tmp_path / "gridmap.db"
+    assert cli_fast.sqlite_file({}, tmp_path) == Path("var") / "gridmap.db"
+    assert cli_fast.sqlite_file({"GRIDMAP_DATABASE_URL": "postgresql+psycopg://h/db"},
+                                tmp_path) is None
+    assert cli_fast.sqlite_file({"gridmap_data_dir": "x"}, tmp_path) is None
+    (tmp_path / ".env").write_text("GRIDMAP_DATA_DIR=/srv/gridmap\n")
+    assert cli_fast.sqlite_file(env, tmp_path) is None
+
+
+def test_cli_lookup_loads_no_web_framework_orm_or_settings_library(
+    settings: Settings, stored_campus: Campus,
+) -> None:
+    """Start-up is most of a CLI lookup's time: a lookup on SQLite imports none of these."""
+    import subprocess
+    import sys
+
+    if settings.database_url is not None:
+        pytest.skip("the light path is SQLite's; PostgreSQL needs SQLAlchemy")
+    script = ("import sys\nfrom api import cli\ncode = cli.main(['lookup', 'test-campus', 'gym'])\n"
+              "heavy = [m for m in ('fastapi', 'sqlalchemy', 'pydantic_settings', 'uvicorn', "
+              "'networkx', 'ezdxf', 'geopandas', 'PIL') if m in sys.modules]\n"
+              "print('HEAVY', heavy, code)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1]).stdout
+    assert "HEAVY [] 0" in out
+    assert "Gym" in out
+
+
+def test_source_digest_does_not_follow_symlinks_out_of_the_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "campus"
+    folder.mkdir()
+    manifest = folder / "campus.toml"
+    manifest.write_text('[campus]\nid = "x"\n')
+    (folder / "plan.dxf").write_text("inside")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("private data")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "big.bin").write_bytes(b"x" * 1000)
+    (folder / "link.txt").symlink_to(outside)
+    (folder / "linked_dir").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    (folder / "inner.dxf").symlink_to(folder / "plan.dxf")
+
+    read: list[Path] = []
+    real_open = Path.open
+
+    def spy(self: Path, *args: Any, **kwargs: Any) -> Any:
+        read.append(self)
+        return real_open(self, *args, **kwargs)
+
+    first = cli.source_digest(manifest)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Path, "open", spy)
+        assert cli.source_digest(manifest) == first
+    assert all(p.resolve().is_relative_to(folder) for p in read)
+    # a symlink inside the folder is read (its target, plan.dxf, a second time)
+    assert read.count(folder.resolve() / "plan.dxf") == 2
+    assert not any("secret" in p.name or "big" in p.name for p in read)
+    outside.write_text("changed private data")  # not read, so no change
+    assert cli.source_digest(manifest) == first
+    (folder / "plan.dxf").write_text("edited")  # a change inside the folder is seen
+    assert cli.source_digest(manifest) != first
