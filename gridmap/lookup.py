@@ -88,15 +88,18 @@ FLAG_GENDER_UNKNOWN = "restroom gender not marked on the map"
 _FILLER = re.compile(r"\b(?:the|at|in|by|near|next to|outside|inside|of|please|um|uh|on|to|"
                      r"its|it's|is|are|they're|theyre|he's|she's|we're|were|was|there|"
                      r"caller|says|said|located|somewhere|area|around)\b")
-_ROOM = re.compile(r"^(?:(?:room|rm|classroom|class|suite|office|number|no)(?:\b|(?=\d))\.?|#)\s*"
+_ROOM = re.compile(r"^(?:(?:room|rm|classroom|class|suite|office|number|no|nr|raum|zimmer|salle|"
+                   r"sala|aula|lokaal)(?:\b|(?=\d))\.?|#)\s*"
                    r"(?:#|no\b\.?|number\b)?\s*(.+)$")
 # room numbers as schools write them: 214, 214B, 7A, A-214, A015, E003bis, B015 a
 _NUMBER_SHAPE = re.compile(r"^(?P<pre>[a-z]{1,3})?\s*[-.]?\s*(?P<num>\d{1,5})\s*[-.]?\s*"
                            r"(?P<suf>[a-z]{1,3})?$")
-_DOOR = re.compile(r"^(?:ext(?:erior)?\.?\s+|outside\s+)?(?:door|dr\.?|entrance|entry|exit|"
-                   r"gate)\s*(?:#|no\.?|number)?\s*(\d+[a-z]?)$")
-_NUMBERED_DOOR = re.compile(r"\b(?:door|dr|exit|entrance|entry|gate)\s*(?:#|no\.?|number)?\s*"
-                            r"\d")
+# door words in the languages of the schools' plans (tür, porte, eingang ... folded)
+_DOOR_WORD = (r"(?:door|dr\.?|entrance|entry|exit|gate|tur|tuer|porte|eingang|ausgang|entree|"
+              r"sortie|puerta|deur|ingang)")
+_DOOR = re.compile(r"^(?:ext(?:erior)?\.?\s+|outside\s+)?" + _DOOR_WORD
+                   + r"\s*(?:#|no\.?|nr\.?|number)?\s*(\d+[a-z]?)$")
+_NUMBERED_DOOR = re.compile(r"\b" + _DOOR_WORD + r"\s*(?:#|no\.?|nr\.?|number)?\s*\d")
 _ALL_DOORS = re.compile(r"^(?:all\s+)?(?:(?:ext(?:erior)?|outside)\s+)?"
                         r"(?:doors|exits|entrances|entries|ways in)$")
 _MAIN_ENTRANCE = re.compile(r"^(?:main|front)\s+(?:entrance|entry|door|doors|entrances)$")
@@ -118,18 +121,24 @@ _DOOR_WORDS = frozenset({"door", "doors", "exit", "exits", "exterior door", "ext
 _CELL = re.compile(r"^(?P<said>(?:grid|cell|grid cell|map grid)\s+)?([a-z]{1,2})\s*(\d{1,3})"
                    r"(?:\s*-\s*([1-9]))?$")
 _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
-_LONLAT = re.compile(rf"^({_NUMBER})\s*[,;\s]\s*({_NUMBER})$")
+# "42.7, -84.43", "42.700171N 84.430286W", "42.700171° N, 84.430286° W", "lat 42.7 lon -84.4"
+_COORD = (r"(?:(?P<@label>lat(?:itude)?|lon(?:g(?:itude)?)?|lng)\s*[:=]?\s*)?"
+          rf"(?P<@>{_NUMBER})\s*°?\s*(?P<@hemi>[nsew])?")
+_LONLAT = re.compile(r"^" + _COORD.replace("@", "a") + r"\s*[,;/\s]\s*"
+                     + _COORD.replace("@", "b") + r"$")
 _STOP_WORDS = frozenset({"the", "a", "an", "of", "and", "de", "la", "le", "du", "des"})
 _GENERIC_WORDS = frozenset({"room", "office", "area", "space", "center", "centre", "the"})
 _HALLWAY_CATEGORIES = frozenset({"walkway", "hallway", "corridor", "circulation", "lobby"})
-_ROOM_WORDS = frozenset({"room", "rm", "classroom", "number", "no", "#", "suite"})
+_ROOM_WORDS = frozenset({"room", "rm", "classroom", "number", "no", "#", "suite", "nr", "raum",
+                         "zimmer", "salle", "sala", "aula", "lokaal"})
 _SPLIT_NAME = re.compile(r"\s+/\s+|\s*;\s*|\n")
 # words that are part of how things are asked for, never context to drop
 _QUERY_WORDS = frozenset({
     "room", "rm", "classroom", "class", "suite", "office", "number", "no", "door", "doors", "dr",
     "exit", "exits", "entrance", "entrances", "entry", "gate", "main", "front", "exterior",
-    "ext", "grid", "cell", "bis", "ter", "building", "bldg", "block", "wing", "all", "nearest",
-    "closest",
+    "ext", "grid", "cell", "bis", "ter", "tur", "tuer", "porte", "eingang", "ausgang", "entree",
+    "sortie", "raum", "zimmer", "salle", "nr", "building", "bldg", "block", "wing", "all",
+    "nearest", "closest",
     "near", "next", "close", "by", "hall", "hallway", "corridor", "lot", "field", "way",
     *RESTROOM_WORDS, "boys", "boy", "girls", "girl", "men", "mens", "women", "womens", "ladies",
     "staff", "unisex", "family", "male", "female", "faculty", "teachers", "kids", "children",
@@ -272,7 +281,38 @@ def _clean(query: str) -> str:
     q = re.sub(r"[?!.,;:]+$", "", q)
     q = re.sub(r"(?<=\w)[,;:!?](?=\s|$)", "", q)
     q = re.sub(r"\s+", " ", q).strip()
+    q = _QUESTION.sub("", q) or q
     return spoken_numbers(q)
+
+
+# how a question starts ("where's the nearest AED to the gym", "can you find room 214")
+_QUESTION = re.compile(r"^(?:(?:can|could)\s+you\s+)?(?:where(?:'s|s| is| are| was)?|"
+                       r"what(?:'s| is)|find|show(?:\s+me)?|locate|get\s+me|i\s+need|"
+                       r"we\s+need|need|"
+                       r"how\s+do\s+(?:i|we)\s+get\s+to|go\s+to|send\s+(?:them|units?)\s+to)"
+                       r"\s+")
+
+
+def _said_coordinates(q: str) -> list[tuple[float, float]] | None:
+    """(lat, lon) readings of a coordinate pair, the likely one first; None if it is not one."""
+    m = _LONLAT.match(q)
+    if not m or "." not in m.group("a") or "." not in m.group("b"):
+        return None
+    a, b = float(m.group("a")), float(m.group("b"))
+    hemi_a, hemi_b = m.group("ahemi"), m.group("bhemi")
+    label_a, label_b = m.group("alabel") or "", m.group("blabel") or ""
+    if hemi_a in ("s", "w"):
+        a = -abs(a)
+    if hemi_b in ("s", "w"):
+        b = -abs(b)
+    if hemi_a in ("e", "w") or hemi_b in ("n", "s") or label_a.startswith("lo") \
+            or label_a == "lng" or label_b.startswith("la"):
+        readings = [(b, a)]
+    elif hemi_a or hemi_b or label_a or label_b:
+        readings = [(a, b)]
+    else:
+        readings = [(a, b), (b, a)]
+    return [(lat, lon) for lat, lon in readings if -90 <= lat <= 90 and -180 <= lon <= 180]
 
 
 def _without_filler(q: str) -> str:
@@ -406,7 +446,7 @@ class LookupEngine:
             if building_id is not None and not core.strip():
                 hits.others.append(self._building_candidate(building_id, EXACT))
                 continue
-            self._coordinates(plain, hits)
+            self._coordinates(spoken, hits)
             self._cell(core, hits)
             self._doors(core, building_id, hits)
             self._room_number(core, building_id, hits)
@@ -544,7 +584,8 @@ class LookupEngine:
         best = candidates[0].score
         top = [c for c in candidates if c.score >= best - 0.5]
         if best >= FOUND_THRESHOLD and set_query:
-            answer = [c for c in candidates if c.score >= FOUND_THRESHOLD]
+            # the set said best: "gym knox box" is the gym's, not every Knox box
+            answer = [c for c in candidates if c.score >= max(FOUND_THRESHOLD, best - 5)]
             message = f"{len(answer)} matches" if len(answer) > 1 else "1 match"
             return LookupResult(query, Status.FOUND, message, tuple(answer))
         if best >= FOUND_THRESHOLD and len(top) == 1:
@@ -598,7 +639,8 @@ class LookupEngine:
         kind = amenity_kind(what)
         restroom = kind is None and is_restroom_phrase(what)
         if kind is None and what not in _DOOR_WORDS and not restroom:
-            return None
+            return self._with_landmark(query, m.group("what"), m.group("place"), limit) \
+                if m.re is _NEAR[1] else None
         place = self.lookup(m.group("place"), limit=1)
         if place.status is not Status.FOUND:
             return None
@@ -634,6 +676,22 @@ class LookupEngine:
             return LookupResult(query, Status.NOT_FOUND,
                                 f"No {what_name} on this campus to measure from {where}.", ())
         return LookupResult(query, Status.FOUND, f"Nearest {what_name} to {where}", tuple(found))
+
+    def _with_landmark(self, query: str, what: str, landmark: str,
+                       limit: int) -> LookupResult | None:
+        """"the cafeteria by the kitchen": the place said, the landmark only confirming it.
+        None (read the query as a whole) unless the place is one clear answer and the
+        landmark, where it is on the campus at all, is in the same building."""
+        place = self.lookup(what, limit)
+        if place.status is not Status.FOUND or len(place.candidates) != 1:
+            return None
+        answer = place.candidates[0]
+        near = self.lookup(landmark, 1)
+        if near.status is Status.AMBIGUOUS:
+            return None
+        if near.status is Status.FOUND and near.candidates[0].building_id != answer.building_id:
+            return None
+        return replace(place, query=query)
 
     def _restrooms_near(self, query: str, what: str, target: Candidate, origin: Point,
                         where: str, k: int) -> LookupResult:
@@ -712,11 +770,11 @@ class LookupEngine:
         return None
 
     def _coordinates(self, q: str, hits: _Hits) -> None:
-        m = _LONLAT.match(q)
-        if m and "." in m.group(1) and "." in m.group(2):
-            a, b = float(m.group(1)), float(m.group(2))
-            # dispatch systems say "lat, lon"; GIS people write "lon, lat": try both
-            for lat, lon in ((a, b), (b, a)):
+        said = _said_coordinates(q)
+        if said is not None:
+            # dispatch systems say "lat, lon"; GIS people write "lon, lat": try both unless
+            # hemisphere letters or labels say which is which
+            for lat, lon in said:
                 if -90 <= lat <= 90 and -180 <= lon <= 180:
                     c = self._point_candidate(lon, lat, MatchKind.LONLAT, EXACT)
                     if c is not None:

@@ -65,15 +65,28 @@ ROOM_WORDS: dict[str, tuple[str, ...]] = {
     "kitchen": ("kitchen", "kuche", "cuisine"), "gymnasium": ("gym", "sporthalle", "gymnase"),
     "elevator": ("lift", "aufzug", "ascenseur"), "lift": ("elevator", "aufzug", "ascenseur"),
     "office": ("main office",), "front office": ("main office",),
-    "band room": ("band",), "choir room": ("choir",), "locker room": ("locker room",),
+    "band room": ("band",), "choir room": ("choir",),
+    "locker room": ("changing room", "vestiaire"), "changing room": ("locker room",),
+    "changing rooms": ("locker room",), "locker rooms": ("locker room",),
     "bathroom": ("restroom", "toilet"), "toilet": ("restroom",), "washroom": ("restroom",),
 }
 
 
 def room_name_variants(text: str) -> tuple[str, ...]:
-    """``text`` and what it stands for in drawings: ``"gym"`` -> ``("gym", "gymnasium")``."""
+    """``text`` and what it stands for in drawings: ``"gym"`` -> ``("gym", "gymnasium")``;
+    a room word inside a longer phrase is swapped too: ``"girls changing room"`` ->
+    ``"girls locker room"``."""
     key = re.sub(r"\s+", " ", text.strip().lower().replace("'", ""))
-    return (key, *ROOM_WORDS.get(key, ()))
+    variants = [key, *ROOM_WORDS.get(key, ())]
+    for word in _PHRASE_WORDS:
+        if word != key and re.search(rf"\b{re.escape(word)}\b", key):
+            variants += [re.sub(rf"\b{re.escape(word)}\b", other, key)
+                         for other in ROOM_WORDS[word]]
+    return tuple(dict.fromkeys(variants))
+
+
+#: room words swapped inside longer phrases (only multi-word ones: "changing room")
+_PHRASE_WORDS = tuple(w for w in ROOM_WORDS if " " in w)
 
 
 def amenity_kind(word: str) -> AmenityKind | None:
@@ -302,7 +315,8 @@ _FLOOR_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
     (re.compile(r"\b(?P<num>\d{1,2})\.?\s*(?:og|obergeschoss|stock)\b"), None),
     (re.compile(r"\b(?:on\s+)?(?:the\s+)?(?:ground|main|street)\s+(?:floor|level)\b"), "ground"),
     (re.compile(r"\b(?:erdgeschoss|rez[- ]de[- ]chaussee|eg|rdc)\b"), "ground"),
-    (re.compile(r"\b(?:untergeschoss|sous[- ]sol|ug)\b"), "basement"),
+    (re.compile(r"\b(?:im\s+|in\s+the\s+)?(?:untergeschoss|sous[- ]sol|ug|keller|kellergeschoss|"
+                r"au\s+sous[- ]sol)\b"), "basement"),
     (re.compile(r"\b(?:in\s+|on\s+)?(?:the\s+)?(?:basement|cellar|lower\s+level|"
                 r"below\s+ground)\b"), "basement"),
     (re.compile(r"\b(?:on\s+)?(?:the\s+)?(?:top|upper)\s+(?:floor|level)\b"), "top"),
