@@ -6,9 +6,11 @@ every method is a pure read.
 
 from __future__ import annotations
 
+import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from shapely.geometry import Point, Polygon, box
 from shapely.strtree import STRtree
@@ -256,33 +258,44 @@ class CampusIndex:
         """A door or point of interest as seen from ``origin`` (on ``from_level`` if given):
         walking distance and the stairs to take when both are in one building with hallways,
         else the straight line."""
+        m = self._measure(feature_id, origin, level_id, building_id, from_level, floor_aware)
+        return self._nearby(feature_id, name, number, level_id, building_id, m)
+
+    def _nearby(self, feature_id: str, name: str, number: str | None, level_id: str | None,
+                building_id: str | None, m: _Measure) -> Nearby:
         p = self.shapes[feature_id]
         lon, lat = self.frame.lonlat(p.x, p.y)
         building = self.buildings.get(building_id) if building_id else None
         ordinal = self.ordinal_of(level_id)
         level_name = self.level_name(ordinal, building_id) if level_id else None
-        distance, kind, via = origin.distance(p), "straight", None
-        same_level = True
-        if from_level is not None:
-            here = self.levels[from_level]
-            same_level = ordinal == here.ordinal
-            net = self.walk_network(here.building_id)
-            route: Route | None = None
-            if floor_aware and building_id == here.building_id:
-                route = net.route(origin, from_level, feature_id)
-            elif floor_aware and building_id in self.buildings and level_id is not None:
-                route = self._between_buildings(origin, net, from_level, p, building_id,
-                                                level_id)
-            if route is not None:
-                distance, via = route.distance_m, route.via
-                kind = "walking" if route.walking else "straight"
-            if floor_aware and not same_level and via is None \
-                    and building_id == here.building_id:
-                via = net.nearest_stairs(origin, from_level)
-        return Nearby(feature_id, name, number, distance, self.cell_of(p.x, p.y) or "",
+        return Nearby(feature_id, name, number, m.distance_m, self.cell_of(p.x, p.y) or "",
                       lon, lat, ordinal, building_id,
-                      building.short_name if building else None, level_name, same_level, kind,
-                      via if not same_level else None)
+                      building.short_name if building else None, level_name, m.same_level,
+                      m.kind, m.via)
+
+    def _measure(self, feature_id: str, origin: Point, level_id: str | None,
+                 building_id: str | None, from_level: str | None,
+                 floor_aware: bool) -> _Measure:
+        p = self.shapes[feature_id]
+        if from_level is None:
+            return _Measure(origin.distance(p), "straight", None, True)
+        here = self.levels[from_level]
+        same_level = self.ordinal_of(level_id) == here.ordinal
+        if not floor_aware:
+            return _Measure(origin.distance(p), "straight", None, same_level)
+        net = self.walk_network(here.building_id)
+        route: Route | None = None
+        if building_id == here.building_id:
+            route = net.route(origin, from_level, feature_id)
+        elif building_id in self.buildings and level_id is not None:
+            route = self._between_buildings(origin, net, from_level, p, building_id, level_id)
+        if route is None:
+            via = None
+            if not same_level and building_id == here.building_id:
+                via = net.nearest_stairs(origin, from_level)
+            return _Measure(origin.distance(p), "straight", via, same_level)
+        return _Measure(route.distance_m, "walking" if route.walking else "straight",
+                        None if same_level else route.via, same_level)
 
     def _between_buildings(self, origin: Point, net: WalkNetwork, from_level: str,
                            target: Point, building_id: str, level_id: str) -> Route | None:
@@ -294,9 +307,9 @@ class CampusIndex:
         if not out or not into:
             return None
         best: Route | None = None
-        for pa, ra in out:
-            for pb, rb in into:
-                d = ra.distance_m + pa.distance(pb) + rb.distance_m
+        for ax, ay, ra in out:
+            for bx, by, rb in into:
+                d = ra.distance_m + math.hypot(ax - bx, ay - by) + rb.distance_m
                 if best is None or d < best.distance_m:
                     best = Route(d, ra.walking and rb.walking, ra.via)
         return best
@@ -305,12 +318,31 @@ class CampusIndex:
         if level_id is not None and level_id not in self.levels:
             raise LevelNotFound(f"campus {self.campus.id} has no level {level_id}")
 
-    def _ranked(self, found: list[Nearby], building_id: str | None,
-                level_id: str | None) -> list[Nearby]:
-        """Own building first (if given), then the asked level (if given), nearest first."""
-        return sorted(found, key=lambda n: (
-            building_id is not None and n.building_id != building_id,
-            level_id is not None and not n.same_level, n.distance_m))
+    def _nearest(self, options: Sequence[_Option],
+                  origin: Point, k: int, prefer_building: str | None, from_level: str | None,
+                  floor_aware: bool) -> list[Nearby]:
+        """The ``k`` nearest of (feature id, name, number, level id, building id): the preferred
+        building's first (if given), then the level asked from (if floor-aware), nearest first.
+        Only as many buildings' options are measured as it takes to fill ``k``."""
+        if not floor_aware:  # straight lines: only the k nearest need measuring
+            options = sorted(options, key=lambda o: (
+                prefer_building is not None and o[4] != prefer_building,
+                origin.distance(self.shapes[o[0]])))[:k]
+        groups = [[o for o in options if o[4] == prefer_building],
+                  [o for o in options if o[4] != prefer_building]] \
+            if prefer_building is not None else [options]
+        ranked: list[tuple[tuple[bool, float], _Option, _Measure]] = []
+        for group in groups:
+            if len(ranked) >= k:
+                break
+            measured = []
+            for o in group:
+                m = self._measure(o[0], origin, o[3], o[4], from_level,
+                                  floor_aware and o[3] is not None)
+                key = (floor_aware and not m.same_level, m.distance_m)
+                measured.append((key, o, m))
+            ranked.extend(sorted(measured, key=lambda t: t[0]))
+        return [self._nearby(o[0], o[1], o[2], o[3], o[4], m) for _, o, m in ranked[:k]]
 
     def nearest_exterior_doors(
         self, origin: Point, building_id: str | None, k: int = 3, *, level_id: str | None = None
@@ -324,15 +356,10 @@ class CampusIndex:
         doors: list[Opening] = list(self.campus.exterior_doors(building_id))
         if not doors and building_id is not None:
             doors = list(self.campus.exterior_doors())
-        if level_id is None:  # only the k nearest need measuring
-            doors.sort(key=lambda o: origin.distance(self.shapes[o.id]))
-            doors = doors[:k]
-        found = [
-            self.nearby(o.id, f"Door {o.number}" if o.number else "Exterior door", o.number,
-                        origin, o.level_id, o.building_id, from_level=level_id)
-            for o in doors
-        ]
-        return self._ranked(found, None, level_id)[:k]
+        options: list[_Option] = [
+            (o.id, f"Door {o.number}" if o.number else "Exterior door", o.number, o.level_id,
+             o.building_id) for o in doors]
+        return self._nearest(options, origin, k, None, level_id, level_id is not None)
 
     def nearest_amenities(
         self, kind: AmenityKind, origin: Point, building_id: str | None = None, k: int = 3, *,
@@ -346,19 +373,11 @@ class CampusIndex:
         are not reached by stairs: ranked by building and straight line, as without a level.
         """
         self._check_level(level_id)
-        options = [a for a in self.campus.amenities if a.kind is kind]
+        options: list[_Option] = [
+            (a.id, a.name or kind.display_name, None, a.level_id, a.building_id)
+            for a in self.campus.amenities if a.kind is kind]
         floor_aware = level_id is not None and kind not in OUTDOOR_KINDS
-        if not floor_aware:  # only the k nearest need measuring
-            options.sort(key=lambda a: (building_id is not None and a.building_id != building_id,
-                                        origin.distance(self.shapes[a.id])))
-            options = options[:k]
-        found = [
-            self.nearby(a.id, a.name or kind.display_name, None, origin, a.level_id,
-                        a.building_id, from_level=level_id,
-                        floor_aware=floor_aware and a.level_id is not None)
-            for a in options
-        ]
-        return self._ranked(found, building_id, level_id if floor_aware else None)[:k]
+        return self._nearest(options, origin, k, building_id, level_id, floor_aware)
 
     def nearest_amenity(
         self, kind: AmenityKind, origin: Point, building_id: str | None = None, *,
@@ -399,6 +418,17 @@ class CampusIndex:
             ],
             "grounds": [_grounds_brief(g) for g in self.grounds_at(x, y)],
         }
+
+#: (feature id, name, number, level id, building id) of a door or point of interest
+_Option = tuple[str, str, str | None, str | None, str | None]
+
+
+class _Measure(NamedTuple):
+    distance_m: float
+    kind: str  # "walking" or "straight"
+    via: str | None
+    same_level: bool
+
 
 def _grounds_brief(g: GroundsFeature) -> dict[str, Any]:
     return {"id": g.id, "kind": g.kind.value, "name": g.name}

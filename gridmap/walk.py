@@ -34,14 +34,13 @@ import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+import numpy as np
 import shapely
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 from shapely.ops import nearest_points
-from shapely.prepared import prep
 from shapely.strtree import STRtree
 
 from gridmap.model import Amenity, AmenityKind, Level, Opening, Unit
@@ -87,7 +86,7 @@ class Route:
 class _Space:
     unit: Unit
     shape: Polygon
-    inside: Any  # prepared buffered outline: segment-inside tests
+    inside: BaseGeometry  # the outline grown by a hair, prepared: segment-inside tests
     nodes: list[tuple[Node, Point]] = field(default_factory=list)  # (node, where in this space)
     corners: list[tuple[Node, Point]] = field(default_factory=list)  # reflex corners
 
@@ -119,11 +118,12 @@ class WalkNetwork:
         self._stairs: dict[str, list[tuple[str, Point]]] = {lid: [] for lid in self.levels}
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, float, float], _Reached] = {}
+        self._exit_cache: dict[tuple[str, float, float], list[tuple[float, float, Route]]] = {}
         for u in units:
             shape = shapes[u.id]
             assert isinstance(shape, Polygon)
             self._spaces[u.level_id].append(_Space(
-                u, shape, prep(shape.buffer(_INSIDE_EPS_M))))
+                u, shape, _prepared(shape.buffer(_INSIDE_EPS_M))))
         for lid, spaces in self._spaces.items():
             self._trees[lid] = STRtree([s.shape for s in spaces])
         self._stair_names(units, amenities, shapes)
@@ -148,7 +148,7 @@ class WalkNetwork:
 
     def _place(self, space: _Space, node: Node, p: Point) -> None:
         """Put ``node`` (standing at ``p``) into ``space``: snapped inside when just outside."""
-        if space.inside.covers(p):
+        if shapely.covers(space.inside, p):
             space.nodes.append((node, p))
             return
         q = nearest_points(space.shape, p)[0]
@@ -341,10 +341,12 @@ class WalkNetwork:
         lid = s.unit.level_id
         s.corners = [(self._node(lid, c), c) for c in _reflex_corners(s.shape)]
         everything = [*s.nodes, *s.corners]
-        for (a, pa), (b, pb) in itertools.combinations(everything, 2):
-            if a == b:
-                continue
-            if pa.distance(pb) < 1e-9 or s.inside.covers(LineString([pa, pb])):
+        pairs = [(a, b) for a, b in itertools.combinations(everything, 2) if a[0] != b[0]]
+        if not pairs:
+            return
+        seen = _sees(s.inside, [(pa.x, pa.y, pb.x, pb.y) for (_, pa), (_, pb) in pairs])
+        for ((a, pa), (b, pb)), ok in zip(pairs, seen, strict=True):
+            if ok:
                 self._link(a, b, pa.distance(pb))
 
     # --- asking -----------------------------------------------------------------------------
@@ -360,17 +362,25 @@ class WalkNetwork:
             return None
         return Route(reached[0][node], True, reached[1][node])
 
-    def to_exits(self, origin: Point, level_id: str) -> list[tuple[Point, Route]]:
-        """Every exterior door of the building with the way to it from ``origin``: walked
+    def to_exits(self, origin: Point, level_id: str) -> list[tuple[float, float, Route]]:
+        """Every exterior door of the building, (x, y, the way to it from ``origin``): walked
         where the network reaches it, else the straight line (naming the nearest stairs when
-        the door is on another level)."""
-        found: list[tuple[Point, Route]] = []
+        the door is on another level). Cached per origin."""
+        key = (level_id, round(origin.x, 2), round(origin.y, 2))
+        hit = self._exit_cache.get(key)
+        if hit is not None:
+            return hit
+        found: list[tuple[float, float, Route]] = []
         for door_id, door_level, where in self.exits:
             route = self.route(origin, level_id, door_id)
             if route is None:
                 via = None if door_level == level_id else self.nearest_stairs(origin, level_id)
                 route = Route(origin.distance(where), False, via)
-            found.append((where, route))
+            found.append((where.x, where.y, route))
+        with self._lock:
+            if len(self._exit_cache) >= _ORIGIN_CACHE:
+                self._exit_cache.clear()
+            self._exit_cache[key] = found
         return found
 
     def nearest_stairs(self, origin: Point, level_id: str) -> str | None:
@@ -388,8 +398,10 @@ class WalkNetwork:
         space = self._space_at(level_id, origin)
         if space is None or not space.nodes:
             return None
-        starts = [(origin.distance(p), node) for node, p in (*space.nodes, *space.corners)
-                  if origin.distance(p) < 1e-9 or space.inside.covers(LineString([origin, p]))]
+        candidates = [*space.nodes, *space.corners]
+        seen = _sees(space.inside, [(origin.x, origin.y, p.x, p.y) for _, p in candidates])
+        starts = [(origin.distance(p), node)
+                  for (node, p), ok in zip(candidates, seen, strict=True) if ok]
         if not starts:  # an origin just outside its space (a label on a wall): the nearest node
             node, p = min(space.nodes, key=lambda n: origin.distance(n[1]))
             starts.append((origin.distance(p), node))
@@ -425,6 +437,22 @@ def _dijkstra(adj: list[list[_Edge]], starts: Iterable[tuple[float, Node]]
             if e.to not in dist:
                 heapq.heappush(heap, (d + e.cost, next(tie), e.to, v or e.via))
     return dist, via
+
+
+def _prepared(geom: BaseGeometry) -> BaseGeometry:
+    shapely.prepare(geom)
+    return geom
+
+
+def _sees(inside: BaseGeometry, segments: list[tuple[float, float, float, float]]) -> list[bool]:
+    """Which segments (x0, y0, x1, y1) stay inside ``inside`` (a zero-length one always)."""
+    if not segments:
+        return []
+    ends = np.asarray(segments, dtype=float)
+    lines = shapely.linestrings(ends.reshape(-1, 2, 2))
+    covered = shapely.covers(inside, lines)
+    same = (ends[:, 0] == ends[:, 2]) & (ends[:, 1] == ends[:, 3])
+    return [bool(v) for v in covered | same]
 
 
 def _lines(geom: BaseGeometry) -> list[LineString]:
