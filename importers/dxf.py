@@ -50,6 +50,7 @@ from importers.room_labels import (
     label_of,
     place_box,
     scale_labels,
+    too_large,
 )
 
 # $INSUNITS codes we accept
@@ -655,9 +656,17 @@ def _labels_by_room(texts: list[Label], outlines: list[tuple[str, Polygon]],
                     warnings: list[str]) -> Assignment:
     """Each label (in metres) under its room, or kept as a label-only place; see
     :func:`importers.room_labels.assign_labels`. Every label outside the rooms is reported."""
-    found = assign_labels(scale_labels(texts, unit_m), outlines, outline,
-                          lambda name: room_category(name) in ("walkway", "stairs"))
     on = f"on layer {layers.labels!r}"
+    usable = []
+    for label in scale_labels(texts, unit_m):
+        why = too_large(label)
+        if why:
+            warnings.append(f"{source}: label {label.short[:60]!r} ({label.handle}) {on} is "
+                            f"not a room label: {why}; ignored")
+        else:
+            usable.append(label)
+    found = assign_labels(usable, outlines, outline,
+                          lambda name: room_category(name) in ("walkway", "stairs"))
     for label, room, how in found.nearby:
         warnings.append(
             f"{source}: label {label.short!r} ({label.handle}) {on} is not inside the room it "

@@ -51,6 +51,10 @@ NEAR_MIN_M, NEAR_MAX_M = 0.5, 1.5
 FAR_M = 10.0
 # Name-only labels this close to a numbered label-only place (per text height) are its name.
 SAME_PLACE_PER_HEIGHT = 1.5
+# A room label's text is a few centimetres to a metre high and a few metres long; text this
+# large (metres) is a title or a mistake, and would claim rooms it only spans.
+MAX_LABEL_HEIGHT_M = 10.0
+MAX_LABEL_SIZE_M = 500.0
 
 _WORD = r"(?:[A-Z]|BIS|TER|QUATER)"
 # "214", "101A", "B-12", "C-1", "A2.14", "G-104B", "A015", "E003BIS", "214-B", "1.2.014"
@@ -173,6 +177,11 @@ def _finite(*values: float) -> bool:
     return all(math.isfinite(v) for v in values)
 
 
+def _text_height(height: float, fallback: float) -> float:
+    """A text's height; none (or next to none, or negative) means the drawing's default."""
+    return abs(height) if abs(height) > fallback * 1e-3 else fallback
+
+
 def _box(anchor: tuple[float, float], ux: tuple[float, float], uy: tuple[float, float],
          width: float, height: float, fx: float, fy: float) -> Polygon:
     """The rectangle ``width`` x ``height`` along unit vectors ``ux`` (baseline) and ``uy``
@@ -206,7 +215,9 @@ def mtext_label(e: Any, handle: str, fallback_height: float) -> Label | None:
     rotation = float(e.get_rotation())
     if not _finite(ins.x, ins.y, height, defined, spacing, rotation):
         return None
-    height = abs(height) or fallback_height
+    height = _text_height(height, fallback_height)
+    if defined < height * CHAR_WIDTH:  # no column narrower than one character wraps
+        defined = 0.0
     rows, width = 0, 0.0
     for line in lines:
         est = len(line) * height * CHAR_WIDTH
@@ -259,16 +270,17 @@ def text_label(e: Any, handle: str, fallback_height: float) -> Label | None:
     coords = [ins.x, ins.y, *(() if align is None else (align[0], align[1]))]
     if not _finite(height, factor, rotation, *coords):
         return None
-    height = abs(height) or fallback_height
+    height = _text_height(height, fallback_height)
+    factor = abs(factor) if abs(factor) >= 0.01 else 1.0
     length = max(len(line) for line in lines)
-    width = length * height * CHAR_WIDTH * (abs(factor) or 1.0)
+    width = length * height * CHAR_WIDTH * factor
     r = math.radians(rotation)
     ux = (math.cos(r), math.sin(r))
     anchor = (float(ins.x), float(ins.y))
     fx, fy = 0.0, _TEXT_FY.get(valign, 0.0)
     if align is not None and halign in (3, 5):
         dx, dy = float(align[0]) - anchor[0], float(align[1]) - anchor[1]
-        if math.hypot(dx, dy) > 0:
+        if math.hypot(dx, dy) > height * 1e-3:
             width = math.hypot(dx, dy)
             ux = (dx / width, dy / width)
         fy = 0.0
@@ -292,6 +304,21 @@ def label_of(e: Any, handle: str, fallback_height: float) -> Label | None:
 
 
 # --- which room a label names ----------------------------------------------------------------
+
+
+def too_large(label: Label) -> str:
+    """Why a label (metres) is too large to be a room label, or "" if it is not."""
+    minx, miny, maxx, maxy = label.box.bounds
+    size = max(maxx - minx, maxy - miny)
+    if not (math.isfinite(size) and math.isfinite(label.height)):
+        return "its text has no finite size"
+    if label.height > MAX_LABEL_HEIGHT_M:
+        return f"its text is {label.height:,.1f} m high (a room label is at most " \
+            f"{MAX_LABEL_HEIGHT_M:g} m)"
+    if size > MAX_LABEL_SIZE_M:
+        return f"its text spans {size:,.0f} m (a room label spans at most " \
+            f"{MAX_LABEL_SIZE_M:g} m)"
+    return ""
 
 
 def near_distance_m(label: Label) -> float:

@@ -15,7 +15,9 @@ from typing import Any
 import ezdxf
 import pytest
 from ezdxf import bbox
-from shapely.geometry import Polygon, box
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Point, Polygon, box
 
 from gridmap.model import Unit
 from gridmap.serialize import feature_to_dict, part_from_feature
@@ -529,3 +531,87 @@ def test_an_approximate_unit_is_drawn_without_a_room_fill() -> None:
 
     assert not filled(0)  # 104 is only a label
     assert filled(1)      # 214 above it is a room
+
+
+# --- invariants -------------------------------------------------------------------------------
+
+
+def test_absurdly_large_text_is_reported_and_not_a_room_label() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        mtext(msp, "A101", (5.0, 5.0), point=5)
+        mtext(msp, "SITE PLAN", (5.0, 5.0), point=5, height=1e6)
+
+    plan = plan_of(draw)
+    assert numbers(plan) == {"0,0": "A101"}
+    said = [w for w in plan.warnings if "SITE PLAN" in w]
+    assert len(said) == 1 and "not a room label" in said[0] and "m high" in said[0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(point=st.integers(0, 12), rotation=st.floats(-720, 720),
+       height=st.floats(0, 50), width=st.floats(0, 100),
+       text=st.text(st.sampled_from("AB015 \\Pn~x\n"), max_size=30))
+def test_every_mtext_gets_a_proper_box_or_none(point: int, rotation: float, height: float,
+                                              width: float, text: str) -> None:
+    msp = new_doc().modelspace()
+    e = mtext(msp, text, (3.0, 4.0), point=point, height=height, rotation=rotation,
+              width=width)
+    lb = label_of(e, "h", 0.25)
+    if not label_lines(e.plain_text(split=False)):
+        assert lb is None
+        return
+    assert lb is not None
+    assert lb.box.is_valid and lb.box.area > 0
+    # the insertion point lies on the text's box (its corner, edge or centre)
+    assert lb.box.buffer(1e-6 * max(1.0, height, width)).covers(Point(3.0, 4.0))
+
+
+@settings(max_examples=150, deadline=None)
+@given(halign=st.integers(0, 6), valign=st.integers(0, 4), rotation=st.floats(-720, 720),
+       height=st.floats(0, 50), factor=st.floats(-5, 5),
+       align=st.tuples(st.floats(-50, 50), st.floats(-50, 50)),
+       text=st.text(st.sampled_from("AB015 \\Pn%"), min_size=1, max_size=30))
+def test_every_text_gets_a_proper_box_or_none(halign: int, valign: int, rotation: float,
+                                             height: float, factor: float,
+                                             align: tuple[float, float], text: str) -> None:
+    msp = new_doc().modelspace()
+    e = msp.add_text(text, dxfattribs={
+        "layer": "A-AREA-IDEN", "insert": (3.0, 4.0), "height": height, "width": factor,
+        "rotation": rotation, "halign": halign, "valign": valign, "align_point": align})
+    lb = label_of(e, "h", 0.25)
+    if not label_lines(e.plain_text()):
+        assert lb is None
+        return
+    assert lb is not None
+    assert lb.box.is_valid and lb.box.area > 0
+
+
+_room_boxes = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(1, 8),
+                                 st.integers(1, 8)), max_size=12)
+_label_boxes = st.lists(st.tuples(st.floats(-20, 60), st.floats(-20, 60), st.floats(0.1, 5),
+                                  st.sampled_from(["A1", "A2", "Gym", "B3\nLab", "Hall"])),
+                        max_size=15)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rooms=_room_boxes, labels=_label_boxes)
+def test_every_label_is_accounted_for_exactly_once(
+        rooms: list[tuple[int, int, int, int]],
+        labels: list[tuple[float, float, float, str]]) -> None:
+    """Never silently dropped: each label ends in one room, one label-only place, or the
+    far-away list, never two, never none."""
+    outlines = [(f"r{i}", box(x, y, x + w, y + h)) for i, (x, y, w, h) in enumerate(rooms)]
+    made = [Label(f"l{i}", text, box(x, y, x + 0.6 * len(text) * 0.3, y + 0.3), 0.3)
+            for i, (x, y, _, text) in enumerate(labels)]
+    found = assign_labels(made, outlines)
+    seen = [lb.handle for held in found.by_room.values() for lb in held]
+    seen += [lb.handle for place in found.label_only for lb in place]
+    seen += [lb.handle for lb, _ in found.far]
+    assert sorted(seen) == sorted(lb.handle for lb in made)
+    # a room takes at most one number from labels outside it
+    given: dict[str, int] = {}
+    for lb, r, _ in found.nearby:
+        if lb.reading[0]:
+            given[r] = given.get(r, 0) + 1
+    assert all(n == 1 for n in given.values())
