@@ -103,12 +103,15 @@ def chromium(profile_dir: Path) -> Iterator[Any]:
 
 
 def wait_for(drv: Any, script: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if drv.execute_script(script):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {script.strip()[:80]}")
+    """Wait until ``script`` returns a truthy value in the page (a DOM condition, not a delay)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        WebDriverWait(drv, timeout, poll_frequency=0.05).until(
+            lambda d: d.execute_script(script))
+    except TimeoutException:
+        raise AssertionError(f"timed out waiting for: {script.strip()[:80]}") from None
 
 
 def wait_for_text(drv: Any, css: str, timeout: float = 20.0) -> str:
@@ -117,24 +120,38 @@ def wait_for_text(drv: Any, css: str, timeout: float = 20.0) -> str:
     Selenium reports no text for an element that is still transparent, as a Leaflet popup is at
     the start of its fade-in, so reading ``.text`` as soon as the element exists can give ''.
     """
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def visible_text(d: Any) -> str | bool:
         try:
-            text: str = drv.find_element(By.CSS_SELECTOR, css).text
+            text: str = d.find_element(By.CSS_SELECTOR, css).text
         except (NoSuchElementException, StaleElementReferenceException):
-            text = ""
-        if text.strip():
-            return text
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for text in {css}")
+            return False
+        return text if text.strip() else False
+
+    try:
+        found = WebDriverWait(drv, timeout, poll_frequency=0.05).until(visible_text)
+    except TimeoutException:
+        raise AssertionError(f"timed out waiting for text in {css}") from None
+    return str(found)
+
+
+#: Every tile and popup has finished fading in (Leaflet animates their opacity from 0 to 1).
+FADES_DONE = """
+return Array.from(document.querySelectorAll('img.leaflet-tile, .leaflet-popup'))
+  .every(e => getComputedStyle(e).opacity === '1');
+"""
 
 
 def screenshot(drv: Any, tmp_path: Path, name: str) -> Pixels:
-    """A screenshot as RGB pixels; also kept in ``GRIDMAP_SCREENSHOT_DIR`` when set."""
-    time.sleep(0.3)  # let the tile fade-in finish
+    """A screenshot as RGB pixels, once fades are done; kept in ``GRIDMAP_SCREENSHOT_DIR``."""
+    wait_for(drv, FADES_DONE)
     png = drv.get_screenshot_as_png()
     (tmp_path / name).write_bytes(png)
     keep = os.environ.get("GRIDMAP_SCREENSHOT_DIR")

@@ -35,7 +35,7 @@ from tests.browser import (
 from tests.campus_factory import small_campus
 from tiles import style
 from tiles.raster import render_tile
-from tiles.webmap import STATIC_DIR, map_page, vendor_dir
+from tiles.webmap import STATIC_DIR, map_page, marker_clearance, vendor_dir
 
 pytestmark = pytest.mark.browser
 
@@ -54,6 +54,9 @@ class Served:
 TILE_VERSION = "r7"
 BAD_QUERY = "explode"
 BAD_QUERY_MESSAGE = "Query too long: at most 200 characters (test error)"
+#: ... and this one as room 214 would be answered were it a label with no outline.
+APPROXIMATE_QUERY = "room 214"
+APPROXIMATE_FLAG = "label only, no outline"
 
 
 def make_app(campus: Campus, state: dict[str, Any], requests: list[tuple[str, int]]) -> Any:
@@ -87,7 +90,11 @@ def make_app(campus: Campus, state: dict[str, Any], requests: list[tuple[str, in
         if q == BAD_QUERY:  # the shape api/errors.py answers every error with
             return JSONResponse({"error": {"type": "invalid_query", "message": BAD_QUERY_MESSAGE}},
                                 status_code=400)
-        return JSONResponse(lookup(index, q).to_dict())
+        body = lookup(index, q).to_dict()
+        if q == APPROXIMATE_QUERY:  # a label-only room, as the lookup contract marks one
+            for c in body["candidates"]:
+                c["approximate"], c["flags"] = True, [APPROXIMATE_FLAG]
+        return JSONResponse(body)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=vendor_dir()), name="leaflet")
     app.mount("/static/gridmap", StaticFiles(directory=STATIC_DIR), name="gridmap")
@@ -196,7 +203,7 @@ def test_search_lists_candidates_and_flies_there(driver: Any, served: Served,
     answer = lookup(CampusIndex(served.campus), "214").candidates[0].to_dict()
     assert "Room 214 Science Lab" in text
     assert f"Grid {answer['primary_cell']}" in text
-    assert "Knox box" in text and "#" in text  # nearest door numbers
+    assert "Knox box" in text and "Door 1" in text  # nearest door numbers
     # a single clear answer switches to its level and flies there with a marker and popup
     wait_for(driver, "return window.gridmap.level() === 1")
     wait_for(driver, "return !!document.querySelector('.leaflet-popup-content')")
@@ -265,3 +272,181 @@ def test_on_a_phone_a_chosen_result_folds_the_list_away(driver: Any, served: Ser
     box.send_keys(Keys.ENTER)
     wait_for(driver, "return document.querySelectorAll('#gm-list li').length > 0")
     assert driver.execute_script(shown) is True
+
+
+# --- only the current answer is on the map ----------------------------------------------------
+
+#: What the map shows of an answer: the pin, the ring, the popup (a closed popup fades out
+#: for 0.2 s with its opacity set to 0: it is no longer shown).
+ANSWER_ON_MAP = """
+return {pins: document.querySelectorAll('.gm-pin').length,
+        rings: document.querySelectorAll('.gm-ring').length,
+        popups: Array.from(document.querySelectorAll('.leaflet-popup'))
+          .filter(p => p.style.opacity !== '0').length,
+        answer: window.gridmap.answer()};
+"""
+NOTHING = {"pins": 0, "rings": 0, "popups": 0, "answer": None}
+
+
+def _search(drv: Any, q: str) -> None:
+    """Type ``q``, press Enter and wait until the panel shows the answer to it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = drv.find_element(By.ID, "gm-q")
+    box.clear()
+    box.send_keys(q + Keys.ENTER)
+    wait_for(drv, f"return document.getElementById('gm-results').dataset.query === {q!r}")
+
+
+def _answer_shown(drv: Any) -> None:
+    """Wait for the pin's flight to end and its popup to be open."""
+    wait_for(drv, "return !window.gridmap.moving() && !!window.gridmap.answer()"
+                  " && !!document.querySelector('.leaflet-popup-content')")
+
+
+def _settled(drv: Any) -> Any:
+    """What the map shows once every flight has ended (a late 'moveend' had its chance)."""
+    wait_for(drv, "return !window.gridmap.moving() && !Array.from("
+                  "document.querySelectorAll('.leaflet-popup')).some(p => p.style.opacity === '0')")
+    return drv.execute_script(ANSWER_ON_MAP)
+
+
+def test_a_new_search_clears_the_previous_marker_and_popup(driver: Any, served: Served) -> None:
+    index = CampusIndex(served.campus)
+    assert lookup(index, "libary").status.value == "ambiguous"        # misspelt: confirm it
+    assert lookup(index, "zzqx").status.value == "not_found"
+    assert lookup(index, "door 1").status.value == "ambiguous"        # one per building
+    load_map(driver, served)
+    for follow_up in ("libary", "zzqx", "door 1", BAD_QUERY):
+        _search(driver, "214")
+        _answer_shown(driver)
+        shown = driver.execute_script(ANSWER_ON_MAP)
+        assert (shown["pins"], shown["popups"]) == (1, 1)
+        assert "Science Lab" in shown["answer"]["label"]
+        _search(driver, follow_up)
+        assert driver.execute_script(ANSWER_ON_MAP) == NOTHING, follow_up
+        assert _settled(driver) == NOTHING, follow_up
+    # the candidates of the ambiguous list stay listed, none marked
+    _search(driver, "door 1")
+    assert driver.execute_script("return document.querySelectorAll('#gm-list li').length") == 2
+    assert driver.execute_script("return document.querySelectorAll('.gm-selected').length") == 0
+
+
+def test_a_search_while_flying_leaves_no_stale_popup(driver: Any, served: Served) -> None:
+    """The second search answers while the first answer's flight may still be on its way:
+    the popup the first one would open when it lands must never appear."""
+    from selenium.webdriver.common.by import By
+
+    load_map(driver, served)
+    driver.execute_script("window.gridmap.search('214'); window.gridmap.search('zzqx');")
+    wait_for(driver, "return document.getElementById('gm-results').dataset.query === 'zzqx'")
+    assert _settled(driver) == NOTHING
+    # and a pick from an ambiguous list replaces the previous pick
+    _search(driver, "door 1")
+    picks = driver.find_elements(By.CSS_SELECTOR, ".gm-pick")
+    picks[0].click()
+    _answer_shown(driver)
+    first = driver.execute_script(ANSWER_ON_MAP)
+    picks[1].click()
+    _answer_shown(driver)
+    second = driver.execute_script(ANSWER_ON_MAP)
+    assert (second["pins"], second["rings"], second["popups"]) == (1, 1, 1)
+    assert second["answer"] != first["answer"]
+    assert driver.execute_script("return document.querySelectorAll('.gm-selected').length") == 1
+
+
+def test_a_level_switch_clears_the_answer(driver: Any, served: Served) -> None:
+    from selenium.webdriver.common.by import By
+
+    load_map(driver, served)
+    _search(driver, "214")
+    _answer_shown(driver)
+    assert driver.execute_script("return window.gridmap.level()") == 1
+    driver.execute_script("document.querySelector('.gm-level[data-ordinal=\"0\"]').click()")
+    wait_for(driver, "return window.gridmap.level() === 0")
+    assert _settled(driver) == NOTHING
+    # the list stays: picking the answer again brings it back on its own level
+    driver.find_element(By.CSS_SELECTOR, ".gm-pick").click()
+    _answer_shown(driver)
+    assert driver.execute_script("return window.gridmap.level()") == 1
+
+
+def test_popup_names_the_level_and_building_of_every_nearby_item(driver: Any,
+                                                                 served: Served) -> None:
+    load_map(driver, served)
+    _search(driver, "214")
+    _answer_shown(driver)
+    lines = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-popup .gm-line-nearby'))"
+        ".map(e => e.textContent)")
+    answer = lookup(CampusIndex(served.campus), "214").candidates[0]
+    expected = len(answer.nearest_doors) + (answer.nearest_knox_box is not None) + (
+        answer.nearest_aed is not None)
+    assert len(lines) == expected >= 3
+    level_names = {lv.name for lv in served.campus.levels}
+    for line in lines:
+        assert "Building " in line, line
+        assert any(name in line for name in level_names), line
+    # every exterior door is downstairs from room 214: said so
+    doors = [ln for ln in lines if ln.startswith("Door ")]
+    assert doors and all("1st Floor (other level)" in d for d in doors), doors
+
+
+def test_approximate_answers_say_so(driver: Any, served: Served) -> None:
+    load_map(driver, served)
+    _search(driver, APPROXIMATE_QUERY)
+    _answer_shown(driver)
+    listed = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#gm-list .gm-line-flag'))"
+        ".map(e => e.textContent)")
+    in_popup = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-popup .gm-line-flag'))"
+        ".map(e => e.textContent)")
+    assert listed == in_popup == [f"⚠ {APPROXIMATE_FLAG}"]
+
+
+def test_the_pin_never_covers_the_label_it_points_at(driver: Any, served: Served,
+                                                     tmp_path: Path) -> None:
+    """The room number under the answer reads the same with and without the pin and popup."""
+    served.state["labels"] = True
+    load_map(driver, served)
+    for q, room in (("214", True), ("knox box", False)):
+        _search(driver, q)
+        _answer_shown(driver)
+        wait_for(driver, TILES_READY)
+        x, y = driver.execute_script(
+            "const a = window.gridmap.answer();"
+            "const p = window.gridmap.map.latLngToContainerPoint([a.lat, a.lon]);"
+            "return [Math.round(p.x), Math.round(p.y)]")
+        with_pin = screenshot(driver, tmp_path, f"pin-{q}.png")
+        driver.execute_script(
+            "for (const pane of ['markerPane', 'popupPane', 'overlayPane'])"
+            "  window.gridmap.map.getPane(pane).style.visibility = 'hidden';")
+        bare = screenshot(driver, tmp_path, f"pin-{q}-hidden.png")
+        driver.execute_script(
+            "for (const pane of ['markerPane', 'popupPane', 'overlayPane'])"
+            "  window.gridmap.map.getPane(pane).style.visibility = '';")
+        zoom = driver.execute_script("return Math.round(window.gridmap.map.getZoom())")
+        clear = served_clearance(zoom, room)
+        # the label block centred on a room's answer (as wide as a room's number and name),
+        # or the disc of the symbol drawn on a door's or point of interest's answer
+        half = clear - 4
+        rows, cols = np.mgrid[-half:half + 1, -40:41] if room else np.mgrid[-half:half + 1,
+                                                                            -half:half + 1]
+        inside = np.ones(rows.shape, bool) if room else rows ** 2 + cols ** 2 <= half ** 2
+        ys, xs = (rows + y)[inside], (cols + x)[inside]
+        label = bare[ys, xs]
+        assert (label.max(axis=-1) < 90).sum() > 20, "no label under the answer"
+        diff = np.abs(with_pin[ys, xs] - label).max(axis=-1)
+        assert (diff > 8).sum() == 0, f"the pin or popup covers {(diff > 8).sum()} label pixels"
+        # yet the pin is right there: its tip within a few pixels above the label
+        tip = driver.execute_script(
+            "const r = document.querySelector('.gm-pin').getBoundingClientRect();"
+            "const c = window.gridmap.map.getContainer().getBoundingClientRect();"
+            "return [r.left + r.width / 2 - c.left, r.bottom - c.top]")
+        assert abs(tip[0] - x) <= 1 and y - clear - 1 <= tip[1] <= y - clear + 1, (tip, x, y)
+
+
+def served_clearance(zoom: int, room: bool) -> int:
+    return marker_clearance(zoom)["room" if room else "point"]

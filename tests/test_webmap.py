@@ -222,3 +222,72 @@ def test_leaflet_pinned_in_package_json() -> None:
     version = pkg["dependencies"]["leaflet"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), "pin an exact leaflet version"
     assert lock["packages"]["node_modules/leaflet"]["version"] == version
+
+
+# --- the search pin keeps clear of the label it points at --------------------------------------
+
+
+def _world_px(lon: float, lat: float, z: int) -> tuple[float, float]:
+    """Web Mercator pixel of lon/lat at zoom z (256-pixel tiles)."""
+    import math
+
+    size = 256 * 2**z
+    s = math.sin(math.radians(lat))
+    return (lon + 180.0) / 360.0 * size, (0.5 - math.log((1 + s) / (1 - s)) / (4 * math.pi)) * size
+
+
+def _mosaic(campus: Campus, ordinal: int, z: int, tx: int, ty: int, labels: bool) -> Any:
+    """The 3x3 tiles around tile (tx, ty), as one RGB array."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from tiles.raster import render_tile
+
+    rows = []
+    for y in (ty - 1, ty, ty + 1):
+        row = [np.asarray(Image.open(io.BytesIO(render_tile(campus, ordinal, z, x, y,
+                                                            room_labels=labels))).convert("RGB"),
+                          dtype=np.int16) for x in (tx - 1, tx, tx + 1)]
+        rows.append(np.concatenate(row, axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+@pytest.mark.parametrize("zoom", [18, 20, 21])
+def test_marker_clearance_is_above_every_room_label_the_tiles_draw(zoom: int) -> None:
+    """The tiles' room labels (number, then name lines) are centred on the answer's point: the
+    pin's tip must stand higher than the top of the tallest of them, at every zoom."""
+    import numpy as np
+
+    from gridmap.index import CampusIndex
+    from tiles.webmap import marker_clearance
+
+    campus = small_campus()
+    index = CampusIndex(campus)
+    tallest = 0
+    named = [u for u in campus.units if u.number and not u.name.startswith("Classroom")]
+    assert len(named) >= 4
+    for unit in named:
+        p = index.label_point(unit)
+        lon, lat = index.frame.lonlat(p.x, p.y)
+        px, py = _world_px(lon, lat, zoom)
+        tx, ty = int(px // 256), int(py // 256)
+        ordinal = index.levels[unit.level_id].ordinal
+        on = _mosaic(campus, ordinal, zoom, tx, ty, True)
+        off = _mosaic(campus, ordinal, zoom, tx, ty, False)
+        cx, cy = round(px - (tx - 1) * 256), round(py - (ty - 1) * 256)
+        # label pixels of this room: where labels change the map, inside the room's box
+        metres_per_px = 156543.03392 * np.cos(np.radians(lat)) / 2**zoom
+        minx, miny, maxx, maxy = index.shapes[unit.id].bounds
+        left, right = cx - int((p.x - minx) / metres_per_px) + 2, cx + int((maxx - p.x)
+                                                                          / metres_per_px) - 2
+        top, bottom = cy - int((maxy - p.y) / metres_per_px) + 2, cy + int((p.y - miny)
+                                                                          / metres_per_px) - 2
+        changed = np.abs(on - off).max(axis=-1) > 30
+        window = changed[max(top, 0):bottom + 1, max(left, 0):right + 1]
+        rows = np.flatnonzero(window.any(axis=1)) + max(top, 0)
+        if rows.size:
+            tallest = max(tallest, int(np.abs(rows - cy).max()))
+    assert tallest > 0, "no room label drawn: the test measured nothing"
+    assert marker_clearance(zoom)["room"] > tallest, (zoom, tallest)

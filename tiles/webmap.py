@@ -39,7 +39,7 @@ from tiles import style
 from tiles.raster import MAX_ZOOM
 
 __all__ = ["NODE_MODULES", "STATIC_DIR", "VENDOR_ENV", "VendorAssetsMissing", "level_entries",
-           "map_page", "page_config", "vendor_dir"]
+           "map_page", "marker_clearance", "page_config", "vendor_dir"]
 
 _HERE = Path(__file__).resolve().parent
 #: Where ``npm ci`` installs browser libraries (package.json at the repository root).
@@ -133,7 +133,31 @@ def page_config(campus: Campus, *, api_base: str = "",
         "zoom": {"min": MIN_ZOOM, "max": MAX_MAP_ZOOM, "max_native": MAX_NATIVE_ZOOM},
         "legend": legend,
         "grid_colour": style.hex_colour(style.GRID_COLOUR),
+        "marker_clearance": {str(z): marker_clearance(z)
+                             for z in range(MIN_ZOOM, MAX_MAP_ZOOM + 1)},
     }
+
+
+#: Lines of a room's name the tiles may wrap it to (in rooms wide enough to show it).
+_NAME_LINES = 3
+
+
+def marker_clearance(zoom: int) -> dict[str, int]:
+    """How far (screen pixels) the search pin's tip stays from the point it marks, per zoom.
+
+    The tiles centre a room's label (number, then name lines) on the point the lookup answers
+    with, and draw a door or point of interest as a symbol on its point. A pin whose tip
+    touched that point would hide the very number the dispatcher reads out, so the pin stands
+    above it: clear of half the tallest label block the tiles draw at this zoom (``room``), or
+    of the largest symbol (``point``), plus a small gap.
+    """
+    halo = 2 * style.HALO_WIDTH
+    line = style.room_number_font_px(zoom) * 1.25 + halo
+    if zoom >= style.MIN_ZOOM_ROOM_NAMES:
+        line += _NAME_LINES * (style.room_name_font_px(zoom) * 1.25 + halo)
+    symbols = [style.DOOR, *style.AMENITY_SYMBOLS.values()]
+    symbol = max(style.symbol_radius(sym, zoom) for sym in symbols)
+    return {"room": round(line / 2 + 4), "point": round(symbol + 4)}
 
 
 def _json_for_script(data: Any) -> str:

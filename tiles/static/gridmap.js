@@ -45,12 +45,15 @@
 
   var currentOrdinal = null;
   var levelButtons = {};
+  // called after every level switch (the lookup clears an answer drawn on the old level)
+  var levelListeners = [];
 
   function setLevel(ordinal) {
     if (!(ordinal in layers) || ordinal === currentOrdinal) { return; }
     if (currentOrdinal !== null) { map.removeLayer(layers[currentOrdinal]); }
     layers[ordinal].addTo(map);
     currentOrdinal = ordinal;
+    levelListeners.forEach(function (listener) { listener(ordinal); });
     Object.keys(levelButtons).forEach(function (key) {
       var on = Number(key) === ordinal;
       levelButtons[key].classList.toggle('gm-active', on);
@@ -154,29 +157,110 @@
   setLevel(startOrdinal in layers ? startOrdinal : cfg.levels.length ? cfg.levels[0].ordinal : 0);
 
   // --- lookup --------------------------------------------------------------------------------
+  //
+  // The map shows only the current answer: a new search, a not_found, an ambiguous list, an
+  // error or a level switch removes the previous pin, ring and popup. The pin never covers what
+  // it points at: its tip stands above the room's label (or around a door or point symbol, a
+  // ring is drawn), by the clearance the server computed from the tiles' label sizes.
 
   var form = document.getElementById('gm-search');
   var input = document.getElementById('gm-q');
   var results = document.getElementById('gm-results');
   var statusLine = document.getElementById('gm-status');
   var list = document.getElementById('gm-list');
-  var marker = null;
   var inflight = null;
+  var answer = null;      // {candidate, pin, ring, room}
+  var answerSeq = 0;      // bumped on every clear: a late 'moveend' of an old answer does nothing
+  var moving = false;
+  map.on('movestart', function () { moving = true; });
+  map.on('moveend', function () { moving = false; });
+
+  var PIN_W = 28;
+  var PIN_H = 40;
+  var PIN_SVG = '<svg width="28" height="40" viewBox="0 0 28 40" ' +
+    'aria-hidden="true"><path d="M14 39 C14 39 2 23 2 14 A12 12 0 0 1 26 14 C26 23 14 39 14 39 Z" ' +
+    'fill="#0050d8" stroke="#fff" stroke-width="2"/><circle cx="14" cy="14" r="4.5" fill="#fff"/></svg>';
+
+  function clearance(room) {
+    var byZoom = cfg.marker_clearance || {};
+    var z = String(Math.round(map.getZoom()));
+    var entry = byZoom[z] || { room: 40, point: 16 };
+    return room ? entry.room : entry.point;
+  }
+
+  function pinIcon(room) {
+    var lift = PIN_H + clearance(room);
+    return L.divIcon({
+      className: 'gm-pin', html: PIN_SVG, iconSize: [PIN_W, PIN_H],
+      iconAnchor: [PIN_W / 2, lift], popupAnchor: [0, -lift]
+    });
+  }
+
+  function clearAnswer() {
+    answerSeq += 1;
+    if (answer) {
+      answer.pin.closePopup();
+      map.removeLayer(answer.pin);
+      if (answer.ring) { map.removeLayer(answer.ring); }
+      answer = null;
+    }
+    map.closePopup();
+    Array.prototype.forEach.call(list.children, function (li) { li.classList.remove('gm-selected'); });
+  }
+  levelListeners.push(clearAnswer);
+
+  map.on('zoomend', function () {
+    if (!answer) { return; }
+    answer.pin.setIcon(pinIcon(answer.room));
+    if (answer.ring) { answer.ring.setRadius(clearance(false)); }
+    if (answer.popupOpen) { answer.pin.openPopup(); }
+  });
 
   function metres(d) {
     return typeof d === 'number' && isFinite(d) ? Math.round(d) + ' m' : '';
   }
 
-  function pointText(what, p) {
-    if (!p) { return null; }
-    var bits = [];
-    if (p.name) { bits.push(p.name); }
-    if (p.cell) { bits.push('grid ' + p.cell); }
-    if (p.distance_m !== undefined) { bits.push(metres(p.distance_m)); }
-    if (p.level_name) { bits.push(p.level_name); }
-    return what + ': ' + bits.join(' · ');
+  function levelName(item) {
+    if (item.level_name) { return item.level_name; }
+    var lv = typeof item.level_ordinal === 'number' ? levelsByOrdinal[item.level_ordinal] : null;
+    return lv ? lv.name : '';
   }
 
+  // "Building A, 1st Floor" (and "via Stair 2" when the answer is on another level)
+  function whereText(item, c) {
+    var bits = [];
+    var building = item.building || item.building_id;
+    if (building) { bits.push('Building ' + building); }
+    var level = levelName(item);
+    // another level when the answer says so, or when the ordinals differ (an answer made
+    // without the candidate's level calls everything "same level")
+    var other = item.same_level === false || (typeof item.level_ordinal === 'number' &&
+      typeof c.level_ordinal === 'number' && item.level_ordinal !== c.level_ordinal);
+    if (level) { bits.push(level + (other ? ' (other level)' : '')); }
+    var text = bits.join(', ');
+    if (item.via) { text += ' via ' + item.via; }
+    return text;
+  }
+
+  function nearbyText(what, item, c) {
+    var bits = [what + (item.name && item.name !== what ? ': ' + item.name : '')];
+    if (item.cell) { bits.push('grid ' + item.cell); }
+    var d = metres(item.distance_m);
+    if (d) { bits.push(d + (item.distance_kind === 'walking' ? ' walk' : '')); }
+    var where = whereText(item, c);
+    if (where) { bits.push(where); }
+    return bits.join(' · ');
+  }
+
+  function flagsOf(c) {
+    var flags = Array.isArray(c.flags) ? c.flags.map(String) : [];
+    if (c.approximate && flags.indexOf('label only, no outline') < 0) {
+      flags.unshift('label only, no outline');
+    }
+    return flags;
+  }
+
+  // [{text, kind}] lines describing a candidate: where, flags, grid, every nearby item, USNG
   function details(c) {
     var lines = [];
     var where = [];
@@ -185,47 +269,61 @@
     if (c.unit_number || c.unit_name) {
       where.push([c.unit_number ? 'Room ' + c.unit_number : '', c.unit_name || ''].join(' ').trim());
     }
-    if (where.length) { lines.push(where.join(' · ')); }
+    if (where.length) { lines.push({ text: where.join(' · '), kind: 'where' }); }
+    flagsOf(c).forEach(function (flag) { lines.push({ text: '⚠ ' + flag, kind: 'flag' }); });
     if (c.primary_cell) {
       var cells = Array.isArray(c.cells) && c.cells.length > 1 ? ' (spans ' + c.cells.join(', ') + ')' : '';
-      lines.push('Grid ' + c.primary_cell + cells);
+      lines.push({ text: 'Grid ' + c.primary_cell + (c.subcell ? ' (' + c.subcell + ')' : '') + cells,
+        kind: 'grid' });
     }
-    if (Array.isArray(c.nearest_doors) && c.nearest_doors.length) {
-      lines.push('Nearest door' + (c.nearest_doors.length > 1 ? 's' : '') + ': ' +
-        c.nearest_doors.map(function (d) {
-          return (d.number ? '#' + d.number : 'door') +
-            (d.distance_m !== undefined ? ' (' + metres(d.distance_m) + (d.cell ? ', ' + d.cell : '') + ')' : '');
-        }).join(', '));
-    }
-    var knox = pointText('Knox box', c.nearest_knox_box);
-    if (knox) { lines.push(knox); }
-    var aed = pointText('AED', c.nearest_aed);
-    if (aed) { lines.push(aed); }
-    if (c.usng) { lines.push('USNG ' + c.usng); }
+    (Array.isArray(c.nearest_doors) ? c.nearest_doors : []).forEach(function (d) {
+      var name = d.number ? 'Door ' + d.number : 'Exterior door';
+      lines.push({ text: nearbyText(name, d, c), kind: 'nearby' });
+    });
+    [['nearest_knox_box', 'Knox box'], ['nearest_aed', 'AED'], ['nearest_trauma_kit', 'Trauma kit'],
+      ['nearest_stairs', 'Stairs']].forEach(function (pair) {
+      var item = c[pair[0]];
+      if (item) { lines.push({ text: nearbyText(pair[1], item, c), kind: 'nearby' }); }
+    });
+    if (c.usng) { lines.push({ text: 'USNG ' + c.usng, kind: 'usng' }); }
     return lines;
   }
 
   function select(c, item) {
+    clearAnswer();
     // on a phone the list would cover the popup: fold it away (tap the search box for it again)
     results.classList.add('gm-collapsed');
-    Array.prototype.forEach.call(list.children, function (li) { li.classList.remove('gm-selected'); });
     if (item) { item.classList.add('gm-selected'); }
     if (typeof c.level_ordinal === 'number' && c.level_ordinal in layers) { setLevel(c.level_ordinal); }
     if (typeof c.lat !== 'number' || typeof c.lon !== 'number') { return; }
     var at = L.latLng(c.lat, c.lon);
-    if (marker) { map.removeLayer(marker); }
     var popup = el('div', 'gm-popup');
     popup.appendChild(el('strong', null, c.label || c.unit_name || c.unit_number || 'Result'));
-    details(c).forEach(function (line) { popup.appendChild(el('div', null, line)); });
-    marker = L.circleMarker(at, {
-      radius: 16, weight: 4, color: '#0050d8', fillColor: '#0050d8', fillOpacity: 0.15,
-      className: 'gm-hit'
-    }).addTo(map).bindPopup(popup, { maxWidth: 320 });
+    details(c).forEach(function (line) { popup.appendChild(el('div', 'gm-line-' + line.kind, line.text)); });
+    // a room's number is drawn centred on its point: the pin stands above it. A door or point
+    // of interest is a symbol on its point: a ring goes around it, the pin above the ring.
+    var room = c.feature_type === 'unit';
+    var pin = L.marker(at, { icon: pinIcon(room), keyboard: false, title: c.label || '',
+      alt: c.label || 'Search result', riseOnHover: true }).bindPopup(popup, {
+      maxWidth: 340, autoPanPaddingTopLeft: L.point(10, 10) });
+    var ring = room ? null : L.circleMarker(at, {
+      radius: clearance(false), weight: 3, color: '#0050d8', fill: false, interactive: false,
+      className: 'gm-ring' });
+    answer = { candidate: c, pin: pin, ring: ring, room: room, popupOpen: false };
+    if (ring) { ring.addTo(map); }
+    pin.addTo(map);
+    var mine = answer;
+    pin.on('popupopen', function () { mine.popupOpen = true; });
+    pin.on('popupclose', function () { mine.popupOpen = false; });
+    var seq = answerSeq;
+    map.once('moveend', function () {
+      if (seq === answerSeq && answer === mine) { pin.openPopup(); }
+    });
     map.flyTo(at, Math.max(map.getZoom(), 20), { duration: 0.8 });
-    map.once('moveend', function () { if (marker) { marker.openPopup(); } });
   }
 
-  function show(data) {
+  function show(data, q) {
+    clearAnswer();
     list.textContent = '';
     results.hidden = false;
     results.classList.remove('gm-collapsed');
@@ -239,24 +337,30 @@
       var btn = el('button', 'gm-pick');
       btn.type = 'button';
       btn.appendChild(el('span', 'gm-label', c.label || ('Result ' + (i + 1))));
-      details(c).forEach(function (line) { btn.appendChild(el('span', 'gm-detail', line)); });
+      details(c).forEach(function (line) {
+        btn.appendChild(el('span', 'gm-detail gm-line-' + line.kind, line.text));
+      });
       btn.addEventListener('click', function () { select(c, li); });
       li.appendChild(btn);
       list.appendChild(li);
     });
+    results.setAttribute('data-query', q);
     // one clear answer: go there; several: show them and let the user choose
     if (data.status === 'found' && candidates.length) { select(candidates[0], list.firstChild); }
   }
 
-  function fail(text) {
+  function fail(text, q) {
+    clearAnswer();
     list.textContent = '';
     results.hidden = false;
     statusLine.className = 'gm-status-error';
     statusLine.textContent = text;
+    results.setAttribute('data-query', q);
   }
 
   function search(q) {
     q = (q || '').trim();
+    clearAnswer();
     if (!q) { results.hidden = true; return Promise.resolve(); }
     if (inflight) { inflight.abort(); }
     var ctrl = window.AbortController ? new AbortController() : null;
@@ -264,6 +368,7 @@
     statusLine.className = 'gm-status-busy';
     statusLine.textContent = 'Searching…';
     results.hidden = false;
+    results.removeAttribute('data-query');
     return fetch(cfg.lookup_url + '?q=' + encodeURIComponent(q), {
       credentials: 'same-origin',
       headers: { Accept: 'application/json' },
@@ -284,11 +389,12 @@
         return body;
       });
     }).then(function (data) {
-      if (inflight === ctrl) { inflight = null; show(data); }
+      if (inflight === ctrl) { inflight = null; show(data, q); }
     }).catch(function (err) {
       if (err && err.name === 'AbortError') { return; }
+      if (inflight !== ctrl) { return; }  // a newer search owns the panel
       inflight = null;
-      fail(err && err.message ? err.message : 'Lookup failed: is the server reachable?');
+      fail(err && err.message ? err.message : 'Lookup failed: is the server reachable?', q);
     });
   }
 
@@ -303,5 +409,10 @@
   });
 
   window.gridmap = { map: map, layers: layers, setLevel: setLevel, search: search, config: cfg,
-    level: function () { return currentOrdinal; } };
+    level: function () { return currentOrdinal; },
+    moving: function () { return moving; },
+    answer: function () {
+      return answer ? { label: answer.candidate.label, lat: answer.candidate.lat,
+        lon: answer.candidate.lon, room: answer.room } : null;
+    } };
 }());
