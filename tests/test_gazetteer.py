@@ -265,7 +265,9 @@ def test_gazetteer_needs_access(client: TestClient, store: SqlCampusStore,
     for suffix in ("csv", "json"):
         assert client.get(f"/campuses/{CAMPUS}/gazetteer.{suffix}").status_code == 404
     denied = [e for e in store.audit_log() if e.action == "denied"]
-    assert [(e.token_id, e.campus_id) for e in denied] == [(record.id, CAMPUS)] * 2
+    # the two refusals of one token and campus may be coalesced into one counted row
+    assert sum(e.count for e in denied if (e.token_id, e.campus_id) == (record.id, CAMPUS)) == 2
+    assert any(e.token_id is None for e in denied)  # the request without a token
     assert client.get("/campuses/other-campus/gazetteer.csv").status_code == 200
     assert client.get("/campuses/other-campus/gazetteer.csv",
                       params={"revision": 2**63}).status_code == 422
