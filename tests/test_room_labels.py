@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import ezdxf
@@ -615,3 +617,38 @@ def test_every_label_is_accounted_for_exactly_once(
         if lb.reading[0]:
             given[r] = given.get(r, 0) + 1
     assert all(n == 1 for n in given.values())
+
+
+# --- a whole campus ----------------------------------------------------------------------------
+
+
+def test_a_label_only_place_imports_as_an_approximate_unit_and_is_servable(
+        tmp_path: Path) -> None:
+    """The sample campus with one more label, 3 m south of building A: it becomes an
+    approximate unit, reported, servable; every other room imports exactly as before."""
+    from api.publish import check_servable
+    from gridmap.serialize import campus_from_geojson, campus_to_geojson
+    from importers.campus import import_campus
+
+    sample = Path(__file__).resolve().parent.parent / "data/samples/lincoln_ridge"
+    shutil.copytree(sample, tmp_path / "campus")
+    before = import_campus(tmp_path / "campus/campus.toml")
+    dxf = tmp_path / "campus/A_level1.dxf"
+    doc = ezdxf.readfile(dxf)
+    doc.modelspace().add_mtext("199\\PBike Store", dxfattribs={
+        "layer": "A-AREA-IDEN", "insert": (100.0, -10.0), "char_height": 1.5,
+        "attachment_point": 1})
+    doc.saveas(dxf)
+
+    after = import_campus(tmp_path / "campus/campus.toml")
+    added = [u for u in after.campus.units if u not in before.campus.units]
+    assert [(u.number, u.name, u.approximate) for u in added] == [("199", "Bike Store", True)]
+    assert set(before.campus.units) <= set(after.campus.units)
+    said = [w for w in after.warnings if "'199 / Bike Store'" in w]
+    assert len(said) == 1 and said[0].startswith("A_level1.dxf: ")
+    assert "label only, no outline" in said[0]
+    (place,) = added
+    frame_area = place.geometry.area  # lon/lat degrees²: a few square metres of text
+    assert 0 < frame_area < 1e-8
+    assert campus_from_geojson(campus_to_geojson(after.campus)) == after.campus
+    check_servable(after.campus)
