@@ -324,6 +324,9 @@ class CampusIndex:
         """The ``k`` nearest of (feature id, name, number, level id, building id): the preferred
         building's first (if given), then the level asked from (if floor-aware), nearest first.
         Only as many buildings' options are measured as it takes to fill ``k``."""
+        # a point at NaN or infinity is refused at import; should one slip through, it is no
+        # answer rather than a broken one
+        options = [o for o in options if _finite(self.shapes[o[0]])]
         if not floor_aware:  # straight lines: only the k nearest need measuring
             options = sorted(options, key=lambda o: (
                 prefer_building is not None and o[4] != prefer_building,
@@ -421,6 +424,10 @@ class CampusIndex:
 
 #: (feature id, name, number, level id, building id) of a door or point of interest
 _Option = tuple[str, str, str | None, str | None, str | None]
+
+
+def _finite(p: Any) -> bool:
+    return not p.is_empty and math.isfinite(p.x) and math.isfinite(p.y)
 
 
 class _Measure(NamedTuple):

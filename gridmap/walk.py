@@ -66,11 +66,11 @@ SAME_SHAFT_M = 3.0
 #: counts as in the nearest space
 ATTACH_M = 3.0
 _INSIDE_EPS_M = 0.05
-_ORIGIN_CACHE = 4096
+_ORIGIN_CACHE = 2048  # origins remembered per building (each: one Route per door and point)
 
 Node = int
-#: distances from an origin, and the first stairs or elevator taken on the way to each node
-_Reached = tuple[dict[Node, float], dict[Node, str | None]]
+#: the way from an origin to each door and point of interest it reaches, by feature id
+_Reached = dict[str, "Route"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +108,8 @@ class WalkNetwork:
         self.levels = {lv.id: lv for lv in levels if lv.building_id == building_id}
         units = [u for u in units if u.building_id == building_id and u.level_id in self.levels
                  and not getattr(u, "approximate", False)  # a label's box is no space
-                 and isinstance(shapes.get(u.id), Polygon) and not shapes[u.id].is_empty]
+                 and isinstance(shapes.get(u.id), Polygon) and not shapes[u.id].is_empty
+                 and shapes[u.id].is_valid]  # a broken outline is left out, not walked
         self.walkable = any(u.category == WALKWAY for u in units)
         self._adj: list[list[_Edge]] = []
         self._where: list[tuple[str, Point]] = []  # node -> (level id, point)
@@ -126,14 +127,15 @@ class WalkNetwork:
                 u, shape, _prepared(shape.buffer(_INSIDE_EPS_M))))
         for lid, spaces in self._spaces.items():
             self._trees[lid] = STRtree([s.shape for s in spaces])
+        openings = [o for o in openings if o.building_id == building_id
+                    and o.level_id in self.levels and _finite(_point(shapes, o.id))]
+        amenities = [a for a in amenities if _finite(_point(shapes, a.id))]
         self._stair_names(units, amenities, shapes)
         #: the building's exterior doors: (opening id, level id, where)
-        self.exits = [(o.id, o.level_id, _point(shapes, o.id)) for o in openings
-                      if o.exterior and o.building_id == building_id and o.level_id in self.levels]
+        self.exits = [(o.id, o.level_id, _point(shapes, o.id)) for o in openings if o.exterior]
         if not self.walkable:
             return
-        doors = [o for o in openings if o.building_id == building_id and o.level_id in self.levels]
-        self._build(doors, amenities, shapes)
+        self._build(openings, amenities, shapes)
 
     # --- building ---------------------------------------------------------------------------
 
@@ -354,13 +356,9 @@ class WalkNetwork:
     def route(self, origin: Point, level_id: str, target_id: str) -> Route | None:
         """The walk from ``origin`` on ``level_id`` to a door or point of interest, or None
         when either end is off the network."""
-        node = self.feature_node.get(target_id)
-        if node is None or not self.walkable or level_id not in self.levels:
+        if not self.walkable or level_id not in self.levels:
             return None
-        reached = self._from(origin, level_id)
-        if reached is None or node not in reached[0]:
-            return None
-        return Route(reached[0][node], True, reached[1][node])
+        return self._from(origin, level_id).get(target_id)
 
     def to_exits(self, origin: Point, level_id: str) -> list[tuple[float, float, Route]]:
         """Every exterior door of the building, (x, y, the way to it from ``origin``): walked
@@ -390,14 +388,21 @@ class WalkNetwork:
             return None
         return min(options, key=lambda s: origin.distance(s[1]))[0]
 
-    def _from(self, origin: Point, level_id: str) -> _Reached | None:
+    def _from(self, origin: Point, level_id: str) -> _Reached:
         key = (level_id, round(origin.x, 2), round(origin.y, 2))
         hit = self._cache.get(key)
-        if hit is not None:
-            return hit
+        if hit is None:
+            hit = self._walk_from(origin, level_id)
+            with self._lock:
+                if len(self._cache) >= _ORIGIN_CACHE:
+                    self._cache.clear()
+                self._cache[key] = hit
+        return hit
+
+    def _walk_from(self, origin: Point, level_id: str) -> _Reached:
         space = self._space_at(level_id, origin)
-        if space is None or not space.nodes:
-            return None
+        if space is None or not space.nodes:  # off the network: nothing reached
+            return {}
         candidates = [*space.nodes, *space.corners]
         seen = _sees(space.inside, [(origin.x, origin.y, p.x, p.y) for _, p in candidates])
         starts = [(origin.distance(p), node)
@@ -405,12 +410,9 @@ class WalkNetwork:
         if not starts:  # an origin just outside its space (a label on a wall): the nearest node
             node, p = min(space.nodes, key=lambda n: origin.distance(n[1]))
             starts.append((origin.distance(p), node))
-        result = _dijkstra(self._adj, starts)
-        with self._lock:
-            if len(self._cache) >= _ORIGIN_CACHE:
-                self._cache.clear()
-            self._cache[key] = result
-        return result
+        dist, via = _dijkstra(self._adj, starts)
+        return {fid: Route(dist[n], True, via[n])
+                for fid, n in self.feature_node.items() if n in dist}
 
     @property
     def size(self) -> tuple[int, int]:
@@ -488,6 +490,10 @@ def _flight_length(a: Polygon, b: Polygon) -> float:
         return DEFAULT_FLIGHT_M
     sides = [math.dist(coords[i], coords[i + 1]) for i in range(len(coords) - 1)]
     return max(sides)
+
+
+def _finite(p: Point) -> bool:
+    return not p.is_empty and math.isfinite(p.x) and math.isfinite(p.y)
 
 
 def _point(shapes: Mapping[str, BaseGeometry], feature_id: str) -> Point:

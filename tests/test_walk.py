@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Point
+from shapely.geometry import Point, Polygon
 
 from gridmap.errors import LevelNotFound
 from gridmap.index import CampusIndex, Nearby
@@ -258,3 +258,24 @@ def test_sample_another_buildings_kit_is_walked_out_and_in(sample: CampusIndex) 
         assert k.distance_m > p.distance(sample.shapes[k.feature_id])
     assert kits.index(elsewhere[0]) > max(i for i, k in enumerate(kits)
                                           if k.building_id == u.building_id)
+
+
+def test_a_broken_outline_or_point_never_breaks_an_answer() -> None:
+    # a self-crossing hallway outline and an AED at NaN: left out of the network, and every
+    # answer still comes back (the hallway-less level falls back to straight lines)
+    campus = walk_campus()
+    ix0 = CampusIndex(campus)
+    bowtie = ix0.frame.to_wgs84(Polygon([(0, 20), (40, 24), (40, 20), (0, 24)]))
+    ground = next(lv for lv in campus.levels if lv.ordinal == 0)
+    units = tuple(replace(u, geometry=bowtie) if u.category == "walkway"
+                  and u.level_id == ground.id else u for u in campus.units)
+    amenities = (*campus.amenities, replace(
+        next(a for a in campus.amenities if a.kind is AmenityKind.AED),
+        id="nan-aed", geometry=Point(float("nan"), float("nan"))))
+    ix = CampusIndex(replace(campus, units=units, amenities=amenities))
+    u = room(ix, "102")
+    found = ix.nearest_amenities(AmenityKind.AED, ix.label_point(u), "W", 5,
+                                 level_id=u.level_id)
+    assert "nan-aed" not in {n.feature_id for n in found[:2]}
+    assert all(math.isfinite(n.distance_m) for n in found[:2])
+    assert ix.nearest_exterior_doors(ix.label_point(u), "W", level_id=u.level_id)
