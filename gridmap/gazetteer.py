@@ -242,13 +242,15 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
 
     for u in sorted(campus.units, key=lambda u: (building_key(u.building_id),
                                                  level_key(u.level_id), u.number, u.name)):
-        approximate = bool(getattr(u, "approximate", False))
         label = f"Room {u.number}" if u.number else u.name
         out.append(row(FeatureType.ROOM, u.id, index.label_point(u), detail=u.category,
                        building=buildings.get(u.building_id), level=level_of(u.level_id),
                        number=u.number, name=u.name, aliases=u.aliases,
-                       flags=(APPROXIMATE_FLAG,) if approximate else (), room=label,
-                       place=place_type(u)))
+                       flags=(APPROXIMATE_FLAG,) if u.approximate else (), room=label,
+                       place=place_type(u),
+                       # a label with no outline is placed where its text is: no method in
+                       # the registry says that, so the point is flagged as of unknown method
+                       placement="Unknown" if u.approximate else None))
 
     doors = [o for o in campus.openings if o.exterior]
     for o in sorted(doors, key=lambda o: (building_key(o.building_id), _number_key(o.number),

@@ -308,3 +308,15 @@ def test_cli_export_errors(stored_campus: Campus, tmp_path: Path,
     assert cli.main(["export", CAMPUS, "-o", str(tmp_path / "missing" / "rooms.csv")]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_label_only_rooms_are_flagged(numbered: Campus) -> None:
+    campus = _with_units(numbered, ("A015", "Office"))
+    approximate = dataclasses.replace(campus.units[-1], approximate=True)
+    campus = dataclasses.replace(campus, units=(*campus.units[:-1], approximate))
+    rows = gazetteer(CampusIndex(campus))
+    row = next(r for r in rows if r.number == "A015")
+    assert (row.flags, row.Placement) == ("label only, no outline", "Unknown")
+    assert all(r.flags == "" for r in rows if r.number != "A015")
+    parsed = list(csv.DictReader(io.StringIO(to_csv(rows), newline="")))
+    assert next(p for p in parsed if p["number"] == "A015")["flags"] == "label only, no outline"
