@@ -72,6 +72,7 @@ ALTERNATIVE_SCORE = 60.0
 LOOSE_NUMBER_SCORE = 88.0
 UNIQUE_WORD_SCORE = 93.0
 QUALIFIED_NAME_SCORE = 92.0
+PARTIAL_SCORE = 85.0
 NAME_WITH_KIND_SCORE = 95.0
 # a word said counts as in a name when this alike to one of its words (rapidfuzz ratio)
 WORD_CUTOFF = 75.0
@@ -421,12 +422,23 @@ class LookupEngine:
         near = self._nearest_to(query, q, limit)
         if near is not None:
             return near
+        floor, rest = floor_said(q)
+        if floor is not None and not _FILLER.sub(" ", rest).strip() \
+                and _key(_without_filler(q)) not in self.exact_names:
+            return LookupResult(
+                query, Status.NOT_FOUND,
+                f"{floor.text!r} names a floor, not a place on it; add a room, name or door.",
+                ())
         hits = self._interpret(q)
         candidates = self._rank_hits(hits)
         if hits.set_kind is not None and any(
                 c.match is hits.set_kind and c.score >= FOUND_THRESHOLD for c in candidates):
             # "knox box", "the gym doors": the set asked for, not what shares its words
             candidates = [c for c in candidates if c.match is hits.set_kind]
+        if not candidates:
+            place = self._place_after_context(query, q, limit)
+            if place is not None:
+                return place
         return self._result(query, candidates[:limit], hits.set_query)
 
     def _interpret(self, q: str) -> _Hits:
@@ -439,40 +451,87 @@ class LookupEngine:
                 floor = None  # only a floor was said: it filters nothing
             elif floor is not None:
                 q = q_rest
-        readings = self._readings(q)
-        for building_id, spoken in readings:
-            plain = _without_filler(spoken)
-            core = self._without_context(plain)
-            if building_id is not None and not core.strip():
-                hits.others.append(self._building_candidate(building_id, EXACT))
-                continue
-            self._coordinates(spoken, hits)
-            self._cell(core, hits)
-            self._doors(core, building_id, hits)
-            self._room_number(core, building_id, hits)
-            self._number_and_name(core, building_id, hits)
-            self._building_named(core, hits)
-            # a numbered phrasing is answered by number only; "room 214" is not "Classroom
-            # 201", and "gym door 9" is no door rather than the gym lobby's AED
-            numbered = bool(_DOOR.match(core) or _CELL.match(core) or self._is_number(core)
-                            or _NUMBERED_DOOR.search(core))
-            named = _Hits() if building_id is not None else hits
-            for text in dict.fromkeys((core, plain, spoken)):
-                self._amenities(text, building_id, hits)
-                self._grounds_kind(text, building_id, hits)
-                if not numbered:
-                    self._names(text, building_id, named)
-                    self._restrooms(text, building_id, named)
-            if named is not hits:
-                # "main corridor" is first the corridor named so, then a corridor of the
-                # building called "main": a name said with a building ranks below a whole name
-                for uid, (score, match, flags) in named.units.items():
-                    hits.add_unit(uid, min(score, QUALIFIED_NAME_SCORE), match, flags)
-                hits.others += [replace(c, score=min(c.score, QUALIFIED_NAME_SCORE))
-                                for c in named.others]
+        for building_id, spoken in self._readings(q):
+            found = self._reading(building_id, spoken)
+            dropped = self._modifiers_dropped(spoken)
+            cap = None
+            flags: tuple[str, ...] = ()
+            if dropped:
+                # "auxiliary gym", "main st": a word the campus does not know, said right next
+                # to one it does, may name something else: a partial match at best
+                cap, flags = PARTIAL_SCORE, (f"not on this campus: {' '.join(dropped)}",)
+            self._merge(hits, found, cap, flags)
         if floor is not None:
             self._apply_floor(floor, hits)
         return hits
+
+    def _reading(self, building_id: str | None, spoken: str) -> _Hits:
+        """Everything one reading of a query (a building, and the rest as said) names."""
+        hits = _Hits()
+        plain = _without_filler(spoken)
+        core = self._without_context(plain)
+        if building_id is not None and not core.strip():
+            # "the gym" is the building; "auxiliary gym" names something not on the plans
+            said = _FILLER.sub(" ", spoken).split()
+            hits.others.append(replace(
+                self._building_candidate(building_id, PARTIAL_SCORE),
+                flags=(f"not on this campus: {' '.join(said)}",)) if said
+                else self._building_candidate(building_id, EXACT))
+            return hits
+        self._coordinates(spoken, hits)
+        self._cell(core, hits)
+        self._doors(core, building_id, hits)
+        self._room_number(core, building_id, hits)
+        self._number_and_name(core, building_id, hits)
+        self._building_named(core, hits)
+        # a numbered phrasing is answered by number only; "room 214" is not "Classroom
+        # 201", and "gym door 9" is no door rather than the gym lobby's AED
+        numbered = bool(_DOOR.match(core) or _CELL.match(core) or self._is_number(core)
+                        or _NUMBERED_DOOR.search(core))
+        named = _Hits() if building_id is not None else hits
+        for text in dict.fromkeys((core, plain, spoken)):
+            self._amenities(text, building_id, hits)
+            self._grounds_kind(text, building_id, hits)
+            if not numbered:
+                self._names(text, building_id, named)
+                self._restrooms(text, building_id, named)
+        if named is not hits:
+            # "main corridor" is first the corridor named so, then a corridor of the
+            # building called "main": a name said with a building ranks below a whole name
+            self._merge(hits, named, QUALIFIED_NAME_SCORE, ())
+        return hits
+
+    @staticmethod
+    def _merge(into: _Hits, part: _Hits, cap: float | None, flags: tuple[str, ...]) -> None:
+        top = EXACT if cap is None else cap
+        for uid, (score, match, own) in part.units.items():
+            into.add_unit(uid, min(score, top), match, (*own, *flags))
+        into.others += [replace(c, score=min(c.score, top), flags=(*c.flags, *flags))
+                        if c.score > top or flags else c for c in part.others]
+        into.set_query = into.set_query or part.set_query
+        into.set_kind = into.set_kind or part.set_kind
+        into.explicit_cell = into.explicit_cell or part.explicit_cell
+
+    def _modifiers_dropped(self, spoken: str) -> list[str]:
+        """Unknown words said right next to a known word ("auxiliary gym", "main st");
+        unknown words set apart by small words ("they're in 214", "by the windows") are
+        context, not part of the name."""
+        words = spoken.split()
+        if len(words) < 2:
+            return []
+        plain = _without_filler(spoken).split()
+        core = set(self._without_context(" ".join(plain)).split())
+        dropped = []
+        for i, w in enumerate(words):
+            if w in core or _FILLER.fullmatch(w) or w in _STOP_WORDS:
+                continue
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(words):
+                    n = words[j]
+                    if n in core and n.isalpha() and len(n) > 1 and not _FILLER.fullmatch(n):
+                        dropped.append(w)
+                        break
+        return dropped
 
     def _readings(self, q: str) -> list[tuple[str | None, str]]:
         """(building, rest) readings of a query: as said, and with a named building taken
@@ -492,12 +551,23 @@ class LookupEngine:
         """The query without words the campus does not know ("they're in 214" -> "214",
         "library by the windows" -> "library"); a typo of a known word stays."""
         kept: list[str] = []
-        for w in text.split():
+        words = text.split()
+        for i, w in enumerate(words):
             # "E003 bis", "B015 a": a short word after a number is its suffix
             suffix = bool(kept) and any(ch.isdigit() for ch in kept[-1]) and len(w) <= 3
-            if suffix or self._known_word(w):
+            letter = len(w) == 1 and w.isalpha()
+            if suffix or (letter and self._prefix_letter(w, words, i)) \
+                    or (not letter and self._known_word(w)):
                 kept.append(w)
         return " ".join(kept)
+
+    def _prefix_letter(self, w: str, words: list[str], i: int) -> bool:
+        """A single letter is a wing or building ("a 214", "building c"), else a word."""
+        before = words[i - 1] if i > 0 else ""
+        after = words[i + 1] if i + 1 < len(words) else ""
+        return (any(ch.isdigit() for ch in after) or before in ("building", "bldg", "wing",
+                                                                   "block")
+                or (w in self.buildings_by_word and not before and not after))
 
     def _known_word(self, word: str) -> bool:
         if any(ch.isdigit() for ch in word) or len(word) == 1 or word == "#":
@@ -616,8 +686,12 @@ class LookupEngine:
             best = 0.0
             for w in words:
                 for t in tokens:
-                    best = max(best, fuzz.ratio(w, t))
-            if best >= SUGGESTION_CUTOFF and text not in scored:
+                    # short words must be closer: "loop" is not "floor"
+                    cutoff = SUGGESTION_CUTOFF if min(len(w), len(t)) >= 6 else 75.0
+                    ratio = fuzz.ratio(w, t)
+                    if ratio >= cutoff:
+                        best = max(best, ratio)
+            if best and text not in scored:
                 scored[text] = best
         ranked = sorted(scored, key=lambda t: (-scored[t], t))
         return tuple(ranked[:3])
@@ -676,6 +750,18 @@ class LookupEngine:
             return LookupResult(query, Status.NOT_FOUND,
                                 f"No {what_name} on this campus to measure from {where}.", ())
         return LookupResult(query, Status.FOUND, f"Nearest {what_name} to {where}", tuple(found))
+
+    def _place_after_context(self, query: str, q: str, limit: int) -> LookupResult | None:
+        """"fire in the kitchen", "man with a gun in the cafeteria": when the whole says
+        nothing, the place after the last "in"/"at" is the answer if it is one clear place."""
+        m = re.match(r"^(?P<said>.+)\s+(?:in|at|inside|on)\s+(?:the\s+)?(?P<place>.+)$", q)
+        if m is None:
+            return None
+        place = self.lookup(m.group("place"), limit)
+        if place.status is not Status.FOUND:
+            return None
+        return replace(place, query=query, message=(
+            f"{place.message}; {m.group('said')!r} read as what happens there"))
 
     def _with_landmark(self, query: str, what: str, landmark: str,
                        limit: int) -> LookupResult | None:
@@ -1041,15 +1127,24 @@ class LookupEngine:
         "south parking lot" is "South Lot" said with its kind (95)."""
         containing = [i for i, toks in enumerate(self.name_tokens) if words <= toks]
         features = {(self.names[i].kind, self.names[i].feature_id) for i in containing}
-        if len(features) == 1 and any(len(w) > 2 for w in words):
+        if len(features) == 1 and any(len(w) > 2 for w in words) and self._kind_said(
+                words, containing[0]) and words - self._extra_words(self.names[containing[0]]):
             self._name_hit(self.names[containing[0]], UNIQUE_WORD_SCORE, building_id, hits)
         for i, toks in enumerate(self.name_tokens):
             if not toks & words:
                 continue
+            if not self._kind_said(words, i):
+                continue  # "cafeteria" is not "AED - Cafeteria", "staff" not "Staff Restroom"
             extra = self._extra_words(self.names[i])
             own = toks - extra
             if own and own == words - extra and toks != words:
                 self._name_hit(self.names[i], NAME_WITH_KIND_SCORE, building_id, hits)
+
+    def _kind_said(self, words: frozenset[str], i: int) -> bool:
+        """A name holding its kind's word ("AED - Cafeteria", "Staff Restroom") is meant only
+        when the caller said a word of that kind too."""
+        kind_words = self._extra_words(self.names[i]) - _GENERIC_WORDS
+        return not (self.name_tokens[i] & kind_words) or bool(words & kind_words)
 
     def _extra_words(self, n: _Name) -> frozenset[str]:
         """Words that may go with a name without changing what it names: its kind's words."""
