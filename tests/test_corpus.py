@@ -139,3 +139,7 @@ def test_judge_reads_alternatives_and_name_prefixes() -> None:
         expectations(_row("q", "door:A:99"))
     with pytest.raises(CorpusError):
         expectations(_row("q", "amenity:knox_box or unit:A:0:113"))
+    with pytest.raises(CorpusError):
+        expectations(_row("q", "building:Q"))
+    with pytest.raises(CorpusError):
+        expectations(_row("q", "unit:A:one:214"))

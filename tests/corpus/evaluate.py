@@ -184,6 +184,12 @@ class _Reader:
                 return bid
         raise CorpusError(f"no building {short!r} on {self.ix.campus.id}")
 
+    @staticmethod
+    def _level(text: str, level: str) -> str:
+        if level != "*" and not re.fullmatch(r"-?\d+", level):
+            raise CorpusError(f"{text!r}: level {level!r} is not an ordinal or *")
+        return level
+
     def _at(self, c: Candidate, short: str, level: str) -> bool:
         return (c.building_id is not None and self.short.get(c.building_id) == short
                 and (level == "*" or c.level_ordinal == int(level)))
@@ -208,6 +214,7 @@ class _Reader:
 
     def _unit(self, text: str, b: str, level: str, number: str) -> Expectation:
         self._bid(b)
+        self._level(text, level)
         number, _, name = number.partition("|")
 
         def ok(c: Candidate) -> bool:
@@ -217,6 +224,7 @@ class _Reader:
 
     def _unit_name(self, text: str, b: str, level: str, name: str) -> Expectation:
         self._bid(b)
+        self._level(text, level)
 
         def ok(c: Candidate) -> bool:
             return (self._at(c, b, level) and _fold(name) in _fold(c.unit_name)
@@ -225,6 +233,7 @@ class _Reader:
 
     def _hallway(self, text: str, b: str, level: str, name: str) -> Expectation:
         self._bid(b)
+        self._level(text, level)
 
         def ok(c: Candidate) -> bool:
             said = _fold(name) in _fold(c.unit_name) or _fold(name) in _fold(c.label)
@@ -243,12 +252,16 @@ class _Reader:
     def _main_entrance(self, text: str, b: str) -> Expectation:
         bid = self._bid(b)
         ids = {o.id for o in self.openings.values() if o.building_id == bid and o.main_entrance}
+        if not ids:
+            raise CorpusError(f"{text!r}: building {b} has no main entrance")
         return Expectation(text, lambda c: c.feature_id in ids)
 
     def _doors(self, text: str, b: str) -> Expectation:
         bid = self._bid(b)
         ids = frozenset(o.id for o in self.openings.values()
                         if o.building_id == bid and o.exterior)
+        if not ids:
+            raise CorpusError(f"{text!r}: building {b} has no exterior doors")
         return Expectation(text, lambda c: c.feature_id in ids, ids)
 
     def _amenities(self, kind: str, b: str | None) -> list[str]:
@@ -261,6 +274,8 @@ class _Reader:
 
     def _amenity(self, text: str, kind: str, b: str | None = None,
                  level: str | None = None) -> Expectation:
+        if level is not None and self._level(text, level) == "*":
+            level = None
         ids = frozenset(a for a in self._amenities(kind, b)
                         if level is None or self.ix.ordinal_of(self._amenity_level(a))
                         == int(level))
@@ -279,6 +294,7 @@ class _Reader:
 
     def _nearest(self, text: str, kind: str, b: str, level: str) -> Expectation:
         bid = self._bid(b)
+        self._level(text, level)
         ids = {a.id for a in self.ix.campus.amenities
                if a.kind.value == kind and a.building_id == bid
                and self.ix.ordinal_of(a.level_id) == int(level)}
