@@ -575,7 +575,7 @@ class LookupEngine:
         w = _key(word)
         if not w or w in self.vocabulary or w.rstrip("s") in self.vocabulary:
             return True
-        if len(w) < 4:
+        if len(w) < 3:
             return False
         return process.extractOne(w, self._long_vocabulary, scorer=fuzz.ratio,
                                   score_cutoff=CONTEXT_WORD_CUTOFF) is not None
