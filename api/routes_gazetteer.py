@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Annotated
+from weakref import WeakKeyDictionary
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.auth import CurrentPrincipal, current_principal
 from api.context import Ctx
-from gridmap.gazetteer import gazetteer, to_csv, to_geojson
+from gridmap.gazetteer import GazetteerRow, gazetteer, to_csv, to_geojson
+from gridmap.index import CampusIndex
 
 router = APIRouter(dependencies=[Depends(current_principal)])
 
@@ -24,6 +27,22 @@ NO_STORE = "private, no-store"
 #: revisions are 32-bit integers on PostgreSQL: a larger one is a 422, never a database error
 MAX_REVISION = 2**31 - 1
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+# rows per loaded campus index (one per published revision in the app's cache): built once,
+# dropped with the index when the cache lets it go
+_rows: WeakKeyDictionary[CampusIndex, tuple[GazetteerRow, ...]] = WeakKeyDictionary()
+_rows_lock = threading.Lock()
+
+
+def _rows_of(index: CampusIndex) -> tuple[GazetteerRow, ...]:
+    with _rows_lock:
+        rows = _rows.get(index)
+    if rows is None:
+        rows = gazetteer(index)  # outside the lock: a large campus takes a moment
+        with _rows_lock:
+            _rows[index] = rows
+    return rows
 
 
 def _download_name(campus_id: str, revision: int, suffix: str) -> str:
@@ -41,7 +60,7 @@ def gazetteer_csv(
                                           description="default: current")] = None,
 ) -> Response:
     loaded = ctx.loaded(request, campus_id, principal, revision)
-    rows = gazetteer(loaded.index())
+    rows = _rows_of(loaded.index())
     ctx.audit(request, principal, "gazetteer", campus_id,
               f"csv, revision {loaded.revision}, {len(rows)} rows")
     name = _download_name(campus_id, loaded.revision, "csv")
@@ -61,7 +80,7 @@ def gazetteer_json(
                                           description="default: current")] = None,
 ) -> Response:
     loaded = ctx.loaded(request, campus_id, principal, revision)
-    rows = gazetteer(loaded.index())
+    rows = _rows_of(loaded.index())
     ctx.audit(request, principal, "gazetteer", campus_id,
               f"json, revision {loaded.revision}, {len(rows)} rows")
     body = to_geojson(rows, campus_id=campus_id, revision=loaded.revision)

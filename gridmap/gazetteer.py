@@ -37,7 +37,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any
 
@@ -320,7 +320,7 @@ def to_csv(rows: Iterable[GazetteerRow]) -> str:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for r in rows:
-        writer.writerow([_csv_value(c, v) for c, v in zip(COLUMNS, astuple(r), strict=True)])
+        writer.writerow([_csv_value(c, getattr(r, c)) for c in COLUMNS])
     return buf.getvalue()
 
 
@@ -330,7 +330,7 @@ def to_geojson(rows: Iterable[GazetteerRow], *, campus_id: str = "",
     JSON is read by programs, not spreadsheets)."""
     features = []
     for r in rows:
-        props = dict(zip(COLUMNS, astuple(r), strict=True))
+        props = {c: getattr(r, c) for c in COLUMNS}
         props["lon"], props["lat"] = round(r.lon, 7), round(r.lat, 7)
         features.append({
             "type": "Feature",

@@ -320,3 +320,18 @@ def test_label_only_rooms_are_flagged(numbered: Campus) -> None:
     assert all(r.flags == "" for r in rows if r.number != "A015")
     parsed = list(csv.DictReader(io.StringIO(to_csv(rows), newline="")))
     assert next(p for p in parsed if p["number"] == "A015")["flags"] == "label only, no outline"
+
+
+def test_gazetteer_follows_a_new_revision(viewer: TestClient, store: SqlCampusStore,
+                                          stored_campus: Campus) -> None:
+    first = viewer.get(f"/campuses/{CAMPUS}/gazetteer.csv").content.decode("utf-8")
+    assert "Chemistry Lab" not in first
+    renamed = tuple(dataclasses.replace(u, name="Chemistry Lab") if u.number == "214" else u
+                    for u in stored_campus.units)
+    store.save_revision(dataclasses.replace(stored_campus, units=renamed), source="tests")
+    second = viewer.get(f"/campuses/{CAMPUS}/gazetteer.csv")
+    assert "Chemistry Lab" in second.content.decode("utf-8")
+    assert "-r2-" in second.headers["content-disposition"]
+    # an older revision stays readable as it was
+    old = viewer.get(f"/campuses/{CAMPUS}/gazetteer.csv", params={"revision": 1})
+    assert old.content.decode("utf-8") == first
