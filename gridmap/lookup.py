@@ -36,7 +36,7 @@ from gridmap import grid
 from gridmap.errors import InvalidCellLabel, InvalidQuery, InvalidUSNG, OutsideGrid
 from gridmap.index import CampusIndex, Nearby
 from gridmap.model import Amenity, AmenityKind, GroundsFeature, Opening, Unit
-from gridmap.usng import normalise_usng, parse_usng, to_usng
+from gridmap.usng import complete_usng, normalise_usng, parse_usng, to_usng
 from gridmap.vocabulary import (
     AMENITY_WORDS,
     GROUNDS_WORDS,
@@ -394,6 +394,24 @@ class LookupEngine:
         self.building_names = [
             (_key(p), b.id)
             for b in campus.buildings for p in (*_name_parts(b.name), *b.aliases)]
+        # room names (and their spoken words) held by rooms of one building only
+        held: dict[str, set[str]] = {}
+        for n in self.names:
+            if n.kind == "unit":
+                held.setdefault(_key(n.text), set()).add(self.units[n.feature_id].building_id)
+        for word, names in ROOM_WORDS.items():
+            for name in names:
+                if _key(name) in held:
+                    held.setdefault(_key(word), set()).update(held[_key(name)])
+        self.room_buildings = {k: next(iter(v)) for k, v in held.items()
+                               if len(v) == 1 and k and k not in self.buildings_by_word}
+        self.room_is_building = frozenset(
+            k for k, b_id in self.room_buildings.items()
+            if any(n.kind == "unit" and self.units[n.feature_id].building_id == b_id
+                   and k in (_key(n.text), *(_key(w) for w, vs in ROOM_WORDS.items()
+                                             if _key(n.text) in map(_key, vs)))
+                   and index.shapes[n.feature_id].area >= 0.5 * index.footprints[b_id].area
+                   for n in self.names))
         self.vocabulary = self._vocabulary()
         self._long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
         self._context: dict[str, Candidate] = {}
@@ -846,6 +864,16 @@ class LookupEngine:
         if bare in self.buildings_by_word:
             return self.buildings_by_word[bare], ""
         plain = _without_filler(q)
+        for name, b_id in self.room_buildings.items():
+            # "gym door 2", "the gym doors": a room's name standing for its building, for doors
+            for rest in (plain[len(name):].strip() if plain.startswith(name + " ") else "",
+                         plain[: -len(name)].strip() if plain.endswith(" " + name) else ""):
+                # a numbered door of the room's building; all the doors ("the gym doors")
+                # only of a building that room mostly is
+                if rest and (_DOOR.match(rest) or (
+                        (_ALL_DOORS.match(rest) or _MAIN_ENTRANCE.match(rest))
+                        and name in self.room_is_building)):
+                    return b_id, rest
         for word in self.building_phrases:
             if plain.startswith(word + " "):
                 rest = _BUILDING_WORD.sub("", plain[len(word):].strip()).strip()
@@ -885,15 +913,11 @@ class LookupEngine:
             hits.others.append(c)
 
     def _usng_without_zone(self, q: str) -> str | None:
-        """"GN 1046 3072": a USNG reference said without its zone, read in the zone of the
-        campus (its grid's centre), as responders do on a local map."""
-        compact = re.sub(r"[\s-]", "", q).upper()
-        if not re.fullmatch(r"[A-HJ-NP-Z]{2}\d{2,10}", compact) or (len(compact) - 2) % 2:
-            return None
+        """"GN 1046 3072", "1046 3072": a USNG reference said without its zone (or square),
+        read in the zone and 100 km square of the campus, as responders do on a local map."""
         b = grid.extent(self.index.grid)
         lon, lat = self.index.frame.lonlat((b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2)
-        zone = to_usng(lon, lat, 1).split(" ")[0]
-        return zone + compact
+        return complete_usng(q, lon, lat)
 
     def _cell(self, q: str, hits: _Hits) -> None:
         m = _CELL.match(q)

@@ -53,3 +53,25 @@ def parse_usng(text: str) -> tuple[float, float]:
     except Exception as exc:  # mgrs raises bare MGRSError for impossible squares
         raise InvalidUSNG(f"{text!r} is not a valid USNG square: {exc}") from exc
     return float(lon), float(lat)
+
+
+_NO_ZONE_RE = re.compile(r"^([A-HJ-NP-Z]{2})?(\d{2,10})$")
+
+
+def complete_usng(text: str, lon: float, lat: float) -> str | None:
+    """A compact USNG for a reference said without its zone (``"GN 1046 3072"``), or without
+    zone and 100 km square (``"1046 3072"``, two equal digit groups), completed from the point
+    it is near (the campus): None when ``text`` is neither."""
+    spaced = text.strip().upper()
+    compact = re.sub(r"[\s-]", "", spaced)
+    m = _NO_ZONE_RE.match(compact)
+    if not m or len(m.group(2)) % 2:
+        return None
+    if m.group(1) is None:
+        groups = spaced.split()
+        # bare digits must be said as easting and northing: "1046 3072", never "10463072"
+        if len(groups) != 2 or len(groups[0]) != len(groups[1]):
+            return None
+    here = to_usng(lon, lat, 1).split(" ")
+    zone, square = here[0], here[1]
+    return zone + (m.group(1) or square) + m.group(2)
