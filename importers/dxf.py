@@ -50,6 +50,7 @@ from importers.room_labels import (
     label_of,
     place_box,
     scale_labels,
+    tag_label,
     too_large,
 )
 
@@ -606,8 +607,10 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
             )
         else:
             found.polys.append((handle, poly))
-    elif lay == want["labels"] and kind in ("TEXT", "MTEXT"):
-        label = label_of(e, handle, reading.text_height)
+    elif lay == want["labels"] and kind in ("TEXT", "MTEXT", "INSERT"):
+        # an INSERT on the label layer is a room tag block: its attributes are the label
+        label = (tag_label(e, handle, reading.text_height) if kind == "INSERT"
+                 else label_of(e, handle, reading.text_height))
         if label is not None:
             found.texts.append(label)
     elif lay == want["doors"] and kind == "INSERT" and holds:

@@ -68,6 +68,10 @@ _NUMBER_WORD_RE = re.compile(r"^(?:room|rm\.?|no\.?|nr\.?|#)$", re.I)
 _WRITTEN_BREAK_RE = re.compile(r"\\[PpNn]")
 
 
+class UnplacedLabel(ValueError):
+    """A label whose position or size is not a finite number."""
+
+
 @dataclass(frozen=True)
 class Label:
     """One label entity: its plain text (lines split by newlines) and the box its text covers.
@@ -214,7 +218,7 @@ def mtext_label(e: Any, handle: str, fallback_height: float) -> Label | None:
     spacing = float(e.dxf.get("line_spacing_factor") or 1.0)
     rotation = float(e.get_rotation())
     if not _finite(ins.x, ins.y, height, defined, spacing, rotation):
-        return None
+        raise UnplacedLabel(f"label {lines[0][:40]!r}: its position or size is not a number")
     height = _text_height(height, fallback_height)
     if defined < height * CHAR_WIDTH:  # no column narrower than one character wraps
         defined = 0.0
@@ -269,7 +273,7 @@ def text_label(e: Any, handle: str, fallback_height: float) -> Label | None:
     align = e.dxf.get("align_point") if (halign or valign) else None
     coords = [ins.x, ins.y, *(() if align is None else (align[0], align[1]))]
     if not _finite(height, factor, rotation, *coords):
-        return None
+        raise UnplacedLabel(f"label {lines[0][:40]!r}: its position or size is not a number")
     height = _text_height(height, fallback_height)
     factor = abs(factor) if abs(factor) >= 0.01 else 1.0
     length = max(len(line) for line in lines)
@@ -297,10 +301,36 @@ def text_label(e: Any, handle: str, fallback_height: float) -> Label | None:
 
 
 def label_of(e: Any, handle: str, fallback_height: float) -> Label | None:
-    """The label a TEXT or MTEXT entity gives (drawing units); None without text or a place."""
+    """The label a TEXT, MTEXT or ATTRIB entity gives (drawing units); None without text.
+
+    Raises :class:`UnplacedLabel` when its position or size is not a finite number.
+    """
     if e.dxftype() == "MTEXT":
         return mtext_label(e, handle, fallback_height)
+    if e.dxftype() == "ATTRIB" and e.has_embedded_mtext_entity:
+        return mtext_label(e.virtual_mtext_entity(), handle, fallback_height)
     return text_label(e, handle, fallback_height)
+
+
+# attribute tags of a room tag block that hold no number or name (area, occupancy, finishes)
+_NOT_A_NAME_TAG_RE = re.compile(r"AREA|SQ|SF$|M2|OCC|PERIM|HEIGHT|CEIL|FINISH|CAPAC|LOAD", re.I)
+
+
+def tag_label(insert: Any, handle: str, fallback_height: float) -> Label | None:
+    """The label a room tag block gives: its visible attributes (number, name; not its area
+    or occupancy) read top to bottom as one label, placed by their texts' combined box."""
+    parts: list[Label] = []
+    for k, attrib in enumerate(getattr(insert, "attribs", ())):
+        if attrib.is_invisible or _NOT_A_NAME_TAG_RE.search(str(attrib.dxf.get("tag", ""))):
+            continue
+        found = label_of(attrib, f"{handle}.{k}", fallback_height)
+        if found is not None:
+            parts.append(found)
+    if not parts:
+        return None
+    parts.sort(key=lambda lb: (-lb.box.centroid.y, lb.box.centroid.x))
+    return Label(handle, "\n".join(lb.text for lb in parts), place_box(parts),
+                 max(lb.height for lb in parts))
 
 
 # --- which room a label names ----------------------------------------------------------------

@@ -652,3 +652,49 @@ def test_a_label_only_place_imports_as_an_approximate_unit_and_is_servable(
     assert 0 < frame_area < 1e-8
     assert campus_from_geojson(campus_to_geojson(after.campus)) == after.campus
     check_servable(after.campus)
+
+
+# --- room tag blocks ---------------------------------------------------------------------------
+
+
+def _tag_block(doc: Any) -> None:
+    tag = doc.blocks.new("RMTAG")
+    tag.add_circle((0, 0), 0.8)
+    tag.add_attdef("NUMBER", (-0.5, 0.1), dxfattribs={"height": 0.3})
+    tag.add_attdef("NAME", (-0.5, -0.35), dxfattribs={"height": 0.2})
+    tag.add_attdef("AREA", (-0.5, -0.7), dxfattribs={"height": 0.15})
+    tag.add_attdef("DEPT", (-0.5, -1.0), dxfattribs={"height": 0.15, "flags": 1})  # hidden
+
+
+def test_room_tag_blocks_give_their_number_and_name_not_their_area() -> None:
+    doc = new_doc()
+    _tag_block(doc)
+    wing = doc.blocks.new("WING")
+    room(wing, 0, 0, 10, 10)
+    inner = wing.add_blockref("RMTAG", (5, 5), dxfattribs={"layer": "A-AREA-IDEN"})
+    inner.add_auto_attribs({"NUMBER": "B013a", "NAME": "Lager Technik", "AREA": "24 m2",
+                            "DEPT": "Technik"})
+    msp = doc.modelspace()
+    msp.add_blockref("DOOR", (0, 0), dxfattribs={"layer": "A-DOOR"})
+    room(msp, 0, 0, 10, 10)
+    tag = msp.add_blockref("RMTAG", (5, 5), dxfattribs={"layer": "A-AREA-IDEN"})
+    tag.add_auto_attribs({"NUMBER": "A015", "NAME": "Büro", "AREA": "850 SF", "DEPT": "x"})
+    msp.add_blockref("WING", (20, 0))  # a wing inserted as a block, with its own tags
+    plan = extract_floor_plan(doc, "tags.dxf")
+    assert sorted((r.number, r.name) for r in plan.rooms) == [("A015", "Büro"),
+                                                               ("B013A", "Lager Technik")]
+
+
+def test_a_label_that_is_not_a_number_is_a_named_error() -> None:
+    from gridmap.errors import DxfError
+
+    doc = new_doc()
+    _tag_block(doc)
+    msp = doc.modelspace()
+    room(msp, 0, 0, 10, 10)
+    tag = msp.add_blockref("RMTAG", (5, 5), dxfattribs={"layer": "A-AREA-IDEN"})
+    tag.add_auto_attribs({"NUMBER": "A015", "NAME": "Büro"})
+    # as a damaged file can hold it (ezdxf refuses to set it through its API)
+    tag.attribs[0].dxf.__dict__["height"] = math.nan
+    with pytest.raises(DxfError, match=r"nan\.dxf: INSERT .* layer 'A-AREA-IDEN'.*not a number"):
+        extract_floor_plan(doc, "nan.dxf")
