@@ -783,7 +783,8 @@ def extract_floor_plan(
     budget = budget or WorkBudget()
     reading = _Reading(want, layers.exterior_door_blocks + layers.interior_door_blocks,
                        _SAME_POINT_M / unit_m, source, budget,
-                       budget.limits.max_coordinate_m / unit_m, _TEXT_HEIGHT_M / unit_m)
+                       budget.limits.max_coordinate_m / unit_m,
+                       text_height=_TEXT_HEIGHT_M / unit_m)
     found = _collect(doc, source, reading, _FLATTEN_M / unit_m, warnings)
     _require_rooms(doc, found, source, layers)
     outlines = _room_outlines(found.polys, unit_m, source, layers, warnings)

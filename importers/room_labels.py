@@ -135,7 +135,8 @@ def label_lines(text: str) -> list[str]:
 def room_number(text: str) -> str | None:
     """``text`` as a room number (upper case, single-spaced, leading zeros kept), or None.
 
-    ``"b015 a"`` -> ``"B015 A"``; ``"Room 214"`` -> ``"214"``; ``"Gym"`` -> None.
+    ``"b015 a"`` -> ``"B015 A"``; ``"A 214"`` -> ``"A 214"``; ``"Room 214"`` -> ``"214"``;
+    ``"Gym"`` -> None. Lookup compares numbers without spaces, dots and dashes.
     """
     words = text.upper().split()
     if len(words) >= 2 and _NUMBER_WORD_RE.match(words[0]):
@@ -143,7 +144,10 @@ def room_number(text: str) -> str | None:
     if len(words) == 1 and _is_number(words[0]):
         return words[0]
     if len(words) == 2 and _is_number(words[0]) and _SUFFIX_RE.match(words[1]):
-        return f"{words[0]} {words[1]}"
+        return f"{words[0]} {words[1]}"  # "B015 A"
+    if (len(words) == 2 and len(words[0]) == 1 and words[0].isalpha()
+            and words[1][:1].isdigit() and _is_number(words[1])):
+        return f"{words[0]} {words[1]}"  # a wing letter written apart: "A 214"
     return None
 
 

@@ -463,6 +463,10 @@ def test_missing_room_layer_stays_an_error() -> None:
     ("B013\\PTechnologie atelier", ("B013", "Technologie atelier")),   # \P in a TEXT
     ("Technologie atelier\nB013", ("B013", "Technologie atelier")),   # number underneath
     ("Room 214", ("214", "")),
+    ("A 214", ("A 214", "")),
+    ("a 214 Science Lab", ("A 214", "Science Lab")),
+    ("Lab 2", ("", "Lab 2")),
+    ("I 2nd", ("", "I 2nd")),
     ("Rm. 12 Nurse", ("12", "Nurse")),
     ("B013a\nLager Technik\n(Holz)", ("B013A", "Lager Technik (Holz)")),
     ("Stair 1", ("", "Stair 1")),
