@@ -209,8 +209,9 @@ def candidate_line(c: dict[str, Any]) -> str:
     A nearby item on another level or in another building says so, with the stairs to take.
     """
     parts = [str(c.get("label", ""))]
-    if c.get("flags"):
-        parts.append("; ".join(str(f) for f in c["flags"]))
+    # flags the label does not already say ("label only, no outline" often is in it)
+    if flags := [str(f) for f in c.get("flags") or () if str(f) not in parts[0]]:
+        parts.append("; ".join(flags))
     if c.get("usng"):
         parts.append(f"USNG {c['usng']}")
     doors = []

@@ -70,3 +70,12 @@ def test_cli_lookup_says_the_level_of_doors_below(stored_campus: Campus,
                  if part.startswith(("door ", "unnumbered door ")))
     ground = next(lv for lv in stored_campus.levels if lv.building_id == "A" and lv.ordinal == 0)
     assert doors.count(ground.name) == 2 or doors.count("level 0") == 2, doors
+
+
+def test_a_flag_the_label_already_says_is_not_repeated() -> None:
+    c = _candidate(label="Building E · Ground · Room E010 Nap Room · approximate location "
+                         "(label only, no outline) · grid E7 (E7-5)",
+                   flags=["label only, no outline", "straight-line distances: no hallway data"])
+    line = cli.candidate_line(c)
+    assert line.count("label only, no outline") == 1
+    assert f"{c['label']} · straight-line distances: no hallway data · USNG" in line
