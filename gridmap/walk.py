@@ -65,6 +65,10 @@ SAME_SHAFT_M = 3.0
 #: a point this far outside every space (a label on a wall, a cabinet in the wall) still
 #: counts as in the nearest space
 ATTACH_M = 3.0
+#: a space with more nodes than this is walked over a Yao graph, not every visible pair
+FULL_VISIBILITY_NODES = 40
+YAO_CONES = 16
+YAO_TRIES = 3  # nearest candidates per direction tested for visibility
 _INSIDE_EPS_M = 0.05
 _ORIGIN_CACHE = 2048  # origins remembered per building (each: one Route per door and point)
 
@@ -89,6 +93,14 @@ class _Space:
     inside: BaseGeometry  # the outline grown by a hair, prepared: segment-inside tests
     nodes: list[tuple[Node, Point]] = field(default_factory=list)  # (node, where in this space)
     corners: list[tuple[Node, Point]] = field(default_factory=list)  # reflex corners
+    _grown: BaseGeometry | None = None
+
+    @property
+    def grown(self) -> BaseGeometry:
+        """The outline grown by :data:`WALL_GAP_M`: what a neighbour's wall runs along."""
+        if self._grown is None:
+            self._grown = self.shape.buffer(WALL_GAP_M, join_style="mitre")
+        return self._grown
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,12 +233,15 @@ class WalkNetwork:
 
         for i, j in joined:
             parent[root(i)] = root(j)
+        with_hall = {root(i) for i, s in enumerate(spaces) if s.unit.category == WALKWAY}
+        if all(root(i) in with_hall for i in range(len(spaces))):
+            return  # every space reaches a hallway already
         walled: dict[tuple[int, int], float] = {}
         for i, s in enumerate(spaces):
             for j in (int(j) for j in tree.query(s.shape, predicate="dwithin",
                                                   distance=WALL_GAP_M)):
                 if j > i:
-                    length = _shared_wall(s.shape, spaces[j].shape)
+                    length = _shared_wall(s.shape, spaces[j].grown)
                     if length >= MIN_OPENING_M:
                         walled[(i, j)] = length
         while True:
@@ -251,7 +266,7 @@ class WalkNetwork:
 
     def _join_by_wall(self, lid: str, a: _Space, b: _Space) -> bool:
         """Join two spaces at the middle of their longest shared stretch of wall, if any."""
-        shared = a.shape.boundary.intersection(b.shape.buffer(WALL_GAP_M, join_style="mitre"))
+        shared = a.shape.boundary.intersection(b.grown)
         pieces = _lines(shared)
         if not pieces:
             return False
@@ -337,19 +352,44 @@ class WalkNetwork:
                                FLOOR_PENALTY_M + flight, a.name or a.kind.display_name)
 
     def _walk_inside(self, s: _Space) -> None:
-        """Edges between the nodes of a space: straight when inside, else round its corners."""
+        """Edges between the nodes of a space: straight when inside, else round its corners.
+
+        Up to :data:`FULL_VISIBILITY_NODES` nodes every pair that sees each other is joined
+        (exact shortest paths). A bigger space (a long corridor with a hundred doors) joins each
+        node to the nearest node it sees in each of :data:`YAO_CONES` directions (a Yao graph),
+        which keeps the graph small and lengthens paths by a percent or two at most in a
+        corridor; exactness is traded for answers that stay fast in a large school.
+        """
         if len(s.nodes) < 2:
             return
         lid = s.unit.level_id
         s.corners = [(self._node(lid, c), c) for c in _reflex_corners(s.shape)]
         everything = [*s.nodes, *s.corners]
-        pairs = [(a, b) for a, b in itertools.combinations(everything, 2) if a[0] != b[0]]
-        if not pairs:
+        if len(everything) <= FULL_VISIBILITY_NODES:
+            pairs = [(i, j) for i, j in itertools.combinations(range(len(everything)), 2)
+                     if everything[i][0] != everything[j][0]]
+            seen = _sees(s.inside, [_segment(everything[i][1], everything[j][1])
+                                    for i, j in pairs])
+            for (i, j), ok in zip(pairs, seen, strict=True):
+                if ok:
+                    self._join(everything[i], everything[j])
             return
-        seen = _sees(s.inside, [(pa.x, pa.y, pb.x, pb.y) for (_, pa), (_, pb) in pairs])
-        for ((a, pa), (b, pb)), ok in zip(pairs, seen, strict=True):
-            if ok:
-                self._link(a, b, pa.distance(pb))
+        xy = np.array([(p.x, p.y) for _, p in everything])
+        candidates = _yao_candidates(xy)
+        seen = _sees(s.inside, [_segment(everything[i][1], everything[j][1])
+                                for i, j, _ in candidates])
+        chosen: set[tuple[int, int]] = set()
+        filled: set[tuple[int, int]] = set()  # (node, cone) with its nearest visible found
+        for (i, j, cone), ok in zip(candidates, seen, strict=True):  # nearest first per cone
+            if ok and (i, cone) not in filled:
+                filled.add((i, cone))
+                chosen.add((min(i, j), max(i, j)))
+        for i, j in sorted(chosen):
+            if everything[i][0] != everything[j][0]:
+                self._join(everything[i], everything[j])
+
+    def _join(self, a: tuple[Node, Point], b: tuple[Node, Point]) -> None:
+        self._link(a[0], b[0], a[1].distance(b[1]))
 
     # --- asking -----------------------------------------------------------------------------
 
@@ -364,7 +404,7 @@ class WalkNetwork:
         """Every exterior door of the building, (x, y, the way to it from ``origin``): walked
         where the network reaches it, else the straight line (naming the nearest stairs when
         the door is on another level). Cached per origin."""
-        key = (level_id, round(origin.x, 2), round(origin.y, 2))
+        key = (level_id, origin.x, origin.y)
         hit = self._exit_cache.get(key)
         if hit is not None:
             return hit
@@ -389,7 +429,7 @@ class WalkNetwork:
         return min(options, key=lambda s: origin.distance(s[1]))[0]
 
     def _from(self, origin: Point, level_id: str) -> _Reached:
-        key = (level_id, round(origin.x, 2), round(origin.y, 2))
+        key = (level_id, origin.x, origin.y)
         hit = self._cache.get(key)
         if hit is None:
             hit = self._walk_from(origin, level_id)
@@ -439,6 +479,31 @@ def _dijkstra(adj: list[list[_Edge]], starts: Iterable[tuple[float, Node]]
             if e.to not in dist:
                 heapq.heappush(heap, (d + e.cost, next(tie), e.to, v or e.via))
     return dist, via
+
+
+def _segment(a: Point, b: Point) -> tuple[float, float, float, float]:
+    return (a.x, a.y, b.x, b.y)
+
+
+def _yao_candidates(xy: np.ndarray) -> list[tuple[int, int, int]]:
+    """(node, other node, cone) for the :data:`YAO_TRIES` nearest others of each node in each
+    of :data:`YAO_CONES` equal directions, nearest first within a (node, cone)."""
+    found: list[tuple[int, int, int]] = []
+    for i in range(len(xy)):
+        d = xy - xy[i]
+        dist = np.hypot(d[:, 0], d[:, 1])
+        cone = ((np.arctan2(d[:, 1], d[:, 0]) + math.pi) / (2 * math.pi) * YAO_CONES)
+        cone = np.minimum(cone.astype(int), YAO_CONES - 1)
+        dist[i] = np.inf
+        order = np.lexsort((dist, cone))
+        cones = cone[order]
+        starts = np.searchsorted(cones, np.arange(YAO_CONES))
+        ends = np.searchsorted(cones, np.arange(YAO_CONES), side="right")
+        for c in range(YAO_CONES):
+            for j in order[starts[c]:min(ends[c], starts[c] + YAO_TRIES)]:
+                if math.isfinite(dist[j]):
+                    found.append((i, int(j), c))
+    return found
 
 
 def _prepared(geom: BaseGeometry) -> BaseGeometry:
@@ -501,9 +566,10 @@ def _point(shapes: Mapping[str, BaseGeometry], feature_id: str) -> Point:
     return p if isinstance(p, Point) else p.representative_point()
 
 
-def _shared_wall(a: Polygon, b: Polygon) -> float:
-    """Length of the longest stretch of ``a``'s outline running along ``b``."""
-    pieces = _lines(a.boundary.intersection(b.buffer(WALL_GAP_M, join_style="mitre")))
+def _shared_wall(a: Polygon, b_grown: BaseGeometry) -> float:
+    """Length of the longest stretch of ``a``'s outline running along ``b`` (grown by the wall
+    gap)."""
+    pieces = _lines(a.boundary.intersection(b_grown))
     return max((g.length for g in pieces), default=0.0)
 
 
