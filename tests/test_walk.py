@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import LevelNotFound
 from gridmap.index import CampusIndex, Nearby
@@ -279,3 +280,35 @@ def test_a_broken_outline_or_point_never_breaks_an_answer() -> None:
     assert "nan-aed" not in {n.feature_id for n in found[:2]}
     assert all(math.isfinite(n.distance_m) for n in found[:2])
     assert ix.nearest_exterior_doors(ix.label_point(u), "W", level_id=u.level_id)
+
+
+def test_a_long_corridor_with_many_doors_stays_small_and_nearly_exact() -> None:
+    # 30 rooms either side of a straight 150 m corridor: more nodes than are joined pairwise,
+    # so the corridor is walked over a Yao graph; the corridor is convex, so the exact walk
+    # from a room's door to any other door is the straight line between them
+    from gridmap.model import Level, Opening
+    from gridmap.walk import FULL_VISIBILITY_NODES, WalkNetwork
+
+    level = Level("L0", "X", 0, "Ground", "0")
+    hall = Unit("hall", "X", "L0", "", "Corridor", Polygon([(0, 10), (150, 10), (150, 14),
+                                                              (0, 14)]), category="walkway")
+    units, doors = [hall], []
+    shapes: dict[str, BaseGeometry] = {"hall": hall.geometry}
+    for i in range(30):
+        for side, (y0, y1, wall) in enumerate([(14.0, 24.0, 14.0), (0.0, 10.0, 10.0)]):
+            u = Unit(f"r{side}{i}", "X", "L0", f"{side}{i:02d}", "Room",
+                     Polygon([(i * 5, y0), (i * 5 + 5, y0), (i * 5 + 5, y1), (i * 5, y1)]))
+            d = Opening(f"d{side}{i}", "X", "L0", Point(i * 5 + 2.5, wall), exterior=False)
+            units.append(u)
+            doors.append(d)
+            shapes[u.id], shapes[d.id] = u.geometry, d.geometry
+    assert len(doors) > FULL_VISIBILITY_NODES
+    net = WalkNetwork("X", [level], units, doors, [], shapes)
+    nodes, edges = net.size
+    assert edges < 16 * nodes  # not the 1800 pairs of 60 doors
+    origin = Point(2.5, 19.0)  # room 000, north side, west end
+    for d in doors:
+        route = net.route(origin, "L0", d.id)
+        assert route is not None and route.walking
+        exact = origin.distance(Point(2.5, 14.0)) + Point(2.5, 14.0).distance(d.geometry)
+        assert exact - 1e-9 <= route.distance_m <= 1.03 * exact + 1e-9, d.id
