@@ -10,7 +10,7 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shapely.geometry import Point, Polygon, box
 from shapely.strtree import STRtree
@@ -30,7 +30,9 @@ from gridmap.model import (
     Unit,
 )
 from gridmap.usng import to_usng
-from gridmap.walk import Route, WalkNetwork
+
+if TYPE_CHECKING:  # the walk module is imported when a walk is first asked for
+    from gridmap.walk import Route, WalkNetwork
 
 #: points of interest outside or at an entrance: ranked by building and straight line, never
 #: by the level asked from (a Knox box is met from outside)
@@ -247,6 +249,8 @@ class CampusIndex:
             with self._walk_lock:
                 net = self._walks.get(building_id)
                 if net is None:
+                    from gridmap.walk import WalkNetwork
+
                     net = WalkNetwork(building_id, self.campus.levels, self.campus.units,
                                       self.campus.openings, self.campus.amenities, self.shapes)
                     self._walks[building_id] = net
@@ -306,6 +310,8 @@ class CampusIndex:
         into = self.walk_network(building_id).to_exits(target, level_id)
         if not out or not into:
             return None
+        from gridmap.walk import Route
+
         best: Route | None = None
         for ax, ay, ra in out:
             for bx, by, rb in into:
