@@ -1159,6 +1159,10 @@ class LookupEngine:
                 continue
             if not self._kind_said(words, i):
                 continue  # "cafeteria" is not "AED - Cafeteria", "staff" not "Staff Restroom"
+            n = self.names[i]
+            if n.kind == "unit" and _is_restroom(self.units[n.feature_id]) \
+                    and restroom_gender(n.text):
+                continue  # restrooms by gender are weighed alike, named or categorised
             extra = self._extra_words(self.names[i])
             own = toks - extra
             if own and own == words - extra and toks != words:
@@ -1213,10 +1217,10 @@ class LookupEngine:
         matching: list[Unit] = []
         unknown: list[Unit] = []
         for u in rooms:
-            gender = category_gender(u.category) or restroom_gender(u.name)
-            if said is None or gender == said:
+            genders = {category_gender(u.category), restroom_gender(u.name)} - {None}
+            if said is None or said in genders:
                 matching.append(u)
-            elif gender is None:
+            elif not genders:
                 unknown.append(u)
         for u in matching:
             hits.add_unit(u.id, 95.0 if len(matching) == 1 else 90.0, MatchKind.UNIT_NAME)

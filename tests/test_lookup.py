@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from shapely.geometry import Point, box
 
 from gridmap import grid
 from gridmap.doors import number_exterior_doors
 from gridmap.errors import InvalidQuery
 from gridmap.index import CampusIndex
-from gridmap.lookup import MAX_QUERY_LENGTH, MatchKind, Status, lookup
+from gridmap.lookup import MAX_QUERY_LENGTH, LookupResult, MatchKind, Status, lookup
+from gridmap.model import Unit, stable_id
 from gridmap.usng import to_usng
 from tests.campus_factory import small_campus
 
@@ -166,3 +170,282 @@ def test_invalid_queries(index: CampusIndex, bad: str) -> None:
 def test_limit(index: CampusIndex) -> None:
     assert len(lookup(index, "classroom", limit=2).candidates) == 2
 
+
+
+# --- issue 5: never confidently wrong, every place findable, dispatcher phrasing ---------------
+
+
+def _variant(extra_units: list[Unit]) -> CampusIndex:
+    """The small campus with more rooms on building A's ground floor (east of the map)."""
+    campus = number_exterior_doors(small_campus())
+    return CampusIndex(dataclasses.replace(campus, units=(*campus.units, *extra_units)))
+
+
+def _room(campus_index: CampusIndex, number: str, name: str, x: float, *,
+          category: str = "room", approximate: bool = False, ordinal: int = 0) -> Unit:
+    level = next(lv for lv in campus_index.campus.levels
+                 if lv.building_id == "A" and lv.ordinal == ordinal)
+    shape = campus_index.frame.to_wgs84(box(x, -20.0, x + 2.0, -18.0))
+    return Unit(stable_id("variant", number, name, x), "A", level.id, number, name, shape,
+                category=category, approximate=approximate)
+
+
+def _one_answer(result: LookupResult) -> None:
+    """FOUND lists one answer, then only alternatives flagged as such."""
+    assert result.status is Status.FOUND, result.message
+    assert all(any(f.startswith("also ") for f in c.flags) for c in result.candidates[1:])
+    assert "1 match" in result.message
+
+
+def test_a_room_number_beats_a_cell_spelled_alike(index: CampusIndex) -> None:
+    # room B-12 exists and B12 is a cell of the 8 x 6 grid: the room, then the cell flagged
+    result = lookup(index, "B12")
+    _one_answer(result)
+    assert result.candidates[0].unit_number == "B-12"
+    cell = lookup(index, "grid B2").candidates[0]
+    assert cell.match is MatchKind.CELL
+    room = lookup(_variant([_room(index, "C4", "Storage", 25.0)]), "C4")
+    _one_answer(room)
+    assert room.candidates[0].unit_number == "C4"
+    assert [c.match for c in room.candidates] == [MatchKind.UNIT_NUMBER, MatchKind.CELL]
+    assert room.candidates[1].flags == ("also a grid cell",) and room.candidates[1].score < 90
+
+
+def test_a_cell_only_when_the_grid_has_it_and_never_with_leading_zeros(
+    index: CampusIndex
+) -> None:
+    # A015 has row 15 (the grid has 6) and is written as rooms are: never a cell
+    assert lookup(index, "A015").status is Status.NOT_FOUND
+    assert lookup(index, "C04").status is Status.NOT_FOUND
+    with_room = _variant([_room(index, "A015", "Office", 25.0)])
+    result = lookup(with_room, "A015")
+    _one_answer(result)
+    assert result.candidates[0].unit_number == "A015"
+    assert all(c.match is not MatchKind.CELL for c in result.candidates)
+    # a said cell is a cell even when a room has that number
+    said = lookup(_variant([_room(index, "C4", "Storage", 25.0)]), "grid C4")
+    assert [c.match for c in said.candidates] == [MatchKind.CELL]
+
+
+@pytest.mark.parametrize("query", ["room 214", "214", "gym", "main office", "B12", "door 3",
+                                   "building b", "front lot", "main hall", "two fourteen"])
+def test_found_never_lists_several_answers(index: CampusIndex, query: str) -> None:
+    _one_answer(lookup(index, query))
+
+
+@pytest.mark.parametrize("query", ["xyzzy plugh", "bus loop", "auditorium", "room 999",
+                                   "door 9", "portable 7"])
+def test_not_found_suggests_nothing_unrelated(index: CampusIndex, query: str) -> None:
+    result = lookup(index, query)
+    assert result.status is Status.NOT_FOUND
+    assert result.suggestions == ()
+
+
+@pytest.mark.parametrize(("query", "building"), [
+    ("building B", "B"), ("building a", "A"), ("bldg b", "B"), ("main building", "A"),
+    ("the gym building", "B"), ("main", "A"), ("Gymnasium building", "B"),
+])
+def test_buildings_by_letter_name_and_alias(index: CampusIndex, query: str,
+                                            building: str) -> None:
+    result = lookup(index, query)
+    _one_answer(result)
+    best = result.candidates[0]
+    assert (best.match, best.feature_type, best.building_id) == (
+        MatchKind.BUILDING, "building", building)
+    # where to go: the main entrance first, and the building's own Knox box
+    mains = [o for o in index.campus.exterior_doors(building) if o.main_entrance]
+    assert best.nearest_doors[0].feature_id == mains[0].id
+    x, y = index.frame.xy(best.lon, best.lat)
+    assert index.footprints[building].contains(Point(x, y))
+
+
+def test_grounds_by_name_and_kind(index: CampusIndex) -> None:
+    for query in ("front lot", "the front lot", "parking lot", "parking"):
+        result = lookup(index, query)
+        _one_answer(result)
+        best = result.candidates[0]
+        assert (best.match, best.feature_type, best.kind) == (
+            MatchKind.GROUNDS, "grounds", "parking"), query
+        assert best.level_name == "Outdoors" and best.primary_cell
+
+
+def test_hallways_by_name(index: CampusIndex) -> None:
+    result = lookup(index, "main hall")
+    _one_answer(result)
+    assert result.candidates[0].match is MatchKind.HALLWAY
+    assert result.candidates[0].unit_name == "Main Hall"
+
+
+def test_points_by_their_own_names(index: CampusIndex) -> None:
+    result = lookup(index, "AED by Main Office")
+    assert result.candidates[0].label.split(" · ")[2] == "AED by Main Office"
+    gas = lookup(index, "gas shut off")
+    assert gas.status is Status.FOUND and gas.candidates[0].kind == "gas_shutoff"
+
+
+def test_an_approximate_room_is_found_and_never_presented_as_exact(index: CampusIndex) -> None:
+    variant = _variant([_room(index, "107", "Storage Closet", 25.0, approximate=True)])
+    for query in ("107", "room 107", "storage closet"):
+        result = lookup(variant, query)
+        best = result.candidates[0]
+        assert best.unit_number == "107", query
+        assert best.approximate and "label only, no outline" in best.flags
+        assert "approximate location" in best.label
+        assert best.to_dict()["approximate"] is True
+
+
+@pytest.mark.parametrize("query", [
+    "room 214 2nd floor", "214 upstairs", "214 second floor", "room 214 on the 2nd floor",
+    "they're in 214", "caller says room 214", "two fourteen", "room two one four",
+    "two hundred fourteen", "2l4", "2I4", "rm214", "room 214 science lab",
+    "where's room 214", "A-214", "A214", "214 level 2", "room 214 please",
+])
+def test_dispatcher_phrasings_of_room_214(index: CampusIndex, query: str) -> None:
+    result = lookup(index, query)
+    _one_answer(result)
+    assert result.candidates[0].unit_number == "214"
+
+
+@pytest.mark.parametrize(("query", "number"), [("1O4", "104"), ("room one oh four", "104"),
+                                               ("one oh one", "101"), ("in the library by the "
+                                                                       "windows", "103"),
+                                               ("man with a gun in the cafeteria", "104"),
+                                               ("library downstairs", "103")])
+def test_more_phrasings(index: CampusIndex, query: str, number: str) -> None:
+    result = lookup(index, query)
+    _one_answer(result)
+    assert result.candidates[0].unit_number == number
+
+
+def test_a_floor_the_room_is_not_on_is_a_partial_match(index: CampusIndex) -> None:
+    for query in ("214 downstairs", "room 214 1st floor", "library 2nd floor"):
+        result = lookup(index, query)
+        assert result.status is Status.AMBIGUOUS, query
+        assert "not on the floor the caller said" in result.candidates[0].flags
+
+
+def test_a_floor_alone_names_no_place(index: CampusIndex) -> None:
+    for query in ("2nd floor", "upstairs", "basement"):
+        assert lookup(index, query).status is Status.NOT_FOUND
+
+
+@pytest.mark.parametrize("query", ["auxiliary gym", "north library", "old cafeteria",
+                                   "main st"])
+def test_an_unknown_word_next_to_a_name_is_never_found(index: CampusIndex, query: str) -> None:
+    # "auxiliary gym" is not the gym: the campus has no such place, so at most a partial
+    assert lookup(index, query).status is not Status.FOUND
+
+
+@pytest.mark.parametrize(("query", "building", "number"), [
+    ("gym door 2", "B", "2"), ("door 2 gym", "B", "2"), ("door 2 in the gym", "B", "2"),
+    ("main building door 3", "A", "3"), ("door 3 main building", "A", "3"),
+    ("door number 2 building b", "B", "2"), ("door two gym", "B", "2"),
+])
+def test_door_phrasings_with_a_building(index: CampusIndex, query: str, building: str,
+                                        number: str) -> None:
+    result = lookup(index, query)
+    _one_answer(result)
+    best = result.candidates[0]
+    assert (best.match, best.building_id) == (MatchKind.DOOR, building)
+    assert best.label.split(" · ")[2].startswith(f"Door {number}")
+
+
+def test_the_gym_doors_are_all_its_exterior_doors(index: CampusIndex) -> None:
+    for query in ("the gym doors", "gym doors", "building b doors", "all doors building b"):
+        result = lookup(index, query)
+        assert result.status is Status.FOUND, query
+        assert {c.feature_id for c in result.candidates} == {
+            o.id for o in index.campus.exterior_doors("B")}, query
+    # "library doors" would be the library's own doors, which the map does not hold
+    assert lookup(index, "library doors").status is not Status.FOUND
+
+
+def test_restrooms_by_gender_from_imdf_categories_and_names(index: CampusIndex) -> None:
+    variant = _variant([
+        _room(index, "120", "Restroom", 22.0, category="restroom.male"),
+        _room(index, "121", "Restroom", 25.0, category="restroom.female"),
+        _room(index, "122", "Staff Restroom", 28.0, category="restroom.unisex"),
+        _room(index, "220", "Girls", 22.0, category="restroom", ordinal=1),
+        _room(index, "221", "Boys", 25.0, category="restroom", ordinal=1),
+    ])
+    two = lookup(variant, "boys bathroom")  # one per floor: which?
+    assert two.status is Status.AMBIGUOUS
+    assert {c.unit_number for c in two.candidates[:2]} == {"120", "221"}
+    expected = {"boys bathroom downstairs": "120", "mens room 1st floor": "120",
+                "girls restroom ground floor": "121", "ladies room downstairs": "121",
+                "staff restroom": "122", "staff bathroom": "122",
+                "girls restroom 2nd floor": "220", "boys bathroom upstairs": "221",
+                "boys bathroom near the library": "120",
+                "girls bathroom near room 214": "220"}
+    for query, number in expected.items():
+        result = lookup(variant, query)
+        assert result.status is Status.FOUND, (query, result.message)
+        assert result.candidates[0].unit_number == number, query
+
+
+def test_restrooms_of_unknown_gender_are_offered_not_assumed(index: CampusIndex) -> None:
+    variant = _variant([_room(index, "120", "Restrooms", 22.0)])
+    result = lookup(variant, "boys bathroom")
+    assert result.status is Status.AMBIGUOUS
+    assert result.candidates[0].unit_number == "120"
+    assert "restroom gender not marked on the map" in result.candidates[0].flags
+
+
+def test_usng_without_its_zone(index: CampusIndex) -> None:
+    unit = next(u for u in index.campus.units if u.number == "B-12")
+    p = index.frame.to_wgs84(index.label_point(unit))
+    full = to_usng(p.x, p.y)  # "16T GN 12345 67890"
+    _zone, square, east, north = full.split(" ")
+    for query in (f"{square} {east} {north}", f"{east} {north}"):
+        result = lookup(index, query)
+        assert result.status is Status.FOUND, query
+        assert result.candidates[0].match is MatchKind.USNG
+        assert result.candidates[0].unit_number == "B-12", query
+    ten_metres = lookup(index, f"{square} {east[:4]} {north[:4]}").candidates[0]
+    here = index.label_point(unit)
+    # the centre of the 10 m square that holds the point (the local frame is turned a little)
+    assert Point(*index.frame.xy(ten_metres.lon, ten_metres.lat)).distance(here) < 10.0
+    # digits run together are no reference; another square is off this campus
+    assert lookup(index, f"{east}{north}").status is Status.NOT_FOUND
+
+
+@pytest.mark.parametrize("query", ["42.7001, -84.4300 ", "42.700100N 84.430000W",
+                                   "42.7001° N, 84.4300° W", "lat 42.7001 lon -84.43"])
+def test_coordinates_as_dispatch_systems_print_them(index: CampusIndex, query: str) -> None:
+    result = lookup(index, query)
+    assert result.status is Status.FOUND, query
+    assert result.candidates[0].match is MatchKind.LONLAT
+    lon, lat = result.candidates[0].lon, result.candidates[0].lat
+    assert abs(lat - 42.7001) < 1e-3 and abs(lon + 84.43) < 1e-3
+
+
+def test_every_answer_carries_floor_aware_nearby_items(index: CampusIndex) -> None:
+    best = lookup(index, "room 214").candidates[0]
+    # from the 2nd floor: the 2nd-floor AED first, said as on the same level
+    assert best.nearest_aed is not None and best.nearest_aed.name == "AED 2nd floor hall"
+    assert best.nearest_aed.same_level
+    # the exterior doors are downstairs: they say their level
+    assert all(d.level_name == "1st Floor" for d in best.nearest_doors)
+    assert all(not d.same_level for d in best.nearest_doors)
+    payload = best.to_dict()
+    for key in ("nearest_trauma_kit", "nearest_stairs", "approximate", "flags"):
+        assert key in payload
+    downstairs = lookup(index, "room 104").candidates[0]
+    assert downstairs.nearest_aed is not None and downstairs.nearest_aed.same_level
+    assert downstairs.nearest_aed.name == "AED by Main Office"
+
+
+def test_nearest_exits_by_walking_or_said_straight(index: CampusIndex) -> None:
+    result = lookup(index, "exit closest to room 214")
+    assert result.status is Status.FOUND
+    assert all(c.match is MatchKind.DOOR and c.building_id == "A" for c in result.candidates)
+    assert all(("m walking from Room 214" in c.label) or ("m straight line from Room 214"
+                                                          in c.label)
+               for c in result.candidates)
+    # the doors are on the 1st floor: each label says so
+    assert all("on 1st Floor" in c.label for c in result.candidates)
+
+
+def test_query_with_nul_is_refused(index: CampusIndex) -> None:
+    with pytest.raises(InvalidQuery):
+        lookup(index, "room\x00214")
