@@ -71,10 +71,10 @@ def safe_next(target: str | None) -> str:
 # Pages with a sign-in or sign-out form: under the site-wide "Referrer-Policy: no-referrer" a
 # browser sends "Origin: null" even with a same-origin POST; "same-origin" keeps the real Origin
 # (checked by refuse_cross_site) and still sends nothing to other sites
-FORM_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
+FORM_PAGE_HEADERS = {"Cache-Control": "private, no-store", "Referrer-Policy": "same-origin"}
 
 # sign-out clears the browser's HTTP cache of this site: no map tiles of the last user remain
-_LOGOUT_HEADERS = {"Clear-Site-Data": '"cache"', "Cache-Control": "no-store"}
+_LOGOUT_HEADERS = {"Clear-Site-Data": '"cache"', "Cache-Control": "private, no-store"}
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -256,7 +256,7 @@ def test_logout_ends_the_session_server_side(client: TestClient, viewer_token: s
     r = _with_cookie(client, session_id).get(f"/campuses/{CAMPUS}")
     assert r.status_code == 401
     assert r.json()["error"]["message"] == "session ended"
-    assert [e.detail for e in store.audit_log() if e.action == "logout"][0] == "session ended"
+    assert next(e.detail for e in store.audit_log() if e.action == "logout") == "session ended"
     # the refused copy is audited as denied, with why
     assert "session ended" in store.audit_log(limit=1)[0].detail
     # the token itself still works, and can sign in again
@@ -752,6 +752,31 @@ def _run_together(n: int, work: Callable[[], Any]) -> list[Any]:
         return list(pool.map(lambda _: run(), range(n)))
 
 
+class _Arrivals(dict[Any, Any]):
+    """Stands in for a "builds in progress" map, which every caller asks exactly once (under
+    its owner's lock) whether a build is already running. Once all ``expected`` callers have
+    asked, each has either started the build or holds the build's Future: ``all_in`` is set.
+
+    A build that waits for ``all_in`` therefore finishes (or fails) only after every caller
+    has joined it, however slowly the threads are scheduled: no sleep decides the outcome.
+    """
+
+    def __init__(self, expected: int) -> None:
+        super().__init__()
+        self.expected = expected
+        self.asked = 0
+        self.all_in = threading.Event()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.asked += 1
+        if self.asked >= self.expected:
+            self.all_in.set()
+        return super().get(key, default)
+
+    def wait(self) -> None:
+        assert self.all_in.wait(timeout=60), f"only {self.asked} of {self.expected} arrived"
+
+
 def test_concurrent_first_loads_build_the_campus_once(
     settings: Settings, store: SqlCampusStore, stored_campus: Campus,
     monkeypatch: pytest.MonkeyPatch,
@@ -764,16 +789,20 @@ def test_concurrent_first_loads_build_the_campus_once(
 
     def slow_campus(campus_id: str, revision: int | None = None) -> Campus:
         calls.append(revision)
-        time.sleep(0.05)  # long enough for every thread to arrive while it builds
+        ctx._building.wait()  # type: ignore[attr-defined]  # every thread has joined this build
         if len(calls) == 1:
             raise OSError("database went away")
         return real(campus_id, revision)
 
     monkeypatch.setattr(store, "campus", slow_campus)
     # the first build fails: everyone waiting on it gets the error, nothing is cached
+    ctx._building = _Arrivals(12)
     failed = _run_together(12, lambda: ctx.loaded(request, CAMPUS, principal))
     assert len(calls) == 1
     assert all(isinstance(r, OSError) for r in failed)
+    assert ctx._building == {}
+    # the next callers build again, once, and share it
+    ctx._building = _Arrivals(12)
     loaded = _run_together(12, lambda: ctx.loaded(request, CAMPUS, principal))
     assert len(calls) == 2
     assert all(r is loaded[0] for r in loaded)
@@ -784,14 +813,17 @@ def test_concurrent_first_tiles_draw_the_campus_once(
     campus: Campus, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     built: list[Campus] = []
+    arrivals = _Arrivals(12)
 
     class SlowDrawing:
         def __init__(self, c: Campus) -> None:
             built.append(c)
-            time.sleep(0.05)
+            arrivals.wait()  # every caller has joined this drawing
 
     monkeypatch.setattr(raster, "CampusDrawing", SlowDrawing)
-    drawings = _run_together(12, lambda: raster.drawing_for(campus))
+    monkeypatch.setattr(raster, "_building", arrivals)
+    fresh = dataclasses.replace(campus)  # not in the drawing cache yet
+    drawings = _run_together(12, lambda: raster.drawing_for(fresh))
     assert len(built) == 1
     assert all(d is drawings[0] for d in drawings)
     assert isinstance(drawings[0], SlowDrawing)
@@ -995,3 +1027,443 @@ def test_ci_turns_a_skip_into_a_failure_but_not_an_xfail(monkeypatch: pytest.Mon
     xfailed = _ci_report(monkeypatch, _skipped_report(wasxfail="known bug"))
     assert xfailed.outcome == "skipped"
     assert xfailed.wasxfail == "known bug"
+
+
+# --- access: campus scope, refusals audited and coalesced, sign-in rate limit ----------------
+
+
+def _other_campus(store: SqlCampusStore, campus: Campus) -> None:
+    store.save_revision(dataclasses.replace(campus, id="other-campus", name="Other"),
+                        source="tests")
+
+
+def test_campus_scoped_admin_reads_only_its_campuses_audit_log(
+    client: TestClient, store: SqlCampusStore, stored_campus: Campus, viewer_token: str,
+) -> None:
+    """Regression: an admin limited to one campus read another campus's audit log, lookup
+    text included."""
+    _other_campus(store, stored_campus)
+    client.get(f"/campuses/{CAMPUS}/lookup", params={"q": "room 214 secret patient"},
+               headers={"Authorization": f"Bearer {viewer_token}"})
+    client.post("/login", data={"token": "gm_wrong"})  # a campus-less entry
+    scoped, _ = create_token(store, "other admin", Role.ADMIN, campuses=["other-campus"])
+    client.get("/campuses/other-campus/lookup", params={"q": "gym"},
+               headers={"Authorization": f"Bearer {scoped}"})
+    headers = {"Authorization": f"Bearer {scoped}"}
+    body = client.get("/audit", headers=headers, params={"limit": 1000}).json()
+    assert body["entries"], "its own campus's entries are there"
+    assert {e["campus"] for e in body["entries"]} == {"other-campus"}
+    assert "secret patient" not in str(body)
+    assert "test viewer" not in str(body)
+    hidden = client.get("/audit", headers=headers, params={"campus": CAMPUS})
+    assert hidden.status_code == 404
+    assert "secret patient" not in hidden.text
+    # an unscoped admin still sees everything
+    admin, _ = create_token(store, "all admin", Role.ADMIN)
+    everything = client.get("/audit", headers={"Authorization": f"Bearer {admin}"},
+                            params={"limit": 1000}).json()["entries"]
+    assert any("secret patient" in e["detail"] for e in everything)
+
+
+@pytest.mark.parametrize(("status", "path", "headers"), [
+    (401, "/campuses", {}),
+    (401, "/campuses", {"Authorization": "Bearer gm_not_a_real_token"}),
+    (403, "/audit", "viewer"),
+    (404, f"/campuses/{CAMPUS}", "scoped"),
+])
+def test_every_refusal_is_audited(
+    client: TestClient, store: SqlCampusStore, stored_campus: Campus, viewer_token: str,
+    status: int, path: str, headers: Any,
+) -> None:
+    if headers == "viewer":
+        headers = {"Authorization": f"Bearer {viewer_token}"}
+    elif headers == "scoped":
+        _other_campus(store, stored_campus)
+        token, _ = create_token(store, "agency", Role.VIEWER, campuses=["other-campus"])
+        headers = {"Authorization": f"Bearer {token}"}
+    assert client.get(path, headers=headers).status_code == status
+    (entry,) = [e for e in store.audit_log() if e.action == "denied"]
+    assert entry.detail.startswith(f"{status} GET ")
+    assert entry.client == "testclient"
+    assert entry.count == 1
+
+
+def test_a_flood_of_refusals_is_a_few_counted_rows(
+    client: TestClient, store: SqlCampusStore, stored_campus: Campus,
+) -> None:
+    bad = {"Authorization": "Bearer gm_flood"}
+    for _ in range(1000):
+        assert client.get(f"/campuses/{CAMPUS}/lookup", params={"q": "x"},
+                          headers=bad).status_code == 401
+    denied = [e for e in store.audit_log(limit=5000) if e.action == "denied"]
+    # the first of the minute, then one row counting the rest (a minute boundary may split it)
+    assert len(denied) <= 4
+    assert sum(e.count for e in denied) == 1000
+    assert max(e.count for e in denied) >= 500
+    assert all("unknown token" in e.detail for e in denied)
+
+
+def test_failed_sign_ins_are_rate_limited_per_address(
+    settings: Settings, store: SqlCampusStore, viewer_token: str,
+) -> None:
+    now = [1000.0]
+    limited = settings.model_copy(update={"login_failures_burst": 3,
+                                          "login_failures_per_minute": 6.0})
+    with TestClient(create_app(limited, store, clock=lambda: now[0]),
+                    base_url="http://127.0.0.1") as c:
+        for _ in range(3):
+            assert c.post("/login", data={"token": "gm_guess"}).status_code == 401
+        r = c.post("/login", data={"token": "gm_guess"})
+        assert r.status_code == 429
+        assert r.headers["retry-after"] == "10"  # 6 a minute: one more try in 10 s
+        assert "Too many failed sign-ins" in r.text
+        # while limited, even the right token waits (the guesser cannot tell)
+        assert c.post("/login", data={"token": viewer_token},
+                      follow_redirects=False).status_code == 429
+        now[0] += 10.0
+        assert c.post("/login", data={"token": viewer_token},
+                      follow_redirects=False).status_code == 303
+        # a success spends nothing: it can sign in again at once
+        assert c.post("/login", data={"token": viewer_token},
+                      follow_redirects=False).status_code == 303
+    actions = [e.action for e in store.audit_log()]
+    assert actions.count("login") == 2
+    refusals = [e for e in store.audit_log() if e.action == "denied"]
+    assert sum(e.count for e in refusals) == 2
+    assert all("too many failed sign-ins" in e.detail for e in refusals)
+    assert sum(e.count for e in store.audit_log() if e.action == "login_failed") == 3
+
+
+# --- credentials in URLs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["token", "access_token", "api_key", "apikey", "Token", "key"])
+def test_token_in_the_query_string_is_refused_and_never_logged(
+    client: TestClient, store: SqlCampusStore, stored_campus: Campus, viewer_token: str,
+    name: str,
+) -> None:
+    r = client.get(f"/campuses/{CAMPUS}/map", params={name: viewer_token},
+                   headers={"Accept": "text/html"}, follow_redirects=False)
+    assert r.status_code == 400  # not a redirect to /login?next=...token...
+    assert "location" not in r.headers
+    assert "Authorization: Bearer" in r.json()["error"]["message"]
+    assert viewer_token not in r.text
+    log = store.audit_log()
+    assert [e.action for e in log] == ["denied"]
+    assert "credential in the URL" in log[0].detail
+    assert viewer_token not in str(log)
+    assert viewer_token.encode() not in stored_bytes(store)
+
+
+@pytest.mark.parametrize("url", [
+    "/campuses?q={token}",  # a token pasted in the search box
+    "/login?next=%2Fcampuses%3Ftoken%3D{token}",  # hidden in an encoded next=
+    "/campuses/{token}",  # in the path
+])
+def test_own_tokens_anywhere_in_the_url_are_refused(
+    client: TestClient, store: SqlCampusStore, viewer_token: str, url: str,
+) -> None:
+    r = client.get(url.format(token=viewer_token), follow_redirects=False)
+    assert r.status_code == 400
+    assert viewer_token not in r.text
+    assert viewer_token not in str(store.audit_log())
+
+
+def test_access_log_lines_are_redacted(client: TestClient, viewer_token: str) -> None:
+    import logging
+
+    from api.security import RedactCredentialsFilter
+
+    access = logging.getLogger("uvicorn.access")
+    assert any(isinstance(f, RedactCredentialsFilter) for f in access.filters)
+    # uvicorn's access record: '%s - "%s %s HTTP/%s" %d' with the full path as 3rd argument
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/campuses?access_token={viewer_token}&q=gym", "1.1", 400),
+        None)
+    for f in access.filters:
+        f.filter(record) if isinstance(f, logging.Filter) else f(record)
+    line = record.getMessage()
+    assert viewer_token not in line
+    assert "access_token=[redacted]" in line
+    assert "q=gym" in line
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", f"/campuses/{viewer_token}/map", "1.1", 400), None)
+    RedactCredentialsFilter().filter(record)
+    assert viewer_token not in record.getMessage()
+
+
+# --- headers on every response ----------------------------------------------------------------
+
+
+def _check_headers(method: str, path: str, r: Any) -> None:
+    where = (method, path, r.status_code)
+    assert r.headers.get("x-content-type-options") == "nosniff", where
+    assert "frame-ancestors 'none'" in r.headers.get("content-security-policy", ""), where
+    assert r.headers.get("x-frame-options") == "DENY", where
+    cache = r.headers.get("cache-control", "")
+    if r.headers.get("content-type", "").startswith("text/html"):
+        assert "default-src" in r.headers["content-security-policy"], where
+    if "/tiles/" in path and r.status_code == 200:
+        assert "private" in cache and r.headers.get("etag"), where
+    elif path.startswith("/static/") and r.status_code == 200:
+        assert cache.startswith("private"), where
+    else:
+        assert "private" in cache and "no-store" in cache, where
+
+
+def test_every_route_sends_the_security_headers(
+    client: TestClient, admin_token: str, stored_campus: Campus,
+) -> None:
+    routes = [(m, _concrete(r.path)) for r in _app_routes(client) if isinstance(r, APIRoute)
+              for m in sorted(r.methods)]
+    assert len(routes) > 15
+    for method, path in routes:
+        for headers in ({}, {"Authorization": f"Bearer {admin_token}"}):
+            r = client.request(method, path, params={"q": "214", "lon": 0, "lat": 0},
+                               headers=headers, follow_redirects=False)
+            assert r.status_code < 500, (method, path)
+            _check_headers(method, path, r)
+    # an unknown route and a validation error too
+    _check_headers("GET", "/nothing", client.get("/nothing"))
+    _check_headers("GET", "/campuses/x/lookup", client.get(
+        "/campuses/x/lookup", headers={"Authorization": f"Bearer {admin_token}"}))
+
+
+def test_tiles_revalidate_with_their_etag(
+    viewer: TestClient, fake_tiles: types.SimpleNamespace, store: SqlCampusStore,
+    stored_campus: Campus,
+) -> None:
+    tile = f"/campuses/{CAMPUS}/levels/1/tiles/18/70000/95000.png"
+    first = viewer.get(tile)
+    etag = first.headers["etag"]
+    again = viewer.get(tile, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["etag"] == etag
+    assert len(fake_tiles.calls) == 1  # not drawn again
+    assert viewer.get(f"/campuses/{CAMPUS}/levels/1/tiles/18/70001/95000.png").headers[
+        "etag"] != etag
+    store.save_revision(dataclasses.replace(stored_campus, name="Renamed"), source="re-import")
+    changed = viewer.get(tile, headers={"If-None-Match": etag})
+    assert changed.status_code == 200  # a new revision: a new tile
+    assert changed.headers["etag"] != etag
+
+
+def _failing_app(settings: Settings, store: SqlCampusStore) -> Any:
+    app = create_app(settings, store)
+
+    def boom() -> None:
+        raise RuntimeError("password=hunter2 at /srv/secret")
+
+    app.add_api_route("/boom", boom)
+    return app
+
+
+def test_500s_carry_the_security_headers(settings: Settings, store: SqlCampusStore) -> None:
+    with TestClient(_failing_app(settings, store), raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+    assert r.status_code == 500
+    assert r.json() == {"error": {"type": "InternalError", "message": "internal server error"}}
+    _check_headers("GET", "/boom", r)
+
+
+@pytest.mark.parametrize(("base_url", "headers", "hsts"), [
+    ("https://maps.campus.example", {}, True),
+    ("http://127.0.0.1", {"X-Forwarded-Proto": "https"}, True),
+    ("http://127.0.0.1", {}, False),
+])
+def test_hsts_over_tls_only(settings: Settings, store: SqlCampusStore, base_url: str,
+                            headers: dict[str, str], hsts: bool) -> None:
+    with TestClient(create_app(settings, store), base_url=base_url) as c:
+        for path in ("/healthz", "/campuses"):
+            r = c.get(path, headers=headers)
+            assert ("strict-transport-security" in r.headers) is hsts, path
+            if hsts:
+                assert r.headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_a_500_does_not_poison_the_kept_alive_connection(
+    settings: Settings, store: SqlCampusStore,
+) -> None:
+    import httpx
+
+    from tests.browser import serve
+
+    with serve(_failing_app(settings, store)) as base, httpx.Client(base_url=base) as http:
+        bad = http.get("/boom")
+        assert bad.status_code == 500
+        _check_headers("GET", "/boom", bad)
+        good = http.get("/healthz")
+        assert good.status_code == 200
+        # the same TCP connection answered both
+        assert (bad.extensions["network_stream"].get_extra_info("client_addr")
+                == good.extensions["network_stream"].get_extra_info("client_addr"))
+
+
+# --- out-of-range input is a 4xx, never a 500 --------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [
+    f"/campuses/{CAMPUS}?revision={2**63}",
+    f"/campuses/{CAMPUS}?revision={2**31}",
+    f"/campuses/{CAMPUS}?revision=-1",
+    f"/campuses/{CAMPUS}?revision=0",
+    f"/campuses/{CAMPUS}/levels/0.geojson?revision={2**63}",
+    f"/campuses/{CAMPUS}/gazetteer.csv?revision={2**63}",
+    "/campuses/te%00st",
+    "/campuses/te%00st/lookup?q=214",
+    "/campuses/te%00st/gazetteer.json",
+    "/campuses/" + "x" * 101,
+    "/campuses/" + "x" * 5000 + "/lookup?q=214",
+    "/audit?campus=te%00st",
+    f"/campuses/{CAMPUS}/cells/C4%00",
+    f"/campuses/{CAMPUS}/cells/" + "C" * 100,
+    f"/campuses/{CAMPUS}/levels/{2**63}.geojson",
+    f"/campuses/{CAMPUS}/levels/0/tiles/{2**63}/0/0.png",
+    f"/campuses/{CAMPUS}/levels/0/tiles/18/{2**63}/0.png",
+    f"/campuses/{CAMPUS}/levels/0/tiles/3/8/0.png",
+    f"/campuses/{CAMPUS}/levels/{2**40}/tiles/3/0/0.png",
+    "/locate?lon=nan&lat=0",
+    "/locate?lon=0&lat=inf",
+    "/locate?lon=-inf&lat=0",
+    "/locate?lon=200&lat=0",
+    "/locate?lon=1e400&lat=0",
+    f"/campuses/{CAMPUS}/lookup?q=214&limit={2**63}",
+    f"/campuses/{CAMPUS}/lookup?q=2%0014",
+    "/static/gridmap/a%00b.js",
+])
+def test_out_of_range_input_is_a_4xx(admin_token: str, client: TestClient,
+                                     stored_campus: Campus, path: str) -> None:
+    r = client.get(path, headers={"Authorization": f"Bearer {admin_token}"})
+    assert 400 <= r.status_code < 500, (path, r.status_code, r.text[:200])
+    assert r.json()["error"]["message"]
+
+
+# --- caching: revocation and publishing reach every worker within 1 s -----------------------
+
+
+def test_revocation_and_publishing_reach_another_worker_within_a_second(
+    settings: Settings, store: SqlCampusStore, stored_campus: Campus, viewer_token: str,
+) -> None:
+    """Two app instances on one store, as two worker processes: one caches (its clock is
+    injected); the other revokes and publishes. Within 1 s the first sees both."""
+    now = [50.0]
+    worker_store = SqlCampusStore(settings.resolved_database_url, clock=lambda: now[0])
+    headers = {"Authorization": f"Bearer {viewer_token}"}
+    try:
+        with TestClient(create_app(settings, worker_store)) as worker:
+            assert worker.get(f"/campuses/{CAMPUS}", headers=headers).json()["revision"] == 1
+            store.revoke_tokens(name="test viewer")  # from the other worker (or the CLI)
+            store.save_revision(dataclasses.replace(stored_campus, name="New"), source="new")
+            now[0] += 0.5  # still inside the cache window: the bound is documented, not zero
+            assert worker.get(f"/campuses/{CAMPUS}", headers=headers).status_code == 200
+            now[0] += 0.5  # 1 s after it was read: asked again
+            r = worker.get(f"/campuses/{CAMPUS}", headers=headers)
+            assert (r.status_code, r.json()["error"]["message"]) == (401, "token revoked")
+            admin, _ = create_token(store, "admin", Role.ADMIN)
+            body = worker.get(f"/campuses/{CAMPUS}",
+                              headers={"Authorization": f"Bearer {admin}"}).json()
+            assert (body["revision"], body["name"]) == (2, "New")
+    finally:
+        worker_store.close()
+
+
+def test_changes_made_through_the_same_store_are_seen_at_once(
+    viewer: TestClient, store: SqlCampusStore, stored_campus: Campus, viewer_token: str,
+) -> None:
+    assert viewer.get(f"/campuses/{CAMPUS}").json()["revision"] == 1
+    store.save_revision(dataclasses.replace(stored_campus, name="New"), source="new")
+    assert viewer.get(f"/campuses/{CAMPUS}").json()["revision"] == 2
+    store.revoke_tokens(name="test viewer")
+    assert viewer.get(f"/campuses/{CAMPUS}").status_code == 401
+
+
+def test_cache_window_cannot_exceed_a_second(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        Settings(auth_cache_ttl_s=2.0)
+    with pytest.raises(ValueError, match="between 0 and 1 s"):
+        SqlCampusStore(f"sqlite:///{tmp_path / 'x.db'}", cache_ttl_s=2.0)
+
+
+# --- audit rows survive a graceful shutdown; a SIGKILL loses at most one batch -----------------
+
+
+def test_graceful_shutdown_writes_every_queued_audit_entry(
+    settings: Settings, store: SqlCampusStore, stored_campus: Campus, viewer_token: str,
+) -> None:
+    slow = settings.model_copy(update={"audit_flush_interval_s": 5.0, "audit_batch_max": 1000})
+    app_store = SqlCampusStore(settings.resolved_database_url, **slow.store_options())
+    try:
+        with TestClient(create_app(slow, app_store)) as c:
+            for q in ("214", "gym", "door 1", "C4") * 5:
+                assert c.get(f"/campuses/{CAMPUS}/lookup", params={"q": q},
+                             headers={"Authorization": f"Bearer {viewer_token}"}).is_success
+        # the lifespan shutdown flushed: another store (another process) sees all 20
+        assert len([e for e in store.audit_log() if e.action == "lookup"]) == 20
+    finally:
+        app_store.close()
+
+
+def _start_server(extra_env: dict[str, str]) -> tuple[Any, str]:
+    """A real `uvicorn --factory api.app:create_app` process; returns it and its base URL once
+    it has said it is running (read from its log, not guessed by waiting)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "info", "--no-access-log"],
+        cwd=Path(__file__).resolve().parents[1], env={**os.environ, **extra_env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "Uvicorn running on" in line:
+            break
+    else:
+        pytest.fail(f"the server did not start (exit {proc.wait()})")
+    # keep reading its log so that it never blocks on a full pipe
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_audit_rows_a_server_process_keeps_when_stopped(
+    settings: Settings, store: SqlCampusStore, stored_campus: Campus, viewer_token: str,
+    signal_name: str,
+) -> None:
+    """SIGTERM (graceful): every entry is written. SIGKILL: at most one batch is lost
+    (``audit_batch_max``, here 10, of the requests whose responses had completed)."""
+    import signal
+
+    import httpx
+
+    store.flush_audit()
+    proc, base = _start_server({"GRIDMAP_AUDIT_BATCH_MAX": "10",
+                                "GRIDMAP_AUDIT_FLUSH_INTERVAL_S": "5"})
+    n = 35
+    try:
+        with httpx.Client(base_url=base,
+                          headers={"Authorization": f"Bearer {viewer_token}"}) as http:
+            for i in range(n):
+                assert http.get(f"/campuses/{CAMPUS}/lookup",
+                                params={"q": f"room {i}"}).status_code == 200
+        proc.send_signal(getattr(signal, signal_name))
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    rows = [e for e in store.audit_log(limit=1000) if e.action == "lookup"]
+    if signal_name == "SIGTERM":
+        assert len(rows) == n
+    else:
+        assert n - 10 <= len(rows) <= n
+    # what was written is what was asked, in order, none twice
+    numbers = [int(e.detail.split("'")[1].split()[1]) for e in reversed(rows)]
+    assert numbers == list(range(len(rows)))

@@ -209,3 +209,148 @@ def test_expired_sessions_are_dropped_on_the_next_login(store: SqlCampusStore) -
                       expires_at=utcnow() + timedelta(hours=1))
     assert store.session_by_hash("cd" * 32) is None
     assert store.session_by_hash("ef" * 32) is not None
+
+
+# --- files readable by their owner only -------------------------------------------------------
+
+
+def test_sqlite_file_and_data_dir_are_private(tmp_path: Path, campus: Campus) -> None:
+    import stat
+
+    folder = tmp_path / "fresh" / "var"
+    s = SqlCampusStore(f"sqlite:///{folder / 'gridmap.db'}")
+    s.save_revision(campus, source="tests")
+    s.audit(AuditEntry(ts=utcnow(), action="x"))
+    s.flush_audit()
+    try:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        files = sorted(folder.iterdir())
+        assert {p.name for p in files} >= {"gridmap.db", "gridmap.db-wal"}
+        for path in files:  # the database and SQLite's -wal and -shm beside it
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+    finally:
+        s.close()
+
+
+def test_an_existing_audit_table_gains_the_count_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as con:  # the audit table as stores before counts had it
+        con.execute("CREATE TABLE audit_log (id INTEGER PRIMARY KEY, ts DATETIME, "
+                    "token_id VARCHAR(40), token_name VARCHAR(200), action VARCHAR(50), "
+                    "campus_id VARCHAR(100), detail TEXT, client VARCHAR(200))")
+        con.execute("INSERT INTO audit_log (ts, action, detail, client) "
+                    "VALUES ('2026-01-01 00:00:00.000000', 'lookup', 'old', '')")
+    s = SqlCampusStore(f"sqlite:///{path}")
+    try:
+        s.audit(AuditEntry(ts=utcnow(), action="new", count=3))
+        assert [(e.action, e.count) for e in s.audit_log()] == [("new", 3), ("lookup", 1)]
+    finally:
+        s.close()
+
+
+# --- audit batching and coalescing ------------------------------------------------------------
+
+
+def test_audit_log_can_be_limited_to_campuses(store: SqlCampusStore) -> None:
+    for campus_id in ("a", "b", None):
+        store.audit(AuditEntry(ts=utcnow(), action="x", campus_id=campus_id))
+    assert [e.campus_id for e in store.audit_log(campuses=["a"])] == ["a"]
+    assert len(store.audit_log()) == 3
+    assert store.audit_log(campuses=[]) == []
+
+
+def _writer(written: list[AuditEntry], **options: Any) -> Any:
+    from api.audit import AuditWriter
+
+    return AuditWriter(lambda batch: written.extend(batch), **options)
+
+
+def test_refusals_are_coalesced_per_source_and_minute() -> None:
+    from datetime import UTC, datetime
+
+    clock = [datetime(2026, 3, 1, 10, 0, 5, tzinfo=UTC)]
+    written: list[AuditEntry] = []
+    writer = _writer(written, flush_interval_s=60.0, now=lambda: clock[0])
+
+    def refuse(client: str, second: int, minute: int = 0) -> None:
+        ts = datetime(2026, 3, 1, 10, minute, second, tzinfo=UTC)
+        writer.add_coalesced(AuditEntry(ts=ts, action="denied", detail="bad token",
+                                        client=client), ("denied", client, "bad token"))
+
+    for second in range(5, 55):
+        refuse("10.0.0.1", second)
+    refuse("10.0.0.2", 30)
+    writer.flush()
+    # the first of each source at once, then the rest of 10.0.0.1 as one counted row
+    assert [(e.client, e.count) for e in written] == [("10.0.0.1", 1), ("10.0.0.2", 1),
+                                                      ("10.0.0.1", 49)]
+    assert "repeated 49 more times in the minute from 10:00 UTC" in written[-1].detail
+    # more in the same minute: counted again, not a new "first"
+    refuse("10.0.0.1", 56)
+    clock[0] = datetime(2026, 3, 1, 10, 1, 1, tzinfo=UTC)
+    refuse("10.0.0.1", 2, minute=1)  # a new minute: a new first row
+    writer.flush()
+    assert [(e.client, e.count, e.ts.minute) for e in written[3:]] == [
+        ("10.0.0.1", 1, 1), ("10.0.0.1", 1, 0)]
+    writer.close()
+
+
+def test_coalescing_is_bounded_in_sources() -> None:
+    from datetime import UTC, datetime
+
+    written: list[AuditEntry] = []
+    writer = _writer(written, coalesce_max_keys=3, batch_max=10_000)
+    ts = datetime.now(UTC)
+    for n in range(1000):
+        writer.add_coalesced(AuditEntry(ts=ts, action="denied", client=f"10.0.{n}"), n)
+    writer.flush()
+    assert len(written) <= 3 + 2
+    assert sum(e.count for e in written) == 1000
+    assert written[-1].client == "*"
+    writer.close()
+
+
+def test_unwritten_audit_entries_never_exceed_one_batch() -> None:
+    """A writer that cannot write (the store is down) stops the service from answering rather
+    than from auditing: past ``batch_max`` unwritten entries, adding one fails."""
+    import threading
+
+    from api.audit import AuditUnavailable, AuditWriter
+
+    release = threading.Event()
+    written: list[AuditEntry] = []
+
+    def stuck(batch: Any) -> None:
+        release.wait()
+        written.extend(batch)
+
+    writer = AuditWriter(stuck, batch_max=3, flush_interval_s=0.01, wait_s=0.3)
+    for n in range(3):
+        writer.add(AuditEntry(ts=utcnow(), action=f"a{n}"))
+    with pytest.raises(AuditUnavailable):
+        writer.add(AuditEntry(ts=utcnow(), action="one too many"))
+    assert writer.unwritten() == 3
+    release.set()
+    writer.close()
+    assert [e.action for e in written] == ["a0", "a1", "a2"]
+
+
+def test_a_failed_audit_write_is_retried_not_lost() -> None:
+    from api.audit import AuditWriter
+
+    written: list[AuditEntry] = []
+    failures = [1]
+
+    def flaky(batch: Any) -> None:
+        if failures[0]:
+            failures[0] -= 1
+            raise OSError("database went away")
+        written.extend(batch)
+
+    writer = AuditWriter(flaky, flush_interval_s=60.0)
+    writer.add(AuditEntry(ts=utcnow(), action="kept"))
+    with pytest.raises(OSError, match="went away"):
+        writer.flush()
+    writer.flush()
+    assert [e.action for e in written] == ["kept"]
+    writer.close()
