@@ -62,6 +62,8 @@ FLOOR_PENALTY_M = 5.0
 DEFAULT_FLIGHT_M = 10.0
 #: stairwell or elevator points this close on adjacent levels are the same shaft
 SAME_SHAFT_M = 3.0
+#: equipment this close to a hallway's outline hangs on its wall
+ON_WALL_M = 0.5
 #: a point this far outside every space (a label on a wall, a cabinet in the wall) still
 #: counts as in the nearest space
 ATTACH_M = 3.0
@@ -179,8 +181,7 @@ class WalkNetwork:
             for o in (o for o in doors if o.level_id == lid):
                 p = _point(shapes, o.id)
                 node = self.feature_node[o.id] = self._node(lid, p)
-                touching = [int(i) for i in tree.query(p, predicate="dwithin",
-                                                        distance=DOOR_SNAP_M)]
+                touching = _door_sides(p, spaces, tree)
                 if not touching:  # a door drawn off every wall: the space nearest to it
                     near = tree.query_nearest(p, max_distance=ATTACH_M)
                     touching = [int(near[0])] if len(near) else []
@@ -281,11 +282,17 @@ class WalkNetwork:
 
     def _attach_points(self, lid: str, spaces: list[_Space], amenities: Sequence[Amenity],
                        shapes: Mapping[str, BaseGeometry]) -> None:
+        tree = self._trees[lid]
         for a in amenities:
             if a.level_id != lid or a.building_id not in (None, self.building_id):
                 continue
             p = _point(shapes, a.id)
-            space = self._space_at(lid, p)
+            # equipment on a hallway wall is reached from the hallway, not the room behind it
+            halls = [spaces[int(i)] for i in tree.query(p, predicate="dwithin",
+                                                          distance=ON_WALL_M)
+                     if spaces[int(i)].unit.category == WALKWAY]
+            space = min(halls, key=lambda h: h.shape.distance(p)) if halls \
+                else self._space_at(lid, p)
             if space is None:
                 continue
             node = self.feature_node[a.id] = self._node(lid, p)
@@ -479,6 +486,18 @@ def _dijkstra(adj: list[list[_Edge]], starts: Iterable[tuple[float, Node]]
             if e.to not in dist:
                 heapq.heappush(heap, (d + e.cost, next(tie), e.to, v or e.via))
     return dist, via
+
+
+def _door_sides(p: Point, spaces: list[_Space], tree: STRtree) -> list[int]:
+    """The spaces a door at ``p`` opens between: the two nearest within :data:`DOOR_SNAP_M`
+    (and any as near as the second), not a neighbour whose wall merely runs close by, as a
+    room's side wall does beside a door near its corner."""
+    near = sorted((float(spaces[int(i)].shape.distance(p)), int(i))
+                  for i in tree.query(p, predicate="dwithin", distance=DOOR_SNAP_M))
+    if len(near) <= 2:
+        return [i for _, i in near]
+    second = near[1][0]
+    return [i for d, i in near if d <= second + _INSIDE_EPS_M]
 
 
 def _segment(a: Point, b: Point) -> tuple[float, float, float, float]:

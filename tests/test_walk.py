@@ -15,7 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from gridmap.errors import LevelNotFound
 from gridmap.index import CampusIndex, Nearby
 from gridmap.model import AmenityKind, Unit
-from gridmap.walk import FLOOR_PENALTY_M
+from gridmap.walk import FLOOR_PENALTY_M, WalkNetwork
 from importers.campus import import_campus
 from tests.campus_factory import WALK_AEDS, WALK_HALL, WALK_ROOMS, WALK_STAIRS, walk_campus
 
@@ -287,7 +287,7 @@ def test_a_long_corridor_with_many_doors_stays_small_and_nearly_exact() -> None:
     # so the corridor is walked over a Yao graph; the corridor is convex, so the exact walk
     # from a room's door to any other door is the straight line between them
     from gridmap.model import Level, Opening
-    from gridmap.walk import FULL_VISIBILITY_NODES, WalkNetwork
+    from gridmap.walk import FULL_VISIBILITY_NODES
 
     level = Level("L0", "X", 0, "Ground", "0")
     hall = Unit("hall", "X", "L0", "", "Corridor", Polygon([(0, 10), (150, 10), (150, 14),
@@ -312,3 +312,49 @@ def test_a_long_corridor_with_many_doors_stays_small_and_nearly_exact() -> None:
         assert route is not None and route.walking
         exact = origin.distance(Point(2.5, 14.0)) + Point(2.5, 14.0).distance(d.geometry)
         assert exact - 1e-9 <= route.distance_m <= 1.03 * exact + 1e-9, d.id
+
+
+def _network(rooms: dict[str, tuple[Polygon, tuple[float, float]]],
+             points: dict[str, tuple[float, float]]) -> WalkNetwork:
+    """One level: a hallway y 10..14, x -20..40, and rooms with one door each; AEDs at points."""
+    from gridmap.model import Amenity, Level, Opening
+
+    level = Level("L0", "X", 0, "Ground", "0")
+    hall = Unit("hall", "X", "L0", "", "Hall", Polygon([(-20, 10), (40, 10), (40, 14),
+                                                         (-20, 14)]), category="walkway")
+    units = [hall, *(Unit(n, "X", "L0", n, n, shape) for n, (shape, _) in rooms.items())]
+    doors = [Opening(f"door {n}", "X", "L0", Point(*at), exterior=False)
+             for n, (_, at) in rooms.items()]
+    aeds = [Amenity(n, AmenityKind.AED, n, Point(*at), "X", "L0") for n, at in points.items()]
+    shapes: dict[str, BaseGeometry] = {u.id: u.geometry for u in units}
+    shapes.update({d.id: d.geometry for d in doors})
+    shapes.update({a.id: a.geometry for a in aeds})
+    return WalkNetwork("X", [level], units, doors, aeds, shapes)
+
+
+def _box(x0: float, y0: float, x1: float, y1: float) -> Polygon:
+    return Polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+
+
+def test_a_door_near_a_corner_does_not_open_into_the_room_next_door() -> None:
+    # R's door is 0.4 m from its west corner; Q's east wall is 0.6 m from that door: the door
+    # opens between R and the hallway only, so Q reaches R's inside through the hallway
+    net = _network({"Q": (_box(-10.2, 14, -0.2, 24), (-5.0, 14.0)),
+                    "R": (_box(0, 14, 10, 24), (0.4, 14.0))},
+                   {"in R": (5.0, 19.0)})
+    origin = Point(-5.2, 19.0)
+    route = net.route(origin, "L0", "in R")
+    assert route is not None
+    door_q, door_r, target = Point(-5, 14), Point(0.4, 14), Point(5, 19)
+    assert route.distance_m == pytest.approx(
+        origin.distance(door_q) + door_q.distance(door_r) + door_r.distance(target))
+
+
+def test_an_aed_on_the_hallway_wall_is_reached_from_the_hallway() -> None:
+    # drawn 0.2 m inside room S (whose door is at its far end): it hangs on the hallway wall
+    net = _network({"S": (_box(20, 14, 30, 24), (29.6, 14.0))}, {"AED": (21.0, 14.2)})
+    origin = Point(-15.0, 12.0)
+    route = net.route(origin, "L0", "AED")
+    assert route is not None
+    # along the hallway to the foot of the wall, then the 0.2 m to the cabinet
+    assert route.distance_m == pytest.approx(origin.distance(Point(21.0, 14.0)) + 0.2)
