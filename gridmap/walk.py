@@ -18,7 +18,8 @@ with their shapes in the campus's local frame (metres).
   :data:`FLOOR_PENALTY_M` (5 m of level walking, for the turn-arounds and landings) plus the
   stairs' plan length (the long side of the stairs unit's minimum rotated rectangle; a
   stairwell point with no stairs unit around it counts :data:`DEFAULT_FLIGHT_M`); an elevator
-  costs the penalty only.
+  costs the penalty per floor plus :data:`ELEVATOR_WAIT_M` once per ride (waiting and doors),
+  so the stairs are named unless they are much further away.
 * Exterior doors and points of interest are nodes, attached to the space they are in.
 
 A building with no walkway units has no network (:attr:`WalkNetwork.walkable` is False): the
@@ -58,6 +59,9 @@ WALL_GAP_M = 0.6
 MIN_OPENING_M = 0.8
 #: one floor up or down costs this many metres of level walking, plus the flight's plan length
 FLOOR_PENALTY_M = 5.0
+#: taking an elevator costs this much level walking once (waiting, doors): stairs win unless
+#: they are much further away, as they should for anyone leaving in an emergency
+ELEVATOR_WAIT_M = 40.0
 #: plan length of a flight for a stairwell point with no stairs unit around it
 DEFAULT_FLIGHT_M = 10.0
 #: stairwell or elevator points this close on adjacent levels are the same shaft
@@ -323,6 +327,26 @@ class WalkNetwork:
     def _link_levels(self, amenities: Sequence[Amenity],
                      shapes: Mapping[str, BaseGeometry]) -> None:
         by_ordinal = sorted(self.levels.values(), key=lambda lv: lv.ordinal)
+        stops: dict[str, Node] = {}  # where a flight or a ride starts, per stairs/elevator
+
+        def stop(key: str, lid: str, at: Point, space: _Space | None, node: Node | None,
+                 elevator: bool) -> Node:
+            """The node a vertical edge leaves from: a stairs unit's middle, or a lift car
+            reached from its landing for :data:`ELEVATOR_WAIT_M` (half on, half off)."""
+            found = stops.get(key)
+            if found is not None:
+                return found
+            if node is None:
+                node = self._node(lid, at)
+                if space is not None:
+                    space.nodes.append((node, at))
+            if elevator:
+                car = self._node(lid, at)
+                self._link(node, car, ELEVATOR_WAIT_M / 2)
+                node = car
+            stops[key] = node
+            return node
+
         for lower, upper in itertools.pairwise(by_ordinal):
             # stairs (elevator) units overlapping stairs (an elevator) in plan
             for s in (s for s in self._spaces[lower.id] if s.unit.category in _SHAFT_KINDS):
@@ -331,12 +355,12 @@ class WalkNetwork:
                     overlap = s.shape.intersection(t.shape).area
                     if overlap < 0.3 * min(s.shape.area, t.shape.area):
                         continue
-                    down = self._node(lower.id, s.shape.representative_point())
-                    up = self._node(upper.id, t.shape.representative_point())
-                    s.nodes.append((down, self._where[down][1]))
-                    t.nodes.append((up, self._where[up][1]))
-                    flight = _flight_length(s.shape, t.shape) if s.unit.category == STAIRS \
-                        else 0.0
+                    lift = s.unit.category == ELEVATOR
+                    down = stop(s.unit.id, lower.id, s.shape.representative_point(), s, None,
+                                lift)
+                    up = stop(t.unit.id, upper.id, t.shape.representative_point(), t, None,
+                              lift)
+                    flight = 0.0 if lift else _flight_length(s.shape, t.shape)
                     self._link(down, up, FLOOR_PENALTY_M + flight, _stair_name(s.unit))
             # stairwell and elevator points of the same name or shaft
             shafts = [a for a in amenities if a.kind in (AmenityKind.STAIRWELL,
@@ -349,14 +373,17 @@ class WalkNetwork:
                     if pa.distance(pb) > SAME_SHAFT_M and \
                             (not a.name or a.name.casefold() != b.name.casefold()):
                         continue
+                    lift = a.kind is AmenityKind.ELEVATOR
                     flight = 0.0
-                    if a.kind is AmenityKind.STAIRWELL:
+                    if not lift:
                         room = self._space_at(lower.id, pa)
                         flight = (_flight_length(room.shape, room.shape)
                                   if room is not None and room.unit.category == STAIRS
                                   else DEFAULT_FLIGHT_M)
-                    self._link(self.feature_node[a.id], self.feature_node[b.id],
-                               FLOOR_PENALTY_M + flight, a.name or a.kind.display_name)
+                    down = stop(a.id, lower.id, pa, None, self.feature_node[a.id], lift)
+                    up = stop(b.id, upper.id, pb, None, self.feature_node[b.id], lift)
+                    self._link(down, up, FLOOR_PENALTY_M + flight,
+                               a.name or a.kind.display_name)
 
     def _walk_inside(self, s: _Space) -> None:
         """Edges between the nodes of a space: straight when inside, else round its corners.

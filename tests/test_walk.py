@@ -358,3 +358,26 @@ def test_an_aed_on_the_hallway_wall_is_reached_from_the_hallway() -> None:
     assert route is not None
     # along the hallway to the foot of the wall, then the 0.2 m to the cabinet
     assert route.distance_m == pytest.approx(origin.distance(Point(21.0, 14.0)) + 0.2)
+
+
+def _with_lift(*, stairs: bool) -> CampusIndex:
+    """The walk campus with a lift shaft by the west leg (x 10..14, y 16..20) on every level,
+    and with or without its stairs."""
+    campus = walk_campus()
+    frame = CampusIndex(campus).frame
+    lifts = tuple(Unit(f"lift-{lv.ordinal}", "W", lv.id, "", "Lift",
+                       frame.to_wgs84(_box(10, 16, 14, 20)), category="elevator")
+                  for lv in campus.levels)
+    kept = tuple(u for u in campus.units if stairs or u.category != "stairs")
+    points = tuple(a for a in campus.amenities if stairs or a.kind is not AmenityKind.STAIRWELL)
+    return CampusIndex(replace(campus, units=(*kept, *lifts), amenities=points))
+
+
+@pytest.mark.parametrize(("stairs", "via"), [(True, "Stair 1"), (False, "Lift")])
+def test_the_lift_is_named_only_when_the_stairs_are_not_the_way(stairs: bool, via: str) -> None:
+    ix = _with_lift(stairs=stairs)
+    top = next(lv for lv in ix.campus.levels if lv.ordinal == 2)
+    by_the_lift = Point(12.0, 21.0)  # in the hallway, at the lift door, two floors up
+    aeds = ix.nearest_amenities(AmenityKind.AED, by_the_lift, "W", 2, level_id=top.id)
+    ground = next(n for n in aeds if n.level_ordinal == 0)
+    assert (ground.via, ground.distance_kind) == (via, "walking")
