@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench serve sample clean
+.PHONY: demo test lint typecheck unit bench serve sample clean fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ bench: $(STAMP) node_modules/.package-lock.json
 .PHONY: eval
 eval: $(STAMP)
 	$(BIN)/python -m bench.bench_corpus $(if $(V),-v)
+
+# Mutated DXFs and manifests imported under time and memory limits; fails on a traceback, hang,
+# memory blow-up or unservable import, and keeps each such input in tests/fuzz_regressions/.
+FUZZ_SECONDS ?= 180
+FUZZ_SEED ?= 1
+FUZZ_JOBS ?= 2
+FUZZ_ARGS ?=
+fuzz: $(STAMP)
+	$(BIN)/python -m fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --jobs $(FUZZ_JOBS) $(FUZZ_ARGS)
 
 # Regenerate the sample campus source files (DXF, GeoJSON, CSV) from their script.
 sample: $(STAMP)

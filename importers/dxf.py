@@ -306,6 +306,8 @@ class _Reading:
     budget: WorkBudget = field(default_factory=WorkBudget)
     #: no coordinate may lie farther than this from the origin (drawing units)
     max_coord: float = math.inf
+    #: entities one copy of a block expands into, by (block name, nesting depth)
+    sizes: dict[tuple[str, int, str], int] = field(default_factory=dict)
     #: a label's text height when its entity gives none (drawing units)
     text_height: float = 1.0
 
@@ -314,36 +316,76 @@ class _Unreadable(Exception):
     """An entity whose numbers cannot be used; :func:`_collect` names it in a DxfError."""
 
 
-def _children(insert: Any, reading: _Reading, chain: tuple[str, ...] = ()) -> list[Any] | None:
-    """The entities an INSERT places, every copy of a MINSERT array, charged to the budget
-    before they are made (so a million-copy array fails fast); None for a broken block,
-    which is skipped. ``chain`` is the blocks being expanded around it: a block inside
-    itself is an error, not an endless walk."""
+def _self_insert(name: str, handle: str, chain: tuple[str, ...], source: str) -> DxfError:
+    return DxfError(
+        f"{source}: block {name!r} (insert {handle}) inserts itself (through "
+        + " > ".join((*chain, name.upper())) + "); a block cannot contain itself"
+    )
+
+
+_READ_TYPES = frozenset({"LWPOLYLINE", "POLYLINE", "TEXT", "MTEXT", "INSERT"})
+
+
+def _expansion(insert: Any, reading: _Reading, depth: int = 0, chain: tuple[str, ...] = (),
+               layer: str | None = None) -> int:
+    """How many entities the walk visits expanding ``insert`` (on effective ``layer``, at
+    nesting ``depth``): nested inserts as far as the walk expands them, every copy of a
+    MINSERT array. 0 when nothing in it would land on a layer we read (a furniture block), so
+    the walk need not expand it at all. Reckoned from the block definitions without making a
+    single entity, so a fan-out to billions costs no more than reading the blocks once. A
+    block inside itself is an error.
+    """
     name = str(insert.dxf.get("name", ""))
-    handle = str(insert.dxf.get("handle") or "in a block")
     if name.upper() in chain:
-        raise DxfError(
-            f"{reading.source}: block {name!r} (insert {handle}) inserts itself (through "
-            + " > ".join(chain) + "); a block cannot contain itself"
-        )
+        raise _self_insert(name, str(insert.dxf.get("handle") or "in a block"), chain,
+                           reading.source)
+    layer = (layer or str(insert.dxf.get("layer", "0"))).upper()
     try:
         block = insert.block()
         copies = max(1, int(insert.mcount))
-        size = len(block) if block is not None else 0
     except _ENTITY_ERRORS:
-        return None
+        return 0
     if block is None:
-        return None
-    where = f"{reading.source}: block {name!r} (insert {handle}, {copies:,} copies of " \
-        f"{size:,} entities)"
-    if reading.budget.would_exceed(copies * size):
-        reading.budget.charge(copies * size, where)  # raises, naming the budget
+        return 0
+    key = (name.upper(), depth, layer)
+    per_copy = reading.sizes.get(key)
+    if per_copy is None:
+        ours = set(reading.want.values())
+        inner = (*chain, name.upper())
+        per_copy, relevant = 0, False
+        for e in block:
+            own = str(e.dxf.get("layer", "0")).upper()
+            eff = layer if own == "0" else own
+            kind = e.dxftype()
+            per_copy += 1
+            relevant = relevant or (eff in ours and kind in _READ_TYPES)
+            if kind == "INSERT" and depth + 1 < _NEST_DEPTH:
+                sub = _expansion(e, reading, depth + 1, inner, eff)
+                per_copy += sub
+                relevant = relevant or sub > 0
+            if per_copy > reading.budget.limits.entity_budget:
+                break  # enough to refuse; no need to count the rest
+        per_copy = per_copy if relevant else 0
+        reading.sizes[key] = per_copy
+    return copies * per_copy
+
+
+def _children(insert: Any, reading: _Reading, chain: tuple[str, ...] = ()) -> list[Any] | None:
+    """The entities an INSERT places, every copy of a MINSERT array; None for a broken block,
+    which is skipped. Their number was charged to the budget before the walk reached them
+    (:func:`_expansion`); here time and memory are checked. ``chain`` is the blocks being
+    expanded around it: a block inside itself is an error, not an endless walk."""
+    name = str(insert.dxf.get("name", ""))
+    handle = str(insert.dxf.get("handle") or "in a block")
+    if name.upper() in chain:
+        raise _self_insert(name, handle, chain, reading.source)
+    reading.budget.check(f"{reading.source}: block {name!r} (insert {handle})")
     try:
-        children = list(insert.virtual_entities())
+        if int(insert.mcount) > 1:  # a MINSERT array: every copy, each placed as an INSERT
+            return [e for copy in insert.multi_insert() for e in copy.virtual_entities()]
+        return list(insert.virtual_entities())
     except _ENTITY_ERRORS:  # a broken block is skipped, not fatal
         return None
-    reading.budget.charge(len(children), where)
-    return children
 
 
 def _door_block_holds(insert: Any, reading: _Reading) -> str:
@@ -418,13 +460,15 @@ def _walk(entities: Any, reading: _Reading, depth: int = 0, parent_layer: str | 
     """
     doors_layer = reading.want["doors"]
     for i, e in enumerate(entities):
-        if depth == 0:  # expanded entities were charged when their insert was expanded
-            reading.budget.charge(1, f"{reading.source}: modelspace entity {i}")
         layer = str(e.dxf.get("layer", "0"))
         if parent_layer is not None and layer == "0":
             layer = parent_layer
+        is_insert = e.dxftype() == "INSERT"
+        expands = _expansion(e, reading, depth, chain, layer) if is_insert else 0
+        if depth == 0:  # an insert is charged with everything it expands into, up front
+            reading.budget.charge(1 + expands, _where(e, i, expands, reading.source))
         handle = str(e.dxf.get("handle") or f"{parent_handle}.{i}")
-        if e.dxftype() != "INSERT" or depth >= _NEST_DEPTH:
+        if not expands or depth >= _NEST_DEPTH:  # nothing in it lands on a layer we read
             yield e, layer, handle, ""
             continue
         holds = _door_block_holds(e, reading) if layer.upper() == doors_layer else ""
@@ -434,6 +478,15 @@ def _walk(entities: Any, reading: _Reading, depth: int = 0, parent_layer: str | 
             if children is not None:
                 inner = (*chain, str(e.dxf.name).upper())
                 yield from _walk(children, reading, depth + 1, layer, handle, inner)
+
+
+def _where(e: Any, i: int, expands: int, source: str) -> str:
+    """Names a modelspace entity for a budget message; an insert with what it expands to."""
+    if not expands:
+        return f"{source}: modelspace entity {i}"
+    copies = max(1, int(e.mcount))
+    return (f"{source}: block {str(e.dxf.get('name', ''))!r} (insert "
+            f"{e.dxf.get('handle') or i}, {copies:,} copies of {expands // copies:,} entities)")
 
 
 def _layer_names(doc: Any, used: set[str]) -> list[str]:

@@ -33,7 +33,7 @@ class ImportLimits:
     #: growth of the process's resident memory during the import, MiB
     memory_limit_mb: float | None = 2048.0
     #: entities visited per drawing, block inserts expanded (a MINSERT array counts each copy)
-    entity_budget: int = 2_000_000
+    entity_budget: int = 500_000
     #: points one room outline may flatten into (bulge arcs included)
     max_outline_points: int = 50_000
     #: how far from the drawing's origin anything may lie, metres (10,000 km: half the earth)
