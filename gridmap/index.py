@@ -256,6 +256,11 @@ class CampusIndex:
                     self._walks[building_id] = net
         return net
 
+    def walk_summary(self) -> list[str]:
+        """Per building, how nearby distances are measured ("Building B: no hallways ...")."""
+        return [f"Building {b.short_name}: {self.walk_network(b.id).summary()}"
+                for b in self.campus.buildings]
+
     def nearby(self, feature_id: str, name: str, number: str | None, origin: Point,
                level_id: str | None, building_id: str | None, *,
                from_level: str | None = None, floor_aware: bool = True) -> Nearby:

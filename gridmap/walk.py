@@ -136,6 +136,8 @@ class WalkNetwork:
         self._trees: dict[str, STRtree] = {}
         self._stairs: dict[str, list[tuple[str, Point]]] = {lid: [] for lid in self.levels}
         self._lock = threading.Lock()
+        #: rooms reached through a wall, their door to the hallway not being drawn
+        self.through_walls: set[str] = set()
         self._cache: dict[tuple[str, float, float], _Reached] = {}
         self._exit_cache: dict[tuple[str, float, float], list[tuple[float, float, Route]]] = {}
         for u in units:
@@ -151,6 +153,7 @@ class WalkNetwork:
         self._stair_names(units, amenities, shapes)
         #: the building's exterior doors: (opening id, level id, where)
         self.exits = [(o.id, o.level_id, _point(shapes, o.id)) for o in openings if o.exterior]
+        self._door_ids = {o.id for o in openings}
         if not self.walkable:
             return
         self._build(openings, amenities, shapes)
@@ -221,6 +224,8 @@ class WalkNetwork:
                                  and other.unit.category == WALKWAY)
                 if (open_pair or doorless_room) and self._join_by_wall(lid, s, other):
                     joined.add(pair)
+                    if doorless_room:
+                        self.through_walls.add(s.unit.id)
         self._reconnect(lid, spaces, joined)
 
     def _reconnect(self, lid: str, spaces: list[_Space], joined: set[tuple[int, int]]) -> None:
@@ -266,6 +271,7 @@ class WalkNetwork:
                 return
             _, i, j = best
             self._join_by_wall(lid, spaces[i], spaces[j])
+            self.through_walls.add(spaces[i].unit.id)
             joined.add((min(i, j), max(i, j)))
             parent[root(i)] = root(j)
 
@@ -487,6 +493,46 @@ class WalkNetwork:
         dist, via = _dijkstra(self._adj, starts)
         return {fid: Route(dist[n], True, via[n])
                 for fid, n in self.feature_node.items() if n in dist}
+
+    def summary(self) -> str:
+        """One line on how distances in the building are measured, for an import report."""
+        spaces = [sp for level in self._spaces.values() for sp in level]
+        rooms = [sp for sp in spaces if sp.unit.category not in _OPEN_KINDS]
+        if not self.walkable:
+            return (f"no hallways (no unit is a hall, corridor or lobby): straight-line "
+                    f"distances for its {len(rooms)} rooms")
+        shafts = {_stair_name(sp.unit) for sp in spaces if sp.unit.category in _SHAFT_KINDS}
+        shafts |= {name for level in self._stairs.values() for name, _ in level}
+        doors = sum(1 for fid in self.feature_node if fid in self._door_ids)
+        head = (f"walking distances over {len(self.levels)} level(s): "
+                f"{sum(sp.unit.category == WALKWAY for sp in spaces)} hallway space(s), "
+                f"{doors} door(s)")
+        if len(self.levels) > 1:
+            head += f", stairs/lifts: {', '.join(sorted(shafts)) or 'none'}"
+        parts = [head]
+        if len(self.levels) > 1 and not shafts:
+            parts.append("no stairs or lift joins its levels: other levels by straight line")
+        if self.through_walls:
+            parts.append(f"{len(self.through_walls)} of {len(rooms)} rooms reached through a "
+                         "hallway wall (no door drawn)")
+        unreached = self._unreached(spaces)
+        if unreached:
+            parts.append(f"{len(unreached)} room(s) not reached by walking (straight line): "
+                         + ", ".join(sorted(unreached)[:8]))
+        return "; ".join(parts)
+
+    def _unreached(self, spaces: list[_Space]) -> list[str]:
+        seen: set[Node] = set()
+        todo = [n for sp in spaces if sp.unit.category == WALKWAY for n, _ in sp.nodes]
+        while todo:
+            n = todo.pop()
+            if n in seen:
+                continue
+            seen.add(n)
+            todo.extend(e.to for e in self._adj[n] if e.to not in seen)
+        return [sp.unit.number or sp.unit.name for sp in spaces
+                if sp.unit.category not in _OPEN_KINDS
+                and not any(n in seen for n, _ in sp.nodes)]
 
     @property
     def size(self) -> tuple[int, int]:

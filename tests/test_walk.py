@@ -381,3 +381,14 @@ def test_the_lift_is_named_only_when_the_stairs_are_not_the_way(stairs: bool, vi
     aeds = ix.nearest_amenities(AmenityKind.AED, by_the_lift, "W", 2, level_id=top.id)
     ground = next(n for n in aeds if n.level_ordinal == 0)
     assert (ground.via, ground.distance_kind) == (via, "walking")
+
+
+def test_walk_summary_says_how_each_building_is_measured() -> None:
+    assert CampusIndex(walk_campus()).walk_summary() == [
+        "Building W: walking distances over 3 level(s): 3 hallway space(s), 14 door(s), "
+        "stairs/lifts: Stair 1, Stair 2"]
+    no_doors = CampusIndex(walk_campus(interior_doors=False)).walk_summary()[0]
+    assert "12 of 12 rooms reached through a hallway wall (no door drawn)" in no_doors
+    assert CampusIndex(walk_campus(hallways=False)).walk_summary() == [
+        "Building W: no hallways (no unit is a hall, corridor or lobby): straight-line "
+        "distances for its 12 rooms"]
