@@ -446,6 +446,16 @@ def test_the_pin_never_covers_the_label_it_points_at(driver: Any, served: Served
             "const c = window.gridmap.map.getContainer().getBoundingClientRect();"
             "return [r.left + r.width / 2 - c.left, r.bottom - c.top]")
         assert abs(tip[0] - x) <= 1 and y - clear - 1 <= tip[1] <= y - clear + 1, (tip, x, y)
+    # zoomed in, the labels grow and the pin stands higher
+    driver.execute_script("window.gridmap.map.setZoom(21)")
+    wait_for(driver, "return !window.gridmap.moving() && window.gridmap.map.getZoom() === 21")
+    x, y, tip_y = driver.execute_script(
+        "const a = window.gridmap.answer(), m = window.gridmap.map;"
+        "const p = m.latLngToContainerPoint([a.lat, a.lon]);"
+        "const r = document.querySelector('.gm-pin').getBoundingClientRect();"
+        "const c = m.getContainer().getBoundingClientRect();"
+        "return [p.x, p.y, r.bottom - c.top]")
+    assert abs(y - served_clearance(21, False) - tip_y) <= 1
 
 
 def served_clearance(zoom: int, room: bool) -> int:

@@ -291,3 +291,13 @@ def test_marker_clearance_is_above_every_room_label_the_tiles_draw(zoom: int) ->
             tallest = max(tallest, int(np.abs(rows - cy).max()))
     assert tallest > 0, "no room label drawn: the test measured nothing"
     assert marker_clearance(zoom)["room"] > tallest, (zoom, tallest)
+
+
+def test_page_config_carries_the_marker_clearance_of_every_zoom() -> None:
+    from tiles.webmap import MAX_MAP_ZOOM, MIN_ZOOM, marker_clearance
+
+    config = page_config(small_campus())
+    assert set(config["marker_clearance"]) == {str(z) for z in range(MIN_ZOOM, MAX_MAP_ZOOM + 1)}
+    for z, entry in config["marker_clearance"].items():
+        assert entry == marker_clearance(int(z))
+        assert entry["room"] > 0 and entry["point"] > 0
