@@ -73,6 +73,7 @@ LOOSE_NUMBER_SCORE = 88.0
 UNIQUE_WORD_SCORE = 93.0
 QUALIFIED_NAME_SCORE = 92.0
 PARTIAL_SCORE = 85.0
+FUZZY_CACHE_SIZE = 4096
 NAME_WITH_KIND_SCORE = 95.0
 # a word said counts as in a name when this alike to one of its words (rapidfuzz ratio)
 WORD_CUTOFF = 75.0
@@ -101,6 +102,7 @@ _DOOR_WORD = (r"(?:door|dr\.?|entrance|entry|exit|gate|tur|tuer|porte|eingang|au
 _DOOR = re.compile(r"^(?:ext(?:erior)?\.?\s+|outside\s+)?" + _DOOR_WORD
                    + r"\s*(?:#|no\.?|nr\.?|number)?\s*(\d+[a-z]?)$")
 _NUMBERED_DOOR = re.compile(r"\b" + _DOOR_WORD + r"\s*(?:#|no\.?|nr\.?|number)?\s*\d")
+_DOOR_SAID = re.compile(r"\b(?:" + _DOOR_WORD + r"|doors|exits|entrances)\b")
 _ALL_DOORS = re.compile(r"^(?:all\s+)?(?:(?:ext(?:erior)?|outside)\s+)?"
                         r"(?:doors|exits|entrances|entries|ways in)$")
 _MAIN_ENTRANCE = re.compile(r"^(?:main|front)\s+(?:entrance|entry|door|doors|entrances)$")
@@ -362,6 +364,14 @@ class LookupEngine:
                 loose = loose_number(u.number)
                 if loose:
                     self.by_loose_number.setdefault(loose, []).append(u)
+        # "214" -> 214A, 214B (numbers with a letter after); "12" -> B12 (a letter before)
+        self.by_stem: dict[str, list[tuple[str, list[Unit]]]] = {}
+        self.by_tail: dict[str, list[tuple[str, list[Unit]]]] = {}
+        for number, units in self.by_loose_number.items():
+            if stem := re.fullmatch(r"(.*\d)[A-Z]{1,3}", number):
+                self.by_stem.setdefault(stem.group(1), []).append((number, units))
+            if tail := re.fullmatch(r"[A-Z]{1,3}(\d.*)", number):
+                self.by_tail.setdefault(tail.group(1), []).append((number, units))
         self.buildings_by_word: dict[str, str] = {}
         for b in campus.buildings:
             words = [b.id, b.short_name, *_name_parts(b.name), *b.aliases]
@@ -412,9 +422,22 @@ class LookupEngine:
                                              if _key(n.text) in map(_key, vs)))
                    and index.shapes[n.feature_id].area >= 0.5 * index.footprints[b_id].area
                    for n in self.names))
+        self.name_extra = [self._extra_words(n) for n in self.names]
+        self.name_kind_words = [e - _GENERIC_WORDS for e in self.name_extra]
+        self.name_gendered_restroom = [
+            n.kind == "unit" and _is_restroom(self.units[n.feature_id])
+            and restroom_gender(n.text) is not None for n in self.names]
+        self.names_with_word: dict[str, list[int]] = {}
+        for i, toks in enumerate(self.name_tokens):
+            for w in toks:
+                self.names_with_word.setdefault(w, []).append(i)
+        self.restrooms = [u for u in campus.units if _is_restroom(u)]
         self.vocabulary = self._vocabulary()
         self._long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
         self._context: dict[str, Candidate] = {}
+        self._fuzzy_cache: dict[str, list[tuple[int, float]]] = {}
+        ext = grid.extent(index.grid)
+        self._centre = index.frame.lonlat((ext.minx + ext.maxx) / 2, (ext.miny + ext.maxy) / 2)
 
     def _vocabulary(self) -> frozenset[str]:
         """Every word the campus or the lookup knows: a query word outside it is context."""
@@ -864,7 +887,8 @@ class LookupEngine:
         if bare in self.buildings_by_word:
             return self.buildings_by_word[bare], ""
         plain = _without_filler(q)
-        for name, b_id in self.room_buildings.items():
+        door_said = _DOOR_SAID.search(plain) is not None
+        for name, b_id in self.room_buildings.items() if door_said else ():
             # "gym door 2", "the gym doors": a room's name standing for its building, for doors
             for rest in (plain[len(name):].strip() if plain.startswith(name + " ") else "",
                          plain[: -len(name)].strip() if plain.endswith(" " + name) else ""):
@@ -915,9 +939,7 @@ class LookupEngine:
     def _usng_without_zone(self, q: str) -> str | None:
         """"GN 1046 3072", "1046 3072": a USNG reference said without its zone (or square),
         read in the zone and 100 km square of the campus, as responders do on a local map."""
-        b = grid.extent(self.index.grid)
-        lon, lat = self.index.frame.lonlat((b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2)
-        return complete_usng(q, lon, lat)
+        return complete_usng(q, *self._centre)
 
     def _cell(self, q: str, hits: _Hits) -> None:
         m = _CELL.match(q)
@@ -936,23 +958,28 @@ class LookupEngine:
             b = grid.subcell_bounds(self.index.grid, ref)
         else:
             b = grid.cell_bounds(self.index.grid, ref)
-        x, y = (b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2
         if explicit:
             hits.explicit_cell = True
-        lon, lat = self.index.frame.lonlat(x, y)
-        near = Point(x, y)
-        hits.others.append(Candidate(
-            score=EXACT, match=MatchKind.CELL, label=f"Grid cell {label}",
-            feature_id=None, feature_type="cell", building_id=None, building_name=None,
-            level_ordinal=None, level_name=None, unit_number=None, unit_name=None, kind=None,
-            primary_cell=label.split("-")[0], subcell=label if "-" in label else None,
-            cells=(label.split("-")[0],), usng=to_usng(lon, lat), lon=lon, lat=lat,
-            nearest_doors=tuple(self._doors_near(near, None, None)),
-            nearest_knox_box=self._amenity_near(AmenityKind.KNOX_BOX, near, None, None),
-            nearest_aed=self._amenity_near(AmenityKind.AED, near, None, None),
-            nearest_trauma_kit=self._amenity_near(AmenityKind.TRAUMA_KIT, near, None, None),
-            campus_id=self.index.campus.id,
-        ))
+        key = f"cell:{label}"
+        cached = self._context.get(key)
+        if cached is None:
+            x, y = (b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2
+            lon, lat = self.index.frame.lonlat(x, y)
+            near = Point(x, y)
+            cached = self._context[key] = Candidate(
+                score=EXACT, match=MatchKind.CELL, label=f"Grid cell {label}",
+                feature_id=None, feature_type="cell", building_id=None, building_name=None,
+                level_ordinal=None, level_name=None, unit_number=None, unit_name=None,
+                kind=None, primary_cell=label.split("-")[0],
+                subcell=label if "-" in label else None, cells=(label.split("-")[0],),
+                usng=to_usng(lon, lat), lon=lon, lat=lat,
+                nearest_doors=tuple(self._doors_near(near, None, None)),
+                nearest_knox_box=self._amenity_near(AmenityKind.KNOX_BOX, near, None, None),
+                nearest_aed=self._amenity_near(AmenityKind.AED, near, None, None),
+                nearest_trauma_kit=self._amenity_near(AmenityKind.TRAUMA_KIT, near, None, None),
+                campus_id=self.index.campus.id,
+            )
+        hits.others.append(cached)
 
     def _doors(self, q: str, building_id: str | None, hits: _Hits) -> None:
         doors: list[Opening]
@@ -1017,10 +1044,9 @@ class LookupEngine:
                 add(u, LOOSE_NUMBER_SCORE)
         # "214" when only 214A and 214B exist: a choice, never an answer
         if not suf:
-            for number, units in self.by_loose_number.items():
-                if number != loose and re.fullmatch(re.escape(loose) + r"[A-Z]{1,3}", number):
-                    for u in units:
-                        add(u, 82.0)
+            for _, units in self.by_stem.get(loose, []):
+                for u in units:
+                    add(u, 82.0)
         else:
             # "214B" when only 214 exists: partial
             for u in self.by_loose_number.get(loose[: -len(suf)], []):
@@ -1038,8 +1064,8 @@ class LookupEngine:
         else:
             # "12" for a room numbered "B-12": certain once the caller named building B
             bare = str(int(digits)) + suf
-            for number, units in self.by_loose_number.items():
-                if number != bare and re.fullmatch(r"[A-Z]{1,3}" + re.escape(bare), number):
+            for number, units in self.by_tail.get(bare, []):
+                if number != bare:
                     for u in units:
                         if building_id is None:
                             add(u, 85.0 if said_room else 80.0)
@@ -1123,22 +1149,34 @@ class LookupEngine:
     def _names(self, q: str, building_id: str | None, hits: _Hits) -> None:
         if sum(ch.isalpha() for ch in q) < 3:
             return
-        for variant in room_name_variants(q):
+        for rank, variant in enumerate(room_name_variants(q)):
             processed = _key(variant)
-            for n in self.exact_names.get(processed, []):
+            exact = self.exact_names.get(processed, [])
+            for n in exact:
                 self._name_hit(n, EXACT, building_id, hits)
             words = frozenset(processed.split()) - _STOP_WORDS
             if not words:
                 continue
             self._whole_words(words, building_id, hits)
-            found = process.extract(processed, self.name_choices, scorer=fuzz.WRatio,
-                                    processor=None, limit=None, score_cutoff=NAME_CUTOFF)
-            for _, score, i in found:
-                # an exact name is as good as an exact number; fuzzy ones rank below, and
-                # only where every word said is in the name (a typo of it at least)
-                if score < 99.5 and self._every_word_in(words, self.name_tokens[i]):
-                    self._name_hit(self.names[i], min(float(score), FUZZY_NAME_CEILING),
-                                   building_id, hits)
+            if rank == 0 and not exact:
+                # typos of what was said (its drawing-name variants are matched exactly)
+                for i, score in self._fuzzy(processed, words):
+                    self._name_hit(self.names[i], score, building_id, hits)
+
+    def _fuzzy(self, processed: str, words: frozenset[str]) -> list[tuple[int, float]]:
+        """Names like ``processed`` (a typo of it), each scored below an exact name; only
+        names holding every word said (or a typo of it). Memoised per engine."""
+        cached = self._fuzzy_cache.get(processed)
+        if cached is not None:
+            return cached
+        found = process.extract(processed, self.name_choices, scorer=fuzz.WRatio,
+                                processor=None, limit=None, score_cutoff=NAME_CUTOFF)
+        out = [(i, min(float(score), FUZZY_NAME_CEILING)) for _, score, i in found
+               if score < 99.5 and self._every_word_in(words, self.name_tokens[i])]
+        if len(self._fuzzy_cache) >= FUZZY_CACHE_SIZE:
+            self._fuzzy_cache.clear()
+        self._fuzzy_cache[processed] = out
+        return out
 
     @staticmethod
     def _every_word_in(words: frozenset[str], name: frozenset[str]) -> bool:
@@ -1149,21 +1187,19 @@ class LookupEngine:
                      hits: _Hits) -> None:
         """Names by their words: "vestibule" is the one room whose name holds the word (93);
         "south parking lot" is "South Lot" said with its kind (95)."""
-        containing = [i for i, toks in enumerate(self.name_tokens) if words <= toks]
+        sharing = {i for w in words for i in self.names_with_word.get(w, ())}
+        containing = sorted(i for i in sharing if words <= self.name_tokens[i])
         features = {(self.names[i].kind, self.names[i].feature_id) for i in containing}
         if len(features) == 1 and any(len(w) > 2 for w in words) and self._kind_said(
-                words, containing[0]) and words - self._extra_words(self.names[containing[0]]):
+                words, containing[0]) and words - self.name_extra[containing[0]]:
             self._name_hit(self.names[containing[0]], UNIQUE_WORD_SCORE, building_id, hits)
-        for i, toks in enumerate(self.name_tokens):
-            if not toks & words:
-                continue
+        for i in sorted(sharing):
+            toks = self.name_tokens[i]
             if not self._kind_said(words, i):
                 continue  # "cafeteria" is not "AED - Cafeteria", "staff" not "Staff Restroom"
-            n = self.names[i]
-            if n.kind == "unit" and _is_restroom(self.units[n.feature_id]) \
-                    and restroom_gender(n.text):
+            if self.name_gendered_restroom[i]:
                 continue  # restrooms by gender are weighed alike, named or categorised
-            extra = self._extra_words(self.names[i])
+            extra = self.name_extra[i]
             own = toks - extra
             if own and own == words - extra and toks != words:
                 self._name_hit(self.names[i], NAME_WITH_KIND_SCORE, building_id, hits)
@@ -1171,7 +1207,7 @@ class LookupEngine:
     def _kind_said(self, words: frozenset[str], i: int) -> bool:
         """A name holding its kind's word ("AED - Cafeteria", "Staff Restroom") is meant only
         when the caller said a word of that kind too."""
-        kind_words = self._extra_words(self.names[i]) - _GENERIC_WORDS
+        kind_words = self.name_kind_words[i]
         return not (self.name_tokens[i] & kind_words) or bool(words & kind_words)
 
     def _extra_words(self, n: _Name) -> frozenset[str]:
@@ -1212,8 +1248,8 @@ class LookupEngine:
         if not is_restroom_phrase(q):
             return
         said = restroom_gender(q)
-        rooms = [u for u in self.units.values() if _is_restroom(u)
-                 and (building_id is None or u.building_id == building_id)]
+        rooms = [u for u in self.restrooms
+                 if building_id is None or u.building_id == building_id]
         matching: list[Unit] = []
         unknown: list[Unit] = []
         for u in rooms:
