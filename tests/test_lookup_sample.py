@@ -9,7 +9,7 @@ from shapely.geometry import Point
 
 from gridmap import grid
 from gridmap.index import CampusIndex
-from gridmap.lookup import MatchKind, Status, lookup
+from gridmap.lookup import Candidate, LookupResult, MatchKind, Status, lookup
 from gridmap.model import AmenityKind
 from importers.campus import import_campus
 
@@ -134,3 +134,160 @@ def test_exits_nearest_a_room_are_its_buildings_doors_by_distance(index: CampusI
     room = lookup(index, "room 214").candidates[0]
     assert [c.label.split(" · ")[2] for c in result.candidates] == [
         f"Door {d.number}" for d in room.nearest_doors]
+
+
+# --- issue 5 on the sample campuses -----------------------------------------------------------
+
+SECOND = Path(__file__).resolve().parents[1] / "data/samples/riverside_international/campus.toml"
+
+
+@pytest.fixture(scope="module")
+def second() -> CampusIndex:
+    return CampusIndex(import_campus(SECOND).campus)
+
+
+def _found_one(result: LookupResult) -> Candidate:
+    assert result.status is Status.FOUND, (result.query, result.message)
+    assert all(any(f.startswith("also ") for f in c.flags) for c in result.candidates[1:])
+    return result.candidates[0]
+
+
+@pytest.mark.parametrize(("query", "letter"), [
+    ("building C", "C"), ("preschool", "C"), ("the ECC", "C"), ("early childhood center", "C"),
+    ("high school", "A"), ("main building", "A"), ("building b", "B"), ("athletics", "B"),
+    ("ecc building", "C"),
+])
+def test_buildings_by_letter_name_and_every_alias(index: CampusIndex, query: str,
+                                                  letter: str) -> None:
+    best = _found_one(lookup(index, query))
+    assert best.match is MatchKind.BUILDING
+    assert index.buildings[best.building_id or ""].short_name == letter
+    assert best.nearest_knox_box is not None
+    assert best.nearest_knox_box.building_id == best.building_id
+
+
+def test_every_building_alias_of_the_manifest_finds_its_building(index: CampusIndex) -> None:
+    for b in index.campus.buildings:
+        for alias in (*b.aliases, b.name, f"building {b.short_name}"):
+            best = lookup(index, alias).candidates[0]
+            # a room may be the building's own place ("gym" -> the Gymnasium of building B)
+            assert best.building_id == b.id, alias
+
+
+@pytest.mark.parametrize(("query", "name"), [
+    ("south lot", "South Lot"), ("varsity field", "Varsity Field"), ("the field", "Varsity Field"),
+    ("playground", "ECC Playground"), ("gym lot", "Gym Lot"), ("campus drive", "Campus Drive"),
+    ("south parking lot", "South Lot"), ("ridgeline road", "Ridgeline Road"),
+])
+def test_grounds_features_by_name_and_kind(index: CampusIndex, query: str, name: str) -> None:
+    best = _found_one(lookup(index, query))
+    assert (best.match, best.feature_type) == (MatchKind.GROUNDS, "grounds")
+    assert name in best.label
+
+
+def test_a_kind_with_several_grounds_features_asks_which(index: CampusIndex) -> None:
+    result = lookup(index, "parking lot")
+    assert result.status is Status.AMBIGUOUS
+    assert {c.label.split(" · ")[1].split(" (")[0] for c in result.candidates} >= {
+        "South Lot", "Gym Lot"}
+
+
+@pytest.mark.parametrize(("query", "name"), [
+    ("chemical storage", "Chemical storage"), ("gas meter", "Gas meter and shutoff"),
+    ("fire alarm annunciator", "Fire alarm annunciator - Gym"),
+    ("main electrical disconnect", "Main electrical disconnect"),
+])
+def test_points_and_hazards_by_their_own_names(index: CampusIndex, query: str,
+                                               name: str) -> None:
+    best = _found_one(lookup(index, query))
+    assert best.feature_type == "amenity" and name in best.label
+
+
+@pytest.mark.parametrize(("query", "name", "ordinal"), [
+    ("main hall", "Main Hall", 0), ("second floor hall", "Second Floor Hall", 1),
+    ("ecc hall", "ECC Hall", 0), ("athletics corridor", "Athletics Corridor", 0),
+])
+def test_hallways_by_name(index: CampusIndex, query: str, name: str, ordinal: int) -> None:
+    best = _found_one(lookup(index, query))
+    assert (best.match, best.unit_name, best.level_ordinal) == (MatchKind.HALLWAY, name, ordinal)
+
+
+@pytest.mark.parametrize(("query", "answer"), [
+    ("room 214 2nd floor", "Room 214 Science Lab"), ("214 upstairs", "Room 214 Science Lab"),
+    ("they're in 214", "Room 214 Science Lab"), ("two fourteen", "Room 214 Science Lab"),
+    ("in the library by the windows", "Room 113 Library"), ("room one oh four", "Room 104"),
+    ("1O4", "Room 104"), ("2l4", "Room 214"), ("gym door 4", "Door 4"),
+    ("door 4 gym", "Door 4"), ("ECC door 2", "Door 2"), ("staff restroom", "Room 116"),
+    ("restroom upstairs", "Room 206 Restrooms"), ("the weight room", "Room B-12"),
+    ("fire in the kitchen", "Room 110 Kitchen"), ("science prep", "Room 215"),
+])
+def test_issue_phrasings(index: CampusIndex, query: str, answer: str) -> None:
+    assert answer in _found_one(lookup(index, query)).label
+
+
+def test_the_gym_doors_are_every_exterior_door_of_the_gym(index: CampusIndex) -> None:
+    result = lookup(index, "the gym doors")
+    assert result.status is Status.FOUND
+    gym = next(b.id for b in index.campus.buildings if b.short_name == "B")
+    assert {c.feature_id for c in result.candidates} == {
+        o.id for o in index.campus.exterior_doors(gym)}
+
+
+def test_gendered_restroom_not_on_the_map_is_offered_not_assumed(index: CampusIndex) -> None:
+    # the sample's restrooms say no gender ("Restrooms", "Restroom")
+    for query in ("boys bathroom near the library", "girls restroom 2nd floor"):
+        result = lookup(index, query)
+        assert result.status is Status.AMBIGUOUS, query
+        assert "restroom gender not marked on the map" in result.candidates[0].flags
+
+
+def test_every_room_of_the_european_sample_is_its_number_never_a_cell(
+    second: CampusIndex
+) -> None:
+    for unit in second.campus.units:
+        if not unit.number:
+            continue
+        best = _found_one(lookup(second, unit.number))
+        assert best.feature_id == unit.id, unit.number
+        assert best.match is MatchKind.UNIT_NUMBER
+
+
+def test_european_numbers_as_written(second: CampusIndex) -> None:
+    for query, number in (("E003bis", "E003BIS"), ("E003 bis", "E003BIS"), ("B015 a", "B015 A"),
+                          ("b013a", "B013A"), ("A104 a", "A104A"), ("AO15", "A015")):
+        assert _found_one(lookup(second, query)).unit_number == number, query
+    # both halves of B015: which one?
+    halves = lookup(second, "B015")
+    assert halves.status is Status.AMBIGUOUS
+    assert {c.unit_number for c in halves.candidates} >= {"B015 A", "B015 B"}
+    # a number without its zeros is offered, not assumed
+    assert lookup(second, "a15").status is Status.AMBIGUOUS
+
+
+def test_label_only_rooms_are_found_and_flagged(second: CampusIndex) -> None:
+    approximate = [u for u in second.campus.units if u.approximate]
+    assert approximate, "the second sample has a label with no outline"
+    for unit in approximate:
+        best = lookup(second, unit.number).candidates[0]
+        assert best.feature_id == unit.id and best.approximate
+        assert "label only, no outline" in best.flags
+
+
+def test_floor_words_on_european_levels(second: CampusIndex) -> None:
+    # "1st floor" is the 1. Obergeschoss (one above the ground floor), by the level's name
+    toilets = _found_one(lookup(second, "girls toilet 1st floor"))
+    assert (toilets.unit_number, toilets.level_ordinal) == ("A106", 1)
+    aed = lookup(second, "AED basement")
+    assert aed.status is Status.FOUND
+    assert {c.level_ordinal for c in aed.candidates} == {-1}
+
+
+def test_a_nearest_answer_on_another_level_names_the_level_and_the_stairs(
+    second: CampusIndex
+) -> None:
+    # the basement's Drama Studio: its exits are upstairs, reached by the stairs
+    result = lookup(second, "exit closest to the drama studio")
+    assert result.status is Status.FOUND
+    for c in result.candidates:
+        assert c.level_ordinal == 0
+        assert "on Erdgeschoss" in c.label and " via " in c.label, c.label
