@@ -14,6 +14,15 @@ from gridmap.index import CampusIndex
 from gridmap.lookup import MAX_QUERY_LENGTH, LookupResult, MatchKind, Status, lookup
 from gridmap.model import Unit, stable_id
 from gridmap.usng import to_usng
+from gridmap.vocabulary import (
+    category_gender,
+    floor_said,
+    is_restroom_phrase,
+    level_numbers,
+    lookalike_digits,
+    restroom_gender,
+    spoken_numbers,
+)
 from tests.campus_factory import small_campus
 
 
@@ -449,3 +458,63 @@ def test_nearest_exits_by_walking_or_said_straight(index: CampusIndex) -> None:
 def test_query_with_nul_is_refused(index: CampusIndex) -> None:
     with pytest.raises(InvalidQuery):
         lookup(index, "room\x00214")
+
+
+# --- the words behind the phrasings --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("said", "digits"), [
+    ("two fourteen", "214"), ("room one oh four", "room 104"), ("room twelve", "room 12"),
+    ("two hundred fourteen", "214"), ("one hundred and four", "104"), ("twenty one", "21"),
+    ("b twelve", "b 12"), ("door four gym", "door 4 gym"), ("double two", "22"),
+    ("the one by the gym", "the one by the gym"), ("oh no", "oh no"),
+])
+def test_spoken_numbers(said: str, digits: str) -> None:
+    assert spoken_numbers(said) == digits
+
+
+@pytest.mark.parametrize(("typed", "read"), [("1O4", "104"), ("2l4", "214"), ("a0l5", "a015"),
+                                             ("2I4", "214"), ("214", None), ("hello", None)])
+def test_lookalike_digits(typed: str, read: str | None) -> None:
+    assert lookalike_digits(typed) == read
+
+
+@pytest.mark.parametrize(("said", "number", "relation", "rest"), [
+    ("room 214 2nd floor", 2, None, "room 214"), ("214 upstairs", None, "upstairs", "214"),
+    ("girls restroom second floor", 2, None, "girls restroom"),
+    ("on the 1st floor library", 1, None, "library"), ("floor two", 2, None, ""),
+    ("aed in the basement", None, "basement", "aed"), ("A114 1er étage", 1, None, "a114"),
+    ("ground floor office", None, "ground", "office"), ("library", None, None, "library"),
+])
+def test_floor_said(said: str, number: int | None, relation: str | None, rest: str) -> None:
+    floor, left = floor_said(said)
+    if number is None and relation is None:
+        assert floor is None
+    else:
+        assert floor is not None and (floor.number, floor.relation) == (number, relation)
+    assert left == rest
+
+
+@pytest.mark.parametrize(("name", "numbers"), [
+    ("2nd Floor", {2}), ("1st Floor", {1}), ("1. Obergeschoss / 1er étage", {1}),
+    ("Erdgeschoss / Rez-de-chaussée", set()), ("Level 3", {3}), ("Second Floor", {2}),
+])
+def test_level_numbers(name: str, numbers: set[int]) -> None:
+    assert level_numbers(name) == numbers
+
+
+@pytest.mark.parametrize(("said", "gender"), [
+    ("boys bathroom", "male"), ("Toilettes Garçons", "male"), ("mens room", "male"),
+    ("girls restroom", "female"), ("ladies room", "female"), ("Toilettes Filles", "female"),
+    ("staff wc", "staff"), ("unisex restroom", "unisex"), ("restroom", None),
+])
+def test_restroom_gender(said: str, gender: str | None) -> None:
+    assert is_restroom_phrase(said)
+    assert restroom_gender(said) == gender
+
+
+def test_restroom_gender_from_imdf_categories() -> None:
+    assert category_gender("restroom.male") == "male"
+    assert category_gender("restroom.female") == "female"
+    assert category_gender("restroom.unisex.wheelchair") == "unisex"
+    assert category_gender("restroom") is None and category_gender("classroom") is None
