@@ -49,6 +49,10 @@ NEAR_MIN_M, NEAR_MAX_M = 0.5, 1.5
 # A label farther than this from every room (and outside a drawn floor outline) is not a place
 # in the building at all: a title block, a note, a stray.
 FAR_M = 10.0
+# A space at least this many times longer than wide is corridor-shaped.
+CORRIDOR_ASPECT = 4.0
+# A label less than this share inside its room straddles the room's wall.
+STRADDLING = 0.75
 # Name-only labels this close to a numbered label-only place (per text height) are its name.
 SAME_PLACE_PER_HEIGHT = 1.5
 # A room label's text is a few centimetres to a metre high and a few metres long; text this
@@ -379,12 +383,21 @@ def assign_labels(labels: Sequence[Label], rooms: Sequence[tuple[str, Polygon]],
         return out
     index = _RoomIndex(rooms)
     texts = [lb.reading for lb in labels]
-    home = index.holding(shapely.centroid(np.array([lb.box for lb in labels], dtype=object)))
+    boxes = np.array([lb.box for lb in labels], dtype=object)
+    home = index.holding(shapely.centroid(boxes))
+    # the share of each label's box inside the room holding its centre (most lie wholly in it)
+    rooms_held = index.polys[np.array([max(r, 0) for r in home])]
+    inside = shapely.covers(rooms_held, boxes).astype(float)
+    part = np.flatnonzero((inside < 1) & (np.array(home) >= 0))
+    if part.size:
+        inside[part] = shapely.area(shapely.intersection(boxes[part], rooms_held[part])) \
+            / np.maximum(shapely.area(boxes[part]), 1e-12)
+    shares = [float(s) if r >= 0 else 0.0 for s, r in zip(inside.tolist(), home, strict=True)]
     state = _State(len(rooms), texts)
     for i, r in enumerate(home):
         if r >= 0:
             state.add(i, r)
-    for i, r, how in _misplaced(labels, texts, state, index, circulation):
+    for i, r, how in _misplaced(labels, shares, state, index, circulation):
         out.nearby.append((labels[i], index.handles[r], how))
 
     loose: list[tuple[Label, str]] = []
@@ -436,6 +449,7 @@ class _RoomIndex:
         self.polys = np.array([p for _, p in rooms], dtype=object)
         self.areas = shapely.area(self.polys)
         self.tree = STRtree(self.polys)
+        self._corridor: dict[int, bool] = {}
 
     def holding(self, points: Any) -> list[int]:
         """For each point, the smallest room covering it (-1: none)."""
@@ -459,6 +473,13 @@ class _RoomIndex:
         near = [_Near(int(r), float(s), float(g))
                 for r, s, g in zip(found.tolist(), shares.tolist(), gaps.tolist(), strict=True)]
         return sorted(near, key=lambda n: (-n.share, n.gap, n.room))
+
+    def corridor_shaped(self, r: int) -> bool:
+        """Whether room ``r`` is long and thin, as corridors are."""
+        if r not in self._corridor:
+            short, long = _sides(shapely.oriented_envelope(self.polys[r]))
+            self._corridor[r] = short > 0 and long / short >= CORRIDOR_ASPECT
+        return self._corridor[r]
 
     def distance_to_nearest(self, label: Label) -> float:
         found = self.tree.query_nearest(label.box, return_distance=True)
@@ -508,31 +529,40 @@ def _one_room(near: list[_Near], may_take: Callable[[int], bool]) -> _Near | Non
     return close[0] if len(close) == 1 else None
 
 
-def _misplaced(labels: Sequence[Label], texts: list[tuple[str, str]], state: _State,
+def _misplaced(labels: Sequence[Label], shares: list[float], state: _State,
                index: _RoomIndex, circulation: Callable[[str], bool],
                ) -> list[tuple[int, int, str]]:
     """Move numbered labels whose text centre falls in a room that is plainly another's (a
     corridor or stairs by its other labels' names, or a room another number names) while
     their box overlaps exactly one room still lacking a number; (label, room, how) for each.
 
-    A top-left MTEXT written just above its room's wall lands its centre in the corridor."""
+    A top-left MTEXT written just above its room's wall lands its centre in the corridor.
+    An unnamed corridor-shaped space (long and thin) holding only a label that straddles its
+    wall gives that label up to the one wholly unlabelled room it overlaps.
+    """
+    texts = state.texts
     moves: list[tuple[int, int, str]] = []
     for r, members in enumerate(state.members):
         numbered = [i for i in members if texts[i][0]]
-        if not numbered or len(members) < 2:
+        if not numbered or (len(members) < 2 and (
+                shares[numbered[0]] >= STRADDLING or not index.corridor_shaped(r))):
             continue
-        for i in sorted(numbered, key=lambda i: (_share(labels[i], index, r), i)):
+        for i in sorted(numbered, key=lambda i: (shares[i], i)):
             others = [j for j in state.members[r] if j != i]
             own_number, own_name = texts[i]
             other_name = " ".join(texts[j][1] for j in others if texts[j][1])
-            why = ""
+            why, only_unlabelled = "", False
             if any(texts[j][0] and texts[j][0] != own_number for j in others):
                 why = "named by another number"
             elif other_name and circulation(other_name) and not circulation(own_name):
                 why = f"the {other_name!r}"
+            elif (not others and not circulation(own_name) and shares[i] < STRADDLING
+                  and index.corridor_shaped(r)):
+                why, only_unlabelled = "an unnamed corridor", True
             if not why:
                 continue
-            near = [n for n in index.around(labels[i]) if n.room != r]
+            near = [n for n in index.around(labels[i]) if n.room != r
+                    and not (only_unlabelled and state.members[n.room])]
             found = _one_room(near, state.lacking(own_number))
             if found is not None:
                 state.move(i, found.room)
@@ -541,9 +571,13 @@ def _misplaced(labels: Sequence[Label], texts: list[tuple[str, str]], state: _St
     return moves
 
 
-def _share(label: Label, index: _RoomIndex, r: int) -> float:
-    """The share of the label's box inside room ``r``."""
-    return float(label.box.intersection(index.polys[r]).area / max(label.box.area, 1e-12))
+def _sides(rect: Any) -> tuple[float, float]:
+    """(shorter, longer) side of a rectangle (or a degenerate one)."""
+    coords = list(getattr(rect, "exterior", rect).coords)
+    if len(coords) < 3:
+        return 0.0, 0.0
+    a, b = math.dist(coords[0], coords[1]), math.dist(coords[1], coords[2])
+    return min(a, b), max(a, b)
 
 
 def _places(loose: list[tuple[Label, str]]) -> list[list[Label]]:

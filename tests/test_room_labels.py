@@ -702,3 +702,27 @@ def test_a_label_that_is_not_a_number_is_a_named_error() -> None:
     tag.attribs[0].dxf.__dict__["height"] = math.nan
     with pytest.raises(DxfError, match=r"nan\.dxf: INSERT .* layer 'A-AREA-IDEN'.*not a number"):
         extract_floor_plan(doc, "nan.dxf")
+
+
+def test_number_straddling_an_unnamed_corridors_wall_goes_to_the_unlabelled_room() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)       # unlabelled but for the number above its wall
+        room(msp, 0, 10, 30, 13)      # a corridor nobody named
+        room(msp, 10, 0, 20, 10)
+        mtext(msp, "A006", (15.0, 5.0), point=5)
+        mtext(msp, "A005\\PCanteen", (4.4, 10.35), height=0.25)
+
+    plan = plan_of(draw)
+    assert {r.number: r.polygon.bounds for r in plan.rooms} == {
+        "A005": (0, 0, 10, 10), "": (0, 10, 30, 13), "A006": (10, 0, 20, 10)}
+    assert any("A005" in w and "an unnamed corridor" in w for w in plan.warnings)
+
+
+def test_number_well_inside_an_unnamed_corridor_stays_there() -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 0, 10, 30, 13)
+        mtext(msp, "F001", (15.0, 11.5), point=5)   # the corridor's own number
+
+    assert {r.number: r.polygon.bounds for r in plan_of(draw).rooms} == {
+        "": (0, 0, 10, 10), "F001": (0, 10, 30, 13)}
