@@ -16,18 +16,20 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from api.store import AuditEntry, CampusStore, Role, SessionRecord, TokenRecord, utcnow
 from api.tokens import SESSION_PREFIX, TOKEN_PREFIX, create_token, generate_token, hash_token
 from gridmap.errors import Forbidden, Unauthenticated
 
-__all__ = ["SESSION_PREFIX", "TOKEN_PREFIX", "Principal", "create_token", "generate_token",
-           "hash_token", "verify_session", "verify_token"]
+__all__ = ["SESSION_PREFIX", "TOKEN_PREFIX", "Principal", "authenticate", "create_token",
+           "generate_token", "hash_token", "verify_session", "verify_token"]
 
 _MAX_TOKEN_LENGTH = 200
 
@@ -112,29 +114,43 @@ def bearer_token(request: Request) -> str | None:
     return value.strip()
 
 
-def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller, or :class:`Unauthenticated` (401).
+def _credential(request: Request) -> tuple[Callable[[CampusStore, str], Principal], str]:
+    """How to check this request's credential, and the credential: an Authorization header
+    wins; else the session cookie. Each is only what it claims to be: a session id in the
+    header or a token in the cookie is unknown."""
+    token = bearer_token(request)
+    if token is not None:
+        return verify_token, token
+    session_id = request.cookies.get(request.app.state.ctx.settings.cookie_name)
+    if session_id is None:
+        raise Unauthenticated("no credentials", user_message="authentication required")
+    return verify_session, session_id
 
-    An Authorization header wins; else the session cookie. Each is only what it claims to be:
-    a session id in the header or a token in the cookie is unknown.
-    """
+
+def authenticate(request: Request) -> Principal:
+    """The authenticated caller, or :class:`Unauthenticated` (401); remembered per request."""
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
-    ctx = request.app.state.ctx
-    token = bearer_token(request)
-    if token is not None:
-        principal = verify_token(ctx.store, token)
-    else:
-        session_id = request.cookies.get(ctx.settings.cookie_name)
-        if session_id is None:
-            raise Unauthenticated("no credentials", user_message="authentication required")
-        principal = verify_session(ctx.store, session_id)
+    check, secret = _credential(request)
+    principal = check(request.app.state.ctx.store, secret)
     request.state.principal = principal
     return principal
 
 
-def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: :func:`authenticate`, on the event loop when the store has the
+    credential cached (no I/O: no hop to a worker thread), else in the thread pool."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    _check, secret = _credential(request)
+    if request.app.state.ctx.store.credential_cached(hash_token(secret)):
+        return authenticate(request)
+    return await run_in_threadpool(authenticate, request)
+
+
+async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.is_admin:
         raise Forbidden(f"{principal.token_id} is not an admin", user_message="admin role required")
     return principal

@@ -13,6 +13,7 @@ Refused requests (401, 403, 404 for a hidden campus, 429) are audited through
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import threading
@@ -53,6 +54,37 @@ class LoadedCampus:
     _index: CampusIndex | None = None
     _grid_geojson: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # recent lookup answers: (query, limit) -> (status, JSON body); see lookup_answer
+    _answers: OrderedDict[tuple[str, int], tuple[str, bytes]] = field(
+        default_factory=OrderedDict)
+
+    def lookup_answer(self, query: str, limit: int, keep: int) -> tuple[str, bytes]:
+        """The lookup's status and JSON body (the API's shape), from the ``keep`` most recent
+        answers of this revision when asked before. A lookup is a pure function of the
+        revision, the query and the limit, so a repeated question (officers on one incident,
+        a map's search box) costs no second search; a new revision is a new LoadedCampus."""
+        key = (query, limit)
+        with self._lock:
+            hit = self._answers.get(key)
+            if hit is not None:
+                self._answers.move_to_end(key)
+                return hit
+        from gridmap import lookup as lookups
+
+        result: dict[str, Any] = lookups.lookup(self.index(), query, limit=limit).to_dict()
+        for candidate in result.get("candidates", []):
+            candidate["campus_id"] = candidate.get("campus_id") or self.campus.id
+        result["campus"] = self.campus.id
+        result["revision"] = self.revision
+        body = json.dumps(result, ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode("utf-8")
+        answer = (str(result.get("status")), body)
+        if keep > 0:
+            with self._lock:
+                self._answers[key] = answer
+                while len(self._answers) > keep:
+                    self._answers.popitem(last=False)
+        return answer
 
     def index(self) -> CampusIndex:
         if self._index is None:

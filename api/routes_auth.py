@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import (
     Principal,
+    authenticate,
     bearer_token,
     client_of,
     create_session,
-    current_principal,
     hash_token,
     verify_session,
     verify_token,
@@ -236,7 +236,7 @@ def logout(request: Request) -> Response:
     ctx: AppContext = request.app.state.ctx
     response = RedirectResponse("/login", status_code=303, headers=_LOGOUT_HEADERS)
     if bearer_token(request) is not None:
-        principal = current_principal(request)  # a bad token: 401
+        principal = authenticate(request)  # a bad token: 401
         ctx.audit(request, principal, "logout", None, "bearer token: no session to end")
         return response
     session_id = request.cookies.get(ctx.settings.cookie_name)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api.auth import AdminPrincipal, CurrentPrincipal, current_principal
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, Ctx
@@ -76,15 +76,11 @@ def lookup(
     q: Annotated[str, Query(min_length=1, max_length=lookups.MAX_QUERY_LENGTH,
                             description="what the caller said")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
-) -> JSONResponse:
+) -> Response:
     loaded = ctx.loaded(request, campus_id, principal)
-    result: dict[str, Any] = lookups.lookup(loaded.index(), q, limit=limit).to_dict()
-    for candidate in result.get("candidates", []):
-        candidate["campus_id"] = candidate.get("campus_id") or campus_id
-    result["campus"] = campus_id
-    result["revision"] = loaded.revision
-    ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {result.get('status')}")
-    return JSONResponse(result)  # already JSON-ready: skip FastAPI's re-encoding
+    status, body = loaded.lookup_answer(q, limit, ctx.settings.lookup_cache_size)
+    ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {status}")
+    return Response(body, media_type="application/json")  # every request audited, cached or not
 
 
 @router.get("/campuses/{campus_id}/cells/{label}", summary="What is in a grid cell, per level")

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     )
 
     index_cache_size: int = Field(default=16, ge=1)
+    lookup_cache_size: int = Field(
+        default=256, ge=0, le=100_000,
+        description="recent lookup answers kept per campus revision (0: none)",
+    )
 
     # speed without losing promptness or audit rows (see README "Speed and what a crash loses")
     auth_cache_ttl_s: float = Field(

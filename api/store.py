@@ -180,6 +180,10 @@ class CampusStore(Protocol):
 
     def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
 
+    def credential_cached(self, digest: str) -> bool:
+        """Whether a token or session with this hash would be answered without I/O now."""
+        ...
+
     def tokens(self) -> list[TokenRecord]: ...
 
     def revoke_tokens(self, *, name: str | None = None, token_id: str | None = None) -> int:
@@ -362,6 +366,11 @@ class TtlCache(Generic[K, V]):
                     self._items.clear()
             self._items[key] = (now, value)
         return value
+
+    def fresh(self, key: K) -> bool:
+        """Whether ``get(key)`` would answer from the cache now."""
+        hit = self._items.get(key)
+        return self.ttl_s > 0 and hit is not None and self.clock() - hit[0] < self.ttl_s
 
     def drop(self, key: K | None = None) -> None:
         """Forget one key (or everything): the next read goes to the database."""
@@ -568,6 +577,9 @@ class SqlCampusStore:
                 return None if row is None else _token_record(row)
 
         return self._tokens.get(token_hash, load)
+
+    def credential_cached(self, digest: str) -> bool:
+        return self._tokens.fresh(digest) or self._browser_sessions.fresh(digest)
 
     def tokens(self) -> list[TokenRecord]:
         with self._sessions() as session:

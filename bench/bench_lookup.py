@@ -5,10 +5,15 @@ Three measurements, each repeated for several rounds (the median is reported):
 (a) a bare FastAPI endpoint returning ``{"ok": true}`` over HTTP (uvicorn subprocess, one
     keep-alive httpx client): the ceiling for any HTTP endpoint on this machine;
 (b) ``gridmap.lookup.lookup(index, q)`` in-process over a mix of dispatcher phrasings;
-(c) the same lookups over HTTP through the real app (bearer token, audit row per request).
+(c) the same lookups over HTTP through the real app (bearer token, audit row per request),
+    as deployed: token and current revision cached for at most 1 s, audit rows written in
+    batches, and recent answers of a revision kept (the queries repeat, as on an incident);
+(d) as (c) with the answer cache off (``GRIDMAP_LOOKUP_CACHE_SIZE=0``): every request runs the
+    lookup itself, so (d) is (c) plus one (b).
 
 Ratios printed: (b)/(a) says how much cheaper the lookup itself is than the HTTP round trip;
-(c)/(a) says what fraction of the bare-endpoint rate the full lookup endpoint reaches.
+(c)/(a) and (d)/(a) say what fraction of the bare-endpoint rate the full lookup endpoint
+reaches.
 
 Run: ``python bench/bench_lookup.py`` (``make bench``); ``--rounds``/``--requests`` to tune.
 """
@@ -138,14 +143,19 @@ def main(argv: list[str] | None = None) -> int:
         bare: list[float] = []
         inproc: list[float] = []
         http: list[float] = []
+        uncached: list[float] = []
+        auth = {"Authorization": f"Bearer {token}"}
         with (
             uvicorn_server("bench_lookup:bare_app", app_dir=Path(__file__).parent, env=env,
                            ready_path="/ping") as bare_url,
             uvicorn_server("api.app:create_app", app_dir=REPO, env=env,
                            ready_path="/healthz") as app_url,
+            uvicorn_server("api.app:create_app", app_dir=REPO,
+                           env={**env, "GRIDMAP_LOOKUP_CACHE_SIZE": "0"},
+                           ready_path="/healthz") as uncached_url,
             httpx.Client(base_url=bare_url) as bare_client,
-            httpx.Client(base_url=app_url,
-                         headers={"Authorization": f"Bearer {token}"}) as app_client,
+            httpx.Client(base_url=app_url, headers=auth) as app_client,
+            httpx.Client(base_url=uncached_url, headers=auth) as uncached_client,
         ):
             lookup_path = f"/campuses/{campus.id}/lookup"
 
@@ -156,15 +166,20 @@ def main(argv: list[str] | None = None) -> int:
                 app_client.get(lookup_path, params={"q": QUERIES[i % len(QUERIES)]}
                                ).raise_for_status()
 
+            def get_uncached(i: int) -> None:
+                uncached_client.get(lookup_path, params={"q": QUERIES[i % len(QUERIES)]}
+                                    ).raise_for_status()
+
             def in_process(i: int) -> None:
                 lookup(index, QUERIES[i % len(QUERIES)])
 
-            for warm in (get_bare, get_lookup, in_process):  # caches, index build, JIT-free
+            for warm in (get_bare, get_lookup, get_uncached, in_process):  # caches, index
                 rate(warm, 50)
             for _ in range(args.rounds):
                 bare.append(rate(get_bare, args.requests))
                 inproc.append(rate(in_process, args.lookups))
                 http.append(rate(get_lookup, args.requests))
+                uncached.append(rate(get_uncached, args.requests))
 
     results = {
         "campus": campus.id,
@@ -173,11 +188,14 @@ def main(argv: list[str] | None = None) -> int:
         "bare_endpoint_per_s": statistics.median(bare),
         "lookup_in_process_per_s": statistics.median(inproc),
         "lookup_http_per_s": statistics.median(http),
+        "lookup_http_uncached_per_s": statistics.median(uncached),
     }
     results["ratio_in_process_vs_bare"] = (
         results["lookup_in_process_per_s"] / results["bare_endpoint_per_s"])
     results["ratio_http_lookup_vs_bare"] = (
         results["lookup_http_per_s"] / results["bare_endpoint_per_s"])
+    results["ratio_http_lookup_uncached_vs_bare"] = (
+        results["lookup_http_uncached_per_s"] / results["bare_endpoint_per_s"])
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -189,10 +207,15 @@ def main(argv: list[str] | None = None) -> int:
           f"({1e6 / results['lookup_in_process_per_s']:.0f} µs each)")
     print(f"  (c) lookup over HTTP (auth + audit)  : {results['lookup_http_per_s']:>10,.0f} req/s "
           f"({1e3 / results['lookup_http_per_s']:.2f} ms each)")
+    print(f"  (d) as (c), answer cache off         : "
+          f"{results['lookup_http_uncached_per_s']:>10,.0f} req/s "
+          f"({1e3 / results['lookup_http_uncached_per_s']:.2f} ms each)")
     print(f"  ratio (b)/(a) in-process lookup vs bare endpoint : "
           f"{results['ratio_in_process_vs_bare']:.2f}x")
     print(f"  ratio (c)/(a) HTTP lookup vs bare endpoint       : "
           f"{results['ratio_http_lookup_vs_bare']:.2f}x")
+    print(f"  ratio (d)/(a) HTTP lookup, answer cache off      : "
+          f"{results['ratio_http_lookup_uncached_vs_bare']:.2f}x")
     return 0
 
 

@@ -1467,3 +1467,32 @@ def test_audit_rows_a_server_process_keeps_when_stopped(
     # what was written is what was asked, in order, none twice
     numbers = [int(e.detail.split("'")[1].split()[1]) for e in reversed(rows)]
     assert numbers == list(range(len(rows)))
+
+
+def test_repeated_lookups_reuse_the_answer_and_are_each_audited(
+    viewer: TestClient, store: SqlCampusStore, stored_campus: Campus,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gridmap.lookup
+
+    calls: list[str] = []
+    real = gridmap.lookup.lookup
+
+    def counting(index: Any, query: str, limit: int = 10) -> Any:
+        calls.append(query)
+        return real(index, query, limit=limit)
+
+    monkeypatch.setattr(gridmap.lookup, "lookup", counting)
+    answers = [viewer.get(f"/campuses/{CAMPUS}/lookup", params={"q": "rm 214"}).json()
+               for _ in range(3)]
+    assert calls == ["rm 214"]
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["candidates"][0]["unit_number"] == "214"
+    assert viewer.get(f"/campuses/{CAMPUS}/lookup",
+                      params={"q": "rm 214", "limit": 1}).status_code == 200
+    assert calls == ["rm 214", "rm 214"]  # another limit, another answer
+    assert len([e for e in store.audit_log() if e.action == "lookup"]) == 4
+    store.save_revision(dataclasses.replace(stored_campus, name="New"), source="new")
+    assert viewer.get(f"/campuses/{CAMPUS}/lookup",
+                      params={"q": "rm 214"}).json()["revision"] == 2
+    assert len(calls) == 3  # a new revision answers afresh
