@@ -99,6 +99,10 @@ class GazetteerRow:
     usng: str
     lon: float
     lat: float
+    #: what is written beside the place (an AED's "wall cabinet by the lift")
+    note: str
+    #: the campus's civic address, to which the fields below are sub-addresses
+    civic_address: str
     # NENA-STA-006.3 sub-address fields (see the module docstring)
     Site: str
     SubSite: str
@@ -207,7 +211,7 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
             building: Building | None, level: Level | None, number: str = "",
             name: str = "", aliases: Iterable[str] = (), flags: Iterable[str] = (),
             sub_site: str = "", room: str = "", addtl: str = "", place: str = "school",
-            placement: str | None = None) -> GazetteerRow:
+            placement: str | None = None, note: str = "") -> GazetteerRow:
         at = _where(index, local)
         return GazetteerRow(
             campus=campus.id, id=feature_id, feature_type=kind.value, kind=detail,
@@ -217,7 +221,8 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
             level_name=level.name if level else "",
             number=number, name=name, aliases="; ".join(aliases), flags="; ".join(flags),
             cell=at.cell, subcell=at.subcell, usng=at.usng, lon=at.lon, lat=at.lat,
-            Site=campus.name, SubSite=sub_site, Structure=building.name if building else "",
+            note=note, civic_address=campus.address, Site=campus.name, SubSite=sub_site,
+            Structure=building.name if building else "",
             Wing="", Floor=level.name if level else "",
             FloorIndex=level.ordinal if level else None, Unit="", Room=room,
             Addtl_Loc=addtl, Place_Type=place, Placement=placement or PLACEMENT[kind],
@@ -268,7 +273,7 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
         building = buildings.get(a.building_id) if a.building_id else None
         out.append(row(FeatureType.AMENITY, a.id, index.shapes[a.id], detail=a.kind.value,
                        building=building, level=level_of(a.level_id), name=a.name,
-                       addtl=a.name, place=place_type(a),
+                       addtl=a.name, place=place_type(a), note=a.note,
                        placement=None if building else PLACEMENT[FeatureType.GROUNDS]))
 
     for g in sorted(campus.grounds, key=lambda g: (g.kind.value, g.name, g.id)):

@@ -127,6 +127,7 @@ def test_nena_sub_address_fields(numbered: Campus) -> None:
     assert library.Place_Type == "library"
     door = next(r for r in rows if r.feature_type == "exterior_door")
     assert door.Placement == "ExteriorAccess" and door.Addtl_Loc.startswith("Door ")
+    assert {r.civic_address for r in rows} == {numbered.address}
     lot = next(r for r in rows if r.feature_type == "grounds")
     assert lot.SubSite == lot.name and lot.Placement == "Site" and lot.Structure == ""
     for r in rows:
@@ -335,3 +336,14 @@ def test_gazetteer_follows_a_new_revision(viewer: TestClient, store: SqlCampusSt
     # an older revision stays readable as it was
     old = viewer.get(f"/campuses/{CAMPUS}/gazetteer.csv", params={"revision": 1})
     assert old.content.decode("utf-8") == first
+
+
+def test_a_point_of_interest_keeps_its_note(numbered: Campus) -> None:
+    aed = next(a for a in numbered.amenities if a.kind.value == "aed")
+    noted = dataclasses.replace(aed, note="wall cabinet, left of the lift")
+    campus = dataclasses.replace(numbered, amenities=tuple(
+        noted if a.id == aed.id else a for a in numbered.amenities))
+    rows = {r.id: r for r in gazetteer(CampusIndex(campus))}
+    assert rows[aed.id].note == "wall cabinet, left of the lift"
+    assert rows[aed.id].Addtl_Loc == aed.name
+    assert all(r.note == "" for i, r in rows.items() if i != aed.id)
