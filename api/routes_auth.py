@@ -22,6 +22,7 @@ from api.auth import (
     verify_token,
 )
 from api.context import AppContext
+from api.security import credential_in_url
 from api.store import utcnow
 from gridmap import __version__
 from gridmap.errors import Forbidden, Unauthenticated
@@ -62,8 +63,12 @@ button{{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem}}
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site paths: never an absolute or protocol-relative URL (open redirect)."""
+    """Only same-site paths: never an absolute or protocol-relative URL (open redirect), and
+    never one carrying a credential (it would be echoed into the redirect's Location)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    path, _, query = target.partition("?")
+    if credential_in_url(path, query) is not None:
         return "/"
     return target
 

@@ -60,7 +60,7 @@ CREDENTIAL_PARAMS = frozenset({
 })
 # gridmap's own tokens (gm_) and session ids (gs_): 32 random bytes, url-safe base64
 _OWN_SECRET = re.compile(r"g[ms]_[A-Za-z0-9_-]{20,}")
-_PARAM = re.compile(r"(?:^|[&;?])([^=&;]+)=([^&;]*)")
+_PARAM = re.compile(r"(?:^|[&;?])([^=&;?]+)=([^&;?]*)")
 
 
 def _decoded(text: str) -> str:

@@ -1496,3 +1496,15 @@ def test_repeated_lookups_reuse_the_answer_and_are_each_audited(
     assert viewer.get(f"/campuses/{CAMPUS}/lookup",
                       params={"q": "rm 214"}).json()["revision"] == 2
     assert len(calls) == 3  # a new revision answers afresh
+
+
+def test_sign_in_never_redirects_to_a_url_holding_a_token(
+    client: TestClient, viewer_token: str, store: SqlCampusStore,
+) -> None:
+    for target in (f"/campuses?token={viewer_token}", f"/campuses/{viewer_token}",
+                   "/map?api_key=abc"):
+        r = client.post("/login", data={"token": viewer_token, "next": target},
+                        follow_redirects=False)
+        assert (r.status_code, r.headers["location"]) == (303, "/")
+    page = client.get("/login", params={"next": "/campuses?access_token=abc"})
+    assert page.status_code == 400  # refused before the form could echo it
