@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -251,14 +250,28 @@ def test_failed_drawing_is_shared_with_waiters_then_retried(
     next call after that builds again (nothing failed is cached)."""
     fresh = dataclasses.replace(campus)  # not in the drawing cache yet
     built: list[Campus] = []
+    all_asked = threading.Event()
+
+    class CountingBuilds(dict[Any, Any]):
+        """raster's builds-in-progress map: each caller asks it once (under the cache lock)
+        whether a build is running; after all 12 have asked, each holds the build's Future."""
+
+        asked = 0
+
+        def get(self, key: Any, default: Any = None) -> Any:
+            CountingBuilds.asked += 1
+            if CountingBuilds.asked >= 12:
+                all_asked.set()
+            return super().get(key, default)
 
     class FailingDrawing:
         def __init__(self, c: Campus) -> None:
             built.append(c)
-            time.sleep(0.05)  # long enough for every thread to arrive while it builds
+            assert all_asked.wait(timeout=60)  # every thread has joined this build (no sleep)
             raise RuntimeError("drawing the campus failed")
 
     monkeypatch.setattr(raster, "CampusDrawing", FailingDrawing)
+    monkeypatch.setattr(raster, "_building", CountingBuilds())
     barrier = threading.Barrier(12)
 
     def call() -> object:
