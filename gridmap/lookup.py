@@ -45,6 +45,7 @@ from gridmap.vocabulary import (
     FloorSaid,
     amenity_kind,
     category_gender,
+    expand_abbreviations,
     floor_said,
     fold,
     is_restroom_phrase,
@@ -80,6 +81,7 @@ WORD_CUTOFF = 75.0
 
 FLAG_ALSO_CELL = "also a grid cell"
 FLAG_ALSO_ROOM = "also a room number, written without its zeros or letters"
+_UNKNOWN_FLAG = "not on this campus: "
 FLAG_APPROXIMATE = "label only, no outline"
 FLAG_STRAIGHT = "straight-line distances: no hallway data"
 FLAG_OFF_FLOOR = "not on the floor the caller said"
@@ -130,7 +132,8 @@ _COORD = (r"(?:(?P<@label>lat(?:itude)?|lon(?:g(?:itude)?)?|lng)\s*[:=]?\s*)?"
 _LONLAT = re.compile(r"^" + _COORD.replace("@", "a") + r"\s*[,;/\s]\s*"
                      + _COORD.replace("@", "b") + r"$")
 _STOP_WORDS = frozenset({"the", "a", "an", "of", "and", "de", "la", "le", "du", "des"})
-_GENERIC_WORDS = frozenset({"room", "office", "area", "space", "center", "centre", "the"})
+_GENERIC_WORDS = frozenset({"room", "office", "area", "space", "center", "centre", "the",
+                            "stand", "station", "desk", "booth", "lab"})
 _HALLWAY_CATEGORIES = frozenset({"walkway", "hallway", "corridor", "circulation", "lobby"})
 _ROOM_WORDS = frozenset({"room", "rm", "classroom", "number", "no", "#", "suite", "nr", "raum",
                          "zimmer", "salle", "sala", "aula", "lokaal"})
@@ -141,7 +144,7 @@ _QUERY_WORDS = frozenset({
     "exit", "exits", "entrance", "entrances", "entry", "gate", "main", "front", "exterior",
     "ext", "grid", "cell", "bis", "ter", "tur", "tuer", "porte", "eingang", "ausgang", "entree",
     "sortie", "raum", "zimmer", "salle", "nr", "building", "bldg", "block", "wing", "all",
-    "nearest", "closest",
+    "nearest", "closest", "stand", "station", "desk", "booth", "lab",
     "near", "next", "close", "by", "hall", "hallway", "corridor", "lot", "field", "way",
     *RESTROOM_WORDS, "boys", "boy", "girls", "girl", "men", "mens", "women", "womens", "ladies",
     "staff", "unisex", "family", "male", "female", "faculty", "teachers", "kids", "children",
@@ -285,7 +288,7 @@ def _clean(query: str) -> str:
     q = re.sub(r"(?<=\w)[,;:!?](?=\s|$)", "", q)
     q = re.sub(r"\s+", " ", q).strip()
     q = _QUESTION.sub("", q) or q
-    return spoken_numbers(q)
+    return expand_abbreviations(spoken_numbers(q))
 
 
 # how a question starts ("where's the nearest AED to the gym", "can you find room 214")
@@ -336,6 +339,19 @@ def _name_parts(name: str) -> list[str]:
 def _key(text: str) -> str:
     """How names compare: folded (no case, no accents), punctuation as spaces."""
     return utils.default_process(fold(text).replace("'", ""))
+
+
+def _stem(word: str) -> str:
+    """Plural and possessive said alike: "nurses" ~ "nurse", "concessions" ~ "concession"."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _holds(tokens: frozenset[str], word: str) -> bool:
+    """A name's words hold ``word``, or a word it is the start of ("chem" -> "chemistry")."""
+    return word in tokens or (len(word) >= 3 and any(
+        t.startswith(word) and len(t) >= len(word) + 2 for t in tokens))
 
 
 def _is_hallway(unit: Unit) -> bool:
@@ -397,7 +413,7 @@ class LookupEngine:
             for part in _name_parts(g.name) if g.name else ():
                 self.names.append(_Name("grounds", g.id, part))
         self.name_choices = [_key(n.text) for n in self.names]
-        self.name_tokens = [frozenset(c.split()) for c in self.name_choices]
+        self.name_tokens = [frozenset(map(_stem, c.split())) for c in self.name_choices]
         self.exact_names: dict[str, list[_Name]] = {}
         for n, processed in zip(self.names, self.name_choices, strict=True):
             self.exact_names.setdefault(processed, []).append(n)
@@ -433,6 +449,10 @@ class LookupEngine:
                 self.names_with_word.setdefault(w, []).append(i)
         self.restrooms = [u for u in campus.units if _is_restroom(u)]
         self.vocabulary = self._vocabulary()
+        # single letters that are words of names ("Pre-K Classroom"), not articles
+        self.name_letters = frozenset(
+            t for toks in self.name_tokens for t in toks if len(t) == 1 and t.isalpha()
+        ) - _STOP_WORDS
         self._long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
         self._context: dict[str, Candidate] = {}
         self._fuzzy_cache: dict[str, list[tuple[int, float]]] = {}
@@ -500,7 +520,7 @@ class LookupEngine:
             if dropped:
                 # "auxiliary gym", "main st": a word the campus does not know, said right next
                 # to one it does, may name something else: a partial match at best
-                cap, flags = PARTIAL_SCORE, (f"not on this campus: {' '.join(dropped)}",)
+                cap, flags = PARTIAL_SCORE, (_UNKNOWN_FLAG + " ".join(dropped),)
             self._merge(hits, found, cap, flags)
         if floor is not None:
             self._apply_floor(floor, hits)
@@ -516,7 +536,7 @@ class LookupEngine:
             said = _FILLER.sub(" ", spoken).split()
             hits.others.append(replace(
                 self._building_candidate(building_id, PARTIAL_SCORE),
-                flags=(f"not on this campus: {' '.join(said)}",)) if said
+                flags=(_UNKNOWN_FLAG + " ".join(said),)) if said
                 else self._building_candidate(building_id, EXACT))
             return hits
         self._coordinates(spoken, hits)
@@ -608,7 +628,8 @@ class LookupEngine:
         after = words[i + 1] if i + 1 < len(words) else ""
         return (any(ch.isdigit() for ch in after) or before in ("building", "bldg", "wing",
                                                                    "block")
-                or (w in self.buildings_by_word and not before and not after))
+                or (w in self.buildings_by_word and not before and not after)
+                or w in self.name_letters)
 
     def _known_word(self, word: str) -> bool:
         if any(ch.isdigit() for ch in word) or len(word) == 1 or word == "#":
@@ -618,6 +639,8 @@ class LookupEngine:
             return True
         if len(w) < 3:
             return False
+        if any(v.startswith(w) for v in self._long_vocabulary):
+            return True  # "chem", "admin": the start of a word the campus knows
         return process.extractOne(w, self._long_vocabulary, scorer=fuzz.ratio,
                                   score_cutoff=CONTEXT_WORD_CUTOFF) is not None
 
@@ -1154,7 +1177,7 @@ class LookupEngine:
             exact = self.exact_names.get(processed, [])
             for n in exact:
                 self._name_hit(n, EXACT, building_id, hits)
-            words = frozenset(processed.split()) - _STOP_WORDS
+            words = frozenset(map(_stem, processed.split())) - _STOP_WORDS
             if not words:
                 continue
             self._whole_words(words, building_id, hits)
@@ -1188,7 +1211,12 @@ class LookupEngine:
         """Names by their words: "vestibule" is the one room whose name holds the word (93);
         "south parking lot" is "South Lot" said with its kind (95)."""
         sharing = {i for w in words for i in self.names_with_word.get(w, ())}
-        containing = sorted(i for i in sharing if words <= self.name_tokens[i])
+        if any(w not in self.names_with_word for w in words):
+            # "chem lab": a word said short is the start of a name's word
+            sharing.update(i for i, toks in enumerate(self.name_tokens)
+                           if all(_holds(toks, w) for w in words))
+        containing = sorted(i for i in sharing
+                            if all(_holds(self.name_tokens[i], w) for w in words))
         features = {(self.names[i].kind, self.names[i].feature_id) for i in containing}
         if len(features) == 1 and any(len(w) > 2 for w in words) and self._kind_said(
                 words, containing[0]) and words - self.name_extra[containing[0]]:
@@ -1223,7 +1251,7 @@ class LookupEngine:
                          for w in word.split())
         elif n.kind == "unit" and _is_restroom(self.units[n.feature_id]):
             extra.update(RESTROOM_WORDS)
-        return frozenset(extra)
+        return frozenset(map(_stem, extra))
 
     def _name_hit(self, n: _Name, score: float, building_id: str | None, hits: _Hits) -> None:
         if n.kind == "unit":

@@ -237,6 +237,30 @@ def _spoken_run(words: list[str]) -> str | None:
     return out or None
 
 
+#: short forms typed on a call, read as the word they stand for
+ABBREVIATIONS: dict[str, str] = {
+    "ed": "education", "sped": "special education", "pe": "physical education",
+    "phys": "physical", "admin": "administration", "st": "street", "rd": "road",
+    "ave": "avenue", "bldg": "building", "caf": "cafeteria", "lib": "library",
+}
+
+
+def expand_abbreviations(text: str) -> str:
+    """``"special ed"`` -> ``"special education"``; digits said one by one are one number:
+    ``"room 1 0 4"`` -> ``"room 104"``."""
+    out: list[str] = []
+    joined = False  # the last word is single digits run together
+    for w in text.split(" "):
+        single = len(w) == 1 and w.isdigit()
+        if single and out and (joined or (len(out[-1]) == 1 and out[-1].isdigit())):
+            out[-1] += w
+            joined = True
+        else:
+            out.append(ABBREVIATIONS.get(w, w))
+            joined = False
+    return " ".join(out)
+
+
 def spoken_numbers(text: str) -> str:
     """Number words to digits where they are a number: ``"room two fourteen"`` -> ``"room 214"``.
 
