@@ -185,3 +185,19 @@ def test_building_without_doors_answers_with_other_buildings_doors(campus: Campu
     room = next(u for u in campus.units if u.building_id == b and u.number == "B013")
     exits = ix.nearest_exterior_doors(ix.label_point(room), b, k=2, level_id=room.level_id)
     assert exits and all(d.building_short_name != "B" for d in exits)
+
+
+def test_every_room_number_finds_its_room_never_a_cell(campus: Campus) -> None:
+    """As the architect wrote it and as typed without spaces: the room, found, even where the
+    number is also a grid cell label (G1..G5, E003 ~ E3)."""
+    from gridmap.lookup import MatchKind, Status, lookup
+
+    ix = CampusIndex(campus)
+    for unit in campus.units:
+        if not unit.number:
+            continue
+        for said in {unit.number, unit.number.replace(" ", "")}:
+            result = lookup(ix, said)
+            assert result.status is Status.FOUND, (said, result.message)
+            best = result.candidates[0]
+            assert best.feature_id == unit.id and best.match is not MatchKind.CELL, said
