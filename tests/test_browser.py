@@ -339,8 +339,15 @@ def test_a_search_while_flying_leaves_no_stale_popup(driver: Any, served: Served
     from selenium.webdriver.common.by import By
 
     load_map(driver, served)
-    driver.execute_script("window.gridmap.search('214'); window.gridmap.search('zzqx');")
+    # the second search starts the moment the first answer's flight does
+    driver.execute_script("""
+        window.gridmap.map.once('movestart', function () {
+          window.gmFlyingWhenCleared = window.gridmap.moving() && !!window.gridmap.answer();
+          window.gridmap.search('zzqx');
+        });
+        window.gridmap.search('214');""")
     wait_for(driver, "return document.getElementById('gm-results').dataset.query === 'zzqx'")
+    assert driver.execute_script("return window.gmFlyingWhenCleared") is True
     assert _settled(driver) == NOTHING
     # and a pick from an ambiguous list replaces the previous pick
     _search(driver, "door 1")
