@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--save", type=Path, default=REGRESSIONS,
                     help="where failing inputs are kept (default tests/fuzz_regressions)")
     ap.add_argument("--no-save", action="store_true", help="do not keep failing inputs")
+    ap.add_argument("--log", type=Path, help="write every outcome here, one JSON line each")
     args = ap.parse_args(argv)
 
     preload()
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     running: list[tuple[int, Mutant, Path, Running]] = []
     case = 0
+    log = args.log.open("w") if args.log else None
     with tempfile.TemporaryDirectory(prefix="gridmap-fuzz-") as tmp:
         root = Path(tmp)
         while True:
@@ -97,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 counts[outcome.kind] += 1
                 shutil.rmtree(folder, ignore_errors=True)
+                if log is not None:
+                    log.write(json.dumps({"case": n, "target": mutant.target,
+                                          "mutations": mutant.mutations, "outcome": outcome.kind,
+                                          "seconds": round(outcome.seconds, 2),
+                                          "detail": outcome.detail[-600:]}) + "\n")
                 if not outcome.clean:
                     where = "" if args.no_save else (
                         f" -> {save_fixture(mutant, outcome, args.seed, n, args.save)}")
@@ -105,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                           f"{'; '.join(mutant.mutations)}): {first}{where}", flush=True)
             running = still
             time.sleep(0.02)
+    if log is not None:
+        log.close()
     total = sum(counts.values())
     failed = sum(counts[k] for k in FAILURES)
     print(f"fuzz: {total} inputs in {time.monotonic() - started:.0f} s (seed {args.seed}): "

@@ -94,15 +94,15 @@ def _serve_everything(campus: Any) -> None:
     b = grid.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
     centre = ((b.minx + b.maxx) / 2.0, (b.miny + b.maxy) / 2.0)
     strict(index.locate(*centre))
-    for cell in grid.all_cells(campus.grid)[:50]:
+    for cell in grid.all_cells(campus.grid)[:20]:
         strict(index.cell_contents(cell.label))
     drawing = CampusDrawing(campus)
     points = [centre] + [(p.x, p.y) for p in
                          (bld.footprint.representative_point() for bld in campus.buildings)]
     for ordinal in campus.ordinals:
-        for lon, lat in points:
-            for z in (16, 19):
-                drawing.render(ordinal, z, *tile_at(lon, lat, z))
+        for k, (lon, lat) in enumerate(points):
+            z = 16 + k % 4
+            drawing.render(ordinal, z, *tile_at(lon, lat, z))
 
 
 def _import(path: Path, limits: Limits) -> Any:

@@ -177,10 +177,13 @@ def open_drawing(path: Path, warnings: list[str] | None = None) -> Any:
     except Exception as exc:  # anything ezdxf cannot even recover is not a DXF for us
         detail = str(exc) or type(exc).__name__
         raise DxfError(f"{name}: not a readable DXF file ({detail})") from exc
-    if auditor.has_errors:
+    if auditor.has_errors:  # a number that is not one, a block inside itself, ...
         raise DxfError(
-            f"{name}: DXF is damaged beyond repair: "
+            f"{name}: DXF is damaged: "
             + "; ".join(str(e.message) for e in auditor.errors[:3])
+            + (f" (and {len(auditor.errors) - 3} more)" if len(auditor.errors) > 3 else "")
+            + "; refused rather than guessed at: fix the drawing in the CAD program and "
+            "export it again"
         )
     lost = [str(f.message) for f in auditor.fixes]
     if not _ends_with_eof(path):
@@ -460,6 +463,8 @@ def _walk(entities: Any, reading: _Reading, depth: int = 0, parent_layer: str | 
     """
     doors_layer = reading.want["doors"]
     for i, e in enumerate(entities):
+        if not e.dxf.is_supported("layer"):
+            continue  # not a drawn entity (a table or block record out of place): no layer
         layer = str(e.dxf.get("layer", "0"))
         if parent_layer is not None and layer == "0":
             layer = parent_layer
