@@ -124,17 +124,29 @@ NUMERIC_COLUMNS = frozenset({"level_ordinal", "FloorIndex", "lon", "lat"})
 # --- place types --------------------------------------------------------------------------------
 
 # IANA Location Types Registry values (RFC 4589, the Place_Type domain of NENA-STA-006.3), chosen
-# by words in a room's name. "school" ("school or university property, but not necessarily a
-# classroom or library") fits every other place on a campus.
+# by an IMDF unit category when the importer gave a specific one, else by words in a room's name
+# (English, French and German, as schools write them). "school" ("school or university property,
+# but not necessarily a classroom or library") fits every other place on a campus.
+_CATEGORY_PLACE_TYPES = {
+    "classroom": "classroom", "library": "library", "office": "office",
+    "auditorium": "theater", "theater": "theater", "foodservice": "restaurant",
+    "parking": "parking", "fitnesscenter": "arena",
+}
+#: unit categories that are a way through or a service, never a classroom or office by name
+_CIRCULATION = frozenset({"walkway", "hallway", "stairs", "elevator", "escalator", "ramp",
+                          "restroom"})
 _ROOM_PLACE_TYPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(rf"\b(?:{words})", re.IGNORECASE), value)
     for words, value in (
-        ("librar|media cent", "library"),
-        ("auditor|theat|stage", "theater"),
-        ("gym|field ?house|arena", "arena"),
-        ("cafeteria|cafe\\b|dining|lunch ?room", "restaurant"),
-        ("office|admin|reception|counsel|principal", "office"),
-        ("classroom|class\\b|lab\\b|laborator|lecture|kindergarten", "classroom"),
+        ("librar|biblioth|media ?cent|m[eé]diath[eè]|cdi\\b", "library"),
+        ("auditor|theat|th[eé][aâ]tre|aula\\b|stage\\b|performing", "theater"),
+        ("gym|sports? ?hall|turnhalle|sporthalle|field ?house|arena", "arena"),
+        ("cafeteria|caf[eé]\\b|dining|lunch ?room|canteen|mensa|cantine|r[eé]fectoire",
+         "restaurant"),
+        ("office|admin|reception|counsel|principal|secr[eé]tariat|sekretariat|bureau|b[uü]ro",
+         "office"),
+        ("classroom|class\\b|lab\\b|laborator|lecture|kindergarten|salle de classe|"
+         "klassen|schulzimmer|art room|music|science|computer|studio|atelier", "classroom"),
     )
 )
 
@@ -152,6 +164,11 @@ def place_type(feature: Unit | Building | Opening | Amenity | GroundsFeature) ->
     if isinstance(feature, GroundsFeature):
         return _GROUNDS_PLACE_TYPES.get(feature.kind, "outdoors")
     if isinstance(feature, Unit):
+        category = feature.category.lower()
+        if category in _CATEGORY_PLACE_TYPES:
+            return _CATEGORY_PLACE_TYPES[category]
+        if category in _CIRCULATION:
+            return "school"
         text = " ".join((feature.name, *feature.aliases))
         for pattern, value in _ROOM_PLACE_TYPES:
             if pattern.search(text):

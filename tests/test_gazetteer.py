@@ -22,7 +22,15 @@ from api.store import Role, SqlCampusStore
 from gridmap import grid
 from gridmap.crs import LocalFrame
 from gridmap.doors import number_exterior_doors
-from gridmap.gazetteer import COLUMNS, FeatureType, gazetteer, neutralise, to_csv, to_geojson
+from gridmap.gazetteer import (
+    COLUMNS,
+    FeatureType,
+    gazetteer,
+    neutralise,
+    place_type,
+    to_csv,
+    to_geojson,
+)
 from gridmap.index import CampusIndex
 from gridmap.lookup import lookup
 from gridmap.model import Campus, GroundsFeature, GroundsKind, Unit, stable_id
@@ -347,3 +355,19 @@ def test_a_point_of_interest_keeps_its_note(numbered: Campus) -> None:
     assert rows[aed.id].note == "wall cabinet, left of the lift"
     assert rows[aed.id].Addtl_Loc == aed.name
     assert all(r.note == "" for i, r in rows.items() if i != aed.id)
+
+
+@pytest.mark.parametrize(("name", "category", "expected"), [
+    ("Science Lab", "room", "classroom"), ("Salle d'arts plastiques / Art Room", "room",
+                                           "classroom"),
+    ("Klassenzimmer 3b", "room", "classroom"), ("Médiathèque / Library", "room", "library"),
+    ("Aula", "room", "theater"), ("Turnhalle / Gymnase", "room", "arena"),
+    ("Mensa / Cantine", "room", "restaurant"), ("Sekretariat Primar", "room", "office"),
+    ("Main Office Hall", "walkway", "school"), ("Boys Restroom", "restroom", "school"),
+    ("Storage", "room", "school"), ("Room 7", "classroom", "classroom"),
+    ("Stage Left", "auditorium", "theater"),
+])
+def test_place_type_of_rooms(numbered: Campus, name: str, category: str, expected: str) -> None:
+    room = dataclasses.replace(numbered.units[0], name=name, category=category)
+    assert place_type(room) == expected
+    assert expected in IANA_LOCATION_TYPES
