@@ -373,10 +373,12 @@ def test_a_level_switch_clears_the_answer(driver: Any, served: Served) -> None:
     driver.execute_script("document.querySelector('.gm-level[data-ordinal=\"0\"]').click()")
     wait_for(driver, "return window.gridmap.level() === 0")
     assert _settled(driver) == NOTHING
-    # the list stays: picking the answer again brings it back on its own level
+    # the list stays: picking the answer again brings it back on its own level, marked picked
+    assert driver.execute_script("return document.querySelectorAll('.gm-selected').length") == 0
     driver.find_element(By.CSS_SELECTOR, ".gm-pick").click()
     _answer_shown(driver)
     assert driver.execute_script("return window.gridmap.level()") == 1
+    assert driver.execute_script("return document.querySelectorAll('.gm-selected').length") == 1
 
 
 def test_popup_names_the_level_and_building_of_every_nearby_item(driver: Any,

@@ -169,7 +169,7 @@
   var statusLine = document.getElementById('gm-status');
   var list = document.getElementById('gm-list');
   var inflight = null;
-  var answer = null;      // {candidate, pin, ring, room}
+  var answer = null;      // {candidate, pin, ring, room, popupOpen}
   var answerSeq = 0;      // bumped on every clear: a late 'moveend' of an old answer does nothing
   var moving = false;
   map.on('movestart', function () { moving = true; });
@@ -293,8 +293,9 @@
     clearAnswer();
     // on a phone the list would cover the popup: fold it away (tap the search box for it again)
     results.classList.add('gm-collapsed');
-    if (item) { item.classList.add('gm-selected'); }
+    // switch level first: a level switch clears the answer (and the list's selection)
     if (typeof c.level_ordinal === 'number' && c.level_ordinal in layers) { setLevel(c.level_ordinal); }
+    if (item) { item.classList.add('gm-selected'); }
     if (typeof c.lat !== 'number' || typeof c.lon !== 'number') { return; }
     var at = L.latLng(c.lat, c.lon);
     var popup = el('div', 'gm-popup');
