@@ -222,8 +222,9 @@
 
   function levelName(item) {
     if (item.level_name) { return item.level_name; }
-    var lv = typeof item.level_ordinal === 'number' ? levelsByOrdinal[item.level_ordinal] : null;
-    return lv ? lv.name : '';
+    if (typeof item.level_ordinal !== 'number') { return ''; }
+    var lv = levelsByOrdinal[item.level_ordinal];
+    return lv ? lv.name : 'Level ' + item.level_ordinal;
   }
 
   // "Building A, 1st Floor" (and "via Stair 2" when the answer is on another level)
