@@ -400,9 +400,10 @@ class WalkNetwork:
         which keeps the graph small and lengthens paths by a percent or two at most in a
         corridor; exactness is traded for answers that stay fast in a large school.
         """
-        if len(s.nodes) < 2:
+        if not s.nodes:  # nothing to reach in it (an origin in it reaches nothing either)
             return
         lid = s.unit.level_id
+        # corners even for one node: an origin in the space may have to walk round to it
         s.corners = [(self._node(lid, c), c) for c in _reflex_corners(s.shape)]
         everything = [*s.nodes, *s.corners]
         if len(everything) <= FULL_VISIBILITY_NODES:

@@ -392,3 +392,20 @@ def test_walk_summary_says_how_each_building_is_measured() -> None:
     assert CampusIndex(walk_campus(hallways=False)).walk_summary() == [
         "Building W: no hallways (no unit is a hall, corridor or lobby): straight-line "
         "distances for its 12 rooms"]
+
+
+def test_a_corridor_round_a_courtyard_is_walked_round_it() -> None:
+    from gridmap.model import Amenity, Level
+
+    ring = Unit("ring", "X", "L0", "", "Corridor", Polygon(
+        [(0, 0), (30, 0), (30, 30), (0, 30)], [[(4, 4), (4, 26), (26, 26), (26, 4)]]),
+        category="walkway")
+    aed = Amenity("aed", AmenityKind.AED, "AED", Point(28, 28), "X", "L0")
+    net = WalkNetwork("X", [Level("L0", "X", 0, "Ground", "0")], [ring], [], [aed],
+                      {"ring": ring.geometry, "aed": aed.geometry})
+    route = net.route(Point(2, 2), "L0", "aed")
+    assert route is not None
+    # round either corner of the courtyard, (26, 4) or (4, 26): the same length
+    corner = Point(26, 4)
+    assert route.distance_m == pytest.approx(
+        Point(2, 2).distance(corner) + corner.distance(Point(28, 28)))
