@@ -105,13 +105,16 @@ _DOOR = re.compile(r"^(?:ext(?:erior)?\.?\s+|outside\s+)?" + _DOOR_WORD
                    + r"\s*(?:#|no\.?|nr\.?|number)?\s*(\d+[a-z]?)$")
 _NUMBERED_DOOR = re.compile(r"\b" + _DOOR_WORD + r"\s*(?:#|no\.?|nr\.?|number)?\s*\d")
 _DOOR_SAID = re.compile(r"\b(?:" + _DOOR_WORD + r"|doors|exits|entrances)\b")
+# "entrance to the gym", "ECC entrance": a building's way in is its main entrance
+_ENTRANCE_WORDS = frozenset({"entrance", "entry", "way in", "front door", "front entrance",
+                             "main door", "eingang", "entree"})
 _ALL_DOORS = re.compile(r"^(?:all\s+)?(?:(?:ext(?:erior)?|outside)\s+)?"
                         r"(?:doors|exits|entrances|entries|ways in)$")
 _MAIN_ENTRANCE = re.compile(r"^(?:main|front)\s+(?:entrance|entry|door|doors|entrances)$")
 _BUILDING = re.compile(r"(?:^|\s)(?:building|bldg\.?|bld|block|wing)\s+([\w-]+)(?:\s|$)")
 _BUILDING_WORD = re.compile(r"^(?:building|bldg\.?|bld)\s+|\s+(?:building|bldg\.?|bld)$")
 # "<thing> in the gym", "door 2 at the main building": a building named after a preposition
-_IN_BUILDING = re.compile(r"^(?P<rest>.+?)\s+(?:in|at|inside|outside|by|near|of|on)\s+"
+_IN_BUILDING = re.compile(r"^(?P<rest>.+?)\s+(?:in|at|inside|outside|by|near|of|on|to|for)\s+"
                           r"(?:the\s+)?(?P<building>.+)$")
 # "<kind> near <place>": the nearest points of a kind (or exterior doors) to a place
 _NEAR = (
@@ -132,8 +135,9 @@ _COORD = (r"(?:(?P<@label>lat(?:itude)?|lon(?:g(?:itude)?)?|lng)\s*[:=]?\s*)?"
 _LONLAT = re.compile(r"^" + _COORD.replace("@", "a") + r"\s*[,;/\s]\s*"
                      + _COORD.replace("@", "b") + r"$")
 _STOP_WORDS = frozenset({"the", "a", "an", "of", "and", "de", "la", "le", "du", "des"})
+_BUILDING_KIND_WORDS = frozenset({"building", "block", "wing", "bldg", "hall", "center", "centre"})
 _GENERIC_WORDS = frozenset({"room", "office", "area", "space", "center", "centre", "the",
-                            "stand", "station", "desk", "booth", "lab"})
+                            "stand", "station", "desk", "booth", "lab", "class"})
 _HALLWAY_CATEGORIES = frozenset({"walkway", "hallway", "corridor", "circulation", "lobby"})
 _ROOM_WORDS = frozenset({"room", "rm", "classroom", "number", "no", "#", "suite", "nr", "raum",
                          "zimmer", "salle", "sala", "aula", "lokaal"})
@@ -500,6 +504,7 @@ class LookupEngine:
             place = self._place_after_context(query, q, limit)
             if place is not None:
                 return place
+            candidates = self._part_of_it(q)
         return self._result(query, candidates[:limit], hits.set_query)
 
     def _interpret(self, q: str) -> _Hits:
@@ -815,6 +820,27 @@ class LookupEngine:
                                 f"No {what_name} on this campus to measure from {where}.", ())
         return LookupResult(query, Status.FOUND, f"Nearest {what_name} to {where}", tuple(found))
 
+    def _part_of_it(self, q: str) -> list[Candidate]:
+        """"chem prep room": when the whole says nothing, the longest run of its words that
+        names something, offered as a partial match to confirm (never found)."""
+        words = self._without_context(_without_filler(q)).split()
+        if any(ch.isdigit() for ch in q):
+            return []  # "gym door seven": another building's door 7 is no part of it
+        for size in range(len(words) - 1, 0, -1):
+            for start in range(len(words) - size + 1):
+                part = " ".join(words[start:start + size])
+                if sum(ch.isalpha() for ch in part) < 4 or part in _QUERY_WORDS \
+                        or part in GROUNDS_WORDS or part in AMENITY_WORDS \
+                        or part in self.buildings_by_word:
+                    continue  # a kind or a building alone is not what was asked
+                hits = self._reading(None, part)
+                if hits.units or hits.others:
+                    flag = (f"matched only {part!r}",)
+                    found = _Hits()
+                    self._merge(found, hits, PARTIAL_SCORE, flag)
+                    return [c for c in self._rank_hits(found) if c.score >= NAME_CUTOFF]
+        return []
+
     def _place_after_context(self, query: str, q: str, limit: int) -> LookupResult | None:
         """"fire in the kitchen", "man with a gun in the cafeteria": when the whole says
         nothing, the place after the last "in"/"at" is the answer if it is one clear place."""
@@ -1006,7 +1032,7 @@ class LookupEngine:
 
     def _doors(self, q: str, building_id: str | None, hits: _Hits) -> None:
         doors: list[Opening]
-        if _MAIN_ENTRANCE.match(q):
+        if _MAIN_ENTRANCE.match(q) or (building_id is not None and q in _ENTRANCE_WORDS):
             doors = [o for o in self.index.campus.exterior_doors(building_id) if o.main_entrance]
             hits.set_query, hits.set_kind = True, MatchKind.DOOR
         elif _ALL_DOORS.match(q) and (building_id is not None
@@ -1108,8 +1134,11 @@ class LookupEngine:
             if not any(ch.isdigit() for ch in token):
                 continue
             rest = [w for w in tokens[:i] + tokens[i + 1:] if w not in _ROOM_WORDS]
-            if not rest or (len(rest) == 1 and len(rest[0]) == 1):
-                return  # "room 214", "B015 a": a number alone
+            if len(rest) == 1 and len(rest[0]) == 1:
+                return  # "B015 a": a number with its letter
+            if not rest:  # "A114 classroom": the number, said with a room word
+                self._number_hits(token, building_id, True, hits, 0.0)
+                return
             found = _Hits()
             self._number_hits(token, building_id, True, found, 0.0)
             said = _key(" ".join(rest))
@@ -1162,6 +1191,13 @@ class LookupEngine:
             return
         if sum(ch.isalpha() for ch in bare) < 4:
             return
+        said = frozenset(_key(bare).split()) - _BUILDING_KIND_WORDS - _STOP_WORDS
+        if said:
+            # "tech block": the one building whose name or alias holds those words' starts
+            owners = {b_id for text, b_id in self.building_names
+                      if all(_holds(frozenset(text.split()), w) for w in said)}
+            if len(owners) == 1:
+                hits.others.append(self._building_candidate(owners.pop(), UNIQUE_WORD_SCORE))
         choices = [text for text, _ in self.building_names]
         for _, score, i in process.extract(_key(bare), choices,
                                            scorer=fuzz.ratio, limit=3,

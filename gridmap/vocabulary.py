@@ -36,7 +36,8 @@ AMENITY_WORDS: dict[str, AmenityKind] = {
     "lift": AmenityKind.ELEVATOR,
     "rally point": AmenityKind.RALLY_POINT, "assembly point": AmenityKind.RALLY_POINT,
     "reunification site": AmenityKind.RALLY_POINT, "staging area": AmenityKind.STAGING_AREA,
-    "staging": AmenityKind.STAGING_AREA, "hazard": AmenityKind.HAZARD,
+    "staging": AmenityKind.STAGING_AREA,
+    "command post": AmenityKind.STAGING_AREA, "hazard": AmenityKind.HAZARD,
     "first aid": AmenityKind.FIRST_AID,
 }
 # kind words are plural in speech too: "knox boxes", "aeds"
@@ -50,7 +51,8 @@ ROOM_WORDS: dict[str, tuple[str, ...]] = {
     "cafe": ("cafeteria", "canteen", "mensa", "cantine"),
     "caf": ("cafeteria", "canteen", "mensa"),
     "cafeteria": ("canteen", "mensa", "cantine", "dining hall", "lunchroom"),
-    "canteen": ("cafeteria", "mensa", "cantine"), "dining hall": ("cafeteria", "canteen"),
+    "canteen": ("cafeteria", "mensa", "cantine"), "kantine": ("canteen", "mensa", "cafeteria"),
+    "cantine": ("canteen", "mensa", "cafeteria"), "dining hall": ("cafeteria", "canteen"),
     "lunchroom": ("cafeteria", "canteen", "mensa"), "lunch room": ("cafeteria", "canteen"),
     "lib": ("library", "media center"), "media center": ("library",),
     "lmc": ("library", "media center"), "aud": ("auditorium",),
@@ -111,6 +113,8 @@ GROUNDS_WORDS: dict[str, GroundsKind] = {
     "sports field": GroundsKind.ATHLETIC_FIELD, "ball field": GroundsKind.ATHLETIC_FIELD,
     "football field": GroundsKind.ATHLETIC_FIELD, "soccer field": GroundsKind.ATHLETIC_FIELD,
     "baseball field": GroundsKind.ATHLETIC_FIELD, "track": GroundsKind.ATHLETIC_FIELD,
+    "pitch": GroundsKind.ATHLETIC_FIELD, "football pitch": GroundsKind.ATHLETIC_FIELD,
+    "soccer pitch": GroundsKind.ATHLETIC_FIELD, "sports ground": GroundsKind.ATHLETIC_FIELD,
     "playground": GroundsKind.PLAYGROUND, "play area": GroundsKind.PLAYGROUND,
     "playfield": GroundsKind.PLAYGROUND,
     "road": GroundsKind.ROAD, "street": GroundsKind.ROAD, "drive": GroundsKind.ROAD,
