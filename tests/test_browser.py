@@ -57,6 +57,8 @@ BAD_QUERY_MESSAGE = "Query too long: at most 200 characters (test error)"
 #: ... and this one as room 214 would be answered were it a label with no outline.
 APPROXIMATE_QUERY = "room 214"
 APPROXIMATE_FLAG = "label only, no outline"
+#: ... and this one as an older server would, without level names on nearby items.
+LEGACY_QUERY = "rm 214"
 
 
 def make_app(campus: Campus, state: dict[str, Any], requests: list[tuple[str, int]]) -> Any:
@@ -94,6 +96,11 @@ def make_app(campus: Campus, state: dict[str, Any], requests: list[tuple[str, in
         if q == APPROXIMATE_QUERY:  # a label-only room, as the lookup contract marks one
             for c in body["candidates"]:
                 c["approximate"], c["flags"] = True, [APPROXIMATE_FLAG]
+        if q == LEGACY_QUERY:  # an older server's answer: nearby items carry ordinals only
+            for c in body["candidates"]:
+                for item in [*c["nearest_doors"], c.get("nearest_knox_box"), c.get("nearest_aed")]:
+                    for key in ("level_name", "same_level", "via", "distance_kind"):
+                        (item or {}).pop(key, None)
         return JSONResponse(body)
 
     app.mount("/static/vendor/leaflet", StaticFiles(directory=vendor_dir()), name="leaflet")
@@ -400,6 +407,18 @@ def test_popup_names_the_level_and_building_of_every_nearby_item(driver: Any,
     # every exterior door is downstairs from room 214: said so
     doors = [ln for ln in lines if ln.startswith("Door ")]
     assert doors and all("1st Floor (other level)" in d for d in doors), doors
+
+
+def test_nearby_levels_from_ordinals_when_the_answer_has_no_names(driver: Any,
+                                                                    served: Served) -> None:
+    load_map(driver, served)
+    _search(driver, LEGACY_QUERY)
+    _answer_shown(driver)
+    lines = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-popup .gm-line-nearby'))"
+        ".map(e => e.textContent)")
+    doors = [ln for ln in lines if ln.startswith("Door ")]
+    assert doors and all(d.endswith("Building A, 1st Floor (other level)") for d in doors), doors
 
 
 def test_approximate_answers_say_so(driver: Any, served: Served) -> None:
