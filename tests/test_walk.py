@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shapely.geometry import Point, Polygon
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from gridmap.errors import LevelNotFound
@@ -409,3 +409,53 @@ def test_a_corridor_round_a_courtyard_is_walked_round_it() -> None:
     corner = Point(26, 4)
     assert route.distance_m == pytest.approx(
         Point(2, 2).distance(corner) + corner.distance(Point(28, 28)))
+
+
+_coord = st.integers(0, 12).map(lambda v: v * 2.5)
+
+
+@st.composite
+def _corridor_and_points(draw: st.DrawFn) -> tuple[Polygon, Point, Point]:
+    """A hallway made of 2-4 overlapping rectangles (L, T, U, rings), with two points in it."""
+    from shapely.ops import unary_union
+
+    rects = []
+    for _ in range(draw(st.integers(2, 4))):
+        x0, y0 = draw(_coord), draw(_coord)
+        w, h = draw(st.sampled_from([(2.5, 15.0), (15.0, 2.5), (5.0, 20.0), (20.0, 5.0)]))
+        rects.append(_box(x0, y0, x0 + w, y0 + h))
+    shape = unary_union(rects)
+    if not isinstance(shape, Polygon):
+        shape = max(shape.geoms, key=lambda g: g.area)  # type: ignore[attr-defined]
+    pts = []
+    for _ in range(2):
+        x = draw(st.floats(shape.bounds[0], shape.bounds[2]))
+        y = draw(st.floats(shape.bounds[1], shape.bounds[3]))
+        p = Point(x, y)
+        if not shape.contains(p):
+            p = shape.representative_point()
+        pts.append(p)
+    return shape, pts[0], pts[1]
+
+
+@settings(max_examples=150, deadline=None)
+@given(_corridor_and_points())
+def test_inside_any_hallway_the_walk_is_straight_exactly_when_the_line_stays_inside(
+    case: tuple[Polygon, Point, Point],
+) -> None:
+    from gridmap.model import Amenity, Level
+
+    shape, origin, target = case
+    hall = Unit("hall", "X", "L0", "", "Hall", shape, category="walkway")
+    aed = Amenity("aed", AmenityKind.AED, "AED", target, "X", "L0")
+    net = WalkNetwork("X", [Level("L0", "X", 0, "Ground", "0")], [hall], [], [aed],
+                      {"hall": shape, "aed": target})
+    route = net.route(origin, "L0", "aed")
+    assert route is not None
+    straight = origin.distance(target)
+    line = LineString([origin, target])
+    if shape.buffer(1e-6).covers(line):
+        assert route.distance_m == pytest.approx(straight, abs=1e-6)
+    elif not shape.buffer(0.1).covers(line):  # clearly through a wall: round it
+        assert route.distance_m > straight + 1e-6
+    assert route.distance_m >= straight - 1e-6
