@@ -1254,8 +1254,11 @@ class LookupEngine:
         containing = sorted(i for i in sharing
                             if all(_holds(self.name_tokens[i], w) for w in words))
         features = {(self.names[i].kind, self.names[i].feature_id) for i in containing}
-        if len(features) == 1 and any(len(w) > 2 for w in words) and self._kind_said(
-                words, containing[0]) and words - self.name_extra[containing[0]]:
+        # "girls" alone may be a restroom or a locker room the map names otherwise
+        gender_only = len(words) == 1 and restroom_gender(next(iter(words))) is not None
+        if len(features) == 1 and any(len(w) > 2 for w in words) and not gender_only \
+                and self._kind_said(words, containing[0]) \
+                and words - self.name_extra[containing[0]]:
             self._name_hit(self.names[containing[0]], UNIQUE_WORD_SCORE, building_id, hits)
         for i in sorted(sharing):
             toks = self.name_tokens[i]
