@@ -297,6 +297,21 @@ EXPORT_FORMATS = {"gazetteer": "csv", "gazetteer-json": "json"}
 _SUFFIX_FORMATS = {".csv": "gazetteer", ".json": "gazetteer-json", ".geojson": "gazetteer-json"}
 
 
+#: revisions are 32-bit integers on PostgreSQL and counted from 1
+MAX_REVISION = 2**31 - 1
+
+
+def revision_number(text: str) -> int:
+    """``--revision``: a whole number from 1 (argparse type; anything else is a usage error)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a revision number") from None
+    if not 1 <= number <= MAX_REVISION:
+        raise argparse.ArgumentTypeError(f"revisions are numbered 1..{MAX_REVISION}, not {text}")
+    return number
+
+
 def export_format(fmt: str | None, output: str | None) -> str:
     """The ``--format`` to write: as given, else implied by the ``-o`` suffix, else CSV."""
     if fmt is not None:
@@ -331,7 +346,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, store: CampusStore)
     from gridmap.index import CampusIndex
 
     fmt = export_format(args.format, args.output)
-    revision = args.revision or store.current_revision(args.campus)
+    revision = args.revision if args.revision is not None else store.current_revision(args.campus)
     rows = gazetteer(CampusIndex(store.campus(args.campus, revision)))
     if EXPORT_FORMATS[fmt] == "csv":
         text = to_csv(rows)
@@ -340,8 +355,11 @@ def cmd_export(args: argparse.Namespace, settings: Settings, store: CampusStore)
                           ensure_ascii=False, indent=1) + "\n"
     target = "stdout" if not args.output or args.output == "-" else args.output
     if target == "stdout":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:  # `gridmap export ... | head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     else:
         _write_private(Path(target), text.encode("utf-8"))
         print(f"{args.campus} revision {revision}: {len(rows)} rows ({fmt}) written to {target}",
@@ -484,7 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "Default: from the -o suffix (.csv, .json, .geojson), else CSV")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="file to write (readable by you only); '-' or none: stdout")
-    p.add_argument("--revision", type=int, help="a stored revision (default: current)")
+    p.add_argument("--revision", type=revision_number,
+                   help="a stored revision (default: current)")
     p.set_defaults(func=cmd_export)
 
     tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(

@@ -371,3 +371,18 @@ def test_place_type_of_rooms(numbered: Campus, name: str, category: str, expecte
     room = dataclasses.replace(numbered.units[0], name=name, category=category)
     assert place_type(room) == expected
     assert expected in IANA_LOCATION_TYPES
+
+
+@pytest.mark.parametrize("revision", ["0", "-1", str(2**63), "two"])
+def test_cli_export_refuses_impossible_revisions(stored_campus: Campus, revision: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["export", CAMPUS, "--revision", revision])
+    assert exit_.value.code == 2
+    assert "--revision" in capsys.readouterr().err
+
+
+def test_cli_export_of_a_missing_revision(stored_campus: Campus,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["export", CAMPUS, "--revision", "7"]) == 2
+    assert "revision 7" in capsys.readouterr().err
