@@ -7,11 +7,15 @@ with their shapes in the campus's local frame (metres).
   space people walk the shortest path that stays inside its outline: a straight segment when it
   fits, else around the outline's reflex corners (a visibility graph), so an L-shaped hallway
   is walked round its corner, not through the wall.
-* **Portals** join spaces on a level: a door (opening) joins every space whose outline it lies
-  on (within :data:`DOOR_SNAP_M`); hallways, stairs and other walkways that share a wall are
-  open to each other at the middle of the shared stretch; a room with no door drawn is reached
-  through the middle of its wall with a hallway (the "no door data" fallback), or failing that
-  with any neighbouring space.
+* **Portals** join spaces on a level: a door (opening) joins the two spaces whose outlines it
+  lies nearest (within :data:`DOOR_SNAP_M`); hallways and the stairs, lifts and other hallways
+  they share a wall with are open to each other at the middle of the shared stretch; a room
+  with no door drawn is reached through the middle of its wall with a hallway (the "no door
+  data" fallback). Any part of a level still cut off from its hallways (a lobby with no door
+  drawn to its gym) is joined through its best shared wall.
+* **Large spaces** (a corridor with more than :data:`FULL_VISIBILITY_NODES` doors) join each
+  node only to the nearest node it sees in each of :data:`YAO_CONES` directions, which keeps
+  the graph small (paths a percent or two longer at most in a corridor).
 * **Stairs and elevators** join levels: a stairs unit overlaps the same stairs on the next level
   of the building (by plan overlap), a STAIRWELL or ELEVATOR point of interest matches the one of
   the same name (or within :data:`SAME_SHAFT_M`) on the next level. One floor costs
@@ -20,7 +24,8 @@ with their shapes in the campus's local frame (metres).
   stairwell point with no stairs unit around it counts :data:`DEFAULT_FLIGHT_M`); an elevator
   costs the penalty per floor plus :data:`ELEVATOR_WAIT_M` once per ride (waiting and doors),
   so the stairs are named unless they are much further away.
-* Exterior doors and points of interest are nodes, attached to the space they are in.
+* Exterior doors and points of interest are nodes, attached to the space they are in (a point
+  within :data:`ON_WALL_M` of a hallway hangs on its wall and is reached from the hallway).
 
 A building with no walkway units has no network (:attr:`WalkNetwork.walkable` is False): the
 index then measures straight lines and says so. Shortest paths are Dijkstra over the graph from
@@ -125,7 +130,7 @@ class WalkNetwork:
         self.building_id = building_id
         self.levels = {lv.id: lv for lv in levels if lv.building_id == building_id}
         units = [u for u in units if u.building_id == building_id and u.level_id in self.levels
-                 and not getattr(u, "approximate", False)  # a label's box is no space
+                 and not u.approximate  # a label's extent box is no space to walk
                  and isinstance(shapes.get(u.id), Polygon) and not shapes[u.id].is_empty
                  and shapes[u.id].is_valid]  # a broken outline is left out, not walked
         self.walkable = any(u.category == WALKWAY for u in units)
