@@ -46,8 +46,12 @@ from importers.manifest import DrawingUnit, Layers
 from importers.room_labels import (
     Assignment,
     Label,
+    Leader,
     assign_labels,
+    follow_leaders,
     label_of,
+    leader_of,
+    mleader_label,
     place_box,
     scale_labels,
     tag_label,
@@ -615,6 +619,7 @@ class _Entities:
     polys: list[tuple[str, Polygon]] = field(default_factory=list)
     outlines: list[Polygon] = field(default_factory=list)
     texts: list[Label] = field(default_factory=list)
+    leaders: list[Leader] = field(default_factory=list)
     inserts: list[_Insert] = field(default_factory=list)
     used_layers: set[str] = field(default_factory=set)
 
@@ -665,12 +670,17 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
             )
         else:
             found.polys.append((handle, poly))
-    elif lay == want["labels"] and kind in ("TEXT", "MTEXT", "INSERT"):
+    elif lay == want["labels"] and kind in ("TEXT", "MTEXT", "INSERT", "MULTILEADER"):
         # an INSERT on the label layer is a room tag block: its attributes are the label
         label = (tag_label(e, handle, reading.text_height) if kind == "INSERT"
+                 else mleader_label(e, handle, reading.text_height) if kind == "MULTILEADER"
                  else label_of(e, handle, reading.text_height))
         if label is not None:
             found.texts.append(label)
+    elif lay == want["labels"] and kind == "LEADER":
+        leader = leader_of(e)
+        if leader is not None:
+            found.leaders.append(leader)
     elif lay == want["doors"] and kind == "INSERT" and holds:
         warnings.append(
             f"{source}: block {str(e.dxf.name)!r} ({handle}) on door layer {layer!r} holds "
@@ -848,7 +858,8 @@ def extract_floor_plan(
     outlines = _room_outlines(found.polys, unit_m, source, layers, warnings)
     warnings.extend(_missing_layer_warnings(doc, found, source, layers))
     outline = _outline(found.outlines, unit_m)
-    labels = _labels_by_room(found.texts, outlines, outline, unit_m, source, layers, warnings)
+    texts = follow_leaders(found.texts, found.leaders)
+    labels = _labels_by_room(texts, outlines, outline, unit_m, source, layers, warnings)
     rooms = [_labelled_room(h, poly, labels.by_room[h], source, warnings)
              for h, poly in outlines]
     footprint = outline if outline is not None else rooms_footprint(rooms)

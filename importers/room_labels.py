@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from ezdxf.tools.text import plain_mtext
 from shapely import STRtree
 from shapely.geometry import Point, Polygon
 
@@ -339,6 +340,81 @@ def tag_label(insert: Any, handle: str, fallback_height: float) -> Label | None:
     parts.sort(key=lambda lb: (-lb.box.centroid.y, lb.box.centroid.x))
     return Label(handle, "\n".join(lb.text for lb in parts), place_box(parts),
                  max(lb.height for lb in parts))
+
+
+# --- leaders: a label outside a small room, pointing into it ---------------------------------
+
+
+@dataclass(frozen=True)
+class Leader:
+    """A LEADER on the label layer: its arrow ``tip`` points into the room that the label at
+    its ``tail`` names. ``annotation``: the handle of the label it carries ("" if none)."""
+
+    annotation: str
+    tip: tuple[float, float]
+    tail: tuple[float, float]
+
+
+def _tip_box(tip: tuple[float, float], height: float) -> Polygon:
+    x, y = tip
+    h = height / 2.0
+    return Polygon([(x - h, y - h), (x + h, y - h), (x + h, y + h), (x - h, y + h)])
+
+
+def leader_of(e: Any) -> Leader | None:
+    """The leader a LEADER entity draws (drawing units); None with fewer than two points."""
+    points = [(float(v[0]), float(v[1])) for v in e.vertices]
+    if len(points) < 2 or not _finite(*points[0], *points[-1]):
+        return None
+    return Leader(str(e.dxf.get("annotation_handle") or ""), points[0], points[-1])
+
+
+def mleader_label(e: Any, handle: str, fallback_height: float) -> Label | None:
+    """A MULTILEADER's text as a label placed at its first arrow tip (the room it points
+    into); at its text's insertion point when it has no leader line."""
+    mtext = e.context.mtext
+    if mtext is None:
+        return None
+    text = str(plain_mtext(str(mtext.default_content), split=False))
+    if not label_lines(text):
+        return None
+    height = _text_height(float(e.context.char_height or 0.0), fallback_height)
+    tips = [line.vertices[0] for leader in e.context.leaders for line in leader.lines
+            if line.vertices]
+    at = tips[0] if tips else mtext.insert
+    if not _finite(float(at[0]), float(at[1]), height):
+        raise UnplacedLabel(f"leader label {label_lines(text)[0][:40]!r}: its position is "
+                            "not a number")
+    return Label(handle, text, _tip_box((float(at[0]), float(at[1])), height), height)
+
+
+def follow_leaders(labels: Sequence[Label], leaders: Sequence[Leader]) -> list[Label]:
+    """The labels, each one a leader carries placed at that leader's arrow tip.
+
+    A leader carries the label its annotation handle names, else the label nearest its tail
+    (within two text heights of it); each label follows one leader at most.
+    """
+    if not leaders or not labels:
+        return list(labels)
+    out = list(labels)
+    where = {lb.handle: i for i, lb in enumerate(out)}
+    tree = STRtree([lb.box for lb in labels])
+    moved: set[int] = set()
+    for leader in leaders:
+        i = where.get(leader.annotation, -1) if leader.annotation else -1
+        if i < 0:
+            tail = Point(leader.tail)
+            reach = 2.0 * max(lb.height for lb in labels)
+            near = [(float(labels[j].box.distance(tail)), j)
+                    for j in tree.query(tail, predicate="dwithin", distance=reach).tolist()]
+            near = [(d, j) for d, j in near if d <= 2.0 * labels[j].height]
+            i = min(near)[1] if near else -1
+        if i < 0 or i in moved:
+            continue
+        moved.add(i)
+        lb = out[i]
+        out[i] = Label(lb.handle, lb.text, _tip_box(leader.tip, lb.height), lb.height)
+    return out
 
 
 # --- which room a label names ----------------------------------------------------------------

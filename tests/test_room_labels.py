@@ -726,3 +726,38 @@ def test_number_well_inside_an_unnamed_corridor_stays_there() -> None:
 
     assert {r.number: r.polygon.bounds for r in plan_of(draw).rooms} == {
         "": (0, 0, 10, 10), "F001": (0, 10, 30, 13)}
+
+
+# --- leaders -----------------------------------------------------------------------------------
+
+
+def test_a_multileader_label_names_the_room_its_arrow_points_into() -> None:
+    from ezdxf.math import Vec2
+    from ezdxf.render.mleader import ConnectionSide
+
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 10, 0, 12, 3)           # a closet too small for its label
+        mtext(msp, "A101", (5.0, 5.0), point=5)
+        builder = msp.add_multileader_mtext("Standard", dxfattribs={"layer": "A-AREA-IDEN"})
+        builder.set_content("A102\\PJanitor", char_height=0.25)
+        builder.add_leader_line(ConnectionSide.left, [Vec2(11.0, 1.5)])
+        builder.build(insert=Vec2(16.0, 6.0))  # the text sits outside, up and to the right
+
+    assert numbers(plan_of(draw)) == {"0,0": "A101", "10,0": "A102"}
+
+
+@pytest.mark.parametrize("associative", [True, False])
+def test_a_leader_carries_its_label_into_the_room_it_points_at(associative: bool) -> None:
+    def draw(msp: Any) -> None:
+        room(msp, 0, 0, 10, 10)
+        room(msp, 10, 0, 12, 3)
+        mtext(msp, "A101", (5.0, 5.0), point=5)
+        # the text over room A101, its leader's arrow in the closet
+        note = mtext(msp, "A102", (3.0, 8.0), height=0.25)
+        leader = msp.add_leader([(11.0, 1.5), (4.0, 7.0), (3.0, 7.9)],
+                                dxfattribs={"layer": "A-AREA-IDEN"})
+        if associative:
+            leader.dxf.annotation_handle = note.dxf.handle
+
+    assert numbers(plan_of(draw)) == {"0,0": "A101", "10,0": "A102"}
