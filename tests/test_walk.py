@@ -169,9 +169,9 @@ _hall = WALK_HALL.bounds
 @settings(max_examples=60, deadline=None)
 @given(x=st.floats(_hall[0] + 0.1, _hall[2] - 0.1), y=st.floats(_hall[1] + 0.1, _hall[3] - 0.1),
        ordinal=st.sampled_from([0, 1, 2]))
-def test_walking_is_never_shorter_than_the_straight_line(x: float, y: float,
-                                                          ordinal: int) -> None:
-    ix = _shared_index()
+def test_walking_is_never_shorter_than_the_straight_line(index: CampusIndex, x: float,
+                                                          y: float, ordinal: int) -> None:
+    ix = index
     origin = Point(x, y)
     level = next(lv for lv in ix.campus.levels if lv.ordinal == ordinal)
     aeds = ix.nearest_amenities(AmenityKind.AED, origin, "W", 3, level_id=level.id)
@@ -183,15 +183,6 @@ def test_walking_is_never_shorter_than_the_straight_line(x: float, y: float,
     for found in (aeds, doors):  # same level first, then nearest first
         keys = [(not n.same_level, n.distance_m) for n in found]
         assert keys == sorted(keys)
-
-
-_shared: list[CampusIndex] = []
-
-
-def _shared_index() -> CampusIndex:
-    if not _shared:
-        _shared.append(CampusIndex(walk_campus()))
-    return _shared[0]
 
 
 # --- the sample campus ------------------------------------------------------------------------
