@@ -400,11 +400,11 @@ def follow_leaders(labels: Sequence[Label], leaders: Sequence[Leader]) -> list[L
     where = {lb.handle: i for i, lb in enumerate(out)}
     tree = STRtree([lb.box for lb in labels])
     moved: set[int] = set()
+    reach = 2.0 * max(lb.height for lb in labels)
     for leader in leaders:
         i = where.get(leader.annotation, -1) if leader.annotation else -1
         if i < 0:
             tail = Point(leader.tail)
-            reach = 2.0 * max(lb.height for lb in labels)
             near = [(float(labels[j].box.distance(tail)), j)
                     for j in tree.query(tail, predicate="dwithin", distance=reach).tolist()]
             near = [(d, j) for d, j in near if d <= 2.0 * labels[j].height]
