@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
@@ -223,14 +224,17 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
     """
     campus = index.campus
     buildings = index.buildings
+    out: list[GazetteerRow] = []
 
     def row(kind: FeatureType, feature_id: str, local: Point, *, detail: str,
             building: Building | None, level: Level | None, number: str = "",
             name: str = "", aliases: Iterable[str] = (), flags: Iterable[str] = (),
             sub_site: str = "", room: str = "", addtl: str = "", place: str = "school",
-            placement: str | None = None, note: str = "") -> GazetteerRow:
+            placement: str | None = None, note: str = "") -> None:
+        if local.is_empty or not (math.isfinite(local.x) and math.isfinite(local.y)):
+            return  # nothing to point at (a footprint with no area): no row, never a NaN
         at = _where(index, local)
-        return GazetteerRow(
+        out.append(GazetteerRow(
             campus=campus.id, id=feature_id, feature_type=kind.value, kind=detail,
             building=building.short_name if building else "",
             building_name=building.name if building else "",
@@ -243,7 +247,7 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
             Wing="", Floor=level.name if level else "",
             FloorIndex=level.ordinal if level else None, Unit="", Room=room,
             Addtl_Loc=addtl, Place_Type=place, Placement=placement or PLACEMENT[kind],
-        )
+        ))
 
     def level_of(level_id: str | None) -> Level | None:
         return index.levels.get(level_id) if level_id else None
@@ -256,23 +260,23 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
         lv = level_of(level_id)
         return lv.ordinal if lv else 0
 
-    out: list[GazetteerRow] = []
     for b in sorted(campus.buildings, key=lambda b: b.short_name):
-        out.append(row(FeatureType.BUILDING, b.id, _point_on(index.footprints[b.id]),
+        row(FeatureType.BUILDING, b.id, _point_on(index.footprints[b.id]),
                        detail="building", building=b, level=None, number=b.short_name,
-                       name=b.name, aliases=b.aliases, place=place_type(b)))
+                       name=b.name, aliases=b.aliases, place=place_type(b))
 
     for u in sorted(campus.units, key=lambda u: (building_key(u.building_id),
-                                                 level_key(u.level_id), u.number, u.name)):
+                                                 level_key(u.level_id), _number_key(u.number),
+                                                 u.name)):
         label = f"Room {u.number}" if u.number else u.name
-        out.append(row(FeatureType.ROOM, u.id, index.label_point(u), detail=u.category,
+        row(FeatureType.ROOM, u.id, index.label_point(u), detail=u.category,
                        building=buildings.get(u.building_id), level=level_of(u.level_id),
                        number=u.number, name=u.name, aliases=u.aliases,
                        flags=(APPROXIMATE_FLAG,) if u.approximate else (), room=label,
                        place=place_type(u),
                        # a label with no outline is placed where its text is: no method in
                        # the registry says that, so the point is flagged as of unknown method
-                       placement="Unknown" if u.approximate else None))
+                       placement="Unknown" if u.approximate else None)
 
     doors = [o for o in campus.openings if o.exterior]
     for o in sorted(doors, key=lambda o: (building_key(o.building_id), _number_key(o.number),
@@ -280,33 +284,33 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
         name = f"Door {o.number}" if o.number else "Exterior door"
         if o.main_entrance:
             name += " (main entrance)"
-        out.append(row(FeatureType.EXTERIOR_DOOR, o.id, index.shapes[o.id],
+        row(FeatureType.EXTERIOR_DOOR, o.id, index.shapes[o.id],
                        detail="main_entrance" if o.main_entrance else "door",
                        building=buildings.get(o.building_id), level=level_of(o.level_id),
-                       number=o.number or "", name=name, addtl=name, place=place_type(o)))
+                       number=o.number or "", name=name, addtl=name, place=place_type(o))
 
     for a in sorted(campus.amenities, key=lambda a: (a.kind.value, building_key(a.building_id),
                                                      level_key(a.level_id), a.name)):
         building = buildings.get(a.building_id) if a.building_id else None
-        out.append(row(FeatureType.AMENITY, a.id, index.shapes[a.id], detail=a.kind.value,
+        row(FeatureType.AMENITY, a.id, index.shapes[a.id], detail=a.kind.value,
                        building=building, level=level_of(a.level_id), name=a.name,
                        addtl=a.name, place=place_type(a), note=a.note,
-                       placement=None if building else PLACEMENT[FeatureType.GROUNDS]))
+                       placement=None if building else PLACEMENT[FeatureType.GROUNDS])
 
     for g in sorted(campus.grounds, key=lambda g: (g.kind.value, g.name, g.id)):
         local = index.frame.to_local(g.geometry)
-        out.append(row(FeatureType.GROUNDS, g.id, _point_on(local), detail=g.kind.value,
+        row(FeatureType.GROUNDS, g.id, _point_on(local), detail=g.kind.value,
                        building=None, level=None, name=g.name, sub_site=g.name,
-                       place=place_type(g)))
+                       place=place_type(g))
     return tuple(out)
 
 
-def _number_key(number: str | None) -> tuple[int, str]:
-    """Door numbers in painted order: 2 before 10, 7 before 7A."""
+def _number_key(number: str | None) -> tuple[tuple[int, int | str], ...]:
+    """Numbers in natural order: 2 before 10, 7 before 7A, A9 before A10; none last."""
     if not number:
-        return (10**9, "")
-    digits = re.match(r"\d+", number)
-    return (int(digits.group()) if digits else 10**9 - 1, number)
+        return ((2, ""),)
+    return tuple((0, int(part)) if part.isdigit() else (1, part.lower())
+                 for part in re.findall(r"\d+|\D+", number))
 
 
 # --- serialisation --------------------------------------------------------------------------------

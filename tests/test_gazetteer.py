@@ -386,3 +386,22 @@ def test_cli_export_of_a_missing_revision(stored_campus: Campus,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["export", CAMPUS, "--revision", "7"]) == 2
     assert "revision 7" in capsys.readouterr().err
+
+
+def test_rooms_in_natural_order(numbered: Campus) -> None:
+    campus = _with_units(numbered, ("A10", "Ten"), ("A9", "Nine"), ("A9b", "Nine b"),
+                         ("A100", "Hundred"))
+    numbers = [r.number for r in gazetteer(CampusIndex(campus))
+               if r.feature_type == "room" and r.number.startswith("A")]
+    assert numbers == ["A9", "A9b", "A10", "A100"]
+
+
+def test_a_feature_with_nothing_to_point_at_gets_no_row(numbered: Campus) -> None:
+    from shapely.geometry import Polygon
+
+    hollow = dataclasses.replace(numbered.buildings[1], footprint=Polygon())
+    campus = dataclasses.replace(numbered, buildings=(numbered.buildings[0], hollow))
+    rows = gazetteer(CampusIndex(campus))
+    assert hollow.id not in {r.id for r in rows}
+    assert numbered.buildings[0].id in {r.id for r in rows}
+    assert all(r.lon == r.lon and r.lat == r.lat for r in rows)  # no NaN anywhere
