@@ -450,3 +450,22 @@ def test_inside_any_hallway_the_walk_is_straight_exactly_when_the_line_stays_ins
     elif not shape.buffer(0.1).covers(line):  # clearly through a wall: round it
         assert route.distance_m > straight + 1e-6
     assert route.distance_m >= straight - 1e-6
+
+
+def test_concurrent_first_asks_build_one_network_per_building() -> None:
+    import threading
+
+    ix = CampusIndex(walk_campus())
+    start = threading.Barrier(8)
+    got: list[WalkNetwork] = []
+
+    def ask() -> None:
+        start.wait()
+        got.append(ix.walk_network("W"))
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and all(net is got[0] for net in got)
