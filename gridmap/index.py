@@ -34,10 +34,10 @@ from gridmap.usng import to_usng
 if TYPE_CHECKING:  # the walk module is imported when a walk is first asked for
     from gridmap.walk import Route, WalkNetwork
 
-#: points of interest outside or at an entrance: ranked by building and straight line, never
-#: by the level asked from (a Knox box is met from outside)
 #: a grounds feature drawn as a line (a road's centre line) covers this far either side, metres
 GROUNDS_LINE_M = 4.0
+#: points of interest outside or at an entrance: ranked by building and straight line, never
+#: by the level asked from (a Knox box is met from outside)
 OUTDOOR_KINDS = frozenset({AmenityKind.KNOX_BOX, AmenityKind.RALLY_POINT,
                            AmenityKind.STAGING_AREA})
 
@@ -432,6 +432,7 @@ class CampusIndex:
             ],
             "grounds": [_grounds_brief(g) for g in self.grounds_at(x, y)],
         }
+
 
 #: (feature id, name, number, level id, building id) of a door or point of interest
 _Option = tuple[str, str, str | None, str | None, str | None]
