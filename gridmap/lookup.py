@@ -24,6 +24,7 @@ was asked (or none), never a guess.
 from __future__ import annotations
 
 import re
+import threading
 import weakref
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -75,6 +76,12 @@ UNIQUE_WORD_SCORE = 93.0
 QUALIFIED_NAME_SCORE = 92.0
 PARTIAL_SCORE = 85.0
 FUZZY_CACHE_SIZE = 4096
+# cached answers per engine (rooms, doors, points, cells); cells beyond it are not kept
+CONTEXT_CACHE_SIZE = 20_000
+# "AED near the cafeteria" looks up "the cafeteria": parts of parts only this deep
+MAX_NESTING = 2
+# "chem prep room": runs of words tried when the whole says nothing, for queries this long
+MAX_PART_WORDS = 8
 NAME_WITH_KIND_SCORE = 95.0
 # a word said counts as in a name when this alike to one of its words (rapidfuzz ratio)
 WORD_CUTOFF = 75.0
@@ -460,6 +467,7 @@ class LookupEngine:
         self._long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
         self._context: dict[str, Candidate] = {}
         self._fuzzy_cache: dict[str, list[tuple[int, float]]] = {}
+        self._local = threading.local()
         ext = grid.extent(index.grid)
         self._centre = index.frame.lonlat((ext.minx + ext.maxx) / 2, (ext.miny + ext.maxy) / 2)
 
@@ -475,6 +483,20 @@ class LookupEngine:
         return frozenset(words | _QUERY_WORDS)
 
     # --- entry point -----------------------------------------------------------------------
+
+    def _nested(self, text: str, limit: int) -> LookupResult:
+        """A part of a query looked up on its own ("the cafeteria" of "AED near the
+        cafeteria"), at most MAX_NESTING deep so no phrasing makes the work explode."""
+        depth = getattr(self._local, "depth", 0)
+        if depth >= MAX_NESTING:
+            return LookupResult(text, Status.NOT_FOUND, "nested too deep", ())
+        self._local.depth = depth + 1
+        try:
+            return self.lookup(text, limit)
+        except InvalidQuery:
+            return LookupResult(text, Status.NOT_FOUND, "nothing to look up", ())
+        finally:
+            self._local.depth = depth
 
     def lookup(self, query: str, limit: int = 10) -> LookupResult:
         if len(query) > MAX_QUERY_LENGTH:
@@ -784,7 +806,7 @@ class LookupEngine:
         if kind is None and what not in _DOOR_WORDS and not restroom:
             return self._with_landmark(query, m.group("what"), m.group("place"), limit) \
                 if m.re is _NEAR[1] else None
-        place = self.lookup(m.group("place"), limit=1)
+        place = self._nested(m.group("place"), 1)
         if place.status is not Status.FOUND:
             return None
         target = place.candidates[0]
@@ -824,7 +846,7 @@ class LookupEngine:
         """"chem prep room": when the whole says nothing, the longest run of its words that
         names something, offered as a partial match to confirm (never found)."""
         words = self._without_context(_without_filler(q)).split()
-        if any(ch.isdigit() for ch in q):
+        if any(ch.isdigit() for ch in q) or len(words) > MAX_PART_WORDS:
             return []  # "gym door seven": another building's door 7 is no part of it
         for size in range(len(words) - 1, 0, -1):
             for start in range(len(words) - size + 1):
@@ -847,7 +869,7 @@ class LookupEngine:
         m = re.match(r"^(?P<said>.+)\s+(?:in|at|inside|on)\s+(?:the\s+)?(?P<place>.+)$", q)
         if m is None:
             return None
-        place = self.lookup(m.group("place"), limit)
+        place = self._nested(m.group("place"), limit)
         if place.status is not Status.FOUND:
             return None
         return replace(place, query=query, message=(
@@ -858,11 +880,11 @@ class LookupEngine:
         """"the cafeteria by the kitchen": the place said, the landmark only confirming it.
         None (read the query as a whole) unless the place is one clear answer and the
         landmark, where it is on the campus at all, is in the same building."""
-        place = self.lookup(what, limit)
+        place = self._nested(what, limit)
         if place.status is not Status.FOUND or len(place.candidates) != 1:
             return None
         answer = place.candidates[0]
-        near = self.lookup(landmark, 1)
+        near = self._nested(landmark, 1)
         if near.status is Status.AMBIGUOUS:
             return None
         if near.status is Status.FOUND and near.candidates[0].building_id != answer.building_id:
@@ -1015,7 +1037,7 @@ class LookupEngine:
             x, y = (b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2
             lon, lat = self.index.frame.lonlat(x, y)
             near = Point(x, y)
-            cached = self._context[key] = Candidate(
+            cached = Candidate(
                 score=EXACT, match=MatchKind.CELL, label=f"Grid cell {label}",
                 feature_id=None, feature_type="cell", building_id=None, building_name=None,
                 level_ordinal=None, level_name=None, unit_number=None, unit_name=None,
@@ -1028,6 +1050,8 @@ class LookupEngine:
                 nearest_trauma_kit=self._amenity_near(AmenityKind.TRAUMA_KIT, near, None, None),
                 campus_id=self.index.campus.id,
             )
+            if len(self._context) < CONTEXT_CACHE_SIZE:
+                self._context[key] = cached
         hits.others.append(cached)
 
     def _doors(self, q: str, building_id: str | None, hits: _Hits) -> None:
@@ -1217,7 +1241,7 @@ class LookupEngine:
             if not words:
                 continue
             self._whole_words(words, building_id, hits)
-            if rank == 0 and not exact:
+            if rank == 0 and not exact and any(len(w) > 2 for w in words):
                 # typos of what was said (its drawing-name variants are matched exactly)
                 for i, score in self._fuzzy(processed, words):
                     self._name_hit(self.names[i], score, building_id, hits)

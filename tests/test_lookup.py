@@ -11,7 +11,7 @@ from gridmap import grid
 from gridmap.doors import number_exterior_doors
 from gridmap.errors import InvalidQuery
 from gridmap.index import CampusIndex
-from gridmap.lookup import MAX_QUERY_LENGTH, LookupResult, MatchKind, Status, lookup
+from gridmap.lookup import MAX_QUERY_LENGTH, LookupResult, MatchKind, Status, engine_for, lookup
 from gridmap.model import Unit, stable_id
 from gridmap.usng import to_usng
 from gridmap.vocabulary import (
@@ -518,3 +518,28 @@ def test_restroom_gender_from_imdf_categories() -> None:
     assert category_gender("restroom.female") == "female"
     assert category_gender("restroom.unisex.wheelchair") == "unisex"
     assert category_gender("restroom") is None and category_gender("classroom") is None
+
+
+@pytest.mark.parametrize("query", [
+    " by ".join("abcdefghijklmnopqrstuvwxyz")[:MAX_QUERY_LENGTH],
+    ("aed near " * 30)[:MAX_QUERY_LENGTH], ("gym in " * 40)[:MAX_QUERY_LENGTH],
+    ("nearest aed to " * 20)[:MAX_QUERY_LENGTH], ("x " * 100)[:MAX_QUERY_LENGTH],
+    "in in in", "by by by", "? near ?", "near " * 39,
+])
+def test_no_phrasing_makes_the_work_explode(index: CampusIndex, query: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = engine_for(index)
+    calls: list[str] = []
+    real = engine.lookup
+
+    def counted(text: str, limit: int = 10) -> LookupResult:
+        calls.append(text)
+        return real(text, limit)
+
+    monkeypatch.setattr(engine, "lookup", counted)
+    result = engine.lookup(query)
+    # parts of parts are looked up at most two deep: a handful of lookups, not 2^n
+    assert len(calls) <= 12, len(calls)
+    assert result.status in (Status.NOT_FOUND, Status.AMBIGUOUS, Status.FOUND)
+    if query in ("in in in", "by by by", "? near ?"):
+        assert result.status is Status.NOT_FOUND
