@@ -64,7 +64,7 @@ MAX_LABEL_SIZE_M = 500.0
 _WORD = r"(?:[A-Z]|BIS|TER|QUATER)"
 # "214", "101A", "B-12", "C-1", "A2.14", "G-104B", "A015", "E003BIS", "214-B", "1.2.014"
 ROOM_NUMBER_RE = re.compile(
-    rf"^(?:[A-Z]{{1,3}}[-.]?)?\d{{1,4}}(?:[.-]\d{{1,3}}){{0,2}}(?:-?{_WORD})?$"
+    rf"^(?:[A-Z]{{1,3}}[-.]?)?\d{{1,4}}(?:[.-]\d{{1,4}}){{0,2}}(?:-?{_WORD})?$"
 )
 _SUFFIX_RE = re.compile(rf"^{_WORD}$")
 # words written before a number: "Room 214", "Rm. 12", "No 7", "#4"

@@ -470,7 +470,6 @@ def test_missing_room_layer_stays_an_error() -> None:
     ("Rm. 12 Nurse", ("12", "Nurse")),
     ("B013a\nLager Technik\n(Holz)", ("B013A", "Lager Technik (Holz)")),
     ("Stair 1", ("", "Stair 1")),
-    ("Lab 2", ("", "Lab 2")),
     ("2nd Grade", ("", "2nd Grade")),
     ("Salle\\~de classe", ("", "Salle de classe")),
     ("", ("", "")),
@@ -761,3 +760,21 @@ def test_a_leader_carries_its_label_into_the_room_it_points_at(associative: bool
             leader.dxf.annotation_handle = note.dxf.handle
 
     assert numbers(plan_of(draw)) == {"0,0": "A101", "10,0": "A102"}
+
+
+_prefixes = st.sampled_from(["", "A", "b", "EG", "A-", "B.", "K-1."])
+_suffixes = st.sampled_from(["", "a", "B", "bis", "ter", " a", " B", "-b"])
+_names = st.lists(st.sampled_from(["Büro", "Salle", "de", "classe", "Lab", "Physics",
+                                   "Technologie", "atelier", "Gym"]), min_size=1, max_size=4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(prefix=_prefixes, digits=st.from_regex(r"\A[0-9]{1,4}\Z"), suffix=_suffixes,
+       name=_names, sep=st.sampled_from(["\n", "\\P", "\\n", "\r\n"]))
+def test_numbers_and_names_written_any_way_come_back_apart(prefix: str, digits: str,
+                                                           suffix: str, name: list[str],
+                                                           sep: str) -> None:
+    written = f"{prefix}{digits}{suffix}"
+    number, got_name = split_label(f"{written}{sep}{' '.join(name)}")
+    assert number == written.upper()
+    assert got_name == " ".join(name)
