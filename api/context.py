@@ -58,6 +58,11 @@ class LoadedCampus:
     _answers: OrderedDict[tuple[str, int], tuple[str, bytes]] = field(
         default_factory=OrderedDict)
 
+    def cached_answer(self, query: str, limit: int) -> tuple[str, bytes] | None:
+        """A kept answer (see :meth:`lookup_answer`), or None; never searches."""
+        with self._lock:
+            return self._answers.get((query, limit))
+
     def lookup_answer(self, query: str, limit: int, keep: int) -> tuple[str, bytes]:
         """The lookup's status and JSON body (the API's shape), from the ``keep`` most recent
         answers of this revision when asked before. A lookup is a pure function of the
@@ -227,6 +232,25 @@ class AppContext:
                 self._cache.popitem(last=False)
         pending.set_result(entry)
         return entry
+
+    def loaded_if_cached(self, campus_id: str, principal: Principal) -> LoadedCampus | None:
+        """The current revision as :meth:`loaded` would give it, when that needs no I/O and no
+        refusal (the store has the current revision cached, the campus is loaded); else None:
+        then :meth:`loaded` (in a worker thread) decides, audits refusals and loads."""
+        if not principal.may_see(campus_id):
+            return None
+        number = self.store.cached_current_revision(campus_id)
+        if number is None:
+            return None
+        with self._lock:
+            hit = self._cache.get((campus_id, number))
+            if hit is not None:
+                self._cache.move_to_end((campus_id, number))
+            return hit
+
+    def audit_would_wait(self) -> bool:
+        """Whether queuing an audit entry now could block (a full batch is unwritten)."""
+        return self.store.audit_would_wait()
 
     def audit(
         self, request: Request, principal: Principal | None, action: str,

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from api.auth import AdminPrincipal, CurrentPrincipal, current_principal
-from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, Ctx
+from api.auth import AdminPrincipal, CurrentPrincipal, Principal, current_principal
+from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, AppContext, Ctx
 from api.geo import campus_detail, level_feature_collection
 from gridmap import lookup as lookups
 
@@ -68,7 +69,7 @@ def list_revisions(
 
 
 @router.get("/campuses/{campus_id}/lookup", summary="Room, door, cell, point kind, USNG, lat/lon")
-def lookup(
+async def lookup(
     campus_id: CampusId,
     request: Request,
     ctx: Ctx,
@@ -77,6 +78,20 @@ def lookup(
                             description="what the caller said")],
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Response:
+    """A question asked before of this revision is answered on the event loop (no I/O, no
+    search); anything else (a first load, a search, a refusal) runs in a worker thread. Every
+    request is audited either way."""
+    loaded = ctx.loaded_if_cached(campus_id, principal)
+    answer = None if loaded is None else loaded.cached_answer(q, limit)
+    if answer is None or ctx.audit_would_wait():
+        return await run_in_threadpool(_lookup, campus_id, request, ctx, principal, q, limit)
+    status, body = answer
+    ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {status}")
+    return Response(body, media_type="application/json")
+
+
+def _lookup(campus_id: str, request: Request, ctx: AppContext, principal: Principal, q: str,
+            limit: int) -> Response:
     loaded = ctx.loaded(request, campus_id, principal)
     status, body = loaded.lookup_answer(q, limit, ctx.settings.lookup_cache_size)
     ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {status}")

@@ -161,6 +161,10 @@ class CampusStore(Protocol):
 
     def current_revision(self, campus_id: str) -> int: ...
 
+    def cached_current_revision(self, campus_id: str) -> int | None:
+        """The current revision if it is cached and fresh (no I/O), else None."""
+        ...
+
     def list_campuses(self) -> list[CampusSummary]: ...
 
     def revisions(self, campus_id: str) -> list[RevisionInfo]: ...
@@ -214,6 +218,10 @@ class CampusStore(Protocol):
 
     def flush_audit(self) -> None:
         """Write every queued audit entry now."""
+        ...
+
+    def audit_would_wait(self) -> bool:
+        """Whether :meth:`audit` could block now (a full batch is still unwritten)."""
         ...
 
     def audit_log(
@@ -367,6 +375,13 @@ class TtlCache(Generic[K, V]):
             self._items[key] = (now, value)
         return value
 
+    def peek(self, key: K) -> V | None:
+        """The cached value if fresh (no load), else None."""
+        hit = self._items.get(key)
+        if self.ttl_s > 0 and hit is not None and self.clock() - hit[0] < self.ttl_s:
+            return hit[1]
+        return None
+
     def fresh(self, key: K) -> bool:
         """Whether ``get(key)`` would answer from the cache now."""
         hit = self._items.get(key)
@@ -506,6 +521,9 @@ class SqlCampusStore:
         if number is None:
             raise _campus_not_found(campus_id)
         return number
+
+    def cached_current_revision(self, campus_id: str) -> int | None:
+        return self._current.peek(campus_id)
 
     def list_campuses(self) -> list[CampusSummary]:
         with self._sessions() as session:
@@ -647,6 +665,9 @@ class SqlCampusStore:
 
     def flush_audit(self) -> None:
         self.audit_writer.flush()
+
+    def audit_would_wait(self) -> bool:
+        return self.audit_writer.unwritten() >= self.audit_writer.batch_max - 1
 
     def _write_audit(self, entries: Sequence[AuditEntry]) -> None:
         rows = [
