@@ -469,3 +469,24 @@ def test_concurrent_first_asks_build_one_network_per_building() -> None:
     for t in threads:
         t.join()
     assert len(got) == 8 and all(net is got[0] for net in got)
+
+
+SECOND_SAMPLE = SAMPLE.parents[1] / "riverside_international/campus.toml"
+
+
+@pytest.mark.skipif(not SECOND_SAMPLE.exists(), reason="second sample campus not present")
+def test_second_sample_basement_rooms_are_sent_up_the_stairs() -> None:
+    ix = CampusIndex(import_campus(SECOND_SAMPLE).campus)
+    below = [u for u in ix.campus.units if u.number and ix.levels[u.level_id].ordinal < 0]
+    assert below
+    shafts = {a.name for a in ix.campus.amenities if a.kind is AmenityKind.STAIRWELL}
+    for u in below:
+        p = ix.label_point(u)
+        doors = ix.nearest_exterior_doors(p, u.building_id, level_id=u.level_id)
+        assert doors, u.number
+        first = doors[0]
+        if not first.same_level:  # out by the stairs, not the lift
+            assert first.via in shafts and first.distance_kind == "walking", u.number
+        for kind in (AmenityKind.AED, AmenityKind.TRAUMA_KIT):
+            n = ix.nearest_amenity(kind, p, u.building_id, level_id=u.level_id)
+            assert n is not None and (n.same_level or n.via), (u.number, kind)
