@@ -91,6 +91,7 @@ FLAG_ALSO_ROOM = "also a room number, written without its zeros or letters"
 _UNKNOWN_FLAG = "not on this campus: "
 FLAG_APPROXIMATE = "label only, no outline"
 FLAG_STRAIGHT = "straight-line distances: no hallway data"
+FLAG_NO_DOORS = "no exterior doors on this building's plans: doors of another building"
 FLAG_OFF_FLOOR = "not on the floor the caller said"
 FLAG_GENDER_UNKNOWN = "restroom gender not marked on the map"
 
@@ -1449,10 +1450,17 @@ class LookupEngine:
     def _distance_flags(self, building_id: str | None, nearby: dict[str, Any]) -> tuple[str, ...]:
         if building_id is None:
             return ()
+        flags: list[str] = []
         doors: tuple[Nearby, ...] = nearby["nearest_doors"]
-        if doors and doors[0].building_id == building_id and doors[0].distance_kind != "walking":
-            return (FLAG_STRAIGHT,)
-        return ()
+        if doors and all(d.building_id != building_id for d in doors):
+            flags.append(FLAG_NO_DOORS)
+        own = [n for n in (*doors, nearby["nearest_aed"], nearby["nearest_trauma_kit"])
+               if n is not None and n.building_id == building_id]
+        # within its own building a walk is measured where there are hallways
+        straight = all(n.distance_kind != "walking" for n in own) if own else bool(flags)
+        if straight:
+            flags.append(FLAG_STRAIGHT)
+        return tuple(flags)
 
     # --- candidates ------------------------------------------------------------------------
 

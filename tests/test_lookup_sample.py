@@ -291,3 +291,19 @@ def test_a_nearest_answer_on_another_level_names_the_level_and_the_stairs(
     for c in result.candidates:
         assert c.level_ordinal == 0
         assert "on Erdgeschoss" in c.label and " via " in c.label, c.label
+
+
+def test_a_building_without_doors_or_hallways_says_so(second: CampusIndex) -> None:
+    # the science block's plans have no door layer: its nearest doors are another building's,
+    # measured in a straight line, and the answer says both
+    science = next(b.id for b in second.campus.buildings if b.short_name == "B")
+    room = next(u for u in second.campus.units if u.building_id == science and u.number)
+    best = lookup(second, room.number).candidates[0]
+    assert not second.campus.exterior_doors(science)
+    assert all(d.building_id != science for d in best.nearest_doors)
+    assert "no exterior doors on this building's plans: doors of another building" in best.flags
+    assert "straight-line distances: no hallway data" in best.flags
+    # a building with hallways and doors says nothing of the kind
+    main = lookup(second, "A001").candidates[0]
+    assert main.flags == ()
+    assert all(d.distance_kind == "walking" for d in main.nearest_doors)
