@@ -91,9 +91,9 @@ class LengthUnit(StrEnum):
         return 1.0 if self is LengthUnit.METRE else 0.3048
 
 
-#: the most cells a campus grid may have (200 x 200): every grid-wide answer (``/grid.geojson``,
+#: the most cells a campus grid may have (100 x 100): every grid-wide answer (``/grid.geojson``,
 #: the map's grid lines and labels) grows with it, and no school campus needs more
-MAX_GRID_CELLS = 40_000
+MAX_GRID_CELLS = 10_000
 #: the widest a campus grid may be, either way, metres
 MAX_GRID_EXTENT_M = 5_000.0
 
@@ -138,7 +138,7 @@ class GridSpec:
         if self.columns * self.rows > MAX_GRID_CELLS:
             raise InvalidModel(
                 f"grid of {self.columns}x{self.rows} = {self.columns * self.rows:,} cells is "
-                f"larger than a campus needs (limit {MAX_GRID_CELLS:,} cells, e.g. 200x200); "
+                f"larger than a campus needs (limit {MAX_GRID_CELLS:,} cells, e.g. 100x100); "
                 "use larger cells"
             )
 

@@ -200,7 +200,7 @@ class GridSettings(_Strict):
         if (self.columns or 1) * (self.rows or 1) > MAX_GRID_CELLS:
             raise ValueError(
                 f"a grid of {self.columns}x{self.rows} cells is larger than a campus needs "
-                f"(limit {MAX_GRID_CELLS:,} cells, e.g. 200x200); use larger cells")
+                f"(limit {MAX_GRID_CELLS:,} cells, e.g. 100x100); use larger cells")
         if self.origin is not None:
             lon, lat = self.origin
             if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):

@@ -201,8 +201,8 @@ def test_non_finite_or_absurd_numbers_are_named(sample: Path, old: str, new: str
 
 
 @pytest.mark.parametrize(("grid", "limit"), [
-    ("columns = 702\nrows = 999", "40,000 cells"),  # the attack's 702x999 grid: 907 MB
-    ("columns = 201\nrows = 200", "40,000 cells"),
+    ("columns = 702\nrows = 999", "10,000 cells"),  # the attack's 702x999 grid: 907 MB
+    ("columns = 101\nrows = 100", "10,000 cells"),
 ])
 def test_a_grid_larger_than_a_campus_needs_is_refused(sample: Path, grid: str,
                                                       limit: str) -> None:
@@ -236,3 +236,28 @@ def test_deeply_nested_toml_is_a_manifest_error(tmp_path: Path) -> None:
     path.write_text("a = " + "[" * 100_000)
     with pytest.raises(ManifestError, match=r"campus\.toml: malformed TOML"):
         load_manifest(path)
+
+
+def test_the_attack_grid_of_702_by_999_cells_of_100_ft_is_refused(sample: Path) -> None:
+    """The grid that made /grid.geojson 907 MB and the server 5.2 GB."""
+    _edit(sample, "margin_cells = 1", "margin_cells = 1\ncolumns = 702\nrows = 999")
+    with pytest.raises(ManifestError, match=r"30,450 m across; a campus grid may span at most"):
+        load_manifest(sample)
+
+
+def test_the_largest_grid_allowed_answers_in_bounded_size() -> None:
+    """At the cap (100 x 100 cells of 50 m = 5 km) the grid GeoJSON is under 25 MB (the
+    attack's 702 x 999 grid gave 907 MB)."""
+    import dataclasses
+    import json
+
+    from api.geo import grid_feature_collection
+    from gridmap.model import MAX_GRID_CELLS, MAX_GRID_EXTENT_M, GridSpec, LengthUnit
+
+    campus = import_campus(SAMPLE / "campus.toml").campus
+    side = int(MAX_GRID_CELLS ** 0.5)
+    cap = GridSpec(campus.grid.origin_x, campus.grid.origin_y, MAX_GRID_EXTENT_M / side,
+                   LengthUnit.METRE, side, side)
+    body = json.dumps(grid_feature_collection(dataclasses.replace(campus, grid=cap)))
+    assert body.count('"grid_cell"') == MAX_GRID_CELLS
+    assert len(body) < 25_000_000

@@ -21,12 +21,19 @@ from api.store import SqlCampusStore
 from gridmap.errors import DxfError, Unservable
 from gridmap.model import Campus
 from importers.campus import ImportResult, import_campus
-from tests.conftest import stored_bytes
 
 
-def _stored_rows(store: SqlCampusStore) -> list[bytes]:
-    """Every row the store holds, in a fixed order (PostgreSQL returns rows in any order)."""
-    return sorted(stored_bytes(store).split(b"\n"))
+def _stored_rows(store: SqlCampusStore) -> list[str]:
+    """Every campus, revision and feature row the store holds, in a fixed order (PostgreSQL
+    returns rows in any order); the audit log, written in batches, is left out."""
+    import sqlalchemy
+
+    rows: list[str] = []
+    with store.engine.connect() as conn:
+        for table in ("campuses", "revisions", "features"):
+            rows += [f"{table} {tuple(r)!r}"
+                     for r in conn.execute(sqlalchemy.text(f'SELECT * FROM "{table}"'))]
+    return sorted(rows)
 
 SAMPLE = Path(__file__).resolve().parent.parent / "data" / "samples" / "lincoln_ridge"
 NAN = float("nan")
