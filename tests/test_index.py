@@ -101,3 +101,22 @@ def test_locate_in_a_multi_level_building_lists_every_level(index: CampusIndex) 
     levels = {(u["level_ordinal"], u["level_name"], u["number"]) for u in found["units"]}
     assert {(o, n) for o, n, _ in levels} == {(0, "1st Floor"), (1, "2nd Floor")}
     assert (1, "2nd Floor", "214") in levels
+
+
+def test_a_road_drawn_as_a_centre_line_is_found_beside_it() -> None:
+    from dataclasses import replace
+
+    from shapely.geometry import LineString
+
+    from gridmap.model import GroundsFeature, GroundsKind
+
+    campus = number_exterior_doors(small_campus())
+    ix0 = CampusIndex(campus)
+    road = GroundsFeature("road-1", GroundsKind.ROAD, "Test Road",
+                          ix0.frame.to_wgs84(LineString([(-60, 45), (110, 45)])))
+    ix = CampusIndex(replace(campus, grounds=(*campus.grounds, road)))
+    assert [g.name for g in ix.grounds_at(0.0, 47.0)] == ["Test Road"]
+    assert ix.grounds_at(0.0, 52.0) == []
+    label = ix.cell_of(0.0, 45.0)
+    assert label is not None
+    assert "road-1" in [g["id"] for g in ix.cell_contents(label)["grounds"]]
