@@ -141,6 +141,7 @@ class WalkNetwork:
         self._trees: dict[str, STRtree] = {}
         self._stairs: dict[str, list[tuple[str, Point]]] = {lid: [] for lid in self.levels}
         self._lock = threading.Lock()
+        self._geos_lock = threading.Lock()
         #: rooms reached through a wall, their door to the hallway not being drawn
         self.through_walls: set[str] = set()
         self._cache: dict[tuple[str, float, float], _Reached] = {}
@@ -490,7 +491,8 @@ class WalkNetwork:
         if space is None or not space.nodes:  # off the network: nothing reached
             return {}
         candidates = [*space.nodes, *space.corners]
-        seen = _sees(space.inside, [(origin.x, origin.y, p.x, p.y) for _, p in candidates])
+        with self._geos_lock:  # GEOS prepared geometries are not safe to share across threads
+            seen = _sees(space.inside, [(origin.x, origin.y, p.x, p.y) for _, p in candidates])
         starts = [(origin.distance(p), node)
                   for (node, p), ok in zip(candidates, seen, strict=True) if ok]
         if not starts:  # an origin just outside its space (a label on a wall): the nearest node
