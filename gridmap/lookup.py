@@ -26,9 +26,9 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from rapidfuzz import fuzz, process, utils
 from shapely.geometry import Point, Polygon
@@ -136,6 +136,7 @@ _DOOR_WORDS = frozenset({"door", "doors", "exit", "exits", "exterior door", "ext
                          "entrance", "way in", "way out", "entry"})
 _CELL = re.compile(r"^(?P<said>(?:grid|cell|grid cell|map grid)\s+)?([a-z]{1,2})\s*(\d{1,3})"
                    r"(?:\s*-\s*([1-9]))?$")
+_ZONELESS = re.compile(r"^(?:[a-z]{2}\s*)?\d{1,5}[\s-]*\d{1,5}$")
 _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
 # "42.7, -84.43", "42.700171N 84.430286W", "42.700171° N, 84.430286° W", "lat 42.7 lon -84.4"
 _COORD = (r"(?:(?P<@label>lat(?:itude)?|lon(?:g(?:itude)?)?|lng)\s*[:=]?\s*)?"
@@ -292,6 +293,13 @@ def loose_number(text: str) -> str | None:
     return ((m.group("pre") or "") + str(int(m.group("num"))) + (m.group("suf") or "")).upper()
 
 
+_T = TypeVar("_T")
+_FIELDS: dict[type, tuple[str, ...]] = {
+    Candidate: tuple(f.name for f in fields(Candidate)),
+    LookupResult: tuple(f.name for f in fields(LookupResult)),
+}
+
+
 def _clean(query: str) -> str:
     q = fold(query.strip())
     q = q.replace("’", "'").replace("`", "'")
@@ -353,6 +361,19 @@ def _key(text: str) -> str:
     return utils.default_process(fold(text).replace("'", ""))
 
 
+def _replace(obj: _T, **changes: Any) -> _T:
+    """``dataclasses.replace`` for the frozen value objects here, without its per-call field
+    introspection (it is the hot path of every answer)."""
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is None:
+        raise TypeError(f"{cls.__name__} is not one of the lookup's value objects")
+    new: _T = object.__new__(cls)
+    for name in names:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
+
+
 def _stem(word: str) -> str:
     """Plural and possessive said alike: "nurses" ~ "nurse", "concessions" ~ "concession"."""
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
@@ -360,10 +381,7 @@ def _stem(word: str) -> str:
     return word
 
 
-def _holds(tokens: frozenset[str], word: str) -> bool:
-    """A name's words hold ``word``, or a word it is the start of ("chem" -> "chemistry")."""
-    return word in tokens or (len(word) >= 3 and any(
-        t.startswith(word) and len(t) >= len(word) + 2 for t in tokens))
+_NO_NAMES: frozenset[int] = frozenset()
 
 
 def _is_hallway(unit: Unit) -> bool:
@@ -455,10 +473,15 @@ class LookupEngine:
         self.name_gendered_restroom = [
             n.kind == "unit" and _is_restroom(self.units[n.feature_id])
             and restroom_gender(n.text) is not None for n in self.names]
-        self.names_with_word: dict[str, list[int]] = {}
+        with_word: dict[str, set[int]] = {}
+        with_prefix: dict[str, set[int]] = {}
         for i, toks in enumerate(self.name_tokens):
             for w in toks:
-                self.names_with_word.setdefault(w, []).append(i)
+                with_word.setdefault(w, set()).add(i)
+                for end in range(3, len(w) - 1):
+                    with_prefix.setdefault(w[:end], set()).add(i)
+        self.names_with_word = {w: frozenset(v) for w, v in with_word.items()}
+        self.names_with_prefix = {w: frozenset(v) for w, v in with_prefix.items()}
         self.restrooms = [u for u in campus.units if _is_restroom(u)]
         self.vocabulary = self._vocabulary()
         # single letters that are words of names ("Pre-K Classroom"), not articles
@@ -562,7 +585,7 @@ class LookupEngine:
         if building_id is not None and not core.strip():
             # "the gym" is the building; "auxiliary gym" names something not on the plans
             said = _FILLER.sub(" ", spoken).split()
-            hits.others.append(replace(
+            hits.others.append(_replace(
                 self._building_candidate(building_id, PARTIAL_SCORE),
                 flags=(_UNKNOWN_FLAG + " ".join(said),)) if said
                 else self._building_candidate(building_id, EXACT))
@@ -595,7 +618,7 @@ class LookupEngine:
         top = EXACT if cap is None else cap
         for uid, (score, match, own) in part.units.items():
             into.add_unit(uid, min(score, top), match, (*own, *flags))
-        into.others += [replace(c, score=min(c.score, top), flags=(*c.flags, *flags))
+        into.others += [_replace(c, score=min(c.score, top), flags=(*c.flags, *flags))
                         if c.score > top or flags else c for c in part.others]
         into.set_query = into.set_query or part.set_query
         into.set_kind = into.set_kind or part.set_kind
@@ -697,10 +720,10 @@ class LookupEngine:
         cells = any(c.match is MatchKind.CELL for c in candidates)
         for c in candidates:
             if c.match is MatchKind.CELL and strong_rooms and not hits.explicit_cell:
-                c = replace(c, score=ALTERNATIVE_SCORE, flags=(*c.flags, FLAG_ALSO_CELL))
+                c = _replace(c, score=ALTERNATIVE_SCORE, flags=(*c.flags, FLAG_ALSO_CELL))
             elif (cells and not strong_rooms and c.match is MatchKind.UNIT_NUMBER
                   and not hits.explicit_cell):
-                c = replace(c, score=min(c.score, ALTERNATIVE_SCORE),
+                c = _replace(c, score=min(c.score, ALTERNATIVE_SCORE),
                             flags=(*c.flags, FLAG_ALSO_ROOM))
             out.append(c)
         best = max(c.score for c in out)
@@ -873,7 +896,7 @@ class LookupEngine:
         place = self._nested(m.group("place"), limit)
         if place.status is not Status.FOUND:
             return None
-        return replace(place, query=query, message=(
+        return _replace(place, query=query, message=(
             f"{place.message}; {m.group('said')!r} read as what happens there"))
 
     def _with_landmark(self, query: str, what: str, landmark: str,
@@ -890,7 +913,7 @@ class LookupEngine:
             return None
         if near.status is Status.FOUND and near.candidates[0].building_id != answer.building_id:
             return None
-        return replace(place, query=query)
+        return _replace(place, query=query)
 
     def _restrooms_near(self, query: str, what: str, target: Candidate, origin: Point,
                         where: str, k: int) -> LookupResult:
@@ -918,7 +941,7 @@ class LookupEngine:
                                      flags)
             d = origin.distance(self.index.label_point(self.units[uid]))
             other = "" if c.level_ordinal == target.level_ordinal else f", {c.level_name}"
-            found.append(replace(c, label=f"{c.label} · {d:.0f} m straight line from "
+            found.append(_replace(c, label=f"{c.label} · {d:.0f} m straight line from "
                                           f"{where}{other}"))
         status = Status.FOUND if best >= FOUND_THRESHOLD else Status.AMBIGUOUS
         message = (f"Nearest restroom to {where}" if status is Status.FOUND else
@@ -931,7 +954,7 @@ class LookupEngine:
         text = f"{c.label} · {n.distance_m:.0f} m {how} from {where}"
         if not n.same_level:
             text += f" · on {n.level_name or c.level_name}" + (f" via {n.via}" if n.via else "")
-        return replace(c, label=text)
+        return _replace(c, label=text)
 
     def _level_of(self, c: Candidate) -> str | None:
         fid = c.feature_id or ""
@@ -1011,6 +1034,8 @@ class LookupEngine:
     def _usng_without_zone(self, q: str) -> str | None:
         """"GN 1046 3072", "1046 3072": a USNG reference said without its zone (or square),
         read in the zone and 100 km square of the campus, as responders do on a local map."""
+        if not _ZONELESS.match(q):
+            return None
         return complete_usng(q, *self._centre)
 
     def _cell(self, q: str, hits: _Hits) -> None:
@@ -1220,7 +1245,8 @@ class LookupEngine:
         if said:
             # "tech block": the one building whose name or alias holds those words' starts
             owners = {b_id for text, b_id in self.building_names
-                      if all(_holds(frozenset(text.split()), w) for w in said)}
+                      if all(any(t == w or (len(w) >= 3 and t.startswith(w))
+                                 for t in text.split()) for w in said)}
             if len(owners) == 1:
                 hits.others.append(self._building_candidate(owners.pop(), UNIQUE_WORD_SCORE))
         choices = [text for text, _ in self.building_names]
@@ -1271,13 +1297,11 @@ class LookupEngine:
                      hits: _Hits) -> None:
         """Names by their words: "vestibule" is the one room whose name holds the word (93);
         "south parking lot" is "South Lot" said with its kind (95)."""
-        sharing = {i for w in words for i in self.names_with_word.get(w, ())}
-        if any(w not in self.names_with_word for w in words):
-            # "chem lab": a word said short is the start of a name's word
-            sharing.update(i for i, toks in enumerate(self.name_tokens)
-                           if all(_holds(toks, w) for w in words))
-        containing = sorted(i for i in sharing
-                            if all(_holds(self.name_tokens[i], w) for w in words))
+        # names holding each word, or a word it is the start of ("chem" -> "chemistry")
+        holding = [self.names_with_word.get(w, _NO_NAMES) | self.names_with_prefix.get(
+            w, _NO_NAMES) for w in words]
+        sharing = frozenset().union(*holding)
+        containing = sorted(frozenset.intersection(*holding)) if holding else []
         features = {(self.names[i].kind, self.names[i].feature_id) for i in containing}
         # "girls" alone may be a restroom or a locker room the map names otherwise
         gender_only = len(words) == 1 and restroom_gender(next(iter(words))) is not None
@@ -1365,7 +1389,7 @@ class LookupEngine:
         for c in hits.others:
             level_id = self._level_of(c)
             if level_id is not None and level_id not in ok and c.feature_type != "cell":
-                c = replace(c, score=min(c.score, OFF_FLOOR_SCORE),
+                c = _replace(c, score=min(c.score, OFF_FLOOR_SCORE),
                             flags=(*c.flags, FLAG_OFF_FLOOR))
             others.append(c)
         hits.others = others
@@ -1470,7 +1494,7 @@ class LookupEngine:
         if base is None:
             base = self._build_unit_context(unit)
             self._context[unit.id] = base
-        return replace(base, score=score, match=match, flags=(*base.flags, *flags))
+        return _replace(base, score=score, match=match, flags=(*base.flags, *flags))
 
     def _build_unit_context(self, unit: Unit) -> Candidate:
         ix = self.index
@@ -1507,7 +1531,7 @@ class LookupEngine:
             base = self._build_feature_context(feature_id, feature_type, name, building_id,
                                                level_id, kind)
             self._context[key] = base
-        return replace(base, score=score, match=match)
+        return _replace(base, score=score, match=match)
 
     def _build_feature_context(self, feature_id: str, feature_type: str, name: str,
                                building_id: str | None, level_id: str | None,
@@ -1543,7 +1567,7 @@ class LookupEngine:
         if base is None:
             base = self._build_building_context(building_id)
             self._context[key] = base
-        return replace(base, score=score)
+        return _replace(base, score=score)
 
     def _build_building_context(self, building_id: str) -> Candidate:
         ix = self.index
@@ -1584,7 +1608,7 @@ class LookupEngine:
         if base is None:
             base = self._build_grounds_context(g)
             self._context[key] = base
-        return replace(base, score=score)
+        return _replace(base, score=score)
 
     def _build_grounds_context(self, g: GroundsFeature) -> Candidate:
         ix = self.index
