@@ -68,13 +68,16 @@ NEAREST_LIMIT = 3
 SUGGESTION_CUTOFF = 60.0
 # a word the campus does not know (no name, kind or number word is this alike) is context
 CONTEXT_WORD_CUTOFF = 80.0
-# an answer on another floor than the one the caller said, or an alternative reading
-OFF_FLOOR_SCORE = 70.0
-ALTERNATIVE_SCORE = 60.0
-LOOSE_NUMBER_SCORE = 88.0
-UNIQUE_WORD_SCORE = 93.0
-QUALIFIED_NAME_SCORE = 92.0
-PARTIAL_SCORE = 85.0
+# Scores: >= FOUND_THRESHOLD may be an answer; below it only a choice to confirm
+NAME_WITH_KIND_SCORE = 95.0   # "south parking lot" for South Lot: the name with its kind word
+UNIQUE_WORD_SCORE = 93.0      # "vestibule": the one name holding the word
+QUALIFIED_NAME_SCORE = 92.0   # a name said with a building ("ecc restroom")
+LOOSE_NUMBER_SCORE = 88.0     # "a15" for A015: zeros dropped, offered not assumed
+PARTIAL_SCORE = 85.0          # an unknown word said with a known one, or part of a phrase
+OFF_FLOOR_SCORE = 70.0        # on another floor than the one the caller said
+ALTERNATIVE_SCORE = 60.0      # the other reading of the same text ("also a grid cell")
+# a word said counts as in a name when this alike to one of its words (rapidfuzz ratio)
+WORD_CUTOFF = 75.0
 FUZZY_CACHE_SIZE = 4096
 # cached answers per engine (rooms, doors, points, cells); cells beyond it are not kept
 CONTEXT_CACHE_SIZE = 20_000
@@ -82,9 +85,6 @@ CONTEXT_CACHE_SIZE = 20_000
 MAX_NESTING = 2
 # "chem prep room": runs of words tried when the whole says nothing, for queries this long
 MAX_PART_WORDS = 8
-NAME_WITH_KIND_SCORE = 95.0
-# a word said counts as in a name when this alike to one of its words (rapidfuzz ratio)
-WORD_CUTOFF = 75.0
 
 FLAG_ALSO_CELL = "also a grid cell"
 FLAG_ALSO_ROOM = "also a room number, written without its zeros or letters"
