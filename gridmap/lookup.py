@@ -41,6 +41,7 @@ from gridmap.usng import complete_usng, normalise_usng, parse_usng, to_usng
 from gridmap.vocabulary import (
     AMENITY_WORDS,
     GROUNDS_WORDS,
+    INCIDENT_WORDS,
     RESTROOM_WORDS,
     ROOM_WORDS,
     FloorSaid,
@@ -635,7 +636,7 @@ class LookupEngine:
         core = set(self._without_context(" ".join(plain)).split())
         dropped = []
         for i, w in enumerate(words):
-            if w in core or _FILLER.fullmatch(w) or w in _STOP_WORDS:
+            if w in core or _FILLER.fullmatch(w) or w in _STOP_WORDS or w in INCIDENT_WORDS:
                 continue
             for j in (i - 1, i + 1):
                 if 0 <= j < len(words):
@@ -668,6 +669,8 @@ class LookupEngine:
             # "E003 bis", "B015 a": a short word after a number is its suffix
             suffix = bool(kept) and any(ch.isdigit() for ch in kept[-1]) and len(w) <= 3
             letter = len(w) == 1 and w.isalpha()
+            if w in INCIDENT_WORDS and not suffix:
+                continue  # "room 214 is on fire": what happens there, not where
             if suffix or (letter and self._prefix_letter(w, words, i)) \
                     or (not letter and self._known_word(w)):
                 kept.append(w)

@@ -241,6 +241,19 @@ def _spoken_run(words: list[str]) -> str | None:
     return out or None
 
 
+#: what is happening, said with where ("room 214 is on fire", "shooter in the gym"): never
+#: part of the place's name, and no reason to doubt the place
+INCIDENT_WORDS = frozenset({
+    "fire", "smoke", "smoking", "flames", "burning", "gas leak", "leak", "flood", "flooding",
+    "gun", "guns", "shooter", "shooting", "shots", "shot", "weapon", "knife", "armed", "fight",
+    "fighting", "assault", "intruder", "suspect", "threat", "bomb", "lockdown", "injured",
+    "injury", "hurt", "bleeding", "unconscious", "unresponsive", "seizure", "fell", "fall",
+    "collapsed", "medical", "emergency", "overdose", "allergic", "reaction", "breathing",
+    "cardiac", "arrest", "help", "student", "students", "kid", "kids", "child", "person",
+    "man", "woman", "boy", "girl", "patient", "victim", "someone", "somebody",
+})
+
+
 #: short forms typed on a call, read as the word they stand for
 ABBREVIATIONS: dict[str, str] = {
     "ed": "education", "sped": "special education", "pe": "physical education",

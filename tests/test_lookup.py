@@ -319,6 +319,10 @@ def test_dispatcher_phrasings_of_room_214(index: CampusIndex, query: str) -> Non
                                                ("one oh one", "101"), ("in the library by the "
                                                                        "windows", "103"),
                                                ("man with a gun in the cafeteria", "104"),
+                                               ("room 214 is on fire", "214"),
+                                               ("cafeteria fire", "104"),
+                                               ("student injured library", "103"),
+                                               ("smoke in 1O4", "104"),
                                                ("library downstairs", "103")])
 def test_more_phrasings(index: CampusIndex, query: str, number: str) -> None:
     result = lookup(index, query)
