@@ -752,7 +752,8 @@ def _labels_by_room(texts: list[Label], outlines: list[tuple[str, Polygon]],
     for label, distance in found.far:
         warnings.append(
             f"{source}: label {label.short!r} ({label.handle}) {on} is outside every room "
-            f"and {distance:.0f} m from the nearest, outside the building; ignored"
+            f"and {distance:.0f} m from the nearest, in no floor outline: taken for a note "
+            "outside the building, not a room; ignored"
         )
     return found
 

@@ -309,7 +309,7 @@ def test_label_far_outside_the_building_is_reported_not_kept() -> None:
     plan = plan_of(draw)
     assert not plan.label_only
     said = [w for w in plan.warnings if "SHEET A-101" in w]
-    assert len(said) == 1 and "outside the building; ignored" in said[0]
+    assert len(said) == 1 and "outside the building, not a room; ignored" in said[0]
 
 
 def test_label_inside_the_drawn_floor_outline_is_kept_however_far() -> None:
