@@ -1,21 +1,26 @@
 """Room labels: where a label's text really lies, what it says, and which room it names.
 
-An architect's room label is a TEXT or MTEXT entity. Its insertion point alone says little
-about where the words are: MTEXT is most often anchored at its top-left corner, so the
-insertion point can sit on a wall or just outside the room. So each label is placed by the
-box its text covers (:func:`label_of`), estimated from the character height, the number of
-characters and lines, the MTEXT attachment point and defined width, the TEXT alignment and
-the rotation. The estimate uses an average glyph width, not the font: it is deterministic and
-fast, and good to a fraction of a character height.
+An architect's room label is a TEXT or MTEXT entity (or the attributes of a room tag block,
+or a MULTILEADER). Its insertion point alone says little about where the words are: MTEXT is
+most often anchored at its top-left corner, so the insertion point can sit on a wall or just
+outside the room. So each label is placed by the box its text covers (:func:`label_of`),
+estimated from the character height, the number of characters and lines, the MTEXT
+attachment point and defined width, the TEXT alignment and the rotation. The estimate uses an
+average glyph width, not the font: it is deterministic and fast, and good to a fraction of a
+character height. A label carried by a leader is placed at the leader's arrow tip
+(:func:`follow_leaders`).
 
 :func:`assign_labels` then gives each label to a room with a spatial index:
 
-* the smallest room holding the centre of its text box;
+* the smallest room holding the centre of its text box, unless that room is plainly another's
+  (a named corridor, a room another number names, an unnamed corridor the label straddles)
+  and the label overlaps exactly one room still lacking a number: then that room;
 * else, for a label outside every room outline, the one room it plainly belongs to: the only
   room its box overlaps by a meaningful fraction, or the only room within a short distance
   (derived from its text height), among rooms still lacking what the label gives (a number, or
   a name);
-* else it is kept as a *label only* place: an approximate location with no outline.
+* else it is kept as a *label only* place: an approximate location with no outline; or, far
+  from every room and outside any floor outline, reported as a note and ignored.
 
 :func:`split_label` reads a label's text into a room number and a name, the way schools write
 them (``214B``, ``E003bis``, ``B015 a``, ``A-214``, ``A2.14``, ``"B013\\nTechnologie
