@@ -1,6 +1,8 @@
 """How fast is a dispatcher lookup, measured against peers in the same run.
 
-Three measurements, each repeated for several rounds (the median is reported):
+Four measurements, taken in turn in each of many short rounds (medians are reported; each
+ratio is the median of the per-round ratios, so the two rates of a ratio are always measured
+seconds apart, which keeps a busy machine's bursts out of the ratio):
 
 (a) a bare FastAPI endpoint returning ``{"ok": true}`` over HTTP (uvicorn subprocess, one
     keep-alive httpx client): the ceiling for any HTTP endpoint on this machine;
@@ -63,11 +65,21 @@ def _free_port() -> int:
         return port
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far; None where /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def uvicorn_server(
     app: str, *, app_dir: Path, env: dict[str, str], ready_path: str
-) -> Iterator[str]:
-    """A uvicorn subprocess serving ``app`` (a factory) on a free port; yields its base URL."""
+) -> Iterator[tuple[str, int]]:
+    """A uvicorn subprocess serving ``app`` (a factory) on a free port; yields its base URL
+    and process id."""
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--app-dir", str(app_dir),
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
@@ -85,7 +97,7 @@ def uvicorn_server(
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"uvicorn for {app} did not start")
             time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -102,6 +114,22 @@ def rate(run: Callable[[int], None], n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def rate_and_cpu(run: Callable[[int], None], n: int, server_pid: int) -> tuple[float, float | None]:
+    """Requests per second, and the CPU seconds per request of client and server together.
+
+    On a busy machine the rate swings with the load; the CPU time a request costs does not
+    (much), and on an idle machine it is what the rate comes down to.
+    """
+    server_before = cpu_seconds(server_pid)
+    client_before = time.process_time()
+    per_s = rate(run, n)
+    client = time.process_time() - client_before
+    server_after = cpu_seconds(server_pid)
+    if server_before is None or server_after is None:
+        return per_s, None
+    return per_s, (client + server_after - server_before) / n
+
+
 def build_campus() -> tuple[Any, str]:
     if SAMPLE.exists():
         from importers.campus import import_campus
@@ -114,9 +142,9 @@ def build_campus() -> tuple[Any, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--requests", type=int, default=1000, help="HTTP requests per round")
-    parser.add_argument("--lookups", type=int, default=5000, help="in-process lookups per round")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--requests", type=int, default=300, help="HTTP requests per round")
+    parser.add_argument("--lookups", type=int, default=1000, help="in-process lookups per round")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
     args = parser.parse_args(argv)
 
@@ -144,18 +172,20 @@ def main(argv: list[str] | None = None) -> int:
         inproc: list[float] = []
         http: list[float] = []
         uncached: list[float] = []
+        cpu: dict[str, list[float]] = {"bare": [], "http": [], "uncached": []}
         auth = {"Authorization": f"Bearer {token}"}
         with (
             uvicorn_server("bench_lookup:bare_app", app_dir=Path(__file__).parent, env=env,
-                           ready_path="/ping") as bare_url,
+                           ready_path="/ping") as (bare_url, bare_pid),
             uvicorn_server("api.app:create_app", app_dir=REPO, env=env,
-                           ready_path="/healthz") as app_url,
+                           ready_path="/healthz") as (app_url, app_pid),
             uvicorn_server("api.app:create_app", app_dir=REPO,
                            env={**env, "GRIDMAP_LOOKUP_CACHE_SIZE": "0"},
-                           ready_path="/healthz") as uncached_url,
-            httpx.Client(base_url=bare_url) as bare_client,
-            httpx.Client(base_url=app_url, headers=auth) as app_client,
-            httpx.Client(base_url=uncached_url, headers=auth) as uncached_client,
+                           ready_path="/healthz") as (uncached_url, uncached_pid),
+            # a first lookup loads the campus and builds its index: give it time on a busy box
+            httpx.Client(base_url=bare_url, timeout=60.0) as bare_client,
+            httpx.Client(base_url=app_url, headers=auth, timeout=60.0) as app_client,
+            httpx.Client(base_url=uncached_url, headers=auth, timeout=60.0) as uncached_client,
         ):
             lookup_path = f"/campuses/{campus.id}/lookup"
 
@@ -176,10 +206,14 @@ def main(argv: list[str] | None = None) -> int:
             for warm in (get_bare, get_lookup, get_uncached, in_process):  # caches, index
                 rate(warm, 50)
             for _ in range(args.rounds):
-                bare.append(rate(get_bare, args.requests))
+                for rates, name, run, pid in ((bare, "bare", get_bare, bare_pid),
+                                              (http, "http", get_lookup, app_pid),
+                                              (uncached, "uncached", get_uncached, uncached_pid)):
+                    per_s, cpu_each = rate_and_cpu(run, args.requests, pid)
+                    rates.append(per_s)
+                    if cpu_each is not None:
+                        cpu[name].append(cpu_each)
                 inproc.append(rate(in_process, args.lookups))
-                http.append(rate(get_lookup, args.requests))
-                uncached.append(rate(get_uncached, args.requests))
 
     results = {
         "campus": campus.id,
@@ -190,12 +224,19 @@ def main(argv: list[str] | None = None) -> int:
         "lookup_http_per_s": statistics.median(http),
         "lookup_http_uncached_per_s": statistics.median(uncached),
     }
-    results["ratio_in_process_vs_bare"] = (
-        results["lookup_in_process_per_s"] / results["bare_endpoint_per_s"])
-    results["ratio_http_lookup_vs_bare"] = (
-        results["lookup_http_per_s"] / results["bare_endpoint_per_s"])
-    results["ratio_http_lookup_uncached_vs_bare"] = (
-        results["lookup_http_uncached_per_s"] / results["bare_endpoint_per_s"])
+    results["ratio_in_process_vs_bare"] = statistics.median(
+        i / b for i, b in zip(inproc, bare, strict=True))
+    results["ratio_http_lookup_vs_bare"] = statistics.median(
+        h / b for h, b in zip(http, bare, strict=True))
+    results["ratio_http_lookup_uncached_vs_bare"] = statistics.median(
+        u / b for u, b in zip(uncached, bare, strict=True))
+    if all(cpu.values()):
+        for name, times in cpu.items():
+            results[f"cpu_ms_per_request_{name}"] = statistics.median(times) * 1e3
+        results["cpu_ratio_http_lookup_vs_bare"] = (
+            results["cpu_ms_per_request_bare"] / results["cpu_ms_per_request_http"])
+        results["cpu_ratio_http_lookup_uncached_vs_bare"] = (
+            results["cpu_ms_per_request_bare"] / results["cpu_ms_per_request_uncached"])
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
@@ -216,6 +257,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{results['ratio_http_lookup_vs_bare']:.2f}x")
     print(f"  ratio (d)/(a) HTTP lookup, answer cache off      : "
           f"{results['ratio_http_lookup_uncached_vs_bare']:.2f}x")
+    if "cpu_ratio_http_lookup_vs_bare" in results:
+        print("  CPU per request (client + server): "
+              f"(a) {results['cpu_ms_per_request_bare']:.2f} ms"
+              f", (c) {results['cpu_ms_per_request_http']:.2f} ms"
+              f", (d) {results['cpu_ms_per_request_uncached']:.2f} ms")
+        print(f"  CPU-time ratio (a)/(c), the rate ratio of an idle machine : "
+              f"{results['cpu_ratio_http_lookup_vs_bare']:.2f}x "
+              f"(answer cache off: {results['cpu_ratio_http_lookup_uncached_vs_bare']:.2f}x)")
     return 0
 
 
