@@ -484,6 +484,7 @@ class LookupEngine:
         self.names_with_word = {w: frozenset(v) for w, v in with_word.items()}
         self.names_with_prefix = {w: frozenset(v) for w, v in with_prefix.items()}
         self.restrooms = [u for u in campus.units if _is_restroom(u)]
+        self.restroom_ids = frozenset(u.id for u in self.restrooms)
         self.vocabulary = self._vocabulary()
         # single letters that are words of names ("Pre-K Classroom"), not articles
         self.name_letters = frozenset(
@@ -1262,9 +1263,13 @@ class LookupEngine:
     def _names(self, q: str, building_id: str | None, hits: _Hits) -> None:
         if sum(ch.isalpha() for ch in q) < 3:
             return
+        # a restroom asked for is weighed by whom it serves (see _restrooms), never by a
+        # room that happens to be named just "Restroom"
+        restroom = is_restroom_phrase(q)
         for rank, variant in enumerate(room_name_variants(q)):
             processed = _key(variant)
-            exact = self.exact_names.get(processed, [])
+            exact = [n for n in self.exact_names.get(processed, [])
+                     if not (restroom and n.feature_id in self.restroom_ids)]
             for n in exact:
                 self._name_hit(n, EXACT, building_id, hits)
             words = frozenset(map(_stem, processed.split())) - _STOP_WORDS
@@ -1274,7 +1279,8 @@ class LookupEngine:
             if rank == 0 and not exact and any(len(w) > 2 for w in words):
                 # typos of what was said (its drawing-name variants are matched exactly)
                 for i, score in self._fuzzy(processed, words):
-                    self._name_hit(self.names[i], score, building_id, hits)
+                    if not (restroom and self.names[i].feature_id in self.restroom_ids):
+                        self._name_hit(self.names[i], score, building_id, hits)
 
     def _fuzzy(self, processed: str, words: frozenset[str]) -> list[tuple[int, float]]:
         """Names like ``processed`` (a typo of it), each scored below an exact name; only

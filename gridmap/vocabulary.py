@@ -249,9 +249,9 @@ INCIDENT_WORDS = frozenset({
     "fighting", "assault", "intruder", "suspect", "threat", "bomb", "lockdown", "injured",
     "injury", "hurt", "bleeding", "unconscious", "unresponsive", "seizure", "fell", "fall",
     "collapsed", "medical", "emergency", "overdose", "allergic", "reaction", "breathing",
-    "cardiac", "arrest", "help", "student", "students", "kid", "kids", "child", "person",
-    "man", "woman", "boy", "girl", "patient", "victim", "someone", "somebody",
-})
+    "cardiac", "arrest", "help", "person", "man", "woman", "patient", "victim", "someone",
+    "somebody",
+})  # not "boy", "girl", "kids", "student": they say whose restroom
 
 
 #: short forms typed on a call, read as the word they stand for
