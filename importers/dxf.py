@@ -861,7 +861,9 @@ def extract_floor_plan(
     outline = _outline(found.outlines, unit_m)
     texts = follow_leaders(found.texts, found.leaders)
     labels = _labels_by_room(texts, outlines, outline, unit_m, source, layers, warnings)
-    rooms = [_labelled_room(h, poly, labels.by_room[h], source, warnings)
+    # with no labels at all, the layer warning says it once instead of once per room
+    unlabelled = warnings if found.texts else []
+    rooms = [_labelled_room(h, poly, labels.by_room[h], source, unlabelled)
              for h, poly in outlines]
     footprint = outline if outline is not None else rooms_footprint(rooms)
     doors = _doors(found.inserts, footprint, unit_m, layers, exterior_distance_m)

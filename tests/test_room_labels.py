@@ -424,6 +424,8 @@ def test_missing_door_and_label_layers_are_warnings_naming_file_and_layer() -> N
             "will be empty for this level") in plan.warnings
     assert any(w.startswith("no label layer 'TEXTE-LOCAUX' in plan.dxf: no room numbers")
                for w in plan.warnings)
+    # said once for the layer, not once more for every room
+    assert not [w for w in plan.warnings if "has no label" in w]
 
 
 def test_empty_door_and_label_layers_are_warnings() -> None:
