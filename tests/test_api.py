@@ -89,6 +89,7 @@ def test_every_other_route_needs_a_token(client: TestClient, stored_campus: Camp
         assert response.status_code == 401, (method, path)
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json()["error"]["type"] == "Unauthenticated"
+        _check_headers(method, path, response)  # refusals carry the security headers too
 
 
 def test_only_health_and_login_are_public(client: TestClient) -> None:
