@@ -17,7 +17,7 @@ from typing import Any
 import ezdxf
 import pytest
 from ezdxf import bbox
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon, box
 
@@ -780,3 +780,45 @@ def test_numbers_and_names_written_any_way_come_back_apart(prefix: str, digits: 
     number, got_name = split_label(f"{written}{sep}{' '.join(name)}")
     assert number == written.upper()
     assert got_name == " ".join(name)
+
+
+_any_number = st.one_of(st.floats(allow_nan=False, allow_infinity=False, width=32),
+                        st.sampled_from([0.0, -1.0, 1e-300, 1e6, 1e12]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(x=_any_number, y=_any_number, height=_any_number, width=_any_number,
+       rotation=_any_number, point=st.integers(-3, 12),
+       text=st.text(max_size=40))
+def test_any_label_imports_or_is_a_named_error(x: float, y: float, height: float,
+                                               width: float, rotation: float, point: int,
+                                               text: str) -> None:
+    """Whatever numbers a label carries, the floor plan reads or fails with a DxfError
+    (never another exception), and every room keeps a valid outline."""
+    from gridmap.errors import DxfError
+
+    doc = new_doc()
+    msp = doc.modelspace()
+    room(msp, 0, 0, 10, 10)
+    room(msp, 10, 0, 20, 10)
+    try:
+        msp.add_mtext(text, dxfattribs={"layer": "A-AREA-IDEN", "insert": (x, y),
+                                        "char_height": height, "width": width,
+                                        "rotation": rotation, "attachment_point": point})
+        msp.add_text(text, dxfattribs={"layer": "A-AREA-IDEN", "insert": (y, x),
+                                       "height": height, "rotation": rotation,
+                                       "width": width, "halign": point % 6,
+                                       "valign": point % 4, "align_point": (x, x)})
+    except (ValueError, TypeError):
+        event("ezdxf refuses the label")
+        return  # ezdxf refuses to write it: no drawing can hold it
+    try:
+        plan = extract_floor_plan(doc, "fuzz.dxf")
+    except DxfError:
+        event("named error")
+        return
+    event("read")
+    assert len(plan.rooms) == 2
+    assert all(r.polygon.is_valid for r in [*plan.rooms, *plan.label_only])
+    for r in [*plan.rooms, *plan.label_only]:
+        assert "\\P" not in r.name and "\n" not in r.name
