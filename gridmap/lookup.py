@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from rapidfuzz import fuzz, process, utils
+from rapidfuzz.distance import Levenshtein
 from shapely.geometry import Point, Polygon
 
 from gridmap import grid
@@ -66,7 +67,7 @@ NAME_CUTOFF = 72.0
 FUZZY_NAME_CEILING = 89.0
 NEAREST_LIMIT = 3
 # a not_found suggestion shares a word with the query at least this alike (rapidfuzz ratio)
-SUGGESTION_CUTOFF = 60.0
+SUGGESTION_CUTOFF = 65.0
 # a word the campus does not know (no name, kind or number word is this alike) is context
 CONTEXT_WORD_CUTOFF = 80.0
 # Scores: >= FOUND_THRESHOLD may be an answer; below it only a choice to confirm
@@ -77,8 +78,6 @@ LOOSE_NUMBER_SCORE = 88.0     # "a15" for A015: zeros dropped, offered not assum
 PARTIAL_SCORE = 85.0          # an unknown word said with a known one, or part of a phrase
 OFF_FLOOR_SCORE = 70.0        # on another floor than the one the caller said
 ALTERNATIVE_SCORE = 60.0      # the other reading of the same text ("also a grid cell")
-# a word said counts as in a name when this alike to one of its words (rapidfuzz ratio)
-WORD_CUTOFF = 75.0
 FUZZY_CACHE_SIZE = 4096
 # cached answers per engine (rooms, doors, points, cells); cells beyond it are not kept
 CONTEXT_CACHE_SIZE = 20_000
@@ -383,6 +382,19 @@ def _stem(word: str) -> str:
 
 
 _NO_NAMES: frozenset[int] = frozenset()
+
+
+def _alike(said: str, word: str) -> bool:
+    """``said`` is a typo of ``word`` or shares its stem."""
+    edits = 1 if len(said) <= 5 else 2
+    if Levenshtein.distance(said, word, score_cutoff=edits) <= edits:
+        return True
+    stem = 0
+    for a, b in zip(said, word, strict=False):
+        if a != b:
+            break
+        stem += 1
+    return stem >= 6 and stem >= 0.7 * min(len(said), len(word))
 
 
 def _is_hallway(unit: Unit) -> bool:
@@ -1299,8 +1311,14 @@ class LookupEngine:
 
     @staticmethod
     def _every_word_in(words: frozenset[str], name: frozenset[str]) -> bool:
-        return all(w in name or any(fuzz.ratio(w, t) >= WORD_CUTOFF for t in name)
-                   for w in words if len(w) > 2)
+        """Every word said (of three letters or more) is in the name: itself, a typo of one
+        of its words (one edit in a short word, two in a longer one: "ofice", "libary", but
+        not "stage" for "storage"), or a word sharing its stem ("counselor", "counseling")."""
+        said = [w for w in words if len(w) > 2]
+        # "counselor's office" for "Counseling": a room word need not be in the name, when
+        # another word said is
+        specific = [w for w in said if w not in _GENERIC_WORDS]
+        return all(w in name or any(_alike(w, t) for t in name) for w in specific or said)
 
     def _whole_words(self, words: frozenset[str], building_id: str | None,
                      hits: _Hits) -> None:
