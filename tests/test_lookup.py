@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 from shapely.geometry import Point, box
@@ -560,3 +561,24 @@ def test_a_restroom_word_is_never_one_room_merely_named_restroom(index: CampusIn
         assert lookup(variant, query).status is Status.AMBIGUOUS, query
     girls = lookup(variant, "girl toilet")
     assert girls.status is Status.FOUND and girls.candidates[0].unit_number == "121"
+
+
+def test_a_point_in_a_multi_level_building_lists_every_level(index: CampusIndex) -> None:
+    upper = next(u for u in index.campus.units if u.number == "214")
+    p = index.frame.to_wgs84(index.label_point(upper))
+    result = lookup(index, f"{p.y:.6f}, {p.x:.6f}")
+    best = result.candidates[0]
+    below = index.units_at(*index.frame.xy(p.x, p.y), 0)[0]
+    assert "1st Floor" in best.label and "2nd Floor" in best.label
+    assert f"Room {below.number}" in best.label and "Room 214" in best.label
+
+
+def test_answers_are_json_ready(index: CampusIndex) -> None:
+    for query in ("room 214", "building b", "front lot", "knox box", "C4", "door 2 gym"):
+        payload = json.loads(json.dumps(lookup(index, query).to_dict()))
+        for c in payload["candidates"]:
+            assert isinstance(c["flags"], list) and isinstance(c["approximate"], bool)
+            for key in ("nearest_trauma_kit", "nearest_stairs"):
+                assert key in c
+            for d in c["nearest_doors"]:
+                assert {"level_name", "same_level", "distance_kind", "via"} <= set(d)
