@@ -144,6 +144,9 @@ _COORD = (r"(?:(?P<@label>lat(?:itude)?|lon(?:g(?:itude)?)?|lng)\s*[:=]?\s*)?"
 _LONLAT = re.compile(r"^" + _COORD.replace("@", "a") + r"\s*[,;/\s]\s*"
                      + _COORD.replace("@", "b") + r"$")
 _STOP_WORDS = frozenset({"the", "a", "an", "of", "and", "de", "la", "le", "du", "des"})
+# room words that say what kind of room ("lab" is not an "office"); "room" says nothing
+_ROOM_KINDS = frozenset({"office", "lab", "class", "station", "stand", "desk", "booth",
+                         "center", "centre"})
 _BUILDING_KIND_WORDS = frozenset({"building", "block", "wing", "bldg", "hall", "center", "centre"})
 _GENERIC_WORDS = frozenset({"room", "office", "area", "space", "center", "centre", "the",
                             "stand", "station", "desk", "booth", "lab", "class"})
@@ -481,8 +484,11 @@ class LookupEngine:
                                              if _key(n.text) in map(_key, vs)))
                    and index.shapes[n.feature_id].area >= 0.5 * index.footprints[b_id].area
                    for n in self.names))
+        self.restrooms = [u for u in campus.units if _is_restroom(u)]
+        self.restroom_ids = frozenset(u.id for u in self.restrooms)
         self.name_extra = [self._extra_words(n) for n in self.names]
         self.name_kind_words = [e - _GENERIC_WORDS for e in self.name_extra]
+        self.name_kind_phrases = [self._kind_phrases(n) for n in self.names]
         self.name_gendered_restroom = [
             n.kind == "unit" and _is_restroom(self.units[n.feature_id])
             and restroom_gender(n.text) is not None for n in self.names]
@@ -495,8 +501,6 @@ class LookupEngine:
                     with_prefix.setdefault(w[:end], set()).add(i)
         self.names_with_word = {w: frozenset(v) for w, v in with_word.items()}
         self.names_with_prefix = {w: frozenset(v) for w, v in with_prefix.items()}
-        self.restrooms = [u for u in campus.units if _is_restroom(u)]
-        self.restroom_ids = frozenset(u.id for u in self.restrooms)
         self.vocabulary = self._vocabulary()
         # single letters that are words of names ("Pre-K Classroom"), not articles
         self.name_letters = frozenset(
@@ -609,7 +613,8 @@ class LookupEngine:
         self._doors(core, building_id, hits)
         self._room_number(core, building_id, hits)
         self._number_and_name(core, building_id, hits)
-        self._building_named(core, hits)
+        if building_id is None:  # "athletics main" names two buildings, not building A
+            self._building_named(core, hits)
         # a numbered phrasing is answered by number only; "room 214" is not "Classroom
         # 201", and "gym door 9" is no door rather than the gym lobby's AED
         numbered = bool(_DOOR.match(core) or _CELL.match(core) or self._is_number(core)
@@ -663,6 +668,10 @@ class LookupEngine:
         """(building, rest) readings of a query: as said, and with a named building taken
         out ("door 4 gym" -> (gym, "door 4"))."""
         readings: list[tuple[str | None, str]] = [(None, q)]
+        main, _, rest = _without_filler(q).partition(" ")
+        if main == "main" and _key(q) not in self.exact_names and (
+                rest in ROOM_WORDS or _key(rest) in self.exact_names):
+            readings.append((None, rest))  # "main gym": the gym, "main" its adjective
         qualified = self._building_qualifier(q)
         if qualified is not None:
             readings.append(qualified)
@@ -1344,6 +1353,10 @@ class LookupEngine:
                 continue  # restrooms by gender are weighed alike, named or categorised
             extra = self.name_extra[i]
             own = toks - extra
+            # "chemistry office" is not "Chemistry Lab": room words that differ say so
+            theirs, ours = toks & _ROOM_KINDS, words & _ROOM_KINDS
+            if theirs and ours and not theirs & ours:
+                continue
             if own and own == words - extra and toks != words:
                 self._name_hit(self.names[i], NAME_WITH_KIND_SCORE, building_id, hits)
 
@@ -1351,7 +1364,25 @@ class LookupEngine:
         """A name holding its kind's word ("AED - Cafeteria", "Staff Restroom") is meant only
         when the caller said a word of that kind too."""
         kind_words = self.name_kind_words[i]
-        return not (self.name_tokens[i] & kind_words) or bool(words & kind_words)
+        named = self.name_tokens[i] & kind_words
+        if not named or named <= words:
+            return True
+        # a whole kind phrase: "electrical panel", not the "main" of "main breaker"
+        return any(phrase <= words for phrase in self.name_kind_phrases[i])
+
+    def _kind_phrases(self, n: _Name) -> tuple[frozenset[str], ...]:
+        """The phrases that say a name's kind, as word sets ({"electrical", "panel"})."""
+        if n.kind == "grounds":
+            g = self.grounds[n.feature_id].kind
+            said = [w for w, k in GROUNDS_WORDS.items() if k is g]
+        elif n.kind == "amenity":
+            a = self.amenities[n.feature_id].kind
+            said = [w for w, k in AMENITY_WORDS.items() if k is a]
+        elif n.kind == "unit" and n.feature_id in self.restroom_ids:
+            said = list(RESTROOM_WORDS)
+        else:
+            said = []
+        return tuple(frozenset(map(_stem, _key(w).split())) for w in said)
 
     def _extra_words(self, n: _Name) -> frozenset[str]:
         """Words that may go with a name without changing what it names: its kind's words."""

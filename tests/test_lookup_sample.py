@@ -307,3 +307,21 @@ def test_a_building_without_doors_or_hallways_says_so(second: CampusIndex) -> No
     main = lookup(second, "A001").candidates[0]
     assert main.flags == ()
     assert all(d.distance_kind == "walking" for d in main.nearest_doors)
+
+
+@pytest.mark.parametrize("query", ["athletics main", "gymnasium childhood", "chemistry office",
+                                   "main gym electrical", "office chemistry"])
+def test_words_of_two_places_are_never_one_answer(index: CampusIndex, query: str) -> None:
+    # two buildings named, or a room word that contradicts the name: a choice at most
+    assert lookup(index, query).status is not Status.FOUND
+
+
+@pytest.mark.parametrize(("query", "answer"), [
+    ("main gym", "Room B-1 Gymnasium"), ("nurses station", "Room 104 Nurse"),
+    ("concession stand", "Room B-14 Concessions"), ("art class", "Room 114 Art Room"),
+    ("chem lab", "Room 216 Chemistry Lab"), ("special ed", "Room 103 Special Education"),
+    ("room 1 0 4", "Room 104"), ("kitchen fire", "Room 110 Kitchen"),
+])
+def test_short_forms_room_words_and_context(index: CampusIndex, query: str,
+                                            answer: str) -> None:
+    assert answer in _found_one(lookup(index, query)).label
