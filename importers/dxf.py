@@ -49,6 +49,7 @@ from importers.room_labels import (
     Leader,
     assign_labels,
     follow_leaders,
+    has_attribs_on,
     label_of,
     leader_of,
     mleader_label,
@@ -637,7 +638,8 @@ def _collect(doc: Any, source: str, reading: _Reading, flatten: float,
         found.used_layers.add(layer)
         lay = layer.upper()
         kind = e.dxftype()
-        if lay not in want.values():
+        if lay not in want.values() and not (
+                kind == "INSERT" and has_attribs_on(e, want["labels"])):
             continue
         try:
             _check_numbers(e, reading)
@@ -675,6 +677,11 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
         label = (tag_label(e, handle, reading.text_height) if kind == "INSERT"
                  else mleader_label(e, handle, reading.text_height) if kind == "MULTILEADER"
                  else label_of(e, handle, reading.text_height))
+        if label is not None:
+            found.texts.append(label)
+    elif kind == "INSERT" and lay != want["doors"] and has_attribs_on(e, want["labels"]):
+        # a room tag inserted on another layer, its attributes on the label layer
+        label = tag_label(e, handle, reading.text_height, want["labels"])
         if label is not None:
             found.texts.append(label)
     elif lay == want["labels"] and kind == "LEADER":

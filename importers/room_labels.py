@@ -330,12 +330,18 @@ def label_of(e: Any, handle: str, fallback_height: float) -> Label | None:
 _NOT_A_NAME_TAG_RE = re.compile(r"AREA|SQ|SF$|M2|OCC|PERIM|HEIGHT|CEIL|FINISH|CAPAC|LOAD", re.I)
 
 
-def tag_label(insert: Any, handle: str, fallback_height: float) -> Label | None:
+def tag_label(insert: Any, handle: str, fallback_height: float,
+              layer: str | None = None) -> Label | None:
     """The label a room tag block gives: its visible attributes (number, name; not its area
-    or occupancy) read top to bottom as one label, placed by their texts' combined box."""
+    or occupancy) read top to bottom as one label, placed by their texts' combined box.
+
+    ``layer``: only attributes on this layer count (for a tag inserted on another layer).
+    """
     parts: list[Label] = []
     for k, attrib in enumerate(getattr(insert, "attribs", ())):
         if attrib.is_invisible or _NOT_A_NAME_TAG_RE.search(str(attrib.dxf.get("tag", ""))):
+            continue
+        if layer is not None and str(attrib.dxf.get("layer", "0")).upper() != layer:
             continue
         found = label_of(attrib, f"{handle}.{k}", fallback_height)
         if found is not None:
@@ -391,6 +397,13 @@ def mleader_label(e: Any, handle: str, fallback_height: float) -> Label | None:
         raise UnplacedLabel(f"leader label {label_lines(text)[0][:40]!r}: its position is "
                             "not a number")
     return Label(handle, text, _tip_box((float(at[0]), float(at[1])), height), height)
+
+
+def has_attribs_on(insert: Any, layer: str) -> bool:
+    """Whether an INSERT carries attributes on ``layer`` (upper case): a room tag inserted on
+    another layer whose attributes were drawn on the label layer."""
+    return any(str(a.dxf.get("layer", "0")).upper() == layer
+               for a in getattr(insert, "attribs", ()))
 
 
 def follow_leaders(labels: Sequence[Label], leaders: Sequence[Leader]) -> list[Label]:

@@ -822,3 +822,19 @@ def test_any_label_imports_or_is_a_named_error(x: float, y: float, height: float
     assert all(r.polygon.is_valid for r in [*plan.rooms, *plan.label_only])
     for r in [*plan.rooms, *plan.label_only]:
         assert "\\P" not in r.name and "\n" not in r.name
+
+
+def test_a_room_tag_on_another_layer_gives_the_attributes_on_the_label_layer() -> None:
+    doc = new_doc()
+    doc.layers.add("A-ANNO")
+    _tag_block(doc)
+    msp = doc.modelspace()
+    room(msp, 0, 0, 10, 10)
+    room(msp, 10, 0, 20, 10)
+    tag = msp.add_blockref("RMTAG", (5, 5), dxfattribs={"layer": "A-ANNO"})
+    tag.add_auto_attribs({"NUMBER": "A015", "NAME": "Büro"})
+    tag.attribs[0].dxf.layer = "A-AREA-IDEN"  # only the number was drawn on the label layer
+    other = msp.add_blockref("RMTAG", (15, 5), dxfattribs={"layer": "A-ANNO"})
+    other.add_auto_attribs({"NUMBER": "A016", "NAME": "Lab"})  # all on layer 0: not labels
+    plan = extract_floor_plan(doc, "tags.dxf")
+    assert sorted((r.number, r.name) for r in plan.rooms) == [("", ""), ("A015", "")]
