@@ -153,3 +153,12 @@ def test_a_refused_dxf_leaves_the_current_revision(store: SqlCampusStore,
         import_manifest(store, folder / "campus.toml")
     assert store.current_revision("lincoln-ridge") == 1
     assert _stored_rows(store) == before
+
+
+def test_an_unservable_import_is_a_client_error_not_a_500() -> None:
+    from api.errors import status_for
+    from gridmap.errors import ImportFailed, ImportLimitExceeded
+
+    assert status_for(Unservable("campus x: door not a number")) == 422
+    assert isinstance(Unservable("x"), ImportFailed)
+    assert status_for(ImportLimitExceeded("plan.dxf: entity budget")) == 400
