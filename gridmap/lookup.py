@@ -151,6 +151,8 @@ _ROOM_KINDS = frozenset({"office", "lab", "class", "station", "stand", "desk", "
 _BUILDING_KIND_WORDS = frozenset({"building", "block", "wing", "bldg", "hall", "center", "centre"})
 _GENERIC_WORDS = frozenset({"room", "office", "area", "space", "center", "centre", "the",
                             "stand", "station", "desk", "booth", "lab", "class"})
+_HALLWAY_WORDS = frozenset({"hall", "hallway", "halls", "hallways", "corridor", "corridors",
+                            "hall way", "flur", "couloir", "gang", "main hallway"})
 _HALLWAY_CATEGORIES = frozenset({"walkway", "hallway", "corridor", "circulation", "lobby"})
 _ROOM_WORDS = frozenset({"room", "rm", "classroom", "number", "no", "#", "suite", "nr", "raum",
                          "zimmer", "salle", "sala", "aula", "lokaal"})
@@ -267,6 +269,8 @@ class _Hits:
     #: what a set query asks for all of (points of a kind, a building's doors)
     set_kind: MatchKind | None = None
     explicit_cell: bool = False
+    #: rooms found by their kind alone ("hallway", "restroom"): a floor said may single one out
+    by_kind: set[str] = field(default_factory=set)
 
     def add_unit(self, unit_id: str, score: float, match: MatchKind,
                  flags: tuple[str, ...] = ()) -> None:
@@ -490,6 +494,7 @@ class LookupEngine:
                    for n in self.names))
         self.restrooms = [u for u in campus.units if _is_restroom(u)]
         self.restroom_ids = frozenset(u.id for u in self.restrooms)
+        self.hallways = [u for u in campus.units if _is_hallway(u)]
         self.name_extra = [self._extra_words(n) for n in self.names]
         self.name_kind_words = [e - _GENERIC_WORDS for e in self.name_extra]
         self.name_kind_phrases = [self._kind_phrases(n) for n in self.names]
@@ -630,6 +635,7 @@ class LookupEngine:
             if not numbered:
                 self._names(text, building_id, named)
                 self._restrooms(text, building_id, named)
+                self._hallways(text, building_id, named)
         if named is not hits:
             # "main corridor" is first the corridor named so, then a corridor of the
             # building called "main": a name said with a building ranks below a whole name
@@ -646,6 +652,7 @@ class LookupEngine:
         into.set_query = into.set_query or part.set_query
         into.set_kind = into.set_kind or part.set_kind
         into.explicit_cell = into.explicit_cell or part.explicit_cell
+        into.by_kind |= part.by_kind
 
     def _modifiers_dropped(self, spoken: str) -> list[str]:
         """Unknown words said right next to a known word ("auxiliary gym", "main st");
@@ -1300,7 +1307,8 @@ class LookupEngine:
             words = frozenset(map(_stem, processed.split())) - _STOP_WORDS
             if not words:
                 continue
-            self._whole_words(words, building_id, hits)
+            if rank == 0:  # by the words said; a drawing-name variant counts only whole
+                self._whole_words(words, building_id, hits)
             if rank == 0 and not exact and any(len(w) > 2 for w in words):
                 # typos of what was said (its drawing-name variants are matched exactly)
                 for i, score in self._fuzzy(processed, words):
@@ -1344,7 +1352,8 @@ class LookupEngine:
         containing = sorted(frozenset.intersection(*holding)) if holding else []
         features = {(self.names[i].kind, self.names[i].feature_id) for i in containing}
         # "girls" alone may be a restroom or a locker room the map names otherwise
-        gender_only = len(words) == 1 and restroom_gender(next(iter(words))) is not None
+        gender_only = len(words) == 1 and (restroom_gender(next(iter(words))) is not None
+                                           or next(iter(words)) in _HALLWAY_WORDS)
         if len(features) == 1 and any(len(w) > 2 for w in words) and not gender_only \
                 and self._kind_said(words, containing[0]) \
                 and words - self.name_extra[containing[0]]:
@@ -1438,8 +1447,19 @@ class LookupEngine:
                 unknown.append(u)
         for u in matching:
             hits.add_unit(u.id, 95.0 if len(matching) == 1 else 90.0, MatchKind.UNIT_NAME)
+            if said is None:
+                hits.by_kind.add(u.id)
         for u in unknown:
             hits.add_unit(u.id, 80.0, MatchKind.UNIT_NAME, (FLAG_GENDER_UNKNOWN,))
+
+    def _hallways(self, q: str, building_id: str | None, hits: _Hits) -> None:
+        """"hallway", "corridor upstairs": the walkways, a choice unless only one is meant."""
+        if _key(q) not in _HALLWAY_WORDS:
+            return
+        found = [u for u in self.hallways if building_id is None or u.building_id == building_id]
+        for u in found:
+            hits.add_unit(u.id, 90.0 if len(found) == 1 else PARTIAL_SCORE, MatchKind.HALLWAY)
+            hits.by_kind.add(u.id)
 
     def _apply_floor(self, floor: FloorSaid, hits: _Hits) -> None:
         """A floor the caller said narrows the answer: elsewhere is at best a partial match."""
@@ -1447,6 +1467,11 @@ class LookupEngine:
         for uid, (score, match, flags) in list(hits.units.items()):
             if self.units[uid].level_id not in ok:
                 hits.units[uid] = (min(score, OFF_FLOOR_SCORE), match, (*flags, FLAG_OFF_FLOOR))
+        # "hallway 2nd floor": the one room of the kind said on the floor said
+        on_floor = [uid for uid in hits.by_kind if self.units[uid].level_id in ok]
+        if len(on_floor) == 1:
+            score, match, flags = hits.units[on_floor[0]]
+            hits.units[on_floor[0]] = (max(score, FOUND_THRESHOLD), match, flags)
         others = []
         for c in hits.others:
             level_id = self._level_of(c)

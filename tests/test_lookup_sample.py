@@ -325,3 +325,12 @@ def test_words_of_two_places_are_never_one_answer(index: CampusIndex, query: str
 def test_short_forms_room_words_and_context(index: CampusIndex, query: str,
                                             answer: str) -> None:
     assert answer in _found_one(lookup(index, query)).label
+
+
+def test_a_hallway_by_its_kind_and_floor(index: CampusIndex, second: CampusIndex) -> None:
+    for query in ("hallway", "corridor", "hall"):
+        assert lookup(index, query).status is Status.AMBIGUOUS, query
+    for query in ("hallway 2nd floor", "upstairs hallway"):
+        assert _found_one(lookup(index, query)).unit_name == "Second Floor Hall", query
+    flur = _found_one(lookup(second, "corridor basement"))
+    assert (flur.unit_name, flur.level_ordinal) == ("Flur", -1)
