@@ -29,7 +29,24 @@ with their shapes in the campus's local frame (metres).
 
 A building with no walkway units has no network (:attr:`WalkNetwork.walkable` is False): the
 index then measures straight lines and says so. Shortest paths are Dijkstra over the graph from
-an origin point (attached to the space it stands in), cached per origin.
+an origin point (attached to the space it stands in), cached per origin: one heap-based search
+per origin, O(E log E) in the graph's edges, answering every door and point at once.
+
+Bounded work, so a drawing of thousands of rooms on a level (or a block fanned out into
+thousands of copies) builds in seconds: every search for pairs goes through a shapely STRtree
+(doors to spaces, neighbouring spaces, equipment to hallway walls, stairs across levels, each
+node's nearest in a large space), never every pair.
+
+* An outline drawn more than once on a level (the same to :data:`OUTLINE_GRID_M`) is one
+  space; the copies are recorded in :attr:`WalkNetwork.duplicates` and walked as the one kept.
+* Each space is tested for a shared wall with at most :data:`MAX_NEIGHBOURS` others (the
+  nearest, hallways first); a pair counts when either side finds it, so a hallway with more
+  rooms along it still meets each of them, and outlines piled almost on one spot cost a bounded
+  number of tests each.
+* Cut-off parts are rejoined greedily over a heap of their walls (see
+  :meth:`WalkNetwork._reconnect`), not by rescanning every wall per join.
+* A space with more than :data:`YAO_EXACT_NODES` nodes takes its Yao candidates from each
+  node's :data:`YAO_NEAREST` nearest only.
 """
 
 from __future__ import annotations
@@ -76,14 +93,24 @@ ON_WALL_M = 0.5
 #: a point this far outside every space (a label on a wall, a cabinet in the wall) still
 #: counts as in the nearest space
 ATTACH_M = 3.0
+#: outlines that agree to this grid are one outline drawn twice (a stacked copy)
+OUTLINE_GRID_M = 0.01
+#: a space is tested for a shared wall with at most this many others (see _neighbour_pairs)
+MAX_NEIGHBOURS = 32
 #: a space with more nodes than this is walked over a Yao graph, not every visible pair
 FULL_VISIBILITY_NODES = 40
 YAO_CONES = 16
 YAO_TRIES = 3  # nearest candidates per direction tested for visibility
+#: up to this many nodes in a space, every other node is a Yao candidate; above, the nearest
+#: :data:`YAO_NEAREST` only (found through a spatial index)
+YAO_EXACT_NODES = 400
+YAO_NEAREST = 64
 _INSIDE_EPS_M = 0.05
 _ORIGIN_CACHE = 2048  # origins remembered per building (each: one Route per door and point)
 
 Node = int
+#: a wall's rank when reconnecting cut-off parts, smallest first (a min-heap)
+_WallKey = tuple[bool, bool, int, float]
 #: the way from an origin to each door and point of interest it reaches, by feature id
 _Reached = dict[str, "Route"]
 
@@ -146,7 +173,10 @@ class WalkNetwork:
         self.through_walls: set[str] = set()
         self._cache: dict[tuple[str, float, float], _Reached] = {}
         self._exit_cache: dict[tuple[str, float, float], list[tuple[float, float, Route]]] = {}
-        for u in units:
+        #: units whose outline repeats another's on the level (stacked copies): walked as it
+        self.duplicates: dict[str, str] = {}
+        kept = _distinct_outlines(units, shapes, self.duplicates)
+        for u in kept:
             shape = shapes[u.id]
             assert isinstance(shape, Polygon)
             self._spaces[u.level_id].append(_Space(
@@ -187,11 +217,18 @@ class WalkNetwork:
 
     def _build(self, doors: list[Opening], amenities: Sequence[Amenity],
                shapes: Mapping[str, BaseGeometry]) -> None:
+        doors_on: dict[str, list[Opening]] = {}
+        for o in doors:
+            doors_on.setdefault(o.level_id, []).append(o)
+        points_on: dict[str, list[Amenity]] = {}
+        for a in amenities:
+            if a.level_id is not None:
+                points_on.setdefault(a.level_id, []).append(a)
         for lid, spaces in self._spaces.items():
             tree = self._trees[lid]
             joined: set[tuple[int, int]] = set()
             has_door: set[int] = set()
-            for o in (o for o in doors if o.level_id == lid):
+            for o in doors_on.get(lid, []):
                 p = _point(shapes, o.id)
                 node = self.feature_node[o.id] = self._node(lid, p)
                 touching = _door_sides(p, spaces, tree)
@@ -203,43 +240,53 @@ class WalkNetwork:
                     has_door.add(i)
                 joined.update((min(i, j), max(i, j))
                               for i, j in itertools.combinations(touching, 2))
-            self._open_walls(lid, spaces, joined, has_door)
-            self._attach_points(lid, spaces, amenities, shapes)
+            self._open_walls(lid, spaces, _neighbour_pairs(spaces, tree), joined, has_door)
+            self._attach_points(lid, spaces, points_on.get(lid, []), shapes)
         self._link_levels(amenities, shapes)
         for spaces in self._spaces.values():
             for s in spaces:
                 self._walk_inside(s)
 
-    def _open_walls(self, lid: str, spaces: list[_Space], joined: set[tuple[int, int]],
-                    has_door: set[int]) -> None:
+    def _open_walls(self, lid: str, spaces: list[_Space], pairs: list[tuple[int, int]],
+                    joined: set[tuple[int, int]], has_door: set[int]) -> None:
         """Open walls: a hallway to the hallways, stairs and elevators it meets; a doorless room
         to its hallway; then every part of the level cut off from the hallways (a room whose
         door to the hallway was not drawn, a lobby with no door to its gym) through its best
-        wall (see :meth:`_reconnect`)."""
-        tree = self._trees[lid]
-        for i, s in enumerate(spaces):
-            for j in (int(j) for j in tree.query(s.shape, predicate="dwithin",
-                                                  distance=WALL_GAP_M)):
-                pair = (min(i, j), max(i, j))
-                if j == i or pair in joined:
-                    continue
-                other = spaces[j]
-                kinds = (s.unit.category, other.unit.category)
-                open_pair = WALKWAY in kinds and all(k in _OPEN_KINDS for k in kinds)
-                doorless_room = (s.unit.category not in _OPEN_KINDS and i not in has_door
-                                 and other.unit.category == WALKWAY)
-                if (open_pair or doorless_room) and self._join_by_wall(lid, s, other):
-                    joined.add(pair)
-                    if doorless_room:
-                        self.through_walls.add(s.unit.id)
-        self._reconnect(lid, spaces, joined)
+        wall (see :meth:`_reconnect`). ``pairs`` are the level's neighbours (spaces within
+        :data:`WALL_GAP_M`, see :func:`_neighbour_pairs`)."""
+        opened: list[tuple[int, int, int, int]] = []  # (space met first, order, space, other)
+        for order, (i, j) in enumerate(pairs):
+            ci, cj = spaces[i].unit.category, spaces[j].unit.category
+            open_pair = WALKWAY in (ci, cj) and ci in _OPEN_KINDS and cj in _OPEN_KINDS
+            if open_pair or (ci not in _OPEN_KINDS and i not in has_door and cj == WALKWAY):
+                opened.append((i, order, i, j))  # met first from the lower, or the room
+            elif cj not in _OPEN_KINDS and j not in has_door and ci == WALKWAY:
+                opened.append((j, order, j, i))
+        for _, _, i, j in sorted(opened):
+            pair = (min(i, j), max(i, j))
+            if pair in joined:
+                continue
+            s, other = spaces[i], spaces[j]
+            if self._join_by_wall(lid, s, other):
+                joined.add(pair)
+                if s.unit.category not in _OPEN_KINDS:
+                    self.through_walls.add(s.unit.id)
+        self._reconnect(lid, spaces, pairs, joined)
 
-    def _reconnect(self, lid: str, spaces: list[_Space], joined: set[tuple[int, int]]) -> None:
+    def _reconnect(self, lid: str, spaces: list[_Space], pairs: list[tuple[int, int]],
+                   joined: set[tuple[int, int]]) -> None:
         """Join each part of a level that holds no hallway to a neighbouring part, one wall at a
         time: to a part with a hallway first, through the cut-off space with the most doors (a
-        gym, not its store room), then the longest shared wall."""
-        tree = self._trees[lid]
+        gym, not its store room), then the longest shared wall.
+
+        Greedy over a heap of the walls that touch a cut-off part: a wall's rank changes only
+        when a part gains a hallway or one of its two spaces gains a node, and then it is
+        pushed again (stale entries are dropped when popped), so each step is a few heap
+        operations, not a scan of every wall on the level.
+        """
         parent = list(range(len(spaces)))
+        members: dict[int, list[int]] = {i: [i] for i in range(len(spaces))}
+        hall = [s.unit.category == WALKWAY for s in spaces]  # per root: the part has a hallway
 
         def root(i: int) -> int:
             while parent[i] != i:
@@ -247,39 +294,74 @@ class WalkNetwork:
                 i = parent[i]
             return i
 
-        for i, j in joined:
-            parent[root(i)] = root(j)
-        with_hall = {root(i) for i, s in enumerate(spaces) if s.unit.category == WALKWAY}
-        if all(root(i) in with_hall for i in range(len(spaces))):
-            return  # every space reaches a hallway already
-        walled: dict[tuple[int, int], float] = {}
-        for i, s in enumerate(spaces):
-            for j in (int(j) for j in tree.query(s.shape, predicate="dwithin",
-                                                  distance=WALL_GAP_M)):
-                if j > i:
-                    length = _shared_wall(s.shape, spaces[j].grown)
-                    if length >= MIN_OPENING_M:
-                        walled[(i, j)] = length
-        while True:
-            with_hall = {root(i) for i, s in enumerate(spaces) if s.unit.category == WALKWAY}
-            best: tuple[tuple[bool, bool, int, float], int, int] | None = None
-            for (i, j), length in walled.items():
-                ri, rj = root(i), root(j)
-                if ri == rj or (ri in with_hall and rj in with_hall):
-                    continue
-                if ri in with_hall:  # i on the hallway side, j cut off
-                    i, j, ri, rj = j, i, rj, ri
-                score = (rj in with_hall, spaces[j].unit.category == WALKWAY,
-                         len(spaces[i].nodes), length)
-                if best is None or score > best[0]:
-                    best = (score, i, j)
-            if best is None:
+        def union(i: int, j: int) -> None:
+            ri, rj = root(i), root(j)
+            if ri == rj:
                 return
-            _, i, j = best
+            if len(members[ri]) < len(members[rj]):
+                ri, rj = rj, ri
+            parent[rj] = ri
+            members[ri].extend(members.pop(rj))
+            hall[ri] = hall[ri] or hall[rj]
+
+        for i, j in joined:
+            union(i, j)
+        if all(hall[root(i)] for i in range(len(spaces))):
+            return  # every space reaches a hallway already
+        walls: list[tuple[int, int, float]] = []  # (i, j, shared wall length), i < j
+        touching: dict[int, list[int]] = {}  # space -> its walls
+        # both sides reaching a hallway already always will: only walls touching a cut-off part
+        near = [(i, j) for i, j in pairs if not (hall[root(i)] and hall[root(j)])]
+        for (i, j), length in zip(near, _shared_walls(spaces, near), strict=True):
+            if length >= MIN_OPENING_M:
+                touching.setdefault(i, []).append(len(walls))
+                touching.setdefault(j, []).append(len(walls))
+                walls.append((i, j, length))
+
+        def ranked(w: int) -> tuple[_WallKey, int, int] | None:
+            """(key, cut-off side, other side) of wall ``w`` now; None when it joins nothing.
+            The rank: to a part with a hallway, to a hallway, the cut-off side's nodes, the
+            wall's length; the highest first."""
+            i, j, length = walls[w]
+            ri, rj = root(i), root(j)
+            if ri == rj or (hall[ri] and hall[rj]):
+                return None
+            if hall[ri]:  # i on the hallway side, j cut off
+                i, j, ri, rj = j, i, rj, ri
+            return (not hall[rj], spaces[j].unit.category != WALKWAY, -len(spaces[i].nodes),
+                    -length), i, j
+
+        heap: list[tuple[_WallKey, int]] = []  # ties go to the wall found first
+        pushed: list[_WallKey | None] = [None] * len(walls)  # each wall's latest entry
+
+        def push(w: int) -> None:
+            found = ranked(w)
+            key = None if found is None else found[0]
+            if key is not None and key != pushed[w]:
+                heapq.heappush(heap, (key, w))
+            pushed[w] = key
+
+        for w in range(len(walls)):
+            push(w)
+        while heap:
+            key, w = heapq.heappop(heap)
+            if key != pushed[w]:
+                continue  # re-ranked since: its newer entry stands
+            found = ranked(w)
+            if found is None or found[0] != key:
+                push(w)
+                continue
+            _, i, j = found
+            ri, rj = root(i), root(j)
             self._join_by_wall(lid, spaces[i], spaces[j])
             self.through_walls.add(spaces[i].unit.id)
             joined.add((min(i, j), max(i, j)))
-            parent[root(i)] = root(j)
+            # what changed a wall's rank: a part that gained a hallway (its every space), or,
+            # two cut-off parts merging, the node each of the two spaces gained
+            changed = list(members[ri]) if hall[rj] and not hall[ri] else [i, j]
+            union(i, j)
+            for w2 in {w2 for k in changed for w2 in touching.get(k, ())}:
+                push(w2)
 
     def _join_by_wall(self, lid: str, a: _Space, b: _Space) -> bool:
         """Join two spaces at the middle of their longest shared stretch of wall, if any."""
@@ -361,9 +443,11 @@ class WalkNetwork:
 
         for lower, upper in itertools.pairwise(by_ordinal):
             # stairs (elevator) units overlapping stairs (an elevator) in plan
+            above = self._spaces[upper.id]
             for s in (s for s in self._spaces[lower.id] if s.unit.category in _SHAFT_KINDS):
-                for t in (t for t in self._spaces[upper.id]
-                          if t.unit.category == s.unit.category):
+                over = sorted(int(k) for k in self._trees[upper.id].query(
+                    s.shape, predicate="intersects"))
+                for t in (above[k] for k in over if above[k].unit.category == s.unit.category):
                     overlap = s.shape.intersection(t.shape).area
                     if overlap < 0.3 * min(s.shape.area, t.shape.area):
                         continue
@@ -378,9 +462,18 @@ class WalkNetwork:
             shafts = [a for a in amenities if a.kind in (AmenityKind.STAIRWELL,
                                                           AmenityKind.ELEVATOR)
                       and a.id in self.feature_node]
+            ups = [b for b in shafts if b.level_id == upper.id]
+            up_tree = STRtree([_point(shapes, b.id) for b in ups])
+            up_named: dict[str, list[int]] = {}
+            for k, b in enumerate(ups):
+                if b.name:
+                    up_named.setdefault(b.name.casefold(), []).append(k)
             for a in (a for a in shafts if a.level_id == lower.id):
                 pa = _point(shapes, a.id)
-                for b in (b for b in shafts if b.level_id == upper.id and b.kind is a.kind):
+                near = {int(k) for k in up_tree.query(pa, predicate="dwithin",
+                                                      distance=SAME_SHAFT_M)}
+                near.update(up_named.get(a.name.casefold(), []) if a.name else [])
+                for b in (ups[k] for k in sorted(near) if ups[k].kind is a.kind):
                     pb = _point(shapes, b.id)
                     if pa.distance(pb) > SAME_SHAFT_M and \
                             (not a.name or a.name.casefold() != b.name.casefold()):
@@ -569,6 +662,85 @@ def _dijkstra(adj: list[list[_Edge]], starts: Iterable[tuple[float, Node]]
     return dist, via
 
 
+def _distinct_outlines(units: Sequence[Unit], shapes: Mapping[str, BaseGeometry],
+                       duplicates: dict[str, str]) -> list[Unit]:
+    """The units whose outlines differ (to :data:`OUTLINE_GRID_M`) from every other's on their
+    level, in their order. A stacked copy (a block fanned out onto one spot) is left out and
+    recorded in ``duplicates`` (its id -> the kept unit's id, a hallway, stairs or elevator
+    kept before a room): walking inside it is walking inside the one kept."""
+    if not units:
+        return []
+    outlines = np.array([shapes[u.id] for u in units], dtype=object)
+    keys = shapely.to_wkb(shapely.normalize(shapely.set_precision(
+        outlines, OUTLINE_GRID_M, mode="pointwise")))
+    kept: dict[tuple[str, bytes], int] = {}
+    for n, (u, key) in enumerate(zip(units, keys, strict=True)):
+        first = kept.setdefault((u.level_id, bytes(key)), n)
+        if _keep_rank(u) < _keep_rank(units[first]):
+            kept[(u.level_id, bytes(key))] = n
+    chosen = set(kept.values())
+    for n, (u, key) in enumerate(zip(units, keys, strict=True)):
+        if n not in chosen:
+            duplicates[u.id] = units[kept[(u.level_id, bytes(key))]].id
+    return [u for n, u in enumerate(units) if n in chosen]
+
+
+def _keep_rank(u: Unit) -> int:
+    return _OPEN_KINDS.index(u.category) if u.category in _OPEN_KINDS else len(_OPEN_KINDS)
+
+
+def _neighbour_pairs(spaces: list[_Space], tree: STRtree) -> list[tuple[int, int]]:
+    """Pairs (i, j), i < j, of spaces within :data:`WALL_GAP_M` of each other, in the order a
+    walk over the spaces meets them (i, then the tree's order): one bulk box query on the
+    spatial index, then the exact distance test on the pairs it found.
+
+    No space is tested against more than :data:`MAX_NEIGHBOURS` others (the nearest boxes,
+    hallways, stairs and lifts first): a pair is kept when either side finds it, so a corridor
+    with more rooms along it than that still meets each of them (from the room's side), while
+    outlines piled on one spot cost a bounded number of exact tests each.
+    """
+    if len(spaces) < 2:
+        return []
+    shapes = np.array([s.shape for s in spaces], dtype=object)
+    bounds = shapely.bounds(shapes)
+    grown = shapely.box(bounds[:, 0] - WALL_GAP_M, bounds[:, 1] - WALL_GAP_M,
+                        bounds[:, 2] + WALL_GAP_M, bounds[:, 3] + WALL_GAP_M)
+    hits = tree.query(grown)
+    opens = np.array([s.unit.category in _OPEN_KINDS for s in spaces])
+    order: dict[tuple[int, int], tuple[int, int, int]] = {}
+    cuts = np.flatnonzero(np.diff(hits[0])) + 1
+    for block in np.split(np.arange(hits.shape[1]), cuts):
+        if not len(block):
+            continue
+        i = int(hits[0, block[0]])
+        found = hits[1, block]
+        found = found[found != i]
+        if len(found) > MAX_NEIGHBOURS:
+            gap = _box_gap(bounds[i], bounds[found])
+            keep = np.lexsort((~opens[found], gap))[:MAX_NEIGHBOURS]
+            found = found[np.sort(keep)]
+        for pos, j in enumerate(found.tolist()):
+            pair = (i, j) if i < j else (j, i)
+            key = (pair[0], 0 if i < j else 1, pos if i < j else i)
+            if pair not in order or key < order[pair]:
+                order[pair] = key
+    if not order:
+        return []
+    ranked = sorted(order, key=order.__getitem__)
+    a = np.array([i for i, _ in ranked])
+    b = np.array([j for _, j in ranked])
+    close = shapely.dwithin(shapes[a], shapes[b], WALL_GAP_M)
+    return [pair for pair, ok in zip(ranked, close, strict=True) if ok]
+
+
+def _box_gap(box: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """Distance from one bounding box to each of several others (0 where they overlap)."""
+    dx = np.maximum(0.0, np.maximum(others[:, 0] - box[2], box[0] - others[:, 2]))
+    dy = np.maximum(0.0, np.maximum(others[:, 1] - box[3], box[1] - others[:, 3]))
+    gap: np.ndarray = np.hypot(dx, dy)
+    return gap
+
+
 def _door_sides(p: Point, spaces: list[_Space], tree: STRtree) -> list[int]:
     """The spaces a door at ``p`` opens between: the two nearest within :data:`DOOR_SNAP_M`
     (and any as near as the second), not a neighbour whose wall merely runs close by, as a
@@ -587,23 +759,55 @@ def _segment(a: Point, b: Point) -> tuple[float, float, float, float]:
 
 def _yao_candidates(xy: np.ndarray) -> list[tuple[int, int, int]]:
     """(node, other node, cone) for the :data:`YAO_TRIES` nearest others of each node in each
-    of :data:`YAO_CONES` equal directions, nearest first within a (node, cone)."""
+    of :data:`YAO_CONES` equal directions, nearest first within a (node, cone).
+
+    Up to :data:`YAO_EXACT_NODES` nodes every other node is looked at; in a bigger space only
+    each node's :data:`YAO_NEAREST` nearest (found through a spatial index), so the work grows
+    with the nodes, not their square.
+    """
     found: list[tuple[int, int, int]] = []
+    near = _nearest_others(xy, YAO_NEAREST) if len(xy) > YAO_EXACT_NODES else None
+    everyone = np.arange(len(xy))
     for i in range(len(xy)):
-        d = xy - xy[i]
+        others = everyone if near is None else near[i]
+        d = xy[others] - xy[i]
         dist = np.hypot(d[:, 0], d[:, 1])
         cone = ((np.arctan2(d[:, 1], d[:, 0]) + math.pi) / (2 * math.pi) * YAO_CONES)
         cone = np.minimum(cone.astype(int), YAO_CONES - 1)
-        dist[i] = np.inf
+        dist[others == i] = np.inf
         order = np.lexsort((dist, cone))
         cones = cone[order]
         starts = np.searchsorted(cones, np.arange(YAO_CONES))
         ends = np.searchsorted(cones, np.arange(YAO_CONES), side="right")
         for c in range(YAO_CONES):
-            for j in order[starts[c]:min(ends[c], starts[c] + YAO_TRIES)]:
-                if math.isfinite(dist[j]):
-                    found.append((i, int(j), c))
+            for k in order[starts[c]:min(ends[c], starts[c] + YAO_TRIES)]:
+                if math.isfinite(dist[k]):
+                    found.append((i, int(others[k]), c))
     return found
+
+
+def _nearest_others(xy: np.ndarray, m: int) -> list[np.ndarray]:
+    """Per point, the indices of the ``m`` points nearest it (itself excluded), by radius
+    queries on an STRtree that double the radius only for points with too few found."""
+    points = np.asarray(shapely.points(xy), dtype=object)
+    tree = STRtree(points)
+    span = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0)))) or 1.0
+    radius = max(span * math.sqrt(m / len(xy)), 1e-3)
+    result: list[np.ndarray] = [np.empty(0, dtype=int)] * len(xy)
+    todo = np.arange(len(xy))
+    while len(todo):
+        hits = tree.query(points[todo], predicate="dwithin", distance=radius)
+        counts = np.bincount(hits[0], minlength=len(todo))
+        enough = (counts > m) | (radius >= span)
+        cuts = np.split(hits[1], np.cumsum(counts)[:-1])
+        for n in np.flatnonzero(enough):
+            i = int(todo[n])
+            found = cuts[n][cuts[n] != i]
+            dist = np.hypot(*(xy[found] - xy[i]).T)
+            result[i] = found[np.argsort(dist, kind="stable")[:m]]
+        todo = todo[~enough]
+        radius *= 2.0
+    return result
 
 
 def _prepared(geom: BaseGeometry) -> BaseGeometry:
@@ -666,11 +870,21 @@ def _point(shapes: Mapping[str, BaseGeometry], feature_id: str) -> Point:
     return p if isinstance(p, Point) else p.representative_point()
 
 
-def _shared_wall(a: Polygon, b_grown: BaseGeometry) -> float:
-    """Length of the longest stretch of ``a``'s outline running along ``b`` (grown by the wall
-    gap)."""
-    pieces = _lines(a.boundary.intersection(b_grown))
-    return max((g.length for g in pieces), default=0.0)
+def _shared_walls(spaces: list[_Space], pairs: list[tuple[int, int]]) -> list[float]:
+    """Per pair (i, j) of spaces, the longest stretch of i's outline running along j (grown by
+    the wall gap); the outlines cut in one batch."""
+    if not pairs:
+        return []
+    missing = sorted({j for _, j in pairs if spaces[j]._grown is None})
+    if missing:
+        grown = shapely.buffer(np.array([spaces[k].shape for k in missing], dtype=object),
+                               WALL_GAP_M, join_style="mitre")
+        for k, g in zip(missing, grown, strict=True):
+            spaces[k]._grown = g
+    a = shapely.boundary(np.array([spaces[i].shape for i, _ in pairs], dtype=object))
+    b = np.array([spaces[j].grown for _, j in pairs], dtype=object)
+    return [max((g.length for g in _lines(cut)), default=0.0)
+            for cut in shapely.intersection(a, b)]
 
 
 def _stair_name(u: Unit) -> str:

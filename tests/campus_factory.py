@@ -201,3 +201,73 @@ def walk_campus(*, hallways: bool = True, interior_doors: bool = True) -> Campus
         levels=tuple(levels), units=tuple(units), openings=tuple(openings),
         amenities=tuple(amenities),
     )
+
+
+# --- one level of thousands of rooms along corridors (walking network at scale) -------------
+
+BIG_CAMPUS_ID = "big-level-campus"
+#: corridor c runs west-east along y BIG_PITCH*c + 10..13 from x 0 to BIG_ROOM_W * rooms
+BIG_PITCH = 40.0
+BIG_ROOM_W = 4.0
+
+
+def big_level_campus(*, corridors: int = 8, rooms_per_side: int = 210,
+                     stacked: int = 300) -> Campus:
+    """Building X, one level "Ground": ``corridors`` parallel corridors joined at their west
+    ends by a spine corridor (x -3..0). Along each corridor ``rooms_per_side`` rooms either
+    side (4 x 8 m, numbered ``<c>N<k>`` / ``<c>S<k>``), each with a door on the corridor but
+    every fifth (reached through its wall), and behind each north room a back room
+    (``<c>B<k>``, no door, walls only with rooms: joined through a wall). ``stacked`` copies
+    of back room ``0B0`` drawn on the same spot (``X<n>``: a block fanned out). Exterior
+    doors: both ends of the spine and the east end of every corridor. One AED at the spine's
+    middle.
+    """
+    crs = local_crs_for(*WALK_CENTRE)
+    frame = LocalFrame(crs)
+    level = Level(stable_id(BIG_CAMPUS_ID, "X", 0), "X", 0, "Ground", "0")
+    length = BIG_ROOM_W * rooms_per_side
+    top = BIG_PITCH * corridors
+
+    def key(*parts: object) -> str:
+        return stable_id(BIG_CAMPUS_ID, "X", *parts)
+
+    def unit(number: str, shape: Polygon, category: str = "room") -> Unit:
+        return Unit(key(number), "X", level.id, number if category == "room" else "",
+                    f"Room {number}" if category == "room" else number,
+                    frame.to_wgs84(shape), category=category)
+
+    units = [unit("Spine", box(-3.0, 0.0, 0.0, top), "walkway")]
+    openings: list[Opening] = []
+    for c in range(corridors):
+        y = BIG_PITCH * c
+        units.append(unit(f"Corridor {c}", box(0.0, y + 10.0, length, y + 13.0), "walkway"))
+        for k in range(rooms_per_side):
+            x = BIG_ROOM_W * k
+            for side, (y0, y1, wall) in (("N", (13.0, 21.0, 13.0)), ("S", (2.0, 10.0, 10.0))):
+                number = f"{c}{side}{k}"
+                units.append(unit(number, box(x, y + y0, x + BIG_ROOM_W, y + y1)))
+                if k % 5:
+                    openings.append(Opening(key("door", number), "X", level.id, frame.to_wgs84(
+                        Point(x + BIG_ROOM_W / 2, y + wall)), exterior=False))
+            units.append(unit(f"{c}B{k}", box(x, y + 21.0, x + BIG_ROOM_W, y + 29.0)))
+        openings.append(Opening(key("east door", c), "X", level.id,
+                                frame.to_wgs84(Point(length, y + 11.5)), exterior=True,
+                                number=f"E{c}"))
+    back = box(0.0, 21.0, BIG_ROOM_W, 29.0)
+    units.extend(unit(f"X{n}", back) for n in range(stacked))
+    openings.append(Opening(key("south door"), "X", level.id, frame.to_wgs84(
+        Point(-1.5, 0.0)), exterior=True, number="S"))
+    openings.append(Opening(key("north door"), "X", level.id, frame.to_wgs84(
+        Point(-1.5, top)), exterior=True, number="N"))
+    amenities = [Amenity(key("aed"), AmenityKind.AED, "AED spine", frame.to_wgs84(
+        Point(-1.5, top / 2)), "X", level.id)]
+    footprint = box(-3.0, 0.0, length, top)
+    parcel = box(-33.0, -30.0, length + 30.0, top + 30.0)
+    spec = grid.grid_for_extent(grid.Bounds(*parcel.bounds), 100.0, LengthUnit.METRE, 0)
+    return Campus(
+        id=BIG_CAMPUS_ID, name="Big Level Campus", address="3 Test Road, Okemos, MI",
+        grid=spec, crs=crs, parcel=frame.to_wgs84(parcel),
+        buildings=(Building("X", "Wide School", "X", frame.to_wgs84(footprint)),),
+        levels=(level,), units=tuple(units), openings=tuple(openings),
+        amenities=tuple(amenities),
+    )

@@ -17,7 +17,15 @@ from gridmap.index import CampusIndex, Nearby
 from gridmap.model import AmenityKind, Unit
 from gridmap.walk import FLOOR_PENALTY_M, WalkNetwork
 from importers.campus import import_campus
-from tests.campus_factory import WALK_AEDS, WALK_HALL, WALK_ROOMS, WALK_STAIRS, walk_campus
+from tests.campus_factory import (
+    BIG_PITCH,
+    WALK_AEDS,
+    WALK_HALL,
+    WALK_ROOMS,
+    WALK_STAIRS,
+    big_level_campus,
+    walk_campus,
+)
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data/samples/lincoln_ridge/campus.toml"
 
@@ -490,3 +498,85 @@ def test_second_sample_basement_rooms_are_sent_up_the_stairs() -> None:
         for kind in (AmenityKind.AED, AmenityKind.TRAUMA_KIT):
             n = ix.nearest_amenity(kind, p, u.building_id, level_id=u.level_id)
             assert n is not None and (n.same_level or n.via), (u.number, kind)
+
+
+# --- scale: thousands of rooms on one level, outlines piled on one spot --------------------
+
+
+@pytest.fixture(scope="module")
+def big() -> CampusIndex:
+    return CampusIndex(big_level_campus())
+
+
+def test_a_level_of_thousands_of_rooms_is_walked(big: CampusIndex) -> None:
+    """5,340 rooms along 8 corridors of 840 m (every corridor's doors beyond the Yao graph's
+    exact size), 1,680 of them behind other rooms, 300 stacked on one spot: the network is
+    built over spatial-index queries, and every room reaches a door by walking."""
+    rooms = [u for u in big.campus.units if u.category == "room"]
+    assert len(rooms) > 5000
+    net = big.walk_network("X")
+    assert net.walkable
+    assert len(net.duplicates) == 300  # the stacked copies, walked as the one kept
+    assert "not reached" not in net.summary()
+    # room 4N150: the middle of corridor 4's north side, no door drawn (reached through its
+    # wall at x 602); the corridor's east door is the nearest, walked straight along it
+    u = next(u for u in rooms if u.number == "4N150")
+    origin = big.label_point(u)
+    doors = big.nearest_exterior_doors(origin, "X", level_id=u.level_id)
+    assert [d.name for d in doors][:1] == ["Door E4"]
+    wall, door = Point(602.0, 4 * BIG_PITCH + 13.0), Point(840.0, 4 * BIG_PITCH + 11.5)
+    exact = origin.distance(wall) + wall.distance(door)
+    assert doors[0].distance_kind == "walking"
+    assert exact - 1e-6 <= doors[0].distance_m <= 1.03 * exact
+
+
+@pytest.mark.parametrize("number", ["0N0", "3B100", "7S209", "X7"])
+def test_every_kind_of_room_on_a_big_level_walks_to_its_doors(big: CampusIndex,
+                                                              number: str) -> None:
+    u = next(u for u in big.campus.units if u.number == number)
+    origin = big.label_point(u)
+    doors = big.nearest_exterior_doors(origin, "X", k=len(big.campus.openings),
+                                       level_id=u.level_id)
+    assert len(doors) == 10  # 8 corridor ends and the spine's two
+    for d in doors:
+        assert d.distance_kind == "walking", (number, d.name)
+        straight = origin.distance(big.shapes[d.feature_id])
+        assert d.distance_m >= straight - 1e-6, (number, d.name)
+    aed = big.nearest_amenity(AmenityKind.AED, origin, "X", level_id=u.level_id)
+    assert aed is not None and aed.distance_kind == "walking"
+
+
+def test_a_stacked_copy_is_walked_as_the_outline_it_repeats(big: CampusIndex) -> None:
+    copy = next(u for u in big.campus.units if u.number == "X7")
+    kept = next(u for u in big.campus.units if u.number == "0B0")
+    assert big.walk_network("X").duplicates[copy.id] == kept.id
+    net = big.walk_network("X")
+    for door_id, _, _ in net.exits:
+        a = net.route(big.label_point(copy), copy.level_id, door_id)
+        b = net.route(big.label_point(kept), kept.level_id, door_id)
+        assert a is not None and b is not None
+        assert a.distance_m == pytest.approx(b.distance_m, abs=1e-6)
+
+
+def test_outlines_piled_almost_on_one_spot_cost_a_bounded_number_of_wall_tests() -> None:
+    """600 rooms each 1 cm along from the last (no two the same outline): every one is
+    within the wall gap of every other, yet each is tested against at most MAX_NEIGHBOURS."""
+    from gridmap.model import Level, Opening
+    from gridmap.walk import MAX_NEIGHBOURS, _neighbour_pairs
+
+    hall = Unit("hall", "X", "L0", "", "Hall", _box(-20, 10, 40, 14), category="walkway")
+    piled = [Unit(f"r{i}", "X", "L0", f"{i}", "Room", _box(i / 100, 14, i / 100 + 10, 24))
+             for i in range(600)]
+    door = Opening("door", "X", "L0", Point(-20, 12), exterior=True)
+    shapes: dict[str, BaseGeometry] = {u.id: u.geometry for u in (hall, *piled)}
+    shapes["door"] = door.geometry
+    net = WalkNetwork("X", [Level("L0", "X", 0, "Ground", "0")], [hall, *piled], [door], [],
+                      shapes)
+    spaces = net._spaces["L0"]
+    assert len(spaces) == 601
+    pairs = _neighbour_pairs(spaces, net._trees["L0"])
+    assert len(pairs) <= len(spaces) * MAX_NEIGHBOURS  # not the 180,000 pairs there are
+    assert sum(1 for pair in pairs if 0 in pair) == 600  # each room found the hallway
+    route = net.route(Point(3.0, 20.0), "L0", "door")  # inside the pile: still walked out
+    assert route is not None and route.walking
+    assert route.distance_m >= Point(3.0, 20.0).distance(door.geometry) - 1e-6
