@@ -119,7 +119,9 @@ _ENTRANCE_WORDS = frozenset({"entrance", "entry", "way in", "front door", "front
                              "main door", "eingang", "entree"})
 _ALL_DOORS = re.compile(r"^(?:all\s+)?(?:(?:ext(?:erior)?|outside)\s+)?"
                         r"(?:doors|exits|entrances|entries|ways in)$")
-_MAIN_ENTRANCE = re.compile(r"^(?:main|front)\s+(?:entrance|entry|door|doors|entrances)$")
+_MAIN_ENTRANCE = re.compile(r"^(?:(?:main|front)\s+(?:entrance|entry|door|doors|entrances)|"
+                            r"haupteingang|entree principale|porte principale|"
+                            r"entrada principal)$")
 _BUILDING = re.compile(r"(?:^|\s)(?:building|bldg\.?|bld|block|wing)\s+([\w-]+)(?:\s|$)")
 _BUILDING_WORD = re.compile(r"^(?:building|bldg\.?|bld)\s+|\s+(?:building|bldg\.?|bld)$")
 # "<thing> in the gym", "door 2 at the main building": a building named after a preposition
@@ -135,8 +137,9 @@ _NEAR = (
 _AMENITY_CHOICES = tuple(AMENITY_WORDS)
 _DOOR_WORDS = frozenset({"door", "doors", "exit", "exits", "exterior door", "exterior doors",
                          "entrance", "way in", "way out", "entry"})
-_CELL = re.compile(r"^(?P<said>(?:grid|cell|grid cell|map grid)\s+)?([a-z]{1,2})\s*(\d{1,3})"
-                   r"(?:\s*-\s*([1-9]))?$")
+_CELL = re.compile(r"^(?P<said>(?:grid|cell|grid cell|map grid|grid square|raster|planquadrat|"
+                   r"quadrat|rasterfeld|grille|case|carreau|cellule)\s+)?([a-z]{1,2})\s*(\d{1,3})"
+                   r"(?:\s*-\s*([1-9])|\s+([1-9]))?$")
 _ZONELESS = re.compile(r"^(?:[a-z]{2}\s*)?\d{1,5}[\s-]*\d{1,5}$")
 _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
 # "42.7, -84.43", "42.700171N 84.430286W", "42.700171° N, 84.430286° W", "lat 42.7 lon -84.4"
@@ -162,7 +165,9 @@ _QUERY_WORDS = frozenset({
     "room", "rm", "classroom", "class", "suite", "office", "number", "no", "door", "doors", "dr",
     "exit", "exits", "entrance", "entrances", "entry", "gate", "main", "front", "exterior",
     "ext", "grid", "cell", "bis", "ter", "tur", "tuer", "porte", "eingang", "ausgang", "entree",
-    "sortie", "raum", "zimmer", "salle", "nr", "building", "bldg", "block", "wing", "all",
+    "sortie", "raum", "zimmer", "salle", "nr", "raster", "planquadrat", "quadrat", "rasterfeld",
+    "grille", "case", "carreau", "cellule", "square", "haupteingang", "principale", "principal",
+    "building", "bldg", "block", "wing", "all",
     "nearest", "closest", "stand", "station", "desk", "booth", "lab",
     "near", "next", "close", "by", "hall", "hallway", "corridor", "lot", "field", "way",
     *RESTROOM_WORDS, "boys", "boy", "girls", "girl", "men", "mens", "women", "womens", "ladies",
@@ -702,6 +707,10 @@ class LookupEngine:
             # "E003 bis", "B015 a": a short word after a number is its suffix
             suffix = bool(kept) and any(ch.isdigit() for ch in kept[-1]) and len(w) <= 3
             letter = len(w) == 1 and w.isalpha()
+            nxt = words[i + 1] if i + 1 < len(words) else ""
+            if w.isalpha() and len(w) <= 3 and nxt[:1].isdigit():
+                kept.append(w)  # "AU 07": a wing prefix said apart from its number
+                continue
             if w in INCIDENT_WORDS and not suffix:
                 continue  # "room 214 is on fire": what happens there, not where
             if suffix or (letter and self._prefix_letter(w, words, i)) \
@@ -1017,7 +1026,7 @@ class LookupEngine:
         bare = _BUILDING_WORD.sub("", _without_filler(q)).strip()
         if bare in self.buildings_by_word:
             return self.buildings_by_word[bare], ""
-        plain = _without_filler(q)
+        plain = re.sub(r"^all\s+", "", _without_filler(q))  # "all ecc doors"
         door_said = _DOOR_SAID.search(plain) is not None
         for name, b_id in self.room_buildings.items() if door_said else ():
             # "gym door 2", "the gym doors": a room's name standing for its building, for doors
@@ -1078,9 +1087,9 @@ class LookupEngine:
         m = _CELL.match(q)
         if not m:
             return
-        label = f"{m.group(2).upper()}{int(m.group(3))}" + (
-            f"-{m.group(4)}" if m.group(4) else "")
-        explicit = bool(m.group("said") or m.group(4))
+        keypad = m.group(4) or m.group(5)
+        label = f"{m.group(2).upper()}{int(m.group(3))}" + (f"-{keypad}" if keypad else "")
+        explicit = bool(m.group("said") or keypad)
         if m.group(3) != str(int(m.group(3))) and not explicit:
             return  # "A015" is how rooms are written, never how a grid cell is
         try:
@@ -1219,7 +1228,13 @@ class LookupEngine:
         for i, token in enumerate(tokens):
             if not any(ch.isdigit() for ch in token):
                 continue
-            rest = [w for w in tokens[:i] + tokens[i + 1:] if w not in _ROOM_WORDS]
+            after = tokens[i + 1] if i + 1 < len(tokens) else ""
+            if after.isalpha() and len(after) <= 3 and normalise_number(
+                    token + after) in self.by_number:
+                token, tokens = token + after, tokens[:i + 1] + tokens[i + 2:]  # "E003 bis"
+            # who is there ("student down in 104") is no word of the room's name
+            rest = [w for w in tokens[:i] + tokens[i + 1:] if w not in _ROOM_WORDS
+                    and w not in INCIDENT_WORDS and restroom_gender(w) is None]
             if len(rest) == 1 and len(rest[0]) == 1:
                 return  # "B015 a": a number with its letter
             if not rest:  # "A114 classroom": the number, said with a room word

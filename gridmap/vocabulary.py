@@ -122,6 +122,10 @@ GROUNDS_WORDS: dict[str, GroundsKind] = {
     "playfield": GroundsKind.PLAYGROUND,
     "road": GroundsKind.ROAD, "street": GroundsKind.ROAD, "drive": GroundsKind.ROAD,
     "driveway": GroundsKind.ROAD,
+    "parkplatz": GroundsKind.PARKING, "parkhaus": GroundsKind.PARKING,
+    "pausenhof": GroundsKind.PLAYGROUND, "schulhof": GroundsKind.PLAYGROUND,
+    "spielplatz": GroundsKind.PLAYGROUND, "cour": GroundsKind.PLAYGROUND,
+    "sportplatz": GroundsKind.ATHLETIC_FIELD, "terrain de sport": GroundsKind.ATHLETIC_FIELD,
 }
 GROUNDS_WORDS.update({w + "s": k for w, k in list(GROUNDS_WORDS.items()) if not w.endswith("s")})
 
@@ -253,7 +257,7 @@ INCIDENT_WORDS = frozenset({
     "injury", "hurt", "bleeding", "unconscious", "unresponsive", "seizure", "fell", "fall",
     "collapsed", "medical", "emergency", "overdose", "allergic", "reaction", "breathing",
     "cardiac", "arrest", "help", "person", "man", "woman", "patient", "victim", "someone",
-    "somebody",
+    "somebody", "down",
 })  # not "boy", "girl", "kids", "student": they say whose restroom
 
 
@@ -262,6 +266,7 @@ ABBREVIATIONS: dict[str, str] = {
     "ed": "education", "sped": "special education", "pe": "physical education",
     "phys": "physical", "admin": "administration", "st": "street", "rd": "road",
     "ave": "avenue", "bldg": "building", "caf": "cafeteria", "lib": "library",
+    "hs": "high school", "ms": "middle school", "es": "elementary school",
 }
 
 
@@ -365,6 +370,7 @@ _FLOOR_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
                 r"below\s+ground)\b"), "basement"),
     (re.compile(r"\b(?:on\s+)?(?:the\s+)?(?:top|upper)\s+(?:floor|level)\b"), "top"),
     (re.compile(r"\bupstairs\b"), "upstairs"),
+    (re.compile(r"\b(?:og|obergeschoss|etage)\b"), "upstairs"),
     (re.compile(r"\bdownstairs\b"), "downstairs"),
 )
 

@@ -334,3 +334,21 @@ def test_a_hallway_by_its_kind_and_floor(index: CampusIndex, second: CampusIndex
         assert _found_one(lookup(index, query)).unit_name == "Second Floor Hall", query
     flur = _found_one(lookup(second, "corridor basement"))
     assert (flur.unit_name, flur.level_ordinal) == ("Flur", -1)
+
+
+@pytest.mark.parametrize(("query", "what"), [
+    ("Raster G2", "Grid cell G2"), ("grille G2", "Grid cell G2"), ("H6 7", "Grid cell H6-7"),
+    ("AU 07", "Room AU07"), ("E003 bis salle de motricité", "Room E003BIS"),
+    ("A114 OG", "Room A114"),
+    ("student down in A114", "Room A114"),
+])
+def test_european_and_dispatcher_forms(second: CampusIndex, query: str, what: str) -> None:
+    assert what in _found_one(lookup(second, query)).label
+
+
+def test_main_entrance_in_other_languages(second: CampusIndex) -> None:
+    mains = {o.id for o in second.campus.openings if o.main_entrance}
+    for query in ("Haupteingang", "entrée principale", "main entrance"):
+        result = lookup(second, query)
+        assert result.status is Status.FOUND
+        assert {c.feature_id for c in result.candidates} == mains, query
