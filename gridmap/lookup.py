@@ -134,9 +134,14 @@ _NEAR = (
     re.compile(r"^(?:the\s+)?(?P<what>.+?)\s+(?:near(?:est)?(?:\s+to)?|next\s+to|close\s+to|"
                r"closest\s+to|by)\s+(?:the\s+)?(?P<place>.+)$"),
 )
+# "nearest exit rm 108" (no "to"), "Notausgang A114", "emergency exit 214"
+_NEAR_BARE = re.compile(r"^(?:the\s+)?(?:(?:nearest|closest)\s+|(?=(?:notausgang|emergency exit|"
+                        r"fire exit|sortie de secours|issue de secours)\s))(?P<rest>.+)$")
 _AMENITY_CHOICES = tuple(AMENITY_WORDS)
 _DOOR_WORDS = frozenset({"door", "doors", "exit", "exits", "exterior door", "exterior doors",
-                         "entrance", "way in", "way out", "entry"})
+                         "entrance", "way in", "way out", "entry", "notausgang", "ausgang",
+                         "emergency exit", "fire exit", "sortie de secours",
+                         "issue de secours", "sortie"})
 _CELL = re.compile(r"^(?P<said>(?:grid|cell|grid cell|map grid|grid square|raster|planquadrat|"
                    r"quadrat|rasterfeld|grille|case|carreau|cellule)\s+)?([a-z]{1,2})\s*(\d{1,3})"
                    r"(?:\s*-\s*([1-9])|\s+([1-9]))?$")
@@ -866,7 +871,7 @@ class LookupEngine:
         kind (or the exterior doors, or the restrooms) then come nearest first, same level
         first, by walking distance where the building has hallway data.
         """
-        m = _NEAR[0].match(q) or _NEAR[1].match(q)
+        m = _NEAR[0].match(q) or _NEAR[1].match(q) or self._near_without_to(q)
         if not m:
             return None
         what = _without_filler(m.group("what"))
@@ -889,7 +894,8 @@ class LookupEngine:
         if restroom:
             return self._restrooms_near(query, what, target, origin, where, k)
         if kind is None:  # "exit", "door": the building's exterior doors
-            for rank, d in enumerate(self._doors_near(origin, target.building_id, level_id, k)):
+            doors = self._doors_near(origin, target.building_id, level_id, k + 2)
+            for rank, d in enumerate(self._tie_broken(doors, origin, None)[:k]):
                 o = self.openings[d.feature_id]
                 found.append(self._nearby_candidate(
                     self._feature_candidate(o.id, MatchKind.DOOR, EXACT - 5 * rank, "opening",
@@ -897,8 +903,8 @@ class LookupEngine:
                     d, where))
             what_name = "exterior doors"
         else:
-            for rank, n in enumerate(self._amenities_near(kind, origin, target.building_id,
-                                                          level_id, k)):
+            points = self._amenities_near(kind, origin, target.building_id, level_id, k + 2)
+            for rank, n in enumerate(self._tie_broken(points, origin, target.building_id)[:k]):
                 a = self.amenities[n.feature_id]
                 found.append(self._nearby_candidate(
                     self._feature_candidate(a.id, MatchKind.AMENITY, EXACT - 5 * rank, "amenity",
@@ -943,6 +949,29 @@ class LookupEngine:
             return None
         return _replace(place, query=query, message=(
             f"{place.message}; {m.group('said')!r} read as what happens there"))
+
+    def _tie_broken(self, found: list[Nearby], origin: Point,
+                    building_id: str | None) -> list[Nearby]:
+        """As the index ranks them (own building, same level, distance), walks equal to the
+        metre ordered by the straight line: the door in the room's own hall before one
+        reached through a room."""
+        return sorted(found, key=lambda n: (
+            building_id is not None and n.building_id != building_id, not n.same_level,
+            round(n.distance_m), origin.distance(self.index.shapes[n.feature_id])))
+
+    @staticmethod
+    def _near_without_to(q: str) -> re.Match[str] | None:
+        """"nearest exit rm 108", "Notausgang A114": the kind said, then the place."""
+        m = _NEAR_BARE.match(q)
+        if m is None:
+            return None
+        words = m.group("rest").split()
+        for k in range(1, min(len(words), 4)):
+            what = " ".join(words[:k])
+            if amenity_kind(what) is not None or what in _DOOR_WORDS:
+                return re.match(rf"^(?P<what>{re.escape(what)}) (?P<place>.+)$",
+                                f"{what} {' '.join(words[k:])}")
+        return None
 
     def _with_landmark(self, query: str, what: str, landmark: str,
                        limit: int) -> LookupResult | None:

@@ -352,3 +352,12 @@ def test_main_entrance_in_other_languages(second: CampusIndex) -> None:
         result = lookup(second, query)
         assert result.status is Status.FOUND
         assert {c.feature_id for c in result.candidates} == mains, query
+
+
+@pytest.mark.parametrize("query", ["nearest exit rm 108", "nearest aed room 214",
+                                   "emergency exit 214"])
+def test_nearest_without_to(index: CampusIndex, query: str) -> None:
+    result = lookup(index, query)
+    assert result.status is Status.FOUND
+    assert result.message.startswith("Nearest ")
+    assert all(c.match in (MatchKind.DOOR, MatchKind.AMENITY) for c in result.candidates)
