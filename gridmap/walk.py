@@ -55,7 +55,7 @@ import heapq
 import itertools
 import math
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,14 +105,21 @@ YAO_TRIES = 3  # nearest candidates per direction tested for visibility
 #: :data:`YAO_NEAREST` only (found through a spatial index)
 YAO_EXACT_NODES = 400
 YAO_NEAREST = 64
+#: in such a space, nodes this close are on one spot: one takes part, the others hang on it
+SAME_SPOT_M = 0.001
 _INSIDE_EPS_M = 0.05
-_ORIGIN_CACHE = 2048  # origins remembered per building (each: one Route per door and point)
+_QUERY_BATCH = 256  # spaces whose neighbours are looked up in one bulk STRtree query
+#: origins remembered per building, each as 12 bytes per door and point of interest (a
+#: building of 3,000 doors: 74 MB at most)
+_ORIGIN_CACHE = 2048
 
 Node = int
 #: a wall's rank when reconnecting cut-off parts, smallest first (a min-heap)
 _WallKey = tuple[bool, bool, int, float]
-#: the way from an origin to each door and point of interest it reaches, by feature id
-_Reached = dict[str, "Route"]
+#: the way from an origin to each door and point of interest (in :attr:`WalkNetwork._targets`
+#: order): metres (infinite where not reached) and the stairs taken first (an index into
+#: :attr:`WalkNetwork._via_names`, -1 for none)
+_Reached = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +197,15 @@ class WalkNetwork:
         #: the building's exterior doors: (opening id, level id, where)
         self.exits = [(o.id, o.level_id, _point(shapes, o.id)) for o in openings if o.exterior]
         self._door_ids = {o.id for o in openings}
+        self._targets: dict[str, int] = {}
+        self._via_names: list[str] = []
+        self._via_index: dict[str, int] = {}
         if not self.walkable:
             return
         self._build(openings, amenities, shapes)
+        self._targets = {fid: k for k, fid in enumerate(self.feature_node)}
+        self._via_names = sorted({e.via for edges in self._adj for e in edges if e.via})
+        self._via_index = {name: k for k, name in enumerate(self._via_names)}
 
     # --- building ---------------------------------------------------------------------------
 
@@ -515,7 +528,17 @@ class WalkNetwork:
                     self._join(everything[i], everything[j])
             return
         xy = np.array([(p.x, p.y) for _, p in everything])
-        candidates = _yao_candidates(xy)
+        ids = np.arange(len(everything))
+        if len(everything) > YAO_EXACT_NODES:
+            # nodes on one spot (rooms piled there, each joined through the same wall): one
+            # of them takes part in the Yao graph, the others hang on it
+            _, first, spot = np.unique(np.round(xy / SAME_SPOT_M), axis=0, return_index=True,
+                                       return_inverse=True)
+            for i, k in enumerate(first[spot.ravel()].tolist()):
+                if k != i and everything[i][0] != everything[k][0]:
+                    self._join(everything[i], everything[k])
+            ids = np.sort(first)
+        candidates = [(int(ids[i]), int(ids[j]), c) for i, j, c in _yao_candidates(xy[ids])]
         seen = _sees(s.inside, [_segment(everything[i][1], everything[j][1])
                                 for i, j, _ in candidates])
         chosen: set[tuple[int, int]] = set()
@@ -536,9 +559,13 @@ class WalkNetwork:
     def route(self, origin: Point, level_id: str, target_id: str) -> Route | None:
         """The walk from ``origin`` on ``level_id`` to a door or point of interest, or None
         when either end is off the network."""
-        if not self.walkable or level_id not in self.levels:
+        k = self._targets.get(target_id)
+        if not self.walkable or level_id not in self.levels or k is None:
             return None
-        return self._from(origin, level_id).get(target_id)
+        metres, via = self._from(origin, level_id)
+        if not math.isfinite(metres[k]):
+            return None
+        return Route(float(metres[k]), True, self._via_names[via[k]] if via[k] >= 0 else None)
 
     def to_exits(self, origin: Point, level_id: str) -> list[tuple[float, float, Route]]:
         """Every exterior door of the building, (x, y, the way to it from ``origin``): walked
@@ -580,9 +607,11 @@ class WalkNetwork:
         return hit
 
     def _walk_from(self, origin: Point, level_id: str) -> _Reached:
+        metres = np.full(len(self._targets), np.inf)
+        vias = np.full(len(self._targets), -1, dtype=np.int32)
         space = self._space_at(level_id, origin)
         if space is None or not space.nodes:  # off the network: nothing reached
-            return {}
+            return metres, vias
         candidates = [*space.nodes, *space.corners]
         with self._geos_lock:  # GEOS prepared geometries are not safe to share across threads
             seen = _sees(space.inside, [(origin.x, origin.y, p.x, p.y) for _, p in candidates])
@@ -592,8 +621,13 @@ class WalkNetwork:
             node, p = min(space.nodes, key=lambda n: origin.distance(n[1]))
             starts.append((origin.distance(p), node))
         dist, via = _dijkstra(self._adj, starts)
-        return {fid: Route(dist[n], True, via[n])
-                for fid, n in self.feature_node.items() if n in dist}
+        for fid, k in self._targets.items():
+            n = self.feature_node[fid]
+            if n in dist:
+                metres[k] = dist[n]
+                taken = via[n]
+                vias[k] = -1 if taken is None else self._via_index[taken]
+        return metres, vias
 
     def summary(self) -> str:
         """One line on how distances in the building are measured, for an import report."""
@@ -705,15 +739,9 @@ def _neighbour_pairs(spaces: list[_Space], tree: STRtree) -> list[tuple[int, int
     bounds = shapely.bounds(shapes)
     grown = shapely.box(bounds[:, 0] - WALL_GAP_M, bounds[:, 1] - WALL_GAP_M,
                         bounds[:, 2] + WALL_GAP_M, bounds[:, 3] + WALL_GAP_M)
-    hits = tree.query(grown)
     opens = np.array([s.unit.category in _OPEN_KINDS for s in spaces])
     order: dict[tuple[int, int], tuple[int, int, int]] = {}
-    cuts = np.flatnonzero(np.diff(hits[0])) + 1
-    for block in np.split(np.arange(hits.shape[1]), cuts):
-        if not len(block):
-            continue
-        i = int(hits[0, block[0]])
-        found = hits[1, block]
+    for i, found in _box_hits(tree, grown):
         found = found[found != i]
         if len(found) > MAX_NEIGHBOURS:
             gap = _box_gap(bounds[i], bounds[found])
@@ -731,6 +759,17 @@ def _neighbour_pairs(spaces: list[_Space], tree: STRtree) -> list[tuple[int, int
     b = np.array([j for _, j in ranked])
     close = shapely.dwithin(shapes[a], shapes[b], WALL_GAP_M)
     return [pair for pair, ok in zip(ranked, close, strict=True) if ok]
+
+
+def _box_hits(tree: STRtree, boxes: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(i, the tree's geometries whose boxes meet box i, in the tree's order), querying a
+    batch of boxes at a time (what one batch finds stays in memory, not what all do)."""
+    for start in range(0, len(boxes), _QUERY_BATCH):
+        hits = tree.query(boxes[start:start + _QUERY_BATCH])
+        cuts = np.flatnonzero(np.diff(hits[0])) + 1
+        for block in np.split(hits, cuts, axis=1):
+            if block.shape[1]:
+                yield start + int(block[0, 0]), block[1]
 
 
 def _box_gap(box: np.ndarray, others: np.ndarray) -> np.ndarray:
@@ -788,25 +827,32 @@ def _yao_candidates(xy: np.ndarray) -> list[tuple[int, int, int]]:
 
 def _nearest_others(xy: np.ndarray, m: int) -> list[np.ndarray]:
     """Per point, the indices of the ``m`` points nearest it (itself excluded), by radius
-    queries on an STRtree that double the radius only for points with too few found."""
+    queries on an STRtree: each point's radius doubles while it finds too few and halves while
+    it finds far too many (a dense cluster), so no query returns much more than it needs."""
     points = np.asarray(shapely.points(xy), dtype=object)
     tree = STRtree(points)
     span = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0)))) or 1.0
-    radius = max(span * math.sqrt(m / len(xy)), 1e-3)
+    radius = np.full(len(xy), max(span * math.sqrt(m / len(xy)), 1e-3))
     result: list[np.ndarray] = [np.empty(0, dtype=int)] * len(xy)
     todo = np.arange(len(xy))
+    shrunk = np.zeros(len(xy), dtype=bool)  # a point's radius halved: grown again, it stops
+    last = np.zeros(len(xy), dtype=bool)
     while len(todo):
-        hits = tree.query(points[todo], predicate="dwithin", distance=radius)
+        hits = tree.query(points[todo], predicate="dwithin", distance=radius[todo])
         counts = np.bincount(hits[0], minlength=len(todo))
-        enough = (counts > m) | (radius >= span)
+        few = (counts <= m) & (radius[todo] < span) & ~last[todo]
+        many = (counts > 8 * m) & (radius[todo] > 1e-3) & ~last[todo]
+        shrunk[todo[many]] = True
+        last[todo[few & shrunk[todo]]] = True
         cuts = np.split(hits[1], np.cumsum(counts)[:-1])
-        for n in np.flatnonzero(enough):
+        for n in np.flatnonzero(~few & ~many):
             i = int(todo[n])
             found = cuts[n][cuts[n] != i]
             dist = np.hypot(*(xy[found] - xy[i]).T)
             result[i] = found[np.argsort(dist, kind="stable")[:m]]
-        todo = todo[~enough]
-        radius *= 2.0
+        radius[todo[few]] *= 2.0
+        radius[todo[many]] /= 2.0
+        todo = todo[few | many]
     return result
 
 
