@@ -150,6 +150,11 @@ _NUMBER = r"[-+]?\d{1,3}(?:\.\d+)?"
 # "42.7, -84.43", "42.700171N 84.430286W", "42.700171° N, 84.430286° W", "lat 42.7 lon -84.4"
 _COORD = (r"(?:(?P<@label>lat(?:itude)?|lon(?:g(?:itude)?)?|lng)\s*[:=]?\s*)?"
           rf"(?P<@>{_NUMBER})\s*°?\s*(?P<@hemi>[nsew])?")
+# 42°42'00.6"N 84°25'49.0"W, 42°42.01'N 84°25.82'W
+_DMS = (r"(?P<d@>\d{1,3})\s*°\s*(?:(?P<m@>\d{1,2}(?:\.\d+)?)\s*['′]\s*)?"
+        r"(?:(?P<s@>\d{1,2}(?:\.\d+)?)\s*(?:\"|″|'')\s*)?(?P<h@>[nsew])")
+_DMS_PAIR = re.compile(r"^" + _DMS.replace("@", "1") + r"\s*[,;/\s]?\s*" + _DMS.replace("@", "2")
+                       + r"$")
 _LONLAT = re.compile(r"^" + _COORD.replace("@", "a") + r"\s*[,;/\s]\s*"
                      + _COORD.replace("@", "b") + r"$")
 _STOP_WORDS = frozenset({"the", "a", "an", "of", "and", "de", "la", "le", "du", "des"})
@@ -337,8 +342,21 @@ _QUESTION = re.compile(r"^(?:(?:can|could)\s+you\s+)?(?:where(?:'s|s| is| are| w
                        r"\s+")
 
 
+def _dms(m: re.Match[str], i: int) -> tuple[float, str]:
+    """Degrees from degrees/minutes/seconds groups ``d{i}``, ``m{i}``, ``s{i}``, ``h{i}``."""
+    value = float(m.group(f"d{i}")) + float(m.group(f"m{i}") or 0) / 60 + float(
+        m.group(f"s{i}") or 0) / 3600
+    hemi = m.group(f"h{i}")
+    return (-value if hemi in ("s", "w") else value), hemi
+
+
 def _said_coordinates(q: str) -> list[tuple[float, float]] | None:
     """(lat, lon) readings of a coordinate pair, the likely one first; None if it is not one."""
+    dms = _DMS_PAIR.match(q)
+    if dms:
+        (a, hemi_a), (b, _) = _dms(dms, 1), _dms(dms, 2)
+        lat, lon = (b, a) if hemi_a in ("e", "w") else (a, b)
+        return [(lat, lon)] if -90 <= lat <= 90 and -180 <= lon <= 180 else []
     m = _LONLAT.match(q)
     if not m or "." not in m.group("a") or "." not in m.group("b"):
         return None

@@ -427,7 +427,8 @@ def test_usng_without_its_zone(index: CampusIndex) -> None:
 
 
 @pytest.mark.parametrize("query", ["42.7001, -84.4300 ", "42.700100N 84.430000W",
-                                   "42.7001° N, 84.4300° W", "lat 42.7001 lon -84.43"])
+                                   "42.7001° N, 84.4300° W", "lat 42.7001 lon -84.43",
+                                   "42°42'00.4\"N 84°25'48.0\"W", "42°42.006'N, 84°25.80'W"])
 def test_coordinates_as_dispatch_systems_print_them(index: CampusIndex, query: str) -> None:
     result = lookup(index, query)
     assert result.status is Status.FOUND, query
