@@ -827,32 +827,29 @@ def _yao_candidates(xy: np.ndarray) -> list[tuple[int, int, int]]:
 
 def _nearest_others(xy: np.ndarray, m: int) -> list[np.ndarray]:
     """Per point, the indices of the ``m`` points nearest it (itself excluded), by radius
-    queries on an STRtree: each point's radius doubles while it finds too few and halves while
-    it finds far too many (a dense cluster), so no query returns much more than it needs."""
+    queries on an STRtree: every point starts at a millimetre and doubles its radius only
+    while it finds too few, so a query returns at most about what lies within twice the
+    distance to a point's ``m``-th nearest (a dense cluster costs little, as a sparse one).
+    Points piled on one spot are each other's nearest at any radius: the caller
+    (:meth:`WalkNetwork._walk_inside`) keeps one of a pile."""
     points = np.asarray(shapely.points(xy), dtype=object)
     tree = STRtree(points)
-    span = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0)))) or 1.0
-    radius = np.full(len(xy), max(span * math.sqrt(m / len(xy)), 1e-3))
+    span = float(np.hypot(*(xy.max(axis=0) - xy.min(axis=0))))
+    radius = SAME_SPOT_M
     result: list[np.ndarray] = [np.empty(0, dtype=int)] * len(xy)
     todo = np.arange(len(xy))
-    shrunk = np.zeros(len(xy), dtype=bool)  # a point's radius halved: grown again, it stops
-    last = np.zeros(len(xy), dtype=bool)
     while len(todo):
-        hits = tree.query(points[todo], predicate="dwithin", distance=radius[todo])
+        hits = tree.query(points[todo], predicate="dwithin", distance=radius)
         counts = np.bincount(hits[0], minlength=len(todo))
-        few = (counts <= m) & (radius[todo] < span) & ~last[todo]
-        many = (counts > 8 * m) & (radius[todo] > 1e-3) & ~last[todo]
-        shrunk[todo[many]] = True
-        last[todo[few & shrunk[todo]]] = True
+        enough = (counts > m) | (radius > span)
         cuts = np.split(hits[1], np.cumsum(counts)[:-1])
-        for n in np.flatnonzero(~few & ~many):
+        for n in np.flatnonzero(enough):
             i = int(todo[n])
             found = cuts[n][cuts[n] != i]
             dist = np.hypot(*(xy[found] - xy[i]).T)
             result[i] = found[np.argsort(dist, kind="stable")[:m]]
-        radius[todo[few]] *= 2.0
-        radius[todo[many]] /= 2.0
-        todo = todo[few | many]
+        todo = todo[~enough]
+        radius *= 2.0
     return result
 
 

@@ -580,3 +580,27 @@ def test_outlines_piled_almost_on_one_spot_cost_a_bounded_number_of_wall_tests()
     route = net.route(Point(3.0, 20.0), "L0", "door")  # inside the pile: still walked out
     assert route is not None and route.walking
     assert route.distance_m >= Point(3.0, 20.0).distance(door.geometry) - 1e-6
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), clustered=st.integers(0, 400))
+def test_each_nodes_nearest_are_found_through_the_index(seed: int, clustered: int) -> None:
+    """A large space's Yao candidates come from each node's nearest, found by radius queries:
+    they are exactly the nearest (by distance), in a long corridor and in a cluster of nodes
+    a millimetre wide alike."""
+    import numpy as np
+
+    from gridmap.walk import _nearest_others
+
+    rng = np.random.default_rng(seed)
+    xy = np.vstack([rng.uniform(0, 500, (400, 2)) * [1.0, 0.01],  # a long thin corridor
+                    42.0 + rng.uniform(0, 1e-3, (clustered, 2))])  # a 1 mm cluster
+    m = 16
+    found = _nearest_others(xy, m)
+    for i in rng.choice(len(xy), 40, replace=False):
+        dist = np.hypot(*(xy - xy[i]).T)
+        dist[i] = np.inf
+        expected = np.sort(dist)[:m]
+        got = np.sort(dist[found[i]])
+        assert i not in found[i]
+        assert got == pytest.approx(expected, abs=1e-12)
