@@ -650,6 +650,9 @@ class WalkNetwork:
         if self.through_walls:
             parts.append(f"{len(self.through_walls)} of {len(rooms)} rooms reached through a "
                          "hallway wall (no door drawn)")
+        if self.duplicates:
+            parts.append(f"{len(self.duplicates)} outline(s) drawn again on the same spot as "
+                         "another: walked as the one kept")
         unreached = self._unreached(spaces)
         if unreached:
             parts.append(f"{len(unreached)} room(s) not reached by walking (straight line): "

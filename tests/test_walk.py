@@ -518,6 +518,7 @@ def test_a_level_of_thousands_of_rooms_is_walked(big: CampusIndex) -> None:
     assert net.walkable
     assert len(net.duplicates) == 300  # the stacked copies, walked as the one kept
     assert "not reached" not in net.summary()
+    assert "300 outline(s) drawn again on the same spot" in net.summary()
     # room 4N150: the middle of corridor 4's north side, no door drawn (reached through its
     # wall at x 602); the corridor's east door is the nearest, walked straight along it
     u = next(u for u in rooms if u.number == "4N150")
