@@ -154,6 +154,12 @@ def _print_import(info: RevisionInfo, result: Any, out: TextIO) -> None:
         print(f"  warning: {warning}", file=out)
     for name, rms in sorted(result.residuals.items()):
         print(f"  georeference residual {name}: {rms:.3f} m RMS", file=out)
+    # how nearby answers will be measured, so a missing hallway or door layer shows here and
+    # not first in a dispatcher's answer
+    from gridmap.index import CampusIndex
+
+    for line in CampusIndex(result.campus).walk_summary():
+        print(f"  nearby distances: {line}", file=out)
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:

@@ -42,6 +42,8 @@ def test_import_prints_revision_and_residuals(
     out = capsys.readouterr().out
     assert "lincoln-ridge: stored revision 1" in out
     assert "residual" in out
+    # the report says how nearby answers are measured, per building
+    assert "nearby distances: Building A: " in out and "walking" in out
     assert cli.main(["import", str(sample_copy)]) == 0
     assert "stored revision 2" in capsys.readouterr().out
     assert cli.main(["import", "--if-changed", str(sample_copy)]) == 0
