@@ -513,13 +513,13 @@ class LookupEngine:
                     held.setdefault(_key(word), set()).update(held[_key(name)])
         self.room_buildings = {k: next(iter(v)) for k, v in held.items()
                                if len(v) == 1 and k and k not in self.buildings_by_word}
-        self.room_is_building = frozenset(
-            k for k, b_id in self.room_buildings.items()
-            if any(n.kind == "unit" and self.units[n.feature_id].building_id == b_id
-                   and k in (_key(n.text), *(_key(w) for w, vs in ROOM_WORDS.items()
-                                             if _key(n.text) in map(_key, vs)))
-                   and index.shapes[n.feature_id].area >= 0.5 * index.footprints[b_id].area
-                   for n in self.names))
+        # names (and their spoken words) of rooms that are most of their building
+        big = {_key(n.text) for n in self.names if n.kind == "unit" and (
+            index.shapes[n.feature_id].area
+            >= 0.5 * index.footprints[self.units[n.feature_id].building_id].area)}
+        big |= {_key(w) for w, names in ROOM_WORDS.items()
+                if any(_key(name) in big for name in names)}
+        self.room_is_building = frozenset(k for k in self.room_buildings if k in big)
         self.restrooms = [u for u in campus.units if _is_restroom(u)]
         self.restroom_ids = frozenset(u.id for u in self.restrooms)
         self.hallways = [u for u in campus.units if _is_hallway(u)]
