@@ -271,8 +271,8 @@ class CampusIndex:
         return self._nearby(feature_id, name, number, level_id, building_id, m)
 
     def _nearby(self, feature_id: str, name: str, number: str | None, level_id: str | None,
-                building_id: str | None, m: _Measure) -> Nearby:
-        p = self.shapes[feature_id]
+                building_id: str | None, m: _Measure, at: Point | None = None) -> Nearby:
+        p = self.shapes[feature_id] if at is None else at
         lon, lat = self.frame.lonlat(p.x, p.y)
         building = self.buildings.get(building_id) if building_id else None
         ordinal = self.ordinal_of(level_id)
@@ -323,6 +323,91 @@ class CampusIndex:
                 d = ra.distance_m + math.hypot(ax - bx, ay - by) + rb.distance_m
                 if best is None or d < best.distance_m:
                     best = Route(d, ra.walking and rb.walking, ra.via)
+        return best
+
+    def nearest_units(
+        self, units: Sequence[Unit], origin: Point, k: int = 3, *,
+        level_id: str | None = None, building_id: str | None = None,
+    ) -> list[Nearby]:
+        """The ``k`` rooms of ``units`` closest to ``origin``, each measured to its label point
+        (``Nearby.feature_id`` is the unit's id), the preferred building's first.
+
+        With ``level_id`` (the level ``origin`` is on): the same level's first, then other
+        levels naming the stairs or elevator to take; walking distances where the building has
+        hallways (in through the room's door), else the straight line.
+        """
+        self._check_level(level_id)
+        ordinal = None if level_id is None else self.levels[level_id].ordinal
+
+        def bound(u: Unit) -> tuple[bool, float]:  # a walk is never shorter than the line
+            return (ordinal is not None and self.ordinal_of(u.level_id) != ordinal,
+                    origin.distance(self._label_points[u.id]))
+
+        options = [u for u in units if _finite(self._label_points[u.id])]
+        groups = [[u for u in options if u.building_id == building_id],
+                  [u for u in options if u.building_id != building_id]] \
+            if building_id is not None else [options]
+        ranked: list[tuple[tuple[bool, float], Unit, _Measure]] = []
+        for group in groups:
+            if len(ranked) >= k:
+                break
+            measured: list[tuple[tuple[bool, float], Unit, _Measure]] = []
+            for u in sorted(group, key=bound):
+                if sum(key < bound(u) for key, _, _ in measured) >= k:
+                    break  # every room left is further than k already measured
+                m = self._measure_unit(u, origin, level_id)
+                measured.append(((ordinal is not None and not m.same_level, m.distance_m), u, m))
+            ranked.extend(sorted(measured, key=lambda t: t[0]))
+        found: list[Nearby] = []
+        for _, u, m in ranked[:k]:
+            name = " ".join(x for x in (f"Room {u.number}" if u.number else "",
+                                        u.name.replace("\n", " ")) if x)
+            found.append(self._nearby(u.id, name, u.number or None, u.level_id, u.building_id,
+                                      m, at=self._label_points[u.id]))
+        return found
+
+    def _measure_unit(self, unit: Unit, origin: Point, from_level: str | None) -> _Measure:
+        p = self._label_points[unit.id]
+        if from_level is None:
+            return _Measure(origin.distance(p), "straight", None, True)
+        here = self.levels[from_level]
+        same_level = self.ordinal_of(unit.level_id) == here.ordinal
+        net = self.walk_network(here.building_id)
+        route: Route | None = None
+        if unit.building_id == here.building_id:
+            route = self._walk_between(net, origin, from_level, p, unit.level_id)
+        elif unit.building_id in self.buildings:
+            route = self._between_buildings(origin, net, from_level, p, unit.building_id,
+                                            unit.level_id)
+        if route is None:
+            via = None
+            if not same_level and unit.building_id == here.building_id:
+                via = net.nearest_stairs(origin, from_level)
+            return _Measure(origin.distance(p), "straight", via, same_level)
+        return _Measure(route.distance_m, "walking" if route.walking else "straight",
+                        None if same_level else route.via, same_level)
+
+    @staticmethod
+    def _walk_between(net: WalkNetwork, origin: Point, from_level: str, target: Point,
+                      level_id: str) -> Route | None:
+        """The walk between two points of one building: met at the door, stairs or point of
+        the network where the walks from either end sum least (a room's own door when it has
+        one). None when either end is off the network."""
+        if not net.walkable:
+            return None
+        from gridmap.walk import Route
+
+        best: Route | None = None
+        for fid in net.feature_node:
+            there = net.route(target, level_id, fid)
+            if there is None:
+                continue
+            here = net.route(origin, from_level, fid)
+            if here is None:
+                continue
+            d = here.distance_m + there.distance_m
+            if best is None or d < best.distance_m:
+                best = Route(d, True, here.via or there.via)
         return best
 
     def _check_level(self, level_id: str | None) -> None:

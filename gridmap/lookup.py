@@ -975,7 +975,13 @@ class LookupEngine:
         reached through a room."""
         return sorted(found, key=lambda n: (
             building_id is not None and n.building_id != building_id, not n.same_level,
-            round(n.distance_m), origin.distance(self.index.shapes[n.feature_id])))
+            round(n.distance_m), origin.distance(self._where(n.feature_id))))
+
+    def _where(self, feature_id: str) -> Any:
+        """A feature's point in local metres: a room's label point, a door or point itself."""
+        unit = self.units.get(feature_id)
+        return self.index.label_point(unit) if unit is not None \
+            else self.index.shapes[feature_id]
 
     @staticmethod
     def _near_without_to(q: str) -> re.Match[str] | None:
@@ -1009,32 +1015,28 @@ class LookupEngine:
 
     def _restrooms_near(self, query: str, what: str, target: Candidate, origin: Point,
                         where: str, k: int) -> LookupResult:
+        """"boys bathroom near the library": the restrooms that serve whom was said (or of
+        unknown gender, flagged), nearest first as people walk: the place's level first,
+        others naming the stairs, by walking distance where the buildings have hallways."""
         hits = _Hits()
         self._restrooms(what, None, hits)
         if not hits.units:
             return LookupResult(query, Status.NOT_FOUND,
                                 f"No restroom on this campus to measure from {where}.", ())
         best = max(s for s, _, _ in hits.units.values())
-        same_building = target.building_id
-
-        def order(uid: str) -> tuple[bool, bool, float]:
-            u = self.units[uid]
-            p = self.index.label_point(u)
-            return (u.building_id != same_building,
-                    self.index.levels[u.level_id].ordinal != target.level_ordinal,
-                    origin.distance(p))
-
-        chosen = sorted((uid for uid, (s, _, _) in hits.units.items() if s >= best - 0.5),
-                        key=order)[:k]
+        rooms = [self.units[uid] for uid, (s, _, _) in hits.units.items() if s >= best - 0.5]
+        level_id = self._level_of(target)
+        # from a level: that level's first, whichever building is the shorter walk; from
+        # outdoors or a whole building: the place's building first
+        prefer = None if level_id is not None else target.building_id
+        near = self.index.nearest_units(rooms, origin, k + 2, level_id=level_id,
+                                        building_id=prefer)
         found = []
-        for rank, uid in enumerate(chosen):
-            score, match, flags = hits.units[uid]
-            c = self._unit_candidate(self.units[uid], score - (0 if rank == 0 else 5), match,
-                                     flags)
-            d = origin.distance(self.index.label_point(self.units[uid]))
-            other = "" if c.level_ordinal == target.level_ordinal else f", {c.level_name}"
-            found.append(_replace(c, label=f"{c.label} · {d:.0f} m straight line from "
-                                          f"{where}{other}"))
+        for rank, n in enumerate(self._tie_broken(near, origin, prefer)[:k]):
+            score, match, flags = hits.units[n.feature_id]
+            c = self._unit_candidate(self.units[n.feature_id], score - (0 if rank == 0 else 5),
+                                     match, flags)
+            found.append(self._nearby_candidate(c, n, where))
         status = Status.FOUND if best >= FOUND_THRESHOLD else Status.AMBIGUOUS
         message = (f"Nearest restroom to {where}" if status is Status.FOUND else
                    f"Restrooms near {where}; {FLAG_GENDER_UNKNOWN}: confirm with the caller")

@@ -24,7 +24,7 @@ from gridmap.vocabulary import (
     restroom_gender,
     spoken_numbers,
 )
-from tests.campus_factory import small_campus
+from tests.campus_factory import small_campus, walk_campus
 
 
 @pytest.fixture(scope="module")
@@ -583,3 +583,54 @@ def test_answers_are_json_ready(index: CampusIndex) -> None:
                 assert key in c
             for d in c["nearest_doors"]:
                 assert {"level_name", "same_level", "distance_kind", "via"} <= set(d)
+
+
+# --- restrooms near a place: the same level first, then walking distance ------------------
+
+
+def _walk_restrooms(*, hallways: bool = True) -> CampusIndex:
+    """Building W with boys' restrooms in room 102 (ground floor, at the far end of the
+    hallway from 103) and room 203 (first floor, right above 103)."""
+    campus = walk_campus(hallways=hallways)
+    units = tuple(dataclasses.replace(u, category="restroom.male", name="Restroom")
+                  if u.number in ("102", "203") else u for u in campus.units)
+    return CampusIndex(dataclasses.replace(campus, units=units))
+
+
+def test_restroom_near_a_room_is_on_its_floor_first_by_walking_distance() -> None:
+    ix = _walk_restrooms()
+    result = lookup(ix, "boys bathroom near room 103")
+    assert result.status is Status.FOUND
+    first, second = result.candidates[:2]
+    # 203 is right above 103 (0 m in a straight line), but the stairs are a walk away
+    assert (first.unit_number, first.level_name) == ("102", "Ground Floor")
+    assert "m walking from Room 103" in first.label and " · on " not in first.label
+    assert (second.unit_number, second.level_name) == ("203", "First Floor")
+    assert second.label.endswith("· on First Floor via Stair 2")
+
+    origin = ix.label_point(next(u for u in ix.campus.units if u.number == "103"))
+    rooms = [u for u in ix.campus.units if u.number in ("102", "203")]
+    near = ix.nearest_units(rooms, origin, 2, level_id=rooms[0].level_id)
+    assert [(n.number, n.same_level, n.distance_kind, n.via) for n in near] == [
+        ("102", True, "walking", None), ("203", False, "walking", "Stair 2")]
+    straight = origin.distance(ix.label_point(rooms[0]))
+    # out of 103 by its door, down the hallway's north leg, along its west leg, in by 102's
+    assert straight < near[0].distance_m < straight + 15
+    assert near[1].distance_m > 20  # to Stair 2 and back, not the 0 m line straight up
+
+
+def test_restroom_near_a_room_without_hallway_data_says_straight_line() -> None:
+    ix = _walk_restrooms(hallways=False)
+    result = lookup(ix, "boys bathroom near room 103")
+    assert [c.unit_number for c in result.candidates[:2]] == ["102", "203"]
+    assert "m straight line from Room 103" in result.candidates[0].label
+    assert result.candidates[1].label.endswith("· on First Floor via Stair 2")
+
+
+def test_restroom_near_a_building_prefers_that_building_by_straight_line(
+        index: CampusIndex) -> None:
+    variant = _variant([_room(index, "120", "Restroom", 22.0, category="restroom.male")])
+    result = lookup(variant, "restroom near building a")
+    assert result.status is Status.FOUND
+    assert result.candidates[0].unit_number == "120"
+    assert "straight line from Building A" in result.candidates[0].label

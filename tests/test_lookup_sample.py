@@ -361,3 +361,25 @@ def test_nearest_without_to(index: CampusIndex, query: str) -> None:
     assert result.status is Status.FOUND
     assert result.message.startswith("Nearest ")
     assert all(c.match in (MatchKind.DOOR, MatchKind.AMENITY) for c in result.candidates)
+
+
+@pytest.mark.parametrize("query", [
+    "boys bathroom near the library", "restroom near room 214", "bathroom near the gym",
+    "restroom near room 104"])
+def test_restrooms_near_a_room_are_on_its_floor_first_by_walking(
+        index: CampusIndex, query: str) -> None:
+    result = lookup(index, query)
+    place = lookup(index, query.split(" near ")[1]).candidates[0]
+    floors = [c.level_ordinal == place.level_ordinal for c in result.candidates]
+    assert floors[0] and floors == sorted(floors, reverse=True), query  # this floor first
+    for c in result.candidates:
+        assert " m walking from " in c.label, c.label  # the sample's buildings have hallways
+        if c.level_ordinal != place.level_ordinal:
+            assert c.label.endswith(tuple(f"via Stair {n}" for n in (1, 2))), c.label
+
+
+def test_boys_bathroom_near_the_library_is_not_upstairs(index: CampusIndex) -> None:
+    # the 2nd floor's restrooms sit closest in a straight line above the 1st-floor library
+    result = lookup(index, "boys bathroom near the library")
+    assert [c.level_name for c in result.candidates] == ["1st Floor"] * 3
+    assert result.candidates[0].unit_number == "C-8"
