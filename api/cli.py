@@ -593,6 +593,31 @@ def _unknown_campus_hint(store: CampusStore, settings: Settings) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; its exit code. A reader that stops reading (``gridmap lookup ... |
+    head -2``) ends the command quietly, exit code 1, whatever the command."""
+    try:
+        try:
+            return _run(argv)
+        finally:  # what is still buffered goes now, while a closed pipe can still be caught
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 1
+
+
+def _stdout_to_devnull() -> None:
+    """After a broken pipe, the rest of stdout (and its flush at exit) goes to devnull
+    instead of raising again, as the Python docs on SIGPIPE recommend."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # a stdout with no file behind it
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - kept open as stdout
+    finally:
+        os.close(devnull)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     command = _command_name(args)
     if command == "lookup" and not args.url:
