@@ -849,7 +849,11 @@ class LookupEngine:
                 "; also possible: " + ", ".join(c.label.split(" · ")[0] for c in alternatives)
                 if alternatives else "")
             return LookupResult(query, Status.FOUND, message, (top[0], *alternatives))
-        if len(top) > 1:
+        if all(FLAG_GENDER_UNKNOWN in c.flags for c in top):
+            # "girls restroom 2nd floor" where the map says no gender: say why, not "partial"
+            message = (f"{len(top)} restrooms; {FLAG_GENDER_UNKNOWN}" if len(top) > 1
+                       else FLAG_GENDER_UNKNOWN.capitalize()) + ": confirm with the caller"
+        elif len(top) > 1:
             message = f"{len(top)} equally good matches; confirm which one"
         else:
             message = "Only a partial match; confirm it with the caller"

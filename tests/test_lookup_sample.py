@@ -383,3 +383,13 @@ def test_boys_bathroom_near_the_library_is_not_upstairs(index: CampusIndex) -> N
     result = lookup(index, "boys bathroom near the library")
     assert [c.level_name for c in result.candidates] == ["1st Floor"] * 3
     assert result.candidates[0].unit_number == "C-8"
+
+
+def test_a_gender_the_map_does_not_mark_is_why_it_asks(index: CampusIndex) -> None:
+    one = lookup(index, "girls restroom 2nd floor")
+    assert one.message == "Restroom gender not marked on the map: confirm with the caller"
+    assert one.candidates[0].unit_number == "206"
+    several = lookup(index, "boys bathroom")
+    assert several.status is Status.AMBIGUOUS
+    assert several.message.endswith(
+        "restroom gender not marked on the map: confirm with the caller")
