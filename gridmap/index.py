@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from shapely.geometry import Point, Polygon, box
+from shapely.ops import nearest_points
 from shapely.strtree import STRtree
 
 from gridmap import grid
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # the walk module is imported when a walk is first asked for
 
 #: a grounds feature drawn as a line (a road's centre line) covers this far either side, metres
 GROUNDS_LINE_M = 4.0
+#: how far inside its outline a unit is met when measured to its edge, metres
+EDGE_INSIDE_M = 0.1
 #: points of interest outside or at an entrance: ranked by building and straight line, never
 #: by the level asked from (a Knox box is met from outside)
 OUTDOOR_KINDS = frozenset({AmenityKind.KNOX_BOX, AmenityKind.RALLY_POINT,
@@ -327,10 +330,12 @@ class CampusIndex:
 
     def nearest_units(
         self, units: Sequence[Unit], origin: Point, k: int = 3, *,
-        level_id: str | None = None, building_id: str | None = None,
+        level_id: str | None = None, building_id: str | None = None, edge: bool = False,
     ) -> list[Nearby]:
         """The ``k`` rooms of ``units`` closest to ``origin``, each measured to its label point
-        (``Nearby.feature_id`` is the unit's id), the preferred building's first.
+        (``Nearby.feature_id`` is the unit's id), the preferred building's first. ``edge``:
+        to the point of its outline nearest ``origin`` instead (a hallway is met at its wall,
+        not at its middle).
 
         With ``level_id`` (the level ``origin`` is on): the same level's first, then other
         levels naming the stairs or elevator to take; walking distances where the building has
@@ -338,12 +343,14 @@ class CampusIndex:
         """
         self._check_level(level_id)
         ordinal = None if level_id is None else self.levels[level_id].ordinal
+        at = {u.id: self._edge_point(u, origin) if edge else self._label_points[u.id]
+              for u in units}
 
         def bound(u: Unit) -> tuple[bool, float]:  # a walk is never shorter than the line
             return (ordinal is not None and self.ordinal_of(u.level_id) != ordinal,
-                    origin.distance(self._label_points[u.id]))
+                    origin.distance(at[u.id]))
 
-        options = [u for u in units if _finite(self._label_points[u.id])]
+        options = [u for u in units if _finite(at[u.id])]
         groups = [[u for u in options if u.building_id == building_id],
                   [u for u in options if u.building_id != building_id]] \
             if building_id is not None else [options]
@@ -355,7 +362,7 @@ class CampusIndex:
             for u in sorted(group, key=bound):
                 if sum(key < bound(u) for key, _, _ in measured) >= k:
                     break  # every room left is further than k already measured
-                m = self._measure_unit(u, origin, level_id)
+                m = self._measure_unit(u, at[u.id], origin, level_id)
                 measured.append(((ordinal is not None and not m.same_level, m.distance_m), u, m))
             ranked.extend(sorted(measured, key=lambda t: t[0]))
         found: list[Nearby] = []
@@ -363,11 +370,19 @@ class CampusIndex:
             name = " ".join(x for x in (f"Room {u.number}" if u.number else "",
                                         u.name.replace("\n", " ")) if x)
             found.append(self._nearby(u.id, name, u.number or None, u.level_id, u.building_id,
-                                      m, at=self._label_points[u.id]))
+                                      m, at=at[u.id]))
         return found
 
-    def _measure_unit(self, unit: Unit, origin: Point, from_level: str | None) -> _Measure:
-        p = self._label_points[unit.id]
+    def _edge_point(self, unit: Unit, origin: Point) -> Point:
+        """The point of a unit nearest ``origin``, a hair inside its outline (on the wall, the
+        room next door would claim it)."""
+        shape = self.shapes[unit.id]
+        inner = shape.buffer(-EDGE_INSIDE_M)
+        p: Point = nearest_points(shape if inner.is_empty else inner, origin)[0]
+        return p
+
+    def _measure_unit(self, unit: Unit, p: Point, origin: Point,
+                      from_level: str | None) -> _Measure:
         if from_level is None:
             return _Measure(origin.distance(p), "straight", None, True)
         here = self.levels[from_level]

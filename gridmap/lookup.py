@@ -899,7 +899,8 @@ class LookupEngine:
         what = _without_filler(m.group("what"))
         kind = amenity_kind(what)
         restroom = kind is None and is_restroom_phrase(what)
-        if kind is None and what not in _DOOR_WORDS and not restroom:
+        hallway = kind is None and _key(what) in _HALLWAY_WORDS
+        if kind is None and what not in _DOOR_WORDS and not restroom and not hallway:
             return self._with_landmark(query, m.group("what"), m.group("place"), limit) \
                 if m.re is _NEAR[1] else None
         place = self._nested(m.group("place"), 1)
@@ -915,6 +916,8 @@ class LookupEngine:
         found: list[Candidate] = []
         if restroom:
             return self._restrooms_near(query, what, target, origin, where, k)
+        if kind is None and what not in _DOOR_WORDS:  # "hallway near room 214"
+            return self._hallways_near(query, target, origin, where, k)
         if kind is None:  # "exit", "door": the building's exterior doors
             doors = self._doors_near(origin, target.building_id, level_id, k + 2)
             for rank, d in enumerate(self._tie_broken(doors, origin, None)[:k]):
@@ -1045,6 +1048,23 @@ class LookupEngine:
         message = (f"Nearest restroom to {where}" if status is Status.FOUND else
                    f"Restrooms near {where}; {FLAG_GENDER_UNKNOWN}: confirm with the caller")
         return LookupResult(query, status, message, tuple(found))
+
+    def _hallways_near(self, query: str, target: Candidate, origin: Point, where: str,
+                       k: int) -> LookupResult:
+        """"hallway near room 214": the hallways nearest the place, measured to where each is
+        met (its wall nearest the place), the place's level first."""
+        level_id = self._level_of(target)
+        prefer = None if level_id is not None else target.building_id
+        rooms = [u for u in self.hallways if u.id != target.feature_id]
+        near = self.index.nearest_units(rooms, origin, k + 2, level_id=level_id,
+                                        building_id=prefer, edge=True)
+        found = [self._nearby_candidate(
+            self._unit_candidate(self.units[n.feature_id], EXACT - 5 * rank, MatchKind.HALLWAY),
+            n, where) for rank, n in enumerate(self._tie_broken(near, origin, prefer)[:k])]
+        if not found:
+            return LookupResult(query, Status.NOT_FOUND,
+                                f"No hallway on this campus to measure from {where}.", ())
+        return LookupResult(query, Status.FOUND, f"Nearest hallway to {where}", tuple(found))
 
     @staticmethod
     def _nearby_candidate(c: Candidate, n: Nearby, where: str) -> Candidate:

@@ -634,3 +634,15 @@ def test_restroom_near_a_building_prefers_that_building_by_straight_line(
     assert result.status is Status.FOUND
     assert result.candidates[0].unit_number == "120"
     assert "straight line from Building A" in result.candidates[0].label
+
+
+def test_hallway_near_a_room_is_its_own_floors_met_at_its_door() -> None:
+    ix = CampusIndex(walk_campus())
+    result = lookup(ix, "hallway near room 203")
+    assert result.status is Status.FOUND
+    first, *others = result.candidates
+    assert (first.unit_name, first.level_name) == ("First Floor Hall", "First Floor")
+    # from 203's middle out through its door onto the hallway: 5 m, not to the hall's middle
+    assert "· 5 m walking from Room 203" in first.label
+    assert {c.unit_name for c in others} == {"Ground Floor Hall", "Second Floor Hall"}
+    assert all(c.label.endswith("via Stair 2") for c in others)
