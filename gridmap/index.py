@@ -389,6 +389,10 @@ class CampusIndex:
         same_level = self.ordinal_of(unit.level_id) == here.ordinal
         net = self.walk_network(here.building_id)
         route: Route | None = None
+        if unit.level_id == from_level and self.shapes[unit.id].covers(origin):
+            # from inside the room itself (a restroom asked for from within it)
+            return _Measure(origin.distance(p), "walking" if net.walkable else "straight",
+                            None, True)
         if unit.building_id == here.building_id:
             route = self._walk_between(net, origin, from_level, p, unit.level_id)
         elif unit.building_id in self.buildings:

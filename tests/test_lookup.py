@@ -646,3 +646,9 @@ def test_hallway_near_a_room_is_its_own_floors_met_at_its_door() -> None:
     assert "· 5 m walking from Room 203" in first.label
     assert {c.unit_name for c in others} == {"Ground Floor Hall", "Second Floor Hall"}
     assert all(c.label.endswith("via Stair 2") for c in others)
+
+
+def test_restroom_asked_for_from_inside_a_restroom_is_that_one() -> None:
+    result = lookup(_walk_restrooms(), "boys bathroom near room 102")
+    assert [c.unit_number for c in result.candidates[:2]] == ["102", "203"]
+    assert "· 0 m walking from Room 102" in result.candidates[0].label
