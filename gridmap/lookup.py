@@ -11,8 +11,8 @@ lot``) and kind (``parking lot``, ``field``), doors (``door 7``, ``gym door 4``,
 gym``, ``the gym doors``, ``main entrance``), point kinds and names (``knox box``, ``AED``,
 ``chemical storage``), restrooms with gender words (``boys bathroom near the library``,
 ``girls restroom 2nd floor``), nearest-to phrasings (``AED near the cafeteria``, ``exit
-closest to room 214``), grid cells (``grid C4``, ``C4-7``), USNG (with or without its zone)
-and a latitude/longitude pair.
+closest to room 214``, ``hallway near room 214``), grid cells (``grid C4``, ``C4-7``), USNG
+(with or without its zone) and a latitude/longitude pair.
 
 Every answer lists candidates best first. ``found`` means one answer (or the full set a set
 query like "knox box" or "the gym doors" asked for), followed at most by alternatives flagged
