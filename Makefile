@@ -52,9 +52,10 @@ FUZZ_ARGS ?=
 fuzz: $(STAMP)
 	$(BIN)/python -m fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --jobs $(FUZZ_JOBS) $(FUZZ_ARGS)
 
-# Regenerate the sample campus source files (DXF, GeoJSON, CSV) from their script.
+# Regenerate both sample campuses' source files (DXF, GeoJSON, CSV) from their scripts.
 sample: $(STAMP)
 	$(BIN)/python scripts/make_sample_campus.py
+	$(BIN)/python scripts/make_sample_campus_eu.py
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache
