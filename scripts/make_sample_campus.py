@@ -15,7 +15,9 @@ running the script twice gives byte-identical files (it re-runs itself with
 ``PYTHONHASHSEED=0``, because ezdxf orders a few DXF objects by string hash). Each building's
 drawing has its own CAD frame (origin at its south-west corner, feet); buildings B and C are
 rotated a few degrees on site. :data:`PLACEMENTS` and :func:`cad_to_lonlat` let tests check
-where rooms should land.
+where rooms should land. The writing helpers (:func:`door_block`, :func:`deterministic_dxf`, the
+GeoJSON, CSV and manifest writers, :func:`write_sample`, :func:`run_with_pinned_hash_seed`) are
+shared with ``make_sample_campus_eu.py``.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import ezdxf
 from ezdxf.enums import TextEntityAlignment
@@ -224,13 +226,17 @@ LAYERS = {
 }
 
 
-def _door_block(doc: Any, name: str, width: float = 3.0) -> None:
-    """A door: hinge at (-w/2, 0), leaf swung open 90 degrees, swing arc. Origin: opening centre."""
+def door_block(doc: Any, name: str, width: float, sill_linetype: str | None = None) -> None:
+    """A door: hinge at (-w/2, 0), leaf swung open 90 degrees, swing arc. Origin: opening centre.
+
+    Shared with the other sample generators; ``sill_linetype`` is drawn on the sill line only.
+    """
     blk = doc.blocks.new(name=name)
     h = -width / 2
     blk.add_line((h, 0), (h, width), dxfattribs={"layer": "0"})
     blk.add_arc((h, 0), width, 0, 90, dxfattribs={"layer": "0"})
-    blk.add_line((h, 0), (-h, 0), dxfattribs={"layer": "0", "linetype": "CONTINUOUS"})
+    sill = {"layer": "0"} if sill_linetype is None else {"layer": "0", "linetype": sill_linetype}
+    blk.add_line((h, 0), (-h, 0), dxfattribs=sill)
 
 
 def _text(msp: Any, s: str, at: tuple[float, float], height: float, layer: str) -> None:
@@ -245,9 +251,8 @@ def write_plan(plan: Plan) -> str:
     doc.header["$LUNITS"] = 4  # architectural
     for name, color in LAYERS.items():
         doc.layers.add(name, color=color)
-    _door_block(doc, "DOOR-EXT")
-    _door_block(doc, "DOOR-INT")
-    _door_block(doc, "DOOR-36")
+    for block in ("DOOR-EXT", "DOOR-INT", "DOOR-36"):
+        door_block(doc, block, 3.0, sill_linetype="CONTINUOUS")
     msp = doc.modelspace()
 
     walls: set[tuple[tuple[float, float], tuple[float, float]]] = set()
@@ -296,13 +301,13 @@ def write_plan(plan: Plan) -> str:
     _text(msp, plan.title, (w - 30, -32), 1.8, "G-ANNO-TTLB")
     _text(msp, f"SHEET A-{plan.building}{plan.ordinal + 1:02d}  SCALE 1/16\" = 1'-0\"",
           (w - 30, -36), 1.2, "G-ANNO-TTLB")
-    return _deterministic(doc)
+    return deterministic_dxf(doc)
 
 
 _EZDXF_STAMP = re.compile(r"^(\d+\.\d+\.\d+\S*) @ \d{4}-\d\d-\d\dT\S+$")
 
 
-def _deterministic(doc: Any) -> str:
+def deterministic_dxf(doc: Any) -> str:
     """DXF text with the timestamps and GUIDs that change on every save pinned."""
     stream = io.StringIO()
     doc.write(stream)
@@ -335,34 +340,41 @@ GROUNDS_LOCAL: list[tuple[str, str, Any]] = [
 ]
 
 
-def _wgs84(geom: Any) -> Any:
-    out = FRAME.to_wgs84(geom)
+def _wgs84(frame: LocalFrame, geom: Any) -> Any:
+    out = frame.to_wgs84(geom)
     text = json.dumps(mapping(out), default=float)
     return json.loads(text, parse_float=lambda s: round(float(s), 7))
 
 
 def _feature_collection(features: list[dict[str, Any]]) -> str:
-    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1) + "\n"
+    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1,
+                      ensure_ascii=False) + "\n"
 
 
-def parcel_geojson() -> str:
+def parcel_geojson(frame: LocalFrame, ring: Sequence[tuple[float, float]], name: str,
+                   parcel_id: str) -> str:
+    """The parcel (``ring`` in ``frame`` metres) as a one-feature GeoJSON collection."""
     return _feature_collection([{
         "type": "Feature",
-        "properties": {"kind": "parcel", "name": "Lincoln Ridge Public Schools parcel",
-                       "parcel_id": "33-02-02-21-400-007"},
-        "geometry": _wgs84(Polygon(PARCEL_LOCAL)),
+        "properties": {"kind": "parcel", "name": name, "parcel_id": parcel_id},
+        "geometry": _wgs84(frame, Polygon(ring)),
     }])
 
 
-def grounds_geojson() -> str:
+def grounds_geojson(frame: LocalFrame, grounds: Sequence[tuple[str, str, Any]]) -> str:
+    """Grounds features (kind, name, geometry in ``frame`` metres) as GeoJSON."""
     return _feature_collection([
-        {"type": "Feature", "properties": {"kind": kind, "name": name}, "geometry": _wgs84(g)}
-        for kind, name, g in GROUNDS_LOCAL
+        {"type": "Feature", "properties": {"kind": kind, "name": name},
+         "geometry": _wgs84(frame, g)}
+        for kind, name, g in grounds
     ])
 
 
-# kind, name, building, level ordinal (or None), (CAD x, y ft) or local metres if no building
-POIS: list[tuple[str, str, str, int | None, tuple[float, float], str]] = [
+# kind, name, building, level ordinal (or None), (x, y) in the building's plan or, with no
+# building, in local frame metres; note
+Poi = tuple[str, str, str, int | None, tuple[float, float], str]
+
+POIS: list[Poi] = [
     ("knox_box", "Knox Box - Main Entrance", "A", 0, (166, -1), "right of the main doors"),
     ("knox_box", "Knox Box - Gym Lobby", "B", 0, (181, 151), ""),
     ("knox_box", "Knox Box - ECC", "C", 0, (-1, 36), ""),
@@ -393,12 +405,14 @@ POIS: list[tuple[str, str, str, int | None, tuple[float, float], str]] = [
 ]
 
 
-def pois_csv() -> str:
+def pois_csv(frame: LocalFrame, plan_to_lonlat: Callable[[str, float, float], tuple[float, float]],
+             pois: Sequence[Poi]) -> str:
+    """The points of interest as CSV, placed by ``plan_to_lonlat`` or, outdoors, ``frame``."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["kind", "name", "lon", "lat", "building", "level", "note"])
-    for kind, name, building, level, (x, y), note in POIS:
-        lon, lat = cad_to_lonlat(building, x, y) if building else FRAME.lonlat(x, y)
+    for kind, name, building, level, (x, y), note in pois:
+        lon, lat = plan_to_lonlat(building, x, y) if building else frame.lonlat(x, y)
         w.writerow([kind, name, f"{lon:.7f}", f"{lat:.7f}", building,
                     "" if level is None else level, note])
     return out.getvalue()
@@ -407,7 +421,10 @@ def pois_csv() -> str:
 # --- manifest ---------------------------------------------------------------------------------
 
 
-def control_points(building: str) -> list[tuple[tuple[float, float], tuple[float, float], str]]:
+ControlPoints = list[tuple[tuple[float, float], tuple[float, float], str]]  # cad, lonlat, name
+
+
+def control_points(building: str) -> ControlPoints:
     p = PLACEMENTS[building]
     corners = [(0.0, 0.0, "SW corner"), (p.width_ft, 0.0, "SE corner"),
                (p.width_ft, p.depth_ft, "NE corner"), (0.0, p.depth_ft, "NW corner")]
@@ -427,7 +444,7 @@ class BuildingInfo:
     id: str
     name: str
     aliases: tuple[str, ...]
-    main_entrance: tuple[float, float]  # CAD feet on the ground floor
+    main_entrance: tuple[float, float] | None  # drawing units on the ground floor
     levels: tuple[tuple[int, str, str, str], ...]  # ordinal, name, short name, DXF file
 
 
@@ -441,9 +458,12 @@ BUILDINGS = (
 )
 
 
-def _building_toml(b: BuildingInfo) -> str:
+def _building_toml(b: BuildingInfo, points: ControlPoints, digits: int) -> str:
     aliases = ", ".join(f'"{a}"' for a in b.aliases)
-    x, y = b.main_entrance
+    entrance = ""
+    if b.main_entrance is not None:
+        x, y = b.main_entrance
+        entrance = f"main_entrance = {{ level = 0, near = [{x:.{digits}f}, {y:.{digits}f}] }}\n"
     levels = "".join(f"""
 [[buildings.levels]]
 ordinal = {ordinal}
@@ -456,14 +476,14 @@ dxf = "{dxf}"
 id = "{b.id}"
 name = "{b.name}"
 aliases = [{aliases}]
-main_entrance = {{ level = 0, near = [{x:.1f}, {y:.1f}] }}
-{_cp_toml(b.id)}{levels}"""
+{entrance}{_cp_toml(points, digits)}{levels}"""
 
 
-def _cp_toml(building: str) -> str:
+def _cp_toml(points: ControlPoints, digits: int) -> str:
     rows = [
-        f'  {{ name = "{name}", cad = [{x:.1f}, {y:.1f}], lonlat = [{lon:.7f}, {lat:.7f}] }},'
-        for (x, y), (lon, lat), name in control_points(building)
+        f'  {{ name = "{name}", cad = [{x:.{digits}f}, {y:.{digits}f}], '
+        f'lonlat = [{lon:.7f}, {lat:.7f}] }},'
+        for (x, y), (lon, lat), name in points
     ]
     return "control_points = [\n" + "\n".join(rows) + "\n]\n"
 
@@ -500,27 +520,45 @@ numbering = "clockwise"
 """
 
 
-def manifest_toml() -> str:
-    return _MANIFEST_HEAD + "".join(_building_toml(b) for b in BUILDINGS)
+def manifest_toml(head: str, buildings: Sequence[BuildingInfo],
+                  points: Callable[[str], ControlPoints], digits: int) -> str:
+    """The manifest: ``head`` then each building, coordinates written with ``digits`` decimals."""
+    return head + "".join(_building_toml(b, points(b.id), digits) for b in buildings)
 
 
-def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else OUT
+# --- writing a sample (shared with the other sample generators) --------------------------------
+
+
+def write_sample(out: Path, files: dict[str, str]) -> int:
+    """Write each named text file into ``out`` (created if missing), UTF-8 with LF endings."""
     out.mkdir(parents=True, exist_ok=True)
-    files = {name: write_plan(make()) for name, make in PLANS.items()}
-    files["parcel.geojson"] = parcel_geojson()
-    files["grounds.geojson"] = grounds_geojson()
-    files["pois.csv"] = pois_csv()
-    files["campus.toml"] = manifest_toml()
     for name, text in files.items():
         (out / name).write_text(text, encoding="utf-8", newline="\n")
     print(f"wrote {len(files)} files to {out}")
     return 0
 
 
-if __name__ == "__main__":
-    # ezdxf orders some OBJECTS by string hash: pin the hash seed so output is byte-identical
+def run_with_pinned_hash_seed(script: str, main: Callable[[list[str]], int]) -> NoReturn:
+    """Run ``main`` with ``PYTHONHASHSEED=0``, re-executing ``script`` first if it is not set.
+
+    ezdxf orders some OBJECTS by string hash: pinning the seed makes the output byte-identical.
+    """
     if os.environ.get("PYTHONHASHSEED") != "0":
         env = {**os.environ, "PYTHONHASHSEED": "0"}
-        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
+        os.execve(sys.executable, [sys.executable, script, *sys.argv[1:]], env)
     sys.exit(main(sys.argv))
+
+
+def main(argv: list[str]) -> int:
+    files = {name: write_plan(make()) for name, make in PLANS.items()}
+    files["parcel.geojson"] = parcel_geojson(FRAME, PARCEL_LOCAL,
+                                             "Lincoln Ridge Public Schools parcel",
+                                             "33-02-02-21-400-007")
+    files["grounds.geojson"] = grounds_geojson(FRAME, GROUNDS_LOCAL)
+    files["pois.csv"] = pois_csv(FRAME, cad_to_lonlat, POIS)
+    files["campus.toml"] = manifest_toml(_MANIFEST_HEAD, BUILDINGS, control_points, digits=1)
+    return write_sample(Path(argv[1]) if len(argv) > 1 else OUT, files)
+
+
+if __name__ == "__main__":
+    run_with_pinned_hash_seed(__file__, main)

@@ -21,16 +21,13 @@ drawn the way a European firm draws, which is not how the Lincoln Ridge sample i
   doors, restrooms for boys, girls and staff, a library, a canteen; building G is the gym.
 
 Output is deterministic and byte-identical between runs (the script re-runs itself with
-``PYTHONHASHSEED=0`` like the first sample's generator, whose DXF pinning it reuses).
+``PYTHONHASHSEED=0``). Everything but the campus itself (DXF pinning, door blocks, GeoJSON,
+CSV and manifest writing) is the first sample's generator's, reused from there.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,10 +35,22 @@ from pathlib import Path
 from typing import Any
 
 import ezdxf
-from shapely.geometry import LineString, Polygon, box, mapping
+from shapely.geometry import LineString, box
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_sample_campus import _deterministic  # sibling script, not a package
+from make_sample_campus import (  # sibling script, not a package
+    BuildingInfo,
+    ControlPoints,
+    Poi,
+    deterministic_dxf,
+    door_block,
+    grounds_geojson,
+    manifest_toml,
+    parcel_geojson,
+    pois_csv,
+    run_with_pinned_hash_seed,
+    write_sample,
+)
 
 from gridmap.crs import LocalFrame, local_crs_for
 
@@ -285,15 +294,6 @@ LAYERS = {
 }
 
 
-def _door_block(doc: Any, name: str, width: float) -> None:
-    """A door: hinge at (-w/2, 0), leaf swung open 90 degrees, swing arc. Origin: opening centre."""
-    blk = doc.blocks.new(name=name)
-    h = -width / 2
-    blk.add_line((h, 0), (h, width), dxfattribs={"layer": "0"})
-    blk.add_arc((h, 0), width, 0, 90, dxfattribs={"layer": "0"})
-    blk.add_line((h, 0), (-h, 0), dxfattribs={"layer": "0"})
-
-
 def _label_at(room: Room) -> tuple[float, float]:
     """Top-left anchor of a room's label: inside, on the top wall, or just outside it."""
     x0, _, _, y1 = room.box
@@ -327,8 +327,8 @@ def write_plan(plan: Plan) -> str:
             continue
         doc.layers.add(name, color=color)
     if plan.has_door_layer:
-        _door_block(doc, "PORTE-EXT-90", 0.9 * s)
-        _door_block(doc, "PORTE-INT-90", 0.9 * s)
+        door_block(doc, "PORTE-EXT-90", 0.9 * s)
+        door_block(doc, "PORTE-INT-90", 0.9 * s)
     msp = doc.modelspace()
 
     walls: set[tuple[tuple[float, float], tuple[float, float]]] = set(plan.extra_walls)
@@ -368,7 +368,7 @@ def write_plan(plan: Plan) -> str:
     _note(msp, plan.title, ((w - 10) * s, -8 * s), 0.45 * s, "CARTOUCHE")
     _note(msp, f"PLAN {plan.building}{plan.ordinal:+d}  ECHELLE 1:200", ((w - 10) * s, -10 * s),
           0.3 * s, "CARTOUCHE")
-    return _deterministic(doc)
+    return deterministic_dxf(doc)
 
 
 # --- GIS files --------------------------------------------------------------------------------
@@ -385,35 +385,8 @@ GROUNDS_LOCAL: list[tuple[str, str, Any]] = [
 ]
 
 
-def _wgs84(geom: Any) -> Any:
-    out = FRAME.to_wgs84(geom)
-    text = json.dumps(mapping(out), default=float)
-    return json.loads(text, parse_float=lambda s: round(float(s), 7))
-
-
-def _feature_collection(features: list[dict[str, Any]]) -> str:
-    return json.dumps({"type": "FeatureCollection", "features": features}, indent=1,
-                      ensure_ascii=False) + "\n"
-
-
-def parcel_geojson() -> str:
-    return _feature_collection([{
-        "type": "Feature",
-        "properties": {"kind": "parcel", "name": "Riverside International School parcel",
-                       "parcel_id": "BL-2762-1187"},
-        "geometry": _wgs84(Polygon(PARCEL_LOCAL)),
-    }])
-
-
-def grounds_geojson() -> str:
-    return _feature_collection([
-        {"type": "Feature", "properties": {"kind": kind, "name": name}, "geometry": _wgs84(g)}
-        for kind, name, g in GROUNDS_LOCAL
-    ])
-
-
 # kind, name, building, level ordinal (or None), (plan x, y metres) or local metres if outdoors
-POIS: list[tuple[str, str, str, int | None, tuple[float, float], str]] = [
+POIS: list[Poi] = [
     ("knox_box", "Knox Box - Main Entrance", "A", 0, (32.5, -0.3), "left of the main doors"),
     ("knox_box", "Knox Box - Sporthalle", "G", 0, (35.5, 30.3), ""),
     ("aed", "AED - Eingangshalle", "A", 0, (30, 11.5), "wall cabinet"),
@@ -449,21 +422,10 @@ POIS: list[tuple[str, str, str, int | None, tuple[float, float], str]] = [
 ]
 
 
-def pois_csv() -> str:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["kind", "name", "lon", "lat", "building", "level", "note"])
-    for kind, name, building, level, (x, y), note in POIS:
-        lon, lat = cad_to_lonlat(building, x, y) if building else FRAME.lonlat(x, y)
-        w.writerow([kind, name, f"{lon:.7f}", f"{lat:.7f}", building,
-                    "" if level is None else level, note])
-    return out.getvalue()
-
-
 # --- manifest ---------------------------------------------------------------------------------
 
 
-def control_points(building: str) -> list[tuple[tuple[float, float], tuple[float, float], str]]:
+def control_points(building: str) -> ControlPoints:
     """Four surveyed corners: (CAD point in drawing units, lon/lat, name)."""
     p = PLACEMENTS[building]
     corners = [(0.0, 0.0, "SW corner"), (p.width_m, 0.0, "SE corner"),
@@ -475,15 +437,6 @@ def control_points(building: str) -> list[tuple[tuple[float, float], tuple[float
             ly += PERTURB_M
         out.append(((x / p.unit_m, y / p.unit_m), FRAME.lonlat(lx, ly), name))
     return out
-
-
-@dataclass(frozen=True)
-class BuildingInfo:
-    id: str
-    name: str
-    aliases: tuple[str, ...]
-    main_entrance: tuple[float, float] | None  # drawing units on the ground floor
-    levels: tuple[tuple[int, str, str, str], ...]  # ordinal, name, short name, DXF file
 
 
 BUILDINGS = (
@@ -503,35 +456,6 @@ BUILDINGS = (
                  ("gym", "sports hall", "gymnase", "turnhalle"), (34.0, 30.0),
                  ((0, "Erdgeschoss / Rez-de-chaussée", "EG", "G_EG.dxf"),)),
 )
-
-
-def _building_toml(b: BuildingInfo) -> str:
-    aliases = ", ".join(f'"{a}"' for a in b.aliases)
-    entrance = ""
-    if b.main_entrance is not None:
-        x, y = b.main_entrance
-        entrance = f"main_entrance = {{ level = 0, near = [{x:.2f}, {y:.2f}] }}\n"
-    levels = "".join(f"""
-[[buildings.levels]]
-ordinal = {ordinal}
-name = "{name}"
-short_name = "{short}"
-dxf = "{dxf}"
-""" for ordinal, name, short, dxf in b.levels)
-    return f"""
-[[buildings]]
-id = "{b.id}"
-name = "{b.name}"
-aliases = [{aliases}]
-{entrance}{_cp_toml(b.id)}{levels}"""
-
-
-def _cp_toml(building: str) -> str:
-    rows = [
-        f'  {{ name = "{name}", cad = [{x:.2f}, {y:.2f}], lonlat = [{lon:.7f}, {lat:.7f}] }},'
-        for (x, y), (lon, lat), name in control_points(building)
-    ]
-    return "control_points = [\n" + "\n".join(rows) + "\n]\n"
 
 
 _MANIFEST_HEAD = """# Riverside International School (fictional), from make_sample_campus_eu.py
@@ -567,27 +491,16 @@ numbering = "clockwise"
 """
 
 
-def manifest_toml() -> str:
-    return _MANIFEST_HEAD + "".join(_building_toml(b) for b in BUILDINGS)
-
-
 def main(argv: list[str]) -> int:
-    out = Path(argv[1]) if len(argv) > 1 else OUT
-    out.mkdir(parents=True, exist_ok=True)
     files = {name: write_plan(make()) for name, make in PLANS.items()}
-    files["parcel.geojson"] = parcel_geojson()
-    files["grounds.geojson"] = grounds_geojson()
-    files["pois.csv"] = pois_csv()
-    files["campus.toml"] = manifest_toml()
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8", newline="\n")
-    print(f"wrote {len(files)} files to {out}")
-    return 0
+    files["parcel.geojson"] = parcel_geojson(FRAME, PARCEL_LOCAL,
+                                             "Riverside International School parcel",
+                                             "BL-2762-1187")
+    files["grounds.geojson"] = grounds_geojson(FRAME, GROUNDS_LOCAL)
+    files["pois.csv"] = pois_csv(FRAME, cad_to_lonlat, POIS)
+    files["campus.toml"] = manifest_toml(_MANIFEST_HEAD, BUILDINGS, control_points, digits=2)
+    return write_sample(Path(argv[1]) if len(argv) > 1 else OUT, files)
 
 
 if __name__ == "__main__":
-    # ezdxf orders some OBJECTS by string hash: pin the hash seed so output is byte-identical
-    if os.environ.get("PYTHONHASHSEED") != "0":
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        os.execve(sys.executable, [sys.executable, __file__, *sys.argv[1:]], env)
-    sys.exit(main(sys.argv))
+    run_with_pinned_hash_seed(__file__, main)
