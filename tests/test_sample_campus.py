@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import ezdxf
@@ -21,23 +17,14 @@ from gridmap.crs import LocalFrame
 from gridmap.errors import DoorRenumbering, DxfError, GeoreferenceError, ImportFailed
 from gridmap.model import AmenityKind, Campus, Unit
 from importers.campus import ImportResult, import_campus
+from tests.sample_scripts import assert_script_remakes, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "samples" / "lincoln_ridge"
 MANIFEST = SAMPLE / "campus.toml"
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "make_sample_campus", ROOT / "scripts" / "make_sample_campus.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-gen = _load_generator()
+gen = load_script("make_sample_campus")
 
 
 @pytest.fixture(scope="module")
@@ -62,11 +49,7 @@ def _unit(campus: Campus, short: str, number: str) -> Unit:
 
 
 def test_committed_sample_is_what_the_generator_makes(tmp_path: Path) -> None:
-    script = ROOT / "scripts" / "make_sample_campus.py"
-    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, cwd=ROOT,
-                   capture_output=True)
-    for path in sorted(tmp_path.iterdir()):
-        assert path.read_bytes() == (SAMPLE / path.name).read_bytes(), path.name
+    assert_script_remakes("make_sample_campus", SAMPLE, tmp_path)
 
 
 def test_shape_of_campus(result: ImportResult, campus: Campus) -> None:

@@ -9,11 +9,7 @@ pipeline.
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import ezdxf
 import pytest
@@ -22,23 +18,14 @@ from shapely.geometry import Point, Polygon
 from gridmap.index import CampusIndex
 from gridmap.model import AmenityKind, Campus
 from importers.campus import ImportResult, import_campus
+from tests.sample_scripts import assert_script_remakes, load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "samples" / "riverside_international"
 MANIFEST = SAMPLE / "campus.toml"
-SCRIPT = ROOT / "scripts" / "make_sample_campus_eu.py"
 
 
-def _load_generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_sample_campus_eu", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-gen = _load_generator()
+gen = load_script("make_sample_campus_eu")
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +39,7 @@ def campus(result: ImportResult) -> Campus:
 
 
 def test_committed_sample_is_what_the_generator_makes(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], check=True, cwd=ROOT,
-                   capture_output=True)
-    made = sorted(p.name for p in tmp_path.iterdir())
-    assert made == sorted(p.name for p in SAMPLE.iterdir())
-    for name in made:
-        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
+    assert_script_remakes("make_sample_campus_eu", SAMPLE, tmp_path)
 
 
 def _rooms_and_labels(dxf: str) -> tuple[list[Polygon], list[tuple[str, Point, int]]]:
