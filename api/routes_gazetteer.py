@@ -27,6 +27,7 @@ NO_STORE = "private, no-store"
 #: revisions are 32-bit integers on PostgreSQL: a larger one is a 422, never a database error
 MAX_REVISION = 2**31 - 1
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+Revision = Annotated[int | None, Query(ge=1, le=MAX_REVISION, description="default: current")]
 
 
 # rows per loaded campus index (one per published revision in the app's cache): built once,
@@ -45,6 +46,16 @@ def _rows_of(index: CampusIndex) -> tuple[GazetteerRow, ...]:
     return rows
 
 
+def _audited_rows(request: Request, ctx: Ctx, principal: CurrentPrincipal, campus_id: str,
+                  revision: int | None, form: str) -> tuple[int, tuple[GazetteerRow, ...]]:
+    """The revision served and its rows, once the token may see the campus; audited as ``form``."""
+    loaded = ctx.loaded(request, campus_id, principal, revision)
+    rows = _rows_of(loaded.index())
+    ctx.audit(request, principal, "gazetteer", campus_id,
+              f"{form}, revision {loaded.revision}, {len(rows)} rows")
+    return loaded.revision, rows
+
+
 def _download_name(campus_id: str, revision: int, suffix: str) -> str:
     return f"{_UNSAFE_FILENAME.sub('_', campus_id)[:80]}-r{revision}-gazetteer.{suffix}"
 
@@ -56,14 +67,10 @@ def gazetteer_csv(
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    revision: Annotated[int | None, Query(ge=1, le=MAX_REVISION,
-                                          description="default: current")] = None,
+    revision: Revision = None,
 ) -> Response:
-    loaded = ctx.loaded(request, campus_id, principal, revision)
-    rows = _rows_of(loaded.index())
-    ctx.audit(request, principal, "gazetteer", campus_id,
-              f"csv, revision {loaded.revision}, {len(rows)} rows")
-    name = _download_name(campus_id, loaded.revision, "csv")
+    served, rows = _audited_rows(request, ctx, principal, campus_id, revision, "csv")
+    name = _download_name(campus_id, served, "csv")
     return Response(to_csv(rows).encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Cache-Control": NO_STORE,
                              "Content-Disposition": f'attachment; filename="{name}"'})
@@ -76,14 +83,10 @@ def gazetteer_json(
     request: Request,
     ctx: Ctx,
     principal: CurrentPrincipal,
-    revision: Annotated[int | None, Query(ge=1, le=MAX_REVISION,
-                                          description="default: current")] = None,
+    revision: Revision = None,
 ) -> Response:
-    loaded = ctx.loaded(request, campus_id, principal, revision)
-    rows = _rows_of(loaded.index())
-    ctx.audit(request, principal, "gazetteer", campus_id,
-              f"json, revision {loaded.revision}, {len(rows)} rows")
-    body = to_geojson(rows, campus_id=campus_id, revision=loaded.revision)
+    served, rows = _audited_rows(request, ctx, principal, campus_id, revision, "json")
+    body = to_geojson(rows, campus_id=campus_id, revision=served)
     return Response(json.dumps(body, ensure_ascii=False).encode("utf-8"),
                     media_type="application/geo+json",
                     headers={"Cache-Control": NO_STORE})
