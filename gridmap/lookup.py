@@ -158,6 +158,19 @@ _DMS_PAIR = re.compile(r"^" + _DMS.replace("@", "1") + r"\s*[,;/\s]?\s*" + _DMS.
 _LONLAT = re.compile(r"^" + _COORD.replace("@", "a") + r"\s*[,;/\s]\s*"
                      + _COORD.replace("@", "b") + r"$")
 _STOP_WORDS = frozenset({"the", "a", "an", "of", "and", "de", "la", "le", "du", "des"})
+# German and French small words around a place ("Brand in der Mensa", "feu dans la
+# cantine"): context, never a modifier of the place's name
+_SMALL_WORDS_ABROAD = frozenset({"der", "die", "das", "dem", "den", "im", "am", "beim", "zum",
+                                 "zur", "vom", "ist", "dans", "au", "aux", "les", "est", "sur"})
+# "the gym's door 3": a possessive 's on a building or a room standing for one
+_POSSESSIVE = re.compile(r"(?<=[a-z0-9])'s\b")
+# prefixes of German compound place words ("Lehrerparkplatz"), in the words campuses use
+COMPOUND_PREFIXES: dict[str, str] = {
+    "lehrer": "staff", "lehrerinnen": "staff", "personal": "staff", "mitarbeiter": "staff",
+    "schuler": "student", "schueler": "student", "besucher": "visitor", "gaste": "visitor",
+    "bus": "bus", "eltern": "parent", "kinder": "children", "sport": "sports",
+}
+MIN_COMPOUND_HEAD = 5  # "parkplatz", "field": a place word long enough to end a compound
 # room words that say what kind of room ("lab" is not an "office"); "room" says nothing
 _ROOM_KINDS = frozenset({"office", "lab", "class", "station", "stand", "desk", "booth",
                          "center", "centre"})
@@ -520,6 +533,11 @@ class LookupEngine:
         big |= {_key(w) for w, names in ROOM_WORDS.items()
                 if any(_key(name) in big for name in names)}
         self.room_is_building = frozenset(k for k in self.room_buildings if k in big)
+        self.possessive_stems = frozenset(self.building_phrases) | frozenset(self.room_buildings)
+        # grounds words that end a compound ("...parkplatz"), longest first
+        self.compound_heads = sorted((w for w in GROUNDS_WORDS
+                                      if " " not in w and len(w) >= MIN_COMPOUND_HEAD),
+                                     key=len, reverse=True)
         self.restrooms = [u for u in campus.units if _is_restroom(u)]
         self.restroom_ids = frozenset(u.id for u in self.restrooms)
         self.hallways = [u for u in campus.units if _is_hallway(u)]
@@ -582,7 +600,7 @@ class LookupEngine:
             raise InvalidQuery(f"query is {len(query)} characters; the limit is {MAX_QUERY_LENGTH}")
         if "\x00" in query:
             raise InvalidQuery("query contains a NUL character")
-        q = _clean(query)
+        q = self._compounds_apart(self._without_possessive(_clean(query)))
         if not q:
             raise InvalidQuery("query is empty; try a room number, name, door, cell or place")
         near = self._nearest_to(query, q, limit)
@@ -606,7 +624,12 @@ class LookupEngine:
             if place is not None:
                 return place
             candidates = self._part_of_it(q)
-        return self._result(query, candidates[:limit], hits.set_query)
+        result = self._result(query, candidates[:limit], hits.set_query)
+        if result.status is not Status.FOUND:
+            bare = self._kind_then_place(query, q, limit)
+            if bare is not None and bare.status is Status.FOUND:
+                return bare
+        return result
 
     def _interpret(self, q: str) -> _Hits:
         hits = _Hits()
@@ -693,7 +716,8 @@ class LookupEngine:
         core = set(self._without_context(" ".join(plain)).split())
         dropped = []
         for i, w in enumerate(words):
-            if w in core or _FILLER.fullmatch(w) or w in _STOP_WORDS or w in INCIDENT_WORDS:
+            if w in core or _FILLER.fullmatch(w) or w in _STOP_WORDS or w in INCIDENT_WORDS \
+                    or w in _SMALL_WORDS_ABROAD:
                 continue
             for j in (i - 1, i + 1):
                 if 0 <= j < len(words):
@@ -715,6 +739,35 @@ class LookupEngine:
         if qualified is not None:
             readings.append(qualified)
         return readings
+
+    def _without_possessive(self, q: str) -> str:
+        """"gym's door 3" -> "gym door 3": the 's dropped where the word before it ends a
+        building's name or alias, or a room's name standing for its building."""
+        def plain(m: re.Match[str]) -> str:
+            before = q[: m.start()].split(" ")
+            for n in range(min(len(before), 3), 0, -1):
+                if " ".join(before[-n:]) in self.possessive_stems:
+                    return ""
+            return m.group(0)
+        return _POSSESSIVE.sub(plain, q) if "'" in q else q
+
+    def _compounds_apart(self, q: str) -> str:
+        """"lehrerparkplatz" -> "staff parkplatz": a word the campus does not know that ends
+        in a grounds word is that word with a qualifier, the qualifier in the campus's words
+        where it is a known one ("Lehrer" = staff)."""
+        out: list[str] = []
+        for w in q.split(" "):
+            out.append(w)
+            if len(w) < MIN_COMPOUND_HEAD + 3 or not w.isalpha() or w in self.vocabulary \
+                    or w in GROUNDS_WORDS or w in self.buildings_by_word:
+                continue
+            for head in self.compound_heads:
+                prefix = w[: -len(head)]
+                if w.endswith(head) and len(prefix) >= 3:
+                    said = COMPOUND_PREFIXES.get(prefix) or COMPOUND_PREFIXES.get(prefix[:-1])
+                    out[-1] = f"{said or prefix} {head}"
+                    break
+        return " ".join(out)
 
     def _is_number(self, text: str) -> bool:
         m = _ROOM.match(text)
@@ -896,6 +949,26 @@ class LookupEngine:
         m = _NEAR[0].match(q) or _NEAR[1].match(q) or self._near_without_to(q)
         if not m:
             return None
+        return self._nearest_of(query, m, limit)
+
+    def _kind_then_place(self, query: str, q: str, limit: int) -> LookupResult | None:
+        """"AED Mensa", "knox box cafeteria": a kind of point, then a place without "near",
+        read as the nearest of that kind to the place. Only when the query read as a whole
+        says nothing certain, and never with a number after the kind ("stair 2", "Lift 1"
+        name the point itself)."""
+        words = _without_filler(q).split()
+        for k in range(min(len(words) - 1, 3), 0, -1):  # "trauma kit" before "trauma"
+            what = " ".join(words[:k])
+            if amenity_kind(what) is None:
+                continue
+            place = " ".join(words[k:])
+            if any(ch.isdigit() for ch in place):
+                return None
+            m = re.match(rf"^(?P<what>{re.escape(what)}) (?P<place>.+)$", f"{what} {place}")
+            return self._nearest_of(query, m, limit) if m else None
+        return None
+
+    def _nearest_of(self, query: str, m: re.Match[str], limit: int) -> LookupResult | None:
         what = _without_filler(m.group("what"))
         kind = amenity_kind(what)
         restroom = kind is None and is_restroom_phrase(what)

@@ -258,6 +258,11 @@ INCIDENT_WORDS = frozenset({
     "collapsed", "medical", "emergency", "overdose", "allergic", "reaction", "breathing",
     "cardiac", "arrest", "help", "person", "man", "woman", "patient", "victim", "someone",
     "somebody", "down",
+    # German and French, folded ("Brand in der Mensa", "feu dans la cantine", "blessé")
+    "brand", "feuer", "rauch", "verletzt", "verletzte", "verletzter", "bewusstlos", "notfall",
+    "waffe", "schusse", "schuss", "messer", "angriff", "einbrecher", "blutet", "sturz",
+    "feu", "incendie", "fumee", "blesse", "blessee", "blesses", "blessure", "inconscient",
+    "inconsciente", "malaise", "urgence", "couteau", "tireur", "intrus", "agression", "bagarre",
 })  # not "boy", "girl", "kids", "student": they say whose restroom
 
 
@@ -286,13 +291,22 @@ def expand_abbreviations(text: str) -> str:
     return " ".join(out)
 
 
+def _hyphens_apart(word: str) -> str:
+    """``"two-fourteen"`` -> ``"two fourteen"``: only when every part is a number word."""
+    parts = word.split("-")
+    if len(parts) > 1 and all(p in _NUMBER_WORDS for p in parts):
+        return " ".join(parts)
+    return word
+
+
 def spoken_numbers(text: str) -> str:
     """Number words to digits where they are a number: ``"room two fourteen"`` -> ``"room 214"``.
 
     A run of two or more number words is a number ("one oh four"); a single word only after a
     word that is numbered ("room twelve", "door four"), so "the one by the gym" stays as said.
     """
-    words = text.split(" ")
+    # "two-fourteen", "twenty-one": number words joined by hyphens are said apart
+    words = " ".join(_hyphens_apart(w) for w in text.split(" ")).split(" ")
     out: list[str] = []
     i = 0
     while i < len(words):

@@ -652,3 +652,89 @@ def test_restroom_asked_for_from_inside_a_restroom_is_that_one() -> None:
     result = lookup(_walk_restrooms(), "boys bathroom near room 102")
     assert [c.unit_number for c in result.candidates[:2]] == ["102", "203"]
     assert "· 0 m walking from Room 102" in result.candidates[0].label
+
+
+# --- phrasings from real calls: hyphens, possessives, other languages, kind then place ------
+
+
+@pytest.mark.parametrize(("said", "read"), [
+    ("rm two-fourteen", "rm 214"), ("room one-oh-four", "room 104"),
+    ("door twenty-one", "door 21"), ("x-ray room", "x-ray room"),
+    ("two-way radio", "two-way radio"), ("a-214", "a-214")])
+def test_number_words_joined_by_hyphens_are_a_number(said: str, read: str) -> None:
+    assert spoken_numbers(said) == read
+
+
+def test_hyphenated_spoken_room_number_finds_the_room(index: CampusIndex) -> None:
+    result = lookup(index, "rm two-fourteen")
+    assert result.status is Status.FOUND
+    assert result.candidates[0].unit_number == "214"
+
+
+@pytest.mark.parametrize("query", ["gym's door 2", "the gymnasium's door 2", "Gym’s door 2"])
+def test_possessive_building_name_reads_as_the_building(index: CampusIndex, query: str) -> None:
+    plain = lookup(index, "gym door 2")
+    result = lookup(index, query)
+    assert plain.status is Status.FOUND and result.status is Status.FOUND
+    assert [c.feature_id for c in result.candidates] == [c.feature_id for c in plain.candidates]
+    assert result.candidates[0].building_id == "B"
+
+
+def test_possessive_of_an_unknown_word_is_not_a_building(index: CampusIndex) -> None:
+    # "teacher's" names no building: no door of any building is assumed
+    result = lookup(index, "teacher's door 2")
+    assert result.status is not Status.FOUND
+
+
+@pytest.mark.parametrize("query", ["Brand in der Cafeteria", "Feuer im Cafeteria",
+                                   "incendie dans la cafeteria", "fumée cafeteria",
+                                   "Verletzter in der Cafeteria"])
+def test_incident_words_in_german_and_french_are_context(index: CampusIndex,
+                                                         query: str) -> None:
+    result = lookup(index, query)
+    assert result.status is Status.FOUND
+    assert len(result.candidates) == 1
+    assert result.candidates[0].unit_number == "104"
+
+
+def test_kind_then_place_without_near_is_the_nearest_of_that_kind(index: CampusIndex) -> None:
+    result = lookup(index, "AED Cafeteria")
+    near = lookup(index, "AED near the cafeteria")
+    assert result.status is Status.FOUND
+    assert "AED by Main Office" in result.candidates[0].label  # same floor as the cafeteria
+    assert [c.feature_id for c in result.candidates] == [c.feature_id for c in near.candidates]
+
+
+@pytest.mark.parametrize("query", ["AED 214", "AED xyzzy"])
+def test_kind_then_number_or_unknown_place_is_never_a_nearest_answer(index: CampusIndex,
+                                                                     query: str) -> None:
+    result = lookup(index, query)
+    assert result.status is not Status.FOUND or result.candidates[0].match is not MatchKind.AMENITY
+
+
+def test_a_kind_with_a_floor_is_still_that_floors_set(index: CampusIndex) -> None:
+    # "aed 2nd floor" is the floor's AEDs, not the nearest AED to some place
+    result = lookup(index, "aed 2nd floor")
+    assert result.status is Status.FOUND
+    assert ["AED 2nd floor hall" in c.label for c in result.candidates] == [True]
+
+
+def test_compound_place_word_is_offered_not_assumed(index: CampusIndex) -> None:
+    # "Besucherparkplatz" (visitor parking): the one lot is offered, never certain, because
+    # no lot here is for visitors
+    result = lookup(index, "Besucherparkplatz")
+    assert result.status is Status.AMBIGUOUS
+    assert ["Front lot" in c.label for c in result.candidates] == [True]
+
+
+def test_compound_place_word_resolves_when_its_qualifier_names_one() -> None:
+    campus = small_campus()
+    staff = dataclasses.replace(campus.grounds[0], id="staff-lot", name="Staff lot")
+    idx = CampusIndex(number_exterior_doors(
+        dataclasses.replace(campus, grounds=(*campus.grounds, staff))))
+    result = lookup(idx, "Lehrerparkplatz")  # Lehrer = teachers: the staff lot
+    assert result.status is Status.FOUND
+    assert [c.feature_id for c in result.candidates] == ["staff-lot"]
+    both = lookup(idx, "Parkplatz")
+    assert both.status is Status.AMBIGUOUS
+    assert {c.feature_id for c in both.candidates} == {"staff-lot", campus.grounds[0].id}
