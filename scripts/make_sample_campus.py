@@ -16,7 +16,7 @@ running the script twice gives byte-identical files (it re-runs itself with
 drawing has its own CAD frame (origin at its south-west corner, feet); buildings B and C are
 rotated a few degrees on site. :data:`PLACEMENTS` and :func:`cad_to_lonlat` let tests check
 where rooms should land. The writing helpers (:func:`door_block`, :func:`deterministic_dxf`, the
-GeoJSON, CSV and manifest writers, :func:`write_sample`, :func:`run_with_pinned_hash_seed`) are
+GeoJSON, CSV, control-point and manifest writers, :func:`write_sample`, the hash-seed re-run) are
 shared with ``make_sample_campus_eu.py``.
 """
 
@@ -418,23 +418,48 @@ def pois_csv(frame: LocalFrame, plan_to_lonlat: Callable[[str, float, float], tu
     return out.getvalue()
 
 
+def gis_files(frame: LocalFrame, parcel: tuple[Sequence[tuple[float, float]], str, str],
+              grounds: Sequence[tuple[str, str, Any]],
+              plan_to_lonlat: Callable[[str, float, float], tuple[float, float]],
+              pois: Sequence[Poi]) -> dict[str, str]:
+    """A sample's GIS files: the parcel (ring, name, parcel id), the grounds and the POIs."""
+    ring, name, parcel_id = parcel
+    return {"parcel.geojson": parcel_geojson(frame, ring, name, parcel_id),
+            "grounds.geojson": grounds_geojson(frame, grounds),
+            "pois.csv": pois_csv(frame, plan_to_lonlat, pois)}
+
+
 # --- manifest ---------------------------------------------------------------------------------
 
 
 ControlPoints = list[tuple[tuple[float, float], tuple[float, float], str]]  # cad, lonlat, name
 
 
-def control_points(building: str) -> ControlPoints:
-    p = PLACEMENTS[building]
-    corners = [(0.0, 0.0, "SW corner"), (p.width_ft, 0.0, "SE corner"),
-               (p.width_ft, p.depth_ft, "NE corner"), (0.0, p.depth_ft, "NW corner")]
+def surveyed_corners(frame: LocalFrame,
+                     plan_to_local: Callable[[float, float], tuple[float, float]],
+                     width: float, depth: float, ne_error_m: tuple[float, float],
+                     plan_per_cad_unit: float = 1.0) -> ControlPoints:
+    """A building's four corners as control points: (CAD point, lon/lat, name).
+
+    ``width`` and ``depth`` are in plan units, which ``plan_to_local`` takes to ``frame``
+    metres; a CAD unit is ``plan_per_cad_unit`` plan units. The NE corner is surveyed
+    ``ne_error_m`` (east, north) off, as a real survey is never perfect.
+    """
+    corners = [(0.0, 0.0, "SW corner"), (width, 0.0, "SE corner"),
+               (width, depth, "NE corner"), (0.0, depth, "NW corner")]
     out = []
     for k, (x, y, name) in enumerate(corners):
-        lx, ly = cad_to_local(building, x, y)
+        lx, ly = plan_to_local(x, y)
         if k == 2:
-            lx += PERTURB_M  # a surveyed point is never perfect
-        out.append(((x, y), FRAME.lonlat(lx, ly), name))
+            lx, ly = lx + ne_error_m[0], ly + ne_error_m[1]
+        out.append(((x / plan_per_cad_unit, y / plan_per_cad_unit), frame.lonlat(lx, ly), name))
     return out
+
+
+def control_points(building: str) -> ControlPoints:
+    p = PLACEMENTS[building]
+    return surveyed_corners(FRAME, lambda x, y: cad_to_local(building, x, y), p.width_ft,
+                            p.depth_ft, (PERTURB_M, 0.0))
 
 
 @dataclass(frozen=True)
@@ -550,12 +575,9 @@ def run_with_pinned_hash_seed(script: str, main: Callable[[list[str]], int]) -> 
 
 
 def main(argv: list[str]) -> int:
+    parcel = (PARCEL_LOCAL, "Lincoln Ridge Public Schools parcel", "33-02-02-21-400-007")
     files = {name: write_plan(make()) for name, make in PLANS.items()}
-    files["parcel.geojson"] = parcel_geojson(FRAME, PARCEL_LOCAL,
-                                             "Lincoln Ridge Public Schools parcel",
-                                             "33-02-02-21-400-007")
-    files["grounds.geojson"] = grounds_geojson(FRAME, GROUNDS_LOCAL)
-    files["pois.csv"] = pois_csv(FRAME, cad_to_lonlat, POIS)
+    files |= gis_files(FRAME, parcel, GROUNDS_LOCAL, cad_to_lonlat, POIS)
     files["campus.toml"] = manifest_toml(_MANIFEST_HEAD, BUILDINGS, control_points, digits=1)
     return write_sample(Path(argv[1]) if len(argv) > 1 else OUT, files)
 

@@ -44,11 +44,10 @@ from make_sample_campus import (  # sibling script, not a package
     Poi,
     deterministic_dxf,
     door_block,
-    grounds_geojson,
+    gis_files,
     manifest_toml,
-    parcel_geojson,
-    pois_csv,
     run_with_pinned_hash_seed,
+    surveyed_corners,
     write_sample,
 )
 
@@ -428,15 +427,8 @@ POIS: list[Poi] = [
 def control_points(building: str) -> ControlPoints:
     """Four surveyed corners: (CAD point in drawing units, lon/lat, name)."""
     p = PLACEMENTS[building]
-    corners = [(0.0, 0.0, "SW corner"), (p.width_m, 0.0, "SE corner"),
-               (p.width_m, p.depth_m, "NE corner"), (0.0, p.depth_m, "NW corner")]
-    out = []
-    for k, (x, y, name) in enumerate(corners):
-        lx, ly = cad_to_local(building, x, y)
-        if k == 2:
-            ly += PERTURB_M
-        out.append(((x / p.unit_m, y / p.unit_m), FRAME.lonlat(lx, ly), name))
-    return out
+    return surveyed_corners(FRAME, lambda x, y: cad_to_local(building, x, y), p.width_m,
+                            p.depth_m, (0.0, PERTURB_M), p.unit_m)
 
 
 BUILDINGS = (
@@ -492,12 +484,9 @@ numbering = "clockwise"
 
 
 def main(argv: list[str]) -> int:
+    parcel = (PARCEL_LOCAL, "Riverside International School parcel", "BL-2762-1187")
     files = {name: write_plan(make()) for name, make in PLANS.items()}
-    files["parcel.geojson"] = parcel_geojson(FRAME, PARCEL_LOCAL,
-                                             "Riverside International School parcel",
-                                             "BL-2762-1187")
-    files["grounds.geojson"] = grounds_geojson(FRAME, GROUNDS_LOCAL)
-    files["pois.csv"] = pois_csv(FRAME, cad_to_lonlat, POIS)
+    files |= gis_files(FRAME, parcel, GROUNDS_LOCAL, cad_to_lonlat, POIS)
     files["campus.toml"] = manifest_toml(_MANIFEST_HEAD, BUILDINGS, control_points, digits=2)
     return write_sample(Path(argv[1]) if len(argv) > 1 else OUT, files)
 
