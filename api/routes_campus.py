@@ -79,12 +79,18 @@ async def lookup(
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> Response:
     """A question asked before of this revision is answered on the event loop (no I/O, no
-    search); anything else (a first load, a search, a refusal) runs in a worker thread. Every
-    request is audited either way."""
+    search), and so is a new one while this revision's lookups are quick (see
+    :meth:`~api.context.LoadedCampus.answers_quickly`); anything else (a first load, an
+    index to build, a slow campus, a refusal, an audit queue that could block) runs in a
+    worker thread. Every request is audited either way."""
     loaded = ctx.loaded_if_cached(campus_id, principal)
-    answer = None if loaded is None else loaded.cached_answer(q, limit)
-    if answer is None or ctx.audit_would_wait():
+    if loaded is None or ctx.audit_would_wait():
         return await run_in_threadpool(_lookup, campus_id, request, ctx, principal, q, limit)
+    answer = loaded.cached_answer(q, limit)
+    if answer is None:
+        if not loaded.answers_quickly():
+            return await run_in_threadpool(_lookup, campus_id, request, ctx, principal, q, limit)
+        answer = loaded.lookup_answer(q, limit, ctx.settings.lookup_cache_size)
     status, body = answer
     ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {status}")
     return Response(body, media_type="application/json")

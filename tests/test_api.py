@@ -1499,6 +1499,50 @@ def test_repeated_lookups_reuse_the_answer_and_are_each_audited(
     assert len(calls) == 3  # a new revision answers afresh
 
 
+def test_new_lookups_run_on_the_event_loop_only_once_quick(
+    settings: Settings, store: SqlCampusStore, stored_campus: Campus, viewer_token: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A revision's first lookup (index to build, lazy caches to fill) runs in a worker
+    thread; later new questions run on the event loop while lookups are quick, and go back to
+    worker threads when they are not. Each is audited and answers the same either way."""
+    import asyncio
+
+    import api.context
+    import gridmap.lookup
+
+    on_loop: list[bool] = []
+    real = gridmap.lookup.lookup
+
+    def recording(index: Any, query: str, limit: int = 10) -> Any:
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:  # a worker thread has no running loop
+            on_loop.append(False)
+        return real(index, query, limit=limit)
+
+    monkeypatch.setattr(gridmap.lookup, "lookup", recording)
+    monkeypatch.setattr(api.context, "INLINE_LOOKUP_COST_S", 60.0)  # every lookup is quick
+    frozen = SqlCampusStore(settings.resolved_database_url, clock=lambda: 50.0)  # no expiry
+    headers = {"Authorization": f"Bearer {viewer_token}"}
+    path = f"/campuses/{CAMPUS}/lookup"
+    try:
+        with TestClient(create_app(settings, frozen)) as worker:
+            first = [worker.get(path, params={"q": q}, headers=headers).json()
+                     for q in ("rm 214", "gym", "rm 214")]
+            assert on_loop == [False, True]  # the repeated question was not searched again
+            assert first[0] == first[2]
+            assert first[0]["candidates"][0]["unit_number"] == "214"
+            monkeypatch.setattr(api.context, "INLINE_LOOKUP_COST_S", 0.0)  # now none is quick
+            again = worker.get(path, params={"q": "rm 214", "limit": 1}, headers=headers)
+            assert (again.status_code, on_loop[-1]) == (200, False)
+            assert again.json()["candidates"][0]["unit_number"] == "214"
+        assert len([e for e in frozen.audit_log() if e.action == "lookup"]) == 4
+    finally:
+        frozen.close()
+
+
 def test_sign_in_never_redirects_to_a_url_holding_a_token(
     client: TestClient, viewer_token: str, store: SqlCampusStore,
 ) -> None:
