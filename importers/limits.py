@@ -74,9 +74,6 @@ class WorkBudget:
             self._next_check = self.entities + _CHECK_EVERY
             self.check(where)
 
-    def would_exceed(self, n: int) -> bool:
-        return self.entities + n > self.limits.entity_budget
-
     def check(self, where: str) -> None:
         """Raise if the time or memory limit has been passed."""
         if self._deadline is not None and time.monotonic() > self._deadline:
