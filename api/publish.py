@@ -116,20 +116,25 @@ def _check_geometry(campus_id: str, what: str, geom: BaseGeometry | None, area: 
 # --- what the service answers -----------------------------------------------------------------
 
 
+def _dumps(data: Any) -> str:
+    """Serialise as the API does (no NaN, no Infinity)."""
+    return json.dumps(data, allow_nan=False, separators=(",", ":"))
+
+
 def _json(data: Any) -> int:
-    """Serialise as the API does (no NaN, no Infinity); the size in bytes."""
-    return len(json.dumps(data, allow_nan=False, separators=(",", ":")))
+    """Serialise as the API does; the size in bytes."""
+    return len(_dumps(data))
 
 
 def _round_trip(campus: Campus) -> None:
     from gridmap.serialize import campus_from_geojson, campus_to_geojson
 
-    data = campus_to_geojson(campus)
-    size = _json(data)
+    text = _dumps(campus_to_geojson(campus))
+    size = len(text)
     if size > _MAX_STORED_BYTES:
         raise Unservable(f"campus {campus.id} serialises to {size:,} bytes, more than the "
                          f"{_MAX_STORED_BYTES:,} a revision may hold")
-    back = campus_from_geojson(json.loads(json.dumps(data, allow_nan=False)))
+    back = campus_from_geojson(json.loads(text))
     if (len(back.units), len(back.openings), len(back.levels)) != (
             len(campus.units), len(campus.openings), len(campus.levels)):
         raise Unservable(f"campus {campus.id} does not read back as it was written")
