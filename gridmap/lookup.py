@@ -27,6 +27,7 @@ import functools
 import re
 import threading
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -1738,11 +1739,16 @@ class LookupEngine:
 
     def _unit_candidate(self, unit: Unit, score: float, match: MatchKind,
                         flags: tuple[str, ...] = ()) -> Candidate:
-        base = self._context.get(unit.id)
-        if base is None:
-            base = self._build_unit_context(unit)
-            self._context[unit.id] = base
+        base = self._memo_context(unit.id, lambda: self._build_unit_context(unit))
         return _replace(base, score=score, match=match, flags=(*base.flags, *flags))
+
+    def _memo_context(self, key: str, build: Callable[[], Candidate]) -> Candidate:
+        """The place-dependent part of a candidate (label, cells, nearby doors and amenities),
+        built once per engine and kept under ``key``; callers stamp score and match on a copy."""
+        base = self._context.get(key)
+        if base is None:
+            base = self._context[key] = build()
+        return base
 
     def _build_unit_context(self, unit: Unit) -> Candidate:
         ix = self.index
@@ -1773,12 +1779,10 @@ class LookupEngine:
     def _feature_candidate(self, feature_id: str, match: MatchKind, score: float,
                            feature_type: str, name: str, building_id: str | None,
                            level_id: str | None, kind: str | None) -> Candidate:
-        key = f"{feature_type}:{feature_id}:{name}"
-        base = self._context.get(key)
-        if base is None:
-            base = self._build_feature_context(feature_id, feature_type, name, building_id,
-                                               level_id, kind)
-            self._context[key] = base
+        base = self._memo_context(
+            f"{feature_type}:{feature_id}:{name}",
+            lambda: self._build_feature_context(feature_id, feature_type, name, building_id,
+                                                level_id, kind))
         return _replace(base, score=score, match=match)
 
     def _build_feature_context(self, feature_id: str, feature_type: str, name: str,
@@ -1810,11 +1814,8 @@ class LookupEngine:
         )
 
     def _building_candidate(self, building_id: str, score: float) -> Candidate:
-        key = f"building:{building_id}"
-        base = self._context.get(key)
-        if base is None:
-            base = self._build_building_context(building_id)
-            self._context[key] = base
+        base = self._memo_context(f"building:{building_id}",
+                                  lambda: self._build_building_context(building_id))
         return _replace(base, score=score)
 
     def _build_building_context(self, building_id: str) -> Candidate:
@@ -1851,11 +1852,7 @@ class LookupEngine:
         )
 
     def _grounds_candidate(self, g: GroundsFeature, score: float) -> Candidate:
-        key = f"grounds:{g.id}"
-        base = self._context.get(key)
-        if base is None:
-            base = self._build_grounds_context(g)
-            self._context[key] = base
+        base = self._memo_context(f"grounds:{g.id}", lambda: self._build_grounds_context(g))
         return _replace(base, score=score)
 
     def _build_grounds_context(self, g: GroundsFeature) -> Candidate:
