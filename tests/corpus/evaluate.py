@@ -56,8 +56,6 @@ from __future__ import annotations
 
 import csv
 import re
-import sys
-import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -67,6 +65,7 @@ from pathlib import Path
 from gridmap.errors import GridmapError
 from gridmap.index import CampusIndex
 from gridmap.lookup import Candidate, LookupResult, Status, lookup
+from gridmap.vocabulary import fold
 from importers.campus import import_campus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,8 +152,7 @@ def campus_index(campus: str) -> CampusIndex:
 
 def _fold(text: str | None) -> str:
     """Case- and accent-free text: "Bibliothèque" ~ "bibliotheque"."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return fold(text or "")
 
 
 def _number(text: str | None) -> str:
@@ -264,27 +262,20 @@ class _Reader:
             raise CorpusError(f"{text!r}: building {b} has no exterior doors")
         return Expectation(text, lambda c: c.feature_id in ids, ids)
 
-    def _amenities(self, kind: str, b: str | None) -> list[str]:
-        bid = self._bid(b) if b else None
-        found = [a.id for a in self.ix.campus.amenities
-                 if a.kind.value == kind and (bid is None or a.building_id == bid)]
-        if not found:
-            raise CorpusError(f"no {kind} on {self.ix.campus.id}")
-        return found
-
     def _amenity(self, text: str, kind: str, b: str | None = None,
                  level: str | None = None) -> Expectation:
         if level is not None and self._level(text, level) == "*":
             level = None
-        ids = frozenset(a for a in self._amenities(kind, b)
-                        if level is None or self.ix.ordinal_of(self._amenity_level(a))
-                        == int(level))
+        bid = self._bid(b) if b else None
+        of_kind = [a for a in self.ix.campus.amenities
+                   if a.kind.value == kind and (bid is None or a.building_id == bid)]
+        if not of_kind:
+            raise CorpusError(f"no {kind} on {self.ix.campus.id}")
+        ids = frozenset(a.id for a in of_kind
+                        if level is None or self.ix.ordinal_of(a.level_id) == int(level))
         if not ids:
             raise CorpusError(f"{text!r}: no such point on {self.ix.campus.id}")
         return Expectation(text, lambda c: c.feature_id in ids, ids)
-
-    def _amenity_level(self, amenity_id: str) -> str | None:
-        return next(a.level_id for a in self.ix.campus.amenities if a.id == amenity_id)
 
     def _amenity_name(self, text: str, name: str) -> Expectation:
         ids = {a.id for a in self.ix.campus.amenities if _fold(name) in _fold(a.name)}
@@ -438,17 +429,3 @@ def failures(judged: Sequence[Judged]) -> str:
         out.append(f"line {j.row.line} {j.row.campus} {j.row.query!r}: {j.outcome} "
                    f"(status {j.status}; expected {j.row.expect}; got {j.top}){gap}")
     return "\n".join(out)
-
-
-def main(argv: Sequence[str]) -> int:
-    judged = evaluate()
-    print("Dispatcher corpus: " + str(CORPUS.relative_to(ROOT)))
-    print(table(judged))
-    if "-v" in argv or "--verbose" in argv:
-        print()
-        print(failures(judged))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
