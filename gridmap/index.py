@@ -301,13 +301,8 @@ class CampusIndex:
             route = net.route(origin, from_level, feature_id)
         elif building_id in self.buildings and level_id is not None:
             route = self._between_buildings(origin, net, from_level, p, building_id, level_id)
-        if route is None:
-            via = None
-            if not same_level and building_id == here.building_id:
-                via = net.nearest_stairs(origin, from_level)
-            return _Measure(origin.distance(p), "straight", via, same_level)
-        return _Measure(route.distance_m, "walking" if route.walking else "straight",
-                        None if same_level else route.via, same_level)
+        return _measured(route, net, origin, from_level, p, same_level,
+                         building_id == here.building_id)
 
     def _between_buildings(self, origin: Point, net: WalkNetwork, from_level: str,
                            target: Point, building_id: str, level_id: str) -> Route | None:
@@ -398,13 +393,8 @@ class CampusIndex:
         elif unit.building_id in self.buildings:
             route = self._between_buildings(origin, net, from_level, p, unit.building_id,
                                             unit.level_id)
-        if route is None:
-            via = None
-            if not same_level and unit.building_id == here.building_id:
-                via = net.nearest_stairs(origin, from_level)
-            return _Measure(origin.distance(p), "straight", via, same_level)
-        return _Measure(route.distance_m, "walking" if route.walking else "straight",
-                        None if same_level else route.via, same_level)
+        return _measured(route, net, origin, from_level, p, same_level,
+                         unit.building_id == here.building_id)
 
     @staticmethod
     def _walk_between(net: WalkNetwork, origin: Point, from_level: str, target: Point,
@@ -551,6 +541,20 @@ class _Measure(NamedTuple):
     kind: str  # "walking" or "straight"
     via: str | None
     same_level: bool
+
+
+def _measured(route: Route | None, net: WalkNetwork, origin: Point, from_level: str,
+              target: Point, same_level: bool, same_building: bool) -> _Measure:
+    """The measure of a route found (walked, or straight where a leg was), or, with none, the
+    straight line, naming the nearest stairs when the target is on another level of the
+    building asked from."""
+    if route is None:
+        via = None
+        if not same_level and same_building:
+            via = net.nearest_stairs(origin, from_level)
+        return _Measure(origin.distance(target), "straight", via, same_level)
+    return _Measure(route.distance_m, "walking" if route.walking else "straight",
+                    None if same_level else route.via, same_level)
 
 
 def _grounds_brief(g: GroundsFeature) -> dict[str, Any]:
