@@ -504,7 +504,7 @@ def _layer_names(doc: Any, used: set[str]) -> list[str]:
     return sorted(names, key=str.upper)
 
 
-def _polyline_polygon(e: Any, flatten: float, reading: _Reading | None = None,
+def _polyline_polygon(e: Any, flatten: float, reading: _Reading,
                       ) -> tuple[Polygon | None, bool]:
     """(polygon, was_closed) for an LWPOLYLINE/POLYLINE; None if it cannot be a room.
 
@@ -512,7 +512,6 @@ def _polyline_polygon(e: Any, flatten: float, reading: _Reading | None = None,
     beyond the reading's coordinate bound, or bulge arcs that would flatten into more points
     than an outline may have.
     """
-    reading = reading or _Reading({}, (), 0.0)
     kind = e.dxftype()
     if kind == "POLYLINE" and not (e.is_2d_polyline or e.is_3d_polyline):
         return None, False  # meshes and polyface meshes are not room outlines
