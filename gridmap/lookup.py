@@ -1261,12 +1261,8 @@ class LookupEngine:
                 level_ordinal=None, level_name=None, unit_number=None, unit_name=None,
                 kind=None, primary_cell=label.split("-")[0],
                 subcell=label if "-" in label else None, cells=(label.split("-")[0],),
-                usng=to_usng(lon, lat), lon=lon, lat=lat,
-                nearest_doors=tuple(self._doors_near(near, None, None)),
-                nearest_knox_box=self._amenity_near(AmenityKind.KNOX_BOX, near, None, None),
-                nearest_aed=self._amenity_near(AmenityKind.AED, near, None, None),
-                nearest_trauma_kit=self._amenity_near(AmenityKind.TRAUMA_KIT, near, None, None),
-                campus_id=self.index.campus.id,
+                usng=to_usng(lon, lat), lon=lon, lat=lat, campus_id=self.index.campus.id,
+                **self._nearby_fields(near, None, None),
             )
             if len(self._context) < CONTEXT_CACHE_SIZE:
                 self._context[key] = cached
@@ -1879,11 +1875,7 @@ class LookupEngine:
             feature_type="grounds", building_id=None, building_name=None, level_ordinal=None,
             level_name="Outdoors", unit_number=None, unit_name=None, kind=g.kind.value,
             primary_cell=cell, subcell=sub, cells=spanned, usng=to_usng(lon, lat), lon=lon,
-            lat=lat, nearest_doors=tuple(self._doors_near(p, None, None)),
-            nearest_knox_box=ix.nearest_amenity(AmenityKind.KNOX_BOX, p),
-            nearest_aed=ix.nearest_amenity(AmenityKind.AED, p),
-            nearest_trauma_kit=ix.nearest_amenity(AmenityKind.TRAUMA_KIT, p),
-            campus_id=ix.campus.id,
+            lat=lat, campus_id=ix.campus.id, **self._nearby_fields(p, None, None),
         )
 
     def _point_candidate(self, lon: float, lat: float, match: MatchKind,
