@@ -454,6 +454,8 @@ class WalkNetwork:
             stops[key] = node
             return node
 
+        shafts = [a for a in amenities if a.kind in (AmenityKind.STAIRWELL, AmenityKind.ELEVATOR)
+                  and a.id in self.feature_node]
         for lower, upper in itertools.pairwise(by_ordinal):
             # stairs (elevator) units overlapping stairs (an elevator) in plan
             above = self._spaces[upper.id]
@@ -472,9 +474,6 @@ class WalkNetwork:
                     flight = 0.0 if lift else _flight_length(s.shape, t.shape)
                     self._link(down, up, FLOOR_PENALTY_M + flight, _stair_name(s.unit))
             # stairwell and elevator points of the same name or shaft
-            shafts = [a for a in amenities if a.kind in (AmenityKind.STAIRWELL,
-                                                          AmenityKind.ELEVATOR)
-                      and a.id in self.feature_node]
             ups = [b for b in shafts if b.level_id == upper.id]
             up_tree = STRtree([_point(shapes, b.id) for b in ups])
             up_named: dict[str, list[int]] = {}
