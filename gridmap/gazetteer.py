@@ -262,21 +262,21 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
 
     for b in sorted(campus.buildings, key=lambda b: b.short_name):
         row(FeatureType.BUILDING, b.id, _point_on(index.footprints[b.id]),
-                       detail="building", building=b, level=None, number=b.short_name,
-                       name=b.name, aliases=b.aliases, place=place_type(b))
+            detail="building", building=b, level=None, number=b.short_name,
+            name=b.name, aliases=b.aliases, place=place_type(b))
 
     for u in sorted(campus.units, key=lambda u: (building_key(u.building_id),
                                                  level_key(u.level_id), _number_key(u.number),
                                                  u.name)):
         label = f"Room {u.number}" if u.number else u.name
         row(FeatureType.ROOM, u.id, index.label_point(u), detail=u.category,
-                       building=buildings.get(u.building_id), level=level_of(u.level_id),
-                       number=u.number, name=u.name, aliases=u.aliases,
-                       flags=(APPROXIMATE_FLAG,) if u.approximate else (), room=label,
-                       place=place_type(u),
-                       # a label with no outline is placed where its text is: no method in
-                       # the registry says that, so the point is flagged as of unknown method
-                       placement="Unknown" if u.approximate else None)
+            building=buildings.get(u.building_id), level=level_of(u.level_id),
+            number=u.number, name=u.name, aliases=u.aliases,
+            flags=(APPROXIMATE_FLAG,) if u.approximate else (), room=label,
+            place=place_type(u),
+            # a label with no outline is placed where its text is: no method in
+            # the registry says that, so the point is flagged as of unknown method
+            placement="Unknown" if u.approximate else None)
 
     doors = [o for o in campus.openings if o.exterior]
     for o in sorted(doors, key=lambda o: (building_key(o.building_id), _number_key(o.number),
@@ -285,23 +285,23 @@ def gazetteer(index: CampusIndex) -> tuple[GazetteerRow, ...]:
         if o.main_entrance:
             name += " (main entrance)"
         row(FeatureType.EXTERIOR_DOOR, o.id, index.shapes[o.id],
-                       detail="main_entrance" if o.main_entrance else "door",
-                       building=buildings.get(o.building_id), level=level_of(o.level_id),
-                       number=o.number or "", name=name, addtl=name, place=place_type(o))
+            detail="main_entrance" if o.main_entrance else "door",
+            building=buildings.get(o.building_id), level=level_of(o.level_id),
+            number=o.number or "", name=name, addtl=name, place=place_type(o))
 
     for a in sorted(campus.amenities, key=lambda a: (a.kind.value, building_key(a.building_id),
                                                      level_key(a.level_id), a.name)):
         building = buildings.get(a.building_id) if a.building_id else None
         row(FeatureType.AMENITY, a.id, index.shapes[a.id], detail=a.kind.value,
-                       building=building, level=level_of(a.level_id), name=a.name,
-                       addtl=a.name, place=place_type(a), note=a.note,
-                       placement=None if building else PLACEMENT[FeatureType.GROUNDS])
+            building=building, level=level_of(a.level_id), name=a.name,
+            addtl=a.name, place=place_type(a), note=a.note,
+            placement=None if building else PLACEMENT[FeatureType.GROUNDS])
 
     for g in sorted(campus.grounds, key=lambda g: (g.kind.value, g.name, g.id)):
         local = index.frame.to_local(g.geometry)
         row(FeatureType.GROUNDS, g.id, _point_on(local), detail=g.kind.value,
-                       building=None, level=None, name=g.name, sub_site=g.name,
-                       place=place_type(g))
+            building=None, level=None, name=g.name, sub_site=g.name,
+            place=place_type(g))
     return tuple(out)
 
 
