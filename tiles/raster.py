@@ -41,7 +41,8 @@ from gridmap.model import Campus, GridSpec
 from tiles import style
 from tiles.style import RGBA, Symbol
 
-__all__ = ["MAX_ZOOM", "CampusDrawing", "drawing_for", "render_tile", "tile_bounds"]
+__all__ = ["MAX_NAME_LINES", "MAX_ZOOM", "CampusDrawing", "drawing_for", "render_tile",
+           "tile_bounds"]
 
 #: Half the width of the Web Mercator world in metres.
 WEB_MERCATOR_HALF = 20037508.342789244
@@ -49,6 +50,8 @@ MAX_ZOOM = 24
 MIN_TILE_SIZE = 64
 MAX_TILE_SIZE = 1024
 SUPERSAMPLE = 2
+#: A room's name is wrapped to at most this many lines under its number.
+MAX_NAME_LINES = 3
 #: Features whose anchor lies this many pixels outside a tile are still drawn (label overhang).
 LABEL_MARGIN_PX = 160
 #: Grid lines are densified to this many vertices per cell edge before projecting.
@@ -637,7 +640,7 @@ def _wrap(text: str, font: Font, stroke: int, max_w: float) -> list[str]:
             lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
-    return lines[:3]
+    return lines[:MAX_NAME_LINES]
 
 
 @lru_cache(maxsize=8)

@@ -36,7 +36,7 @@ from gridmap import grid as gridlib
 from gridmap.crs import LocalFrame
 from gridmap.model import Campus
 from tiles import style
-from tiles.raster import MAX_ZOOM
+from tiles.raster import MAX_NAME_LINES, MAX_ZOOM
 
 __all__ = ["NODE_MODULES", "STATIC_DIR", "VENDOR_ENV", "VendorAssetsMissing", "level_entries",
            "map_page", "marker_clearance", "page_config", "vendor_dir"]
@@ -138,10 +138,6 @@ def page_config(campus: Campus, *, api_base: str = "",
     }
 
 
-#: Lines of a room's name the tiles may wrap it to (in rooms wide enough to show it).
-_NAME_LINES = 3
-
-
 def marker_clearance(zoom: int) -> dict[str, int]:
     """How far (screen pixels) the search pin's tip stays from the point it marks, per zoom.
 
@@ -154,7 +150,7 @@ def marker_clearance(zoom: int) -> dict[str, int]:
     halo = 2 * style.HALO_WIDTH
     line = style.room_number_font_px(zoom) * 1.25 + halo
     if zoom >= style.MIN_ZOOM_ROOM_NAMES:
-        line += _NAME_LINES * (style.room_name_font_px(zoom) * 1.25 + halo)
+        line += MAX_NAME_LINES * (style.room_name_font_px(zoom) * 1.25 + halo)
     symbols = [style.DOOR, *style.AMENITY_SYMBOLS.values()]
     symbol = max(style.symbol_radius(sym, zoom) for sym in symbols)
     return {"room": round(line / 2 + 4), "point": round(symbol + 4)}
