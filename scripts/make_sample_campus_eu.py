@@ -128,7 +128,7 @@ class Plan:
         default_factory=list)
 
 
-def strip(y0: float, y1: float, door_y: float | None,
+def strip(y0: float, y1: float, door_y: float,
           items: list[tuple[float, str, str] | tuple[float, str, str, str]],
           x0: float = 0.0) -> list[Room]:
     """Rooms side by side west to east between y0 and y1; numbered ones get a door at door_y."""
@@ -137,16 +137,17 @@ def strip(y0: float, y1: float, door_y: float | None,
     for item in items:
         width, number, name = item[0], item[1], item[2]
         where = item[3] if len(item) > 3 else INSIDE
-        door = (x + width / 2, door_y, rot) if number and door_y is not None else None
+        door = (x + width / 2, door_y, rot) if number else None
         rooms.append(Room(number, name, (x, y0, x + width, y1), door, where))
         x += width
     return rooms
 
 
 def column(x0: float, x1: float, door_x: float,
-           items: list[tuple[float, str, str]], y0: float = 0.0) -> list[Room]:
-    """Rooms stacked south to north between x0 and x1, numbered ones with a door at door_x."""
-    rooms, y = [], y0
+           items: list[tuple[float, str, str]]) -> list[Room]:
+    """Rooms stacked south to north from y 0 between x0 and x1, numbered ones with a door at
+    door_x."""
+    rooms, y = [], 0.0
     rot = 90.0 if door_x == x0 else 270.0
     for depth, number, name in items:
         door = (door_x, y + depth / 2, rot) if number else None
@@ -160,7 +161,7 @@ def rect(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float]
 
 
 # the same stairs and lift on every level of building A
-def _a_core(ordinal: int) -> tuple[list[Room], list[Room]]:
+def _a_core() -> tuple[list[Room], list[Room]]:
     west = [Room("", "Stair 1 / Escalier 1", (0, 13, 5, 24)),
             Room("", "Lift / Aufzug", (5, 13, 8, 24))]
     east = [Room("", "Stair 2 / Treppe 2", (67, 13, 72, 24))]
@@ -174,7 +175,7 @@ def building_a_basement() -> Plan:
         (14, "AU05", "Salle de musique / Band Room"), (12, "AU06", "Drama Studio / Théâtre"),
     ])
     hall = Room("", "Flur", (0, 10, 72, 13))
-    west, east = _a_core(-1)
+    west, east = _a_core()
     north = strip(13, 24, 13, [
         (20, "AU07", "Fitness Room"), (8, "AU08", "Serverraum / Server Room"),
         (31, "AU09", "Lager Sport / Sports Storage"),
@@ -192,7 +193,7 @@ def building_a_ground() -> Plan:
         (4, "A008", "Girls Restroom"), (6, "A009", "Salle polyvalente / Multipurpose Room"),
     ])
     hall = Room("", "Main Corridor", (0, 10, 72, 13))
-    west, east = _a_core(0)
+    west, east = _a_core()
     north = strip(13, 24, 13, [
         (7, "A010", "Classroom"), (7, "A011", "Classroom"),
         (14, "A012", "Library / Bibliothèque", ON_WALL), (7, "A013", "Salle de classe"),
@@ -213,7 +214,7 @@ def building_a_first() -> Plan:
         (3, "A108", "Staff WC"), (11, "A109", "Informatique / Computer Room"),
     ])
     hall = Room("", "Couloir", (0, 10, 72, 13))
-    west, east = _a_core(1)
+    west, east = _a_core()
     north = strip(13, 24, 13, [
         (8, "A110", "Classroom"), (8, "A111", "Classroom"),
         (12, "A112", "Salle d'arts plastiques / Art Room", ON_WALL),
