@@ -50,6 +50,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def clean_text(value: str, limit: int) -> str:
+    """Text as stored: NUL bytes (PostgreSQL refuses them) replaced, length capped."""
+    return value.replace("\x00", "\\x00")[:limit]
+
+
+def lookup_detail(query: str, status: str) -> str:
+    """The audit detail of a lookup, the same from the API, the CLI and its quick path."""
+    return f"q={query!r} -> {status}"
+
+
 def minute_of(ts: datetime) -> datetime:
     return ts.replace(second=0, microsecond=0)
 

@@ -67,6 +67,7 @@ def local_lookup(campus_id: str, query: str, limit: int, actor: str) -> dict[str
         if found is None or found[0] is None:
             return None
         revision = int(found[0])
+        from api.audit import clean_text, lookup_detail
         from gridmap.index import CampusIndex
         from gridmap.lookup import lookup
         from gridmap.serialize import campus_from_features
@@ -78,7 +79,7 @@ def local_lookup(campus_id: str, query: str, limit: int, actor: str) -> dict[str
                 "INSERT INTO audit_log (ts, token_id, token_name, action, campus_id, detail, "
                 "client, count) VALUES (?, NULL, ?, 'lookup', ?, ?, 'local store', 1)",
                 (datetime.now(UTC).strftime(_TS_FORMAT), actor[:200], campus_id[:100],
-                 f"q={query!r} -> {result['status']}"[:2000].replace("\x00", "\\x00")))
+                 clean_text(lookup_detail(query, result["status"]), 2000)))
         return result
     except Exception:  # any doubt: the ordinary path answers, with its full error messages
         return None

@@ -9,6 +9,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.audit import lookup_detail
 from api.auth import AdminPrincipal, CurrentPrincipal, Principal, current_principal
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, AppContext, Ctx
 from api.geo import campus_detail, level_feature_collection
@@ -92,7 +93,7 @@ async def lookup(
             return await run_in_threadpool(_lookup, campus_id, request, ctx, principal, q, limit)
         answer = loaded.lookup_answer(q, limit, ctx.settings.lookup_cache_size)
     status, body = answer
-    ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {status}")
+    ctx.audit(request, principal, "lookup", campus_id, lookup_detail(q, status))
     return Response(body, media_type="application/json")
 
 
@@ -100,7 +101,7 @@ def _lookup(campus_id: str, request: Request, ctx: AppContext, principal: Princi
             limit: int) -> Response:
     loaded = ctx.loaded(request, campus_id, principal)
     status, body = loaded.lookup_answer(q, limit, ctx.settings.lookup_cache_size)
-    ctx.audit(request, principal, "lookup", campus_id, f"q={q!r} -> {status}")
+    ctx.audit(request, principal, "lookup", campus_id, lookup_detail(q, status))
     return Response(body, media_type="application/json")  # every request audited, cached or not
 
 

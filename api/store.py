@@ -50,7 +50,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from api.audit import AuditWriter
+from api.audit import AuditWriter, clean_text
 from gridmap import grid
 from gridmap.crs import LocalFrame
 from gridmap.errors import CampusNotFound, NotFound
@@ -673,8 +673,8 @@ class SqlCampusStore:
         rows = [
             {"ts": e.ts, "token_id": e.token_id, "token_name": e.token_name,
              "action": e.action[:50],
-             "campus_id": None if e.campus_id is None else _clean(e.campus_id, 100),
-             "detail": _clean(e.detail, 2000), "client": _clean(e.client, 200),
+             "campus_id": None if e.campus_id is None else clean_text(e.campus_id, 100),
+             "detail": clean_text(e.detail, 2000), "client": clean_text(e.client, 200),
              "count": e.count}
             for e in entries
         ]
@@ -761,11 +761,6 @@ def _add_missing_columns(engine: Engine) -> None:
     if "count" not in columns:
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1"))
-
-
-def _clean(value: str, limit: int) -> str:
-    """Text as stored: NUL bytes (PostgreSQL refuses them) replaced, length capped."""
-    return value.replace("\x00", "\\x00")[:limit]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
