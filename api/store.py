@@ -51,6 +51,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from api.audit import AuditWriter, clean_text
+from api.audit import utcnow as utcnow  # the store's clock, imported from here by callers
 from gridmap import grid
 from gridmap.crs import LocalFrame
 from gridmap.errors import CampusNotFound, NotFound
@@ -337,10 +338,6 @@ class AuditRow(Base):
 
 
 # --- the SQLAlchemy implementation ----------------------------------------------------------
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 K = TypeVar("K", bound=Hashable)
