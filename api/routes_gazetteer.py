@@ -10,24 +10,21 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Annotated
 from weakref import WeakKeyDictionary
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.auth import CurrentPrincipal, current_principal
 from api.context import Ctx
+from api.routes_campus import Revision
 from gridmap.gazetteer import GazetteerRow, gazetteer, to_csv, to_geojson
 from gridmap.index import CampusIndex
 
 router = APIRouter(dependencies=[Depends(current_principal)])
 
 NO_STORE = "private, no-store"
-#: revisions are 32-bit integers on PostgreSQL: a larger one is a 422, never a database error
-MAX_REVISION = 2**31 - 1
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-Revision = Annotated[int | None, Query(ge=1, le=MAX_REVISION, description="default: current")]
 
 
 # rows per loaded campus index (one per published revision in the app's cache): built once,
