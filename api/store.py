@@ -342,7 +342,6 @@ class AuditRow(Base):
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-_MISSING = object()
 
 
 class TtlCache(Generic[K, V]):
