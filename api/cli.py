@@ -128,7 +128,8 @@ def import_manifest(
     if previous is None and (existing := _current_or_none(store, result.campus.id)) is not None:
         # id differed from the peek: keep door numbers
         result = import_campus(manifest, existing, limits)
-    check_servable(result.campus)  # refused with the reason; the current revision stays
+    # refused with the reason; the current revision stays
+    result.nearby_distances = check_servable(result.campus)
     info = store.save_revision(
         result.campus, source=f"import {manifest.name} (sha256 {digest[:12]})", source_digest=digest
     )
@@ -156,9 +157,7 @@ def _print_import(info: RevisionInfo, result: Any, out: TextIO) -> None:
         print(f"  georeference residual {name}: {rms:.3f} m RMS", file=out)
     # how nearby answers will be measured, so a missing hallway or door layer shows here and
     # not first in a dispatcher's answer
-    from gridmap.index import CampusIndex
-
-    for line in CampusIndex(result.campus).walk_summary():
+    for line in result.nearby_distances:
         print(f"  nearby distances: {line}", file=out)
 
 

@@ -2,9 +2,9 @@
 
 :func:`check_servable` runs on an imported campus before its revision is saved: it asks the
 campus every question the service will (its numbers, its geometries, its stored form, a lookup,
-a map tile, each level's GeoJSON, the grid) and raises :class:`gridmap.errors.Unservable` with
-the reason at the first that fails. Called before ``save_revision``, a bad import is refused and
-the current revision stays current.
+a map tile, each level's GeoJSON, the grid, every building's walking network) and raises
+:class:`gridmap.errors.Unservable` with the reason at the first that fails. Called before
+``save_revision``, a bad import is refused and the current revision stays current.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import math
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import shapely
@@ -23,6 +23,11 @@ from api.settings import Settings
 from gridmap.errors import GridmapError, Unservable
 from gridmap.model import Campus
 from importers.limits import ImportLimits
+
+if TYPE_CHECKING:
+    from gridmap.index import CampusIndex
+
+T = TypeVar("T")
 
 _TILE_ZOOM = 18  # building scale: rooms, doors and labels are all drawn
 _MAX_STORED_BYTES = 256 * 1024 * 1024  # a campus's serialised features
@@ -34,9 +39,11 @@ def import_limits(settings: Settings) -> ImportLimits:
                         memory_limit_mb=settings.import_memory_limit_mb)
 
 
-def check_servable(campus: Campus) -> None:
+def check_servable(campus: Campus) -> list[str]:
     """Raise :class:`Unservable` naming the first thing about ``campus`` the service could not
-    serve; return quietly if a lookup, a tile, each level's GeoJSON and the grid all work."""
+    serve. If a lookup, a tile, each level's GeoJSON, the grid and every building's walking
+    network all work, return how each building's nearby answers are measured (one line each,
+    for the import report)."""
     where = f"campus {campus.id}"
     try:
         _check_geometries(campus)
@@ -45,15 +52,17 @@ def check_servable(campus: Campus) -> None:
         for ordinal in campus.ordinals:
             _step(where, f"level {ordinal} GeoJSON", partial(_level_json, campus, ordinal))
         _step(where, "the grid GeoJSON", lambda: _json(_grid(campus)))
-        _step(where, "a lookup", lambda: _one_lookup(campus))
+        index = _step(where, "the spatial index", lambda: _index(campus))
+        _step(where, "a lookup", lambda: _one_lookup(index))
         _step(where, "a map tile", lambda: _tiles(campus))
+        return _step(where, "the walking network", index.walk_summary)
     except Unservable as exc:
         raise Unservable(f"{exc}; the import was not published") from exc.__cause__
 
 
-def _step(where: str, what: str, run: Callable[[], object]) -> None:
+def _step(where: str, what: str, run: Callable[[], T]) -> T:
     try:
-        run()
+        return run()
     except Unservable:
         raise
     except (GridmapError, ValueError, TypeError, ArithmeticError, KeyError, IndexError,
@@ -158,12 +167,16 @@ def _grid(campus: Campus) -> Any:
     return grid_feature_collection(campus)
 
 
-def _one_lookup(campus: Campus) -> None:
+def _index(campus: Campus) -> CampusIndex:
     from gridmap.index import CampusIndex
+
+    return CampusIndex(campus)
+
+
+def _one_lookup(index: CampusIndex) -> None:
     from gridmap.lookup import lookup
 
-    index = CampusIndex(campus)
-    query = next((u.number for u in campus.units if u.number), "") or "A1"
+    query = next((u.number for u in index.campus.units if u.number), "") or "A1"
     lookup(index, query).to_dict()
 
 

@@ -48,6 +48,9 @@ class ImportResult:
     campus: Campus
     warnings: list[str] = field(default_factory=list)
     residuals: dict[str, float] = field(default_factory=dict)
+    #: how each building's nearby answers are measured, one line each; filled by the check
+    #: that runs before the campus is published (it builds the walking networks anyway)
+    nearby_distances: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -56,7 +56,11 @@ def _with_room(campus: Campus, polygon: Polygon) -> Campus:
 
 
 def test_the_sample_campus_is_servable(sample_campus: Campus) -> None:
-    check_servable(sample_campus)
+    distances = check_servable(sample_campus)
+    # one line per building on how its nearby answers are measured, for the import report
+    assert [line.split(":")[0] for line in distances] == [
+        f"Building {b.short_name}" for b in sample_campus.buildings]
+    assert all("walking" in line for line in distances)
 
 
 @pytest.mark.parametrize("point", [Point(-INF, 42.7), Point(-84.43, NAN), Point(INF, INF)])
