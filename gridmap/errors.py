@@ -95,6 +95,14 @@ class Unservable(ImportFailed):
     geometry, a level whose map cannot be drawn); it was not published."""
 
 
+# --- outputs --------------------------------------------------------------------------------
+
+
+class PackageError(GridmapError, ValueError):
+    """An offline package cannot be made or opened as asked (a passphrase too short, a zoom
+    range out of bounds, a wrong passphrase)."""
+
+
 # --- access ---------------------------------------------------------------------------------
 
 
