@@ -23,6 +23,8 @@ from gridmap.errors import (
     CampusNotFound,
     Forbidden,
     GridmapError,
+    ImageryError,
+    ImageryTooLarge,
     ImportFailed,
     InvalidCellLabel,
     InvalidModel,
@@ -53,6 +55,8 @@ STATUS_CODES: dict[type[Exception], int] = {
     InvalidQuery: 400,
     InvalidParameter: 400,
     ImportFailed: 400,
+    ImageryError: 422,  # the file arrived whole but cannot be used as an orthophoto
+    ImageryTooLarge: 413,
     Unservable: 422,
     InvalidModel: 422,
     OutsideGrid: 404,

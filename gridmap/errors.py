@@ -116,3 +116,44 @@ class Forbidden(GridmapError):
 
 class PayloadTooLarge(GridmapError, ValueError):
     """An upload or request body exceeds the configured limit."""
+
+
+# --- imagery --------------------------------------------------------------------------------
+
+
+class ImageryError(ImportFailed):
+    """An orthophoto cannot be attached to a campus; nothing was stored."""
+
+
+class NotATiff(ImageryError):
+    """The upload is not a TIFF file at all (a PNG, a JPEG, a zip, text...)."""
+
+
+class CorruptImagery(ImageryError):
+    """A TIFF whose header or pixel data cannot be read (truncated, damaged)."""
+
+
+class NotGeoreferenced(ImageryError):
+    """A TIFF with no coordinate reference system or no geotransform: it cannot be placed."""
+
+
+class UnknownCRS(ImageryError):
+    """A TIFF whose coordinate reference system cannot be related to the earth (a local or
+    engineering CRS, a definition PROJ does not know)."""
+
+
+class ImageryNotCovering(ImageryError):
+    """The imagery does not cover the campus's buildings."""
+
+
+class UnsupportedImagery(ImageryError):
+    """A TIFF gridmap cannot use as a photo (16-bit or float samples, a palette, no bands)."""
+
+
+class ImageryTooLarge(ImageryError, PayloadTooLarge):
+    """An orthophoto over the size limits: too many bytes, pixels, or too large a block (a
+    decompression bomb declares a huge image in a small file)."""
+
+
+class NoImagery(NotFound):
+    """The campus has no imagery attached."""
