@@ -156,11 +156,22 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class Building:
+    """A building. ``address_side``: the bearing (degrees clockwise from true north) its
+    address (front) side faces, the fire service's side A (:mod:`gridmap.sides`); None: the
+    main entrance's wall is side A."""
+
     id: str
     name: str
     short_name: str
     footprint: Polygon
     aliases: tuple[str, ...] = ()
+    address_side: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.address_side is not None and not (
+                math.isfinite(self.address_side) and 0.0 <= self.address_side < 360.0):
+            raise InvalidModel(f"building {self.id}: address side must be a bearing from 0 to "
+                               f"under 360 degrees, got {self.address_side}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,9 +76,12 @@ def venue_to_feature(campus: Campus) -> Feature:
 def feature_to_dict(part: CampusPart) -> Feature:
     """One campus part as a GeoJSON Feature with its IMDF feature type."""
     if isinstance(part, Building):
-        return _feature("building", part.id, part.footprint, {
+        building: dict[str, Any] = {
             "name": part.name, "short_name": part.short_name, "aliases": list(part.aliases),
-        })
+        }
+        if part.address_side is not None:  # absent when unset, as in revisions stored before it
+            building["address_side"] = part.address_side
+        return _feature("building", part.id, part.footprint, building)
     if isinstance(part, Level):
         return _feature("level", part.id, None, {
             "building_id": part.building_id, "ordinal": part.ordinal, "name": part.name,
@@ -166,8 +169,9 @@ def part_from_feature(feature: Mapping[str, Any]) -> CampusPart:
         p = feature["properties"]
         geom = geometry_from_dict(feature.get("geometry"))
         if kind == "building":
+            side = p.get("address_side")
             return Building(fid, p["name"], p["short_name"], _typed(geom, Polygon, fid),
-                            tuple(p["aliases"]))
+                            tuple(p["aliases"]), None if side is None else float(side))
         if kind == "level":
             return Level(fid, p["building_id"], int(p["ordinal"]), p["name"], p["short_name"])
         if kind == "unit":

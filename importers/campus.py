@@ -203,6 +203,7 @@ def _import_building(
     building = Building(
         id=stable_id(cid, spec.id), name=spec.name, short_name=spec.id,
         footprint=frame.to_wgs84(footprint), aliases=spec.aliases,
+        address_side=spec.address_side,
     )
     return building, levels, units, openings
 
@@ -287,6 +288,7 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None,
     meta = {
         "manifest": lm.path.name,
         "door_numbering": m.doors.numbering.value,
+        **({"verified_on": m.campus.verified_on.isoformat()} if m.campus.verified_on else {}),
         **{f"georef_rms_m:{k}": f"{v:.3f}" for k, v in result.residuals.items()},
     }
     campus = Campus(

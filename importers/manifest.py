@@ -6,6 +6,7 @@ Example (every path is relative to the manifest, and must stay inside its folder
     id = "lincoln-ridge"
     name = "Lincoln Ridge K-12 Campus"
     address = "4800 Ridgeline Road, Okemos, MI 48864"
+    verified_on = 2026-08-14  # last walk-through check (optional; printed on the map book)
 
     [grid]
     cell_size = 100          # in `unit`
@@ -39,6 +40,7 @@ Example (every path is relative to the manifest, and must stay inside its folder
     name = "Main Building"
     aliases = ["main"]
     main_entrance = { level = 0, near = [160.0, 0.0] }   # CAD coords of that level's drawing
+    address_side = "south"   # fire service side A (or degrees); default: the main entrance's wall
     control_points = [ { cad = [0.0, 0.0], lonlat = [-84.431, 42.699] }, ... ]
 
     [[buildings.levels]]
@@ -53,15 +55,25 @@ Example (every path is relative to the manifest, and must stay inside its folder
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gridmap.doors import Direction
 from gridmap.errors import ManifestError
 from gridmap.model import MAX_GRID_CELLS, MAX_GRID_EXTENT_M, LengthUnit
+from gridmap.sides import COMPASS_BEARINGS
 
 DEFAULT_LAYERS = {
     "rooms": "A-AREA",
@@ -171,6 +183,8 @@ class CampusInfo(_Strict):
     id: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     name: str = Field(min_length=1)
     address: str = ""
+    #: the day the map was last checked by walking the campus (printed on the map book)
+    verified_on: date | None = None
 
 
 class GridSettings(_Strict):
@@ -243,11 +257,29 @@ class LevelSpec(_Strict):
     transform: TransformKind | None = None
 
 
+def _compass_bearing(v: object) -> object:
+    """A building's ``address_side`` as a bearing: compass names become degrees."""
+    if isinstance(v, bool):
+        raise ValueError("address_side must be a compass name or a bearing in degrees")
+    if isinstance(v, str):
+        bearing = COMPASS_BEARINGS.get(v.strip().lower().replace(" ", "-"))
+        if bearing is None:
+            raise ValueError(f"address_side {v!r} is not one of {', '.join(COMPASS_BEARINGS)} "
+                             "or a bearing in degrees")
+        return bearing
+    if isinstance(v, int | float) and not 0.0 <= v < 360.0:
+        raise ValueError(f"address_side {v} is not a bearing from 0 to under 360 degrees")
+    return v
+
+
 class BuildingSpec(_Strict):
     id: str = Field(min_length=1, max_length=16)
     name: str = Field(min_length=1)
     aliases: tuple[str, ...] = ()
     main_entrance: MainEntrance | None = None
+    #: the way the address (front) side faces, the fire service's side A: a compass name
+    #: ("south", "north-east") or a bearing in degrees; default: the main entrance's wall
+    address_side: Annotated[float | None, BeforeValidator(_compass_bearing)] = None
     control_points: tuple[ControlPoint, ...] | None = None
     levels: tuple[LevelSpec, ...] = Field(min_length=1)
 
