@@ -7,7 +7,9 @@ columns come later.
 
 Published maps are never overwritten: :meth:`CampusStore.save_revision` writes a *new* revision
 number inside one transaction and moves the campus's current revision to it as the last step,
-so a failure at any point leaves the previous revision current and intact.
+so a failure at any point leaves the previous revision current and intact. Orthophotos are
+kept the same way: each one attached is a new imagery version of its campus (the highest is
+current), an EPSG:3857 GeoTIFF stored in its row; earlier versions stay.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -34,6 +36,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -57,6 +60,9 @@ from gridmap.crs import LocalFrame
 from gridmap.errors import CampusNotFound, NotFound
 from gridmap.model import Campus
 from gridmap.serialize import campus_features, campus_from_features
+
+if TYPE_CHECKING:  # its module imports rasterio lazily; the store needs only the shape
+    from importers.imagery import PreparedImagery
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +152,34 @@ class AuditEntry:
     count: int = 1  # > 1: a coalesced row standing for this many like entries
 
 
+@dataclass(frozen=True, slots=True)
+class ImageryInfo:
+    """One stored version of a campus's orthophoto (an EPSG:3857 GeoTIFF), without its bytes."""
+
+    campus_id: str
+    version: int
+    created_at: datetime
+    source_name: str
+    source_digest: str  # sha256 of the file as attached
+    source_crs: str
+    actor: str
+    attribution: str
+    digest: str  # sha256 of the stored GeoTIFF
+    size_bytes: int
+    width: int
+    height: int
+    resolution_m: float
+    bounds_3857: tuple[float, float, float, float]  # west, south, east, north
+
+
+@dataclass(frozen=True, slots=True)
+class ImageryRecord:
+    """A stored orthophoto version: its metadata and the GeoTIFF itself."""
+
+    info: ImageryInfo
+    data: bytes
+
+
 class CampusStore(Protocol):
     """Storage for campuses (as numbered revisions), access tokens, sessions and the audit log."""
 
@@ -176,6 +210,26 @@ class CampusStore(Protocol):
 
     def campuses_at(self, lon: float, lat: float) -> list[str]:
         """Ids of campuses whose current grid's lon/lat box holds the point."""
+        ...
+
+    def save_imagery(
+        self, campus_id: str, prepared: PreparedImagery, *, source_name: str, actor: str,
+        attribution: str = "",
+    ) -> int:
+        """Store an orthophoto as the campus's next imagery version (earlier versions stay);
+        its number. Raises ``CampusNotFound``."""
+        ...
+
+    def imagery(self, campus_id: str, version: int | None = None) -> ImageryRecord | None:
+        """The current (or a given) imagery version with its bytes; None if there is none."""
+        ...
+
+    def imagery_info(self, campus_id: str) -> ImageryInfo | None:
+        """The current imagery version's metadata (cached like the current revision)."""
+        ...
+
+    def imagery_versions(self, campus_id: str) -> list[ImageryInfo]:
+        """Every stored imagery version of a campus, oldest first."""
         ...
 
     def add_token(
@@ -295,6 +349,33 @@ class FeatureRow(Base):
     min_lat: Mapped[float | None] = mapped_column(Float)
     max_lon: Mapped[float | None] = mapped_column(Float)
     max_lat: Mapped[float | None] = mapped_column(Float)
+
+
+class ImageryRow(Base):
+    """A campus orthophoto version; the highest version is the current one."""
+
+    __tablename__ = "imagery"
+
+    campus_id: Mapped[str] = mapped_column(
+        ForeignKey("campuses.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source_name: Mapped[str] = mapped_column(String(300))
+    source_digest: Mapped[str] = mapped_column(String(64))
+    source_crs: Mapped[str] = mapped_column(String(300))
+    actor: Mapped[str] = mapped_column(String(200))
+    attribution: Mapped[str] = mapped_column(String(300), default="")
+    digest: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    resolution_m: Mapped[float] = mapped_column(Float)
+    min_x: Mapped[float] = mapped_column(Float)
+    min_y: Mapped[float] = mapped_column(Float)
+    max_x: Mapped[float] = mapped_column(Float)
+    max_y: Mapped[float] = mapped_column(Float)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class TokenRow(Base):
@@ -417,6 +498,7 @@ class SqlCampusStore:
         self._tokens: TtlCache[str, TokenRecord | None] = TtlCache(cache_ttl_s, clock)
         self._browser_sessions: TtlCache[str, SessionRecord | None] = TtlCache(cache_ttl_s, clock)
         self._current: TtlCache[str, int | None] = TtlCache(cache_ttl_s, clock)
+        self._imagery: TtlCache[str, ImageryInfo | None] = TtlCache(cache_ttl_s, clock)
         self.audit_writer = AuditWriter(self._write_audit, flush_interval_s=audit_flush_interval_s,
                                         batch_max=audit_batch_max)
 
@@ -566,6 +648,76 @@ class SqlCampusStore:
         if number is None:
             raise _campus_not_found(campus_id)
         return number
+
+    # imagery ---------------------------------------------------------------------------------
+
+    def save_imagery(
+        self, campus_id: str, prepared: PreparedImagery, *, source_name: str, actor: str,
+        attribution: str = "",
+    ) -> int:
+        for attempt in range(1, _SAVE_ATTEMPTS + 1):
+            try:
+                return self._save_imagery(campus_id, prepared, source_name, actor, attribution)
+            except IntegrityError:
+                # another writer took the same version number first; take the next one
+                if attempt == _SAVE_ATTEMPTS:
+                    raise
+                log.info("imagery version race on %s, retrying", campus_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _save_imagery(
+        self, campus_id: str, prepared: PreparedImagery, source_name: str, actor: str,
+        attribution: str,
+    ) -> int:
+        with self._sessions.begin() as session:
+            if session.get(CampusRow, campus_id) is None:
+                raise _campus_not_found(campus_id)
+            last = session.scalar(
+                select(func.max(ImageryRow.version)).where(ImageryRow.campus_id == campus_id))
+            version = (last or 0) + 1
+            west, south, east, north = prepared.bounds_3857
+            session.add(ImageryRow(
+                campus_id=campus_id, version=version, created_at=utcnow(),
+                source_name=clean_text(source_name, 300),
+                source_digest=prepared.source_digest, source_crs=prepared.source_crs[:300],
+                actor=clean_text(actor, 200), attribution=clean_text(attribution, 300),
+                digest=prepared.digest, size_bytes=len(prepared.data), width=prepared.width,
+                height=prepared.height, resolution_m=prepared.resolution_m,
+                min_x=west, min_y=south, max_x=east, max_y=north, data=prepared.data,
+            ))
+        self._imagery.drop(campus_id)
+        log.info("stored %s imagery version %d (%d bytes)", campus_id, version,
+                 len(prepared.data))
+        return version
+
+    def imagery(self, campus_id: str, version: int | None = None) -> ImageryRecord | None:
+        stmt = select(ImageryRow).where(ImageryRow.campus_id == campus_id)
+        stmt = (stmt.order_by(ImageryRow.version.desc()).limit(1) if version is None
+                else stmt.where(ImageryRow.version == version))
+        with self._sessions() as session:
+            row = session.scalar(stmt)
+            return None if row is None else ImageryRecord(_imagery_info(row), bytes(row.data))
+
+    def imagery_info(self, campus_id: str) -> ImageryInfo | None:
+        def load() -> ImageryInfo | None:
+            with self._sessions() as session:
+                row = session.execute(
+                    select(*_IMAGERY_INFO_COLUMNS).where(ImageryRow.campus_id == campus_id)
+                    .order_by(ImageryRow.version.desc()).limit(1)
+                ).first()
+                return None if row is None else _imagery_info(row)
+
+        return self._imagery.get(campus_id, load)
+
+    def imagery_versions(self, campus_id: str) -> list[ImageryInfo]:
+        with self._sessions() as session:
+            if session.get(CampusRow, campus_id) is None:
+                raise _campus_not_found(campus_id)
+            rows = session.execute(
+                select(*_IMAGERY_INFO_COLUMNS).where(ImageryRow.campus_id == campus_id)
+                .order_by(ImageryRow.version)
+            ).all()
+            return [_imagery_info(r) for r in rows]
 
     # tokens ----------------------------------------------------------------------------------
 
@@ -852,6 +1004,21 @@ def _revision_info(r: RevisionRow) -> RevisionInfo:
         campus_id=r.campus_id, number=r.number, created_at=_utc(r.created_at), source=r.source,
         source_digest=r.source_digest, feature_count=r.feature_count, published=r.published,
         bbox=_bbox(r),
+    )
+
+
+#: every imagery column but the GeoTIFF's bytes (metadata reads never load the image)
+_IMAGERY_INFO_COLUMNS = tuple(
+    c for c in ImageryRow.__table__.columns if c.name != "data")
+
+
+def _imagery_info(r: Any) -> ImageryInfo:
+    return ImageryInfo(
+        campus_id=r.campus_id, version=r.version, created_at=_utc(r.created_at),
+        source_name=r.source_name, source_digest=r.source_digest, source_crs=r.source_crs,
+        actor=r.actor, attribution=r.attribution or "", digest=r.digest,
+        size_bytes=r.size_bytes, width=r.width, height=r.height, resolution_m=r.resolution_m,
+        bounds_3857=(r.min_x, r.min_y, r.max_x, r.max_y),
     )
 
 
