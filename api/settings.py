@@ -30,6 +30,22 @@ class Settings(BaseSettings):
         default=2048.0, gt=0, allow_inf_nan=False,
         description="how much a campus import may grow the process's memory, MB")
 
+    # aerial imagery (importers.imagery, api.imagery)
+    imagery_max_mb: float = Field(
+        default=100.0, gt=0, allow_inf_nan=False,
+        description="largest orthophoto file an attach accepts, MB (also the upload limit)")
+    imagery_max_pixels: int = Field(
+        default=250_000_000, gt=0,
+        description="most pixels (width x height) an orthophoto may declare: a small file can "
+        "declare a huge image, and every pixel costs decoding time")
+    imagery_url: str | None = Field(
+        default=None, pattern=r"^https://[^\s]*\{z\}[^\s]*$",
+        description="an agency's XYZ imagery provider, https, e.g. "
+        "https://tiles.example.gov/ortho/{z}/{x}/{y}.jpg; the web map's base layer for a "
+        "campus without imagery of its own (gridmap itself never fetches it)")
+    imagery_attribution: str = Field(
+        default="", max_length=300, description="credit shown with GRIDMAP_IMAGERY_URL's tiles")
+
     cookie_name: str = "gridmap_session"
     cookie_secure: bool = Field(
         default=False,
@@ -79,6 +95,10 @@ class Settings(BaseSettings):
         return {"cache_ttl_s": self.auth_cache_ttl_s,
                 "audit_flush_interval_s": self.audit_flush_interval_s,
                 "audit_batch_max": self.audit_batch_max}
+
+    @property
+    def imagery_max_bytes(self) -> int:
+        return int(self.imagery_max_mb * 1024 * 1024)
 
     @property
     def resolved_database_url(self) -> str:
