@@ -18,7 +18,14 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import routes_auth, routes_campus, routes_gazetteer, routes_map, security
+from api import (
+    routes_auth,
+    routes_campus,
+    routes_gazetteer,
+    routes_imagery,
+    routes_map,
+    security,
+)
 from api.context import AppContext
 from api.errors import error_body, register_error_handlers
 from api.settings import Settings
@@ -153,5 +160,6 @@ def create_app(
     app.include_router(routes_auth.session_router)
     app.include_router(routes_campus.router)
     app.include_router(routes_gazetteer.router)
+    app.include_router(routes_imagery.router)
     app.include_router(routes_map.router)
     return app
