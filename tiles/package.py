@@ -1,0 +1,445 @@
+"""The offline package for patrol-car laptops: one zip whose ``index.html`` works from disk.
+
+Unzipped, ``index.html`` opens from ``file://`` in a browser with no server and no network. It
+holds Leaflet (copied from npm at package time, never a CDN), a level switcher, a search over
+the campus gazetteer that answers room numbers, names, doors and points of interest as the
+server's lookup does (``tiles/static/offline/search.js``), and the map book when one is given.
+
+Tiles: ONE PMTiles archive (written with the ``pmtiles`` package, read in the page by npm
+``pmtiles``). A PMTiles archive has one z/x/y pyramid, and a campus has several levels, so each
+tile image *stacks its layers*: a PNG :data:`TILE_SIZE` wide and ``TILE_SIZE * len(slots)``
+high, slot ``i`` being rows ``i * TILE_SIZE`` to ``(i + 1) * TILE_SIZE``. The slots are the
+imagery (when the campus has imagery; opaque photo, drawn under the plans) and then every level
+ordinal, lowest first. The archive's metadata names the slots (``gridmap:slots``), so the
+archive describes itself; the viewer crops the slot of the level shown (and the imagery under
+it). Tiles where every slot is empty are left out. Chromium will not ``fetch`` a ``file://`` URL,
+so the archive reaches the page as a ``<script>`` holding it in base64, read through a pmtiles
+``Source`` over that in-memory buffer.
+
+Package layout::
+
+    index.html                  the viewer page (tiles/static/offline/index.html)
+    viewer/                     offline.js, search.js, offline.css (ours)
+    vendor/leaflet/             leaflet.js, leaflet.css, images/ (npm leaflet)
+    vendor/pmtiles/pmtiles.js   (npm pmtiles)
+    data/<part>.js              one script per part: base64 of its bytes
+    data/seal.js                only when sealed: salt, iterations, nonces (no secret)
+    book.pdf                    the map book, when given and the package is not sealed
+
+Parts: ``meta`` (campus facts, levels, zoom range: JSON), ``places`` (the search table and its
+vocabulary: JSON), ``tiles`` (the PMTiles archive) and ``book`` (a sealed package's PDF). A
+sealed package encrypts every part (:mod:`tiles.seal`); its ``index.html`` names nothing of the
+campus.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gridmap import grid as gridlib
+from gridmap.crs import LocalFrame
+from gridmap.errors import PackageError
+from gridmap.gazetteer import GazetteerRow, gazetteer
+from gridmap.index import CampusIndex
+from gridmap.lookup import normalise_number
+from gridmap.model import Amenity, AmenityKind, Campus, Opening, Unit
+from gridmap.vocabulary import ABBREVIATIONS, AMENITY_WORDS, ROOM_WORDS
+from tiles.seal import seal_parts
+
+__all__ = ["DEFAULT_MAX_ZOOM", "DEFAULT_MIN_ZOOM", "MAX_PACKAGE_ZOOM", "MIN_PACKAGE_ZOOM",
+           "OFFLINE_DIR", "TILE_SIZE", "make_package", "places",
+           "search_vocabulary", "tile_slots", "tiles_archive"]
+
+_HERE = Path(__file__).resolve().parent
+#: Our viewer's files, copied into every package.
+OFFLINE_DIR = _HERE / "static" / "offline"
+NODE_MODULES = _HERE.parent / "node_modules"
+PMTILES_JS = NODE_MODULES / "pmtiles" / "dist" / "pmtiles.js"
+#: Pixel size of one slot of a stacked tile (scale 1).
+TILE_SIZE = 256
+#: Zoom range of a package. z15 shows the whole campus, z20 every room name; Leaflet enlarges
+#: z20 tiles for closer looks. On the sample campus z15-z20 is ~700 stacked tiles (see the
+#: README for size and build time); each zoom further roughly quadruples both.
+DEFAULT_MIN_ZOOM = 15
+DEFAULT_MAX_ZOOM = 20
+MIN_PACKAGE_ZOOM = 12
+MAX_PACKAGE_ZOOM = 22
+#: The viewer lets officers zoom this far in (tiles above the package's max are enlarged).
+VIEW_MAX_ZOOM = 22
+FORMAT_VERSION = 1
+_EARTH_HALF = 20037508.342789244
+
+
+# --- tiles -------------------------------------------------------------------------------------
+
+
+def tile_slots(campus: Campus, *, imagery: bool) -> list[dict[str, Any]]:
+    """The layers of a stacked tile, top slot first: imagery (if any), then each level."""
+    slots: list[dict[str, Any]] = [{"slot": 0, "layer": "imagery"}] if imagery else []
+    for ordinal in campus.ordinals:
+        slots.append({"slot": len(slots), "layer": "level", "ordinal": ordinal,
+                      "name": campus.ordinal_name(ordinal)})
+    return slots
+
+
+def _tile_x(lon: float, z: int) -> int:
+    return min((1 << z) - 1, max(0, int((lon + 180.0) / 360.0 * (1 << z))))
+
+
+def _tile_y(lat: float, z: int) -> int:
+    r = math.radians(lat)
+    y = (1.0 - math.log(math.tan(r) + 1.0 / math.cos(r)) / math.pi) / 2.0 * (1 << z)
+    return min((1 << z) - 1, max(0, int(y)))
+
+
+def _tiles_over(bounds: tuple[float, float, float, float], min_zoom: int,
+                max_zoom: int) -> Iterator[tuple[int, int, int]]:
+    minlon, minlat, maxlon, maxlat = bounds
+    for z in range(min_zoom, max_zoom + 1):
+        for x in range(_tile_x(minlon, z), _tile_x(maxlon, z) + 1):
+            for y in range(_tile_y(maxlat, z), _tile_y(minlat, z) + 1):
+                yield z, x, y
+
+
+def _imagery_slot(dataset: Any, z: int, x: int, y: int, size: int) -> Any:
+    """The imagery under tile z/x/y as an RGBA image (transparent outside it), or None."""
+    import numpy as np
+    from PIL import Image
+    from rasterio.enums import Resampling
+    from rasterio.windows import from_bounds
+
+    span = 2.0 * _EARTH_HALF / (1 << z)
+    minx, maxy = -_EARTH_HALF + x * span, _EARTH_HALF - y * span
+    left, bottom, right, top = dataset.bounds
+    if minx >= right or minx + span <= left or maxy - span >= top or maxy <= bottom:
+        return None
+    window = from_bounds(minx, maxy - span, minx + span, maxy, transform=dataset.transform)
+    bands = min(3, dataset.count)
+    data = dataset.read(list(range(1, bands + 1)), window=window, out_shape=(bands, size, size),
+                        boundless=True, fill_value=0, resampling=Resampling.bilinear)
+    mask = dataset.read_masks(1, window=window, out_shape=(size, size), boundless=True,
+                              resampling=Resampling.nearest)
+    if not mask.any():
+        return None
+    if bands < 3:
+        data = np.repeat(data[:1], 3, axis=0)
+    rgba = np.dstack([*data[:3].astype("uint8"), mask.astype("uint8")])
+    return Image.fromarray(rgba, "RGBA")
+
+
+def _stacked_tile(campus: Campus, slots: list[dict[str, Any]], z: int, x: int, y: int,
+                  scale: int, imagery: Any) -> bytes | None:
+    """One stacked PNG (see the module docstring), or None when every slot is empty."""
+    from PIL import Image
+
+    from tiles.raster import render_tile
+
+    size = TILE_SIZE * scale
+    sheet = Image.new("RGBA", (size, size * len(slots)), (0, 0, 0, 0))
+    drawn = False
+    for slot in slots:
+        if slot["layer"] == "imagery":
+            image = _imagery_slot(imagery, z, x, y, size)
+        else:
+            png = render_tile(campus, slot["ordinal"], z, x, y, scale=scale)
+            image = Image.open(io.BytesIO(png)).convert("RGBA")
+            if image.getchannel("A").getbbox() is None:
+                image = None
+        if image is not None:
+            sheet.paste(image.resize((size, size)) if image.size != (size, size) else image,
+                        (0, slot["slot"] * size))
+            drawn = True
+    if not drawn:
+        return None
+    out = io.BytesIO()
+    sheet.save(out, "PNG", optimize=False, compress_level=9)
+    return out.getvalue()
+
+
+def tiles_archive(campus: Campus, *, min_zoom: int = DEFAULT_MIN_ZOOM,
+                  max_zoom: int = DEFAULT_MAX_ZOOM, imagery: Path | None = None,
+                  scale: int = 1) -> bytes:
+    """The campus's stacked tiles (see the module docstring) as one PMTiles archive."""
+    from pmtiles.tile import Compression, TileType, zxy_to_tileid
+    from pmtiles.writer import Writer
+
+    check_zoom_range(min_zoom, max_zoom)
+    bounds = tuple(gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs)))
+    slots = tile_slots(campus, imagery=imagery is not None)
+    tiles: list[tuple[int, bytes]] = []
+    dataset = None
+    if imagery is not None:
+        import rasterio
+
+        dataset = rasterio.open(imagery)
+    try:
+        for z, x, y in _tiles_over(bounds, min_zoom, max_zoom):  # type: ignore[arg-type]
+            png = _stacked_tile(campus, slots, z, x, y, scale, dataset)
+            if png is not None:
+                tiles.append((zxy_to_tileid(z, x, y), png))
+    finally:
+        if dataset is not None:
+            dataset.close()
+    if not tiles:
+        raise PackageError(f"campus {campus.id} draws nothing at zoom {min_zoom}-{max_zoom}")
+    tiles.sort(key=lambda t: t[0])
+    out = io.BytesIO()
+    writer = Writer(out)  # type: ignore[no-untyped-call]
+    for tile_id, png in tiles:
+        writer.write_tile(tile_id, png)  # type: ignore[no-untyped-call]
+    minlon, minlat, maxlon, maxlat = bounds
+    e7 = 10_000_000
+    writer.finalize(  # type: ignore[no-untyped-call]
+        {
+            "tile_type": TileType.PNG, "tile_compression": Compression.NONE,
+            "min_zoom": min_zoom, "max_zoom": max_zoom,
+            "min_lon_e7": int(minlon * e7), "min_lat_e7": int(minlat * e7),
+            "max_lon_e7": int(maxlon * e7), "max_lat_e7": int(maxlat * e7),
+            "center_zoom": min(max_zoom, max(min_zoom, 17)),
+            "center_lon_e7": int((minlon + maxlon) / 2 * e7),
+            "center_lat_e7": int((minlat + maxlat) / 2 * e7),
+        },
+        {
+            "name": campus.name, "format": "png", "type": "overlay",
+            "description": "gridmap offline package: stacked tiles, one slot per layer",
+            "gridmap:encoding": "stacked-slots", "gridmap:slot_size": TILE_SIZE * scale,
+            "gridmap:slots": slots,
+        },
+    )
+    return out.getvalue()
+
+
+def check_zoom_range(min_zoom: int, max_zoom: int) -> None:
+    if not MIN_PACKAGE_ZOOM <= min_zoom <= max_zoom <= MAX_PACKAGE_ZOOM:
+        raise PackageError(
+            f"zoom range {min_zoom}-{max_zoom} is not within {MIN_PACKAGE_ZOOM}-"
+            f"{MAX_PACKAGE_ZOOM} with the minimum at most the maximum")
+
+
+# --- search ------------------------------------------------------------------------------------
+
+_FEATURE_TYPES = {"room": "unit", "exterior_door": "opening", "amenity": "amenity",
+                  "grounds": "grounds", "building": "building"}
+
+
+def _grid_text(cell: str | None, sub: str | None) -> str:
+    return f"grid {cell}" + (f" ({sub})" if sub else "")
+
+
+def _label(index: CampusIndex, row: GazetteerRow, units: dict[str, Unit],
+           points: dict[str, Opening | Amenity]) -> tuple[str, str]:
+    """(the answer's label as the server's lookup words it, the primary cell)."""
+    if row.feature_type == "room":
+        unit = units[row.id]
+        b = index.buildings[unit.building_id]
+        level = index.levels[unit.level_id]
+        primary, _ = index.unit_cells(unit)
+        p = index.label_point(unit)
+        sub = gridlib.subcell_at(index.grid, p.x, p.y).label if primary else None
+        room = " ".join(x for x in (f"Room {unit.number}" if unit.number else "",
+                                    unit.name.replace("\n", " ")) if x)
+        return (f"Building {b.short_name} ({b.name}) · {level.name} · {room}"
+                + (" · approximate location (label only, no outline)" if unit.approximate
+                   else "") + f" · {_grid_text(primary, sub)}", primary or "")
+    if row.feature_type in ("exterior_door", "amenity"):
+        p = index.shapes[row.id]
+        cell = index.cell_of(p.x, p.y)
+        sub = gridlib.subcell_at(index.grid, p.x, p.y).label if cell else None
+        feature = points[row.id]
+        building = index.buildings.get(feature.building_id or "")
+        if feature.level_id:
+            level_name = index.levels[feature.level_id].name
+        elif building is None:
+            level_name = "Outdoors"
+        else:
+            level_name = index.level_name(index.ordinal_of(None), building.id)
+        if row.feature_type == "exterior_door":
+            name = (f"Door {row.number}" if row.number else "Exterior door (unnumbered)") + (
+                " (main entrance)" if row.kind == "main_entrance" else "")
+        else:
+            name = row.name or AmenityKind(row.kind).display_name
+        where = [f"Building {building.short_name} ({building.name})"] if building else []
+        return " · ".join([*where, level_name, name, _grid_text(cell, sub)]), cell or ""
+    if row.feature_type == "grounds":
+        place = _grid_text(row.cell, row.subcell) if row.cell else "outside the grid"
+        return f"Outdoors · {row.name} ({row.kind.replace('_', ' ')}) · {place}", row.cell
+    return (f"Building {row.building} ({row.building_name}) · "
+            f"{_grid_text(row.cell, row.subcell)}", row.cell)
+
+
+def _inside_room(index: CampusIndex) -> dict[str, str]:
+    """Each point of interest standing inside a room (on its level, within 0.5 m): the room.
+    The lookup answers the room, not the point, when both are named alike ("Nurse")."""
+    out: dict[str, str] = {}
+    for a in index.campus.amenities:
+        p = index.shapes[a.id]
+        for u in index.campus.units:
+            if u.level_id == a.level_id and index.shapes[u.id].buffer(0.5).contains(p):
+                out[a.id] = u.id
+                break
+    return out
+
+
+def places(index: CampusIndex) -> list[dict[str, Any]]:
+    """The offline search table: one entry per gazetteer row, with what the matcher compares
+    (numbers, names and aliases as written) and the answer as the server's lookup words it."""
+    inside = _inside_room(index)
+    units = {u.id: u for u in index.campus.units}
+    points: dict[str, Opening | Amenity] = {o.id: o for o in index.campus.openings}
+    points.update((a.id, a) for a in index.campus.amenities)
+    out: list[dict[str, Any]] = []
+    for row in gazetteer(index):
+        label, cell = _label(index, row, units, points)
+        names = [row.name] if row.name else []
+        if row.feature_type == "room":
+            names = [units[row.id].name] if units[row.id].name else []
+        names += [a for a in row.aliases.split("; ") if a]
+        entry: dict[str, Any] = {
+            "id": row.id, "type": _FEATURE_TYPES[row.feature_type], "kind": row.kind,
+            "building": row.building, "building_name": row.building_name,
+            "ordinal": row.level_ordinal, "level": row.level_name or None,
+            "number": row.number or None, "names": names, "label": label,
+            "cell": cell or None, "subcell": row.subcell or None, "usng": row.usng,
+            "lon": round(row.lon, 7), "lat": round(row.lat, 7),
+        }
+        if row.feature_type == "exterior_door":
+            entry["names"] = []  # a door is found by its number, as the server does
+            entry["main_entrance"] = row.kind == "main_entrance"
+        if row.id in inside:
+            entry["inside"] = inside[row.id]
+        if row.feature_type == "room" and row.number:
+            entry["number_key"] = normalise_number(row.number)
+        out.append(entry)
+    return out
+
+
+def search_vocabulary() -> dict[str, Any]:
+    """The server's own word lists the offline matcher reads (never a copy in JavaScript)."""
+    return {
+        "amenity_words": {w: k.value for w, k in AMENITY_WORDS.items()},
+        "room_words": {w: list(v) for w, v in ROOM_WORDS.items()},
+        "abbreviations": dict(ABBREVIATIONS),
+    }
+
+
+def search_data(index: CampusIndex) -> dict[str, Any]:
+    """The ``places`` part: the table, the vocabulary and the buildings' words."""
+    buildings: dict[str, str] = {}
+    for b in index.campus.buildings:
+        for word in (b.short_name, *b.name.split(" / "), b.name, *b.aliases):
+            if word.strip():
+                buildings.setdefault(word.strip().lower(), b.short_name)
+    return {"places": places(index), "vocabulary": search_vocabulary(), "buildings": buildings}
+
+
+# --- the package -------------------------------------------------------------------------------
+
+
+def _meta(campus: Campus, revision: int, min_zoom: int, max_zoom: int, *, imagery: bool,
+          book: str | None) -> dict[str, Any]:
+    minlon, minlat, maxlon, maxlat = gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
+    return {
+        "format": FORMAT_VERSION,
+        "campus": {"id": campus.id, "name": campus.name, "address": campus.address},
+        "revision": revision,
+        "made": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "levels": [{"ordinal": o, "name": campus.ordinal_name(o)} for o in campus.ordinals],
+        "default_ordinal": 0 if 0 in campus.ordinals else campus.ordinals[0],
+        "bounds": [[minlat, minlon], [maxlat, maxlon]],
+        "zoom": {"min": min_zoom, "max_native": max_zoom, "max": VIEW_MAX_ZOOM},
+        "grid": {"cell_size": campus.grid.cell_size, "unit": campus.grid.unit.value},
+        "imagery": imagery,
+        "book": book,
+    }
+
+
+def _part_script(name: str, data: bytes) -> bytes:
+    b64 = base64.b64encode(data).decode("ascii")
+    return (f'(window.GRIDMAP_PARTS = window.GRIDMAP_PARTS || {{}})["{name}"] = "{b64}";\n'
+            ).encode("ascii")
+
+
+def _vendor_files() -> list[tuple[str, Path]]:
+    from tiles.webmap import vendor_dir
+
+    leaflet = vendor_dir()
+    if not PMTILES_JS.is_file():
+        raise PackageError(f"npm pmtiles is not installed ({PMTILES_JS} is missing): run `npm ci`")
+    files = [("vendor/leaflet/leaflet.js", leaflet / "leaflet.js"),
+             ("vendor/leaflet/leaflet.css", leaflet / "leaflet.css"),
+             ("vendor/pmtiles/pmtiles.js", PMTILES_JS)]
+    files += [(f"vendor/leaflet/images/{p.name}", p)
+              for p in sorted((leaflet / "images").glob("*.png"))]
+    return files
+
+
+def _index_html(meta: dict[str, Any] | None, parts: list[str], sealed: bool) -> str:
+    from html import escape
+
+    title = "Sealed gridmap package" if meta is None else f"{meta['campus']['name']} - gridmap"
+    scripts = "\n".join(f'<script src="data/{name}.js"></script>'
+                        for name in (["seal"] if sealed else []) + parts)
+    page = (OFFLINE_DIR / "index.html").read_text(encoding="utf-8")
+    return page.replace("{{title}}", escape(title)).replace("{{data_scripts}}", scripts)
+
+
+def make_package(campus: Campus, *, revision: int, imagery: Path | None, book: bytes | None,
+                 passphrase: str | None, min_zoom: int = DEFAULT_MIN_ZOOM,
+                 max_zoom: int = DEFAULT_MAX_ZOOM, scale: int = 1,
+                 tiles: bytes | None = None) -> bytes:
+    """The offline package (a zip) of one campus revision; sealed when ``passphrase`` is given.
+
+    ``tiles`` may pass an archive :func:`tiles_archive` made earlier with the same arguments
+    (the API keeps one per revision), so sealing anew costs no drawing.
+    """
+    check_zoom_range(min_zoom, max_zoom)
+    sealed = passphrase is not None
+    vendor = _vendor_files()
+    archive = tiles if tiles is not None else tiles_archive(
+        campus, min_zoom=min_zoom, max_zoom=max_zoom, imagery=imagery, scale=scale)
+    book_ref = None if book is None else ("part" if sealed else "book.pdf")
+    meta = _meta(campus, revision, min_zoom, max_zoom, imagery=imagery is not None,
+                 book=book_ref)
+    parts: dict[str, bytes] = {
+        "meta": json.dumps(meta, ensure_ascii=False).encode("utf-8"),
+        "places": json.dumps(search_data(CampusIndex(campus)), ensure_ascii=False,
+                             separators=(",", ":")).encode("utf-8"),
+        "tiles": archive,
+    }
+    if book is not None and sealed:
+        parts["book"] = book
+    seal_json = None
+    if passphrase is not None:
+        seal, parts = seal_parts(parts, passphrase)
+        seal_json = seal.to_json()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        zf.writestr("index.html", _index_html(None if sealed else meta, list(parts), sealed))
+        for name in ("offline.js", "search.js", "offline.css"):
+            zf.write(OFFLINE_DIR / name, f"viewer/{name}")
+        for arcname, path in vendor:
+            zf.write(path, arcname)
+        if seal_json is not None:
+            zf.writestr("data/seal.js", f"window.GRIDMAP_SEAL = {json.dumps(seal_json)};\n")
+        for name, data in parts.items():
+            # base64 of PNG and ciphertext does not deflate: store those parts as they are
+            method = zipfile.ZIP_STORED if sealed or name == "tiles" else zipfile.ZIP_DEFLATED
+            zf.writestr(zipfile.ZipInfo(f"data/{name}.js", _zip_time()), _part_script(name, data),
+                        compress_type=method)
+        if book is not None and not sealed:
+            zf.writestr("book.pdf", book)
+    return out.getvalue()
+
+
+def _zip_time() -> tuple[int, int, int, int, int, int]:
+    now = datetime.now(UTC)
+    return (now.year, now.month, now.day, now.hour, now.minute, now.second)
+

@@ -1,0 +1,530 @@
+/* gridmap offline search: the server's lookup (gridmap/lookup.py) for room numbers, names,
+ * doors and points of interest, over the package's gazetteer, with no server.
+ *
+ * It mirrors the server's reading of those kinds: the same cleaning (folded case and accents,
+ * quotes, trailing punctuation, question words, abbreviations, spoken numbers, digits said one
+ * by one), the same filler words, the same room-number shapes and scores (exact 100, a
+ * building prefix 97, zeros dropped 88, "12" for B-12 85/80, "214" for 214A 82, look-alike
+ * characters 2 less), doors by number, point kinds by their words (a set answer), names as
+ * the server folds them (with its spoken room words: "gym" -> "gymnasium"), the server's
+ * settling (a room beats a point of interest inside it and its own building) and its ranking
+ * (score, then building letter, level, room number, label). The word lists come from the
+ * server's own vocabulary, in the package's data. Not mirrored: typo-tolerant names, grid
+ * cells, coordinates, "near"/"closest" phrasings and floor words; those say "not found here"
+ * and need the server.
+ */
+(function (root, factory) {
+  'use strict';
+  if (typeof module === 'object' && module.exports) {
+    module.exports = factory();
+  } else {
+    root.GridmapSearch = factory();
+  }
+}(typeof self !== 'undefined' ? self : this, function () {
+  'use strict';
+
+  const EXACT = 100;
+  const FOUND_THRESHOLD = 90;
+  const QUALIFIED_NAME_SCORE = 92;
+  const LOOSE_NUMBER_SCORE = 88;
+  const MAX_QUERY_LENGTH = 200;
+
+  const FILLER = /\b(?:the|at|in|by|near|next to|outside|inside|of|please|um|uh|on|to|its|it's|is|are|they're|theyre|he's|she's|we're|were|was|there|caller|says|said|located|somewhere|area|around)\b/g;
+  const ROOM = /^(?:(?:room|rm|classroom|class|suite|office|number|no|nr|raum|zimmer|salle|sala|aula|lokaal)(?:\b|(?=\d))\.?|#)\s*(?:#|no\b\.?|number\b)?\s*(.+)$/;
+  const NUMBER_SHAPE = /^([a-z]{1,3})?\s*[-.]?\s*(\d{1,5})\s*[-.]?\s*([a-z]{1,3})?$/;
+  const DOOR_WORD = '(?:door|dr\\.?|entrance|entry|exit|gate|tur|tuer|porte|eingang|ausgang|entree|sortie|puerta|deur|ingang)';
+  const DOOR = new RegExp('^(?:ext(?:erior)?\\.?\\s+|outside\\s+)?' + DOOR_WORD +
+                          '\\s*(?:#|no\\.?|nr\\.?|number)?\\s*(\\d+[a-z]?)$');
+  const NUMBERED_DOOR = new RegExp('\\b' + DOOR_WORD + '\\s*(?:#|no\\.?|nr\\.?|number)?\\s*\\d');
+  const MAIN_ENTRANCE = /^(?:(?:main|front)\s+(?:entrance|entry|door|doors|entrances)|haupteingang|entree principale|porte principale|entrada principal)$/;
+  const BUILDING = /(?:^|\s)(?:building|bldg\.?|bld|block|wing)\s+([\w-]+)(?:\s|$)/;
+  const BUILDING_WORD = /^(?:building|bldg\.?|bld)\s+|\s+(?:building|bldg\.?|bld)$/;
+  const IN_BUILDING = /^(.+?)\s+(?:in|at|inside|outside|by|near|of|on|to|for)\s+(?:the\s+)?(.+)$/;
+  const CELL_SAID = /^(?:grid|cell|grid cell|map grid|grid square|raster|planquadrat|quadrat|rasterfeld|grille|case|carreau|cellule)\s+/;
+  const QUESTION = /^(?:(?:can|could)\s+you\s+)?(?:where(?:'s|s| is| are| was)?|what(?:'s| is)|find|show(?:\s+me)?|locate|get\s+me|i\s+need|we\s+need|need|how\s+do\s+(?:i|we)\s+get\s+to|go\s+to|send\s+(?:them|units?)\s+to)\s+/;
+  const SPLIT_NAME = /\s+\/\s+|\s*;\s*|\n/;
+  const ROOM_WORDS_SAID = new Set(['room', 'rm', 'classroom', 'number', 'no', '#', 'suite', 'nr',
+    'raum', 'zimmer', 'salle', 'sala', 'aula', 'lokaal']);
+
+  // spoken numbers (gridmap/vocabulary.py: spoken_numbers)
+  const DIGIT_WORDS = {zero: 0, oh: 0, o: 0, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6,
+    seven: 7, eight: 8, nine: 9};
+  const TEEN_WORDS = {ten: 10, eleven: 11, twelve: 12, thirteen: 13, fourteen: 14, fifteen: 15,
+    sixteen: 16, seventeen: 17, eighteen: 18, nineteen: 19};
+  const TENS_WORDS = {twenty: 20, thirty: 30, forty: 40, fourty: 40, fifty: 50, sixty: 60,
+    seventy: 70, eighty: 80, ninety: 90};
+  const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+  const isNumberWord = (w) => has(DIGIT_WORDS, w) || has(TEEN_WORDS, w) || has(TENS_WORDS, w) ||
+    w === 'hundred' || w === 'double';
+  const NUMBERED_THINGS = new Set(['room', 'rm', 'door', 'exit', 'entrance', 'stair', 'stairs',
+    'stairwell', 'number', 'no', 'suite', 'classroom', 'gate', 'floor', 'level', 'portable',
+    'lab', 'wing', 'building', '#']);
+
+  function fold(text) {
+    return text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/ß/g, 'ss');
+  }
+
+  function spokenRun(words) {
+    let out = '';
+    let i = 0;
+    while (i < words.length) {
+      const w = words[i];
+      const nxt = i + 1 < words.length ? words[i + 1] : '';
+      if (w === 'double' && has(DIGIT_WORDS, nxt)) {
+        out += String(DIGIT_WORDS[nxt]).repeat(2);
+        i += 2;
+      } else if (has(DIGIT_WORDS, w) && nxt === 'hundred') {
+        let rest = 0;
+        let j = i + 2;
+        if (j < words.length && words[j] === 'and') j += 1;
+        if (j < words.length && has(TEEN_WORDS, words[j])) {
+          rest = TEEN_WORDS[words[j]];
+          j += 1;
+        } else if (j < words.length && has(TENS_WORDS, words[j])) {
+          rest = TENS_WORDS[words[j]];
+          j += 1;
+          if (j < words.length && has(DIGIT_WORDS, words[j]) && words[j] !== 'oh' && words[j] !== 'o') {
+            rest += DIGIT_WORDS[words[j]];
+            j += 1;
+          }
+        } else if (j < words.length && has(DIGIT_WORDS, words[j]) && words[j] !== 'oh' && words[j] !== 'o') {
+          rest = DIGIT_WORDS[words[j]];
+          j += 1;
+        }
+        out += String(DIGIT_WORDS[w] * 100 + rest);
+        i = j;
+      } else if (has(TEEN_WORDS, w)) {
+        out += String(TEEN_WORDS[w]);
+        i += 1;
+      } else if (has(TENS_WORDS, w)) {
+        let value = TENS_WORDS[w];
+        if (has(DIGIT_WORDS, nxt) && nxt !== 'oh' && nxt !== 'o' && nxt !== 'zero') {
+          value += DIGIT_WORDS[nxt];
+          i += 1;
+        }
+        out += String(value);
+        i += 1;
+      } else if (has(DIGIT_WORDS, w)) {
+        out += String(DIGIT_WORDS[w]);
+        i += 1;
+      } else {
+        return null;
+      }
+    }
+    return out || null;
+  }
+
+  function spokenNumbers(text) {
+    const words = text.split(' ').map((w) => {
+      const p = w.split('-');
+      return p.length > 1 && p.every(isNumberWord) ? p.join(' ') : w;
+    }).join(' ').split(' ');
+    const out = [];
+    let i = 0;
+    while (i < words.length) {
+      let j = i;
+      while (j < words.length && (isNumberWord(words[j]) ||
+             (words[j] === 'and' && j > i && j + 1 < words.length && words[j - 1] === 'hundred'))) {
+        j += 1;
+      }
+      const run = words.slice(i, j);
+      const real = run.filter((w) => !['o', 'oh', 'and', 'double'].includes(w));
+      const last = out.length ? out[out.length - 1] : null;
+      const afterThing = last !== null && (NUMBERED_THINGS.has(last) ||
+        (last.length === 1 && /[a-z]/.test(last) && !['a', 'o', 'i'].includes(last)));
+      const digits = run.length && real.length && (run.length >= 2 || afterThing) ? spokenRun(run) : null;
+      if (digits !== null) {
+        out.push(digits);
+        i = j;
+      } else {
+        out.push(words[i]);
+        i += 1;
+      }
+    }
+    return out.join(' ');
+  }
+
+  function expandAbbreviations(text, abbreviations) {
+    const out = [];
+    let joined = false;
+    for (const w of text.split(' ')) {
+      const single = w.length === 1 && /\d/.test(w);
+      const last = out.length ? out[out.length - 1] : '';
+      if (single && out.length && (joined || (last.length === 1 && /\d/.test(last)))) {
+        out[out.length - 1] += w;
+        joined = true;
+      } else {
+        out.push(has(abbreviations, w) ? abbreviations[w] : w);
+        joined = false;
+      }
+    }
+    return out.join(' ');
+  }
+
+  function clean(query, abbreviations) {
+    let q = fold(query.trim());
+    q = q.replace(/[’`]/g, "'");
+    q = q.replace(/^["'([]+|["')\]]+$/g, '');
+    q = q.replace(/[?!.,;:]+$/, '');
+    q = q.replace(/(?<=\w)[,;:!?](?=\s|$)/g, '');
+    q = q.replace(/\s+/g, ' ').trim();
+    q = q.replace(QUESTION, '') || q;
+    return expandAbbreviations(spokenNumbers(q), abbreviations);
+  }
+
+  function withoutFiller(q) {
+    const stripped = q.replace(FILLER, ' ').replace(/\s+/g, ' ').trim();
+    return stripped || q;
+  }
+
+  /** How names compare (the server's _key): folded, apostrophes dropped, other punctuation as
+   * spaces; runs of spaces are one here, so "knox box main entrance" finds "Knox Box - Main
+   * Entrance" too. */
+  function key(text) {
+    return fold(text).replace(/'/g, '').replace(/[^\p{L}\p{N}]/gu, ' ').replace(/\s+/g, ' ').trim();
+  }
+
+  function normaliseNumber(text) {
+    return text.replace(/[\s.\-_/]/g, '').toUpperCase();
+  }
+
+  function looseNumber(text) {
+    const m = NUMBER_SHAPE.exec(text.trim().toLowerCase());
+    if (!m) return null;
+    return ((m[1] || '') + String(parseInt(m[2], 10)) + (m[3] || '')).toUpperCase();
+  }
+
+  function lookalikeDigits(token) {
+    const m = /^([a-z]{0,3}?[-\s]?)([0-9oli|]*\d[0-9oli|]*)([a-z]{0,3})$/i.exec(token);
+    if (!m) return null;
+    const fixed = m[2].replace(/[oO]/g, '0').replace(/[lIi|]/g, '1');
+    return fixed === m[2] ? null : m[1] + fixed + m[3];
+  }
+
+  function nameParts(name) {
+    const parts = [name.trim()];
+    const pieces = name.split(SPLIT_NAME).map((p) => p.trim()).filter(Boolean);
+    if (pieces.length > 1) parts.push(...pieces);
+    return [...new Set(parts)].filter(Boolean);
+  }
+
+  function push(map, k, v) {
+    if (!map.has(k)) map.set(k, []);
+    map.get(k).push(v);
+  }
+
+  function create(data) {
+    const vocabulary = data.vocabulary;
+    const abbreviations = vocabulary.abbreviations;
+    const places = data.places;
+    const byId = new Map(places.map((p) => [p.id, p]));
+    const buildingsByShort = new Map(places.filter((p) => p.type === 'building').map((p) => [p.building, p]));
+    const units = places.filter((p) => p.type === 'unit');
+    const doors = places.filter((p) => p.type === 'opening');
+    const amenities = places.filter((p) => p.type === 'amenity');
+    const byNumber = new Map();
+    const byLoose = new Map();
+    for (const u of units) {
+      if (!u.number) continue;
+      push(byNumber, normaliseNumber(u.number), u);
+      const loose = looseNumber(u.number);
+      if (loose) push(byLoose, loose, u);
+    }
+    const byStem = new Map();
+    const byTail = new Map();
+    for (const [number, list] of byLoose) {
+      let m = /^(.*\d)[A-Z]{1,3}$/.exec(number);
+      if (m) push(byStem, m[1], [number, list]);
+      m = /^[A-Z]{1,3}(\d.*)$/.exec(number);
+      if (m) push(byTail, m[1], [number, list]);
+    }
+    // building words, cleaned as the server cleans them; "building c" too
+    const buildingsByWord = new Map();
+    for (const [word, short] of Object.entries(data.buildings)) {
+      const k = clean(word, abbreviations);
+      if (!k) continue;
+      if (!buildingsByWord.has(k)) buildingsByWord.set(k, short);
+      if (!buildingsByWord.has('building ' + k)) buildingsByWord.set('building ' + k, short);
+    }
+    const buildingPhrases = [...buildingsByWord.keys()]
+      .filter((w) => w.length > 1 && !w.startsWith('building '))
+      .sort((a, b) => b.length - a.length);
+    const exactNames = new Map();
+    for (const p of places) {
+      if (p.type === 'building' || p.type === 'opening') continue;
+      for (const name of p.names) {
+        for (const part of nameParts(name)) push(exactNames, key(part), p);
+      }
+    }
+    const roomWords = vocabulary.room_words;
+    const phraseWords = Object.keys(roomWords).filter((w) => w.includes(' '));
+    const amenityWords = vocabulary.amenity_words;
+
+    function roomNameVariants(text) {
+      const k = text.trim().toLowerCase().replace(/'/g, '').replace(/\s+/g, ' ');
+      const variants = [k, ...(has(roomWords, k) ? roomWords[k] : [])];
+      for (const word of phraseWords) {
+        const re = new RegExp('\\b' + word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '\\b');
+        if (word !== k && re.test(k)) {
+          for (const other of roomWords[word]) variants.push(k.replace(re, other));
+        }
+      }
+      return [...new Set(variants)];
+    }
+
+    function candidate(place, score) {
+      return {score, place};
+    }
+
+    function addUnit(hits, place, score) {
+      const prev = hits.units.get(place.id);
+      if (!prev || prev.score < score) hits.units.set(place.id, candidate(place, score));
+    }
+
+    function numberHits(text, building, saidRoom, hits, penalty) {
+      const shape = NUMBER_SHAPE.exec(text);
+      if (!shape) return;
+      const pre = (shape[1] || '').toUpperCase();
+      const digits = shape[2];
+      const suf = (shape[3] || '').toUpperCase();
+      const add = (u, score) => {
+        if (building === null || u.building === building) addUnit(hits, u, score - penalty);
+      };
+      const k = normaliseNumber(text);
+      const exact = (byNumber.get(k) || []).filter((u) => building === null || u.building === building);
+      for (const u of exact) add(u, EXACT);
+      const loose = looseNumber(text) || k;
+      if (!exact.length) {
+        for (const u of byLoose.get(loose) || []) add(u, LOOSE_NUMBER_SCORE);
+      }
+      if (!suf) {
+        for (const [, list] of byStem.get(loose) || []) for (const u of list) add(u, 82);
+      } else {
+        for (const u of byLoose.get(loose.slice(0, -suf.length)) || []) add(u, 75);
+      }
+      const bare = String(parseInt(digits, 10)) + suf;
+      if (pre) {
+        const b = buildingsByWord.get(pre.toLowerCase());
+        for (const u of byLoose.get(bare) || []) {
+          if (b !== undefined && u.building === b) add(u, 97);
+          else if (!exact.length) add(u, 70);
+        }
+      } else {
+        for (const [number, list] of byTail.get(bare) || []) {
+          if (number === bare) continue;
+          for (const u of list) {
+            if (building === null) add(u, saidRoom ? 85 : 80);
+            else add(u, number.startsWith(building.toUpperCase()) ? 97 : 85);
+          }
+        }
+      }
+    }
+
+    function roomNumber(q, building, hits) {
+      const m = ROOM.exec(q);
+      const text = m ? m[1] : q;
+      if (CELL_SAID.test(q)) return;
+      const before = hits.units.size;
+      numberHits(text, building, m !== null, hits, 0);
+      const best = Math.max(0, ...[...hits.units.values()].map((c) => c.score));
+      if (hits.units.size === before || best < 95) {
+        const fixed = lookalikeDigits(text);
+        if (fixed !== null) numberHits(fixed, building, m !== null, hits, 2);
+      }
+    }
+
+    function numberAndName(q, building, hits) {
+      // "room 214", "A114 classroom": a number said with room words only
+      const tokens = q.split(' ');
+      if (tokens.length < 2 || CELL_SAID.test(q)) return;
+      for (let i = 0; i < tokens.length; i += 1) {
+        if (!/\d/.test(tokens[i])) continue;
+        const rest = tokens.filter((w, j) => j !== i && !ROOM_WORDS_SAID.has(w));
+        if (!rest.length) numberHits(tokens[i], building, true, hits, 0);
+        return;
+      }
+    }
+
+    function doorHits(q, building, hits) {
+      let found;
+      if (MAIN_ENTRANCE.test(q)) {
+        found = doors.filter((d) => d.main_entrance && (building === null || d.building === building));
+        hits.setQuery = true;
+        hits.setKind = 'door';
+      } else {
+        const m = DOOR.exec(q);
+        if (!m) return;
+        const number = m[1].toUpperCase();
+        found = doors.filter((d) => d.number !== null && d.number.toUpperCase() === number &&
+                             (building === null || d.building === building));
+      }
+      for (const d of found) hits.others.push({score: EXACT, place: d, kind: 'door'});
+    }
+
+    function amenityHits(q, building, hits) {
+      if (q.length < 3 || !has(amenityWords, q)) return;
+      const kind = amenityWords[q];
+      hits.setQuery = true;
+      hits.setKind = 'amenity';
+      for (const a of amenities) {
+        if (a.kind === kind && (building === null || a.building === building)) {
+          hits.others.push({score: EXACT, place: a, kind: 'amenity'});
+        }
+      }
+    }
+
+    function nameHits(q, building, hits) {
+      if ((q.match(/\p{L}/gu) || []).length < 3) return;
+      for (const variant of roomNameVariants(q)) {
+        for (const p of exactNames.get(key(variant)) || []) {
+          if (building !== null && p.building !== building) continue;
+          if (p.type === 'grounds' && building !== null) continue;
+          if (p.type === 'unit') addUnit(hits, p, EXACT);
+          else hits.others.push({score: EXACT, place: p, kind: p.type});
+        }
+      }
+    }
+
+    function buildingNamed(q, hits) {
+      const bare = q.replace(BUILDING_WORD, '').trim();
+      const short = buildingsByWord.get(bare) || buildingsByWord.get(q);
+      if (short !== undefined && buildingsByShort.has(short)) {
+        hits.others.push({score: EXACT, place: buildingsByShort.get(short), kind: 'building'});
+      }
+    }
+
+    function buildingQualifier(q) {
+      let m = BUILDING.exec(q);
+      if (m && buildingsByWord.has(m[1])) {
+        const rest = (q.slice(0, m.index) + ' ' + q.slice(m.index + m[0].length)).trim();
+        return [buildingsByWord.get(m[1]), rest.replace(/\s+/g, ' ')];
+      }
+      m = IN_BUILDING.exec(q);
+      if (m) {
+        const said = m[2].replace(BUILDING_WORD, '').trim();
+        if (buildingsByWord.has(said)) return [buildingsByWord.get(said), m[1]];
+      }
+      const plain = withoutFiller(q).replace(/^all\s+/, '');
+      const bare = plain.replace(BUILDING_WORD, '').trim();
+      if (buildingsByWord.has(bare)) return [buildingsByWord.get(bare), ''];
+      for (const word of buildingPhrases) {
+        if (plain.startsWith(word + ' ')) {
+          return [buildingsByWord.get(word), plain.slice(word.length).trim().replace(BUILDING_WORD, '').trim()];
+        }
+        if (plain.endsWith(' ' + word)) {
+          return [buildingsByWord.get(word), plain.slice(0, -word.length).trim().replace(BUILDING_WORD, '').trim()];
+        }
+      }
+      return null;
+    }
+
+    function reading(building, spoken) {
+      const hits = {units: new Map(), others: [], setQuery: false, setKind: null};
+      const core = withoutFiller(spoken);
+      if (building !== null && !core.replace(FILLER, ' ').trim()) {
+        hits.others.push({score: EXACT, place: buildingsByShort.get(building), kind: 'building'});
+        return hits;
+      }
+      doorHits(core, building, hits);
+      roomNumber(core, building, hits);
+      numberAndName(core, building, hits);
+      if (building === null) buildingNamed(core, hits);
+      const numbered = DOOR.test(core) || NUMBERED_DOOR.test(core) ||
+        NUMBER_SHAPE.test((ROOM.exec(core) || [null, core])[1]) ||
+        lookalikeDigits((ROOM.exec(core) || [null, core])[1]) !== null;
+      const named = building === null ? hits : {units: new Map(), others: []};
+      for (const text of new Set([core, spoken])) {
+        amenityHits(text, building, hits);
+        if (!numbered) nameHits(text, building, named);
+      }
+      if (named !== hits) {
+        for (const c of named.units.values()) addUnit(hits, c.place, Math.min(c.score, QUALIFIED_NAME_SCORE));
+        for (const c of named.others) hits.others.push({...c, score: Math.min(c.score, QUALIFIED_NAME_SCORE)});
+      }
+      return hits;
+    }
+
+    function rankKey(c) {
+      const p = c.place;
+      return [-c.score, p.type === 'grounds' ? '~' : (p.building || '~'), p.ordinal === null ? 0 : p.ordinal,
+        p.type === 'unit' ? (p.number || '') : '', p.label];
+    }
+
+    function compare(a, b) {
+      const ka = rankKey(a);
+      const kb = rankKey(b);
+      for (let i = 0; i < ka.length; i += 1) {
+        if (ka[i] < kb[i]) return -1;
+        if (ka[i] > kb[i]) return 1;
+      }
+      return 0;
+    }
+
+    function lookup(query, limit) {
+      limit = limit || 10;
+      if (query.length > MAX_QUERY_LENGTH) {
+        return {query, status: 'error', message: `At most ${MAX_QUERY_LENGTH} characters.`, candidates: []};
+      }
+      const q = clean(query, abbreviations);
+      if (!q) return {query, status: 'error', message: 'Type a room number, name, door or point.', candidates: []};
+      const all = {units: new Map(), others: [], setQuery: false, setKind: null};
+      const readings = [[null, q]];
+      const qualified = buildingQualifier(q);
+      if (qualified !== null) readings.push(qualified);
+      for (const [building, spoken] of readings) {
+        const found = reading(building, spoken);
+        for (const c of found.units.values()) addUnit(all, c.place, c.score);
+        all.others.push(...found.others);
+        all.setQuery = all.setQuery || found.setQuery;
+        all.setKind = all.setKind || found.setKind;
+      }
+      const bestOther = new Map();
+      for (const c of all.others) {
+        const k = c.place.type + ':' + c.place.id;
+        if (!bestOther.has(k) || bestOther.get(k).score < c.score) bestOther.set(k, c);
+      }
+      let candidates = [...all.units.values(), ...bestOther.values()];
+      candidates = settle(candidates, all.setQuery);
+      candidates.sort(compare);
+      if (all.setKind !== null && candidates.some((c) => c.kind === all.setKind && c.score >= FOUND_THRESHOLD)) {
+        candidates = candidates.filter((c) => c.kind === all.setKind);
+      }
+      return result(query, candidates.slice(0, limit), all.setQuery);
+    }
+
+    function settle(candidates, setQuery) {
+      if (!candidates.length || setQuery) return candidates;
+      const best = Math.max(...candidates.map((c) => c.score));
+      const topUnits = candidates.filter((c) => c.place.type === 'unit' && c.score >= best - 0.5);
+      if (!topUnits.length) return candidates;
+      const unitBuildings = new Set(topUnits.map((c) => c.place.building));
+      const unitIds = new Set(topUnits.map((c) => c.place.id));
+      return candidates.filter((c) => !(c.score >= best - 0.5 && (
+        (c.place.type === 'building' && unitBuildings.has(c.place.building)) ||
+        (c.place.type === 'amenity' && c.place.inside && unitIds.has(c.place.inside)))));
+    }
+
+    function result(query, candidates, setQuery) {
+      const out = (status, message, list) => ({query, status, message,
+        candidates: list.map((c) => ({score: c.score, ...c.place}))});
+      if (!candidates.length) {
+        return out('not_found', `Nothing in this package matches "${query.trim()}". ` +
+          'Offline search knows room numbers, names, doors and points of interest; ' +
+          'for anything else ask dispatch or the gridmap server.', []);
+      }
+      const best = candidates[0].score;
+      const top = candidates.filter((c) => c.score >= best - 0.5);
+      if (best >= FOUND_THRESHOLD && setQuery) {
+        const answer = candidates.filter((c) => c.score >= Math.max(FOUND_THRESHOLD, best - 5));
+        return out('found', answer.length > 1 ? `${answer.length} matches` : '1 match', answer);
+      }
+      if (best >= FOUND_THRESHOLD && top.length === 1) return out('found', '1 match', [top[0]]);
+      if (top.length > 1) return out('ambiguous', `${top.length} equally good matches; confirm which one`, candidates);
+      return out('ambiguous', 'Only a partial match; confirm it with the caller', candidates);
+    }
+
+    return {lookup, clean: (q) => clean(q, abbreviations), place: (id) => byId.get(id)};
+  }
+
+  return {create, fold, key, normaliseNumber, looseNumber, lookalikeDigits, spokenNumbers};
+}));
