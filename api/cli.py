@@ -1,4 +1,4 @@
-"""The ``gridmap`` command: import, lookup, tokens, serve, demo.
+"""The ``gridmap`` command: import, lookup, export, imagery, tokens, serve, demo.
 
 All storage goes through :class:`api.store.CampusStore`; settings come from ``GRIDMAP_*``.
 Exit codes: 0 success, 1 lookup found nothing, 2 bad input (nothing stored).
@@ -377,6 +377,57 @@ def cmd_export(args: argparse.Namespace, settings: Settings, store: CampusStore)
     return 0
 
 
+# --- imagery --------------------------------------------------------------------------------
+
+#: the sample campus's synthetic orthophoto, next to its manifest
+SAMPLE_IMAGERY = "imagery.tif"
+SAMPLE_IMAGERY_ATTRIBUTION = "Synthetic imagery (not a photograph)"
+
+
+def attach_imagery_file(store: CampusStore, settings: Settings, campus_id: str, path: Path,
+                        attribution: str = "") -> Any:
+    """Attach an orthophoto file as the campus's next imagery version; audited as the local
+    operator (a refused file too). Returns the stored version's ``ImageryInfo``."""
+    from api.imagery import attach_imagery
+    from api.store import AuditEntry, utcnow
+
+    if not path.is_file():
+        raise CliError(f"imagery file not found: {path}")
+
+    def audit(action: str, detail: str) -> None:
+        store.audit(AuditEntry(ts=utcnow(), action=action, token_name=cli_actor(),
+                               campus_id=campus_id, detail=detail, client="local store"))
+
+    return attach_imagery(store, settings, campus_id, path, source_name=path.name,
+                          actor=cli_actor(), audit=audit, attribution=attribution)
+
+
+def _print_imagery(info: Any, out: TextIO) -> None:
+    print(f"{info.campus_id}: stored imagery version {info.version} ({info.width} x "
+          f"{info.height} px at {info.resolution_m:.2f} m, from {info.source_crs}, "
+          f"{info.size_bytes / 1024:.0f} KB)", file=out)
+
+
+def cmd_imagery(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    info = attach_imagery_file(store, settings, args.campus, Path(args.file), args.attribution)
+    _print_imagery(info, sys.stdout)
+    return 0
+
+
+def attach_sample_imagery(store: CampusStore, settings: Settings, campus_id: str,
+                          manifest: Path) -> Any:
+    """Attach the sample's ``imagery.tif`` unless it is already the current imagery (by the
+    file's sha256); the stored ``ImageryInfo``, or None when there was nothing to do."""
+    path = manifest.parent / SAMPLE_IMAGERY
+    if not path.is_file():
+        return None
+    current = store.imagery_info(campus_id)
+    if current is not None and current.source_digest == hashlib.sha256(
+            path.read_bytes()).hexdigest():
+        return None
+    return attach_imagery_file(store, settings, campus_id, path, SAMPLE_IMAGERY_ATTRIBUTION)
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 
@@ -450,6 +501,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, store: CampusStore) -
     else:
         campus_id = info.campus_id
         _print_import(info, result, sys.stdout)
+    imagery = attach_sample_imagery(store, settings, campus_id, manifest)
+    if imagery is not None:
+        _print_imagery(imagery, sys.stdout)
     # only hashes are stored, so a fresh token each run; the previous demo token stops working
     store.revoke_tokens(name=DEMO_TOKEN_NAME)
     from api.store import Role
@@ -511,6 +565,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", type=revision_number,
                    help="a stored revision (default: current)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("imagery", help="attach an orthophoto (GeoTIFF, any CRS) to a campus")
+    p.add_argument("campus", help="campus id")
+    p.add_argument("file", help="the GeoTIFF; stored reprojected as a new imagery version")
+    p.add_argument("--attribution", default="", help="credit shown on the map")
+    p.set_defaults(func=cmd_imagery)
 
     tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(
         dest="token_command", required=True)
