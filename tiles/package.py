@@ -45,13 +45,21 @@ from pathlib import Path
 from typing import Any
 
 from gridmap import grid as gridlib
+from gridmap import vocabulary
 from gridmap.crs import LocalFrame
 from gridmap.errors import PackageError
 from gridmap.gazetteer import GazetteerRow, gazetteer
 from gridmap.index import CampusIndex
-from gridmap.lookup import normalise_number
 from gridmap.model import Amenity, AmenityKind, Campus, Opening, Unit
-from gridmap.vocabulary import ABBREVIATIONS, AMENITY_WORDS, ROOM_WORDS
+from gridmap.vocabulary import (
+    ABBREVIATIONS,
+    AMENITY_WORDS,
+    RESTROOM_WORDS,
+    ROOM_WORDS,
+    category_gender,
+    is_restroom_phrase,
+    restroom_gender,
+)
 from tiles.seal import seal_parts
 
 __all__ = ["DEFAULT_MAX_ZOOM", "DEFAULT_MIN_ZOOM", "MAX_PACKAGE_ZOOM", "MIN_PACKAGE_ZOOM",
@@ -271,8 +279,26 @@ def _label(index: CampusIndex, row: GazetteerRow, units: dict[str, Unit],
     if row.feature_type == "grounds":
         place = _grid_text(row.cell, row.subcell) if row.cell else "outside the grid"
         return f"Outdoors · {row.name} ({row.kind.replace('_', ' ')}) · {place}", row.cell
-    return (f"Building {row.building} ({row.building_name}) · "
-            f"{_grid_text(row.cell, row.subcell)}", row.cell)
+    return _building_label(index, row.id)
+
+
+def _building_label(index: CampusIndex, building_id: str) -> tuple[str, str]:
+    """A building's answer as the server words it: its main entrance and its Knox box."""
+    b = index.buildings[building_id]
+    p = gridlib.label_point(index.footprints[building_id])
+    cell = index.cell_of(p.x, p.y)
+    sub = gridlib.subcell_at(index.grid, p.x, p.y).label if cell else None
+    mains = [o for o in index.campus.exterior_doors(building_id) if o.main_entrance]
+    entrance = ""
+    if mains:
+        door = index.shapes[mains[0].id]
+        name = f"Door {mains[0].number}" if mains[0].number else "Main entrance"
+        entrance = f" · main entrance {name} (grid {index.cell_of(door.x, door.y)})"
+    knox = index.nearest_amenity(AmenityKind.KNOX_BOX, p, building_id)
+    knox_text = (f" · Knox box grid {knox.cell}"
+                 if knox is not None and knox.building_id == building_id else "")
+    return (f"Building {b.short_name} ({b.name}){entrance}{knox_text} · "
+            f"{_grid_text(cell, sub)}", cell or "")
 
 
 def _inside_room(index: CampusIndex) -> dict[str, str]:
@@ -315,8 +341,11 @@ def places(index: CampusIndex) -> list[dict[str, Any]]:
             entry["main_entrance"] = row.kind == "main_entrance"
         if row.id in inside:
             entry["inside"] = inside[row.id]
-        if row.feature_type == "room" and row.number:
-            entry["number_key"] = normalise_number(row.number)
+        if row.feature_type == "room":
+            unit = units[row.id]
+            if unit.category.lower().startswith("restroom") or is_restroom_phrase(unit.name):
+                entry["restroom"] = sorted(
+                    {category_gender(unit.category), restroom_gender(unit.name)} - {None})
         out.append(entry)
     return out
 
@@ -324,6 +353,9 @@ def places(index: CampusIndex) -> list[dict[str, Any]]:
 def search_vocabulary() -> dict[str, Any]:
     """The server's own word lists the offline matcher reads (never a copy in JavaScript)."""
     return {
+        "restroom_words": sorted(RESTROOM_WORDS, key=len, reverse=True),
+        # (pattern, gender): Python regular expressions JavaScript reads alike
+        "gender_words": [list(pair) for pair in vocabulary._GENDER_WORDS],
         "amenity_words": {w: k.value for w, k in AMENITY_WORDS.items()},
         "room_words": {w: list(v) for w, v in ROOM_WORDS.items()},
         "abbreviations": dict(ABBREVIATIONS),

@@ -259,6 +259,19 @@
     const roomWords = vocabulary.room_words;
     const phraseWords = Object.keys(roomWords).filter((w) => w.includes(' '));
     const amenityWords = vocabulary.amenity_words;
+    const escape = (w) => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const restroomRe = new RegExp('\\b(?:' + vocabulary.restroom_words.map(escape).join('|') + ')\\b');
+    const genderRes = vocabulary.gender_words.map(([words, gender]) =>
+      [new RegExp('\\b(?:' + words + ')(?=\\s|$|[^a-z])'), gender]);
+    const restrooms = units.filter((u) => u.restroom);
+    const restroomIds = new Set(restrooms.map((u) => u.id));
+    const isRestroomPhrase = (text) => restroomRe.test(fold(text));
+    function restroomGender(text) {
+      const folded = fold(text);
+      if (folded.includes('ladies room')) return 'female';
+      for (const [re, gender] of genderRes) if (re.test(folded)) return gender;
+      return null;
+    }
 
     function roomNameVariants(text) {
       const k = text.trim().toLowerCase().replace(/'/g, '').replace(/\s+/g, ' ');
@@ -373,10 +386,23 @@
       }
     }
 
+    function restroomHits(q, building, hits) {
+      // "boys bathroom", "staff restroom": restrooms by whom they serve (gridmap/lookup.py)
+      if (!isRestroomPhrase(q)) return;
+      const said = restroomGender(q);
+      const rooms = restrooms.filter((u) => building === null || u.building === building);
+      const matching = rooms.filter((u) => said === null || u.restroom.includes(said));
+      const unknown = rooms.filter((u) => said !== null && !u.restroom.length);
+      for (const u of matching) addUnit(hits, u, matching.length === 1 ? 95 : 90);
+      for (const u of unknown) addUnit(hits, u, 80);
+    }
+
     function nameHits(q, building, hits) {
       if ((q.match(/\p{L}/gu) || []).length < 3) return;
+      const restroom = isRestroomPhrase(q);
       for (const variant of roomNameVariants(q)) {
         for (const p of exactNames.get(key(variant)) || []) {
+          if (restroom && restroomIds.has(p.id)) continue;
           if (building !== null && p.building !== building) continue;
           if (p.type === 'grounds' && building !== null) continue;
           if (p.type === 'unit') addUnit(hits, p, EXACT);
@@ -435,7 +461,10 @@
       const named = building === null ? hits : {units: new Map(), others: []};
       for (const text of new Set([core, spoken])) {
         amenityHits(text, building, hits);
-        if (!numbered) nameHits(text, building, named);
+        if (!numbered) {
+          nameHits(text, building, named);
+          restroomHits(text, building, named);
+        }
       }
       if (named !== hits) {
         for (const c of named.units.values()) addUnit(hits, c.place, Math.min(c.score, QUALIFIED_NAME_SCORE));
