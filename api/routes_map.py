@@ -7,6 +7,7 @@ Leaflet for the map, Swagger UI for ``/docs``; nothing is loaded from a CDN.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import mimetypes
@@ -37,20 +38,25 @@ NO_STORE = {"Cache-Control": "private, no-store"}
 
 
 def _renderer_id() -> str:
-    """Identifies the tile renderer's code, so a new release never revalidates old tiles."""
-    try:
-        source = Path(raster.__file__).read_bytes()
-    except (OSError, TypeError):
-        source = b""
-    return hashlib.sha256(__version__.encode() + b"\0" + source).hexdigest()[:16]
+    """Identifies the tile renderer's code and style, so a new release never revalidates old
+    tiles."""
+    from tiles import cartography, style, symbols
+
+    digest = hashlib.sha256(__version__.encode())
+    for module in (raster, cartography, style, symbols):
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(b"\0" + Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()[:16]
 
 
 _RENDERER = _renderer_id()
 
 
-def tile_etag(campus_id: str, revision: int, ordinal: int, z: int, x: int, y: int) -> str:
-    """A strong ETag of one tile: its campus revision, level, coordinates and the renderer."""
-    key = f"{_RENDERER}|{campus_id}|{revision}|{ordinal}|{z}|{x}|{y}"
+def tile_etag(campus_id: str, revision: int, ordinal: int, z: int, x: int, y: int,
+              scale: int = 1) -> str:
+    """A strong ETag of one tile: its campus revision, level, coordinates, scale and the
+    renderer."""
+    key = f"{_RENDERER}|{campus_id}|{revision}|{ordinal}|{z}|{x}|{y}|{scale}"
     return '"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + '"'
 
 
@@ -82,38 +88,67 @@ def map_page(
     return HTMLResponse(page, headers=NO_STORE)
 
 
-@router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png",
-            summary="Raster tile (XYZ, web mercator) of one level")
-def tile(
-    campus_id: CampusId,
-    ordinal: Ordinal,
-    z: Annotated[int, PathParam(ge=0, le=24)],
-    x: Annotated[int, PathParam(ge=0, le=2**24 - 1)],
-    y: Annotated[int, PathParam(ge=0, le=2**24 - 1)],
-    request: Request,
-    ctx: Ctx,
-    principal: CurrentPrincipal,
-    v: Annotated[str | None, Query(
-        max_length=40, description="tile version (the map page passes the campus revision); "
-        "only changes how long the tile may be cached")] = None,
-) -> Response:
+TileZ = Annotated[int, PathParam(ge=0, le=raster.MAX_ZOOM)]
+TileXY = Annotated[int, PathParam(ge=0, le=2**raster.MAX_ZOOM - 1)]
+TileVersion = Annotated[str | None, Query(
+    max_length=40, description="tile version (the map page passes the campus revision); "
+    "only changes how long the tile may be cached")]
+
+
+def _tile_cache(request: Request) -> raster.TileCache:
+    """The app's cache of drawn tiles (one per app, so apps and their tests never share)."""
+    cache: raster.TileCache | None = getattr(request.app.state, "tile_cache", None)
+    if cache is None:
+        cache = request.app.state.tile_cache = raster.TileCache()
+    return cache
+
+
+def _tile_response(request: Request, ctx: Ctx, principal: CurrentPrincipal, campus_id: str,
+                   ordinal: int, z: int, x: int, y: int, scale: int, v: str | None) -> Response:
     """Always the current revision. A tile asked for with ``v`` equal to that revision may be
     cached for a day (a new import changes the URLs); any other tile must be revalidated, so
     old and new maps never mix. Every tile carries an ``ETag``; a browser revalidating with
-    ``If-None-Match`` gets a 304 without the tile being drawn again."""
+    ``If-None-Match`` gets a 304 without the tile being drawn again. Drawn tiles are kept per
+    campus revision, so the same tile for another officer is not drawn again either."""
     if x >= 2**z or y >= 2**z:
         raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
     loaded = ctx.loaded(request, campus_id, principal)
     versioned = v is not None and v == str(loaded.revision)
     cache = f"private, max-age={VERSIONED_TILE_MAX_AGE_S}" if versioned else "private, no-cache"
-    etag = tile_etag(campus_id, loaded.revision, ordinal, z, x, y)
+    etag = tile_etag(campus_id, loaded.revision, ordinal, z, x, y, scale)
     headers = {"Cache-Control": cache, "ETag": etag}
+    where = f"level {ordinal} z{z} {x}/{y}" + ("@2x" if scale == 2 else "")
     if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
-        ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
+        ctx.audit_tile(request, principal, campus_id, ordinal, where)
         return Response(status_code=304, headers=headers)
-    png = raster.render_tile(loaded.campus, ordinal, z, x, y)
-    ctx.audit_tile(request, principal, campus_id, ordinal, f"level {ordinal} z{z} {x}/{y}")
+    tiles = _tile_cache(request)
+    key = raster.TileKey(campus_id, loaded.revision, ordinal, z, x, y, scale)
+    png = tiles.get(key)
+    if png is None:
+        png = (raster.render_tile(loaded.campus, ordinal, z, x, y) if scale == 1
+               else raster.render_tile(loaded.campus, ordinal, z, x, y, scale=scale))
+        tiles.put(key, png)
+    ctx.audit_tile(request, principal, campus_id, ordinal, where)
     return Response(png, media_type="image/png", headers=headers)
+
+
+# the @2x route comes first: "{y}.png" would otherwise take "5@2x.png" and refuse "5@2x"
+@router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}@2x.png",
+            summary="High-density raster tile (512 pixels, XYZ web mercator) of one level")
+def tile_2x(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
+            request: Request, ctx: Ctx, principal: CurrentPrincipal,
+            v: TileVersion = None) -> Response:
+    """As the 256-pixel tile, drawn at twice the pixel density for high-density screens."""
+    return _tile_response(request, ctx, principal, campus_id, ordinal, z, x, y, 2, v)
+
+
+@router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png",
+            summary="Raster tile (XYZ, web mercator) of one level")
+def tile(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
+         request: Request, ctx: Ctx, principal: CurrentPrincipal,
+         v: TileVersion = None) -> Response:
+    """A 256-pixel tile; see the ``@2x`` route for high-density screens."""
+    return _tile_response(request, ctx, principal, campus_id, ordinal, z, x, y, 1, v)
 
 
 @router.get("/static/{path:path}", summary="Web map assets (Leaflet, gridmap.js/css)")

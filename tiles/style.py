@@ -1,9 +1,11 @@
-"""How the maps look: one place for colours, line widths, font sizes and amenity symbols.
+"""How the maps look: one place for colours, line widths, fonts, label rules and symbols.
 
-The raster tiles (:mod:`tiles.raster`) draw with these values and the web map's legend
-(:mod:`tiles.webmap`) is built from them, so the legend always matches the tiles.
+Everything gridmap draws takes its look from here: the Mapnik maps of :mod:`tiles.cartography`
+(raster tiles, the printed book, the offline package) and the web map's legend
+(:mod:`tiles.webmap`), so the legend always matches the map on screen and on paper.
 
-Colours are RGBA tuples. Sizes are in output pixels at 1x (the renderer supersamples).
+Colours are RGBA tuples. Sizes are in output pixels at 1x (points on paper); Mapnik multiplies
+them by the view's scale factor (2 for ``@2x`` tiles). Zoom levels are Web Mercator zooms.
 """
 
 from __future__ import annotations
@@ -25,18 +27,20 @@ def hex_colour(c: RGBA) -> str:
 
 # --- base map ---------------------------------------------------------------------------------
 
-PARCEL_FILL: RGBA = (236, 242, 228, 255)
+# The parcel and the grounds are translucent, so aerial imagery under the plans shows through
+# (the web map puts a plain colour under the tiles when imagery is off).
+PARCEL_FILL: RGBA = (236, 242, 228, 110)
 PARCEL_OUTLINE: RGBA = (96, 128, 80, 255)
 PARCEL_WIDTH = 2.0
 
 GROUNDS_FILL: dict[GroundsKind, RGBA] = {
-    GroundsKind.PARKING: (226, 226, 230, 255),
-    GroundsKind.ATHLETIC_FIELD: (182, 222, 160, 255),
-    GroundsKind.ROAD: (250, 250, 250, 255),
-    GroundsKind.PLAYGROUND: (240, 222, 180, 255),
-    GroundsKind.NEIGHBOURING_PROPERTY: (226, 226, 218, 255),
+    GroundsKind.PARKING: (210, 210, 218, 170),
+    GroundsKind.ATHLETIC_FIELD: (150, 210, 130, 150),
+    GroundsKind.ROAD: (250, 250, 250, 190),
+    GroundsKind.PLAYGROUND: (240, 214, 160, 160),
+    GroundsKind.NEIGHBOURING_PROPERTY: (226, 226, 218, 120),
 }
-GROUNDS_OUTLINE: RGBA = (150, 150, 150, 255)
+GROUNDS_OUTLINE: RGBA = (120, 120, 120, 200)
 GROUNDS_LABEL_COLOUR: RGBA = (90, 90, 90, 255)
 MIN_ZOOM_GROUNDS_LABELS = 18
 
@@ -52,6 +56,9 @@ HALLWAY_FILL: RGBA = (214, 230, 244, 255)
 ROOM_OUTLINE: RGBA = (60, 60, 60, 255)
 ROOM_WIDTH = 1.0
 HALLWAY_CATEGORIES = frozenset({"hallway", "corridor", "walkway", "lobby"})
+#: A unit known only by its label ("label only, no outline"): a faint box, no room fill.
+APPROXIMATE_OUTLINE: RGBA = (60, 60, 60, 110)
+APPROXIMATE_DASH = (3.0, 3.0)
 
 # --- the campus grid ---------------------------------------------------------------------------
 
@@ -65,6 +72,20 @@ GRID_LABEL_HALO: RGBA = (255, 255, 255, 255)
 LABEL_COLOUR: RGBA = (20, 20, 20, 255)
 LABEL_HALO: RGBA = (255, 255, 255, 255)
 HALO_WIDTH = 2
+#: Fonts Mapnik's wheel bundles (DejaVu, from the fonts-dejavu project).
+FONT_REGULAR = "DejaVu Sans Book"
+FONT_BOLD = "DejaVu Sans Bold"
+FONT_CONDENSED_BOLD = "DejaVu Sans Condensed Bold"
+
+BUILDING_LABEL_COLOUR: RGBA = (20, 20, 20, 255)
+BUILDING_LABEL_HALO: RGBA = (255, 255, 255, 255)
+#: Where an exact point sits when its symbol had to move off it (to clear a room number).
+ANCHOR_DOT: RGBA = (20, 20, 20, 255)
+ANCHOR_DOT_PX = 3.0
+#: Below this zoom the campus is too small to draw: one dot in the grid colour marks it.
+MIN_ZOOM_PLAN = 14
+#: Zooms whose look is defined; a deeper zoom looks like the deepest, a shallower like the first.
+STYLE_ZOOMS = range(15, 23)
 
 
 def room_number_font_px(z: int) -> int:
@@ -73,6 +94,24 @@ def room_number_font_px(z: int) -> int:
 
 def room_name_font_px(z: int) -> int:
     return 11 if z <= 20 else 14
+
+
+def building_letter_font_px(z: int) -> int:
+    """The building's letter: large enough to read at the campus overview."""
+    return 14 if z <= 16 else 18 if z <= 18 else 24
+
+
+def building_name_font_px(z: int) -> int:
+    return 10 if z <= 16 else 12 if z <= 19 else 14
+
+
+def grounds_font_px(z: int) -> int:
+    return 10 if z <= 19 else 12
+
+
+def door_number_font_px(z: int) -> int:
+    """Door numbers are painted on the doors; officers read them from z18 on."""
+    return 8 if z <= 17 else 10 if z <= 19 else 12 if z <= 20 else 14
 
 
 def grid_edge_font_px(z: int) -> int:
@@ -89,6 +128,8 @@ MIN_ZOOM_ROOM_NAMES = 20
 MIN_ZOOM_CELL_LABELS = 18
 MIN_ZOOM_DOOR_NUMBERS = 18
 MIN_ZOOM_AMENITY_CODES = 18
+#: Building letter and name are drawn at every zoom; the name from this zoom (letter only below).
+MIN_ZOOM_BUILDING_NAMES = 16
 
 # --- point symbols -----------------------------------------------------------------------------
 

@@ -1,0 +1,811 @@
+"""One cartographic style, one renderer: Mapnik maps of a campus for tiles, paper and packages.
+
+:func:`campus_map` builds a :class:`mapnik.Map` of one level (or the campus overview) for a
+:class:`MapView`; :func:`render_png` and :func:`render_pdf` draw it. The look comes from
+:mod:`tiles.style` and nowhere else, so a raster tile, a printed sheet and the legend agree.
+
+How the labels behave (Mapnik places every label and symbol with collision detection, in the
+order of the layers below, so what comes first wins a contested spot):
+
+1. room numbers, with the room's name under them where both fit the room; when the pair does
+   not fit among its neighbours Mapnik falls back to the number alone (numbers win over names);
+2. building letters and names: at the footprint's middle up to z18, repeated along the outside
+   of the walls from z19 (so a building's letter shows at every zoom, on every screenful);
+3. exterior doors, a red disc with the painted number;
+4. safety symbols (AED, trauma kit, Knox box, shutoffs, fire alarm panel, stairs, ...): drawn on
+   their point when that is free, else moved to the nearest free side, never over a room number
+   (a small dot keeps marking the exact point under the labels);
+5. grid edge letters and numbers, grounds names, and the cell label in each cell's corner.
+
+A room's label is drawn only where it fits inside the room (computed here, per zoom, from the
+room's shape around the point lookup answers with). Everything is projected once per campus
+and spatial reference (:class:`CampusFeatures`) into in-memory GeoJSON datasources, so a tile
+costs one Mapnik render.
+
+Mapnik is imported inside the functions that draw, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from xml.sax.saxutils import escape, quoteattr
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from pyproj import CRS, Transformer
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapping
+from shapely.geometry.base import BaseGeometry
+
+from gridmap import grid as gridlib
+from gridmap.errors import InvalidModel
+from gridmap.model import AmenityKind, Campus, GridSpec
+from tiles import style, symbols
+from tiles.style import RGBA, Symbol
+
+if TYPE_CHECKING:
+    import mapnik
+
+__all__ = ["CampusFeatures", "MapView", "campus_map", "features_for", "ground_resolution",
+           "render_features_png", "render_pdf", "render_png", "zoom_for_resolution"]
+
+#: Equatorial circumference of the Web Mercator sphere, metres.
+_EARTH = 2.0 * math.pi * 6378137.0
+#: A room name is wrapped to at most this many lines under its number.
+MAX_NAME_LINES = 3
+#: Label buffer around a tile (pixels at 1x): labels crossing a tile edge are drawn by both.
+BUFFER_PX = 128
+#: Grid lines are densified to this many vertices per cell edge before projecting.
+_GRID_DENSIFY_PER_CELL = 8
+#: Amenities drawn on the campus overview (the map with no level): what responders need outside.
+OVERVIEW_AMENITIES = frozenset({
+    AmenityKind.KNOX_BOX, AmenityKind.GAS_SHUTOFF, AmenityKind.WATER_SHUTOFF,
+    AmenityKind.ELECTRIC_SHUTOFF, AmenityKind.FIRE_ALARM_PANEL, AmenityKind.RALLY_POINT,
+    AmenityKind.STAGING_AREA, AmenityKind.HAZARD,
+})
+
+
+@dataclass(frozen=True)
+class MapView:
+    """What to draw and how big: a level (or the overview) over a box of a spatial reference."""
+
+    ordinal: int | None
+    srs: str
+    bbox: tuple[float, float, float, float]
+    width: int
+    height: int
+    zoom: float
+    scale_factor: float = 1.0
+    imagery: Path | None = None
+    purpose: Literal["tile", "print"] = "tile"
+    grid: bool = True
+    grid_labels: bool = True
+    #: leave out room numbers and names (everything else is drawn)
+    room_labels: bool = field(default=True, kw_only=True)
+
+
+def ground_resolution(zoom: float, lat: float) -> float:
+    """Ground metres per pixel (at 1x) of a 256-pixel Web Mercator tile at ``zoom``, ``lat``."""
+    return _EARTH * math.cos(math.radians(lat)) / (256.0 * math.pow(2.0, zoom))
+
+
+def zoom_for_resolution(metres_per_px: float, lat: float) -> float:
+    """The Web Mercator zoom whose 1x pixel covers ``metres_per_px`` ground metres at ``lat``
+    (a printed sheet passes metres per point: its labels then follow the tile rules)."""
+    return math.log2(_EARTH * math.cos(math.radians(lat)) / (256.0 * metres_per_px))
+
+
+def style_zoom(zoom: float) -> int:
+    """The zoom whose rules apply: rounded, and clamped to the zooms the style defines."""
+    z = round(zoom)
+    return min(max(z, style.STYLE_ZOOMS.start), style.STYLE_ZOOMS.stop - 1)
+
+
+# --- text metrics (DejaVu Sans; close enough to decide what fits a room) ------------------------
+
+_NARROW = set("ijlt.,:;'|!()[]- fIJr")
+_WIDE = set("mwMW@%")
+
+
+def text_width_px(text: str, font_px: float, bold: bool) -> float:
+    """Estimated advance width of ``text`` in DejaVu Sans (Bold) at ``font_px`` pixels."""
+    em = 0.0
+    for ch in text:
+        if ch.isdigit():
+            em += 0.70 if bold else 0.64
+        elif ch == " ":
+            em += 0.35 if bold else 0.32
+        elif ch in _NARROW:
+            em += 0.40 if bold else 0.33
+        elif ch in _WIDE:
+            em += 1.02 if bold else 0.93
+        elif ch.isupper():
+            em += 0.78 if bold else 0.71
+        else:
+            em += 0.66 if bold else 0.60
+    return em * font_px
+
+
+def wrap_name(name: str, font_px: float, max_w: float) -> list[str]:
+    """Greedy word wrap of a room name to ``max_w`` pixels; a longer word keeps its own line."""
+    lines: list[str] = []
+    for word in name.split():
+        if lines and text_width_px(f"{lines[-1]} {word}", font_px, False) <= max_w:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines[:MAX_NAME_LINES]
+
+
+# --- the campus, projected -----------------------------------------------------------------------
+
+
+def _transform_xy(xy: NDArray[np.float64], transformer: Transformer) -> NDArray[np.float64]:
+    x, y = transformer.transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
+
+
+def _transform_many(geoms: Sequence[BaseGeometry], transformer: Transformer) -> list[BaseGeometry]:
+    """Project many geometries with one vectorised pyproj call."""
+    if not geoms:
+        return []
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = list(geoms)
+    return list(shapely.transform(arr, lambda xy: _transform_xy(xy, transformer)))
+
+
+def _project_points(points: Sequence[Point], transformer: Transformer,
+                    what: str) -> list[tuple[float, float]]:
+    """(x, y) of each point after projecting; every point must have exactly one coordinate."""
+    arr = np.empty(len(points), dtype=object)
+    arr[:] = list(points)
+    if len(points) and (shapely.get_num_coordinates(arr) != 1).any():
+        raise InvalidModel(f"every {what} must be a single, non-empty point")
+    if not len(points):
+        return []
+    xy = _transform_xy(shapely.get_coordinates(arr), transformer)
+    return [(float(x), float(y)) for x, y in xy]
+
+
+def _largest_part(geom: BaseGeometry) -> BaseGeometry:
+    if isinstance(geom, MultiPolygon):
+        return max(geom.geoms, key=lambda part: part.area)
+    return geom
+
+
+def room_label_point(room_local: BaseGeometry) -> Point:
+    """``grid.label_point`` of a room in local metres (of its largest part when it has several):
+    the point lookup puts the room's primary cell at, so the map label and the cell agree."""
+    part = _largest_part(room_local)
+    if isinstance(part, Polygon):
+        return gridlib.label_point(part)
+    point: Point = part.representative_point()
+    return point
+
+
+def _room_label_texts(room: BaseGeometry, at: Point, number: str, name: str,
+                      approximate: bool, lat: float) -> dict[str, str]:
+    """Per style zoom, the room number (``n<z>``) and the wrapped name (``m<z>``) that fit.
+
+    ``room`` and ``at`` are in local metres. The number needs its box (plus a pixel each side)
+    inside the room; the name is added under it only when number and name fit together. A room
+    with no number may show its name alone; an approximate room is only a label, so its label
+    always fits.
+    """
+    out: dict[str, str] = {}
+    part = _largest_part(room)
+    minx, _, maxx, _ = part.bounds
+    for z in style.STYLE_ZOOMS:
+        res = ground_resolution(z, lat)
+        n_px, m_px = style.room_number_font_px(z), style.room_name_font_px(z)
+
+        def fits(w: float, h: float, res: float = res) -> bool:
+            if approximate:
+                return True
+            hw, hh = (w / 2.0 + 1.5) * res, (h / 2.0 + 1.5) * res
+            return bool(part.contains(box(at.x - hw, at.y - hh, at.x + hw, at.y + hh)))
+
+        num_w, num_h = text_width_px(number, n_px, True), n_px * 1.0
+        show_number = bool(number) and fits(num_w, num_h)
+        lines: list[str] = []
+        if name and (z >= style.MIN_ZOOM_ROOM_NAMES or not number):
+            lines = wrap_name(name, m_px, (maxx - minx) / res * 0.9)
+            while lines:
+                w = max([num_w if number else 0.0] + [text_width_px(t, m_px, False)
+                                                      for t in lines])
+                h = (num_h if number else 0.0) + len(lines) * m_px * 1.2
+                if (show_number or not number) and fits(w, h):
+                    break
+                lines.pop()
+        out[f"n{z}"] = number if show_number else ""
+        out[f"m{z}"] = "\n".join(lines)
+    return out
+
+
+def _oriented(geom: BaseGeometry) -> BaseGeometry:
+    """Exterior rings counter-clockwise: a line label's positive offset is then outside."""
+    oriented: BaseGeometry = shapely.orient_polygons(geom, exterior_cw=False)
+    return oriented
+
+
+@dataclass(frozen=True, slots=True)
+class _Feature:
+    geom: BaseGeometry
+    props: dict[str, Any]
+
+
+def _collection(features: Iterable[_Feature]) -> str:
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": mapping(f.geom), "properties": f.props}
+        for f in features if not f.geom.is_empty]}, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class _GridLabel:
+    x: float
+    y: float
+    text: str
+    where: str  # "top", "bottom", "left", "right", "corner"
+
+
+def _grid_lines_local(spec: GridSpec) -> list[NDArray[np.float64]]:
+    """Every grid line in local metres, densified so it stays straight once projected."""
+    s = spec.cell_size_m
+    ext = gridlib.extent(spec)
+    lines: list[NDArray[np.float64]] = []
+    ys = np.linspace(ext.maxy, ext.miny, spec.rows * _GRID_DENSIFY_PER_CELL + 1)
+    for c in range(spec.columns + 1):
+        lines.append(np.column_stack([np.full_like(ys, ext.minx + c * s), ys]))
+    xs = np.linspace(ext.minx, ext.maxx, spec.columns * _GRID_DENSIFY_PER_CELL + 1)
+    for r in range(spec.rows + 1):
+        lines.append(np.column_stack([xs, np.full_like(xs, ext.maxy - r * s)]))
+    return lines
+
+
+def _grid_label_anchors(spec: GridSpec) -> list[tuple[float, float, str, str]]:
+    """(x, y, text, where) in local metres: column letters and row numbers on all four edges,
+    and every cell's label at its north-west corner."""
+    s = spec.cell_size_m
+    ext = gridlib.extent(spec)
+    anchors: list[tuple[float, float, str, str]] = []
+    for c in range(spec.columns):
+        letter = gridlib.column_label(c)
+        cx = ext.minx + (c + 0.5) * s
+        anchors.append((cx, ext.maxy, letter, "top"))
+        anchors.append((cx, ext.miny, letter, "bottom"))
+    for r in range(spec.rows):
+        cy = ext.maxy - (r + 0.5) * s
+        anchors.append((ext.minx, cy, str(r + 1), "left"))
+        anchors.append((ext.maxx, cy, str(r + 1), "right"))
+    for r in range(spec.rows):
+        for c in range(spec.columns):
+            anchors.append((ext.minx + c * s, ext.maxy - r * s, gridlib.cell_label(c, r),
+                            "corner"))
+    return anchors
+
+
+#: The layers of a level map, bottom to top (see the module docstring for the label order).
+LEVEL_LAYERS = ("parcel", "grounds", "footprints_other", "footprints", "rooms",
+                "building_outlines", "grid_lines", "anchors", "room_labels", "building_labels",
+                "doors", "amenities", "grid_edge_labels", "grounds_labels", "cell_labels")
+#: Layers that are the same on every level.
+_SHARED_LAYERS = frozenset({"parcel", "grounds", "grounds_labels", "grid_lines",
+                            "grid_edge_labels", "cell_labels", "building_sides"})
+#: Layers of the "rooms, labels and grid only" map the benchmark compares against.
+PLAIN_LAYERS = ("rooms", "grid_lines", "room_labels", "grid_edge_labels", "cell_labels")
+
+
+class CampusFeatures:
+    """One campus projected to one spatial reference, as GeoJSON per layer and level.
+
+    Built once per campus (object) and srs; Mapnik datasources are made from it on first use
+    and shared by every map drawn from it (Mapnik only reads them).
+    """
+
+    def __init__(self, campus: Campus, srs: str) -> None:
+        self.campus_id = campus.id
+        self.srs = srs
+        self.ordinals = frozenset(campus.ordinals)
+        wgs84, target, local = (CRS.from_epsg(4326), CRS.from_user_input(srs),
+                                CRS.from_user_input(campus.crs))
+        to_srs = Transformer.from_crs(wgs84, target, always_xy=True)
+        to_local = Transformer.from_crs(wgs84, local, always_xy=True)
+        local_to_srs = Transformer.from_crs(local, target, always_xy=True)
+        ext = gridlib.extent(campus.grid)
+        centre_lon, centre_lat = Transformer.from_crs(local, wgs84, always_xy=True).transform(
+            (ext.minx + ext.maxx) / 2.0, (ext.miny + ext.maxy) / 2.0)
+        self.lat = float(centre_lat)
+        self._layers: dict[tuple[str, int | None], list[_Feature]] = {}
+        level_ordinal = {lv.id: lv.ordinal for lv in campus.levels}
+        self._areas(campus, to_srs, level_ordinal)
+        self._rooms(campus, to_srs, to_local, local_to_srs, level_ordinal)
+        self._marks(campus, to_srs, level_ordinal)
+        self._grid(campus, local_to_srs)
+        self.centre = _project_points([Point(centre_lon, centre_lat)], to_srs, "centre")[0]
+        self.bounds = self._extent()
+        self._json: dict[tuple[str, int | None], str] = {}
+        self._datasources: dict[tuple[str, int | None], Any] = {}
+        self._lock = threading.Lock()
+
+    # -- building the layers
+
+    def _add(self, layer: str, ordinal: int | None, feature: _Feature) -> None:
+        self._layers.setdefault((layer, ordinal), []).append(feature)
+
+    def _areas(self, campus: Campus, to_srs: Transformer,
+               level_ordinal: dict[str, int]) -> None:
+        parcels = [] if campus.parcel is None else [campus.parcel]
+        geoms = _transform_many([*parcels, *(g.geometry for g in campus.grounds),
+                                 *(b.footprint for b in campus.buildings)], to_srs)
+        n_parcel, n_grounds = len(parcels), len(campus.grounds)
+        self._extent_geoms: list[BaseGeometry] = list(geoms)
+        if parcels:
+            self._add("parcel", None, _Feature(geoms[0], {}))
+        for g, geom in zip(campus.grounds, geoms[n_parcel:n_parcel + n_grounds], strict=True):
+            self._add("grounds", None, _Feature(geom, {"kind": g.kind.value}))
+            if g.name and isinstance(geom, Polygon | MultiPolygon):
+                self._add("grounds_labels", None, _Feature(geom, {"name": g.name}))
+        levels_of: dict[str, set[int]] = {}
+        for lv in campus.levels:
+            levels_of.setdefault(lv.building_id, set()).add(lv.ordinal)
+        for b, geom in zip(campus.buildings, geoms[n_parcel + n_grounds:], strict=True):
+            geom = _oriented(geom)
+            props = {"letter": b.short_name or b.id, "name": b.name if b.name != b.short_name
+                     else ""}
+            has = levels_of.get(b.id, set())
+            self._add("footprints", None, _Feature(geom, {}))
+            self._add("building_outlines", None, _Feature(geom, {}))
+            self._add("building_labels", None, _Feature(geom, props))
+            self._building_sides(geom, props)
+            for o in self.ordinals:
+                if o in has:
+                    self._add("footprints", o, _Feature(geom, {}))
+                    self._add("building_outlines", o, _Feature(geom, {}))
+                else:
+                    self._add("footprints_other", o, _Feature(geom, {}))
+                self._add("building_labels", o, _Feature(geom, props))
+
+    def _building_sides(self, geom: BaseGeometry, props: dict[str, Any]) -> None:
+        """Where a zoomed-in map labels a building: above its north wall and below its south
+        wall (``side`` -1 moves the label up, +1 down)."""
+        minx, miny, maxx, maxy = geom.bounds
+        cx = (minx + maxx) / 2.0
+        for y, side in ((maxy, -1), (miny, 1)):
+            self._add("building_sides", None, _Feature(Point(cx, y), {**props, "side": side}))
+
+    def _rooms(self, campus: Campus, to_srs: Transformer, to_local: Transformer,
+               local_to_srs: Transformer, level_ordinal: dict[str, int]) -> None:
+        units = [u for u in campus.units if not u.geometry.is_empty]
+        local = _transform_many([u.geometry for u in units], to_local)
+        anchors = [room_label_point(g) for g in local]
+        label_xy = _project_points(anchors, local_to_srs, "room label")
+        geoms = _transform_many([u.geometry for u in units], to_srs)
+        self.room_label_at: dict[str, tuple[float, float]] = {}
+        for u, geom, room_local, at, xy in zip(units, geoms, local, anchors, label_xy,
+                                               strict=True):
+            if not isinstance(geom, Polygon | MultiPolygon):
+                continue
+            ordinal = level_ordinal[u.level_id]
+            hallway = u.category.lower() in style.HALLWAY_CATEGORIES
+            self._add("rooms", ordinal, _Feature(geom, {
+                "kind": "approximate" if u.approximate else "hallway" if hallway else "room"}))
+            texts = _room_label_texts(room_local, at, u.number, u.name, u.approximate, self.lat)
+            self._add("room_labels", ordinal, _Feature(Point(xy), {"id": u.id, **texts}))
+            self.room_label_at[u.id] = xy
+
+    def _marks(self, campus: Campus, to_srs: Transformer,
+               level_ordinal: dict[str, int]) -> None:
+        """Exterior doors and amenities per level (an amenity with no level: the ground floor),
+        and on the overview the doors of every level and the outside amenities."""
+        doors = [o for o in campus.openings if o.exterior]
+        amenities = list(campus.amenities)
+        xy = _project_points([d.geometry for d in doors] + [a.geometry for a in amenities],
+                             to_srs, "door and amenity")
+        for d, p in zip(doors, xy[:len(doors)], strict=True):
+            props = {"number": d.number or "", "chars": min(len(d.number or ""), 4)}
+            for ordinal in (level_ordinal[d.level_id], None):
+                self._add("doors", ordinal, _Feature(Point(p), props))
+                self._add("anchors", ordinal, _Feature(Point(p), {}))
+        for a, p in zip(amenities, xy[len(doors):], strict=True):
+            ordinal = 0 if a.level_id is None else level_ordinal.get(a.level_id)
+            props = {"kind": a.kind.value}
+            targets: list[int | None] = [ordinal] if ordinal in self.ordinals else []
+            if a.kind in OVERVIEW_AMENITIES:
+                targets.append(None)
+            for o in targets:
+                self._add("amenities", o, _Feature(Point(p), props))
+                self._add("anchors", o, _Feature(Point(p), {}))
+
+    def _grid(self, campus: Campus, local_to_srs: Transformer) -> None:
+        lines = _grid_lines_local(campus.grid)
+        anchors = _grid_label_anchors(campus.grid)
+        stacked = np.vstack([*lines, np.array([(a[0], a[1]) for a in anchors], dtype=float)])
+        proj = _transform_xy(stacked, local_to_srs)
+        pos = 0
+        grid_lines: list[LineString] = []
+        for ln in lines:
+            grid_lines.append(LineString(proj[pos:pos + len(ln)]))
+            pos += len(ln)
+        self.grid_labels = [_GridLabel(float(proj[pos + k, 0]), float(proj[pos + k, 1]), a[2],
+                                       a[3]) for k, a in enumerate(anchors)]
+        for line in grid_lines:
+            self._add("grid_lines", None, _Feature(line, {}))
+        for g in self.grid_labels:
+            layer = "cell_labels" if g.where == "corner" else "grid_edge_labels"
+            self._add(layer, None, _Feature(Point(g.x, g.y), {"text": g.text,
+                                                              "where": g.where}))
+        self._extent_geoms.append(shapely.MultiLineString(grid_lines))
+
+    def _extent(self) -> tuple[float, float, float, float]:
+        minx, miny, maxx, maxy = shapely.total_bounds(np.array(self._extent_geoms, dtype=object))
+        return float(minx), float(miny), float(maxx), float(maxy)
+
+    # -- what a map reads
+
+    def features(self, layer: str, ordinal: int | None) -> list[_Feature]:
+        """The features of ``layer`` on level ``ordinal`` (None: the overview)."""
+        return self._layers.get((layer, None if layer in _SHARED_LAYERS else ordinal), [])
+
+    def datasource(self, layer: str, ordinal: int | None) -> Any:
+        """The Mapnik datasource of ``layer`` on ``ordinal``, or None when it has no features."""
+        key = (layer, None if layer in _SHARED_LAYERS else ordinal)
+        with self._lock:
+            if key in self._datasources:
+                return self._datasources[key]
+            feats = self._layers.get(key, [])
+            ds = None
+            if feats:
+                import mapnik
+
+                ds = mapnik.Datasource(type="geojson", inline=_collection(feats))
+            self._datasources[key] = ds
+            return ds
+
+
+_features_cache: OrderedDict[tuple[int, str], tuple[Campus, CampusFeatures]] = OrderedDict()
+_features_lock = threading.Lock()
+
+
+def features_for(campus: Campus, srs: str) -> CampusFeatures:
+    """The cached :class:`CampusFeatures` of this campus object in ``srs`` (a few are kept)."""
+    key = (id(campus), srs)
+    with _features_lock:
+        hit = _features_cache.get(key)
+        if hit is not None and hit[0] is campus:
+            _features_cache.move_to_end(key)
+            return hit[1]
+    made = CampusFeatures(campus, srs)
+    with _features_lock:
+        _features_cache[key] = (campus, made)
+        while len(_features_cache) > 8:
+            _features_cache.popitem(last=False)
+    return made
+
+
+# --- the style, as Mapnik XML --------------------------------------------------------------------
+
+
+def _c(c: RGBA) -> str:
+    return f"rgba({c[0]},{c[1]},{c[2]},{c[3] / 255:.3f})"
+
+
+def _attrs(**kw: object) -> str:
+    return " ".join(f"{k.replace('_', '-')}={quoteattr(str(v))}" for k, v in kw.items())
+
+
+def _text(content: str, **kw: object) -> str:
+    return f"<TextSymbolizer {_attrs(**kw)}>{content}</TextSymbolizer>"
+
+
+def _rule(body: str, filter_: str | None = None) -> str:
+    f = f"<Filter>{escape(filter_)}</Filter>" if filter_ else ""
+    return f"<Rule>{f}{body}</Rule>"
+
+
+def _style(name: str, rules: Iterable[str]) -> str:
+    return f'<Style name="{name}">{"".join(rules)}</Style>'
+
+
+#: Where a symbol may go, in order: on its point, then beside it (in symbol widths).
+_SYMBOL_STEPS = ((1, 0), (-1, 0), (0, -1), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1),
+                 (2, 0), (-2, 0), (0, -2), (0, 2))
+
+
+def _symbol_placements(size: float) -> str:
+    """Mapnik list placements: the symbol on its point if free, else the nearest free spot
+    around it (so it never covers a room number placed before it)."""
+    step = size + 2.0
+    return "".join(f'<Placement dx="{dx * step:.1f}" dy="{dy * step:.1f}"/>'
+                   for dx, dy in _SYMBOL_STEPS)
+
+
+def _shield(sym: Symbol, z: int, text_expr: str, chars: int, min_text_zoom: int,
+            font_px: float | None = None) -> str:
+    """A symbol with its code (or door number) inside, moved off its point when that is taken.
+
+    ``font_px`` fixes the text size (door numbers) and the symbol grows to hold it."""
+    radius = style.symbol_radius(sym, z)
+    show_text = z >= min_text_zoom and bool(text_expr)
+    if font_px is not None and show_text:
+        radius = max(radius, font_px * 0.62 + 1.5)
+    path = symbols.symbol_file(sym, radius, chars)
+    size = symbols.symbol_size_px(sym, radius, chars)
+    if show_text:
+        font = font_px or max(7.0, round(radius * (1.15 if chars <= 1 else 0.95 if chars == 2
+                                                   else 0.75)))
+        content = text_expr
+    else:
+        font, content = 1.0, "' '"
+    options = _attrs(file=path, face_name=style.FONT_BOLD, size=font, fill=_c(sym.text_colour),
+                     placement_type="list", allow_overlap="false", unlock_image="false")
+    return f"<ShieldSymbolizer {options}>{content}{_symbol_placements(size)}</ShieldSymbolizer>"
+
+
+def _label_styles(z: int, overview: bool) -> list[str]:
+    halo = style.HALO_WIDTH
+    n_px, m_px = style.room_number_font_px(z), style.room_name_font_px(z)
+    label = {"fill": _c(style.LABEL_COLOUR), "halo_fill": _c(style.LABEL_HALO),
+             "halo_radius": halo, "allow_overlap": "false", "margin": 1}
+    n, m = f"[n{z}]", f"[m{z}]"
+    room_rules = [
+        _rule(_text(f"{n}<Format {_attrs(face_name=style.FONT_REGULAR, size=m_px)}>"
+                    f"'&#10;' + {m}</Format><Placement>{n}</Placement>",
+                    face_name=style.FONT_BOLD, size=n_px, placement_type="list",
+                    line_spacing=1, **label), f"{n} != '' and {m} != ''"),
+        _rule(_text(n, face_name=style.FONT_BOLD, size=n_px, **label), f"{n} != '' and {m} = ''"),
+        _rule(_text(m, face_name=style.FONT_REGULAR, size=m_px, **label),
+              f"{n} = '' and {m} != ''"),
+    ]
+    b_letter, b_name = style.building_letter_font_px(z), style.building_name_font_px(z)
+    b_label = {"fill": _c(style.BUILDING_LABEL_COLOUR), "halo_fill": _c(style.BUILDING_LABEL_HALO),
+               "halo_radius": halo, "allow_overlap": "false"}
+    with_name = z >= style.MIN_ZOOM_BUILDING_NAMES
+    if z <= 18 or overview:
+        name = (f"<Format {_attrs(face_name=style.FONT_BOLD, size=b_name)}>'&#10;' + [name]"
+                "</Format>")
+        # the letter alone when letter and name do not fit among the neighbours
+        building = _text("[letter]" + (f"{name}<Placement>[letter]</Placement>" if with_name
+                                       else ""),
+                         face_name=style.FONT_BOLD, size=b_letter, placement="interior",
+                         placement_type="list" if with_name else "dummy", wrap_width=160,
+                         **b_label)
+    else:  # above the north wall and below the south wall, outside the plan
+        building = _text("'Building ' + [letter] + '  ·  ' + [name]", face_name=style.FONT_BOLD,
+                         size=b_name, dy=f"[side] * {b_name * 0.5 + 5}", **b_label)
+    door = style.DOOR
+    door_rules = [
+        _rule(_shield(door, z, "[number]", chars, style.MIN_ZOOM_DOOR_NUMBERS,
+                      style.door_number_font_px(z)),
+              f"[chars] = {chars}") for chars in range(0, 5)]
+    amenity_rules = [
+        _rule(_shield(sym, z, f"'{sym.text}'", len(sym.text), style.MIN_ZOOM_AMENITY_CODES),
+              f"[kind] = '{kind.value}'") for kind, sym in style.AMENITY_SYMBOLS.items()]
+    edge_px = style.grid_edge_font_px(z)
+    gap = 4 + edge_px / 2.0
+    grid_label = {"face_name": style.FONT_BOLD, "size": edge_px,
+                  "fill": _c(style.GRID_LABEL_COLOUR), "halo_fill": _c(style.GRID_LABEL_HALO),
+                  "halo_radius": halo, "allow_overlap": "false"}
+    offsets = {"top": (0, -gap), "bottom": (0, gap), "left": (-gap - edge_px * 0.3, 0),
+               "right": (gap + edge_px * 0.3, 0)}
+    edge_rules = [_rule(_text("[text]", dx=dx, dy=dy, **grid_label), f"[where] = '{where}'")
+                  for where, (dx, dy) in offsets.items()]
+    corner_px = style.cell_corner_font_px(z)
+    corner_rules = [_rule(_text("[text]", face_name=style.FONT_BOLD, size=corner_px,
+                                fill=_c(style.GRID_LABEL_COLOUR),
+                                halo_fill=_c(style.GRID_LABEL_HALO), halo_radius=halo,
+                                dx=4, dy=4, horizontal_alignment="right",
+                                vertical_alignment="bottom", allow_overlap="false"))]
+    g_px = style.grounds_font_px(z)
+    grounds_rules = [_rule(_text("[name]", face_name=style.FONT_REGULAR, size=g_px,
+                                 fill=_c(style.GROUNDS_LABEL_COLOUR),
+                                 halo_fill="rgba(255,255,255,0.7)", halo_radius=1.5,
+                                 placement="interior", wrap_width=g_px * 9,
+                                 allow_overlap="false"))]
+    anchor = (f"<MarkersSymbolizer {_attrs(marker_type='ellipse', width=style.ANCHOR_DOT_PX, height=style.ANCHOR_DOT_PX, fill=_c(style.ANCHOR_DOT), stroke_width=0, allow_overlap='true', ignore_placement='true')}/>")  # noqa: E501
+    out = [_style("room_labels", room_rules), _style("building_labels", [_rule(building)]),
+           _style("doors", door_rules), _style("amenities", amenity_rules),
+           _style("grid_edge_labels", edge_rules), _style("anchors", [_rule(anchor)])]
+    if z >= style.MIN_ZOOM_CELL_LABELS:
+        out.append(_style("cell_labels", corner_rules))
+    if z >= style.MIN_ZOOM_GROUNDS_LABELS:
+        out.append(_style("grounds_labels", grounds_rules))
+    return out
+
+
+def _area_styles(overview: bool) -> list[str]:
+    def fill_line(fill: RGBA | None, line: RGBA | None, width: float,
+                  dash: tuple[float, float] | None = None) -> str:
+        out = ""
+        if fill is not None:
+            out += f'<PolygonSymbolizer {_attrs(fill=_c(fill), gamma=0.6)}/>'
+        if line is not None:
+            extra = {"stroke_dasharray": f"{dash[0]},{dash[1]}"} if dash else {}
+            out += (f"<LineSymbolizer {_attrs(stroke=_c(line), stroke_width=width, **extra)}/>")
+        return out
+
+    grounds = [_rule(fill_line(colour, style.GROUNDS_OUTLINE, 1.0), f"[kind] = '{kind.value}'")
+               for kind, colour in style.GROUNDS_FILL.items()]
+    rooms = [
+        _rule(fill_line(None, style.APPROXIMATE_OUTLINE, style.ROOM_WIDTH,
+                        style.APPROXIMATE_DASH), "[kind] = 'approximate'"),
+        _rule(fill_line(style.HALLWAY_FILL, style.ROOM_OUTLINE, style.ROOM_WIDTH),
+              "[kind] = 'hallway'"),
+        _rule(fill_line(style.ROOM_FILL, style.ROOM_OUTLINE, style.ROOM_WIDTH), "[kind] = 'room'"),
+    ]
+    return [
+        _style("parcel", [_rule(fill_line(style.PARCEL_FILL, style.PARCEL_OUTLINE,
+                                          style.PARCEL_WIDTH))]),
+        _style("grounds", grounds),
+        _style("footprints_other", [_rule(fill_line(style.OTHER_LEVEL_FILL,
+                                                    style.OTHER_LEVEL_OUTLINE, 1.5))]),
+        _style("footprints", [_rule(fill_line(style.BUILDING_FILL,
+                                              style.BUILDING_OUTLINE if overview else None,
+                                              style.BUILDING_WIDTH))]),
+        _style("rooms", rooms),
+        _style("building_outlines", [_rule(fill_line(None, style.BUILDING_OUTLINE,
+                                                     style.BUILDING_WIDTH))]),
+        _style("grid_lines", [_rule(f"<LineSymbolizer {_attrs(stroke=_c(style.GRID_COLOUR), stroke_width=style.GRID_WIDTH)}/>")]),  # noqa: E501
+        _style("imagery", [_rule('<RasterSymbolizer scaling="bilinear"/>')]),
+        _style("campus_dot", [_rule(f"<MarkersSymbolizer {_attrs(marker_type='ellipse', width=8, height=8, fill=_c(style.GRID_COLOUR), stroke='white', stroke_width=1.5, allow_overlap='true')}/>")]),  # noqa: E501
+    ]
+
+
+_xml_cache: dict[tuple[int, bool], str] = {}
+_xml_lock = threading.Lock()
+
+
+def style_xml(z: int, overview: bool) -> str:
+    """The Mapnik style sheet (styles only; layers are added in code) of style zoom ``z``."""
+    key = (z, overview)
+    with _xml_lock:
+        hit = _xml_cache.get(key)
+    if hit is not None and all(Path(p).is_file() for p in _symbol_paths(hit)):
+        return hit
+    xml = ('<Map background-color="transparent">'
+           + "".join(_area_styles(overview)) + "".join(_label_styles(z, overview)) + "</Map>")
+    with _xml_lock:
+        _xml_cache[key] = xml
+    return xml
+
+
+def _symbol_paths(xml: str) -> list[str]:
+    return [part.split('"', 1)[0] for part in xml.split(' file="')[1:]]
+
+
+# --- building and drawing maps -------------------------------------------------------------------
+
+
+def _layers_for(view: MapView, names: Sequence[str]) -> list[str]:
+    """The layers ``view`` draws, in drawing (and label priority) order."""
+    z = view.zoom
+    names = list(names)
+    if style_zoom(z) <= 18 and "building_labels" in names and "room_labels" in names:
+        # zoomed out, a building's letter and name come first: they must show at every zoom
+        names.remove("building_labels")
+        names.insert(names.index("room_labels"), "building_labels")
+    out: list[str] = []
+    for name in names:
+        if name in ("grid_lines",) and not view.grid:
+            continue
+        if name in ("grid_edge_labels", "cell_labels") and not (view.grid and view.grid_labels):
+            continue
+        if name == "room_labels" and not view.room_labels:
+            continue
+        if view.ordinal is None and name in ("rooms", "room_labels", "footprints_other",
+                                             "building_outlines"):
+            continue
+        if name == "cell_labels" and round(z) < style.MIN_ZOOM_CELL_LABELS:
+            continue
+        if name == "grounds_labels" and round(z) < style.MIN_ZOOM_GROUNDS_LABELS:
+            continue
+        out.append(name)
+    return out
+
+
+def _build_map(features: CampusFeatures, view: MapView,
+               layer_names: Sequence[str] = LEVEL_LAYERS) -> mapnik.Map:
+    import mapnik
+
+    m = mapnik.Map(view.width, view.height, features.srs)
+    overview = view.ordinal is None
+    mapnik.load_map_from_string(m, style_xml(style_zoom(view.zoom), overview))
+    m.srs = features.srs
+    m.buffer_size = BUFFER_PX if view.purpose == "tile" else 0
+    if view.imagery is not None:
+        layer = mapnik.Layer("imagery", "epsg:3857")
+        layer.datasource = mapnik.Datasource(type="gdal", file=str(view.imagery))
+        layer.styles.append("imagery")
+        m.layers.append(layer)
+    if view.zoom < style.MIN_ZOOM_PLAN:
+        dot = mapnik.Datasource(type="geojson", inline=_collection(
+            [_Feature(Point(features.centre), {})]))
+        layer = mapnik.Layer("campus_dot", features.srs)
+        layer.datasource = dot
+        layer.styles.append("campus_dot")
+        m.layers.append(layer)
+        return m
+    sides = style_zoom(view.zoom) > 18 and not overview
+    for name in _layers_for(view, layer_names):
+        source = "building_sides" if name == "building_labels" and sides else name
+        ds = features.datasource(source, view.ordinal)
+        if ds is None:
+            continue
+        layer = mapnik.Layer(name, features.srs)
+        layer.datasource = ds
+        layer.styles.append(name)
+        m.layers.append(layer)
+    return m
+
+
+def campus_map(campus: Campus, view: MapView) -> mapnik.Map:
+    """A new Mapnik map of ``view``, zoomed to its box (the caller may add layers)."""
+    import mapnik
+
+    m = _build_map(features_for(campus, view.srs), view)
+    m.zoom_to_box(mapnik.Box2d(*view.bbox))
+    return m
+
+
+_maps = threading.local()
+_MAPS_PER_THREAD = 24
+
+
+def _cached_map(features: CampusFeatures, view: MapView,
+                layer_names: Sequence[str]) -> mapnik.Map:
+    """A map of this shape for this thread (Mapnik maps are not shared between threads)."""
+    cache: OrderedDict[tuple[Any, ...], tuple[CampusFeatures, mapnik.Map]] | None = getattr(
+        _maps, "cache", None)
+    if cache is None:
+        cache = _maps.cache = OrderedDict()
+    key = (id(features), view.ordinal, style_zoom(view.zoom), view.zoom < style.MIN_ZOOM_PLAN,
+           round(view.zoom) >= style.MIN_ZOOM_CELL_LABELS,
+           round(view.zoom) >= style.MIN_ZOOM_GROUNDS_LABELS, view.imagery, view.purpose,
+           view.grid, view.grid_labels, view.room_labels, view.width, view.height,
+           tuple(layer_names))
+    hit = cache.get(key)
+    if hit is not None and hit[0] is features:
+        cache.move_to_end(key)
+        return hit[1]
+    m = _build_map(features, view, layer_names)
+    cache[key] = (features, m)
+    while len(cache) > _MAPS_PER_THREAD:
+        cache.popitem(last=False)
+    return m
+
+
+def render_features_png(features: CampusFeatures, view: MapView,
+                        layer_names: Sequence[str] = LEVEL_LAYERS) -> bytes:
+    """PNG bytes of ``view`` drawn from already projected ``features``."""
+    import mapnik
+
+    m = _cached_map(features, view, layer_names)
+    m.zoom_to_box(mapnik.Box2d(*view.bbox))
+    image = mapnik.Image(view.width, view.height)
+    mapnik.render(m, image, view.scale_factor)
+    png: bytes = image.to_string("png32:z=1")
+    return png
+
+
+def render_png(campus: Campus, view: MapView) -> bytes:
+    """PNG bytes of ``view`` of ``campus`` (transparent where nothing is drawn)."""
+    return render_features_png(features_for(campus, view.srs), view)
+
+
+def render_pdf(campus: Campus, view: MapView) -> bytes:
+    """A one-page vector PDF of ``view``, ``width`` x ``height`` points, text kept as text."""
+    import tempfile
+
+    import mapnik
+
+    m = campus_map(campus, view)
+    with tempfile.TemporaryDirectory(prefix="gridmap-pdf-") as tmp:
+        path = Path(tmp) / "map.pdf"
+        mapnik.render_to_file(m, str(path), "pdf", view.scale_factor)
+        return path.read_bytes()
