@@ -8,6 +8,8 @@ Writes into ``data/samples/lincoln_ridge/`` (or the folder given as the first ar
   real file has (title block ``G-ANNO-TTLB``, dimensions ``A-ANNO-DIMS``);
 * ``parcel.geojson`` and ``grounds.geojson`` (parking, field, roads, playground);
 * ``pois.csv`` (Knox boxes, AEDs, trauma kits, shutoffs, panels, stairwells, rally/staging);
+* ``imagery.tif``, a synthetic orthophoto (UTM 16N GeoTIFF, JPEG) drawn from the parcel,
+  grounds and roofs, watermarked "SYNTHETIC IMAGERY" so nobody takes it for a photograph;
 * ``campus.toml``, the manifest with control points tying each drawing to the earth.
 
 The campus is fictional and sits on open ground near Okemos, Michigan. Output is deterministic:
@@ -551,6 +553,204 @@ def manifest_toml(head: str, buildings: Sequence[BuildingInfo],
     return head + "".join(_building_toml(b, points(b.id), digits) for b in buildings)
 
 
+# --- synthetic aerial imagery ------------------------------------------------------------------
+
+#: the orthophoto's CRS: UTM zone 16N, as a county's orthophoto of Okemos would be delivered
+IMAGERY_CRS = "EPSG:32616"
+IMAGERY_PIXEL_M = 0.5
+IMAGERY_LOCAL_BOX = (-300.0, -240.0, 280.0, 230.0)  # generator-frame metres: the grid and more
+IMAGERY_SEED = 20261130
+WATERMARK = "SYNTHETIC IMAGERY - NOT A PHOTOGRAPH"
+
+
+@dataclass(frozen=True)
+class ImageryCanvas:
+    """The orthophoto's pixel grid: UTM top-left corner, pixel size, size in pixels."""
+
+    west: float
+    north: float
+    pixel: float
+    width: int
+    height: int
+
+    def pixels(self, local: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+        """Generator-frame metres to (column, row) pixel coordinates."""
+        from pyproj import Transformer
+
+        to_utm = Transformer.from_crs("EPSG:4326", IMAGERY_CRS, always_xy=True)
+        out = []
+        for x, y in local:
+            e, n = to_utm.transform(*FRAME.lonlat(x, y))
+            out.append(((e - self.west) / self.pixel, (self.north - n) / self.pixel))
+        return out
+
+
+def imagery_canvas() -> ImageryCanvas:
+    """A whole-metre UTM grid holding :data:`IMAGERY_LOCAL_BOX`."""
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs("EPSG:4326", IMAGERY_CRS, always_xy=True)
+    x0, y0, x1, y1 = IMAGERY_LOCAL_BOX
+    corners = [to_utm.transform(*FRAME.lonlat(x, y)) for x in (x0, x1) for y in (y0, y1)]
+    west = math.floor(min(e for e, _ in corners))
+    east = math.ceil(max(e for e, _ in corners))
+    south = math.floor(min(n for _, n in corners))
+    north = math.ceil(max(n for _, n in corners))
+    return ImageryCanvas(west, north, IMAGERY_PIXEL_M, round((east - west) / IMAGERY_PIXEL_M),
+                         round((north - south) / IMAGERY_PIXEL_M))
+
+
+def bulged_ring(points: Sequence[tuple[float, float, float]],
+                step_deg: float = 5.0) -> list[tuple[float, float]]:
+    """A closed polyline ring with bulges (x, y, bulge) as straight segments: each arc is cut
+    every ``step_deg`` degrees (a positive bulge turns counter-clockwise)."""
+    out: list[tuple[float, float]] = []
+    for (x0, y0, bulge), (x1, y1, _) in zip(points, [*points[1:], points[0]], strict=True):
+        out.append((x0, y0))
+        if bulge == 0:
+            continue
+        theta = 4 * math.atan(bulge)
+        chord = math.hypot(x1 - x0, y1 - y0)
+        offset = chord / 2 / math.tan(theta / 2)
+        cx = (x0 + x1) / 2 - (y1 - y0) / chord * offset
+        cy = (y0 + y1) / 2 + (x1 - x0) / chord * offset
+        radius = math.hypot(x0 - cx, y0 - cy)
+        start = math.atan2(y0 - cy, x0 - cx)
+        steps = max(2, math.ceil(abs(math.degrees(theta)) / step_deg))
+        for k in range(1, steps):
+            a = start + theta * k / steps
+            out.append((cx + radius * math.cos(a), cy + radius * math.sin(a)))
+    return out
+
+
+def footprints_local() -> dict[str, list[tuple[float, float]]]:
+    """Each building's ground-floor outline in generator-frame metres (arcs included)."""
+    plans = {"A": building_a_level1(), "B": building_b(), "C": building_c()}
+    return {b: [cad_to_local(b, x, y) for x, y in bulged_ring(plan.outline)]
+            for b, plan in plans.items()}
+
+
+# class: base colour (RGB) and how much texture it carries
+SURFACES: dict[str, tuple[tuple[int, int, int], float]] = {
+    "meadow": ((104, 118, 72), 22.0),
+    "lawn": ((112, 140, 80), 12.0),
+    "trees": ((54, 78, 46), 26.0),
+    "road": ((74, 74, 76), 6.0),
+    "parking": ((92, 92, 95), 6.0),
+    "field": ((86, 150, 70), 5.0),
+    "playground": ((170, 142, 104), 14.0),
+    "roof": ((178, 178, 172), 5.0),
+    "roof_gym": ((132, 136, 142), 4.0),
+    "roof_ecc": ((142, 92, 74), 6.0),
+}
+
+
+def _smooth_noise(rng: Any, height: int, width: int, cell: int) -> Any:
+    """Noise with features about ``cell`` pixels across, -1..1 (bilinear upsampling)."""
+    import numpy as np
+    from PIL import Image
+
+    coarse = rng.uniform(-1.0, 1.0, (height // cell + 2, width // cell + 2)).astype(np.float32)
+    big = Image.fromarray(coarse).resize(((width // cell + 2) * cell, (height // cell + 2) * cell),
+                                        Image.Resampling.BILINEAR)
+    return np.asarray(big)[:height, :width]
+
+
+def imagery_pixels(canvas: ImageryCanvas) -> Any:
+    """The synthetic photo as an (height, width, 3) array: grounds, roads, lots, fields and
+    roofs in aerial colours with texture, trees, lot stripes, and a repeated watermark."""
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    rng = np.random.RandomState(IMAGERY_SEED)
+    size = (canvas.width, canvas.height)
+    classes = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(classes)
+    names = list(SURFACES)
+
+    def fill(surface: str, local: Sequence[tuple[float, float]]) -> None:
+        draw.polygon(canvas.pixels(local), fill=names.index(surface))
+
+    # woods around the site, a mown parcel, then grounds and roofs on top
+    for _ in range(260):
+        x, y = rng.uniform(-300, 280), rng.uniform(-240, 230)
+        r = rng.uniform(3, 9)
+        fill("trees", [(x + r * math.cos(a / 8 * math.tau), y + r * math.sin(a / 8 * math.tau))
+                       for a in range(8)])
+    fill("lawn", PARCEL_LOCAL)
+    for kind, _name, geom in GROUNDS_LOCAL:
+        surface = {"athletic_field": "field"}.get(kind, kind)
+        fill(surface, list(geom.exterior.coords))
+    roofs = {"A": "roof", "B": "roof_gym", "C": "roof_ecc"}
+    footprints = footprints_local()
+    for building, ring in footprints.items():
+        fill(roofs[building], ring)
+
+    labels = np.asarray(classes)
+    base = np.array([SURFACES[n][0] for n in names], dtype=np.float32)[labels]
+    amplitude = np.array([SURFACES[n][1] for n in names], dtype=np.float32)[labels]
+    texture = (0.6 * _smooth_noise(rng, canvas.height, canvas.width, 24)
+               + 0.4 * rng.uniform(-1.0, 1.0, (canvas.height, canvas.width)))
+    photo = base + (amplitude * texture)[:, :, None]
+    image = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+
+    marks = ImageDraw.Draw(image)
+    for _kind, _name, geom in GROUNDS_LOCAL[:2]:  # parking stalls: white lines 2.7 m apart
+        x0, y0, x1, y1 = geom.bounds
+        x = x0 + 2.7
+        while x < x1 - 1:
+            for ya, yb in ((y0 + 1, y0 + 6), (y1 - 6, y1 - 1)):
+                marks.line(canvas.pixels([(x, ya), (x, yb)]), fill=(214, 214, 208), width=1)
+            x += 2.7
+    x0, y0, x1, y1 = GROUNDS_LOCAL[2][2].bounds  # field lines
+    field_lines = [(x0 + 3, y0 + 3), (x1 - 3, y0 + 3), (x1 - 3, y1 - 3), (x0 + 3, y1 - 3),
+                   (x0 + 3, y0 + 3)]
+    marks.line(canvas.pixels(field_lines), fill=(236, 236, 230), width=2)
+    mid = (x0 + x1) / 2
+    marks.line(canvas.pixels([(mid, y0 + 3), (mid, y1 - 3)]), fill=(236, 236, 230), width=2)
+    for building, ring in footprints.items():  # parapets, and rooftop units on the big roofs
+        marks.line(canvas.pixels([*ring, ring[0]]), fill=(96, 96, 98), width=2)
+        if building != "C":
+            xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+            for k in range(6):
+                ux = min(xs) + (max(xs) - min(xs)) * (0.15 + 0.14 * k)
+                uy = (min(ys) + max(ys)) / 2 + (6 if k % 2 else -6)
+                marks.polygon(canvas.pixels([(ux, uy), (ux + 4, uy), (ux + 4, uy + 3),
+                                             (ux, uy + 3)]), fill=(214, 214, 210))
+
+    overlay = Image.new("RGBA", size, (0, 0, 0, 0))
+    text = ImageDraw.Draw(overlay)
+    font = ImageFont.load_default(size=22)
+    step = round(font.getlength(WATERMARK)) + 160
+    for row, y in enumerate(range(12, canvas.height, 110)):
+        for x in range(-step + (row % 2) * step // 2, canvas.width, step):
+            text.text((x, y), WATERMARK, font=font, fill=(255, 255, 255, 110))
+    return np.asarray(Image.alpha_composite(image.convert("RGBA"), overlay).convert("RGB"))
+
+
+def imagery_tif() -> bytes:
+    """The synthetic orthophoto as a GeoTIFF (UTM 16N, JPEG, tiled); same bytes every run."""
+    import numpy as np
+    from rasterio.io import MemoryFile
+    from rasterio.transform import from_origin
+
+    canvas = imagery_canvas()
+    pixels = imagery_pixels(canvas)
+    profile = {
+        "driver": "GTiff", "width": canvas.width, "height": canvas.height, "count": 3,
+        "dtype": "uint8", "crs": IMAGERY_CRS,
+        "transform": from_origin(canvas.west, canvas.north, canvas.pixel, canvas.pixel),
+        "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "jpeg",
+        "jpeg_quality": 75, "photometric": "ycbcr",
+    }
+    with MemoryFile() as memfile:
+        with memfile.open(**profile) as dst:
+            dst.write(np.moveaxis(pixels, -1, 0))
+            dst.update_tags(TIFFTAG_IMAGEDESCRIPTION="Synthetic imagery of the fictional Lincoln "
+                            "Ridge K-12 campus, drawn from its plans. Not a photograph.")
+        return bytes(memfile.read())
+
+
 # --- writing a sample (shared with the other sample generators) --------------------------------
 
 
@@ -579,7 +779,11 @@ def main(argv: list[str]) -> int:
     files = {name: write_plan(make()) for name, make in PLANS.items()}
     files |= gis_files(FRAME, parcel, GROUNDS_LOCAL, cad_to_lonlat, POIS)
     files["campus.toml"] = manifest_toml(_MANIFEST_HEAD, BUILDINGS, control_points, digits=1)
-    return write_sample(Path(argv[1]) if len(argv) > 1 else OUT, files)
+    out = Path(argv[1]) if len(argv) > 1 else OUT
+    written = write_sample(out, files)
+    (out / "imagery.tif").write_bytes(imagery_tif())
+    print(f"wrote {out / 'imagery.tif'}")
+    return written
 
 
 if __name__ == "__main__":
