@@ -1,0 +1,215 @@
+"""The printed map book: one PDF with the campus overview, every building level, and indexes.
+
+:func:`make_book` puts together, in this order:
+
+1. the campus overview over aerial imagery (when the campus has some);
+2. one sheet per building level (several, with a key map, when a building does not fit one
+   sheet at a legible scale);
+3. the room index, 4. the exterior door index (with the fire service's building sides), and
+5. a one-page quick reference of safety points.
+
+Maps are drawn by Mapnik through :func:`tiles.cartography.render_pdf` in the campus's own
+projected CRS (true north up, true scale) as vector PDF, and merged by pypdf under the page
+furniture reportlab draws (:mod:`tiles.book_pages`); each map page is georeferenced
+(:mod:`tiles.geopdf`). Text stays text: every room number can be searched for and copied.
+
+Only render paths import this module: it pulls in Mapnik, reportlab and pypdf.
+"""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gridmap.crs import LocalFrame
+from gridmap.model import Campus
+from tiles.book_indexes import door_rows, quick_reference, room_rows
+from tiles.book_pages import (
+    DOOR_COLUMNS,
+    ROOM_COLUMNS,
+    BookInfo,
+    draw_grid_margins,
+    draw_index,
+    draw_mat,
+    draw_panel,
+    draw_quick_reference,
+    draw_title,
+    index_pages,
+    key_map_drawer,
+)
+from tiles.book_sheets import (
+    PAPER_SIZES,
+    MapSheet,
+    PaperSize,
+    page_layout,
+    paper_size,
+    plan_map_sheets,
+    web_mercator_zoom,
+)
+from tiles.geopdf import georeference
+
+if TYPE_CHECKING:
+    from pypdf import PageObject, PdfWriter
+
+__all__ = ["PAPER_SIZES", "PaperSize", "make_book", "map_sheet_pdf"]
+
+#: Map sheets are drawn by this many Mapnik renders at once (Mapnik releases the GIL).
+RENDER_THREADS = 2
+
+
+def map_sheet_pdf(campus: Campus, sheet: MapSheet, imagery: Path | None) -> bytes:
+    """One sheet's map as a one-page vector PDF the size of its frame (points)."""
+    from tiles.cartography import MapView, render_pdf
+
+    b = sheet.bbox
+    centre_lat = LocalFrame(campus.crs).lonlat((b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2)[1]
+    view = MapView(
+        ordinal=sheet.ordinal, srs=campus.crs, bbox=(b.minx, b.miny, b.maxx, b.maxy),
+        width=round(sheet.frame.width), height=round(sheet.frame.height),
+        zoom=web_mercator_zoom(sheet.scale, centre_lat), scale_factor=1.0,
+        imagery=imagery if sheet.ordinal is None else None, purpose="print",
+        grid=True, grid_labels=False,
+    )
+    return render_pdf(campus, view)
+
+
+def make_book(
+    campus: Campus, *, size: PaperSize, level: int | None, revision: int,
+    imagery: Path | None, printed_on: date, verified_on: date | None = None,
+) -> bytes:
+    """The map book as PDF bytes. ``size``: letter, tabloid or arch-d (landscape); ``level``:
+    only that level ordinal's sheets (the overview and indexes are always whole).
+
+    Raises :class:`~gridmap.errors.InvalidQuery` for an unknown paper size and
+    :class:`~gridmap.errors.LevelNotFound` for a level the campus does not have."""
+    size = paper_size(size)
+    sheets = plan_map_sheets(campus, size, level)
+    with ThreadPoolExecutor(RENDER_THREADS) as pool:
+        maps = list(pool.map(lambda s: map_sheet_pdf(campus, s, imagery), sheets))
+    furniture = _furniture(campus, size, sheets, revision, printed_on, verified_on)
+    return _assemble(campus, furniture, sheets, maps)
+
+
+def _furniture(
+    campus: Campus, size: PaperSize, sheets: list[MapSheet], revision: int, printed_on: date,
+    verified_on: date | None,
+) -> bytes:
+    """Every page of the book without its maps: map pages' furniture, then the indexes."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    layout = page_layout(size)
+    g = campus.grid
+    info = BookInfo(campus.name, campus.address, revision, printed_on, verified_on,
+                    f"Grid cells {g.cell_size:g} {g.unit.value} ({g.cell_size_m:.1f} m)")
+    rooms, doors, groups = room_rows(campus), door_rows(campus), quick_reference(campus)
+    pages = len(sheets) + index_pages(len(rooms), layout) + index_pages(len(doors), layout) + 1
+    out = io.BytesIO()
+    c = Canvas(out, pagesize=(layout.width, layout.height), pageCompression=1,
+               invariant=True)
+    c.setTitle(f"{campus.name} map book, revision {revision}")
+    c.setAuthor("gridmap")
+    c.setSubject(f"{campus.name}, {campus.address}")
+    page = 0
+
+    def new_page(title: str) -> None:
+        nonlocal page
+        if page:
+            c.showPage()
+        page += 1
+        draw_title(c, layout, info, title, page, pages)
+
+    for sheet in sheets:
+        title = sheet.title if sheet.parts == 1 else \
+            f"{sheet.title} \u00b7 sheet {sheet.part} of {sheet.parts}"
+        if page:
+            c.showPage()
+        page += 1
+        draw_mat(c, layout, sheet.frame)
+        draw_title(c, layout, info, title, page, pages)
+        draw_grid_margins(c, layout, campus, sheet)
+        draw_panel(c, layout, campus, sheet,
+                   None if sheet.ordinal is None else key_map_drawer(campus, sheet))
+    draw_index(c, layout, ROOM_COLUMNS, rooms, "Room index",
+               "Every room by number (9, 10, 101 \u2026 then lettered numbers; rooms known "
+               "only by name last), with its building letter, level and grid cell.", new_page)
+    draw_index(c, layout, DOOR_COLUMNS, doors, "Exterior door index",
+               "Exterior doors by building and painted number. Side: the fire service's "
+               "building side (A = address side, then clockwise B, C, D).", new_page)
+    new_page("Quick reference")
+    draw_quick_reference(c, layout, groups)
+    c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+def _assemble(campus: Campus, furniture: bytes, sheets: list[MapSheet],
+              maps: list[bytes]) -> bytes:
+    """Each map placed under its page's furniture, and the page georeferenced."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(furniture)))
+    for index, (sheet, data) in enumerate(zip(sheets, maps, strict=True)):
+        page = writer.pages[index]
+        _place_under(writer, page, PdfReader(io.BytesIO(data)).pages[0], sheet.frame.x0,
+                     sheet.frame.y0, f"/GridmapMap{index}")
+        name = sheet.title if sheet.parts == 1 else f"{sheet.title} {sheet.part}/{sheet.parts}"
+        georeference(page, sheet.frame, sheet.bbox, campus.crs, name)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, x: float, y: float,
+                 name: str) -> None:
+    """Draw ``source`` (a one-page map) at (x, y) under ``page``'s own content.
+
+    The map goes in as a form XObject whose content stream is copied as it is (still
+    compressed): pypdf's ``merge_transformed_page`` would parse and rewrite every drawing
+    operator of the map, which costs most of a book's time.
+    """
+    from pypdf.generic import (
+        ArrayObject,
+        DecodedStreamObject,
+        DictionaryObject,
+        FloatObject,
+        NameObject,
+        StreamObject,
+    )
+
+    contents = source["/Contents"].get_object()
+    parts = list(contents) if isinstance(contents, ArrayObject) else [contents]
+    streams = [part.get_object() for part in parts]
+    if len(streams) == 1 and isinstance(streams[0], StreamObject):
+        form = streams[0]  # keeps its /Filter and compressed bytes
+    else:
+        form = DecodedStreamObject()
+        form.set_data(b"\n".join(stream.get_data() for stream in streams))
+    box = source.mediabox
+    form.update({
+        NameObject("/Type"): NameObject("/XObject"),
+        NameObject("/Subtype"): NameObject("/Form"),
+        NameObject("/BBox"): ArrayObject(FloatObject(v) for v in (
+            box.left, box.bottom, box.right, box.top)),
+        NameObject("/Resources"): source["/Resources"].get_object(),
+    })
+    if "/Group" in source:
+        form[NameObject("/Group")] = source["/Group"]
+    form_ref = writer._add_object(form.clone(writer))
+    resources = page["/Resources"].get_object()
+    if "/XObject" not in resources:
+        resources[NameObject("/XObject")] = DictionaryObject()
+    resources["/XObject"].get_object()[NameObject(name)] = form_ref
+    draw = DecodedStreamObject()
+    draw.set_data(f"q 1 0 0 1 {x:.4f} {y:.4f} cm {name} Do Q\n".encode("ascii"))
+    own = page["/Contents"]
+    own_parts = list(own.get_object()) if isinstance(own.get_object(), ArrayObject) else [own]
+    page[NameObject("/Contents")] = ArrayObject([writer._add_object(draw), *own_parts])
+
+
+def book_filename(campus: Campus, size: str, level: int | None) -> str:
+    """``lincoln-ridge-book-letter.pdf``, ``...-level-1.pdf`` for one level."""
+    suffix = "" if level is None else f"-level-{level}"
+    return f"{campus.id}-book-{size}{suffix}.pdf"
