@@ -176,13 +176,23 @@ def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, x: flo
         DictionaryObject,
         FloatObject,
         NameObject,
+        PdfObject,
         StreamObject,
     )
 
-    contents = source["/Contents"].get_object()
-    parts = list(contents) if isinstance(contents, ArrayObject) else [contents]
-    streams = [part.get_object() for part in parts]
-    if len(streams) == 1 and isinstance(streams[0], StreamObject):
+    def streams_of(contents: object) -> list[StreamObject]:
+        held = contents.get_object() if isinstance(contents, PdfObject) else contents
+        items = list(held) if isinstance(held, ArrayObject) else [held]
+        found: list[StreamObject] = []
+        for item in items:
+            stream = item.get_object() if isinstance(item, PdfObject) else item
+            if not isinstance(stream, StreamObject):
+                raise ValueError("a page's /Contents is not made of streams")
+            found.append(stream)
+        return found
+
+    streams = streams_of(source["/Contents"])
+    if len(streams) == 1:
         form = streams[0]  # keeps its /Filter and compressed bytes
     else:
         form = DecodedStreamObject()
@@ -199,13 +209,19 @@ def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, x: flo
         form[NameObject("/Group")] = source["/Group"]
     form_ref = writer._add_object(form.clone(writer))
     resources = page["/Resources"].get_object()
+    if not isinstance(resources, DictionaryObject):
+        raise ValueError("a furniture page has no resource dictionary")
     if "/XObject" not in resources:
         resources[NameObject("/XObject")] = DictionaryObject()
-    resources["/XObject"].get_object()[NameObject(name)] = form_ref
+    xobjects = resources["/XObject"].get_object()
+    if not isinstance(xobjects, DictionaryObject):
+        raise ValueError("a furniture page's /XObject is not a dictionary")
+    xobjects[NameObject(name)] = form_ref
     draw = DecodedStreamObject()
     draw.set_data(f"q 1 0 0 1 {x:.4f} {y:.4f} cm {name} Do Q\n".encode("ascii"))
     own = page["/Contents"]
-    own_parts = list(own.get_object()) if isinstance(own.get_object(), ArrayObject) else [own]
+    held = own.get_object()
+    own_parts = list(held) if isinstance(held, ArrayObject) else [own]
     page[NameObject("/Contents")] = ArrayObject([writer._add_object(draw), *own_parts])
 
 
