@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
     routes_auth,
+    routes_book,
     routes_campus,
     routes_gazetteer,
     routes_imagery,
@@ -159,6 +160,7 @@ def create_app(
     app.include_router(routes_auth.public_router)
     app.include_router(routes_auth.session_router)
     app.include_router(routes_campus.router)
+    app.include_router(routes_book.router)
     app.include_router(routes_gazetteer.router)
     app.include_router(routes_imagery.router)
     app.include_router(routes_map.router)
