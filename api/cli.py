@@ -428,6 +428,60 @@ def attach_sample_imagery(store: CampusStore, settings: Settings, campus_id: str
     return attach_imagery_file(store, settings, campus_id, path, SAMPLE_IMAGERY_ATTRIBUTION)
 
 
+# --- offline package ------------------------------------------------------------------------
+
+
+def read_passphrase(source: str) -> str:
+    """A sealing passphrase from a file (``-``: stdin), its line ending dropped. Never taken
+    from the command line, where other users see it in ``ps``."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read the passphrase file {source}: {exc}") from exc
+    return text.rstrip("\r\n")
+
+
+def cmd_package(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    """Write the campus's offline package (a zip, readable by you only); audited."""
+    import time
+
+    from api.imagery import local_imagery_path
+    from api.store import AuditEntry, utcnow
+    from tiles.package import (
+        DEFAULT_MAX_ZOOM,
+        DEFAULT_MIN_ZOOM,
+        check_zoom_range,
+        make_package,
+        package_book,
+    )
+    from tiles.seal import check_passphrase
+
+    min_zoom = DEFAULT_MIN_ZOOM if args.min_zoom is None else args.min_zoom
+    max_zoom = DEFAULT_MAX_ZOOM if args.max_zoom is None else args.max_zoom
+    check_zoom_range(min_zoom, max_zoom)  # refused before any drawing
+    passphrase = read_passphrase(args.passphrase_file) if args.passphrase_file else None
+    if passphrase is not None:
+        check_passphrase(passphrase)
+    revision = args.revision if args.revision is not None else store.current_revision(args.campus)
+    campus = store.campus(args.campus, revision)
+    started = time.perf_counter()
+    imagery = local_imagery_path(store, settings.data_dir, args.campus)
+    book = None if args.no_book else package_book(campus, revision=revision, imagery=imagery)
+    data = make_package(campus, revision=revision, imagery=imagery, book=book,
+                        passphrase=passphrase, min_zoom=min_zoom, max_zoom=max_zoom)
+    _write_private(Path(args.output), data)
+    seconds = time.perf_counter() - started
+    what = (f"{'sealed' if passphrase else 'not sealed'}, zoom {min_zoom}-{max_zoom}, "
+            f"{'with' if imagery else 'no'} imagery, {'with' if book else 'no'} book")
+    print(f"{args.campus} revision {revision}: offline package {len(data) / 1e6:.1f} MB "
+          f"({what}) written to {args.output} in {seconds:.1f} s", file=sys.stderr)
+    store.audit(AuditEntry(
+        ts=utcnow(), action="package", token_name=cli_actor(), campus_id=args.campus,
+        detail=f"revision {revision}, {what}, {len(data)} bytes -> {args.output}",
+        client="local store"))
+    return 0
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 
@@ -572,6 +626,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--attribution", default="", help="credit shown on the map")
     p.set_defaults(func=cmd_imagery)
 
+    p = sub.add_parser("package", help="write a campus's offline package for laptops (a zip "
+                                       "whose index.html opens from disk)")
+    p.add_argument("campus", help="campus id")
+    p.add_argument("-o", "--output", metavar="FILE", required=True,
+                   help="the zip to write (readable by you only)")
+    p.add_argument("--passphrase-file", metavar="FILE|-",
+                   help="seal the package with the passphrase in FILE ('-': stdin)")
+    p.add_argument("--revision", type=revision_number,
+                   help="a stored revision (default: current)")
+    p.add_argument("--min-zoom", type=int,
+                   help="lowest zoom drawn (default: the whole campus in view)")
+    p.add_argument("--max-zoom", type=int,
+                   help="highest zoom drawn (default: every room name legible); each zoom "
+                        "further roughly quadruples size and build time")
+    p.add_argument("--no-book", action="store_true", help="leave the map book out")
+    p.set_defaults(func=cmd_package)
+
     tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(
         dest="token_command", required=True)
     p = tokens.add_parser("create", help="create a token and print it once")
@@ -602,7 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Commands that only read the store: they never create one where there is none.
-READ_ONLY_COMMANDS = frozenset({"lookup", "export", "token list", "token revoke"})
+READ_ONLY_COMMANDS = frozenset({"lookup", "export", "package", "token list",
+                                "token revoke"})
 
 
 def _command_name(args: argparse.Namespace) -> str:

@@ -35,6 +35,7 @@ campus.
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import math
@@ -63,7 +64,7 @@ from gridmap.vocabulary import (
 from tiles.seal import seal_parts
 
 __all__ = ["DEFAULT_MAX_ZOOM", "DEFAULT_MIN_ZOOM", "MAX_PACKAGE_ZOOM", "MIN_PACKAGE_ZOOM",
-           "OFFLINE_DIR", "TILE_SIZE", "make_package", "places",
+           "OFFLINE_DIR", "TILE_SIZE", "make_package", "package_book", "places",
            "search_vocabulary", "tile_slots", "tiles_archive"]
 
 _HERE = Path(__file__).resolve().parent
@@ -373,6 +374,18 @@ def search_data(index: CampusIndex) -> dict[str, Any]:
 
 
 # --- the package -------------------------------------------------------------------------------
+
+
+def package_book(campus: Campus, *, revision: int, imagery: Path | None) -> bytes | None:
+    """The map book (letter sheets) a package carries, or None where the book module is not
+    installed."""
+    try:  # by name: the book may be installed later than the package
+        book = importlib.import_module("tiles.book")
+    except ImportError:
+        return None
+    pdf: bytes = book.make_book(campus, size="letter", level=None, revision=revision,
+                                imagery=imagery, printed_on=datetime.now(UTC).date())
+    return pdf
 
 
 def _meta(campus: Campus, revision: int, min_zoom: int, max_zoom: int, *, imagery: bool,
