@@ -224,25 +224,28 @@ def _draw_tile(path: Path, bounds: tuple[float, float, float, float], size: int)
     from rasterio.enums import Resampling
     from rasterio.windows import from_bounds
 
+    from importers.imagery import use_rasterio_proj_data
+
     west, south, east, north = bounds
     span = (east - west) / size
     rgba = np.zeros((size, size, 4), dtype=np.uint8)
-    with rasterio.Env(GDAL_CACHEMAX=64, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"), \
-            rasterio.open(path, driver="GTiff") as src:
-        left, bottom, right, top = src.bounds
-        inner = (max(west, left), max(south, bottom), min(east, right), min(north, top))
-        # the tile pixels the imagery covers
-        c0, c1 = round((inner[0] - west) / span), round((inner[2] - west) / span)
-        r0, r1 = round((north - inner[3]) / span), round((north - inner[1]) / span)
-        if c1 > c0 and r1 > r0:
-            window = from_bounds(*inner, transform=src.transform)
-            shape = (r1 - r0, c1 - c0)
-            data = src.read(window=window, out_shape=(src.count, *shape),
-                            resampling=Resampling.bilinear)
-            mask = src.dataset_mask(window=window, out_shape=shape)
-            colour = np.repeat(data[:1], 3, axis=0) if src.count == 1 else data[:3]
-            rgba[r0:r1, c0:c1, :3] = np.moveaxis(colour, 0, -1)
-            rgba[r0:r1, c0:c1, 3] = mask
+    with rasterio.Env(GDAL_CACHEMAX=64, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+        use_rasterio_proj_data()
+        with rasterio.open(path, driver="GTiff") as src:
+            left, bottom, right, top = src.bounds
+            inner = (max(west, left), max(south, bottom), min(east, right), min(north, top))
+            # the tile pixels the imagery covers
+            c0, c1 = round((inner[0] - west) / span), round((inner[2] - west) / span)
+            r0, r1 = round((north - inner[3]) / span), round((north - inner[1]) / span)
+            if c1 > c0 and r1 > r0:
+                window = from_bounds(*inner, transform=src.transform)
+                shape = (r1 - r0, c1 - c0)
+                data = src.read(window=window, out_shape=(src.count, *shape),
+                                resampling=Resampling.bilinear)
+                mask = src.dataset_mask(window=window, out_shape=shape)
+                colour = np.repeat(data[:1], 3, axis=0) if src.count == 1 else data[:3]
+                rgba[r0:r1, c0:c1, :3] = np.moveaxis(colour, 0, -1)
+                rgba[r0:r1, c0:c1, 3] = mask
     return _png(rgba)
 
 

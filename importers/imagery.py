@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -183,6 +184,29 @@ def _looks_like_text(head: bytes) -> bool:
     return True
 
 
+def use_rasterio_proj_data() -> None:
+    """Point rasterio's PROJ at its own database when the environment names a folder without
+    one. Mapnik's wheel sets ``PROJ_LIB`` on import to a folder holding no ``proj.db``, and
+    rasterio, imported after it in the same process (the API renders tiles with Mapnik), would
+    otherwise know no CRS at all. Call it inside a ``rasterio.Env``: the first one started in
+    a process sets PROJ's search path from the environment again."""
+    global _proj_checked
+    if _proj_checked:
+        return
+    import rasterio.env
+
+    configured = os.environ.get("PROJ_DATA") or os.environ.get("PROJ_LIB")
+    if configured and not any((Path(folder) / "proj.db").is_file()
+                              for folder in configured.split(os.pathsep)):
+        wheel = rasterio.env.PROJDataFinder().search_wheel()
+        if wheel:
+            rasterio.env.set_proj_data_search_path(wheel)
+    _proj_checked = True
+
+
+_proj_checked = False
+
+
 @contextmanager
 def _gdal_env() -> Iterator[None]:
     """GDAL with a bounded cache, one thread, and no reading of files next to the input."""
@@ -191,6 +215,7 @@ def _gdal_env() -> Iterator[None]:
     with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB, GDAL_NUM_THREADS="1",
                       GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR", CHECK_DISK_FREE_SPACE="FALSE",
                       GDAL_TIFF_INTERNAL_MASK="YES"):
+        use_rasterio_proj_data()
         yield
 
 
