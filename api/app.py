@@ -25,6 +25,7 @@ from api import (
     routes_gazetteer,
     routes_imagery,
     routes_map,
+    routes_package,
     security,
 )
 from api.context import AppContext
@@ -164,4 +165,5 @@ def create_app(
     app.include_router(routes_gazetteer.router)
     app.include_router(routes_imagery.router)
     app.include_router(routes_map.router)
+    app.include_router(routes_package.router)
     return app

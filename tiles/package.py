@@ -439,11 +439,12 @@ def _index_html(meta: dict[str, Any] | None, parts: list[str], sealed: bool) -> 
 def make_package(campus: Campus, *, revision: int, imagery: Path | None, book: bytes | None,
                  passphrase: str | None, min_zoom: int = DEFAULT_MIN_ZOOM,
                  max_zoom: int = DEFAULT_MAX_ZOOM, scale: int = 1,
-                 tiles: bytes | None = None) -> bytes:
+                 tiles: bytes | None = None, index: CampusIndex | None = None) -> bytes:
     """The offline package (a zip) of one campus revision; sealed when ``passphrase`` is given.
 
     ``tiles`` may pass an archive :func:`tiles_archive` made earlier with the same arguments
-    (the API keeps one per revision), so sealing anew costs no drawing.
+    (the API keeps one per revision), so sealing anew costs no drawing; ``index``, the
+    campus's index when the caller holds one.
     """
     check_zoom_range(min_zoom, max_zoom)
     sealed = passphrase is not None
@@ -455,7 +456,7 @@ def make_package(campus: Campus, *, revision: int, imagery: Path | None, book: b
                  book=book_ref)
     parts: dict[str, bytes] = {
         "meta": json.dumps(meta, ensure_ascii=False).encode("utf-8"),
-        "places": json.dumps(search_data(CampusIndex(campus)), ensure_ascii=False,
+        "places": json.dumps(search_data(index or CampusIndex(campus)), ensure_ascii=False,
                              separators=(",", ":")).encode("utf-8"),
         "tiles": archive,
     }
