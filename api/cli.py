@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import hashlib
+import io
 import json
 import os
 import sys
@@ -482,6 +483,57 @@ def cmd_package(args: argparse.Namespace, settings: Settings, store: CampusStore
     return 0
 
 
+# --- print ----------------------------------------------------------------------------------
+
+#: ``--size`` values (tiles.book.PAPER_SIZES' keys; a test keeps them equal)
+PAPER_SIZE_NAMES = ("letter", "tabloid", "arch-d")
+
+
+def level_ordinal(text: str) -> int:
+    """``--level``: a level ordinal, 0 the ground floor (argparse type)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a level ordinal (a whole number, 0 = ground floor)") from None
+
+
+def cmd_print(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    """Write the campus's map book (PDF, readable by you only) to ``-o``; audited."""
+    import time
+    from datetime import date
+
+    from api.imagery import local_imagery_path
+    from api.store import AuditEntry, utcnow
+    from tiles.book import make_book, verified_on_of
+
+    revision = args.revision if args.revision is not None else store.current_revision(args.campus)
+    campus = store.campus(args.campus, revision)
+    started = time.perf_counter()
+    imagery = local_imagery_path(store, settings.data_dir, args.campus)
+    pdf = make_book(campus, size=args.size, level=args.level, revision=revision,
+                    imagery=imagery, printed_on=date.today(), verified_on=verified_on_of(campus))
+    target = "stdout" if args.output == "-" else args.output
+    if target == "stdout":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(pdf)
+        sys.stdout.buffer.flush()
+    else:
+        _write_private(Path(target), pdf)
+    levels = "every level" if args.level is None else f"level {args.level}"
+    from pypdf import PdfReader
+
+    pages = len(PdfReader(io.BytesIO(pdf)).pages)
+    print(f"{args.campus} revision {revision}: map book, {args.size}, {levels}, {pages} pages, "
+          f"{'with' if imagery else 'no'} imagery, written to {target} in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    store.audit(AuditEntry(
+        ts=utcnow(), action="print", token_name=cli_actor(), campus_id=args.campus,
+        detail=f"revision {revision}, {args.size}, {levels}, {len(pdf)} bytes -> {target}",
+        client="local store"))
+    return 0
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 
@@ -643,6 +695,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-book", action="store_true", help="leave the map book out")
     p.set_defaults(func=cmd_package)
 
+    p = sub.add_parser("print", help="write a campus's printed map book (PDF: overview, a "
+                                     "sheet per building level, room and door indexes)")
+    p.add_argument("campus", help="campus id")
+    p.add_argument("--size", choices=PAPER_SIZE_NAMES, default="letter",
+                   help="paper, landscape: letter (8.5x11 in), tabloid (11x17 in) or arch-d "
+                        "(24x36 in); default letter")
+    p.add_argument("--level", type=level_ordinal,
+                   help="only this level ordinal's sheets (0 = ground floor); default: every "
+                        "level")
+    p.add_argument("-o", "--output", metavar="FILE", required=True,
+                   help="the PDF to write (readable by you only); '-': stdout")
+    p.add_argument("--revision", type=revision_number,
+                   help="a stored revision (default: current)")
+    p.set_defaults(func=cmd_print)
+
     tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(
         dest="token_command", required=True)
     p = tokens.add_parser("create", help="create a token and print it once")
@@ -673,7 +740,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Commands that only read the store: they never create one where there is none.
-READ_ONLY_COMMANDS = frozenset({"lookup", "export", "package", "token list",
+READ_ONLY_COMMANDS = frozenset({"lookup", "export", "package", "print", "token list",
                                 "token revoke"})
 
 

@@ -23,7 +23,6 @@ from api.auth import CurrentPrincipal, current_principal
 from api.context import AppContext, Ctx
 from api.routes_campus import CampusId, Revision
 from gridmap.errors import LevelNotFound
-from gridmap.model import Campus
 
 router = APIRouter(dependencies=[Depends(current_principal)])
 
@@ -69,15 +68,6 @@ def shelf_of(ctx: AppContext) -> BookShelf:
         return shelf
 
 
-def verified_on(campus: Campus) -> date | None:
-    """The walk-through date the campus file gives (``verified_on``), if any."""
-    text = campus.meta.get("verified_on", "")
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def book_etag(key: BookKey) -> str:
     return '"' + hashlib.sha256("|".join(map(str, key)).encode("utf-8")).hexdigest()[:32] + '"'
 
@@ -114,11 +104,12 @@ def book(
     key: BookKey = (campus_id, loaded.revision, size, level,
                     imagery.stem if imagery else "", printed_on.isoformat())
     etag = book_etag(key)
+    from tiles.book import book_filename, make_book, verified_on_of
+
     headers = {
         "Cache-Control": "private, no-cache",
         "ETag": etag,
-        "Content-Disposition": f'inline; filename="{campus_id}-book-{size}'
-                               f'{"" if level is None else f"-level-{level}"}.pdf"',
+        "Content-Disposition": f'inline; filename="{book_filename(campus, size, level)}"',
     }
     detail = (f"revision {loaded.revision}, {size}, "
               f"{'every level' if level is None else f'level {level}'}")
@@ -131,11 +122,9 @@ def book(
         with shelf.making:
             pdf = shelf.get(key)
             if pdf is None:
-                from tiles.book import make_book
-
                 pdf = make_book(campus, size=size, level=level, revision=loaded.revision,
                                 imagery=imagery, printed_on=printed_on,
-                                verified_on=verified_on(campus))
+                                verified_on=verified_on_of(campus))
                 shelf.put(key, pdf)
     ctx.audit(request, principal, "book", campus_id, f"{detail}, {len(pdf)} bytes")
     return Response(pdf, media_type=PDF, headers=headers)

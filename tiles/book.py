@@ -54,7 +54,8 @@ from tiles.geopdf import georeference
 if TYPE_CHECKING:
     from pypdf import PageObject, PdfWriter
 
-__all__ = ["PAPER_SIZES", "PaperSize", "make_book", "map_sheet_pdf"]
+__all__ = ["PAPER_SIZES", "PaperSize", "book_filename", "make_book", "map_sheet_pdf",
+           "verified_on_of"]
 
 #: Map sheets are drawn by this many Mapnik renders at once (Mapnik releases the GIL).
 RENDER_THREADS = 2
@@ -223,6 +224,15 @@ def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, x: flo
     held = own.get_object()
     own_parts = list(held) if isinstance(held, ArrayObject) else [own]
     page[NameObject("/Contents")] = ArrayObject([writer._add_object(draw), *own_parts])
+
+
+def verified_on_of(campus: Campus) -> date | None:
+    """The walk-through date the campus file gives (``verified_on``), if any."""
+    text = campus.meta.get("verified_on", "")
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def book_filename(campus: Campus, size: str, level: int | None) -> str:
