@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -184,21 +186,26 @@ def test_door_symbol_with_number(campus: Campus) -> None:
     assert near(upper, style.DOOR.fill, 30).sum() == 0
 
 
+def _around(px: Pixels, col: float, row: float, reach: int) -> Pixels:
+    c, r = round(col), round(row)
+    return px[max(0, r - reach): r + reach + 1, max(0, c - reach): c + reach + 1]
+
+
 def test_knox_box_and_aed_symbols(campus: Campus) -> None:
+    """A symbol sits on its point, or beside it when a label holds the point: look within
+    two symbol widths."""
     tiler = Tiler(campus)
     knox = style.AMENITY_SYMBOLS[next(a.kind for a in campus.amenities
                                       if a.kind.value == "knox_box")]
     tx, ty, col, row = tiler.locate(2.0, -21.0, 21)
     px = pixels(render_tile(campus, 0, 21, tx, ty))
-    c, r = round(col), round(row)
-    assert near(px[r - 6: r + 7, c - 6: c + 7], knox.fill, 30).sum() >= 20
+    assert near(_around(px, col, row, 50), knox.fill, 30).sum() >= 40
     aed = style.AMENITY_SYMBOLS[next(a.kind for a in campus.amenities if a.kind.value == "aed")]
     tx, ty, col, row = tiler.locate(10.0, 4.0, 21)  # the 2nd-floor AED
-    c, r = round(col), round(row)
     upper = pixels(render_tile(campus, 1, 21, tx, ty))
     ground = pixels(render_tile(campus, 0, 21, tx, ty))
-    assert near(upper[r - 6: r + 7, c - 6: c + 7], aed.fill, 30).sum() >= 20
-    assert near(ground[r - 6: r + 7, c - 6: c + 7], aed.fill, 30).sum() == 0
+    assert near(_around(upper, col, row, 50), aed.fill, 30).sum() >= 40
+    assert near(_around(ground, col, row, 50), aed.fill, 30).sum() == 0
 
 
 def test_tile_away_from_campus_is_transparent_and_small(campus: Campus) -> None:
@@ -310,7 +317,6 @@ def test_labels_straddling_tile_edges_join_up(campus: Campus) -> None:
 
 def test_concurrent_renders_agree(campus: Campus) -> None:
     """Tiles rendered from many threads at once are identical to serial renders."""
-    from concurrent.futures import ThreadPoolExecutor
 
     tiler = Tiler(campus)
     tx, ty, _, _ = tiler.locate(0.0, 0.0, 20)
@@ -321,26 +327,13 @@ def test_concurrent_renders_agree(campus: Campus) -> None:
     assert parallel == serial * 3
 
 
-def test_without_dejavu_font_falls_back(campus: Campus, monkeypatch: pytest.MonkeyPatch) -> None:
-    import threading
+def test_every_font_of_the_style_is_bundled_with_mapnik() -> None:
+    """The fonts come with Mapnik's wheel (DejaVu); a face it lacks would draw no text."""
+    import mapnik
 
-    from PIL import ImageFont
-
-    import tiles.raster as raster
-
-    real = ImageFont.truetype
-
-    def missing(font: object, *args: Any, **kwargs: Any) -> ImageFont.FreeTypeFont:
-        if isinstance(font, str):  # a font file by name: as if fonts-dejavu were not installed
-            raise OSError("cannot open resource")
-        return real(font, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(ImageFont, "truetype", missing)
-    monkeypatch.setattr(raster, "_fonts", threading.local())
-    tiler = Tiler(campus)
-    tx, ty, _, _ = tiler.locate(-15.0, -12.5, 20)
-    px = pixels(render_tile(campus, 1, 20, tx, ty))
-    assert near(px, style.LABEL_COLOUR, 60).sum() > 20
+    faces = set(mapnik.FontEngine.face_names())
+    for face in (style.FONT_REGULAR, style.FONT_BOLD, style.FONT_CONDENSED_BOLD):
+        assert face in faces
 
 
 def test_room_labels_sit_at_the_lookup_label_point(campus: Campus) -> None:
@@ -349,17 +342,249 @@ def test_room_labels_sit_at_the_lookup_label_point(campus: Campus) -> None:
                                     always_xy=True)
     to_3857 = Tiler(campus).to_3857
     drawing = CampusDrawing(campus)
-    by_number = {r.number: r for lv in drawing.levels.values() for r in lv.rooms}
-    assert len(by_number) == len(campus.units)
+    label_at = drawing.features.room_label_at
+    assert len(label_at) == len(campus.units)
     for unit in campus.units:
         local = shapely.transform(unit.geometry, lambda xy: np.column_stack(
             to_local.transform(xy[:, 0], xy[:, 1])))
         p = gridlib.label_point(local)
         want = to_3857.transform(p.x, p.y)
-        assert by_number[unit.number].label_at == pytest.approx(want, abs=1e-6)
+        assert label_at[unit.id] == pytest.approx(want, abs=1e-6)
 
 
 def test_door_without_a_point_is_refused(campus: Campus) -> None:
     doors = (dataclasses.replace(campus.openings[0], geometry=Point()), *campus.openings[1:])
     with pytest.raises(InvalidModel, match="single, non-empty point"):
         CampusDrawing(dataclasses.replace(campus, openings=doors))
+
+
+# --- the sample campus: golden images, and no room number under a symbol ------------------------
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+#: Set to 1 to (re)write the golden tiles from the current renderer; then look at them.
+UPDATE_GOLDEN = os.environ.get("GRIDMAP_UPDATE_GOLDEN") == "1"
+#: A pixel differs when a channel is off by more than this (anti-aliasing, zlib, FreeType)...
+PIXEL_TOLERANCE = 24
+#: ... and a tile matches its golden while no more than this share of its pixels differ.
+MAX_DIFFERING_SHARE = 0.004
+SAMPLE_MANIFEST = Path(__file__).resolve().parent.parent / "data/samples/lincoln_ridge/campus.toml"
+
+
+@pytest.fixture(scope="module")
+def sample() -> Campus:
+    from importers.campus import import_campus
+
+    return import_campus(SAMPLE_MANIFEST).campus
+
+
+def _sample_tile(sample: Campus, x: float, y: float, z: int) -> tuple[int, int]:
+    """The tile at zoom z holding the sample campus's local point (x, y)."""
+    tx, ty, _, _ = Tiler(sample).locate(x, y, z)
+    return tx, ty
+
+
+#: (name, level ordinal, zoom, scale, local point the tile holds): a few tiles per zoom,
+#: over building A (main entrance, classrooms, the 2nd floor) and the gym.
+GOLDEN_TILES = [
+    ("z17_ground", 0, 17, 1, (0.0, 0.0)),
+    ("z18_ground", 0, 18, 1, (0.0, 0.0)),
+    ("z18_gym", 0, 18, 1, (120.0, 0.0)),
+    ("z19_entrance", 0, 19, 1, (2.0, -15.0)),
+    ("z19_upper", 1, 19, 1, (-20.0, 0.0)),
+    ("z20_entrance", 0, 20, 1, (2.0, -15.0)),
+    ("z20_upper_2x", 1, 20, 2, (-20.0, -10.0)),
+    ("z21_office", 0, 21, 1, (-5.0, -10.0)),
+    ("z22_door", 0, 22, 1, (-46.5, -1.2)),
+    ("z22_door_2x", 0, 22, 2, (51.1, -1.2)),
+]
+
+
+def _rgba(png: bytes) -> Pixels:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"), dtype=np.int16)
+
+
+@pytest.mark.parametrize(("name", "ordinal", "z", "scale", "point"), GOLDEN_TILES,
+                         ids=[t[0] for t in GOLDEN_TILES])
+def test_tile_matches_its_golden_image(sample: Campus, name: str, ordinal: int, z: int,
+                                       scale: int, point: tuple[float, float]) -> None:
+    """Each fixed tile looks as reviewed: few pixels differ, and none by much (as Mapnik's
+    visual tests compare). Regenerate with ``GRIDMAP_UPDATE_GOLDEN=1`` after a style change."""
+    tx, ty = _sample_tile(sample, *point, z)
+    png = render_tile(sample, ordinal, z, tx, ty, scale=scale)
+    path = GOLDEN / f"{name}.png"
+    if UPDATE_GOLDEN:
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_bytes(png)
+    assert path.is_file(), f"no golden {path.name}: run with GRIDMAP_UPDATE_GOLDEN=1"
+    got, want = _rgba(png), _rgba(path.read_bytes())
+    assert got.shape == want.shape == (256 * scale, 256 * scale, 4)
+    differs = np.abs(got - want).max(axis=-1) > PIXEL_TOLERANCE
+    assert differs.mean() <= MAX_DIFFERING_SHARE, (
+        f"{name}: {differs.sum()} pixels ({differs.mean():.2%}) differ from the golden image")
+    assert (want[..., 3] > 0).mean() > 0.2  # the golden itself shows the campus
+
+
+def test_golden_comparison_catches_a_changed_style(sample: Campus,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tolerance is not so loose that a recoloured room passes."""
+    name, ordinal, z, scale, point = GOLDEN_TILES[5]
+    tx, ty = _sample_tile(sample, *point, z)
+    monkeypatch.setattr(style, "ROOM_FILL", (255, 200, 200, 255))
+    from tiles import cartography
+
+    monkeypatch.setattr(cartography, "_xml_cache", {})
+    monkeypatch.setattr(cartography, "_maps", threading.local())
+    png = CampusDrawing(sample).render(ordinal, z, tx, ty, scale=scale)
+    want = _rgba((GOLDEN / f"{name}.png").read_bytes())
+    differs = np.abs(_rgba(png) - want).max(axis=-1) > PIXEL_TOLERANCE
+    assert differs.mean() > MAX_DIFFERING_SHARE * 10
+
+
+def _placed_boxes(drawing: CampusDrawing, ordinal: int, z: int, x: int, y: int,
+                  layers: tuple[str, ...]) -> list[tuple[float, float, float, float]]:
+    """The boxes Mapnik's collision detector holds after drawing the tile with ``layers``."""
+    import mapnik
+
+    from tiles.cartography import MapView, _build_map
+
+    bounds = tile_bounds(z, x, y)
+    view = MapView(ordinal, "EPSG:3857", bounds, 256, 256, zoom=z)
+    m = _build_map(drawing.features, view, layers)
+    m.zoom_to_box(mapnik.Box2d(*bounds))
+    detector = mapnik.LabelCollisionDetector(m)
+    mapnik.render_with_detector(m, mapnik.Image(256, 256), detector)
+    return [(b.minx, b.miny, b.maxx, b.maxy) for b in detector.boxes()]
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+@pytest.mark.parametrize("z", [19, 20])
+def test_no_room_number_is_hidden_by_a_symbol(sample: Campus, z: int) -> None:
+    """Over every tile of the sample's buildings on every level: each room label Mapnik places
+    when drawing room labels alone is placed at the same spot in the full map, and no symbol,
+    door or other label placed after it overlaps it."""
+    from tiles.cartography import LEVEL_LAYERS
+
+    drawing = CampusDrawing(sample)
+    frame_tiles: set[tuple[int, int]] = set()
+    tiler = Tiler(sample)
+    for b in sample.buildings:
+        from gridmap.crs import LocalFrame
+
+        minx, miny, maxx, maxy = LocalFrame(sample.crs).to_local(b.footprint).bounds
+        x0, y0, _, _ = tiler.locate(minx, maxy, z)
+        x1, y1, _, _ = tiler.locate(maxx, miny, z)
+        frame_tiles |= {(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)}
+    numbers_checked = symbols_seen = 0
+    for ordinal in sorted(drawing.ordinals):
+        for x, y in sorted(frame_tiles):
+            alone = _placed_boxes(drawing, ordinal, z, x, y, ("room_labels",))
+            full = _placed_boxes(drawing, ordinal, z, x, y, LEVEL_LAYERS)
+            missing = [b for b in alone if b not in full]
+            assert not missing, f"z{z} {x}/{y} level {ordinal}: room labels moved {missing}"
+            others = [b for b in full if b not in alone]
+            symbols_seen += len(others)
+            for label in alone:
+                numbers_checked += 1
+                hits = [o for o in others if _overlap(label, o) > 1.0]
+                assert not hits, f"z{z} {x}/{y} level {ordinal}: {label} covered by {hits}"
+    assert numbers_checked > 50 and symbols_seen > 20
+
+
+# --- @2x tiles ----------------------------------------------------------------------------------
+
+
+def test_2x_tile_is_drawn_natively_not_upscaled(campus: Campus) -> None:
+    """An @2x tile is 512 pixels of the same ground, drawn at twice the density: thin lines
+    stay sharp (not two-pixel smears of the 256 tile) and the picture matches the 256 one."""
+    tiler = Tiler(campus)
+    tx, ty, _, _ = tiler.locate(-15.0, -12.5, 20)
+    one = _rgba(render_tile(campus, 1, 20, tx, ty))
+    two = _rgba(render_tile(campus, 1, 20, tx, ty, scale=2))
+    assert two.shape == (512, 512, 4)
+    # downsampled, the @2x tile shows the same map as the 256 one
+    down = two.reshape(256, 2, 256, 2, 4).mean(axis=(1, 3))
+    assert (np.abs(down - one).max(axis=-1) > 80).mean() < 0.03
+    # and it is not the 256 tile blown up: neighbouring pixel pairs differ somewhere
+    blown = np.repeat(np.repeat(one, 2, axis=0), 2, axis=1)
+    assert (np.abs(two - blown).max(axis=-1) > 60).mean() > 0.005
+
+
+def test_scale_out_of_range(campus: Campus) -> None:
+    with pytest.raises(InvalidQuery, match="scale"):
+        render_tile(campus, 0, 19, 0, 0, scale=3)
+
+
+def test_tile_cache_is_bounded_and_keyed_by_revision() -> None:
+    from tiles.raster import TileCache, TileKey
+
+    cache = TileCache(max_bytes=1000)
+    a, b = TileKey("c", 1, 0, 19, 1, 2, 1), TileKey("c", 2, 0, 19, 1, 2, 1)
+    cache.put(a, b"x" * 600)
+    assert cache.get(a) == b"x" * 600 and cache.get(b) is None
+    cache.put(b, b"y" * 600)  # over the limit: the least recently used goes
+    assert cache.get(a) is None and cache.get(b) == b"y" * 600
+    assert cache.size_bytes == 600 and len(cache) == 1
+    cache.put(a, b"z" * 2000)  # larger than the whole cache: not kept
+    assert cache.get(a) is None and cache.size_bytes == 600
+
+
+# --- the tile route --------------------------------------------------------------------------
+
+
+def _campus_tile_path(campus: Campus, ordinal: int, z: int, suffix: str = "") -> str:
+    tx, ty, _, _ = Tiler(campus).locate(-15.0, -12.5, z)
+    return f"/campuses/{campus.id}/levels/{ordinal}/tiles/{z}/{tx}/{ty}{suffix}.png"
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Every tile the route has drawn (the real renderer, counted)."""
+    calls: list[tuple[Any, ...]] = []
+    real = raster.render_tile
+
+    def counting(c: Campus, *args: Any, **kwargs: Any) -> bytes:
+        calls.append((*args, kwargs.get("scale", 1)))
+        return real(c, *args, **kwargs)
+
+    monkeypatch.setattr(raster, "render_tile", counting)
+    return calls
+
+
+def test_route_serves_2x_tiles_beside_256_ones(viewer: Any, stored_campus: Campus,
+                                               drawn: list[tuple[Any, ...]]) -> None:
+    one = viewer.get(_campus_tile_path(stored_campus, 1, 20))
+    two = viewer.get(_campus_tile_path(stored_campus, 1, 20, "@2x"))
+    for r, size in ((one, 256), (two, 512)):
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "image/png"
+        assert r.headers["cache-control"].startswith("private")
+        assert Image.open(io.BytesIO(r.content)).size == (size, size)
+    assert one.headers["etag"] != two.headers["etag"]
+    assert [c[-1] for c in drawn] == [1, 2]
+    assert viewer.get(_campus_tile_path(stored_campus, 1, 20, "@3x")).status_code == 422
+    assert viewer.get(f"/campuses/{stored_campus.id}/levels/1/tiles/25/0/0@2x.png"
+                      ).status_code == 422
+
+
+def test_route_draws_a_tile_once_per_revision(viewer: Any, stored_campus: Campus, store: Any,
+                                              drawn: list[tuple[Any, ...]]) -> None:
+    path = _campus_tile_path(stored_campus, 0, 19, "@2x")
+    first = viewer.get(path)
+    again = viewer.get(path)
+    assert first.content == again.content and len(drawn) == 1  # the second came from the cache
+    assert again.headers["etag"] == first.headers["etag"]
+    # a revalidation costs a 304, not a drawing
+    assert viewer.get(path, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert len(drawn) == 1
+    # a new revision is drawn again, under a new ETag
+    store.save_revision(dataclasses.replace(stored_campus, name="Renamed"), source="re-import")
+    ctx_reload = viewer.get(path)
+    assert ctx_reload.status_code == 200
+    assert ctx_reload.headers["etag"] != first.headers["etag"]
+    assert len(drawn) == 2
+    assert {e.action for e in store.audit_log()} >= {"tiles"}
