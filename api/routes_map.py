@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentPrincipal, current_principal
 from api.context import Ctx
@@ -103,22 +104,30 @@ def _tile_cache(request: Request) -> raster.TileCache:
     return cache
 
 
+def _tile_headers(campus_id: str, revision: int, ordinal: int, z: int, x: int, y: int,
+                  scale: int, v: str | None) -> dict[str, str]:
+    versioned = v is not None and v == str(revision)
+    cache = f"private, max-age={VERSIONED_TILE_MAX_AGE_S}" if versioned else "private, no-cache"
+    return {"Cache-Control": cache, "ETag": tile_etag(campus_id, revision, ordinal, z, x, y,
+                                                      scale)}
+
+
+def _revalidated(request: Request, headers: dict[str, str]) -> bool:
+    return headers["ETag"] in {t.strip() for t in
+                               request.headers.get("if-none-match", "").split(",")}
+
+
+def _tile_where(ordinal: int, z: int, x: int, y: int, scale: int) -> str:
+    return f"level {ordinal} z{z} {x}/{y}" + ("@2x" if scale == 2 else "")
+
+
 def _tile_response(request: Request, ctx: Ctx, principal: CurrentPrincipal, campus_id: str,
                    ordinal: int, z: int, x: int, y: int, scale: int, v: str | None) -> Response:
-    """Always the current revision. A tile asked for with ``v`` equal to that revision may be
-    cached for a day (a new import changes the URLs); any other tile must be revalidated, so
-    old and new maps never mix. Every tile carries an ``ETag``; a browser revalidating with
-    ``If-None-Match`` gets a 304 without the tile being drawn again. Drawn tiles are kept per
-    campus revision, so the same tile for another officer is not drawn again either."""
-    if x >= 2**z or y >= 2**z:
-        raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
+    """The tile, drawn if this revision's tile is not kept yet (in a worker thread)."""
     loaded = ctx.loaded(request, campus_id, principal)
-    versioned = v is not None and v == str(loaded.revision)
-    cache = f"private, max-age={VERSIONED_TILE_MAX_AGE_S}" if versioned else "private, no-cache"
-    etag = tile_etag(campus_id, loaded.revision, ordinal, z, x, y, scale)
-    headers = {"Cache-Control": cache, "ETag": etag}
-    where = f"level {ordinal} z{z} {x}/{y}" + ("@2x" if scale == 2 else "")
-    if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+    headers = _tile_headers(campus_id, loaded.revision, ordinal, z, x, y, scale, v)
+    where = _tile_where(ordinal, z, x, y, scale)
+    if _revalidated(request, headers):
         ctx.audit_tile(request, principal, campus_id, ordinal, where)
         return Response(status_code=304, headers=headers)
     tiles = _tile_cache(request)
@@ -132,23 +141,50 @@ def _tile_response(request: Request, ctx: Ctx, principal: CurrentPrincipal, camp
     return Response(png, media_type="image/png", headers=headers)
 
 
+async def _tile(request: Request, ctx: Ctx, principal: CurrentPrincipal, campus_id: str,
+                ordinal: int, z: int, x: int, y: int, scale: int, v: str | None) -> Response:
+    """Always the current revision. A tile asked for with ``v`` equal to that revision may be
+    cached for a day (a new import changes the URLs); any other tile must be revalidated, so
+    old and new maps never mix. Every tile carries an ``ETag``; a browser revalidating with
+    ``If-None-Match`` gets a 304 without the tile being drawn again. Drawn tiles are kept per
+    campus revision, so the same tile for another officer is not drawn again either: such a
+    tile (or a 304) is answered on the event loop; anything else (a first load, a refusal, a
+    drawing, an audit queue that could block) in a worker thread. Every request is audited."""
+    if x >= 2**z or y >= 2**z:
+        raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
+    loaded = ctx.loaded_if_cached(campus_id, principal)
+    if loaded is not None and not ctx.audit_would_wait():
+        headers = _tile_headers(campus_id, loaded.revision, ordinal, z, x, y, scale, v)
+        revalidated = _revalidated(request, headers)
+        png = None if revalidated else _tile_cache(request).get(
+            raster.TileKey(campus_id, loaded.revision, ordinal, z, x, y, scale))
+        if revalidated or png is not None:
+            ctx.audit_tile(request, principal, campus_id, ordinal,
+                           _tile_where(ordinal, z, x, y, scale))
+            if png is None:
+                return Response(status_code=304, headers=headers)
+            return Response(png, media_type="image/png", headers=headers)
+    return await run_in_threadpool(_tile_response, request, ctx, principal, campus_id, ordinal,
+                                   z, x, y, scale, v)
+
+
 # the @2x route comes first: "{y}.png" would otherwise take "5@2x.png" and refuse "5@2x"
 @router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}@2x.png",
             summary="High-density raster tile (512 pixels, XYZ web mercator) of one level")
-def tile_2x(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
-            request: Request, ctx: Ctx, principal: CurrentPrincipal,
-            v: TileVersion = None) -> Response:
+async def tile_2x(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
+                  request: Request, ctx: Ctx, principal: CurrentPrincipal,
+                  v: TileVersion = None) -> Response:
     """As the 256-pixel tile, drawn at twice the pixel density for high-density screens."""
-    return _tile_response(request, ctx, principal, campus_id, ordinal, z, x, y, 2, v)
+    return await _tile(request, ctx, principal, campus_id, ordinal, z, x, y, 2, v)
 
 
 @router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png",
             summary="Raster tile (XYZ, web mercator) of one level")
-def tile(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
-         request: Request, ctx: Ctx, principal: CurrentPrincipal,
-         v: TileVersion = None) -> Response:
+async def tile(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
+               request: Request, ctx: Ctx, principal: CurrentPrincipal,
+               v: TileVersion = None) -> Response:
     """A 256-pixel tile; see the ``@2x`` route for high-density screens."""
-    return _tile_response(request, ctx, principal, campus_id, ordinal, z, x, y, 1, v)
+    return await _tile(request, ctx, principal, campus_id, ordinal, z, x, y, 1, v)
 
 
 @router.get("/static/{path:path}", summary="Web map assets (Leaflet, gridmap.js/css)")
