@@ -1,0 +1,202 @@
+"""What one campus can be called: its room numbers, names, building words and vocabulary,
+built once per index so that reading a query only looks things up."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from gridmap.index import CampusIndex
+from gridmap.lookup.phrasing import (
+    GENERIC_WORDS,
+    MIN_COMPOUND_HEAD,
+    QUERY_WORDS,
+    STOP_WORDS,
+    clean,
+    key,
+    loose_number,
+    name_parts,
+    normalise_number,
+    stem,
+)
+from gridmap.model import Unit
+from gridmap.vocabulary import (
+    AMENITY_WORDS,
+    GROUNDS_WORDS,
+    RESTROOM_WORDS,
+    ROOM_WORDS,
+    is_restroom_phrase,
+    restroom_gender,
+)
+
+_HALLWAY_CATEGORIES = frozenset({"walkway", "hallway", "corridor", "circulation", "lobby"})
+_NO_NAMES: frozenset[int] = frozenset()
+
+
+def is_hallway(unit: Unit) -> bool:
+    return unit.category.split(".")[0].lower() in _HALLWAY_CATEGORIES
+
+
+def is_restroom(unit: Unit) -> bool:
+    return unit.category.lower().startswith("restroom") or is_restroom_phrase(unit.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """One name a feature is known by, folded for matching."""
+
+    kind: str  # "unit", "amenity", "grounds", "building"
+    feature_id: str
+    text: str
+
+
+class CampusLexicon:
+    """Tables of the words one campus answers to; see the attributes set in ``__init__``."""
+
+    def __init__(self, index: CampusIndex) -> None:
+        self.index = index
+        campus = index.campus
+        self.units = {u.id: u for u in campus.units}
+        self.openings = {o.id: o for o in campus.openings}
+        self.amenities = {a.id: a for a in campus.amenities}
+        self.grounds = {g.id: g for g in campus.grounds}
+        self.by_number: dict[str, list[Unit]] = {}
+        self.by_loose_number: dict[str, list[Unit]] = {}
+        for u in campus.units:
+            if u.number:
+                self.by_number.setdefault(normalise_number(u.number), []).append(u)
+                loose = loose_number(u.number)
+                if loose:
+                    self.by_loose_number.setdefault(loose, []).append(u)
+        # "214" -> 214A, 214B (numbers with a letter after); "12" -> B12 (a letter before)
+        self.by_stem: dict[str, list[tuple[str, list[Unit]]]] = {}
+        self.by_tail: dict[str, list[tuple[str, list[Unit]]]] = {}
+        for number, units in self.by_loose_number.items():
+            if head := re.fullmatch(r"(.*\d)[A-Z]{1,3}", number):
+                self.by_stem.setdefault(head.group(1), []).append((number, units))
+            if tail := re.fullmatch(r"[A-Z]{1,3}(\d.*)", number):
+                self.by_tail.setdefault(tail.group(1), []).append((number, units))
+        self.buildings_by_word: dict[str, str] = {}
+        for b in campus.buildings:
+            words = [b.id, b.short_name, *name_parts(b.name), *b.aliases]
+            for word in words:
+                said = clean(word)
+                if said:
+                    self.buildings_by_word.setdefault(said, b.id)
+                    self.buildings_by_word.setdefault(f"building {said}", b.id)
+        # long building words (not a single letter) qualify a phrase without a preposition:
+        # "gym door 4", "door 4 gym"; longest first
+        self.building_phrases = sorted(
+            (w for w in self.buildings_by_word if len(w) > 1 and not w.startswith("building ")),
+            key=len, reverse=True)
+        self.names: list[Name] = []
+        for u in campus.units:
+            for name in (u.name, *u.aliases):
+                for part in name_parts(name) if name else ():
+                    self.names.append(Name("unit", u.id, part))
+        for a in campus.amenities:
+            for part in name_parts(a.name) if a.name else ():
+                self.names.append(Name("amenity", a.id, part))
+        for g in campus.grounds:
+            for part in name_parts(g.name) if g.name else ():
+                self.names.append(Name("grounds", g.id, part))
+        self.name_choices = [key(n.text) for n in self.names]
+        self.name_tokens = [frozenset(map(stem, c.split())) for c in self.name_choices]
+        self.exact_names: dict[str, list[Name]] = {}
+        for n, processed in zip(self.names, self.name_choices, strict=True):
+            self.exact_names.setdefault(processed, []).append(n)
+        self.building_names = [
+            (key(p), b.id)
+            for b in campus.buildings for p in (*name_parts(b.name), *b.aliases)]
+        # room names (and their spoken words) held by rooms of one building only
+        held: dict[str, set[str]] = {}
+        for n in self.names:
+            if n.kind == "unit":
+                held.setdefault(key(n.text), set()).add(self.units[n.feature_id].building_id)
+        for word, names in ROOM_WORDS.items():
+            for name in names:
+                if key(name) in held:
+                    held.setdefault(key(word), set()).update(held[key(name)])
+        self.room_buildings = {k: next(iter(v)) for k, v in held.items()
+                               if len(v) == 1 and k and k not in self.buildings_by_word}
+        # names (and their spoken words) of rooms that are most of their building
+        big = {key(n.text) for n in self.names if n.kind == "unit" and (
+            index.shapes[n.feature_id].area
+            >= 0.5 * index.footprints[self.units[n.feature_id].building_id].area)}
+        big |= {key(w) for w, names in ROOM_WORDS.items()
+                if any(key(name) in big for name in names)}
+        self.room_is_building = frozenset(k for k in self.room_buildings if k in big)
+        self.possessive_stems = frozenset(self.building_phrases) | frozenset(self.room_buildings)
+        # grounds words that end a compound ("...parkplatz"), longest first
+        self.compound_heads = sorted((w for w in GROUNDS_WORDS
+                                      if " " not in w and len(w) >= MIN_COMPOUND_HEAD),
+                                     key=len, reverse=True)
+        self.restrooms = [u for u in campus.units if is_restroom(u)]
+        self.restroom_ids = frozenset(u.id for u in self.restrooms)
+        self.hallways = [u for u in campus.units if is_hallway(u)]
+        self.name_extra = [self._extra_words(n) for n in self.names]
+        self.name_kind_words = [e - GENERIC_WORDS for e in self.name_extra]
+        self.name_kind_phrases = [self._kind_phrases(n) for n in self.names]
+        self.name_gendered_restroom = [
+            n.kind == "unit" and is_restroom(self.units[n.feature_id])
+            and restroom_gender(n.text) is not None for n in self.names]
+        with_word: dict[str, set[int]] = {}
+        with_prefix: dict[str, set[int]] = {}
+        for i, toks in enumerate(self.name_tokens):
+            for w in toks:
+                with_word.setdefault(w, set()).add(i)
+                for end in range(3, len(w) - 1):
+                    with_prefix.setdefault(w[:end], set()).add(i)
+        self.names_with_word = {w: frozenset(v) for w, v in with_word.items()}
+        self.names_with_prefix = {w: frozenset(v) for w, v in with_prefix.items()}
+        self.vocabulary = self._vocabulary()
+        # single letters that are words of names ("Pre-K Classroom"), not articles
+        self.name_letters = frozenset(
+            t for toks in self.name_tokens for t in toks if len(t) == 1 and t.isalpha()
+        ) - STOP_WORDS
+        self.long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
+
+    def names_holding(self, word: str) -> frozenset[int]:
+        """Indexes of the names holding ``word``, or a word it is the start of ("chem")."""
+        return self.names_with_word.get(word, _NO_NAMES) | self.names_with_prefix.get(
+            word, _NO_NAMES)
+
+    def _vocabulary(self) -> frozenset[str]:
+        """Every word the campus or the lookup knows: a query word outside it is context."""
+        texts: list[str] = [n.text for n in self.names]
+        texts += list(self.buildings_by_word)
+        texts += list(AMENITY_WORDS) + list(GROUNDS_WORDS)
+        texts += [w for k, vs in ROOM_WORDS.items() for w in (k, *vs)]
+        texts += [lv.name for lv in self.index.campus.levels]
+        texts += [u.number for u in self.index.campus.units if u.number]
+        words = {w for t in texts for w in key(t).split()}
+        return frozenset(words | QUERY_WORDS)
+
+    def _kind_phrases(self, n: Name) -> tuple[frozenset[str], ...]:
+        """The phrases that say a name's kind, as word sets ({"electrical", "panel"})."""
+        if n.kind == "grounds":
+            g = self.grounds[n.feature_id].kind
+            said = [w for w, k in GROUNDS_WORDS.items() if k is g]
+        elif n.kind == "amenity":
+            a = self.amenities[n.feature_id].kind
+            said = [w for w, k in AMENITY_WORDS.items() if k is a]
+        elif n.kind == "unit" and n.feature_id in self.restroom_ids:
+            said = list(RESTROOM_WORDS)
+        else:
+            said = []
+        return tuple(frozenset(map(stem, key(w).split())) for w in said)
+
+    def _extra_words(self, n: Name) -> frozenset[str]:
+        """Words that may go with a name without changing what it names: its kind's words."""
+        extra = set(GENERIC_WORDS)
+        if n.kind == "grounds":
+            kind = self.grounds[n.feature_id].kind
+            extra.update(w for word, k in GROUNDS_WORDS.items() if k is kind
+                         for w in word.split())
+        elif n.kind == "amenity":
+            akind = self.amenities[n.feature_id].kind
+            extra.update(w for word, k in AMENITY_WORDS.items() if k is akind
+                         for w in word.split())
+        elif n.kind == "unit" and is_restroom(self.units[n.feature_id]):
+            extra.update(RESTROOM_WORDS)
+        return frozenset(map(stem, extra))
