@@ -30,6 +30,7 @@ from api.imagery import (
 from api.routes_campus import CampusId
 from api.store import ImageryInfo
 from gridmap.errors import Forbidden, ImageryTooLarge, NoImagery
+from importers.imagery import size_text
 
 router = APIRouter(dependencies=[Depends(current_principal)])
 
@@ -119,9 +120,8 @@ async def _body(request: Request, ctx: AppContext, principal: Principal, campus_
 def _refuse_size(request: Request, ctx: AppContext, principal: Principal, campus_id: str,
                  name: str, size: int, limit: int) -> None:
     more = "" if request.headers.get("content-length") else "at least "
-    exc = ImageryTooLarge(
-        f"imagery upload is {more}{size / 1_048_576:.1f} MB, over the "
-        f"{limit / 1_048_576:.1f} MB limit (GRIDMAP_IMAGERY_MAX_MB)")
+    exc = ImageryTooLarge(f"imagery upload is {more}{size_text(size)}, over the "
+                          f"{size_text(limit)} limit (GRIDMAP_IMAGERY_MAX_MB)")
     ctx.audit(request, principal, "imagery_rejected", campus_id, f"{name}: {exc}")
     raise exc
 

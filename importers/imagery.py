@@ -66,6 +66,8 @@ GDAL_CACHE_MB = 128
 JPEG_QUALITY = 85
 BLOCK_SIZE = 256
 
+_UNREADABLE = "the TIFF cannot be read (truncated or damaged)"
+_PIXELS_UNREADABLE = "the TIFF's pixel data cannot be read (truncated or damaged)"
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
 _OTHER_FORMATS = (
     (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
@@ -114,17 +116,15 @@ def prepare_imagery(
             try:
                 src = memfile.open(driver="GTiff")
             except RasterioError as exc:
-                raise CorruptImagery(f"cannot read the TIFF: {_gdal_message(exc)}",
-                                     user_message="the TIFF cannot be read (truncated or "
-                                     "damaged)") from exc
+                raise CorruptImagery(f"{_UNREADABLE}: {_gdal_message(exc)}",
+                                     user_message=_UNREADABLE) from exc
             with src:
                 output = _prepare_open(src, campus, max_pixels, max_output_pixels)
     except rasterio.errors.CRSError as exc:
         raise UnknownCRS(f"unusable coordinate reference system: {_gdal_message(exc)}") from exc
     except (RasterioError, _cple_errors()) as exc:
-        raise CorruptImagery(f"cannot read the imagery's pixels: {_gdal_message(exc)}",
-                             user_message="the TIFF's pixel data cannot be read "
-                             "(truncated or damaged)") from exc
+        raise CorruptImagery(f"{_PIXELS_UNREADABLE}: {_gdal_message(exc)}",
+                             user_message=_PIXELS_UNREADABLE) from exc
     out_bytes, bounds, resolution_m, width, height, source_crs = output
     return PreparedImagery(
         data=out_bytes, digest=hashlib.sha256(out_bytes).hexdigest(), bounds_3857=bounds,
@@ -156,12 +156,13 @@ def _source_bytes(source: Path | bytes, max_bytes: int) -> bytes:
 
 
 def _too_many_bytes(size: int, max_bytes: int) -> ImageryTooLarge:
-    return ImageryTooLarge(f"imagery file is {_mb(size)}, over the {_mb(max_bytes)} limit "
-                           "(GRIDMAP_IMAGERY_MAX_MB)")
+    return ImageryTooLarge(f"imagery file is {size_text(size)}, over the "
+                           f"{size_text(max_bytes)} limit (GRIDMAP_IMAGERY_MAX_MB)")
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1_048_576:.1f} MB"
+def size_text(n: int) -> str:
+    """A byte count for a message: ``51 KB``, ``12.5 MB``."""
+    return f"{n / 1_048_576:.1f} MB" if n >= 1_048_576 else f"{n / 1024:.0f} KB"
 
 
 def _check_is_tiff(data: bytes) -> None:
@@ -251,8 +252,8 @@ def _check_size(src: DatasetReader, max_pixels: int) -> None:
     per_block = block_h * block_w * itemsize * (src.count if _pixel_interleaved(src) else 1)
     if per_block > MAX_BLOCK_BYTES:
         raise ImageryTooLarge(
-            f"imagery is stored in blocks of {block_w} x {block_h} pixels ({_mb(per_block)} "
-            f"each, over {_mb(MAX_BLOCK_BYTES)}); re-save it tiled "
+            f"imagery is stored in blocks of {block_w} x {block_h} pixels ({size_text(per_block)} "
+            f"each, over {size_text(MAX_BLOCK_BYTES)}); re-save it tiled "
             "(gdal_translate -co TILED=YES)")
 
 
@@ -326,7 +327,7 @@ def _footprint(src: DatasetReader, dst_crs: str, steps: int = 16) -> Polygon:
     for i in range(steps):
         t = i / steps
         edge.append((0.0, h * (1 - t)))
-    xs, ys = zip(*(src.transform * p for p in edge), strict=True)
+    xs, ys = zip(*(src.transform @ p for p in edge), strict=True)
     tx, ty = transform(src.crs, dst_crs, list(xs), list(ys))
     if not all(math.isfinite(v) for v in (*tx, *ty)):
         raise UnknownCRS(f"the imagery's corners cannot be placed on the earth from its "
@@ -404,8 +405,8 @@ def native_resolution_m(src: DatasetReader, campus: Campus) -> float:
     frame = LocalFrame(campus.crs)
     centre = campus_site(campus).centroid
     (sx,), (sy,) = transform("EPSG:4326", src.crs, [centre.x], [centre.y])
-    col, row = ~src.transform * (sx, sy)
-    corners = [src.transform * (col + dc, row + dr) for dc, dr in ((0, 0), (1, 0), (0, 1))]
+    col, row = ~src.transform @ (sx, sy)
+    corners = [src.transform @ (col + dc, row + dr) for dc, dr in ((0, 0), (1, 0), (0, 1))]
     lons, lats = transform(src.crs, "EPSG:4326", [c[0] for c in corners], [c[1] for c in corners])
     (x0, y0), (x1, y1), (x2, y2) = (frame.xy(lo, la) for lo, la in zip(lons, lats, strict=True))
     area = abs((x1 - x0) * (y2 - y0) - (y1 - y0) * (x2 - x0))
@@ -491,7 +492,8 @@ def _reproject(src: DatasetReader, bands: list[int], alpha: int | None,
     transform = from_origin(target.west, target.north, target.pixel, target.pixel)
     options: dict[str, Any] = {"src_alpha": alpha} if alpha else {}
     with WarpedVRT(src, crs=WEB_MERCATOR, transform=transform, width=target.width,
-                   height=target.height, resampling=Resampling.bilinear, add_alpha=True,
+                   height=target.height, resampling=Resampling.bilinear,
+                   add_alpha=alpha is None,  # a source alpha band is warped as the alpha
                    warp_mem_limit=64, **options) as vrt:
         alpha_band = vrt.colorinterp.index(ColorInterp.alpha) + 1
         profile = {
