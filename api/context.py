@@ -13,7 +13,6 @@ Refused requests (401, 403, 404 for a hidden campus, 429) are audited through
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import threading
@@ -24,6 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Request
 
 from api.auth import Principal, audit_entry, client_of
@@ -106,8 +106,9 @@ class LoadedCampus:
             candidate["campus_id"] = candidate.get("campus_id") or self.campus.id
         result["campus"] = self.campus.id
         result["revision"] = self.revision
-        body = json.dumps(result, ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":")).encode("utf-8")
+        # orjson: a tenth of json.dumps's cost on these answers (UTF-8, compact). Published
+        # revisions hold finite coordinates only (api.publish), so no NaN reaches it.
+        body = orjson.dumps(result)
         answer = (str(result.get("status")), body)
         if keep > 0:
             with self._lock:
