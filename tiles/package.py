@@ -41,6 +41,7 @@ import json
 import math
 import zipfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,12 @@ from gridmap.crs import LocalFrame
 from gridmap.errors import PackageError
 from gridmap.gazetteer import GazetteerRow, gazetteer
 from gridmap.index import CampusIndex
-from gridmap.model import Amenity, AmenityKind, Campus, Opening, Unit
+from gridmap.lookup.phrasing import GENERIC_WORDS, HALLWAY_WORDS, STOP_WORDS
+from gridmap.model import Amenity, AmenityKind, Campus, GroundsKind, Opening, Unit
 from gridmap.vocabulary import (
     ABBREVIATIONS,
     AMENITY_WORDS,
+    GROUNDS_WORDS,
     RESTROOM_WORDS,
     ROOM_WORDS,
     category_gender,
@@ -99,6 +102,12 @@ def tile_slots(campus: Campus, *, imagery: bool) -> list[dict[str, Any]]:
     return slots
 
 
+def _grid_bounds(campus: Campus) -> tuple[float, float, float, float]:
+    """(min lon, min lat, max lon, max lat) of the campus grid: the area a package draws."""
+    b = gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
+    return b.minx, b.miny, b.maxx, b.maxy
+
+
 def _tile_x(lon: float, z: int) -> int:
     return min((1 << z) - 1, max(0, int((lon + 180.0) / 360.0 * (1 << z))))
 
@@ -140,7 +149,7 @@ def _imagery_slot(dataset: Any, z: int, x: int, y: int, size: int) -> Any:
         return None
     if bands < 3:
         data = np.repeat(data[:1], 3, axis=0)
-    rgba = np.dstack([*data[:3].astype("uint8"), mask.astype("uint8")])
+    rgba = np.dstack([*data[:3].astype("uint8"), np.where(mask > 0, 255, 0).astype("uint8")])
     return Image.fromarray(rgba, "RGBA")
 
 
@@ -181,22 +190,23 @@ def tiles_archive(campus: Campus, *, min_zoom: int = DEFAULT_MIN_ZOOM,
     from pmtiles.writer import Writer
 
     check_zoom_range(min_zoom, max_zoom)
-    bounds = tuple(gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs)))
+    bounds = _grid_bounds(campus)
     slots = tile_slots(campus, imagery=imagery is not None)
     tiles: list[tuple[int, bytes]] = []
-    dataset = None
-    if imagery is not None:
-        import rasterio
+    with ExitStack() as stack:
+        dataset = None
+        if imagery is not None:
+            import rasterio
 
-        dataset = rasterio.open(imagery)
-    try:
-        for z, x, y in _tiles_over(bounds, min_zoom, max_zoom):  # type: ignore[arg-type]
+            from importers.imagery import use_rasterio_proj_data
+
+            stack.enter_context(rasterio.Env())
+            use_rasterio_proj_data()
+            dataset = stack.enter_context(rasterio.open(imagery))
+        for z, x, y in _tiles_over(bounds, min_zoom, max_zoom):
             png = _stacked_tile(campus, slots, z, x, y, scale, dataset)
             if png is not None:
                 tiles.append((zxy_to_tileid(z, x, y), png))
-    finally:
-        if dataset is not None:
-            dataset.close()
     if not tiles:
         raise PackageError(f"campus {campus.id} draws nothing at zoom {min_zoom}-{max_zoom}")
     tiles.sort(key=lambda t: t[0])
@@ -347,6 +357,13 @@ def places(index: CampusIndex) -> list[dict[str, Any]]:
             if unit.category.lower().startswith("restroom") or is_restroom_phrase(unit.name):
                 entry["restroom"] = sorted(
                     {category_gender(unit.category), restroom_gender(unit.name)} - {None})
+                entry["kind_phrases"] = sorted(RESTROOM_WORDS)
+        elif row.feature_type == "amenity":
+            kind = AmenityKind(row.kind)
+            entry["kind_phrases"] = [w for w, k in AMENITY_WORDS.items() if k is kind]
+        elif row.feature_type == "grounds":
+            grounds_kind = GroundsKind(row.kind)
+            entry["kind_phrases"] = [w for w, k in GROUNDS_WORDS.items() if k is grounds_kind]
         out.append(entry)
     return out
 
@@ -355,6 +372,9 @@ def search_vocabulary() -> dict[str, Any]:
     """The server's own word lists the offline matcher reads (never a copy in JavaScript)."""
     return {
         "restroom_words": sorted(RESTROOM_WORDS, key=len, reverse=True),
+        "generic_words": sorted(GENERIC_WORDS),
+        "stop_words": sorted(STOP_WORDS),
+        "hallway_words": sorted(HALLWAY_WORDS),
         # (pattern, gender): Python regular expressions JavaScript reads alike
         "gender_words": [list(pair) for pair in vocabulary._GENDER_WORDS],
         "amenity_words": {w: k.value for w, k in AMENITY_WORDS.items()},
@@ -390,7 +410,7 @@ def package_book(campus: Campus, *, revision: int, imagery: Path | None) -> byte
 
 def _meta(campus: Campus, revision: int, min_zoom: int, max_zoom: int, *, imagery: bool,
           book: str | None) -> dict[str, Any]:
-    minlon, minlat, maxlon, maxlat = gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
+    minlon, minlat, maxlon, maxlat = _grid_bounds(campus)
     return {
         "format": FORMAT_VERSION,
         "campus": {"id": campus.id, "name": campus.name, "address": campus.address},

@@ -26,6 +26,7 @@
   const EXACT = 100;
   const FOUND_THRESHOLD = 90;
   const QUALIFIED_NAME_SCORE = 92;
+  const UNIQUE_WORD_SCORE = 93;
   const LOOSE_NUMBER_SCORE = 88;
   const MAX_QUERY_LENGTH = 200;
 
@@ -397,18 +398,76 @@
       for (const u of unknown) addUnit(hits, u, 80);
     }
 
+    function nameHit(p, score, building, hits) {
+      if (building !== null && p.building !== building) return;
+      if (p.type === 'grounds' && building !== null) return;
+      if (p.type === 'unit') addUnit(hits, p, score);
+      else hits.others.push({score, place: p, kind: p.type});
+    }
+
+    // names by their words (the server's _whole_words, its first rule): "vestibule", "staff
+    // restroom" is the one name holding every word said, or a word it starts
+    const stem = (w) => (w.length > 3 && w.endsWith('s') && !w.endsWith('ss') ? w.slice(0, -1) : w);
+    const stemmed = (phrase) => new Set(key(phrase).split(' ').filter(Boolean).map(stem));
+    const generic = vocabulary.generic_words;
+    const stopWords = new Set(vocabulary.stop_words);
+    const hallwayWords = new Set(vocabulary.hallway_words);
+    const wordNames = [];
+    const withWord = new Map();
+    const withPrefix = new Map();
+    for (const p of places) {
+      if (p.type !== 'unit' && p.type !== 'amenity' && p.type !== 'grounds') continue;
+      const phrases = p.kind_phrases || [];
+      // a restroom's kind words count whole; a point's or a ground's word by word
+      const extraWords = p.restroom ? [...generic, ...phrases]
+        : [...generic, ...phrases.flatMap((w) => w.split(' '))];
+      const extra = new Set(extraWords.map(stem));
+      const kindWords = new Set([...extra].filter((w) => !generic.map(stem).includes(w)));
+      for (const name of p.names) {
+        for (const part of nameParts(name)) {
+          const i = wordNames.length;
+          const tokens = stemmed(part);
+          wordNames.push({place: p, tokens, extra, kindWords, kindPhrases: phrases.map(stemmed)});
+          for (const t of tokens) {
+            push(withWord, t, i);
+            for (let end = 3; end < t.length - 1; end += 1) push(withPrefix, t.slice(0, end), i);
+          }
+        }
+      }
+    }
+    const subset = (a, b) => [...a].every((w) => b.has(w));
+
+    function kindSaid(words, n) {
+      const named = [...n.tokens].filter((t) => n.kindWords.has(t));
+      if (!named.length || named.every((t) => words.has(t))) return true;
+      return n.kindPhrases.some((phrase) => subset(phrase, words));
+    }
+
+    function wholeWords(words, building, hits) {
+      const holding = [...words].map((w) => new Set([...(withWord.get(w) || []), ...(withPrefix.get(w) || [])]));
+      if (!holding.length) return;
+      const containing = [...holding[0]].filter((i) => holding.every((h) => h.has(i))).sort((a, b) => a - b);
+      const features = new Set(containing.map((i) => wordNames[i].place.type + ':' + wordNames[i].place.id));
+      const only = words.size === 1 ? [...words][0] : null;
+      const genderOnly = only !== null && (restroomGender(only) !== null || hallwayWords.has(only));
+      if (features.size !== 1 || ![...words].some((w) => w.length > 2) || genderOnly) return;
+      const n = wordNames[containing[0]];
+      if (kindSaid(words, n) && [...words].some((w) => !n.extra.has(w))) {
+        nameHit(n.place, UNIQUE_WORD_SCORE, building, hits);
+      }
+    }
+
     function nameHits(q, building, hits) {
       if ((q.match(/\p{L}/gu) || []).length < 3) return;
       const restroom = isRestroomPhrase(q);
-      for (const variant of roomNameVariants(q)) {
+      roomNameVariants(q).forEach((variant, rank) => {
         for (const p of exactNames.get(key(variant)) || []) {
           if (restroom && restroomIds.has(p.id)) continue;
-          if (building !== null && p.building !== building) continue;
-          if (p.type === 'grounds' && building !== null) continue;
-          if (p.type === 'unit') addUnit(hits, p, EXACT);
-          else hits.others.push({score: EXACT, place: p, kind: p.type});
+          nameHit(p, EXACT, building, hits);
         }
-      }
+        const words = new Set([...stemmed(variant)].filter((w) => !stopWords.has(w)));
+        if (rank === 0 && words.size) wholeWords(words, building, hits);
+      });
     }
 
     function buildingNamed(q, hits) {
