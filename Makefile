@@ -37,6 +37,7 @@ bench: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python bench/bench_lookup.py
 	$(BIN)/python -m bench.bench_tiles
 	$(BIN)/python -m bench.bench_corpus
+	$(BIN)/python -m bench.bench_book
 
 # Dispatcher corpus accuracy on both sample campuses (`make eval V=1` lists the failing rows).
 .PHONY: eval

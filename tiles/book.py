@@ -24,7 +24,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gridmap.crs import LocalFrame
 from gridmap.model import Campus
 from tiles.book_indexes import door_rows, quick_reference, room_rows
 from tiles.book_pages import (
@@ -47,7 +46,6 @@ from tiles.book_sheets import (
     page_layout,
     paper_size,
     plan_map_sheets,
-    web_mercator_zoom,
 )
 from tiles.geopdf import georeference
 
@@ -66,11 +64,10 @@ def map_sheet_pdf(campus: Campus, sheet: MapSheet, imagery: Path | None) -> byte
     from tiles.cartography import MapView, render_pdf
 
     b = sheet.bbox
-    centre_lat = LocalFrame(campus.crs).lonlat((b.minx + b.maxx) / 2, (b.miny + b.maxy) / 2)[1]
     view = MapView(
         ordinal=sheet.ordinal, srs=campus.crs, bbox=(b.minx, b.miny, b.maxx, b.maxy),
         width=round(sheet.frame.width), height=round(sheet.frame.height),
-        zoom=web_mercator_zoom(sheet.scale, centre_lat), scale_factor=1.0,
+        zoom=sheet.zoom, scale_factor=1.0,
         imagery=imagery if sheet.ordinal is None else None, purpose="print",
         grid=True, grid_labels=False,
     )

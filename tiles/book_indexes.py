@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass
 
 from gridmap import grid as gridlib
-from gridmap.crs import LocalFrame
 from gridmap.errors import OutsideGrid
 from gridmap.model import AmenityKind, Campus
 from gridmap.sides import door_sides
+from tiles.book_sheets import campus_frame
 
 _CHUNKS = re.compile(r"(\d+)")
 
@@ -81,7 +81,7 @@ def _cell(campus: Campus, x: float, y: float) -> str:
 
 def room_rows(campus: Campus) -> list[RoomRow]:
     """Every room with a number or a name: number, name, building letter, level, cell."""
-    frame = LocalFrame(campus.crs)
+    frame = campus_frame(campus.crs)
     letters = {b.id: b.short_name for b in campus.buildings}
     levels = {lv.id: lv for lv in campus.levels}
     rows = []
@@ -99,7 +99,7 @@ def room_rows(campus: Campus) -> list[RoomRow]:
 
 def door_rows(campus: Campus) -> list[DoorRow]:
     """Every exterior door: building, number, fire service side, cell, level."""
-    frame = LocalFrame(campus.crs)
+    frame = campus_frame(campus.crs)
     sides = door_sides(campus)
     levels = {lv.id: lv for lv in campus.levels}
     order = {b.id: i for i, b in enumerate(campus.buildings)}
@@ -117,7 +117,7 @@ def door_rows(campus: Campus) -> list[DoorRow]:
 
 def quick_reference(campus: Campus) -> list[tuple[str, list[PointRow]]]:
     """The quick reference's groups (see :data:`QUICK_REFERENCE`), each with its points."""
-    frame = LocalFrame(campus.crs)
+    frame = campus_frame(campus.crs)
     letters = {b.id: b.short_name for b in campus.buildings}
     levels = {lv.id: lv for lv in campus.levels}
     order = {b.id: i for i, b in enumerate(campus.buildings)}

@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gridmap import grid as gridlib
-from gridmap.crs import LocalFrame
 from gridmap.model import Campus
 from tiles import style
 from tiles.book_indexes import DoorRow, PointRow, RoomRow
-from tiles.book_sheets import MapSheet, PageLayout, Rect
+from tiles.book_sheets import MapSheet, PageLayout, Rect, campus_frame
 from tiles.style import RGBA
 
 if TYPE_CHECKING:
@@ -345,7 +344,7 @@ def draw_panel(c: Canvas, layout: PageLayout, campus: Campus, sheet: MapSheet,
 def key_map_drawer(campus: Campus, sheet: MapSheet) -> Callable[[Canvas, Rect], None]:
     """Draws where this sheet lies: the campus grid, every building, this level's sheets (this
     one filled), so a reader of a split level knows which sheet to turn to."""
-    frame = LocalFrame(campus.crs)
+    frame = campus_frame(campus.crs)
     extent = gridlib.extent(campus.grid)
     outlines = [(b.id, frame.to_local(b.footprint)) for b in campus.buildings]
 

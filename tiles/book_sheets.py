@@ -13,8 +13,10 @@ Page coordinates are PDF points (1/72 inch), origin at the bottom left of the pa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, NamedTuple
 
 from gridmap import grid as gridlib
@@ -77,6 +79,13 @@ class PageLayout:
     label_band: float
 
 
+@lru_cache(maxsize=16)
+def campus_frame(crs: str) -> LocalFrame:
+    """One :class:`LocalFrame` per campus CRS for the whole book: building its pyproj
+    transformers costs tens of milliseconds each time."""
+    return LocalFrame(crs)
+
+
 def paper_size(size: str) -> PaperSize:
     """The paper size named, or :class:`InvalidQuery` naming the ones there are."""
     if size not in PAPER_SIZES:
@@ -112,6 +121,8 @@ class MapSheet:
     bbox: gridlib.Bounds
     scale: int  # the sheet is printed at 1:scale
     frame: Rect  # where the map is drawn on the page, points
+    #: the Web Mercator zoom whose detail matches this scale (see :func:`web_mercator_zoom`)
+    zoom: float = 18.0
     part: int = 1
     parts: int = 1
     #: every part's bbox of this building level, for the key map (one entry when not split)
@@ -196,8 +207,8 @@ def level_sheets(
               for (x0, x1) in _split(extent.minx, extent.maxx, room_x)]
     framed = [_framed(area, piece, scale) for piece in pieces]
     siblings = tuple(bbox for bbox, _ in framed)
-    return [MapSheet(title, ordinal, building.id, bbox, scale, rect, i + 1, len(framed),
-                     siblings)
+    return [MapSheet(title, ordinal, building.id, bbox, scale, rect, part=i + 1,
+                     parts=len(framed), siblings=siblings)
             for i, (bbox, rect) in enumerate(framed)]
 
 
@@ -209,14 +220,16 @@ def plan_map_sheets(campus: Campus, size: PaperSize, level: int | None) -> list[
             f"campus {campus.id} has no level {level}; its levels are "
             + ", ".join(f"{o} ({campus.ordinal_name(o)})" for o in campus.ordinals))
     layout = page_layout(size)
-    frame = LocalFrame(campus.crs)
+    frame = campus_frame(campus.crs)
     sheets = [overview_sheet(campus, layout)]
     for building in campus.buildings:
         ordinals = sorted(lv.ordinal for lv in campus.levels if lv.building_id == building.id)
         for ordinal in ordinals:
             if level is None or ordinal == level:
                 sheets.extend(level_sheets(campus, building, ordinal, layout, frame))
-    return sheets
+    grid = gridlib.extent(campus.grid)
+    latitude = frame.lonlat((grid.minx + grid.maxx) / 2, (grid.miny + grid.maxy) / 2)[1]
+    return [dataclasses.replace(s, zoom=web_mercator_zoom(s.scale, latitude)) for s in sheets]
 
 
 def web_mercator_zoom(scale: int, latitude: float) -> float:

@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 
 from pyproj import CRS
 
-from gridmap.crs import LocalFrame
 from gridmap.grid import Bounds
-from tiles.book_sheets import Rect
+from tiles.book_sheets import Rect, campus_frame
 
 if TYPE_CHECKING:
     from pypdf import PageObject
@@ -47,7 +46,7 @@ def georeference(page: PageObject, frame: Rect, bbox: Bounds, crs: str, name: st
         TextStringObject,
     )
 
-    to_lonlat = LocalFrame(crs).lonlat
+    to_lonlat = campus_frame(crs).lonlat
     corners = ((bbox.minx, bbox.miny), (bbox.minx, bbox.maxy), (bbox.maxx, bbox.maxy),
                (bbox.maxx, bbox.miny))
     gpts: list[float] = []
