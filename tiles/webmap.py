@@ -7,13 +7,18 @@ party. The page loads
 * ``{static_base}/vendor/leaflet/leaflet.js`` and ``leaflet.css`` (and the images the CSS names)
   from Leaflet's npm package (``node_modules/leaflet/dist``, see :func:`vendor_dir`);
 * ``{static_base}/gridmap/gridmap.js`` and ``gridmap.css``, our own code (:data:`STATIC_DIR`);
-* tiles from ``{api_base}/campuses/{id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png?v={tile_version}``
-  (the campus revision: a browser never mixes cached tiles of two revisions);
+* tiles from ``{api_base}/campuses/{id}/levels/{ordinal}/tiles/{z}/{x}/{y}{r}.png?v={tile_version}``
+  (the campus revision: a browser never mixes cached tiles of two revisions; Leaflet fills
+  ``{r}`` with ``@2x`` on a high-density screen, which then gets 512-pixel tiles);
+* when the campus has an imagery layer (``imagery``: ``{"url": XYZ template, "attribution":
+  text}``, contract C2/C5), its tiles, drawn under the plans and switched on and off by the
+  reader;
 * lookups from ``{api_base}/campuses/{id}/lookup?q=...`` (``fetch`` with the same-origin cookie).
 
 The app mounts ``/static/vendor/leaflet`` on :func:`vendor_dir` and ``/static/gridmap`` on
 :data:`STATIC_DIR`. A Content-Security-Policy ``<meta>`` in the page restricts every load to the
-page's own origin (plus ``api_base``'s, when that is absolute).
+page's own origin (plus ``api_base``'s, when that is absolute, and the imagery provider's for
+its images).
 
 The page is a Jinja2 template (``tiles/templates/map.html``) rather than folium: folium's
 defaults pull jQuery, Bootstrap and Leaflet from CDNs, and overriding all of them leaves nothing
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,8 +44,9 @@ from gridmap.model import Campus
 from tiles import style
 from tiles.raster import MAX_NAME_LINES, MAX_ZOOM
 
-__all__ = ["NODE_MODULES", "STATIC_DIR", "VENDOR_ENV", "VendorAssetsMissing", "level_entries",
-           "map_page", "marker_clearance", "page_config", "vendor_dir"]
+__all__ = ["NODE_MODULES", "STATIC_DIR", "VENDOR_ENV", "VendorAssetsMissing", "building_entries",
+           "level_entries", "map_csp", "map_page", "marker_clearance", "page_config",
+           "vendor_dir"]
 
 _HERE = Path(__file__).resolve().parent
 #: Where ``npm ci`` installs browser libraries (package.json at the repository root).
@@ -50,10 +57,16 @@ TEMPLATE_DIR = _HERE / "templates"
 #: Environment variable naming a directory that holds ``leaflet.js`` (overrides the default).
 VENDOR_ENV = "GRIDMAP_VENDOR_DIR"
 
-#: Zoom range of the map; tiles are drawn natively up to :data:`MAX_NATIVE_ZOOM`.
+#: Zoom range of the map. Plan tiles are drawn for real up to :data:`MAX_NATIVE_ZOOM`; the two
+#: zooms beyond enlarge the deepest tiles, for reading a small label at arm's length.
 MIN_ZOOM = 15
-MAX_NATIVE_ZOOM = 21
-MAX_MAP_ZOOM = min(23, MAX_ZOOM)
+MAX_NATIVE_ZOOM = 22
+MAX_MAP_ZOOM = min(MAX_NATIVE_ZOOM + 2, MAX_ZOOM)
+#: Deepest zoom an imagery provider (an absolute URL) is asked for unless its config says
+#: otherwise: aerial providers rarely go deeper, and the layer enlarges its deepest tiles beyond.
+#: gridmap's own imagery tiles (a URL on this server) are drawn at any zoom from the campus's
+#: GeoTIFF, up to :data:`MAX_NATIVE_ZOOM` like the plans.
+PROVIDER_MAX_NATIVE_ZOOM = 19
 
 
 class VendorAssetsMissing(FileNotFoundError):
@@ -95,15 +108,56 @@ def level_entries(campus: Campus) -> list[dict[str, Any]]:
     return out
 
 
-def page_config(campus: Campus, *, api_base: str = "",
-                tile_version: str | None = None) -> dict[str, Any]:
+def building_entries(campus: Campus) -> list[dict[str, Any]]:
+    """One entry per building, for the title bar to name the building in view: its title as
+    answers name it (and a short one for phones), its footprint's outline in lat/lon and its
+    level names by ordinal."""
+    out: list[dict[str, Any]] = []
+    for b in campus.buildings:  # the model's geometry is in lon/lat
+        outline = [[round(lat, 7), round(lon, 7)] for lon, lat in b.footprint.exterior.coords[:-1]]
+        title = (f"Building {b.short_name} ({b.name})"
+                 if b.short_name and b.short_name != b.name else b.name)
+        out.append({
+            "id": b.id,
+            "letter": b.short_name,
+            "title": title,
+            "short": f"Building {b.short_name}" if b.short_name else b.name,
+            "outline": outline,
+            "levels": {str(lv.ordinal): lv.name for lv in sorted(campus.levels,
+                                                                   key=lambda lv: lv.ordinal)
+                       if lv.building_id == b.id},
+        })
+    return out
+
+
+def _imagery_entry(imagery: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The imagery layer as the script reads it; ``url`` must be an XYZ template."""
+    if imagery is None:
+        return None
+    url = imagery.get("url")
+    if not isinstance(url, str) or not all(part in url for part in ("{z}", "{x}", "{y}")):
+        raise ValueError(f"imagery URL {url!r} is not an XYZ template with {{z}}, {{x}}, {{y}}")
+    default_zoom = PROVIDER_MAX_NATIVE_ZOOM if _origin(url) else MAX_NATIVE_ZOOM
+    return {"url": url, "attribution": str(imagery.get("attribution") or ""),
+            "max_native_zoom": min(int(imagery.get("max_native_zoom", default_zoom)),
+                                   MAX_NATIVE_ZOOM)}
+
+
+def page_config(campus: Campus, *, api_base: str = "", tile_version: str | None = None,
+                revision: int | None = None,
+                imagery: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the page's script needs, embedded in the page as JSON.
 
-    ``tile_url`` has ``{ordinal}`` for the script to fill in and Leaflet's ``{z}/{x}/{y}``;
-    with ``tile_version`` it ends in ``?v=<tile_version>`` (URL-encoded).
+    ``tile_url`` has ``{ordinal}`` for the script to fill in and Leaflet's ``{z}/{x}/{y}{r}``;
+    with ``tile_version`` (by default the ``revision``) it ends in ``?v=<tile_version>``
+    (URL-encoded). ``imagery``: the layer under the plans (``url``: an XYZ template with
+    ``{z}``, ``{x}``, ``{y}`` and maybe ``{r}`` and ``{s}``; ``attribution``; optionally
+    ``max_native_zoom``), or None: no imagery toggle.
     """
     minlon, minlat, maxlon, maxlat = gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
     campus_path = f"{api_base.rstrip('/')}/campuses/{quote(campus.id, safe='')}"
+    if tile_version is None and revision is not None:
+        tile_version = str(revision)
     version = "" if tile_version is None else f"?v={quote(tile_version, safe='')}"
     ordinals = campus.ordinals
     kinds_present = {a.kind.value for a in campus.amenities}
@@ -115,9 +169,13 @@ def page_config(campus: Campus, *, api_base: str = "",
     size = f"{spec.cell_size:g} {unit}"
     return {
         "campus": {"id": campus.id, "name": campus.name, "address": campus.address},
-        "tile_url": f"{campus_path}/levels/{{ordinal}}/tiles/{{z}}/{{x}}/{{y}}.png{version}",
+        "campus_name": campus.name,
+        "revision": revision,
+        "tile_url": f"{campus_path}/levels/{{ordinal}}/tiles/{{z}}/{{x}}/{{y}}{{r}}.png{version}",
+        "imagery": _imagery_entry(imagery),
         "lookup_url": f"{campus_path}/lookup",
         "levels": level_entries(campus),
+        "buildings": building_entries(campus),
         "default_ordinal": 0 if 0 in ordinals else (ordinals[0] if ordinals else 0),
         "bounds": [[minlat, minlon], [maxlat, maxlon]],
         "grid": {
@@ -145,8 +203,13 @@ def marker_clearance(zoom: int) -> dict[str, int]:
     with, and draw a door or point of interest as a symbol on its point. A pin whose tip
     touched that point would hide the very number the dispatcher reads out, so the pin stands
     above it: clear of half the tallest label block the tiles draw at this zoom (``room``), or
-    of the largest symbol (``point``), plus a small gap.
+    of the largest symbol (``point``), plus a small gap. Beyond :data:`MAX_NATIVE_ZOOM` the map
+    enlarges the deepest tiles, labels and symbols with them.
     """
+    if zoom > MAX_NATIVE_ZOOM:
+        deepest = marker_clearance(MAX_NATIVE_ZOOM)
+        enlarge = 2 ** (zoom - MAX_NATIVE_ZOOM)
+        return {key: round((value - 4) * enlarge + 4) for key, value in deepest.items()}
     halo = 2 * style.HALO_WIDTH
     line = style.room_number_font_px(zoom) * 1.25 + halo
     if zoom >= style.MIN_ZOOM_ROOM_NAMES:
@@ -164,7 +227,8 @@ def _json_for_script(data: Any) -> str:
 
 
 def _origin(url: str) -> str | None:
-    parts = urlsplit(url)
+    """The CSP source of an absolute http(s) URL (a ``{s}`` subdomain becomes ``*``)."""
+    parts = urlsplit(url.replace("{s}", "*"))
     if parts.scheme in ("http", "https") and parts.netloc:
         return f"{parts.scheme}://{parts.netloc}"
     return None
@@ -177,25 +241,42 @@ def _env() -> Environment:
                        trim_blocks=True, lstrip_blocks=True)
 
 
+def map_csp(*, api_base: str = "", imagery: Mapping[str, Any] | None = None) -> str:
+    """The page's Content-Security-Policy: every load from the page's own origin (and
+    ``api_base``'s), images also from the imagery provider's; no inline script.
+
+    The page carries it in a ``<meta>``; a server sending it as a header adds what a
+    ``<meta>`` cannot say (``frame-ancestors``)."""
+    extra = _origin(api_base)
+    sources = "'self'" + (f" {extra}" if extra else "")
+    provider = _origin(imagery["url"]) if imagery and isinstance(imagery.get("url"), str) else None
+    images = sources + (f" {provider}" if provider and provider != extra else "")
+    return (f"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+            f"img-src {images} data:; connect-src {sources}; font-src 'self'; "
+            "base-uri 'none'; form-action 'none'")
+
+
 def map_page(campus: Campus, *, api_base: str = "", static_base: str = "/static",
-             tile_version: str | None = None) -> str:
+             tile_version: str | None = None, revision: int | None = None,
+             imagery: Mapping[str, Any] | None = None) -> str:
     """The HTML of the campus web map.
 
     ``api_base`` prefixes the tile and lookup URLs (empty: same origin, root path);
     ``static_base`` prefixes ``/vendor/leaflet/...`` and ``/gridmap/...``; ``tile_version``
-    (the campus revision) is added to every tile URL as ``?v=``, so tiles a browser cached for
-    one revision are never shown with another.
+    (by default the campus ``revision``, which the title bar shows) is added to every tile URL
+    as ``?v=``, so tiles a browser cached for one revision are never shown with another.
+    ``imagery``: the layer drawn under the plans, with an on/off toggle (see
+    :func:`page_config`); None: no imagery.
     """
-    extra = _origin(api_base)
-    sources = "'self'" + (f" {extra}" if extra else "")
-    csp = (f"default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-           f"img-src {sources} data:; connect-src {sources}; font-src 'self'; "
-           "base-uri 'none'; form-action 'none'")
+    config = page_config(campus, api_base=api_base, tile_version=tile_version,
+                         revision=revision, imagery=imagery)
     return _env().get_template("map.html").render(
         campus_name=campus.name,
         campus_address=campus.address,
+        revision=revision,
+        level_name=next((lv["name"] for lv in config["levels"]
+                         if lv["ordinal"] == config["default_ordinal"]), ""),
         static_base=static_base.rstrip("/"),
-        config_json=_json_for_script(page_config(campus, api_base=api_base,
-                                                 tile_version=tile_version)),
-        csp=csp,
+        config_json=_json_for_script(config),
+        csp=map_csp(api_base=api_base, imagery=imagery),
     )

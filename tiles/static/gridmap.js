@@ -8,6 +8,10 @@
 
   var cfg = JSON.parse(document.getElementById('gridmap-config').textContent);
 
+  function smallScreen() {
+    return window.matchMedia('(max-width: 700px), (max-height: 560px)').matches;
+  }
+
   function el(tag, className, text) {
     var node = document.createElement(tag);
     if (className) { node.className = className; }
@@ -27,11 +31,14 @@
     maxBoundsViscosity: 0.8
   });
 
+  // the plans are transparent outside the buildings (grounds translucent): under them lies
+  // the imagery when it is on, else the map's plain background colour (gridmap.css)
   var layers = {};
   var levelsByOrdinal = {};
   cfg.levels.forEach(function (lv) {
     levelsByOrdinal[lv.ordinal] = lv;
-    // the URL carries the campus revision (?v=), so cached tiles of two revisions never mix
+    // the URL carries the campus revision (?v=), so cached tiles of two revisions never mix;
+    // Leaflet fills {r} with '@2x' on a high-density screen (512-pixel tiles, drawn for it)
     layers[lv.ordinal] = L.tileLayer(cfg.tile_url.replace('{ordinal}', String(lv.ordinal)), {
       minZoom: cfg.zoom.min,
       maxZoom: cfg.zoom.max,
@@ -39,9 +46,20 @@
       bounds: bounds.pad(0.25),
       tileSize: 256,
       keepBuffer: 4,
+      zIndex: 2,
       className: 'gm-tiles'
     });
   });
+
+  var imagery = cfg.imagery ? L.tileLayer(cfg.imagery.url, {
+    minZoom: cfg.zoom.min,
+    maxZoom: cfg.zoom.max,
+    maxNativeZoom: cfg.imagery.max_native_zoom,
+    tileSize: 256,
+    keepBuffer: 2,
+    zIndex: 1,
+    className: 'gm-imagery'
+  }) : null;
 
   var currentOrdinal = null;
   var levelButtons = {};
@@ -59,9 +77,23 @@
       levelButtons[key].classList.toggle('gm-active', on);
       levelButtons[key].setAttribute('aria-pressed', on ? 'true' : 'false');
     });
-    if (history.replaceState) {
-      history.replaceState(null, '', '#level=' + ordinal);
-    }
+    saveView();
+  }
+
+  // the level and the imagery switch are kept in the URL's fragment, so a reload keeps them
+  function saveView() {
+    if (!history.replaceState || currentOrdinal === null) { return; }
+    history.replaceState(null, '', '#level=' + currentOrdinal +
+      (imagery && !map.hasLayer(imagery) ? '&imagery=off' : ''));
+  }
+
+  function setImagery(on) {
+    if (!imagery) { return; }
+    if (on) { imagery.addTo(map); } else { map.removeLayer(imagery); }
+    document.documentElement.classList.toggle('gm-imagery-on', on);
+    var toggle = document.getElementById('gm-imagery');
+    if (toggle) { toggle.checked = on; }
+    saveView();
   }
 
   var LevelControl = L.Control.extend({
@@ -87,6 +119,34 @@
   });
   new LevelControl().addTo(map);
 
+  var ImageryControl = L.Control.extend({
+    options: { position: 'topright' },
+    onAdd: function () {
+      var box = el('div', 'gm-imagery-control leaflet-bar');
+      var label = el('label', 'gm-imagery-label');
+      var input = el('input');
+      input.type = 'checkbox';
+      input.id = 'gm-imagery';
+      input.addEventListener('change', function () { setImagery(input.checked); });
+      label.appendChild(input);
+      label.appendChild(el('span', null, 'Imagery'));
+      box.appendChild(label);
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    }
+  });
+  // the provider's credit, shown while its imagery is (as text: it comes from the settings)
+  var CreditControl = L.Control.extend({
+    options: { position: 'bottomright' },
+    onAdd: function () {
+      return el('div', 'gm-credit', cfg.imagery.attribution);
+    }
+  });
+  if (imagery) {
+    new ImageryControl().addTo(map);
+    if (cfg.imagery.attribution) { new CreditControl().addTo(map); }
+  }
+
   L.control.scale({ position: 'bottomleft', metric: true, imperial: true, maxWidth: 160 }).addTo(map);
 
   var NorthControl = L.Control.extend({
@@ -104,7 +164,9 @@
     options: { position: 'bottomright' },
     onAdd: function () {
       var box = el('details', 'gm-legend');
-      if (window.innerWidth > 700) { box.open = true; }
+      box.id = 'gm-legend';
+      // open where there is room; on a phone it would hide half the map
+      box.open = !smallScreen();
       box.appendChild(el('summary', null, 'Legend'));
       var list = el('ul');
       cfg.legend.forEach(function (item) {
@@ -124,10 +186,11 @@
       box.appendChild(list);
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
+      box.addEventListener('toggle', function () { keepAnswerClear(); });
       return box;
     }
   });
-  new LegendControl().addTo(map);
+  var legend = new LegendControl().addTo(map).getContainer();
 
   // The search panel sits over the map's top-left corner, where the first column letters and
   // row numbers are. Fit the grid below the panel, or beside it (and clear of the controls on
@@ -153,7 +216,9 @@
   }
   map.fitBounds(bounds, initialFit());
   var fromHash = /(?:^#|&)level=(-?\d+)/.exec(location.hash);
+  var imageryOff = /(?:^#|&)imagery=off(?:&|$)/.test(location.hash);
   var startOrdinal = fromHash && (Number(fromHash[1]) in layers) ? Number(fromHash[1]) : cfg.default_ordinal;
+  setImagery(!imageryOff);
   setLevel(startOrdinal in layers ? startOrdinal : cfg.levels.length ? cfg.levels[0].ordinal : 0);
 
   // --- lookup --------------------------------------------------------------------------------
@@ -206,6 +271,7 @@
     }
     map.closePopup();
     Array.prototype.forEach.call(list.children, function (li) { li.classList.remove('gm-selected'); });
+    updateWhere();
   }
   levelListeners.push(clearAnswer);
 
@@ -215,6 +281,146 @@
     if (answer.ring) { answer.ring.setRadius(clearance(false)); }
     if (answer.popupOpen) { answer.pin.openPopup(); }
   });
+
+  // --- the answer stays clear of the legend, the other controls and the search panel ----------
+  //
+  // Checked when its popup opens (after the popup's own pan), when the legend is opened and when
+  // the window changes size; not while the reader drags the map where they want it. The map
+  // moves by the least that clears both; if nothing does, the legend folds away.
+
+  var panel = document.getElementById('gm-panel');
+  var CLEAR_GAP = 8;
+
+  function whenSettled(fn) {
+    if (moving) { map.once('moveend', fn); } else { fn(); }
+  }
+
+  // a node's rectangle in map-container pixels, or null when it is not shown
+  function rectOf(node, origin) {
+    if (!node || !node.isConnected) { return null; }
+    var r = node.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) { return null; }
+    return { l: r.left - origin.left, t: r.top - origin.top, r: r.right - origin.left, b: r.bottom - origin.top };
+  }
+
+  function overlaps(a, b) { return a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b; }
+
+  // the pin, its ring, its popup and what they point at together: the room's label block
+  // centred on its point, or the symbol (which the tiles may have moved off the point a little)
+  function answerRect(origin) {
+    var popup = answer.pin.getPopup();
+    var parts = [answer.pin.getElement(), answer.ring && answer.ring.getElement(),
+      answer.popupOpen && popup ? popup.getElement() : null];
+    var at = map.latLngToContainerPoint([answer.candidate.lat, answer.candidate.lon]);
+    var reach = answer.room ? clearance(true) : 2 * clearance(false);
+    var half = answer.room ? Math.max(reach, 40) : reach;
+    var target = { l: at.x - half, t: at.y - reach, r: at.x + half, b: at.y + reach };
+    return parts.map(function (node) { return rectOf(node, origin); }).concat([target]).reduce(function (acc, r) {
+      if (!r) { return acc; }
+      if (!acc) { return r; }
+      return { l: Math.min(acc.l, r.l), t: Math.min(acc.t, r.t), r: Math.max(acc.r, r.r), b: Math.max(acc.b, r.b) };
+    }, null);
+  }
+
+  // the smallest move [dx, dy] of `rect` (by one edge of an obstacle) that keeps it inside the
+  // map and off every obstacle; null if there is none
+  function clearingMove(rect, obstacles, size) {
+    var moves = [[0, 0]];
+    obstacles.forEach(function (o) {
+      moves.push([0, o.b + CLEAR_GAP - rect.t], [0, o.t - CLEAR_GAP - rect.b],
+        [o.r + CLEAR_GAP - rect.l, 0], [o.l - CLEAR_GAP - rect.r, 0]);
+    });
+    moves.sort(function (a, b) { return Math.abs(a[0]) + Math.abs(a[1]) - Math.abs(b[0]) - Math.abs(b[1]); });
+    for (var i = 0; i < moves.length; i++) {
+      var m = moves[i];
+      var moved = { l: rect.l + m[0], t: rect.t + m[1], r: rect.r + m[0], b: rect.b + m[1] };
+      var inside = moved.l >= 0 && moved.t >= 0 && moved.r <= size.x && moved.b <= size.y;
+      if (inside && obstacles.every(function (o) { return !overlaps(moved, o); })) { return m; }
+    }
+    return null;
+  }
+
+  function keepAnswerClear() {
+    if (!answer || !answer.popupOpen || moving) { return; }
+    var origin = map.getContainer().getBoundingClientRect();
+    var rect = answerRect(origin);
+    if (!rect) { return; }
+    // the panel and every control on the map (the legend, levels, imagery switch, zoom, scale)
+    var obstacles = function () {
+      var nodes = [panel].concat(Array.prototype.slice.call(
+        map.getContainer().querySelectorAll('.leaflet-control')));
+      return nodes.map(function (node) { return rectOf(node, origin); })
+        .filter(function (r) { return r !== null; });
+    };
+    var move = clearingMove(rect, obstacles(), map.getSize());
+    if (!move && legend.open) {
+      legend.open = false;
+      move = clearingMove(rect, obstacles(), map.getSize());
+    }
+    if (move && (move[0] || move[1])) { map.panBy([-move[0], -move[1]], { animate: false }); }
+  }
+  map.on('resize', function () { whenSettled(keepAnswerClear); });
+
+  // --- the title bar: the level shown and the building in view ----------------------------------
+
+  var whereLevel = document.getElementById('gm-where-level');
+  var whereBuilding = document.getElementById('gm-where-building');
+  var buildings = (cfg.buildings || []).map(function (b) {
+    return { entry: b, box: L.latLngBounds(b.outline) };
+  });
+
+  function inOutline(outline, p) {
+    var hit = false;
+    for (var i = 0, j = outline.length - 1; i < outline.length; j = i++) {
+      var yi = outline[i][0], xi = outline[i][1], yj = outline[j][0], xj = outline[j][1];
+      if ((yi > p.lat) !== (yj > p.lat) && p.lng < (xj - xi) * (p.lat - yi) / (yj - yi) + xi) { hit = !hit; }
+    }
+    return hit;
+  }
+
+  // the answer's building; else, when several buildings are wholly in view, those; else the
+  // one under the map's centre; else those partly in view
+  function buildingsShown() {
+    var id = answer && answer.candidate.building_id;
+    var own = buildings.filter(function (b) { return b.entry.id === id; });
+    if (own.length) { return own; }
+    var view = map.getBounds();
+    var whole = buildings.filter(function (b) { return view.contains(b.box); });
+    if (whole.length > 1) { return whole; }
+    var centre = map.getCenter();
+    var under = buildings.filter(function (b) {
+      return b.box.contains(centre) && inOutline(b.entry.outline, centre);
+    });
+    if (under.length) { return under.slice(0, 1); }
+    return buildings.filter(function (b) { return view.intersects(b.box); });
+  }
+
+  function updateWhere() {
+    if (currentOrdinal === null || !whereLevel) { return; }
+    var shown = buildingsShown();
+    var level = levelsByOrdinal[currentOrdinal];
+    var levelText = level ? level.name : 'Level ' + currentOrdinal;
+    var buildingText = '';
+    var fullText = '';
+    if (shown.length === 1) {
+      var b = shown[0].entry;
+      var own = b.levels[String(currentOrdinal)];
+      var name = smallScreen() ? b.short : b.title;
+      buildingText = own ? name : name + ': no ' + levelText;
+      fullText = own ? b.title : b.title + ': no ' + levelText;
+      if (own) { levelText = own; }
+    } else if (shown.length > 1) {
+      buildingText = shown.length <= 4 ? 'Buildings ' + shown.map(function (s) {
+        return s.entry.letter || s.entry.title;
+      }).join(', ') : shown.length + ' buildings';
+    }
+    whereLevel.textContent = levelText;
+    whereBuilding.textContent = buildingText;
+    whereBuilding.title = fullText || buildingText;
+    whereBuilding.hidden = !buildingText;
+  }
+  map.on('moveend', updateWhere);
+  levelListeners.push(updateWhere);
 
   function metres(d) {
     return typeof d === 'number' && isFinite(d) ? Math.round(d) + ' m' : '';
@@ -290,6 +496,11 @@
     return lines;
   }
 
+  // a popup's frame and tip add 44 px to its content: on a phone the whole stays on screen
+  function popupWidth() {
+    return Math.max(160, Math.min(340, map.getSize().x - 64));
+  }
+
   function select(c, item) {
     clearAnswer();
     // on a phone the list would cover the popup: fold it away (tap the search box for it again)
@@ -307,7 +518,7 @@
     var room = c.feature_type === 'unit';
     var pin = L.marker(at, { icon: pinIcon(room), keyboard: false, title: c.label || '',
       alt: c.label || 'Search result', riseOnHover: true }).bindPopup(popup, {
-      maxWidth: 340, autoPanPaddingTopLeft: L.point(10, 10) });
+      maxWidth: popupWidth(), autoPanPaddingTopLeft: L.point(10, 10) });
     var ring = room ? null : L.circleMarker(at, {
       radius: clearance(false), weight: 3, color: '#0050d8', fill: false, interactive: false,
       className: 'gm-ring' });
@@ -315,13 +526,14 @@
     if (ring) { ring.addTo(map); }
     pin.addTo(map);
     var mine = answer;
-    pin.on('popupopen', function () { mine.popupOpen = true; });
+    pin.on('popupopen', function () { mine.popupOpen = true; whenSettled(keepAnswerClear); });
     pin.on('popupclose', function () { mine.popupOpen = false; });
     var seq = answerSeq;
     map.once('moveend', function () {
       if (seq === answerSeq && answer === mine) { pin.openPopup(); }
     });
     map.flyTo(at, Math.max(map.getZoom(), 20), { duration: 0.8 });
+    updateWhere();
   }
 
   function show(data, q) {
@@ -409,6 +621,8 @@
     ev.preventDefault();
     search(input.value);
   });
+
+  updateWhere();
 
   window.gridmap = { map: map, layers: layers, setLevel: setLevel, search: search, config: cfg,
     level: function () { return currentOrdinal; },
