@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import CurrentPrincipal, current_principal
 from api.context import Ctx
 from api.errors import FeatureUnavailable, InvalidParameter
+from api.imagery import imagery_layer
 from api.routes_auth import FORM_PAGE_HEADERS
 from api.routes_campus import CampusId, Ordinal
 from api.security import html_csp, inline_script_hashes
@@ -82,11 +83,15 @@ def home(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> HTMLRespons
 def map_page(
     campus_id: CampusId, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> HTMLResponse:
-    """The page loads its scripts from /static and its tiles and lookups from this origin."""
+    """The page loads its scripts from /static and its tiles, imagery and lookups from this
+    origin; imagery from the configured provider when the campus has none of its own (its
+    origin is then allowed for images by the page's policy)."""
     loaded = ctx.loaded(request, campus_id, principal)
-    page = webmap.map_page(loaded.campus, tile_version=str(loaded.revision))
+    imagery = imagery_layer(ctx, campus_id)
+    page = webmap.map_page(loaded.campus, revision=loaded.revision, imagery=imagery)
     ctx.audit(request, principal, "map_page", campus_id, f"revision {loaded.revision}")
-    return HTMLResponse(page, headers=NO_STORE)
+    csp = webmap.map_csp(imagery=imagery) + "; frame-ancestors 'none'"
+    return HTMLResponse(page, headers={**NO_STORE, "Content-Security-Policy": csp})
 
 
 TileZ = Annotated[int, PathParam(ge=0, le=raster.MAX_ZOOM)]
