@@ -966,7 +966,7 @@ def test_real_map_page_and_tile(viewer: TestClient) -> None:
     page = viewer.get(f"/campuses/{CAMPUS}/map")
     assert page.status_code == 200
     assert "/static/gridmap/gridmap.js" in page.text
-    assert "{y}.png?v=1" in page.text  # tile URLs name the revision (see the tile route)
+    assert "{y}{r}.png?v=1" in page.text  # tile URLs name the revision (see the tile route)
     assert viewer.get("/static/gridmap/gridmap.js").status_code == 200
     # a tile over the campus centre at z18
     tile = viewer.get(f"/campuses/{CAMPUS}/levels/0/tiles/18/69591/96622.png")
