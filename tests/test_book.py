@@ -193,6 +193,42 @@ def test_pages_render_and_the_map_stays_in_its_frame(
         assert isinstance(darkest, int) and darkest < 100  # index pages carry text
 
 
+def _render_page(pdf: bytes, page: int, dpi: int, tmp_path: Path, name: str) -> Image.Image:
+    need("pdftoppm")
+    path = tmp_path / f"{name}.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-f", str(page), "-l", str(page),
+                    "-singlefile", str(path), str(tmp_path / name)], check=True, timeout=60)
+    return Image.open(tmp_path / f"{name}.png").convert("RGB")
+
+
+def test_overview_is_drawn_over_the_imagery(sample: Campus, tmp_path: Path) -> None:
+    from importers.imagery import prepare_imagery
+
+    prepared = prepare_imagery(SAMPLE.parent / "imagery.tif", sample, max_bytes=50 * 2**20)
+    imagery = tmp_path / f"{prepared.digest}.tif"
+    imagery.write_bytes(prepared.data)
+    books = [make_book(sample, size="letter", level=0, revision=3, imagery=tif,
+                       printed_on=PRINTED, verified_on=VERIFIED) for tif in (None, imagery)]
+    dpi = 36
+    plain = _render_page(books[0], 1, dpi, tmp_path, "plain")
+    over = _render_page(books[1], 1, dpi, tmp_path, "imagery")
+    f = plan_map_sheets(sample, "letter", None)[0].frame
+    height = PAPER_SIZES["letter"][1]
+    frame = (round(f.x0 * dpi / 72) + 2, round((height - f.y1) * dpi / 72) + 2,
+             round(f.x1 * dpi / 72) - 2, round((height - f.y0) * dpi / 72) - 2)
+    from PIL import ImageChops
+
+    changed = ImageChops.difference(plain, over).convert("L").point(lambda v: 255 * (v > 24))
+    box_changed = changed.getbbox()
+    assert box_changed is not None  # the imagery shows
+    inside = changed.crop(frame)
+    assert inside.histogram()[255] > 0.3 * inside.width * inside.height  # most of the map
+    # and only inside the map frame: margins, legend and title are as without imagery
+    assert box_changed[0] >= frame[0] - 3 and box_changed[1] >= frame[1] - 3
+    assert box_changed[2] <= frame[2] + 3 and box_changed[3] <= frame[3] + 3
+
+
 def _gdal_corners(pdf: Path, page: int) -> tuple[list[float], int, int]:
     """GDAL's geotransform and raster size of one page (counted from 1)."""
     need("gdalinfo")

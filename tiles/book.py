@@ -67,7 +67,7 @@ def map_sheet_pdf(campus: Campus, sheet: MapSheet, imagery: Path | None) -> byte
     view = MapView(
         ordinal=sheet.ordinal, srs=campus.crs, bbox=(b.minx, b.miny, b.maxx, b.maxy),
         width=round(sheet.frame.width), height=round(sheet.frame.height),
-        zoom=sheet.zoom, scale_factor=1.0,
+        zoom=sheet.zoom, scale_factor=sheet.symbol_scale,
         imagery=imagery if sheet.ordinal is None else None, purpose="print",
         grid=True, grid_labels=False,
     )

@@ -315,7 +315,7 @@ def draw_panel(c: Canvas, layout: PageLayout, campus: Campus, sheet: MapSheet,
     g = campus.grid
     c.setFont(regular, 6.5 * k)
     c.drawString(x0, top, f"Grid cells {g.cell_size:g} {g.unit.value} ({g.cell_size_m:.1f} m);")
-    c.drawString(x0, top - 8 * k, fit_text("C4-7: ninth 7 of cell C4, numbered as on a keypad",
+    c.drawString(x0, top - 8 * k, fit_text("C4-7: ninth 7 of cell C4 (as on a keypad)",
                                            regular, 6.5 * k, x1 - x0))
     top -= 20 * k
     key_h = min(150 * k, p.height * 0.3) if key_map is not None else 0.0

@@ -123,6 +123,9 @@ class MapSheet:
     frame: Rect  # where the map is drawn on the page, points
     #: the Web Mercator zoom whose detail matches this scale (see :func:`web_mercator_zoom`)
     zoom: float = 18.0
+    #: how much larger than on Letter the map's text and symbols are (larger paper is read
+    #: from further away): the page layout's ``k``
+    symbol_scale: float = 1.0
     part: int = 1
     parts: int = 1
     #: every part's bbox of this building level, for the key map (one entry when not split)
@@ -229,7 +232,8 @@ def plan_map_sheets(campus: Campus, size: PaperSize, level: int | None) -> list[
                 sheets.extend(level_sheets(campus, building, ordinal, layout, frame))
     grid = gridlib.extent(campus.grid)
     latitude = frame.lonlat((grid.minx + grid.maxx) / 2, (grid.miny + grid.maxy) / 2)[1]
-    return [dataclasses.replace(s, zoom=web_mercator_zoom(s.scale, latitude)) for s in sheets]
+    return [dataclasses.replace(s, zoom=web_mercator_zoom(s.scale, latitude),
+                                symbol_scale=layout.k) for s in sheets]
 
 
 def web_mercator_zoom(scale: int, latitude: float) -> float:
