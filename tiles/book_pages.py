@@ -339,14 +339,42 @@ def draw_panel(c: Canvas, layout: PageLayout, campus: Campus, sheet: MapSheet,
     if key_map is not None:
         box = Rect(x0, p.y0 + pad, x1, p.y0 + pad + key_h)
         key_map(c, box)
+    else:
+        _building_list(c, campus, x0, x1, top - 2 * row, p.y0 + pad, k)
+
+
+def _building_list(c: Canvas, campus: Campus, x0: float, x1: float, top: float,
+                   bottom: float, k: float) -> None:
+    """The buildings by letter and name, under the overview's legend (as far as room allows)."""
+    regular, bold = register_fonts()
+    row = 10 * k
+    if top - bottom < 2 * row:
+        return
+    _colour(c, BLACK)
+    c.setFont(bold, 9 * k)
+    c.drawString(x0, top, "Buildings")
+    for building in campus.buildings:
+        top -= row
+        if top < bottom:
+            break
+        c.setFont(bold, 7.5 * k)
+        c.drawString(x0, top, building.short_name)
+        c.setFont(regular, 7.5 * k)
+        c.drawString(x0 + 18 * k, top, fit_text(building.name, regular, 7.5 * k,
+                                                x1 - x0 - 18 * k))
 
 
 def key_map_drawer(campus: Campus, sheet: MapSheet) -> Callable[[Canvas, Rect], None]:
     """Draws where this sheet lies: the campus grid, every building, this level's sheets (this
     one filled), so a reader of a split level knows which sheet to turn to."""
     frame = campus_frame(campus.crs)
-    extent = gridlib.extent(campus.grid)
     outlines = [(b.id, frame.to_local(b.footprint)) for b in campus.buildings]
+    # the grid, and whatever of the buildings and sheets lies beyond it
+    boxes = [gridlib.extent(campus.grid), *sheet.siblings,
+             *(gridlib.Bounds(*shape.bounds) for _, shape in outlines)]
+    extent = gridlib.Bounds(min(b.minx for b in boxes), min(b.miny for b in boxes),
+                            max(b.maxx for b in boxes), max(b.maxy for b in boxes))
+    grid_extent = gridlib.extent(campus.grid)
 
     def draw(c: Canvas, box: Rect) -> None:
         _regular, bold = register_fonts()
@@ -364,9 +392,14 @@ def key_map_drawer(campus: Campus, sheet: MapSheet) -> Callable[[Canvas, Rect], 
             return ox + (x - extent.minx) * scale, oy + (y - extent.miny) * scale
 
         c.saveState()
+        clip = c.beginPath()
+        clip.rect(box.x0, box.y0, box.width, box.height)
+        c.clipPath(clip, stroke=0, fill=0)
         _colour(c, style.GRID_COLOUR, stroke=True)
         c.setLineWidth(0.4)
-        c.rect(ox, oy, ew * scale, eh * scale, stroke=1, fill=0)
+        (gx, gy), (hx, hy) = pt(grid_extent.minx, grid_extent.miny), \
+            pt(grid_extent.maxx, grid_extent.maxy)
+        c.rect(gx, gy, hx - gx, hy - gy, stroke=1, fill=0)
         for bid, shape in outlines:
             path = c.beginPath()
             coords = list(shape.exterior.coords)
@@ -374,7 +407,8 @@ def key_map_drawer(campus: Campus, sheet: MapSheet) -> Callable[[Canvas, Rect], 
             for xy in coords[1:]:
                 path.lineTo(*pt(*xy))
             path.close()
-            _colour(c, (60, 60, 60, 255) if bid == sheet.building_id else (190, 190, 190, 255))
+            _colour(c, (120, 120, 120, 255) if bid == sheet.building_id
+                    else (205, 205, 205, 255))
             _colour(c, (60, 60, 60, 255), stroke=True)
             c.drawPath(path, stroke=1, fill=1)
         for i, part in enumerate(sheet.siblings, 1):
