@@ -315,3 +315,118 @@ def test_page_config_carries_the_marker_clearance_of_every_zoom() -> None:
     for z, entry in config["marker_clearance"].items():
         assert entry == marker_clearance(int(z))
         assert entry["room"] > 0 and entry["point"] > 0
+
+
+# --- title bar, imagery, zooms (issue 6) ---------------------------------------------------------
+
+
+def test_page_config_names_campus_revision_and_zooms(campus: Campus) -> None:
+    from tiles.webmap import MAX_MAP_ZOOM, MAX_NATIVE_ZOOM
+
+    cfg = page_config(campus, revision=7)
+    assert cfg["campus_name"] == campus.name and cfg["revision"] == 7
+    assert cfg["tile_url"].endswith("/{z}/{x}/{y}{r}.png?v=7")  # the revision versions tiles
+    assert page_config(campus, revision=7, tile_version="x")["tile_url"].endswith("?v=x")
+    assert cfg["imagery"] is None
+    # tiles drawn for real to z22, the map goes a step or two beyond
+    assert cfg["zoom"]["max_native"] == MAX_NATIVE_ZOOM == 22
+    assert MAX_NATIVE_ZOOM < cfg["zoom"]["max"] == MAX_MAP_ZOOM <= MAX_NATIVE_ZOOM + 2
+
+
+def test_the_title_bar_is_in_the_page(campus: Campus) -> None:
+    page = map_page(campus, revision=12)
+    c = parse(page)
+    ids = {a.get("id") for _, a in c.tags}
+    assert {"gm-titlebar", "gm-title", "gm-where-level", "gm-where-building",
+            "gm-revision"} <= ids
+    assert re.search(r'id="gm-revision"[^>]*>rev 12<', page)
+    assert re.search(r'id="gm-where-level"[^>]*>1st Floor<', page)
+    assert "gm-revision" not in map_page(campus)  # no revision known: none shown
+
+
+def test_building_entries_follow_the_footprints(campus: Campus) -> None:
+    from tiles.webmap import building_entries
+
+    entries = building_entries(campus)
+    assert [e["id"] for e in entries] == [b.id for b in campus.buildings]
+    for entry, building in zip(entries, campus.buildings, strict=True):
+        lon_lat = [c for lat, lon in entry["outline"] for c in (lon, lat)]
+        want = [c for xy in list(building.footprint.exterior.coords)[:-1] for c in xy]
+        assert lon_lat == pytest.approx(want, abs=1e-7)
+        assert entry["title"] == f"Building {building.short_name} ({building.name})"
+        assert entry["short"] == f"Building {building.short_name}"
+        assert entry["levels"] == {str(lv.ordinal): lv.name for lv in campus.levels
+                                   if lv.building_id == building.id}
+    assert page_config(campus)["buildings"] == entries
+
+
+@pytest.mark.parametrize(("url", "zoom"), [
+    ("/campuses/c/imagery/tiles/{z}/{x}/{y}{r}.png?v=2", 22),   # gridmap's own: drawn to z22
+    ("https://imagery.example.gov/ortho/{z}/{x}/{y}.jpg", 19),  # a provider: its usual depth
+])
+def test_imagery_layer_config(campus: Campus, url: str, zoom: int) -> None:
+    cfg = page_config(campus, imagery={"url": url, "attribution": "County GIS"})
+    assert cfg["imagery"] == {"url": url, "attribution": "County GIS", "max_native_zoom": zoom}
+    explicit = page_config(campus, imagery={"url": url, "max_native_zoom": 30})
+    assert explicit["imagery"] == {"url": url, "attribution": "", "max_native_zoom": 22}
+
+
+@pytest.mark.parametrize("url", ["https://imagery.example.gov/ortho.jpg", "", None])
+def test_an_imagery_url_without_xyz_is_refused(campus: Campus, url: str | None) -> None:
+    with pytest.raises(ValueError, match="XYZ template"):
+        page_config(campus, imagery={"url": url})
+
+
+def _csp(page: str) -> str:
+    return next(a["content"] or "" for t, a in parse(page).tags
+                if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+
+
+def test_csp_allows_the_imagery_providers_images_only(campus: Campus) -> None:
+    from tiles.webmap import map_csp
+
+    own = map_page(campus, imagery={"url": "/campuses/c/imagery/tiles/{z}/{x}/{y}{r}.png"})
+    assert "img-src 'self' data:" in _csp(own)
+    provider = {"url": "https://{s}.tiles.example.gov/{z}/{x}/{y}{r}.png", "attribution": "X"}
+    csp = _csp(map_page(campus, imagery=provider))
+    assert "img-src 'self' https://*.tiles.example.gov data:" in csp
+    assert "connect-src 'self';" in csp and "script-src 'self';" in csp
+    assert csp == map_csp(imagery=provider)
+    assert "https://" not in _csp(map_page(campus))
+
+
+def test_the_pin_clearance_grows_with_the_enlarged_tiles_beyond_z22() -> None:
+    from tiles.webmap import MAX_MAP_ZOOM, MAX_NATIVE_ZOOM, marker_clearance
+
+    deepest = marker_clearance(MAX_NATIVE_ZOOM)
+    for zoom in range(MAX_NATIVE_ZOOM + 1, MAX_MAP_ZOOM + 1):
+        scale = 2 ** (zoom - MAX_NATIVE_ZOOM)
+        for key, value in marker_clearance(zoom).items():
+            # the label (or symbol) is `scale` times larger; the gap of 4 px stays
+            assert value == round((deepest[key] - 4) * scale + 4)
+
+
+def test_the_map_route_passes_revision_and_imagery(settings: Any, store: Any,
+                                                   stored_campus: Campus,
+                                                   viewer_token: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    auth = {"Authorization": f"Bearer {viewer_token}"}
+    provider = settings.model_copy(update={
+        "imagery_url": "https://imagery.example.gov/ortho/{z}/{x}/{y}.jpg",
+        "imagery_attribution": "County GIS"})
+    for conf, layer in ((settings, None), (provider, {
+            "url": "https://imagery.example.gov/ortho/{z}/{x}/{y}.jpg",
+            "attribution": "County GIS", "max_native_zoom": 19})):
+        with TestClient(create_app(conf, store), base_url="http://127.0.0.1") as client:
+            r = client.get(f"/campuses/{stored_campus.id}/map", headers=auth)
+        assert r.status_code == 200
+        cfg = config_of(r.text)
+        assert cfg["revision"] == 1 and cfg["tile_url"].endswith("{y}{r}.png?v=1")
+        assert cfg["imagery"] == layer
+        header = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in header
+        assert header.startswith(_csp(r.text))  # the page's own policy, and the header's
+        assert ("https://imagery.example.gov" in header) is (layer is not None)
