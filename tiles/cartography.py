@@ -13,8 +13,8 @@ order of the layers below, so what comes first wins a contested spot):
    of the walls from z19 (so a building's letter shows at every zoom, on every screenful);
 3. exterior doors, a red disc with the painted number;
 4. safety symbols (AED, trauma kit, Knox box, shutoffs, fire alarm panel, stairs, ...): drawn on
-   their point when that is free, else moved to the nearest free side, never over a room number
-   (a small dot keeps marking the exact point under the labels);
+   their point when that is free, else moved beside it (at most two symbol widths away),
+   never over a room number;
 5. grid edge letters and numbers, grounds names, and the cell label in each cell's corner.
 
 A room's label is drawn only where it fits inside the room (computed here, per zoom, from the
@@ -293,7 +293,7 @@ def _grid_label_anchors(spec: GridSpec) -> list[tuple[float, float, str, str]]:
 
 #: The layers of a level map, bottom to top (see the module docstring for the label order).
 LEVEL_LAYERS = ("parcel", "grounds", "footprints_other", "footprints", "rooms",
-                "building_outlines", "grid_lines", "anchors", "room_labels", "building_labels",
+                "building_outlines", "grid_lines", "room_labels", "building_labels",
                 "doors", "amenities", "grid_edge_labels", "grounds_labels", "cell_labels")
 #: Layers that are the same on every level.
 _SHARED_LAYERS = frozenset({"parcel", "grounds", "grounds_labels", "grid_lines",
@@ -412,7 +412,6 @@ class CampusFeatures:
             props = {"number": d.number or "", "chars": min(len(d.number or ""), 4)}
             for ordinal in (level_ordinal[d.level_id], None):
                 self._add("doors", ordinal, _Feature(Point(p), props))
-                self._add("anchors", ordinal, _Feature(Point(p), {}))
         for a, p in zip(amenities, xy[len(doors):], strict=True):
             ordinal = 0 if a.level_id is None else level_ordinal.get(a.level_id)
             props = {"kind": a.kind.value}
@@ -421,7 +420,6 @@ class CampusFeatures:
                 targets.append(None)
             for o in targets:
                 self._add("amenities", o, _Feature(Point(p), props))
-                self._add("anchors", o, _Feature(Point(p), {}))
 
     def _grid(self, campus: Campus, local_to_srs: Transformer) -> None:
         lines = _grid_lines_local(campus.grid)
@@ -554,15 +552,19 @@ def _label_styles(z: int, overview: bool) -> list[str]:
     label = {"fill": _c(style.LABEL_COLOUR), "halo_fill": _c(style.LABEL_HALO),
              "halo_radius": halo, "allow_overlap": "false", "margin": 1}
     n, m = f"[n{z}]", f"[m{z}]"
-    room_rules = [
-        _rule(_text(f"{n}<Format {_attrs(face_name=style.FONT_REGULAR, size=m_px)}>"
-                    f"'&#10;' + {m}</Format><Placement>{n}</Placement>",
-                    face_name=style.FONT_BOLD, size=n_px, placement_type="list",
-                    line_spacing=1, **label), f"{n} != '' and {m} != ''"),
-        _rule(_text(n, face_name=style.FONT_BOLD, size=n_px, **label), f"{n} != '' and {m} = ''"),
-        _rule(_text(m, face_name=style.FONT_REGULAR, size=m_px, **label),
-              f"{n} = '' and {m} != ''"),
-    ]
+
+    def room_rules(label: dict[str, object]) -> list[str]:
+        return [
+            _rule(_text(f"{n}<Format {_attrs(face_name=style.FONT_REGULAR, size=m_px)}>"
+                        f"'&#10;' + {m}</Format><Placement>{n}</Placement>",
+                        face_name=style.FONT_BOLD, size=n_px, placement_type="list",
+                        line_spacing=1, **label), f"{n} != '' and {m} != ''"),
+            _rule(_text(n, face_name=style.FONT_BOLD, size=n_px, **label),
+                  f"{n} != '' and {m} = ''"),
+            _rule(_text(m, face_name=style.FONT_REGULAR, size=m_px, **label),
+                  f"{n} = '' and {m} != ''"),
+        ]
+
     b_letter, b_name = style.building_letter_font_px(z), style.building_name_font_px(z)
     b_label = {"fill": _c(style.BUILDING_LABEL_COLOUR), "halo_fill": _c(style.BUILDING_LABEL_HALO),
                "halo_radius": halo, "allow_overlap": "false"}
@@ -608,10 +610,13 @@ def _label_styles(z: int, overview: bool) -> list[str]:
                                  halo_fill="rgba(255,255,255,0.7)", halo_radius=1.5,
                                  placement="interior", wrap_width=g_px * 9,
                                  allow_overlap="false"))]
-    anchor = (f"<MarkersSymbolizer {_attrs(marker_type='ellipse', width=style.ANCHOR_DOT_PX, height=style.ANCHOR_DOT_PX, fill=_c(style.ANCHOR_DOT), stroke_width=0, allow_overlap='true', ignore_placement='true')}/>")  # noqa: E501
-    out = [_style("room_labels", room_rules), _style("building_labels", [_rule(building)]),
+    # without room labels the map keeps their places (invisible), so nothing else moves
+    hidden = {**label, "opacity": 0, "halo_opacity": 0}
+    out = [_style("room_labels", room_rules(label)),
+           _style("room_labels_hidden", room_rules(hidden)),
+           _style("building_labels", [_rule(building)]),
            _style("doors", door_rules), _style("amenities", amenity_rules),
-           _style("grid_edge_labels", edge_rules), _style("anchors", [_rule(anchor)])]
+           _style("grid_edge_labels", edge_rules)]
     if z >= style.MIN_ZOOM_CELL_LABELS:
         out.append(_style("cell_labels", corner_rules))
     if z >= style.MIN_ZOOM_GROUNDS_LABELS:
@@ -696,8 +701,6 @@ def _layers_for(view: MapView, names: Sequence[str]) -> list[str]:
             continue
         if name in ("grid_edge_labels", "cell_labels") and not (view.grid and view.grid_labels):
             continue
-        if name == "room_labels" and not view.room_labels:
-            continue
         if view.ordinal is None and name in ("rooms", "room_labels", "footprints_other",
                                              "building_outlines"):
             continue
@@ -739,7 +742,8 @@ def _build_map(features: CampusFeatures, view: MapView,
             continue
         layer = mapnik.Layer(name, features.srs)
         layer.datasource = ds
-        layer.styles.append(name)
+        hide = name == "room_labels" and not view.room_labels
+        layer.styles.append("room_labels_hidden" if hide else name)
         m.layers.append(layer)
     return m
 

@@ -29,7 +29,7 @@ def hex_colour(c: RGBA) -> str:
 
 # The parcel and the grounds are translucent, so aerial imagery under the plans shows through
 # (the web map puts a plain colour under the tiles when imagery is off).
-PARCEL_FILL: RGBA = (236, 242, 228, 110)
+PARCEL_FILL: RGBA = (236, 242, 228, 70)
 PARCEL_OUTLINE: RGBA = (96, 128, 80, 255)
 PARCEL_WIDTH = 2.0
 
@@ -79,9 +79,6 @@ FONT_CONDENSED_BOLD = "DejaVu Sans Condensed Bold"
 
 BUILDING_LABEL_COLOUR: RGBA = (20, 20, 20, 255)
 BUILDING_LABEL_HALO: RGBA = (255, 255, 255, 255)
-#: Where an exact point sits when its symbol had to move off it (to clear a room number).
-ANCHOR_DOT: RGBA = (20, 20, 20, 255)
-ANCHOR_DOT_PX = 3.0
 #: Below this zoom the campus is too small to draw: one dot in the grid colour marks it.
 MIN_ZOOM_PLAN = 14
 #: Zooms whose look is defined; a deeper zoom looks like the deepest, a shallower like the first.
