@@ -109,20 +109,22 @@ class ContextWords:
             return True
         if len(w) < 3:
             return False
-        if any(v.startswith(w) for v in lex.long_vocabulary):
+        if w in lex.vocabulary_starts:
             return True  # "chem", "admin": the start of a word the campus knows
         return process.extractOne(w, lex.long_vocabulary, scorer=fuzz.ratio,
                                   score_cutoff=CONTEXT_WORD_CUTOFF) is not None
 
-    def modifiers_dropped(self, spoken: str) -> list[str]:
+    def modifiers_dropped(self, spoken: str, core_said: str | None = None) -> list[str]:
         """Unknown words said right next to a known word ("auxiliary gym", "main st");
         unknown words set apart by small words ("they're in 214", "by the windows") are
-        context, not part of the name."""
+        context, not part of the name. ``core_said``: ``spoken`` without filler and context
+        words, when the caller has it already."""
         words = spoken.split()
         if len(words) < 2:
             return []
-        plain = without_filler(spoken).split()
-        core = set(self.without_context(" ".join(plain)).split())
+        if core_said is None:
+            core_said = self.without_context(without_filler(spoken))
+        core = set(core_said.split())
         dropped = []
         for i, w in enumerate(words):
             if w in core or FILLER.fullmatch(w) or w in STOP_WORDS or w in INCIDENT_WORDS \

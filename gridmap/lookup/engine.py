@@ -46,14 +46,14 @@ class LookupEngine:
         near = parts.nearest_to(query, q, limit)
         if near is not None:
             return near
-        floor, rest = floor_said(q)
+        said_floor = floor, rest = floor_said(q)
         if floor is not None and not FILLER.sub(" ", rest).strip() \
                 and key(without_filler(q)) not in self.lexicon.exact_names:
             return LookupResult(
                 query, Status.NOT_FOUND,
                 f"{floor.text!r} names a floor, not a place on it; add a room, name or door.",
                 ())
-        hits = self.reader.interpret(q)
+        hits = self.reader.interpret(q, said_floor)
         candidates = self.policy.ranked(hits)
         if hits.set_kind is not None and any(
                 c.match is hits.set_kind and c.score >= FOUND_THRESHOLD for c in candidates):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from gridmap.lookup.answers import FLAG_OFF_FLOOR, Candidate, replace
 from gridmap.lookup.scores import FOUND_THRESHOLD, OFF_FLOOR_SCORE, Hits
@@ -11,10 +11,10 @@ from gridmap.model import Level, Unit
 from gridmap.vocabulary import FloorSaid, fold, level_numbers
 
 
-def apply_floor(floor: FloorSaid, hits: Hits, levels: Iterable[Level], units: dict[str, Unit],
+def apply_floor(floor: FloorSaid, hits: Hits, ok: Collection[str], units: dict[str, Unit],
                 level_of: Callable[[Candidate], str | None]) -> None:
-    """Elsewhere than the floor said is at best a partial match, flagged so."""
-    ok = levels_said(floor, levels)
+    """Elsewhere than the levels ``ok`` of the floor said is at best a partial match,
+    flagged so."""
     for uid, (score, match, flags) in list(hits.units.items()):
         if units[uid].level_id not in ok:
             hits.units[uid] = (min(score, OFF_FLOOR_SCORE), match, (*flags, FLAG_OFF_FLOOR))

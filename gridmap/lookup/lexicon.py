@@ -6,12 +6,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
 from gridmap.index import CampusIndex
 from gridmap.lookup.phrasing import (
     GENERIC_WORDS,
     MIN_COMPOUND_HEAD,
     QUERY_WORDS,
     STOP_WORDS,
+    alike,
     clean,
     key,
     loose_number,
@@ -31,6 +35,8 @@ from gridmap.vocabulary import (
 
 _HALLWAY_CATEGORIES = frozenset({"walkway", "hallway", "corridor", "circulation", "lobby"})
 _NO_NAMES: frozenset[int] = frozenset()
+# words sharing this many first letters may share a stem ("counselor", "counseling")
+_STEM_LENGTH = 6
 
 
 def is_hallway(unit: Unit) -> bool:
@@ -108,6 +114,17 @@ class CampusLexicon:
         self.building_names = [
             (key(p), b.id)
             for b in campus.buildings for p in (*name_parts(b.name), *b.aliases)]
+        # building names by their words, and by the starts of their words ("tech" of
+        # "Technology Center"), as indexes into building_names
+        by_word: dict[str, set[int]] = {}
+        by_start: dict[str, set[int]] = {}
+        for i, (text, _) in enumerate(self.building_names):
+            for t in text.split():
+                by_word.setdefault(t, set()).add(i)
+                for end in range(3, len(t) + 1):
+                    by_start.setdefault(t[:end], set()).add(i)
+        self._building_names_by_word = {w: frozenset(v) for w, v in by_word.items()}
+        self._building_names_by_start = {w: frozenset(v) for w, v in by_start.items()}
         # room names (and their spoken words) held by rooms of one building only
         held: dict[str, set[str]] = {}
         for n in self.names:
@@ -148,6 +165,12 @@ class CampusLexicon:
                 for end in range(3, len(w) - 1):
                     with_prefix.setdefault(w[:end], set()).add(i)
         self.names_with_word = {w: frozenset(v) for w, v in with_word.items()}
+        self._name_words = tuple(self.names_with_word)
+        # words of names by their first letters, for words said sharing a long stem
+        self._name_words_by_stem: dict[str, list[str]] = {}
+        for w in self._name_words:
+            if len(w) >= _STEM_LENGTH:
+                self._name_words_by_stem.setdefault(w[:_STEM_LENGTH], []).append(w)
         self.names_with_prefix = {w: frozenset(v) for w, v in with_prefix.items()}
         self.vocabulary = self._vocabulary()
         # single letters that are words of names ("Pre-K Classroom"), not articles
@@ -155,11 +178,40 @@ class CampusLexicon:
             t for toks in self.name_tokens for t in toks if len(t) == 1 and t.isalpha()
         ) - STOP_WORDS
         self.long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
+        # "chem", "admin": the starts (three letters or more) of the longer words known
+        self.vocabulary_starts = frozenset(
+            w[:end] for w in self.long_vocabulary for end in range(3, len(w) + 1))
 
     def names_holding(self, word: str) -> frozenset[int]:
         """Indexes of the names holding ``word``, or a word it is the start of ("chem")."""
         return self.names_with_word.get(word, _NO_NAMES) | self.names_with_prefix.get(
             word, _NO_NAMES)
+
+    def names_with_alike(self, said: str) -> frozenset[int]:
+        """Indexes of the names holding ``said``, a typo of it, or a word sharing its stem
+        (see :func:`~gridmap.lookup.phrasing.alike`)."""
+        edits = 1 if len(said) <= 5 else 2
+        words = [w for w, _, _ in process.extract(
+            said, self._name_words, scorer=Levenshtein.distance, processor=None, limit=None,
+            score_cutoff=edits)]
+        words += [w for w in self._name_words_by_stem.get(said[:_STEM_LENGTH], ())
+                  if alike(said, w)]
+        found: set[int] = set()
+        for w in words:
+            found |= self.names_with_word[w]
+        return frozenset(found)
+
+    def buildings_holding(self, words: frozenset[str]) -> set[str]:
+        """Ids of the buildings one of whose names holds every word, itself or (three
+        letters or more) as the start of one of its words: "tech block" -> Technology."""
+        found: frozenset[int] | None = None
+        for w in words:
+            table = self._building_names_by_start if len(w) >= 3 else self._building_names_by_word
+            holding = table.get(w, _NO_NAMES)
+            found = holding if found is None else found & holding
+            if not found:
+                return set()
+        return {self.building_names[i][1] for i in found or ()}
 
     def _vocabulary(self) -> frozenset[str]:
         """Every word the campus or the lookup knows: a query word outside it is context."""

@@ -16,7 +16,6 @@ from gridmap.lookup.phrasing import (
     HALLWAY_WORDS,
     ROOM_KINDS,
     STOP_WORDS,
-    alike,
     key,
     stem,
 )
@@ -96,9 +95,7 @@ class NamedReadings:
         said = frozenset(key(bare).split()) - BUILDING_KIND_WORDS - STOP_WORDS
         if said:
             # "tech block": the one building whose name or alias holds those words' starts
-            owners = {b_id for text, b_id in lex.building_names
-                      if all(any(t == w or (len(w) >= 3 and t.startswith(w))
-                                 for t in text.split()) for w in said)}
+            owners = lex.buildings_holding(said)
             if len(owners) == 1:
                 hits.others.append(self.candidates.building(owners.pop(), UNIQUE_WORD_SCORE))
         choices = [text for text, _ in lex.building_names]
@@ -139,25 +136,36 @@ class NamedReadings:
         if cached is not None:
             return cached
         lex = self.lexicon
-        found = process.extract(processed, lex.name_choices, scorer=fuzz.WRatio,
-                                processor=None, limit=None, score_cutoff=NAME_CUTOFF)
-        out = [(i, min(float(score), FUZZY_NAME_CEILING)) for _, score, i in found
-               if score < 99.5 and self._every_word_in(words, lex.name_tokens[i])]
+        # only names holding every word said (or a typo of it) are scored: a few, not all
+        scored = []
+        for i in sorted(self._names_with_every_word(words)):
+            score = fuzz.WRatio(processed, lex.name_choices[i], processor=None,
+                                score_cutoff=NAME_CUTOFF)
+            if NAME_CUTOFF <= score < 99.5:
+                scored.append((score, i))
+        scored.sort(key=lambda s: -s[0])  # best first, ties in name order
+        out = [(i, min(float(score), FUZZY_NAME_CEILING)) for score, i in scored]
         if len(self._fuzzy_cache) >= FUZZY_CACHE_SIZE:
             self._fuzzy_cache.clear()
         self._fuzzy_cache[processed] = out
         return out
 
-    @staticmethod
-    def _every_word_in(words: frozenset[str], name: frozenset[str]) -> bool:
-        """Every word said (of three letters or more) is in the name: itself, a typo of one
-        of its words (one edit in a short word, two in a longer one: "ofice", "libary", but
-        not "stage" for "storage"), or a word sharing its stem ("counselor", "counseling")."""
+    def _names_with_every_word(self, words: frozenset[str]) -> frozenset[int]:
+        """Indexes of the names holding every word said (of three letters or more): itself,
+        a typo of one of its words (one edit in a short word, two in a longer one: "ofice",
+        "libary", but not "stage" for "storage"), or a word sharing its stem ("counselor",
+        "counseling")."""
         said = [w for w in words if len(w) > 2]
         # "counselor's office" for "Counseling": a room word need not be in the name, when
         # another word said is
         specific = [w for w in said if w not in GENERIC_WORDS]
-        return all(w in name or any(alike(w, t) for t in name) for w in specific or said)
+        found: frozenset[int] | None = None
+        for w in specific or said:
+            holding = self.lexicon.names_with_alike(w)
+            found = holding if found is None else found & holding
+            if not found:
+                return frozenset()
+        return frozenset(range(len(self.lexicon.names))) if found is None else found
 
     def _whole_words(self, words: frozenset[str], building_id: str | None,
                      hits: Hits) -> None:

@@ -53,6 +53,8 @@ class NumberedReadings:
                                                (ext.miny + ext.maxy) / 2)
 
     def coordinates(self, q: str, hits: Hits) -> None:
+        if not any(ch.isdigit() for ch in q):
+            return  # every coordinate and USNG reference holds digits
         said = said_coordinates(q)
         if said is not None:
             # dispatch systems say "lat, lon"; GIS people write "lon, lat": try both unless

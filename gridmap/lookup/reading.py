@@ -6,13 +6,13 @@ from __future__ import annotations
 from gridmap.lookup.answers import UNKNOWN_FLAG, replace
 from gridmap.lookup.candidates import Candidates
 from gridmap.lookup.context import ContextWords
-from gridmap.lookup.floors import apply_floor
+from gridmap.lookup.floors import apply_floor, levels_said
 from gridmap.lookup.lexicon import CampusLexicon
 from gridmap.lookup.named import NamedReadings
 from gridmap.lookup.numbered import NumberedReadings, is_number
 from gridmap.lookup.phrasing import CELL, DOOR, FILLER, NUMBERED_DOOR, key, without_filler
 from gridmap.lookup.scores import EXACT, PARTIAL_SCORE, QUALIFIED_NAME_SCORE, Hits
-from gridmap.vocabulary import FloorSaid, floor_said
+from gridmap.vocabulary import FloorSaid
 
 
 class QueryReader:
@@ -24,21 +24,25 @@ class QueryReader:
         self.context = ContextWords(lexicon)
         self.numbered = NumberedReadings(lexicon, candidates)
         self.named = NamedReadings(lexicon, candidates)
+        self._levels_said: dict[tuple[str | None, int | None], frozenset[str]] = {}
 
-    def interpret(self, q: str) -> Hits:
-        """Everything the query (cleaned) may name, scored."""
+    def interpret(self, q: str, said_floor: tuple[FloorSaid | None, str]) -> Hits:
+        """Everything the query (cleaned) may name, scored; ``said_floor`` is what
+        :func:`~gridmap.vocabulary.floor_said` reads in it."""
         hits = Hits()
         whole = without_filler(q)
         floor: FloorSaid | None = None
         if key(whole) not in self.lexicon.exact_names:
-            floor, q_rest = floor_said(q)
+            floor, q_rest = said_floor
             if floor is not None and not FILLER.sub(" ", q_rest).strip():
                 floor = None  # only a floor was said: it filters nothing
             elif floor is not None:
                 q = q_rest
-        for building_id, spoken in self.context.readings(q):
-            found = self.reading(building_id, spoken)
-            dropped = self.context.modifiers_dropped(spoken)
+        context = self.context
+        for building_id, spoken in context.readings(q):
+            core = context.without_context(without_filler(spoken))
+            found = self.reading(building_id, spoken, core)
+            dropped = context.modifiers_dropped(spoken, core)
             cap = None
             flags: tuple[str, ...] = ()
             if dropped:
@@ -47,15 +51,26 @@ class QueryReader:
                 cap, flags = PARTIAL_SCORE, (UNKNOWN_FLAG + " ".join(dropped),)
             hits.merge(found, cap, flags)
         if floor is not None:
-            apply_floor(floor, hits, self.lexicon.index.campus.levels, self.lexicon.units,
+            apply_floor(floor, hits, self.levels_said(floor), self.lexicon.units,
                         self.candidates.level_of)
         return hits
 
-    def reading(self, building_id: str | None, spoken: str) -> Hits:
-        """Everything one reading of a query (a building, and the rest as said) names."""
+    def levels_said(self, floor: FloorSaid) -> frozenset[str]:
+        """Ids of the levels a floor phrase names (kept per floor said: there are few)."""
+        said = (floor.relation, floor.number)
+        levels = self._levels_said.get(said)
+        if levels is None:
+            levels = self._levels_said[said] = frozenset(
+                levels_said(floor, self.lexicon.index.campus.levels))
+        return levels
+
+    def reading(self, building_id: str | None, spoken: str, core: str | None = None) -> Hits:
+        """Everything one reading of a query (a building, and the rest as said) names;
+        ``core`` is the rest without context words, when the caller has it already."""
         hits = Hits()
         plain = without_filler(spoken)
-        core = self.context.without_context(plain)
+        if core is None:
+            core = self.context.without_context(plain)
         if building_id is not None and not core.strip():
             # "the gym" is the building; "auxiliary gym" names something not on the plans
             said = FILLER.sub(" ", spoken).split()
