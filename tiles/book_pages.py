@@ -486,6 +486,16 @@ def _cells(row: RoomRow | DoorRow | PointRow) -> tuple[str, ...]:
     return (row.name, row.building, row.level, row.cell, row.note)
 
 
+def _guide(row: RoomRow | DoorRow | PointRow) -> str:
+    """What a page's first or last row is looked up by, for the page title (like a
+    dictionary's guide words): a room number, a building and door number, a name."""
+    if isinstance(row, RoomRow):
+        return row.number or row.name
+    if isinstance(row, DoorRow):
+        return f"{row.building} {row.number}"
+    return row.name
+
+
 def draw_table_block(c: Canvas, x: float, top: float, width: float, row_h: float,
                      columns: Sequence[Column], rows: Sequence[RoomRow | DoorRow | PointRow],
                      font_size: float) -> float:
@@ -501,18 +511,20 @@ def draw_table_block(c: Canvas, x: float, top: float, width: float, row_h: float
     _colour(c, BLACK, stroke=True)
     c.setLineWidth(0.6)
     c.line(x, top - row_h * 0.3, x + width, top - row_h * 0.3)
-    y = top
-    for i, row in enumerate(rows):
-        y -= row_h
-        if i % 2:
-            c.setFillColorRGB(0.93, 0.93, 0.93)
-            c.rect(x, y - row_h * 0.3, width, row_h, stroke=0, fill=1)
-        _colour(c, BLACK)
-        for col, cx, cx1, text in zip(columns, xs, xs[1:], _cells(row), strict=False):
-            font = bold if col.bold else regular
-            c.setFont(font, font_size)
-            c.drawString(cx + 2, y, fit_text(text, font, font_size, cx1 - cx - 4))
-    return y - row_h * 0.3
+    c.setFillColorRGB(0.93, 0.93, 0.93)
+    for i in range(1, len(rows), 2):  # every other row shaded, so a line is easy to follow
+        c.rect(x, top - (i + 1) * row_h - row_h * 0.3, width, row_h, stroke=0, fill=1)
+    _colour(c, BLACK)
+    cells = [_cells(row) for row in rows]
+    for k, (col, cx, cx1) in enumerate(zip(columns, xs, xs[1:], strict=False)):
+        # one text object a column: a line per row, far cheaper than a string per cell
+        font = bold if col.bold else regular
+        text = c.beginText(cx + 2, top - row_h)
+        text.setFont(font, font_size, leading=row_h)
+        text.textLines([fit_text(line[k], font, font_size, cx1 - cx - 4) for line in cells],
+                       trim=0)
+        c.drawText(text)
+    return top - len(rows) * row_h - row_h * 0.3
 
 
 def draw_index(c: Canvas, layout: PageLayout, columns: Sequence[Column],
@@ -526,12 +538,13 @@ def draw_index(c: Canvas, layout: PageLayout, columns: Sequence[Column],
     per_page = geo.rows_per_page
     pages = max(1, math.ceil(len(rows) / per_page))
     for p in range(pages):
-        title = heading if pages == 1 else f"{heading} ({p + 1} of {pages})"
+        chunk = rows[p * per_page:(p + 1) * per_page]
+        title = heading if pages == 1 else \
+            f"{heading} ({p + 1} of {pages}): {_guide(chunk[0])} \u2013 {_guide(chunk[-1])}"
         new_page(title)
         _colour(c, GREY)
         c.setFont(regular, 7.5 * k)
         c.drawString(layout.margin, layout.title.y0 - 14 * k, note)
-        chunk = rows[p * per_page:(p + 1) * per_page]
         for b in range(geo.blocks):
             part = chunk[b * geo.rows_per_block:(b + 1) * geo.rows_per_block]
             if not part and b:
