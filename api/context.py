@@ -57,6 +57,7 @@ class LoadedCampus:
     revision: int
     _index: CampusIndex | None = None
     _grid_geojson: dict[str, Any] | None = None
+    _detail: dict[str, Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # recent lookup answers: (query, limit) -> (status, JSON body); see lookup_answer
     _answers: OrderedDict[tuple[str, int], tuple[str, bytes]] = field(
@@ -123,6 +124,15 @@ class LoadedCampus:
                 if self._index is None:
                     self._index = CampusIndex(self.campus)
         return self._index
+
+    def detail(self) -> dict[str, Any]:
+        """The campus detail answer (:func:`api.geo.campus_detail`), made once per revision:
+        it projects through a new coordinate transformer, ~15 ms a time."""
+        if self._detail is None:
+            from api.geo import campus_detail
+
+            self._detail = campus_detail(self.campus, self.revision)
+        return self._detail
 
     def grid_geojson(self) -> dict[str, Any]:
         if self._grid_geojson is None:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from api.audit import lookup_detail
 from api.auth import AdminPrincipal, CurrentPrincipal, Principal, current_principal
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, AppContext, Ctx
-from api.geo import campus_detail, level_feature_collection
+from api.geo import level_feature_collection
 from gridmap import lookup as lookups
 
 GEOJSON = "application/geo+json"
@@ -50,7 +50,7 @@ def get_campus(
 ) -> dict[str, Any]:
     loaded = ctx.loaded(request, campus_id, principal, revision)
     ctx.audit(request, principal, "campus", campus_id, f"revision {loaded.revision}")
-    return campus_detail(loaded.campus, loaded.revision)
+    return loaded.detail()
 
 
 @router.get("/campuses/{campus_id}/revisions", summary="Every stored revision of a campus")
