@@ -520,6 +520,7 @@ _MANIFEST_HEAD = """# Lincoln Ridge K-12 Campus (fictional) - made by scripts/ma
 id = "lincoln-ridge"
 name = "Lincoln Ridge K-12 Campus"
 address = "4850 Ridgeline Road, Okemos, MI 48864"
+verified_on = 2026-08-14  # the last walk-through check, printed on the map book
 
 [grid]
 cell_size = 100
