@@ -122,29 +122,39 @@ def test_zoom_range_and_passphrase_are_checked_before_drawing(campus: Campus) ->
         package.MIN_PACKAGE_ZOOM, package.MAX_PACKAGE_ZOOM)
 
 
-def test_imagery_is_a_slot_under_the_levels(campus: Campus, tmp_path: Path) -> None:
+def test_imagery_is_the_last_slot_up_to_its_own_resolution(campus: Campus, tmp_path: Path
+                                                           ) -> None:
     import rasterio
     from rasterio.transform import from_bounds
 
     from tiles.raster import tile_bounds
 
+    # a photo exactly as fine as z16 tiles (256 px over one z16 tile), uniformly coloured
     z, x, y = 16, *_a_drawn_tile(campus, 16)
     minx, miny, maxx, maxy = tile_bounds(z, x, y)
     path = tmp_path / "ortho.tif"
-    pixels = np.zeros((3, 64, 64), dtype=np.uint8)
+    pixels = np.zeros((3, 256, 256), dtype=np.uint8)
     pixels[0], pixels[1], pixels[2] = 200, 120, 40
     with rasterio.Env():
         use_rasterio_proj_data()
-        with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3,
+        with rasterio.open(path, "w", driver="GTiff", width=256, height=256, count=3,
                            dtype="uint8", crs="EPSG:3857",
-                           transform=from_bounds(minx, miny, maxx, maxy, 64, 64)) as dst:
+                           transform=from_bounds(minx, miny, maxx, maxy, 256, 256)) as dst:
             dst.write(pixels)
-    reader = _reader(tiles_archive(campus, min_zoom=16, max_zoom=16, imagery=path))
-    slots = reader.metadata()["gridmap:slots"]
-    assert slots[0] == {"slot": 0, "layer": "imagery"}
+    reader = _reader(tiles_archive(campus, min_zoom=16, max_zoom=17, imagery=path))
+    meta = reader.metadata()
+    slots, size = meta["gridmap:slots"], meta["gridmap:slot_size"]
+    levels = len(campus.ordinals)
+    assert slots[-1] == {"slot": levels, "layer": "imagery", "max_zoom": 16}
     sheet = _rgba(reader.get(z, x, y))
-    size = reader.metadata()["gridmap:slot_size"]
-    assert (sheet[:size, :, :3] == (200, 120, 40)).all() and (sheet[:size, :, 3] == 255).all()
+    assert sheet.shape[0] == size * (levels + 1)
+    photo = sheet[levels * size:]
+    assert (photo[..., :3] == (200, 120, 40)).all() and (photo[..., 3] == 255).all()
+    for ordinal, slot in zip(campus.ordinals, slots, strict=False):  # levels unchanged above
+        own = _rgba(render_tile(campus, ordinal, z, x, y))
+        assert _same_pixels(sheet[slot["slot"] * size:(slot["slot"] + 1) * size], own)
+    deeper = _rgba(reader.get(17, 2 * x, 2 * y) or reader.get(17, 2 * x + 1, 2 * y + 1))
+    assert deeper.shape[0] == size * levels  # z17 holds the levels only
 
 
 def _a_drawn_tile(campus: Campus, z: int) -> tuple[int, int]:
@@ -498,4 +508,59 @@ def test_sealed_viewer_refuses_a_wrong_passphrase_and_opens_with_the_right_one(
         book = drv.find_element(By.ID, "gm-book-link").get_attribute("href")
         assert book.startswith("blob:")
         _resources_are_local(drv)
+        assert not severe_console_errors(drv)
+
+
+PHOTO_SHARE = """
+const tiles = Array.from(document.querySelectorAll('canvas.leaflet-tile'));
+let photo = 0, all = 0;
+for (const t of tiles) {
+  const d = t.getContext('2d').getImageData(0, 0, t.width, t.height).data;
+  for (let i = 0; i < d.length; i += 4) {
+    all += 1;
+    if (d[i] === 200 && d[i + 1] === 120 && d[i + 2] === 40 && d[i + 3] === 255) photo += 1;
+  }
+}
+return [photo / all, tiles.map((t) => t.dataset.zxy.split('/')[0])];
+"""
+
+
+@pytest.mark.browser
+def test_viewer_draws_imagery_under_the_plans_deeper_than_the_photo_and_toggles_it(
+        campus: Campus, tmp_path: Path) -> None:
+    import rasterio
+    from rasterio.transform import from_bounds
+    from selenium.webdriver.common.by import By
+
+    from tests.browser import chromium, need_browser, severe_console_errors
+    from tiles.raster import tile_bounds
+
+    need_browser()
+    # a uniformly coloured photo over the whole grid, as fine as z16 tiles
+    minlon, minlat, maxlon, maxlat = package._grid_bounds(campus)
+    left, _, _, top = tile_bounds(16, package._tile_x(minlon, 16), package._tile_y(maxlat, 16))
+    _, bottom, right, _ = tile_bounds(16, package._tile_x(maxlon, 16),
+                                      package._tile_y(minlat, 16))
+    pixel = (right - left) / (package._tile_x(maxlon, 16) - package._tile_x(minlon, 16) + 1) / 256
+    width, height = round((right - left) / pixel), round((top - bottom) / pixel)
+    path = tmp_path / "ortho.tif"
+    with rasterio.Env():
+        use_rasterio_proj_data()
+        with rasterio.open(path, "w", driver="GTiff", width=width, height=height, count=3,
+                           dtype="uint8", crs="EPSG:3857",
+                           transform=from_bounds(left, bottom, right, top, width, height)) as dst:
+            dst.write(np.stack([np.full((height, width), v, np.uint8) for v in (200, 120, 40)]))
+    data = make_package(campus, revision=1, imagery=path, book=None, passphrase=None,
+                        min_zoom=15, max_zoom=18)
+    page = _unzipped(data, tmp_path / "package")
+    with chromium(tmp_path / "profile") as drv:
+        _offline(drv)
+        drv.get(page)
+        _wait(drv, SHOWN, "0")
+        share, zooms = drv.execute_script(PHOTO_SHARE)
+        assert zooms and all(int(z) > 16 for z in zooms)  # drawn from z16's photo, enlarged
+        assert share > 0.3
+        drv.find_element(By.ID, "gm-imagery-toggle").click()
+        _wait(drv, SHOWN, "0")
+        assert drv.execute_script(PHOTO_SHARE)[0] == 0
         assert not severe_console_errors(drv)

@@ -7,14 +7,16 @@ server's lookup does (``tiles/static/offline/search.js``), and the map book when
 
 Tiles: ONE PMTiles archive (written with the ``pmtiles`` package, read in the page by npm
 ``pmtiles``). A PMTiles archive has one z/x/y pyramid, and a campus has several levels, so each
-tile image *stacks its layers*: a PNG :data:`TILE_SIZE` wide and ``TILE_SIZE * len(slots)``
-high, slot ``i`` being rows ``i * TILE_SIZE`` to ``(i + 1) * TILE_SIZE``. The slots are the
-imagery (when the campus has imagery; opaque photo, drawn under the plans) and then every level
-ordinal, lowest first. The archive's metadata names the slots (``gridmap:slots``), so the
-archive describes itself; the viewer crops the slot of the level shown (and the imagery under
-it). Tiles where every slot is empty are left out. Chromium will not ``fetch`` a ``file://`` URL,
-so the archive reaches the page as a ``<script>`` holding it in base64, read through a pmtiles
-``Source`` over that in-memory buffer.
+tile image *stacks its layers*: a PNG :data:`TILE_SIZE` wide and ``TILE_SIZE`` times its
+number of slots high, slot ``i`` being rows ``i * TILE_SIZE`` to ``(i + 1) * TILE_SIZE``. The
+slots are every level ordinal, lowest first, then the imagery (when the campus has imagery; the
+photo drawn under the plans) up to the imagery's own resolution (:func:`imagery_native_zoom`):
+deeper tiles hold the levels only, and the viewer enlarges the imagery of their ancestor tile,
+which keeps a package a third of the size. The archive's metadata names the slots
+(``gridmap:slots``), so the archive describes itself; the viewer crops the slot of the level
+shown (and the imagery under it). Tiles where every slot is empty are left out. Chromium will
+not ``fetch`` a ``file://`` URL, so the archive reaches the page as a ``<script>`` holding it
+in base64, read through a pmtiles ``Source`` over that in-memory buffer.
 
 Package layout::
 
@@ -67,8 +69,8 @@ from gridmap.vocabulary import (
 from tiles.seal import seal_parts
 
 __all__ = ["DEFAULT_MAX_ZOOM", "DEFAULT_MIN_ZOOM", "MAX_PACKAGE_ZOOM", "MIN_PACKAGE_ZOOM",
-           "OFFLINE_DIR", "TILE_SIZE", "make_package", "package_book", "places",
-           "search_vocabulary", "tile_slots", "tiles_archive"]
+           "OFFLINE_DIR", "TILE_SIZE", "imagery_native_zoom", "make_package", "package_book",
+           "places", "search_vocabulary", "tile_slots", "tiles_archive"]
 
 _HERE = Path(__file__).resolve().parent
 #: Our viewer's files, copied into every package.
@@ -93,13 +95,22 @@ _EARTH_HALF = 20037508.342789244
 # --- tiles -------------------------------------------------------------------------------------
 
 
-def tile_slots(campus: Campus, *, imagery: bool) -> list[dict[str, Any]]:
-    """The layers of a stacked tile, top slot first: imagery (if any), then each level."""
-    slots: list[dict[str, Any]] = [{"slot": 0, "layer": "imagery"}] if imagery else []
-    for ordinal in campus.ordinals:
-        slots.append({"slot": len(slots), "layer": "level", "ordinal": ordinal,
-                      "name": campus.ordinal_name(ordinal)})
+def tile_slots(campus: Campus, *, imagery_max_zoom: int | None) -> list[dict[str, Any]]:
+    """The layers of a stacked tile, top slot first: each level, then the imagery (when the
+    campus has imagery) in tiles up to ``imagery_max_zoom``."""
+    slots: list[dict[str, Any]] = [
+        {"slot": i, "layer": "level", "ordinal": ordinal, "name": campus.ordinal_name(ordinal)}
+        for i, ordinal in enumerate(campus.ordinals)]
+    if imagery_max_zoom is not None:
+        slots.append({"slot": len(slots), "layer": "imagery", "max_zoom": imagery_max_zoom})
     return slots
+
+
+def imagery_native_zoom(resolution: float) -> int:
+    """The zoom whose tile pixels are as fine as imagery pixels of ``resolution`` (EPSG:3857
+    metres): deeper tiles would only enlarge the photo, so the viewer enlarges it instead."""
+    # a hair of tolerance: a photo made for z16 tiles is z16, not z17 by a rounding error
+    return max(0, math.ceil(math.log2(2 * _EARTH_HALF / TILE_SIZE / resolution) - 1e-6))
 
 
 def _grid_bounds(campus: Campus) -> tuple[float, float, float, float]:
@@ -161,6 +172,7 @@ def _stacked_tile(campus: Campus, slots: list[dict[str, Any]], z: int, x: int, y
     from tiles.raster import render_tile
 
     size = TILE_SIZE * scale
+    slots = [s for s in slots if s["layer"] == "level" or z <= s["max_zoom"]]
     sheet = Image.new("RGBA", (size, size * len(slots)), (0, 0, 0, 0))
     drawn = False
     for slot in slots:
@@ -191,10 +203,10 @@ def tiles_archive(campus: Campus, *, min_zoom: int = DEFAULT_MIN_ZOOM,
 
     check_zoom_range(min_zoom, max_zoom)
     bounds = _grid_bounds(campus)
-    slots = tile_slots(campus, imagery=imagery is not None)
     tiles: list[tuple[int, bytes]] = []
     with ExitStack() as stack:
         dataset = None
+        imagery_zoom = None
         if imagery is not None:
             import rasterio
 
@@ -203,6 +215,8 @@ def tiles_archive(campus: Campus, *, min_zoom: int = DEFAULT_MIN_ZOOM,
             stack.enter_context(rasterio.Env())
             use_rasterio_proj_data()
             dataset = stack.enter_context(rasterio.open(imagery))
+            imagery_zoom = max(min_zoom, min(max_zoom, imagery_native_zoom(min(dataset.res))))
+        slots = tile_slots(campus, imagery_max_zoom=imagery_zoom)
         for z, x, y in _tiles_over(bounds, min_zoom, max_zoom):
             png = _stacked_tile(campus, slots, z, x, y, scale, dataset)
             if png is not None:
@@ -496,10 +510,9 @@ def make_package(campus: Campus, *, revision: int, imagery: Path | None, book: b
         if seal_json is not None:
             zf.writestr("data/seal.js", f"window.GRIDMAP_SEAL = {json.dumps(seal_json)};\n")
         for name, data in parts.items():
-            # base64 of PNG and ciphertext does not deflate: store those parts as they are
-            method = zipfile.ZIP_STORED if sealed or name == "tiles" else zipfile.ZIP_DEFLATED
+            # deflating base64 wins back most of its third (PNG and ciphertext do not shrink)
             zf.writestr(zipfile.ZipInfo(f"data/{name}.js", _zip_time()), _part_script(name, data),
-                        compress_type=method)
+                        compress_type=zipfile.ZIP_DEFLATED)
         if book is not None and not sealed:
             zf.writestr("book.pdf", book)
     return out.getvalue()

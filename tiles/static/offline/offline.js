@@ -97,6 +97,19 @@
       return sheets.get(k);
     }
 
+    /** Where a tile's imagery is: its own imagery slot up to the imagery's zoom, else the
+     * matching part of its ancestor's at that zoom, enlarged (see tiles/package.py). */
+    function imageryOf(coords) {
+      const depth = Math.max(0, coords.z - imagerySlot.max_zoom);
+      const part = 1 << depth;
+      const side = slotSize / part;
+      return sheet(coords.z - depth, coords.x >> depth, coords.y >> depth).then((bitmap) => (
+        bitmap && bitmap.height > imagerySlot.slot * slotSize ? {
+          bitmap, side, sx: (coords.x % part) * side,
+          sy: imagerySlot.slot * slotSize + (coords.y % part) * side,
+        } : null));
+    }
+
     let ordinal = meta.default_ordinal;
     let imageryOn = Boolean(imagerySlot);
     const StackedLayer = L.GridLayer.extend({
@@ -107,12 +120,13 @@
         canvas.dataset.zxy = `${coords.z}/${coords.x}/${coords.y}`;
         canvas.dataset.ordinal = String(ordinal);
         const slot = levelSlot.get(ordinal);
-        sheet(coords.z, coords.x, coords.y).then((bitmap) => {
+        const photo = imagerySlot && imageryOn ? imageryOf(coords) : Promise.resolve(null);
+        Promise.all([sheet(coords.z, coords.x, coords.y), photo]).then(([bitmap, under]) => {
+          const ctx = canvas.getContext('2d');
+          if (under) {
+            ctx.drawImage(under.bitmap, under.sx, under.sy, under.side, under.side, 0, 0, slotSize, slotSize);
+          }
           if (bitmap) {
-            const ctx = canvas.getContext('2d');
-            if (imagerySlot && imageryOn) {
-              ctx.drawImage(bitmap, 0, imagerySlot.slot * slotSize, slotSize, slotSize, 0, 0, slotSize, slotSize);
-            }
             ctx.drawImage(bitmap, 0, slot * slotSize, slotSize, slotSize, 0, 0, slotSize, slotSize);
           }
           canvas.dataset.drawn = bitmap ? 'tile' : 'empty';
