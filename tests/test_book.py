@@ -341,6 +341,8 @@ def test_cli_print(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert {tuple(round(v) for v in (p.mediabox.width, p.mediabox.height))
             for p in reader.pages} == {(792, 612)}
     assert "map book, letter, level 0" in capsys.readouterr().err
+    # the walk-through date of campus.toml travels through the store to the title band
+    assert "Verified on 2026-08-14" in pdf_text(out.read_bytes(), tmp_path, 1)
     store = SqlCampusStore(f"sqlite:///{data_dir / 'gridmap.db'}")
     try:
         entry = store.audit_log(limit=1)[0]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -25,7 +27,10 @@ from gridmap.sides import (
     wall_bearing,
     wall_orientation,
 )
+from importers.campus import import_campus
 from importers.manifest import parse_manifest
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "lincoln_ridge"
 
 RECT = box(0.0, 0.0, 60.0, 20.0)
 #: a point just outside the middle of each wall of RECT, by the bearing that wall faces
@@ -60,7 +65,7 @@ def test_facing_side_a_side_b_is_on_the_left() -> None:
 
 def test_main_entrance_wall_is_side_a_without_an_address_side() -> None:
     a = side_a_bearing(RECT, main_entrance=Point(60.0, 5.0))
-    assert a == pytest.approx(90.0)
+    assert a is not None and a == pytest.approx(90.0)
     assert side_of(RECT, Point(45.0, 0.0), a) is Side.B  # south wall, clockwise after east
     assert side_a_bearing(RECT) is None
 
@@ -143,3 +148,24 @@ def test_manifest_address_side_by_name_or_bearing() -> None:
     for bad in ("front", 360, -1, True):
         with pytest.raises(ManifestError, match="address_side"):
             parse_manifest(_manifest(address_side=bad))
+
+
+def test_imported_address_side_turns_the_sides(tmp_path: Path) -> None:
+    folder = tmp_path / "lincoln_ridge"
+    shutil.copytree(SAMPLE, folder)
+    manifest = folder / "campus.toml"
+    before = import_campus(manifest).campus
+    text = manifest.read_text(encoding="utf-8")
+    # building A's main entrance is on its south wall; say its address is on the north one
+    text = text.replace('id = "A"\n', 'id = "A"\naddress_side = "north"\n', 1)
+    manifest.write_text(text, encoding="utf-8")
+    after = import_campus(manifest, before).campus
+    a = next(b for b in after.buildings if b.short_name == "A")
+    assert a.address_side == COMPASS_BEARINGS["north"]
+    old, new = door_sides(before), door_sides(after)
+    opposite = {Side.A: Side.C, Side.B: Side.D, Side.C: Side.A, Side.D: Side.B}
+    for door in after.exterior_doors(a.id):
+        assert new[door.id] is opposite[old[door.id]]  # type: ignore[index]
+    for door in after.exterior_doors():
+        if door.building_id != a.id:
+            assert new[door.id] is old[door.id]
