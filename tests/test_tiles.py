@@ -329,9 +329,9 @@ def test_concurrent_renders_agree(campus: Campus) -> None:
 
 def test_every_font_of_the_style_is_bundled_with_mapnik() -> None:
     """The fonts come with Mapnik's wheel (DejaVu); a face it lacks would draw no text."""
-    import mapnik
+    from tiles.cartography import mapnik_module
 
-    faces = set(mapnik.FontEngine.face_names())
+    faces = set(mapnik_module().FontEngine.face_names())
     for face in (style.FONT_REGULAR, style.FONT_BOLD, style.FONT_CONDENSED_BOLD):
         assert face in faces
 
@@ -443,9 +443,9 @@ def test_golden_comparison_catches_a_changed_style(sample: Campus,
 def _placed_boxes(drawing: CampusDrawing, ordinal: int, z: int, x: int, y: int,
                   layers: tuple[str, ...]) -> list[tuple[float, float, float, float]]:
     """The boxes Mapnik's collision detector holds after drawing the tile with ``layers``."""
-    import mapnik
+    from tiles.cartography import MapView, _build_map, mapnik_module
 
-    from tiles.cartography import MapView, _build_map
+    mapnik = mapnik_module()
 
     bounds = tile_bounds(z, x, y)
     view = MapView(ordinal, "EPSG:3857", bounds, 256, 256, zoom=z)
@@ -588,3 +588,110 @@ def test_route_draws_a_tile_once_per_revision(viewer: Any, stored_campus: Campus
     assert ctx_reload.headers["etag"] != first.headers["etag"]
     assert len(drawn) == 2
     assert {e.action for e in store.audit_log()} >= {"tiles"}
+
+
+# --- the same style on paper and over imagery -----------------------------------------------------
+
+
+def _sheet_view(campus: Campus, ordinal: int | None, **kw: Any) -> Any:
+    """A print view of the whole grid in the campus's own CRS, 1000 points wide, with the
+    labels sized as tiles of the same ground resolution."""
+    from tiles.cartography import MapView, features_for, zoom_for_resolution
+
+    ext = gridlib.extent(campus.grid)
+    width = 1000
+    mpp = (ext.maxx - ext.minx) / width
+    height = round((ext.maxy - ext.miny) / mpp)
+    zoom = zoom_for_resolution(mpp, features_for(campus, campus.crs).lat)
+    return MapView(ordinal, campus.crs, (ext.minx, ext.miny, ext.maxx, ext.maxy), width,
+                   height, zoom=zoom, purpose="print", **kw)
+
+
+def test_print_sheet_is_a_vector_pdf_with_the_room_numbers_as_text(campus: Campus,
+                                                                    tmp_path: Path) -> None:
+    """A level sheet in the campus CRS is one vector page; pdftotext finds its room numbers."""
+    import shutil
+    import subprocess
+
+    from tiles.cartography import render_pdf
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    view = _sheet_view(campus, 1)
+    pdf = render_pdf(campus, view)
+    assert pdf.startswith(b"%PDF")
+    path = tmp_path / "sheet.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    level_ids = {lv.id for lv in campus.levels if lv.ordinal == 1}
+    numbers = {u.number for u in campus.units if u.level_id in level_ids and u.number}
+    assert numbers and all(n in text.split() for n in numbers), (numbers, text)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
+    if info:
+        assert f"{view.width} x {view.height} pts" in info
+
+
+def _geotiff_3857(path: Path, bounds: tuple[float, float, float, float],
+                  colour: tuple[int, int, int]) -> None:
+    """A small solid-colour EPSG:3857 GeoTIFF over ``bounds`` (imagery as C2 prepares it)."""
+    import rasterio
+    from rasterio.transform import from_bounds
+
+    from importers.imagery import use_rasterio_proj_data
+
+    use_rasterio_proj_data()  # whoever imported Mapnik first in this process
+
+    data = np.empty((3, 64, 64), dtype=np.uint8)
+    for band, value in enumerate(colour):
+        data[band] = value
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=3, dtype="uint8",
+                       crs="EPSG:3857", transform=from_bounds(*bounds, 64, 64)) as out:
+        out.write(data)
+
+
+def test_imagery_is_drawn_under_the_plans(campus: Campus, tmp_path: Path) -> None:
+    """Over imagery: the imagery shows outside the buildings (through the translucent
+    grounds), and the rooms stay opaque on top of it."""
+    from tiles.cartography import MapView, render_png
+
+    tiler = Tiler(campus)
+    tx, ty, col, row = tiler.locate(-12.0, -17.0, 20)  # inside room 214 / 104
+    bounds = tile_bounds(20, tx, ty)
+    minx, miny, maxx, maxy = bounds
+    span = maxx - minx
+    tif = tmp_path / "imagery.tif"
+    _geotiff_3857(tif, (minx - span, miny - span, maxx + span, maxy + span), (20, 90, 200))
+    plain = MapView(0, "EPSG:3857", bounds, 256, 256, zoom=20)
+    over = MapView(0, "EPSG:3857", bounds, 256, 256, zoom=20, imagery=tif)
+    with_imagery, without = _rgba(render_png(campus, over)), _rgba(render_png(campus, plain))
+    c, r = round(col), round(row)
+    room = (slice(r - 2, r + 3), slice(c - 2, c + 3))
+    assert near(with_imagery[room], style.ROOM_FILL, 6).all()
+    assert (with_imagery[..., 3] == 255).all()  # imagery fills the whole tile
+    def blue(px: Pixels) -> NDArray[np.bool_]:  # the imagery, under translucent grounds
+        mask: NDArray[np.bool_] = (px[..., 2] - px[..., 0] > 80) & (px[..., 3] == 255)
+        return mask
+
+    assert blue(with_imagery).mean() > 0.02 and not blue(without).any()
+
+
+def test_overview_shows_buildings_doors_and_outside_amenities(campus: Campus) -> None:
+    """The campus overview (no level): every building filled with its letter drawn, exterior
+    doors of all levels, Knox boxes; no rooms."""
+    from tiles.cartography import CampusFeatures
+
+    features = CampusFeatures(campus, "EPSG:3857")
+    assert len(features.features("footprints", None)) == len(campus.buildings)
+    doors = [o for o in campus.openings if o.exterior]
+    assert len(features.features("doors", None)) == len(doors)
+    kinds = {f.props["kind"] for f in features.features("amenities", None)}
+    assert "knox_box" in kinds and "aed" not in kinds
+    assert features.features("rooms", None) == []
+    from tiles.cartography import render_png
+
+    view = _sheet_view(campus, None)
+    px = _rgba(render_png(campus, view))
+    assert near(px, style.BUILDING_FILL, 6).sum() > 500
+    assert near(px, style.DOOR.fill, 30).sum() > 30
+    assert near(px, style.ROOM_FILL, 4).sum() == 0

@@ -27,8 +27,11 @@ Mapnik is imported inside the functions that draw, never when this module is imp
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -54,7 +57,8 @@ if TYPE_CHECKING:
     import mapnik
 
 __all__ = ["CampusFeatures", "MapView", "campus_map", "features_for", "ground_resolution",
-           "render_features_png", "render_pdf", "render_png", "zoom_for_resolution"]
+           "mapnik_module", "render_features_png", "render_pdf", "render_png",
+           "zoom_for_resolution"]
 
 #: Equatorial circumference of the Web Mercator sphere, metres.
 _EARTH = 2.0 * math.pi * 6378137.0
@@ -74,7 +78,14 @@ OVERVIEW_AMENITIES = frozenset({
 
 @dataclass(frozen=True)
 class MapView:
-    """What to draw and how big: a level (or the overview) over a box of a spatial reference."""
+    """What to draw and how big: a level (or the overview) over a box of a spatial reference.
+
+    ``zoom`` picks the label and symbol rules and decides which room labels fit their rooms:
+    pass the Web Mercator zoom of the drawn scale, ``zoom_for_resolution(metres per output
+    pixel or point * scale_factor, latitude)``, so labels are sized as on a tile of the same
+    ground resolution (a printed sheet then looks like the tiles; a larger ``scale_factor``
+    draws the same map with everything larger, for legibility on paper).
+    """
 
     ordinal: int | None
     srs: str
@@ -89,6 +100,26 @@ class MapView:
     grid_labels: bool = True
     #: leave out room numbers and names (everything else is drawn)
     room_labels: bool = field(default=True, kw_only=True)
+
+
+def mapnik_module() -> Any:
+    """``import mapnik``, first giving its PROJ a database when the environment names none.
+
+    Mapnik's wheel points ``PROJ_LIB`` at a folder of its own that holds no ``proj.db`` (unless
+    the variable is set already), which leaves Mapnik unable to read EPSG codes and rasterio's
+    PROJ with no database in the same process. rasterio's wheel carries a ``proj.db`` recent
+    enough for both, so that is named first. Import Mapnik through this function.
+    """
+    if "mapnik" not in sys.modules and not (os.environ.get("PROJ_LIB")
+                                            or os.environ.get("PROJ_DATA")):
+        spec = importlib.util.find_spec("rasterio")
+        if spec is not None and spec.origin is not None:
+            data = Path(spec.origin).parent / "proj_data"
+            if (data / "proj.db").is_file():
+                os.environ["PROJ_LIB"] = str(data)
+    import mapnik
+
+    return mapnik
 
 
 def ground_resolution(zoom: float, lat: float) -> float:
@@ -460,8 +491,7 @@ class CampusFeatures:
             feats = self._layers.get(key, [])
             ds = None
             if feats:
-                import mapnik
-
+                mapnik = mapnik_module()
                 ds = mapnik.Datasource(type="geojson", inline=_collection(feats))
             self._datasources[key] = ds
             return ds
@@ -714,8 +744,7 @@ def _layers_for(view: MapView, names: Sequence[str]) -> list[str]:
 
 def _build_map(features: CampusFeatures, view: MapView,
                layer_names: Sequence[str] = LEVEL_LAYERS) -> mapnik.Map:
-    import mapnik
-
+    mapnik = mapnik_module()
     m = mapnik.Map(view.width, view.height, features.srs)
     overview = view.ordinal is None
     mapnik.load_map_from_string(m, style_xml(style_zoom(view.zoom), overview))
@@ -750,8 +779,7 @@ def _build_map(features: CampusFeatures, view: MapView,
 
 def campus_map(campus: Campus, view: MapView) -> mapnik.Map:
     """A new Mapnik map of ``view``, zoomed to its box (the caller may add layers)."""
-    import mapnik
-
+    mapnik = mapnik_module()
     m = _build_map(features_for(campus, view.srs), view)
     m.zoom_to_box(mapnik.Box2d(*view.bbox))
     return m
@@ -787,8 +815,7 @@ def _cached_map(features: CampusFeatures, view: MapView,
 def render_features_png(features: CampusFeatures, view: MapView,
                         layer_names: Sequence[str] = LEVEL_LAYERS) -> bytes:
     """PNG bytes of ``view`` drawn from already projected ``features``."""
-    import mapnik
-
+    mapnik = mapnik_module()
     m = _cached_map(features, view, layer_names)
     m.zoom_to_box(mapnik.Box2d(*view.bbox))
     image = mapnik.Image(view.width, view.height)
@@ -806,8 +833,7 @@ def render_pdf(campus: Campus, view: MapView) -> bytes:
     """A one-page vector PDF of ``view``, ``width`` x ``height`` points, text kept as text."""
     import tempfile
 
-    import mapnik
-
+    mapnik = mapnik_module()
     m = campus_map(campus, view)
     with tempfile.TemporaryDirectory(prefix="gridmap-pdf-") as tmp:
         path = Path(tmp) / "map.pdf"

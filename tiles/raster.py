@@ -25,6 +25,7 @@ from tiles.cartography import (
     MAX_NAME_LINES,
     CampusFeatures,
     MapView,
+    mapnik_module,
     render_features_png,
 )
 
@@ -66,9 +67,7 @@ def _check_tile(z: int, x: int, y: int, size: int, scale: int) -> None:
 
 @lru_cache(maxsize=8)
 def _empty_png(size: int) -> bytes:
-    import mapnik
-
-    png: bytes = mapnik.Image(size, size).to_string("png32")
+    png: bytes = mapnik_module().Image(size, size).to_string("png32")
     return png
 
 
