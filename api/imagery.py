@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from api.errors import InvalidParameter
 from gridmap.errors import ImageryError, NoImagery
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def attach_imagery(
     """
     from importers.imagery import prepare_imagery
 
+    check_attribution(attribution)
     campus = store.campus(campus_id)
     try:
         prepared = prepare_imagery(source, campus, max_bytes=settings.imagery_max_bytes,
@@ -82,6 +84,21 @@ def attach_imagery(
           f"{info.height} px, {info.resolution_m:.2f} m, {info.size_bytes} bytes, "
           f"sha256 {info.digest})")
     return info
+
+
+#: the most characters an attribution may have (the store keeps 300)
+MAX_ATTRIBUTION = 300
+
+
+def check_attribution(text: str) -> None:
+    """Refuse an attribution a map could not show as plain text: markup (web maps put the
+    attribution into HTML), control characters, or over :data:`MAX_ATTRIBUTION` characters."""
+    if len(text) > MAX_ATTRIBUTION:
+        raise InvalidParameter(f"attribution has {len(text)} characters, over {MAX_ATTRIBUTION}")
+    bad = sorted({c for c in text if c in "<>" or ord(c) < 32 or ord(c) == 127})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise InvalidParameter(f"attribution must be plain text; it holds {shown}")
 
 
 # --- the imagery as a local file --------------------------------------------------------------

@@ -46,18 +46,21 @@ TileVersion = Annotated[str | None, Query(
     "long the tile may be cached")]
 
 
-def imagery_json(campus_id: str, info: ImageryInfo, versions: list[ImageryInfo]) -> dict[str, Any]:
+def imagery_json(campus_id: str, info: ImageryInfo, versions: list[ImageryInfo], *,
+                 with_actor: bool) -> dict[str, Any]:
+    """The metadata of the current version and the list of versions; who attached it only for
+    admins (like the audit log, which says the same)."""
     from pyproj import Transformer
 
     to_lonlat = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
     west, south, east, north = info.bounds_3857
     lon0, lat0 = to_lonlat.transform(west, south)
     lon1, lat1 = to_lonlat.transform(east, north)
-    return {
+    body: dict[str, Any] = {
         "campus": campus_id, "version": info.version, "created_at": info.created_at.isoformat(),
         "source_name": info.source_name, "source_crs": info.source_crs,
-        "source_sha256": info.source_digest, "attached_by": info.actor,
-        "attribution": info.attribution, "sha256": info.digest, "size_bytes": info.size_bytes,
+        "source_sha256": info.source_digest, "attribution": info.attribution,
+        "sha256": info.digest, "size_bytes": info.size_bytes,
         "width": info.width, "height": info.height, "resolution_m": info.resolution_m,
         "crs": "EPSG:3857", "bounds_3857": list(info.bounds_3857),
         "bounds": [lon0, lat0, lon1, lat1],
@@ -65,6 +68,9 @@ def imagery_json(campus_id: str, info: ImageryInfo, versions: list[ImageryInfo])
         "versions": [{"version": v.version, "created_at": v.created_at.isoformat(),
                       "source_name": v.source_name, "sha256": v.digest} for v in versions],
     }
+    if with_actor:
+        body["attached_by"] = info.actor
+    return body
 
 
 @router.put("/campuses/{campus_id}/imagery", status_code=201,
@@ -96,8 +102,8 @@ async def put_imagery(
                                actor=f"token:{principal.name}", audit=audit,
                                attribution=attribution))
     versions = await run_in_threadpool(ctx.store.imagery_versions, campus_id)
-    return JSONResponse(imagery_json(campus_id, info, versions), status_code=201,
-                        headers=NO_STORE)
+    return JSONResponse(imagery_json(campus_id, info, versions, with_actor=principal.is_admin),
+                        status_code=201, headers=NO_STORE)
 
 
 async def _body(request: Request, ctx: AppContext, principal: Principal, campus_id: str,
@@ -133,7 +139,8 @@ def get_imagery(
     ctx.check_access(request, campus_id, principal)
     info = _current(ctx, request, principal, campus_id)
     ctx.audit(request, principal, "imagery", campus_id, f"version {info.version}")
-    body = imagery_json(campus_id, info, ctx.store.imagery_versions(campus_id))
+    body = imagery_json(campus_id, info, ctx.store.imagery_versions(campus_id),
+                        with_actor=principal.is_admin)
     return JSONResponse(body, headers=NO_STORE)
 
 

@@ -450,6 +450,9 @@ def test_viewers_may_look_but_not_attach(client: TestClient, store: SqlCampusSto
                       headers={"Authorization": f"Bearer {admin_token}"}).status_code == 201
     r = client.get(url, headers={"Authorization": f"Bearer {viewer_token}"})
     assert r.status_code == 200
+    assert "attached_by" not in r.json()  # who attached it is for admins, as in the audit log
+    r = client.get(url, headers={"Authorization": f"Bearer {admin_token}"})
+    assert r.json()["attached_by"] == "token:test admin"
     denied = [d for a, d in _actions(store) if a == "denied"]
     assert any("403 PUT" in d and "may not attach imagery" in d for d in denied)
 
@@ -583,6 +586,49 @@ def test_the_web_maps_imagery_layer(settings: Settings, store: SqlCampusStore,
     layer = api_imagery.imagery_layer_config(provider, cid, store.imagery_info(cid))
     assert layer == {"url": f"/campuses/{cid}/imagery/tiles/{{z}}/{{x}}/{{y}}{{r}}.png?v=1",
                      "attribution": "Own"}
+
+
+@pytest.mark.parametrize("attribution", ["<img src=x onerror=alert(1)>", "line\nbreak",
+                                         "x" * 301])
+def test_an_attribution_must_be_short_plain_text(admin: TestClient, store: SqlCampusStore,
+                                                 stored_campus: Campus, ortho: Ortho,
+                                                 attribution: str) -> None:
+    r = admin.put(f"/campuses/{stored_campus.id}/imagery", params={"attribution": attribution},
+                  content=ortho.data)
+    assert r.status_code in (400, 422)
+    assert _imagery_rows(store) == []
+
+
+def test_mapnik_draws_the_stored_imagery_and_honours_its_mask(campus: Campus,
+                                                              ortho: Ortho,
+                                                              tmp_path: Path) -> None:
+    """What the renderer and the book get from imagery_path: Mapnik's GDAL plugin draws the
+    photo and lets the background show where the photo has nothing (the mask)."""
+    mapnik = pytest.importorskip("mapnik")
+    from rasterio.io import MemoryFile
+
+    prepared = importer.prepare_imagery(ortho.data, campus, max_bytes=10**8)
+    path = tmp_path / "imagery.tif"
+    path.write_bytes(prepared.data)
+    with MemoryFile(prepared.data) as memfile, memfile.open() as out:
+        mask = out.dataset_mask()
+    assert mask.min() == 0  # the corners outside the UTM footprint
+    size = (prepared.width, prepared.height)
+    xml = f"""<Map srs="epsg:3857" background-color="rgb(0,0,255)">
+      <Style name="photo"><Rule><RasterSymbolizer scaling="near"/></Rule></Style>
+      <Layer name="photo" srs="epsg:3857"><StyleName>photo</StyleName><Datasource>
+        <Parameter name="type">gdal</Parameter><Parameter name="file">{path}</Parameter>
+      </Datasource></Layer></Map>"""
+    m = mapnik.Map(*size)
+    mapnik.load_map_from_string(m, xml)
+    m.zoom_to_box(mapnik.Box2d(*prepared.bounds_3857))
+    image = mapnik.Image(*size)
+    mapnik.render(m, image)
+    drawn = np.asarray(Image.open(io.BytesIO(image.to_string("png"))).convert("RGB")).astype(int)
+    inside = drawn[mask == 255]
+    outside = drawn[mask == 0]
+    assert np.median(inside, axis=0).tolist() == pytest.approx(list(GREY), abs=4)
+    assert (outside[:, 2] > 200).mean() > 0.95  # blue background through the mask
 
 
 def test_an_imagery_url_must_be_an_https_template(monkeypatch: pytest.MonkeyPatch) -> None:
