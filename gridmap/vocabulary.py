@@ -81,17 +81,19 @@ def room_name_variants(text: str) -> tuple[str, ...]:
     """``text`` and what it stands for in drawings: ``"gym"`` -> ``("gym", "gymnasium")``;
     a room word inside a longer phrase is swapped too: ``"girls changing room"`` ->
     ``"girls locker room"``."""
-    key = re.sub(r"\s+", " ", text.strip().lower().replace("'", ""))
+    key = _SPACES.sub(" ", text.strip().lower().replace("'", ""))
     variants = [key, *ROOM_WORDS.get(key, ())]
-    for word in _PHRASE_WORDS:
-        if word != key and re.search(rf"\b{re.escape(word)}\b", key):
-            variants += [re.sub(rf"\b{re.escape(word)}\b", other, key)
-                         for other in ROOM_WORDS[word]]
+    for word, pattern in _PHRASE_WORDS:
+        # the plain substring test first: most queries hold none of these words
+        if word != key and word in key and pattern.search(key):
+            variants += [pattern.sub(other, key) for other in ROOM_WORDS[word]]
     return tuple(dict.fromkeys(variants))
 
 
-#: room words swapped inside longer phrases (only multi-word ones: "changing room")
-_PHRASE_WORDS = tuple(w for w in ROOM_WORDS if " " in w)
+_SPACES = re.compile(r"\s+")
+#: room words swapped inside longer phrases (only multi-word ones: "changing room"), each with
+#: its pattern as a whole word
+_PHRASE_WORDS = tuple((w, re.compile(rf"\b{re.escape(w)}\b")) for w in ROOM_WORDS if " " in w)
 
 
 def amenity_kind(word: str) -> AmenityKind | None:
@@ -182,6 +184,8 @@ def category_gender(category: str) -> str | None:
 
 def fold(text: str) -> str:
     """Lower case without accents: ``"Bibliothèque"`` -> ``"bibliotheque"``."""
+    if text.isascii():
+        return text.lower()  # nothing to decompose, and ASCII case folds to lower case
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
@@ -305,6 +309,8 @@ def spoken_numbers(text: str) -> str:
     A run of two or more number words is a number ("one oh four"); a single word only after a
     word that is numbered ("room twelve", "door four"), so "the one by the gym" stays as said.
     """
+    if _NUMBER_WORDS.isdisjoint(text.replace("-", " ").split(" ")):
+        return text  # no number word: nothing to read
     # "two-fourteen", "twenty-one": number words joined by hyphens are said apart
     words = " ".join(_hyphens_apart(w) for w in text.split(" ")).split(" ")
     out: list[str] = []
@@ -335,13 +341,14 @@ def spoken_numbers(text: str) -> str:
 # --- look-alike characters ---------------------------------------------------------------------
 
 _LOOKALIKE = str.maketrans({"o": "0", "O": "0", "l": "1", "I": "1", "i": "1", "|": "1"})
+_LOOKALIKE_TOKEN = re.compile(r"([a-z]{0,3}?[-\s]?)([0-9oOlIi|]*\d[0-9oOlIi|]*)([a-z]{0,3})",
+                              re.IGNORECASE)
 
 
 def lookalike_digits(token: str) -> str | None:
     """``"1O4"`` -> ``"104"``, ``"2l4"`` -> ``"214"``: letters that look like digits, between
     or beside digits, read as the digits; None when the token has none to read."""
-    m = re.fullmatch(r"([a-z]{0,3}?[-\s]?)([0-9oOlIi|]*\d[0-9oOlIi|]*)([a-z]{0,3})", token,
-                     re.IGNORECASE)
+    m = _LOOKALIKE_TOKEN.fullmatch(token)
     if not m:
         return None
     core = m.group(2)
@@ -389,10 +396,17 @@ _FLOOR_PATTERNS: tuple[tuple[re.Pattern[str], str | None], ...] = (
 )
 
 
+#: any of the floor patterns, in one search
+_ANY_FLOOR = re.compile("|".join(f"(?:{p.pattern.replace('(?P<num>', '(?:')})"
+                                 for p, _ in _FLOOR_PATTERNS))
+
+
 def floor_said(text: str) -> tuple[FloorSaid | None, str]:
     """The floor named in ``text`` and the text without it: ``"214 upstairs"`` ->
     (upstairs, ``"214"``); (None, text) when no floor is named."""
     text = fold(text)
+    if _ANY_FLOOR.search(text) is None:
+        return None, text  # no floor word at all: most queries
     for pattern, relation in _FLOOR_PATTERNS:
         m = pattern.search(text)
         if not m:
