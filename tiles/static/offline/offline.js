@@ -191,7 +191,10 @@
       if (pin) pin.remove();
       pin = L.circleMarker([c.lat, c.lon], {radius: 26, color: '#d00', weight: 3, fill: false}).addTo(map);
       pin.bindTooltip(c.label, {direction: 'top', offset: [0, -26]});
-      map.setView([c.lat, c.lon], Math.max(map.getZoom(), Math.min(19, meta.zoom.max)));
+      // no animation: the tiles of the answer's view are asked for at once, so data-tiles
+      // says 'loaded' only once they are drawn
+      body.dataset.tiles = 'loading';
+      map.setView([c.lat, c.lon], Math.max(map.getZoom(), Math.min(19, meta.zoom.max)), {animate: false});
     }
     $('gm-search').hidden = false;
     $('gm-search').addEventListener('submit', (e) => {
