@@ -571,9 +571,14 @@ def _shield(sym: Symbol, z: int, text_expr: str, chars: int, min_text_zoom: int,
         content = text_expr
     else:
         font, content = 1.0, "' '"
+    # zoomed out, a symbol moved by two of its widths would mark another building: there it
+    # stays on its point (or is left out when that is taken)
+    moves = z >= style.MIN_ZOOM_SYMBOL_MOVES
     options = _attrs(file=path, face_name=style.FONT_BOLD, size=font, fill=_c(sym.text_colour),
-                     placement_type="list", allow_overlap="false", unlock_image="false")
-    return f"<ShieldSymbolizer {options}>{content}{_symbol_placements(size)}</ShieldSymbolizer>"
+                     placement_type="list" if moves else "dummy", allow_overlap="false",
+                     unlock_image="false")
+    places = _symbol_placements(size) if moves else ""
+    return f"<ShieldSymbolizer {options}>{content}{places}</ShieldSymbolizer>"
 
 
 def _label_styles(z: int, overview: bool) -> list[str]:
@@ -618,7 +623,8 @@ def _label_styles(z: int, overview: bool) -> list[str]:
               f"[chars] = {chars}") for chars in range(0, 5)]
     amenity_rules = [
         _rule(_shield(sym, z, f"'{sym.text}'", len(sym.text), style.MIN_ZOOM_AMENITY_CODES),
-              f"[kind] = '{kind.value}'") for kind, sym in style.AMENITY_SYMBOLS.items()]
+              f"[kind] = '{kind.value}'") for kind, sym in style.AMENITY_SYMBOLS.items()
+        if kind in OVERVIEW_AMENITIES or z >= style.MIN_ZOOM_INDOOR_AMENITIES]
     edge_px = style.grid_edge_font_px(z)
     gap = 4 + edge_px / 2.0
     grid_label = {"face_name": style.FONT_BOLD, "size": edge_px,
@@ -654,7 +660,7 @@ def _label_styles(z: int, overview: bool) -> list[str]:
     return out
 
 
-def _area_styles(overview: bool) -> list[str]:
+def _area_styles(z: int, overview: bool) -> list[str]:
     def fill_line(fill: RGBA | None, line: RGBA | None, width: float,
                   dash: tuple[float, float] | None = None) -> str:
         out = ""
@@ -686,7 +692,7 @@ def _area_styles(overview: bool) -> list[str]:
         _style("rooms", rooms),
         _style("building_outlines", [_rule(fill_line(None, style.BUILDING_OUTLINE,
                                                      style.BUILDING_WIDTH))]),
-        _style("grid_lines", [_rule(f"<LineSymbolizer {_attrs(stroke=_c(style.GRID_COLOUR), stroke_width=style.GRID_WIDTH)}/>")]),  # noqa: E501
+        _style("grid_lines", [_rule(f"<LineSymbolizer {_attrs(stroke=_c(style.GRID_COLOUR), stroke_width=style.grid_width(z))}/>")]),  # noqa: E501
         _style("imagery", [_rule('<RasterSymbolizer scaling="bilinear"/>')]),
         _style("campus_dot", [_rule(f"<MarkersSymbolizer {_attrs(marker_type='ellipse', width=8, height=8, fill=_c(style.GRID_COLOUR), stroke='white', stroke_width=1.5, allow_overlap='true')}/>")]),  # noqa: E501
     ]
@@ -704,7 +710,7 @@ def style_xml(z: int, overview: bool) -> str:
     if hit is not None and all(Path(p).is_file() for p in _symbol_paths(hit)):
         return hit
     xml = ('<Map background-color="transparent">'
-           + "".join(_area_styles(overview)) + "".join(_label_styles(z, overview)) + "</Map>")
+           + "".join(_area_styles(z, overview)) + "".join(_label_styles(z, overview)) + "</Map>")
     with _xml_lock:
         _xml_cache[key] = xml
     return xml
@@ -725,6 +731,10 @@ def _layers_for(view: MapView, names: Sequence[str]) -> list[str]:
         # zoomed out, a building's letter and name come first: they must show at every zoom
         names.remove("building_labels")
         names.insert(names.index("room_labels"), "building_labels")
+    if style_zoom(z) < style.MIN_ZOOM_DOOR_NUMBERS and "amenities" in names and "doors" in names:
+        # an unnumbered door dot gives way to a Knox box or a shutoff beside it
+        names.remove("amenities")
+        names.insert(names.index("doors"), "amenities")
     out: list[str] = []
     for name in names:
         if name in ("grid_lines",) and not view.grid:

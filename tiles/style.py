@@ -64,6 +64,11 @@ APPROXIMATE_DASH = (3.0, 3.0)
 
 GRID_COLOUR: RGBA = (228, 0, 124, 255)  # a magenta no other feature uses
 GRID_WIDTH = 2.0
+
+
+def grid_width(z: int) -> float:
+    """Grid lines thin out when zoomed out, so they do not bury the buildings."""
+    return GRID_WIDTH if z >= 18 else 1.5 if z == 17 else 1.0
 GRID_LABEL_COLOUR: RGBA = (228, 0, 124, 255)
 GRID_LABEL_HALO: RGBA = (255, 255, 255, 255)
 
@@ -125,6 +130,12 @@ MIN_ZOOM_ROOM_NAMES = 20
 MIN_ZOOM_CELL_LABELS = 18
 MIN_ZOOM_DOOR_NUMBERS = 18
 MIN_ZOOM_AMENITY_CODES = 18
+#: From this zoom a symbol whose point is taken (by a room number) moves beside it; below, it
+#: stays on its point or is left out.
+MIN_ZOOM_SYMBOL_MOVES = 18
+#: Indoor equipment (AED, trauma kit, panels, stairs) from this zoom; Knox boxes, shutoffs,
+#: hazards, rally points and staging areas at every zoom.
+MIN_ZOOM_INDOOR_AMENITIES = 17
 #: Building letter and name are drawn at every zoom; the name from this zoom (letter only below).
 MIN_ZOOM_BUILDING_NAMES = 16
 
