@@ -405,3 +405,14 @@ def test_book_route_refusals(client: TestClient, viewer: TestClient, campus: Cam
     assert viewer.get("/campuses/nowhere/book.pdf").status_code == 404
     anonymous = TestClient(client.app, base_url="http://127.0.0.1")
     assert anonymous.get(f"/campuses/{campus.id}/book.pdf").status_code == 401
+
+
+def test_a_campus_with_nothing_to_list_says_so(campus: Campus, tmp_path: Path) -> None:
+    bare = dataclasses.replace(campus, amenities=(), openings=(),
+                               name="École Saint-Étienne \u2013 a very long campus name " * 3)
+    pdf = make_book(bare, size="letter", level=None, revision=1, imagery=None,
+                    printed_on=PRINTED)
+    text = pdf_text(pdf, tmp_path)
+    assert "École Saint-Étienne" in text  # beyond Latin-1 text stays text
+    assert "None recorded on this map." in text  # the empty door index
+    assert text.count("none recorded on this map") == 7  # every quick reference group
