@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from api.auth import CurrentPrincipal, current_principal
 from api.context import AppContext, Ctx
 from api.routes_campus import CampusId, Revision
+from gridmap import __version__
 from gridmap.errors import LevelNotFound
 
 router = APIRouter(dependencies=[Depends(current_principal)])
@@ -69,7 +70,9 @@ def shelf_of(ctx: AppContext) -> BookShelf:
 
 
 def book_etag(key: BookKey) -> str:
-    return '"' + hashlib.sha256("|".join(map(str, key)).encode("utf-8")).hexdigest()[:32] + '"'
+    """A strong ETag of one book: its key and the gridmap release that made it."""
+    text = "|".join(map(str, (__version__, *key)))
+    return '"' + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + '"'
 
 
 @router.get("/campuses/{campus_id}/book.pdf", summary="The printed map book (PDF)",

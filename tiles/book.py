@@ -19,6 +19,7 @@ Only render paths import this module: it pulls in Mapnik, reportlab and pypdf.
 from __future__ import annotations
 
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -235,4 +236,5 @@ def verified_on_of(campus: Campus) -> date | None:
 def book_filename(campus: Campus, size: str, level: int | None) -> str:
     """``lincoln-ridge-book-letter.pdf``, ``...-level-1.pdf`` for one level."""
     suffix = "" if level is None else f"-level-{level}"
-    return f"{campus.id}-book-{size}{suffix}.pdf"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", campus.id)  # safe in a Content-Disposition header
+    return f"{name}-book-{size}{suffix}.pdf"
