@@ -56,6 +56,7 @@ from gridmap.lookup.answers import (
 from gridmap.lookup.candidates import CONTEXT_CACHE_SIZE
 from gridmap.lookup.context import CONTEXT_WORD_CUTOFF
 from gridmap.lookup.engine import MAX_NESTING, LookupEngine
+from gridmap.lookup.lexicon import SUGGESTION_CUTOFF
 from gridmap.lookup.named import FUZZY_CACHE_SIZE
 from gridmap.lookup.parts import MAX_PART_WORDS, NEAREST_LIMIT
 from gridmap.lookup.phrasing import (
@@ -65,7 +66,6 @@ from gridmap.lookup.phrasing import (
     loose_number,
     normalise_number,
 )
-from gridmap.lookup.policy import SUGGESTION_CUTOFF
 from gridmap.lookup.scores import (
     ALTERNATIVE_SCORE,
     EXACT,

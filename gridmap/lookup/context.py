@@ -31,6 +31,20 @@ from gridmap.vocabulary import GROUNDS_WORDS, INCIDENT_WORDS, ROOM_WORDS
 
 # a word the campus does not know (no name, kind or number word is this alike) is context
 CONTEXT_WORD_CUTOFF = 80.0
+_ALL = re.compile(r"^all\s+")
+
+
+def _said_at_an_end(text: str, order: dict[str, int]) -> list[str]:
+    """The words of ``order`` that ``text`` starts with (then a space) or ends with (after
+    a space), in their order."""
+    found = set()
+    for i, ch in enumerate(text):
+        if ch == " ":
+            if text[:i] in order:
+                found.add(text[:i])
+            if text[i + 1:] in order:
+                found.add(text[i + 1:])
+    return sorted(found, key=order.__getitem__)
 
 
 class ContextWords:
@@ -168,10 +182,11 @@ class ContextWords:
         bare = BUILDING_WORD.sub("", without_filler(q)).strip()
         if bare in lex.buildings_by_word:
             return lex.buildings_by_word[bare], ""
-        plain = re.sub(r"^all\s+", "", without_filler(q))  # "all ecc doors"
+        plain = _ALL.sub("", without_filler(q))  # "all ecc doors"
         door_said = DOOR_SAID.search(plain) is not None
-        for name, b_id in lex.room_buildings.items() if door_said else ():
+        for name in _said_at_an_end(plain, lex.room_building_order) if door_said else ():
             # "gym door 2", "the gym doors": a room's name standing for its building, for doors
+            b_id = lex.room_buildings[name]
             for rest in (plain[len(name):].strip() if plain.startswith(name + " ") else "",
                          plain[: -len(name)].strip() if plain.endswith(" " + name) else ""):
                 # a numbered door of the room's building; all the doors ("the gym doors")
@@ -180,7 +195,7 @@ class ContextWords:
                         (ALL_DOORS.match(rest) or MAIN_ENTRANCE.match(rest))
                         and name in lex.room_is_building)):
                     return b_id, rest
-        for word in lex.building_phrases:
+        for word in _said_at_an_end(plain, lex.building_phrase_order)[:1]:
             if plain.startswith(word + " "):
                 rest = BUILDING_WORD.sub("", plain[len(word):].strip()).strip()
                 return lex.buildings_by_word[word], rest

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import process
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from gridmap.index import CampusIndex
@@ -35,6 +35,8 @@ from gridmap.vocabulary import (
 
 _HALLWAY_CATEGORIES = frozenset({"walkway", "hallway", "corridor", "circulation", "lobby"})
 _NO_NAMES: frozenset[int] = frozenset()
+# a not_found suggestion shares a word with the query at least this alike (rapidfuzz ratio)
+SUGGESTION_CUTOFF = 65.0
 # words sharing this many first letters may share a stem ("counselor", "counseling")
 _STEM_LENGTH = 6
 
@@ -144,6 +146,12 @@ class CampusLexicon:
                 if any(key(name) in big for name in names)}
         self.room_is_building = frozenset(k for k in self.room_buildings if k in big)
         self.possessive_stems = frozenset(self.building_phrases) | frozenset(self.room_buildings)
+        # where each stands in its list: the first one said wins
+        self.building_phrase_order = {w: i for i, w in enumerate(self.building_phrases)}
+        self.room_building_order = {w: i for i, w in enumerate(self.room_buildings)}
+        self.words_of_building: dict[str, list[str]] = {}
+        for word, b_id in self.buildings_by_word.items():
+            self.words_of_building.setdefault(b_id, []).append(word)
         # grounds words that end a compound ("...parkplatz"), longest first
         self.compound_heads = sorted((w for w in GROUNDS_WORDS
                                       if " " not in w and len(w) >= MIN_COMPOUND_HEAD),
@@ -178,9 +186,32 @@ class CampusLexicon:
             t for toks in self.name_tokens for t in toks if len(t) == 1 and t.isalpha()
         ) - STOP_WORDS
         self.long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
+        # the words (four letters or more) of names and building names, for suggestions
+        texts_with_word: dict[str, list[str]] = {}
+        for text in [n.text for n in self.names] + [b.name for b in campus.buildings]:
+            for t in key(text).split():
+                if len(t) >= 4 and text not in texts_with_word.setdefault(t, []):
+                    texts_with_word[t].append(text)
+        self._texts_with_word = texts_with_word
+        self._suggestion_words = tuple(texts_with_word)
         # "chem", "admin": the starts (three letters or more) of the longer words known
         self.vocabulary_starts = frozenset(
             w[:end] for w in self.long_vocabulary for end in range(3, len(w) + 1))
+
+    def suggestion_texts(self, said: str) -> dict[str, float]:
+        """Names (of places and buildings) holding a word like ``said`` (four letters or
+        more), each with how alike the likest word is (rapidfuzz ratio)."""
+        found: dict[str, float] = {}
+        for word, ratio, _ in process.extract(said, self._suggestion_words, scorer=fuzz.ratio,
+                                              processor=None, limit=None,
+                                              score_cutoff=SUGGESTION_CUTOFF):
+            # short words must be closer: "loop" is not "floor"
+            if ratio < (SUGGESTION_CUTOFF if min(len(said), len(word)) >= 6 else 75.0):
+                continue
+            for text in self._texts_with_word[word]:
+                if ratio > found.get(text, 0.0):
+                    found[text] = ratio
+        return found
 
     def names_holding(self, word: str) -> frozenset[int]:
         """Indexes of the names holding ``word``, or a word it is the start of ("chem")."""

@@ -235,8 +235,8 @@ class NumberedReadings:
                 if score < 95:
                     continue
                 u = lex.units[uid]
-                names = [key(p) for p in name_parts(u.name)] + [
-                    w for w, b in lex.buildings_by_word.items() if b == u.building_id]
+                names = [key(p) for p in name_parts(u.name)] + lex.words_of_building.get(
+                    u.building_id, [])
                 agree = any(fuzz.WRatio(said, n) >= 85 for n in names if len(n) > 2)
                 hits.add_unit(uid, score if agree else 85.0, MatchKind.UNIT_NUMBER)
             return

@@ -123,11 +123,16 @@ _QUESTION = re.compile(r"^(?:(?:can|could)\s+you\s+)?(?:where(?:'s|s| is| are| w
                        r"we\s+need|need|"
                        r"how\s+do\s+(?:i|we)\s+get\s+to|go\s+to|send\s+(?:them|units?)\s+to)"
                        r"\s+")
+_QUOTES = re.compile(r"^[\"'(\[]+|[\"')\]]+$")
+_END_PUNCTUATION = re.compile(r"[?!.,;:]+$")
+_WORD_PUNCTUATION = re.compile(r"(?<=\w)[,;:!?](?=\s|$)")
+_SPACES = re.compile(r"\s+")
+_NUMBER_PUNCTUATION = re.compile(r"[\s.\-_/]")
 
 
 def normalise_number(text: str) -> str:
     """Room numbers compare without case, spaces, dots or dashes: ``b-12`` == ``B12``."""
-    return re.sub(r"[\s.\-_/]", "", text).upper()
+    return _NUMBER_PUNCTUATION.sub("", text).upper()
 
 
 def loose_number(text: str) -> str | None:
@@ -144,10 +149,10 @@ def clean(query: str) -> str:
     dropped, spoken numbers as digits and abbreviations spelled out."""
     q = fold(query.strip())
     q = q.replace("’", "'").replace("`", "'")
-    q = re.sub(r"^[\"'(\[]+|[\"')\]]+$", "", q)
-    q = re.sub(r"[?!.,;:]+$", "", q)
-    q = re.sub(r"(?<=\w)[,;:!?](?=\s|$)", "", q)
-    q = re.sub(r"\s+", " ", q).strip()
+    q = _QUOTES.sub("", q)
+    q = _END_PUNCTUATION.sub("", q)
+    q = _WORD_PUNCTUATION.sub("", q)
+    q = _SPACES.sub(" ", q).strip()
     q = _QUESTION.sub("", q) or q
     return expand_abbreviations(spoken_numbers(q))
 
@@ -189,7 +194,7 @@ def said_coordinates(q: str) -> list[tuple[float, float]] | None:
 
 def without_filler(q: str) -> str:
     """The query without the small words wrapped around the thing ("near the gym" -> "gym")."""
-    stripped = re.sub(r"\s+", " ", FILLER.sub(" ", q)).strip()
+    stripped = _SPACES.sub(" ", FILLER.sub(" ", q)).strip()
     return stripped or q
 
 

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from rapidfuzz import fuzz
-
 from gridmap.lookup.answers import (
     FLAG_ALSO_CELL,
     FLAG_ALSO_ROOM,
@@ -20,9 +18,6 @@ from gridmap.lookup.candidates import Candidates
 from gridmap.lookup.lexicon import CampusLexicon
 from gridmap.lookup.phrasing import QUERY_WORDS, clean, key
 from gridmap.lookup.scores import ALTERNATIVE_SCORE, FOUND_THRESHOLD, Hits
-
-# a not_found suggestion shares a word with the query at least this alike (rapidfuzz ratio)
-SUGGESTION_CUTOFF = 65.0
 
 
 class ResultPolicy:
@@ -138,19 +133,9 @@ class ResultPolicy:
         if not words:
             return ()
         scored: dict[str, float] = {}
-        texts = [n.text for n in self.lexicon.names] + [
-            b.name for b in self.index.campus.buildings]
-        for text in texts:
-            tokens = [t for t in key(text).split() if len(t) >= 4]
-            best = 0.0
-            for w in words:
-                for t in tokens:
-                    # short words must be closer: "loop" is not "floor"
-                    cutoff = SUGGESTION_CUTOFF if min(len(w), len(t)) >= 6 else 75.0
-                    ratio = fuzz.ratio(w, t)
-                    if ratio >= cutoff:
-                        best = max(best, ratio)
-            if best and text not in scored:
-                scored[text] = best
+        for w in words:
+            for text, ratio in self.lexicon.suggestion_texts(w).items():
+                if ratio > scored.get(text, 0.0):
+                    scored[text] = ratio
         ranked = sorted(scored, key=lambda t: (-scored[t], t))
         return tuple(ranked[:3])
