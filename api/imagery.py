@@ -42,11 +42,12 @@ TILE_SIZE = 256
 TILE_FORMAT = "imagery-png-1"
 #: the audit throttle's level key for imagery tiles (no level has this ordinal)
 AUDIT_LAYER = -(2**31)
-#: tiles kept in memory, across campuses
-TILE_CACHE_SIZE = 1024
+#: bytes of tiles kept in memory, across campuses (a photo tile is 5-150 KB)
+TILE_CACHE_BYTES = 64 * 1024 * 1024
 
 _MERCATOR_HALF = 20037508.342789244
 _tile_cache: OrderedDict[tuple[str, int, int, int, int], bytes] = OrderedDict()
+_tile_cache_bytes = 0
 _verified: set[Path] = set()  # materialised files whose content was checked in this process
 _lock = threading.Lock()
 
@@ -228,11 +229,29 @@ def imagery_tile(path: Path, digest: str, z: int, x: int, y: int, *, scale: int 
             _tile_cache.move_to_end(key)
             return hit
     png = _draw_tile(path, tile_bounds_3857(z, x, y), size)
-    with _lock:
-        _tile_cache[key] = png
-        while len(_tile_cache) > TILE_CACHE_SIZE:
-            _tile_cache.popitem(last=False)
+    _keep(key, png)
     return png
+
+
+def _keep(key: tuple[str, int, int, int, int], png: bytes) -> None:
+    """Remember a drawn tile, forgetting the least recently used past TILE_CACHE_BYTES."""
+    global _tile_cache_bytes
+    with _lock:
+        if key in _tile_cache:
+            return
+        _tile_cache[key] = png
+        _tile_cache_bytes += len(png)
+        while _tile_cache_bytes > TILE_CACHE_BYTES and _tile_cache:
+            _, dropped = _tile_cache.popitem(last=False)
+            _tile_cache_bytes -= len(dropped)
+
+
+def clear_tile_cache() -> None:
+    """Forget every drawn tile (tests; a process low on memory)."""
+    global _tile_cache_bytes
+    with _lock:
+        _tile_cache.clear()
+        _tile_cache_bytes = 0
 
 
 def _draw_tile(path: Path, bounds: tuple[float, float, float, float], size: int) -> bytes:

@@ -214,10 +214,10 @@ def admin(client: TestClient, admin_token: str, stored_campus: Campus) -> TestCl
 
 @pytest.fixture(autouse=True)
 def _fresh_tile_cache() -> Iterator[None]:
-    api_imagery._tile_cache.clear()
+    api_imagery.clear_tile_cache()
     api_imagery._verified.clear()
     yield
-    api_imagery._tile_cache.clear()
+    api_imagery.clear_tile_cache()
     api_imagery._verified.clear()
 
 
@@ -517,6 +517,25 @@ def test_tiles_show_the_marker_where_it_is(admin: TestClient, store: SqlCampusSt
     assert again.status_code == 304
     assert again.headers["etag"] == etag
     assert any(a == "tiles" and d.startswith("imagery v1 z19") for a, d in _actions(store, cid))
+
+
+def test_the_tile_cache_is_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch,
+                                           settings: Settings, campus: Campus,
+                                           ortho: Ortho, tmp_path: Path) -> None:
+    prepared = importer.prepare_imagery(ortho.data, campus, max_bytes=10**8)
+    path = tmp_path / "imagery.tif"
+    path.write_bytes(prepared.data)
+    monkeypatch.setattr(api_imagery, "TILE_CACHE_BYTES", 30_000)
+    x, y, _, _ = _tile_of(*ortho.marker_lonlat, 19)
+    drawn = [api_imagery.imagery_tile(path, prepared.digest, 19, x + dx, y, scale=2)
+             for dx in range(-3, 4)]
+    assert sum(len(t) for t in drawn) > 30_000
+    assert 0 < api_imagery._tile_cache_bytes <= 30_000
+    assert len(api_imagery._tile_cache) < len(drawn)
+    assert api_imagery._tile_cache_bytes == sum(len(t) for t in api_imagery._tile_cache.values())
+    # the newest stays, and is answered from memory: the same bytes without the file
+    path.unlink()
+    assert api_imagery.imagery_tile(path, prepared.digest, 19, x + 3, y, scale=2) == drawn[-1]
 
 
 def test_tiles_outside_the_imagery_are_transparent(admin: TestClient,
