@@ -117,11 +117,12 @@ def local_imagery_path(store: CampusStore, data_dir: Path, campus_id: str) -> Pa
     info = store.imagery_info(campus_id)
     if info is None:
         return None
-    return _materialised(store, data_dir, info)
+    return materialise(store, data_dir, info)
 
 
-def _materialised(store: CampusStore, data_dir: Path, info: ImageryInfo) -> Path:
-    """``data_dir/imagery/<digest>.tif``, written from the store if missing or damaged."""
+def materialise(store: CampusStore, data_dir: Path, info: ImageryInfo) -> Path:
+    """One imagery version as ``data_dir/imagery/<digest>.tif`` (0600), written from the
+    store if missing or damaged."""
     folder = data_dir / "imagery"
     path = folder / f"{info.digest}.tif"
     if path in _verified and path.is_file():

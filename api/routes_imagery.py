@@ -22,10 +22,10 @@ from api.imagery import (
     AUDIT_LAYER,
     IMAGERY_ROLES,
     attach_imagery,
-    imagery_path,
     imagery_tile,
     imagery_tile_etag,
     imagery_tiles_url,
+    materialise,
 )
 from api.routes_campus import CampusId
 from api.store import ImageryInfo
@@ -191,9 +191,6 @@ def _tile(ctx: AppContext, request: Request, principal: Principal, campus_id: st
     ctx.audit_tile(request, principal, campus_id, AUDIT_LAYER, detail)
     if etag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
         return Response(status_code=304, headers=headers)
-    path = imagery_path(ctx, campus_id)
-    if path is None:  # removed since the metadata read
-        raise NoImagery(f"campus {campus_id} has no imagery",
-                        user_message=f"campus {campus_id!r} has no imagery")
+    path = materialise(ctx.store, ctx.settings.data_dir, info)  # the version the ETag names
     png = imagery_tile(path, info.digest, z, x, y, scale=scale)
     return Response(png, media_type="image/png", headers=headers)
