@@ -146,6 +146,14 @@ def nice_scale(minimum: float) -> int:
     return round(10.0 ** (exponent + 1))  # pragma: no cover - the loop ends at 10 x 10^n
 
 
+def overview_scale(minimum: float) -> int:
+    """A round scale number >= minimum in finer steps than :func:`nice_scale` (multiples of
+    250 from 1:1,000, of 50 below), so the overview fills its sheet: its scale bar, not a
+    round ratio, is what a reader measures with."""
+    step = 250 if minimum > 1000 else 50
+    return max(step, math.ceil(minimum / step - 1e-9) * step)
+
+
 def _framed(area: Rect, bbox: gridlib.Bounds, scale: int) -> tuple[gridlib.Bounds, Rect]:
     """The bbox grown to a whole number of points at ``scale``, and its frame centred in
     ``area``. Whole points because the renderer draws a map of integer size; the scale stays
@@ -167,7 +175,7 @@ def overview_sheet(campus: Campus, layout: PageLayout) -> MapSheet:
     area = layout.map_area
     fit = max((extent.maxx - extent.minx) * POINTS_PER_METRE / area.width,
               (extent.maxy - extent.miny) * POINTS_PER_METRE / area.height)
-    scale = nice_scale(fit)
+    scale = overview_scale(fit)
     bbox, frame = _framed(area, extent, scale)
     return MapSheet("Campus overview", None, None, bbox, scale, frame, siblings=(bbox,))
 
