@@ -36,7 +36,7 @@ from importers.imagery import use_rasterio_proj_data
 from tiles import package
 from tiles.package import OFFLINE_DIR, make_package, search_data, tiles_archive
 from tiles.raster import render_tile
-from tiles.seal import PBKDF2_ITERATIONS, Seal, open_part
+from tiles.seal import PBKDF2_ITERATIONS, Seal, derive_key, open_part
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -235,6 +235,13 @@ def test_sealed_package_reveals_nothing_without_the_passphrase(
         open_part(seal, "meta", parts["meta"], PASSPHRASE + "!")
     with pytest.raises(PackageError):  # a part moved to another part's slot
         open_part(seal, "meta", parts["places"], PASSPHRASE)
+
+
+def test_a_passphrase_is_one_however_its_accents_were_typed() -> None:
+    salt = bytes(16)
+    composed, decomposed = "caf\u00e9 au lait noir", "cafe\u0301 au lait noir"
+    assert derive_key(composed, salt, 1000) == derive_key(decomposed, salt, 1000)
+    assert derive_key(composed, salt, 1000) != derive_key("cafe au lait noir", salt, 1000)
 
 
 # --- search: the offline matcher against the server's lookup ------------------------------------

@@ -326,23 +326,28 @@ def _building_label(index: CampusIndex, building_id: str) -> tuple[str, str]:
             f"{_grid_text(cell, sub)}", cell or "")
 
 
-def _inside_room(index: CampusIndex) -> dict[str, str]:
-    """Each point of interest standing inside a room (on its level, within 0.5 m): the room.
-    The lookup answers the room, not the point, when both are named alike ("Nurse")."""
-    out: dict[str, str] = {}
+def _inside_rooms(index: CampusIndex) -> dict[str, list[str]]:
+    """The rooms each point of interest stands in (on the same level ordinal, within 0.5 m), as
+    the lookup settles them: it answers the room, not a point in it named alike ("Nurse")."""
+    from shapely import STRtree
+
+    units = index.campus.units
+    tree = STRtree([index.shapes[u.id] for u in units])
+    out: dict[str, list[str]] = {}
     for a in index.campus.amenities:
-        p = index.shapes[a.id]
-        for u in index.campus.units:
-            if u.level_id == a.level_id and index.shapes[u.id].buffer(0.5).contains(p):
-                out[a.id] = u.id
-                break
+        ordinal = index.ordinal_of(a.level_id)
+        near = tree.query(index.shapes[a.id], predicate="dwithin", distance=0.5)
+        rooms = [units[i].id for i in sorted(near)
+                 if index.levels[units[i].level_id].ordinal == ordinal]
+        if rooms:
+            out[a.id] = rooms
     return out
 
 
 def places(index: CampusIndex) -> list[dict[str, Any]]:
     """The offline search table: one entry per gazetteer row, with what the matcher compares
     (numbers, names and aliases as written) and the answer as the server's lookup words it."""
-    inside = _inside_room(index)
+    inside = _inside_rooms(index)
     units = {u.id: u for u in index.campus.units}
     points: dict[str, Opening | Amenity] = {o.id: o for o in index.campus.openings}
     points.update((a.id, a) for a in index.campus.amenities)
@@ -481,6 +486,8 @@ def make_package(campus: Campus, *, revision: int, imagery: Path | None, book: b
     campus's index when the caller holds one.
     """
     check_zoom_range(min_zoom, max_zoom)
+    if not campus.ordinals:
+        raise PackageError(f"campus {campus.id} has no levels to package")
     sealed = passphrase is not None
     vendor = _vendor_files()
     archive = tiles if tiles is not None else tiles_archive(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import os
+import unicodedata
 from dataclasses import dataclass
 
 from gridmap.errors import PackageError
@@ -64,13 +65,15 @@ def check_passphrase(passphrase: str) -> None:
 
 
 def derive_key(passphrase: str, salt: bytes, iterations: int = PBKDF2_ITERATIONS) -> bytes:
-    """The AES-256 key for ``passphrase`` (UTF-8) and ``salt``."""
+    """The AES-256 key for ``passphrase`` (NFC, UTF-8) and ``salt``; the viewer derives the
+    same."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
     kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=salt,
                      iterations=iterations)
-    return kdf.derive(passphrase.encode("utf-8"))
+    # NFC: "é" typed as one character or as e + accent (keyboards differ) is one passphrase
+    return kdf.derive(unicodedata.normalize("NFC", passphrase).encode("utf-8"))
 
 
 def seal_parts(parts: dict[str, bytes], passphrase: str, *,

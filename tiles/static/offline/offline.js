@@ -38,7 +38,7 @@
 
   async function unsealed(passphrase) {
     const enc = new TextEncoder();
-    const base = await crypto.subtle.importKey('raw', enc.encode(passphrase), 'PBKDF2', false, ['deriveKey']);
+    const base = await crypto.subtle.importKey('raw', enc.encode(passphrase.normalize('NFC')), 'PBKDF2', false, ['deriveKey']);
     const key = await crypto.subtle.deriveKey(
       {name: 'PBKDF2', hash: 'SHA-256', salt: bytesOf(seal.salt), iterations: seal.iterations},
       base, {name: 'AES-GCM', length: 256}, false, ['decrypt']);

@@ -589,7 +589,7 @@
       const unitIds = new Set(topUnits.map((c) => c.place.id));
       return candidates.filter((c) => !(c.score >= best - 0.5 && (
         (c.place.type === 'building' && unitBuildings.has(c.place.building)) ||
-        (c.place.type === 'amenity' && c.place.inside && unitIds.has(c.place.inside)))));
+        (c.place.type === 'amenity' && (c.place.inside || []).some((id) => unitIds.has(id))))));
     }
 
     function result(query, candidates, setQuery) {
