@@ -436,13 +436,16 @@ def test_approximate_answers_say_so(driver: Any, served: Served) -> None:
 
 def test_the_pin_never_covers_the_label_it_points_at(driver: Any, served: Served,
                                                      tmp_path: Path) -> None:
-    """The room number under the answer reads the same with and without the pin and popup."""
+    """The room number under the answer, or the symbol of a door or point of interest wherever
+    the tiles may have drawn it, reads the same with and without the pin, ring and popup."""
     served.state["labels"] = True
     load_map(driver, served)
-    for q, room in (("214", True), ("knox box", False)):
+    for q, key in (("214", "room"), ("knox box", "knox_box")):
+        room = key == "room"
         _search(driver, q)
         _answer_shown(driver)
         wait_for(driver, TILES_READY)
+        assert driver.execute_script("return window.gridmap.answer().clearance") == key
         x, y = driver.execute_script(
             "const a = window.gridmap.answer();"
             "const p = window.gridmap.map.latLngToContainerPoint([a.lat, a.lon]);"
@@ -456,9 +459,10 @@ def test_the_pin_never_covers_the_label_it_points_at(driver: Any, served: Served
             "for (const pane of ['markerPane', 'popupPane', 'overlayPane'])"
             "  window.gridmap.map.getPane(pane).style.visibility = '';")
         zoom = driver.execute_script("return Math.round(window.gridmap.map.getZoom())")
-        clear = served_clearance(zoom, room)
+        clear = served_clearance(zoom, key)
         # the label block centred on a room's answer (as wide as a room's number and name),
-        # or the disc of the symbol drawn on a door's or point of interest's answer
+        # or the disc around a door's or point of interest's answer in which the tiles draw its
+        # symbol (on the point, or moved beside it off a room number)
         half = clear - 4
         rows, cols = np.mgrid[-half:half + 1, -40:41] if room else np.mgrid[-half:half + 1,
                                                                             -half:half + 1]
@@ -483,8 +487,8 @@ def test_the_pin_never_covers_the_label_it_points_at(driver: Any, served: Served
         "const r = document.querySelector('.gm-pin').getBoundingClientRect();"
         "const c = m.getContainer().getBoundingClientRect();"
         "return [p.x, p.y, r.bottom - c.top]")
-    assert abs(y - served_clearance(21, False) - tip_y) <= 1
+    assert abs(y - served_clearance(21, "knox_box") - tip_y) <= 1
 
 
-def served_clearance(zoom: int, room: bool) -> int:
-    return marker_clearance(zoom)["room" if room else "point"]
+def served_clearance(zoom: int, key: str) -> int:
+    return marker_clearance(zoom)[key]

@@ -168,7 +168,7 @@ return {pin: r(document.querySelector('.gm-pin')), ring: r(document.querySelecto
         legend: r(document.getElementById('gm-legend')),
         panel: r(document.getElementById('gm-panel')),
         map: r(document.getElementById('gm-map')), zoom: Math.round(window.gridmap.map.getZoom()),
-        room: a ? a.room : null, point: a ? [p.x + c.left, p.y + c.top] : null};
+        clearance: a ? a.clearance : null, point: a ? [p.x + c.left, p.y + c.top] : null};
 """
 
 
@@ -182,14 +182,13 @@ def inside(a: list[float], b: list[float]) -> bool:
 
 def answer_parts(rects: dict[str, Any]) -> dict[str, list[float]]:
     """The pin, ring and popup, and what they point at: the label block centred on a room's
-    point (as tall as the pin's clearance above it), or a point's symbol, which the tiles may
-    move off the point by up to its size."""
+    point (as tall as the pin's clearance above it), or the disc around a door or point of
+    interest in which the tiles draw its symbol."""
     parts = {k: rects[k] for k in ("pin", "ring", "popup") if rects[k]}
     assert "pin" in parts and "popup" in parts, rects
     x, y = rects["point"]
-    clear = marker_clearance(rects["zoom"])
-    reach, half = ((clear["room"], max(clear["room"], 40)) if rects["room"]
-                   else (2 * clear["point"], 2 * clear["point"]))
+    reach = marker_clearance(rects["zoom"])[rects["clearance"]]
+    half = max(reach, 40) if rects["clearance"] == "room" else reach
     parts["target"] = [x - half, y - reach, x + half, y + reach]
     return parts
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from html.parser import HTMLParser
@@ -16,6 +17,7 @@ from gridmap.crs import LocalFrame
 from gridmap.grid import extent, lonlat_bounds
 from gridmap.model import Campus
 from tests.campus_factory import small_campus
+from tiles import style
 from tiles.webmap import (
     STATIC_DIR,
     VENDOR_ENV,
@@ -315,6 +317,10 @@ def test_page_config_carries_the_marker_clearance_of_every_zoom() -> None:
     for z, entry in config["marker_clearance"].items():
         assert entry == marker_clearance(int(z))
         assert entry["room"] > 0 and entry["point"] > 0
+        # a door and every amenity kind has its own, the largest is every other point's
+        kinds = {"door", *(k.value for k in style.AMENITY_SYMBOLS)}
+        assert set(entry) == {"room", "point", *kinds}
+        assert entry["point"] == max(entry[k] for k in kinds)
 
 
 # --- title bar, imagery, zooms (issue 6) ---------------------------------------------------------
@@ -430,3 +436,50 @@ def test_the_map_route_passes_revision_and_imagery(settings: Any, store: Any,
         assert "frame-ancestors 'none'" in header
         assert header.startswith(_csp(r.text))  # the page's own policy, and the header's
         assert ("https://imagery.example.gov" in header) is (layer is not None)
+
+
+@functools.lru_cache(maxsize=1)
+def _sample_campus() -> Campus:
+    from importers.campus import import_campus
+
+    return import_campus(REPO / "data/samples/lincoln_ridge/campus.toml").campus
+
+
+@pytest.mark.parametrize("zoom", [19, 20])
+def test_every_symbol_is_drawn_within_the_pins_clearance(zoom: int) -> None:
+    """The pin stands above the farthest place the tiles may draw an answer's symbol: on the
+    sample campus, each door's and safety symbol's nearest pixel of its colour lies within
+    the displacement :func:`marker_clearance` allows for (its centre no farther away)."""
+    import numpy as np
+
+    from gridmap.index import CampusIndex
+    from tiles.webmap import SYMBOL_MAX_STEPS, _symbol_sizes_px, marker_clearance
+
+    campus = _sample_campus()
+    index = CampusIndex(campus)
+    sizes = _symbol_sizes_px(zoom)
+    clear = marker_clearance(zoom)
+    # colours no other symbol, label or fill shares closely
+    distinct = {k: s for k, s in style.AMENITY_SYMBOLS.items()
+                if k.value in ("knox_box", "aed", "gas_shutoff", "water_shutoff",
+                               "electric_shutoff", "fire_alarm_panel")}
+    items = [(o.geometry, o.level_id, "door", style.DOOR) for o in campus.openings
+             if o.exterior and o.number]
+    items += [(a.geometry, a.level_id, a.kind.value, distinct[a.kind]) for a in campus.amenities
+              if a.kind in distinct]
+    assert len(items) >= 10
+    mosaics: dict[tuple[int, int, int], Any] = {}
+    for point, level_id, key, symbol in items:
+        ordinal = index.levels[level_id].ordinal
+        px, py = _world_px(point.x, point.y, zoom)
+        tx, ty = int(px // 256), int(py // 256)
+        if (ordinal, tx, ty) not in mosaics:
+            mosaics[ordinal, tx, ty] = _mosaic(campus, ordinal, zoom, tx, ty, True)
+        colour = np.array(symbol.fill[:3], dtype=np.int16)
+        mask = np.abs(mosaics[ordinal, tx, ty] - colour).max(axis=-1) <= 12
+        ys, xs = np.nonzero(mask)
+        cx, cy = px - (tx - 1) * 256, py - (ty - 1) * 256
+        nearest = float(np.hypot(xs - cx, ys - cy).min()) if xs.size else float("inf")
+        allowed = SYMBOL_MAX_STEPS * (sizes[key] + 2)
+        assert nearest <= allowed, (key, point.wkt, nearest, allowed)
+        assert clear[key] >= allowed + sizes[key] / 2

@@ -41,7 +41,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from gridmap import grid as gridlib
 from gridmap.crs import LocalFrame
 from gridmap.model import Campus
-from tiles import style
+from tiles import style, symbols
 from tiles.raster import MAX_NAME_LINES, MAX_ZOOM
 
 __all__ = ["NODE_MODULES", "STATIC_DIR", "VENDOR_ENV", "VendorAssetsMissing", "building_entries",
@@ -196,14 +196,34 @@ def page_config(campus: Campus, *, api_base: str = "", tile_version: str | None 
     }
 
 
+#: The tiles draw a symbol on its point when that is free, else beside it, at most this many
+#: steps of its own width (plus 2 px) away, to clear a room number (:mod:`tiles.cartography`).
+SYMBOL_MAX_STEPS = 2
+
+
+def _symbol_sizes_px(zoom: int) -> dict[str, float]:
+    """The width of each symbol the tiles draw at ``zoom``, by answer kind: ``door`` (its disc
+    grows to hold a three-character number, "12A"), and each amenity kind (holding its code)."""
+    door_radius = max(style.symbol_radius(style.DOOR, zoom),
+                      style.door_number_font_px(zoom) * 0.62 + 1.5)
+    sizes = {"door": symbols.symbol_size_px(style.DOOR, door_radius, 3)}
+    for kind, sym in style.AMENITY_SYMBOLS.items():
+        sizes[kind.value] = symbols.symbol_size_px(sym, style.symbol_radius(sym, zoom),
+                                                   len(sym.text))
+    return sizes
+
+
 def marker_clearance(zoom: int) -> dict[str, int]:
     """How far (screen pixels) the search pin's tip stays from the point it marks, per zoom.
 
     The tiles centre a room's label (number, then name lines) on the point the lookup answers
-    with, and draw a door or point of interest as a symbol on its point. A pin whose tip
-    touched that point would hide the very number the dispatcher reads out, so the pin stands
-    above it: clear of half the tallest label block the tiles draw at this zoom (``room``), or
-    of the largest symbol (``point``), plus a small gap. Beyond :data:`MAX_NATIVE_ZOOM` the map
+    with, and draw a door or point of interest as a symbol on its point, or up to
+    :data:`SYMBOL_MAX_STEPS` symbol widths beside it when a room number holds the point. A pin
+    whose tip touched that point would hide the very number or symbol the dispatcher reads out,
+    so the pin stands above it, clear of half the tallest label block the tiles draw at this
+    zoom (``room``), or of the farthest edge the answer's symbol may be drawn at (``door`` and
+    each amenity kind; ``point``, the largest, for any other answer), plus a small gap; a ring
+    of that radius goes around a door's or point's spot. Beyond :data:`MAX_NATIVE_ZOOM` the map
     enlarges the deepest tiles, labels and symbols with them.
     """
     if zoom > MAX_NATIVE_ZOOM:
@@ -214,9 +234,9 @@ def marker_clearance(zoom: int) -> dict[str, int]:
     line = style.room_number_font_px(zoom) * 1.25 + halo
     if zoom >= style.MIN_ZOOM_ROOM_NAMES:
         line += MAX_NAME_LINES * (style.room_name_font_px(zoom) * 1.25 + halo)
-    symbols = [style.DOOR, *style.AMENITY_SYMBOLS.values()]
-    symbol = max(style.symbol_radius(sym, zoom) for sym in symbols)
-    return {"room": round(line / 2 + 4), "point": round(symbol + 4)}
+    reach = {kind: round(SYMBOL_MAX_STEPS * (size + 2) + size / 2 + 4)
+             for kind, size in _symbol_sizes_px(zoom).items()}
+    return {"room": round(line / 2 + 4), "point": max(reach.values()), **reach}
 
 
 def _json_for_script(data: Any) -> str:

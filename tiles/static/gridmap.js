@@ -186,7 +186,10 @@
       box.appendChild(list);
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
-      box.addEventListener('toggle', function () { keepAnswerClear(); });
+      box.addEventListener('toggle', function () {
+        if (!box.open) { box.style.maxHeight = ''; }  // a height fitted below an answer
+        keepAnswerClear();
+      });
       return box;
     }
   });
@@ -225,8 +228,9 @@
   //
   // The map shows only the current answer: a new search, a not_found, an ambiguous list, an
   // error or a level switch removes the previous pin, ring and popup. The pin never covers what
-  // it points at: its tip stands above the room's label (or around a door or point symbol, a
-  // ring is drawn), by the clearance the server computed from the tiles' label sizes.
+  // it points at: its tip stands above the room's label, or above wherever the tiles may have
+  // drawn a door's or point's symbol (a ring marks its exact spot), by the clearance the server
+  // computed from the tiles' label and symbol sizes.
 
   var form = document.getElementById('gm-search');
   var input = document.getElementById('gm-q');
@@ -234,7 +238,7 @@
   var statusLine = document.getElementById('gm-status');
   var list = document.getElementById('gm-list');
   var inflight = null;
-  var answer = null;      // {candidate, pin, ring, room, popupOpen}
+  var answer = null;      // {candidate, pin, ring, room, key, popupOpen}
   var answerSeq = 0;      // bumped on every clear: a late 'moveend' of an old answer does nothing
   var moving = false;
   map.on('movestart', function () { moving = true; });
@@ -246,15 +250,24 @@
     'aria-hidden="true"><path d="M14 39 C14 39 2 23 2 14 A12 12 0 0 1 26 14 C26 23 14 39 14 39 Z" ' +
     'fill="#0050d8" stroke="#fff" stroke-width="2"/><circle cx="14" cy="14" r="4.5" fill="#fff"/></svg>';
 
-  function clearance(room) {
-    var byZoom = cfg.marker_clearance || {};
-    var z = String(Math.round(map.getZoom()));
-    var entry = byZoom[z] || { room: 40, point: 16 };
-    return room ? entry.room : entry.point;
+  // what an answer points at, for its clearance: 'room' (a label block), 'door', an amenity's
+  // kind (a symbol), or 'point' (anything else: the largest symbol's)
+  function clearanceKey(c) {
+    if (c.feature_type === 'unit') { return 'room'; }
+    if (c.feature_type === 'opening') { return 'door'; }
+    var kinds = cfg.marker_clearance[String(cfg.zoom.max)] || {};
+    return c.kind && c.kind in kinds ? c.kind : 'point';
   }
 
-  function pinIcon(room) {
-    var lift = PIN_H + clearance(room);
+  // the pin's lift above the answer's point at this zoom (and for a symbol, the ring's radius)
+  function clearance(key) {
+    var byZoom = cfg.marker_clearance || {};
+    var entry = byZoom[String(Math.round(map.getZoom()))] || {};
+    return entry[key] || entry.point || 40;
+  }
+
+  function pinIcon(key) {
+    var lift = PIN_H + clearance(key);
     return L.divIcon({
       className: 'gm-pin', html: PIN_SVG, iconSize: [PIN_W, PIN_H],
       iconAnchor: [PIN_W / 2, lift], popupAnchor: [0, -lift]
@@ -270,6 +283,7 @@
       answer = null;
     }
     map.closePopup();
+    legend.style.maxHeight = '';
     Array.prototype.forEach.call(list.children, function (li) { li.classList.remove('gm-selected'); });
     updateWhere();
   }
@@ -277,8 +291,8 @@
 
   map.on('zoomend', function () {
     if (!answer) { return; }
-    answer.pin.setIcon(pinIcon(answer.room));
-    if (answer.ring) { answer.ring.setRadius(clearance(false)); }
+    answer.pin.setIcon(pinIcon(answer.key));
+    if (answer.ring) { answer.ring.setRadius(clearance(answer.key)); }
     if (answer.popupOpen) { answer.pin.openPopup(); }
   });
 
@@ -312,7 +326,7 @@
     var parts = [answer.pin.getElement(), answer.ring && answer.ring.getElement(),
       answer.popupOpen && popup ? popup.getElement() : null];
     var at = map.latLngToContainerPoint([answer.candidate.lat, answer.candidate.lon]);
-    var reach = answer.room ? clearance(true) : 2 * clearance(false);
+    var reach = clearance(answer.key);
     var half = answer.room ? Math.max(reach, 40) : reach;
     var target = { l: at.x - half, t: at.y - reach, r: at.x + half, b: at.y + reach };
     return parts.map(function (node) { return rectOf(node, origin); }).concat([target]).reduce(function (acc, r) {
@@ -322,40 +336,53 @@
     }, null);
   }
 
-  // the smallest move [dx, dy] of `rect` (by one edge of an obstacle) that keeps it inside the
-  // map and off every obstacle; null if there is none
-  function clearingMove(rect, obstacles, size) {
+  // the moves [dx, dy] of `rect` (each to one edge of an obstacle) that keep it inside the map
+  // and off every obstacle, smallest first
+  function clearingMoves(rect, obstacles, size) {
     var moves = [[0, 0]];
     obstacles.forEach(function (o) {
       moves.push([0, o.b + CLEAR_GAP - rect.t], [0, o.t - CLEAR_GAP - rect.b],
         [o.r + CLEAR_GAP - rect.l, 0], [o.l - CLEAR_GAP - rect.r, 0]);
     });
     moves.sort(function (a, b) { return Math.abs(a[0]) + Math.abs(a[1]) - Math.abs(b[0]) - Math.abs(b[1]); });
-    for (var i = 0; i < moves.length; i++) {
-      var m = moves[i];
+    return moves.filter(function (m) {
       var moved = { l: rect.l + m[0], t: rect.t + m[1], r: rect.r + m[0], b: rect.b + m[1] };
       var inside = moved.l >= 0 && moved.t >= 0 && moved.r <= size.x && moved.b <= size.y;
-      if (inside && obstacles.every(function (o) { return !overlaps(moved, o); })) { return m; }
-    }
-    return null;
+      return inside && obstacles.every(function (o) { return !overlaps(moved, o); });
+    });
   }
+
+  // a legend shorter than this is no use: it folds instead
+  var LEGEND_MIN_PX = 72;
 
   function keepAnswerClear() {
     if (!answer || !answer.popupOpen || moving) { return; }
     var origin = map.getContainer().getBoundingClientRect();
     var rect = answerRect(origin);
     if (!rect) { return; }
+    var size = map.getSize();
     // the panel and every control on the map (the legend, levels, imagery switch, zoom, scale)
-    var obstacles = function () {
+    var obstacles = function (withLegend) {
       var nodes = [panel].concat(Array.prototype.slice.call(
         map.getContainer().querySelectorAll('.leaflet-control')));
-      return nodes.map(function (node) { return rectOf(node, origin); })
+      return nodes.filter(function (node) { return withLegend || node !== legend; })
+        .map(function (node) { return rectOf(node, origin); })
         .filter(function (r) { return r !== null; });
     };
-    var move = clearingMove(rect, obstacles(), map.getSize());
+    var move = clearingMoves(rect, obstacles(true), size)[0];
     if (!move && legend.open) {
-      legend.open = false;
-      move = clearingMove(rect, obstacles(), map.getSize());
+      // no room for the whole legend: the answer goes as high as it may, and the legend, still
+      // anchored at the bottom, gets what is left below it (it scrolls)
+      var high = clearingMoves(rect, obstacles(false), size).sort(function (a, b) { return a[1] - b[1]; })[0];
+      var box = rectOf(legend, origin);
+      var room = high && box ? box.b - (rect.b + high[1]) - CLEAR_GAP : 0;
+      if (room >= LEGEND_MIN_PX) {
+        legend.style.maxHeight = Math.floor(room) + 'px';
+        move = high;
+      } else {
+        legend.open = false;
+        move = clearingMoves(rect, obstacles(true), size)[0];
+      }
     }
     if (move && (move[0] || move[1])) { map.panBy([-move[0], -move[1]], { animate: false }); }
   }
@@ -514,15 +541,17 @@
     popup.appendChild(el('strong', null, c.label || c.unit_name || c.unit_number || 'Result'));
     details(c).forEach(function (line) { popup.appendChild(el('div', 'gm-line-' + line.kind, line.text)); });
     // a room's number is drawn centred on its point: the pin stands above it. A door or point
-    // of interest is a symbol on its point: a ring goes around it, the pin above the ring.
-    var room = c.feature_type === 'unit';
-    var pin = L.marker(at, { icon: pinIcon(room), keyboard: false, title: c.label || '',
+    // of interest is a symbol on its point (or moved beside it): a ring goes around every place
+    // the symbol may be, the pin above the ring.
+    var key = clearanceKey(c);
+    var room = key === 'room';
+    var pin = L.marker(at, { icon: pinIcon(key), keyboard: false, title: c.label || '',
       alt: c.label || 'Search result', riseOnHover: true }).bindPopup(popup, {
       maxWidth: popupWidth(), autoPanPaddingTopLeft: L.point(10, 10) });
     var ring = room ? null : L.circleMarker(at, {
-      radius: clearance(false), weight: 3, color: '#0050d8', fill: false, interactive: false,
+      radius: clearance(key), weight: 3, color: '#0050d8', fill: false, interactive: false,
       className: 'gm-ring' });
-    answer = { candidate: c, pin: pin, ring: ring, room: room, popupOpen: false };
+    answer = { candidate: c, pin: pin, ring: ring, room: room, key: key, popupOpen: false };
     if (ring) { ring.addTo(map); }
     pin.addTo(map);
     var mine = answer;
@@ -629,6 +658,6 @@
     moving: function () { return moving; },
     answer: function () {
       return answer ? { label: answer.candidate.label, lat: answer.candidate.lat,
-        lon: answer.candidate.lon, room: answer.room } : null;
+        lon: answer.candidate.lon, room: answer.room, clearance: answer.key } : null;
     } };
 }());
