@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +60,8 @@ MAX_OUTPUT_PIXELS = 40_000_000
 DEFAULT_MAX_PIXELS = 250_000_000
 #: the largest block (tile or strip) GDAL would have to decode in one piece, bytes
 MAX_BLOCK_BYTES = 64 * 1024 * 1024
+#: the least share of the campus's buildings' box the imagery must show (not nodata)
+MIN_SITE_DATA = 0.5
 #: GDAL's block cache while preparing, MB
 GDAL_CACHE_MB = 128
 #: JPEG quality of the stored imagery
@@ -456,8 +458,36 @@ def _prepare_open(
     footprint_3857 = _footprint(src, WEB_MERCATOR)
     target, resolution_m = output_grid(footprint_3857, campus, native_resolution_m(src, campus),
                                        max_output_pixels)
-    data = _reproject(src, bands, alpha, target)
+    site = _site_bounds_3857(campus)
+    data = _reproject(src, bands, alpha, target,
+                      lambda work: _check_has_data(work, site, campus))
     return data, target.bounds, resolution_m, target.width, target.height, crs_name
+
+
+def _site_bounds_3857(campus: Campus) -> tuple[float, float, float, float]:
+    from pyproj import Transformer
+
+    to_3857 = Transformer.from_crs("EPSG:4326", WEB_MERCATOR, always_xy=True)
+    lon0, lat0, lon1, lat1 = campus_site(campus).bounds
+    (x0, x1), (y0, y1) = to_3857.transform([lon0, lon1], [lat0, lat1])
+    return (x0, y0, x1, y1)
+
+
+def _check_has_data(work: DatasetReader, site: tuple[float, float, float, float],
+                    campus: Campus) -> None:
+    """Refuse imagery whose pixels over the campus are mostly empty (nodata, transparent): a
+    mosaic's blank collar covers the campus on paper but shows nothing."""
+    from rasterio.windows import Window, from_bounds
+
+    window = from_bounds(*site, transform=work.transform).round_offsets().round_lengths()
+    window = window.intersection(Window(0, 0, work.width, work.height))
+    mask = work.dataset_mask(window=window)
+    shown = float((mask > 0).mean()) if mask.size else 0.0
+    if shown < MIN_SITE_DATA:
+        what = "buildings" if campus.buildings else "site"
+        raise ImageryNotCovering(
+            f"the imagery has pixels for only {shown:.0%} of campus {campus.id}'s {what}; the "
+            "rest is nodata or transparent")
 
 
 def _check_crs(src: DatasetReader) -> str:
@@ -478,12 +508,13 @@ def _check_crs(src: DatasetReader) -> str:
 
 
 def _reproject(src: DatasetReader, bands: list[int], alpha: int | None,
-               target: OutputGrid) -> bytes:
+               target: OutputGrid, check: Callable[[DatasetReader], None]) -> bytes:
     """Warp ``bands`` into ``target`` strip by strip through a scratch GeoTIFF, then write the
     final one (tiled, JPEG with an internal mask, overviews) with GDAL's COG driver.
 
     ``rasterio.warp.reproject`` per strip, not reads of a ``WarpedVRT``: six times faster on
-    the same work, and memory stays one strip (plus GDAL's bounded cache)."""
+    the same work, and memory stays one strip (plus GDAL's bounded cache). ``check`` sees the
+    warped pixels before the final file is written."""
     import numpy as np
     import rasterio.shutil
     from rasterio.enums import Resampling
@@ -516,6 +547,7 @@ def _reproject(src: DatasetReader, bands: list[int], alpha: int | None,
                 work.write(strip[:-1], window=window)
                 work.write_mask(np.where(strip[-1] > 0, 255, 0).astype(np.uint8), window=window)
         with scratch.open() as work:
+            check(work)
             rasterio.shutil.copy(
                 work, final.name, driver="COG", COMPRESS="JPEG", QUALITY=str(JPEG_QUALITY),
                 BLOCKSIZE=str(BLOCK_SIZE), OVERVIEWS="AUTO", OVERVIEW_RESAMPLING="AVERAGE",

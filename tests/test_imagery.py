@@ -72,10 +72,10 @@ def _frame(campus: Campus) -> LocalFrame:
 def orthophoto(
     campus: Campus, *, crs: str = "EPSG:32616", pixel_m: float = 0.5,
     size: tuple[int, int] = (480, 260), centre_local: tuple[float, float] = (30.0, 0.0),
-    count: int = 3, dtype: str = "uint8", **profile: Any,
+    count: int = 3, dtype: str = "uint8", fill: tuple[int, int, int] = GREY, **profile: Any,
 ) -> Ortho:
-    """A GeoTIFF in ``crs`` around the campus (``centre_local``, metres), grey with a 3 x 3
-    red marker at :data:`MARKER_LOCAL`."""
+    """A GeoTIFF in ``crs`` around the campus (``centre_local``, metres), ``fill`` (grey) with
+    a 3 x 3 red marker at :data:`MARKER_LOCAL`."""
     from rasterio.io import MemoryFile
     from rasterio.transform import from_origin
 
@@ -94,7 +94,7 @@ def orthophoto(
     transform = from_origin(cx - width / 2 * xres, cy + height / 2 * yres, xres, yres)
     pixels = np.empty((count, height, width), dtype=dtype)
     for band in range(count):
-        pixels[band] = GREY[band % 3]
+        pixels[band] = fill[band % 3]
     mx, my = to_crs.transform(*frame.lonlat(*MARKER_LOCAL))
     col, row = (math.floor(v) for v in ~transform @ (mx, my))
     for band in range(min(count, 3)):
@@ -190,6 +190,8 @@ BAD_FILES: list[tuple[str, Callable[[Campus], bytes], type[ImageryError], str]] 
      ImageryNotCovering, "does not cover campus"),
     ("half-covering", lambda c: orthophoto(c, centre_local=(80.0, 0.0), size=(200, 200)).data,
      ImageryNotCovering, "covers only"),
+    ("nodata-collar", lambda c: orthophoto(c, fill=(0, 0, 0), nodata=0).data, ImageryNotCovering,
+     "nodata or transparent"),
     ("truncated", lambda c: orthophoto(c).data[:30_000], CorruptImagery, "cannot be read"),
     ("garbage", lambda c: b"II*\x00" + bytes(range(256)) * 40, CorruptImagery, "cannot be read"),
     ("16-bit", lambda c: orthophoto(c, dtype="uint16").data, UnsupportedImagery, "uint16"),
