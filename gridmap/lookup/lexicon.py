@@ -161,6 +161,8 @@ class CampusLexicon:
         self.hallways = [u for u in campus.units if is_hallway(u)]
         self.name_extra = [self._extra_words(n) for n in self.names]
         self.name_kind_words = [e - GENERIC_WORDS for e in self.name_extra]
+        # a name's own words: those that are no word of its kind
+        self.name_own = [t - e for t, e in zip(self.name_tokens, self.name_extra, strict=True)]
         self.name_kind_phrases = [self._kind_phrases(n) for n in self.names]
         self.name_gendered_restroom = [
             n.kind == "unit" and is_restroom(self.units[n.feature_id])

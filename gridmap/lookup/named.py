@@ -4,6 +4,8 @@ gender they serve, and hallways."""
 
 from __future__ import annotations
 
+import functools
+
 from rapidfuzz import fuzz, process
 
 from gridmap.lookup.answers import FLAG_GENDER_UNKNOWN, MatchKind
@@ -43,6 +45,16 @@ FUZZY_CACHE_SIZE = 4096
 _AMENITY_CHOICES = tuple(AMENITY_WORDS)
 
 
+@functools.cache
+def _amenity_choices(length: int) -> tuple[str, ...]:
+    """The amenity words a text of ``length`` characters may be like enough: a ratio
+    (rapidfuzz) is at most 200 * shorter / (both lengths), the cutoff is that of
+    :meth:`NamedReadings.amenities` (less a margin, so rounding never drops one)."""
+    cutoff = (80 if length >= 8 else 85) - 1
+    return tuple(w for w in _AMENITY_CHOICES
+                 if 200 * min(length, len(w)) / (length + len(w)) >= cutoff)
+
+
 class NamedReadings:
     """Rooms, points, buildings and grounds said by name or kind, on one campus."""
 
@@ -55,7 +67,7 @@ class NamedReadings:
     def amenities(self, q: str, building_id: str | None, hits: Hits) -> None:
         if len(q) < 3:
             return
-        best = process.extractOne(q, _AMENITY_CHOICES, scorer=fuzz.ratio,
+        best = process.extractOne(q, _amenity_choices(len(q)), scorer=fuzz.ratio,
                                   score_cutoff=80 if len(q) >= 8 else 85)
         if best is None:
             return
@@ -177,27 +189,33 @@ class NamedReadings:
         sharing = frozenset().union(*holding)
         containing = sorted(frozenset.intersection(*holding)) if holding else []
         features = {(lex.names[i].kind, lex.names[i].feature_id) for i in containing}
-        # "girls" alone may be a restroom or a locker room the map names otherwise
-        gender_only = len(words) == 1 and (restroom_gender(next(iter(words))) is not None
-                                           or next(iter(words)) in HALLWAY_WORDS)
-        if len(features) == 1 and any(len(w) > 2 for w in words) and not gender_only \
+        if len(features) == 1 and any(len(w) > 2 for w in words) \
+                and not self._gender_only(words) \
                 and self._kind_said(words, containing[0]) \
                 and words - lex.name_extra[containing[0]]:
             self._name_hit(lex.names[containing[0]], UNIQUE_WORD_SCORE, building_id, hits)
-        for i in sorted(sharing):
+        # the names whose own words are all that was said, besides words of their kind
+        said = [i for i in sharing if lex.name_own[i]
+                and lex.name_own[i] == words - lex.name_extra[i] and lex.name_tokens[i] != words]
+        for i in sorted(said):
             toks = lex.name_tokens[i]
             if not self._kind_said(words, i):
                 continue  # "cafeteria" is not "AED - Cafeteria", "staff" not "Staff Restroom"
             if lex.name_gendered_restroom[i]:
                 continue  # restrooms by gender are weighed alike, named or categorised
-            extra = lex.name_extra[i]
-            own = toks - extra
             # "chemistry office" is not "Chemistry Lab": room words that differ say so
             theirs, ours = toks & ROOM_KINDS, words & ROOM_KINDS
             if theirs and ours and not theirs & ours:
                 continue
-            if own and own == words - extra and toks != words:
-                self._name_hit(lex.names[i], NAME_WITH_KIND_SCORE, building_id, hits)
+            self._name_hit(lex.names[i], NAME_WITH_KIND_SCORE, building_id, hits)
+
+    @staticmethod
+    def _gender_only(words: frozenset[str]) -> bool:
+        """"girls" alone may be a restroom or a locker room the map names otherwise."""
+        if len(words) != 1:
+            return False
+        word = next(iter(words))
+        return restroom_gender(word) is not None or word in HALLWAY_WORDS
 
     def _kind_said(self, words: frozenset[str], i: int) -> bool:
         """A name holding its kind's word ("AED - Cafeteria", "Staff Restroom") is meant only

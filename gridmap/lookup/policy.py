@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from shapely.geometry.base import BaseGeometry
+
 from gridmap.lookup.answers import (
     FLAG_ALSO_CELL,
     FLAG_ALSO_ROOM,
@@ -27,6 +29,7 @@ class ResultPolicy:
         self.lexicon = lexicon
         self.candidates = candidates
         self.index = lexicon.index
+        self._rooms_with_margin: dict[str, BaseGeometry] = {}
 
     def ranked(self, hits: Hits) -> list[Candidate]:
         """The candidates of ``hits``, one per feature, settled and best first."""
@@ -83,9 +86,16 @@ class ResultPolicy:
         for u in units:
             unit = self.lexicon.units.get(u.feature_id or "")
             if unit is not None and u.level_ordinal == c.level_ordinal and \
-                    self.index.shapes[unit.id].buffer(0.5).contains(p):
+                    self._with_margin(unit.id).contains(p):
                 return True
         return False
+
+    def _with_margin(self, unit_id: str) -> BaseGeometry:
+        """A room's outline and half a metre around it (kept per room: a buffer is slow)."""
+        shape = self._rooms_with_margin.get(unit_id)
+        if shape is None:
+            shape = self._rooms_with_margin[unit_id] = self.index.shapes[unit_id].buffer(0.5)
+        return shape
 
     def _rank(self, c: Candidate) -> tuple[float, str, int, str, str]:
         """Best score first; ties in reading order: building letter, floor, room, label."""

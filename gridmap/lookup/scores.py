@@ -24,7 +24,7 @@ OFF_FLOOR_SCORE = 70.0        # on another floor than the one the caller said
 ALTERNATIVE_SCORE = 60.0      # the other reading of the same text ("also a grid cell")
 
 
-@dataclass
+@dataclass(slots=True)
 class Hits:
     """Scored features found by the interpreters, best score per feature kept."""
 
