@@ -660,7 +660,7 @@ def _label_styles(z: int, overview: bool) -> list[str]:
     return out
 
 
-def _area_styles(z: int, overview: bool) -> list[str]:
+def _area_styles(overview: bool) -> list[str]:
     def fill_line(fill: RGBA | None, line: RGBA | None, width: float,
                   dash: tuple[float, float] | None = None) -> str:
         out = ""
@@ -692,7 +692,7 @@ def _area_styles(z: int, overview: bool) -> list[str]:
         _style("rooms", rooms),
         _style("building_outlines", [_rule(fill_line(None, style.BUILDING_OUTLINE,
                                                      style.BUILDING_WIDTH))]),
-        _style("grid_lines", [_rule(f"<LineSymbolizer {_attrs(stroke=_c(style.GRID_COLOUR), stroke_width=style.grid_width(z))}/>")]),  # noqa: E501
+        _style("grid_lines", [_rule(f"<LineSymbolizer {_attrs(stroke=_c(style.GRID_COLOUR), stroke_width=style.GRID_WIDTH)}/>")]),  # noqa: E501
         _style("imagery", [_rule('<RasterSymbolizer scaling="bilinear"/>')]),
         _style("campus_dot", [_rule(f"<MarkersSymbolizer {_attrs(marker_type='ellipse', width=8, height=8, fill=_c(style.GRID_COLOUR), stroke='white', stroke_width=1.5, allow_overlap='true')}/>")]),  # noqa: E501
     ]
@@ -710,7 +710,7 @@ def style_xml(z: int, overview: bool) -> str:
     if hit is not None and all(Path(p).is_file() for p in _symbol_paths(hit)):
         return hit
     xml = ('<Map background-color="transparent">'
-           + "".join(_area_styles(z, overview)) + "".join(_label_styles(z, overview)) + "</Map>")
+           + "".join(_area_styles(overview)) + "".join(_label_styles(z, overview)) + "</Map>")
     with _xml_lock:
         _xml_cache[key] = xml
     return xml

@@ -64,11 +64,6 @@ APPROXIMATE_DASH = (3.0, 3.0)
 
 GRID_COLOUR: RGBA = (228, 0, 124, 255)  # a magenta no other feature uses
 GRID_WIDTH = 2.0
-
-
-def grid_width(z: int) -> float:
-    """Grid lines thin out when zoomed out, so they do not bury the buildings."""
-    return GRID_WIDTH if z >= 18 else 1.5 if z == 17 else 1.0
 GRID_LABEL_COLOUR: RGBA = (228, 0, 124, 255)
 GRID_LABEL_HALO: RGBA = (255, 255, 255, 255)
 
