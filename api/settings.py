@@ -62,6 +62,11 @@ class Settings(BaseSettings):
         default=256, ge=0, le=100_000,
         description="recent lookup answers kept per campus revision (0: none)",
     )
+    tile_cache_mb: float = Field(
+        default=64.0, ge=0.0, le=65536.0, allow_inf_nan=False,
+        description="drawn map tiles kept in memory per API process, MB (by campus revision; "
+        "0: none)",
+    )
 
     # speed without losing promptness or audit rows (see README "Speed and what a crash loses")
     auth_cache_ttl_s: float = Field(
