@@ -105,7 +105,8 @@ def _tile_cache(request: Request) -> raster.TileCache:
     """The app's cache of drawn tiles (one per app, so apps and their tests never share)."""
     cache: raster.TileCache | None = getattr(request.app.state, "tile_cache", None)
     if cache is None:
-        cache = request.app.state.tile_cache = raster.TileCache()
+        limit = int(request.app.state.ctx.settings.tile_cache_mb * 1024 * 1024)
+        cache = request.app.state.tile_cache = raster.TileCache(limit)
     return cache
 
 
