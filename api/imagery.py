@@ -50,6 +50,7 @@ _tile_cache: OrderedDict[tuple[str, int, int, int, int], bytes] = OrderedDict()
 _tile_cache_bytes = 0
 _verified: set[Path] = set()  # materialised files whose content was checked in this process
 _lock = threading.Lock()
+_preparing = threading.BoundedSemaphore(1)
 
 AuditFn = Callable[[str, str], None]  # (action, detail)
 
@@ -72,8 +73,9 @@ def attach_imagery(
     check_attribution(attribution)
     campus = store.campus(campus_id)
     try:
-        prepared = prepare_imagery(source, campus, max_bytes=settings.imagery_max_bytes,
-                                   max_pixels=settings.imagery_max_pixels)
+        with _preparing:  # one at a time: each may hold a large photo and its warp in memory
+            prepared = prepare_imagery(source, campus, max_bytes=settings.imagery_max_bytes,
+                                       max_pixels=settings.imagery_max_pixels)
     except ImageryError as exc:
         audit("imagery_rejected", f"{source_name}: {exc}")
         raise
