@@ -52,6 +52,7 @@ IMAGERY_URL = "/fake-imagery/{z}/{x}/{y}{r}.png"
 #: The map's plain background under the plans while imagery is off (gridmap.css).
 PLAIN_BACKGROUND = (0xF7, 0xF7, 0xF4)
 
+SAMPLE = Path(__file__).resolve().parents[1] / "data/samples/lincoln_ridge/campus.toml"
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
 LAPTOP = {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False}
 
@@ -114,6 +115,19 @@ def make_app(campus: Campus, state: dict[str, Any], requests: list[str]) -> Any:
 def served() -> Iterator[Served]:
     need_browser()
     campus = number_exterior_doors(small_campus())
+    state: dict[str, Any] = {"imagery": False}
+    requests: list[str] = []
+    with serve(make_app(campus, state, requests)) as base:
+        yield Served(base, campus, state, requests)
+
+
+@pytest.fixture(scope="module")
+def served_sample() -> Iterator[Served]:
+    """The sample campus (three buildings, a 16×13 grid of 100 ft cells, long popups)."""
+    need_browser()
+    from importers.campus import import_campus
+
+    campus = import_campus(SAMPLE).campus
     state: dict[str, Any] = {"imagery": False}
     requests: list[str] = []
     with serve(make_app(campus, state, requests)) as base:
@@ -301,6 +315,32 @@ def test_legend_is_folded_on_a_phone_and_never_covers_the_answer(
     screenshot(driver, tmp_path, f"legend-{device}-dragged.png")
 
 
+def test_on_a_phone_the_legend_opens_below_a_long_answer(driver: Any, served_sample: Served,
+                                                         tmp_path: Path) -> None:
+    """A room of the sample campus has a popup too tall to leave room for the whole legend:
+    the legend still opens when asked, shorter (it scrolls), below the answer."""
+    as_phone(driver, 2)
+    load_map(driver, served_sample)
+    search(driver, "214")
+    driver.execute_script("document.querySelector('#gm-legend summary').click()")
+    wait_for(driver, "return !window.gridmap.moving()")
+    settle(driver)
+    legend = driver.execute_script(
+        "const l = document.getElementById('gm-legend');"
+        "return {open: l.open, scrolls: l.scrollHeight > l.clientHeight + 1,"
+        "        height: l.getBoundingClientRect().height};")
+    assert legend["open"] and legend["scrolls"] and legend["height"] >= 72, legend
+    rects = driver.execute_script(RECTS)
+    for name, part in answer_parts(rects).items():
+        assert not overlap(part, rects["legend"]), (name, rects)
+        assert not overlap(part, rects["panel"]), (name, rects)
+    screenshot(driver, tmp_path, "legend-phone-sample-214.png")
+    # folded again, it comes back to its own height next time
+    driver.execute_script("document.querySelector('#gm-legend summary').click()")
+    wait_for(driver, "return !document.getElementById('gm-legend').open"
+                     " && document.getElementById('gm-legend').style.maxHeight === ''")
+
+
 # --- the first view on a phone -------------------------------------------------------------------
 
 CAMPUS_RECT = """
@@ -313,12 +353,14 @@ return {campus: [nw.x + c.left, nw.y + c.top, se.x + c.left, se.y + c.top],
 """
 
 
-@pytest.mark.parametrize("scale", [1, 3])
-def test_on_a_phone_the_first_view_fits_the_campus(driver: Any, served: Served, tmp_path: Path,
+@pytest.mark.parametrize(("which", "scale"), [("small", 1), ("small", 3), ("sample", 2)])
+def test_on_a_phone_the_first_view_fits_the_campus(driver: Any, request: pytest.FixtureRequest,
+                                                    tmp_path: Path, which: str,
                                                     scale: int) -> None:
+    served = request.getfixturevalue("served" if which == "small" else "served_sample")
     as_phone(driver, scale)
     load_map(driver, served)
-    shot = screenshot(driver, tmp_path, f"phone-first-view-{scale}x.png")
+    shot = screenshot(driver, tmp_path, f"phone-first-view-{which}-{scale}x.png")
     assert shot.shape[:2] == (PHONE["height"] * scale, PHONE["width"] * scale)
     view = driver.execute_script(CAMPUS_RECT)
     rects = driver.execute_script(RECTS)
