@@ -255,6 +255,11 @@ def _room_label_texts(room: BaseGeometry, at: Point, number: str, name: str,
                 if (show_number or not number) and fits(w, h):
                     break
                 lines.pop()
+        if lines and " ".join(lines) != " ".join(name.split()):
+            # a cut name does not end on its separator ("Lift /" of "Lift / Aufzug")
+            lines[-1] = lines[-1].rstrip(" /-–,;:·&+")
+            if not lines[-1]:
+                lines.pop()
         out[f"n{z}"] = number if show_number else ""
         out[f"m{z}"] = "\n".join(lines)
     return out
