@@ -54,6 +54,7 @@ from gridmap.crs import LocalFrame
 from gridmap.errors import PackageError
 from gridmap.gazetteer import GazetteerRow, gazetteer
 from gridmap.index import CampusIndex
+from gridmap.lookup.lexicon import is_hallway
 from gridmap.lookup.phrasing import GENERIC_WORDS, HALLWAY_WORDS, STOP_WORDS
 from gridmap.model import Amenity, AmenityKind, Campus, GroundsKind, Opening, Unit
 from gridmap.vocabulary import (
@@ -373,6 +374,8 @@ def places(index: CampusIndex) -> list[dict[str, Any]]:
             entry["inside"] = inside[row.id]
         if row.feature_type == "room":
             unit = units[row.id]
+            if is_hallway(unit):
+                entry["hallway"] = True
             if unit.category.lower().startswith("restroom") or is_restroom_phrase(unit.name):
                 entry["restroom"] = sorted(
                     {category_gender(unit.category), restroom_gender(unit.name)} - {None})
@@ -409,7 +412,23 @@ def search_data(index: CampusIndex) -> dict[str, Any]:
         for word in (b.short_name, *b.name.split(" / "), b.name, *b.aliases):
             if word.strip():
                 buildings.setdefault(word.strip().lower(), b.short_name)
-    return {"places": places(index), "vocabulary": search_vocabulary(), "buildings": buildings}
+    return {"places": places(index), "vocabulary": search_vocabulary(), "buildings": buildings,
+            "grid": grid_corners(index)}
+
+
+def grid_corners(index: CampusIndex) -> dict[str, Any]:
+    """The grid as the viewer needs it to find and outline a cell (``C4``, ``C4-7``): its column
+    letters, its row count, and the lon/lat of every cell corner, row by row from the north-west
+    (true-north cells in the campus's own projection are not lon/lat rectangles)."""
+    spec = index.grid
+    corners = []
+    for row in range(spec.rows + 1):
+        for column in range(spec.columns + 1):
+            b = gridlib.cell_bounds(spec, gridlib.Cell(column, row))
+            lon, lat = index.frame.lonlat(b.minx, b.maxy)
+            corners.append([round(lon, 7), round(lat, 7)])
+    return {"columns": [gridlib.column_label(c) for c in range(spec.columns)],
+            "rows": spec.rows, "corners": corners}
 
 
 # --- the package -------------------------------------------------------------------------------

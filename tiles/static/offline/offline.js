@@ -189,8 +189,10 @@
         setLevel(c.ordinal);
       }
       if (pin) pin.remove();
-      pin = L.circleMarker([c.lat, c.lon], {radius: 26, color: '#d00', weight: 3, fill: false}).addTo(map);
-      pin.bindTooltip(c.label, {direction: 'top', offset: [0, -26]});
+      pin = c.outline
+        ? L.polygon(c.outline, {color: '#d00', weight: 3, fill: false}).addTo(map)
+        : L.circleMarker([c.lat, c.lon], {radius: 26, color: '#d00', weight: 3, fill: false}).addTo(map);
+      pin.bindTooltip(c.label, {direction: 'top', offset: c.outline ? [0, 0] : [0, -26]});
       // no animation: the tiles of the answer's view are asked for at once, so data-tiles
       // says 'loaded' only once they are drawn
       body.dataset.tiles = 'loading';
@@ -208,7 +210,7 @@
       for (const c of answer.candidates) {
         const li = document.createElement('li');
         li.textContent = c.label;
-        li.dataset.id = c.id;
+        li.dataset.id = c.id || '';
         li.tabIndex = 0;
         li.addEventListener('click', () => show(c));
         list.append(li);

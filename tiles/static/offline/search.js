@@ -1,17 +1,18 @@
-/* gridmap offline search: the server's lookup (gridmap/lookup.py) for room numbers, names,
- * doors and points of interest, over the package's gazetteer, with no server.
+/* gridmap offline search: the server's lookup (gridmap/lookup/) for room numbers, names,
+ * doors, points of interest and grid cells, over the package's gazetteer, with no server.
  *
  * It mirrors the server's reading of those kinds: the same cleaning (folded case and accents,
  * quotes, trailing punctuation, question words, abbreviations, spoken numbers, digits said one
  * by one), the same filler words, the same room-number shapes and scores (exact 100, a
  * building prefix 97, zeros dropped 88, "12" for B-12 85/80, "214" for 214A 82, look-alike
  * characters 2 less), doors by number, point kinds by their words (a set answer), names as
- * the server folds them (with its spoken room words: "gym" -> "gymnasium"), the server's
- * settling (a room beats a point of interest inside it and its own building) and its ranking
- * (score, then building letter, level, room number, label). The word lists come from the
- * server's own vocabulary, in the package's data. Not mirrored: typo-tolerant names, grid
- * cells, coordinates, "near"/"closest" phrasings and floor words; those say "not found here"
- * and need the server.
+ * the server folds them (with its spoken room words: "gym" -> "gymnasium"), the one name
+ * holding every word said (93), restrooms by whom they serve, grid cells and keypad sub-cells,
+ * the server's settling (a room beats a point of interest inside it, its own building and a
+ * grid cell spelled alike) and its ranking (score, then building letter, level, room number,
+ * label). The word lists come from the server's own vocabulary, in the package's data. Not
+ * mirrored: typo-tolerant names, coordinates and USNG, "near"/"closest" phrasings and floor
+ * words; those are not found here and need the server.
  */
 (function (root, factory) {
   'use strict';
@@ -41,6 +42,10 @@
   const BUILDING = /(?:^|\s)(?:building|bldg\.?|bld|block|wing)\s+([\w-]+)(?:\s|$)/;
   const BUILDING_WORD = /^(?:building|bldg\.?|bld)\s+|\s+(?:building|bldg\.?|bld)$/;
   const IN_BUILDING = /^(.+?)\s+(?:in|at|inside|outside|by|near|of|on|to|for)\s+(?:the\s+)?(.+)$/;
+  const CELL = /^((?:grid|cell|grid cell|map grid|grid square|raster|planquadrat|quadrat|rasterfeld|grille|case|carreau|cellule)\s+)?([a-z]{1,2})\s*(\d{1,3})(?:\s*-\s*([1-9])|\s+([1-9]))?$/;
+  const FLAG_ALSO_CELL = 'also a grid cell';
+  const FLAG_ALSO_ROOM = 'also a room number, written without its zeros or letters';
+  const ALTERNATIVE_SCORE = 60;
   const CELL_SAID = /^(?:grid|cell|grid cell|map grid|grid square|raster|planquadrat|quadrat|rasterfeld|grille|case|carreau|cellule)\s+/;
   const QUESTION = /^(?:(?:can|could)\s+you\s+)?(?:where(?:'s|s| is| are| was)?|what(?:'s| is)|find|show(?:\s+me)?|locate|get\s+me|i\s+need|we\s+need|need|how\s+do\s+(?:i|we)\s+get\s+to|go\s+to|send\s+(?:them|units?)\s+to)\s+/;
   const SPLIT_NAME = /\s+\/\s+|\s*;\s*|\n/;
@@ -290,9 +295,42 @@
       return {score, place};
     }
 
-    function addUnit(hits, place, score) {
+    function addUnit(hits, place, score, match) {
       const prev = hits.units.get(place.id);
-      if (!prev || prev.score < score) hits.units.set(place.id, candidate(place, score));
+      if (!prev || prev.score < score) hits.units.set(place.id, {score, place, match: match || 'name'});
+    }
+
+    // grid cells and keypad sub-cells ("C4", "grid C4", "C4-7"), as the server reads them
+    const grid = data.grid;
+    function corner(column, row) {
+      return grid.corners[row * (grid.columns.length + 1) + column];
+    }
+    function at(column, row, fx, fy) {
+      // a point inside cell (column, row): fx from its west edge, fy from its north edge (0..1)
+      const [nw, ne, sw, se] = [corner(column, row), corner(column + 1, row),
+        corner(column, row + 1), corner(column + 1, row + 1)];
+      const mix = (i) => (nw[i] * (1 - fx) + ne[i] * fx) * (1 - fy) + (sw[i] * (1 - fx) + se[i] * fx) * fy;
+      return [mix(0), mix(1)];
+    }
+    function cellHits(q, hits) {
+      const m = CELL.exec(q);
+      if (!m || !grid) return;
+      const keypad = m[4] || m[5];
+      const row = parseInt(m[3], 10) - 1;
+      const letters = m[2].toUpperCase();
+      const label = letters + String(row + 1) + (keypad ? '-' + keypad : '');
+      const explicit = Boolean(m[1] || keypad);
+      if (m[3] !== String(row + 1) && !explicit) return; // "A015" is a room, never a cell
+      const column = grid.columns.indexOf(letters);
+      if (column < 0 || row < 0 || row >= grid.rows) return;
+      const [x0, y0, side] = keypad ? [((keypad - 1) % 3) / 3, Math.floor((keypad - 1) / 3) / 3, 1 / 3] : [0, 0, 1];
+      const outline = [[0, 0], [1, 0], [1, 1], [0, 1]].map(([fx, fy]) =>
+        at(column, row, x0 + fx * side, y0 + fy * side));
+      const [lon, lat] = at(column, row, x0 + side / 2, y0 + side / 2);
+      if (explicit) hits.explicitCell = true;
+      hits.others.push({score: EXACT, kind: 'cell', place: {id: null, type: 'cell', building: '',
+        ordinal: null, number: null, label: 'Grid cell ' + label, cell: label.split('-')[0],
+        subcell: keypad ? label : null, lon, lat, outline: outline.map(([x, y]) => [y, x])}});
     }
 
     function numberHits(text, building, saidRoom, hits, penalty) {
@@ -302,7 +340,7 @@
       const digits = shape[2];
       const suf = (shape[3] || '').toUpperCase();
       const add = (u, score) => {
-        if (building === null || u.building === building) addUnit(hits, u, score - penalty);
+        if (building === null || u.building === building) addUnit(hits, u, score - penalty, 'number');
       };
       const k = normaliseNumber(text);
       const exact = (byNumber.get(k) || []).filter((u) => building === null || u.building === building);
@@ -457,6 +495,14 @@
       }
     }
 
+    const hallways = units.filter((u) => u.hallway);
+    function hallwayHits(q, building, hits) {
+      // "hallway", "corridor": the walkways, a choice unless only one is meant
+      if (!hallwayWords.has(key(q))) return;
+      const found = hallways.filter((u) => building === null || u.building === building);
+      for (const u of found) addUnit(hits, u, found.length === 1 ? 90 : 85, 'name');
+    }
+
     function nameHits(q, building, hits) {
       if ((q.match(/\p{L}/gu) || []).length < 3) return;
       const restroom = isRestroomPhrase(q);
@@ -504,17 +550,18 @@
     }
 
     function reading(building, spoken) {
-      const hits = {units: new Map(), others: [], setQuery: false, setKind: null};
+      const hits = {units: new Map(), others: [], setQuery: false, setKind: null, explicitCell: false};
       const core = withoutFiller(spoken);
       if (building !== null && !core.replace(FILLER, ' ').trim()) {
         hits.others.push({score: EXACT, place: buildingsByShort.get(building), kind: 'building'});
         return hits;
       }
+      cellHits(core, hits);
       doorHits(core, building, hits);
       roomNumber(core, building, hits);
       numberAndName(core, building, hits);
       if (building === null) buildingNamed(core, hits);
-      const numbered = DOOR.test(core) || NUMBERED_DOOR.test(core) ||
+      const numbered = DOOR.test(core) || NUMBERED_DOOR.test(core) || CELL.test(core) ||
         NUMBER_SHAPE.test((ROOM.exec(core) || [null, core])[1]) ||
         lookalikeDigits((ROOM.exec(core) || [null, core])[1]) !== null;
       const named = building === null ? hits : {units: new Map(), others: []};
@@ -523,10 +570,11 @@
         if (!numbered) {
           nameHits(text, building, named);
           restroomHits(text, building, named);
+          hallwayHits(text, building, named);
         }
       }
       if (named !== hits) {
-        for (const c of named.units.values()) addUnit(hits, c.place, Math.min(c.score, QUALIFIED_NAME_SCORE));
+        for (const c of named.units.values()) addUnit(hits, c.place, Math.min(c.score, QUALIFIED_NAME_SCORE), c.match);
         for (const c of named.others) hits.others.push({...c, score: Math.min(c.score, QUALIFIED_NAME_SCORE)});
       }
       return hits;
@@ -555,24 +603,25 @@
       }
       const q = clean(query, abbreviations);
       if (!q) return {query, status: 'error', message: 'Type a room number, name, door or point.', candidates: []};
-      const all = {units: new Map(), others: [], setQuery: false, setKind: null};
+      const all = {units: new Map(), others: [], setQuery: false, setKind: null, explicitCell: false};
       const readings = [[null, q]];
       const qualified = buildingQualifier(q);
       if (qualified !== null) readings.push(qualified);
       for (const [building, spoken] of readings) {
         const found = reading(building, spoken);
-        for (const c of found.units.values()) addUnit(all, c.place, c.score);
+        for (const c of found.units.values()) addUnit(all, c.place, c.score, c.match);
         all.others.push(...found.others);
+        all.explicitCell = all.explicitCell || found.explicitCell;
         all.setQuery = all.setQuery || found.setQuery;
         all.setKind = all.setKind || found.setKind;
       }
       const bestOther = new Map();
       for (const c of all.others) {
-        const k = c.place.type + ':' + c.place.id;
+        const k = c.place.type + ':' + (c.place.id || c.place.label);
         if (!bestOther.has(k) || bestOther.get(k).score < c.score) bestOther.set(k, c);
       }
       let candidates = [...all.units.values(), ...bestOther.values()];
-      candidates = settle(candidates, all.setQuery);
+      candidates = settle(candidates, all.setQuery, all.explicitCell);
       candidates.sort(compare);
       if (all.setKind !== null && candidates.some((c) => c.kind === all.setKind && c.score >= FOUND_THRESHOLD)) {
         candidates = candidates.filter((c) => c.kind === all.setKind);
@@ -580,8 +629,23 @@
       return result(query, candidates.slice(0, limit), all.setQuery);
     }
 
-    function settle(candidates, setQuery) {
-      if (!candidates.length || setQuery) return candidates;
+    function settle(candidates, setQuery, explicitCell) {
+      if (!candidates.length) return candidates;
+      // a room number beats a grid cell spelled alike, which follows as an alternative; a
+      // cell beats a room number only loosely alike ("B12" for B012)
+      const strongRooms = candidates.some((c) => c.match === 'number' && c.score >= 95);
+      const cells = candidates.some((c) => c.kind === 'cell');
+      candidates = candidates.map((c) => {
+        if (explicitCell) return c;
+        if (c.kind === 'cell' && strongRooms) {
+          return {...c, score: ALTERNATIVE_SCORE, flags: [...(c.flags || []), FLAG_ALSO_CELL]};
+        }
+        if (cells && !strongRooms && c.match === 'number') {
+          return {...c, score: Math.min(c.score, ALTERNATIVE_SCORE), flags: [...(c.flags || []), FLAG_ALSO_ROOM]};
+        }
+        return c;
+      });
+      if (setQuery) return candidates;
       const best = Math.max(...candidates.map((c) => c.score));
       const topUnits = candidates.filter((c) => c.place.type === 'unit' && c.score >= best - 0.5);
       if (!topUnits.length) return candidates;
@@ -594,7 +658,7 @@
 
     function result(query, candidates, setQuery) {
       const out = (status, message, list) => ({query, status, message,
-        candidates: list.map((c) => ({score: c.score, ...c.place}))});
+        candidates: list.map((c) => ({score: c.score, flags: c.flags || [], ...c.place}))});
       if (!candidates.length) {
         return out('not_found', `Nothing in this package matches "${query.trim()}". ` +
           'Offline search knows room numbers, names, doors and points of interest; ' +
@@ -606,7 +670,13 @@
         const answer = candidates.filter((c) => c.score >= Math.max(FOUND_THRESHOLD, best - 5));
         return out('found', answer.length > 1 ? `${answer.length} matches` : '1 match', answer);
       }
-      if (best >= FOUND_THRESHOLD && top.length === 1) return out('found', '1 match', [top[0]]);
+      if (best >= FOUND_THRESHOLD && top.length === 1) {
+        // one answer; only alternatives flagged as such ("also a grid cell") may follow it
+        const also = candidates.slice(1).filter((c) => (c.flags || []).some((f) => f.startsWith('also ')));
+        const message = '1 match' + (also.length ? '; also possible: ' +
+          also.map((c) => c.place.label.split(' · ')[0]).join(', ') : '');
+        return out('found', message, [top[0], ...also]);
+      }
       if (top.length > 1) return out('ambiguous', `${top.length} equally good matches; confirm which one`, candidates);
       return out('ambiguous', 'Only a partial match; confirm it with the caller', candidates);
     }
