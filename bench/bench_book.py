@@ -6,7 +6,9 @@ overview) and each paper size, rounds alternate two measurements:
 * ``book``: :func:`tiles.book.make_book`, the whole PDF (maps, page furniture, indexes, merge,
   georeferencing);
 * ``maps``: the peer, Mapnik drawing only the book's map pages, the same views with the same
-  threads (:func:`tiles.book.map_sheet_pdf`), nothing else.
+  threads (:func:`tiles.book.map_sheet_pdf`), imagery under the overview drawn by Mapnik's
+  own raster layer; nothing else. (The book itself places the photo as a JPEG, see
+  :mod:`tiles.book_imagery`, which is why it can beat its own maps on large paper.)
 
 Printed per size: pages per book, book pages per second and seconds per book (medians), the
 bare maps' pages per second, and the ratio book time / maps time (median of per-round

@@ -229,6 +229,37 @@ def test_overview_is_drawn_over_the_imagery(sample: Campus, tmp_path: Path) -> N
     assert box_changed[2] <= frame[2] + 3 and box_changed[3] <= frame[3] + 3
 
 
+def test_overview_photo_lies_where_mapnik_would_draw_it(sample: Campus, tmp_path: Path) -> None:
+    # the book places the photo as a JPEG itself; Mapnik drawing the same view with the
+    # imagery layer is the oracle: the two agree best with no shift at all
+    from PIL import ImageChops, ImageStat
+
+    from importers.imagery import prepare_imagery
+    from tiles.book import map_sheet_pdf
+
+    prepared = prepare_imagery(SAMPLE.parent / "imagery.tif", sample, max_bytes=50 * 2**20)
+    imagery = tmp_path / f"{prepared.digest}.tif"
+    imagery.write_bytes(prepared.data)
+    sheet = plan_map_sheets(sample, "letter", None)[0]
+    dpi = 72
+    book = _render_page(make_book(sample, size="letter", level=0, revision=1, imagery=imagery,
+                                  printed_on=PRINTED), 1, dpi, tmp_path, "book")
+    mapnik_map = _render_page(map_sheet_pdf(sample, sheet, imagery), 1, dpi, tmp_path, "map")
+    x0 = round(sheet.frame.x0)
+    y0 = round(PAPER_SIZES["letter"][1] - sheet.frame.y1)
+
+    def difference(dx: int, dy: int) -> float:
+        crop = book.crop((x0 + dx, y0 + dy, x0 + dx + mapnik_map.width,
+                          y0 + dy + mapnik_map.height))
+        return float(ImageStat.Stat(ImageChops.difference(crop, mapnik_map).convert("L"))
+                     .mean[0])
+
+    aligned = difference(0, 0)
+    assert aligned < 15.0
+    for shift in ((-1, 0), (1, 0), (0, -1), (0, 1), (2, 2)):
+        assert aligned < difference(*shift), shift
+
+
 def _gdal_corners(pdf: Path, page: int) -> tuple[list[float], int, int]:
     """GDAL's geotransform and raster size of one page (counted from 1)."""
     need("gdalinfo")

@@ -44,6 +44,7 @@ from tiles.book_sheets import (
     PAPER_SIZES,
     MapSheet,
     PaperSize,
+    Rect,
     page_layout,
     paper_size,
     plan_map_sheets,
@@ -87,9 +88,24 @@ def make_book(
     size = paper_size(size)
     sheets = plan_map_sheets(campus, size, level)
     with ThreadPoolExecutor(RENDER_THREADS) as pool:
-        maps = list(pool.map(lambda s: map_sheet_pdf(campus, s, imagery), sheets))
+        # the photo goes in as a JPEG under the map (see tiles.book_imagery), not via Mapnik
+        photos = pool.map(lambda s: _photo(campus, s, imagery), sheets)
+        maps = list(pool.map(lambda s: map_sheet_pdf(campus, s, None), sheets))
+        photo_list = list(photos)
     furniture = _furniture(campus, size, sheets, revision, printed_on, verified_on)
-    return _assemble(campus, furniture, sheets, maps)
+    return _assemble(campus, furniture, sheets, maps, photo_list)
+
+
+Photo = tuple[bytes, int, int]  # JPEG, width and height in pixels
+
+
+def _photo(campus: Campus, sheet: MapSheet, imagery: Path | None) -> Photo | None:
+    """The overview's imagery as a JPEG for its frame; None for other sheets or no imagery."""
+    if imagery is None or sheet.ordinal is not None:
+        return None
+    from tiles.book_imagery import imagery_jpeg
+
+    return imagery_jpeg(imagery, campus.crs, sheet)
 
 
 def _furniture(
@@ -145,15 +161,16 @@ def _furniture(
 
 
 def _assemble(campus: Campus, furniture: bytes, sheets: list[MapSheet],
-              maps: list[bytes]) -> bytes:
-    """Each map placed under its page's furniture, and the page georeferenced."""
+              maps: list[bytes], photos: list[Photo | None]) -> bytes:
+    """Each map (over its photo, if any) placed under its page's furniture, and the page
+    georeferenced."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(furniture)))
-    for index, (sheet, data) in enumerate(zip(sheets, maps, strict=True)):
+    for index, (sheet, data, photo) in enumerate(zip(sheets, maps, photos, strict=True)):
         page = writer.pages[index]
-        _place_under(writer, page, PdfReader(io.BytesIO(data)).pages[0], sheet.frame.x0,
-                     sheet.frame.y0, f"/GridmapMap{index}")
+        _place_under(writer, page, PdfReader(io.BytesIO(data)).pages[0], sheet.frame,
+                     f"/GridmapMap{index}", photo)
         name = sheet.title if sheet.parts == 1 else f"{sheet.title} {sheet.part}/{sheet.parts}"
         georeference(page, sheet.frame, sheet.bbox, campus.crs, name)
     out = io.BytesIO()
@@ -161,9 +178,10 @@ def _assemble(campus: Campus, furniture: bytes, sheets: list[MapSheet],
     return out.getvalue()
 
 
-def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, x: float, y: float,
-                 name: str) -> None:
-    """Draw ``source`` (a one-page map) at (x, y) under ``page``'s own content.
+def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, frame: Rect,
+                 name: str, photo: Photo | None = None) -> None:
+    """Draw ``source`` (a one-page map) in ``frame`` under ``page``'s own content, over
+    ``photo`` (a JPEG stretched to the frame) when given.
 
     The map goes in as a form XObject whose content stream is copied as it is (still
     compressed): pypdf's ``merge_transformed_page`` would parse and rewrite every drawing
@@ -175,6 +193,7 @@ def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, x: flo
         DictionaryObject,
         FloatObject,
         NameObject,
+        NumberObject,
         PdfObject,
         StreamObject,
     )
@@ -216,8 +235,26 @@ def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, x: flo
     if not isinstance(xobjects, DictionaryObject):
         raise ValueError("a furniture page's /XObject is not a dictionary")
     xobjects[NameObject(name)] = form_ref
+    x, y = frame.x0, frame.y0
+    commands = f"q 1 0 0 1 {x:.4f} {y:.4f} cm {name} Do Q\n"
+    if photo is not None:
+        jpeg, width, height = photo
+        image = StreamObject()
+        image.set_data(jpeg)  # stored as it is: the JPEG is the stream, /DCTDecode its filter
+        image.update({
+            NameObject("/Type"): NameObject("/XObject"),
+            NameObject("/Subtype"): NameObject("/Image"),
+            NameObject("/Width"): NumberObject(width),
+            NameObject("/Height"): NumberObject(height),
+            NameObject("/ColorSpace"): NameObject("/DeviceRGB"),
+            NameObject("/BitsPerComponent"): NumberObject(8),
+            NameObject("/Filter"): NameObject("/DCTDecode"),
+        })
+        xobjects[NameObject(f"{name}Photo")] = writer._add_object(image)
+        commands = (f"q {frame.width:.4f} 0 0 {frame.height:.4f} {x:.4f} {y:.4f} cm "
+                    f"{name}Photo Do Q\n") + commands
     draw = DecodedStreamObject()
-    draw.set_data(f"q 1 0 0 1 {x:.4f} {y:.4f} cm {name} Do Q\n".encode("ascii"))
+    draw.set_data(commands.encode("ascii"))
     own = page["/Contents"]
     held = own.get_object()
     own_parts = list(held) if isinstance(held, ArrayObject) else [own]
