@@ -67,6 +67,7 @@ from gridmap.vocabulary import (
     is_restroom_phrase,
     restroom_gender,
 )
+from tiles.raster import WEB_MERCATOR_HALF, render_tile, tile_bounds
 from tiles.seal import seal_parts
 
 __all__ = ["DEFAULT_MAX_ZOOM", "DEFAULT_MIN_ZOOM", "MAX_PACKAGE_ZOOM", "MIN_PACKAGE_ZOOM",
@@ -81,8 +82,8 @@ PMTILES_JS = NODE_MODULES / "pmtiles" / "dist" / "pmtiles.js"
 #: Pixel size of one slot of a stacked tile (scale 1).
 TILE_SIZE = 256
 #: Zoom range of a package. z15 shows the whole campus, z20 every room name; Leaflet enlarges
-#: z20 tiles for closer looks. On the sample campus z15-z20 is ~700 stacked tiles (see the
-#: README for size and build time); each zoom further roughly quadruples both.
+#: z20 tiles for closer looks. On the sample campus z15-z20 is under 400 stacked tiles; z21
+#: adds about 1,000 (see the README for size and build time).
 DEFAULT_MIN_ZOOM = 15
 DEFAULT_MAX_ZOOM = 20
 MIN_PACKAGE_ZOOM = 12
@@ -90,7 +91,6 @@ MAX_PACKAGE_ZOOM = 22
 #: The viewer lets officers zoom this far in (tiles above the package's max are enlarged).
 VIEW_MAX_ZOOM = 22
 FORMAT_VERSION = 1
-_EARTH_HALF = 20037508.342789244
 
 
 # --- tiles -------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def imagery_native_zoom(resolution: float) -> int:
     """The zoom whose tile pixels are as fine as imagery pixels of ``resolution`` (EPSG:3857
     metres): deeper tiles would only enlarge the photo, so the viewer enlarges it instead."""
     # a hair of tolerance: a photo made for z16 tiles is z16, not z17 by a rounding error
-    return max(0, math.ceil(math.log2(2 * _EARTH_HALF / TILE_SIZE / resolution) - 1e-6))
+    return max(0, math.ceil(math.log2(2 * WEB_MERCATOR_HALF / TILE_SIZE / resolution) - 1e-6))
 
 
 def _grid_bounds(campus: Campus) -> tuple[float, float, float, float]:
@@ -146,12 +146,11 @@ def _imagery_slot(dataset: Any, z: int, x: int, y: int, size: int) -> Any:
     from rasterio.enums import Resampling
     from rasterio.windows import from_bounds
 
-    span = 2.0 * _EARTH_HALF / (1 << z)
-    minx, maxy = -_EARTH_HALF + x * span, _EARTH_HALF - y * span
+    minx, miny, maxx, maxy = tile_bounds(z, x, y)
     left, bottom, right, top = dataset.bounds
-    if minx >= right or minx + span <= left or maxy - span >= top or maxy <= bottom:
+    if minx >= right or maxx <= left or miny >= top or maxy <= bottom:
         return None
-    window = from_bounds(minx, maxy - span, minx + span, maxy, transform=dataset.transform)
+    window = from_bounds(minx, miny, maxx, maxy, transform=dataset.transform)
     bands = min(3, dataset.count)
     data = dataset.read(list(range(1, bands + 1)), window=window, out_shape=(bands, size, size),
                         boundless=True, fill_value=0, resampling=Resampling.bilinear)
@@ -169,8 +168,6 @@ def _stacked_tile(campus: Campus, slots: list[dict[str, Any]], z: int, x: int, y
                   scale: int, imagery: Any) -> bytes | None:
     """One stacked PNG (see the module docstring), or None when every slot is empty."""
     from PIL import Image
-
-    from tiles.raster import render_tile
 
     size = TILE_SIZE * scale
     slots = [s for s in slots if s["layer"] == "level" or z <= s["max_zoom"]]
