@@ -6,8 +6,9 @@ route (:meth:`api.context.AppContext.loaded` refuses, and audits, a campus the t
 see); the zip holds every room of a school, so it is ``Cache-Control: private, no-store``.
 
 Drawing the tiles is the slow part (seconds to a minute), so the PMTiles archive and the map
-book are kept per loaded campus revision (dropped with it): a second download, sealed with
-another passphrase, only seals and zips again. The passphrase itself is never kept or logged.
+book (per day: it prints the date) are kept per loaded campus revision (dropped with it): a
+second download, sealed with another passphrase, only seals and zips again. The passphrase
+itself is never kept or logged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated
 from weakref import WeakKeyDictionary
 
@@ -103,7 +105,8 @@ def package_zip(
     digest = imagery.stem if imagery is not None else None
     tiles = _kept(index, ("tiles", min_zoom, max_zoom, digest), lambda: tiles_archive(
         loaded.campus, min_zoom=min_zoom, max_zoom=max_zoom, imagery=imagery))
-    book = _kept(index, ("book", digest), lambda: package_book(
+    today = datetime.now(UTC).date()  # the book prints the day it was made
+    book = _kept(index, ("book", digest, today), lambda: package_book(
         loaded.campus, revision=loaded.revision, imagery=imagery)) if body.book else None
     data = make_package(loaded.campus, revision=loaded.revision, imagery=imagery, book=book,
                         passphrase=body.passphrase, min_zoom=min_zoom, max_zoom=max_zoom,
