@@ -19,6 +19,7 @@ from pypdf import PdfReader
 from shapely.geometry import box
 
 from api import cli
+from api.settings import Settings
 from api.store import SqlCampusStore
 from gridmap.crs import LocalFrame
 from gridmap.errors import InvalidQuery, LevelNotFound
@@ -447,3 +448,33 @@ def test_a_campus_with_nothing_to_list_says_so(campus: Campus, tmp_path: Path) -
     assert "École Saint-Étienne" in text  # beyond Latin-1 text stays text
     assert "None recorded on this map." in text  # the empty door index
     assert text.count("none recorded on this map") == 7  # every quick reference group
+
+
+def _photos(pdf: bytes) -> int:
+    """How many JPEG images the book's first page draws."""
+    from pypdf.generic import DictionaryObject
+
+    page = PdfReader(io.BytesIO(pdf)).pages[0]
+    resources = page["/Resources"].get_object()
+    assert isinstance(resources, DictionaryObject)
+    xobjects = resources.get("/XObject", DictionaryObject()).get_object()
+    assert isinstance(xobjects, DictionaryObject)
+    return sum(1 for ref in xobjects.values()
+               if ref.get_object().get("/Filter") == "/DCTDecode")
+
+
+def test_book_route_prints_the_campus_imagery(
+        client: TestClient, store: SqlCampusStore, settings: Settings, viewer_token: str,
+        sample: Campus) -> None:
+    from api.imagery import attach_imagery
+
+    store.save_revision(sample, source="tests")
+    client.headers["Authorization"] = f"Bearer {viewer_token}"
+    url = f"/campuses/{sample.id}/book.pdf"
+    before = client.get(url, params={"level": 1})
+    assert before.status_code == 200 and _photos(before.content) == 0
+    attach_imagery(store, settings, sample.id, SAMPLE.parent / "imagery.tif",
+                   source_name="imagery.tif", actor="tests", audit=lambda action, detail: None)
+    after = client.get(url, params={"level": 1})
+    assert after.status_code == 200 and _photos(after.content) == 1
+    assert after.headers["etag"] != before.headers["etag"]  # kept by imagery too
