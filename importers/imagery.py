@@ -316,19 +316,10 @@ def _footprint(src: DatasetReader, dst_crs: str, steps: int = 16) -> Polygon:
     from rasterio.warp import transform
 
     w, h = src.width, src.height
-    edge: list[tuple[float, float]] = []
-    for i in range(steps):
-        t = i / steps
-        edge.append((w * t, 0.0))
-    for i in range(steps):
-        t = i / steps
-        edge.append((w, h * t))
-    for i in range(steps):
-        t = i / steps
-        edge.append((w * (1 - t), h))
-    for i in range(steps):
-        t = i / steps
-        edge.append((0.0, h * (1 - t)))
+    corners = [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]
+    edge = [(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
+            for (x0, y0), (x1, y1) in zip(corners, [*corners[1:], corners[0]], strict=True)
+            for i in range(steps)]
     xs, ys = zip(*(src.transform @ p for p in edge), strict=True)
     tx, ty = transform(src.crs, dst_crs, list(xs), list(ys))
     if not all(math.isfinite(v) for v in (*tx, *ty)):
