@@ -260,9 +260,9 @@
   }
 
   // the pin's lift above the answer's point at this zoom (and for a symbol, the ring's radius)
-  function clearance(key) {
+  function clearance(key, zoom) {
     var byZoom = cfg.marker_clearance || {};
-    var entry = byZoom[String(Math.round(map.getZoom()))] || {};
+    var entry = byZoom[String(Math.round(zoom === undefined ? map.getZoom() : zoom))] || {};
     return entry[key] || entry.point || 40;
   }
 
@@ -528,6 +528,13 @@
     return Math.max(160, Math.min(340, map.getSize().x - 64));
   }
 
+  // ... and on a short screen (a phone on its side) its text scrolls, so that the popup, the
+  // pin and what the pin points at fit the map's height together (46 px: the frame and tip)
+  function popupHeight(key, zoom) {
+    var room = map.getSize().y - PIN_H - 2 * clearance(key, zoom) - 46 - 2 * CLEAR_GAP;
+    return Math.max(120, room);
+  }
+
   function select(c, item) {
     clearAnswer();
     // on a phone the list would cover the popup: fold it away (tap the search box for it again)
@@ -545,9 +552,11 @@
     // the symbol may be, the pin above the ring.
     var key = clearanceKey(c);
     var room = key === 'room';
+    var zoom = Math.max(map.getZoom(), 20);
     var pin = L.marker(at, { icon: pinIcon(key), keyboard: false, title: c.label || '',
       alt: c.label || 'Search result', riseOnHover: true }).bindPopup(popup, {
-      maxWidth: popupWidth(), autoPanPaddingTopLeft: L.point(10, 10) });
+      maxWidth: popupWidth(), maxHeight: popupHeight(key, zoom),
+      autoPanPaddingTopLeft: L.point(10, 10) });
     var ring = room ? null : L.circleMarker(at, {
       radius: clearance(key), weight: 3, color: '#0050d8', fill: false, interactive: false,
       className: 'gm-ring' });
@@ -561,7 +570,7 @@
     map.once('moveend', function () {
       if (seq === answerSeq && answer === mine) { pin.openPopup(); }
     });
-    map.flyTo(at, Math.max(map.getZoom(), 20), { duration: 0.8 });
+    map.flyTo(at, zoom, { duration: 0.8 });
     updateWhere();
   }
 
