@@ -75,7 +75,8 @@ def attach_imagery(
     try:
         with _preparing:  # one at a time: each may hold a large photo and its warp in memory
             prepared = prepare_imagery(source, campus, max_bytes=settings.imagery_max_bytes,
-                                       max_pixels=settings.imagery_max_pixels)
+                                       max_pixels=settings.imagery_max_pixels,
+                                       time_limit_s=settings.import_time_limit_s)
     except ImageryError as exc:
         audit("imagery_rejected", f"{source_name}: {exc}")
         raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,8 +102,12 @@ class PreparedImagery:
 def prepare_imagery(
     source: Path | bytes, campus: Campus, *, max_bytes: int,
     max_pixels: int = DEFAULT_MAX_PIXELS, max_output_pixels: int = MAX_OUTPUT_PIXELS,
+    time_limit_s: float | None = None,
 ) -> PreparedImagery:
     """Validate an orthophoto for ``campus`` and reproject it to a tiled EPSG:3857 GeoTIFF.
+
+    ``time_limit_s`` bounds the warp (checked between strips): a photo that would take longer
+    is refused as too large.
 
     Raises a :class:`~gridmap.errors.ImageryError` subclass naming the problem; never
     anything else for a bad file.
@@ -121,7 +126,8 @@ def prepare_imagery(
                 raise CorruptImagery(f"{_UNREADABLE}: {_gdal_message(exc)}",
                                      user_message=_UNREADABLE) from exc
             with src:
-                output = _prepare_open(src, campus, max_pixels, max_output_pixels)
+                deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+                output = _prepare_open(src, campus, max_pixels, max_output_pixels, deadline)
     except rasterio.errors.CRSError as exc:
         raise UnknownCRS(f"unusable coordinate reference system: {_gdal_message(exc)}") from exc
     except (RasterioError, _cple_errors()) as exc:
@@ -438,7 +444,8 @@ def output_grid(footprint_3857: Polygon, campus: Campus, resolution_m: float,
 
 
 def _prepare_open(
-    src: DatasetReader, campus: Campus, max_pixels: int, max_output_pixels: int
+    src: DatasetReader, campus: Campus, max_pixels: int, max_output_pixels: int,
+    deadline: float | None,
 ) -> tuple[bytes, tuple[float, float, float, float], float, int, int, str]:
     _check_size(src, max_pixels)
     bands, alpha = _bands(src)
@@ -451,7 +458,7 @@ def _prepare_open(
                                        max_output_pixels)
     site = _site_bounds_3857(campus)
     data = _reproject(src, bands, alpha, target,
-                      lambda work: _check_has_data(work, site, campus))
+                      lambda work: _check_has_data(work, site, campus), deadline)
     return data, target.bounds, resolution_m, target.width, target.height, crs_name
 
 
@@ -499,7 +506,8 @@ def _check_crs(src: DatasetReader) -> str:
 
 
 def _reproject(src: DatasetReader, bands: list[int], alpha: int | None,
-               target: OutputGrid, check: Callable[[DatasetReader], None]) -> bytes:
+               target: OutputGrid, check: Callable[[DatasetReader], None],
+               deadline: float | None = None) -> bytes:
     """Warp ``bands`` into ``target`` strip by strip through a scratch GeoTIFF, then write the
     final one (tiled, JPEG with an internal mask, overviews) with GDAL's COG driver.
 
@@ -526,6 +534,11 @@ def _reproject(src: DatasetReader, bands: list[int], alpha: int | None,
     with MemoryFile() as scratch, MemoryFile() as final:
         with scratch.open(**profile) as work:
             for row in range(0, target.height, strip_rows):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ImageryTooLarge(
+                        f"imagery took too long to reproject ({target.width} x {target.height} "
+                        "pixels, stopped at the time limit GRIDMAP_IMPORT_TIME_LIMIT_S); crop it "
+                        "to the campus or lower its resolution")
                 rows = min(strip_rows, target.height - row)
                 strip = np.zeros((len(bands) + 1, rows, target.width), dtype=np.uint8)
                 reproject(rasterio.band(src, bands), strip,

@@ -344,6 +344,11 @@ def test_an_oversized_file_is_refused_before_reading(campus: Campus, ortho: Orth
         importer.prepare_imagery(ortho.data, campus, max_bytes=10**8, max_pixels=1000)
 
 
+def test_a_warp_past_the_time_limit_is_refused(campus: Campus, ortho: Ortho) -> None:
+    with pytest.raises(ImageryTooLarge, match="took too long"):
+        importer.prepare_imagery(ortho.data, campus, max_bytes=10**8, time_limit_s=-1.0)
+
+
 # --- the store, on SQLite and PostgreSQL ----------------------------------------------------------
 
 
