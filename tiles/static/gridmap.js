@@ -300,7 +300,8 @@
   //
   // Checked when its popup opens (after the popup's own pan), when the legend is opened and when
   // the window changes size; not while the reader drags the map where they want it. The map
-  // moves by the least that clears both; if nothing does, the legend folds away.
+  // moves by the least that clears them all; where nothing clears the whole legend, it opens
+  // shorter (scrolling) below the answer, or folds away when even that leaves too little.
 
   var panel = document.getElementById('gm-panel');
   var CLEAR_GAP = 8;
@@ -320,7 +321,7 @@
   function overlaps(a, b) { return a.l < b.r && b.l < a.r && a.t < b.b && b.t < a.b; }
 
   // the pin, its ring, its popup and what they point at together: the room's label block
-  // centred on its point, or the symbol (which the tiles may have moved off the point a little)
+  // centred on its point, or every place the tiles may draw the answer's symbol
   function answerRect(origin) {
     var popup = answer.pin.getPopup();
     var parts = [answer.pin.getElement(), answer.ring && answer.ring.getElement(),
