@@ -482,7 +482,7 @@ def test_no_room_number_is_hidden_by_a_symbol(sample: Campus, z: int) -> None:
     numbers_checked = symbols_seen = 0
     for ordinal in sorted(drawing.ordinals):
         for x, y in sorted(frame_tiles):
-            alone = _placed_boxes(drawing, ordinal, z, x, y, ("room_labels",))
+            alone = _placed_boxes(drawing, ordinal, z, x, y, ("room_numbers",))
             full = _placed_boxes(drawing, ordinal, z, x, y, LEVEL_LAYERS)
             missing = [b for b in alone if b not in full]
             assert not missing, f"z{z} {x}/{y} level {ordinal}: room labels moved {missing}"

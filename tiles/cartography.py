@@ -7,15 +7,16 @@
 How the labels behave (Mapnik places every label and symbol with collision detection, in the
 order of the layers below, so what comes first wins a contested spot):
 
-1. room numbers, with the room's name under them where both fit the room; when the pair does
-   not fit among its neighbours Mapnik falls back to the number alone (numbers win over names);
+1. room numbers (with room numbers and names laid out as one block centred on the point lookup
+   answers with, the number on top, wherever number and name fit the room);
 2. building letters and names: at the footprint's middle up to z18, repeated along the outside
    of the walls from z19 (so a building's letter shows at every zoom, on every screenful);
 3. exterior doors, a red disc with the painted number;
 4. safety symbols (AED, trauma kit, Knox box, shutoffs, fire alarm panel, stairs, ...): drawn on
    their point when that is free, else moved beside it (at most two symbol widths away),
    never over a room number;
-5. grid edge letters and numbers, grounds names, and the cell label in each cell's corner.
+5. room names, under their numbers (a name gives way to a symbol or a door; a number does not);
+6. grid edge letters and numbers, grounds names, and the cell label in each cell's corner.
 
 A room's label is drawn only where it fits inside the room (computed here, per zoom, from the
 room's shape around the point lookup answers with). Everything is projected once per campus
@@ -64,6 +65,8 @@ __all__ = ["CampusFeatures", "MapView", "campus_map", "features_for", "ground_re
 _EARTH = 2.0 * math.pi * 6378137.0
 #: A room name is wrapped to at most this many lines under its number.
 MAX_NAME_LINES = 3
+#: A text line's height in em (DejaVu Sans' ascent plus descent, and Mapnik's leading).
+LINE_HEIGHT = 1.2
 #: Label buffer around a tile (pixels at 1x): labels crossing a tile edge are drawn by both.
 BUFFER_PX = 128
 #: Grid lines are densified to this many vertices per cell edge before projecting.
@@ -222,26 +225,30 @@ def room_label_point(room_local: BaseGeometry) -> Point:
 
 
 def _room_label_texts(room: BaseGeometry, at: Point, number: str, name: str,
-                      approximate: bool, lat: float) -> dict[str, str]:
-    """Per style zoom, the room number (``n<z>``) and the wrapped name (``m<z>``) that fit.
+                      approximate: bool, lat: float) -> dict[str, str | float]:
+    """Per style zoom, the room number (``n<z>``) and the wrapped name (``m<z>``) that fit,
+    and their vertical offsets from the point (``dn<z>``, ``dm<z>``, pixels at 1x).
 
     ``room`` and ``at`` are in local metres. The number needs its box (plus a pixel each side)
     inside the room; the name is added under it only when number and name fit together. A room
     with no number may show its name alone; an approximate room is only a label, so its label
     always fits.
     """
-    out: dict[str, str] = {}
+    out: dict[str, str | float] = {}
     part = _largest_part(room)
     minx, _, maxx, _ = part.bounds
     for z in style.STYLE_ZOOMS:
         res = ground_resolution(z, lat)
         n_px, m_px = style.room_number_font_px(z), style.room_name_font_px(z)
 
-        def fits(w: float, h: float, res: float = res) -> bool:
+        def fits(w: float, h: float, down: float = 0.0, right: float = 0.0,
+                 res: float = res) -> bool:
+            """Whether a w x h pixel box centred ``right``, ``down`` pixels off the point fits."""
             if approximate:
                 return True
             hw, hh = (w / 2.0 + 1.5) * res, (h / 2.0 + 1.5) * res
-            return bool(part.contains(box(at.x - hw, at.y - hh, at.x + hw, at.y + hh)))
+            x, y = at.x + right * res, at.y - down * res
+            return bool(part.contains(box(x - hw, y - hh, x + hw, y + hh)))
 
         num_w, num_h = text_width_px(number, n_px, True), n_px * 1.0
         show_number = bool(number) and fits(num_w, num_h)
@@ -260,8 +267,28 @@ def _room_label_texts(room: BaseGeometry, at: Point, number: str, name: str,
             lines[-1] = lines[-1].rstrip(" /-–,;:·&+")
             if not lines[-1]:
                 lines.pop()
-        out[f"n{z}"] = number if show_number else ""
+        shown = number if show_number else ""
+        out[f"n{z}"] = shown
         out[f"m{z}"] = "\n".join(lines)
+        # the number and the name lines form one block centred on the point: the number at its
+        # top, the names under it (drawn as two labels, so a symbol may take the names' place)
+        num_lh = n_px * LINE_HEIGHT if shown else 0.0
+        names_h = len(lines) * m_px * LINE_HEIGHT
+        top = -(num_lh + names_h) / 2.0
+        out[f"dn{z}"] = round(top + num_lh / 2.0, 2)
+        out[f"dm{z}"] = round(top + num_lh + names_h / 2.0, 2)
+        # where a symbol takes the names' place, they may move down a line or two, or aside
+        # (a hallway's name along it), if the room still holds them there: ``s1<z>``, ``s2<z>``
+        # (down), ``r<z>``, ``l<z>`` (right, left), in pixels, 0 where the room does not
+        line = m_px * LINE_HEIGHT
+        names_w = max((text_width_px(t, m_px, False) for t in lines), default=0.0)
+        centre = float(out[f"dm{z}"])
+        aside = names_w * 0.5 + 2.0 * style.symbol_radius(style.DOOR, z) + 4.0
+        for key, down, right in ((f"s1{z}", line, 0.0), (f"s2{z}", 2 * line, 0.0),
+                                 (f"r{z}", 0.0, aside), (f"l{z}", 0.0, -aside)):
+            ok = bool(lines) and not approximate and fits(names_w, names_h, centre + down,
+                                                          right)
+            out[key] = round(down or right, 2) if ok else 0.0
     return out
 
 
@@ -329,13 +356,17 @@ def _grid_label_anchors(spec: GridSpec) -> list[tuple[float, float, str, str]]:
 
 #: The layers of a level map, bottom to top (see the module docstring for the label order).
 LEVEL_LAYERS = ("parcel", "grounds", "footprints_other", "footprints", "rooms",
-                "building_outlines", "grid_lines", "room_labels", "building_labels",
-                "doors", "amenities", "grid_edge_labels", "grounds_labels", "cell_labels")
+                "building_outlines", "grid_lines", "room_numbers", "building_labels",
+                "doors", "amenities", "room_names", "grid_edge_labels", "grounds_labels",
+                "cell_labels")
 #: Layers that are the same on every level.
 _SHARED_LAYERS = frozenset({"parcel", "grounds", "grounds_labels", "grid_lines",
                             "grid_edge_labels", "cell_labels", "building_sides"})
 #: Layers of the "rooms, labels and grid only" map the benchmark compares against.
-PLAIN_LAYERS = ("rooms", "grid_lines", "room_labels", "grid_edge_labels", "cell_labels")
+PLAIN_LAYERS = ("rooms", "grid_lines", "room_numbers", "room_names", "grid_edge_labels",
+                "cell_labels")
+#: Layers drawn from the room label points.
+_ROOM_LABEL_LAYERS = frozenset({"room_numbers", "room_names"})
 
 
 class CampusFeatures:
@@ -593,17 +624,16 @@ def _label_styles(z: int, overview: bool) -> list[str]:
              "halo_radius": halo, "allow_overlap": "false", "margin": 1}
     n, m = f"[n{z}]", f"[m{z}]"
 
-    def room_rules(label: dict[str, object]) -> list[str]:
-        return [
-            _rule(_text(f"{n}<Format {_attrs(face_name=style.FONT_REGULAR, size=m_px)}>"
-                        f"'&#10;' + {m}</Format><Placement>{n}</Placement>",
-                        face_name=style.FONT_BOLD, size=n_px, placement_type="list",
-                        line_spacing=1, **label), f"{n} != '' and {m} != ''"),
-            _rule(_text(n, face_name=style.FONT_BOLD, size=n_px, **label),
-                  f"{n} != '' and {m} = ''"),
-            _rule(_text(m, face_name=style.FONT_REGULAR, size=m_px, **label),
-                  f"{n} = '' and {m} != ''"),
-        ]
+    def number_rules(label: dict[str, object]) -> list[str]:
+        return [_rule(_text(n, face_name=style.FONT_BOLD, size=n_px, dy=f"[dn{z}]",
+                            vertical_alignment="middle", **label), f"{n} != ''")]
+
+    def name_rules(label: dict[str, object]) -> list[str]:
+        moves = "".join(f'<Placement dy="[dm{z}] + [s{k}{z}]"/>' for k in (1, 2)) + "".join(
+            f'<Placement dx="[{side}{z}]"/>' for side in ("r", "l"))
+        return [_rule(_text(m + moves, face_name=style.FONT_REGULAR, size=m_px,
+                            dy=f"[dm{z}]", vertical_alignment="middle",
+                            placement_type="list", **label), f"{m} != ''")]
 
     b_letter, b_name = style.building_letter_font_px(z), style.building_name_font_px(z)
     b_label = {"fill": _c(style.BUILDING_LABEL_COLOUR), "halo_fill": _c(style.BUILDING_LABEL_HALO),
@@ -653,8 +683,10 @@ def _label_styles(z: int, overview: bool) -> list[str]:
                                  allow_overlap="false"))]
     # without room labels the map keeps their places (invisible), so nothing else moves
     hidden = {**label, "opacity": 0, "halo_opacity": 0}
-    out = [_style("room_labels", room_rules(label)),
-           _style("room_labels_hidden", room_rules(hidden)),
+    out = [_style("room_numbers", number_rules(label)),
+           _style("room_numbers_hidden", number_rules(hidden)),
+           _style("room_names", name_rules(label)),
+           _style("room_names_hidden", name_rules(hidden)),
            _style("building_labels", [_rule(building)]),
            _style("doors", door_rules), _style("amenities", amenity_rules),
            _style("grid_edge_labels", edge_rules)]
@@ -732,10 +764,10 @@ def _layers_for(view: MapView, names: Sequence[str]) -> list[str]:
     """The layers ``view`` draws, in drawing (and label priority) order."""
     z = view.zoom
     names = list(names)
-    if style_zoom(z) <= 18 and "building_labels" in names and "room_labels" in names:
+    if style_zoom(z) <= 18 and "building_labels" in names and "room_numbers" in names:
         # zoomed out, a building's letter and name come first: they must show at every zoom
         names.remove("building_labels")
-        names.insert(names.index("room_labels"), "building_labels")
+        names.insert(names.index("room_numbers"), "building_labels")
     if style_zoom(z) < style.MIN_ZOOM_DOOR_NUMBERS and "amenities" in names and "doors" in names:
         # an unnumbered door dot gives way to a Knox box or a shutoff beside it
         names.remove("amenities")
@@ -746,7 +778,8 @@ def _layers_for(view: MapView, names: Sequence[str]) -> list[str]:
             continue
         if name in ("grid_edge_labels", "cell_labels") and not (view.grid and view.grid_labels):
             continue
-        if view.ordinal is None and name in ("rooms", "room_labels", "footprints_other",
+        if view.ordinal is None and name in ("rooms", "room_numbers", "room_names",
+                                             "footprints_other",
                                              "building_outlines"):
             continue
         if name == "cell_labels" and round(z) < style.MIN_ZOOM_CELL_LABELS:
@@ -780,14 +813,15 @@ def _build_map(features: CampusFeatures, view: MapView,
         return m
     sides = style_zoom(view.zoom) > 18 and not overview
     for name in _layers_for(view, layer_names):
-        source = "building_sides" if name == "building_labels" and sides else name
+        source = ("building_sides" if name == "building_labels" and sides
+                  else "room_labels" if name in _ROOM_LABEL_LAYERS else name)
         ds = features.datasource(source, view.ordinal)
         if ds is None:
             continue
         layer = mapnik.Layer(name, features.srs)
         layer.datasource = ds
-        hide = name == "room_labels" and not view.room_labels
-        layer.styles.append("room_labels_hidden" if hide else name)
+        hide = name in _ROOM_LABEL_LAYERS and not view.room_labels
+        layer.styles.append(f"{name}_hidden" if hide else name)
         m.layers.append(layer)
     return m
 
