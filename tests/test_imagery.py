@@ -72,10 +72,12 @@ def _frame(campus: Campus) -> LocalFrame:
 def orthophoto(
     campus: Campus, *, crs: str = "EPSG:32616", pixel_m: float = 0.5,
     size: tuple[int, int] = (480, 260), centre_local: tuple[float, float] = (30.0, 0.0),
-    count: int = 3, dtype: str = "uint8", fill: tuple[int, int, int] = GREY, **profile: Any,
+    count: int = 3, dtype: str = "uint8", fill: tuple[int, int, int] = GREY,
+    rotation_deg: float = 0.0, **profile: Any,
 ) -> Ortho:
     """A GeoTIFF in ``crs`` around the campus (``centre_local``, metres), ``fill`` (grey) with
     a 3 x 3 red marker at :data:`MARKER_LOCAL`."""
+    from affine import Affine
     from rasterio.io import MemoryFile
     from rasterio.transform import from_origin
 
@@ -92,6 +94,8 @@ def orthophoto(
         xres = yres = pixel_m / factor
     width, height = size
     transform = from_origin(cx - width / 2 * xres, cy + height / 2 * yres, xres, yres)
+    if rotation_deg:  # a rotated geotransform, turned about the image centre
+        transform = transform @ Affine.rotation(rotation_deg, pivot=(width / 2, height / 2))
     pixels = np.empty((count, height, width), dtype=dtype)
     for band in range(count):
         pixels[band] = fill[band % 3]
@@ -269,6 +273,18 @@ def test_a_marked_pixel_lands_where_it_was(campus: Campus, crs: str) -> None:
         landed = to_lonlat.transform(*(out.transform @ (col, row)))
     assert _local_offset_m(campus, landed, source.marker_lonlat) < 0.5
     assert prepared.source_crs == crs
+
+
+def test_a_rotated_geotransform_is_honoured(campus: Campus) -> None:
+    from rasterio.io import MemoryFile
+
+    source = orthophoto(campus, rotation_deg=12.0, size=(520, 520))
+    prepared = importer.prepare_imagery(source.data, campus, max_bytes=10**8)
+    to_lonlat = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    with MemoryFile(prepared.data) as memfile, memfile.open() as out:
+        col, row = _red_centroid(out.read())
+        landed = to_lonlat.transform(*(out.transform @ (col, row)))
+    assert _local_offset_m(campus, landed, source.marker_lonlat) < 0.5
 
 
 def test_stored_imagery_is_tiled_with_overviews_a_mask_and_jpeg(campus: Campus,
