@@ -163,6 +163,11 @@ class CampusLexicon:
         self.name_kind_words = [e - GENERIC_WORDS for e in self.name_extra]
         # a name's own words: those that are no word of its kind
         self.name_own = [t - e for t, e in zip(self.name_tokens, self.name_extra, strict=True)]
+        with_own: dict[str, set[int]] = {}
+        for i, own in enumerate(self.name_own):
+            for w in own:
+                with_own.setdefault(w, set()).add(i)
+        self._names_with_own_word = {w: frozenset(v) for w, v in with_own.items()}
         self.name_kind_phrases = [self._kind_phrases(n) for n in self.names]
         self.name_gendered_restroom = [
             n.kind == "unit" and is_restroom(self.units[n.feature_id])
@@ -175,10 +180,13 @@ class CampusLexicon:
                 for end in range(3, len(w) - 1):
                     with_prefix.setdefault(w[:end], set()).add(i)
         self.names_with_word = {w: frozenset(v) for w, v in with_word.items()}
-        self._name_words = tuple(self.names_with_word)
+        # words of names by their length: a typo of a word is about as long
+        self._name_words_by_length: dict[int, list[str]] = {}
+        for w in self.names_with_word:
+            self._name_words_by_length.setdefault(len(w), []).append(w)
         # words of names by their first letters, for words said sharing a long stem
         self._name_words_by_stem: dict[str, list[str]] = {}
-        for w in self._name_words:
+        for w in self.names_with_word:
             if len(w) >= _STEM_LENGTH:
                 self._name_words_by_stem.setdefault(w[:_STEM_LENGTH], []).append(w)
         self.names_with_prefix = {w: frozenset(v) for w, v in with_prefix.items()}
@@ -215,6 +223,14 @@ class CampusLexicon:
                     found[text] = ratio
         return found
 
+    def names_with_own_words_in(self, words: frozenset[str]) -> set[int]:
+        """Indexes of the names having own words (besides their kind's), all of them in
+        ``words``."""
+        found: set[int] = set()
+        for w in words:
+            found |= self._names_with_own_word.get(w, _NO_NAMES)
+        return {i for i in found if self.name_own[i] <= words}
+
     def names_holding(self, word: str) -> frozenset[int]:
         """Indexes of the names holding ``word``, or a word it is the start of ("chem")."""
         return self.names_with_word.get(word, _NO_NAMES) | self.names_with_prefix.get(
@@ -224,8 +240,10 @@ class CampusLexicon:
         """Indexes of the names holding ``said``, a typo of it, or a word sharing its stem
         (see :func:`~gridmap.lookup.phrasing.alike`)."""
         edits = 1 if len(said) <= 5 else 2
+        as_long = [w for n in range(len(said) - edits, len(said) + edits + 1)
+                   for w in self._name_words_by_length.get(n, ())]
         words = [w for w, _, _ in process.extract(
-            said, self._name_words, scorer=Levenshtein.distance, processor=None, limit=None,
+            said, as_long, scorer=Levenshtein.distance, processor=None, limit=None,
             score_cutoff=edits)]
         words += [w for w in self._name_words_by_stem.get(said[:_STEM_LENGTH], ())
                   if alike(said, w)]

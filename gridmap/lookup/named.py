@@ -186,7 +186,6 @@ class NamedReadings:
         lex = self.lexicon
         # names holding each word, or a word it is the start of ("chem" -> "chemistry")
         holding = [lex.names_holding(w) for w in words]
-        sharing = frozenset().union(*holding)
         containing = sorted(frozenset.intersection(*holding)) if holding else []
         features = {(lex.names[i].kind, lex.names[i].feature_id) for i in containing}
         if len(features) == 1 and any(len(w) > 2 for w in words) \
@@ -195,8 +194,8 @@ class NamedReadings:
                 and words - lex.name_extra[containing[0]]:
             self._name_hit(lex.names[containing[0]], UNIQUE_WORD_SCORE, building_id, hits)
         # the names whose own words are all that was said, besides words of their kind
-        said = [i for i in sharing if lex.name_own[i]
-                and lex.name_own[i] == words - lex.name_extra[i] and lex.name_tokens[i] != words]
+        said = [i for i in lex.names_with_own_words_in(words)
+                if lex.name_own[i] == words - lex.name_extra[i] and lex.name_tokens[i] != words]
         for i in sorted(said):
             toks = lex.name_tokens[i]
             if not self._kind_said(words, i):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from gridmap import grid
 from gridmap.errors import InvalidCellLabel, InvalidUSNG, OutsideGrid
@@ -48,6 +48,7 @@ class NumberedReadings:
         self.lexicon = lexicon
         self.candidates = candidates
         self.index = lexicon.index
+        self._unit_names: dict[str, tuple[str, ...]] = {}
         ext = grid.extent(self.index.grid)
         self._centre = self.index.frame.lonlat((ext.minx + ext.maxx) / 2,
                                                (ext.miny + ext.maxy) / 2)
@@ -234,9 +235,20 @@ class NumberedReadings:
             for uid, (score, _, _) in found.units.items():
                 if score < 95:
                     continue
-                u = lex.units[uid]
-                names = [key(p) for p in name_parts(u.name)] + lex.words_of_building.get(
-                    u.building_id, [])
-                agree = any(fuzz.WRatio(said, n) >= 85 for n in names if len(n) > 2)
+                agree = process.extractOne(said, self._names_of(uid), scorer=fuzz.WRatio,
+                                           score_cutoff=85) is not None
                 hits.add_unit(uid, score if agree else 85.0, MatchKind.UNIT_NUMBER)
             return
+
+    def _names_of(self, unit_id: str) -> tuple[str, ...]:
+        """What a room may be called besides its number (three letters or more): its name
+        and its building's words; kept per room."""
+        names = self._unit_names.get(unit_id)
+        if names is None:
+            lex = self.lexicon
+            u = lex.units[unit_id]
+            said = [key(p) for p in name_parts(u.name)] + lex.words_of_building.get(
+                u.building_id, [])
+            names = self._unit_names[unit_id] = tuple(
+                dict.fromkeys(n for n in said if len(n) > 2))
+        return names
