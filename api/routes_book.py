@@ -1,9 +1,10 @@
 """The printed map book as a download: ``GET /campuses/{id}/book.pdf?size=&level=``.
 
-Authenticated and audited like every campus route. A book is kept (a few, in memory) by
-campus, revision, paper size, level, imagery digest and the day it is printed on (the date is
-on every page), so a second download of the same book costs no rendering; the ``ETag`` says
-the same, and a browser revalidating gets a 304. Books are made one at a time: each is a few
+Authenticated and audited like every campus route, and sent ``Cache-Control: private,
+no-store`` like all campus data. A book is kept (a few, in memory) by campus, revision, paper
+size, level, imagery digest and the day it is printed on (the date is on every page), so a
+second download of the same book costs no rendering; its ``ETag`` names the same, and a client
+that saved the file and revalidates gets a 304. Books are made one at a time: each is a few
 CPU-seconds, and a burst of requests must not starve lookups.
 """
 
@@ -110,7 +111,9 @@ def book(
     from tiles.book import book_filename, make_book, verified_on_of
 
     headers = {
-        "Cache-Control": "private, no-cache",
+        # like all campus data: never in a shared cache, nor left in a browser's (a book is
+        # every floor plan of a school); the server keeps it instead (see BookShelf)
+        "Cache-Control": "private, no-store",
         "ETag": etag,
         "Content-Disposition": f'inline; filename="{book_filename(campus, size, level)}"',
     }

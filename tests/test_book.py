@@ -411,7 +411,7 @@ def test_book_route(viewer: TestClient, store: SqlCampusStore, campus: Campus) -
     r = viewer.get(f"/campuses/{campus.id}/book.pdf", params={"size": "tabloid", "level": 1})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
-    assert r.headers["cache-control"].startswith("private")
+    assert r.headers["cache-control"] == "private, no-store"
     assert f'filename="{campus.id}-book-tabloid-level-1.pdf"' in r.headers[
         "content-disposition"]
     reader = PdfReader(io.BytesIO(r.content))
