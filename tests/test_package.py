@@ -37,6 +37,7 @@ from tiles import package
 from tiles.package import OFFLINE_DIR, make_package, search_data, tiles_archive
 from tiles.raster import render_tile
 from tiles.seal import PBKDF2_ITERATIONS, Seal, derive_key, open_part
+from tiles.webmap import page_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples"
@@ -458,6 +459,8 @@ def test_viewer_from_disk_switches_level_and_answers_214_as_the_server(
         _wait(drv, SHOWN, "0")
         assert drv.title.startswith(sample.name)
         _tile_is_the_levels_own(drv, sample, 0)
+        legend = [e.text for e in drv.find_elements(By.CSS_SELECTOR, "#gm-legend .gm-legend-label")]
+        assert legend == [e["label"] for e in page_config(sample)["legend"]]
 
         server = lookup(index, "214")
         status, shown_id, text = _search(drv, "214")

@@ -69,6 +69,7 @@ from gridmap.vocabulary import (
 )
 from tiles.raster import WEB_MERCATOR_HALF, render_tile, tile_bounds
 from tiles.seal import seal_parts
+from tiles.webmap import page_config
 
 __all__ = ["DEFAULT_MAX_ZOOM", "DEFAULT_MIN_ZOOM", "MAX_PACKAGE_ZOOM", "MIN_PACKAGE_ZOOM",
            "OFFLINE_DIR", "TILE_SIZE", "imagery_native_zoom", "make_package", "package_book",
@@ -458,6 +459,7 @@ def _meta(campus: Campus, revision: int, min_zoom: int, max_zoom: int, *, imager
         "grid": {"cell_size": campus.grid.cell_size, "unit": campus.grid.unit.value},
         "imagery": imagery,
         "book": book,
+        "legend": page_config(campus)["legend"],  # what the web map's legend shows
     }
 
 

@@ -182,6 +182,35 @@
     }
     setLevel(ordinal);
 
+    // legend: the web map's, folded on a small screen where it would hide the map
+    const Legend = L.Control.extend({
+      options: {position: 'bottomright'},
+      onAdd() {
+        const box = L.DomUtil.create('details', 'gm-legend');
+        box.id = 'gm-legend';
+        box.open = !window.matchMedia('(max-width: 700px), (max-height: 560px)').matches;
+        L.DomUtil.create('summary', '', box).textContent = 'Legend';
+        const list = L.DomUtil.create('ul', '', box);
+        for (const item of meta.legend) {
+          const li = L.DomUtil.create('li', '', list);
+          const swatch = L.DomUtil.create('span', `gm-swatch gm-swatch-${item.shape}`, li);
+          swatch.textContent = item.text || '';
+          if (item.shape === 'line') {
+            swatch.style.borderTopColor = item.fill;
+          } else {
+            swatch.style.backgroundColor = item.fill;
+            swatch.style.borderColor = item.outline;
+            if (item.text_colour) swatch.style.color = item.text_colour;
+          }
+          L.DomUtil.create('span', 'gm-legend-label', li).textContent = item.label;
+        }
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      },
+    });
+    new Legend().addTo(map);
+
     // search
     let pin = null;
     function show(c) {
