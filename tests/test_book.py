@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from pypdf import PdfReader
-from shapely.geometry import box
+from shapely.geometry import Point, box
 
 from api import cli
 from api.settings import Settings
@@ -478,3 +478,26 @@ def test_book_route_prints_the_campus_imagery(
     after = client.get(url, params={"level": 1})
     assert after.status_code == 200 and _photos(after.content) == 1
     assert after.headers["etag"] != before.headers["etag"]  # kept by imagery too
+
+
+def test_quick_reference_stays_on_one_page(campus: Campus, tmp_path: Path) -> None:
+    frame = LocalFrame(campus.crs)
+    aed = next(a for a in campus.amenities if a.kind is AmenityKind.AED)
+    many = tuple(dataclasses.replace(aed, id=f"aed-{i}", name=f"AED {i}",
+                                     geometry=frame.to_wgs84(Point(-25.0 + i % 50, 0.0)))
+                 for i in range(400))
+    crowded = dataclasses.replace(campus, amenities=(*campus.amenities, *many))
+    pdf = make_book(crowded, size="letter", level=0, revision=1, imagery=None,
+                    printed_on=PRINTED)
+    reader = PdfReader(io.BytesIO(pdf))
+    last = pdf_text(pdf, tmp_path, len(reader.pages))
+    assert "Quick reference" in last
+    # every kind keeps its place; the flood of AEDs is cut, saying how many are left out
+    for heading in ("Knox boxes", "Utility shutoffs", "AEDs", "Trauma kits",
+                    "Fire alarm panels", "Rally points", "Staging areas"):
+        assert heading in last
+    left = re.search(r"and (\d+) more: see the building sheets", last)
+    assert left is not None
+    shown = len(re.findall(r"AED \d+\b", last))
+    assert shown + int(left.group(1)) >= 400  # nothing silently lost
+    assert "Quick reference" not in pdf_text(pdf, tmp_path, len(reader.pages) - 1)

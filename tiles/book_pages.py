@@ -561,7 +561,9 @@ def draw_index(c: Canvas, layout: PageLayout, columns: Sequence[Column],
 def draw_quick_reference(c: Canvas, layout: PageLayout,
                          groups: Sequence[tuple[str, Sequence[PointRow]]]) -> None:
     """Every group with its points, on one page: the text shrinks (to 60 %) before it would
-    spill, and a group with no points says so rather than vanishing."""
+    spill, a long group continues in the next block, and a group with no points says so
+    rather than vanishing. Should even that not hold them all, the page says how many points
+    it leaves out rather than running off the paper."""
     regular, bold = register_fonts()
     k = layout.k
     _colour(c, GREY)
@@ -577,22 +579,76 @@ def draw_quick_reference(c: Canvas, layout: PageLayout,
             break
         scale -= 0.05
     geo = table_geometry(layout, scale)
+    groups = _capped(groups, geo.rows_per_block * geo.blocks - 2 * geo.blocks)
     block, y = 0, geo.top
-    x = layout.margin
-    for heading, rows in groups:
-        need = (len(rows) + 2.6) * geo.row
-        if y - need < geo.bottom and block + 1 < geo.blocks and y < geo.top:
-            block += 1
-            y = geo.top
-            x = layout.margin + block * (geo.block_width + 18 * k)
-        _colour(c, BLACK)
-        c.setFont(bold, 9.5 * k * scale)
-        c.drawString(x, y, heading)
-        y -= geo.row * 1.2
-        if rows:
-            y = draw_table_block(c, x, y, geo.block_width, geo.row, POINT_COLUMNS, rows,
+
+    def x() -> float:
+        return layout.margin + block * (geo.block_width + 18 * k)
+
+    def room_for_rows() -> int:  # rows that fit under a heading and a table header
+        return int((y - geo.bottom) // geo.row) - 2
+
+    for index, (heading, rows) in enumerate(groups):
+        pending = list(rows)
+        title = heading
+        while True:
+            if room_for_rows() < 1 and block + 1 < geo.blocks:
+                block, y = block + 1, geo.top
+            if room_for_rows() < 1:
+                left = len(pending) + sum(len(r) for _, r in groups[index + 1:])
+                names = ", ".join(h for h, _ in groups[index:])
+                _colour(c, BLACK)
+                c.setFont(bold, 8 * k * scale)
+                first = f"\u2026 {left} more safety points, shown on the building sheets:" \
+                    if left else "None recorded on this map:"
+                bottom = max(y, geo.bottom + geo.row)
+                c.drawString(x() + 2, bottom, first)
+                c.setFont(regular, 8 * k * scale)
+                c.drawString(x() + 2, bottom - geo.row,
+                             fit_text(names, regular, 8 * k * scale, geo.block_width - 4))
+                return
+            _colour(c, BLACK)
+            c.setFont(bold, 9.5 * k * scale)
+            c.drawString(x(), y, title)
+            y -= geo.row * 1.2
+            if not pending:
+                c.setFont(regular, 8 * k * scale)
+                c.drawString(x() + 2, y, "none recorded on this map")
+                y -= geo.row * 1.4
+                break
+            fit = max(1, room_for_rows() + 1)
+            part, pending = pending[:fit], pending[fit:]
+            y = draw_table_block(c, x(), y, geo.block_width, geo.row, POINT_COLUMNS, part,
                                  8 * k * scale)
-        else:
-            c.setFont(regular, 8 * k * scale)
-            c.drawString(x + 2, y, "none recorded on this map")
-        y -= geo.row * 1.4
+            y -= geo.row * 1.4
+            if not pending:
+                break
+            title = f"{heading} (continued)"
+            if block + 1 < geo.blocks:
+                block, y = block + 1, geo.top
+
+
+def _capped(groups: Sequence[tuple[str, Sequence[PointRow]]],
+            capacity: int) -> list[tuple[str, Sequence[PointRow]]]:
+    """The groups with the longest cut to one length so that all fit ``capacity`` lines, each
+    cut group ending in a row saying how many more there are: a flood of AEDs must not push
+    the trauma kits off the page."""
+    overhead = sum(3 for _ in groups)  # heading, table header, gap
+    longest = max((len(rows) for _, rows in groups), default=0)
+
+    def lines(cap: int) -> int:
+        return overhead + sum(min(len(rows), cap) + (len(rows) > cap) for _, rows in groups)
+
+    cap = longest
+    while cap > 1 and lines(cap) > capacity:
+        cap -= 1
+    if cap >= longest:
+        return list(groups)
+    out: list[tuple[str, Sequence[PointRow]]] = []
+    for heading, rows in groups:
+        if len(rows) > cap:
+            more = PointRow(f"\u2026 and {len(rows) - cap} more: see the building sheets",
+                            "", "", "", "")
+            rows = [*rows[:cap], more]
+        out.append((heading, rows))
+    return out
