@@ -633,7 +633,7 @@ def _capped(groups: Sequence[tuple[str, Sequence[PointRow]]],
     """The groups with the longest cut to one length so that all fit ``capacity`` lines, each
     cut group ending in a row saying how many more there are: a flood of AEDs must not push
     the trauma kits off the page."""
-    overhead = sum(3 for _ in groups)  # heading, table header, gap
+    overhead = 3 * len(groups)  # a heading, a table header and a gap each
     longest = max((len(rows) for _, rows in groups), default=0)
 
     def lines(cap: int) -> int:
