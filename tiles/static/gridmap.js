@@ -559,8 +559,9 @@
       maxWidth: popupWidth(), maxHeight: popupHeight(key, zoom),
       autoPanPaddingTopLeft: L.point(10, 10) });
     var ring = room ? null : L.circleMarker(at, {
-      radius: clearance(key), weight: 3, color: '#0050d8', fill: false, interactive: false,
-      className: 'gm-ring' });
+      // dashed: where it crosses a neighbouring label, that label still reads
+      radius: clearance(key), weight: 3, color: '#0050d8', dashArray: '9 6', fill: false,
+      interactive: false, className: 'gm-ring' });
     answer = { candidate: c, pin: pin, ring: ring, room: room, key: key, popupOpen: false };
     if (ring) { ring.addTo(map); }
     pin.addTo(map);
