@@ -54,6 +54,7 @@ from gridmap.crs import LocalFrame
 from gridmap.errors import PackageError
 from gridmap.gazetteer import GazetteerRow, gazetteer
 from gridmap.index import CampusIndex
+from gridmap.lookup.floors import levels_said
 from gridmap.lookup.lexicon import is_hallway
 from gridmap.lookup.phrasing import GENERIC_WORDS, HALLWAY_WORDS, STOP_WORDS
 from gridmap.model import Amenity, AmenityKind, Campus, GroundsKind, Opening, Unit
@@ -63,6 +64,7 @@ from gridmap.vocabulary import (
     GROUNDS_WORDS,
     RESTROOM_WORDS,
     ROOM_WORDS,
+    FloorSaid,
     category_gender,
     is_restroom_phrase,
     restroom_gender,
@@ -365,6 +367,9 @@ def places(index: CampusIndex) -> list[dict[str, Any]]:
             "cell": cell or None, "subcell": row.subcell or None, "usng": row.usng,
             "lon": round(row.lon, 7), "lat": round(row.lat, 7),
         }
+        if row.feature_type in ("room", "exterior_door", "amenity"):
+            entry["level_id"] = (units[row.id] if row.feature_type == "room"
+                                 else points[row.id]).level_id
         if row.feature_type == "exterior_door":
             entry["names"] = []  # a door is found by its number, as the server does
             entry["main_entrance"] = row.kind == "main_entrance"
@@ -411,7 +416,26 @@ def search_data(index: CampusIndex) -> dict[str, Any]:
             if word.strip():
                 buildings.setdefault(word.strip().lower(), b.short_name)
     return {"places": places(index), "vocabulary": search_vocabulary(), "buildings": buildings,
-            "grid": grid_corners(index)}
+            "grid": grid_corners(index), "floors": floors_said(index)}
+
+
+def floors_said(index: CampusIndex) -> dict[str, Any]:
+    """How the viewer reads a floor said ("214 upstairs", "restroom 2nd floor"): the server's
+    own floor patterns (Python's named groups in JavaScript's spelling) and ordinal words, and
+    which levels each floor phrase names on this campus, worked out by the server's own
+    :func:`~gridmap.lookup.floors.levels_said` for every relation and floor number."""
+    levels = index.campus.levels
+    named: dict[str, list[str]] = {}
+    for relation in ("ground", "basement", "upstairs", "downstairs", "top"):
+        named[relation] = sorted(levels_said(FloorSaid(relation, None, relation), levels))
+    for number in range(100):  # a floor number is said in one or two digits
+        named[str(number)] = sorted(levels_said(FloorSaid(str(number), number, None), levels))
+    return {
+        "patterns": [[p.pattern.replace("(?P<", "(?<"), relation]
+                     for p, relation in vocabulary._FLOOR_PATTERNS],
+        "ordinals": dict(vocabulary._ORDINAL_WORDS),
+        "levels": named,
+    }
 
 
 def grid_corners(index: CampusIndex) -> dict[str, Any]:

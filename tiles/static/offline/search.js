@@ -7,12 +7,13 @@
  * building prefix 97, zeros dropped 88, "12" for B-12 85/80, "214" for 214A 82, look-alike
  * characters 2 less), doors by number, point kinds by their words (a set answer), names as
  * the server folds them (with its spoken room words: "gym" -> "gymnasium"), the one name
- * holding every word said (93), restrooms by whom they serve, grid cells and keypad sub-cells,
- * the server's settling (a room beats a point of interest inside it, its own building and a
- * grid cell spelled alike) and its ranking (score, then building letter, level, room number,
- * label). The word lists come from the server's own vocabulary, in the package's data. Not
- * mirrored: typo-tolerant names, coordinates and USNG, "near"/"closest" phrasings and floor
- * words; those are not found here and need the server.
+ * holding every word said (93), restrooms by whom they serve, hallways, grid cells and keypad
+ * sub-cells, a floor said ("214 upstairs", "restroom 2nd floor"), the server's settling (a
+ * room beats a point of interest inside it, its own building and a grid cell spelled alike)
+ * and its ranking (score, then building letter, level, room number, label). The word lists
+ * and floor patterns come from the server's own vocabulary, in the package's data. Not
+ * mirrored: typo-tolerant names, coordinates and USNG, and "near"/"closest" phrasings; those
+ * are not found here and need the server.
  */
 (function (root, factory) {
   'use strict';
@@ -46,6 +47,8 @@
   const FLAG_ALSO_CELL = 'also a grid cell';
   const FLAG_ALSO_ROOM = 'also a room number, written without its zeros or letters';
   const ALTERNATIVE_SCORE = 60;
+  const OFF_FLOOR_SCORE = 70;
+  const FLAG_OFF_FLOOR = 'not on the floor the caller said';
   const CELL_SAID = /^(?:grid|cell|grid cell|map grid|grid square|raster|planquadrat|quadrat|rasterfeld|grille|case|carreau|cellule)\s+/;
   const QUESTION = /^(?:(?:can|could)\s+you\s+)?(?:where(?:'s|s| is| are| was)?|what(?:'s| is)|find|show(?:\s+me)?|locate|get\s+me|i\s+need|we\s+need|need|how\s+do\s+(?:i|we)\s+get\s+to|go\s+to|send\s+(?:them|units?)\s+to)\s+/;
   const SPLIT_NAME = /\s+\/\s+|\s*;\s*|\n/;
@@ -297,7 +300,7 @@
 
     function addUnit(hits, place, score, match) {
       const prev = hits.units.get(place.id);
-      if (!prev || prev.score < score) hits.units.set(place.id, {score, place, match: match || 'name'});
+      if (!prev || prev.score < score) hits.units.set(place.id, {score, place, match: match || 'name', flags: []});
     }
 
     // grid cells and keypad sub-cells ("C4", "grid C4", "C4-7"), as the server reads them
@@ -432,7 +435,10 @@
       const rooms = restrooms.filter((u) => building === null || u.building === building);
       const matching = rooms.filter((u) => said === null || u.restroom.includes(said));
       const unknown = rooms.filter((u) => said !== null && !u.restroom.length);
-      for (const u of matching) addUnit(hits, u, matching.length === 1 ? 95 : 90);
+      for (const u of matching) {
+        addUnit(hits, u, matching.length === 1 ? 95 : 90);
+        if (said === null) hits.byKind.add(u.id);
+      }
       for (const u of unknown) addUnit(hits, u, 80);
     }
 
@@ -500,7 +506,10 @@
       // "hallway", "corridor": the walkways, a choice unless only one is meant
       if (!hallwayWords.has(key(q))) return;
       const found = hallways.filter((u) => building === null || u.building === building);
-      for (const u of found) addUnit(hits, u, found.length === 1 ? 90 : 85, 'name');
+      for (const u of found) {
+        addUnit(hits, u, found.length === 1 ? 90 : 85, 'name');
+        hits.byKind.add(u.id);
+      }
     }
 
     function nameHits(q, building, hits) {
@@ -549,8 +558,53 @@
       return null;
     }
 
+    function newHits() {
+      return {units: new Map(), others: [], setQuery: false, setKind: null, explicitCell: false,
+        byKind: new Set()};
+    }
+
+    // a floor said ("214 upstairs", "restroom 2nd floor"): the server's patterns, and the levels
+    // each floor phrase names on this campus as the server worked them out (tiles/package.py)
+    const floors = data.floors;
+    const floorPatterns = floors.patterns.map(([source, relation]) => [new RegExp(source), relation]);
+    function floorSaid(text) {
+      for (const [re, relation] of floorPatterns) {
+        const m = re.exec(text);
+        if (!m) continue;
+        const rest = (text.slice(0, m.index) + ' ' + text.slice(m.index + m[0].length)).replace(/\s+/g, ' ').trim();
+        let number = null;
+        if (relation === null) {
+          const word = m.groups.num;
+          number = has(floors.ordinals, word) ? floors.ordinals[word] : parseInt(word.replace(/\D/g, ''), 10);
+        }
+        return [{text: m[0].trim(), number, relation}, rest];
+      }
+      return [null, text];
+    }
+
+    function applyFloor(floor, hits) {
+      // elsewhere than the floor said is at best a partial match, flagged so
+      const ok = new Set(floor.relation !== null ? floors.levels[floor.relation] : floors.levels[String(floor.number)] || []);
+      for (const c of hits.units.values()) {
+        if (!ok.has(c.place.level_id)) {
+          c.score = Math.min(c.score, OFF_FLOOR_SCORE);
+          c.flags = [...c.flags, FLAG_OFF_FLOOR];
+        }
+      }
+      // "hallway 2nd floor": the one room of the kind said on the floor said
+      const onFloor = [...hits.byKind].filter((id) => ok.has(hits.units.get(id).place.level_id));
+      if (onFloor.length === 1) {
+        const c = hits.units.get(onFloor[0]);
+        c.score = Math.max(c.score, FOUND_THRESHOLD);
+      }
+      hits.others = hits.others.map((c) => (
+        c.place.level_id && !ok.has(c.place.level_id) && c.kind !== 'cell'
+          ? {...c, score: Math.min(c.score, OFF_FLOOR_SCORE), flags: [...(c.flags || []), FLAG_OFF_FLOOR]}
+          : c));
+    }
+
     function reading(building, spoken) {
-      const hits = {units: new Map(), others: [], setQuery: false, setKind: null, explicitCell: false};
+      const hits = newHits();
       const core = withoutFiller(spoken);
       if (building !== null && !core.replace(FILLER, ' ').trim()) {
         hits.others.push({score: EXACT, place: buildingsByShort.get(building), kind: 'building'});
@@ -564,7 +618,7 @@
       const numbered = DOOR.test(core) || NUMBERED_DOOR.test(core) || CELL.test(core) ||
         NUMBER_SHAPE.test((ROOM.exec(core) || [null, core])[1]) ||
         lookalikeDigits((ROOM.exec(core) || [null, core])[1]) !== null;
-      const named = building === null ? hits : {units: new Map(), others: []};
+      const named = building === null ? hits : newHits();
       for (const text of new Set([core, spoken])) {
         amenityHits(text, building, hits);
         if (!numbered) {
@@ -576,6 +630,7 @@
       if (named !== hits) {
         for (const c of named.units.values()) addUnit(hits, c.place, Math.min(c.score, QUALIFIED_NAME_SCORE), c.match);
         for (const c of named.others) hits.others.push({...c, score: Math.min(c.score, QUALIFIED_NAME_SCORE)});
+        for (const id of named.byKind) hits.byKind.add(id);
       }
       return hits;
     }
@@ -601,9 +656,17 @@
       if (query.length > MAX_QUERY_LENGTH) {
         return {query, status: 'error', message: `At most ${MAX_QUERY_LENGTH} characters.`, candidates: []};
       }
-      const q = clean(query, abbreviations);
+      let q = clean(query, abbreviations);
       if (!q) return {query, status: 'error', message: 'Type a room number, name, door or point.', candidates: []};
-      const all = {units: new Map(), others: [], setQuery: false, setKind: null, explicitCell: false};
+      const [floor, rest] = floorSaid(q);
+      const wholeName = exactNames.has(key(withoutFiller(q)));
+      if (floor !== null && !rest.replace(FILLER, ' ').trim() && !wholeName) {
+        return {query, status: 'not_found', candidates: [],
+          message: `'${floor.text}' names a floor, not a place on it; add a room, name or door.`};
+      }
+      const all = newHits();
+      const onFloor = floor !== null && !wholeName ? floor : null;
+      if (onFloor !== null) q = rest;
       const readings = [[null, q]];
       const qualified = buildingQualifier(q);
       if (qualified !== null) readings.push(qualified);
@@ -614,7 +677,9 @@
         all.explicitCell = all.explicitCell || found.explicitCell;
         all.setQuery = all.setQuery || found.setQuery;
         all.setKind = all.setKind || found.setKind;
+        for (const id of found.byKind) all.byKind.add(id);
       }
+      if (onFloor !== null) applyFloor(onFloor, all);
       const bestOther = new Map();
       for (const c of all.others) {
         const k = c.place.type + ':' + (c.place.id || c.place.label);
