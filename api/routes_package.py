@@ -58,18 +58,22 @@ class PackageRequest(BaseModel):
 _made: WeakKeyDictionary[CampusIndex, dict[tuple[object, ...], bytes | None]] = \
     WeakKeyDictionary()
 _made_lock = threading.Lock()
+# one package drawn at a time: a drawing is seconds to minutes of CPU, and requests asking for
+# the same one wait for it rather than drawing it again
+_drawing = threading.Lock()
 
 
 def _kept(index: CampusIndex, key: tuple[object, ...],
           make: Callable[[], bytes | None]) -> bytes | None:
-    with _made_lock:
-        found = _made.setdefault(index, {})
-        if key in found:
-            return found[key]
-    value = make()  # outside the lock: drawing takes a while
-    with _made_lock:
-        _made.setdefault(index, {})[key] = value
-    return value
+    with _drawing:
+        with _made_lock:
+            found = _made.setdefault(index, {})
+            if key in found:
+                return found[key]
+        value = make()
+        with _made_lock:
+            _made.setdefault(index, {})[key] = value
+        return value
 
 
 @router.post("/campuses/{campus_id}/package.zip",

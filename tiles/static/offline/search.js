@@ -726,8 +726,8 @@
         candidates: list.map((c) => ({score: c.score, flags: c.flags || [], ...c.place}))});
       if (!candidates.length) {
         return out('not_found', `Nothing in this package matches "${query.trim()}". ` +
-          'Offline search knows room numbers, names, doors and points of interest; ' +
-          'for anything else ask dispatch or the gridmap server.', []);
+          'Offline search knows room numbers, names, doors, points of interest and grid cells; ' +
+          'for misspellings, coordinates and "nearest" questions ask dispatch or the gridmap server.', []);
       }
       const best = candidates[0].score;
       const top = candidates.filter((c) => c.score >= best - 0.5);
