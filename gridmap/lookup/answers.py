@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -68,10 +68,39 @@ class Candidate:
     nearest_stairs: Nearby | None = None
     approximate: bool = False
     flags: tuple[str, ...] = ()
+    #: the nearby doors and points as dicts, kept with the nearby objects they were made from:
+    #: an answer's place part is shared by every copy of it (see :meth:`nearby_dicts`)
+    _nearby_dicts: tuple[tuple[object, ...], dict[str, Any]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def nearby_dicts(self) -> dict[str, Any]:
+        """The ``nearest_*`` entries of :meth:`to_dict` (shared: copy before changing),
+        made once per set of nearby objects and kept on the candidate and its copies."""
+        made_from = (self.nearest_doors, self.nearest_knox_box, self.nearest_aed,
+                     self.nearest_trauma_kit, self.nearest_stairs)
+        kept = self._nearby_dicts
+        if kept is not None and all(a is b for a, b in zip(kept[0], made_from, strict=True)):
+            return kept[1]
+
         def one(n: Nearby | None) -> dict[str, Any] | None:
             return None if n is None else n.to_dict()
+
+        dicts = {
+            "nearest_doors": [d.to_dict() for d in self.nearest_doors],
+            "nearest_knox_box": one(self.nearest_knox_box),
+            "nearest_aed": one(self.nearest_aed),
+            "nearest_trauma_kit": one(self.nearest_trauma_kit),
+            "nearest_stairs": one(self.nearest_stairs),
+        }
+        # a cache, not a change of value: frozen dataclasses allow it through object
+        object.__setattr__(self, "_nearby_dicts", (made_from, dicts))
+        return dicts
+
+    def to_dict(self) -> dict[str, Any]:
+        nearby = self.nearby_dicts()
+
+        def copy(d: dict[str, Any] | None) -> dict[str, Any] | None:
+            return None if d is None else dict(d)
 
         return {
             "score": round(self.score, 1), "match": self.match.value, "label": self.label,
@@ -82,11 +111,11 @@ class Candidate:
             "unit_name": self.unit_name, "kind": self.kind, "primary_cell": self.primary_cell,
             "subcell": self.subcell, "cells": list(self.cells), "usng": self.usng,
             "lon": round(self.lon, 7), "lat": round(self.lat, 7),
-            "nearest_doors": [d.to_dict() for d in self.nearest_doors],
-            "nearest_knox_box": one(self.nearest_knox_box),
-            "nearest_aed": one(self.nearest_aed),
-            "nearest_trauma_kit": one(self.nearest_trauma_kit),
-            "nearest_stairs": one(self.nearest_stairs),
+            "nearest_doors": [dict(d) for d in nearby["nearest_doors"]],
+            "nearest_knox_box": copy(nearby["nearest_knox_box"]),
+            "nearest_aed": copy(nearby["nearest_aed"]),
+            "nearest_trauma_kit": copy(nearby["nearest_trauma_kit"]),
+            "nearest_stairs": copy(nearby["nearest_stairs"]),
             "approximate": self.approximate, "flags": list(self.flags),
         }
 

@@ -83,6 +83,7 @@ class Candidates:
             )
             if len(self._context) < CONTEXT_CACHE_SIZE:
                 self._context[key] = cached
+                cached.nearby_dicts()
         return cached
 
     def point(self, lon: float, lat: float, match: MatchKind,
@@ -181,6 +182,7 @@ class Candidates:
         base = self._context.get(key)
         if base is None:
             base = self._context[key] = build()
+            base.nearby_dicts()  # made once here, shared by every copy answered
         return base
 
     def _nearby_fields(self, p: Point, building_id: str | None, level_id: str | None,
