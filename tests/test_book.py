@@ -114,6 +114,15 @@ def test_book_pages_in_order(sample: Campus, letter_book: bytes, tmp_path: Path)
     assert "Quick reference" in rest[-1]
     assert sum("Quick reference" in t for t in titles) == 1  # one page
     assert all(f"of {len(reader.pages)}" in t for t in titles)
+    # bookmarks lead to each section's first page
+    outline = [(entry.title, reader.get_destination_page_number(entry))
+               for entry in reader.outline if not isinstance(entry, list)]
+    assert [title for title, _ in outline] == [
+        "Campus overview", *(s.title for s in sheets[1:]), "Room index", "Exterior door index",
+        "Quick reference"]
+    for title, page in outline:
+        assert title is not None and page is not None
+        assert title.split(" \u00b7 ")[0] in titles[page]
 
 
 def test_room_index_is_in_natural_number_order(sample: Campus) -> None:

@@ -108,6 +108,10 @@ def _photo(campus: Campus, sheet: MapSheet, imagery: Path | None) -> Photo | Non
     return imagery_jpeg(imagery, campus.crs, sheet)
 
 
+#: what a page title says beyond its section: "(2 of 3): 214 - 301", "· sheet 2 of 3"
+_SHEET_OF = re.compile(r" \(\d+ of \d+\).*$| \u00b7 sheet \d+ of \d+$")
+
+
 def _furniture(
     campus: Campus, size: PaperSize, sheets: list[MapSheet], revision: int, printed_on: date,
     verified_on: date | None,
@@ -129,21 +133,27 @@ def _furniture(
     c.setSubject(f"{campus.name}, {campus.address}")
     page = 0
 
-    def new_page(title: str) -> None:
+    def new_page(title: str, *, mat: MapSheet | None = None) -> None:
+        """Start a page; the first page of each section gets a bookmark (outline entry), so
+        a reader on a laptop jumps to a building level or an index."""
         nonlocal page
         if page:
             c.showPage()
         page += 1
+        if mat is not None:
+            draw_mat(c, layout, mat.frame)
+        section = _SHEET_OF.sub("", title)  # "Room index (2 of 3): ..." -> "Room index"
+        if section not in bookmarked:
+            bookmarked.add(section)
+            c.bookmarkPage(f"p{page}")
+            c.addOutlineEntry(section, f"p{page}", level=0)
         draw_title(c, layout, info, title, page, pages)
 
+    bookmarked: set[str] = set()
     for sheet in sheets:
         title = sheet.title if sheet.parts == 1 else \
             f"{sheet.title} \u00b7 sheet {sheet.part} of {sheet.parts}"
-        if page:
-            c.showPage()
-        page += 1
-        draw_mat(c, layout, sheet.frame)
-        draw_title(c, layout, info, title, page, pages)
+        new_page(title, mat=sheet)
         draw_grid_margins(c, layout, campus, sheet)
         draw_panel(c, layout, campus, sheet,
                    None if sheet.ordinal is None else key_map_drawer(campus, sheet))
@@ -155,6 +165,7 @@ def _furniture(
                "building side (A = address side, then clockwise B, C, D).", new_page)
     new_page("Quick reference")
     draw_quick_reference(c, layout, groups)
+    c.showOutline()
     c.showPage()
     c.save()
     return out.getvalue()
