@@ -74,7 +74,9 @@ def imagery_json(campus_id: str, info: ImageryInfo, versions: list[ImageryInfo],
 
 
 @router.put("/campuses/{campus_id}/imagery", status_code=201,
-            summary="Attach an orthophoto (GeoTIFF, any CRS) as the campus's new imagery version")
+            summary="Attach an orthophoto (GeoTIFF, any CRS) as the campus's new imagery version",
+            openapi_extra={"requestBody": {"required": True, "content": {
+                "image/tiff": {"schema": {"type": "string", "format": "binary"}}}}})
 async def put_imagery(
     campus_id: CampusId,
     request: Request,
