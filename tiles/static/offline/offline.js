@@ -17,7 +17,9 @@
   const $ = (id) => document.getElementById(id);
   const parts = window.GRIDMAP_PARTS || {};
   const seal = window.GRIDMAP_SEAL || null;
-  const BITMAP_CACHE = 400;
+  // decoded stacked tiles kept (each is 256 x 256 px per slot, 4 bytes a pixel: ~0.8 MB with
+  // three slots), enough for a screen and its imagery ancestors
+  const BITMAP_CACHE = 96;
 
   function showError(message) {
     const el = $('gm-error');
@@ -86,15 +88,19 @@
     map.attributionControl.setPrefix(false);
     map.fitBounds(meta.bounds);
 
-    const sheets = new Map();
+    const sheets = new Map(); // least recently used first
     function sheet(z, x, y) {
       const k = `${z}/${x}/${y}`;
-      if (!sheets.has(k)) {
+      let found = sheets.get(k);
+      if (found === undefined) {
         if (sheets.size >= BITMAP_CACHE) sheets.delete(sheets.keys().next().value);
-        sheets.set(k, archive.getZxy(z, x, y).then((tile) => (tile && tile.data
-          ? createImageBitmap(new Blob([tile.data], {type: 'image/png'})) : null)));
+        found = archive.getZxy(z, x, y).then((tile) => (tile && tile.data
+          ? createImageBitmap(new Blob([tile.data], {type: 'image/png'})) : null));
+      } else {
+        sheets.delete(k);
       }
-      return sheets.get(k);
+      sheets.set(k, found);
+      return found;
     }
 
     /** Where a tile's imagery is: its own imagery slot up to the imagery's zoom, else the
