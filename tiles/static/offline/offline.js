@@ -290,6 +290,7 @@
     if (!window.crypto || !crypto.subtle) {
       error.textContent = 'This browser cannot open sealed packages (no WebCrypto here).';
       error.hidden = false;
+      $('gm-open').disabled = false;
       body.dataset.state = 'locked';
       return;
     }
