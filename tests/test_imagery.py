@@ -287,6 +287,39 @@ def test_a_rotated_geotransform_is_honoured(campus: Campus) -> None:
     assert _local_offset_m(campus, landed, source.marker_lonlat) < 0.5
 
 
+@pytest.mark.parametrize(("options", "bands"), [
+    ({"BIGTIFF": "YES"}, 3),
+    ({"compress": "jpeg", "photometric": "ycbcr", "tiled": True}, 3),
+    ({"count": 4}, 3),  # red, green, blue, near-infrared (as NAIP delivers): the colour kept
+    ({"count": 1}, 1),  # greyscale stays one band
+])
+def test_common_orthophoto_layouts_are_taken(campus: Campus, options: dict[str, Any],
+                                             bands: int) -> None:
+    from rasterio.io import MemoryFile
+
+    source = orthophoto(campus, **options)
+    prepared = importer.prepare_imagery(source.data, campus, max_bytes=10**8)
+    with MemoryFile(prepared.data) as memfile, memfile.open() as out:
+        assert out.count == bands
+        pixel = [int(v) for v in next(out.sample([(  # the middle of the image: grey
+            (prepared.bounds_3857[0] + prepared.bounds_3857[2]) / 2,
+            (prepared.bounds_3857[1] + prepared.bounds_3857[3]) / 2)]))]
+    expected = list(GREY) if bands == 3 else [GREY[0]]
+    assert pixel == pytest.approx(expected, abs=6)
+
+
+def test_greyscale_tiles_are_grey(settings: Settings, campus: Campus, tmp_path: Path) -> None:
+    source = orthophoto(campus, count=1)
+    prepared = importer.prepare_imagery(source.data, campus, max_bytes=10**8)
+    path = tmp_path / "grey.tif"
+    path.write_bytes(prepared.data)
+    x, y, _, _ = _tile_of(*source.marker_lonlat, 18)
+    rgba = _png_rgba(api_imagery.imagery_tile(path, prepared.digest, 18, x, y))
+    shown = rgba[rgba[:, :, 3] == 255]
+    assert len(shown) > 0
+    assert (shown[:, 0] == shown[:, 1]).all() and (shown[:, 1] == shown[:, 2]).all()
+
+
 def test_stored_imagery_is_tiled_with_overviews_a_mask_and_jpeg(campus: Campus,
                                                                ortho: Ortho) -> None:
     from rasterio.enums import MaskFlags
