@@ -9,9 +9,11 @@
 5. a one-page quick reference of safety points.
 
 Maps are drawn by Mapnik through :func:`tiles.cartography.render_pdf` in the campus's own
-projected CRS (true north up, true scale) as vector PDF, and merged by pypdf under the page
-furniture reportlab draws (:mod:`tiles.book_pages`); each map page is georeferenced
-(:mod:`tiles.geopdf`). Text stays text: every room number can be searched for and copied.
+projected CRS (true north up, true scale) as vector PDF, and placed by pypdf (as form
+XObjects) under the page furniture reportlab draws (:mod:`tiles.book_pages`); the overview's
+aerial photo goes under its map as a JPEG (:mod:`tiles.book_imagery`); each map page is
+georeferenced (:mod:`tiles.geopdf`). Text stays text: every room number can be searched for
+and copied.
 
 Only render paths import this module: it pulls in Mapnik, reportlab and pypdf.
 """
@@ -90,10 +92,10 @@ def make_book(
     with ThreadPoolExecutor(RENDER_THREADS) as pool:
         # the photo goes in as a JPEG under the map (see tiles.book_imagery), not via Mapnik
         photos = pool.map(lambda s: _photo(campus, s, imagery), sheets)
-        maps = list(pool.map(lambda s: map_sheet_pdf(campus, s, None), sheets))
-        photo_list = list(photos)
-    furniture = _furniture(campus, size, sheets, revision, printed_on, verified_on)
-    return _assemble(campus, furniture, sheets, maps, photo_list)
+        maps = pool.map(lambda s: map_sheet_pdf(campus, s, None), sheets)
+        # meanwhile this thread draws the furniture (Mapnik and GDAL work without the GIL)
+        furniture = _furniture(campus, size, sheets, revision, printed_on, verified_on)
+        return _assemble(campus, furniture, sheets, list(maps), list(photos))
 
 
 Photo = tuple[bytes, int, int]  # JPEG, width and height in pixels
