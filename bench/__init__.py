@@ -1,0 +1,1 @@
+"""Benchmarks run by `make bench`; each prints its figures as ratios against a peer measured in the same run."""
