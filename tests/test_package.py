@@ -292,7 +292,8 @@ def _offline_answers(data: dict[str, Any], queries: list[str], tmp_path: Path) -
         f"const S = require({json.dumps(str(OFFLINE_DIR / 'search.js'))});"
         f"const s = S.create(require({json.dumps(str(tmp_path / 'places.json'))}));"
         f"const qs = {json.dumps(queries)};"
-        "console.log(JSON.stringify(qs.map((q) => s.lookup(q, 10))));")
+        "console.log(JSON.stringify(qs.map((q) => s.lookup(q, 10)).map((r) => ({...r, "
+        "line: r.candidates.length ? S.answerLine(r.candidates[0]) : null}))));")
     done = subprocess.run([need_node(), "-e", script], capture_output=True, text=True,
                           check=True, timeout=60)
     return json.loads(done.stdout)
@@ -304,7 +305,7 @@ def test_offline_search_answers_as_the_server(sample_name: str, tmp_path: Path) 
     index = CampusIndex(import_campus(SAMPLES / sample_name / "campus.toml").campus)
     data = search_data(index)
     queries = _queries(data, abroad=sample_name == "riverside_international")
-    wrong = []
+    wrong: list[tuple[Any, ...]] = []
     for q, offline in zip(queries, _offline_answers(data, queries, tmp_path), strict=True):
         server = lookup(index, q)
         if server.candidates and server.candidates[0].match.value in ("usng", "lonlat"):
@@ -315,6 +316,11 @@ def test_offline_search_answers_as_the_server(sample_name: str, tmp_path: Path) 
         mine = [(c["id"], c["label"]) for c in offline["candidates"]]
         if (server.status.value, theirs) != (offline["status"], mine):
             wrong.append((q, server.status.value, theirs[:1], offline["status"], mine[:1]))
+        elif theirs and server.candidates[0].match.value != "cell":
+            # what the dispatcher reads out: flags, USNG, doors, Knox box, AED, trauma kit
+            line = cli.candidate_line(server.candidates[0].to_dict())
+            if line != f"{mine[0][1]} · {offline['line']}":
+                wrong.append((q, line, offline["line"]))
     assert len(queries) > 200
     assert not wrong, wrong
 
@@ -471,6 +477,9 @@ def test_viewer_from_disk_switches_level_and_answers_214_as_the_server(
         assert (status, shown_id, text) == (server.status.value, server.candidates[0].feature_id,
                                             server.candidates[0].label)
         assert server.candidates[0].level_ordinal == 1
+        line = cli.candidate_line(server.candidates[0].to_dict())  # what dispatch reads out
+        assert line == f"{text} · {drv.find_element(By.ID, 'gm-detail').text}"
+        assert "door" in line and "Knox box" in line
         _wait(drv, SHOWN, "1")  # the answer's level is shown
         _tile_is_the_levels_own(drv, sample, 1)
 

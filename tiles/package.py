@@ -54,9 +54,11 @@ from gridmap.crs import LocalFrame
 from gridmap.errors import PackageError
 from gridmap.gazetteer import GazetteerRow, gazetteer
 from gridmap.index import CampusIndex
+from gridmap.lookup import Candidate, MatchKind, engine_for
 from gridmap.lookup.floors import levels_said
 from gridmap.lookup.lexicon import is_hallway
 from gridmap.lookup.phrasing import GENERIC_WORDS, HALLWAY_WORDS, STOP_WORDS
+from gridmap.lookup.scores import EXACT
 from gridmap.model import Amenity, AmenityKind, Campus, GroundsKind, Opening, Unit
 from gridmap.vocabulary import (
     ABBREVIATIONS,
@@ -264,67 +266,28 @@ _FEATURE_TYPES = {"room": "unit", "exterior_door": "opening", "amenity": "amenit
                   "grounds": "grounds", "building": "building"}
 
 
-def _grid_text(cell: str | None, sub: str | None) -> str:
-    return f"grid {cell}" + (f" ({sub})" if sub else "")
-
-
-def _label(index: CampusIndex, row: GazetteerRow, units: dict[str, Unit],
-           points: dict[str, Opening | Amenity]) -> tuple[str, str]:
-    """(the answer's label as the server's lookup words it, the primary cell)."""
+def _server_answer(index: CampusIndex, row: GazetteerRow, units: dict[str, Unit],
+                   points: dict[str, Opening | Amenity]) -> Candidate:
+    """The server lookup's own answer for one gazetteer row (its label, point, cells, nearest
+    doors, Knox box, AED and trauma kit), made by the lookup's candidate builder."""
+    made = engine_for(index).candidates
     if row.feature_type == "room":
-        unit = units[row.id]
-        b = index.buildings[unit.building_id]
-        level = index.levels[unit.level_id]
-        primary, _ = index.unit_cells(unit)
-        p = index.label_point(unit)
-        sub = gridlib.subcell_at(index.grid, p.x, p.y).label if primary else None
-        room = " ".join(x for x in (f"Room {unit.number}" if unit.number else "",
-                                    unit.name.replace("\n", " ")) if x)
-        return (f"Building {b.short_name} ({b.name}) · {level.name} · {room}"
-                + (" · approximate location (label only, no outline)" if unit.approximate
-                   else "") + f" · {_grid_text(primary, sub)}", primary or "")
-    if row.feature_type in ("exterior_door", "amenity"):
-        p = index.shapes[row.id]
-        cell = index.cell_of(p.x, p.y)
-        sub = gridlib.subcell_at(index.grid, p.x, p.y).label if cell else None
-        feature = points[row.id]
-        building = index.buildings.get(feature.building_id or "")
-        if feature.level_id:
-            level_name = index.levels[feature.level_id].name
-        elif building is None:
-            level_name = "Outdoors"
-        else:
-            level_name = index.level_name(index.ordinal_of(None), building.id)
-        if row.feature_type == "exterior_door":
-            name = (f"Door {row.number}" if row.number else "Exterior door (unnumbered)") + (
-                " (main entrance)" if row.kind == "main_entrance" else "")
-        else:
-            name = row.name or AmenityKind(row.kind).display_name
-        where = [f"Building {building.short_name} ({building.name})"] if building else []
-        return " · ".join([*where, level_name, name, _grid_text(cell, sub)]), cell or ""
+        return made.unit(units[row.id], EXACT, MatchKind.UNIT_NUMBER)
+    if row.feature_type == "exterior_door":
+        door = points[row.id]
+        name = (f"Door {row.number}" if row.number else "Exterior door (unnumbered)") + (
+            " (main entrance)" if row.kind == "main_entrance" else "")
+        return made.feature(row.id, MatchKind.DOOR, EXACT, "opening", name, door.building_id,
+                            door.level_id, None)
+    if row.feature_type == "amenity":
+        point = points[row.id]
+        kind = AmenityKind(row.kind)
+        return made.feature(row.id, MatchKind.AMENITY, EXACT, "amenity",
+                            row.name or kind.display_name, point.building_id, point.level_id,
+                            kind.value)
     if row.feature_type == "grounds":
-        place = _grid_text(row.cell, row.subcell) if row.cell else "outside the grid"
-        return f"Outdoors · {row.name} ({row.kind.replace('_', ' ')}) · {place}", row.cell
-    return _building_label(index, row.id)
-
-
-def _building_label(index: CampusIndex, building_id: str) -> tuple[str, str]:
-    """A building's answer as the server words it: its main entrance and its Knox box."""
-    b = index.buildings[building_id]
-    p = gridlib.label_point(index.footprints[building_id])
-    cell = index.cell_of(p.x, p.y)
-    sub = gridlib.subcell_at(index.grid, p.x, p.y).label if cell else None
-    mains = [o for o in index.campus.exterior_doors(building_id) if o.main_entrance]
-    entrance = ""
-    if mains:
-        door = index.shapes[mains[0].id]
-        name = f"Door {mains[0].number}" if mains[0].number else "Main entrance"
-        entrance = f" · main entrance {name} (grid {index.cell_of(door.x, door.y)})"
-    knox = index.nearest_amenity(AmenityKind.KNOX_BOX, p, building_id)
-    knox_text = (f" · Knox box grid {knox.cell}"
-                 if knox is not None and knox.building_id == building_id else "")
-    return (f"Building {b.short_name} ({b.name}){entrance}{knox_text} · "
-            f"{_grid_text(cell, sub)}", cell or "")
+        return made.grounds(next(g for g in index.campus.grounds if g.id == row.id), EXACT)
+    return made.building(row.id, EXACT)
 
 
 def _inside_rooms(index: CampusIndex) -> dict[str, list[str]]:
@@ -354,7 +317,7 @@ def places(index: CampusIndex) -> list[dict[str, Any]]:
     points.update((a.id, a) for a in index.campus.amenities)
     out: list[dict[str, Any]] = []
     for row in gazetteer(index):
-        label, cell = _label(index, row, units, points)
+        answer = _server_answer(index, row, units, points)
         names = [row.name] if row.name else []
         if row.feature_type == "room":
             names = [units[row.id].name] if units[row.id].name else []
@@ -362,10 +325,19 @@ def places(index: CampusIndex) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {
             "id": row.id, "type": _FEATURE_TYPES[row.feature_type], "kind": row.kind,
             "building": row.building, "building_name": row.building_name,
-            "ordinal": row.level_ordinal, "level": row.level_name or None,
-            "number": row.number or None, "names": names, "label": label,
-            "cell": cell or None, "subcell": row.subcell or None, "usng": row.usng,
-            "lon": round(row.lon, 7), "lat": round(row.lat, 7),
+            "ordinal": answer.level_ordinal, "level": answer.level_name,
+            "number": row.number or None, "names": names,
+            # where the server's answer says it is, and what is nearest
+            "label": answer.label, "building_id": answer.building_id,
+            "cell": answer.primary_cell, "subcell": answer.subcell, "usng": answer.usng,
+            "lon": round(answer.lon, 7), "lat": round(answer.lat, 7),
+            "flags": list(answer.flags),
+            "nearby": {
+                "doors": [d.to_dict() for d in answer.nearest_doors],
+                **{name: None if n is None else n.to_dict() for name, n in (
+                    ("knox_box", answer.nearest_knox_box), ("aed", answer.nearest_aed),
+                    ("trauma_kit", answer.nearest_trauma_kit))},
+            },
         }
         if row.feature_type in ("room", "exterior_door", "amenity"):
             entry["level_id"] = (units[row.id] if row.feature_type == "room"

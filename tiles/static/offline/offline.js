@@ -220,6 +220,7 @@
     // search
     let pin = null;
     function show(c) {
+      $('gm-detail').textContent = c.type === 'cell' ? '' : GridmapSearch.answerLine(c);
       if (c.ordinal !== null && c.ordinal !== undefined && levelSlot.has(c.ordinal) && c.ordinal !== ordinal) {
         setLevel(c.ordinal);
       }
@@ -251,6 +252,7 @@
         list.append(li);
       }
       if (pin) { pin.remove(); pin = null; }
+      $('gm-detail').textContent = '';
       if (answer.candidates.length) show(answer.candidates[0]);
     });
 

@@ -49,6 +49,7 @@
   const ALTERNATIVE_SCORE = 60;
   const OFF_FLOOR_SCORE = 70;
   const FLAG_OFF_FLOOR = 'not on the floor the caller said';
+  const FLAG_GENDER_UNKNOWN = 'restroom gender not marked on the map';
   const CELL_SAID = /^(?:grid|cell|grid cell|map grid|grid square|raster|planquadrat|quadrat|rasterfeld|grille|case|carreau|cellule)\s+/;
   const QUESTION = /^(?:(?:can|could)\s+you\s+)?(?:where(?:'s|s| is| are| was)?|what(?:'s| is)|find|show(?:\s+me)?|locate|get\s+me|i\s+need|we\s+need|need|how\s+do\s+(?:i|we)\s+get\s+to|go\s+to|send\s+(?:them|units?)\s+to)\s+/;
   const SPLIT_NAME = /\s+\/\s+|\s*;\s*|\n/;
@@ -298,9 +299,11 @@
       return {score, place};
     }
 
-    function addUnit(hits, place, score, match) {
+    function addUnit(hits, place, score, match, flags) {
       const prev = hits.units.get(place.id);
-      if (!prev || prev.score < score) hits.units.set(place.id, {score, place, match: match || 'name', flags: []});
+      if (!prev || prev.score < score) {
+        hits.units.set(place.id, {score, place, match: match || 'name', flags: flags || []});
+      }
     }
 
     // grid cells and keypad sub-cells ("C4", "grid C4", "C4-7"), as the server reads them
@@ -439,7 +442,7 @@
         addUnit(hits, u, matching.length === 1 ? 95 : 90);
         if (said === null) hits.byKind.add(u.id);
       }
-      for (const u of unknown) addUnit(hits, u, 80);
+      for (const u of unknown) addUnit(hits, u, 80, 'name', [FLAG_GENDER_UNKNOWN]);
     }
 
     function nameHit(p, score, building, hits) {
@@ -628,7 +631,7 @@
         }
       }
       if (named !== hits) {
-        for (const c of named.units.values()) addUnit(hits, c.place, Math.min(c.score, QUALIFIED_NAME_SCORE), c.match);
+        for (const c of named.units.values()) addUnit(hits, c.place, Math.min(c.score, QUALIFIED_NAME_SCORE), c.match, c.flags);
         for (const c of named.others) hits.others.push({...c, score: Math.min(c.score, QUALIFIED_NAME_SCORE)});
         for (const id of named.byKind) hits.byKind.add(id);
       }
@@ -672,7 +675,7 @@
       if (qualified !== null) readings.push(qualified);
       for (const [building, spoken] of readings) {
         const found = reading(building, spoken);
-        for (const c of found.units.values()) addUnit(all, c.place, c.score, c.match);
+        for (const c of found.units.values()) addUnit(all, c.place, c.score, c.match, c.flags);
         all.others.push(...found.others);
         all.explicitCell = all.explicitCell || found.explicitCell;
         all.setQuery = all.setQuery || found.setQuery;
@@ -723,7 +726,8 @@
 
     function result(query, candidates, setQuery) {
       const out = (status, message, list) => ({query, status, message,
-        candidates: list.map((c) => ({score: c.score, flags: c.flags || [], ...c.place}))});
+        candidates: list.map((c) => ({...c.place, score: c.score,
+          flags: [...(c.place.flags || []), ...(c.flags || [])]}))});
       if (!candidates.length) {
         return out('not_found', `Nothing in this package matches "${query.trim()}". ` +
           'Offline search knows room numbers, names, doors, points of interest and grid cells; ' +
@@ -742,6 +746,11 @@
           also.map((c) => c.place.label.split(' · ')[0]).join(', ') : '');
         return out('found', message, [top[0], ...also]);
       }
+      if (top.every((c) => (c.flags || []).includes(FLAG_GENDER_UNKNOWN))) {
+        // "girls restroom" where the map says no gender: say why, not "partial"
+        return out('ambiguous', (top.length > 1 ? `${top.length} restrooms; ${FLAG_GENDER_UNKNOWN}`
+          : FLAG_GENDER_UNKNOWN[0].toUpperCase() + FLAG_GENDER_UNKNOWN.slice(1)) + ': confirm with the caller', candidates);
+      }
       if (top.length > 1) return out('ambiguous', `${top.length} equally good matches; confirm which one`, candidates);
       return out('ambiguous', 'Only a partial match; confirm it with the caller', candidates);
     }
@@ -749,5 +758,58 @@
     return {lookup, clean: (q) => clean(q, abbreviations), place: (id) => byId.get(id)};
   }
 
-  return {create, fold, key, normaliseNumber, looseNumber, lookalikeDigits, spokenNumbers};
+  // --- what a dispatcher reads out after the label (api/cli.py: candidate_line) ---------------
+
+  /** Python's format(x, '.0f'): halves to even, as the server's numbers are written. */
+  function wholeMetres(x) {
+    const floor = Math.floor(x);
+    const rest = x - floor;
+    if (rest !== 0.5) return String(rest > 0.5 ? floor + 1 : floor);
+    return String(floor % 2 === 0 ? floor : floor + 1);
+  }
+
+  function elsewhere(item, c) {
+    const bits = [];
+    if (item.building_id && c.building_id && item.building_id !== c.building_id) {
+      bits.push(`Building ${item.building || item.building_id}`);
+    }
+    const ordinal = item.level_ordinal;
+    const here = c.ordinal;
+    if (item.same_level === false || (ordinal !== null && ordinal !== undefined &&
+        here !== null && here !== undefined && ordinal !== here)) {
+      const level = item.level_name || (ordinal !== null && ordinal !== undefined ? `level ${ordinal}` : '');
+      const via = item.via ? `via ${item.via}` : '';
+      if (level || via) bits.push([level, via].filter(Boolean).join(' '));
+    }
+    return bits.join(', ');
+  }
+
+  function nearbyText(item, c, cellInside) {
+    if (!item) return '';
+    const metres = typeof item.distance_m === 'number' ? `${wholeMetres(item.distance_m)} m` : '? m';
+    const inside = [metres, ...(cellInside ? [String(item.cell || '')] : [])];
+    const where = elsewhere(item, c);
+    if (where) inside.push(where);
+    const bracket = `(${inside.filter(Boolean).join(', ')})`;
+    return cellInside ? bracket : `${item.cell} ${bracket}`;
+  }
+
+  /** The answer's flags, USNG, nearest doors, Knox box, AED and trauma kit, " · " apart. */
+  function answerLine(c) {
+    const parts = [];
+    const flags = (c.flags || []).filter((f) => !c.label.includes(f));
+    if (flags.length) parts.push(flags.join('; '));
+    if (c.usng) parts.push(`USNG ${c.usng}`);
+    const nearby = c.nearby || {};
+    const doors = (nearby.doors || []).slice(0, 2).map((d) =>
+      `${d.number ? `door ${d.number}` : 'unnumbered door'} ${nearbyText(d, c, true)}`);
+    if (doors.length) parts.push(doors.join(', '));
+    for (const [k, name] of [['knox_box', 'Knox box'], ['aed', 'AED'], ['trauma_kit', 'Trauma kit']]) {
+      const text = nearbyText(nearby[k], c, false);
+      if (text) parts.push(`${name} ${text}`);
+    }
+    return parts.join(' · ');
+  }
+
+  return {create, answerLine, fold, key, normaliseNumber, looseNumber, lookalikeDigits, spokenNumbers};
 }));
