@@ -86,6 +86,14 @@ def test_suggestions_are_those_comparing_every_word_of_every_name_finds(
         assert lexicon.suggestion_texts(said) == expected, said
 
 
+def test_a_word_like_a_known_word_is_what_comparing_every_known_word_finds(
+        lexicon: CampusLexicon) -> None:
+    for said in _said_words(lexicon)[::2]:
+        for cutoff in (65.0, 80.0, 90.0):
+            expected = any(fuzz.ratio(said, w) >= cutoff for w in lexicon.long_vocabulary)
+            assert lexicon.like_a_known_word(said, cutoff) is expected, (said, cutoff)
+
+
 @settings(max_examples=200, deadline=None)
 @given(said=st.text(alphabet="abcdefghilmnoprstuy", min_size=1, max_size=12))
 def test_typo_index_on_any_word(said: str) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 
-from rapidfuzz import fuzz, process
-
 from gridmap.lookup.lexicon import CampusLexicon
 from gridmap.lookup.phrasing import (
     ALL_DOORS,
@@ -125,8 +123,7 @@ class ContextWords:
             return False
         if w in lex.vocabulary_starts:
             return True  # "chem", "admin": the start of a word the campus knows
-        return process.extractOne(w, lex.long_vocabulary, scorer=fuzz.ratio,
-                                  score_cutoff=CONTEXT_WORD_CUTOFF) is not None
+        return lex.like_a_known_word(w, CONTEXT_WORD_CUTOFF)
 
     def modifiers_dropped(self, spoken: str, core_said: str | None = None) -> list[str]:
         """Unknown words said right next to a known word ("auxiliary gym", "main st");
@@ -179,10 +176,11 @@ class ContextWords:
             said = BUILDING_WORD.sub("", m.group("building")).strip()
             if said in lex.buildings_by_word:
                 return lex.buildings_by_word[said], m.group("rest")
-        bare = BUILDING_WORD.sub("", without_filler(q)).strip()
+        plain = without_filler(q)
+        bare = BUILDING_WORD.sub("", plain).strip()
         if bare in lex.buildings_by_word:
             return lex.buildings_by_word[bare], ""
-        plain = _ALL.sub("", without_filler(q))  # "all ecc doors"
+        plain = _ALL.sub("", plain)  # "all ecc doors"
         door_said = DOOR_SAID.search(plain) is not None
         for name in _said_at_an_end(plain, lex.room_building_order) if door_said else ():
             # "gym door 2", "the gym doors": a room's name standing for its building, for doors

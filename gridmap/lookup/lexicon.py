@@ -196,6 +196,9 @@ class CampusLexicon:
             t for toks in self.name_tokens for t in toks if len(t) == 1 and t.isalpha()
         ) - STOP_WORDS
         self.long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
+        self._long_vocabulary_by_length: dict[int, list[str]] = {}
+        for w in self.long_vocabulary:
+            self._long_vocabulary_by_length.setdefault(len(w), []).append(w)
         # the words (four letters or more) of names and building names, for suggestions
         texts_with_word: dict[str, list[str]] = {}
         for text in [n.text for n in self.names] + [b.name for b in campus.buildings]:
@@ -222,6 +225,16 @@ class CampusLexicon:
                 if ratio > found.get(text, 0.0):
                     found[text] = ratio
         return found
+
+    def like_a_known_word(self, said: str, cutoff: float) -> bool:
+        """Some word of the vocabulary (four letters or more) is at least ``cutoff`` alike
+        (rapidfuzz ratio). Only words of a length that can be that alike are compared: a
+        ratio is at most 200 * shorter / (both lengths), taken with a margin for rounding."""
+        n = len(said)
+        comparable = [w for length, words in self._long_vocabulary_by_length.items()
+                      if 200 * min(n, length) / (n + length) >= cutoff - 1 for w in words]
+        return process.extractOne(said, comparable, scorer=fuzz.ratio,
+                                  score_cutoff=cutoff) is not None
 
     def names_with_own_words_in(self, words: frozenset[str]) -> set[int]:
         """Indexes of the names having own words (besides their kind's), all of them in
