@@ -11,24 +11,27 @@ import contextlib
 import hashlib
 import html
 import mimetypes
+import re
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import CurrentPrincipal, current_principal
-from api.context import Ctx
+from api.auth import CurrentPrincipal, Principal, current_principal
+from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, AppContext, Ctx
 from api.errors import FeatureUnavailable, InvalidParameter
 from api.imagery import imagery_layer
 from api.routes_auth import FORM_PAGE_HEADERS
 from api.routes_campus import CampusId, Ordinal
 from api.security import html_csp, inline_script_hashes
 from gridmap import __version__
-from gridmap.errors import NotFound
+from gridmap.errors import GridmapError, NotFound
 from tiles import raster, webmap
 
 router = APIRouter(dependencies=[Depends(current_principal)])
@@ -147,6 +150,26 @@ def _tile_response(request: Request, ctx: Ctx, principal: CurrentPrincipal, camp
     return Response(png, media_type="image/png", headers=headers)
 
 
+def _kept_tile(request: Request, ctx: AppContext, principal: Principal, campus_id: str,
+               ordinal: int, z: int, x: int, y: int, scale: int,
+               v: str | None) -> Response | None:
+    """The answer when it needs no drawing and no I/O: this revision's kept tile, or a 304,
+    audited; None when the campus is not loaded, the tile not kept or the audit could block."""
+    loaded = ctx.loaded_if_cached(campus_id, principal)
+    if loaded is None or ctx.audit_would_wait():
+        return None
+    headers = _tile_headers(campus_id, loaded.revision, ordinal, z, x, y, scale, v)
+    revalidated = _revalidated(request, headers)
+    png = None if revalidated else _tile_cache(request).get(
+        raster.TileKey(campus_id, loaded.revision, ordinal, z, x, y, scale))
+    if not revalidated and png is None:
+        return None
+    ctx.audit_tile(request, principal, campus_id, ordinal, _tile_where(ordinal, z, x, y, scale))
+    if png is None:
+        return Response(status_code=304, headers=headers)
+    return Response(png, media_type="image/png", headers=headers)
+
+
 async def _tile(request: Request, ctx: Ctx, principal: CurrentPrincipal, campus_id: str,
                 ordinal: int, z: int, x: int, y: int, scale: int, v: str | None) -> Response:
     """Always the current revision. A tile asked for with ``v`` equal to that revision may be
@@ -158,25 +181,70 @@ async def _tile(request: Request, ctx: Ctx, principal: CurrentPrincipal, campus_
     drawing, an audit queue that could block) in a worker thread. Every request is audited."""
     if x >= 2**z or y >= 2**z:
         raise InvalidParameter(f"tile {z}/{x}/{y} does not exist: x and y must be < 2^{z}")
-    loaded = ctx.loaded_if_cached(campus_id, principal)
-    if loaded is not None and not ctx.audit_would_wait():
-        headers = _tile_headers(campus_id, loaded.revision, ordinal, z, x, y, scale, v)
-        revalidated = _revalidated(request, headers)
-        png = None if revalidated else _tile_cache(request).get(
-            raster.TileKey(campus_id, loaded.revision, ordinal, z, x, y, scale))
-        if revalidated or png is not None:
-            ctx.audit_tile(request, principal, campus_id, ordinal,
-                           _tile_where(ordinal, z, x, y, scale))
-            if png is None:
-                return Response(status_code=304, headers=headers)
-            return Response(png, media_type="image/png", headers=headers)
+    kept = _kept_tile(request, ctx, principal, campus_id, ordinal, z, x, y, scale, v)
+    if kept is not None:
+        return kept
     return await run_in_threadpool(_tile_response, request, ctx, principal, campus_id, ordinal,
                                    z, x, y, scale, v)
 
 
-# the @2x route comes first: "{y}.png" would otherwise take "5@2x.png" and refuse "5@2x"
-@router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}@2x.png",
-            summary="High-density raster tile (512 pixels, XYZ web mercator) of one level")
+TILE_PATH = "/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png"
+TILE_2X_PATH = "/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}@2x.png"
+
+
+_CAMPUS_ID = re.compile(CAMPUS_ID_PATTERN)
+
+
+def _bounded_int(text: str, low: int, high: int) -> int | None:
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+async def _kept_tile_fast(request: Request, scale: int) -> Response | None:
+    """:func:`_kept_tile` straight from the raw path parameters, for a valid URL and a
+    credential the store has cached; None for anything else (to refuse, validate, load or
+    draw), which the route's FastAPI handler then answers as if this did not exist."""
+    if request.method != "GET":
+        return None
+    params = request.path_params
+    campus_id = str(params.get("campus_id", ""))
+    ordinal = _bounded_int(str(params.get("ordinal", "")), -1000, 1000)
+    z = _bounded_int(str(params.get("z", "")), 0, raster.MAX_ZOOM)
+    if (ordinal is None or z is None or not 0 < len(campus_id) <= MAX_CAMPUS_ID
+            or not _CAMPUS_ID.match(campus_id)):
+        return None
+    x = _bounded_int(str(params.get("x", "")), 0, 2**z - 1)
+    y = _bounded_int(str(params.get("y", "")), 0, 2**z - 1)
+    versions = request.query_params.getlist("v")
+    if x is None or y is None or len(versions) > 1 or any(len(v) > 40 for v in versions):
+        return None
+    try:
+        principal = await current_principal(request)
+    except GridmapError:
+        return None  # the handler refuses it, and audits that
+    return _kept_tile(request, request.app.state.ctx, principal, campus_id, ordinal, z, x, y,
+                      scale, versions[0] if versions else None)
+
+
+class TileRoute(APIRoute):
+    """A tile route whose kept tiles (and 304s) skip FastAPI's per-request parameter and
+    dependency handling, most of such a tile's cost: authenticated with the same
+    :func:`~api.auth.current_principal` and audited, or else handed to the route's own
+    handler (with the router's authentication dependency) unchanged."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        scale = 2 if self.path.endswith("@2x.png") else 1
+
+        async def kept_or_handled(request: Request) -> Response:
+            kept = await _kept_tile_fast(request, scale)
+            return kept if kept is not None else await handler(request)
+
+        return kept_or_handled
+
+
 async def tile_2x(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
                   request: Request, ctx: Ctx, principal: CurrentPrincipal,
                   v: TileVersion = None) -> Response:
@@ -184,13 +252,19 @@ async def tile_2x(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y:
     return await _tile(request, ctx, principal, campus_id, ordinal, z, x, y, 2, v)
 
 
-@router.get("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png",
-            summary="Raster tile (XYZ, web mercator) of one level")
 async def tile(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
                request: Request, ctx: Ctx, principal: CurrentPrincipal,
                v: TileVersion = None) -> Response:
     """A 256-pixel tile; see the ``@2x`` route for high-density screens."""
     return await _tile(request, ctx, principal, campus_id, ordinal, z, x, y, 1, v)
+
+
+# the @2x route comes first: "{y}.png" would otherwise take "5@2x.png" and refuse "5@2x"
+router.add_api_route(
+    TILE_2X_PATH, tile_2x, methods=["GET"], route_class_override=TileRoute,
+    summary="High-density raster tile (512 pixels, XYZ web mercator) of one level")
+router.add_api_route(TILE_PATH, tile, methods=["GET"], route_class_override=TileRoute,
+                     summary="Raster tile (XYZ, web mercator) of one level")
 
 
 @router.get("/static/{path:path}", summary="Web map assets (Leaflet, gridmap.js/css)")

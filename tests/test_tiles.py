@@ -695,3 +695,27 @@ def test_overview_shows_buildings_doors_and_outside_amenities(campus: Campus) ->
     assert near(px, style.BUILDING_FILL, 6).sum() > 500
     assert near(px, style.DOOR.fill, 30).sum() > 30
     assert near(px, style.ROOM_FILL, 4).sum() == 0
+
+
+def test_kept_tiles_are_refused_as_any_tile(viewer: Any, stored_campus: Campus, store: Any,
+                                            drawn: list[tuple[Any, ...]]) -> None:
+    """A tile already kept is still refused without a valid credential, to a token limited to
+    another campus, and for bad parameters, with the route's usual answers."""
+    from api.auth import create_token
+    from api.store import Role
+
+    path = _campus_tile_path(stored_campus, 0, 20)
+    assert viewer.get(path).status_code == 200  # now kept
+    token = viewer.headers.pop("Authorization")
+    assert viewer.get(path).status_code == 401
+    assert viewer.get(path, headers={"Authorization": "Bearer gm_nope"}).status_code == 401
+    store.save_revision(dataclasses.replace(stored_campus, id="elsewhere"), source="tests")
+    other, _ = create_token(store, "other campus", Role.VIEWER, campuses=["elsewhere"])
+    assert viewer.get(path, headers={"Authorization": f"Bearer {other}"}).status_code == 404
+    viewer.headers["Authorization"] = token
+    assert viewer.get(path, params={"v": "x" * 41}).status_code == 422
+    assert viewer.get(path.replace("/levels/0/", "/levels/1001/")).status_code == 422
+    assert viewer.get(path).status_code == 200
+    assert len(drawn) == 1
+    denied = [e for e in store.audit_log() if e.action == "denied"]
+    assert len(denied) >= 3
