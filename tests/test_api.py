@@ -910,14 +910,14 @@ def test_tiles_are_cached_by_revision(viewer: TestClient, fake_tiles: types.Simp
                                      store: SqlCampusStore, stored_campus: Campus) -> None:
     tile = f"/campuses/{CAMPUS}/levels/1/tiles/18/70000/95000.png"
     viewer.get(f"/campuses/{CAMPUS}/map")
-    assert fake_tiles.pages[-1]["tile_version"] == "1"
+    assert fake_tiles.pages[-1]["revision"] == 1  # tile URLs carry ?v=<revision>
     # a URL naming the current revision may be kept; an unversioned one must be revalidated
     assert viewer.get(tile, params={"v": "1"}).headers["cache-control"] == "private, max-age=86400"
     assert viewer.get(tile).headers["cache-control"] == "private, no-cache"
     # after a new import the page asks for v=2, and an old page's v=1 tiles are not kept
     store.save_revision(dataclasses.replace(stored_campus, name="Renamed"), source="re-import")
     viewer.get(f"/campuses/{CAMPUS}/map")
-    assert fake_tiles.pages[-1]["tile_version"] == "2"
+    assert fake_tiles.pages[-1]["revision"] == 2
     assert viewer.get(tile, params={"v": "1"}).headers["cache-control"] == "private, no-cache"
     assert viewer.get(tile, params={"v": "2"}).headers["cache-control"] == "private, max-age=86400"
     assert viewer.get(tile, params={"v": "x" * 41}).status_code == 422
