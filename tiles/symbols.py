@@ -8,14 +8,17 @@ trauma kit), a diamond for a utility shutoff and a triangle for a hazard. The sh
 symbol's text colour, so it stays selectable text on paper.
 
 Mapnik reads markers from files only, so :func:`symbol_file` writes each distinct SVG once
-into a private temporary folder of this process and returns its path.
+into a private temporary folder of this process (removed when the process exits) and returns
+its path.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import math
 import os
+import shutil
 import tempfile
 import threading
 from pathlib import Path
@@ -83,6 +86,7 @@ def _symbol_folder() -> Path:
     with _lock:
         if _folder is None or not _folder.is_dir():
             _folder = Path(tempfile.mkdtemp(prefix="gridmap-symbols-"))
+            atexit.register(shutil.rmtree, _folder, ignore_errors=True)
         return _folder
 
 
