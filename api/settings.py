@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = Field(default=12 * 3600, gt=0)
     token_ttl_days: int | None = Field(
         default=365, description="default lifetime of new tokens; None: no expiry"
+    )
+    oidc_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key (32 url-safe base64 bytes) that encrypts the organisations' "
+        "OpenID Connect client secrets in the store; default: the key file oidc.key in data_dir, "
+        "made on first use. Every worker sharing one database needs the same key",
     )
 
     index_cache_size: int = Field(default=16, ge=1)
