@@ -45,7 +45,7 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 from pyproj import CRS, Transformer
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box, mapping
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
 
 from gridmap import grid as gridlib
@@ -181,6 +181,24 @@ def wrap_name(name: str, font_px: float, max_w: float) -> list[str]:
 # --- the campus, projected -----------------------------------------------------------------------
 
 
+_transformers = threading.local()
+
+
+def _transformer(source: str, target: str) -> Transformer:
+    """A pyproj transformer (x, y order), made once per pair and thread (making one costs
+    ~30 ms; one is not shared between threads)."""
+    cache: dict[tuple[str, str], Transformer] | None = getattr(_transformers, "cache", None)
+    if cache is None:
+        cache = _transformers.cache = {}
+    made = cache.get((source, target))
+    if made is None:
+        if len(cache) >= 32:
+            cache.clear()
+        made = cache[(source, target)] = Transformer.from_crs(
+            CRS.from_user_input(source), CRS.from_user_input(target), always_xy=True)
+    return made
+
+
 def _transform_xy(xy: NDArray[np.float64], transformer: Transformer) -> NDArray[np.float64]:
     x, y = transformer.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([np.asarray(x, dtype=float), np.asarray(y, dtype=float)])
@@ -236,6 +254,7 @@ def _room_label_texts(room: BaseGeometry, at: Point, number: str, name: str,
     """
     out: dict[str, str | float] = {}
     part = _largest_part(room)
+    shapely.prepare(part)
     minx, _, maxx, _ = part.bounds
     for z in style.STYLE_ZOOMS:
         res = ground_resolution(z, lat)
@@ -248,7 +267,7 @@ def _room_label_texts(room: BaseGeometry, at: Point, number: str, name: str,
                 return True
             hw, hh = (w / 2.0 + 1.5) * res, (h / 2.0 + 1.5) * res
             x, y = at.x + right * res, at.y - down * res
-            return bool(part.contains(box(x - hw, y - hh, x + hw, y + hh)))
+            return bool(shapely.contains(part, shapely.box(x - hw, y - hh, x + hw, y + hh)))
 
         num_w, num_h = text_width_px(number, n_px, True), n_px * 1.0
         show_number = bool(number) and fits(num_w, num_h)
@@ -380,13 +399,11 @@ class CampusFeatures:
         self.campus_id = campus.id
         self.srs = srs
         self.ordinals = frozenset(campus.ordinals)
-        wgs84, target, local = (CRS.from_epsg(4326), CRS.from_user_input(srs),
-                                CRS.from_user_input(campus.crs))
-        to_srs = Transformer.from_crs(wgs84, target, always_xy=True)
-        to_local = Transformer.from_crs(wgs84, local, always_xy=True)
-        local_to_srs = Transformer.from_crs(local, target, always_xy=True)
+        to_srs = _transformer("EPSG:4326", srs)
+        to_local = _transformer("EPSG:4326", campus.crs)
+        local_to_srs = _transformer(campus.crs, srs)
         ext = gridlib.extent(campus.grid)
-        centre_lon, centre_lat = Transformer.from_crs(local, wgs84, always_xy=True).transform(
+        centre_lon, centre_lat = _transformer(campus.crs, "EPSG:4326").transform(
             (ext.minx + ext.maxx) / 2.0, (ext.miny + ext.maxy) / 2.0)
         self.lat = float(centre_lat)
         self._layers: dict[tuple[str, int | None], list[_Feature]] = {}
