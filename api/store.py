@@ -45,9 +45,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
-    inspect,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +53,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 
 from api.audit import AuditWriter, clean_text
 from api.audit import utcnow as utcnow  # the store's clock, imported from here by callers
+from api.migrations import upgrade_to_head
 from gridmap import grid
 from gridmap.crs import LocalFrame
 from gridmap.errors import CampusNotFound, NotFound
@@ -474,7 +473,8 @@ class TtlCache(Generic[K, V]):
 
 
 class SqlCampusStore:
-    """:class:`CampusStore` on SQLAlchemy; opens (and creates) its tables on construction.
+    """:class:`CampusStore` on SQLAlchemy; on construction migrates its database to the
+    newest schema (creating it if empty, adopting one made before migrations).
 
     Reads on every request's path are cached for ``cache_ttl_s`` seconds (at most 1 s): a
     token or session by hash, and a campus's current revision. So a token revoked or a revision
@@ -492,8 +492,7 @@ class SqlCampusStore:
             raise ValueError("cache_ttl_s must be between 0 and 1 s: revocation must be prompt")
         self.url = url
         self.engine = _engine(url, echo=echo)
-        Base.metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        upgrade_to_head(self.engine)  # the schema: Alembic migrations, see api.migrations
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._tokens: TtlCache[str, TokenRecord | None] = TtlCache(cache_ttl_s, clock)
         self._browser_sessions: TtlCache[str, SessionRecord | None] = TtlCache(cache_ttl_s, clock)
@@ -901,14 +900,6 @@ def _engine(url: str, *, echo: bool) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Columns added since a store was created (``create_all`` adds tables, not columns)."""
-    columns = {c["name"] for c in inspect(engine).get_columns(AuditRow.__tablename__)}
-    if "count" not in columns:
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE audit_log ADD COLUMN count INTEGER NOT NULL DEFAULT 1"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,0 +1,258 @@
+"""The store's schema comes from Alembic migrations (``api/migrations``), on both backends.
+
+Migrating an empty database must give exactly the tables declared in code (Alembic's own
+``compare_metadata`` finds no difference); a database made by the previous release, holding a
+campus, a token, a session and audit rows, upgrades keeping every one of them; upgrading again
+changes nothing; and stores opening one new database at the same moment both work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, insert, inspect, text
+
+import api.migrations as migrations
+import api.store as store_module
+from api.settings import Settings
+from api.store import AuditEntry, Role, SqlCampusStore, utcnow
+from gridmap import grid
+from gridmap.crs import LocalFrame
+from gridmap.model import Campus
+from tests.conftest import stored_bytes
+
+
+@pytest.fixture
+def url(settings: Settings) -> str:
+    """A fresh, empty database: a SQLite file or a PostgreSQL schema of its own."""
+    return settings.resolved_database_url
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[Engine]:
+    e = store_module._engine(url, echo=False)
+    yield e
+    e.dispose()
+
+
+def _differences(conn: Connection) -> list[Any]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(context, migrations.schema_metadata()))
+
+
+def _at(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return migrations.current(conn)
+
+
+def test_history_is_one_line_from_the_previous_release() -> None:
+    scripts = ScriptDirectory(str(migrations.SCRIPT_LOCATION))
+    chain = [s.revision for s in scripts.walk_revisions()]  # head first
+    assert chain[-1] == "0001"
+    assert migrations.head() == chain[0]
+    files = {p.stem.split("_", 1)[0] for p in (migrations.SCRIPT_LOCATION / "versions").glob(
+        "[0-9]*.py")}
+    assert set(chain) == files  # every file is on the line, none beside it
+
+
+def test_empty_database_migrates_to_the_schema_declared_in_code(url: str, engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert inspect(conn).get_table_names() == []
+    SqlCampusStore(url).close()
+    assert _at(engine) == migrations.head()
+    with engine.connect() as conn:
+        assert _differences(conn) == []
+        tables = set(inspect(conn).get_table_names())
+    assert tables == set(migrations.schema_metadata().tables) | {"alembic_version"}
+
+
+def test_create_all_and_migrations_agree_both_ways(url: str, engine: Engine) -> None:
+    """The comparison is not blind: a table missing from the database is a difference."""
+    SqlCampusStore(url).close()
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE imagery"))
+        assert [d[0] for d in _differences(conn)] == ["add_table"]
+
+
+def _previous_release_database(engine: Engine, campus: Campus, *, audit_count: bool) -> None:
+    """What the previous release left: its tables (revision 0001), no ``alembic_version``,
+    a published campus, a token with a session, and audit rows, written in plain SQL."""
+    with engine.begin() as conn:
+        migrations.upgrade_connection(conn, "0001")
+        conn.execute(text("DROP TABLE alembic_version"))
+        if not audit_count:  # the release before it had no count column
+            conn.execute(text("ALTER TABLE audit_log DROP COLUMN count"))
+    now = utcnow()
+    box = grid.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO campuses (id, name, current_revision, created_at, updated_at) "
+            "VALUES (:id, :name, 1, :now, :now)"), {"id": campus.id, "name": campus.name,
+                                                   "now": now})
+        conn.execute(text(
+            "INSERT INTO revisions (campus_id, number, created_at, source, source_digest, "
+            "feature_count, published, min_lon, min_lat, max_lon, max_lat) VALUES "
+            "(:c, 1, :now, 'previous release', NULL, 0, :t, :a, :b, :x, :y)"),
+            {"c": campus.id, "now": now, "t": True, "a": box[0], "b": box[1], "x": box[2],
+             "y": box[3]})
+        rows = list(store_module._feature_rows(campus, 1))
+        conn.execute(insert(store_module.FeatureRow), rows)
+        conn.execute(text("UPDATE revisions SET feature_count = :n"), {"n": len(rows)})
+        conn.execute(text(
+            "INSERT INTO tokens (id, name, role, token_hash, created_at, expires_at, revoked_at, "
+            "campuses) VALUES ('tok_old', 'cad', 'viewer', :h, :now, NULL, NULL, NULL)"),
+            {"h": "ab" * 32, "now": now})
+        conn.execute(text(
+            "INSERT INTO sessions (session_hash, token_id, created_at, expires_at, revoked_at) "
+            "VALUES (:h, 'tok_old', :now, :later, NULL)"),
+            {"h": "cd" * 32, "now": now, "later": now + timedelta(hours=8)})
+        columns = "ts, token_id, token_name, action, campus_id, detail, client"
+        for i in range(3):
+            conn.execute(text(
+                f"INSERT INTO audit_log ({columns}) VALUES "
+                f"(:ts, 'tok_old', 'cad', 'lookup', :c, :d, '10.0.0.1')"),
+                {"ts": now + timedelta(seconds=i), "c": campus.id, "d": f"q=room {i}"})
+
+
+@pytest.mark.parametrize("audit_count", [True, False], ids=["previous", "before-counts"])
+def test_previous_release_database_upgrades_keeping_its_data(
+    url: str, engine: Engine, campus: Campus, audit_count: bool
+) -> None:
+    _previous_release_database(engine, campus, audit_count=audit_count)
+    assert _at(engine) is None
+    store = SqlCampusStore(url)
+    try:
+        assert _at(engine) == migrations.head()
+        assert store.campus(campus.id) == campus
+        assert store.current_revision(campus.id) == 1
+        assert [c.id for c in store.list_campuses()] == [campus.id]
+        token = store.token_by_hash("ab" * 32)
+        assert token is not None and token.name == "cad" and token.role is Role.VIEWER
+        session = store.session_by_hash("cd" * 32)
+        assert session is not None and session.token == token
+        log = store.audit_log(campus_id=campus.id)
+        assert [(e.detail, e.count, e.client) for e in log] == [
+            (f"q=room {i}", 1, "10.0.0.1") for i in (2, 1, 0)]
+        # and it works as a store of this release: a new revision, a new audit row
+        assert store.save_revision(campus, source="after upgrade").number == 2
+        store.audit(AuditEntry(utcnow(), "lookup", campus_id=campus.id, count=4))
+        assert store.audit_log(campus_id=campus.id, limit=1)[0].count == 4
+    finally:
+        store.close()
+    with engine.connect() as conn:
+        assert _differences(conn) == []
+
+
+def test_upgrading_again_changes_nothing(
+    url: str, engine: Engine, campus: Campus
+) -> None:
+    store = SqlCampusStore(url)
+    store.save_revision(campus, source="tests")
+    store.add_token(token_id="t1", name="x", role=Role.ADMIN, token_hash="ef" * 32,
+                    expires_at=None)
+    before = stored_bytes(store)
+    store.close()
+    migrations.upgrade_to_head(engine)
+    again = SqlCampusStore(url)
+    try:
+        assert stored_bytes(again) == before
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [
+                (migrations.head(),)]
+    finally:
+        again.close()
+
+
+def test_stores_opening_one_new_database_at_once_both_work(url: str, engine: Engine) -> None:
+    """Threads of one process, each with its own store (and engine) on the same database."""
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def open_and_write(name: str) -> None:
+        try:
+            barrier.wait(timeout=30)
+            s = SqlCampusStore(url)
+            try:
+                s.add_token(token_id=name, name=name, role=Role.VIEWER,
+                            token_hash=name.encode().hex().ljust(64, "0"), expires_at=None)
+            finally:
+                s.close()
+        except BaseException as e:  # reported below, in the test's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_and_write, args=(f"w{i}",)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert _at(engine) == migrations.head()
+    with engine.connect() as conn:
+        assert sorted(r[0] for r in conn.execute(text("SELECT id FROM tokens"))) == [
+            "w0", "w1", "w2"]
+
+
+def _open_in_process(url: str, name: str, barrier: Any) -> None:
+    barrier.wait(timeout=60)
+    s = SqlCampusStore(url)
+    try:
+        s.add_token(token_id=name, name=name, role=Role.VIEWER,
+                    token_hash=name.encode().hex().ljust(64, "0"), expires_at=None)
+    finally:
+        s.close()
+
+
+def test_two_processes_opening_one_new_sqlite_file_at_once_both_work(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "gridmap.db"
+    url = f"sqlite:///{path}"
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    workers = [context.Process(target=_open_in_process, args=(url, f"p{i}", barrier))
+               for i in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    engine = store_module._engine(url, echo=False)
+    try:
+        assert _at(engine) == migrations.head()
+        with engine.connect() as conn:
+            assert sorted(r[0] for r in conn.execute(text("SELECT id FROM tokens"))) == [
+                "p0", "p1"]
+            assert _differences(conn) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All of an upgrade is one transaction: a failure in 0002 undoes what 0001 made."""
+    from alembic.operations import Operations
+
+    real = Operations.create_table
+    made: list[str] = []
+
+    def failing(self: Operations, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "imagery":
+            raise OSError("disk unplugged")
+        made.append(name)
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(Operations, "create_table", failing)
+    with pytest.raises(OSError, match="disk unplugged"):
+        migrations.upgrade_to_head(engine)
+    assert "campuses" in made  # 0001 really ran before the failure
+    assert _at(engine) is None
+    with engine.connect() as conn:
+        assert inspect(conn).get_table_names() == []
