@@ -157,3 +157,15 @@ class ImageryTooLarge(ImageryError, PayloadTooLarge):
 
 class NoImagery(NotFound):
     """The campus has no imagery attached."""
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+class JobNotFound(NotFound):
+    """No job with this id, or one of a campus the caller may not see."""
+
+
+class JobConflict(GridmapError):
+    """A job is not in a state that allows this (cancelling a running job, the file of a job
+    not done)."""
