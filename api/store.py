@@ -71,8 +71,17 @@ _SAVE_ATTEMPTS = 3
 
 
 class Role(StrEnum):
+    """A person's or integration's role in its organisation (see :mod:`api.authz`)."""
+
     ADMIN = "admin"
-    VIEWER = "viewer"
+    EDITOR = "editor"
+    DISPATCHER = "dispatcher"
+    OFFICER = "officer"
+    VIEWER = "officer"  # the previous release's read-only role: an alias of OFFICER
+
+    @classmethod
+    def _missing_(cls, value: object) -> Role | None:
+        return cls.OFFICER if value == "viewer" else None  # tokens stored as "viewer"
 
 
 # --- value objects returned by the store ----------------------------------------------------
