@@ -89,6 +89,22 @@ class Settings(BaseSettings):
         description="at most this many audit entries wait in memory (a SIGKILL loses no more)",
     )
 
+    # durable jobs (api.jobs): books, packages and imports queued in the store's database
+    job_workers: int = Field(
+        default=1, ge=0, le=32,
+        description="job worker threads in each API process (0: none; the jobs wait for a "
+        "process that has some)")
+    job_lease_s: float = Field(
+        default=60.0, ge=1.0, le=3600.0, allow_inf_nan=False,
+        description="how long a claimed job is a worker's without it renewing the lease: a "
+        "job whose worker died is taken up again after this")
+    job_max_attempts: int = Field(
+        default=3, ge=1, le=20,
+        description="claims of one job before it is failed (its workers kept dying)")
+    job_poll_interval_s: float = Field(
+        default=1.0, gt=0.0, le=60.0, allow_inf_nan=False,
+        description="how often an idle worker looks for jobs queued by other processes")
+
     # refusals and sign-in attempts
     login_failures_burst: int = Field(
         default=10, ge=1, description="failed sign-ins one client address may make at once",
