@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.audit import AuditUnavailable
 from gridmap.errors import (
     CampusNotFound,
+    Conflict,
     Forbidden,
     GridmapError,
     ImageryError,
@@ -67,6 +68,7 @@ STATUS_CODES: dict[type[Exception], int] = {
     JobConflict: 409,
     Unauthenticated: 401,
     Forbidden: 403,
+    Conflict: 409,
     PayloadTooLarge: 413,
     FeatureUnavailable: 503,
     AuditUnavailable: 503,

@@ -114,6 +114,19 @@ class Forbidden(GridmapError):
     """The credentials are valid but do not grant access to this resource."""
 
 
+class Conflict(GridmapError):
+    """The request conflicts with the stored state (another change came first)."""
+
+
+class RevisionConflict(Conflict):
+    """A publish expected another revision to be current than the one that is: someone
+    published meanwhile. Nothing was changed."""
+
+
+class AlreadyCurrent(Conflict):
+    """The revision asked to be published is the current one already."""
+
+
 class PayloadTooLarge(GridmapError, ValueError):
     """An upload or request body exceeds the configured limit."""
 
