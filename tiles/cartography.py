@@ -9,8 +9,9 @@ order of the layers below, so what comes first wins a contested spot):
 
 1. room numbers (with room numbers and names laid out as one block centred on the point lookup
    answers with, the number on top, wherever number and name fit the room);
-2. building letters and names: at the footprint's middle up to z18, repeated along the outside
-   of the walls from z19 (so a building's letter shows at every zoom, on every screenful);
+2. building letters and names: in the footprint up to z17 (placed first there), above the north
+   wall and below the south wall from z18, outside the plan (a building's letter and name show
+   at every zoom);
 3. exterior doors, a red disc with the painted number;
 4. safety symbols (AED, trauma kit, Knox box, shutoffs, fire alarm panel, stairs, ...): drawn on
    their point when that is free, else moved beside it (at most two symbol widths away),
@@ -656,7 +657,7 @@ def _label_styles(z: int, overview: bool) -> list[str]:
     b_label = {"fill": _c(style.BUILDING_LABEL_COLOUR), "halo_fill": _c(style.BUILDING_LABEL_HALO),
                "halo_radius": halo, "allow_overlap": "false"}
     with_name = z >= style.MIN_ZOOM_BUILDING_NAMES
-    if z <= 18 or overview:
+    if z < style.MIN_ZOOM_BUILDING_SIDES or overview:
         name = (f"<Format {_attrs(face_name=style.FONT_BOLD, size=b_name)}>'&#10;' + [name]"
                 "</Format>")
         # the letter alone when letter and name do not fit among the neighbours
@@ -781,7 +782,8 @@ def _layers_for(view: MapView, names: Sequence[str]) -> list[str]:
     """The layers ``view`` draws, in drawing (and label priority) order."""
     z = view.zoom
     names = list(names)
-    if style_zoom(z) <= 18 and "building_labels" in names and "room_numbers" in names:
+    if (style_zoom(z) < style.MIN_ZOOM_BUILDING_SIDES and "building_labels" in names
+            and "room_numbers" in names):
         # zoomed out, a building's letter and name come first: they must show at every zoom
         names.remove("building_labels")
         names.insert(names.index("room_numbers"), "building_labels")
@@ -828,7 +830,7 @@ def _build_map(features: CampusFeatures, view: MapView,
         layer.styles.append("campus_dot")
         m.layers.append(layer)
         return m
-    sides = style_zoom(view.zoom) > 18 and not overview
+    sides = style_zoom(view.zoom) >= style.MIN_ZOOM_BUILDING_SIDES and not overview
     for name in _layers_for(view, layer_names):
         source = ("building_sides" if name == "building_labels" and sides
                   else "room_labels" if name in _ROOM_LABEL_LAYERS else name)

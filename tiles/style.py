@@ -131,6 +131,9 @@ MIN_ZOOM_SYMBOL_MOVES = 18
 #: Indoor equipment (AED, trauma kit, panels, stairs) from this zoom; Knox boxes, shutoffs,
 #: hazards, rally points and staging areas at every zoom.
 MIN_ZOOM_INDOOR_AMENITIES = 17
+#: From this zoom a building's letter and name sit outside it, above its north wall and below
+#: its south wall, leaving the plan to the rooms and symbols; below, in its middle.
+MIN_ZOOM_BUILDING_SIDES = 18
 #: Building letter and name are drawn at every zoom; the name from this zoom (letter only below).
 MIN_ZOOM_BUILDING_NAMES = 16
 
