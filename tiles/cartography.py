@@ -68,8 +68,9 @@ _EARTH = 2.0 * math.pi * 6378137.0
 MAX_NAME_LINES = 3
 #: A text line's height in em (DejaVu Sans' ascent plus descent, and Mapnik's leading).
 LINE_HEIGHT = 1.2
-#: Label buffer around a tile (pixels at 1x): labels crossing a tile edge are drawn by both.
-BUFFER_PX = 128
+#: Label buffer around a tile (pixels at 1x): a label crossing a tile edge is drawn by both
+#: tiles when its point lies within this of each (half the longest label: a building's name).
+BUFFER_PX = 192
 #: Grid lines are densified to this many vertices per cell edge before projecting.
 _GRID_DENSIFY_PER_CELL = 8
 #: Amenities drawn on the campus overview (the map with no level): what responders need outside.
@@ -816,7 +817,7 @@ def _build_map(features: CampusFeatures, view: MapView,
     overview = view.ordinal is None
     mapnik.load_map_from_string(m, style_xml(style_zoom(view.zoom), overview))
     m.srs = features.srs
-    m.buffer_size = BUFFER_PX if view.purpose == "tile" else 0
+    m.buffer_size = round(BUFFER_PX * view.scale_factor) if view.purpose == "tile" else 0
     if view.imagery is not None:
         layer = mapnik.Layer("imagery", "epsg:3857")
         layer.datasource = mapnik.Datasource(type="gdal", file=str(view.imagery))
