@@ -22,6 +22,7 @@ from gridmap.lookup.phrasing import (
     POSSESSIVE,
     SMALL_WORDS_ABROAD,
     STOP_WORDS,
+    has_digit,
     key,
     without_filler,
 )
@@ -90,7 +91,7 @@ class ContextWords:
         words = text.split()
         for i, w in enumerate(words):
             # "E003 bis", "B015 a": a short word after a number is its suffix
-            suffix = bool(kept) and any(ch.isdigit() for ch in kept[-1]) and len(w) <= 3
+            suffix = bool(kept) and has_digit(kept[-1]) and len(w) <= 3
             letter = len(w) == 1 and w.isalpha()
             nxt = words[i + 1] if i + 1 < len(words) else ""
             if w.isalpha() and len(w) <= 3 and nxt[:1].isdigit():
@@ -107,13 +108,12 @@ class ContextWords:
         """A single letter is a wing or building ("a 214", "building c"), else a word."""
         before = words[i - 1] if i > 0 else ""
         after = words[i + 1] if i + 1 < len(words) else ""
-        return (any(ch.isdigit() for ch in after) or before in ("building", "bldg", "wing",
-                                                                   "block")
+        return (has_digit(after) or before in ("building", "bldg", "wing", "block")
                 or (w in self.lexicon.buildings_by_word and not before and not after)
                 or w in self.lexicon.name_letters)
 
     def _known_word(self, word: str) -> bool:
-        if any(ch.isdigit() for ch in word) or len(word) == 1 or word == "#":
+        if has_digit(word) or len(word) == 1 or word == "#":
             return True
         lex = self.lexicon
         w = key(word)

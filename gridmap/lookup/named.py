@@ -19,6 +19,7 @@ from gridmap.lookup.phrasing import (
     ROOM_KINDS,
     STOP_WORDS,
     key,
+    letters_in,
     stem,
 )
 from gridmap.lookup.scores import (
@@ -102,7 +103,7 @@ class NamedReadings:
         if b_id is not None:
             hits.others.append(self.candidates.building(b_id, EXACT))
             return
-        if sum(ch.isalpha() for ch in bare) < 4:
+        if letters_in(bare) < 4:
             return
         said = frozenset(key(bare).split()) - BUILDING_KIND_WORDS - STOP_WORDS
         if said:
@@ -118,7 +119,7 @@ class NamedReadings:
                 lex.building_names[i][1], min(float(score), FUZZY_NAME_CEILING)))
 
     def names(self, q: str, building_id: str | None, hits: Hits) -> None:
-        if sum(ch.isalpha() for ch in q) < 3:
+        if letters_in(q) < 3:
             return
         lex = self.lexicon
         # a restroom asked for is weighed by whom it serves (see restrooms), never by a

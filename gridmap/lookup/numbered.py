@@ -22,6 +22,7 @@ from gridmap.lookup.phrasing import (
     NUMBER_WORDS,
     ROOM,
     ZONELESS,
+    has_digit,
     key,
     loose_number,
     name_parts,
@@ -54,7 +55,7 @@ class NumberedReadings:
                                                (ext.miny + ext.maxy) / 2)
 
     def coordinates(self, q: str, hits: Hits) -> None:
-        if not any(ch.isdigit() for ch in q):
+        if not has_digit(q):
             return  # every coordinate and USNG reference holds digits
         said = said_coordinates(q)
         if said is not None:
@@ -215,7 +216,7 @@ class NumberedReadings:
         if len(tokens) < 2 or (cell is not None and cell.group("said")):
             return
         for i, token in enumerate(tokens):
-            if not any(ch.isdigit() for ch in token):
+            if not has_digit(token):
                 continue
             after = tokens[i + 1] if i + 1 < len(tokens) else ""
             if after.isalpha() and len(after) <= 3 and normalise_number(

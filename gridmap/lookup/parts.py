@@ -26,7 +26,9 @@ from gridmap.lookup.phrasing import (
     NEAR_BARE,
     PLACE_AFTER_CONTEXT,
     QUERY_WORDS,
+    has_digit,
     key,
+    letters_in,
     without_filler,
 )
 from gridmap.lookup.policy import ResultPolicy
@@ -77,7 +79,7 @@ class PartReadings:
             if amenity_kind(what) is None:
                 continue
             place = " ".join(words[k:])
-            if any(ch.isdigit() for ch in place):
+            if has_digit(place):
                 return None
             m = re.match(rf"^(?P<what>{re.escape(what)}) (?P<place>.+)$", f"{what} {place}")
             return self._nearest_of(query, m, limit) if m else None
@@ -135,12 +137,12 @@ class PartReadings:
         """"chem prep room": when the whole says nothing, the longest run of its words that
         names something, offered as a partial match to confirm (never found)."""
         words = self.reader.context.without_context(without_filler(q)).split()
-        if any(ch.isdigit() for ch in q) or len(words) > MAX_PART_WORDS:
+        if has_digit(q) or len(words) > MAX_PART_WORDS:
             return []  # "gym door seven": another building's door 7 is no part of it
         for size in range(len(words) - 1, 0, -1):
             for start in range(len(words) - size + 1):
                 part = " ".join(words[start:start + size])
-                if sum(ch.isalpha() for ch in part) < 4 or part in QUERY_WORDS \
+                if letters_in(part) < 4 or part in QUERY_WORDS \
                         or part in GROUNDS_WORDS or part in AMENITY_WORDS \
                         or part in self.lexicon.buildings_by_word:
                     continue  # a kind or a building alone is not what was asked

@@ -216,6 +216,16 @@ def key(text: str) -> str:
     return utils.default_process(fold(text).replace("'", ""))
 
 
+def has_digit(text: str) -> bool:
+    """``text`` holds a digit (a number, a cell, a coordinate)."""
+    return any(map(str.isdigit, text))
+
+
+def letters_in(text: str) -> int:
+    """How many letters ``text`` holds."""
+    return sum(map(str.isalpha, text))
+
+
 def stem(word: str) -> str:
     """Plural and possessive said alike: "nurses" ~ "nurse", "concessions" ~ "concession"."""
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
