@@ -116,6 +116,7 @@ class CampusLexicon:
         self.building_names = [
             (key(p), b.id)
             for b in campus.buildings for p in (*name_parts(b.name), *b.aliases)]
+        self.building_name_texts = [text for text, _ in self.building_names]
         # building names by their words, and by the starts of their words ("tech" of
         # "Technology Center"), as indexes into building_names
         by_word: dict[str, set[int]] = {}
@@ -190,6 +191,9 @@ class CampusLexicon:
             if len(w) >= _STEM_LENGTH:
                 self._name_words_by_stem.setdefault(w[:_STEM_LENGTH], []).append(w)
         self.names_with_prefix = {w: frozenset(v) for w, v in with_prefix.items()}
+        self._names_holding = {w: self.names_with_word.get(w, _NO_NAMES)
+                               | self.names_with_prefix.get(w, _NO_NAMES)
+                               for w in (*self.names_with_word, *self.names_with_prefix)}
         self.vocabulary = self._vocabulary()
         # single letters that are words of names ("Pre-K Classroom"), not articles
         self.name_letters = frozenset(
@@ -246,8 +250,7 @@ class CampusLexicon:
 
     def names_holding(self, word: str) -> frozenset[int]:
         """Indexes of the names holding ``word``, or a word it is the start of ("chem")."""
-        return self.names_with_word.get(word, _NO_NAMES) | self.names_with_prefix.get(
-            word, _NO_NAMES)
+        return self._names_holding.get(word, _NO_NAMES)
 
     def names_with_alike(self, said: str) -> frozenset[int]:
         """Indexes of the names holding ``said``, a typo of it, or a word sharing its stem

@@ -111,8 +111,7 @@ class NamedReadings:
             owners = lex.buildings_holding(said)
             if len(owners) == 1:
                 hits.others.append(self.candidates.building(owners.pop(), UNIQUE_WORD_SCORE))
-        choices = [text for text, _ in lex.building_names]
-        for _, score, i in process.extract(key(bare), choices,
+        for _, score, i in process.extract(key(bare), lex.building_name_texts,
                                            scorer=fuzz.ratio, limit=3,
                                            score_cutoff=85):
             hits.others.append(self.candidates.building(
