@@ -1,0 +1,229 @@
+"""Drafts, publishing, rollback and walk-through verification, on both store backends.
+
+Two editors publishing at once are raced deterministically: each holds at the store's
+``before_flip`` hook (after its checks, before its write) until both are there, then both
+flip; exactly one wins and the other gets a conflict naming both revisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from api.errors import InvalidParameter
+from api.store import SqlCampusStore
+from api.store_publish import Publishing, one_year_after, publishing
+from gridmap.errors import AlreadyCurrent, CampusNotFound, NotFound, RevisionConflict, Unservable
+from gridmap.model import Campus
+from tests.conftest import stored_bytes
+
+
+def _renamed(campus: Campus, name: str) -> Campus:
+    office = next(u for u in campus.units if u.number == "101")
+    return dataclasses.replace(campus, units=tuple(
+        dataclasses.replace(u, name=name) if u.id == office.id else u for u in campus.units))
+
+
+@pytest.fixture
+def drafts(store: SqlCampusStore, campus: Campus) -> Publishing:
+    """Revision 1 published; revisions 2 and 3 drafts (room 101 renamed in each)."""
+    store.save_revision(campus, source="tests")
+    store.save_revision(_renamed(campus, "Front Office"), source="tests", publish=False)
+    store.save_revision(_renamed(campus, "Welcome Desk"), source="tests", publish=False)
+    return publishing(store)
+
+
+def test_a_draft_is_not_served_until_published(store: SqlCampusStore, drafts: Publishing,
+                                               campus: Campus) -> None:
+    assert store.current_revision(campus.id) == 1
+    assert [(r.number, r.published) for r in store.revisions(campus.id)] == \
+        [(1, True), (2, False), (3, False)]
+    result = drafts.publish(campus.id, 2, expect_current=1)
+    assert (result.number, result.previous) == (2, 1)
+    assert store.current_revision(campus.id) == 2
+    assert store.campus(campus.id).units == store.campus(campus.id, 2).units
+    assert [s.name for s in store.list_campuses()] == [campus.name]
+    assert store.revision_info(campus.id, 2).published  # type: ignore[union-attr]
+
+
+def test_bad_publishes_change_nothing(store: SqlCampusStore, drafts: Publishing,
+                                     campus: Campus) -> None:
+    before = stored_bytes(store)
+    with pytest.raises(NotFound, match="no revision 9"):
+        drafts.publish(campus.id, 9, expect_current=1)
+    with pytest.raises(CampusNotFound):
+        drafts.publish("nowhere", 1, expect_current=None)
+    with pytest.raises(AlreadyCurrent, match="already current"):
+        drafts.publish(campus.id, 1, expect_current=1)
+    with pytest.raises(RevisionConflict) as conflict:
+        drafts.publish(campus.id, 2, expect_current=3)
+    assert "revision 3" in conflict.value.user_message
+    assert "revision 1 is" in conflict.value.user_message
+    with pytest.raises(InvalidParameter, match="not an earlier published"):
+        drafts.publish(campus.id, 2, expect_current=1, rollback=True)  # a draft
+
+    def unservable(_campus: Campus) -> None:
+        raise Unservable("campus test: a door at nan")
+
+    with pytest.raises(Unservable):
+        drafts.publish(campus.id, 2, expect_current=1, check=unservable)
+    assert stored_bytes(store) == before
+    assert store.current_revision(campus.id) == 1
+
+
+def test_rollback_republishes_an_earlier_revision(store: SqlCampusStore, drafts: Publishing,
+                                                  campus: Campus) -> None:
+    drafts.publish(campus.id, 3, expect_current=1)
+    with pytest.raises(RevisionConflict):
+        drafts.publish(campus.id, 1, expect_current=2, rollback=True)
+    result = drafts.publish(campus.id, 1, expect_current=3, rollback=True)
+    assert result.line() == f"{campus.id}: rolled back to revision 1 (was 3)"
+    assert store.current_revision(campus.id) == 1
+    # the draft never published stays a draft; rolling "back" to it is refused
+    with pytest.raises(InvalidParameter):
+        drafts.publish(campus.id, 2, expect_current=1, rollback=True)
+
+
+def test_a_first_draft_is_published_expecting_none(store: SqlCampusStore,
+                                                   campus: Campus) -> None:
+    store.save_revision(campus, source="tests", publish=False)
+    assert store.list_campuses() == []
+    with pytest.raises(CampusNotFound):
+        store.current_revision(campus.id)
+    with pytest.raises(RevisionConflict, match="expected revision 1"):
+        publishing(store).publish(campus.id, 1, expect_current=1)
+    publishing(store).publish(campus.id, 1, expect_current=None)
+    assert store.current_revision(campus.id) == 1
+
+
+def _race(pub: Publishing, campus_id: str, numbers: tuple[int, int], expect: int
+          ) -> list[Any]:
+    """Publish both revisions at once, each expecting ``expect``; each one's outcome."""
+    both_checked = threading.Barrier(2, timeout=30)
+    pub.before_flip = lambda *_: both_checked.wait()
+    outcomes: list[Any] = [None, None]
+
+    def run(i: int) -> None:
+        try:
+            outcomes[i] = pub.publish(campus_id, numbers[i], expect_current=expect)
+        except Exception as exc:  # the outcome is the assertion
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    pub.before_flip = None
+    return outcomes
+
+
+def test_two_editors_publishing_at_once(store: SqlCampusStore, drafts: Publishing,
+                                        campus: Campus) -> None:
+    outcomes = _race(drafts, campus.id, (2, 3), expect=1)
+    conflicts = [o for o in outcomes if isinstance(o, RevisionConflict)]
+    winners = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(conflicts) == 1 and len(winners) == 1, outcomes
+    winner = winners[0].number
+    loser = 5 - winner
+    message = conflicts[0].user_message
+    assert f"cannot publish revision {loser}" in message
+    assert f"revision {winner} is" in message and "expected revision 1" in message
+    assert store.current_revision(campus.id) == winner
+    assert {r.number for r in store.revisions(campus.id) if r.published} == {1, winner}
+
+
+def test_two_stores_on_one_database(settings: Any, drafts: Publishing, campus: Campus) -> None:
+    """Another process's store (another API worker) races the same way."""
+    other = SqlCampusStore(settings.resolved_database_url)
+    try:
+        pub_a, pub_b = drafts, publishing(other)
+        ready = threading.Barrier(2, timeout=30)
+        pub_a.before_flip = pub_b.before_flip = lambda *_: ready.wait()
+        outcomes: list[Any] = [None, None]
+
+        def run(i: int, pub: Publishing, number: int) -> None:
+            try:
+                outcomes[i] = pub.publish(campus.id, number, expect_current=1)
+            except Exception as exc:
+                outcomes[i] = exc
+
+        threads = [threading.Thread(target=run, args=(0, pub_a, 2)),
+                   threading.Thread(target=run, args=(1, pub_b, 3))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(type(o).__name__ for o in outcomes) == ["PublishResult",
+                                                               "RevisionConflict"]
+    finally:
+        other.close()
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+def test_verification_records_and_status(store: SqlCampusStore, stored_campus: Campus) -> None:
+    pub = publishing(store)
+    cid = stored_campus.id
+    today = date(2026, 11, 30)
+    status = pub.status(cid)
+    assert status.latest is None and status.overdue(today)
+    assert status.to_dict(today)["line"] == "never verified"
+
+    a = pub.add_verification(cid, verified_on=date(2026, 9, 1), verified_by="J. Roe",
+                             organisation="Okemos PD", checklist=["doors", "Knox box"],
+                             notes="door 3 sticks", building="A", recorded_by="test",
+                             today=today)
+    assert a.due_on == date(2027, 9, 1) and a.building_id == "A"
+    status = pub.status(cid)
+    assert status.unverified_buildings == ("B",) and status.overdue(today)
+
+    whole = pub.add_verification(cid, verified_on=date(2026, 1, 10), verified_by="K. Doe",
+                                 organisation="Fire District 2", checklist=["hydrants"],
+                                 recorded_by="test", today=today)
+    status = pub.status(cid)
+    # building B counts from the campus-wide walk in January: the campus is as old as that
+    assert status.unverified_buildings == ()
+    assert status.latest == whole and not status.overdue(today)
+    assert status.overdue(date(2027, 1, 11))
+    assert status.to_dict(today)["line"] == "verified on 2026-01-10 by K. Doe (Fire District 2)"
+    assert [v.id for v in pub.verifications(cid)] == [a.id, whole.id]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"verified_by": " "}, "names who walked it"),
+    ({"verified_on": date(2027, 1, 1)}, "in the future"),
+    ({"due_on": date(2026, 1, 1)}, "not after the walk-through"),
+    ({"building": "Z"}, "no building 'Z' \\(its buildings: A, B\\)"),
+    ({"checklist": ["x"] * 101}, "at most 100"),
+])
+def test_bad_verifications_store_nothing(store: SqlCampusStore, stored_campus: Campus,
+                                         change: dict[str, Any], message: str) -> None:
+    before = stored_bytes(store)
+    fields: dict[str, Any] = {"verified_on": date(2026, 6, 1), "verified_by": "J. Roe",
+                              "organisation": "Okemos PD", "checklist": ["doors"],
+                              "recorded_by": "test", "today": date(2026, 11, 30)}
+    with pytest.raises((InvalidParameter, NotFound), match=message):
+        publishing(store).add_verification(stored_campus.id, **{**fields, **change})
+    with pytest.raises(CampusNotFound):
+        publishing(store).add_verification("nowhere", **fields)
+    assert stored_bytes(store) == before
+
+
+def test_campus_file_date_counts_until_a_record(store: SqlCampusStore, campus: Campus) -> None:
+    dated = dataclasses.replace(campus, meta={"verified_on": "2026-08-14"})
+    store.save_revision(dated, source="tests")
+    status = publishing(store).status(campus.id)
+    assert status.latest is not None
+    assert status.latest.verified_on == date(2026, 8, 14)
+    assert status.to_dict(date(2026, 9, 1))["line"] == "verified on 2026-08-14"
+
+
+def test_one_year_after() -> None:
+    assert one_year_after(date(2024, 2, 29)) == date(2025, 2, 28)
+    assert one_year_after(date(2025, 3, 1)) - date(2025, 3, 1) == timedelta(days=365)
