@@ -698,3 +698,54 @@ def organisation_of(directory: PersonDirectory, org_id: str) -> Organisation:
 __all__ = ["LOGIN_COOKIE", "InvalidOidcConfig", "OidcConfig", "OidcStore",
            "PendingLogin", "PersonDirectory", "ProviderCache", "SecretBox", "SignInRefused",
            "SignedIn", "admit", "finish_login", "start_login", "validate_id_token"]
+
+
+# --- the CLI: gridmap org oidc ORG ... --------------------------------------------------------
+
+
+def cmd_org_oidc(args: Any, settings: Settings, store: Any) -> int:
+    """``gridmap org oidc ORG --issuer URL --client-id ID --client-secret-file FILE
+    [--allowed-domain DOMAIN]``, or ``--remove``. The secret is read from a file (``-``: stdin),
+    never from the command line (it would show in ``ps`` and shell history), and never
+    printed."""
+    import sys
+
+    from api.store_identity import identity
+
+    org = identity(store).find_org(args.org)
+    oidc_store = OidcStore(store.engine, SecretBox.from_settings(settings))
+    if args.remove:
+        removed = oidc_store.delete_config(org.id)
+        print(f"{org.name} ({org.id}): single sign-on "
+              + ("removed" if removed else "was not set"))
+        return 0
+    if not args.issuer or not args.client_id:
+        raise InvalidOidcConfig("--issuer and --client-id are needed (or --remove)")
+    secret: str | None = None
+    if args.client_secret_file:
+        if args.client_secret_file == "-":
+            secret = sys.stdin.readline()
+        else:
+            try:
+                secret = Path(args.client_secret_file).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise InvalidOidcConfig(f"cannot read the client secret file "
+                                        f"{args.client_secret_file}: {exc}") from exc
+    config = oidc_store.set_config(
+        org.id, issuer=args.issuer, client_id=args.client_id, client_secret=secret,
+        allowed_domain=args.allowed_domain, actor=f"cli:{os.environ.get('USER', '?')}")
+    store.audit(_cli_audit(org.id, config))
+    print(f"{org.name} ({org.id}): single sign-on with {config.issuer}, client "
+          f"{config.client_id}, email domain {config.allowed_domain or 'any'}; client secret "
+          + ("replaced" if secret is not None else "kept"))
+    print(f"sign-in page: /login/oidc/{org.id}; register this redirect URI at the provider: "
+          "https://<this server>/login/oidc/callback")
+    return 0
+
+
+def _cli_audit(org_id: str, config: OidcConfig) -> Any:
+    from api.store import AuditEntry
+
+    return AuditEntry(ts=utcnow(), action="oidc_set", token_name=config.updated_by,
+                      detail=f"org {org_id}: issuer {config.issuer}, client {config.client_id}, "
+                      f"domain {config.allowed_domain or 'any'}", client="cli")
