@@ -58,8 +58,9 @@ CREDENTIAL_PARAMS = frozenset({
     "auth", "authorization", "bearer", "session", "session_id", "sessionid", "id_token",
     "refresh_token", "jwt", "password", "passwd", "secret", "gridmap_session",
 })
-# gridmap's own tokens (gm_) and session ids (gs_): 32 random bytes, url-safe base64
-_OWN_SECRET = re.compile(r"g[ms]_[A-Za-z0-9_-]{20,}")
+# gridmap's own tokens (gm_), session ids (gs_), share link secrets (gsh_) and share sessions
+# (gss_): 32 random bytes, url-safe base64
+_OWN_SECRET = re.compile(r"g(?:m|s|sh|ss)_[A-Za-z0-9_-]{20,}")
 _PARAM = re.compile(r"(?:^|[&;?])([^=&;?]+)=([^&;?]*)")
 
 
