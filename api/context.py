@@ -27,10 +27,12 @@ import orjson
 from fastapi import Depends, Request
 
 from api.auth import Principal, audit_entry, client_of
+from api.authz import AccessView, Action, decide, may, sees, sees_cached, visible_campuses
 from api.errors import InvalidParameter
 from api.settings import Settings
 from api.store import CampusStore
-from gridmap.errors import CampusNotFound, NotFound
+from api.store_identity import identity
+from gridmap.errors import NotFound
 from gridmap.index import CampusIndex
 from gridmap.model import Campus
 
@@ -191,6 +193,7 @@ class AppContext:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.access = AccessView(identity(store))
         self.login_limiter = RateLimiter(settings.login_failures_burst,
                                          settings.login_failures_per_minute, clock)
         self._cache: OrderedDict[tuple[str, int], LoadedCampus] = OrderedDict()
@@ -199,33 +202,58 @@ class AppContext:
         # last tile audit per (token, campus, level), oldest first
         self._tile_audits: OrderedDict[tuple[str, str, int], float] = OrderedDict()
 
+    def authorize(
+        self, request: Request, principal: Principal | None, action: Action,
+        campus_id: str | None = None, *, org_id: str | None = None,
+    ) -> None:
+        """Refuse unless :func:`api.authz.decide` allows it: 401, 403, or 404 for a campus the
+        principal may not see. Every refusal is audited as ``denied`` (a 404 here, 401/403 by
+        the error handler)."""
+        try:
+            decide(principal, action, campus_id, self.access, org_id=org_id)
+        except NotFound as exc:
+            self.refused(request, principal, 404, _route_of(request), str(exc), campus_id)
+            raise
+
+    def may(self, principal: Principal, action: Action, campus_id: str | None = None, *,
+            org_id: str | None = None) -> bool:
+        """Whether :meth:`authorize` would allow it (for choosing what to show; no audit)."""
+        return may(principal, action, campus_id, self.access, org_id=org_id)
+
+    def sees(self, principal: Principal, campus_id: str) -> bool:
+        """Whether the principal may read this campus (for filtering lists; no audit)."""
+        return sees(principal, campus_id, self.access)
+
+    def visible_campuses(self, principal: Principal) -> frozenset[str]:
+        """Every campus the principal may read (``/campuses``, the home page)."""
+        return visible_campuses(principal, self.access)
+
     def check_access(
         self, request: Request, campus_id: str, principal: Principal, revision: int | None = None
     ) -> int:
         """The revision number this principal may read, or :class:`NotFound` (404).
 
-        A campus the token may not see is "unknown", like one that does not exist; an
-        unpublished revision is readable by admins only. Every refusal is audited as
-        ``denied`` before it is raised. A malformed campus id or an out-of-range revision is
-        an :class:`~api.errors.InvalidParameter` (400), never a database error.
+        A campus the principal may not see is "unknown", like one that does not exist
+        (:meth:`authorize`); an unpublished revision is readable only by those who may edit
+        the campus. Every refusal is audited as ``denied`` before it is raised. A malformed
+        campus id or an out-of-range revision is an :class:`~api.errors.InvalidParameter`
+        (400), never a database error.
         """
         check_campus_id(campus_id)
         if revision is not None and not 1 <= revision <= MAX_REVISION:
             raise InvalidParameter(f"revision {revision} is out of range (1 to {MAX_REVISION})")
+        self.authorize(request, principal, Action.READ, campus_id)
         try:
-            if not principal.may_see(campus_id):
-                raise CampusNotFound(f"{principal.token_id} may not see {campus_id}",
-                                     user_message=f"unknown campus {campus_id!r}")
             current = self.store.current_revision(campus_id)
             if revision is None or revision == current:
                 return current
             info = self.store.revision_info(campus_id, revision)
-            if info is None or not (info.published or principal.is_admin):
+            drafts = self.may(principal, Action.EDIT, campus_id)
+            if info is None or not (info.published or drafts):
                 raise NotFound(
-                    f"{principal.token_id} asked for {campus_id} revision {revision}: "
+                    f"{principal.actor} asked for {campus_id} revision {revision}: "
                     + ("none" if info is None else "unpublished"),
-                    user_message=f"no {'' if principal.is_admin else 'published '}"
-                    f"revision {revision}",
+                    user_message=f"no {'' if drafts else 'published '}revision {revision}",
                 )
             return revision
         except NotFound as exc:
@@ -271,9 +299,10 @@ class AppContext:
 
     def loaded_if_cached(self, campus_id: str, principal: Principal) -> LoadedCampus | None:
         """The current revision as :meth:`loaded` would give it, when that needs no I/O and no
-        refusal (the store has the current revision cached, the campus is loaded); else None:
-        then :meth:`loaded` (in a worker thread) decides, audits refusals and loads."""
-        if not principal.may_see(campus_id):
+        refusal (the principal's visible campuses and the current revision are cached, the
+        campus is loaded); else None: then :meth:`loaded` (in a worker thread) decides,
+        audits refusals and loads."""
+        if sees_cached(principal, campus_id, self.access) is not True:
             return None
         number = self.store.cached_current_revision(campus_id)
         if number is None:
@@ -303,7 +332,7 @@ class AppContext:
         entry = audit_entry(request, principal, "denied", campus_id,
                             f"{status} {request.method} {route}: {reason}")
         key = ("denied", client_of(request), status, route, reason, campus_id,
-               None if principal is None else principal.token_id)
+               None if principal is None else principal.actor)
         self.store.audit_coalesced(entry, key)
 
     def audit_coalesced(
@@ -316,7 +345,7 @@ class AppContext:
     def audit_tile(
         self, request: Request, principal: Principal, campus_id: str, ordinal: int, detail: str
     ) -> None:
-        key = (principal.token_id, campus_id, ordinal)
+        key = (principal.actor, campus_id, ordinal)
         now = time.monotonic()
         with self._lock:
             last = self._tile_audits.get(key)

@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import lookup_detail
-from api.auth import AdminPrincipal, CurrentPrincipal, Principal, current_principal
+from api.auth import CurrentPrincipal, Principal, current_principal
+from api.authz import Action
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, AppContext, Ctx
 from api.geo import level_feature_collection
 from gridmap import lookup as lookups
@@ -26,15 +27,17 @@ Revision = Annotated[int | None, Query(ge=1, le=MAX_REVISION, description="defau
 Ordinal = Annotated[int, PathParam(ge=-1000, le=1000, description="level ordinal, 0 = ground")]
 
 
-@router.get("/campuses", summary="Campuses this token may see")
+@router.get("/campuses", summary="Campuses this caller may see")
 def list_campuses(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The campuses the caller's organisation owns or an active partnership grants it."""
+    visible = ctx.visible_campuses(principal)
     campuses = [
         {"id": c.id, "name": c.name, "revision": c.current_revision,
          "updated_at": c.updated_at.isoformat(),
          "bounds": [c.bbox.min_lon, c.bbox.min_lat, c.bbox.max_lon, c.bbox.max_lat],
          "links": {"self": f"/campuses/{c.id}", "map": f"/campuses/{c.id}/map"}}
         for c in ctx.store.list_campuses()
-        if principal.may_see(c.id)
+        if c.id in visible
     ]
     ctx.audit(request, principal, "list_campuses", None, f"{len(campuses)} campuses")
     return {"campuses": campuses}
@@ -58,12 +61,13 @@ def list_revisions(
     campus_id: CampusId, request: Request, ctx: Ctx, principal: CurrentPrincipal
 ) -> dict[str, Any]:
     current = ctx.check_access(request, campus_id, principal)  # 404 if hidden or unknown
+    drafts = ctx.may(principal, Action.EDIT, campus_id)
     revisions = [
         {"number": r.number, "created_at": r.created_at.isoformat(), "source": r.source,
          "feature_count": r.feature_count, "published": r.published,
          "current": r.number == current}
         for r in ctx.store.revisions(campus_id)
-        if r.published or principal.is_admin  # drafts are for admins only
+        if r.published or drafts  # drafts are for those who may edit the campus
     ]
     ctx.audit(request, principal, "revisions", campus_id)
     return {"campus": campus_id, "current": current, "revisions": revisions}
@@ -126,7 +130,7 @@ def locate(
 ) -> dict[str, Any]:
     matches = []
     for campus_id in ctx.store.campuses_at(lon, lat):
-        if not principal.may_see(campus_id):
+        if not ctx.sees(principal, campus_id):
             continue
         found = ctx.loaded(request, campus_id, principal).index().locate(lon, lat)
         if found is not None:
@@ -163,20 +167,21 @@ def grid_geojson(
     return JSONResponse(loaded.grid_geojson(), media_type=GEOJSON)
 
 
-@router.get("/audit", summary="The audit log, newest first (admins only)")
+@router.get("/audit", summary="The audit log of your district's campuses, newest first (admins)")
 def audit_log(
     request: Request,
     ctx: Ctx,
-    principal: AdminPrincipal,
+    principal: CurrentPrincipal,
     campus: Annotated[str | None, Query(max_length=MAX_CAMPUS_ID,
                                         pattern=CAMPUS_ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """An admin limited to some campuses reads only entries about those campuses: not another
-    campus's, nor the campus-less ones (sign-ins, refusals) that name other tokens."""
-    if campus is not None:
-        ctx.check_access(request, campus, principal)  # 404 (audited) if hidden or unknown
-    entries = ctx.store.audit_log(campus_id=campus, campuses=principal.campuses, limit=limit)
+    """An admin reads entries about the campuses their organisation owns (narrowed to their
+    token's campuses, if it is limited): not another district's, nor the campus-less ones
+    (sign-ins, refusals) that name other organisations' tokens."""
+    ctx.authorize(request, principal, Action.READ_AUDIT, campus)
+    owned = ctx.access.owned(principal.org_id or "") & ctx.visible_campuses(principal)
+    entries = ctx.store.audit_log(campus_id=campus, campuses=sorted(owned), limit=limit)
     ctx.audit(request, principal, "audit_read", campus)
     return {"entries": [
         {"ts": e.ts.isoformat(), "action": e.action, "token_id": e.token_id,

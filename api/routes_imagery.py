@@ -16,11 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentPrincipal, Principal, current_principal
+from api.authz import Action
 from api.context import AppContext, Ctx, _route_of
 from api.errors import InvalidParameter
 from api.imagery import (
     AUDIT_LAYER,
-    IMAGERY_ROLES,
     attach_imagery,
     imagery_tile,
     imagery_tile_etag,
@@ -29,7 +29,7 @@ from api.imagery import (
 )
 from api.routes_campus import CampusId
 from api.store import ImageryInfo
-from gridmap.errors import Forbidden, ImageryTooLarge, NoImagery
+from gridmap.errors import ImageryTooLarge, NoImagery
 from importers.imagery import size_text
 
 router = APIRouter(dependencies=[Depends(current_principal)])
@@ -49,7 +49,7 @@ TileVersion = Annotated[str | None, Query(
 def imagery_json(campus_id: str, info: ImageryInfo, versions: list[ImageryInfo], *,
                  with_actor: bool) -> dict[str, Any]:
     """The metadata of the current version and the list of versions; who attached it only for
-    admins (like the audit log, which says the same)."""
+    those who may read the campus's audit log (which says the same)."""
     from pyproj import Transformer
 
     to_lonlat = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
@@ -91,9 +91,7 @@ async def put_imagery(
     ``GRIDMAP_IMAGERY_MAX_MB``. A bad file is refused with the problem named (422, 413) and
     nothing is stored; every earlier version stays."""
     await run_in_threadpool(ctx.check_access, request, campus_id, principal)
-    if principal.role.value not in IMAGERY_ROLES:
-        raise Forbidden(f"{principal.token_id} ({principal.role.value}) may not attach imagery",
-                        user_message="attaching imagery needs the admin or editor role")
+    await run_in_threadpool(ctx.authorize, request, principal, Action.EDIT, campus_id)
     data = await _body(request, ctx, principal, campus_id, name)
 
     def audit(action: str, detail: str) -> None:
@@ -104,7 +102,8 @@ async def put_imagery(
                                actor=f"token:{principal.name}", audit=audit,
                                attribution=attribution))
     versions = await run_in_threadpool(ctx.store.imagery_versions, campus_id)
-    return JSONResponse(imagery_json(campus_id, info, versions, with_actor=principal.is_admin),
+    with_actor = await run_in_threadpool(ctx.may, principal, Action.READ_AUDIT, campus_id)
+    return JSONResponse(imagery_json(campus_id, info, versions, with_actor=with_actor),
                         status_code=201, headers=NO_STORE)
 
 
@@ -142,7 +141,7 @@ def get_imagery(
     info = _current(ctx, request, principal, campus_id)
     ctx.audit(request, principal, "imagery", campus_id, f"version {info.version}")
     body = imagery_json(campus_id, info, ctx.store.imagery_versions(campus_id),
-                        with_actor=principal.is_admin)
+                        with_actor=ctx.may(principal, Action.READ_AUDIT, campus_id))
     return JSONResponse(body, headers=NO_STORE)
 
 

@@ -65,12 +65,13 @@ def tile_etag(campus_id: str, revision: int, ordinal: int, z: int, x: int, y: in
     return '"' + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + '"'
 
 
-@router.get("/", response_class=HTMLResponse, summary="Campuses this token may see, as links")
+@router.get("/", response_class=HTMLResponse, summary="Campuses this caller may see, as links")
 def home(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> HTMLResponse:
+    visible = ctx.visible_campuses(principal)
     items = "".join(
         f'<li><a href="/campuses/{html.escape(c.id)}/map">{html.escape(c.name)}</a>'
         f" (revision {c.current_revision})</li>"
-        for c in ctx.store.list_campuses() if principal.may_see(c.id)
+        for c in ctx.store.list_campuses() if c.id in visible
     ) or "<li>No campuses yet.</li>"
     ctx.audit(request, principal, "list_campuses", None, "home page")
     return HTMLResponse(

@@ -21,6 +21,7 @@ from api.app import create_app
 from api.auth import create_token
 from api.settings import Settings
 from api.store import Role, SqlCampusStore
+from api.store_identity import Organisation, OrgKind, identity
 from gridmap.model import Campus
 from tests.campus_factory import small_campus
 
@@ -92,21 +93,30 @@ def store(settings: Settings) -> Iterator[SqlCampusStore]:
 
 
 @pytest.fixture
-def stored_campus(store: SqlCampusStore, campus: Campus) -> Campus:
-    """The test campus saved as revision 1."""
+def district(store: SqlCampusStore) -> Organisation:
+    """The district that owns the test campus (and whose integrations hold the test tokens)."""
+    return identity(store).create_org("Test district", OrgKind.DISTRICT)
+
+
+@pytest.fixture
+def stored_campus(store: SqlCampusStore, campus: Campus, district: Organisation) -> Campus:
+    """The test campus saved as revision 1, owned by :func:`district`."""
     store.save_revision(campus, source="tests")
+    identity(store).assign_campus(campus.id, district.id)
     return campus
 
 
 @pytest.fixture
-def admin_token(store: SqlCampusStore) -> str:
-    token, _ = create_token(store, "test admin", Role.ADMIN)
+def admin_token(store: SqlCampusStore, district: Organisation) -> str:
+    """A token of an integration of the test district with the admin role."""
+    token, _ = create_token(store, "test admin", Role.ADMIN, org=district.id)
     return token
 
 
 @pytest.fixture
-def viewer_token(store: SqlCampusStore) -> str:
-    token, _ = create_token(store, "test viewer", Role.VIEWER)
+def viewer_token(store: SqlCampusStore, district: Organisation) -> str:
+    """A token of an integration of the test district with the officer role (read only)."""
+    token, _ = create_token(store, "test viewer", Role.OFFICER, org=district.id)
     return token
 
 

@@ -24,6 +24,7 @@ from api.context import TILE_AUDIT_WINDOW_S, TILE_AUDITS_MAX, AppContext
 from api.routes_auth import PUBLIC_PATHS
 from api.settings import Settings
 from api.store import Role, SqlCampusStore, utcnow
+from api.store_identity import Organisation
 from gridmap import grid
 from gridmap.crs import LocalFrame
 from gridmap.lookup import MAX_QUERY_LENGTH
@@ -135,6 +136,7 @@ def test_wrong_token(client: TestClient, stored_campus: Campus) -> None:
 
 
 def test_expired_and_revoked_tokens(client: TestClient, store: SqlCampusStore,
+                                    district: Organisation,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     token, record = create_token(store, "short", Role.VIEWER, expires_days=1)
     headers = {"Authorization": f"Bearer {token}"}
@@ -779,12 +781,13 @@ class _Arrivals(dict[Any, Any]):
 
 
 def test_concurrent_first_loads_build_the_campus_once(
-    settings: Settings, store: SqlCampusStore, stored_campus: Campus,
+    settings: Settings, store: SqlCampusStore, stored_campus: Campus, district: Organisation,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ctx = AppContext(settings, store)
     request = Request({"type": "http", "headers": [], "client": ("test", 1)})
-    principal = Principal("tok_x", "x", Role.VIEWER, None, None)
+    principal = Principal("tok_x", "x", Role.OFFICER, None, None, org_id=district.id,
+                          org_kind=district.kind)
     calls: list[int | None] = []
     real = store.campus
 
