@@ -702,7 +702,6 @@ def test_kept_tiles_are_refused_as_any_tile(viewer: Any, stored_campus: Campus, 
     """A tile already kept is still refused without a valid credential, to a token limited to
     another campus, and for bad parameters, with the route's usual answers."""
     from api.auth import create_token
-    from api.store import Role
 
     path = _campus_tile_path(stored_campus, 0, 20)
     assert viewer.get(path).status_code == 200  # now kept
@@ -710,7 +709,7 @@ def test_kept_tiles_are_refused_as_any_tile(viewer: Any, stored_campus: Campus, 
     assert viewer.get(path).status_code == 401
     assert viewer.get(path, headers={"Authorization": "Bearer gm_nope"}).status_code == 401
     store.save_revision(dataclasses.replace(stored_campus, id="elsewhere"), source="tests")
-    other, _ = create_token(store, "other campus", Role.VIEWER, campuses=["elsewhere"])
+    other, _ = create_token(store, "other campus", campuses=["elsewhere"])
     assert viewer.get(path, headers={"Authorization": f"Bearer {other}"}).status_code == 404
     viewer.headers["Authorization"] = token
     assert viewer.get(path, params={"v": "x" * 41}).status_code == 422
