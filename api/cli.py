@@ -24,11 +24,12 @@ if TYPE_CHECKING:  # imported where used: `gridmap lookup` must start in well un
     from api.settings import Settings
     from api.store import CampusStore, RevisionInfo
 
-#: The token roles (api.store.Role's values; a test keeps them equal).
-ROLE_NAMES = ("admin", "viewer")
+from api.cli_admin import ROLE_NAMES as ROLE_NAMES  # the roles (a test keeps them the store's)
 
 DEMO_CAMPUS = "lincoln-ridge"
 DEMO_TOKEN_NAME = "demo"
+DEMO_DISTRICT = "Demo School District"
+DEMO_ADMIN = "admin@demo-district.example"
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -102,7 +103,8 @@ def _manifest_campus_id(manifest: Path) -> str | None:
 
 
 def import_manifest(
-    store: CampusStore, manifest: Path, *, only_if_changed: bool = False
+    store: CampusStore, manifest: Path, *, only_if_changed: bool = False,
+    org: str | None = None
 ) -> tuple[RevisionInfo | None, Any]:
     """Import a campus manifest as a new revision; ``(None, None)`` if unchanged and asked to skip.
 
@@ -131,15 +133,47 @@ def import_manifest(
         result = import_campus(manifest, existing, limits)
     # refused with the reason; the current revision stays
     result.nearby_distances = check_servable(result.campus)
+    owner = campus_owner_for_import(store, result.campus.id, org)
     info = store.save_revision(
         result.campus, source=f"import {manifest.name} (sha256 {digest[:12]})", source_digest=digest
     )
+    if owner is not None:
+        from api.store_identity import identity
+
+        identity(store).assign_campus(info.campus_id, owner)
     store.audit(AuditEntry(
         ts=utcnow(), action="import", token_name=cli_actor(), campus_id=info.campus_id,
         detail=f"revision {info.number} from {manifest.name}, {info.feature_count} features, "
                f"sha256 {digest}",
         client="local store"))
     return info, result
+
+
+def campus_owner_for_import(store: CampusStore, campus_id: str, org: str | None) -> str | None:
+    """The district an import stores a campus for (checked before anything is stored): the one
+    named (``--org``); else the campus's owner; else the only district; with no district at all
+    None (the campus is then the first district's, see :mod:`api.store_identity`). Several
+    districts and none named: an error naming them."""
+    from api.errors import InvalidParameter
+    from api.store_identity import OrgKind, identity
+
+    ident = identity(store)
+    if org is not None:
+        chosen = ident.find_org(org)
+        if chosen.kind is not OrgKind.DISTRICT:
+            raise CliError(f"{chosen.name} is {chosen.kind.value}, not a district: only "
+                           "districts own campuses")
+        ident.check_may_own(campus_id, chosen.id)
+        return chosen.id
+    current = ident.campus_owner(campus_id)
+    if current is not None:
+        return current
+    if not any(o.kind is OrgKind.DISTRICT for o in ident.orgs()):
+        return None
+    try:
+        return ident.sole_district().id
+    except InvalidParameter as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _current_or_none(store: CampusStore, campus_id: str) -> Any:
@@ -163,7 +197,8 @@ def _print_import(info: RevisionInfo, result: Any, out: TextIO) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    info, result = import_manifest(store, Path(args.manifest), only_if_changed=args.if_changed)
+    info, result = import_manifest(store, Path(args.manifest), only_if_changed=args.if_changed,
+                                   org=args.org)
     if info is None:
         print("source unchanged since the current revision; nothing stored")
     else:
@@ -534,46 +569,6 @@ def cmd_print(args: argparse.Namespace, settings: Settings, store: CampusStore) 
     return 0
 
 
-# --- tokens ---------------------------------------------------------------------------------
-
-
-def cmd_token_create(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    # an explicit --expires-days 0 (or less) is refused by create_token, not read as "default"
-    from api.store import Role
-    from api.tokens import create_token
-
-    days = None if args.no_expiry else (
-        settings.token_ttl_days if args.expires_days is None else args.expires_days)
-    try:
-        token, record = create_token(
-            store, args.name, Role(args.role), expires_days=days, campuses=args.campus or None
-        )
-    except ValueError as exc:
-        raise CliError(str(exc)) from exc
-    expiry = record.expires_at.date().isoformat() if record.expires_at else "never"
-    print(f"token {record.id} for {record.name!r} ({record.role.value}, expires {expiry}, "
-          f"campuses: {', '.join(record.campuses) if record.campuses else 'all'})")
-    print("store it now; it is not shown again:")
-    print(token)
-    return 0
-
-
-def cmd_token_list(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    for t in store.tokens():
-        state = "revoked" if t.revoked_at else (
-            f"expires {t.expires_at.date().isoformat()}" if t.expires_at else "no expiry")
-        print(f"{t.id}  {t.name:<24} {t.role.value:<6} {state}")
-    return 0
-
-
-def cmd_token_revoke(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    target = args.name_or_id
-    n = store.revoke_tokens(token_id=target) if target.startswith("tok_") else \
-        store.revoke_tokens(name=target)
-    print(f"revoked {n} token(s)")
-    return 0 if n else 1
-
-
 # --- serve / demo ---------------------------------------------------------------------------
 
 
@@ -597,9 +592,37 @@ def sample_manifest(settings: Settings) -> Path:
     return path
 
 
+def _demo_district(store: CampusStore, campus_id: str) -> str:
+    """The district owning the sample campus: its owner if stored, else the demo district
+    (made if missing)."""
+    from api.store_identity import OrgKind, identity
+
+    ident = identity(store)
+    owner = ident.campus_owner(campus_id)
+    if owner is not None:
+        return owner
+    for org in ident.orgs():
+        if org.name == DEMO_DISTRICT:
+            return org.id
+    return ident.create_org(DEMO_DISTRICT, OrgKind.DISTRICT).id
+
+
+def _demo_admin(store: CampusStore, district: str) -> str:
+    """The demo district's admin person (made if missing): the demo token is theirs."""
+    from api.store import Role
+    from api.store_identity import identity
+
+    ident = identity(store)
+    person = ident.person_by_email(DEMO_ADMIN)
+    if person is None:
+        person = ident.create_person(DEMO_ADMIN, district, Role.ADMIN, "Demo admin")
+    return person.id
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     manifest = sample_manifest(settings)
-    info, result = import_manifest(store, manifest, only_if_changed=True)
+    district = _demo_district(store, _manifest_campus_id(manifest) or DEMO_CAMPUS)
+    info, result = import_manifest(store, manifest, only_if_changed=True, org=district)
     if info is None:
         campus_id = _manifest_campus_id(manifest) or DEMO_CAMPUS
         print(f"{campus_id}: sample unchanged, serving revision "
@@ -612,14 +635,14 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, store: CampusStore) -
         _print_imagery(imagery, sys.stdout)
     # only hashes are stored, so a fresh token each run; the previous demo token stops working
     store.revoke_tokens(name=DEMO_TOKEN_NAME)
-    from api.store import Role
     from api.tokens import create_token
 
-    token, _ = create_token(store, DEMO_TOKEN_NAME, Role.ADMIN,
+    admin = _demo_admin(store, district)
+    token, _ = create_token(store, DEMO_TOKEN_NAME, user=admin,
                             expires_days=settings.token_ttl_days)
     base = f"http://{args.host or settings.host}:{args.port or settings.port}"
     print()
-    print(f"admin token (demo): {token}")
+    print(f"admin token (demo, {DEMO_ADMIN}, admin of the district owning the campus): {token}")
     print(f"map:   {base}/campuses/{campus_id}/map")
     print(f"login: {base}/login?next=/campuses/{campus_id}/map")
     print(f"api:   curl -H 'Authorization: Bearer {token}' {base}/campuses/{campus_id}")
@@ -646,6 +669,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("manifest", help="path to campus.toml")
     p.add_argument("--if-changed", action="store_true",
                    help="skip if the source files match the current revision's")
+    p.add_argument("--org", help="the district that owns the campus (default: its owner, or "
+                                 "the only district)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("lookup", help="look up a room, door, cell, point kind, USNG or lat/lon")
@@ -710,25 +735,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a stored revision (default: current)")
     p.set_defaults(func=cmd_print)
 
-    tokens = sub.add_parser("token", help="manage access tokens").add_subparsers(
-        dest="token_command", required=True)
-    p = tokens.add_parser("create", help="create a token and print it once")
-    p.add_argument("name", help="who holds it, e.g. 'County dispatch'")
-    p.add_argument("--role", choices=ROLE_NAMES, default="viewer")
-    expiry = p.add_mutually_exclusive_group()
-    expiry.add_argument("--expires-days", type=float, help="lifetime (default: settings)")
-    expiry.add_argument("--no-expiry", action="store_true")
-    p.add_argument("--campus", action="append", help="limit to this campus (repeatable)")
-    p.set_defaults(func=cmd_token_create)
-    p = tokens.add_parser("list", help="list tokens (never their secrets)")
-    p.set_defaults(func=cmd_token_list)
-    p = tokens.add_parser("revoke", help="revoke tokens by name or by id (tok_...)")
-    p.add_argument("name_or_id")
-    p.set_defaults(func=cmd_token_revoke)
+    from api.cli_admin import add_commands as add_admin_commands
+
+    add_admin_commands(sub)  # org, user, partnership, token
 
     for name, func, text in (
         ("serve", cmd_serve, "run the web service"),
-        ("demo", cmd_demo, "import the sample campus, make an admin token, serve"),
+        ("demo", cmd_demo, "import the sample campus for a demo district, make its admin's "
+                           "token, serve"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--host")

@@ -30,6 +30,31 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def check_token_request(
+    store: CampusStore, name: str, *, expires_days: float | None,
+    campuses: Sequence[str] | None,
+) -> None:
+    """Refuse a token that :func:`create_token` would refuse for its name, expiry or campuses
+    (before anything is stored)."""
+    if not name.strip():
+        raise ValueError("a token needs a name (who or what holds it)")
+    if expires_days is not None and not (
+            math.isfinite(expires_days) and 0 < expires_days <= MAX_EXPIRY_DAYS):
+        raise ValueError(f"expiry must be a positive number of days, at most {MAX_EXPIRY_DAYS} "
+                         f"(got {expires_days:g}); for a token that never expires use no expiry")
+    if campuses is not None:
+        if not campuses:
+            raise ValueError("a token limited to campuses needs at least one campus")
+        for campus_id in campuses:
+            try:
+                store.revisions(campus_id)
+            except CampusNotFound:
+                raise CampusNotFound(
+                    f"no campus {campus_id!r} in this store: a token may only be limited to "
+                    "campuses that exist (import it first, or check the id)",
+                    user_message=f"unknown campus {campus_id!r}") from None
+
+
 def create_token(
     store: CampusStore,
     name: str,
@@ -54,23 +79,7 @@ def create_token(
     """
     from api.store_identity import TokenOwner, check_role_fits, identity
 
-    if not name.strip():
-        raise ValueError("a token needs a name (who or what holds it)")
-    if expires_days is not None and not (
-            math.isfinite(expires_days) and 0 < expires_days <= MAX_EXPIRY_DAYS):
-        raise ValueError(f"expiry must be a positive number of days, at most {MAX_EXPIRY_DAYS} "
-                         f"(got {expires_days:g}); for a token that never expires use no expiry")
-    if campuses is not None:
-        if not campuses:
-            raise ValueError("a token limited to campuses needs at least one campus")
-        for campus_id in campuses:
-            try:
-                store.revisions(campus_id)
-            except CampusNotFound:
-                raise CampusNotFound(
-                    f"no campus {campus_id!r} in this store: a token may only be limited to "
-                    "campuses that exist (import it first, or check the id)",
-                    user_message=f"unknown campus {campus_id!r}") from None
+    check_token_request(store, name, expires_days=expires_days, campuses=campuses)
     ident = identity(store)
     if user is not None:
         if org is not None or integration is not None:
