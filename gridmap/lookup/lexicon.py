@@ -4,6 +4,7 @@ built once per index so that reading a query only looks things up."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -23,7 +24,7 @@ from gridmap.lookup.phrasing import (
     normalise_number,
     stem,
 )
-from gridmap.model import Unit
+from gridmap.model import Building, Campus, Unit
 from gridmap.vocabulary import (
     AMENITY_WORDS,
     GROUNDS_WORDS,
@@ -49,6 +50,19 @@ def is_restroom(unit: Unit) -> bool:
     return unit.category.lower().startswith("restroom") or is_restroom_phrase(unit.name)
 
 
+def _index_of(word_sets: Iterable[Iterable[str]]) -> dict[str, set[int]]:
+    """Which of the word sets hold each word: {word: their positions}."""
+    index: dict[str, set[int]] = {}
+    for i, words in enumerate(word_sets):
+        for w in words:
+            index.setdefault(w, set()).add(i)
+    return index
+
+
+def _frozen(index: dict[str, set[int]]) -> dict[str, frozenset[int]]:
+    return {w: frozenset(v) for w, v in index.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Name:
     """One name a feature is known by, folded for matching."""
@@ -59,7 +73,9 @@ class Name:
 
 
 class CampusLexicon:
-    """Tables of the words one campus answers to; see the attributes set in ``__init__``."""
+    """Tables of the words one campus answers to, built once per index by the ``_read_*``
+    methods: room numbers, building words, names and their words, rooms standing for their
+    building, and the vocabulary."""
 
     def __init__(self, index: CampusIndex) -> None:
         self.index = index
@@ -68,9 +84,17 @@ class CampusLexicon:
         self.openings = {o.id: o for o in campus.openings}
         self.amenities = {a.id: a for a in campus.amenities}
         self.grounds = {g.id: g for g in campus.grounds}
+        self._read_numbers(campus.units)
+        self._read_buildings(campus.buildings)
+        self._read_names(campus)
+        self._read_rooms_for_buildings()
+        self._read_vocabulary(campus)
+
+    def _read_numbers(self, units: Iterable[Unit]) -> None:
+        """Rooms by number: as written, without leading zeros, by stem and by tail."""
         self.by_number: dict[str, list[Unit]] = {}
         self.by_loose_number: dict[str, list[Unit]] = {}
-        for u in campus.units:
+        for u in units:
             if u.number:
                 self.by_number.setdefault(normalise_number(u.number), []).append(u)
                 loose = loose_number(u.number)
@@ -79,13 +103,17 @@ class CampusLexicon:
         # "214" -> 214A, 214B (numbers with a letter after); "12" -> B12 (a letter before)
         self.by_stem: dict[str, list[tuple[str, list[Unit]]]] = {}
         self.by_tail: dict[str, list[tuple[str, list[Unit]]]] = {}
-        for number, units in self.by_loose_number.items():
+        for number, same in self.by_loose_number.items():
             if head := re.fullmatch(r"(.*\d)[A-Z]{1,3}", number):
-                self.by_stem.setdefault(head.group(1), []).append((number, units))
+                self.by_stem.setdefault(head.group(1), []).append((number, same))
             if tail := re.fullmatch(r"[A-Z]{1,3}(\d.*)", number):
-                self.by_tail.setdefault(tail.group(1), []).append((number, units))
+                self.by_tail.setdefault(tail.group(1), []).append((number, same))
+
+    def _read_buildings(self, buildings: Iterable[Building]) -> None:
+        """Buildings by every word they are called (id, letter, name, aliases)."""
+        buildings = tuple(buildings)
         self.buildings_by_word: dict[str, str] = {}
-        for b in campus.buildings:
+        for b in buildings:
             words = [b.id, b.short_name, *name_parts(b.name), *b.aliases]
             for word in words:
                 said = clean(word)
@@ -93,10 +121,31 @@ class CampusLexicon:
                     self.buildings_by_word.setdefault(said, b.id)
                     self.buildings_by_word.setdefault(f"building {said}", b.id)
         # long building words (not a single letter) qualify a phrase without a preposition:
-        # "gym door 4", "door 4 gym"; longest first
+        # "gym door 4", "door 4 gym"; longest first, the first one said wins
         self.building_phrases = sorted(
             (w for w in self.buildings_by_word if len(w) > 1 and not w.startswith("building ")),
             key=len, reverse=True)
+        self.building_phrase_order = {w: i for i, w in enumerate(self.building_phrases)}
+        self.words_of_building: dict[str, list[str]] = {}
+        for word, b_id in self.buildings_by_word.items():
+            self.words_of_building.setdefault(b_id, []).append(word)
+        self.building_names = [
+            (key(p), b.id) for b in buildings for p in (*name_parts(b.name), *b.aliases)]
+        self.building_name_texts = [text for text, _ in self.building_names]
+        # building names by their words, and by the starts of their words ("tech" of
+        # "Technology Center"), as indexes into building_names
+        by_word: dict[str, set[int]] = {}
+        by_start: dict[str, set[int]] = {}
+        for i, text in enumerate(self.building_name_texts):
+            for t in text.split():
+                by_word.setdefault(t, set()).add(i)
+                for end in range(3, len(t) + 1):
+                    by_start.setdefault(t[:end], set()).add(i)
+        self._building_names_by_word = _frozen(by_word)
+        self._building_names_by_start = _frozen(by_start)
+
+    def _read_names(self, campus: Campus) -> None:
+        """Names of rooms, points and grounds, with their words, kinds and indexes."""
         self.names: list[Name] = []
         for u in campus.units:
             for name in (u.name, *u.aliases):
@@ -113,22 +162,43 @@ class CampusLexicon:
         self.exact_names: dict[str, list[Name]] = {}
         for n, processed in zip(self.names, self.name_choices, strict=True):
             self.exact_names.setdefault(processed, []).append(n)
-        self.building_names = [
-            (key(p), b.id)
-            for b in campus.buildings for p in (*name_parts(b.name), *b.aliases)]
-        self.building_name_texts = [text for text, _ in self.building_names]
-        # building names by their words, and by the starts of their words ("tech" of
-        # "Technology Center"), as indexes into building_names
-        by_word: dict[str, set[int]] = {}
-        by_start: dict[str, set[int]] = {}
-        for i, (text, _) in enumerate(self.building_names):
-            for t in text.split():
-                by_word.setdefault(t, set()).add(i)
-                for end in range(3, len(t) + 1):
-                    by_start.setdefault(t[:end], set()).add(i)
-        self._building_names_by_word = {w: frozenset(v) for w, v in by_word.items()}
-        self._building_names_by_start = {w: frozenset(v) for w, v in by_start.items()}
-        # room names (and their spoken words) held by rooms of one building only
+        self.restrooms = [u for u in campus.units if is_restroom(u)]
+        self.restroom_ids = frozenset(u.id for u in self.restrooms)
+        self.hallways = [u for u in campus.units if is_hallway(u)]
+        self.name_extra = [self._extra_words(n) for n in self.names]
+        self.name_kind_words = [e - GENERIC_WORDS for e in self.name_extra]
+        # a name's own words: those that are no word of its kind
+        self.name_own = [t - e for t, e in zip(self.name_tokens, self.name_extra, strict=True)]
+        self._names_with_own_word = _frozen(_index_of(self.name_own))
+        self.name_kind_phrases = [self._kind_phrases(n) for n in self.names]
+        self.name_gendered_restroom = [
+            n.kind == "unit" and is_restroom(self.units[n.feature_id])
+            and restroom_gender(n.text) is not None for n in self.names]
+        self.names_with_word = _frozen(_index_of(self.name_tokens))
+        self.names_with_prefix = _frozen(_index_of(
+            [{w[:end] for w in toks for end in range(3, len(w) - 1)} for toks in self.name_tokens]))
+        self._names_holding = {w: self.names_with_word.get(w, _NO_NAMES)
+                               | self.names_with_prefix.get(w, _NO_NAMES)
+                               for w in (*self.names_with_word, *self.names_with_prefix)}
+        # words of names by their length: a typo of a word is about as long
+        self._name_words_by_length: dict[int, list[str]] = {}
+        for w in self.names_with_word:
+            self._name_words_by_length.setdefault(len(w), []).append(w)
+        # words of names by their first letters, for words said sharing a long stem
+        self._name_words_by_stem: dict[str, list[str]] = {}
+        for w in self.names_with_word:
+            if len(w) >= _STEM_LENGTH:
+                self._name_words_by_stem.setdefault(w[:_STEM_LENGTH], []).append(w)
+        # single letters that are words of names ("Pre-K Classroom"), not articles
+        self.name_letters = frozenset(
+            t for toks in self.name_tokens for t in toks if len(t) == 1 and t.isalpha()
+        ) - STOP_WORDS
+
+    def _read_rooms_for_buildings(self) -> None:
+        """Room names (and their spoken words) that stand for a building: held by rooms of
+        one building only ("gym door 2"), and those rooms that are most of it ("the gym
+        doors")."""
+        index = self.index
         held: dict[str, set[str]] = {}
         for n in self.names:
             if n.kind == "unit":
@@ -139,7 +209,7 @@ class CampusLexicon:
                     held.setdefault(key(word), set()).update(held[key(name)])
         self.room_buildings = {k: next(iter(v)) for k, v in held.items()
                                if len(v) == 1 and k and k not in self.buildings_by_word}
-        # names (and their spoken words) of rooms that are most of their building
+        self.room_building_order = {w: i for i, w in enumerate(self.room_buildings)}
         big = {key(n.text) for n in self.names if n.kind == "unit" and (
             index.shapes[n.feature_id].area
             >= 0.5 * index.footprints[self.units[n.feature_id].building_id].area)}
@@ -147,62 +217,22 @@ class CampusLexicon:
                 if any(key(name) in big for name in names)}
         self.room_is_building = frozenset(k for k in self.room_buildings if k in big)
         self.possessive_stems = frozenset(self.building_phrases) | frozenset(self.room_buildings)
-        # where each stands in its list: the first one said wins
-        self.building_phrase_order = {w: i for i, w in enumerate(self.building_phrases)}
-        self.room_building_order = {w: i for i, w in enumerate(self.room_buildings)}
-        self.words_of_building: dict[str, list[str]] = {}
-        for word, b_id in self.buildings_by_word.items():
-            self.words_of_building.setdefault(b_id, []).append(word)
+
+    def _read_vocabulary(self, campus: Campus) -> None:
+        """Every word known (a query word outside it is context), and the words of names
+        that not_found suggestions compare."""
         # grounds words that end a compound ("...parkplatz"), longest first
         self.compound_heads = sorted((w for w in GROUNDS_WORDS
                                       if " " not in w and len(w) >= MIN_COMPOUND_HEAD),
                                      key=len, reverse=True)
-        self.restrooms = [u for u in campus.units if is_restroom(u)]
-        self.restroom_ids = frozenset(u.id for u in self.restrooms)
-        self.hallways = [u for u in campus.units if is_hallway(u)]
-        self.name_extra = [self._extra_words(n) for n in self.names]
-        self.name_kind_words = [e - GENERIC_WORDS for e in self.name_extra]
-        # a name's own words: those that are no word of its kind
-        self.name_own = [t - e for t, e in zip(self.name_tokens, self.name_extra, strict=True)]
-        with_own: dict[str, set[int]] = {}
-        for i, own in enumerate(self.name_own):
-            for w in own:
-                with_own.setdefault(w, set()).add(i)
-        self._names_with_own_word = {w: frozenset(v) for w, v in with_own.items()}
-        self.name_kind_phrases = [self._kind_phrases(n) for n in self.names]
-        self.name_gendered_restroom = [
-            n.kind == "unit" and is_restroom(self.units[n.feature_id])
-            and restroom_gender(n.text) is not None for n in self.names]
-        with_word: dict[str, set[int]] = {}
-        with_prefix: dict[str, set[int]] = {}
-        for i, toks in enumerate(self.name_tokens):
-            for w in toks:
-                with_word.setdefault(w, set()).add(i)
-                for end in range(3, len(w) - 1):
-                    with_prefix.setdefault(w[:end], set()).add(i)
-        self.names_with_word = {w: frozenset(v) for w, v in with_word.items()}
-        # words of names by their length: a typo of a word is about as long
-        self._name_words_by_length: dict[int, list[str]] = {}
-        for w in self.names_with_word:
-            self._name_words_by_length.setdefault(len(w), []).append(w)
-        # words of names by their first letters, for words said sharing a long stem
-        self._name_words_by_stem: dict[str, list[str]] = {}
-        for w in self.names_with_word:
-            if len(w) >= _STEM_LENGTH:
-                self._name_words_by_stem.setdefault(w[:_STEM_LENGTH], []).append(w)
-        self.names_with_prefix = {w: frozenset(v) for w, v in with_prefix.items()}
-        self._names_holding = {w: self.names_with_word.get(w, _NO_NAMES)
-                               | self.names_with_prefix.get(w, _NO_NAMES)
-                               for w in (*self.names_with_word, *self.names_with_prefix)}
         self.vocabulary = self._vocabulary()
-        # single letters that are words of names ("Pre-K Classroom"), not articles
-        self.name_letters = frozenset(
-            t for toks in self.name_tokens for t in toks if len(t) == 1 and t.isalpha()
-        ) - STOP_WORDS
         self.long_vocabulary = tuple(w for w in self.vocabulary if len(w) >= 4)
         self._long_vocabulary_by_length: dict[int, list[str]] = {}
         for w in self.long_vocabulary:
             self._long_vocabulary_by_length.setdefault(len(w), []).append(w)
+        # "chem", "admin": the starts (three letters or more) of the longer words known
+        self.vocabulary_starts = frozenset(
+            w[:end] for w in self.long_vocabulary for end in range(3, len(w) + 1))
         # the words (four letters or more) of names and building names, for suggestions
         texts_with_word: dict[str, list[str]] = {}
         for text in [n.text for n in self.names] + [b.name for b in campus.buildings]:
@@ -211,9 +241,6 @@ class CampusLexicon:
                     texts_with_word[t].append(text)
         self._texts_with_word = texts_with_word
         self._suggestion_words = tuple(texts_with_word)
-        # "chem", "admin": the starts (three letters or more) of the longer words known
-        self.vocabulary_starts = frozenset(
-            w[:end] for w in self.long_vocabulary for end in range(3, len(w) + 1))
 
     def suggestion_texts(self, said: str) -> dict[str, float]:
         """Names (of places and buildings) holding a word like ``said`` (four letters or
