@@ -104,11 +104,12 @@ def _manifest_campus_id(manifest: Path) -> str | None:
 
 def import_manifest(
     store: CampusStore, manifest: Path, *, only_if_changed: bool = False,
-    org: str | None = None
+    org: str | None = None, publish: bool = True,
 ) -> tuple[RevisionInfo | None, Any]:
     """Import a campus manifest as a new revision; ``(None, None)`` if unchanged and asked to skip.
 
     The campus's current revision is handed to the importer so painted door numbers stay.
+    ``publish=False`` stores a draft, served to nobody until published (:mod:`api.cli_publish`).
     """
     from importers.campus import import_campus
 
@@ -135,7 +136,8 @@ def import_manifest(
     result.nearby_distances = check_servable(result.campus)
     owner = campus_owner_for_import(store, result.campus.id, org)
     info = store.save_revision(
-        result.campus, source=f"import {manifest.name} (sha256 {digest[:12]})", source_digest=digest
+        result.campus, source=f"import {manifest.name} (sha256 {digest[:12]})",
+        source_digest=digest, publish=publish,
     )
     if owner is not None:
         from api.store_identity import identity
@@ -143,8 +145,8 @@ def import_manifest(
         identity(store).assign_campus(info.campus_id, owner)
     store.audit(AuditEntry(
         ts=utcnow(), action="import", token_name=cli_actor(), campus_id=info.campus_id,
-        detail=f"revision {info.number} from {manifest.name}, {info.feature_count} features, "
-               f"sha256 {digest}",
+        detail=f"{'' if publish else 'draft '}revision {info.number} from {manifest.name}, "
+               f"{info.feature_count} features, sha256 {digest}",
         client="local store"))
     return info, result
 
@@ -198,12 +200,29 @@ def _print_import(info: RevisionInfo, result: Any, out: TextIO) -> None:
 
 def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     info, result = import_manifest(store, Path(args.manifest), only_if_changed=args.if_changed,
-                                   org=args.org)
+                                   org=args.org,
+                                   publish=not args.draft)
     if info is None:
         print("source unchanged since the current revision; nothing stored")
-    else:
-        _print_import(info, result, sys.stdout)
+        return 0
+    _print_import(info, result, sys.stdout)
+    if args.draft:
+        current = _current_number(store, info.campus_id)
+        cid, n = info.campus_id, info.number
+        print(f"{cid}: revision {n} is a draft, served to nobody until published "
+              f"(current: {current or 'none'})")
+        if current:
+            print(f"  review:  gridmap diff {cid} {current} {n}")
+        print(f"  publish: gridmap publish {cid} --revision {n} --expect-current "
+              f"{current or 'none'}")
     return 0
+
+
+def _current_number(store: CampusStore, campus_id: str) -> int | None:
+    try:
+        return store.current_revision(campus_id)
+    except CampusNotFound:
+        return None
 
 
 # --- lookup ---------------------------------------------------------------------------------
@@ -671,6 +690,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip if the source files match the current revision's")
     p.add_argument("--org", help="the district that owns the campus (default: its owner, or "
                                  "the only district)")
+    p.add_argument("--draft", action="store_true",
+                   help="store a draft for review (gridmap diff) and publishing (gridmap "
+                        "publish) instead of publishing at once")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("lookup", help="look up a room, door, cell, point kind, USNG or lat/lon")
@@ -735,9 +757,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a stored revision (default: current)")
     p.set_defaults(func=cmd_print)
 
+    from api.cli_publish import add_commands as add_publish_commands
+
+    add_publish_commands(sub)  # diff, publish, rollback, verify
+
     from api.cli_admin import add_commands as add_admin_commands
 
     add_admin_commands(sub)  # org, user, partnership, token
+
+    from api import cli_share
+
+    cli_share.add_parser(sub)  # gridmap share CAMPUS --hours N | share list | share revoke ID
 
     for name, func, text in (
         ("serve", cmd_serve, "run the web service"),
@@ -755,7 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Commands that only read the store: they never create one where there is none.
 READ_ONLY_COMMANDS = frozenset({"lookup", "export", "package", "print", "token list",
-                                "token revoke"})
+                                "token revoke", "diff", "publish", "rollback", "verify"})
 
 
 def _command_name(args: argparse.Namespace) -> str:

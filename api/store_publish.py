@@ -38,6 +38,7 @@ from api.errors import InvalidParameter
 from api.store import (
     Base,
     CampusRow,
+    CampusStore,
     FeatureRow,
     RevisionInfo,
     RevisionRow,
@@ -350,8 +351,10 @@ _PUBLISHING: weakref.WeakKeyDictionary[SqlCampusStore, Publishing] = weakref.Wea
 _LOCK = threading.Lock()
 
 
-def publishing(store: SqlCampusStore) -> Publishing:
-    """The one :class:`Publishing` of a store object."""
+def publishing(store: CampusStore) -> Publishing:
+    """The one :class:`Publishing` of a store object (an SQL store: the only kind there is)."""
+    if not isinstance(store, SqlCampusStore):
+        raise TypeError(f"publishing needs an SQL store, not {type(store).__name__}")
     with _LOCK:
         found = _PUBLISHING.get(store)
         if found is None:
@@ -372,12 +375,10 @@ def _conflict(campus_id: str, number: int, expected: int | None,
     def name(n: int | None) -> str:
         return "no revision" if n is None else f"revision {n}"
 
-    return RevisionConflict(
-        f"publish {campus_id} revision {number}: expected {name(expected)} current, "
-        f"found {name(actual)}",
-        user_message=f"cannot publish revision {number} of {campus_id!r}: you expected "
-                     f"{name(expected)} to be current, but {name(actual)} is (someone "
-                     "published meanwhile); review the changes against it and try again")
+    message = (f"cannot publish revision {number} of {campus_id!r}: you expected "
+               f"{name(expected)} to be current, but {name(actual)} is (someone published "
+               "meanwhile); review the changes against it and try again")
+    return RevisionConflict(message, user_message=message)
 
 
 def _verification(r: VerificationRow) -> Verification:

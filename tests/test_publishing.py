@@ -8,8 +8,10 @@ flip; exactly one wins and the other gets a conflict naming both revisions.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,3 +229,72 @@ def test_campus_file_date_counts_until_a_record(store: SqlCampusStore, campus: C
 def test_one_year_after() -> None:
     assert one_year_after(date(2024, 2, 29)) == date(2025, 2, 28)
     assert one_year_after(date(2025, 3, 1)) - date(2025, 3, 1) == timedelta(days=365)
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_diff_publish_rollback_verify(store: SqlCampusStore, drafts: Publishing,
+                                          campus: Campus, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from api import cli
+
+    geojson = tmp_path / "changes.geojson"
+    assert cli.main(["diff", campus.id, "1", "2", "--geojson", str(geojson)]) == 0
+    out = capsys.readouterr().out
+    assert f"{campus.id}: revision 1 -> 2: 1 renamed" in out
+    assert "Room 101 Front Office (Building A, level 0): renamed 'Main Office' -> " \
+           "'Front Office'" in out
+    assert json.loads(geojson.read_text())["features"][0]["properties"]["changes"] == \
+        ["renamed"]
+
+    assert cli.main(["publish", campus.id, "--revision", "2", "--expect-current", "1"]) == 0
+    assert f"{campus.id}: published revision 2 (was 1)" in capsys.readouterr().out
+    # the other editor, who reviewed revision 3 against 1, is refused and told why
+    assert cli.main(["publish", campus.id, "--revision", "3", "--expect-current", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "expected revision 1 to be current, but revision 2 is" in err
+    assert cli.main(["rollback", campus.id, "--to", "1"]) == 0
+    assert "rolled back to revision 1 (was 2)" in capsys.readouterr().out
+    store.flush_audit()
+    actions = [(e.action, e.detail) for e in store.audit_log(campus_id=campus.id)]
+    assert ("rollback", "revision 1 (was 2)") in actions
+    assert ("publish", "revision 2 (was 1)") in actions
+    assert any(a == "publish_refused" and "RevisionConflict" in d for a, d in actions)
+
+    assert cli.main(["verify", campus.id, "--building", "B", "--by", "J. Roe", "--org",
+                     "Okemos PD", "--checklist", "door numbers", "Knox box", "--on",
+                     "2026-09-01"]) == 0
+    out = capsys.readouterr().out
+    assert "building B verified on 2026-09-01 by J. Roe (Okemos PD), due 2027-09-01" in out
+    assert "never walked: A" in out and "OVERDUE" in out
+    (record,) = publishing(store).verifications(campus.id)
+    assert record.checklist == ("door numbers", "Knox box")
+    assert record.recorded_by.startswith("cli:")
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["publish", "test-campus", "--revision", "9", "--expect-current", "1"], "no revision 9"),
+    (["publish", "test-campus", "--revision", "1", "--expect-current", "1"], "already"),
+    (["rollback", "test-campus", "--to", "3"], "not an earlier published revision"),
+    (["verify", "test-campus", "--by", "x", "--org", "y", "--building", "Q"], "no building"),
+    (["publish", "nowhere", "--revision", "1", "--expect-current", "none"], "no campus 'nowhere'"),
+])
+def test_cli_refusals_change_nothing(store: SqlCampusStore, drafts: Publishing, argv: list[str],
+                                     message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from api import cli
+
+    tables = ("campuses", "revisions", "features", "verifications")  # the audit log grows
+    before = _rows(store, tables)
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert _rows(store, tables) == before
+
+
+def _rows(store: SqlCampusStore, tables: tuple[str, ...]) -> list[str]:
+    import sqlalchemy
+
+    with store.engine.connect() as conn:
+        return sorted(f"{t} {tuple(r)!r}" for t in tables
+                      for r in conn.execute(sqlalchemy.text(f'SELECT * FROM "{t}"')))
+
