@@ -25,6 +25,7 @@ from api import (
     routes_gazetteer,
     routes_imagery,
     routes_map,
+    routes_oidc,
     routes_package,
     security,
 )
@@ -160,6 +161,8 @@ def create_app(
     app.add_middleware(GuardAndHeaders, max_body_bytes=settings.max_upload_bytes, ctx=ctx)
     app.include_router(routes_auth.public_router)
     app.include_router(routes_auth.session_router)
+    app.include_router(routes_oidc.router)  # /login/oidc: single sign-on (public)
+    app.include_router(routes_oidc.admin_router)  # /orgs/{org}/oidc: its settings
     app.include_router(routes_campus.router)
     app.include_router(routes_book.router)
     app.include_router(routes_gazetteer.router)
