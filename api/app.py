@@ -19,6 +19,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
+    routes_admin,
     routes_auth,
     routes_book,
     routes_campus,
@@ -161,6 +162,7 @@ def create_app(
     app.add_middleware(GuardAndHeaders, max_body_bytes=settings.max_upload_bytes, ctx=ctx)
     app.include_router(routes_auth.public_router)
     app.include_router(routes_auth.session_router)
+    app.include_router(routes_admin.router)  # /orgs: admins manage their organisation
     app.include_router(routes_oidc.router)  # /login/oidc: single sign-on (public)
     app.include_router(routes_oidc.admin_router)  # /orgs/{org}/oidc: its settings
     app.include_router(routes_campus.router)
