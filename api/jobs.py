@@ -485,6 +485,20 @@ def _no_file_message(job: Job) -> str:
     return f"job {job.id} is {job.state}; its file is there once it is done"
 
 
+def stage(progress: Progress, low: int, high: int, doing: str) -> Callable[[int, int], None]:
+    """A ``(done, total)`` callback reporting ``done / total`` of a stage as ``low``-``high``
+    percent of the job, written only when the whole percent changes."""
+    said = [-1]
+
+    def report(done: int, total: int) -> None:
+        percent = low + (high - low) * done // max(1, total)
+        if percent != said[0]:
+            said[0] = percent
+            progress(percent, f"{doing} ({done} of {total})")
+
+    return report
+
+
 # --- what each kind does --------------------------------------------------------------------
 
 
@@ -511,7 +525,8 @@ def run_book(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
     from tiles.book import book_filename, make_book, verified_on_of
 
     pdf = make_book(campus, size=p.size, level=p.level, revision=revision, imagery=imagery,
-                    printed_on=date.today(), verified_on=verified_on_of(campus))
+                    printed_on=date.today(), verified_on=verified_on_of(campus),
+                    progress=stage(progress, 15, 95, "drawing the map sheets"))
     return JobOutput(pdf, PDF, book_filename(campus, p.size, p.level),
                      summary=f"map book of revision {revision}, {p.size}, "
                      f"{'every level' if p.level is None else f'level {p.level}'}, "
@@ -536,11 +551,14 @@ def run_package(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
     revision = p.revision or env.store.current_revision(job.campus_id)
     imagery = local_imagery_path(env.store, env.settings.data_dir, job.campus_id)
     progress(10, f"drawing the map tiles (zoom {min_zoom}-{max_zoom})")
-    tiles = tiles_archive(campus, min_zoom=min_zoom, max_zoom=max_zoom, imagery=imagery)
+    tiles = tiles_archive(campus, min_zoom=min_zoom, max_zoom=max_zoom, imagery=imagery,
+                          progress=stage(progress, 10, 60 if p.book else 90,
+                                         "drawing the map tiles"))
     book = None
     if p.book:
         progress(60, "drawing the map book")
-        book = package_book(campus, revision=revision, imagery=imagery)
+        book = package_book(campus, revision=revision, imagery=imagery,
+                            progress=stage(progress, 60, 90, "drawing the map book"))
     progress(90, "packing the zip")
     data = make_package(campus, revision=revision, imagery=imagery, book=book, passphrase=None,
                         min_zoom=min_zoom, max_zoom=max_zoom, tiles=tiles)

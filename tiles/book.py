@@ -21,7 +21,9 @@ Only render paths import this module: it pulls in Mapnik, reportlab and pypdf.
 from __future__ import annotations
 
 import io
+import itertools
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -81,18 +83,28 @@ def map_sheet_pdf(campus: Campus, sheet: MapSheet, imagery: Path | None) -> byte
 def make_book(
     campus: Campus, *, size: PaperSize, level: int | None, revision: int,
     imagery: Path | None, printed_on: date, verified_on: date | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """The map book as PDF bytes. ``size``: letter, tabloid or arch-d (landscape); ``level``:
     only that level ordinal's sheets (the overview and indexes are always whole).
+    ``progress(done, total)`` is called as each sheet's map is drawn (from render threads).
 
     Raises :class:`~gridmap.errors.InvalidQuery` for an unknown paper size and
     :class:`~gridmap.errors.LevelNotFound` for a level the campus does not have."""
     size = paper_size(size)
     sheets = plan_map_sheets(campus, size, level)
+    drawn = itertools.count(1)
+
+    def sheet_map(sheet: MapSheet) -> bytes:
+        pdf = map_sheet_pdf(campus, sheet, None)
+        if progress is not None:
+            progress(next(drawn), len(sheets))
+        return pdf
+
     with ThreadPoolExecutor(RENDER_THREADS) as pool:
         # the photo goes in as a JPEG under the map (see tiles.book_imagery), not via Mapnik
         photos = pool.map(lambda s: _photo(campus, s, imagery), sheets)
-        maps = pool.map(lambda s: map_sheet_pdf(campus, s, None), sheets)
+        maps = pool.map(sheet_map, sheets)
         # meanwhile this thread draws the furniture (Mapnik and GDAL work without the GIL)
         furniture = _furniture(campus, size, sheets, revision, printed_on, verified_on)
         return _assemble(campus, furniture, sheets, list(maps), list(photos))

@@ -43,7 +43,7 @@ import io
 import json
 import math
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -200,8 +200,9 @@ def _stacked_tile(campus: Campus, slots: list[dict[str, Any]], z: int, x: int, y
 
 def tiles_archive(campus: Campus, *, min_zoom: int = DEFAULT_MIN_ZOOM,
                   max_zoom: int = DEFAULT_MAX_ZOOM, imagery: Path | None = None,
-                  scale: int = 1) -> bytes:
-    """The campus's stacked tiles (see the module docstring) as one PMTiles archive."""
+                  scale: int = 1, progress: Callable[[int, int], None] | None = None) -> bytes:
+    """The campus's stacked tiles (see the module docstring) as one PMTiles archive.
+    ``progress(done, total)`` is called as each tile is drawn."""
     from pmtiles.tile import Compression, TileType, zxy_to_tileid
     from pmtiles.writer import Writer
 
@@ -221,10 +222,13 @@ def tiles_archive(campus: Campus, *, min_zoom: int = DEFAULT_MIN_ZOOM,
             dataset = stack.enter_context(rasterio.open(imagery))
             imagery_zoom = max(min_zoom, min(max_zoom, imagery_native_zoom(min(dataset.res))))
         slots = tile_slots(campus, imagery_max_zoom=imagery_zoom)
-        for z, x, y in _tiles_over(bounds, min_zoom, max_zoom):
+        wanted = list(_tiles_over(bounds, min_zoom, max_zoom))
+        for done, (z, x, y) in enumerate(wanted, 1):
             png = _stacked_tile(campus, slots, z, x, y, scale, dataset)
             if png is not None:
                 tiles.append((zxy_to_tileid(z, x, y), png))
+            if progress is not None:
+                progress(done, len(wanted))
     if not tiles:
         raise PackageError(f"campus {campus.id} draws nothing at zoom {min_zoom}-{max_zoom}")
     tiles.sort(key=lambda t: t[0])
@@ -429,15 +433,17 @@ def grid_corners(index: CampusIndex) -> dict[str, Any]:
 # --- the package -------------------------------------------------------------------------------
 
 
-def package_book(campus: Campus, *, revision: int, imagery: Path | None) -> bytes | None:
+def package_book(campus: Campus, *, revision: int, imagery: Path | None,
+                 progress: Callable[[int, int], None] | None = None) -> bytes | None:
     """The map book (letter sheets) a package carries, or None where the book module is not
-    installed."""
+    installed. ``progress``: as :func:`tiles.book.make_book`'s."""
     try:  # by name: the book may be installed later than the package
         book = importlib.import_module("tiles.book")
     except ImportError:
         return None
     pdf: bytes = book.make_book(campus, size="letter", level=None, revision=revision,
-                                imagery=imagery, printed_on=datetime.now(UTC).date())
+                                imagery=imagery, printed_on=datetime.now(UTC).date(),
+                                progress=progress)
     return pdf
 
 
