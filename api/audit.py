@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime
@@ -53,6 +54,60 @@ def utcnow() -> datetime:
 def clean_text(value: str, limit: int) -> str:
     """Text as stored: NUL bytes (PostgreSQL refuses them) replaced, length capped."""
     return value.replace("\x00", "\\x00")[:limit]
+
+
+# What must never be stored in the log, however it got into an entry's text (a lookup's query,
+# a refusal's reason): gridmap's own tokens, session ids and share secrets, bearer credentials,
+# and ``name=value`` pairs whose name says secret (password=, token=, client_secret=, ...).
+_SECRETS = re.compile(
+    r"(?<![A-Za-z0-9])g(?:m|s|sh|ss)_[A-Za-z0-9_-]{8,}"
+    r"|(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
+    r"|(?i:password|passwd|pwd|secret|client_secret|token|access_token|id_token|refresh_token"
+    r"|api_?key|session(?:_?id)?|cookie|authorization)(\s*[=:]\s*)"
+    r"(?:(?i:bearer|basic)\s+)?(?:'[^']*'|\"[^\"]*\"|[^\s&;,]+)")
+
+
+def scrub(value: str) -> str:
+    """``value`` with every credential-looking part replaced by ``[redacted]``."""
+    if "_" not in value and "=" not in value and ":" not in value and " " not in value:
+        return value  # the common short detail: nothing that could match
+    return _SECRETS.sub(_redacted, value)
+
+
+def _redacted(match: re.Match[str]) -> str:
+    text = match.group(0)
+    sep = match.group(1)
+    if sep is not None:  # name=value: keep the name
+        return text[: text.index(sep) + len(sep)] + "[redacted]"
+    return "[redacted]"
+
+
+def _stored(value: str | None, limit: int) -> str | None:
+    return None if value is None else clean_text(scrub(value), limit)
+
+
+def audit_row(e: AuditEntry) -> dict[str, object]:
+    """The row stored for an entry (in the writer thread, off the request's path): text
+    scrubbed of secrets and capped, and a refusal's outcome and status filled in."""
+    outcome, status = e.outcome, e.status
+    if outcome == "ok" and e.action in REFUSED_ACTIONS:
+        outcome = REFUSED_ACTIONS[e.action]
+        if status is None and e.action == "denied":
+            head = e.detail.split(" ", 1)[0]
+            status = int(head) if head.isdigit() and len(head) == 3 else None
+    return {
+        "ts": e.ts, "token_id": _stored(e.token_id, 40), "token_name": _stored(e.token_name, 200),
+        "action": e.action[:50], "campus_id": _stored(e.campus_id, 100),
+        "detail": clean_text(scrub(e.detail), 2000), "client": clean_text(e.client, 200),
+        "count": e.count, "org_id": _stored(e.org_id, 40), "user_id": _stored(e.user_id, 40),
+        "credential_kind": _stored(e.credential_kind, 20),
+        "credential_id": _stored(e.credential_id, 40), "outcome": outcome[:20],
+        "status": status,
+    }
+
+
+#: Actions that record something refused or failed, with their outcome.
+REFUSED_ACTIONS = {"denied": "refused", "login_failed": "failed", "share_open_failed": "failed"}
 
 
 def lookup_detail(query: str, status: str) -> str:

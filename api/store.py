@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from api.audit import AuditWriter, clean_text
+from api.audit import AuditWriter, audit_row, clean_text
 from api.audit import utcnow as utcnow  # the store's clock, imported from here by callers
 from api.migrations import upgrade_to_head
 from gridmap import grid
@@ -158,6 +158,12 @@ class AuditEntry:
     detail: str = ""
     client: str = ""
     count: int = 1  # > 1: a coalesced row standing for this many like entries
+    org_id: str | None = None  # the organisation of who acted (None: unknown, a share link)
+    user_id: str | None = None  # the person, if a person acted
+    credential_kind: str | None = None  # token, session, person_session, share, share_session
+    credential_id: str | None = None  # the token's or share link's id (never a secret)
+    outcome: str = "ok"  # ok, refused (401/403/404/429), failed
+    status: int | None = None  # the HTTP status of a refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,7 +419,9 @@ class SessionRow(Base):
 
 class AuditRow(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_campus_ts", "campus_id", "ts"),)
+    __table_args__ = (Index("ix_audit_campus_ts", "campus_id", "ts"),
+                      Index("ix_audit_org_ts", "org_id", "ts"),
+                      Index("ix_audit_credential", "credential_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
@@ -424,6 +432,12 @@ class AuditRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     client: Mapped[str] = mapped_column(String(200), default="")
     count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    org_id: Mapped[str | None] = mapped_column(String(40))
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    credential_kind: Mapped[str | None] = mapped_column(String(20))
+    credential_id: Mapped[str | None] = mapped_column(String(40))
+    outcome: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
+    status: Mapped[int | None] = mapped_column(Integer)
 
 
 # --- the SQLAlchemy implementation ----------------------------------------------------------
@@ -826,14 +840,7 @@ class SqlCampusStore:
         return self.audit_writer.unwritten() >= self.audit_writer.batch_max - 1
 
     def _write_audit(self, entries: Sequence[AuditEntry]) -> None:
-        rows = [
-            {"ts": e.ts, "token_id": e.token_id, "token_name": e.token_name,
-             "action": e.action[:50],
-             "campus_id": None if e.campus_id is None else clean_text(e.campus_id, 100),
-             "detail": clean_text(e.detail, 2000), "client": clean_text(e.client, 200),
-             "count": e.count}
-            for e in entries
-        ]
+        rows = [audit_row(e) for e in entries]  # scrubbed here, in the writer thread
         with self._sessions.begin() as session:
             session.execute(insert(AuditRow), rows)
 
@@ -848,11 +855,7 @@ class SqlCampusStore:
         if campuses is not None:
             stmt = stmt.where(AuditRow.campus_id.in_(list(campuses)))
         with self._sessions() as session:
-            return [
-                AuditEntry(_utc(r.ts), r.action, r.token_id, r.token_name, r.campus_id,
-                           r.detail, r.client, r.count or 1)
-                for r in session.scalars(stmt)
-            ]
+            return [audit_entry_of(r) for r in session.scalars(stmt)]
 
 
 def open_store(url: str, **options: Any) -> SqlCampusStore:
@@ -993,6 +996,12 @@ def _batches(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[st
 def _utc(dt: datetime) -> datetime:
     # SQLite hands back naive datetimes; everything we store is UTC
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+def audit_entry_of(r: AuditRow) -> AuditEntry:
+    return AuditEntry(_utc(r.ts), r.action, r.token_id, r.token_name, r.campus_id, r.detail,
+                      r.client, r.count or 1, r.org_id, r.user_id, r.credential_kind,
+                      r.credential_id, r.outcome or "ok", r.status)
 
 
 def _bbox(r: RevisionRow) -> Bbox:
