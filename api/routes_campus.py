@@ -165,27 +165,3 @@ def grid_geojson(
     loaded = ctx.loaded(request, campus_id, principal)
     ctx.audit(request, principal, "grid_geojson", campus_id)
     return JSONResponse(loaded.grid_geojson(), media_type=GEOJSON)
-
-
-@router.get("/audit", summary="The audit log of your district's campuses, newest first (admins)")
-def audit_log(
-    request: Request,
-    ctx: Ctx,
-    principal: CurrentPrincipal,
-    campus: Annotated[str | None, Query(max_length=MAX_CAMPUS_ID,
-                                        pattern=CAMPUS_ID_PATTERN)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> dict[str, Any]:
-    """An admin reads entries about the campuses their organisation owns (narrowed to their
-    token's campuses, if it is limited): not another district's, nor the campus-less ones
-    (sign-ins, refusals) that name other organisations' tokens."""
-    ctx.authorize(request, principal, Action.READ_AUDIT, campus)
-    owned = ctx.access.owned(principal.org_id or "") & ctx.visible_campuses(principal)
-    entries = ctx.store.audit_log(campus_id=campus, campuses=sorted(owned), limit=limit)
-    ctx.audit(request, principal, "audit_read", campus)
-    return {"entries": [
-        {"ts": e.ts.isoformat(), "action": e.action, "token_id": e.token_id,
-         "token_name": e.token_name, "campus": e.campus_id, "detail": e.detail,
-         "client": e.client, "count": e.count}
-        for e in entries
-    ]}
