@@ -25,6 +25,7 @@ from api import (
     routes_campus,
     routes_gazetteer,
     routes_imagery,
+    routes_jobs,
     routes_map,
     routes_oidc,
     routes_package,
@@ -32,6 +33,7 @@ from api import (
 )
 from api.context import AppContext
 from api.errors import error_body, register_error_handlers
+from api.jobs import JobService
 from api.settings import Settings
 from api.store import CampusStore, open_store
 from gridmap import __version__
@@ -130,18 +132,22 @@ def create_app(
     """The gridmap service. Pass ``store`` to share one (tests, CLI); else it is opened here.
 
     ``clock`` (monotonic seconds) drives the sign-in rate limit; tests pass their own.
-    On shutdown every queued audit entry is written before the app stops.
+    On start-up the job workers start (:mod:`api.jobs`); on shutdown they stop and every
+    queued audit entry is written before the app stops.
     """
     settings = settings or Settings()
     own_store = store is None
     store = store or open_store(settings.resolved_database_url, **settings.store_options())
     ctx = AppContext(settings, store, clock=clock or time.monotonic)
     security.install_access_log_redaction()
+    jobs = JobService(store, settings)  # durable jobs; GRIDMAP_JOB_WORKERS threads run them
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        jobs.start()
         yield
         try:
+            jobs.stop()  # a job still running after a grace period goes back to the queue
             ctx.store.flush_audit()
         finally:
             if own_store:
@@ -157,6 +163,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.jobs = jobs
     register_error_handlers(app)
 
     app.add_middleware(GuardAndHeaders, max_body_bytes=settings.max_upload_bytes, ctx=ctx)
@@ -169,6 +176,7 @@ def create_app(
     app.include_router(routes_book.router)
     app.include_router(routes_gazetteer.router)
     app.include_router(routes_imagery.router)
+    app.include_router(routes_jobs.router)
     app.include_router(routes_map.router)
     app.include_router(routes_package.router)
     return app
