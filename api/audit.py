@@ -67,10 +67,17 @@ _SECRETS = re.compile(
     r"(?:(?i:bearer|basic)\s+)?(?:'[^']*'|\"[^\"]*\"|[^\s&;,]+)")
 
 
+#: Every match of :data:`_SECRETS` holds one of these (lower-cased): a text holding none is kept
+#: as it is, after a few substring tests (~1 us) instead of the expression (~10 us a field).
+_SECRET_MARKS = ("gm_", "gs_", "gsh_", "gss_", "bearer", "basic", "passw", "pwd", "secret",
+                 "token", "api", "session", "cookie", "authorization")
+
+
 def scrub(value: str) -> str:
     """``value`` with every credential-looking part replaced by ``[redacted]``."""
-    if "_" not in value and "=" not in value and ":" not in value and " " not in value:
-        return value  # the common short detail: nothing that could match
+    lowered = value.lower()
+    if not any(mark in lowered for mark in _SECRET_MARKS):
+        return value
     return _SECRETS.sub(_redacted, value)
 
 
@@ -83,7 +90,13 @@ def _redacted(match: re.Match[str]) -> str:
 
 
 def _stored(value: str | None, limit: int) -> str | None:
+    """Free text (a name, a campus id from a path) as stored: scrubbed and capped."""
     return None if value is None else clean_text(scrub(value), limit)
+
+
+def _id(value: str | None, limit: int) -> str | None:
+    """An id the code made (an organisation's, a token's, a credential kind): capped only."""
+    return None if value is None else clean_text(value, limit)
 
 
 def audit_row(e: AuditEntry) -> dict[str, object]:
@@ -96,12 +109,12 @@ def audit_row(e: AuditEntry) -> dict[str, object]:
             head = e.detail.split(" ", 1)[0]
             status = int(head) if head.isdigit() and len(head) == 3 else None
     return {
-        "ts": e.ts, "token_id": _stored(e.token_id, 40), "token_name": _stored(e.token_name, 200),
+        "ts": e.ts, "token_id": _id(e.token_id, 40), "token_name": _stored(e.token_name, 200),
         "action": e.action[:50], "campus_id": _stored(e.campus_id, 100),
         "detail": clean_text(scrub(e.detail), 2000), "client": clean_text(e.client, 200),
-        "count": e.count, "org_id": _stored(e.org_id, 40), "user_id": _stored(e.user_id, 40),
-        "credential_kind": _stored(e.credential_kind, 20),
-        "credential_id": _stored(e.credential_id, 40), "outcome": outcome[:20],
+        "count": e.count, "org_id": _id(e.org_id, 40), "user_id": _id(e.user_id, 40),
+        "credential_kind": _id(e.credential_kind, 20),
+        "credential_id": _id(e.credential_id, 40), "outcome": outcome[:20],
         "status": status,
     }
 
