@@ -29,6 +29,7 @@ from api import (
     routes_map,
     routes_oidc,
     routes_package,
+    routes_publish,
     security,
 )
 from api.context import AppContext
@@ -179,4 +180,5 @@ def create_app(
     app.include_router(routes_jobs.router)
     app.include_router(routes_map.router)
     app.include_router(routes_package.router)
+    app.include_router(routes_publish.router)  # drafts, publishing, verification
     return app

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from api.errors import InvalidParameter
 from api.store import SqlCampusStore
@@ -298,3 +299,122 @@ def _rows(store: SqlCampusStore, tables: tuple[str, ...]) -> list[str]:
         return sorted(f"{t} {tuple(r)!r}" for t in tables
                       for r in conn.execute(sqlalchemy.text(f'SELECT * FROM "{t}"')))
 
+
+
+# --- API ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def editor(client: TestClient, admin_token: str, drafts: Publishing, district: Any,
+           campus: Campus) -> TestClient:
+    """The district's admin (an editor of its campuses), revision 1 published, 2 and 3 drafts."""
+    from api.store_identity import identity
+
+    identity(drafts.store).assign_campus(campus.id, district.id)
+    client.headers["Authorization"] = f"Bearer {admin_token}"
+    return client
+
+
+def test_api_review_and_publish(editor: TestClient, store: SqlCampusStore,
+                                campus: Campus) -> None:
+    base = f"/campuses/{campus.id}"
+    r = editor.get(f"{base}/revisions/2/diff")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["revision"], body["against"]) == (2, 1)
+    assert [c["changes"] for c in body["changes"]] == [["renamed"]]
+    assert body["changes"][0]["new"]["name"] == "Front Office"
+    assert r.headers["cache-control"].startswith("private")
+    geo = editor.get(body["links"]["geojson"])
+    assert geo.headers["content-type"] == "application/geo+json"
+    assert [f["properties"]["summary"] for f in geo.json()["features"]] == \
+        [c["summary"] for c in body["changes"]]
+    assert editor.get(f"{base}/revisions/3/diff?against=2").json()["changes"][0]["new"][
+        "name"] == "Welcome Desk"
+
+    r = editor.post(f"{base}/revisions/2/publish", json={"expect_current": 1})
+    assert r.status_code == 200, r.text
+    assert (r.json()["current"], r.json()["previous"]) == (2, 1)
+    assert editor.get(base).json()["revision"] == 2
+    # the other editor reviewed 3 against 1: refused, naming both
+    r = editor.post(f"{base}/revisions/3/publish", json={"expect_current": 1})
+    assert r.status_code == 409
+    assert r.json()["error"]["type"] == "RevisionConflict"
+    assert "expected revision 1 to be current, but revision 2 is" in \
+        r.json()["error"]["message"]
+    r = editor.post(f"{base}/revisions/1/rollback", json={"expect_current": 2})
+    assert r.status_code == 200 and r.json()["current"] == 1
+    store.flush_audit()
+    actions = [e.action for e in store.audit_log(campus_id=campus.id)]
+    assert {"revision_diff", "publish", "publish_refused", "rollback"} <= set(actions)
+
+
+@pytest.mark.parametrize(("path", "body", "status", "kind"), [
+    ("revisions/9/publish", {"expect_current": 1}, 404, "NotFound"),
+    ("revisions/1/publish", {"expect_current": 1}, 409, "AlreadyCurrent"),
+    ("revisions/2/publish", {"expect_current": 2}, 409, "RevisionConflict"),
+    ("revisions/2/publish", {}, 422, "InvalidParameter"),
+    ("revisions/2/publish", {"expect_current": 0}, 422, "InvalidParameter"),
+    ("revisions/2/publish", {"expect_current": 1, "force": True}, 422, "InvalidParameter"),
+    ("revisions/2/rollback", {"expect_current": 1}, 400, "InvalidParameter"),
+    ("revisions/0/publish", {"expect_current": 1}, 422, "InvalidParameter"),
+])
+def test_api_bad_publishes_change_nothing(editor: TestClient, store: SqlCampusStore,
+                                          campus: Campus, path: str, body: dict[str, Any],
+                                          status: int, kind: str) -> None:
+    tables = ("campuses", "revisions", "features", "verifications")
+    before = _rows(store, tables)
+    r = editor.post(f"/campuses/{campus.id}/{path}", json=body)
+    assert (r.status_code, r.json()["error"]["type"]) == (status, kind), r.text
+    assert _rows(store, tables) == before
+
+
+def test_api_unservable_revision_is_refused(editor: TestClient, store: SqlCampusStore,
+                                            campus: Campus) -> None:
+    from shapely.geometry import Point
+
+    door = campus.openings[0]
+    broken = dataclasses.replace(campus, openings=(
+        dataclasses.replace(door, geometry=Point(float("nan"), 42.7)), *campus.openings[1:]))
+    store.save_revision(broken, source="tests", publish=False)  # revision 4
+    r = editor.post(f"/campuses/{campus.id}/revisions/4/publish", json={"expect_current": 1})
+    assert (r.status_code, r.json()["error"]["type"]) == (422, "Unservable")
+    assert "not a number" in r.json()["error"]["message"]
+    assert store.current_revision(campus.id) == 1
+
+
+def test_api_officers_see_no_drafts(editor: TestClient, viewer_token: str,
+                                    campus: Campus) -> None:
+    officer = {"Authorization": f"Bearer {viewer_token}"}
+    base = f"/campuses/{campus.id}"
+    assert editor.get(f"{base}/revisions/2/diff", headers=officer).status_code == 403
+    r = editor.post(f"{base}/revisions/2/publish", json={"expect_current": 1}, headers=officer)
+    assert r.status_code == 403
+    assert editor.get(f"{base}?revision=2", headers=officer).status_code == 404
+    revisions = editor.get(f"{base}/revisions", headers=officer).json()["revisions"]
+    assert [r["number"] for r in revisions] == [1]
+
+
+def test_api_verification(editor: TestClient, viewer_token: str, campus: Campus) -> None:
+    base = f"/campuses/{campus.id}"
+    record = {"verified_on": "2026-09-01", "verified_by": "J. Roe",
+              "organisation": "Okemos PD", "checklist": ["door numbers", "Knox box"],
+              "notes": "door 3 sticks"}
+    r = editor.post(f"{base}/verifications", json=record)
+    assert r.status_code == 201, r.text
+    assert r.json()["due_on"] == "2027-09-01" and r.json()["building_id"] is None
+    assert editor.post(f"{base}/verifications",
+                       json={**record, "building": "Q"}).status_code == 404
+    assert editor.post(f"{base}/verifications",
+                       json={**record, "verified_on": "2999-01-01"}).status_code == 400
+    officer = {"Authorization": f"Bearer {viewer_token}"}
+    assert editor.post(f"{base}/verifications", json=record,
+                       headers=officer).status_code == 403
+    listed = editor.get(f"{base}/verifications", headers=officer).json()
+    assert listed["status"]["line"] == "verified on 2026-09-01 by J. Roe (Okemos PD)"
+    assert [v["notes"] for v in listed["verifications"]] == ["door 3 sticks"]
+    overdue = editor.get("/verification/overdue")
+    assert overdue.status_code == 200, overdue.text
+    expected = date.today() > date(2027, 9, 1)
+    assert [c["id"] for c in overdue.json()["campuses"]] == ([campus.id] if expected else [])
+    assert editor.get("/verification/overdue", headers=officer).status_code == 403
