@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
     routes_admin,
+    routes_audit,
     routes_auth,
     routes_book,
     routes_campus,
@@ -29,7 +30,7 @@ from api import (
     routes_map,
     routes_oidc,
     routes_package,
-    routes_publish,
+    routes_share,
     security,
 )
 from api.context import AppContext
@@ -170,6 +171,9 @@ def create_app(
     app.add_middleware(GuardAndHeaders, max_body_bytes=settings.max_upload_bytes, ctx=ctx)
     app.include_router(routes_auth.public_router)
     app.include_router(routes_auth.session_router)
+    app.include_router(routes_share.public_router)  # /share, /share/open: a share link's own
+    app.include_router(routes_share.router)
+    app.include_router(routes_audit.router)  # /audit, /audit/export: admins read the log
     app.include_router(routes_admin.router)  # /orgs: admins manage their organisation
     app.include_router(routes_oidc.router)  # /login/oidc: single sign-on (public)
     app.include_router(routes_oidc.admin_router)  # /orgs/{org}/oidc: its settings
@@ -180,5 +184,4 @@ def create_app(
     app.include_router(routes_jobs.router)
     app.include_router(routes_map.router)
     app.include_router(routes_package.router)
-    app.include_router(routes_publish.router)  # drafts, publishing, verification
     return app
