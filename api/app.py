@@ -30,6 +30,7 @@ from api import (
     routes_map,
     routes_oidc,
     routes_package,
+    routes_publish,
     routes_share,
     security,
 )
@@ -184,4 +185,5 @@ def create_app(
     app.include_router(routes_jobs.router)
     app.include_router(routes_map.router)
     app.include_router(routes_package.router)
+    app.include_router(routes_publish.router)  # drafts, publishing, verification
     return app
