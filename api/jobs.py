@@ -225,11 +225,15 @@ class PackageParameters(BaseModel):
 
 
 class ImportParameters(BaseModel):
-    """A campus manifest on the server's disk (queued by the CLI, not over the API)."""
+    """A campus manifest on the server's disk (queued by the CLI, not over the API), imported
+    as ``gridmap import`` does: for the district ``org`` (else the campus's owner, else the
+    only district), published at once unless ``publish`` is false (a draft)."""
 
     model_config = ConfigDict(extra="forbid")
 
     manifest: str = Field(min_length=1, max_length=4096)
+    org: str | None = Field(None, max_length=200)
+    publish: bool = True
 
 
 PARAMETERS: dict[JobKind, type[BaseModel]] = {
@@ -583,6 +587,7 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
     progress(5, "checking for an earlier attempt's revision")
     for info in _revisions_or_none(env.store, job.campus_id):
         if info.source.endswith(f"({marker})"):
+            _assign_owner(env.store, job.campus_id, _import_owner(env.store, job.campus_id, p))
             return JobOutput(revision=info.number,
                              summary=f"revision {info.number} (stored by an earlier attempt)")
     from api.cli import source_digest
@@ -604,13 +609,32 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
             f"{job.campus_id!r} it was queued for; nothing was stored")
     progress(70, "checking that every answer can be served")
     check_servable(result.campus)
+    owner = _import_owner(env.store, job.campus_id, p)
     progress(85, "storing the revision")
     info = env.store.save_revision(
         result.campus, source=f"import {manifest.name} (sha256 {digest[:12]}) ({marker})",
-        source_digest=digest)
+        source_digest=digest, publish=p.publish)
+    _assign_owner(env.store, info.campus_id, owner)
     return JobOutput(revision=info.number,
-                     summary=f"revision {info.number} from {manifest.name}, "
-                     f"{info.feature_count} features, sha256 {digest}")
+                     summary=f"{'' if p.publish else 'draft '}revision {info.number} from "
+                     f"{manifest.name}, {info.feature_count} features, sha256 {digest}")
+
+
+def _import_owner(store: CampusStore, campus_id: str, p: ImportParameters) -> str | None:
+    """The district the import stores the campus for, as ``gridmap import`` chooses it."""
+    from api.cli import CliError, campus_owner_for_import
+
+    try:
+        return campus_owner_for_import(store, campus_id, p.org)
+    except CliError as exc:
+        raise ImportFailed(str(exc), user_message=f"{exc}; nothing was stored") from None
+
+
+def _assign_owner(store: CampusStore, campus_id: str, owner: str | None) -> None:
+    if owner is not None:
+        from api.store_identity import identity
+
+        identity(store).assign_campus(campus_id, owner)
 
 
 def manifest_campus_id(manifest: Path) -> str:

@@ -335,10 +335,12 @@ def test_cancel_a_queued_job_only(store: SqlCampusStore, queue: JobQueue,
 
 
 def test_an_import_job_rerun_stores_its_revision_once(
-        store: SqlCampusStore, queue: JobQueue, settings: Settings) -> None:
+        store: SqlCampusStore, queue: JobQueue, settings: Settings,
+        district: Organisation) -> None:
     campus_id = manifest_campus_id(SAMPLE_MANIFEST)
-    job = queue.enqueue(JobKind.IMPORT, campus_id, {"manifest": str(SAMPLE_MANIFEST)},
-                        requested_by="tests")
+    job = queue.enqueue(JobKind.IMPORT, campus_id,
+                        {"manifest": str(SAMPLE_MANIFEST), "org": district.id,
+                         "publish": False}, requested_by="tests")
     env = JobEnv(store, settings)
     said_first: list[int] = []
     said_again: list[int] = []
@@ -349,6 +351,8 @@ def test_an_import_job_rerun_stores_its_revision_once(
     revisions = store.revisions(campus_id)
     assert [r.number for r in revisions] == [first.revision]
     assert revisions[0].source.endswith(f"({import_marker(job.id)})")
+    assert not revisions[0].published  # a draft, as asked
+    assert identity(store).campus_owner(campus_id) == district.id
     assert said_first == sorted(said_first) and len(said_first) > 2  # percent rises
     assert said_again == [5]  # found at once, nothing imported
 
