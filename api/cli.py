@@ -769,6 +769,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_share.add_parser(sub)  # gridmap share CAMPUS --hours N | share list | share revoke ID
 
+    from api.cli_jobs import add_commands as add_jobs_commands
+
+    add_jobs_commands(sub)  # jobs import, jobs show, jobs worker
+
     for name, func, text in (
         ("serve", cmd_serve, "run the web service"),
         ("demo", cmd_demo, "import the sample campus for a demo district, make its admin's "
