@@ -32,7 +32,9 @@ public_router = APIRouter()
 # browser whose session expired or ended must still get its cookie cleared, not a JSON 401
 session_router = APIRouter()
 
-PUBLIC_PATHS = frozenset({"/healthz", "/login"})
+PUBLIC_PATHS = frozenset({"/healthz", "/login",
+                          # single sign-on (api.routes_oidc): how a browser gets credentials
+                          "/login/oidc/callback", "/login/oidc/{org_id}"})
 
 _LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -58,7 +60,7 @@ button{{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem}}
  autofocus>
 <input type="hidden" name="next" value="{next}">
 <button type="submit">Sign in</button>
-</form></body></html>
+{sso}</form></body></html>
 """
 
 
@@ -145,10 +147,24 @@ def refuse_cross_site(request: Request) -> None:
 SameOrigin = Depends(refuse_cross_site)
 
 
-def _login_page(next_path: str, error: str = "", status: int = 200) -> HTMLResponse:
+def _sso_links(request: Request, next_path: str) -> str:
+    """"Sign in with <organisation>" links, one per organisation with single sign-on."""
+    from api.routes_oidc import sign_in_links
+
+    links = sign_in_links(request.app.state.ctx, next_path)
+    if not links:
+        return ""
+    items = "".join(f'<li><a href="{html.escape(url, quote=True)}">Sign in with '
+                    f'{html.escape(name)}</a></li>' for name, url in links)
+    return f'<p>Or with your organisation\'s sign-in:</p><ul class="sso">{items}</ul>\n'
+
+
+def _login_page(next_path: str, error: str = "", status: int = 200,
+                request: Request | None = None) -> HTMLResponse:
     body = _LOGIN_PAGE.format(
         error=f'<p class="error">{html.escape(error)}</p>' if error else "",
         next=html.escape(safe_next(next_path), quote=True),
+        sso="" if request is None else _sso_links(request, next_path),
     )
     return HTMLResponse(body, status_code=status, headers=FORM_PAGE_HEADERS)
 
@@ -159,8 +175,9 @@ def healthz() -> dict[str, str]:
 
 
 @public_router.get("/login", response_class=HTMLResponse, summary="Sign-in form")
-def login_form(next: Annotated[str, Query(max_length=2000)] = "/") -> HTMLResponse:
-    return _login_page(next)
+def login_form(request: Request,
+               next: Annotated[str, Query(max_length=2000)] = "/") -> HTMLResponse:
+    return _login_page(next, request=request)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -209,7 +226,8 @@ def login(
     except Unauthenticated as exc:
         ctx.login_limiter.spend(client)
         ctx.audit_coalesced(request, None, "login_failed", exc.user_message)
-        return _login_page(next, f"Sign-in failed: {exc.user_message}.", status=401)
+        return _login_page(next, f"Sign-in failed: {exc.user_message}.", status=401,
+                           request=request)
     settings = ctx.settings
     # the session this browser held until now (whoever's it was) ends: one session per browser
     previous = request.cookies.get(settings.cookie_name)
