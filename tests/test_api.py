@@ -38,7 +38,7 @@ CAMPUS = "test-campus"
 def _concrete(path: str) -> str:
     """A route path with plausible values in its parameters."""
     values = {"campus_id": CAMPUS, "ordinal": "0", "z": "1", "x": "0", "y": "0", "label": "C4",
-              "path": "vendor/leaflet/leaflet.js"}
+              "path": "vendor/leaflet/leaflet.js", "org_id": "org_0123456789ab"}
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
 
 
