@@ -497,3 +497,21 @@ def test_book_and_package_jobs_report_their_progress(
         assert len(steps) >= 2, said  # reported as it went, not only before and after
         total = steps[-1].rsplit(" of ", 1)[1].rstrip(")")
         assert steps[-1] == f"{doing} ({total} of {total})"
+
+
+def test_cli_queues_an_import_and_runs_it_in_a_worker(
+        settings: Settings, store: SqlCampusStore, district: Organisation,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import main
+
+    assert main(["jobs", "import", str(SAMPLE_MANIFEST), "--org", district.id]) == 0
+    job_id = capsys.readouterr().out.strip()
+    assert JobQueue(store.engine).get(job_id).state is JobState.QUEUED
+    assert main(["jobs", "worker", "--once"]) == 0
+    assert f"{job_id}: import of" in capsys.readouterr().out
+    assert main(["jobs", "show", job_id]) == 0
+    shown = capsys.readouterr().out
+    campus_id = manifest_campus_id(SAMPLE_MANIFEST)
+    number = store.current_revision(campus_id)
+    assert "done, 100%" in shown and f"revision {number}" in shown
+    assert identity(store).campus_owner(campus_id) == district.id
