@@ -498,3 +498,28 @@ def test_config_checks(field: str, value: str, says: str) -> None:
               "allowed_domain": oidc.check_domain}
     with pytest.raises(oidc.InvalidOidcConfig, match=says):
         checks[field](value)
+
+
+def test_cli_sets_single_sign_on_from_a_secret_file(world: World, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import main
+
+    secret_file = tmp_path / "secret.txt"
+    secret_file.write_text("sheriff-secret\n")
+    code = main(["org", "oidc", "County Sheriff", "--issuer", world.issuer + "/",
+                 "--client-id", "gridmap-sheriff", "--client-secret-file", str(secret_file)])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "sheriff-secret" not in out.out + out.err
+    assert world.issuer in out.out and "client secret replaced" in out.out
+    # the sheriff's office now signs in with it (the CLI wrote to the same store)
+    start = world.client.get(f"/login/oidc/{world.sheriff_id}", follow_redirects=False)
+    assert start.status_code == 303 and "client_id=gridmap-sheriff" in start.headers["location"]
+    # without a secret for a new organisation, or with an unreadable file: a clear error
+    assert main(["org", "oidc", "County Sheriff", "--remove"]) == 0
+    assert main(["org", "oidc", "County Sheriff", "--issuer", world.issuer,
+                 "--client-id", "x"]) == 2
+    assert "a client secret is needed" in capsys.readouterr().err
+    assert main(["org", "oidc", "County Sheriff", "--issuer", world.issuer, "--client-id", "x",
+                 "--client-secret-file", str(tmp_path / "missing")]) == 2
+    assert "cannot read the client secret file" in capsys.readouterr().err
