@@ -10,6 +10,7 @@ not see is unknown (404), like the campus itself. Everything is audited. See :mo
 
 from __future__ import annotations
 
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Request
@@ -53,9 +54,12 @@ def service_of(request: Request) -> JobService:
 
 def job_view(job: Job) -> dict[str, Any]:
     """A job as the API shows it (never its lease's owner, never a traceback)."""
+    parameters = dict(job.parameters)
+    if "manifest" in parameters:  # an import's file name, not where it lies on the server
+        parameters["manifest"] = PurePath(str(parameters["manifest"])).name
     view: dict[str, Any] = {
         "id": job.id, "kind": job.kind.value, "campus": job.campus_id,
-        "parameters": dict(job.parameters), "state": job.state.value, "percent": job.percent,
+        "parameters": parameters, "state": job.state.value, "percent": job.percent,
         "message": job.message, "attempts": job.attempts, "max_attempts": job.max_attempts,
         "requested_by": job.requested_by, "created_at": job.created_at.isoformat(),
         "started_at": None if job.started_at is None else job.started_at.isoformat(),

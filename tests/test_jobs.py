@@ -515,3 +515,13 @@ def test_cli_queues_an_import_and_runs_it_in_a_worker(
     number = store.current_revision(campus_id)
     assert "done, 100%" in shown and f"revision {number}" in shown
     assert identity(store).campus_owner(campus_id) == district.id
+
+
+def test_an_import_job_shows_its_manifest_by_name_only(
+        api: TestClient, stored_campus: Campus) -> None:
+    queue: JobQueue = api.app.state.jobs.queue  # type: ignore[attr-defined]
+    job = queue.enqueue(JobKind.IMPORT, stored_campus.id, {"manifest": str(SAMPLE_MANIFEST)},
+                        requested_by="cli:someone")
+    view = api.get(f"/jobs/{job.id}").json()
+    assert view["parameters"]["manifest"] == SAMPLE_MANIFEST.name
+    assert str(SAMPLE_MANIFEST.parent) not in api.get(f"/jobs/{job.id}").text
