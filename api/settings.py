@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     job_poll_interval_s: float = Field(
         default=1.0, gt=0.0, le=60.0, allow_inf_nan=False,
         description="how often an idle worker looks for jobs queued by other processes")
+    job_keep_days: float = Field(
+        default=7.0, gt=0.0, le=3650.0, allow_inf_nan=False,
+        description="finished jobs, with the books and packages they made, are deleted this "
+        "long after they finished")
 
     # refusals and sign-in attempts
     login_failures_burst: int = Field(
