@@ -181,8 +181,6 @@ class Publishing:
         #: called after the checks and before the flip (campus id, revision, expected): tests
         #: hold two publishes here to race them deterministically
         self.before_flip: Callable[[str, int, int | None], object] | None = None
-        # until the store's schema is kept by migrations
-        VerificationRow.__table__.create(store.engine, checkfirst=True)  # type: ignore[attr-defined]
 
     # publishing ------------------------------------------------------------------------------
 
