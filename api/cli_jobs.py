@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -103,7 +104,8 @@ def cmd_jobs_worker(args: argparse.Namespace, settings: Settings, store: CampusS
             print("\n".join(describe(job)), flush=True)
         return 0
     workers = JobWorkers(queue, env, max(1, args.workers), lease_s=settings.job_lease_s,
-                         poll_s=settings.job_poll_interval_s)
+                         poll_s=settings.job_poll_interval_s,
+                         keep=timedelta(days=settings.job_keep_days))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -33,6 +33,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    delete,
     insert,
     or_,
     select,
@@ -73,6 +75,8 @@ WORKER_LOST = "WorkerLost"
 #: The error a job carries after an unexpected error (logged with its traceback, never shown).
 INTERNAL = "InternalError"
 _MESSAGE_MAX = 300
+#: An idle worker deletes old finished jobs at most this often (seconds).
+PURGE_EVERY_S = 3600.0
 _ERROR_MAX = 2000
 
 
@@ -348,6 +352,16 @@ class JobQueue:
                 f"job {job_id} is {job.state}",
                 user_message=f"job {job_id} is {job.state}: only a queued job can be cancelled")
         return job
+
+    def purge(self, keep: timedelta) -> int:
+        """Delete the jobs (and the files they made) that finished more than ``keep`` ago;
+        how many."""
+        cutoff = self.clock() - keep
+        finished = [s.value for s in FINISHED]
+        with self.engine.begin() as conn:
+            gone = conn.execute(delete(JOBS).where(JobRow.state.in_(finished),
+                                                   JobRow.finished_at < cutoff)).rowcount
+        return int(gone or 0)
 
     # working -----------------------------------------------------------------------------------
 
@@ -802,8 +816,10 @@ class JobWorkers:
     """
 
     def __init__(self, queue: JobQueue, env: JobEnv, count: int, *, lease_s: float,
-                 poll_s: float, grace_s: float = 10.0) -> None:
+                 poll_s: float, grace_s: float = 10.0, keep: timedelta | None = None) -> None:
         self.queue = queue
+        self.keep = keep
+        self._purged_at: float | None = None
         self.workers = [JobWorker(queue, env, worker_name(n), lease_s=lease_s)
                         for n in range(count)]
         self.poll_s = poll_s
@@ -855,9 +871,27 @@ class JobWorkers:
                     del self.ran[:-1000]
                     self.finished.notify_all()
                 continue
+            self._purge_now_and_then()
             with self._wake:
                 if not self._stopping.is_set():
                     self._wake.wait(self.poll_s)
+
+    def _purge_now_and_then(self) -> None:
+        """Old finished jobs go, checked by an idle worker at most once an hour."""
+        if self.keep is None:
+            return
+        now = time.monotonic()
+        with self._wake:
+            if self._purged_at is not None and now - self._purged_at < PURGE_EVERY_S:
+                return
+            self._purged_at = now
+        try:
+            gone = self.queue.purge(self.keep)
+        except Exception:
+            log.warning("purging old jobs failed", exc_info=True)
+            return
+        if gone:
+            log.info("deleted %d jobs finished over %s ago", gone, self.keep)
 
 
 class JobService:
@@ -871,7 +905,8 @@ class JobService:
         self.env = JobEnv(store, settings)
         self.workers = JobWorkers(self.queue, self.env, settings.job_workers,
                                   lease_s=settings.job_lease_s,
-                                  poll_s=settings.job_poll_interval_s)
+                                  poll_s=settings.job_poll_interval_s,
+                                  keep=timedelta(days=settings.job_keep_days))
 
     def start(self) -> None:
         self.workers.start()

@@ -525,3 +525,16 @@ def test_an_import_job_shows_its_manifest_by_name_only(
     view = api.get(f"/jobs/{job.id}").json()
     assert view["parameters"]["manifest"] == SAMPLE_MANIFEST.name
     assert str(SAMPLE_MANIFEST.parent) not in api.get(f"/jobs/{job.id}").text
+
+
+def test_old_finished_jobs_are_purged_with_their_files(
+        store: SqlCampusStore, queue: JobQueue, settings: Settings) -> None:
+    done = queue.enqueue(JobKind.BOOK, "c1", {}, requested_by="tests")
+    assert worker(queue, store, settings, "w", recording([])).run_one() is not None
+    cancelled = queue.cancel(queue.enqueue(JobKind.BOOK, "c1", {}, requested_by="tests").id)
+    waiting = queue.enqueue(JobKind.BOOK, "c1", {}, requested_by="tests")
+    keep = timedelta(days=7)
+    assert queue.purge(keep) == 0  # finished just now
+    assert JobQueue(store.engine, clock=later(8 * 86400)).purge(keep) == 2
+    assert queue.find(done.id) is None and queue.find(cancelled.id) is None
+    assert queue.get(waiting.id).state is JobState.QUEUED  # unfinished jobs stay
