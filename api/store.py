@@ -1,9 +1,13 @@
 """Where campuses, their revisions, access tokens, browser sessions and the audit log live.
 
 :class:`CampusStore` is the interface the API and CLI code against. :class:`SqlCampusStore`
-implements it with SQLAlchemy 2.0 on portable SQL: SQLite (the embedded default) now,
-PostgreSQL later. Geometry is stored as GeoJSON text plus lon/lat bounding-box columns; PostGIS
-columns come later.
+implements it with SQLAlchemy 2.0 on portable SQL: SQLite (the embedded default) and
+PostgreSQL (the scale-out backend); its schema is kept by Alembic migrations
+(:mod:`api.migrations`). Geometry is stored as GeoJSON text plus lon/lat bounding-box columns
+everywhere; on PostgreSQL with PostGIS also in geometry columns with GiST indexes, and the
+cross-campus spatial questions
+(:meth:`~CampusStore.campuses_at`, :meth:`~CampusStore.campuses_in`,
+:meth:`~CampusStore.buildings_at`) are answered there (:mod:`api.postgis`).
 
 Published maps are never overwritten: :meth:`CampusStore.save_revision` writes a *new* revision
 number inside one transaction and moves the campus's current revision to it as the last step,
@@ -26,6 +30,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
+import shapely
+import shapely.geometry
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -51,6 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from api import postgis
 from api.audit import AuditWriter, audit_row, clean_text
 from api.audit import utcnow as utcnow  # the store's clock, imported from here by callers
 from api.migrations import upgrade_to_head
@@ -223,7 +230,15 @@ class CampusStore(Protocol):
         ...
 
     def campuses_at(self, lon: float, lat: float) -> list[str]:
-        """Ids of campuses whose current grid's lon/lat box holds the point."""
+        """Ids of campuses whose current grid's lon/lat box holds the point, sorted."""
+        ...
+
+    def campuses_in(self, box: Bbox) -> list[str]:
+        """Ids of campuses whose current grid's lon/lat box meets ``box`` (edges count), sorted."""
+        ...
+
+    def buildings_at(self, lon: float, lat: float) -> list[tuple[str, str]]:
+        """(campus id, building id) of current buildings whose footprint covers the point."""
         ...
 
     def save_imagery(
@@ -443,6 +458,10 @@ class AuditRow(Base):
 # --- the SQLAlchemy implementation ----------------------------------------------------------
 
 
+#: joins a campus to its current (published) revision
+_CURRENT_REVISION = ((RevisionRow.campus_id == CampusRow.id)
+                     & (RevisionRow.number == CampusRow.current_revision))
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -516,6 +535,8 @@ class SqlCampusStore:
         self.url = url
         self.engine = _engine(url, echo=echo)
         upgrade_to_head(self.engine)  # the schema: Alembic migrations, see api.migrations
+        #: PostgreSQL with PostGIS: geometry columns kept and spatial questions asked there
+        self.postgis = postgis.queries_for(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._tokens: TtlCache[str, TokenRecord | None] = TtlCache(cache_ttl_s, clock)
         self._browser_sessions: TtlCache[str, SessionRecord | None] = TtlCache(cache_ttl_s, clock)
@@ -575,6 +596,8 @@ class SqlCampusStore:
                 session.execute(insert(FeatureRow), batch)
                 count += len(batch)
             revision.feature_count = count
+            if self.postgis is not None:
+                self.postgis.fill_revision(session, campus.id, number)
             if publish:
                 # the flip: last statement before commit, so readers see old or new, never half
                 revision.published = True
@@ -655,14 +678,41 @@ class SqlCampusStore:
 
     def campuses_at(self, lon: float, lat: float) -> list[str]:
         with self._sessions() as session:
-            return list(session.scalars(
-                select(CampusRow.id)
-                .join(RevisionRow, (RevisionRow.campus_id == CampusRow.id)
-                      & (RevisionRow.number == CampusRow.current_revision))
+            if self.postgis is not None:
+                return self.postgis.campuses_at(session, lon, lat)
+            return sorted(session.scalars(
+                select(CampusRow.id).join(RevisionRow, _CURRENT_REVISION)
                 .where(RevisionRow.min_lon <= lon, RevisionRow.max_lon >= lon,
                        RevisionRow.min_lat <= lat, RevisionRow.max_lat >= lat)
-                .order_by(CampusRow.id)
             ))
+
+    def campuses_in(self, box: Bbox) -> list[str]:
+        with self._sessions() as session:
+            if self.postgis is not None:
+                return self.postgis.campuses_in(
+                    session, box.min_lon, box.min_lat, box.max_lon, box.max_lat)
+            return sorted(session.scalars(
+                select(CampusRow.id).join(RevisionRow, _CURRENT_REVISION)
+                .where(RevisionRow.min_lon <= box.max_lon, RevisionRow.max_lon >= box.min_lon,
+                       RevisionRow.min_lat <= box.max_lat, RevisionRow.max_lat >= box.min_lat)
+            ))
+
+    def buildings_at(self, lon: float, lat: float) -> list[tuple[str, str]]:
+        with self._sessions() as session:
+            if self.postgis is not None:
+                return self.postgis.buildings_at(session, lon, lat)
+            rows = session.execute(
+                select(FeatureRow.campus_id, FeatureRow.feature_id, FeatureRow.geometry)
+                .join(CampusRow, (CampusRow.id == FeatureRow.campus_id)
+                      & (CampusRow.current_revision == FeatureRow.revision))
+                .where(FeatureRow.feature_type == "building",
+                       FeatureRow.min_lon <= lon, FeatureRow.max_lon >= lon,
+                       FeatureRow.min_lat <= lat, FeatureRow.max_lat >= lat)
+            ).all()
+        point = shapely.Point(lon, lat)
+        return sorted((campus_id, building_id) for campus_id, building_id, geometry in rows
+                      if geometry is not None
+                      and shapely.geometry.shape(json.loads(geometry)).covers(point))
 
     @staticmethod
     def _current_in(session: Session, campus_id: str) -> int:
