@@ -37,7 +37,13 @@ if str(REPO) not in sys.path:
 
 from fastapi import FastAPI, Response  # noqa: E402
 
-from bench.bench_lookup import build_campus, rate, rate_and_cpu, uvicorn_server  # noqa: E402
+from bench.bench_lookup import (  # noqa: E402
+    bench_token,
+    build_campus,
+    rate,
+    rate_and_cpu,
+    uvicorn_server,
+)
 
 #: Environment variable naming the PNG file the bare endpoint serves.
 BARE_TILE_ENV = "GRIDMAP_BENCH_TILE_PNG"
@@ -57,20 +63,6 @@ def bare_app() -> FastAPI:
         return {"ok": True}
 
     return app
-
-
-def bench_token(store: Any, campus_id: str) -> str:
-    """A read-only token of the district owning the campus (made first when the store has no
-    organisation), as a deployment's officers would hold."""
-    from api.auth import create_token
-    from api.store_identity import OrgKind, identity
-
-    orgs = identity(store).orgs()
-    district = orgs[0] if orgs else identity(store).create_org("Bench district",
-                                                                OrgKind.DISTRICT)
-    identity(store).assign_campus(campus_id, district.id)
-    token, _ = create_token(store, "bench")
-    return token
 
 
 def campus_tiles(campus: Any, z: int) -> list[tuple[int, int]]:
