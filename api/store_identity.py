@@ -434,7 +434,7 @@ class IdentityStore:
                 other = session.get(OrganisationRow, row.org_id)
                 raise InvalidParameter(
                     f"campus {campus_id!r} belongs to "
-                    f"{other.name if other else row.org_id!r}, not {org.name!r}")
+                    f"{other.name if other else row.org_id}, not {org.name}")
         self._visible.drop()
         self._owned.drop()
 
@@ -445,7 +445,7 @@ class IdentityStore:
         if owner is not None and owner != org_id:
             org = self.org(owner)
             raise InvalidParameter(
-                f"campus {campus_id!r} belongs to {org.name if org else owner!r}; "
+                f"campus {campus_id!r} belongs to {org.name if org else owner}; "
                 "import it as that district")
 
     def campus_owner(self, campus_id: str) -> str | None:
