@@ -38,7 +38,10 @@ CAMPUS = "test-campus"
 def _concrete(path: str) -> str:
     """A route path with plausible values in its parameters."""
     values = {"campus_id": CAMPUS, "ordinal": "0", "z": "1", "x": "0", "y": "0", "label": "C4",
-              "path": "vendor/leaflet/leaflet.js", "org_id": "org_0123456789ab"}
+              "path": "vendor/leaflet/leaflet.js", "org_id": "org_0123456789ab",
+              "user_id": "usr_0123456789ab", "job_id": "job_" + "0" * 32,
+              "token_id": "tok_0123456789ab", "partnership_id": "prt_0123456789ab",
+              "link_id": "shr_0123456789ab", "number": "1"}
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
 
 
