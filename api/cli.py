@@ -559,14 +559,17 @@ def cmd_print(args: argparse.Namespace, settings: Settings, store: CampusStore) 
 
     from api.imagery import local_imagery_path
     from api.store import AuditEntry, utcnow
-    from tiles.book import make_book, verified_on_of
+    from api.store_publish import book_verification
+    from tiles.book import make_book
 
     revision = args.revision if args.revision is not None else store.current_revision(args.campus)
     campus = store.campus(args.campus, revision)
     started = time.perf_counter()
     imagery = local_imagery_path(store, settings.data_dir, args.campus)
+    verified_on, verified_by = book_verification(store, args.campus)
     pdf = make_book(campus, size=args.size, level=args.level, revision=revision,
-                    imagery=imagery, printed_on=date.today(), verified_on=verified_on_of(campus))
+                    imagery=imagery, printed_on=date.today(), verified_on=verified_on,
+                    verified_by=verified_by)
     target = "stdout" if args.output == "-" else args.output
     if target == "stdout":
         sys.stdout.flush()

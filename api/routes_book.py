@@ -32,7 +32,8 @@ router = APIRouter(dependencies=[Depends(current_principal)])
 BOOKS_KEPT = 8
 PDF = "application/pdf"
 
-BookKey = tuple[str, int, str, int | None, str, str]
+#: campus, revision, paper, level, imagery, printed on, walk-through (date and who)
+BookKey = tuple[str, int, str, int | None, str, str, str]
 
 
 class BookShelf:
@@ -105,10 +106,14 @@ def book(
 
     imagery = imagery_path(ctx, campus_id)
     printed_on = date.today()
+    from api.store_publish import book_verification
+
+    verified_on, verified_by = book_verification(ctx.store, campus_id)
     key: BookKey = (campus_id, loaded.revision, size, level,
-                    imagery.stem if imagery else "", printed_on.isoformat())
+                    imagery.stem if imagery else "", printed_on.isoformat(),
+                    f"{verified_on} {verified_by}")
     etag = book_etag(key)
-    from tiles.book import book_filename, make_book, verified_on_of
+    from tiles.book import book_filename, make_book
 
     headers = {
         # like all campus data: never in a shared cache, nor left in a browser's (a book is
@@ -130,7 +135,7 @@ def book(
             if pdf is None:
                 pdf = make_book(campus, size=size, level=level, revision=loaded.revision,
                                 imagery=imagery, printed_on=printed_on,
-                                verified_on=verified_on_of(campus))
+                                verified_on=verified_on, verified_by=verified_by)
                 shelf.put(key, pdf)
     ctx.audit(request, principal, "book", campus_id, f"{detail}, {len(pdf)} bytes")
     return Response(pdf, media_type=PDF, headers=headers)

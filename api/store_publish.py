@@ -360,6 +360,16 @@ def publishing(store: CampusStore) -> Publishing:
         return found
 
 
+def book_verification(store: CampusStore, campus_id: str) -> tuple[date | None, str]:
+    """What the printed book's title band says of the campus's walk-through: its date and who
+    did it (``J. Roe (Okemos PD)``; empty for a date from the campus file), or (None, "")."""
+    latest = publishing(store).status(campus_id).latest
+    if latest is None:
+        return None, ""
+    who = latest.verified_by + (f" ({latest.organisation})" if latest.organisation else "")
+    return latest.verified_on, who
+
+
 def one_year_after(day: date) -> date:
     """The same day a year on (29 February: 28 February)."""
     try:

@@ -418,3 +418,20 @@ def test_api_verification(editor: TestClient, viewer_token: str, campus: Campus)
     expected = date.today() > date(2027, 9, 1)
     assert [c["id"] for c in overdue.json()["campuses"]] == ([campus.id] if expected else [])
     assert editor.get("/verification/overdue", headers=officer).status_code == 403
+
+
+def test_book_prints_the_latest_walk_through(store: SqlCampusStore, stored_campus: Campus,
+                                            tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """pdftotext finds "Verified on … by …" of the latest record in every page's title band."""
+    from api import cli
+    from tests.test_book import pdf_text
+
+    pub = publishing(store)
+    for day, who in ((date(2026, 3, 2), "A. Early"), (date(2026, 9, 1), "J. Roe")):
+        pub.add_verification(stored_campus.id, verified_on=day, verified_by=who,
+                             organisation="Okemos PD", checklist=["doors"], recorded_by="t")
+    out = tmp_path / "book.pdf"
+    assert cli.main(["print", stored_campus.id, "--level", "1", "-o", str(out)]) == 0
+    text = pdf_text(out.read_bytes(), tmp_path, 1)
+    assert "Verified on 2026-09-01 by J. Roe (Okemos PD)" in " ".join(text.split())

@@ -83,10 +83,12 @@ def map_sheet_pdf(campus: Campus, sheet: MapSheet, imagery: Path | None) -> byte
 def make_book(
     campus: Campus, *, size: PaperSize, level: int | None, revision: int,
     imagery: Path | None, printed_on: date, verified_on: date | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    verified_by: str = "", progress: Callable[[int, int], None] | None = None,
 ) -> bytes:
     """The map book as PDF bytes. ``size``: letter, tabloid or arch-d (landscape); ``level``:
     only that level ordinal's sheets (the overview and indexes are always whole).
+    ``verified_on``, ``verified_by``: the latest walk-through, its date and who did it
+    (``api.store_publish.book_verification``), printed in every page's title band.
     ``progress(done, total)`` is called as each sheet's map is drawn (from render threads).
 
     Raises :class:`~gridmap.errors.InvalidQuery` for an unknown paper size and
@@ -106,7 +108,8 @@ def make_book(
         photos = pool.map(lambda s: _photo(campus, s, imagery), sheets)
         maps = pool.map(sheet_map, sheets)
         # meanwhile this thread draws the furniture (Mapnik and GDAL work without the GIL)
-        furniture = _furniture(campus, size, sheets, revision, printed_on, verified_on)
+        furniture = _furniture(campus, size, sheets, revision, printed_on, verified_on,
+                               verified_by)
         return _assemble(campus, furniture, sheets, list(maps), list(photos))
 
 
@@ -128,7 +131,7 @@ _SHEET_OF = re.compile(r" \(\d+ of \d+\).*$| \u00b7 sheet \d+ of \d+$")
 
 def _furniture(
     campus: Campus, size: PaperSize, sheets: list[MapSheet], revision: int, printed_on: date,
-    verified_on: date | None,
+    verified_on: date | None, verified_by: str = "",
 ) -> bytes:
     """Every page of the book without its maps: map pages' furniture, then the indexes."""
     from reportlab.pdfgen.canvas import Canvas
@@ -136,7 +139,8 @@ def _furniture(
     layout = page_layout(size)
     g = campus.grid
     info = BookInfo(campus.name, campus.address, revision, printed_on, verified_on,
-                    f"Grid cells {g.cell_size:g} {g.unit.value} ({g.cell_size_m:.1f} m)")
+                    f"Grid cells {g.cell_size:g} {g.unit.value} ({g.cell_size_m:.1f} m)",
+                    verified_by)
     rooms, doors, groups = room_rows(campus), door_rows(campus), quick_reference(campus)
     pages = len(sheets) + index_pages(len(rooms), layout) + index_pages(len(doors), layout) + 1
     out = io.BytesIO()
@@ -287,7 +291,8 @@ def _place_under(writer: PdfWriter, page: PageObject, source: PageObject, frame:
 
 
 def verified_on_of(campus: Campus) -> date | None:
-    """The walk-through date the campus file gives (``verified_on``), if any."""
+    """The walk-through date the campus file gives (``verified_on``), if any (the service
+    prints the latest walk-through record instead: ``api.store_publish.book_verification``)."""
     text = campus.meta.get("verified_on", "")
     try:
         return date.fromisoformat(text) if text else None

@@ -68,6 +68,7 @@ class BookInfo:
     printed_on: date
     verified_on: date | None
     grid_note: str  # "Grid cells 100 ft (30.5 m)"
+    verified_by: str = ""  # "J. Roe (Okemos PD)": who walked it, with verified_on
 
 
 def _colour(c: Canvas, rgba: RGBA, *, stroke: bool = False) -> None:
@@ -108,6 +109,13 @@ def draw_title(c: Canvas, layout: PageLayout, info: BookInfo, sheet_title: str,
     dates.append(f"Verified on {info.verified_on.isoformat()}" if info.verified_on
                  else "Verification date not recorded")
     dates.append(f"Printed on {info.printed_on.isoformat()}")
+    if info.verified_on and info.verified_by:  # who walked it, in what room the line leaves
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        room = half - 6 * k - stringWidth(" · ".join(dates) + " by ", regular, 8.5 * k)
+        by = fit_text(info.verified_by, regular, 8.5 * k, room)
+        if by:
+            dates[1] += f" by {by}"
     c.setFont(regular, 8.5 * k)
     c.drawRightString(t.x1, t.y1 - 25 * k, " \u00b7 ".join(dates))
     _colour(c, GREY)
