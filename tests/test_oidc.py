@@ -20,6 +20,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -72,29 +73,29 @@ class Provider:
     process: subprocess.Popen[bytes]
 
 
-@pytest.fixture(scope="module")
-def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
-    """The real OpenID provider, ready (its discovery document answers) before any test."""
+def _clients(redirect_uri: str) -> list[dict[str, Any]]:
+    return [{"client_id": "gridmap-district", "client_secret": SECRET,
+             "redirect_uris": [redirect_uri]},
+            {"client_id": "gridmap-sheriff", "client_secret": "sheriff-secret",
+             "redirect_uris": [redirect_uri]}]
+
+
+@contextmanager
+def running_provider(config_dir: Path, redirect_uri: str,
+                     host: str = "127.0.0.1") -> Iterator[Provider]:
+    """The real OpenID provider, ready (its discovery document answers) when yielded."""
     node = shutil.which("node")
     if node is None:
         _require_or_skip("node is not installed (the test OpenID provider runs on it)")
     if not (ROOT / "node_modules" / "oidc-provider" / "package.json").exists():
         _require_or_skip("npm package oidc-provider is missing: run `npm ci`")
     port = _free_port()
-    config = tmp_path_factory.mktemp("oidc") / "provider.json"
-    config.write_text(json.dumps({
-        "port": port,
-        "clients": [
-            {"client_id": "gridmap-district", "client_secret": SECRET,
-             "redirect_uris": [CALLBACK]},
-            {"client_id": "gridmap-sheriff", "client_secret": "sheriff-secret",
-             "redirect_uris": [CALLBACK]},
-        ],
-        "accounts": ACCOUNTS,
-    }))
+    config = config_dir / f"provider-{port}.json"
+    config.write_text(json.dumps({"port": port, "host": host,
+                                  "clients": _clients(redirect_uri), "accounts": ACCOUNTS}))
     process = subprocess.Popen([str(node), str(PROVIDER_SCRIPT), str(config)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    issuer = f"http://127.0.0.1:{port}"
+    issuer = f"http://{host}:{port}"
     deadline = time.monotonic() + 30
     try:
         while True:  # poll the discovery URL until it answers (or the process died)
@@ -102,7 +103,7 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
                 err = process.stderr.read().decode() if process.stderr else ""
                 pytest.fail(f"the OpenID provider exited: {err[-2000:]}")
             try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration",
+                if httpx.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration",
                              timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
@@ -120,6 +121,12 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
             process.wait()
 
 
+@pytest.fixture(scope="module")
+def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
+    with running_provider(tmp_path_factory.mktemp("oidc"), CALLBACK) as running:
+        yield running
+
+
 @dataclass
 class World:
     client: TestClient
@@ -131,9 +138,10 @@ class World:
     issuer: str
 
 
-@pytest.fixture
-def world(settings: Settings, store: SqlCampusStore, campus: Campus,
-          provider: Provider) -> Iterator[World]:
+def _populate(settings: Settings, store: SqlCampusStore, campus: Campus,
+              issuer: str) -> tuple[str, str, str]:
+    """A district owning the campus (single sign-on with ``issuer``) and its people, a
+    sheriff's office without; the two organisations' ids and a district admin's token."""
     ident = identity(store)
     district = ident.create_org("Lincoln Ridge USD", "district")
     sheriff = ident.create_org("County Sheriff", "police")
@@ -148,10 +156,17 @@ def world(settings: Settings, store: SqlCampusStore, campus: Campus,
     admin = ident.create_person("admin@district.example", district.id, Role.ADMIN)
     token, _ = create_token(store, "district admin", user=admin.id)
     oidc.OidcStore(store.engine, oidc.SecretBox.from_settings(settings)).set_config(
-        district.id, issuer=provider.issuer, client_id="gridmap-district",
+        district.id, issuer=issuer, client_id="gridmap-district",
         client_secret=SECRET, allowed_domain="district.example", actor="tests")
+    return district.id, sheriff.id, token
+
+
+@pytest.fixture
+def world(settings: Settings, store: SqlCampusStore, campus: Campus,
+          provider: Provider) -> Iterator[World]:
+    district_id, sheriff_id, token = _populate(settings, store, campus, provider.issuer)
     with TestClient(create_app(settings, store), base_url="http://127.0.0.1") as client:
-        yield World(client, store, district.id, sheriff.id, campus.id, token, provider.issuer)
+        yield World(client, store, district_id, sheriff_id, campus.id, token, provider.issuer)
 
 
 class _Form(HTMLParser):
@@ -523,3 +538,43 @@ def test_cli_sets_single_sign_on_from_a_secret_file(world: World, tmp_path: Path
     assert main(["org", "oidc", "County Sheriff", "--issuer", world.issuer, "--client-id", "x",
                  "--client-secret-file", str(tmp_path / "missing")]) == 2
     assert "cannot read the client secret file" in capsys.readouterr().err
+
+
+# --- in a real browser ----------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_browser_signs_in_with_a_provider_on_another_site(
+    data_dir: Path, campus: Campus, tmp_path: Path,
+) -> None:
+    """Chromium, with the provider on another site (localhost) than gridmap (127.0.0.1): from
+    the sign-in page's link through the provider's forms back to the campus, whose route then
+    answers with the person's session (the SameSite=Strict cookie is sent). A browser is the
+    same on either backend: SQLite only."""
+    from selenium.webdriver.common.by import By
+
+    from tests.browser import chromium, need_browser, serve, wait_for
+
+    need_browser()
+    settings = Settings(data_dir=data_dir)
+    store = SqlCampusStore(settings.resolved_database_url)
+    app = create_app(settings, store)
+    with closing(store), serve(app) as base, running_provider(
+            tmp_path, f"{base}/login/oidc/callback", host="localhost") as idp:
+        _populate(settings, store, campus, idp.issuer)
+        with chromium(tmp_path / "profile") as drv:
+            drv.get(f"{base}/login?next=/campuses/{campus.id}")
+            drv.find_element(By.LINK_TEXT, "Sign in with Lincoln Ridge USD").click()
+            wait_for(drv, "return !!document.querySelector('input[name=login]')")
+            assert drv.current_url.startswith(idp.issuer)
+            drv.find_element(By.NAME, "login").send_keys("alice")
+            drv.find_element(By.NAME, "password").send_keys("anything")
+            drv.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            wait_for(drv, "return document.body.innerText.includes('Authorize')"
+                          " || location.href.includes('/campuses/')")
+            if "/campuses/" not in drv.current_url:
+                drv.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+            wait_for(drv, f"return location.pathname === '/campuses/{campus.id}'"
+                          " && document.body.innerText.length > 0")
+            body = drv.find_element(By.TAG_NAME, "body").text
+            assert json.loads(body)["id"] == campus.id, body

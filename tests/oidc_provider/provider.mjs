@@ -2,9 +2,10 @@
 //
 //   node tests/oidc_provider/provider.mjs CONFIG.json
 //
-// CONFIG.json: {"port": 0-65535, "clients": [{client_id, client_secret, redirect_uris}],
+// CONFIG.json: {"port": 1-65535, "host": "127.0.0.1" (default) or "localhost",
+//               "clients": [{client_id, client_secret, redirect_uris}],
 //               "accounts": {"<login>": {"email": "...", "email_verified": true}}}
-// Listens on 127.0.0.1:<port> with issuer http://127.0.0.1:<port>. Sign-in uses the package's
+// Listens on 127.0.0.1:<port> with issuer http://<host>:<port>. Sign-in uses the package's
 // own development interactions (a login form, then a consent form); the password is not
 // checked, the login must be one of "accounts". Keys are made fresh at every start. No network
 // beyond loopback; nothing is written to disk.
@@ -15,7 +16,8 @@ import Provider, { errors } from 'oidc-provider';
 
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const port = Number(config.port);
-const issuer = `http://127.0.0.1:${port}`;
+// the issuer's host: 127.0.0.1, or "localhost" for a provider on another site than gridmap
+const issuer = `http://${config.host || '127.0.0.1'}:${port}`;
 const accounts = config.accounts || {};
 
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
