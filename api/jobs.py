@@ -816,11 +816,12 @@ class JobWorkers:
     """
 
     def __init__(self, queue: JobQueue, env: JobEnv, count: int, *, lease_s: float,
-                 poll_s: float, grace_s: float = 10.0, keep: timedelta | None = None) -> None:
+                 poll_s: float, grace_s: float = 10.0, keep: timedelta | None = None,
+                 runners: Mapping[JobKind, Runner] | None = None) -> None:
         self.queue = queue
         self.keep = keep
         self._purged_at: float | None = None
-        self.workers = [JobWorker(queue, env, worker_name(n), lease_s=lease_s)
+        self.workers = [JobWorker(queue, env, worker_name(n), lease_s=lease_s, runners=runners)
                         for n in range(count)]
         self.poll_s = poll_s
         self.grace_s = grace_s
@@ -850,8 +851,9 @@ class JobWorkers:
         self._stopping.set()
         with self._wake:
             self._wake.notify_all()
+        deadline = time.monotonic() + self.grace_s
         for thread in self._threads:
-            thread.join(self.grace_s)
+            thread.join(max(0.0, deadline - time.monotonic()))
         for worker in self.workers:
             claim = worker.current
             if claim is not None and self.queue.release(claim):

@@ -170,13 +170,20 @@ def test_a_job_whose_workers_keep_dying_fails_with_a_clear_error(
     assert any(job.id in e.detail and WORKER_LOST in e.detail for e in entries)
 
 
-SUBPROCESS_CLAIM = """
+SUBPROCESS_WORKER = """
 import sys
 from sqlalchemy import create_engine
-from api.jobs import JobQueue
-claim = JobQueue(create_engine(sys.argv[1])).claim("doomed worker", 60.0)
-print(claim.job.id if claim else "nothing", flush=True)
-sys.stdin.read()  # holds the job until killed
+from api.jobs import JobEnv, JobKind, JobQueue, JobWorker
+
+def stuck(env, job, progress):
+    progress(50, "half way")
+    print(job.id, flush=True)
+    sys.stdin.read()  # works on it until killed
+
+queue = JobQueue(create_engine(sys.argv[1]))
+JobWorker(queue, JobEnv(None, None), "doomed worker", lease_s=60.0,
+          runners={kind: stuck for kind in JobKind}).run_one()
+print("ended", flush=True)
 """
 
 
@@ -184,14 +191,15 @@ def test_a_worker_process_killed_while_holding_a_job(
         store: SqlCampusStore, queue: JobQueue, settings: Settings) -> None:
     job = queue.enqueue(JobKind.BOOK, "c1", {}, requested_by="tests")
     proc = subprocess.Popen(
-        [sys.executable, "-c", SUBPROCESS_CLAIM, settings.resolved_database_url],
+        [sys.executable, "-c", SUBPROCESS_WORKER, settings.resolved_database_url],
         cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == job.id
-        held = queue.get(job.id)
+        held = queue.get(job.id)  # mid-job: its heartbeat thread running, half way
         assert held.state is JobState.RUNNING and held.lease_owner == "doomed worker"
+        assert (held.percent, held.message) == (50, "half way")
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=60) == -signal.SIGKILL
     finally:
@@ -538,3 +546,36 @@ def test_old_finished_jobs_are_purged_with_their_files(
     assert JobQueue(store.engine, clock=later(8 * 86400)).purge(keep) == 2
     assert queue.find(done.id) is None and queue.find(cancelled.id) is None
     assert queue.get(waiting.id).state is JobState.QUEUED  # unfinished jobs stay
+
+
+def test_a_job_still_running_at_shutdown_goes_back_to_the_queue(
+        store: SqlCampusStore, queue: JobQueue, settings: Settings) -> None:
+    from api.jobs import JobWorkers
+
+    job = queue.enqueue(JobKind.BOOK, "c1", {}, requested_by="tests")
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(env: JobEnv, j: Any, progress: Progress) -> JobOutput:
+        entered.set()
+        assert release.wait(60)
+        return JobOutput(b"too late", "application/octet-stream", "x.bin")
+
+    workers = JobWorkers(queue, JobEnv(store, settings), 1, lease_s=LEASE_S, poll_s=60.0,
+                         grace_s=0.0, runners={k: slow for k in JobKind})
+    workers.start()
+    threads = list(workers._threads)
+    workers.wake()
+    try:
+        assert entered.wait(60)
+        workers.stop()  # no grace: the job is given back at once
+        back = queue.get(job.id)
+        assert back.state is JobState.QUEUED and back.attempts == 0 and back.lease_owner is None
+    finally:
+        release.set()
+    for t in threads:
+        t.join()  # the stopped worker ended its job after giving it back: refused
+    assert queue.get(job.id).state is JobState.QUEUED
+    calls: list[str] = []
+    done = worker(queue, store, settings, "next", recording(calls)).run_one()
+    assert done is not None and done.state is JobState.DONE and calls == [job.id]
+    assert queue.result(job.id) == b"made"
