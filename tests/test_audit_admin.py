@@ -245,3 +245,21 @@ def test_no_secret_ever_reaches_the_audit_log(
         assert share.hash_secret(value) not in dump
         assert value[4:24] not in dump  # not even a part of one
     assert secret.encode() not in stored_bytes(store)  # nor anywhere else in the store
+
+
+def test_the_log_is_append_only_in_the_database(store: SqlCampusStore) -> None:
+    """Whatever holds a connection: rows are added, never changed or removed."""
+    import sqlalchemy
+    from sqlalchemy.exc import DBAPIError
+
+    store.audit(AuditEntry(ts=datetime.now(UTC), action="lookup", detail="q='gym' -> found"))
+    store.flush_audit()
+    for statement in ("UPDATE audit_log SET detail = 'nothing happened'",
+                      "DELETE FROM audit_log",
+                      *(["TRUNCATE audit_log"] if store.engine.dialect.name == "postgresql"
+                        else [])):
+        with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+            conn.execute(sqlalchemy.text(statement))
+    with store.engine.connect() as conn:
+        details = conn.execute(sqlalchemy.text("SELECT detail FROM audit_log")).scalars().all()
+    assert details == ["q='gym' -> found"]
