@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api import oidc
 from api.app import create_app
@@ -295,7 +296,8 @@ def test_the_code_and_tokens_are_never_audited(world: World) -> None:
 # --- refusals -----------------------------------------------------------------------------
 
 
-def _refused(response: httpx.Response, status: int, says: str) -> None:
+def _refused(response: Any, status: int, says: str) -> None:
+    """A refusal page (``response`` from the TestClient)."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("text/html")
     assert says in response.text
@@ -495,7 +497,7 @@ def test_secret_is_encrypted_at_rest_and_hidden_from_repr(world: World,
     import base64
 
     other = Settings(data_dir=settings.data_dir, database_url=settings.database_url,
-                     oidc_secret_key=base64.urlsafe_b64encode(os.urandom(32)).decode())
+                     oidc_secret_key=SecretStr(base64.urlsafe_b64encode(os.urandom(32)).decode()))
     with pytest.raises(oidc.SignInRefused) as refused:
         oidc.OidcStore(world.store.engine, oidc.SecretBox.from_settings(other)).config(
             world.district_id)
