@@ -435,6 +435,8 @@ class ProviderMetadata:
     token_endpoint: str
     jwks_uri: str
     userinfo_endpoint: str | None
+    #: RFC 9207: the provider names itself (``iss``) in every answer to the callback
+    iss_in_response: bool = False
 
 
 class ProviderCache:
@@ -513,7 +515,8 @@ def parse_metadata(issuer: str, document: dict[str, Any]) -> ProviderMetadata:
     userinfo = document.get("userinfo_endpoint")
     return ProviderMetadata(issuer, endpoints["authorization_endpoint"],
                             endpoints["token_endpoint"], endpoints["jwks_uri"],
-                            userinfo if isinstance(userinfo, str) else None)
+                            userinfo if isinstance(userinfo, str) else None,
+                            document.get("authorization_response_iss_parameter_supported") is True)
 
 
 # --- the flow -------------------------------------------------------------------------------

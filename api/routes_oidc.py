@@ -154,8 +154,12 @@ def oidc_callback(
             raise NotFound(f"single sign-on of {org_id} was removed during the sign-in",
                            user_message="this organisation no longer signs in with single "
                            "sign-on")
-        if iss is not None and iss.rstrip("/") != config.issuer:  # RFC 9207: mix-up attack
-            raise oidc.SignInRefused(f"callback from issuer {iss[:200]!r}",
+        metadata = _providers.metadata(config.issuer)
+        # RFC 9207 (mix-up attacks): an answer naming another issuer, or naming none from a
+        # provider that always names itself, did not come from this organisation's provider
+        if (iss is not None and iss.rstrip("/") != config.issuer) or (
+                iss is None and metadata.iss_in_response):
+            raise oidc.SignInRefused(f"callback from issuer {(iss or '(none)')[:200]!r}",
                                      user_message="the answer came from another identity "
                                      "provider than this organisation's", status=400)
         if error is not None:
@@ -166,7 +170,6 @@ def oidc_callback(
         if not code:
             raise oidc.SignInRefused("callback without a code", user_message="the identity "
                                      "provider sent no authorization code", status=400)
-        metadata = _providers.metadata(config.issuer)
         who = oidc.finish_login(config, metadata, pending, code, _providers)
         ident = identity(_sql_store(ctx))
         person = oidc.admit(ident, config, who)

@@ -337,6 +337,19 @@ def test_state_mismatch_replay_and_a_foreign_browser_are_refused(world: World) -
                  "not started in this browser")
 
 
+def test_an_answer_naming_another_issuer_or_none_is_refused(world: World) -> None:
+    """RFC 9207: this provider names itself in every answer (``iss``), so an answer naming
+    another issuer, or none, is a mix-up and refused."""
+    callback = _sign_in_at_provider(world, "alice")
+    assert "iss=" in callback
+    evil = re.sub(r"iss=[^&]+", "iss=https%3A%2F%2Fevil.example", callback)
+    _refused(world.client.get(evil, follow_redirects=False), 400, "another identity provider")
+    callback = _sign_in_at_provider(world, "alice")
+    stripped = re.sub(r"&?iss=[^&]+", "", callback)
+    _refused(world.client.get(stripped, follow_redirects=False), 400,
+             "another identity provider")
+
+
 def test_provider_error_is_shown_and_audited(world: World) -> None:
     start = world.client.get(f"/login/oidc/{world.district_id}", follow_redirects=False)
     with httpx.Client(follow_redirects=False, timeout=10) as browser:
