@@ -20,14 +20,17 @@ an empty database gives exactly the tables declared in code, on SQLite and Postg
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, MetaData, text
+from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -77,7 +80,14 @@ def current(connection: Connection) -> str | None:
 
 
 def upgrade_to_head(engine: Engine) -> None:
-    """Bring the database to the newest schema, once, whoever else is opening it now."""
+    """Bring the database to the newest schema, once, whoever else is opening it now.
+
+    A database already at head is answered by one query, without importing Alembic (about
+    0.3 s of a command's start-up).
+    """
+    newest = newest_file_revision()
+    if newest is not None and _recorded_revision(engine) == newest:
+        return
     from alembic import command
 
     with _locked(engine) as conn:
@@ -93,6 +103,32 @@ def upgrade_connection(connection: Connection, target: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(connection), target)
+
+
+_REVISION_LINE = re.compile(
+    r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*["']([^"']+)["']""", re.MULTILINE)
+
+
+@functools.cache
+def newest_file_revision() -> str | None:
+    """The head as the files in ``versions/`` say it, read without Alembic: the one revision
+    no other names as its ``down_revision`` (None if that is not exactly one)."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (SCRIPT_LOCATION / "versions").glob("*.py"):
+        for kind, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
+            (revisions if kind == "revision" else downs).add(value)
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _recorded_revision(engine: Engine) -> str | None:
+    """The revision in the database's ``alembic_version`` (None: no such table, or empty)."""
+    with engine.connect() as conn:
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            return None
 
 
 @contextmanager
