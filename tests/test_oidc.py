@@ -350,6 +350,15 @@ def test_an_answer_naming_another_issuer_or_none_is_refused(world: World) -> Non
              "another identity provider")
 
 
+def test_an_unreachable_provider_is_a_clear_502(world: World, settings: Settings) -> None:
+    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    oidc.OidcStore(world.store.engine, oidc.SecretBox.from_settings(settings)).set_config(
+        world.district_id, issuer=dead, client_id="gridmap-district", client_secret=SECRET,
+        allowed_domain=None, actor="tests")
+    _refused(world.client.get(f"/login/oidc/{world.district_id}", follow_redirects=False),
+             502, "discovery document could not be fetched")
+
+
 def test_provider_error_is_shown_and_audited(world: World) -> None:
     start = world.client.get(f"/login/oidc/{world.district_id}", follow_redirects=False)
     with httpx.Client(follow_redirects=False, timeout=10) as browser:
