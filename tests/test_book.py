@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -510,3 +511,119 @@ def test_quick_reference_stays_on_one_page(campus: Campus, tmp_path: Path) -> No
     shown = len(re.findall(r"AED \d+\b", last))
     assert shown + int(left.group(1)) >= 400  # nothing silently lost
     assert "Quick reference" not in pdf_text(pdf, tmp_path, len(reader.pages) - 1)
+
+
+# --- paper's labels: every exterior door and room number on its map -----------------------------
+
+
+def frame_words(pdf: bytes, tmp_path: Path, page: int, sheet: MapSheet,
+                size: PaperSize) -> list[str]:
+    """The words pdftotext finds inside a map page's frame (its margins' grid letters and row
+    numbers, title and panel left out)."""
+    need("pdftotext")
+    path = tmp_path / f"frame-{size}.pdf"
+    path.write_bytes(pdf)
+    f, height = sheet.frame, PAPER_SIZES[size][1]
+    crop = ["-x", str(math.floor(f.x0)), "-y", str(math.floor(height - f.y1)),
+            "-W", str(math.ceil(f.width)), "-H", str(math.ceil(f.height))]
+    text = subprocess.run(["pdftotext", "-r", "72", "-f", str(page), "-l", str(page), *crop,
+                           str(path), "-"], check=True, capture_output=True, text=True,
+                          timeout=60).stdout
+    return re.findall(r"\S+", text)
+
+
+@pytest.fixture(scope="module")
+def books(sample: Campus, letter_book: bytes) -> dict[str, bytes]:
+    made = {size: make_book(sample, size=size, level=None, revision=3, imagery=None,
+                            printed_on=PRINTED) for size in ("tabloid", "arch-d")}
+    return {"letter": letter_book, **made}
+
+
+@pytest.mark.parametrize("size", ["letter", "tabloid", "arch-d"])
+def test_overview_writes_every_exterior_door_number_and_building(
+        sample: Campus, books: dict[str, bytes], size: PaperSize, tmp_path: Path) -> None:
+    sheet = plan_map_sheets(sample, size, None)[0]
+    assert sheet.ordinal is None
+    words = frame_words(books[size], tmp_path, 1, sheet, size)
+    doors = {d.number for d in sample.exterior_doors() if d.number}
+    assert doors and doors <= set(words), sorted(doors - set(words))
+    text = " ".join(words)
+    # every door's number, not only one door per number (the sample numbers doors per
+    # building); pdftotext may join a number to a building letter beside it ("C3")
+    for number in doors:
+        found = len(re.findall(rf"(?<![\d-]){re.escape(number)}(?!\d)", text))
+        assert found >= sum(d.number == number for d in sample.exterior_doors()), number
+    for building in sample.buildings:
+        assert re.search(rf"(?<!\w){re.escape(building.short_name)}(?![A-Za-z])", text)
+        assert " ".join(building.name.split()) in text, building.name
+
+
+@pytest.mark.parametrize("size", ["letter", "tabloid", "arch-d"])
+def test_every_level_sheet_writes_every_room_number_of_its_level(
+        sample: Campus, books: dict[str, bytes], size: PaperSize, tmp_path: Path) -> None:
+    ordinal_of = {lv.id: (lv.building_id, lv.ordinal) for lv in sample.levels}
+    for page, sheet in enumerate(plan_map_sheets(sample, size, None), 1):
+        if sheet.ordinal is None:
+            continue
+        assert sheet.parts == 1  # the sample's levels each fit one sheet
+        numbers = {u.number for u in sample.units if u.number
+                   and ordinal_of[u.level_id] == (sheet.building_id, sheet.ordinal)}
+        words = set(frame_words(books[size], tmp_path, page, sheet, size))
+        assert numbers and numbers <= words, (size, sheet.title, sorted(numbers - words))
+        assert "not shown on this sheet" not in pdf_text(books[size], tmp_path, page)
+
+
+def word_boxes(pdf: bytes, tmp_path: Path) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Every word pdftotext finds on a one-page PDF with its box (points)."""
+    need("pdftotext")
+    path = tmp_path / "map.pdf"
+    path.write_bytes(pdf)
+    xml = subprocess.run(["pdftotext", "-bbox", str(path), "-"], check=True, capture_output=True,
+                         text=True, timeout=60).stdout
+    return [(m[4], (float(m[0]), float(m[1]), float(m[2]), float(m[3]))) for m in re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>',
+        xml)]
+
+
+def test_printed_level_sheets_name_rooms_under_their_numbers(sample: Campus,
+                                                             tmp_path: Path) -> None:
+    from tiles.book import map_sheet_pdf
+
+    sheets = [s for s in plan_map_sheets(sample, "letter", None) if s.ordinal is not None]
+    numbers = {u.number for u in sample.units if u.number}
+    names = {w for u in sample.units for w in u.name.split()} - numbers
+    shown = 0
+    for sheet in sheets:
+        boxes = word_boxes(map_sheet_pdf(sample, sheet, None), tmp_path)
+        number_boxes = [box(*b) for word, b in boxes if word in numbers]
+        name_boxes = [box(*b) for word, b in boxes if word in names and word not in numbers]
+        shown += len(name_boxes)
+        # a name never lies over a number (boxes shrunk by a glyph's side bearing)
+        for n in number_boxes:
+            for m in name_boxes:
+                assert n.buffer(-0.5).intersection(m.buffer(-0.5)).area == 0
+    # on screen names start at z20; on letter (zoom ~19) the printed plans still carry them
+    assert shown >= len(sheets) * 5
+
+
+def test_a_room_too_small_for_its_number_is_listed_on_its_sheet(sample: Campus,
+                                                                tmp_path: Path) -> None:
+    from tiles.book import numbers_not_shown
+
+    room = next(u for u in sample.units if u.number == "116")
+    centre = room.geometry.centroid
+    closet = dataclasses.replace(room, geometry=box(centre.x - 2e-6, centre.y - 2e-6,
+                                                    centre.x + 2e-6, centre.y + 2e-6))
+    tiny = dataclasses.replace(sample, units=tuple(closet if u is room else u
+                                                   for u in sample.units))
+    level = next(lv for lv in tiny.levels if lv.id == room.level_id)
+    sheets = plan_map_sheets(tiny, "letter", level.ordinal)
+    page, sheet = next((i, s) for i, s in enumerate(sheets, 1)
+                       if s.building_id == level.building_id)
+    assert numbers_not_shown(tiny, sheet) == ("116",)
+    pdf = make_book(tiny, size="letter", level=level.ordinal, revision=3, imagery=None,
+                    printed_on=PRINTED)
+    assert "Numbers not shown on this sheet: 116." in pdf_text(pdf, tmp_path, page)
+    # the other rooms keep their numbers on the map
+    others = {u.number for u in tiny.units if u.number and u.level_id == room.level_id} - {"116"}
+    assert others <= set(frame_words(pdf, tmp_path, page, sheet, "letter"))

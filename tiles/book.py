@@ -58,26 +58,44 @@ from tiles.geopdf import georeference
 if TYPE_CHECKING:
     from pypdf import PageObject, PdfWriter
 
+    from tiles.cartography import MapView
+
 __all__ = ["PAPER_SIZES", "PaperSize", "book_filename", "make_book", "map_sheet_pdf",
-           "verified_on_of"]
+           "numbers_not_shown", "sheet_view", "verified_on_of"]
 
 #: Map sheets are drawn by this many Mapnik renders at once (Mapnik releases the GIL).
 RENDER_THREADS = 2
 
 
-def map_sheet_pdf(campus: Campus, sheet: MapSheet, imagery: Path | None) -> bytes:
-    """One sheet's map as a one-page vector PDF the size of its frame (points)."""
-    from tiles.cartography import MapView, render_pdf
+def sheet_view(campus: Campus, sheet: MapSheet, imagery: Path | None) -> MapView:
+    """What Mapnik draws for one sheet: its box at its scale, for paper."""
+    from tiles.cartography import MapView
 
     b = sheet.bbox
-    view = MapView(
+    return MapView(
         ordinal=sheet.ordinal, srs=campus.crs, bbox=(b.minx, b.miny, b.maxx, b.maxy),
         width=round(sheet.frame.width), height=round(sheet.frame.height),
         zoom=sheet.zoom, scale_factor=sheet.symbol_scale,
         imagery=imagery if sheet.ordinal is None else None, purpose="print",
         grid=True, grid_labels=False,
     )
-    return render_pdf(campus, view)
+
+
+def map_sheet_pdf(campus: Campus, sheet: MapSheet, imagery: Path | None) -> bytes:
+    """One sheet's map as a one-page vector PDF the size of its frame (points)."""
+    from tiles.cartography import render_pdf
+
+    return render_pdf(campus, sheet_view(campus, sheet, imagery))
+
+
+def numbers_not_shown(campus: Campus, sheet: MapSheet) -> tuple[str, ...]:
+    """The room numbers a level sheet's map cannot write in their rooms even smaller or moved
+    (the sheet lists them in a note); none for the overview."""
+    if sheet.ordinal is None:
+        return ()
+    from tiles.cartography import print_room_labels
+
+    return print_room_labels(campus, sheet_view(campus, sheet, None)).left_out
 
 
 def make_book(
@@ -174,7 +192,8 @@ def _furniture(
         new_page(title, mat=sheet)
         draw_grid_margins(c, layout, campus, sheet)
         draw_panel(c, layout, campus, sheet,
-                   None if sheet.ordinal is None else key_map_drawer(campus, sheet))
+                   None if sheet.ordinal is None else key_map_drawer(campus, sheet),
+                   numbers_not_shown(campus, sheet))
     draw_index(c, layout, ROOM_COLUMNS, rooms, "Room index",
                "Every room by number (9, 10, 101 \u2026 then lettered numbers; rooms known "
                "only by name last), with its building letter, level and grid cell.", new_page)

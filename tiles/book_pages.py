@@ -298,8 +298,11 @@ def _legend_symbol(c: Canvas, entry: dict[str, str], x: float, y: float, r: floa
 
 
 def draw_panel(c: Canvas, layout: PageLayout, campus: Campus, sheet: MapSheet,
-               key_map: Callable[[Canvas, Rect], None] | None) -> None:
-    """North arrow, scale statement and bars (feet and metres), legend; the key map below."""
+               key_map: Callable[[Canvas, Rect], None] | None,
+               not_shown: Sequence[str] = ()) -> None:
+    """North arrow, scale statement and bars (feet and metres), legend; the key map below.
+    ``not_shown``: room numbers the sheet's map could not write in their rooms (a last
+    resort), listed in a note above the key map (the room index has them too)."""
     regular, bold = register_fonts()
     k, p = layout.k, layout.panel
     pad = 6 * k
@@ -328,6 +331,16 @@ def draw_panel(c: Canvas, layout: PageLayout, campus: Campus, sheet: MapSheet,
     top -= 20 * k
     key_h = min(150 * k, p.height * 0.3) if key_map is not None else 0.0
     legend_bottom = p.y0 + pad + key_h + (14 * k if key_map else 0.0)
+    if not_shown:
+        from reportlab.lib.utils import simpleSplit
+
+        note = simpleSplit("Numbers not shown on this sheet: " + ", ".join(not_shown) + ".",
+                           regular, 6.5 * k, x1 - x0)
+        _colour(c, BLACK)
+        c.setFont(regular, 6.5 * k)
+        for i, line in enumerate(note):
+            c.drawString(x0, legend_bottom + (len(note) - i - 1) * 8 * k, line)
+        legend_bottom += len(note) * 8 * k + 4 * k
     c.setFont(bold, 9 * k)
     c.drawString(x0, top, "Legend")
     top -= 4 * k

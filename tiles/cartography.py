@@ -48,6 +48,7 @@ from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, mapping
 from shapely.geometry.base import BaseGeometry
+from shapely.ops import polylabel
 
 from gridmap import grid as gridlib
 from gridmap.errors import InvalidModel
@@ -58,8 +59,10 @@ from tiles.style import RGBA, Symbol
 if TYPE_CHECKING:
     import mapnik
 
-__all__ = ["CampusFeatures", "MapView", "campus_map", "features_for", "ground_resolution",
-           "mapnik_module", "render_features_png", "render_pdf", "render_png",
+__all__ = ["CampusFeatures", "MapView", "PaperLabel", "PaperRoomLabels", "campus_map",
+           "features_for", "ground_resolution",
+           "mapnik_module", "print_room_labels", "render_features_png", "render_pdf",
+           "render_png",
            "zoom_for_resolution"]
 
 #: Equatorial circumference of the Web Mercator sphere, metres.
@@ -390,6 +393,18 @@ PLAIN_LAYERS = ("rooms", "grid_lines", "room_numbers", "room_names", "grid_edge_
 _ROOM_LABEL_LAYERS = frozenset({"room_numbers", "room_names"})
 
 
+@dataclass(frozen=True, slots=True)
+class RoomShape:
+    """A room as paper's label layout sees it: its shape and label point in the map's srs."""
+
+    id: str
+    number: str
+    name: str
+    geom: BaseGeometry
+    at: tuple[float, float]
+    approximate: bool
+
+
 class CampusFeatures:
     """One campus projected to one spatial reference, as GeoJSON per layer and level.
 
@@ -409,6 +424,10 @@ class CampusFeatures:
             (ext.minx + ext.maxx) / 2.0, (ext.miny + ext.maxy) / 2.0)
         self.lat = float(centre_lat)
         self._layers: dict[tuple[str, int | None], list[_Feature]] = {}
+        #: every building's footprint (in srs) with its letter and name
+        self.buildings: list[_Feature] = []
+        #: per level, every room with its number and name, for paper's label layout
+        self.rooms_of: dict[int, list[RoomShape]] = {}
         level_ordinal = {lv.id: lv.ordinal for lv in campus.levels}
         self._areas(campus, to_srs, level_ordinal)
         self._rooms(campus, to_srs, to_local, local_to_srs, level_ordinal)
@@ -446,6 +465,7 @@ class CampusFeatures:
             props = {"letter": b.short_name or b.id, "name": b.name if b.name != b.short_name
                      else ""}
             has = levels_of.get(b.id, set())
+            self.buildings.append(_Feature(geom, props))
             self._add("footprints", None, _Feature(geom, {}))
             self._add("building_outlines", None, _Feature(geom, {}))
             self._add("building_labels", None, _Feature(geom, props))
@@ -484,6 +504,10 @@ class CampusFeatures:
                 "kind": "approximate" if u.approximate else "hallway" if hallway else "room"}))
             texts = _room_label_texts(room_local, at, u.number, u.name, u.approximate, self.lat)
             self._add("room_labels", ordinal, _Feature(Point(xy), {"id": u.id, **texts}))
+            if u.number or u.name:
+                self.rooms_of.setdefault(ordinal, []).append(
+                    RoomShape(u.id, u.number, " ".join(u.name.split()), geom, xy,
+                              u.approximate))
             self.room_label_at[u.id] = xy
 
     def _marks(self, campus: Campus, to_srs: Transformer,
@@ -572,6 +596,195 @@ def features_for(campus: Campus, srs: str) -> CampusFeatures:
     return made
 
 
+# --- paper's room labels -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PaperLabel:
+    """A label laid out for paper: its middle (map srs), text and size (pixels at 1x)."""
+
+    x: float
+    y: float
+    text: str
+    size: float
+
+
+@dataclass(frozen=True, slots=True)
+class PaperRoomLabels:
+    """Where a printed sheet writes its room numbers and names, and the numbers it could not
+    write anywhere in their rooms (the sheet lists those in a note)."""
+
+    numbers: tuple[PaperLabel, ...]
+    names: tuple[PaperLabel, ...]
+    left_out: tuple[str, ...]
+
+
+#: A number or name keeps this far (pixels at 1x) from its room's walls and other labels.
+_PAPER_GAP_PX = 1.5
+#: At most this many other places inside its room are tried for a number.
+_PAPER_MAX_PLACES = 80
+
+
+def _sizes(normal: float, smallest: float, step: float) -> list[float]:
+    """``normal``, then smaller by ``step`` down to ``smallest`` (never below it)."""
+    out = [normal]
+    while out[-1] - step >= smallest - 1e-9:
+        out.append(round(out[-1] - step, 3))
+    return out
+
+
+def _places_inside(shape: BaseGeometry, at: tuple[float, float], spacing: float) -> list[
+        tuple[float, float]]:
+    """Points inside ``shape`` on a grid of ``spacing``, nearest ``at`` first (the label
+    point, then the point farthest from the walls, come first)."""
+    part = _largest_part(shape)
+    first: list[tuple[float, float]] = [at]
+    if isinstance(part, Polygon):
+        pole = polylabel(part, tolerance=spacing / 4.0)
+        first.append((pole.x, pole.y))
+    minx, miny, maxx, maxy = part.bounds
+    nx = min(40, max(1, int((maxx - minx) / spacing)))
+    ny = min(40, max(1, int((maxy - miny) / spacing)))
+    xs, ys = np.meshgrid(np.linspace(minx, maxx, nx + 2)[1:-1],
+                         np.linspace(miny, maxy, ny + 2)[1:-1])
+    xy = np.column_stack([xs.ravel(), ys.ravel()])
+    xy = xy[shapely.contains_xy(part, xy[:, 0], xy[:, 1])]
+    order = np.argsort((xy[:, 0] - at[0]) ** 2 + (xy[:, 1] - at[1]) ** 2)[:_PAPER_MAX_PLACES]
+    return first + [(float(x), float(y)) for x, y in xy[order]]
+
+
+def print_room_labels(campus: Campus, view: MapView) -> PaperRoomLabels:
+    """Paper's room labels of ``view`` (a level; ``purpose="print"``): every room's number,
+    at its normal size on the point lookup answers with when it fits its room there, else
+    smaller (down to :data:`style.PRINT_MIN_NUMBER_PT` on paper), else moved inside its room;
+    then each room's name under its number wherever it fits (smaller allowed, down to
+    :data:`style.PRINT_MIN_NAME_PT`), never over a number. Labels stay inside their rooms and
+    off each other, so nothing is dropped by Mapnik's collisions."""
+    return _paper_room_labels(features_for(campus, view.srs), view)
+
+
+def _paper_room_labels(features: CampusFeatures, view: MapView) -> PaperRoomLabels:
+    if view.ordinal is None:
+        return PaperRoomLabels((), (), ())
+    sheet = shapely.box(*view.bbox)
+    # srs units per pixel at 1x (Mapnik draws a pixel as scale_factor output units)
+    unit = (view.bbox[2] - view.bbox[0]) / view.width * view.scale_factor
+    z = style_zoom(view.zoom)
+    sf = view.scale_factor
+    step = style.PRINT_FONT_STEP_PT / sf
+    number_sizes = _sizes(style.room_number_font_px(z), style.PRINT_MIN_NUMBER_PT / sf, step)
+    name_sizes = _sizes(style.room_name_font_px(z), style.PRINT_MIN_NAME_PT / sf, step)
+    gap = _PAPER_GAP_PX * unit
+    taken: list[BaseGeometry] = []
+
+    def box_at(x: float, y: float, w: float, h: float) -> BaseGeometry:
+        hw, hh = w * unit / 2.0 + gap, h * unit / 2.0 + gap
+        return shapely.box(x - hw, y - hh, x + hw, y + hh)
+
+    def free(b: BaseGeometry, shape: BaseGeometry | None) -> bool:
+        if shape is not None and not shapely.contains(shape, b):
+            return False
+        return not any(shapely.intersects(b, t) for t in taken)
+
+    rooms: list[tuple[RoomShape, BaseGeometry | None]] = []
+    for room in features.rooms_of.get(view.ordinal, []):
+        if not room.geom.intersects(sheet):
+            continue
+        part = room.geom if sheet.contains(room.geom) else room.geom.intersection(sheet)
+        shapely.prepare(part)
+        rooms.append((room, None if room.approximate else part))
+    numbers: list[PaperLabel] = []
+    placed: dict[str, PaperLabel] = {}
+    left_out: list[str] = []
+    for room, shape in rooms:
+        if not room.number:
+            continue
+        spot = None
+        places_near = [room.at]
+        for rounds in (0, 1):
+            if rounds == 1:
+                if shape is None:
+                    break
+                places_near = _places_inside(shape, room.at,
+                                             number_sizes[-1] * 0.6 * unit)
+            for size in number_sizes:
+                w, h = text_width_px(room.number, size, True), size
+                for x, y in places_near:
+                    b = box_at(x, y, w, h)
+                    if free(b, shape):
+                        spot = (PaperLabel(x, y, room.number, size), b)
+                        break
+                if spot:
+                    break
+            if spot:
+                break
+        if spot is None:
+            if sheet.contains(Point(room.at)):
+                left_out.append(room.number)
+            continue
+        numbers.append(spot[0])
+        placed[room.id] = spot[0]
+        taken.append(spot[1])
+    names: list[PaperLabel] = []
+    for room, shape in rooms:
+        if not room.name:
+            continue
+        number = placed.get(room.id)
+        if room.number and number is None:
+            continue
+        width_px = (shape.bounds[2] - shape.bounds[0]) / unit if shape is not None else 1e9
+        for size in name_sizes:
+            lines = wrap_name(room.name, size, width_px * 0.9)
+            if " ".join(lines) != room.name:
+                continue  # on paper a name is written whole or not at all
+            w = max(text_width_px(t, size, False) for t in lines)
+            h = len(lines) * size * LINE_HEIGHT
+            if number is not None:
+                x, y = number.x, number.y - (number.size / 2.0 + 2.0 * _PAPER_GAP_PX + 0.1
+                                                 + h / 2.0) * unit
+            else:
+                x, y = room.at
+            b = box_at(x, y, w, h)
+            if free(b, shape):
+                names.append(PaperLabel(x, y, "\n".join(lines), size))
+                taken.append(b)
+                break
+    return PaperRoomLabels(tuple(numbers), tuple(names), tuple(left_out))
+
+
+def _paper_collection(labels: Sequence[PaperLabel]) -> list[_Feature]:
+    return [_Feature(Point(lb.x, lb.y), {"text": lb.text, "size": lb.size}) for lb in labels]
+
+
+def _inline(collection: list[_Feature]) -> Any:
+    """A Mapnik datasource of these features, or None when there are none (Mapnik does not
+    read an empty collection)."""
+    if not collection:
+        return None
+    return mapnik_module().Datasource(type="geojson", inline=_collection(collection))
+
+
+def _building_names(features: CampusFeatures, view: MapView) -> list[_Feature]:
+    """The printed overview's building names: a point at each building's south wall, with how
+    far (pixels at 1x) the name moves to go above the north wall or beside the walls."""
+    unit = (view.bbox[2] - view.bbox[0]) / view.width * view.scale_factor
+    b_name = style.building_name_font_px(style_zoom(view.zoom))
+    out = []
+    for f in features.buildings:
+        if not f.props["name"]:
+            continue
+        minx, miny, maxx, maxy = f.geom.bounds
+        height, width = (maxy - miny) / unit, (maxx - minx) / unit
+        name_w = min(text_width_px(f.props["name"], b_name, True),
+                     style.PRINT_BUILDING_NAME_WRAP_PX)
+        side = width / 2.0 + name_w / 2.0 + 6.0
+        out.append(_Feature(Point((minx + maxx) / 2.0, miny), {
+            "name": f.props["name"], "up": round(-(height + b_name * 1.5 + 10.0), 1),
+            "right": round(side, 1), "left": round(-side, 1),
+            "middle": round(-height / 2.0, 1)}))
+    return out
+
+
 # --- the style, as Mapnik XML --------------------------------------------------------------------
 
 
@@ -610,12 +823,14 @@ def _symbol_placements(size: float) -> str:
 
 
 def _shield(sym: Symbol, z: int, text_expr: str, chars: int, min_text_zoom: int,
-            font_px: float | None = None) -> str:
+            font_px: float | None = None, *, on_paper: bool = False) -> str:
     """A symbol with its code (or door number) inside, moved off its point when that is taken.
 
-    ``font_px`` fixes the text size (door numbers) and the symbol grows to hold it."""
+    ``font_px`` fixes the text size (door numbers) and the symbol grows to hold it.
+    ``on_paper`` (the printed campus overview): the code or number is written at every zoom and
+    the symbol moves beside its point when that is taken (a printed door keeps its number)."""
     radius = style.symbol_radius(sym, z)
-    show_text = z >= min_text_zoom and bool(text_expr)
+    show_text = (z >= min_text_zoom or on_paper) and bool(text_expr)
     if font_px is not None and show_text:
         radius = max(radius, font_px * 0.62 + 1.5)
     path = symbols.symbol_file(sym, radius, chars)
@@ -628,7 +843,7 @@ def _shield(sym: Symbol, z: int, text_expr: str, chars: int, min_text_zoom: int,
         font, content = 1.0, "' '"
     # zoomed out, a symbol moved by two of its widths would mark another building: there it
     # stays on its point (or is left out when that is taken)
-    moves = z >= style.MIN_ZOOM_SYMBOL_MOVES
+    moves = z >= style.MIN_ZOOM_SYMBOL_MOVES or on_paper
     options = _attrs(file=path, face_name=style.FONT_BOLD, size=font, fill=_c(sym.text_colour),
                      placement_type="list" if moves else "dummy", allow_overlap="false",
                      unlock_image="false")
@@ -636,7 +851,7 @@ def _shield(sym: Symbol, z: int, text_expr: str, chars: int, min_text_zoom: int,
     return f"<ShieldSymbolizer {options}>{content}{places}</ShieldSymbolizer>"
 
 
-def _label_styles(z: int, overview: bool) -> list[str]:
+def _label_styles(z: int, overview: bool, purpose: str = "tile") -> list[str]:
     halo = style.HALO_WIDTH
     n_px, m_px = style.room_number_font_px(z), style.room_name_font_px(z)
     label = {"fill": _c(style.LABEL_COLOUR), "halo_fill": _c(style.LABEL_HALO),
@@ -658,7 +873,11 @@ def _label_styles(z: int, overview: bool) -> list[str]:
     b_label = {"fill": _c(style.BUILDING_LABEL_COLOUR), "halo_fill": _c(style.BUILDING_LABEL_HALO),
                "halo_radius": halo, "allow_overlap": "false"}
     with_name = z >= style.MIN_ZOOM_BUILDING_NAMES
-    if z < style.MIN_ZOOM_BUILDING_SIDES or overview:
+    paper_overview = overview and purpose == "print"
+    if paper_overview:  # the letter in the footprint; the name beside it (building_names)
+        building = _text("[letter]", face_name=style.FONT_BOLD, size=b_letter,
+                         placement="interior", **b_label)
+    elif z < style.MIN_ZOOM_BUILDING_SIDES or overview:
         name = (f"<Format {_attrs(face_name=style.FONT_BOLD, size=b_name)}>'&#10;' + [name]"
                 "</Format>")
         # the letter alone when letter and name do not fit among the neighbours
@@ -673,10 +892,11 @@ def _label_styles(z: int, overview: bool) -> list[str]:
     door = style.DOOR
     door_rules = [
         _rule(_shield(door, z, "[number]", chars, style.MIN_ZOOM_DOOR_NUMBERS,
-                      style.door_number_font_px(z)),
+                      style.door_number_font_px(z), on_paper=paper_overview),
               f"[chars] = {chars}") for chars in range(0, 5)]
     amenity_rules = [
-        _rule(_shield(sym, z, f"'{sym.text}'", len(sym.text), style.MIN_ZOOM_AMENITY_CODES),
+        _rule(_shield(sym, z, f"'{sym.text}'", len(sym.text), style.MIN_ZOOM_AMENITY_CODES,
+                      on_paper=paper_overview),
               f"[kind] = '{kind.value}'") for kind, sym in style.AMENITY_SYMBOLS.items()
         if kind in OVERVIEW_AMENITIES or z >= style.MIN_ZOOM_INDOOR_AMENITIES]
     edge_px = style.grid_edge_font_px(z)
@@ -709,11 +929,41 @@ def _label_styles(z: int, overview: bool) -> list[str]:
            _style("building_labels", [_rule(building)]),
            _style("doors", door_rules), _style("amenities", amenity_rules),
            _style("grid_edge_labels", edge_rules)]
+    if purpose == "print":
+        out += _paper_label_styles(label, hidden, b_name, b_label)
     if z >= style.MIN_ZOOM_CELL_LABELS:
         out.append(_style("cell_labels", corner_rules))
     if z >= style.MIN_ZOOM_GROUNDS_LABELS:
         out.append(_style("grounds_labels", grounds_rules))
     return out
+
+
+def _paper_label_styles(label: dict[str, object], hidden: dict[str, object], b_name: float,
+                        b_label: dict[str, object]) -> list[str]:
+    """Paper's room labels, laid out beforehand (:func:`print_room_labels`): each at its own
+    point and size. A number is always drawn (its place was found free; symbols placed after
+    it still keep off it); a name gives way to a symbol or a door."""
+    def numbers(label: dict[str, object]) -> list[str]:
+        return [_rule(_text("[text]", face_name=style.FONT_BOLD, size="[size]",
+                            vertical_alignment="middle",
+                            **{**label, "allow_overlap": "true", "margin": 0}))]
+
+    def names(label: dict[str, object]) -> list[str]:
+        return [_rule(_text("[text]", face_name=style.FONT_REGULAR, size="[size]",
+                            vertical_alignment="middle", **{**label, "margin": 0}))]
+
+    # a building's name on the overview: under its south wall, else above its north wall,
+    # else beside it (``up``/``right``/``left``: pixels from the south wall's middle)
+    moves = "".join(f'<Placement {where}/>' for where in (
+        'dy="[up]"', 'dx="[right]" dy="[middle]"', 'dx="[left]" dy="[middle]"'))
+    building_names = _text("[name]" + moves, face_name=style.FONT_BOLD, size=b_name,
+                           dy=b_name * 0.5 + 5, placement_type="list",
+                           wrap_width=style.PRINT_BUILDING_NAME_WRAP_PX, **b_label)
+    return [_style("paper_room_numbers", numbers(label)),
+            _style("paper_room_numbers_hidden", numbers(hidden)),
+            _style("paper_room_names", names(label)),
+            _style("paper_room_names_hidden", names(hidden)),
+            _style("building_names", [_rule(building_names)])]
 
 
 def _area_styles(overview: bool) -> list[str]:
@@ -754,19 +1004,21 @@ def _area_styles(overview: bool) -> list[str]:
     ]
 
 
-_xml_cache: dict[tuple[int, bool], str] = {}
+_xml_cache: dict[tuple[int, bool, str], str] = {}
 _xml_lock = threading.Lock()
 
 
-def style_xml(z: int, overview: bool) -> str:
-    """The Mapnik style sheet (styles only; layers are added in code) of style zoom ``z``."""
-    key = (z, overview)
+def style_xml(z: int, overview: bool, purpose: str = "tile") -> str:
+    """The Mapnik style sheet (styles only; layers are added in code) of style zoom ``z``
+    (``purpose`` "print" adds paper's own label styles)."""
+    key = (z, overview, purpose)
     with _xml_lock:
         hit = _xml_cache.get(key)
     if hit is not None and all(Path(p).is_file() for p in _symbol_paths(hit)):
         return hit
     xml = ('<Map background-color="transparent">'
-           + "".join(_area_styles(overview)) + "".join(_label_styles(z, overview)) + "</Map>")
+           + "".join(_area_styles(overview)) + "".join(_label_styles(z, overview, purpose))
+           + "</Map>")
     with _xml_lock:
         _xml_cache[key] = xml
     return xml
@@ -815,7 +1067,7 @@ def _build_map(features: CampusFeatures, view: MapView,
     mapnik = mapnik_module()
     m = mapnik.Map(view.width, view.height, features.srs)
     overview = view.ordinal is None
-    mapnik.load_map_from_string(m, style_xml(style_zoom(view.zoom), overview))
+    mapnik.load_map_from_string(m, style_xml(style_zoom(view.zoom), overview, view.purpose))
     m.srs = features.srs
     m.buffer_size = round(BUFFER_PX * view.scale_factor) if view.purpose == "tile" else 0
     if view.imagery is not None:
@@ -832,16 +1084,30 @@ def _build_map(features: CampusFeatures, view: MapView,
         m.layers.append(layer)
         return m
     sides = style_zoom(view.zoom) >= style.MIN_ZOOM_BUILDING_SIDES and not overview
-    for name in _layers_for(view, layer_names):
+    paper = view.purpose == "print"
+    names = _layers_for(view, layer_names)
+    if paper and overview and "building_labels" in names:
+        names.insert(names.index("building_labels") + 1, "building_names")
+    paper_labels = (_paper_room_labels(features, view)
+                    if paper and _ROOM_LABEL_LAYERS & set(names) else None)
+    for name in names:
         source = ("building_sides" if name == "building_labels" and sides
                   else "room_labels" if name in _ROOM_LABEL_LAYERS else name)
-        ds = features.datasource(source, view.ordinal)
+        style_name = name
+        if name == "building_names":
+            ds = _inline(_building_names(features, view))
+        elif paper_labels is not None and name in _ROOM_LABEL_LAYERS:
+            ds = _inline(_paper_collection(
+                paper_labels.numbers if name == "room_numbers" else paper_labels.names))
+            style_name = f"paper_{name}"
+        else:
+            ds = features.datasource(source, view.ordinal)
         if ds is None:
             continue
         layer = mapnik.Layer(name, features.srs)
         layer.datasource = ds
         hide = name in _ROOM_LABEL_LAYERS and not view.room_labels
-        layer.styles.append(f"{name}_hidden" if hide else name)
+        layer.styles.append(f"{style_name}_hidden" if hide else style_name)
         m.layers.append(layer)
     return m
 

@@ -137,6 +137,21 @@ MIN_ZOOM_BUILDING_SIDES = 18
 #: Building letter and name are drawn at every zoom; the name from this zoom (letter only below).
 MIN_ZOOM_BUILDING_NAMES = 16
 
+# --- paper (purpose "print") -------------------------------------------------------------------
+
+#: On paper no room loses its number: one that does not fit its room at the normal size is drawn
+#: smaller, down to this size (points on paper), or moved inside its room; only when neither
+#: fits is it listed in the sheet's "numbers not shown" note.
+PRINT_MIN_NUMBER_PT = 6.0
+#: Room names on paper go under their numbers wherever they fit, down to this size (points);
+#: a name that does not fit whole at this size is left to the room index.
+PRINT_MIN_NAME_PT = 6.0
+#: Steps (points) by which a label too large for its room is made smaller on paper.
+PRINT_FONT_STEP_PT = 0.5
+#: A building's name on the printed campus overview wraps at this many pixels (1x).
+PRINT_BUILDING_NAME_WRAP_PX = 110
+
+
 # --- point symbols -----------------------------------------------------------------------------
 
 
