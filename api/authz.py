@@ -125,7 +125,7 @@ def decide(
     if action in (Action.EDIT, Action.PUBLISH):
         if role not in EDIT_ROLES:
             raise Forbidden(f"{who} ({role.value}) may not {action.value}",
-                            user_message=f"{action.value} needs the editor or admin role "
+                            user_message=f"{action.value} needs the admin or editor role "
                             "of the district that owns the campus")
         if campus_id is None:
             if principal.org_kind is None or principal.org_kind.is_agency:

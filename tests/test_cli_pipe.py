@@ -13,6 +13,7 @@ from api import cli
 from api.auth import create_token
 from api.settings import Settings
 from api.store import Role, SqlCampusStore
+from api.store_identity import OrgKind, identity
 from gridmap.model import Campus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +37,8 @@ def _save(campus: Campus, data_dir: Path) -> None:
     store = SqlCampusStore(Settings(data_dir=data_dir).resolved_database_url)
     try:
         store.save_revision(campus, source="tests")
-        create_token(store, "night shift", Role.VIEWER)  # something for `token list` to say
+        identity(store).create_org("Test district", OrgKind.DISTRICT)  # owns the campus
+        create_token(store, "night shift", Role.OFFICER)  # something for `token list` to say
     finally:
         store.close()
 

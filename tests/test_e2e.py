@@ -19,6 +19,7 @@ from api.auth import create_token
 from api.cli import import_manifest
 from api.settings import Settings
 from api.store import Role, SqlCampusStore
+from api.store_identity import Organisation
 from tests.browser import (
     TILES_READY,
     chromium,
@@ -37,10 +38,11 @@ CAMPUS = "lincoln-ridge"
 
 
 @pytest.fixture
-def running(settings: Settings, store: SqlCampusStore) -> Iterator[tuple[str, str]]:
-    info, _ = import_manifest(store, SAMPLE)
+def running(settings: Settings, store: SqlCampusStore,
+            district: Organisation) -> Iterator[tuple[str, str]]:
+    info, _ = import_manifest(store, SAMPLE)  # for the only district
     assert info is not None
-    token, _ = create_token(store, "e2e dispatcher", Role.VIEWER)
+    token, _ = create_token(store, "e2e dispatcher", Role.DISPATCHER, org=district.id)
     with serve(create_app(settings, store)) as base:
         yield base, token
 

@@ -510,7 +510,7 @@ def test_viewers_may_look_but_not_attach(client: TestClient, store: SqlCampusSto
     r = client.get(url, headers={"Authorization": f"Bearer {admin_token}"})
     assert r.json()["attached_by"] == "token:test admin"
     denied = [d for a, d in _actions(store) if a == "denied"]
-    assert any("403 PUT" in d and "may not attach imagery" in d for d in denied)
+    assert any("403 PUT" in d and "may not edit" in d for d in denied)
 
 
 def test_a_token_scoped_to_one_campus_cannot_touch_anothers_imagery(
