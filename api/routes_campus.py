@@ -14,6 +14,8 @@ from api.auth import CurrentPrincipal, Principal, current_principal
 from api.authz import Action
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, AppContext, Ctx
 from api.geo import level_feature_collection
+from api.store import utcnow
+from api.store_publish import publishing
 from gridmap import lookup as lookups
 
 GEOJSON = "application/geo+json"
@@ -31,13 +33,17 @@ Ordinal = Annotated[int, PathParam(ge=-1000, le=1000, description="level ordinal
 def list_campuses(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> dict[str, Any]:
     """The campuses the caller's organisation owns or an active partnership grants it."""
     visible = ctx.visible_campuses(principal)
+    shown = [c for c in ctx.store.list_campuses() if c.id in visible]
+    # the walk-through: "verified on … by …", and overdue (yearly in several states)
+    statuses = publishing(ctx.store).statuses([c.id for c in shown])
+    today = utcnow().date()
     campuses = [
         {"id": c.id, "name": c.name, "revision": c.current_revision,
          "updated_at": c.updated_at.isoformat(),
          "bounds": [c.bbox.min_lon, c.bbox.min_lat, c.bbox.max_lon, c.bbox.max_lat],
+         "verification": statuses[c.id].to_dict(today),
          "links": {"self": f"/campuses/{c.id}", "map": f"/campuses/{c.id}/map"}}
-        for c in ctx.store.list_campuses()
-        if c.id in visible
+        for c in shown
     ]
     ctx.audit(request, principal, "list_campuses", None, f"{len(campuses)} campuses")
     return {"campuses": campuses}
@@ -53,7 +59,8 @@ def get_campus(
 ) -> dict[str, Any]:
     loaded = ctx.loaded(request, campus_id, principal, revision)
     ctx.audit(request, principal, "campus", campus_id, f"revision {loaded.revision}")
-    return loaded.detail()
+    status = publishing(ctx.store).status(campus_id).to_dict(utcnow().date())
+    return {**loaded.detail(), "verification": status}
 
 
 @router.get("/campuses/{campus_id}/revisions", summary="Every stored revision of a campus")

@@ -92,7 +92,12 @@ def map_page(
     origin is then allowed for images by the page's policy)."""
     loaded = ctx.loaded(request, campus_id, principal)
     imagery = imagery_layer(ctx, campus_id)
-    page = webmap.map_page(loaded.campus, revision=loaded.revision, imagery=imagery)
+    from api.store import utcnow
+    from api.store_publish import publishing
+
+    verification = publishing(ctx.store).status(campus_id).to_dict(utcnow().date())
+    page = webmap.map_page(loaded.campus, revision=loaded.revision, imagery=imagery,
+                           verification=verification)
     ctx.audit(request, principal, "map_page", campus_id, f"revision {loaded.revision}")
     csp = webmap.map_csp(imagery=imagery) + "; frame-ancestors 'none'"
     return HTMLResponse(page, headers={**NO_STORE, "Content-Security-Policy": csp})

@@ -435,3 +435,32 @@ def test_book_prints_the_latest_walk_through(store: SqlCampusStore, stored_campu
     assert cli.main(["print", stored_campus.id, "--level", "1", "-o", str(out)]) == 0
     text = pdf_text(out.read_bytes(), tmp_path, 1)
     assert "Verified on 2026-09-01 by J. Roe (Okemos PD)" in " ".join(text.split())
+
+
+def test_lists_detail_and_map_show_the_walk_through(editor: TestClient, viewer_token: str,
+                                                    campus: Campus) -> None:
+    officer = {"Authorization": f"Bearer {viewer_token}"}
+    (listed,) = editor.get("/campuses", headers=officer).json()["campuses"]
+    assert listed["verification"]["line"] == "never verified"
+    assert listed["verification"]["overdue"] is True
+    walked = date.today() - timedelta(days=400)  # a year and more ago: overdue
+    r = editor.post(f"/campuses/{campus.id}/verifications", json={
+        "verified_on": walked.isoformat(), "verified_by": "J. Roe", "organisation": "Okemos PD",
+        "checklist": ["doors"]})
+    assert r.status_code == 201, r.text
+    line = f"verified on {walked.isoformat()} by J. Roe (Okemos PD)"
+    (listed,) = editor.get("/campuses", headers=officer).json()["campuses"]
+    assert (listed["verification"]["line"], listed["verification"]["overdue"]) == (line, True)
+    detail = editor.get(f"/campuses/{campus.id}", headers=officer).json()
+    assert detail["verification"]["verified_by"] == "J. Roe"
+    page = editor.get(f"/campuses/{campus.id}/map", headers=officer).text
+    assert f'title="Walk-through: overdue">{line} (overdue)</span>' in page
+    overdue = editor.get("/verification/overdue").json()["campuses"]
+    assert [(c["id"], c["line"]) for c in overdue] == [(campus.id, line)]
+    editor.post(f"/campuses/{campus.id}/verifications", json={
+        "verified_on": date.today().isoformat(), "verified_by": "K. Doe",
+        "organisation": "Fire District 2"})
+    assert editor.get("/verification/overdue").json()["campuses"] == []
+    page = editor.get(f"/campuses/{campus.id}/map", headers=officer).text
+    assert 'id="gm-verified"' in page
+    assert "(overdue)" not in page and "by K. Doe (Fire District 2)" in page

@@ -145,14 +145,16 @@ def _imagery_entry(imagery: Mapping[str, Any] | None) -> dict[str, Any] | None:
 
 def page_config(campus: Campus, *, api_base: str = "", tile_version: str | None = None,
                 revision: int | None = None,
-                imagery: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                imagery: Mapping[str, Any] | None = None,
+                verification: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the page's script needs, embedded in the page as JSON.
 
     ``tile_url`` has ``{ordinal}`` for the script to fill in and Leaflet's ``{z}/{x}/{y}{r}``;
     with ``tile_version`` (by default the ``revision``) it ends in ``?v=<tile_version>``
     (URL-encoded). ``imagery``: the layer under the plans (``url``: an XYZ template with
     ``{z}``, ``{x}``, ``{y}`` and maybe ``{r}`` and ``{s}``; ``attribution``; optionally
-    ``max_native_zoom``), or None: no imagery toggle.
+    ``max_native_zoom``), or None: no imagery toggle. ``verification``: the campus's
+    walk-through status (``line``: "verified on … by …", ``overdue``), shown in the title bar.
     """
     minlon, minlat, maxlon, maxlat = gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
     campus_path = f"{api_base.rstrip('/')}/campuses/{quote(campus.id, safe='')}"
@@ -171,6 +173,9 @@ def page_config(campus: Campus, *, api_base: str = "", tile_version: str | None 
         "campus": {"id": campus.id, "name": campus.name, "address": campus.address},
         "campus_name": campus.name,
         "revision": revision,
+        "verification": None if verification is None else {
+            "line": str(verification.get("line", "")),
+            "overdue": bool(verification.get("overdue"))},
         "tile_url": f"{campus_path}/levels/{{ordinal}}/tiles/{{z}}/{{x}}/{{y}}{{r}}.png{version}",
         "imagery": _imagery_entry(imagery),
         "lookup_url": f"{campus_path}/lookup",
@@ -278,7 +283,8 @@ def map_csp(*, api_base: str = "", imagery: Mapping[str, Any] | None = None) -> 
 
 def map_page(campus: Campus, *, api_base: str = "", static_base: str = "/static",
              tile_version: str | None = None, revision: int | None = None,
-             imagery: Mapping[str, Any] | None = None) -> str:
+             imagery: Mapping[str, Any] | None = None,
+             verification: Mapping[str, Any] | None = None) -> str:
     """The HTML of the campus web map.
 
     ``api_base`` prefixes the tile and lookup URLs (empty: same origin, root path);
@@ -286,14 +292,16 @@ def map_page(campus: Campus, *, api_base: str = "", static_base: str = "/static"
     (by default the campus ``revision``, which the title bar shows) is added to every tile URL
     as ``?v=``, so tiles a browser cached for one revision are never shown with another.
     ``imagery``: the layer drawn under the plans, with an on/off toggle (see
-    :func:`page_config`); None: no imagery.
+    :func:`page_config`); None: no imagery. ``verification``: the walk-through status the
+    title bar shows ("verified on … by …", flagged when overdue); None: none shown.
     """
     config = page_config(campus, api_base=api_base, tile_version=tile_version,
-                         revision=revision, imagery=imagery)
+                         revision=revision, imagery=imagery, verification=verification)
     return _env().get_template("map.html").render(
         campus_name=campus.name,
         campus_address=campus.address,
         revision=revision,
+        verification=config["verification"],
         level_name=next((lv["name"] for lv in config["levels"]
                          if lv["ordinal"] == config["default_ordinal"]), ""),
         static_base=static_base.rstrip("/"),
