@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from api.settings import Settings
     from api.store import CampusStore, ImageryInfo
 
-#: roles that may attach imagery ("editor" once tokens have that role)
-IMAGERY_ROLES = frozenset({"admin", "editor"})
 TILE_SIZE = 256
 #: changes whenever the tile drawing changes, so browsers never keep tiles drawn the old way
 TILE_FORMAT = "imagery-png-1"
