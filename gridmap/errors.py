@@ -182,3 +182,11 @@ class JobNotFound(NotFound):
 class JobConflict(GridmapError):
     """A job is not in a state that allows this (cancelling a running job, the file of a job
     not done)."""
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+class StoreSchemaTooNew(GridmapError):
+    """The store's database was migrated by a newer gridmap than this one (a rollback of the
+    software without the database): this one does not know its schema and must not touch it."""

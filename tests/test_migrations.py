@@ -31,6 +31,7 @@ from api.settings import Settings
 from api.store import AuditEntry, Role, SqlCampusStore, utcnow
 from gridmap import grid
 from gridmap.crs import LocalFrame
+from gridmap.errors import StoreSchemaTooNew
 from gridmap.model import Campus
 from tests.concurrent_open import open_and_add_token
 from tests.conftest import stored_bytes
@@ -200,6 +201,21 @@ def test_upgrading_again_changes_nothing(
                 (migrations.head(),)]
     finally:
         again.close()
+
+
+def test_a_database_from_a_newer_gridmap_is_refused_untouched(url: str, engine: Engine) -> None:
+    """A rolled-back gridmap meets a schema it does not know: a clear error, nothing changed."""
+    SqlCampusStore(url).close()
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        tables = sorted(inspect(conn).get_table_names())
+    with pytest.raises(StoreSchemaTooNew, match="9999") as refused:
+        SqlCampusStore(url)
+    assert "newer gridmap" in refused.value.user_message
+    assert migrations.head() in refused.value.user_message
+    assert _at(engine) == "9999"
+    with engine.connect() as conn:
+        assert sorted(inspect(conn).get_table_names()) == tables
 
 
 def test_stores_opening_one_new_database_at_once_both_work(url: str, engine: Engine) -> None:

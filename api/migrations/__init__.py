@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine, MetaData, text
 from sqlalchemy.exc import DBAPIError
 
+from gridmap.errors import StoreSchemaTooNew
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -72,6 +74,12 @@ def head() -> str:
     return heads[0]
 
 
+def _known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
+    return {s.revision for s in ScriptDirectory(str(SCRIPT_LOCATION)).walk_revisions()}
+
+
 def current(connection: Connection) -> str | None:
     """The revision a database is at (None: not under migrations yet, or empty)."""
     from alembic.migration import MigrationContext
@@ -94,6 +102,13 @@ def upgrade_to_head(engine: Engine) -> None:
         at = current(conn)
         if at == head():
             return
+        if at is not None and at not in _known_revisions():
+            raise StoreSchemaTooNew(
+                f"the database's schema is at revision {at}, unknown to this gridmap "
+                f"(newest {head()})",
+                user_message=f"the store was migrated by a newer gridmap (schema revision {at}; "
+                f"this one knows up to {head()}): run the newer gridmap, or restore a backup "
+                "made for this one")
         log.info("migrating the store's schema from %s to %s", at or "nothing", head())
         command.upgrade(alembic_config(conn), "head")
 
