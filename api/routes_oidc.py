@@ -230,7 +230,8 @@ def oidc_start(
         login_id = store.begin_login(pending)
     except GridmapError as exc:
         return _refusal(request, exc, org_id[:40])
-    response = RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    response = RedirectResponse(url, status_code=303,
+                                headers={"Cache-Control": "private, no-store"})
     response.set_cookie(
         oidc.LOGIN_COOKIE, login_id, max_age=int(oidc.LOGIN_TTL.total_seconds()),
         path=oidc.LOGIN_COOKIE_PATH, httponly=True, samesite="lax",

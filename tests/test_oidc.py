@@ -215,6 +215,7 @@ def _sign_in_at_provider(world: World, login: str, org_id: str | None = None,
                              params={"next": next_path} if next_path else None,
                              follow_redirects=False)
     assert start.status_code == 303, start.text
+    assert start.headers["cache-control"] == "private, no-store"
     with httpx.Client(follow_redirects=False, timeout=10) as browser:
         page = _until_callback(browser, browser.get(start.headers["location"]))
         for _ in range(3):  # the login form, then the consent form
@@ -246,6 +247,8 @@ def test_sign_in_with_the_organisations_provider_gives_a_working_session(world: 
     done = world.client.get(callback, follow_redirects=False)
     assert done.status_code == 200, done.text
     assert "alice@district.example" in done.text
+    assert done.headers["cache-control"] == "private, no-store"
+    assert "default-src 'none'" in done.headers["content-security-policy"]
     # moves on to where the person was going, by a page of this site (see routes_oidc)
     assert f'url=/campuses/{world.campus_id}/map"' in done.text
     cookie = world.client.cookies.get("gridmap_session")
