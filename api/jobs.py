@@ -325,6 +325,15 @@ class JobQueue:
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(stmt)]
 
+    def unfinished_of(self, requested_by_id: str) -> list[Job]:
+        """The queued and running jobs one principal asked for, oldest first."""
+        stmt = (select(*_INFO_COLUMNS)
+                .where(JobRow.requested_by_id == requested_by_id,
+                       JobRow.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]))
+                .order_by(JobRow.created_at, JobRow.id))
+        with self.engine.connect() as conn:
+            return [_job(r) for r in conn.execute(stmt)]
+
     def result(self, job_id: str) -> bytes:
         """The file a done job made; :class:`JobConflict` if it has none (yet)."""
         job = self.get(job_id)

@@ -1,6 +1,8 @@
 """Durable jobs over the API: queue a map book or an offline package, follow it, fetch it.
 
-``POST /campuses/{id}/jobs`` queues one (202, with the job and its ``Location``);
+``POST /campuses/{id}/jobs`` queues one (202, with the job and its ``Location``; the same
+request again while that job is unfinished answers it, 200; at most :data:`MAX_UNFINISHED`
+unfinished jobs per principal, then 409);
 ``GET /jobs/{id}`` says how it is going (state, percent, message, a named error, a link to the
 result); ``GET /jobs/{id}/result`` is the PDF or zip (``Cache-Control: private, no-store``, like
 all campus data); ``DELETE /jobs/{id}`` cancels a queued job. A job is authorised like its
@@ -28,11 +30,20 @@ from api.jobs import (
     parse_parameters,
 )
 from api.routes_campus import CampusId
-from gridmap.errors import Forbidden, JobNotFound, LevelNotFound, NotFound, PackageError
+from gridmap.errors import (
+    Forbidden,
+    JobConflict,
+    JobNotFound,
+    LevelNotFound,
+    NotFound,
+    PackageError,
+)
 
 router = APIRouter(dependencies=[Depends(current_principal)])
 
 NO_STORE = "private, no-store"
+#: Jobs one principal may have queued or running at once (each is seconds to minutes of CPU).
+MAX_UNFINISHED = 8
 JobId = Annotated[str, Path(max_length=40, pattern=r"^job_[0-9a-f]{32}$")]
 
 
@@ -123,9 +134,23 @@ def create_job(
                                user_message=f"zoom range {params.min_zoom}-{params.max_zoom}: "
                                "the minimum must be at most the maximum")
         detail = f"zoom {params.min_zoom}-{params.max_zoom}, {'with' if params.book else 'no'} book"
-    job = service_of(request).submit(
-        kind, campus_id, params.model_dump(), requested_by=principal.name,
-        requested_by_id=_requester(principal))
+    service = service_of(request)
+    requester = _requester(principal)
+    parameters = params.model_dump()
+    waiting = [] if requester is None else service.queue.unfinished_of(requester)
+    same = next((j for j in waiting if j.kind is kind and j.campus_id == campus_id
+                 and dict(j.parameters) == parameters), None)
+    if same is not None:  # asked again (a double click, a retrying client): the same job
+        ctx.audit(request, principal, "job", campus_id, f"{same.id} {kind} asked again")
+        return JSONResponse(job_view(same), status_code=200,
+                            headers={"Location": f"/jobs/{same.id}", "Cache-Control": NO_STORE})
+    if len(waiting) >= MAX_UNFINISHED:
+        raise JobConflict(
+            f"{principal.name} has {len(waiting)} unfinished jobs",
+            user_message=f"you have {len(waiting)} jobs queued or running; wait for them to "
+            "finish (or cancel queued ones) before asking for more")
+    job = service.submit(kind, campus_id, parameters, requested_by=principal.name,
+                         requested_by_id=requester)
     ctx.audit(request, principal, "job", campus_id,
               f"{job.id} {kind} queued: revision {loaded.revision}, {detail}")
     return JSONResponse(job_view(job), status_code=202,

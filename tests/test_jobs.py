@@ -579,3 +579,24 @@ def test_a_job_still_running_at_shutdown_goes_back_to_the_queue(
     done = worker(queue, store, settings, "next", recording(calls)).run_one()
     assert done is not None and done.state is JobState.DONE and calls == [job.id]
     assert queue.result(job.id) == b"made"
+
+
+def test_asking_again_answers_the_same_job_and_unfinished_jobs_are_bounded(
+        api: TestClient, stored_campus: Campus) -> None:
+    from api.routes_jobs import MAX_UNFINISHED
+
+    base = f"/campuses/{stored_campus.id}/jobs"
+    first = api.post(base, json={"kind": "book", "parameters": {"size": "tabloid"}})
+    again = api.post(base, json={"kind": "book", "parameters": {"size": "tabloid"}})
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["id"] == first.json()["id"]
+    for n in range(MAX_UNFINISHED - 1):
+        other = api.post(base, json={"kind": "package",
+                                     "parameters": {"min_zoom": 12 + n, "max_zoom": 21}})
+        assert other.status_code == 202, other.text
+    refused = api.post(base, json={"kind": "package", "parameters": {"max_zoom": 22}})
+    assert refused.status_code == 409
+    assert f"{MAX_UNFINISHED} jobs queued or running" in refused.json()["error"]["message"]
+    assert api.delete(f"/jobs/{first.json()['id']}").status_code == 200  # one fewer waiting
+    assert api.post(base, json={"kind": "package",
+                                "parameters": {"max_zoom": 22}}).status_code == 202
