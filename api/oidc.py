@@ -570,7 +570,8 @@ def finish_login(
                             user_message="the identity provider sent no ID token", status=401)
     claims = validate_id_token(id_token, providers, metadata, config.client_id, pending.nonce,
                                now=now)
-    if "email" not in claims and metadata.userinfo_endpoint is not None:
+    if ("email" not in claims or "email_verified" not in claims) and \
+            metadata.userinfo_endpoint is not None:
         access_token = token.get("access_token")
         if isinstance(access_token, str):
             info = _userinfo(metadata.userinfo_endpoint, access_token)

@@ -501,6 +501,12 @@ def test_admin_sets_reads_and_removes_settings_and_never_sees_the_secret(
                        json={"issuer": world.issuer, "client_id": "gridmap-sheriff",
                              "client_secret": "sheriff-secret"})
     assert other.status_code == 403
+    # an officer of the district is no admin of it
+    officer = identity(world.store).person_by_email("alice@district.example")
+    assert officer is not None
+    officer_token, _ = create_token(world.store, "alice's token", user=officer.id)
+    assert client.get(url, headers={"Authorization": f"Bearer {officer_token}"}
+                      ).status_code == 403
     assert client.delete(url).json()["removed"] is True
     client.headers.pop("Authorization")
     _refused(client.get(f"/login/oidc/{world.district_id}", follow_redirects=False), 404,
