@@ -693,6 +693,36 @@ def _paper_room_labels(features: CampusFeatures, view: MapView) -> PaperRoomLabe
         part = room.geom if sheet.contains(room.geom) else room.geom.intersection(sheet)
         shapely.prepare(part)
         rooms.append((room, None if room.approximate else part))
+    def room_width_px(shape: BaseGeometry | None) -> float:
+        return (shape.bounds[2] - shape.bounds[0]) / unit if shape is not None else 1e9
+
+    def name_block(room: RoomShape, shape: BaseGeometry | None,
+                   number: PaperLabel | None) -> tuple[PaperLabel, BaseGeometry] | None:
+        """The room's name, whole, at the largest size that fits: under its number (else a
+        line or two lower), or on the label point (else a line or two off it) when the room
+        has no number; off every label placed and every symbol's own spot."""
+        for size in name_sizes:
+            lines = wrap_name(room.name, size, room_width_px(shape) * 0.9)
+            if " ".join(lines) != room.name:
+                continue  # on paper a name is written whole or not at all
+            w = max(text_width_px(t, size, False) for t in lines)
+            h = len(lines) * size * LINE_HEIGHT
+            line = size * LINE_HEIGHT * unit
+            if number is not None:
+                x = number.x
+                y0 = number.y - (number.size / 2.0 + 2.0 * _PAPER_GAP_PX + 0.1 + h / 2.0) * unit
+                ys = [y0, y0 - line, y0 - 2.0 * line]
+            else:
+                x, y = room.at
+                ys = [y, y - line, y + line, y - 2.0 * line, y + 2.0 * line]
+            for y in ys:
+                b = box_at(x, y, w, h)
+                if free(b, shape) and not any(shapely.intersects(b, o) for o in symbols_at):
+                    return PaperLabel(x, y, "\n".join(lines), size), b
+        return None
+
+    symbols_at = [box_at(x, y, size, size)
+                  for x, y, size in _symbol_spots(features, view.ordinal, z)]
     numbers: list[PaperLabel] = []
     placed: dict[str, PaperLabel] = {}
     left_out: list[str] = []
@@ -732,24 +762,34 @@ def _paper_room_labels(features: CampusFeatures, view: MapView) -> PaperRoomLabe
         number = placed.get(room.id)
         if room.number and number is None:
             continue
-        width_px = (shape.bounds[2] - shape.bounds[0]) / unit if shape is not None else 1e9
-        for size in name_sizes:
-            lines = wrap_name(room.name, size, width_px * 0.9)
-            if " ".join(lines) != room.name:
-                continue  # on paper a name is written whole or not at all
-            w = max(text_width_px(t, size, False) for t in lines)
-            h = len(lines) * size * LINE_HEIGHT
-            if number is not None:
-                x, y = number.x, number.y - (number.size / 2.0 + 2.0 * _PAPER_GAP_PX + 0.1
-                                                 + h / 2.0) * unit
-            else:
-                x, y = room.at
-            b = box_at(x, y, w, h)
-            if free(b, shape):
-                names.append(PaperLabel(x, y, "\n".join(lines), size))
-                taken.append(b)
-                break
+        under = name_block(room, shape, number)
+        if under is not None:
+            names.append(under[0])
+            taken.append(under[1])
     return PaperRoomLabels(tuple(numbers), tuple(names), tuple(left_out))
+
+
+def _symbol_spots(features: CampusFeatures, ordinal: int,
+                  z: int) -> list[tuple[float, float, float]]:
+    """Each door and symbol drawn on a level: its point and size (pixels at 1x), as
+    :func:`_shield` draws it: where it goes when its own spot is free."""
+    out: list[tuple[float, float, float]] = []
+    door_font = style.door_number_font_px(z)
+    for f in features.features("doors", ordinal):
+        radius = style.symbol_radius(style.DOOR, z)
+        if z >= style.MIN_ZOOM_DOOR_NUMBERS and f.props["chars"]:
+            radius = max(radius, door_font * 0.62 + 1.5)
+        out.append((*f.geom.bounds[:2],
+                    symbols.symbol_size_px(style.DOOR, radius, f.props["chars"])))
+    for f in features.features("amenities", ordinal):
+        kind = AmenityKind(f.props["kind"])
+        sym = style.AMENITY_SYMBOLS.get(kind)
+        if sym is None or not (kind in OVERVIEW_AMENITIES
+                               or z >= style.MIN_ZOOM_INDOOR_AMENITIES):
+            continue
+        out.append((*f.geom.bounds[:2], symbols.symbol_size_px(
+            sym, style.symbol_radius(sym, z), len(sym.text))))
+    return out
 
 
 def _paper_collection(labels: Sequence[PaperLabel]) -> list[_Feature]:
@@ -823,12 +863,15 @@ def _symbol_placements(size: float) -> str:
 
 
 def _shield(sym: Symbol, z: int, text_expr: str, chars: int, min_text_zoom: int,
-            font_px: float | None = None, *, on_paper: bool = False) -> str:
+            font_px: float | None = None, *, on_paper: bool = False,
+            inside: bool = False) -> str:
     """A symbol with its code (or door number) inside, moved off its point when that is taken.
 
     ``font_px`` fixes the text size (door numbers) and the symbol grows to hold it.
     ``on_paper`` (the printed campus overview): the code or number is written at every zoom and
-    the symbol moves beside its point when that is taken (a printed door keeps its number)."""
+    the symbol moves beside its point when that is taken (a printed door keeps its number).
+    ``inside`` (paper): a symbol is never placed across the map's edge, where the sheet would
+    cut it."""
     radius = style.symbol_radius(sym, z)
     show_text = (z >= min_text_zoom or on_paper) and bool(text_expr)
     if font_px is not None and show_text:
@@ -846,7 +889,7 @@ def _shield(sym: Symbol, z: int, text_expr: str, chars: int, min_text_zoom: int,
     moves = z >= style.MIN_ZOOM_SYMBOL_MOVES or on_paper
     options = _attrs(file=path, face_name=style.FONT_BOLD, size=font, fill=_c(sym.text_colour),
                      placement_type="list" if moves else "dummy", allow_overlap="false",
-                     unlock_image="false")
+                     unlock_image="false", **({"avoid_edges": "true"} if inside else {}))
     places = _symbol_placements(size) if moves else ""
     return f"<ShieldSymbolizer {options}>{content}{places}</ShieldSymbolizer>"
 
@@ -892,11 +935,12 @@ def _label_styles(z: int, overview: bool, purpose: str = "tile") -> list[str]:
     door = style.DOOR
     door_rules = [
         _rule(_shield(door, z, "[number]", chars, style.MIN_ZOOM_DOOR_NUMBERS,
-                      style.door_number_font_px(z), on_paper=paper_overview),
+                      style.door_number_font_px(z), on_paper=paper_overview,
+                      inside=purpose == "print"),
               f"[chars] = {chars}") for chars in range(0, 5)]
     amenity_rules = [
         _rule(_shield(sym, z, f"'{sym.text}'", len(sym.text), style.MIN_ZOOM_AMENITY_CODES,
-                      on_paper=paper_overview),
+                      on_paper=paper_overview, inside=purpose == "print"),
               f"[kind] = '{kind.value}'") for kind, sym in style.AMENITY_SYMBOLS.items()
         if kind in OVERVIEW_AMENITIES or z >= style.MIN_ZOOM_INDOOR_AMENITIES]
     edge_px = style.grid_edge_font_px(z)
