@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import DateTime, String, Text, delete, select, update
+from sqlalchemy import DateTime, String, Text, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from api.store import Base, utcnow
@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 
 #: How long a browser has between leaving for its provider and coming back.
 LOGIN_TTL = timedelta(minutes=10)
+#: At most this many sign-ins under way (not yet back, not expired) at once, all organisations.
+MAX_PENDING_LOGINS = 10_000
 #: The pre-login cookie: names the pending sign-in, only sent to /login/oidc/...
 LOGIN_COOKIE = "gridmap_oidc"
 LOGIN_COOKIE_PATH = "/login/oidc"
@@ -315,9 +317,11 @@ def _hash(value: str) -> str:
 class OidcStore:
     """The OIDC tables of a store's database (they live beside its other tables)."""
 
-    def __init__(self, engine: Engine, box: SecretBox | None = None) -> None:
+    def __init__(self, engine: Engine, box: SecretBox | None = None, *,
+                 max_pending: int = MAX_PENDING_LOGINS) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._box = box
+        self.max_pending = max_pending
 
     def _secret_box(self) -> SecretBox:
         if self._box is None:
@@ -379,6 +383,11 @@ class OidcStore:
         now = utcnow()
         with self._sessions.begin() as session:
             session.execute(delete(OidcLoginRow).where(OidcLoginRow.expires_at < now))
+            under_way = session.scalar(select(func.count()).select_from(OidcLoginRow)) or 0
+            if under_way >= self.max_pending:  # anyone may start one: rows must stay bounded
+                raise SignInRefused(f"{under_way} sign-ins under way",
+                                    user_message="too many sign-ins are under way; try again "
+                                    "in a few minutes", status=503)
             session.add(OidcLoginRow(
                 login_hash=_hash(login_id), org_id=pending.org_id, state=pending.state,
                 nonce=pending.nonce, code_verifier=pending.code_verifier,

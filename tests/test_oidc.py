@@ -611,3 +611,26 @@ def test_a_browser_signs_in_with_a_provider_on_another_site(
                           " && document.body.innerText.length > 0")
             body = drv.find_element(By.TAG_NAME, "body").text
             assert json.loads(body)["id"] == campus.id, body
+
+
+def test_sign_ins_under_way_are_bounded(store: SqlCampusStore) -> None:
+    """Anyone may start a sign-in, so the pending ones are capped (expired ones do not count)."""
+    from datetime import timedelta
+
+    bounded = oidc.OidcStore(store.engine, None, max_pending=2)
+
+    def pending() -> oidc.PendingLogin:
+        return oidc.PendingLogin("org_x", "s", "n", "v" * 43, CALLBACK, "/")
+
+    first = bounded.begin_login(pending())
+    bounded.begin_login(pending())
+    with pytest.raises(oidc.SignInRefused) as refused:
+        bounded.begin_login(pending())
+    assert refused.value.status == 503
+    # claimed sign-ins still count until they expire; expired ones make room
+    bounded.take_login(first, "s")
+    with store.engine.begin() as conn:
+        conn.execute(oidc.OidcLoginRow.__table__.update().values(
+            expires_at=oidc.utcnow() - timedelta(seconds=1)))
+    bounded.begin_login(pending())
+    bounded.begin_login(pending())
