@@ -22,19 +22,18 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, exc, insert, inspect, text
+from sqlalchemy import Connection, Engine, exc, inspect, text
 
 import api.migrations as migrations
 import api.store as store_module
 from api import postgis
 from api.settings import Settings
 from api.store import AuditEntry, Role, SqlCampusStore, utcnow
-from gridmap import grid
-from gridmap.crs import LocalFrame
 from gridmap.errors import StoreSchemaTooNew
 from gridmap.model import Campus
 from tests.concurrent_open import open_and_add_token
 from tests.conftest import stored_bytes
+from tests.earlier_rows import write_published_campus
 
 
 @pytest.fixture
@@ -123,21 +122,8 @@ def _previous_release_database(engine: Engine, campus: Campus, *, audit_count: b
         if not audit_count:  # the release before it had no count column
             conn.execute(text("ALTER TABLE audit_log DROP COLUMN count"))
     now = utcnow()
-    box = grid.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
     with engine.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO campuses (id, name, current_revision, created_at, updated_at) "
-            "VALUES (:id, :name, 1, :now, :now)"), {"id": campus.id, "name": campus.name,
-                                                   "now": now})
-        conn.execute(text(
-            "INSERT INTO revisions (campus_id, number, created_at, source, source_digest, "
-            "feature_count, published, min_lon, min_lat, max_lon, max_lat) VALUES "
-            "(:c, 1, :now, 'previous release', NULL, 0, :t, :a, :b, :x, :y)"),
-            {"c": campus.id, "now": now, "t": True, "a": box[0], "b": box[1], "x": box[2],
-             "y": box[3]})
-        rows = list(store_module._feature_rows(campus, 1))
-        conn.execute(insert(store_module.FeatureRow), rows)
-        conn.execute(text("UPDATE revisions SET feature_count = :n"), {"n": len(rows)})
+        write_published_campus(conn, campus, source="previous release")
         conn.execute(text(
             "INSERT INTO tokens (id, name, role, token_hash, created_at, expires_at, revoked_at, "
             "campuses) VALUES ('tok_old', 'cad', 'viewer', :h, :now, NULL, NULL, NULL)"),

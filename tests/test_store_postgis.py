@@ -16,22 +16,23 @@ import random
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from alembic.script import ScriptDirectory
-from shapely import affinity
+from shapely import Polygon, affinity
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import exc, insert, inspect, text
+from sqlalchemy import exc, inspect, text
 
 import api.migrations as migrations
 import api.store as store_module
 from api import postgis
-from api.store import Bbox, SqlCampusStore, utcnow
+from api.store import Bbox, SqlCampusStore
 from gridmap import grid
 from gridmap.crs import LocalFrame, local_crs_for
 from gridmap.model import Campus
 from tests.campus_factory import CENTRE, small_campus
+from tests.earlier_rows import write_published_campus
 
 #: these tests run on the PostgreSQL database of tests/conftest.py only
 on_postgresql = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -67,7 +68,7 @@ def _moved(campus: Campus, campus_id: str, dlon: float, dlat: float,
     return dataclasses.replace(
         campus, id=campus_id, name=f"Campus {campus_id}",
         crs=local_crs_for(CENTRE[0] + dlon, CENTRE[1] + dlat),
-        parcel=None if campus.parcel is None else move(campus.parcel),
+        parcel=None if campus.parcel is None else cast(Polygon, move(campus.parcel)),
         buildings=each(campus.buildings, "footprint"), units=each(campus.units, "geometry"),
         openings=each(campus.openings, "geometry"), amenities=each(campus.amenities, "geometry"),
         grounds=each(campus.grounds, "geometry"),
@@ -117,7 +118,8 @@ def _points(campuses: list[Campus], seed: int, n: int) -> list[tuple[float, floa
     for campus in campuses:
         for building in campus.buildings:
             x0, y0, x1, y1 = building.footprint.bounds
-            points.append(building.footprint.representative_point().coords[0])
+            inside = building.footprint.representative_point()
+            points.append((inside.x, inside.y))
             points += [(rng.uniform(x0, x1), rng.uniform(y0, y1)) for _ in range(3)]
     return points
 
@@ -237,17 +239,7 @@ def test_rows_stored_before_the_postgis_migration_get_their_geometry(
             if postgis.extension_schema(conn) is None:
                 pytest.skip("the test database has no postgis extension (CI creates it)")
             migrations.upgrade_connection(conn, _before_postgis())
-            box = grid.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
-            now = utcnow()
-            conn.execute(insert(store_module.CampusRow), [dict(
-                id=campus.id, name=campus.name, current_revision=1, created_at=now,
-                updated_at=now)])
-            conn.execute(insert(store_module.RevisionRow), [dict(
-                campus_id=campus.id, number=1, created_at=now, source="old", source_digest=None,
-                feature_count=0, published=True, min_lon=box[0], min_lat=box[1],
-                max_lon=box[2], max_lat=box[3])])
-            conn.execute(insert(store_module.FeatureRow),
-                         list(store_module._feature_rows(campus, 1)))
+            write_published_campus(conn, campus, source="before PostGIS")
     finally:
         engine.dispose()
     store = SqlCampusStore(database_url)
