@@ -548,11 +548,14 @@ def run_book(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
     from api.imagery import local_imagery_path
 
     imagery = local_imagery_path(env.store, env.settings.data_dir, job.campus_id)
+    from api.store_publish import book_verification
+
+    verified_on, verified_by = book_verification(env.store, job.campus_id)
     progress(15, "drawing the map sheets")
-    from tiles.book import book_filename, make_book, verified_on_of
+    from tiles.book import book_filename, make_book
 
     pdf = make_book(campus, size=p.size, level=p.level, revision=revision, imagery=imagery,
-                    printed_on=date.today(), verified_on=verified_on_of(campus),
+                    printed_on=date.today(), verified_on=verified_on, verified_by=verified_by,
                     progress=stage(progress, 15, 95, "drawing the map sheets"))
     return JobOutput(pdf, PDF, book_filename(campus, p.size, p.level),
                      summary=f"map book of revision {revision}, {p.size}, "

@@ -600,3 +600,17 @@ def test_asking_again_answers_the_same_job_and_unfinished_jobs_are_bounded(
     assert api.delete(f"/jobs/{first.json()['id']}").status_code == 200  # one fewer waiting
     assert api.post(base, json={"kind": "package",
                                 "parameters": {"max_zoom": 22}}).status_code == 202
+
+
+def test_a_book_job_makes_the_book_the_route_makes(
+        api: TestClient, store: SqlCampusStore, stored_campus: Campus, tmp_path: Path) -> None:
+    from api.store_publish import publishing
+
+    publishing(store).add_verification(
+        stored_campus.id, verified_on=utcnow().date(), verified_by="J. Roe",
+        organisation="Okemos PD", checklist=["doors"], recorded_by="tests")
+    job = api.post(f"/campuses/{stored_campus.id}/jobs", json={"kind": "book"}).json()
+    assert turn(api).state is JobState.DONE
+    made = pdf_text(api.get(f"/jobs/{job['id']}/result").content, tmp_path)
+    served = pdf_text(api.get(f"/campuses/{stored_campus.id}/book.pdf").content, tmp_path)
+    assert "J. Roe" in made and made == served
