@@ -16,8 +16,8 @@ Walk-through verification (yearly in several states): a record per campus or bui
 organisation, date, checklist of items checked, notes, due date (default one year on).
 :meth:`Publishing.status` says how verified a campus is: each building of its current revision
 counts from its latest record (its own or a campus-wide one), and the campus is as verified as
-its least recently walked building. A campus without records counts from the ``verified_on``
-date its campus file gave, if any.
+its least recently walked building. The ``verified_on`` date a campus file gave, if any, counts
+as a campus-wide record.
 """
 
 from __future__ import annotations
@@ -210,9 +210,9 @@ class Publishing:
             raise NotFound(f"campus {campus_id} has no revision {number}",
                            user_message=f"campus {campus_id!r} has no revision {number}")
         if state.current == number:
-            raise AlreadyCurrent(f"{campus_id} revision {number} is already current",
-                                 user_message=f"revision {number} is already the published "
-                                              f"revision of {campus_id!r}; nothing changed")
+            message = (f"revision {number} is already the published revision of "
+                       f"{campus_id!r}; nothing changed")
+            raise AlreadyCurrent(message, user_message=message)
         if expect_current != state.current:
             raise _conflict(campus_id, number, expect_current, state.current)
         if rollback and not (info.published and state.current is not None
@@ -421,9 +421,9 @@ def _status(campus_id: str, records: list[Verification], buildings: dict[str, st
                    key=lambda v: (v.verified_on, v.recorded_at or datetime.min.replace(
                        tzinfo=utcnow().tzinfo)))
 
-    whole = newest(v for v in records if v.building_id is None)
-    if not records:
-        whole = from_file
+    # the campus file's date counts as a campus-wide walk-through, the oldest kind of record
+    whole = newest([*(v for v in records if v.building_id is None),
+                    *((from_file,) if from_file is not None else ())])
     if not buildings:
         return VerificationStatus(campus_id, whole, ())
     per_building: list[Verification] = []

@@ -60,7 +60,7 @@ def test_bad_publishes_change_nothing(store: SqlCampusStore, drafts: Publishing,
         drafts.publish(campus.id, 9, expect_current=1)
     with pytest.raises(CampusNotFound):
         drafts.publish("nowhere", 1, expect_current=None)
-    with pytest.raises(AlreadyCurrent, match="already current"):
+    with pytest.raises(AlreadyCurrent, match="already the published revision"):
         drafts.publish(campus.id, 1, expect_current=1)
     with pytest.raises(RevisionConflict) as conflict:
         drafts.publish(campus.id, 2, expect_current=3)
@@ -218,13 +218,22 @@ def test_bad_verifications_store_nothing(store: SqlCampusStore, stored_campus: C
     assert stored_bytes(store) == before
 
 
-def test_campus_file_date_counts_until_a_record(store: SqlCampusStore, campus: Campus) -> None:
+def test_campus_file_date_counts_as_a_campus_record(store: SqlCampusStore,
+                                                    campus: Campus) -> None:
     dated = dataclasses.replace(campus, meta={"verified_on": "2026-08-14"})
     store.save_revision(dated, source="tests")
-    status = publishing(store).status(campus.id)
+    pub = publishing(store)
+    status = pub.status(campus.id)
     assert status.latest is not None
     assert status.latest.verified_on == date(2026, 8, 14)
     assert status.to_dict(date(2026, 9, 1))["line"] == "verified on 2026-08-14"
+    # a newer walk of building A leaves B counting from the file's date
+    pub.add_verification(campus.id, verified_on=date(2026, 11, 1), verified_by="J. Roe",
+                         organisation="Okemos PD", checklist=[], building="A",
+                         recorded_by="t", today=date(2026, 11, 30))
+    status = pub.status(campus.id)
+    assert status.unverified_buildings == ()
+    assert status.latest is not None and status.latest.verified_on == date(2026, 8, 14)
 
 
 def test_one_year_after() -> None:
