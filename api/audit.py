@@ -63,8 +63,11 @@ _SECRETS = re.compile(
     r"(?<![A-Za-z0-9])g(?:m|s|sh|ss)_[A-Za-z0-9_-]{8,}"
     r"|(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"
     r"|(?i:password|passwd|pwd|secret|client_secret|token|access_token|id_token|refresh_token"
-    r"|api_?key|session(?:_?id)?|cookie|authorization)(\s*[=:]\s*)"
-    r"(?:(?i:bearer|basic)\s+)?(?:'[^']*'|\"[^\"]*\"|[^\s&;,]+)")
+    r"|api_?key|session(?:_?id)?|cookie|authorization)(\s*=\s*)"
+    r"(?:(?i:bearer|basic)\s+)?(?:'[^']*'|\"[^\"]*\"|[^\s&;,'\"]+)"
+    # "name: value" only for names no message of gridmap's own says so ("token: revoked")
+    r"|(?i:password|passwd|pwd|secret|client_secret|cookie|authorization)(\s*:\s*)"
+    r"(?:(?i:bearer|basic)\s+)?(?:'[^']*'|\"[^\"]*\"|[^\s&;,'\"]+)")
 
 
 #: Every match of :data:`_SECRETS` holds one of these (lower-cased): a text holding none is kept
@@ -83,7 +86,7 @@ def scrub(value: str) -> str:
 
 def _redacted(match: re.Match[str]) -> str:
     text = match.group(0)
-    sep = match.group(1)
+    sep = match.group(1) or match.group(2)
     if sep is not None:  # name=value: keep the name
         return text[: text.index(sep) + len(sep)] + "[redacted]"
     return "[redacted]"

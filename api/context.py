@@ -30,9 +30,10 @@ from api.auth import Principal, audit_entry, client_of
 from api.authz import AccessView, Action, decide, may, sees, sees_cached, visible_campuses
 from api.errors import InvalidParameter
 from api.settings import Settings
+from api.share import share_may_read
 from api.store import CampusStore
 from api.store_identity import identity
-from gridmap.errors import NotFound
+from gridmap.errors import Forbidden, NotFound
 from gridmap.index import CampusIndex
 from gridmap.model import Campus
 
@@ -209,6 +210,12 @@ class AppContext:
         """Refuse unless :func:`api.authz.decide` allows it: 401, 403, or 404 for a campus the
         principal may not see. Every refusal is audited as ``denied`` (a 404 here, 401/403 by
         the error handler)."""
+        if principal is not None and principal.share_campus is not None:
+            route = _route_of(request)
+            if not share_may_read(route):  # read-only, and only what api.share lists
+                raise Forbidden(f"share link {principal.actor} on {route}",
+                                user_message="a share link reads lookups, the map, tiles, the "
+                                "map book and the gazetteer only")
         try:
             decide(principal, action, campus_id, self.access, org_id=org_id)
         except NotFound as exc:

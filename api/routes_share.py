@@ -133,7 +133,7 @@ _OPEN_PAGE = f"""<!doctype html>
 """
 
 _OPEN_HEADERS = {
-    "Cache-Control": "no-store",
+    "Cache-Control": "private, no-store",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": security.html_csp(security.inline_script_hashes(_OPEN_PAGE)),
 }

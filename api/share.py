@@ -296,6 +296,33 @@ def shares(store: CampusStore) -> ShareStore:
 # --- credentials ----------------------------------------------------------------------------
 
 
+#: What a share link may read (route templates): lookups, the map (its page, tiles, imagery and
+#: GeoJSON layers), the map book and the gazetteer. Anything else of its campus (revisions,
+#: offline packages, jobs, drafts) is refused (403) by :meth:`api.context.AppContext.authorize`.
+SHARE_ROUTES = frozenset({
+    "/campuses/{campus_id}",
+    "/campuses/{campus_id}/lookup",
+    "/campuses/{campus_id}/cells/{label}",
+    "/locate",
+    "/campuses/{campus_id}/map",
+    "/campuses/{campus_id}/levels/{ordinal}.geojson",
+    "/campuses/{campus_id}/grid.geojson",
+    "/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png",
+    "/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}@2x.png",
+    "/campuses/{campus_id}/imagery",
+    "/campuses/{campus_id}/imagery/tiles/{z}/{x}/{y}.png",
+    "/campuses/{campus_id}/imagery/tiles/{z}/{x}/{y}@2x.png",
+    "/campuses/{campus_id}/book.pdf",
+    "/campuses/{campus_id}/gazetteer.csv",
+    "/campuses/{campus_id}/gazetteer.json",
+})
+
+
+def share_may_read(route: str) -> bool:
+    """Whether a share link may read through this route (its path template)."""
+    return route in SHARE_ROUTES
+
+
 def is_share_credential(secret: str) -> bool:
     return secret.startswith((SHARE_PREFIX, SHARE_SESSION_PREFIX))
 

@@ -189,6 +189,15 @@ def test_a_link_reads_nothing_else(
     assert client.get("/share-links", headers=bearer).status_code == 403
     assert client.delete(f"/share-links/{link['id']}", headers=bearer).status_code in (403,
                                                                                        404)
+    # of its own campus, only lookups, the map, tiles, the book and the gazetteer
+    for method, path, body in (
+            ("GET", f"/campuses/{stored_campus.id}/revisions", None),
+            ("POST", f"/campuses/{stored_campus.id}/package.zip", {}),
+            ("POST", f"/campuses/{stored_campus.id}/jobs", {"kind": "book"}),
+            ("GET", f"/campuses/{stored_campus.id}/jobs", None)):
+        answer = client.request(method, path, json=body, headers=bearer)
+        assert answer.status_code == 403, (path, answer.text)
+        assert "share link reads" in answer.json()["error"]["message"]
     put = client.put(f"/campuses/{stored_campus.id}/imagery", content=b"II*\x00",
                      headers={**bearer, "Content-Type": "image/tiff"})
     assert put.status_code == 403, put.text
