@@ -20,7 +20,17 @@ order of the layers below, so what comes first wins a contested spot):
 6. grid edge letters and numbers, grounds names, and the cell label in each cell's corner.
 
 A room's label is drawn only where it fits inside the room (computed here, per zoom, from the
-room's shape around the point lookup answers with). Everything is projected once per campus
+room's shape around the point lookup answers with).
+
+Paper (``purpose="print"``) loses no label a reader needs. Room labels are laid out here before
+Mapnik draws (:func:`print_room_labels`): every room's number at its normal size where it fits
+its room, else smaller (down to ``style.PRINT_MIN_NUMBER_PT`` on paper), else moved inside its
+room, and only when nothing fits listed for the sheet's "numbers not shown" note; then names,
+whole, under their numbers wherever they fit (smaller allowed), never over a number or on a
+symbol's spot. The printed campus overview writes every exterior door's number and each
+building's letter (in it) and name (beside it) at any zoom; its doors and symbols move beside
+their point rather than hide each other. On paper no symbol is placed across the sheet's edge.
+Tiles are drawn exactly as before. Everything is projected once per campus
 and spatial reference (:class:`CampusFeatures`) into in-memory GeoJSON datasources, so a tile
 costs one Mapnik render.
 
@@ -663,7 +673,28 @@ def print_room_labels(campus: Campus, view: MapView) -> PaperRoomLabels:
     return _paper_room_labels(features_for(campus, view.srs), view)
 
 
+_paper_cache: OrderedDict[tuple[int, MapView], tuple[CampusFeatures, PaperRoomLabels]] = \
+    OrderedDict()
+_paper_lock = threading.Lock()
+
+
 def _paper_room_labels(features: CampusFeatures, view: MapView) -> PaperRoomLabels:
+    """:func:`_lay_out_paper_labels`, kept for the last few views (a book asks once for its
+    sheet's note and once more to draw the sheet)."""
+    key = (id(features), view)
+    with _paper_lock:
+        hit = _paper_cache.get(key)
+        if hit is not None and hit[0] is features:
+            return hit[1]
+    made = _lay_out_paper_labels(features, view)
+    with _paper_lock:
+        _paper_cache[key] = (features, made)
+        while len(_paper_cache) > 32:
+            _paper_cache.popitem(last=False)
+    return made
+
+
+def _lay_out_paper_labels(features: CampusFeatures, view: MapView) -> PaperRoomLabels:
     if view.ordinal is None:
         return PaperRoomLabels((), (), ())
     sheet = shapely.box(*view.bbox)
