@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,11 +15,16 @@ from api.auth import CurrentPrincipal, Principal, current_principal
 from api.authz import Action
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, AppContext, Ctx
 from api.geo import level_feature_collection
+from api.quick_route import bounded_int, quick_route
 from api.store import utcnow
 from api.store_publish import publishing
 from gridmap import lookup as lookups
+from gridmap.errors import GridmapError
 
 GEOJSON = "application/geo+json"
+DEFAULT_LIMIT = 10  # candidates in a lookup answer
+MAX_LIMIT = 50
+_CAMPUS_ID = re.compile(CAMPUS_ID_PATTERN)
 
 router = APIRouter(dependencies=[Depends(current_principal)])
 
@@ -80,7 +86,48 @@ def list_revisions(
     return {"campus": campus_id, "current": current, "revisions": revisions}
 
 
-@router.get("/campuses/{campus_id}/lookup", summary="Room, door, cell, point kind, USNG, lat/lon")
+async def _quick_lookup(request: Request) -> Response | None:
+    """The lookup's answer on the event loop, before FastAPI's parameter and dependency work,
+    when the question is well formed, the credential and the campus are in memory and the
+    answer is kept or quick (see :meth:`~api.context.LoadedCampus.answers_quickly`); audited
+    as the full handler audits. None for anything else, which :func:`lookup` answers."""
+    campus_id = str(request.path_params.get("campus_id", ""))
+    if (request.method != "GET" or not 0 < len(campus_id) <= MAX_CAMPUS_ID
+            or not _CAMPUS_ID.match(campus_id)):
+        return None
+    query = request.query_params
+    questions, limits = query.getlist("q"), query.getlist("limit")
+    if len(questions) != 1 or len(limits) > 1:
+        return None
+    q = questions[0]
+    limit = bounded_int(limits[0], 1, MAX_LIMIT) if limits else DEFAULT_LIMIT
+    if limit is None or not 0 < len(q) <= lookups.MAX_QUERY_LENGTH:
+        return None
+    try:
+        principal = await current_principal(request)
+    except GridmapError:
+        return None  # the handler refuses it, and audits that
+    ctx: AppContext = request.app.state.ctx
+    return _lookup_in_memory(request, ctx, principal, campus_id, q, limit)
+
+
+def _lookup_in_memory(request: Request, ctx: AppContext, principal: Principal, campus_id: str,
+                      q: str, limit: int) -> Response | None:
+    """The answer when it needs no I/O and no thread: the campus loaded and visible, the
+    answer kept or quick, the audit queue open; else None."""
+    loaded = ctx.loaded_if_cached(campus_id, principal)
+    if loaded is None or ctx.audit_would_wait():
+        return None
+    answer = loaded.cached_answer(q, limit)
+    if answer is None:
+        if not loaded.answers_quickly():
+            return None
+        answer = loaded.lookup_answer(q, limit, ctx.settings.lookup_cache_size)
+    status, body = answer
+    ctx.audit(request, principal, "lookup", campus_id, lookup_detail(q, status))
+    return Response(body, media_type="application/json")
+
+
 async def lookup(
     campus_id: CampusId,
     request: Request,
@@ -88,24 +135,23 @@ async def lookup(
     principal: CurrentPrincipal,
     q: Annotated[str, Query(min_length=1, max_length=lookups.MAX_QUERY_LENGTH,
                             description="what the caller said")],
-    limit: Annotated[int, Query(ge=1, le=50)] = 10,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> Response:
     """A question asked before of this revision is answered on the event loop (no I/O, no
     search), and so is a new one while this revision's lookups are quick (see
-    :meth:`~api.context.LoadedCampus.answers_quickly`); anything else (a first load, an
-    index to build, a slow campus, a refusal, an audit queue that could block) runs in a
-    worker thread. Every request is audited either way."""
-    loaded = ctx.loaded_if_cached(campus_id, principal)
-    if loaded is None or ctx.audit_would_wait():
-        return await run_in_threadpool(_lookup, campus_id, request, ctx, principal, q, limit)
-    answer = loaded.cached_answer(q, limit)
-    if answer is None:
-        if not loaded.answers_quickly():
-            return await run_in_threadpool(_lookup, campus_id, request, ctx, principal, q, limit)
-        answer = loaded.lookup_answer(q, limit, ctx.settings.lookup_cache_size)
-    status, body = answer
-    ctx.audit(request, principal, "lookup", campus_id, lookup_detail(q, status))
-    return Response(body, media_type="application/json")
+    :meth:`~api.context.LoadedCampus.answers_quickly`), most often before FastAPI's own
+    parameter handling (:func:`_quick_lookup`); anything else (a first load, an index to
+    build, a slow campus, a refusal, an audit queue that could block) runs in a worker
+    thread. Every request is audited either way."""
+    answer = _lookup_in_memory(request, ctx, principal, campus_id, q, limit)
+    if answer is not None:
+        return answer
+    return await run_in_threadpool(_lookup, campus_id, request, ctx, principal, q, limit)
+
+
+router.add_api_route("/campuses/{campus_id}/lookup", lookup, methods=["GET"],
+                     route_class_override=quick_route(_quick_lookup),
+                     summary="Room, door, cell, point kind, USNG, lat/lon")
 
 
 def _lookup(campus_id: str, request: Request, ctx: AppContext, principal: Principal, q: str,

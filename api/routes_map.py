@@ -12,21 +12,21 @@ import hashlib
 import html
 import mimetypes
 import re
-from collections.abc import Callable, Coroutine
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentPrincipal, Principal, current_principal
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, AppContext, Ctx
 from api.errors import FeatureUnavailable, InvalidParameter
 from api.imagery import imagery_layer
+from api.quick_route import bounded_int, quick_route
 from api.routes_auth import FORM_PAGE_HEADERS
 from api.routes_campus import CampusId, Ordinal
 from api.security import html_csp, inline_script_hashes
@@ -201,13 +201,6 @@ TILE_2X_PATH = "/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}@2x.png"
 _CAMPUS_ID = re.compile(CAMPUS_ID_PATTERN)
 
 
-def _bounded_int(text: str, low: int, high: int) -> int | None:
-    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 12:
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
-
-
 async def _kept_tile_fast(request: Request, scale: int) -> Response | None:
     """:func:`_kept_tile` straight from the raw path parameters, for a valid URL and a
     credential the store has cached; None for anything else (to refuse, validate, load or
@@ -216,13 +209,13 @@ async def _kept_tile_fast(request: Request, scale: int) -> Response | None:
         return None
     params = request.path_params
     campus_id = str(params.get("campus_id", ""))
-    ordinal = _bounded_int(str(params.get("ordinal", "")), -1000, 1000)
-    z = _bounded_int(str(params.get("z", "")), 0, raster.MAX_ZOOM)
+    ordinal = bounded_int(str(params.get("ordinal", "")), -1000, 1000)
+    z = bounded_int(str(params.get("z", "")), 0, raster.MAX_ZOOM)
     if (ordinal is None or z is None or not 0 < len(campus_id) <= MAX_CAMPUS_ID
             or not _CAMPUS_ID.match(campus_id)):
         return None
-    x = _bounded_int(str(params.get("x", "")), 0, 2**z - 1)
-    y = _bounded_int(str(params.get("y", "")), 0, 2**z - 1)
+    x = bounded_int(str(params.get("x", "")), 0, 2**z - 1)
+    y = bounded_int(str(params.get("y", "")), 0, 2**z - 1)
     versions = request.query_params.getlist("v")
     if x is None or y is None or len(versions) > 1 or any(len(v) > 40 for v in versions):
         return None
@@ -232,23 +225,6 @@ async def _kept_tile_fast(request: Request, scale: int) -> Response | None:
         return None  # the handler refuses it, and audits that
     return _kept_tile(request, request.app.state.ctx, principal, campus_id, ordinal, z, x, y,
                       scale, versions[0] if versions else None)
-
-
-class TileRoute(APIRoute):
-    """A tile route whose kept tiles (and 304s) skip FastAPI's per-request parameter and
-    dependency handling, most of such a tile's cost: authenticated with the same
-    :func:`~api.auth.current_principal` and audited, or else handed to the route's own
-    handler (with the router's authentication dependency) unchanged."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        scale = 2 if self.path.endswith("@2x.png") else 1
-
-        async def kept_or_handled(request: Request) -> Response:
-            kept = await _kept_tile_fast(request, scale)
-            return kept if kept is not None else await handler(request)
-
-        return kept_or_handled
 
 
 async def tile_2x(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: TileXY,
@@ -267,9 +243,11 @@ async def tile(campus_id: CampusId, ordinal: Ordinal, z: TileZ, x: TileXY, y: Ti
 
 # the @2x route comes first: "{y}.png" would otherwise take "5@2x.png" and refuse "5@2x"
 router.add_api_route(
-    TILE_2X_PATH, tile_2x, methods=["GET"], route_class_override=TileRoute,
+    TILE_2X_PATH, tile_2x, methods=["GET"],
+    route_class_override=quick_route(partial(_kept_tile_fast, scale=2)),
     summary="High-density raster tile (512 pixels, XYZ web mercator) of one level")
-router.add_api_route(TILE_PATH, tile, methods=["GET"], route_class_override=TileRoute,
+router.add_api_route(TILE_PATH, tile, methods=["GET"],
+                     route_class_override=quick_route(partial(_kept_tile_fast, scale=1)),
                      summary="Raster tile (XYZ, web mercator) of one level")
 
 
