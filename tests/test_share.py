@@ -318,3 +318,39 @@ def test_cli_share_and_revoke(store: SqlCampusStore, stored_campus: Campus, sett
         share.share_principal(store, secret.group(0))  # never cached by this store: read now
     store.flush_audit()
     assert {"share_create", "share_revoke"} <= {e.action for e in store.audit_log(limit=100)}
+
+
+# --- in a real browser ------------------------------------------------------------------------
+
+
+def test_a_browser_opens_the_link_and_the_secret_leaves_the_address_bar(
+        tmp_path: Any, settings: Any, store: SqlCampusStore, stored_campus: Campus,
+        district: Organisation) -> None:
+    """Chromium opens /share#<secret>: it ends on the campus's map with a campus-only session
+    cookie, the secret in neither its address bar nor a referrer; revoked, the map is gone."""
+    from api.app import create_app
+    from tests.browser import chromium, need_browser, serve, wait_for
+
+    need_browser()
+    secret, link = share.shares(store).create(campus_id=stored_campus.id, hours=1,
+                                              org_id=district.id, created_by="tests")
+    with serve(create_app(settings, store)) as base, chromium(tmp_path / "profile") as drv:
+        drv.get(f"{base}/share#{secret}")
+        wait_for(drv, "return location.pathname.endsWith('/map') && !!window.L")
+        assert drv.current_url.split("#")[0] == f"{base}/campuses/{stored_campus.id}/map"
+        assert secret not in drv.current_url
+        assert drv.execute_script("return document.referrer") == ""
+        cookies = {c["name"]: c for c in drv.get_cookies()}
+        session = cookies["gridmap_session"]
+        assert session["value"].startswith("gss_") and session["httpOnly"]
+        answer = drv.execute_script(
+            "return fetch('/campuses/' + arguments[0] + '/lookup?q=101')"
+            ".then(r => r.status)", stored_campus.id)
+        assert answer == 200
+        share.shares(store).revoke(link.id, by="tests")
+        drv.get(f"{base}/campuses/{stored_campus.id}/map")
+        assert "/login" in drv.current_url  # a browser without a valid session signs in
+    store.flush_audit()
+    used = {e.action for e in store.audit_log(limit=200) if e.credential_id == link.id}
+    assert {"share_open", "map_page", "lookup"} <= used
+    assert secret not in repr(store.audit_log(limit=200))
