@@ -463,7 +463,7 @@ def test_lists_detail_and_map_show_the_walk_through(editor: TestClient, viewer_t
     detail = editor.get(f"/campuses/{campus.id}", headers=officer).json()
     assert detail["verification"]["verified_by"] == "J. Roe"
     page = editor.get(f"/campuses/{campus.id}/map", headers=officer).text
-    assert f'title="Walk-through: overdue">{line} (overdue)</span>' in page
+    assert f'title="Walk-through overdue: {line}">Overdue: {line}</span>' in page
     overdue = editor.get("/verification/overdue").json()["campuses"]
     assert [(c["id"], c["line"]) for c in overdue] == [(campus.id, line)]
     editor.post(f"/campuses/{campus.id}/verifications", json={
@@ -472,4 +472,4 @@ def test_lists_detail_and_map_show_the_walk_through(editor: TestClient, viewer_t
     assert editor.get("/verification/overdue").json()["campuses"] == []
     page = editor.get(f"/campuses/{campus.id}/map", headers=officer).text
     assert 'id="gm-verified"' in page
-    assert "(overdue)" not in page and "by K. Doe (Fire District 2)" in page
+    assert "Overdue:" not in page and "by K. Doe (Fire District 2)" in page
