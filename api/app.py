@@ -170,20 +170,24 @@ def create_app(
     register_error_handlers(app)
 
     app.add_middleware(GuardAndHeaders, max_body_bytes=settings.max_upload_bytes, ctx=ctx)
+    # The hot routes first: FastAPI matches a request against the included routers in order
+    # (twice per request), so every route ahead of the lookup and the tiles is paid on each of
+    # them (~0.17 ms of a lookup's ~0.6 ms server CPU with them last). Their paths overlap no
+    # other router's, so the order changes no answer.
+    app.include_router(routes_campus.router)
+    app.include_router(routes_map.router)
     app.include_router(routes_auth.public_router)
     app.include_router(routes_auth.session_router)
+    app.include_router(routes_oidc.router)  # /login/oidc: single sign-on (public)
+    app.include_router(routes_oidc.admin_router)  # /orgs/{org}/oidc: its settings
+    app.include_router(routes_admin.router)  # /orgs: admins manage their organisation
     app.include_router(routes_share.public_router)  # /share, /share/open: a share link's own
     app.include_router(routes_share.router)
     app.include_router(routes_audit.router)  # /audit, /audit/export: admins read the log
-    app.include_router(routes_admin.router)  # /orgs: admins manage their organisation
-    app.include_router(routes_oidc.router)  # /login/oidc: single sign-on (public)
-    app.include_router(routes_oidc.admin_router)  # /orgs/{org}/oidc: its settings
-    app.include_router(routes_campus.router)
     app.include_router(routes_book.router)
     app.include_router(routes_gazetteer.router)
     app.include_router(routes_imagery.router)
     app.include_router(routes_jobs.router)
-    app.include_router(routes_map.router)
     app.include_router(routes_package.router)
     app.include_router(routes_publish.router)  # drafts, publishing, verification
     return app

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import api.routes_campus
+import api.routes_map
 from api.quick_route import bounded_int
 from api.store import SqlCampusStore
 
@@ -77,3 +78,14 @@ def test_no_credential_is_refused_even_when_the_answer_is_kept(
 ])
 def test_bounded_int(text: str, expected: int | None) -> None:
     assert bounded_int(text, -3, 50) == expected
+
+
+def test_the_lookup_and_tile_routes_are_matched_before_every_other_router(
+        client: TestClient) -> None:
+    """FastAPI tries included routers in order, on every request: the hot ones come first."""
+    paths = [getattr(route, "path", "") for included in client.app.router.routes  # type: ignore[attr-defined]
+             for route in included.original_router.routes]
+    hot = {paths.index("/campuses/{campus_id}/lookup"),
+           paths.index("/campuses/{campus_id}/levels/{ordinal}/tiles/{z}/{x}/{y}.png")}
+    campus_and_map = len(api.routes_campus.router.routes) + len(api.routes_map.router.routes)
+    assert max(hot) < campus_and_map
