@@ -1115,8 +1115,11 @@ def _layers_for(view: MapView, names: Sequence[str]) -> list[str]:
         # zoomed out, a building's letter and name come first: they must show at every zoom
         names.remove("building_labels")
         names.insert(names.index("room_numbers"), "building_labels")
-    if style_zoom(z) < style.MIN_ZOOM_DOOR_NUMBERS and "amenities" in names and "doors" in names:
-        # an unnumbered door dot gives way to a Knox box or a shutoff beside it
+    numbered_doors = view.purpose == "print" and view.ordinal is None
+    if (style_zoom(z) < style.MIN_ZOOM_DOOR_NUMBERS and not numbered_doors
+            and "amenities" in names and "doors" in names):
+        # an unnumbered door dot gives way to a Knox box or a shutoff beside it (a printed
+        # overview numbers its doors: there the door keeps its spot and the symbol moves)
         names.remove("amenities")
         names.insert(names.index("doors"), "amenities")
     out: list[str] = []
