@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from api.auth import create_token
 from api.errors import InvalidParameter
-from api.store import SqlCampusStore
+from api.store import Role, SqlCampusStore
 from api.store_publish import Publishing, one_year_after, publishing
 from gridmap.errors import AlreadyCurrent, CampusNotFound, NotFound, RevisionConflict, Unservable
 from gridmap.model import Campus
@@ -473,3 +474,46 @@ def test_lists_detail_and_map_show_the_walk_through(editor: TestClient, viewer_t
     page = editor.get(f"/campuses/{campus.id}/map", headers=officer).text
     assert 'id="gm-verified"' in page
     assert "Overdue:" not in page and "by K. Doe (Fire District 2)" in page
+
+
+def test_overdue_campuses_are_flagged_to_partner_agencies(
+        editor: TestClient, store: SqlCampusStore, district: Any, campus: Campus) -> None:
+    """A police department's admin sees the partner district's overdue campus; an unrelated
+    department's admin does not."""
+    from api.store_identity import OrgKind, identity
+
+    ident = identity(store)
+    police = ident.create_org("Okemos PD", OrgKind.POLICE)
+    other = ident.create_org("Elsewhere PD", OrgKind.POLICE)
+    ident.grant(district_id=district.id, agency_id=police.id, reference="MOU 1")
+    mine, _ = create_token(store, "pd admin", Role.ADMIN, org=police.id)
+    theirs, _ = create_token(store, "other admin", Role.ADMIN, org=other.id)
+    flagged = editor.get("/verification/overdue",
+                         headers={"Authorization": f"Bearer {mine}"}).json()["campuses"]
+    assert [(c["id"], c["line"], c["overdue"]) for c in flagged] == \
+        [(campus.id, "never verified", True)]
+    assert editor.get("/verification/overdue", headers={
+        "Authorization": f"Bearer {theirs}"}).json()["campuses"] == []
+
+
+def test_api_first_draft_of_a_new_campus(client: TestClient, admin_token: str,
+                                         store: SqlCampusStore, district: Any,
+                                         campus: Campus) -> None:
+    """A campus imported as a draft is served to nobody; its diff is everything added; it is
+    published expecting no current revision."""
+    from api.store_identity import identity
+
+    store.save_revision(campus, source="tests", publish=False)
+    identity(store).assign_campus(campus.id, district.id)
+    client.headers["Authorization"] = f"Bearer {admin_token}"
+    assert client.get("/campuses").json()["campuses"] == []
+    assert client.get(f"/campuses/{campus.id}").status_code == 404
+    body = client.get(f"/campuses/{campus.id}/revisions/1/diff").json()
+    assert body["against"] is None
+    assert body["counts"]["added"] == len(body["changes"]) > 0
+    assert {c["changes"][0] for c in body["changes"]} == {"added"}
+    r = client.post(f"/campuses/{campus.id}/revisions/1/publish", json={"expect_current": 1})
+    assert r.status_code == 409 and "no revision is" in r.json()["error"]["message"]
+    r = client.post(f"/campuses/{campus.id}/revisions/1/publish", json={"expect_current": None})
+    assert r.status_code == 200, r.text
+    assert [c["id"] for c in client.get("/campuses").json()["campuses"]] == [campus.id]
