@@ -262,9 +262,12 @@ def _match_by_place(
 ) -> tuple[list[tuple[Part, Part]], list[Part], list[Part]]:
     """Pair removed and added parts of the same place key, nearest first within ``radius_m``;
     (pairs, still removed, still added)."""
+    arrivals: dict[tuple[PartKind, str, int | None, str], list[Part]] = {}
+    for b in came:
+        arrivals.setdefault(b.place, []).append(b)
     candidates = sorted(
-        ((_distance(a, b), a.id, b.id, a, b) for a in gone for b in came
-         if a.place == b.place and _distance(a, b) <= radius_m),
+        ((d, a.id, b.id, a, b) for a in gone for b in arrivals.get(a.place, ())
+         if (d := _distance(a, b)) <= radius_m),
         key=lambda t: t[:3],
     )
     used_old: set[str] = set()
