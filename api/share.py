@@ -236,8 +236,10 @@ class ShareStore:
         return ended
 
     def add_session(self, link: ShareLink, session_hash: str) -> ShareSession:
+        """A browser session for an active link (and the sessions that have expired dropped)."""
         now = utcnow()
         with self._sessions.begin() as session:
+            session.execute(delete(ShareSessionRow).where(ShareSessionRow.expires_at < now))
             row = ShareSessionRow(session_hash=session_hash, link_id=link.id, created_at=now,
                                   expires_at=link.expires_at)
             session.add(row)
@@ -384,14 +386,40 @@ def share_principal(store: CampusStore, secret: str, now: datetime | None = None
         why = record.refusal(now)
         if why is not None:
             raise Unauthenticated(f"share link {record.link.id}: {why}", user_message=why)
+        if not _issuer_sees(store, record.link, cached=cached):
+            return None
         return link_principal(record.link, record.expires_at)
     if cached:
-        known, link = box.cached_by_hash(digest)
+        known, cached_link = box.cached_by_hash(digest)
         if not known:
             return None
-        if link is None:
+        if cached_link is None:
             raise Unauthenticated("unknown share link", user_message="invalid share link")
-    return link_principal(verify_link(store, secret, now))
+    link = verify_link(store, secret, now)
+    if not _issuer_sees(store, link, cached=cached):
+        return None
+    return link_principal(link)
+
+
+def _issuer_sees(store: CampusStore, link: ShareLink, *, cached: bool) -> bool:
+    """Whether the organisation that issued the link still reads its campus (a partner agency
+    whose partnership ended or was revoked: no more); raises :class:`Unauthenticated` if not.
+    False: not known from the caches alone (``cached``). A link issued by no organisation (an
+    operator at the command line, before organisations) is the campus owner's own."""
+    if link.org_id is None:
+        return True
+    from api.store_identity import identity
+
+    ident = identity(store)
+    visible = (ident.cached_visible_campuses(link.org_id) if cached
+               else ident.visible_campuses(link.org_id))
+    if visible is None:
+        return False
+    if link.campus_id not in visible:
+        raise Unauthenticated(
+            f"share link {link.id}: {link.org_id} no longer sees {link.campus_id}",
+            user_message="this share link ended: its issuer no longer has access to the campus")
+    return True
 
 
 def open_session(store: CampusStore, secret: str) -> tuple[str, ShareSession]:

@@ -354,3 +354,20 @@ def test_a_browser_opens_the_link_and_the_secret_leaves_the_address_bar(
     used = {e.action for e in store.audit_log(limit=200) if e.credential_id == link.id}
     assert {"share_open", "map_page", "lookup"} <= used
     assert secret not in repr(store.audit_log(limit=200))
+
+
+def test_an_agencys_link_ends_with_its_partnership(
+        client: TestClient, store: SqlCampusStore, district: Organisation,
+        stored_campus: Campus) -> None:
+    ident = identity(store)
+    police = ident.create_org("Police", OrgKind.POLICE)
+    partnership = ident.grant(district_id=district.id, agency_id=police.id, created_by="tests")
+    police_admin, _ = create_token(store, "pd admin", Role.ADMIN, org=police.id)
+    issued = _issue(client, police_admin, stored_campus.id, hours=2)
+    assert issued.status_code == 201, issued.text
+    bearer = {"Authorization": f"Bearer {issued.json()['secret']}"}
+    assert client.get(f"/campuses/{stored_campus.id}", headers=bearer).status_code == 200
+    ident.revoke_partnership(partnership.id)
+    ended = client.get(f"/campuses/{stored_campus.id}", headers=bearer)
+    assert ended.status_code == 401
+    assert "no longer has access" in ended.json()["error"]["message"]
