@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gridmap.model import Campus
-from tiles.book_indexes import door_rows, quick_reference, room_rows
+from tiles.book_indexes import door_rows, natural_key, quick_reference, room_rows
 from tiles.book_pages import (
     DOOR_COLUMNS,
     ROOM_COLUMNS,
@@ -95,7 +95,8 @@ def numbers_not_shown(campus: Campus, sheet: MapSheet) -> tuple[str, ...]:
         return ()
     from tiles.cartography import print_room_labels
 
-    return print_room_labels(campus, sheet_view(campus, sheet, None)).left_out
+    left_out = print_room_labels(campus, sheet_view(campus, sheet, None)).left_out
+    return tuple(sorted(left_out, key=natural_key))  # as the room index lists them
 
 
 def make_book(
