@@ -613,4 +613,7 @@ def test_a_book_job_makes_the_book_the_route_makes(
     assert turn(api).state is JobState.DONE
     made = pdf_text(api.get(f"/jobs/{job['id']}/result").content, tmp_path)
     served = pdf_text(api.get(f"/campuses/{stored_campus.id}/book.pdf").content, tmp_path)
-    assert "J. Roe" in made and made == served
+    assert "J. Roe" in made
+    # the same words (map labels may come out of pdftotext in another order from one drawing
+    # to the next)
+    assert sorted(made.split()) == sorted(served.split())
