@@ -521,7 +521,12 @@ def cmd_package(args: argparse.Namespace, settings: Settings, store: CampusStore
     campus = store.campus(args.campus, revision)
     started = time.perf_counter()
     imagery = local_imagery_path(store, settings.data_dir, args.campus)
-    book = None if args.no_book else package_book(campus, revision=revision, imagery=imagery)
+    from api.store_publish import book_verification
+
+    verified_on, verified_by = book_verification(store, args.campus)
+    book = None if args.no_book else package_book(campus, revision=revision, imagery=imagery,
+                                                  verified_on=verified_on,
+                                                  verified_by=verified_by)
     data = make_package(campus, revision=revision, imagery=imagery, book=book,
                         passphrase=passphrase, min_zoom=min_zoom, max_zoom=max_zoom)
     _write_private(Path(args.output), data)

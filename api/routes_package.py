@@ -110,8 +110,12 @@ def package_zip(
     tiles = _kept(index, ("tiles", min_zoom, max_zoom, digest), lambda: tiles_archive(
         loaded.campus, min_zoom=min_zoom, max_zoom=max_zoom, imagery=imagery))
     today = datetime.now(UTC).date()  # the book prints the day it was made
-    book = _kept(index, ("book", digest, today), lambda: package_book(
-        loaded.campus, revision=loaded.revision, imagery=imagery)) if body.book else None
+    from api.store_publish import book_verification
+
+    verified_on, verified_by = book_verification(ctx.store, campus_id)
+    book = _kept(index, ("book", digest, today, verified_on, verified_by), lambda: package_book(
+        loaded.campus, revision=loaded.revision, imagery=imagery, verified_on=verified_on,
+        verified_by=verified_by)) if body.book else None
     data = make_package(loaded.campus, revision=loaded.revision, imagery=imagery, book=book,
                         passphrase=body.passphrase, min_zoom=min_zoom, max_zoom=max_zoom,
                         tiles=tiles, index=index)

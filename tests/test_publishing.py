@@ -517,3 +517,14 @@ def test_api_first_draft_of_a_new_campus(client: TestClient, admin_token: str,
     r = client.post(f"/campuses/{campus.id}/revisions/1/publish", json={"expect_current": None})
     assert r.status_code == 200, r.text
     assert [c["id"] for c in client.get("/campuses").json()["campuses"]] == [campus.id]
+
+
+def test_the_package_book_prints_the_walk_through(campus: Campus, tmp_path: Path) -> None:
+    from tests.test_book import pdf_text
+    from tiles.package import package_book
+
+    pdf = package_book(campus, revision=1, imagery=None, verified_on=date(2026, 9, 1),
+                       verified_by="J. Roe (Okemos PD)")
+    assert pdf is not None
+    text = " ".join(pdf_text(pdf, tmp_path, 1).split())
+    assert "Verified on 2026-09-01 by J. Roe (Okemos PD)" in text

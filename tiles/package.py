@@ -45,7 +45,7 @@ import math
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -434,16 +434,19 @@ def grid_corners(index: CampusIndex) -> dict[str, Any]:
 
 
 def package_book(campus: Campus, *, revision: int, imagery: Path | None,
-                 progress: Callable[[int, int], None] | None = None) -> bytes | None:
+                 progress: Callable[[int, int], None] | None = None,
+                 verified_on: date | None = None, verified_by: str = "") -> bytes | None:
     """The map book (letter sheets) a package carries, or None where the book module is not
-    installed. ``progress``: as :func:`tiles.book.make_book`'s."""
+    installed. ``progress``, ``verified_on``, ``verified_by``: as
+    :func:`tiles.book.make_book`'s."""
     try:  # by name: the book may be installed later than the package
         book = importlib.import_module("tiles.book")
     except ImportError:
         return None
     pdf: bytes = book.make_book(campus, size="letter", level=None, revision=revision,
                                 imagery=imagery, printed_on=datetime.now(UTC).date(),
-                                progress=progress)
+                                progress=progress, verified_on=verified_on,
+                                verified_by=verified_by)
     return pdf
 
 
