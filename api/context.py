@@ -210,17 +210,17 @@ class AppContext:
         """Refuse unless :func:`api.authz.decide` allows it: 401, 403, or 404 for a campus the
         principal may not see. Every refusal is audited as ``denied`` (a 404 here, 401/403 by
         the error handler)."""
-        if principal is not None and principal.share_campus is not None:
-            route = _route_of(request)
-            if not share_may_read(route):  # read-only, and only what api.share lists
-                raise Forbidden(f"share link {principal.actor} on {route}",
-                                user_message="a share link reads lookups, the map, tiles, the "
-                                "map book and the gazetteer only")
         try:
             decide(principal, action, campus_id, self.access, org_id=org_id)
         except NotFound as exc:
             self.refused(request, principal, 404, _route_of(request), str(exc), campus_id)
             raise
+        if principal is not None and principal.share_campus is not None:
+            route = _route_of(request)
+            if not share_may_read(route):  # of its campus, only what api.share lists
+                raise Forbidden(f"share link {principal.actor} on {route}",
+                                user_message="a share link reads lookups, the map, tiles, the "
+                                "map book and the gazetteer only")
 
     def may(self, principal: Principal, action: Action, campus_id: str | None = None, *,
             org_id: str | None = None) -> bool:

@@ -157,8 +157,18 @@ RULES: dict[tuple[str, str], Rule] = {
 
 
 def share_link_callers(world: World) -> list[Caller]:
-    """Share-link callers (W6): a read-only principal of one campus. None until wired."""
-    return []
+    """Share-link callers: a link district A issued for its campus, and one police P issued for
+    the campus its active partnership grants; each reads that one campus, and of it only what
+    :data:`api.share.SHARE_ROUTES` lists."""
+    from api.share import shares
+
+    callers = []
+    for letter, campus_id in (("A", OWN), ("P", PARTNER)):
+        secret, _ = shares(world.store).create(
+            campus_id=campus_id, hours=1, org_id=world.orgs[letter], created_by="tests")
+        callers.append(Caller(f"share link of {letter} for {campus_id}", "share", None,
+                              Role.OFFICER, secret, frozenset({campus_id})))
+    return callers
 
 
 def _all_routes(routes: list[Any]) -> Iterator[Any]:
@@ -267,13 +277,18 @@ def _error_type(response: Any) -> str | None:
     return error.get("type") if isinstance(error, dict) else None
 
 
-def _expect(rule: Rule, caller: Caller, campus: str | None, org_letter: str | None) -> int:
+def _expect(rule: Rule, caller: Caller, campus: str | None, org_letter: str | None,
+            template: str = "") -> int:
     """200 (gets past authorization), 403 or 404."""
+    from api.share import SHARE_ROUTES
+
     admin = caller.role is Role.ADMIN and caller.org != "share"
     if rule.kind in ("campus", "job"):
         assert campus is not None
         if campus not in caller.sees:
             return 404
+        if caller.org == "share" and template not in SHARE_ROUTES:
+            return 403  # a share link reads lookups, the map, tiles, book, gazetteer only
         if rule.action == "read":
             return 200
         if rule.action == "cancel":  # the jobs of test-campus were asked for by A's editor
@@ -351,7 +366,7 @@ def test_authorization_matrix(world: World) -> None:
                     values = {"job_id": w.jobs[campus_id]}
                 else:
                     values = {"campus_id": campus_id}
-                expected = _expect(rule, caller, campus_id, None)
+                expected = _expect(rule, caller, campus_id, None, template)
                 response = _request(w, caller, method, template, rule, values)
                 what = f"{caller.label} {method} {_path(template, BASE_VALUES | values)}"
                 failures += _check(response, expected, what, campus_id, rule)
@@ -422,3 +437,42 @@ def test_a_second_store_sees_a_revocation_within_its_cache_ttl(
         assert PARTNER not in ident.visible_campuses(agency)
     finally:
         other.close()
+
+
+def test_without_valid_credentials_every_route_but_the_public_ones_is_401(
+    world: World,
+) -> None:
+    """No credentials, a malformed one, a revoked token and a disabled person's token: 401
+    everywhere (the matrix's own campus and organisation in the path, so nothing is hidden by
+    a 404 first)."""
+    w = world
+    ident = identity(w.store)
+    revoked, record = create_token(w.store, "revoked", Role.OFFICER, org=w.orgs["A"])
+    w.store.revoke_tokens(token_id=record.id)
+    gone = ident.create_person("gone@a.example.org", w.orgs["A"], Role.ADMIN)
+    disabled, _ = create_token(w.store, "gone", user=gone.id)
+    ident.disable_person(gone.id)
+    credentials: list[dict[str, str]] = [
+        {}, {"Authorization": "Bearer gm_not-a-token"}, {"Authorization": "Basic eDp5"},
+        {"Authorization": f"Bearer {revoked}"}, {"Authorization": f"Bearer {disabled}"}]
+    values = {"campus_id": OWN, "org_id": w.orgs["A"], "job_id": "job_" + "0" * 32,
+              **w.spare["A"]}
+    failures = []
+    for route in _all_routes(w.client.app.routes):  # type: ignore[attr-defined]
+        if not isinstance(route, APIRoute):
+            continue
+        for method in sorted(route.methods):
+            rule = RULES[(method, route.path)]
+            if rule.kind == "public":
+                continue
+            url = _path(route.path, BASE_VALUES | values)
+            for headers in credentials:
+                kwargs: dict[str, Any] = {"headers": headers | {"Accept": "application/json"},
+                                          "params": rule.query or {}}
+                if rule.body is not None:
+                    body = rule.body()
+                    kwargs["content" if isinstance(body, bytes) else "json"] = body
+                r = w.client.request(method, url, **kwargs)
+                if r.status_code != 401:
+                    failures.append(f"{method} {url} with {headers}: {r.status_code}")
+    assert not failures, "\n".join(failures)
