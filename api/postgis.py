@@ -23,8 +23,12 @@ that schema on its search path, finds them all the same.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import Connection, Engine, TextClause, text
 from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
 
 #: the geometry columns and their GiST indexes, present only on PostGIS (table, column, index)
 GEOMETRY_COLUMNS = (("features", "geom", "ix_features_geom"),
@@ -51,6 +55,10 @@ def queries_for(engine: Engine) -> PostgisQueries | None:
         has_column = conn.execute(text(
             "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
             "current_schema() AND table_name = 'features' AND column_name = 'geom'")).scalar()
+    if schema is not None and not has_column:
+        log.warning("PostGIS is installed but this store's schema was migrated without it: "
+                    "spatial questions take the portable path (migration 0009 adds the "
+                    "geometry columns when it runs with PostGIS present)")
     return PostgisQueries(schema) if schema is not None and has_column else None
 
 
