@@ -67,11 +67,23 @@ def tile_etag(campus_id: str, revision: int, ordinal: int, z: int, x: int, y: in
 
 @router.get("/", response_class=HTMLResponse, summary="Campuses this caller may see, as links")
 def home(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> HTMLResponse:
+    from api.store import utcnow
+    from api.store_publish import publishing
+
     visible = ctx.visible_campuses(principal)
+    shown = [c for c in ctx.store.list_campuses() if c.id in visible]
+    statuses = publishing(ctx.store).statuses([c.id for c in shown])
+    today = utcnow().date()
+
+    def walk_through(campus_id: str) -> str:
+        status = statuses[campus_id].to_dict(today)
+        text = html.escape(status["line"])
+        return f"<strong>overdue: {text}</strong>" if status["overdue"] else text
+
     items = "".join(
         f'<li><a href="/campuses/{html.escape(c.id)}/map">{html.escape(c.name)}</a>'
-        f" (revision {c.current_revision})</li>"
-        for c in ctx.store.list_campuses() if c.id in visible
+        f" (revision {c.current_revision}; {walk_through(c.id)})</li>"
+        for c in shown
     ) or "<li>No campuses yet.</li>"
     ctx.audit(request, principal, "list_campuses", None, "home page")
     return HTMLResponse(

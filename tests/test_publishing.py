@@ -467,6 +467,8 @@ def test_lists_detail_and_map_show_the_walk_through(editor: TestClient, viewer_t
     assert f'title="Walk-through overdue: {line}">Overdue: {line}</span>' in page
     overdue = editor.get("/verification/overdue").json()["campuses"]
     assert [(c["id"], c["line"]) for c in overdue] == [(campus.id, line)]
+    home = editor.get("/", headers=officer).text
+    assert f"(revision 1; <strong>overdue: {line}</strong>)" in home
     editor.post(f"/campuses/{campus.id}/verifications", json={
         "verified_on": date.today().isoformat(), "verified_by": "K. Doe",
         "organisation": "Fire District 2"})
