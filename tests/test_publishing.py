@@ -530,3 +530,33 @@ def test_the_package_book_prints_the_walk_through(campus: Campus, tmp_path: Path
     assert pdf is not None
     text = " ".join(pdf_text(pdf, tmp_path, 1).split())
     assert "Verified on 2026-09-01 by J. Roe (Okemos PD)" in text
+
+
+@pytest.mark.parametrize(("query", "status"), [
+    ("revisions/2/diff?against=9", 404), ("revisions/9/diff", 404),
+    ("revisions/2/diff?moved_m=-1", 422), ("revisions/2/diff?moved_m=nan", 422),
+    ("revisions/2/diff?against=0", 422), ("revisions/2/diff.geojson?against=abc", 422),
+])
+def test_api_bad_diff_requests(editor: TestClient, campus: Campus, query: str,
+                               status: int) -> None:
+    r = editor.get(f"/campuses/{campus.id}/{query}")
+    assert r.status_code == status, r.text
+    assert r.json()["error"]["message"]
+
+
+def test_api_moved_threshold(editor: TestClient, store: SqlCampusStore, campus: Campus) -> None:
+    """A door nudged 0.3 m is no change by default and a move at moved_m=0.1."""
+    from shapely import affinity
+
+    from gridmap.crs import LocalFrame
+
+    frame = LocalFrame(campus.crs)
+    door = campus.openings[0]
+    nudged = dataclasses.replace(door, geometry=frame.to_wgs84(
+        affinity.translate(frame.to_local(door.geometry), 0.3, 0.0)))
+    store.save_revision(dataclasses.replace(campus, openings=(nudged, *campus.openings[1:])),
+                        source="tests", publish=False)  # revision 4
+    base = f"/campuses/{campus.id}/revisions/4/diff"
+    assert editor.get(base).json()["changes"] == []
+    (change,) = editor.get(f"{base}?moved_m=0.1").json()["changes"]
+    assert change["changes"] == ["moved"] and change["moved_m"] == pytest.approx(0.3, abs=0.01)
