@@ -32,7 +32,6 @@ from sqlalchemy import or_, select
 from api.share import SHARE_PREFIX, SHARE_SESSION_PREFIX, ShareLinkRow, hash_secret, shares
 from api.store import AuditEntry, AuditRow, CampusStore, audit_entry_of
 from api.tokens import SESSION_PREFIX, TOKEN_PREFIX
-from gridmap.gazetteer import neutralise
 
 if TYPE_CHECKING:
     from fastapi import Request
@@ -214,4 +213,6 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, int):
         return str(value)
+    from gridmap.gazetteer import neutralise  # the gazetteer's rule (its module is not small)
+
     return neutralise(str(value))
