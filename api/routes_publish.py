@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentPrincipal, Principal, current_principal
@@ -113,7 +114,9 @@ def revision_diff(
     return {"campus": campus_id, "revision": number, "against": base or None,
             "match_radius_m": MATCH_RADIUS_M, **diff.to_dict(),
             "links": {"geojson": f"/campuses/{campus_id}/revisions/{number}/diff.geojson"
-                                 + (f"?against={base}" if base else "")}}
+                                 + (f"?against={base}" if base else ""),
+                      "review": f"/campuses/{campus_id}/revisions/{number}/review"
+                                + (f"?against={base}" if base else "")}}
 
 
 @router.get("/campuses/{campus_id}/revisions/{number}/diff.geojson",
@@ -127,6 +130,30 @@ def revision_diff_geojson(
               f"revision {number} against {base or 'nothing'}: GeoJSON, "
               f"{len(diff.changes)} changes")
     return JSONResponse(diff.to_geojson(), media_type=GEOJSON)
+
+
+@router.get("/campuses/{campus_id}/revisions/{number}/review", response_class=HTMLResponse,
+            summary="A page reviewing a revision's changes: the list, and the map")
+def revision_review(
+    campus_id: CampusId, number: RevisionNumber, request: Request, ctx: Ctx,
+    principal: CurrentPrincipal, against: Against = None, moved_m: MovedM = MOVED_THRESHOLD_M,
+) -> HTMLResponse:
+    from tiles import webmap
+
+    diff, base = _diff(ctx, request, principal, campus_id, number, against, moved_m)
+    query = urlencode({k: v for k, v in (("against", base or None), ("moved_m", moved_m))
+                       if v is not None})
+    page = webmap.review_page(
+        ctx.store.campus(campus_id, number), diff.to_dict(), revision=number,
+        against=base or None,
+        geojson_url=f"/campuses/{quote(campus_id, safe='')}/revisions/{number}/diff.geojson"
+                    f"?{query}")
+    ctx.audit(request, principal, "revision_diff", campus_id,
+              f"revision {number} against {base or 'nothing'}: review page, "
+              f"{len(diff.changes)} changes")
+    csp = webmap.map_csp() + "; frame-ancestors 'none'"
+    return HTMLResponse(page, headers={"Cache-Control": "private, no-store",
+                                       "Content-Security-Policy": csp})
 
 
 # --- publish and roll back ------------------------------------------------------------------

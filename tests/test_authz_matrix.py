@@ -125,6 +125,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("DELETE", "/jobs/{job_id}"): R("job", "cancel"),  # only who asked for it
     ("GET", "/campuses/{campus_id}/revisions/{number}/diff"): R("campus", "edit"),
     ("GET", "/campuses/{campus_id}/revisions/{number}/diff.geojson"): R("campus", "edit"),
+    ("GET", "/campuses/{campus_id}/revisions/{number}/review"): R("campus", "edit"),
     ("POST", "/campuses/{campus_id}/revisions/{number}/publish"): R(
         "campus", "publish", body=lambda: {"expect_current": 1}),
     ("POST", "/campuses/{campus_id}/revisions/{number}/rollback"): R(

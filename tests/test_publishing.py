@@ -560,3 +560,74 @@ def test_api_moved_threshold(editor: TestClient, store: SqlCampusStore, campus: 
     assert editor.get(base).json()["changes"] == []
     (change,) = editor.get(f"{base}?moved_m=0.1").json()["changes"]
     assert change["changes"] == ["moved"] and change["moved_m"] == pytest.approx(0.3, abs=0.01)
+
+
+def test_api_review_page(editor: TestClient, campus: Campus) -> None:
+    """The review page lists each change and points its map at the diff's GeoJSON."""
+    from markupsafe import escape
+
+    r = editor.get(f"/campuses/{campus.id}/revisions/2/review")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    page = r.text
+    summary = editor.get(f"/campuses/{campus.id}/revisions/2/diff").json()["changes"][0][
+        "summary"]
+    assert f'<li class="rv-changed">{escape(summary)}</li>' in page
+    assert f'"geojson_url":"/campuses/{campus.id}/revisions/2/diff.geojson?against=1' in page
+    for asset in ("/static/gridmap/review.js", "/static/gridmap/review.css"):
+        assert asset in page and editor.get(asset).status_code == 200
+
+
+def test_review_page_draws_the_changes_in_chromium(tmp_path: Path) -> None:
+    """Chromium runs review.js: every feature of the diff's GeoJSON is drawn, in the colours
+    of its change (a removed room red, a moved door orange, with its move's line)."""
+    from fastapi import FastAPI
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from gridmap.revision_diff import diff_campuses
+    from tests.browser import chromium, need_browser, screenshot, serve, wait_for
+    from tests.campus_factory import small_campus
+    from tiles.webmap import STATIC_DIR, review_page, vendor_dir
+
+    need_browser()
+    old = small_campus()
+    frame_door = old.openings[2]
+    from shapely import affinity
+
+    from gridmap.crs import LocalFrame
+
+    frame = LocalFrame(old.crs)
+    moved = dataclasses.replace(frame_door, geometry=frame.to_wgs84(
+        affinity.translate(frame.to_local(frame_door.geometry), 0.0, 12.0)))
+    new = dataclasses.replace(
+        old, units=old.units[1:],
+        openings=tuple(moved if o.id == frame_door.id else o for o in old.openings))
+    diff = diff_campuses(old, new)
+    app = FastAPI()
+
+    @app.get("/review")
+    def page() -> HTMLResponse:
+        return HTMLResponse(review_page(new, diff.to_dict(), revision=2, against=None,
+                                        geojson_url="/diff.geojson"))
+
+    @app.get("/diff.geojson")
+    def geojson() -> JSONResponse:
+        return JSONResponse(diff.to_geojson())
+
+    app.mount("/static/vendor/leaflet", StaticFiles(directory=vendor_dir()), name="leaflet")
+    app.mount("/static/gridmap", StaticFiles(directory=STATIC_DIR), name="gridmap")
+    with serve(app) as base, chromium(tmp_path / "profile") as drv:
+        drv.get(f"{base}/review")
+        wait_for(drv, "return document.body.getAttribute('data-drawn') !== null")
+        drawn = drv.execute_script("return document.body.getAttribute('data-drawn')")
+        assert drawn == str(len(diff.to_geojson()["features"])) == "3"
+        items = drv.execute_script(
+            "return Array.from(document.querySelectorAll('#rv-list li')).map(l => l.className)")
+        assert sorted(items) == ["rv-changed", "rv-removed"]
+        px = screenshot(drv, tmp_path, "review")
+        drv.save_screenshot(str(tmp_path / "review.png"))
+    for colour in ((0xb5, 0x09, 0x09), (0xb3, 0x5c, 0x00)):  # removed red, changed orange
+        close = (abs(px[..., :3].astype(int) - colour).sum(axis=-1) < 40)
+        assert close[:, 300:].sum() > 20, colour  # on the map, not only in the list

@@ -308,3 +308,28 @@ def map_page(campus: Campus, *, api_base: str = "", static_base: str = "/static"
         config_json=_json_for_script(config),
         csp=map_csp(api_base=api_base, imagery=imagery),
     )
+
+
+def review_page(campus: Campus, diff: Mapping[str, Any], *, revision: int,
+                against: int | None, geojson_url: str, static_base: str = "/static") -> str:
+    """The HTML of a draft's review: ``diff`` (:meth:`gridmap.revision_diff.RevisionDiff.
+    to_dict`) as a list, and its GeoJSON (fetched from ``geojson_url``) drawn over the
+    published revision's ground-level tiles (``against``'s; none for a first draft)."""
+    minlon, minlat, maxlon, maxlat = gridlib.lonlat_bounds(campus.grid, LocalFrame(campus.crs))
+    ordinal = 0 if 0 in campus.ordinals else (campus.ordinals[0] if campus.ordinals else 0)
+    tile_url = None if against is None else (
+        f"/campuses/{quote(campus.id, safe='')}/levels/{ordinal}/tiles/{{z}}/{{x}}/{{y}}.png"
+        f"?v={against}")
+    config = {"bounds": [[minlat, minlon], [maxlat, maxlon]], "geojson_url": geojson_url,
+              "tile_url": tile_url,
+              "zoom": {"min": MIN_ZOOM, "max": MAX_MAP_ZOOM, "max_native": MAX_NATIVE_ZOOM}}
+    counts = ", ".join(f"{n} {what}" for what, n in diff.get("counts", {}).items() if n)
+    changes = [{"summary": c["summary"],
+                "css": c["changes"][0] if c["changes"][0] in ("added", "removed")
+                else "changed"} for c in diff.get("changes", [])]
+    return _env().get_template("review.html").render(
+        campus_name=campus.name, revision=revision,
+        against_text="nothing published" if against is None else f"revision {against}",
+        counts_text=counts or "no changes", changes=changes, with_map=tile_url is not None,
+        static_base=static_base.rstrip("/"), config_json=_json_for_script(config),
+        csp=map_csp())
