@@ -34,7 +34,9 @@ session_router = APIRouter()
 
 PUBLIC_PATHS = frozenset({"/healthz", "/login",
                           # single sign-on (api.routes_oidc): how a browser gets credentials
-                          "/login/oidc/callback", "/login/oidc/{org_id}"})
+                          "/login/oidc/callback", "/login/oidc/{org_id}",
+                          # a share link opened in a browser (api.routes_share)
+                          "/share", "/share/open"})
 
 _LOGIN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

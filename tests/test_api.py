@@ -103,7 +103,8 @@ def test_only_health_and_login_are_public(client: TestClient) -> None:
         path for path in paths
         if client.get(_concrete(path), params={"q": "x", "lon": 0, "lat": 0}).status_code < 400
     }
-    assert unauthenticated_ok == {"/healthz", "/login"}
+    # /share: the page that opens a share link (its secret is posted by the page's script)
+    assert unauthenticated_ok == {"/healthz", "/login", "/share"}
 
 
 def test_no_route_is_mounted_outside_the_auth_dependency(client: TestClient) -> None:
