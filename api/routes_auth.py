@@ -23,6 +23,7 @@ from api.auth import (
 )
 from api.context import AppContext
 from api.security import credential_in_url
+from api.share import SHARE_SESSION_PREFIX, shares
 from api.store import utcnow
 from gridmap import __version__
 from gridmap.errors import Forbidden, Unauthenticated
@@ -272,7 +273,10 @@ def logout(request: Request) -> Response:
         owner, detail = verify_session(ctx.store, session_id), "session ended"
     except Unauthenticated as exc:
         owner, detail = None, f"{exc.user_message}: cookie cleared"
-    ctx.store.revoke_session(hash_token(session_id))
+    if session_id.startswith(SHARE_SESSION_PREFIX):  # a share link's browser session
+        shares(ctx.store).end_session(hash_token(session_id))
+    else:
+        ctx.store.revoke_session(hash_token(session_id))
     response.delete_cookie(
         ctx.settings.cookie_name, path="/", httponly=True, samesite="strict",
         secure=cookie_secure(request, ctx),

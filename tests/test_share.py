@@ -371,3 +371,17 @@ def test_an_agencys_link_ends_with_its_partnership(
     ended = client.get(f"/campuses/{stored_campus.id}", headers=bearer)
     assert ended.status_code == 401
     assert "no longer has access" in ended.json()["error"]["message"]
+
+
+def test_signing_out_ends_the_share_session(
+        client: TestClient, link: dict[str, Any], stored_campus: Campus) -> None:
+    assert client.post("/share/open", data={"secret": link["secret"]},
+                       headers=ORIGIN).status_code == 200
+    session_id = client.cookies.get("gridmap_session")
+    assert session_id is not None
+    assert client.get(f"/campuses/{stored_campus.id}").status_code == 200
+    out = client.post("/logout", headers=ORIGIN, follow_redirects=False)
+    assert out.status_code == 303
+    client.cookies.set("gridmap_session", session_id)  # a copy of the cookie kept elsewhere
+    again = client.get(f"/campuses/{stored_campus.id}", headers={"Accept": "application/json"})
+    assert again.status_code == 401
