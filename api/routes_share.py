@@ -171,7 +171,10 @@ def open_share_link(
     settings = ctx.settings
     previous = request.cookies.get(settings.cookie_name)
     if previous is not None:  # one session per browser: the one it held until now ends
-        ctx.store.revoke_session(share.hash_secret(previous))
+        if previous.startswith(share.SHARE_SESSION_PREFIX):
+            share.shares(ctx.store).end_session(share.hash_secret(previous))
+        else:
+            ctx.store.revoke_session(share.hash_secret(previous))
     max_age = int((record.expires_at - utcnow()) / timedelta(seconds=1))
     target = f"/campuses/{link.campus_id}/map"
     response = JSONResponse({"map": target, "campus": link.campus_id,
