@@ -25,6 +25,7 @@ from api.context import AppContext
 from api.security import credential_in_url
 from api.share import SHARE_SESSION_PREFIX, shares
 from api.store import utcnow
+from api.store_identity import identity
 from gridmap import __version__
 from gridmap.errors import Forbidden, Unauthenticated
 
@@ -275,8 +276,9 @@ def logout(request: Request) -> Response:
         owner, detail = None, f"{exc.user_message}: cookie cleared"
     if session_id.startswith(SHARE_SESSION_PREFIX):  # a share link's browser session
         shares(ctx.store).end_session(hash_token(session_id))
-    else:
+    else:  # a token's session, or a person's (OpenID Connect sign-in): whichever it is
         ctx.store.revoke_session(hash_token(session_id))
+        identity(ctx.store).revoke_person_session(hash_token(session_id))
     response.delete_cookie(
         ctx.settings.cookie_name, path="/", httponly=True, samesite="strict",
         secure=cookie_secure(request, ctx),

@@ -291,3 +291,18 @@ def test_previous_release_data_is_given_to_a_local_district(data_dir: Path,
         assert verify_token(store, "tok_a").is_admin
     finally:
         store.close()
+
+
+def test_sign_out_ends_a_persons_session(client: TestClient, store: SqlCampusStore,
+                                         stored_campus: Campus) -> None:
+    """A person's browser session (as OpenID Connect sign-in makes it) ends at /logout."""
+    ident = identity(store)
+    person = ident.create_person("d@test.example.org", ident.find_org("Test district").id,
+                                 Role.DISPATCHER)
+    ident.add_person_session(session_hash=hash_token("gs_signed_in"), user_id=person.id,
+                             expires_at=utcnow() + timedelta(hours=1))
+    client.cookies.set(Settings().cookie_name, "gs_signed_in")
+    assert client.get("/campuses").status_code == 200
+    assert client.post("/logout", follow_redirects=False).status_code == 303
+    client.cookies.set(Settings().cookie_name, "gs_signed_in")  # a copy of the cookie
+    assert client.get("/campuses", headers={"Accept": "application/json"}).status_code == 401
