@@ -104,12 +104,16 @@ def _manifest_campus_id(manifest: Path) -> str | None:
 
 def import_manifest(
     store: CampusStore, manifest: Path, *, only_if_changed: bool = False,
-    org: str | None = None, publish: bool = True,
+    org: str | None = None, publish: bool = False,
 ) -> tuple[RevisionInfo | None, Any]:
-    """Import a campus manifest as a new revision; ``(None, None)`` if unchanged and asked to skip.
+    """Import a campus manifest as a new *draft* revision, served to nobody until published;
+    ``(None, None)`` if unchanged and asked to skip.
 
     The campus's current revision is handed to the importer so painted door numbers stay.
-    ``publish=False`` stores a draft, served to nobody until published (:mod:`api.cli_publish`).
+    ``publish=True`` then publishes the draft in the same step, through the same atomic flip
+    as ``gridmap publish`` expecting the revision that was current when the import began: if
+    someone published meanwhile, :class:`~gridmap.errors.RevisionConflict` names both and the
+    new revision stays a draft. The returned info says whether it was published.
     """
     from importers.campus import import_campus
 
@@ -117,9 +121,10 @@ def import_manifest(
         raise CliError(f"manifest not found: {manifest}")
     digest = source_digest(manifest)
     campus_id = _manifest_campus_id(manifest)
-    previous = _current_or_none(store, campus_id) if campus_id else None
+    base = _published_now(store, campus_id) if campus_id else None  # what publish expects
+    previous = _current_or_none(store, campus_id, base) if campus_id else None
     if only_if_changed and campus_id and previous is not None:
-        number = store.current_revision(campus_id)
+        number = base
         current = next(r for r in store.revisions(campus_id) if r.number == number)
         if current.source_digest == digest:
             return None, None
@@ -129,15 +134,16 @@ def import_manifest(
 
     limits = import_limits(Settings())  # GRIDMAP_IMPORT_TIME_LIMIT_S, ..._MEMORY_LIMIT_MB
     result = import_campus(manifest, previous, limits)
-    if previous is None and (existing := _current_or_none(store, result.campus.id)) is not None:
-        # id differed from the peek: keep door numbers
-        result = import_campus(manifest, existing, limits)
+    if result.campus.id != campus_id:  # id differed from the peek: keep door numbers
+        base = _published_now(store, result.campus.id)
+        if (existing := _current_or_none(store, result.campus.id, base)) is not None:
+            result = import_campus(manifest, existing, limits)
     # refused with the reason; the current revision stays
     result.nearby_distances = check_servable(result.campus)
     owner = campus_owner_for_import(store, result.campus.id, org)
     info = store.save_revision(
         result.campus, source=f"import {manifest.name} (sha256 {digest[:12]})",
-        source_digest=digest, publish=publish,
+        source_digest=digest, publish=False,
     )
     if owner is not None:
         from api.store_identity import identity
@@ -145,10 +151,33 @@ def import_manifest(
         identity(store).assign_campus(info.campus_id, owner)
     store.audit(AuditEntry(
         ts=utcnow(), action="import", token_name=cli_actor(), campus_id=info.campus_id,
-        detail=f"{'' if publish else 'draft '}revision {info.number} from {manifest.name}, "
+        detail=f"draft revision {info.number} from {manifest.name}, "
                f"{info.feature_count} features, sha256 {digest}",
         client="local store"))
+    if publish:
+        info = publish_imported(store, info, base)
     return info, result
+
+
+def publish_imported(store: CampusStore, info: RevisionInfo, expect: int | None,
+                     actor: str | None = None) -> RevisionInfo:
+    """Publish an imported draft expecting ``expect`` current (what was when the import began),
+    as ``gridmap publish`` does; on a conflict the error says the draft stays and how to go on."""
+    import dataclasses
+
+    from api.cli_publish import publish_revision
+    from gridmap.errors import RevisionConflict
+
+    cid, n = info.campus_id, info.number
+    try:
+        publish_revision(store, cid, n, expect, actor=actor)
+    except RevisionConflict as exc:
+        now = _current_number(store, cid)
+        message = (f"{exc}. Revision {n} stays a draft: review it with gridmap diff {cid} "
+                   f"{now} {n}, then gridmap publish {cid} --revision {n} --expect-current "
+                   f"{now or 'none'}")
+        raise RevisionConflict(message, user_message=message) from exc
+    return dataclasses.replace(info, published=True)
 
 
 def campus_owner_for_import(store: CampusStore, campus_id: str, org: str | None) -> str | None:
@@ -178,9 +207,23 @@ def campus_owner_for_import(store: CampusStore, campus_id: str, org: str | None)
         raise CliError(str(exc)) from exc
 
 
-def _current_or_none(store: CampusStore, campus_id: str) -> Any:
+def _published_now(store: CampusStore, campus_id: str) -> int | None:
+    """The campus's published revision read from the database (no cache): the base of an
+    import and what its publish expects. None for a new campus or one with drafts only."""
+    from api.store_publish import publishing
+
     try:
-        return store.campus(campus_id)
+        return publishing(store).state(campus_id).current
+    except CampusNotFound:
+        return None
+
+
+def _current_or_none(store: CampusStore, campus_id: str, number: int | None) -> Any:
+    """Revision ``number`` of the campus (its current one, read before), or None."""
+    if number is None:
+        return None
+    try:
+        return store.campus(campus_id, number)
     except CampusNotFound:
         return None
 
@@ -200,13 +243,14 @@ def _print_import(info: RevisionInfo, result: Any, out: TextIO) -> None:
 
 def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     info, result = import_manifest(store, Path(args.manifest), only_if_changed=args.if_changed,
-                                   org=args.org,
-                                   publish=not args.draft)
+                                   org=args.org, publish=args.publish)
     if info is None:
         print("source unchanged since the current revision; nothing stored")
         return 0
     _print_import(info, result, sys.stdout)
-    if args.draft:
+    if info.published:
+        print(f"{info.campus_id}: published revision {info.number}")
+    else:
         current = _current_number(store, info.campus_id)
         cid, n = info.campus_id, info.number
         print(f"{cid}: revision {n} is a draft, served to nobody until published "
@@ -219,6 +263,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore)
 
 
 def _current_number(store: CampusStore, campus_id: str) -> int | None:
+    """The campus's published revision; None for an unknown campus or one with drafts only."""
     try:
         return store.current_revision(campus_id)
     except CampusNotFound:
@@ -649,7 +694,9 @@ def _demo_admin(store: CampusStore, district: str) -> str:
 def cmd_demo(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     manifest = sample_manifest(settings)
     district = _demo_district(store, _manifest_campus_id(manifest) or DEMO_CAMPUS)
-    info, result = import_manifest(store, manifest, only_if_changed=True, org=district)
+    # published explicitly: the demo serves the sample at once
+    info, result = import_manifest(store, manifest, only_if_changed=True, org=district,
+                                   publish=True)
     if info is None:
         campus_id = _manifest_campus_id(manifest) or DEMO_CAMPUS
         print(f"{campus_id}: sample unchanged, serving revision "
@@ -657,6 +704,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, store: CampusStore) -
     else:
         campus_id = info.campus_id
         _print_import(info, result, sys.stdout)
+        print(f"{campus_id}: published revision {info.number}")
     imagery = attach_sample_imagery(store, settings, campus_id, manifest)
     if imagery is not None:
         _print_imagery(imagery, sys.stdout)
@@ -698,9 +746,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip if the source files match the current revision's")
     p.add_argument("--org", help="the district that owns the campus (default: its owner, or "
                                  "the only district)")
-    p.add_argument("--draft", action="store_true",
-                   help="store a draft for review (gridmap diff) and publishing (gridmap "
-                        "publish) instead of publishing at once")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--publish", action="store_true",
+                     help="publish the new revision at once, if the revision current when the "
+                          "import began still is (as gridmap publish --expect-current)")
+    how.add_argument("--draft", action="store_true",
+                     help="store a draft for review (gridmap diff) and publishing (gridmap "
+                          "publish): the default")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("lookup", help="look up a room, door, cell, point kind, USNG or lat/lon")

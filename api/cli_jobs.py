@@ -35,7 +35,11 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("manifest", help="path to campus.toml (on this machine)")
     p.add_argument("--org", help="the district that owns the campus (default: its owner, or "
                                  "the only district)")
-    p.add_argument("--draft", action="store_true", help="store a draft instead of publishing")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--publish", action="store_true",
+                     help="publish the new revision at once, if the revision current when the "
+                          "import began still is")
+    how.add_argument("--draft", action="store_true", help="store a draft (the default)")
     p.set_defaults(func=cmd_jobs_import)
 
     p = commands.add_parser("show", help="a job's state, percent, message, error and result")
@@ -57,7 +61,7 @@ def cmd_jobs_import(args: argparse.Namespace, settings: Settings, store: CampusS
     manifest = Path(args.manifest).resolve()
     campus_id = manifest_campus_id(manifest)
     params = parse_parameters(JobKind.IMPORT, {"manifest": str(manifest), "org": args.org,
-                                               "publish": not args.draft})
+                                               "publish": args.publish})
     queue = JobQueue.of_store(store, max_attempts=settings.job_max_attempts)
     job = queue.enqueue(JobKind.IMPORT, campus_id, params.model_dump(),
                         requested_by=cli_actor())

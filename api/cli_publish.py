@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from api.settings import Settings
     from api.store import CampusStore
+    from api.store_publish import PublishResult
 
 
 def expected_revision(text: str) -> int | None:
@@ -39,11 +40,12 @@ def iso_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
-def _audit(store: CampusStore, action: str, campus_id: str, detail: str) -> None:
+def _audit(store: CampusStore, action: str, campus_id: str, detail: str, *,
+           actor: str | None = None) -> None:
     from api.cli import cli_actor
     from api.store import AuditEntry, utcnow
 
-    store.audit(AuditEntry(ts=utcnow(), action=action, token_name=cli_actor(),
+    store.audit(AuditEntry(ts=utcnow(), action=action, token_name=actor or cli_actor(),
                            campus_id=campus_id, detail=detail, client="local store"))
 
 
@@ -68,8 +70,11 @@ def cmd_diff(args: argparse.Namespace, settings: Settings, store: CampusStore) -
     return 0
 
 
-def _publish(store: CampusStore, campus_id: str, number: int, expect: int | None, *,
-             rollback: bool) -> int:
+def publish_revision(store: CampusStore, campus_id: str, number: int, expect: int | None, *,
+                     rollback: bool = False, actor: str | None = None) -> PublishResult:
+    """Publish (or roll back to) revision ``number`` if ``expect`` is still current, through
+    the one atomic flip of :meth:`api.store_publish.Publishing.publish` (checked servable),
+    audited as ``actor`` (default the operator) whether it lands or is refused."""
     from api.publish import check_servable
     from api.store_publish import publishing
     from gridmap.errors import GridmapError
@@ -81,10 +86,16 @@ def _publish(store: CampusStore, campus_id: str, number: int, expect: int | None
     except GridmapError as exc:
         _audit(store, f"{action}_refused", campus_id,
                f"revision {number}, expecting {expect or 'none'} current: "
-               f"{type(exc).__name__}: {exc}")
+               f"{type(exc).__name__}: {exc}", actor=actor)
         raise
-    _audit(store, action, campus_id, f"revision {result.number} (was {result.previous or 'none'})")
-    print(result.line())
+    _audit(store, action, campus_id, f"revision {result.number} (was {result.previous or 'none'})",
+           actor=actor)
+    return result
+
+
+def _publish(store: CampusStore, campus_id: str, number: int, expect: int | None, *,
+             rollback: bool) -> int:
+    print(publish_revision(store, campus_id, number, expect, rollback=rollback).line())
     return 0
 
 

@@ -231,13 +231,14 @@ class PackageParameters(BaseModel):
 class ImportParameters(BaseModel):
     """A campus manifest on the server's disk (queued by the CLI, not over the API), imported
     as ``gridmap import`` does: for the district ``org`` (else the campus's owner, else the
-    only district), published at once unless ``publish`` is false (a draft)."""
+    only district): a draft, unless ``publish`` is true (then published in the same job through
+    the atomic publish, expecting the revision current when the import began)."""
 
     model_config = ConfigDict(extra="forbid")
 
     manifest: str = Field(min_length=1, max_length=4096)
     org: str | None = Field(None, max_length=200)
-    publish: bool = True
+    publish: bool = False
 
 
 PARAMETERS: dict[JobKind, type[BaseModel]] = {
@@ -614,9 +615,11 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
     for info in _revisions_or_none(env.store, job.campus_id):
         if info.source.endswith(f"({marker})"):
             _assign_owner(env.store, job.campus_id, _import_owner(env.store, job.campus_id, p))
+            if p.publish and not info.published:
+                _publish_earlier_attempt(env, job, info)
             return JobOutput(revision=info.number,
                              summary=f"revision {info.number} (stored by an earlier attempt)")
-    from api.cli import source_digest
+    from api.cli import _published_now, publish_imported, source_digest
     from api.publish import check_servable, import_limits
     from importers.campus import import_campus
 
@@ -625,7 +628,8 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
                            user_message=f"the manifest {manifest.name!r} is no longer there")
     digest = source_digest(manifest)
     progress(10, f"importing {manifest.name}")
-    previous = _campus_or_none(env.store, job.campus_id)
+    base = _published_now(env.store, job.campus_id)  # what the publish expects
+    previous = None if base is None else _campus_or_none(env.store, job.campus_id, base)
     result = import_campus(manifest, previous, import_limits(env.settings))
     if result.campus.id != job.campus_id:
         raise ImportFailed(
@@ -639,11 +643,27 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
     progress(85, "storing the revision")
     info = env.store.save_revision(
         result.campus, source=f"import {manifest.name} (sha256 {digest[:12]}) ({marker})",
-        source_digest=digest, publish=p.publish)
+        source_digest=digest, publish=False)
     _assign_owner(env.store, info.campus_id, owner)
+    if p.publish:
+        progress(95, "publishing")
+        info = publish_imported(env.store, info, base, actor=job.requested_by)
     return JobOutput(revision=info.number,
                      summary=f"{'' if p.publish else 'draft '}revision {info.number} from "
                      f"{manifest.name}, {info.feature_count} features, sha256 {digest}")
+
+
+def _publish_earlier_attempt(env: JobEnv, job: Job, info: Any) -> None:
+    """An earlier attempt stored the draft and died before publishing it: publish it now,
+    unless a revision newer than it was published meanwhile (a conflict, it stays a draft)."""
+    from api.cli import _published_now, publish_imported
+
+    current = _published_now(env.store, job.campus_id)
+    if current is not None and current > info.number:
+        from api.store_publish import _conflict
+
+        raise _conflict(job.campus_id, info.number, None, current)
+    publish_imported(env.store, info, current, actor=job.requested_by)
 
 
 def _import_owner(store: CampusStore, campus_id: str, p: ImportParameters) -> str | None:
@@ -687,11 +707,11 @@ def _revisions_or_none(store: CampusStore, campus_id: str) -> Sequence[Any]:
         return []
 
 
-def _campus_or_none(store: CampusStore, campus_id: str) -> Any:
+def _campus_or_none(store: CampusStore, campus_id: str, number: int | None = None) -> Any:
     from gridmap.errors import CampusNotFound
 
     try:
-        return store.campus(campus_id)
+        return store.campus(campus_id, number)
     except CampusNotFound:
         return None
 

@@ -374,7 +374,7 @@ def test_a_large_building_is_split_with_a_key_map(campus: Campus, tmp_path: Path
 
 
 def test_cli_print(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["import", str(SAMPLE)]) == 0
+    assert cli.main(["import", "--publish", str(SAMPLE)]) == 0
     out = tmp_path / "book.pdf"
     assert cli.main(["print", "lincoln-ridge", "--size", "letter", "--level", "0",
                      "-o", str(out)]) == 0
@@ -402,7 +402,7 @@ def test_cli_print(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 def test_cli_print_refuses_bad_size_or_level(
         data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
         message: str) -> None:
-    assert cli.main(["import", str(SAMPLE)]) == 0
+    assert cli.main(["import", "--publish", str(SAMPLE)]) == 0
     capsys.readouterr()
     out = tmp_path / "book.pdf"
     try:

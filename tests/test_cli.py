@@ -38,13 +38,13 @@ def sample_copy(tmp_path: Path) -> Path:
 def test_import_prints_revision_and_residuals(
     sample_copy: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["import", str(sample_copy)]) == 0
+    assert cli.main(["import", "--publish", str(sample_copy)]) == 0
     out = capsys.readouterr().out
     assert "lincoln-ridge: stored revision 1" in out
     assert "residual" in out
     # the report says how nearby answers are measured, per building
     assert "nearby distances: Building A: " in out and "walking" in out
-    assert cli.main(["import", str(sample_copy)]) == 0
+    assert cli.main(["import", "--publish", str(sample_copy)]) == 0
     assert "stored revision 2" in capsys.readouterr().out
     assert cli.main(["import", "--if-changed", str(sample_copy)]) == 0
     assert "unchanged" in capsys.readouterr().out
@@ -82,7 +82,7 @@ def test_import_bad_manifest_stores_nothing(
 def test_failed_reimport_keeps_the_published_revision(
     sample_copy: Path, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["import", str(sample_copy)]) == 0
+    assert cli.main(["import", "--publish", str(sample_copy)]) == 0
     next(sample_copy.parent.glob("*.dxf")).write_text("this is not a DXF file")
     assert cli.main(["import", str(sample_copy)]) == 2
     assert "dxf" in capsys.readouterr().err.lower()
@@ -174,6 +174,7 @@ def test_demo_is_idempotent_and_rotates_its_token(
     assert cli.main(["demo", "--no-serve"]) == 0
     first = capsys.readouterr().out
     assert "stored revision 1" in first
+    assert "published revision 1" in first  # the demo publishes what it imports
     assert "http://127.0.0.1:8000/campuses/lincoln-ridge/map" in first
     assert "/login?next=/campuses/lincoln-ridge/map" in first
     token1 = next(w for w in first.split() if w.startswith("gm_"))
@@ -186,6 +187,7 @@ def test_demo_is_idempotent_and_rotates_its_token(
 
     store = _store(settings)
     assert [r.number for r in store.revisions("lincoln-ridge")] == [1]
+    assert store.current_revision("lincoln-ridge") == 1
     active = [t for t in store.tokens() if t.revoked_at is None]
     assert [t.name for t in active] == ["demo"]
     assert verify_token(store, token2).is_admin
@@ -196,13 +198,16 @@ def test_demo_is_idempotent_and_rotates_its_token(
 def test_import_is_audited(sample_copy: Path, settings: Settings,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli.getpass, "getuser", lambda: "facilities")
-    assert cli.main(["import", str(sample_copy)]) == 0
+    assert cli.main(["import", "--publish", str(sample_copy)]) == 0
     assert cli.main(["import", "--if-changed", str(sample_copy)]) == 0  # nothing stored
     store = _store(settings)
     (entry,) = [e for e in store.audit_log() if e.action == "import"]
     assert entry.token_name == "cli:facilities"
     assert entry.campus_id == "lincoln-ridge"
-    assert entry.detail.startswith("revision 1 from campus.toml")
+    assert entry.detail.startswith("draft revision 1 from campus.toml")
+    (published,) = [e for e in store.audit_log() if e.action == "publish"]
+    assert published.token_name == "cli:facilities"
+    assert published.detail.startswith("revision 1 (was none)")
     assert f"sha256 {cli.source_digest(sample_copy)}" in entry.detail
     assert store.revisions("lincoln-ridge")[0].source_digest == cli.source_digest(sample_copy)
     store.close()

@@ -40,7 +40,7 @@ CAMPUS = "lincoln-ridge"
 @pytest.fixture
 def running(settings: Settings, store: SqlCampusStore,
             district: Organisation) -> Iterator[tuple[str, str]]:
-    info, _ = import_manifest(store, SAMPLE)  # for the only district
+    info, _ = import_manifest(store, SAMPLE, publish=True)  # for the only district
     assert info is not None
     token, _ = create_token(store, "e2e dispatcher", Role.DISPATCHER, org=district.id)
     with serve(create_app(settings, store)) as base:

@@ -186,7 +186,7 @@ def test_cli_import_names_the_owning_district(settings: Settings, store: SqlCamp
     err = capsys.readouterr().err
     assert "'North'" in err and "'South'" in err  # the choices
     assert store.list_campuses() == []  # nothing stored
-    assert cli.main(["import", str(manifest), "--org", "South"]) == 0
+    assert cli.main(["import", str(manifest), "--org", "South", "--publish"]) == 0
     (summary,) = store.list_campuses()
     assert ident.campus_owner(summary.id) == ident.find_org("South").id
     assert cli.main(["import", str(manifest), "--org", "North"]) == 2  # South's campus

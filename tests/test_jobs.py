@@ -512,7 +512,8 @@ def test_cli_queues_an_import_and_runs_it_in_a_worker(
         capsys: pytest.CaptureFixture[str]) -> None:
     from api.cli import main
 
-    assert main(["jobs", "import", str(SAMPLE_MANIFEST), "--org", district.id]) == 0
+    assert main(["jobs", "import", str(SAMPLE_MANIFEST), "--org", district.id,
+                 "--publish"]) == 0
     job_id = capsys.readouterr().out.strip()
     assert JobQueue(store.engine).get(job_id).state is JobState.QUEUED
     assert main(["jobs", "worker", "--once"]) == 0

@@ -118,7 +118,7 @@ def test_an_unservable_import_is_not_published(store: SqlCampusStore, tmp_path: 
     """Both store backends: revision 1 stays current, the store is byte-for-byte unchanged."""
     folder = tmp_path / "campus"
     shutil.copytree(SAMPLE, folder)
-    info, _ = import_manifest(store, folder / "campus.toml")
+    info, _ = import_manifest(store, folder / "campus.toml", publish=True)
     assert info is not None and info.number == 1
     before = _stored_rows(store)
 
@@ -131,7 +131,7 @@ def test_an_unservable_import_is_not_published(store: SqlCampusStore, tmp_path: 
 
     monkeypatch.setattr(importers.campus, "import_campus", broken)
     with pytest.raises(Unservable, match=r"not published"):
-        import_manifest(store, folder / "campus.toml")
+        import_manifest(store, folder / "campus.toml", publish=True)
     assert store.current_revision("lincoln-ridge") == 1
     assert [r.number for r in store.revisions("lincoln-ridge")] == [1]
     assert _stored_rows(store) == before
@@ -142,7 +142,7 @@ def test_a_refused_dxf_leaves_the_current_revision(store: SqlCampusStore,
     """A vertex at nan in a floor plan: a named DxfError, and revision 1 stays current."""
     folder = tmp_path / "campus"
     shutil.copytree(SAMPLE, folder)
-    import_manifest(store, folder / "campus.toml")
+    import_manifest(store, folder / "campus.toml", publish=True)
     before = _stored_rows(store)
     plan = folder / "B_level1.dxf"
     text = plan.read_text()
@@ -154,7 +154,7 @@ def test_a_refused_dxf_leaves_the_current_revision(store: SqlCampusStore,
     lines[vx + 1] = "nan"
     plan.write_text("\n".join(lines))
     with pytest.raises(DxfError, match=r"B_level1\.dxf: LWPOLYLINE \w+ on layer 'A-AREA'"):
-        import_manifest(store, folder / "campus.toml")
+        import_manifest(store, folder / "campus.toml", publish=True)
     assert store.current_revision("lincoln-ridge") == 1
     assert _stored_rows(store) == before
 
