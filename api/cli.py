@@ -172,10 +172,10 @@ def publish_imported(store: CampusStore, info: RevisionInfo, expect: int | None,
     try:
         publish_revision(store, cid, n, expect, actor=actor)
     except RevisionConflict as exc:
-        now = _current_number(store, cid)
-        message = (f"{exc}. Revision {n} stays a draft: review it with gridmap diff {cid} "
-                   f"{now} {n}, then gridmap publish {cid} --revision {n} --expect-current "
-                   f"{now or 'none'}")
+        now = _published_now(store, cid)
+        review = f"review it with gridmap diff {cid} {now} {n}, then " if now else ""
+        message = (f"{exc}. Revision {n} stays a draft: {review}gridmap publish {cid} "
+                   f"--revision {n} --expect-current {now or 'none'}")
         raise RevisionConflict(message, user_message=message) from exc
     return dataclasses.replace(info, published=True)
 

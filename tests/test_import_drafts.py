@@ -168,7 +168,7 @@ def test_a_publish_between_import_and_flip_is_a_conflict_naming_both(
         other.close()
     err = capsys.readouterr().err
     assert "you expected revision 1 to be current, but revision 2 is" in err
-    assert "Revision 3 stays a draft" in err
+    assert "Revision 3 stays a draft: review it with gridmap diff lincoln-ridge 2 3" in err
     assert f"gridmap publish {CAMPUS} --revision 3 --expect-current 2" in err
     assert store.current_revision(CAMPUS) == 2  # the other editor's publish stands
     assert [(r.number, r.published) for r in store.revisions(CAMPUS)] == \
