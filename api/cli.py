@@ -740,10 +740,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("import", help="import a campus manifest as a new revision")
+    p = sub.add_parser("import", help="import a campus manifest as a new draft revision "
+                                      "(--publish: and publish it)")
     p.add_argument("manifest", help="path to campus.toml")
     p.add_argument("--if-changed", action="store_true",
-                   help="skip if the source files match the current revision's")
+                   help="skip if the source files match the published revision's")
     p.add_argument("--org", help="the district that owns the campus (default: its owner, or "
                                  "the only district)")
     how = p.add_mutually_exclusive_group()
