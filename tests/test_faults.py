@@ -1,12 +1,13 @@
 """Faults: the importer, publisher, partnership CLI and the API server are SIGKILLed at random
 points, repeatedly; after each round the store is whole and the server serves it.
 
-Each round runs one CLI command (``gridmap import``, ``import --draft``, ``publish``,
-``partnership grant|revoke``) while a uvicorn worker answers lookups (and writes their audit
-rows), and kills the command and/or the server after a random delay drawn from the command's
-measured duration: the delay is the fault point, and no check depends on it. The randomness is
-seeded; the seed is printed (``GRIDMAP_FAULT_SEED`` replays a run's commands and kill points, as
-fractions of each command's duration measured on the machine). After every round:
+Each round runs one CLI command (``gridmap import --publish``, ``import --draft``, ``publish``,
+``partnership grant|revoke``) or sends a publish or partnership change to the server's API,
+while a uvicorn worker answers lookups (and writes their audit rows), and kills the command
+and/or the server after a random delay drawn from the command's measured duration: the delay
+is the fault point, and no check depends on it. The randomness is seeded; the seed is printed
+(``GRIDMAP_FAULT_SEED`` replays a run's commands and kill points, as fractions of each
+command's duration measured on the machine). After every round:
 
 - SQLite ``PRAGMA integrity_check`` is ok and ``foreign_key_check`` finds nothing;
 - the current revision is a complete, published revision with the features every import of the
@@ -124,9 +125,11 @@ def snapshot(url: str) -> Snapshot:
 @dataclass
 class Command:
     name: str
-    args: list[str]
+    args: list[str]  # a CLI command, or [] for a request to the server
     publishes: int | None = None  # the revision a publish names
     revokes: str | None = None
+    #: sent to the server instead (method, path, JSON body): the server is the one killed
+    request: tuple[str, str, dict[str, Any] | None] | None = None
 
 
 def gridmap(*args: str) -> list[str]:
@@ -136,16 +139,28 @@ def gridmap(*args: str) -> list[str]:
 def choose(rng: random.Random, before: Snapshot, district: str, agency: str,
            n: int) -> Command:
     kind = rng.choice(["import", "draft", "publish", "publish", "grant", "revoke"])
+    api = rng.random() < 0.35  # publish and partnership changes: through the server, or CLI
     draft = before.draft()
     if kind == "publish" and draft is not None:
         expect = "none" if before.current is None else str(before.current)
+        if api:
+            return Command("publish", [], publishes=draft, request=(
+                "POST", f"/campuses/{CAMPUS}/revisions/{draft}/publish",
+                {"expect_current": before.current}))
         return Command("publish", gridmap("publish", CAMPUS, "--revision", str(draft),
                                           "--expect-current", expect), publishes=draft)
     active = sorted(set(before.partnerships) - before.revoked)
     if kind == "revoke" and active:
         target = rng.choice(active)
+        if api:
+            return Command("revoke", [], revokes=target, request=(
+                "DELETE", f"/orgs/{district}/partnerships/{target}", None))
         return Command("revoke", gridmap("partnership", "revoke", target), revokes=target)
     if kind in ("grant", "revoke"):
+        if api:
+            return Command("grant", [], request=(
+                "POST", f"/orgs/{district}/partnerships",
+                {"agency": agency, "reference": f"MOU round {n}"}))
         return Command("grant", gridmap("partnership", "grant", "--district", district,
                                         "--agency", agency, "--ref", f"MOU round {n}"))
     if kind == "import":
@@ -231,6 +246,7 @@ def test_sigkill_at_random_points_leaves_the_store_whole_and_served(
     police = ident.create_org("Fault police", OrgKind.POLICE)
     reader, _ = create_token(store, "reader", Role.OFFICER, org=district.id)
     officer, _ = create_token(store, "police officer", Role.OFFICER, org=police.id)
+    admin, _ = create_token(store, "district admin", Role.ADMIN, org=district.id)
     env = {**os.environ, "GRIDMAP_DATA_DIR": str(settings.data_dir),
            "GRIDMAP_JOB_WORKERS": "0"}
     if database_url is not None:
@@ -257,6 +273,13 @@ def test_sigkill_at_random_points_leaves_the_store_whole_and_served(
 
     server = ApiProcess(env, tmp_path / "server.log")
     server.start()
+    with server.client(admin, timeout=60.0) as c:  # how long the server takes to publish
+        start = time.monotonic()
+        r = c.post(f"/campuses/{CAMPUS}/revisions/3/publish", json={"expect_current": 2})
+        assert r.status_code == 200, r.text
+        took["api"] = time.monotonic() - start
+    state = snapshot(url)
+    assert state.current == 3
     kills = {"command": 0, "server": 0}
     rounds = 0
     deadline = time.monotonic() + BUDGET_S[backend]
@@ -267,11 +290,14 @@ def test_sigkill_at_random_points_leaves_the_store_whole_and_served(
             before = state
             command = choose(rng, before, district.id, police.id, rounds)
             # most of a command's first quarter is Python starting: kill mostly after it
-            took_s = took[command.name]
+            took_s = took["api" if command.request else command.name]
             command_kill = rng.uniform(0.25 * took_s, 1.1 * took_s) if rng.random() < 0.8 else None
             server_kill = rng.uniform(0.0, 1.1 * took_s) if rng.random() < 0.5 else None
             with Load(server, reader):
-                killed, rc = run_killed(command, env, log, command_kill, server_kill, server)
+                if command.request is not None:
+                    killed, rc = send_killed(command, server, admin, command_kill)
+                else:
+                    killed, rc = run_killed(command, env, log, command_kill, server_kill, server)
             kills["command"] += killed["command"]
             kills["server"] += killed["server"]
             if not killed["command"]:
@@ -280,7 +306,8 @@ def test_sigkill_at_random_points_leaves_the_store_whole_and_served(
                 server.kill()
                 server.start()
             ended = time.monotonic()
-            print(f"round {rounds}: {command.name}, kill the command at {command_kill}, the "
+            print(f"round {rounds}: {command.name} {'API' if command.request else 'CLI'}, "
+                  f"kill the command at {command_kill}, the "
                   f"server at {server_kill}: killed {killed}, {ended - started:.2f} s")
             state = snapshot(url)
             try:
@@ -295,6 +322,30 @@ def test_sigkill_at_random_points_leaves_the_store_whole_and_served(
     print(f"{rounds} rounds, {kills['command']} commands and {kills['server']} servers "
           f"killed; current revision {state.current} of {len(state.revisions)}")
     assert kills["command"] > 0
+
+
+def send_killed(command: Command, server: ApiProcess, admin: str,
+                kill_at: float | None) -> tuple[dict[str, bool], int]:
+    """Send the command's request to the server; SIGKILL the server ``kill_at`` s after,
+    if the answer has not come by then. 0 for a 2xx answer (like a CLI exit status)."""
+    assert command.request is not None
+    method, path, body = command.request
+    status: list[int] = []
+
+    def send() -> None:
+        with server.client(admin, timeout=60.0) as c, contextlib.suppress(httpx.HTTPError):
+            status.append(c.request(method, path, json=body).status_code)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    killed = {"command": False, "server": False}
+    if kill_at is not None:
+        sender.join(timeout=kill_at)
+        if sender.is_alive():
+            server.kill()
+            killed["command"] = killed["server"] = True
+    sender.join()
+    return killed, 0 if status and 200 <= status[0] < 300 else 1
 
 
 def run_killed(command: Command, env: dict[str, str], log: Path, command_kill: float | None,
