@@ -48,7 +48,7 @@ CAMPUS = "lincoln-ridge"
 ROOM_QUERY = "room 101"
 SEEN_LIMIT_S = 1.0  # a worker's caches live at most 1 s
 #: seconds of kill rounds per backend (each round: a command, kills, restart, checks)
-BUDGET_S = {"sqlite": 20.0, "postgresql": 10.0}
+BUDGET_S = {"sqlite": 15.0, "postgresql": 8.0}
 MAX_ROUNDS = 40
 
 pytestmark = pytest.mark.skipif(not MANIFEST.exists(), reason="sample campus not present")
