@@ -1,8 +1,9 @@
 """Stateless API workers: two uvicorn processes share one PostgreSQL database.
 
-A publish, a token revocation and the end of a partnership made through worker A are seen by
-worker B within 1 s (its caches live at most ``auth_cache_ttl_s``). B's caches are warmed with
-the old state right before each change, so the test sees their expiry, not a cold start.
+A publish, a token revocation, the end of a partnership and a share link's revocation made
+through worker A are seen by worker B within 1 s (its caches live at most
+``auth_cache_ttl_s``). B's caches are warmed with the old state right before each change, so
+the test sees their expiry, not a cold start.
 """
 
 from __future__ import annotations
@@ -94,6 +95,21 @@ def test_a_change_through_one_worker_is_seen_by_the_other_within_a_second(
         print(f"partnership end seen by B after {took:.3f} s")
         assert b_officer.get(f"/campuses/{cid}/lookup", params={"q": "101"}).status_code == 404
         assert cid not in [c["id"] for c in b_officer.get("/campuses").json()["campuses"]]
+
+        # 4. revoke a share link through A: B refuses it (K7: within 1 s on every worker)
+        r = a_admin.post(f"/campuses/{cid}/share", json={"hours": 2})
+        assert r.status_code == 201, r.text
+        link_id, secret = r.json()["id"], r.json()["secret"]
+        with b.client(secret) as b_link:
+            assert b_link.get(f"/campuses/{cid}/lookup", params={"q": "B-10"}).status_code == 200
+            r = a_admin.delete(f"/share-links/{link_id}")
+            assert r.status_code == 200, r.text
+            cut = time.monotonic()
+            took = seen_within(
+                lambda: b_link.get(f"/campuses/{cid}/lookup",
+                                   params={"q": "B-10"}).status_code == 401,
+                cut, LIMIT_S, "B refuses the revoked share link")
+            print(f"share link revocation seen by B after {took:.3f} s")
 
         # A saw its own changes at once, and B's other callers are unaffected
         assert a_admin.get(f"/campuses/{cid}").json()["revision"] == 2
