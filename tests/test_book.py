@@ -632,3 +632,19 @@ def test_a_room_too_small_for_its_number_is_listed_on_its_sheet(sample: Campus,
     others = {u.number for u in tiny.units if u.number and u.level_id == level.id} - {
         "110", "116"}
     assert others and others <= set(frame_words(pdf, tmp_path, page, sheet, "letter"))
+
+
+def test_making_a_book_prepares_no_shared_geometry(sample: Campus, letter_book: bytes) -> None:
+    """The book lays out its sheets in threads, beside lookups and tiles on the same campus:
+    preparing a shared geometry while another thread reads it crashes GEOS, so the label
+    layout prepares copies only (the campus's own and the cached map features stay as made)."""
+    import shapely
+
+    from tiles.cartography import features_for
+
+    assert letter_book  # the module's book was made with this campus
+    assert not any(shapely.is_prepared(u.geometry) for u in sample.units)
+    features = features_for(sample, sample.crs)
+    rooms = [room for shapes in features.rooms_of.values() for room in shapes]
+    assert rooms
+    assert not any(shapely.is_prepared(room.geom) for room in rooms)

@@ -247,6 +247,16 @@ def _largest_part(geom: BaseGeometry) -> BaseGeometry:
     return geom
 
 
+def _prepared_copy(geom: BaseGeometry) -> BaseGeometry:
+    """A prepared copy of ``geom``, never ``geom`` itself: a campus's geometries are shared by
+    threads (the book draws its sheets in a pool, lookups and tiles run beside it), and
+    preparing a shared geometry while another thread uses it crashes GEOS (seen: a segfault in
+    ``shapely.contains`` while the book laid out two sheets at once)."""
+    copy = shapely.transform(geom, lambda xy: xy)
+    shapely.prepare(copy)
+    return copy
+
+
 def room_label_point(room_local: BaseGeometry) -> Point:
     """``grid.label_point`` of a room in local metres (of its largest part when it has several):
     the point lookup puts the room's primary cell at, so the map label and the cell agree."""
@@ -268,8 +278,7 @@ def _room_label_texts(room: BaseGeometry, at: Point, number: str, name: str,
     always fits.
     """
     out: dict[str, str | float] = {}
-    part = _largest_part(room)
-    shapely.prepare(part)
+    part = _prepared_copy(_largest_part(room))
     minx, _, maxx, _ = part.bounds
     for z in style.STYLE_ZOOMS:
         res = ground_resolution(z, lat)
@@ -721,8 +730,8 @@ def _lay_out_paper_labels(features: CampusFeatures, view: MapView) -> PaperRoomL
     for room in features.rooms_of.get(view.ordinal, []):
         if not room.geom.intersects(sheet):
             continue
-        part = room.geom if sheet.contains(room.geom) else room.geom.intersection(sheet)
-        shapely.prepare(part)
+        part = _prepared_copy(room.geom if sheet.contains(room.geom)
+                              else room.geom.intersection(sheet))
         rooms.append((room, None if room.approximate else part))
     def room_width_px(shape: BaseGeometry | None) -> float:
         return (shape.bounds[2] - shape.bounds[0]) / unit if shape is not None else 1e9
