@@ -30,8 +30,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs in TEST_JOBS processes (pytest-xdist), a test file per process at a time, so a
+# file's fixtures and servers stay together: about half the wall time on two cores.
+TEST_JOBS ?= 2
 unit: $(STAMP) node_modules/.package-lock.json
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_JOBS) --dist loadfile
 
 bench: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python bench/bench_lookup.py
