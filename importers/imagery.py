@@ -200,20 +200,26 @@ def use_rasterio_proj_data() -> None:
     otherwise know no CRS at all. Call it inside a ``rasterio.Env``: the first one started in
     a process sets PROJ's search path from the environment again."""
     global _proj_checked
-    if _proj_checked:
-        return
+    configured = os.environ.get("PROJ_DATA") or os.environ.get("PROJ_LIB") or ""
+    if _proj_checked == configured:  # checked for this environment already (it may change:
+        return                       # a later `import mapnik` sets PROJ_LIB)
     import rasterio.env
 
-    configured = os.environ.get("PROJ_DATA") or os.environ.get("PROJ_LIB")
     if configured and not any((Path(folder) / "proj.db").is_file()
                               for folder in configured.split(os.pathsep)):
         wheel = rasterio.env.PROJDataFinder().search_wheel()
         if wheel:
+            # the environment too: each new thread's first rasterio Env reads PROJ's path
+            # from it again (the book reprojects its photo in a worker thread)
+            for name in ("PROJ_DATA", "PROJ_LIB"):
+                if name in os.environ:
+                    os.environ[name] = wheel
             rasterio.env.set_proj_data_search_path(wheel)
-    _proj_checked = True
+            configured = wheel
+    _proj_checked = configured
 
 
-_proj_checked = False
+_proj_checked: str | None = None  # the PROJ_DATA / PROJ_LIB value last checked
 
 
 @contextmanager

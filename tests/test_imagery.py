@@ -846,3 +846,28 @@ def test_imagery_works_after_mapnik_is_imported() -> None:
         " max_bytes=10**8)\n"
         "print(p.source_crs)\n")
     assert out.strip() == "EPSG:32616"
+
+
+def test_the_book_prints_imagery_after_a_plain_mapnik_import(
+        tmp_path: Path, sample_campus: Campus) -> None:
+    """Mapnik's wheel names a PROJ folder without a database on import; the book reprojects
+    its photo in worker threads, whose first rasterio Env reads PROJ's path from the
+    environment again: the photo must still be placed (it once failed with 'Cannot find
+    coordinate operations' after another test imported Mapnik first)."""
+    pytest.importorskip("mapnik")
+    prepared = tmp_path / "imagery_3857.tif"
+    prepared.write_bytes(importer.prepare_imagery(SAMPLE_DIR / "imagery.tif", sample_campus,
+                                                  max_bytes=10**8).data)
+    out = _run(
+        "import os\n"
+        "os.environ.pop('PROJ_LIB', None); os.environ.pop('PROJ_DATA', None)\n"
+        "import mapnik\n"
+        "from datetime import date\n"
+        "from pathlib import Path\n"
+        "from importers.campus import import_campus\n"
+        "from tiles.book import make_book\n"
+        f"campus = import_campus(Path({str(SAMPLE_DIR / 'campus.toml')!r})).campus\n"
+        f"pdf = make_book(campus, size='letter', level=None, revision=1,"
+        f" imagery=Path({str(prepared)!r}), printed_on=date(2026, 11, 30))\n"
+        "print(pdf[:5].decode())\n")
+    assert out.strip() == "%PDF-"

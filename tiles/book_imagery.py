@@ -35,6 +35,10 @@ def imagery_jpeg(imagery: Path, crs: str, sheet: MapSheet) -> tuple[bytes, int, 
     from rasterio.transform import from_bounds
     from rasterio.warp import reproject, transform_bounds
 
+    from importers.imagery import use_rasterio_proj_data
+
+    with rasterio.Env():  # the first Env of a process reads PROJ's path from the environment,
+        use_rasterio_proj_data()  # where Mapnik (drawing this book) may have named no proj.db
     b = sheet.bbox
     metres_per_point = 1.0 / sheet.points_per_metre
     with rasterio.open(imagery) as source:

@@ -47,9 +47,12 @@ def register_fonts() -> tuple[str, str]:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    try:
-        import mapnik
+    from tiles.cartography import mapnik_module
 
+    try:
+        # through mapnik_module: a plain `import mapnik` first in a process leaves PROJ (and so
+        # rasterio, which places the overview's photo) without its database
+        mapnik = mapnik_module()
         folder = Path(mapnik.__file__).parent / "lib" / "mapnik" / "fonts"
         pdfmetrics.registerFont(TTFont(REGULAR, str(folder / "DejaVuSans.ttf")))
         pdfmetrics.registerFont(TTFont(BOLD, str(folder / "DejaVuSans-Bold.ttf")))
