@@ -80,6 +80,11 @@ DEFAULT_LAYERS = {
     "labels": "A-AREA-IDEN",
     "doors": "A-DOOR",
     "outline": "A-FLOR-OTLN",
+    # read only when the drawing has no closed room outlines / no door blocks / to mark
+    # stairs and lifts: wall lines, stair and elevator outlines (NCS names)
+    "walls": "A-WALL",
+    "stairs": "A-FLOR-STRS",
+    "elevators": "A-FLOR-EVTR",
 }
 
 
@@ -164,6 +169,10 @@ class Layers(_Strict):
     #: with exterior_door_blocks, the names of door blocks: a block on the doors layer that
     #: holds such blocks at two or more places is a group of doors, not one door
     interior_door_blocks: tuple[str, ...] = ("*INT*",)
+    #: wall lines: rooms are recovered from them when the drawing has no closed room outlines
+    walls: str = DEFAULT_LAYERS["walls"]
+    stairs: str = DEFAULT_LAYERS["stairs"]
+    elevators: str = DEFAULT_LAYERS["elevators"]
 
 
 class LayerOverrides(_Strict):
@@ -173,6 +182,9 @@ class LayerOverrides(_Strict):
     outline: str | None = None
     exterior_door_blocks: tuple[str, ...] | None = None
     interior_door_blocks: tuple[str, ...] | None = None
+    walls: str | None = None
+    stairs: str | None = None
+    elevators: str | None = None
 
     def apply(self, base: Layers) -> Layers:
         changes = {k: v for k, v in self.model_dump().items() if v is not None}
