@@ -85,6 +85,12 @@ class PoiError(ImportFailed):
     """A points-of-interest file cannot be read or holds a row we cannot use."""
 
 
+class IndoorFileError(ImportFailed):
+    """An OpenStreetMap indoor file or an IMDF archive cannot be used at all: not XML or not a
+    zip, an entity bomb, over the size or count limits, or nothing usable in it. Smaller
+    problems (a rule broken, a feature skipped) are import findings instead."""
+
+
 class ImportLimitExceeded(DxfError):
     """A drawing needs more work than an import may spend (time, memory, entity budget, arc
     size); the message names the limit and how to raise it."""
