@@ -96,6 +96,28 @@ class ImportLimitExceeded(DxfError):
     size); the message names the limit and how to raise it."""
 
 
+class ImportStopped(ImportFailed):
+    """The separate process an import runs in was stopped before it answered (a limit of
+    ``api.import_process``); nothing was stored."""
+
+
+class ImportTimedOut(ImportStopped):
+    """The import ran past its wall-clock or CPU time limit and its process was killed."""
+
+
+class ImportOutOfMemory(ImportStopped):
+    """The import needed more memory than its limit and its process was stopped."""
+
+
+class ImportCrashed(ImportStopped):
+    """The import's process died (a signal, an exit without an answer)."""
+
+
+class ArchiveError(ImportFailed):
+    """An uploaded archive (zip) is unsafe or unusable: a path leaving the folder, a link, a
+    zip bomb, too many files, nesting, duplicate names; nothing was extracted."""
+
+
 class Unservable(ImportFailed):
     """An imported campus could not be served (a coordinate that is not a number, an invalid
     geometry, a level whose map cannot be drawn); it was not published."""
