@@ -20,6 +20,8 @@ share link's principal sees its one campus. Rights by role:
 ``SHARE``       an admin of the owning district or of a partner agency that sees it
 ``ADMIN_ORG``   an organisation's admins, for their own organisation only
 ``READ_AUDIT``  an organisation's admins (a campus named: one their district owns)
+``CREATE_ORG``  the admins of an organisation that runs the deployment
+                (``GRIDMAP_OPERATOR_ORGS``)
 ==============  ===================================================================
 
 :class:`AccessView` answers "which campuses does this organisation own / see", from the
@@ -29,6 +31,7 @@ anywhere is seen by every worker within a second.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 from api.auth import Principal
@@ -44,6 +47,7 @@ class Action(StrEnum):
     ADMIN_ORG = "admin_org"
     SHARE = "share"
     READ_AUDIT = "read_audit"
+    CREATE_ORG = "create_org"
 
 
 #: Roles that may change a district's campuses (on campuses their district owns).
@@ -53,8 +57,18 @@ EDIT_ROLES = frozenset({Role.ADMIN, Role.EDITOR})
 class AccessView:
     """Which campuses an organisation owns and sees (cached ≤ 1 s, see module docstring)."""
 
-    def __init__(self, identity: IdentityStore) -> None:
+    def __init__(self, identity: IdentityStore, operators: Iterable[str] = ()) -> None:
         self.identity = identity
+        #: ids or lower-cased names of the organisations that run the deployment
+        self.operators = frozenset(o.strip().lower() for o in operators if o.strip())
+
+    def is_operator(self, org_id: str) -> bool:
+        if not self.operators:
+            return False
+        if org_id.lower() in self.operators:
+            return True
+        org = self.identity.org(org_id)
+        return org is not None and org.name.lower() in self.operators
 
     def owned(self, org_id: str) -> frozenset[str]:
         return self.identity.owned_campuses(org_id)
@@ -153,6 +167,12 @@ def decide(
         if campus_id is not None and campus_id not in access.owned(principal.org_id):
             raise Forbidden(f"{who}: the audit of {campus_id} is its district's",
                             user_message="a campus's audit log is for its district's admins")
+        return
+    if action is Action.CREATE_ORG:
+        if not access.is_operator(principal.org_id):
+            raise Forbidden(f"{who}: {principal.org_id} does not run this deployment",
+                            user_message="organisations are created by the admins of the "
+                            "organisation that runs this deployment (GRIDMAP_OPERATOR_ORGS)")
         return
     raise AssertionError(f"unhandled action {action}")  # pragma: no cover
 

@@ -194,7 +194,7 @@ class AppContext:
         self.settings = settings
         self.store = store
         self.clock = clock
-        self.access = AccessView(identity(store))
+        self.access = AccessView(identity(store), settings.operator_orgs)
         self.login_limiter = RateLimiter(settings.login_failures_burst,
                                          settings.login_failures_per_minute, clock)
         self._cache: OrderedDict[tuple[str, int], LoadedCampus] = OrderedDict()

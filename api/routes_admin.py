@@ -2,8 +2,10 @@
 
 Every route is decided by :mod:`api.authz` (``ADMIN_ORG`` on the organisation in the path: an
 admin manages their own organisation only, 403 otherwise) and audited. A new token's secret is
-in the answer to its creation only. Organisations themselves are created by the operator
-(``gridmap org create``); ``GET /orgs`` lists them so an admin can name a partner agency.
+in the answer to its creation only. Organisations are created by the operator
+(``gridmap org create``) or, through ``POST /orgs``, by the admins of an organisation that runs
+the deployment (``GRIDMAP_OPERATOR_ORGS``, e.g. the county's IT or 911 centre); ``GET /orgs``
+lists them so an admin can name a partner agency.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from api.authz import Action
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, AppContext, Ctx
 from api.errors import InvalidParameter
 from api.store import Role, utcnow
-from api.store_identity import Organisation, Partnership, Person, identity
+from api.store_identity import Organisation, OrgKind, Partnership, Person, identity
 from api.tokens import MAX_EXPIRY_DAYS, create_token
 from gridmap.errors import NotFound
 
@@ -33,6 +35,12 @@ UserId = Annotated[str, PathParam(max_length=40, pattern=r"^usr_[0-9a-f]{1,32}$"
 TokenId = Annotated[str, PathParam(max_length=40, pattern=r"^tok_[0-9a-f]{1,32}$")]
 PartnershipId = Annotated[str, PathParam(max_length=40, pattern=r"^prt_[0-9a-f]{1,32}$")]
 CampusList = list[Annotated[str, Field(max_length=MAX_CAMPUS_ID, pattern=CAMPUS_ID_PATTERN)]]
+
+
+class NewOrganisation(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    kind: OrgKind = Field(description="district (owns campuses), or an agency: police, fire, "
+                          "ems, dispatch")
 
 
 class NewPerson(BaseModel):
@@ -98,6 +106,16 @@ def list_orgs(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> JSONRe
     orgs = identity(ctx.store).orgs()
     ctx.audit(request, principal, "orgs", None, f"{len(orgs)} organisations")
     return JSONResponse({"organisations": [org_json(o) for o in orgs]}, headers=NO_STORE)
+
+
+@router.post("/orgs", status_code=201,
+             summary="Create an organisation (admins of the organisation running the deployment)")
+def create_org(body: NewOrganisation, request: Request, ctx: Ctx,
+               principal: CurrentPrincipal) -> JSONResponse:
+    ctx.authorize(request, principal, Action.CREATE_ORG)
+    org = identity(ctx.store).create_org(body.name, body.kind)
+    ctx.audit(request, principal, "org_create", None, f"{org.id} {org.kind.value} {org.name}")
+    return JSONResponse(org_json(org), status_code=201, headers=NO_STORE)
 
 
 @router.get("/orgs/{org_id}", summary="Your organisation (admins)")

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     token_ttl_days: int | None = Field(
         default=365, description="default lifetime of new tokens; None: no expiry"
     )
+    operator_orgs: list[str] = Field(
+        default_factory=list,
+        description="the organisations (ids or names, a JSON list) that run this deployment: "
+        "their admins may create organisations through the API (POST /orgs), as the operator "
+        "does with `gridmap org create`",
+    )
     oidc_secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key (32 url-safe base64 bytes) that encrypts the organisations' "

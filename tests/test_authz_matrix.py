@@ -140,6 +140,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/audit"): R("admin"),
     ("GET", "/audit/export"): R("admin"),
     ("GET", "/orgs"): R("admin"),
+    ("POST", "/orgs"): R("operator", body=lambda: {"name": f"Org {next(_emails)}",
+                                                   "kind": "ems"}),
     ("GET", "/orgs/{org_id}"): R("org"),
     ("GET", "/orgs/{org_id}/people"): R("org"),
     ("POST", "/orgs/{org_id}/people"): R("org", body=_person_body),
@@ -204,6 +206,7 @@ def world(settings: Settings, store: SqlCampusStore, campus: Campus,
     monkeypatch.setattr(tiles.package, "make_package", lambda *a, **k: b"PK stub")
     if "job_workers" in Settings.model_fields:
         settings = settings.model_copy(update={"job_workers": 0})  # jobs queue, none runs
+    settings = settings.model_copy(update={"operator_orgs": ["District A"]})
     ident = identity(store)
     a = ident.create_org("District A", OrgKind.DISTRICT)
     b = ident.create_org("District B", OrgKind.DISTRICT)
@@ -305,6 +308,8 @@ def _expect(rule: Rule, caller: Caller, campus: str | None, org_letter: str | No
         return 200 if admin and org_letter == caller.org else 403
     if rule.kind == "admin":
         return 200 if admin else 403
+    if rule.kind == "operator":  # district A runs this deployment (GRIDMAP_OPERATOR_ORGS)
+        return 200 if admin and caller.org == "A" else 403
     raise AssertionError(f"no expectation for {rule}")
 
 

@@ -14,6 +14,7 @@ import sqlalchemy
 from fastapi.testclient import TestClient
 
 from api import cli
+from api.app import create_app
 from api.auth import verify_session, verify_token
 from api.errors import InvalidParameter
 from api.migrations import upgrade_connection
@@ -306,3 +307,39 @@ def test_sign_out_ends_a_persons_session(client: TestClient, store: SqlCampusSto
     assert client.post("/logout", follow_redirects=False).status_code == 303
     client.cookies.set(Settings().cookie_name, "gs_signed_in")  # a copy of the cookie
     assert client.get("/campuses", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_organisations_are_created_over_the_api_by_the_operator_only(
+        settings: Settings, store: SqlCampusStore, stored_campus: Campus,
+        admin_token: str, viewer_token: str) -> None:
+    """``POST /orgs``: the admins of an organisation named in GRIDMAP_OPERATOR_ORGS create
+    organisations, as ``gridmap org create`` does; any other admin is refused (403, audited)."""
+    new_org = {"name": "County Fire District 2", "kind": "fire"}
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    with TestClient(create_app(settings, store), base_url="http://127.0.0.1") as plain:
+        r = plain.post("/orgs", json=new_org, headers=admin)
+        assert r.status_code == 403
+        assert "GRIDMAP_OPERATOR_ORGS" in r.json()["error"]["message"]
+    assert [o.name for o in identity(store).orgs()] == ["Test district"]
+    operated = settings.model_copy(update={"operator_orgs": ["test DISTRICT"]})  # by name
+    with TestClient(create_app(operated, store), base_url="http://127.0.0.1") as client:
+        r = client.post("/orgs", json=new_org, headers=admin)
+        assert r.status_code == 201, r.text
+        made = r.json()
+        assert (made["name"], made["kind"]) == ("County Fire District 2", "fire")
+        assert identity(store).org(made["id"]) is not None
+        assert r.headers["cache-control"].startswith("private")
+        # the same name twice, an unknown kind, no name: 4xx naming the problem
+        again = client.post("/orgs", json=new_org, headers=admin)
+        assert again.status_code == 400 and "already" in again.json()["error"]["message"]
+        assert client.post("/orgs", json={"name": "X", "kind": "navy"},
+                           headers=admin).status_code == 422
+        assert client.post("/orgs", json={"kind": "fire"}, headers=admin).status_code == 422
+        # an officer of the operating organisation is no admin
+        assert client.post("/orgs", json={"name": "Y", "kind": "ems"},
+                           headers={"Authorization": f"Bearer {viewer_token}"}
+                           ).status_code == 403
+    entries = store.audit_log()
+    assert any(e.action == "org_create" and made["id"] in e.detail for e in entries)
+    refusals = [e for e in entries if e.outcome == "refused" and e.status == 403]
+    assert len(refusals) >= 2 and all("/orgs" in e.detail for e in refusals), refusals
