@@ -1,0 +1,162 @@
+"""gridmap.edits: an editor's fixes as typed values, applied to a campus (pure core)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from gridmap.doors import number_exterior_doors
+from gridmap.edits import (
+    DoorNumberEdit,
+    Edit,
+    MainEntranceEdit,
+    PlacePoint,
+    RemovePoint,
+    RoomEdit,
+    apply_edits,
+    edit_from_dict,
+    edit_to_dict,
+    locked_door_numbers,
+)
+from gridmap.errors import InvalidModel
+from gridmap.index import CampusIndex
+from gridmap.lookup import lookup
+from gridmap.model import AmenityKind, Campus
+from tests.campus_factory import small_campus
+
+
+@pytest.fixture
+def campus() -> Campus:
+    return small_campus()
+
+
+def _unit(campus: Campus, number: str):  # type: ignore[no-untyped-def]
+    return next(u for u in campus.units if u.number == number)
+
+
+def test_room_edit_renumbers_renames_and_lookup_finds_the_new_number(campus: Campus) -> None:
+    room = _unit(campus, "214")
+    edited, problems = apply_edits(campus, [RoomEdit(room.id, number="215", name="Chem Lab",
+                                                     aliases=("chemistry", "Chemistry"))])
+    assert problems == []
+    after = next(u for u in edited.units if u.id == room.id)
+    assert (after.number, after.name, after.aliases) == ("215", "Chem Lab", ("chemistry",))
+    assert after.geometry.equals(room.geometry)
+    answer = lookup(CampusIndex(edited), "room 215").to_dict()
+    assert answer["status"] == "found"
+    assert answer["candidates"][0]["feature_id"] == room.id
+    assert answer["candidates"][0]["unit_number"] == "215"
+    # the input campus is unchanged (edits are pure)
+    assert _unit(campus, "214").id == room.id
+
+
+def test_only_the_fields_given_change(campus: Campus) -> None:
+    room = _unit(campus, "101")
+    edited, _ = apply_edits(campus, [RoomEdit(room.id, name="Front Office")])
+    after = next(u for u in edited.units if u.id == room.id)
+    assert (after.number, after.name) == ("101", "Front Office")
+
+
+def test_main_entrance_moves_within_its_building(campus: Campus) -> None:
+    doors = [o for o in campus.openings if o.exterior]
+    building = doors[0].building_id
+    same = [o for o in doors if o.building_id == building]
+    target = next(o for o in same if not o.main_entrance)
+    edited, _ = apply_edits(campus, [MainEntranceEdit(target.id)])
+    mains = [o.id for o in edited.openings if o.main_entrance and o.building_id == building]
+    assert mains == [target.id]
+    others = [o for o in edited.openings if o.building_id != building and o.main_entrance]
+    assert others == [o for o in campus.openings if o.building_id != building and o.main_entrance]
+
+
+def test_locked_door_number_swaps_and_survives_a_renumbering(campus: Campus) -> None:
+    numbered = number_exterior_doors(campus)
+    doors = [o for o in numbered.exterior_doors() if o.building_id == "A"]
+    assert len(doors) >= 2
+    first, second = doors[0], doors[1]
+    edits = [DoorNumberEdit(first.id, str(second.number))]
+    edited, problems = apply_edits(numbered, edits)
+    assert problems == []
+    by_id = {o.id: o for o in edited.openings}
+    assert by_id[first.id].number == second.number
+    assert by_id[second.id].number == first.number  # swapped: no number twice
+    numbers = [o.number for o in edited.exterior_doors("A")]
+    assert len(numbers) == len(set(numbers))
+    # a renumbering from scratch (what a re-import with no previous does) loses the lock...
+    fresh = number_exterior_doors(campus)
+    assert {o.id: o.number for o in fresh.openings}[first.id] == first.number
+    # ...and applying the kept edits again restores it
+    again, _ = apply_edits(fresh, edits)
+    assert {o.id: o.number for o in again.openings}[first.id] == second.number
+    assert locked_door_numbers(edits) == {first.id: second.number}
+
+
+def test_place_and_remove_points(campus: Campus) -> None:
+    building = campus.buildings[0]
+    c = building.footprint.centroid
+    place = PlacePoint(AmenityKind.KNOX_BOX, "Knox box east door", (c.x, c.y),
+                       building_id=building.id)
+    edited, problems = apply_edits(campus, [place])
+    assert problems == []
+    added = [a for a in edited.amenities if a.id == place.amenity_id(campus.id)]
+    assert len(added) == 1 and added[0].kind is AmenityKind.KNOX_BOX
+    assert added[0].geometry.equals_exact(c, 1e-9)
+    # placing the same point twice is one point (the id comes from the edit)
+    twice, _ = apply_edits(campus, [place, place])
+    assert len(twice.amenities) == len(campus.amenities) + 1
+    gone_id = campus.amenities[0].id
+    removed, _ = apply_edits(edited, [RemovePoint(gone_id), RemovePoint(added[0].id)])
+    assert {a.id for a in removed.amenities} == {a.id for a in campus.amenities} - {gone_id}
+    index = CampusIndex(edited)
+    answer = lookup(index, "knox box").to_dict()
+    assert added[0].id in {c["feature_id"] for c in answer["candidates"]}
+
+
+@pytest.mark.parametrize("kind", ["knox_box", "aed", "gas_shutoff", "water_shutoff",
+                                  "electric_shutoff", "rally_point"])
+def test_every_kind_a_workspace_places_round_trips(kind: str, campus: Campus) -> None:
+    c = campus.buildings[0].footprint.centroid
+    edit = edit_from_dict({"op": "place", "kind": kind, "name": "x", "lonlat": [c.x, c.y]})
+    assert edit_from_dict(edit_to_dict(edit)) == edit
+    edited, _ = apply_edits(campus, [edit])
+    assert {a.kind.value for a in edited.amenities} >= {kind}
+
+
+def test_unknown_ids_are_reported_or_refused(campus: Campus) -> None:
+    edits: list[Edit] = [RoomEdit("no-such-room", number="1"), DoorNumberEdit("no-such-door", "9"),
+             RemovePoint("no-such-point"), MainEntranceEdit("nope")]
+    edited, problems = apply_edits(campus, edits)
+    assert len(problems) == 4
+    assert edited.units == campus.units and edited.openings == campus.openings
+    with pytest.raises(InvalidModel, match="no-such-room"):
+        apply_edits(campus, edits, strict=True)
+
+
+def test_interior_door_cannot_be_numbered(campus: Campus) -> None:
+    inner = next((o for o in campus.openings if not o.exterior), None)
+    if inner is None:
+        inner = dataclasses.replace(campus.openings[0], id="inner", exterior=False)
+        campus = dataclasses.replace(campus, openings=(*campus.openings, inner))
+    with pytest.raises(InvalidModel, match="interior"):
+        apply_edits(campus, [DoorNumberEdit(inner.id, "5")], strict=True)
+
+
+@pytest.mark.parametrize(("raw", "why"), [
+    ({"op": "teleport"}, "unknown edit op"),
+    ({"op": "room", "unit_id": "u"}, "changes nothing"),
+    ({"op": "room", "unit_id": "u", "number": "1", "colour": "red"}, "unknown field"),
+    ({"op": "place", "kind": "unicorn", "lonlat": [0, 0]}, "unknown kind"),
+    ({"op": "place", "kind": "aed", "lonlat": [math.nan, 42.0]}, "finite"),
+    ({"op": "place", "kind": "aed", "lonlat": [42.7, -184.4]}, "longitude, latitude"),
+    ({"op": "place", "kind": "aed", "lonlat": [1]}, "lonlat"),
+    ({"op": "door_number", "opening_id": "d", "number": "7; DROP"}, "not a door number"),
+    ({"op": "door_number", "opening_id": "d", "number": "7", "locked": False}, "locked"),
+    ({"op": "room", "unit_id": "u", "name": "x" * 300}, "at most"),
+    ({"op": "room", "unit_id": "u", "name": "a\x00b"}, "control"),
+    ("room", "object"),
+])
+def test_bad_edits_name_the_problem(raw: object, why: str) -> None:
+    with pytest.raises(InvalidModel, match=why):
+        edit_from_dict(raw)  # type: ignore[arg-type]
