@@ -1,0 +1,569 @@
+"""Imports run in a separate process, under a time limit and a memory limit.
+
+A floor plan is untrusted input. :mod:`importers.limits` makes the importer stop itself with a
+clear error when it spends too much, but it can only check between entities: a single shapely
+call on a monstrous polygon, a library that allocates without bound or loops in C, never comes
+back to check. So the service never imports in its own process::
+
+    result = import_in_sandbox(manifest, previous, limits, sandbox_limits(settings), progress)
+
+starts ``python -m api.import_process`` as a child in its own process group and session. The
+child limits itself before it reads a byte of the input (``RLIMIT_DATA`` and ``RLIMIT_AS``: its
+memory at start plus ``memory_bytes``; ``RLIMIT_CPU``: the seconds, rounded up), runs
+:func:`importers.campus.import_campus` and streams JSON lines on a pipe of its own: progress
+(percent of the import, a message), then the result as data (the campus as the store's
+GeoJSON, :mod:`gridmap.serialize`; warnings, residuals and findings as plain values) or the
+error (its class name in :mod:`gridmap.errors` and its messages). The parent waits on that pipe
+and on the child's exit (a pidfd) with the wall-clock deadline, and kills the whole group when
+it passes. How the child ended becomes a named error:
+
+* past the deadline, or killed by the CPU limit: :class:`~gridmap.errors.ImportTimedOut`
+  ("the import took longer than 120 s");
+* ``MemoryError`` (an allocation refused by the limit), or killed with the peak memory at the
+  limit, or killed by SIGKILL that the parent did not send (the kernel's out-of-memory
+  killer): :class:`~gridmap.errors.ImportOutOfMemory` ("the import needed more than 2 GB of
+  memory");
+* any other signal or an exit without an answer: :class:`~gridmap.errors.ImportCrashed`;
+* an error of the importer (:class:`~gridmap.errors.GridmapError`): the same class with the
+  same messages, raised in the parent;
+* anything unexpected in the child: :class:`ImportProcessError` (not a ``GridmapError``: job
+  workers log it and retry, as for any internal error) with the child's traceback.
+
+The child writes nothing but its pipe: the store is written by the parent once the child has
+answered, so a killed import leaves no half-written revision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from gridmap import errors
+from gridmap.errors import (
+    GridmapError,
+    ImportCrashed,
+    ImportFailed,
+    ImportOutOfMemory,
+    ImportTimedOut,
+)
+
+if TYPE_CHECKING:
+    from api.settings import Settings
+    from gridmap.model import Campus
+    from importers.campus import ImportResult
+    from importers.findings import Finding
+    from importers.limits import ImportLimits
+
+log = logging.getLogger(__name__)
+
+#: the importer the child runs: ``module:function`` with import_campus's signature
+IMPORTER = "importers.campus:import_campus"
+_MIB = 1024 * 1024
+#: address space the child may map beyond its data (libraries, thread stacks, file maps)
+_AS_SLACK = 512 * _MIB
+#: the importer's own limits end this much before the hard ones, so its message (naming the
+#: file and entity) normally comes first: a share of the limit, at least this many seconds
+_OWN_LIMIT_SHARE = 0.9
+_OWN_LIMIT_MIN_MARGIN_S = 0.5
+#: how long a child that answered may take to exit before it is killed
+_EXIT_GRACE_S = 5.0
+_STDERR_TAIL = 4000
+
+Progress = Callable[[int, str], None]
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What the import's process may spend: wall-clock seconds (from its start; CPU time is
+    limited to the same, rounded up) and memory beyond what it holds once started, bytes."""
+
+    seconds: float
+    memory_bytes: int
+
+    def __post_init__(self) -> None:
+        if not (self.seconds > 0 and math.isfinite(self.seconds)):
+            raise ValueError(f"sandbox seconds must be a positive number, not {self.seconds}")
+        if self.memory_bytes <= 0:
+            raise ValueError(f"sandbox memory must be positive, not {self.memory_bytes}")
+
+
+def sandbox_limits(settings: Settings) -> SandboxLimits:
+    """The limits the service's settings ask for (``GRIDMAP_IMPORT_TIME_LIMIT_S``,
+    ``GRIDMAP_IMPORT_MEMORY_LIMIT_MB``)."""
+    return SandboxLimits(seconds=settings.import_time_limit_s,
+                         memory_bytes=int(settings.import_memory_limit_mb * _MIB))
+
+
+class ImportProcessError(RuntimeError):
+    """Something unexpected went wrong in the import's process (a bug, not the input): the
+    message holds the child's traceback, for the log; users see a generic message."""
+
+
+def amount(nbytes: int) -> str:
+    """Bytes as people say them: ``1.5 GB``, ``300 MB``."""
+    if nbytes >= 1024 * _MIB:
+        return f"{nbytes / (1024 * _MIB):.3g} GB"
+    return f"{nbytes / _MIB:.3g} MB"
+
+
+# --- the parent -----------------------------------------------------------------------------
+
+
+def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLimits,
+                      sandbox: SandboxLimits, progress: Progress | None = None, *,
+                      importer: str = IMPORTER) -> ImportResult:
+    """Import ``manifest`` in a child process within ``sandbox`` (see the module's text).
+
+    ``progress(percent, message)`` is called in this thread with the import's progress,
+    percent 0-100 of the import; an exception it raises (a job that lost its lease) kills the
+    child and propagates. ``importer`` names another function to run instead of
+    :func:`importers.campus.import_campus` (tests use hostile ones).
+    """
+    report = progress or (lambda percent, message: None)
+    deadline = time.monotonic() + sandbox.seconds
+    request = {
+        "manifest": str(Path(manifest).absolute()), "importer": importer,
+        "limits": dataclasses.asdict(limits), "deadline": deadline,
+        "memory_bytes": sandbox.memory_bytes, "cpu_seconds": math.ceil(sandbox.seconds),
+        "previous": None,
+    }
+    if previous is not None:
+        from gridmap.serialize import campus_to_geojson
+
+        request["previous"] = campus_to_geojson(previous)
+    with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stderr:
+        stdin.write(json.dumps(request, allow_nan=False).encode())
+        stdin.seek(0)
+        child = _Child(stdin, stderr)
+        try:
+            outcome = child.follow(deadline, report)
+        finally:
+            child.end()
+        return _result_of(outcome, child, sandbox, _stderr_tail(stderr))
+
+
+def _child_environment() -> dict[str, str]:
+    """The parent's environment, with this code's root on the path and few malloc arenas
+    (each thread's arena reserves address space the limit would count)."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env["MALLOC_ARENA_MAX"] = "2"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@dataclass
+class _Outcome:
+    """What the child said and how it ended."""
+
+    messages: list[dict[str, Any]]
+    timed_out: bool = False
+    status: int | None = None  # os.wait4 status
+    peak_rss: int = 0  # bytes
+
+    @property
+    def last(self) -> dict[str, Any] | None:
+        finals = [m for m in self.messages if "progress" not in m and "ready" not in m]
+        return finals[-1] if finals else None
+
+    @property
+    def ready(self) -> dict[str, Any]:
+        return next((m["ready"] for m in self.messages if "ready" in m), {})
+
+
+class _Child:
+    """The running child: its pipe, its pidfd, its process group."""
+
+    def __init__(self, stdin: IO[bytes], stderr: IO[bytes]) -> None:
+        read_fd, write_fd = os.pipe()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "api.import_process", str(write_fd)],
+                stdin=stdin, stdout=stderr, stderr=stderr, pass_fds=(write_fd,),
+                start_new_session=True, env=_child_environment(), close_fds=True)
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.pid = self.proc.pid
+        self.fd = read_fd
+        self.pidfd: int | None = os.pidfd_open(self.pid) if hasattr(os, "pidfd_open") else None
+        self.exited = False
+        self.killed = False
+        self.outcome = _Outcome([])
+
+    def follow(self, deadline: float, report: Progress) -> _Outcome:
+        """Read the child's lines until it has exited and closed its pipe, or the deadline."""
+        buffer = bytearray()
+        pipe_open = True
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd, selectors.EVENT_READ, "pipe")
+            if self.pidfd is not None:
+                sel.register(self.pidfd, selectors.EVENT_READ, "exit")
+            answered = False
+            while pipe_open or not self.exited:
+                if not answered and self.outcome.last is not None:
+                    answered = True  # a short grace to exit in, then it is killed
+                    deadline = min(deadline, time.monotonic() + _EXIT_GRACE_S)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    if self.outcome.last is None:
+                        self.outcome.timed_out = True
+                    break
+                if self.pidfd is None and not pipe_open:
+                    self._reap(block=False)
+                    if not self.exited:
+                        sel.select(min(left, 0.05))  # no pidfd: poll the exit (rare)
+                    continue
+                for key, _ in sel.select(left):
+                    if key.data == "exit":
+                        sel.unregister(key.fd)
+                        self._kill_group()  # stragglers the child left in its group
+                        self._reap(block=True)
+                        continue
+                    chunk = os.read(self.fd, 1 << 16)
+                    if not chunk:
+                        sel.unregister(self.fd)
+                        pipe_open = False
+                        continue
+                    buffer += chunk
+                    for message in _lines(buffer):
+                        self.outcome.messages.append(message)
+                        if "progress" in message:
+                            percent, text = message["progress"]
+                            report(max(0, min(100, int(percent))), str(text))
+        return self.outcome
+
+    def _kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def _reap(self, *, block: bool) -> None:
+        if self.exited:
+            return
+        try:
+            pid, status, usage = os.wait4(self.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            self.exited = True
+            return
+        if pid == 0:
+            return
+        self.exited = True
+        self.outcome.status = status
+        self.outcome.peak_rss = usage.ru_maxrss * 1024
+        self.proc.returncode = os.waitstatus_to_exitcode(status)
+
+    def end(self) -> None:
+        """Kill the group if the child still runs, reap it, close the pipes (always runs)."""
+        if not self.exited:
+            self.killed = True
+            self._kill_group()
+            self._reap(block=True)
+        for fd in (self.fd, self.pidfd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def _lines(buffer: bytearray) -> Iterator[dict[str, Any]]:
+    """The complete JSON lines in ``buffer`` (removed from it); a partial line stays."""
+    while (end := buffer.find(b"\n")) >= 0:
+        line = bytes(buffer[:end])
+        del buffer[:end + 1]
+        if line.strip():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                log.warning("import process: unreadable line %r", line[:200])
+                continue
+            if isinstance(message, dict):
+                yield message
+
+
+def _stderr_tail(stderr: IO[bytes]) -> str:
+    stderr.seek(0, os.SEEK_END)
+    size = stderr.tell()
+    stderr.seek(max(0, size - _STDERR_TAIL))
+    return stderr.read().decode("utf-8", "replace")
+
+
+def _result_of(outcome: _Outcome, child: _Child, sandbox: SandboxLimits,
+               stderr: str) -> ImportResult:
+    """The import's result, or the error that says how it ended."""
+    final = outcome.last
+    if final is not None and "result" in final:
+        return result_from_data(final["result"])
+    if final is not None and "error" in final:
+        raise error_from_data(final["error"])
+    if final is not None and "memory" in final:
+        raise _out_of_memory(sandbox, str(final["memory"]))
+    if final is not None and "crash" in final:
+        raise ImportProcessError(f"the import process failed unexpectedly:\n{final['crash']}")
+    if outcome.timed_out:
+        raise _timed_out(sandbox)
+    if stderr.strip():
+        log.warning("import process pid %d ended without an answer; its last output:\n%s",
+                    child.pid, stderr)
+    status = outcome.status
+    if status is not None and os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = _signal_name(sig)
+        if sig == signal.SIGXCPU:
+            raise _timed_out(sandbox, cpu=True)
+        near_limit = outcome.peak_rss >= 0.9 * (int(outcome.ready.get("rss", 0))
+                                                + sandbox.memory_bytes)
+        if sig == signal.SIGKILL and (near_limit or not child.killed):
+            raise _out_of_memory(sandbox, f"its process was killed ({name}), most likely by "
+                                          "the system running out of memory")
+        if near_limit:
+            raise _out_of_memory(sandbox, f"its process died ({name}) at its memory limit")
+        raise ImportCrashed(
+            f"import process pid {child.pid} died of {name}",
+            user_message=f"the import's process died ({name}) before it finished; nothing "
+            "was stored. The file may be damaged; if it is very large, the memory limit "
+            "(GRIDMAP_IMPORT_MEMORY_LIMIT_MB) may be too small")
+    code = None if status is None else os.waitstatus_to_exitcode(status)
+    raise ImportCrashed(
+        f"import process pid {child.pid} exited with code {code} without an answer",
+        user_message="the import's process ended without an answer; nothing was stored")
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"signal {sig}"
+
+
+def _timed_out(sandbox: SandboxLimits, *, cpu: bool = False) -> ImportTimedOut:
+    what = "CPU time" if cpu else "time"
+    message = (f"the import took longer than {sandbox.seconds:g} s and was stopped; nothing "
+               f"was stored. A drawing this slow to read is usually one with blocks nested "
+               f"very deeply or inserted very many times: purge or explode them, or raise "
+               f"the import's {what} limit (GRIDMAP_IMPORT_TIME_LIMIT_S)")
+    return ImportTimedOut(message, user_message=message)
+
+
+def _out_of_memory(sandbox: SandboxLimits, detail: str) -> ImportOutOfMemory:
+    message = (f"the import needed more than {amount(sandbox.memory_bytes)} of memory and "
+               f"was stopped ({detail}); nothing was stored. Split the drawing, purge unused "
+               "blocks, or raise the limit (GRIDMAP_IMPORT_MEMORY_LIMIT_MB)")
+    return ImportOutOfMemory(message, user_message=message)
+
+
+# --- what crosses the process boundary ------------------------------------------------------
+
+
+def error_to_data(exc: GridmapError) -> dict[str, str]:
+    return {"type": type(exc).__name__, "message": str(exc), "user_message": exc.user_message}
+
+
+def error_from_data(data: Mapping[str, Any]) -> GridmapError:
+    """The error the child raised, as the same :mod:`gridmap.errors` class (looked up by name
+    there and nowhere else); an unknown name becomes :class:`ImportFailed`."""
+    cls = getattr(errors, str(data.get("type", "")), None)
+    if not (isinstance(cls, type) and issubclass(cls, GridmapError)):
+        cls = ImportFailed
+    message = str(data.get("message", "the import failed"))
+    return cls(message, user_message=str(data.get("user_message") or message))
+
+
+def result_to_data(result: ImportResult) -> dict[str, Any]:
+    """An :class:`ImportResult` as JSON-ready data: the campus as the store's GeoJSON,
+    findings as their dicts, every other field as the plain value it is (a field that is not
+    plain JSON is refused: it would come back as something else)."""
+    from gridmap.serialize import campus_to_geojson
+
+    data: dict[str, Any] = {}
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        if f.name == "campus":
+            data[f.name] = campus_to_geojson(value)
+        elif f.name == "findings":
+            data[f.name] = [finding.to_dict() for finding in value]
+        else:
+            if json.loads(json.dumps(value, allow_nan=False)) != value:
+                raise TypeError(f"ImportResult.{f.name} does not survive JSON as it is "
+                                f"({type(value).__name__}); teach api.import_process it")
+            data[f.name] = value
+    return data
+
+
+def result_from_data(data: Mapping[str, Any]) -> ImportResult:
+    from gridmap.serialize import campus_from_geojson
+    from importers.campus import ImportResult
+
+    names = {f.name for f in dataclasses.fields(ImportResult)}
+    values: dict[str, Any] = {k: v for k, v in data.items() if k in names}
+    values["campus"] = campus_from_geojson(data["campus"])
+    if "findings" in values:
+        values["findings"] = [finding_from_dict(d) for d in values["findings"]]
+    return ImportResult(**values)
+
+
+def finding_from_dict(data: Mapping[str, Any]) -> Finding:
+    """The inverse of :meth:`importers.findings.Finding.to_dict`."""
+    from importers.findings import Finding, FindingKind, Severity
+
+    at = data.get("at")
+    return Finding(
+        kind=FindingKind(data["kind"]), message=str(data["message"]),
+        severity=Severity(data["severity"]), source=str(data.get("source", "")),
+        at=None if at is None else (float(at[0]), float(at[1])), ref=str(data.get("ref", "")),
+        action=str(data.get("action", "")), building=str(data.get("building", "")),
+        level=str(data.get("level", "")), placed_on_earth=bool(data.get("on_earth", False)))
+
+
+# --- the child ------------------------------------------------------------------------------
+
+
+def _vm(field: str) -> int:
+    """A ``Vm*`` line of /proc/self/status, bytes (0 where there is none)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _limit(which: int, value: int) -> None:
+    _, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, value if which != resource.RLIMIT_CPU else hard))
+
+
+class _Pipe:
+    """The child's end: one JSON object a line."""
+
+    def __init__(self, fd: int) -> None:
+        self.out = os.fdopen(fd, "w", encoding="utf-8", closefd=True)
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.out.write(json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n")
+        self.out.flush()
+
+
+def _own_limits(request: Mapping[str, Any]) -> ImportLimits:
+    """The importer's own (cooperative) limits: the caller's, ending before the hard ones."""
+    from importers.limits import ImportLimits
+
+    limits = ImportLimits(**request["limits"])
+    left = float(request["deadline"]) - time.monotonic()
+    own_time = max(0.1, min(left * _OWN_LIMIT_SHARE, left - _OWN_LIMIT_MIN_MARGIN_S))
+    own_memory = int(request["memory_bytes"]) * _OWN_LIMIT_SHARE / _MIB
+    return dataclasses.replace(
+        limits,
+        time_limit_s=own_time if limits.time_limit_s is None
+        else min(limits.time_limit_s, own_time),
+        memory_limit_mb=own_memory if limits.memory_limit_mb is None
+        else min(limits.memory_limit_mb, own_memory))
+
+
+def _importer(name: str) -> Callable[..., ImportResult]:
+    import importlib
+
+    module, _, function = name.partition(":")
+    found: Callable[..., ImportResult] = getattr(importlib.import_module(module), function)
+    return found
+
+
+def _run(importer: Callable[..., ImportResult], manifest: Path, previous: Campus | None,
+         limits: ImportLimits, report: Progress) -> ImportResult:
+    """Call the importer with ``progress`` if it takes one; else (import_campus before it
+    did) report each floor plan from outside, wrapping the function that reads one."""
+    import inspect
+
+    if "progress" in inspect.signature(importer).parameters:
+        return importer(manifest, previous, limits, progress=report)
+    from importers import campus
+
+    if importer is not campus.import_campus or not hasattr(campus, "_read_level"):
+        return importer(manifest, previous, limits)
+    from importers.manifest import load_manifest
+
+    report(0, f"reading {manifest.name}")
+    loaded = load_manifest(manifest)
+    total = sum(len(b.levels) for b in loaded.manifest.buildings)
+    read_level = campus._read_level
+    done = [0]
+
+    def reading_level(lm: Any, bi: int, li: int, spec: Any, *args: Any, **kw: Any) -> Any:
+        lv = spec.levels[li]
+        report(5 + 80 * done[0] // max(1, total),
+               f"reading {lv.dxf} (building {spec.id} level {lv.ordinal}, "
+               f"{done[0] + 1} of {total})")
+        done[0] += 1
+        return read_level(lm, bi, li, spec, *args, **kw)
+
+    campus._read_level = reading_level  # this process only
+    try:
+        result = campus.build_campus(loaded, previous, limits)
+    finally:
+        campus._read_level = read_level
+    return result
+
+
+def child_main(fd: int) -> int:
+    """The child: limit itself, import, answer on ``fd``; the exit code is 0 once answered."""
+    pipe = _Pipe(fd)
+    request = json.load(sys.stdin)
+    _limit(resource.RLIMIT_CPU, int(request["cpu_seconds"]))
+    try:
+        importer = _importer(str(request["importer"]))
+        from gridmap.serialize import campus_from_geojson
+
+        previous = (None if request["previous"] is None
+                    else campus_from_geojson(request["previous"]))
+        del request["previous"]
+        memory = int(request["memory_bytes"])
+        rss, data, size = _vm("VmRSS"), _vm("VmData"), _vm("VmSize")
+        _limit(resource.RLIMIT_DATA, data + memory)
+        _limit(resource.RLIMIT_AS, size + memory + _AS_SLACK)
+        pipe.send({"ready": {"rss": rss, "data": data, "pid": os.getpid()}})
+
+        def report(percent: int, message: str) -> None:
+            pipe.send({"progress": [int(percent), str(message)[:300]]})
+
+        result = _run(importer, Path(request["manifest"]), previous, _own_limits(request),
+                      report)
+        answer: dict[str, Any] = {"result": result_to_data(result)}
+    except MemoryError:
+        answer = {"memory": "an allocation was refused"}
+    except GridmapError as exc:
+        if isinstance(exc.__cause__, MemoryError):
+            answer = {"memory": exc.user_message}
+        else:
+            answer = {"error": error_to_data(exc)}
+    except BaseException:
+        answer = {"crash": traceback.format_exc()[-8000:]}
+    try:
+        pipe.send(answer)
+    except MemoryError:
+        pipe.send({"memory": "no memory was left to answer"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(child_main(int(sys.argv[1])))
