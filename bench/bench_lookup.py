@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,8 @@ if str(REPO) not in sys.path:
 import httpx  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
+from tests.api_process import NotServing, free_port, wait_until_serving  # noqa: E402
+
 QUERIES = ("room 214", "rm 214", "gym", "door 7", "knox box", "C4")
 SAMPLE = REPO / "data" / "samples" / "lincoln_ridge" / "campus.toml"
 
@@ -56,13 +57,6 @@ def bare_app() -> FastAPI:
         return {"ok": True}
 
     return app
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -80,23 +74,18 @@ def uvicorn_server(
 ) -> Iterator[tuple[str, int]]:
     """A uvicorn subprocess serving ``app`` (a factory) on a free port; yields its base URL
     and process id."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--app-dir", str(app_dir),
            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
            "--no-access-log"]
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **env})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30.0
-        while True:
-            try:
-                if httpx.get(base + ready_path, timeout=1.0).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn for {app} did not start")
-            time.sleep(0.1)
+        try:
+            wait_until_serving(proc, base + ready_path, limit_s=30.0,
+                               ready=lambda status: status < 500, poll_s=0.1)
+        except NotServing as exc:
+            raise RuntimeError(f"uvicorn for {app} did not start: {exc}") from None
         yield base, proc.pid
     finally:
         proc.terminate()

@@ -29,6 +29,31 @@ def free_port() -> int:
         return port
 
 
+class NotServing(RuntimeError):
+    """A started server process exited, or did not answer before its deadline."""
+
+
+def wait_until_serving(proc: subprocess.Popen[bytes], url: str, *, limit_s: float,
+                       ready: Callable[[int], bool] = lambda status: status == 200,
+                       poll_s: float = 0.05) -> None:
+    """Return once ``url`` answers with a status ``ready`` accepts; raise :class:`NotServing`
+    as soon as ``proc`` exits, or after ``limit_s`` seconds. Polled: nothing waits a fixed
+    time. Used for every server a test or a benchmark starts (API workers, uvicorn peers, the
+    test OpenID provider)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            if ready(httpx.get(url, timeout=2.0).status_code):
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise NotServing(f"the process serving {url} exited with status {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise NotServing(f"{url} did not answer within {limit_s:g} s")
+        time.sleep(poll_s)  # the polling interval, not a wait for readiness
+
+
 class ApiProcess:
     """One uvicorn worker serving the gridmap API with the environment given."""
 
@@ -47,18 +72,12 @@ class ApiProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=out,
                                          stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + START_LIMIT_S
-        while True:
-            try:
-                if httpx.get(self.base + "/healthz", timeout=2.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.kill()
-                tail = self.log.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"the API worker did not start:\n{tail}")
-            time.sleep(0.05)  # readiness polling interval
+        try:
+            wait_until_serving(self.proc, self.base + "/healthz", limit_s=START_LIMIT_S)
+        except NotServing as exc:
+            self.kill()
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the API worker did not start ({exc}):\n{tail}") from None
 
     def kill(self) -> None:
         """SIGKILL: no shutdown handler, no flush, no goodbye (a power cut, an OOM kill)."""

@@ -16,7 +16,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from api.settings import Settings
 from api.store import Role, SqlCampusStore
 from api.store_identity import identity
 from gridmap.model import Campus
+from tests.api_process import NotServing, free_port, wait_until_serving
 from tests.conftest import stored_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,12 +60,6 @@ def _require_or_skip(reason: str) -> None:
     if os.environ.get("GRIDMAP_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason} (GRIDMAP_REQUIRE_SERVICES=1)")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -90,28 +84,22 @@ def running_provider(config_dir: Path, redirect_uri: str,
         _require_or_skip("node is not installed (the test OpenID provider runs on it)")
     if not (ROOT / "node_modules" / "oidc-provider" / "package.json").exists():
         _require_or_skip("npm package oidc-provider is missing: run `npm ci`")
-    port = _free_port()
+    port = free_port()
     config = config_dir / f"provider-{port}.json"
     config.write_text(json.dumps({"port": port, "host": host,
                                   "clients": _clients(redirect_uri), "accounts": ACCOUNTS}))
     process = subprocess.Popen([str(node), str(PROVIDER_SCRIPT), str(config)], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     issuer = f"http://{host}:{port}"
-    deadline = time.monotonic() + 30
     try:
-        while True:  # poll the discovery URL until it answers (or the process died)
-            if process.poll() is not None:
-                err = process.stderr.read().decode() if process.stderr else ""
-                pytest.fail(f"the OpenID provider exited: {err[-2000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration",
-                             timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the OpenID provider did not answer within 30 s")
-            time.sleep(0.05)
+        try:
+            wait_until_serving(
+                process, f"http://127.0.0.1:{port}/.well-known/openid-configuration",
+                limit_s=30)
+        except NotServing as exc:
+            err = process.stderr.read().decode() if process.poll() is not None and \
+                process.stderr else ""
+            pytest.fail(f"the OpenID provider did not start ({exc}): {err[-2000:]}")
         yield Provider(issuer, process)
     finally:
         process.terminate()
@@ -354,7 +342,7 @@ def test_an_answer_naming_another_issuer_or_none_is_refused(world: World) -> Non
 
 
 def test_an_unreachable_provider_is_a_clear_502(world: World, settings: Settings) -> None:
-    dead = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     oidc.OidcStore(world.store.engine, oidc.SecretBox.from_settings(settings)).set_config(
         world.district_id, issuer=dead, client_id="gridmap-district", client_secret=SECRET,
         allowed_domain=None, actor="tests")
