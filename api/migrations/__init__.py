@@ -43,7 +43,7 @@ SCRIPT_LOCATION = Path(__file__).resolve().parent
 
 #: Modules that declare tables on ``api.store.Base``: importing them all completes its metadata.
 TABLE_MODULES: tuple[str, ...] = ("api.store", "api.store_identity", "api.jobs", "api.oidc",
-                                 "api.share", "api.store_publish")
+                                 "api.share", "api.store_publish", "api.store_workspace")
 
 def schema_metadata() -> MetaData:
     """Every table declared in code (what migrating an empty database must give)."""
