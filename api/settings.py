@@ -30,6 +30,15 @@ class Settings(BaseSettings):
         default=2048.0, gt=0, allow_inf_nan=False,
         description="how much a campus import may grow the process's memory, MB")
 
+    # workspaces (api.workspace): files facilities staff upload to prepare a campus
+    workspace_file_max_mb: float = Field(
+        default=100.0, gt=0, allow_inf_nan=False,
+        description="largest file one workspace upload may be, MB (a zip: also the most its "
+        "members may unpack to)")
+    workspace_max_files: int = Field(
+        default=200, ge=1, le=10_000,
+        description="most files one workspace holds (an archive's members count each)")
+
     # aerial imagery (importers.imagery, api.imagery)
     imagery_max_mb: float = Field(
         default=100.0, gt=0, allow_inf_nan=False,
