@@ -1,0 +1,406 @@
+"""OpenStreetMap indoor (Simple Indoor Tagging) import: the school fixture, its variants and
+hostile files. Expectations come from the fixture builder's own tags, not from the importer."""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from shapely.geometry import Point
+
+from gridmap import grid
+from gridmap.crs import LocalFrame
+from gridmap.errors import ImportFailed, IndoorFileError
+from gridmap.index import CampusIndex
+from gridmap.lookup import lookup
+from gridmap.model import AmenityKind, Campus, LengthUnit, stable_id
+from importers import osm_indoor
+from importers.findings import FindingKind
+from importers.indoor import IndoorImport, local_frame_around
+from importers.limits import ImportLimits
+from importers.osm_indoor import parse_levels, read_osm_indoor
+from tests.fixtures.osm.make_osm import HERE, OsmBuilder, school, write_all
+
+CID = "maple-grove"
+
+
+def _read(builder: OsmBuilder, tmp_path: Path, limits: ImportLimits | None = None,
+          **xml: str) -> IndoorImport:
+    path = tmp_path / "school.osm"
+    path.write_text(builder.xml(**xml), encoding="utf-8")
+    return read_osm_indoor(path, CID, limits or ImportLimits())
+
+
+@pytest.fixture(scope="module")
+def maple() -> IndoorImport:
+    return read_osm_indoor(HERE / "school.osm", CID, ImportLimits())
+
+
+def _spaces(b: OsmBuilder) -> list[Mapping[str, str]]:
+    """The builder's indoor rooms, corridors and areas (ways and relations)."""
+    tags = [t for _, t in b.ways.values()] + [t for _, t in b.relations.values()]
+    return [t for t in tags if t.get("indoor") in ("room", "corridor", "area")]
+
+
+def _ordinal(result: IndoorImport, level_id: str) -> int:
+    return next(lv.ordinal for lv in result.levels if lv.id == level_id)
+
+
+def _building(result: IndoorImport, building_id: str | None) -> str:
+    return next(b.short_name for b in result.buildings if b.id == building_id)
+
+
+def test_committed_fixtures_are_what_the_generator_makes(tmp_path: Path) -> None:
+    for made in write_all(tmp_path):
+        assert made.read_bytes() == (HERE / made.name).read_bytes(), made.name
+
+
+# --- levels ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "ordinals"), [
+    ("0", (0,)), ("0;1", (0, 1)), ("-1-2", (-1, 0, 1, 2)), ("-2--1", (-2, -1)),
+    ("1;3-4", (1, 3, 4)), (" 2 ; 0 ", (0, 2)), ("3-1", (1, 2, 3)),
+])
+def test_level_values(value: str, ordinals: tuple[int, ...]) -> None:
+    spec = parse_levels(value)
+    assert spec.ordinals == ordinals
+    assert spec.problem == ""
+
+
+@pytest.mark.parametrize(("value", "ordinals", "said"), [
+    ("0.5", (0,), "0.5"), ("-0.5", (-1,), "-0.5"), ("1;1.5", (1,), "1.5"),
+    ("ground", (), "ground"), ("0-100000", (), "too wide"), ("999", (), "999"),
+])
+def test_odd_level_values_are_read_or_named(value: str, ordinals: tuple[int, ...],
+                                            said: str) -> None:
+    spec = parse_levels(value)
+    assert spec.ordinals == ordinals
+    assert said in spec.problem
+
+
+# --- the school -----------------------------------------------------------------------------
+
+
+def test_every_room_is_read_on_its_levels(maple: IndoorImport) -> None:
+    b = school()
+    expected: dict[str, set[int]] = {}
+    for tags in _spaces(b):
+        levels = set(parse_levels(tags["level"]).ordinals)
+        levels |= set(parse_levels(tags.get("repeat_on", "")).ordinals)
+        expected[tags.get("ref") or tags["name"]] = levels
+    got: dict[str, set[int]] = {}
+    for u in maple.units:
+        got.setdefault(u.number or u.name, set()).add(_ordinal(maple, u.level_id))
+    assert got == expected
+
+
+def test_rooms_belong_to_the_building_they_lie_in(maple: IndoorImport) -> None:
+    footprints = {b.id: b.footprint for b in maple.buildings}
+    for u in maple.units:
+        assert footprints[u.building_id].covers(u.geometry.representative_point()), u.name
+    by_name = {u.name: _building(maple, u.building_id) for u in maple.units}
+    assert by_name["Kindergarten"] == "A"
+    assert by_name["Gym"] == "B"
+    assert {b.name for b in maple.buildings} == {"Main Building", "Gymnasium"}
+
+
+def test_categories_from_tags(maple: IndoorImport) -> None:
+    category = {u.name: u.category for u in maple.units}
+    assert category["Stair 1"] == "stairs"
+    assert category["Elevator"] == "elevator"
+    assert category["Main Hall"] == "walkway"
+    assert category["Girls Restroom"] == "restroom.female"
+    assert category["Kindergarten"] == "classroom"
+
+
+def test_repeat_on_and_ranges_give_one_unit_per_level(maple: IndoorImport) -> None:
+    for name in ("Stair 1", "Elevator"):
+        units = [u for u in maple.units if u.name == name]
+        assert sorted(_ordinal(maple, u.level_id) for u in units) == [0, 1]
+        assert len({u.id for u in units}) == 2
+        assert units[0].geometry.equals(units[1].geometry)
+
+
+def test_level_names_from_indoor_level_areas(maple: IndoorImport) -> None:
+    a = next(b for b in maple.buildings if b.short_name == "A")
+    names = {lv.ordinal: (lv.name, lv.short_name) for lv in maple.levels
+             if lv.building_id == a.id}
+    b_tags = {t["level"]: t for _, t in school().ways.values() if t.get("indoor") == "level"}
+    assert names == {int(k): (t["name"], t["level:ref"]) for k, t in b_tags.items()}
+
+
+def test_half_level_is_kept_on_the_storey_below_with_a_finding(maple: IndoorImport) -> None:
+    mezzanine = next(u for u in maple.units if u.name == "Mezzanine")
+    assert _ordinal(maple, mezzanine.level_id) == 0
+    assert any("0.5" in f.message and "Mezzanine" in f.message for f in maple.findings)
+
+
+def test_multipolygon_room_keeps_its_hole(maple: IndoorImport) -> None:
+    lockers = next(u for u in maple.units if u.name == "Locker Room")
+    assert len(lockers.geometry.interiors) == 1
+    frame = local_frame_around([lockers.geometry])
+    assert frame.to_local(lockers.geometry).area == pytest.approx(15 * 7 - 3 * 3, rel=0.01)
+
+
+def test_doors_entrances_and_numbers(maple: IndoorImport) -> None:
+    b = school()
+    entrances = {t["ref"]: t for _, _, t in b.nodes.values() if "entrance" in t}
+    exterior = [o for o in maple.openings if o.exterior]
+    assert sorted(o.number or "" for o in exterior) == sorted(entrances)
+    main = [o for o in exterior if o.main_entrance]
+    assert [o.number for o in main] == [r for r, t in entrances.items()
+                                        if t["entrance"] == "main"]
+    interior = [o for o in maple.openings if not o.exterior]
+    door_nodes = [t for _, _, t in b.nodes.values() if "door" in t and "entrance" not in t]
+    assert len(interior) == len(door_nodes)
+    assert all(o.number is None for o in interior)
+
+
+def test_door_without_level_takes_the_level_of_its_rooms(maple: IndoorImport) -> None:
+    library = next(u for u in maple.units if u.name == "Library")
+    frame = local_frame_around([library.geometry])
+    at_library = [o for o in maple.openings
+                  if frame.to_local(library.geometry).exterior.distance(
+                      frame.to_local(o.geometry)) < 0.01 and not o.exterior]
+    assert [o.level_id for o in at_library] == [library.level_id]
+
+
+def test_aed_with_its_building_level_and_note(maple: IndoorImport) -> None:
+    [aed] = maple.amenities
+    tags = next(t for _, _, t in school().nodes.values() if t.get("emergency"))
+    assert aed.kind is AmenityKind.AED
+    assert aed.name == tags["name"]
+    assert aed.note == tags["defibrillator:location"]
+    assert _building(maple, aed.building_id) == "A"
+    assert aed.level_id is not None and _ordinal(maple, aed.level_id) == int(tags["level"])
+
+
+def test_venue_name_and_address(maple: IndoorImport) -> None:
+    venue = next(t for _, t in school().ways.values() if t.get("amenity") == "school")
+    assert maple.name == venue["name"]
+    assert maple.address is not None
+    for key in ("addr:housenumber", "addr:street", "addr:city", "addr:postcode"):
+        assert venue[key] in maple.address
+
+
+def test_ids_are_stable_and_follow_the_natural_keys(maple: IndoorImport) -> None:
+    again = read_osm_indoor(HERE / "school.osm", CID, ImportLimits())
+    assert [u.id for u in again.units] == [u.id for u in maple.units]
+    assert [o.id for o in again.openings] == [o.id for o in maple.openings]
+    room = next(u for u in maple.units if u.number == "101")
+    assert room.id == stable_id(CID, "A", 0, "101")
+    assert room.building_id == stable_id(CID, "A")
+    assert room.level_id == stable_id(CID, "A", 0)
+
+
+def test_the_import_builds_a_campus_whose_lookups_work(maple: IndoorImport) -> None:
+    from api.publish import check_servable
+
+    frame = local_frame_around([b.footprint for b in maple.buildings])
+    extent = grid.Bounds(*frame.to_local(
+        maple.buildings[0].footprint.union(maple.buildings[1].footprint)).bounds)
+    campus = Campus(
+        id=CID, name=maple.name or CID, address=maple.address or "",
+        grid=grid.grid_for_extent(extent, 25.0, LengthUnit.METRE, 1), crs=frame.crs,
+        buildings=maple.buildings, levels=maple.levels, units=maple.units,
+        openings=maple.openings, amenities=maple.amenities)
+    check_servable(campus)
+    index = CampusIndex(campus)
+    result = lookup(index, "room 202")
+    assert result.status.value == "found"
+    best = result.candidates[0]
+    assert (best.unit_name, best.building_name, best.level_ordinal) == (
+        "Science Lab", "Main Building", 1)
+    assert best.level_name == "2nd Floor"
+    kinder = lookup(index, "101").candidates[0]
+    assert kinder.nearest_aed is not None
+    assert kinder.nearest_doors
+    lon, lat = maple.units[0].geometry.representative_point().coords[0]
+    located = index.locate(lon, lat)
+    assert located is not None
+
+
+# --- variants -------------------------------------------------------------------------------
+
+
+def test_missing_nodes_and_unclosed_ways_are_findings_not_failures(tmp_path: Path) -> None:
+    b = school()
+    art = next(w for w, (_, t) in b.ways.items() if t.get("name") == "Art")
+    del b.nodes[b.ways[art][0][1]]  # the extract cut a corner off
+    nurse = next(w for w, (_, t) in b.ways.items() if t.get("name") == "Nurse")
+    b.ways[nurse][0].pop()  # no longer closed
+    result = _read(b, tmp_path)
+    names = {u.name for u in result.units}
+    assert "Art" not in names and "Nurse" not in names
+    assert {"Science Lab", "Kindergarten"} <= names
+    messages = " | ".join(f.message for f in result.findings)
+    assert f"way {art}" in messages and "missing from the file" in messages
+    assert f"way {nurse}" in messages and "not a closed outline" in messages
+
+
+def test_rooms_outside_every_building_get_an_outlined_building(tmp_path: Path) -> None:
+    b = school()
+    b.rect(200, 0, 210, 8, indoor="room", level="0", ref="P1", name="Portable 1")
+    b.rect(210, 0, 220, 8, indoor="room", level="0", ref="P2", name="Portable 2")
+    result = _read(b, tmp_path)
+    portables = [u for u in result.units if u.number in ("P1", "P2")]
+    assert len({u.building_id for u in portables}) == 1
+    derived = next(x for x in result.buildings if x.id == portables[0].building_id)
+    assert derived.short_name not in ("A", "B")
+    for u in portables:
+        assert derived.footprint.buffer(1e-7).covers(u.geometry)
+    assert any(f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT and "2 room(s)" in f.message
+               for f in result.findings)
+
+
+def test_no_building_outlines_at_all(tmp_path: Path) -> None:
+    b = OsmBuilder()
+    b.rect(0, 0, 10, 8, indoor="room", level="0", ref="1", name="One")
+    b.rect(10, 0, 20, 8, indoor="room", level="0", ref="2", name="Two")
+    result = _read(b, tmp_path)
+    assert len(result.buildings) == 1
+    assert {u.number for u in result.units} == {"1", "2"}
+
+
+def test_room_sticking_out_of_its_building_is_reported(tmp_path: Path) -> None:
+    b = school()
+    b.rect(55, 15, 66, 19, indoor="room", level="1", ref="204", name="Bay Window")
+    result = _read(b, tmp_path)
+    bay = next(u for u in result.units if u.number == "204")
+    assert _building(result, bay.building_id) == "A"
+    assert any(f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT and "204" in f.message
+               for f in result.findings)
+
+
+def test_duplicate_room_numbers_are_kept_and_reported(tmp_path: Path) -> None:
+    b = school()
+    b.rect(30, 12, 40, 20, indoor="room", level="0", ref="105", name="Library Annex")
+    result = _read(b, tmp_path)
+    both = [u for u in result.units if u.number == "105"]
+    assert len(both) == 2 and len({u.id for u in both}) == 2
+    assert any(f.kind is FindingKind.DUPLICATE_NUMBER and "105" in f.message
+               for f in result.findings)
+
+
+def test_room_without_level_is_placed_on_the_ground_floor(tmp_path: Path) -> None:
+    b = OsmBuilder()
+    b.rect(0, 0, 20, 10, building="yes", name="Annex")
+    b.rect(0, 0, 10, 10, indoor="room", ref="1")
+    result = _read(b, tmp_path)
+    [unit] = result.units
+    assert _ordinal(result, unit.level_id) == 0
+    assert any("no level tag" in f.message for f in result.findings)
+
+
+def test_invalid_outline_is_repaired(tmp_path: Path) -> None:
+    b = school()
+    b.way([(2, 14), (8, 18), (8, 14), (2, 18)], indoor="room", level="1", ref="210",
+          name="Bow Tie")
+    result = _read(b, tmp_path)
+    bow = next(u for u in result.units if u.number == "210")
+    assert bow.geometry.is_valid
+    assert any(f.kind is FindingKind.REPAIRED_GEOMETRY and "210" in f.message
+               for f in result.findings)
+
+
+def test_outline_over_the_point_limit_is_skipped(tmp_path: Path) -> None:
+    b = school()
+    import math
+
+    circle = [(30 + 3 * math.cos(k / 100), 16 + 3 * math.sin(k / 100)) for k in range(628)]
+    b.way(list(circle), indoor="room", level="1", ref="299", name="Round Room")
+    result = _read(b, tmp_path, ImportLimits(max_outline_points=500))
+    assert "299" not in {u.number for u in result.units}
+    assert any("more than 500 nodes" in f.message for f in result.findings)
+
+
+def test_findings_alike_are_capped(tmp_path: Path) -> None:
+    b = school()
+    for k in range(80):
+        b.way([(k, 30), (k + 0.5, 30), (k + 0.5, 31)], closed=False, indoor="room", level="0")
+    result = _read(b, tmp_path)
+    unclosed = [f for f in result.findings if "not a closed outline" in f.message]
+    assert len(unclosed) == 51
+    assert unclosed[-1].message.startswith("30 more like this")
+
+
+# --- files that cannot be used --------------------------------------------------------------
+
+
+def test_not_xml(tmp_path: Path) -> None:
+    with pytest.raises(IndoorFileError, match="not well-formed XML"):
+        read_osm_indoor(HERE / "not_xml.osm", CID, ImportLimits())
+
+
+def test_billion_laughs_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(IndoorFileError, match="billion laughs"):
+        read_osm_indoor(HERE / "billion_laughs.osm", CID, ImportLimits())
+
+
+def test_external_entity_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "xxe.osm"
+    path.write_text('<?xml version="1.0"?>\n<!DOCTYPE osm [<!ENTITY x SYSTEM '
+                    '"file:///etc/passwd">]>\n<osm><node id="1" lat="0" lon="0">'
+                    '<tag k="name" v="&x;"/></node></osm>\n')
+    with pytest.raises(IndoorFileError, match="DTD or entities"):
+        read_osm_indoor(path, CID, ImportLimits())
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"", "not well-formed|empty"),
+    (b'<?xml version="1.0"?><gpx version="1.1"></gpx>', "not an OpenStreetMap file"),
+    (gzip.compress(b"<osm></osm>"), "compressed"),
+    (b"\x00\x00\x00\x0e\n\tOSMHeader\x18", "PBF"),
+    (b'<osm version="0.6"><way id="1"><nd ref="2"/></way></osm>', "no indoor rooms"),
+])
+def test_unusable_files(tmp_path: Path, content: bytes, said: str) -> None:
+    path = tmp_path / "bad.osm"
+    path.write_bytes(content)
+    with pytest.raises(IndoorFileError, match=said):
+        read_osm_indoor(path, CID, ImportLimits())
+
+
+def test_too_many_elements(tmp_path: Path) -> None:
+    with pytest.raises(IndoorFileError, match="more than 100 OpenStreetMap elements"):
+        read_osm_indoor(HERE / "school.osm", CID, ImportLimits(entity_budget=100))
+
+
+def test_too_large_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(osm_indoor, "MAX_OSM_BYTES", 1000)
+    with pytest.raises(IndoorFileError, match="larger than"):
+        read_osm_indoor(HERE / "school.osm", CID, ImportLimits())
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(IndoorFileError, match="cannot be read"):
+        read_osm_indoor(tmp_path / "nowhere.osm", CID, ImportLimits())
+
+
+def test_truncated_files_end_in_a_clear_error_or_a_result(tmp_path: Path) -> None:
+    whole = (HERE / "school.osm").read_bytes()
+    path = tmp_path / "cut.osm"
+    outcomes: list[str] = []
+    for cut in range(0, len(whole), max(1, len(whole) // 40)):
+        path.write_bytes(whole[:cut])
+        try:
+            read_osm_indoor(path, CID, ImportLimits())
+            outcomes.append("read")
+        except ImportFailed as e:
+            outcomes.append(str(e))
+    assert all(o == "read" or o.startswith("cut.osm: ") for o in outcomes)
+    assert any("not well-formed XML" in o for o in outcomes)
+
+
+def test_no_coordinates_outside_the_earth(tmp_path: Path) -> None:
+    b = school()
+    nid = next(iter(b.nodes))
+    lon, _, tags = b.nodes[nid]
+    b.nodes[nid] = (lon, 95.0, tags)
+    result = _read(b, tmp_path)
+    assert any("no usable id or lat/lon" in f.message for f in result.findings)
+    frame = LocalFrame(local_frame_around([u.geometry for u in result.units]).crs)
+    assert all(frame.to_local(u.geometry).area < 1000 for u in result.units)
+    assert all(isinstance(o.geometry, Point) for o in result.openings)
