@@ -239,6 +239,8 @@ class ImportParameters(BaseModel):
     manifest: str = Field(min_length=1, max_length=4096)
     org: str | None = Field(None, max_length=200)
     publish: bool = False
+    #: the workspace (browser upload) the import is for: its report is kept with it
+    workspace: str | None = Field(None, max_length=100)
 
 
 PARAMETERS: dict[JobKind, type[BaseModel]] = {
@@ -513,6 +515,20 @@ def _no_file_message(job: Job) -> str:
     return f"job {job.id} is {job.state}; its file is there once it is done"
 
 
+def within(progress: Progress, low: int, high: int) -> Progress:
+    """A progress whose 0-100 percent is ``low``-``high`` percent of the job, written only
+    when the whole percent or the message changes."""
+    said: list[tuple[int, str]] = []
+
+    def report(percent: int, message: str) -> None:
+        scaled = low + (high - low) * max(0, min(100, percent)) // 100
+        if not said or said[-1] != (scaled, message):
+            said[:] = [(scaled, message)]
+            progress(scaled, message)
+
+    return report
+
+
 def stage(progress: Progress, low: int, high: int, doing: str) -> Callable[[int, int], None]:
     """A ``(done, total)`` callback reporting ``done / total`` of a stage as ``low``-``high``
     percent of the job, written only when the whole percent changes."""
@@ -620,8 +636,8 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
             return JobOutput(revision=info.number,
                              summary=f"revision {info.number} (stored by an earlier attempt)")
     from api.cli import _published_now, publish_imported, source_digest
+    from api.import_process import import_in_sandbox, sandbox_limits
     from api.publish import check_servable, import_limits
-    from importers.campus import import_campus
 
     if not manifest.is_file():
         raise ImportFailed(f"manifest not found: {manifest}",
@@ -630,7 +646,10 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
     progress(10, f"importing {manifest.name}")
     base = _published_now(env.store, job.campus_id)  # what the publish expects
     previous = None if base is None else _campus_or_none(env.store, job.campus_id, base)
-    result = import_campus(manifest, previous, import_limits(env.settings))
+    # in a child process under the time and memory limits: a hostile drawing ends in a named
+    # error, never in this process; the store is written only here, once the child answered
+    result = import_in_sandbox(manifest, previous, import_limits(env.settings),
+                               sandbox_limits(env.settings), within(progress, 10, 70))
     if result.campus.id != job.campus_id:
         raise ImportFailed(
             f"manifest {manifest} is now campus {result.campus.id!r}, queued for "

@@ -1,0 +1,276 @@
+"""Imports in a separate process (api.import_process): limits, kills, errors, progress.
+
+Hostile importers (tests/fixtures/hostile/importers.py) run in the child instead of the campus
+importer; hostile drawings (tests/fixtures/hostile/drawings.py) go through the real one. Limits
+are small (a few seconds, a few hundred MB) so each case ends fast; every test waits for the
+import call to return (an event), never sleeps. Elapsed times are checked against the limit
+with room for a loaded machine: the point is that nothing runs on unbounded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.import_process import (
+    ImportProcessError,
+    SandboxLimits,
+    amount,
+    finding_from_dict,
+    import_in_sandbox,
+    result_from_data,
+    result_to_data,
+)
+from api.jobs import (
+    JobEnv,
+    JobKind,
+    JobQueue,
+    JobState,
+    JobWorker,
+    _revisions_or_none,
+    manifest_campus_id,
+)
+from api.settings import Settings
+from api.store import SqlCampusStore
+from gridmap.errors import (
+    DxfError,
+    GridmapError,
+    ImportCrashed,
+    ImportFailed,
+    ImportOutOfMemory,
+    ImportTimedOut,
+)
+from importers.findings import Finding, FindingKind, Severity
+from importers.limits import ImportLimits
+from tests.campus_factory import small_campus
+from tests.fixtures.hostile import drawings
+
+HOSTILE = "tests.fixtures.hostile.importers"
+SECONDS = 3.0
+MEMORY = 300 * 1024 * 1024
+#: how long past its limit a stopped import may take to come back on a loaded machine
+#: (the child's start-up included)
+SLACK_S = 20.0
+MANIFEST = drawings.SAMPLE / "campus.toml"
+
+
+class Said:
+    """A progress callback that keeps what it was told."""
+
+    def __init__(self, stop_on: str | None = None) -> None:
+        self.lines: list[tuple[int, str]] = []
+        self.stop_on = stop_on
+
+    def __call__(self, percent: int, message: str) -> None:
+        self.lines.append((percent, message))
+        if self.stop_on is not None and message.startswith(self.stop_on):
+            raise KeyboardInterrupt(message)
+
+    @property
+    def messages(self) -> list[str]:
+        return [m for _, m in self.lines]
+
+
+def hostile(name: str, progress: Callable[[int, str], None], *, seconds: float = SECONDS,
+            memory: int = MEMORY, previous: Any = None) -> Any:
+    return import_in_sandbox(MANIFEST, previous, ImportLimits(), SandboxLimits(seconds, memory),
+                             progress, importer=f"{HOSTILE}:{name}")
+
+
+def gone(pid: int) -> bool:
+    """The process no longer runs (no such pid, or only its zombie waits to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+# --- limits ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("importer", ["allocate_without_bound", "touch_without_bound"])
+def test_an_importer_allocating_without_bound_is_stopped_at_the_memory_limit(
+        importer: str) -> None:
+    said = Said()
+    started = time.monotonic()
+    with pytest.raises(ImportOutOfMemory) as caught:
+        hostile(importer, said, seconds=60.0)
+    assert time.monotonic() - started < 60.0  # the memory limit stopped it, not the clock
+    assert said.lines and said.lines[0][1].startswith("allocating")  # it was running
+    message = caught.value.user_message
+    assert f"needed more than {amount(MEMORY)} of memory" in message
+    assert "GRIDMAP_IMPORT_MEMORY_LIMIT_MB" in message and "nothing was stored" in message
+
+
+def test_a_loop_that_never_checks_its_limits_is_killed_at_the_deadline() -> None:
+    said = Said()
+    started = time.monotonic()
+    with pytest.raises(ImportTimedOut) as caught:
+        hostile("spin_forever", said)
+    elapsed = time.monotonic() - started
+    assert SECONDS <= elapsed < SECONDS + SLACK_S
+    assert said.messages == ["spinning"]
+    assert f"took longer than {SECONDS:g} s" in caught.value.user_message
+
+
+def test_the_whole_process_group_is_killed_with_the_import() -> None:
+    said = Said()
+    with pytest.raises(ImportTimedOut):
+        hostile("leave_a_grandchild_and_hang", said)
+    (line,) = said.messages
+    assert gone(int(line.split()[1]))
+
+
+def test_an_exception_in_the_progress_callback_kills_the_import() -> None:
+    # a job that lost its lease raises from its progress callback: the child must not live on
+    said = Said(stop_on="grandchild")
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        hostile("leave_a_grandchild_and_hang", said, seconds=600.0)
+    assert time.monotonic() - started < SLACK_S
+    assert gone(int(said.messages[0].split()[1]))
+
+
+# --- how a child ends becomes a named error ---------------------------------------------------
+
+
+def test_a_crash_by_signal_is_named() -> None:
+    with pytest.raises(ImportCrashed) as caught:
+        hostile("die_by_signal", Said())
+    assert "SIGSEGV" in caught.value.user_message
+    assert "nothing was stored" in caught.value.user_message
+
+
+def test_a_kill_the_parent_did_not_send_reads_as_out_of_memory() -> None:
+    # the kernel's OOM killer sends SIGKILL: the user is told it was most likely memory
+    with pytest.raises(ImportOutOfMemory) as caught:
+        hostile("killed_from_outside", Said())
+    assert "SIGKILL" in caught.value.user_message
+
+
+def test_an_exit_without_an_answer_is_a_crash() -> None:
+    with pytest.raises(ImportCrashed) as caught:
+        hostile("exit_without_answer", Said())
+    assert "without an answer" in caught.value.user_message
+
+
+def test_an_importer_error_keeps_its_class_and_messages() -> None:
+    with pytest.raises(DxfError) as caught:
+        hostile("refuse_the_drawing", Said())
+    assert type(caught.value) is DxfError
+    assert str(caught.value) == "floor.dxf: internal detail"
+    assert caught.value.user_message == "floor.dxf: no rooms found"
+
+
+def test_a_bug_in_the_child_is_an_internal_error_with_its_traceback() -> None:
+    with pytest.raises(ImportProcessError) as caught:
+        hostile("have_a_bug", Said())
+    assert not isinstance(caught.value, GridmapError)  # job workers log and retry these
+    assert "KeyError: 'no such key'" in str(caught.value)
+
+
+# --- what crosses the boundary ----------------------------------------------------------------
+
+
+def test_progress_and_result_survive_the_childs_own_output() -> None:
+    campus = small_campus()
+    said = Said()
+    result = hostile("chatter_and_echo", said, previous=campus)
+    assert said.lines == [(p, f"step {p}") for p in range(0, 101, 25)]
+    assert result.campus == campus
+    assert result.warnings == ["a warning"] and result.residuals == {"a.dxf": 0.125}
+    # the importer's own limits end before the process's, so its message comes first
+    own_time, own_memory = (float(line.rsplit(" ", 1)[1]) for line in result.nearby_distances)
+    assert 0 < own_time < SECONDS
+    assert 0 < own_memory < MEMORY / 2**20
+
+
+def test_a_result_round_trips_as_data() -> None:
+    from importers.campus import ImportResult
+
+    result = ImportResult(campus=small_campus(), warnings=["w"], residuals={"x.dxf": 0.5},
+                          nearby_distances=["n"])
+    again = result_from_data(result_to_data(result))
+    assert again == result
+
+
+def test_a_finding_round_trips_as_data() -> None:
+    finding = Finding(FindingKind.ROOM_OUTSIDE_FOOTPRINT, "room 12 lies outside the facade",
+                      Severity.WARNING, source="a.dxf", at=(-84.43, 42.7), ref="12",
+                      action="kept", building="A", level="1", placed_on_earth=True)
+    assert finding_from_dict(finding.to_dict()) == finding
+
+
+def test_the_campus_importer_in_the_child_matches_it_in_process() -> None:
+    from importers.campus import import_campus
+
+    said = Said()
+    result = import_in_sandbox(MANIFEST, None, ImportLimits(), SandboxLimits(120, 1024**3),
+                               said)
+    assert result.campus == import_campus(MANIFEST).campus
+    percents = [p for p, _ in said.lines]
+    assert percents == sorted(percents) and len(set(percents)) >= 3, said.lines
+    assert any("A_level1.dxf" in m for m in said.messages)
+
+
+# --- hostile drawings through the real importer ------------------------------------------------
+
+
+HOSTILE_DRAWINGS: dict[str, Callable[[Path], Path]] = {
+    "deeply nested blocks": drawings.deep_nesting,
+    "self-referencing blocks": drawings.self_reference,
+    "a MINSERT of 900 million rooms": drawings.huge_minsert,
+    "a million LINE entities": drawings.millions_of_lines,
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_DRAWINGS))
+def test_a_hostile_drawing_ends_in_a_clear_error_within_the_limits(
+        case: str, tmp_path: Path) -> None:
+    folder = drawings.campus_folder(tmp_path)
+    HOSTILE_DRAWINGS[case](folder)
+    said = Said()
+    started = time.monotonic()
+    with pytest.raises(ImportFailed) as caught:
+        import_in_sandbox(folder / "campus.toml", None, ImportLimits(),
+                          SandboxLimits(SECONDS * 2, MEMORY * 2), said)
+    assert time.monotonic() - started < SECONDS * 2 + SLACK_S
+    message = caught.value.user_message
+    stopped = isinstance(caught.value, ImportTimedOut | ImportOutOfMemory)
+    assert stopped or drawings.DRAWING in message, message  # names the drawing or the limit
+    assert "Traceback" not in message
+
+
+# --- the job: nothing half-written, the service goes on -----------------------------------------
+
+
+def test_a_killed_import_job_stores_nothing_and_the_worker_goes_on(
+        tmp_path: Path, settings: Settings, store: SqlCampusStore) -> None:
+    folder = drawings.campus_folder(tmp_path)
+    drawings.millions_of_lines(folder)
+    tight = settings.model_copy(update={"import_time_limit_s": SECONDS,
+                                        "import_memory_limit_mb": 300.0})
+    queue = JobQueue(store.engine)
+    worker = JobWorker(queue, JobEnv(store, tight), "test worker", lease_s=60.0)
+    campus_id = manifest_campus_id(folder / "campus.toml")
+    bad = queue.enqueue(JobKind.IMPORT, campus_id, {"manifest": str(folder / "campus.toml")},
+                        requested_by="tests")
+    job = worker.run_one()
+    assert job is not None and job.id == bad.id
+    assert job.state is JobState.FAILED
+    assert job.error_type in {"ImportTimedOut", "ImportOutOfMemory", "ImportLimitExceeded"}
+    assert job.error is not None and "limit" in job.error, job.error
+    assert _revisions_or_none(store, campus_id) == []  # nothing half-written
+    # the same worker (the service) imports the next manifest as if nothing happened
+    roomy = settings.model_copy(update={"import_time_limit_s": 120.0})
+    worker.env = JobEnv(store, roomy)
+    good = queue.enqueue(JobKind.IMPORT, campus_id, {"manifest": str(MANIFEST)},
+                         requested_by="tests")
+    done = worker.run_one()
+    assert done is not None and done.id == good.id and done.state is JobState.DONE, done
+    assert [r.number for r in store.revisions(campus_id)] == [done.result_revision]
