@@ -45,10 +45,10 @@ NO_STORE = {"Cache-Control": "private, no-store"}
 def _renderer_id() -> str:
     """Identifies the tile renderer's code and style, so a new release never revalidates old
     tiles."""
-    from tiles import cartography, style, symbols
+    from tiles import cartography, map_features, map_view, mapnik_style, style, symbols
 
     digest = hashlib.sha256(__version__.encode())
-    for module in (raster, cartography, style, symbols):
+    for module in (raster, cartography, map_view, map_features, mapnik_style, style, symbols):
         with contextlib.suppress(OSError, TypeError):
             digest.update(b"\0" + Path(str(module.__file__)).read_bytes())
     return digest.hexdigest()[:16]

@@ -85,7 +85,7 @@ def seconds_per(run: Callable[[int], object], n: int) -> float:
 
 
 def bench_cold(campus: Any, rounds: int) -> dict[str, float]:
-    from tiles.cartography import LEVEL_LAYERS, PLAIN_LAYERS
+    from tiles.map_features import LEVEL_LAYERS, PLAIN_LAYERS
     from tiles.raster import CampusDrawing
 
     drawing = CampusDrawing(campus)

@@ -430,9 +430,9 @@ def test_golden_comparison_catches_a_changed_style(sample: Campus,
     name, ordinal, z, scale, point = GOLDEN_TILES[5]
     tx, ty = _sample_tile(sample, *point, z)
     monkeypatch.setattr(style, "ROOM_FILL", (255, 200, 200, 255))
-    from tiles import cartography
+    from tiles import cartography, mapnik_style
 
-    monkeypatch.setattr(cartography, "_xml_cache", {})
+    monkeypatch.setattr(mapnik_style, "_xml_cache", {})
     monkeypatch.setattr(cartography, "_maps", threading.local())
     png = CampusDrawing(sample).render(ordinal, z, tx, ty, scale=scale)
     want = _rgba((GOLDEN / f"{name}.png").read_bytes())
@@ -467,7 +467,7 @@ def test_no_room_number_is_hidden_by_a_symbol(sample: Campus, z: int) -> None:
     """Over every tile of the sample's buildings on every level: each room label Mapnik places
     when drawing room labels alone is placed at the same spot in the full map, and no symbol,
     door or other label placed after it overlaps it."""
-    from tiles.cartography import LEVEL_LAYERS
+    from tiles.map_features import LEVEL_LAYERS
 
     drawing = CampusDrawing(sample)
     frame_tiles: set[tuple[int, int]] = set()

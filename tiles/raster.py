@@ -19,15 +19,9 @@ from typing import NamedTuple
 
 from gridmap.errors import InvalidQuery, LevelNotFound
 from gridmap.model import Campus
-from tiles.cartography import (
-    BUFFER_PX,
-    LEVEL_LAYERS,
-    MAX_NAME_LINES,
-    CampusFeatures,
-    MapView,
-    mapnik_module,
-    render_features_png,
-)
+from tiles.cartography import render_features_png
+from tiles.map_features import LEVEL_LAYERS, CampusFeatures
+from tiles.map_view import BUFFER_PX, MAX_NAME_LINES, MapView, mapnik_module
 
 __all__ = ["MAX_NAME_LINES", "MAX_SCALE", "MAX_ZOOM", "CampusDrawing", "TileCache", "TileKey",
            "drawing_for", "render_tile", "tile_bounds"]
