@@ -32,6 +32,7 @@ from api import (
     routes_package,
     routes_publish,
     routes_share,
+    routes_workspace_page,
     security,
 )
 from api.context import AppContext
@@ -190,4 +191,5 @@ def create_app(
     app.include_router(routes_jobs.router)
     app.include_router(routes_package.router)
     app.include_router(routes_publish.router)  # drafts, publishing, verification
+    app.include_router(routes_workspace_page.router)  # /workspace: the editors' page
     return app

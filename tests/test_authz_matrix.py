@@ -156,6 +156,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("PUT", "/orgs/{org_id}/oidc"): R("org", body=lambda: {
         "issuer": "https://idp.example.org", "client_id": "gridmap"}),
     ("DELETE", "/orgs/{org_id}/oidc"): R("org"),
+    # the workspace page (a shell; its data comes through the workspace API) and the draft's
+    # parts it draws
+    ("GET", "/workspace"): R("any"),
+    ("GET", "/workspace/{ws_id}"): R("any"),
+    ("GET", "/campuses/{campus_id}/revisions/{number}/features.geojson"): R("campus", "edit"),
 }
 
 
@@ -258,7 +263,8 @@ def _path(template: str, values: dict[str, str]) -> str:
 
 
 BASE_VALUES = {"ordinal": "0", "z": "1", "x": "0", "y": "0", "label": "C4", "number": "1",
-               "path": "vendor/leaflet/leaflet.js", "link_id": "shr_000000000000"}
+               "path": "vendor/leaflet/leaflet.js", "link_id": "shr_000000000000",
+               "ws_id": "ws_000000000000"}
 
 
 def _request(w: World, caller: Caller, method: str, template: str, rule: Rule,
