@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from gridmap.crs import G, LocalFrame, local_crs_for
 from gridmap.errors import GeoreferenceError
+from importers.findings import Finding, FindingKind, Severity
 from importers.manifest import ControlPoint, DrawingUnit, TransformKind
 
 
@@ -627,3 +628,52 @@ def _scale_advice(advice: list[str], scale: float, unit_m: float | None,
     else:
         return 0
     return 1
+
+
+def judge_fit(diagnosis: FitDiagnosis, *, what: str, source: str = "",
+              max_point_m: float = 1.0, max_stretch: float = 0.03,
+              max_shear_deg: float = 3.0, max_scale_deviation: float = 0.05,
+              ) -> list[Finding]:
+    """The import's verdict on a diagnosed fit, as GEOREFERENCE findings: ERROR where the
+    drawing would land wrong by more than the manifest allows (the import refuses), WARNING
+    where an editor should look. ``at`` is the control point to look at (lon/lat)."""
+    d = diagnosis
+    where = {p.name: p.lonlat for p in d.points}
+    out: list[Finding] = []
+
+    def add(severity: Severity, message: str, point: str | None = None) -> None:
+        out.append(Finding(
+            FindingKind.GEOREFERENCE, f"{what}: {message}", severity, source=source,
+            at=where.get(point or ""), ref=point or "", placed_on_earth=True,
+            action="refused" if severity is Severity.ERROR else "placed as the points say"))
+
+    def said(key: str) -> str:
+        return next((a for a in d.advice if key in a), "")
+
+    if d.swapped_lonlat:
+        add(Severity.ERROR, said("swap") or said("latitude, longitude"), d.outlier)
+        return out
+    off = d.point_error_m or 0.0
+    if d.outlier is not None and off > POINT_WARN_M:
+        add(Severity.ERROR if off > max_point_m else Severity.WARNING,
+            said(f"Point {d.outlier} ") or f"point {d.outlier} is {off:.1f} m off", d.outlier)
+    elif d.suspects and off > POINT_WARN_M:
+        add(Severity.ERROR if off > max_point_m else Severity.WARNING,
+            said("cannot tell which") or said("no single point"),
+            d.suspects[0] if len(d.suspects) == 1 else None)
+    if d.mirrored:
+        add(Severity.ERROR, said("mirrored"))
+    if d.stretch is not None and d.stretch > STRETCH_WARN:
+        add(Severity.ERROR if d.stretch > max_stretch else Severity.WARNING,
+            said("stretch the drawing") + (
+                f" (georef.max_stretch allows {max_stretch * 100:g}%)"
+                if d.stretch > max_stretch else ""))
+    if d.shear_deg is not None and abs(d.shear_deg) > SHEAR_WARN_DEG:
+        add(Severity.ERROR if abs(d.shear_deg) > max_shear_deg else Severity.WARNING,
+            said("shear the drawing"))
+    if d.scale_ratio is not None and abs(d.scale_ratio - 1.0) > SCALE_WARN:
+        sentence = said("drawing unit, but") or said("than its units")
+        if sentence:
+            add(Severity.ERROR if abs(d.scale_ratio - 1.0) > max_scale_deviation
+                else Severity.WARNING, sentence)
+    return out

@@ -15,9 +15,11 @@ Example (every path is relative to the manifest, and must stay inside its folder
     # origin = [-84.4321, 42.7012]   # pin the NW corner of A1 (lon, lat); default: fit extent
 
     [files]
-    parcel = "parcel.geojson"
+    parcel = "parcel.geojson"     # optional: without it the site is the buildings plus a margin
     grounds = "grounds.geojson"   # optional
     pois = "pois.csv"             # optional
+    # osm = "school.osm"          # optional: an OpenStreetMap indoor file (Simple Indoor Tagging)
+    # imdf = "venue.zip"          # optional: an IMDF archive; both add to or replace buildings
 
     [layers]                 # defaults shown; a level may override any of them
     rooms = "A-AREA"
@@ -31,6 +33,8 @@ Example (every path is relative to the manifest, and must stay inside its folder
     transform = "similarity"  # or "affine"
     max_rms_m = 1.0
     max_scale_deviation = 0.05
+    max_stretch = 0.03        # one drawing axis at most 3 % longer than the other once placed
+    max_shear_deg = 3.0
 
     [doors]
     numbering = "clockwise"   # or "counterclockwise"
@@ -42,6 +46,7 @@ Example (every path is relative to the manifest, and must stay inside its folder
     main_entrance = { level = 0, near = [160.0, 0.0] }   # CAD coords of that level's drawing
     address_side = "south"   # fire service side A (or degrees); default: the main entrance's wall
     control_points = [ { cad = [0.0, 0.0], lonlat = [-84.431, 42.699] }, ... ]
+                             # optional when the drawings carry a GEODATA object (then used)
 
     [[buildings.levels]]
     ordinal = 0
@@ -50,6 +55,7 @@ Example (every path is relative to the manifest, and must stay inside its folder
     dxf = "A_level1.dxf"
     units = "ft"             # only used when the DXF's $INSUNITS is 0 (unitless):
                              # in, ft, us_ft, yd, mm, cm, dm or m
+    # use_geodata = true     # place this drawing by its GEODATA even if control points are given
 """
 
 from __future__ import annotations
@@ -147,7 +153,9 @@ class ControlPoint(_Strict):
     def _in_range(cls, v: tuple[float, float]) -> tuple[float, float]:
         lon, lat = v
         if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-            raise ValueError(f"lonlat {v} is not a longitude, latitude pair")
+            hint = (" (it looks like latitude, longitude: give the longitude first)"
+                    if -90.0 <= lon <= 90.0 and -180.0 <= lat <= 180.0 else "")
+            raise ValueError(f"lonlat {v} is not a longitude, latitude pair{hint}")
         return v
 
     @field_validator("cad")
@@ -235,15 +243,24 @@ class GridSettings(_Strict):
 
 
 class Files(_Strict):
-    parcel: str
+    #: the property line; without it the site is the buildings' footprints plus a margin
+    parcel: str | None = None
     grounds: str | None = None
     pois: str | None = None
+    #: an OpenStreetMap indoor file (.osm XML, Simple Indoor Tagging)
+    osm: str | None = None
+    #: an IMDF archive (.zip of GeoJSON files)
+    imdf: str | None = None
 
 
 class Georef(_Strict):
     transform: TransformKind = TransformKind.SIMILARITY
     max_rms_m: float = Field(default=1.0, gt=0, le=1000)
     max_scale_deviation: float = Field(default=0.05, gt=0, le=1)
+    #: how much longer one drawing axis may come out than the other once placed (a CAD plan
+    #: is true to scale; a scanned plan may need more)
+    max_stretch: float = Field(default=0.03, gt=0, le=1)
+    max_shear_deg: float = Field(default=3.0, gt=0, le=45)
 
 
 class DoorSettings(_Strict):
@@ -267,6 +284,9 @@ class LevelSpec(_Strict):
     layers: LayerOverrides = LayerOverrides()
     control_points: tuple[ControlPoint, ...] | None = None
     transform: TransformKind | None = None
+    #: place the drawing by its GEODATA object even when control points are given (without
+    #: control points a drawing's GEODATA is always used)
+    use_geodata: bool = False
 
 
 def _compass_bearing(v: object) -> object:
@@ -300,12 +320,8 @@ class BuildingSpec(_Strict):
         ordinals = [lv.ordinal for lv in self.levels]
         if len(set(ordinals)) != len(ordinals):
             raise ValueError(f"building {self.id}: duplicate level ordinals {ordinals}")
-        for lv in self.levels:
-            if lv.control_points is None and self.control_points is None:
-                raise ValueError(
-                    f"building {self.id} level {lv.ordinal}: no control_points "
-                    "(give them on the building or on the level)"
-                )
+        # a level without control points is placed by its drawing's GEODATA, or refused at
+        # import (the drawing must be read to know)
         if self.main_entrance is not None and self.main_entrance.level not in ordinals:
             raise ValueError(
                 f"building {self.id}: main_entrance.level {self.main_entrance.level} "
@@ -325,10 +341,13 @@ class Manifest(_Strict):
     layers: Layers = Layers()
     georef: Georef = Georef()
     doors: DoorSettings = DoorSettings()
-    buildings: tuple[BuildingSpec, ...] = Field(min_length=1)
+    buildings: tuple[BuildingSpec, ...] = ()
 
     @model_validator(mode="after")
     def _unique_buildings(self) -> Manifest:
+        if not self.buildings and not (self.files.osm or self.files.imdf):
+            raise ValueError("no [[buildings]] and no files.osm or files.imdf: name the floor "
+                             "plans, an OpenStreetMap indoor file or an IMDF archive")
         ids = [b.id for b in self.buildings]
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate building ids {ids}")
@@ -413,11 +432,10 @@ def load_manifest(path: Path, *, check_files: bool = True) -> LoadedManifest:
     loaded = LoadedManifest(path, parse_manifest(data, path.name))
     if check_files:
         m = loaded.manifest
-        loaded.resolve(m.files.parcel, "files.parcel")
-        if m.files.grounds:
-            loaded.resolve(m.files.grounds, "files.grounds")
-        if m.files.pois:
-            loaded.resolve(m.files.pois, "files.pois")
+        for key in ("parcel", "grounds", "pois", "osm", "imdf"):
+            written = getattr(m.files, key)
+            if written:
+                loaded.resolve(written, f"files.{key}")
         for bi, b in enumerate(m.buildings):
             for li, lv in enumerate(b.levels):
                 loaded.resolve(lv.dxf, f"buildings[{bi}].levels[{li}].dxf")
