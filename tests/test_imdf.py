@@ -1,0 +1,343 @@
+"""IMDF archive import: the conforming school, a non-conforming copy (each broken rule is a
+finding naming the rule) and hostile zips. Expectations come from the fixture builder."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gridmap import grid
+from gridmap.errors import IndoorFileError
+from gridmap.index import CampusIndex
+from gridmap.lookup import lookup
+from gridmap.model import AmenityKind, Campus, LengthUnit, stable_id
+from importers import imdf
+from importers.imdf import read_imdf
+from importers.indoor import IndoorImport, local_frame_around
+from importers.limits import ImportLimits
+from tests.fixtures.imdf.make_imdf import (
+    A_ROOMS,
+    HERE,
+    ImdfBuilder,
+    fid,
+    nonconforming,
+    point,
+    school,
+    write_all,
+)
+
+CID = "maple-grove"
+
+
+@pytest.fixture(scope="module")
+def maple() -> IndoorImport:
+    return read_imdf(HERE / "school.zip", CID, ImportLimits())
+
+
+@pytest.fixture(scope="module")
+def broken() -> IndoorImport:
+    return read_imdf(HERE / "nonconforming.zip", CID, ImportLimits())
+
+
+def _read(b: ImdfBuilder, tmp_path: Path, limits: ImportLimits | None = None) -> IndoorImport:
+    path = tmp_path / "venue.zip"
+    b.zip_bytes(path)
+    return read_imdf(path, CID, limits or ImportLimits())
+
+
+def _ordinal(result: IndoorImport, level_id: str | None) -> int:
+    return next(lv.ordinal for lv in result.levels if lv.id == level_id)
+
+
+def _label(f: dict[str, Any], key: str) -> str:
+    value = f["properties"].get(key)
+    return "" if value is None else str(value["en"])
+
+
+def test_committed_fixtures_are_what_the_generator_makes(tmp_path: Path) -> None:
+    for made in write_all(tmp_path):
+        assert made.read_bytes() == (HERE / made.name).read_bytes(), made.name
+
+
+def test_a_conforming_archive_imports_without_warnings(maple: IndoorImport) -> None:
+    assert [f.message for f in maple.findings if f.severity.value != "info"] == []
+    assert maple.name == "Maple Grove School"
+    assert maple.address == "1200 Maple Grove Road, Okemos, MI 48864"
+
+
+def test_every_space_unit_is_read_with_its_category_and_level(maple: IndoorImport) -> None:
+    b = school()
+    ordinals = {f["id"]: f["properties"]["ordinal"] for f in b.files["level"]}
+    expected = {fid_: (f["properties"]["category"], ordinals[f["properties"]["level_id"]])
+                for f in b.files["unit"] for fid_ in [stable_id(CID, f["id"])]}
+    got = {u.id: (u.category, _ordinal(maple, u.level_id)) for u in maple.units}
+    assert got == expected
+
+
+def test_room_numbers_and_names(maple: IndoorImport) -> None:
+    by_number = {u.number: u for u in maple.units if u.number}
+    for number, name, _, ordinal, _ in A_ROOMS:
+        assert by_number[number].name == name
+        assert _ordinal(maple, by_number[number].level_id) == ordinal
+    lockers = next(f for f in school().files["unit"] if _label(f, "name") == "Locker Room")
+    assert by_number[_label(lockers, "alt_name")].name == "Locker Room"
+    assert len(by_number[_label(lockers, "alt_name")].geometry.interiors) == 1
+
+
+def test_buildings_levels_and_footprints(maple: IndoorImport) -> None:
+    b = school()
+    assert {(x.short_name, x.name) for x in maple.buildings} == {
+        (_label(f, "alt_name"), _label(f, "name")) for f in b.files["building"]}
+    assert {(lv.ordinal, lv.name, lv.short_name) for lv in maple.levels} == {
+        (f["properties"]["ordinal"], _label(f, "name"), _label(f, "short_name"))
+        for f in b.files["level"]}
+    footprints = {x.id: x.footprint for x in maple.buildings}
+    for u in maple.units:
+        assert footprints[u.building_id].buffer(1e-7).covers(u.geometry), u.name
+
+
+def test_openings_exterior_main_and_numbers(maple: IndoorImport) -> None:
+    b = school()
+    named = {_label(f, "name"): f for f in b.files["opening"] if f["properties"]["name"]}
+    exterior = {o.id: o for o in maple.openings if o.exterior}
+    for name, f in named.items():
+        o = exterior[stable_id(CID, f["id"])]
+        assert o.number == name.removeprefix("Door ")
+        assert o.main_entrance == (f["properties"]["category"] == "pedestrian.principal")
+    emergency = next(f for f in b.files["opening"] if f["properties"]["category"]
+                     == "emergencyexit")
+    assert stable_id(CID, emergency["id"]) in exterior
+    interior = [o for o in maple.openings if not o.exterior]
+    assert len(interior) == len(b.files["opening"]) - len(named) - 1
+    assert all(o.number is None and not o.main_entrance for o in interior)
+
+
+def test_amenities_a_responder_needs(maple: IndoorImport) -> None:
+    kinds = {a.kind: a for a in maple.amenities}
+    assert set(kinds) == {AmenityKind.AED, AmenityKind.FIRST_AID}
+    aed = kinds[AmenityKind.AED]
+    assert aed.name == "AED Main Hall"
+    assert _ordinal(maple, aed.level_id) == 0
+    assert any("drinkingfountain" in f.message for f in maple.findings)
+
+
+def test_the_import_builds_a_campus_whose_lookups_work(maple: IndoorImport) -> None:
+    from api.publish import check_servable
+
+    frame = local_frame_around([b.footprint for b in maple.buildings])
+    extent = frame.to_local(maple.buildings[0].footprint.union(maple.buildings[1].footprint))
+    campus = Campus(
+        id=CID, name=maple.name or CID, address=maple.address or "",
+        grid=grid.grid_for_extent(grid.Bounds(*extent.bounds), 25.0, LengthUnit.METRE, 1),
+        crs=frame.crs, buildings=maple.buildings, levels=maple.levels, units=maple.units,
+        openings=maple.openings, amenities=maple.amenities)
+    check_servable(campus)
+    index = CampusIndex(campus)
+    best = lookup(index, "room 202").candidates[0]
+    assert (best.unit_name, best.building_name, best.level_name) == (
+        "Science Lab", "Main Building", "2nd Floor")
+    assert best.nearest_aed is not None
+    door = lookup(index, "door 3").candidates[0]
+    assert door.building_name == "Gymnasium"
+
+
+def test_ids_are_stable(maple: IndoorImport) -> None:
+    again = read_imdf(HERE / "school.zip", CID, ImportLimits())
+    assert [u.id for u in again.units] == [u.id for u in maple.units]
+    assert [lv.id for lv in again.levels] == [lv.id for lv in maple.levels]
+
+
+# --- the non-conforming archive -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("said", [
+    "has no manifest.json (IMDF rule: every IMDF archive has a manifest.json)",
+    "level_id 'x' names no level (IMDF rule: unit.level_id references a level)",
+    "unit 'abc': id is not a UUID (IMDF rule: FEATURE-ID is a UUID)",
+    "feature_type is 'units' in unit.geojson",
+    "has a Point geometry (IMDF rule: a unit has Polygon or MultiPolygon geometry)",
+    "has no 'category' property (IMDF rule: unit.category is required)",
+    "id is used twice (IMDF rule: feature ids are unique in an archive)",
+    "name is a plain string (IMDF rule: name is a LABELS object",
+    ", no unit (IMDF rule: amenity.unit_ids references units)",
+    "has no footprint (IMDF rule: footprint.building_ids covers every building)",
+    "has a Point geometry (IMDF rule: an opening has LineString geometry)",
+])
+def test_each_broken_rule_is_named(broken: IndoorImport, said: str) -> None:
+    assert any(said in f.message for f in broken.findings), said
+
+
+def test_what_can_be_used_is_imported(broken: IndoorImport, maple: IndoorImport) -> None:
+    b = nonconforming()
+    units = b.files["unit"]
+    skipped = {stable_id(CID, units[0]["id"]), stable_id(CID, units[3]["id"])}
+    assert {u.id for u in broken.units} == {u.id for u in maple.units} - skipped - {
+        stable_id(CID, fid("unit 102"))} | {stable_id(CID, "abc")}
+    upper = next(lv for lv in broken.levels if lv.ordinal == 1)
+    assert upper.name == "2nd Floor"
+    gym = next(x for x in broken.buildings if x.name == "Gymnasium")
+    assert gym.footprint.area > 0
+    door_1 = next(o for o in broken.openings if o.number == "1")
+    assert door_1.exterior and door_1.main_entrance
+
+
+# --- archives that cannot be used -----------------------------------------------------------
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    return path
+
+
+def test_not_a_zip(tmp_path: Path) -> None:
+    path = tmp_path / "venue.zip"
+    path.write_text("not a zip")
+    with pytest.raises(IndoorFileError, match="is not a zip archive"):
+        read_imdf(path, CID, ImportLimits())
+
+
+def test_zip_bomb_is_refused(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "bomb.zip", {"unit.geojson": b" " * 50_000_000})
+    with pytest.raises(IndoorFileError, match="zip bomb"):
+        read_imdf(path, CID, ImportLimits())
+
+
+def test_member_over_the_size_limit_is_refused(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imdf, "MAX_MEMBER_BYTES", 1000)
+    path = _zip(tmp_path / "big.zip", {"unit.geojson": b"[" + b"1," * 2000 + b"1]"})
+    with pytest.raises(IndoorFileError, match="unpacks to"):
+        read_imdf(path, CID, ImportLimits())
+
+
+def test_too_many_members(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "many.zip", {f"x{k}.txt": b"" for k in range(imdf.MAX_MEMBERS + 1)})
+    with pytest.raises(IndoorFileError, match="members"):
+        read_imdf(path, CID, ImportLimits())
+
+
+def test_path_traversal_members_are_not_read(tmp_path: Path) -> None:
+    good = tmp_path / "good.zip"
+    school().zip_bytes(good)
+    with zipfile.ZipFile(good) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    evil = {"../../unit.geojson": members.pop("unit.geojson"), **members}
+    result = read_imdf(_zip(tmp_path / "evil.zip", evil), CID, ImportLimits())
+    assert result.units == ()
+    assert any("its path leaves the archive" in f.message for f in result.findings)
+    assert not (tmp_path.parent / "unit.geojson").exists()
+
+
+def test_archive_in_a_folder_is_read(tmp_path: Path, maple: IndoorImport) -> None:
+    good = tmp_path / "good.zip"
+    school().zip_bytes(good)
+    with zipfile.ZipFile(good) as zf:
+        members = {f"Maple Grove IMDF/{n}": zf.read(n) for n in zf.namelist()}
+    result = read_imdf(_zip(tmp_path / "nested.zip", members), CID, ImportLimits())
+    assert [u.id for u in result.units] == [u.id for u in maple.units]
+
+
+def test_nothing_usable(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "empty.zip", {"manifest.json": b"{}"})
+    with pytest.raises(IndoorFileError, match="no usable units"):
+        read_imdf(path, CID, ImportLimits())
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b"{not json", "is not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "is not valid JSON"),
+    (b'{"type": "FeatureCollection", "features": [{"id": 1}]}', "has no id"),
+    (b'{"type": "FeatureCollection", "features": {}}', "holds no features array"),
+    (b"\xff\xfe bad", "is not UTF-8"),
+    (json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "id": fid("nan"), "feature_type": "unit",
+         "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]},
+         "properties": {"category": "room", "level_id": fid("level A0"), "name": None}},
+    ]}).replace("[1, 1]", "[NaN, 1]").encode(), "is not valid JSON"),
+])
+def test_broken_unit_file_is_a_finding(tmp_path: Path, body: bytes, said: str) -> None:
+    good = tmp_path / "good.zip"
+    school().zip_bytes(good)
+    with zipfile.ZipFile(good) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members["unit.geojson"] = body
+    result = read_imdf(_zip(tmp_path / "bad.zip", members), CID, ImportLimits())
+    assert any(said in f.message for f in result.findings), [f.message for f in result.findings]
+    assert result.openings  # the rest still imports
+
+
+def test_coordinates_outside_the_earth_and_too_many_points(tmp_path: Path) -> None:
+    b = school()
+    unit = b.files["unit"][0]
+    unit["geometry"]["coordinates"][0][1] = [500.0, 42.7]
+    b.files["unit"][1]["geometry"]["coordinates"][0][1:1] = [
+        [-84.4312 + k * 1e-7, 42.7012] for k in range(600)]
+    result = _read(b, tmp_path, ImportLimits(max_outline_points=500))
+    ids = {u.id for u in result.units}
+    assert stable_id(CID, unit["id"]) not in ids
+    assert stable_id(CID, b.files["unit"][1]["id"]) not in ids
+    messages = " | ".join(f.message for f in result.findings)
+    assert "not lon/lat" in messages and "more than 500 points" in messages
+
+
+def test_too_many_features(tmp_path: Path) -> None:
+    with pytest.raises(IndoorFileError, match="more than 10 features"):
+        read_imdf(HERE / "school.zip", CID, ImportLimits(entity_budget=10))
+
+
+def test_level_shared_by_two_buildings_is_split(tmp_path: Path) -> None:
+    b = school()
+    levels = {f["properties"]["ordinal"]: f for f in b.files["level"]
+              if f["properties"]["building_ids"] == [fid("building A")]}
+    ground_a = levels[0]
+    ground_a["properties"]["building_ids"] = [fid("building A"), fid("building B")]
+    gym_level = fid("level B0")
+    b.files["level"] = [f for f in b.files["level"] if f["id"] != gym_level]
+    for feature in (*b.files["unit"], *b.files["opening"]):
+        if feature["properties"]["level_id"] == gym_level:
+            feature["properties"]["level_id"] = ground_a["id"]
+    result = _read(b, tmp_path)
+    gym = next(u for u in result.units if u.name == "Gym")
+    kinder = next(u for u in result.units if u.name == "Kindergarten")
+    assert gym.level_id != kinder.level_id
+    assert gym.building_id != kinder.building_id
+    assert _ordinal(result, gym.level_id) == _ordinal(result, kinder.level_id) == 0
+
+
+def test_amenity_without_units_is_placed_by_its_building(tmp_path: Path) -> None:
+    b = school()
+    b.files["amenity"][0]["properties"]["unit_ids"] = []
+    b.files["amenity"][0]["geometry"] = point(80, 10)
+    result = _read(b, tmp_path)
+    aed = next(a for a in result.amenities if a.kind is AmenityKind.AED)
+    assert next(x.name for x in result.buildings if x.id == aed.building_id) == "Gymnasium"
+
+
+def test_outdoor_levels_are_left_to_the_grounds(tmp_path: Path) -> None:
+    b = school()
+    outdoor = b.add("level", "outdoor", {"type": "Polygon", "coordinates": [
+        [[-84.4314, 42.7010], [-84.4300, 42.7010], [-84.4300, 42.7020], [-84.4314, 42.7010]]]},
+        category="unspecified", restriction=None, outdoor=True, ordinal=0,
+        name={"en": "Grounds"}, short_name=None, building_ids=None)
+    b.add("unit", "field", {"type": "Polygon", "coordinates": [
+        [[-84.4314, 42.7010], [-84.4313, 42.7010], [-84.4313, 42.7011], [-84.4314, 42.7010]]]},
+        category="fieldofplay", name={"en": "Field"}, level_id=outdoor)
+    result = _read(b, tmp_path)
+    assert "Field" not in {u.name for u in result.units}
+    assert any("outdoor level" in f.message for f in result.findings)
+
+
+def test_zip_read_from_bytes_only(tmp_path: Path) -> None:
+    """The archive is read in memory: nothing is written next to it."""
+    path = tmp_path / "school.zip"
+    path.write_bytes((HERE / "school.zip").read_bytes())
+    read_imdf(path, CID, ImportLimits())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["school.zip"]
+    assert zipfile.is_zipfile(io.BytesIO(path.read_bytes()))
