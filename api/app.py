@@ -32,6 +32,7 @@ from api import (
     routes_package,
     routes_publish,
     routes_share,
+    routes_workspace,
     routes_workspace_page,
     security,
 )
@@ -191,5 +192,6 @@ def create_app(
     app.include_router(routes_jobs.router)
     app.include_router(routes_package.router)
     app.include_router(routes_publish.router)  # drafts, publishing, verification
+    app.include_router(routes_workspace.router)  # /workspaces: upload, fix, import
     app.include_router(routes_workspace_page.router)  # /workspace: the editors' page
     return app

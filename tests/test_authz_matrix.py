@@ -161,6 +161,27 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/workspace"): R("any"),
     ("GET", "/workspace/{ws_id}"): R("any"),
     ("GET", "/campuses/{campus_id}/revisions/{number}/features.geojson"): R("campus", "edit"),
+    # the workspace API: a workspace of each campus; its rights are EDIT on that campus
+    ("POST", "/workspaces"): R("any", body=lambda: {"campus_id": "matrix-new-campus"}),
+    ("GET", "/workspaces"): R("any"),
+    ("GET", "/workspaces/{ws_id}"): R("workspace", "edit"),
+    ("DELETE", "/workspaces/{ws_id}"): R("workspace", "edit"),
+    ("POST", "/workspaces/{ws_id}/files"): R("workspace", "edit", body=lambda: b"0\nSECTION"),
+    ("DELETE", "/workspaces/{ws_id}/files/{file_id}"): R("workspace", "edit"),
+    ("GET", "/workspaces/{ws_id}/files/{file_id}/features.geojson"): R("workspace", "edit"),
+    ("GET", "/workspaces/{ws_id}/drawings/{drawing_id}/preview.geojson"): R("workspace", "edit"),
+    ("PUT", "/workspaces/{ws_id}/drawings/{drawing_id}"): R("workspace", "edit", body=lambda: {
+        "building_id": "A", "building_name": "Main", "level_ordinal": 0, "level_name": "1st",
+        "level_short_name": "1"}),
+    ("POST", "/workspaces/{ws_id}/fit"): R("workspace", "edit", body=lambda: {
+        "control_points": [{"cad": [0, 0], "lonlat": [-84.43, 42.7]},
+                           {"cad": [10, 0], "lonlat": [-84.4299, 42.7]}]}),
+    ("PUT", "/workspaces/{ws_id}/settings"): R("workspace", "edit", body=lambda: {}),
+    ("POST", "/workspaces/{ws_id}/import"): R("workspace", "edit"),
+    ("GET", "/workspaces/{ws_id}/report"): R("workspace", "edit"),
+    ("POST", "/workspaces/{ws_id}/edits"): R("workspace", "edit", body=lambda: {
+        "edits": [{"op": "room", "unit_id": "no-such-room", "number": "1"}]}),
+    ("GET", "/workspaces/{ws_id}/edits"): R("workspace", "edit"),
 }
 
 
@@ -196,6 +217,22 @@ class World:
     orgs: dict[str, str]  # "A", "B", "P", "F" -> id
     spare: dict[str, dict[str, str]]  # org letter -> {user_id, token_id, partnership_id}
     jobs: dict[str, str]  # campus -> job id
+    #: campus -> a workspace preparing it ({ws_id, file_id, drawing_id})
+    workspaces: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+
+def workspace_values(w: World, campus_id: str) -> dict[str, str]:
+    """A new workspace of the campus's district, holding a file and a drawing (rows only)."""
+    from api.store_workspace import FileKind, workspaces
+
+    wss = workspaces(w.store)
+    ws = wss.create(campus_id=campus_id, name="matrix", created_by="tests", created_by_id=None,
+                    org_id=identity(w.store).campus_owner(campus_id), settings={})
+    record = wss.add_file(ws.id, name="plan.dxf", kind=FileKind.DXF, size=1, sha256="0" * 64,
+                          path="files/gone.dxf")
+    drawing = wss.add_drawing(ws.id, record.id, name="plan.dxf", path="files/gone.dxf",
+                              proposal={}, settings={}, has_geodata=False, bounds=None)
+    return {"ws_id": ws.id, "file_id": record.id, "drawing_id": drawing.id}
 
 
 @pytest.fixture
@@ -264,7 +301,8 @@ def _path(template: str, values: dict[str, str]) -> str:
 
 BASE_VALUES = {"ordinal": "0", "z": "1", "x": "0", "y": "0", "label": "C4", "number": "1",
                "path": "vendor/leaflet/leaflet.js", "link_id": "shr_000000000000",
-               "ws_id": "ws_000000000000"}
+               "ws_id": "ws_000000000000", "file_id": "wf_000000000000",
+               "drawing_id": "wd_000000000000"}
 
 
 def _request(w: World, caller: Caller, method: str, template: str, rule: Rule,
@@ -293,7 +331,7 @@ def _expect(rule: Rule, caller: Caller, campus: str | None, org_letter: str | No
     from api.share import SHARE_ROUTES
 
     admin = caller.role is Role.ADMIN and caller.org != "share"
-    if rule.kind in ("campus", "job"):
+    if rule.kind in ("campus", "job", "workspace"):
         assert campus is not None
         if campus not in caller.sees:
             return 404
@@ -326,7 +364,8 @@ def _check(response: Any, expected: int, what: str, campus: str | None,
     if expected == 403 and rule.unknown_item_ok and status == 404 and kind == "NotFound":
         return []
     if expected == 404:
-        if status != 404 or kind not in ("CampusNotFound", "JobNotFound", "NotFound"):
+        if status != 404 or kind not in ("CampusNotFound", "JobNotFound", "NotFound",
+                                         "WorkspaceNotFound"):
             return [f"{what}: expected 404 (hidden), got {status} {kind}: {response.text[:200]}"]
         if campus is not None and "campus\":" in response.text and kind is None:
             return [f"{what}: a hidden campus's data in the answer"]
@@ -370,12 +409,18 @@ def test_authorization_matrix(world: World) -> None:
         rule = RULES[(method, template)]
         if rule.kind in ("public", "any"):
             continue
-        if rule.kind in ("campus", "job"):
+        if rule.kind in ("campus", "job", "workspace"):
             for campus_id in CAMPUSES:
                 if rule.kind == "job":
                     if campus_id not in w.jobs:
                         continue
                     values = {"job_id": w.jobs[campus_id]}
+                elif rule.kind == "workspace":  # a fresh one for each DELETE
+                    if method == "DELETE":
+                        values = workspace_values(w, campus_id)
+                    else:
+                        values = w.workspaces.setdefault(
+                            campus_id, workspace_values(w, campus_id))
                 else:
                     values = {"campus_id": campus_id}
                 expected = _expect(rule, caller, campus_id, None, template)
