@@ -42,6 +42,7 @@ bench: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python -m bench.bench_corpus
 	$(BIN)/python -m bench.bench_book
 	$(BIN)/python -m bench.bench_scale
+	$(BIN)/python -m bench.bench_import
 
 # Dispatcher corpus accuracy on both sample campuses (`make eval V=1` lists the failing rows).
 .PHONY: eval
