@@ -22,25 +22,50 @@ the drawing's own frame; :mod:`importers.georef` places it on the earth.
 
 from __future__ import annotations
 
-import fnmatch
-import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ezdxf.path
 import shapely
-from ezdxf import recover
-from ezdxf.lldxf.const import DXFError
-from ezdxf.math import Vec2, Vec3
+from ezdxf import recover  # noqa: F401  (importers.dxf.recover: the reader tests watch it)
 from shapely import affinity
-from shapely.geometry import MultiPolygon, Point, Polygon
+from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from gridmap.errors import DxfError, GridmapError, ImportLimitExceeded
+from importers.door_swings import SwingArc, doors_from_swings, swing_arc
+from importers.dxf_geometry import (
+    check_numbers,
+    entity_points,
+    hatch_polygons,
+    polyline_polygon,
+    segments,
+)
+from importers.dxf_open import open_drawing, read_drawing, recovered_warning
+from importers.dxf_report import PlanReport, report_rooms_outside, warnings_of
+from importers.dxf_vertical import (
+    ELEVATOR,
+    STAIRS,
+    Vertical,
+    block_kind,
+    distinct,
+    envelope,
+    from_lines,
+    stairwell,
+)
+from importers.dxf_walk import (
+    ENTITY_ERRORS,
+    NEST_DEPTH,
+    Reading,
+    Unreadable,
+    insert_entities,
+    matches_any,
+    walk,
+    why,
+)
+from importers.findings import Finding, FindingKind, Severity
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
 from importers.room_labels import (
@@ -58,6 +83,12 @@ from importers.room_labels import (
     tag_label,
     too_large,
 )
+
+__all__ = [
+    "INSUNITS", "Door", "FloorPlan", "Room", "drawing_unit_m", "extract_floor_plan",
+    "largest_polygon", "open_drawing", "read_drawing", "read_floor_plan", "recovered_warning",
+    "room_category", "rooms_footprint",
+]
 
 # $INSUNITS codes we accept
 INSUNITS: dict[int, DrawingUnit] = {
@@ -87,9 +118,9 @@ _RESTROOM_RE = re.compile(r"\b(restroom|toilets?|washroom|bathroom|wc|toiletten?
                           r"sanitaires?)\b", re.I)
 
 _FLATTEN_M = 0.02  # max chord error when turning arcs into segments, metres
-_NEST_DEPTH = 4
 _SAME_POINT_M = 0.05  # door blocks closer than this in a block are at one place, metres
 _TEXT_HEIGHT_M = 0.25  # a label's text height when its entity gives none, metres
+SWING_BLOCK = "(door swing)"  # the block name of a door read from its swing
 
 
 @dataclass(frozen=True)
@@ -100,10 +131,12 @@ class Room:
     name: str = ""
     #: a label found outside every room outline: ``polygon`` is its text's box, not a room
     approximate: bool = False
+    #: "stairs" or "elevator" when its layer or block says so, whatever its name says
+    kind: str = ""
 
     @property
     def category(self) -> str:
-        return room_category(self.name)
+        return self.kind or room_category(self.name)
 
 
 @dataclass(frozen=True)
@@ -124,6 +157,9 @@ class FloorPlan:
     warnings: list[str] = field(default_factory=list)
     #: labels outside every room outline that belong to no room: approximate places
     label_only: list[Room] = field(default_factory=list)
+    #: every problem found, in order (``warnings`` are the messages of those that are not
+    #: information only); ``at`` in the drawing frame, metres
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def footprint(self) -> Polygon:
@@ -160,78 +196,6 @@ def largest_polygon(geom: BaseGeometry) -> Polygon:
     return max(flat, key=lambda p: p.area) if flat else Polygon()
 
 
-# --- opening the file -------------------------------------------------------------------------
-
-
-def open_drawing(path: Path, warnings: list[str] | None = None) -> Any:
-    """Open a DXF, repairing what ezdxf's recover mode can; the file is parsed once.
-
-    A drawing that needed repair adds a warning that starts with the file name and
-    ``RECOVERED`` and lists what the repair dropped or changed (the auditor's fixes). One
-    with damage the repair cannot undo is refused, naming the first problems.
-    """
-    name = path.name
-    if not path.is_file():
-        raise DxfError(f"{name}: cannot read file (it does not exist)")
-    try:
-        doc, auditor = recover.readfile(str(path))
-    except OSError as exc:
-        raise DxfError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
-    except MemoryError as exc:
-        raise ImportLimitExceeded(f"{name}: the file is too large to read into memory") from exc
-    except Exception as exc:  # anything ezdxf cannot even recover is not a DXF for us
-        detail = str(exc) or type(exc).__name__
-        raise DxfError(f"{name}: not a readable DXF file ({detail})") from exc
-    if auditor.has_errors:  # a number that is not one, a block inside itself, ...
-        raise DxfError(
-            f"{name}: DXF is damaged: "
-            + "; ".join(str(e.message) for e in auditor.errors[:3])
-            + (f" (and {len(auditor.errors) - 3} more)" if len(auditor.errors) > 3 else "")
-            + "; refused rather than guessed at: fix the drawing in the CAD program and "
-            "export it again"
-        )
-    lost = [str(f.message) for f in auditor.fixes]
-    if not _ends_with_eof(path):
-        lost.insert(0, "the file ends early (no EOF marker): whatever followed the last "
-                       "complete section is lost")
-    if lost and warnings is not None:
-        warnings.append(recovered_warning(name, lost))
-    return doc
-
-
-_BINARY_DXF = b"AutoCAD Binary DXF"
-
-
-def _ends_with_eof(path: Path) -> bool:
-    """Whether a text DXF ends with its ``0 / EOF`` tag (a truncated one does not)."""
-    try:
-        with path.open("rb") as fh:
-            if fh.read(len(_BINARY_DXF)) == _BINARY_DXF:
-                return True  # binary DXF: ezdxf's loader checks its structure itself
-            fh.seek(max(0, path.stat().st_size - 64))
-            tail = fh.read().rstrip(b"\r\n\t \x00\x1a")
-    except OSError:
-        return False
-    return tail.upper().endswith(b"EOF")
-
-
-_LOST_SHOWN = 10
-
-
-def recovered_warning(name: str, fixes: list[str]) -> str:
-    """The import report's line for a repaired drawing: "RECOVERED" and what was lost."""
-    shown = "; ".join(fixes[:_LOST_SHOWN])
-    more = f"; and {len(fixes) - _LOST_SHOWN} more" if len(fixes) > _LOST_SHOWN else ""
-    return (f"{name}: RECOVERED: the DXF was damaged (truncated or corrupt) and has been "
-            f"recovered; check the result. {len(fixes)} repair(s), what was dropped or "
-            f"changed: {shown}{more}")
-
-
-# what ezdxf and shapely raise on entities they cannot make sense of
-_ENTITY_ERRORS = (DXFError, ValueError, TypeError, AttributeError, ArithmeticError,
-                  IndexError, KeyError, RecursionError, shapely.errors.ShapelyError)
-
-
 def read_floor_plan(
     path: Path, layers: Layers | None = None, declared_unit: DrawingUnit | None = None,
     *, exterior_distance_m: float = 0.6, budget: WorkBudget | None = None,
@@ -239,12 +203,12 @@ def read_floor_plan(
     """Read one floor plan within ``budget`` (default: :class:`ImportLimits` defaults).
 
     Every failure is a :class:`DxfError` naming the file (and the entity where one is to
-    blame); passing a limit raises :class:`ImportLimitExceeded` naming the limit.
+    blame); passing a limit raises :class:`ImportLimitExceeded` naming the limit. What
+    opening the file noticed (a repair, a missing header) comes first in its findings.
     """
     budget = budget or WorkBudget(ImportLimits())
     budget.reset_entities()
-    warnings: list[str] = []
-    doc = open_drawing(path, warnings)
+    doc, opened = read_drawing(path)
     budget.check(path.name)
     try:
         plan = extract_floor_plan(
@@ -252,7 +216,7 @@ def read_floor_plan(
             exterior_distance_m=exterior_distance_m, budget=budget,
         )
     except DxfError as exc:
-        if warnings:  # recovered: the real problem is most likely the damage
+        if warnings_of(opened):  # recovered: the real problem is most likely the damage
             raise type(exc)(f"{exc} (the file is damaged and could only partly be recovered)"
                             ) from exc
         raise
@@ -260,15 +224,11 @@ def read_floor_plan(
         raise
     except MemoryError as exc:
         raise ImportLimitExceeded(f"{path.name}: ran out of memory reading the drawing") from exc
-    except _ENTITY_ERRORS as exc:
-        raise DxfError(f"{path.name}: the drawing cannot be read ({_why(exc)})") from exc
-    plan.warnings[:0] = warnings
+    except ENTITY_ERRORS as exc:
+        raise DxfError(f"{path.name}: the drawing cannot be read ({why(exc)})") from exc
+    plan.findings[:0] = opened
+    plan.warnings[:0] = warnings_of(opened)
     return plan
-
-
-def _why(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
 # --- pure extraction --------------------------------------------------------------------------
@@ -301,312 +261,9 @@ def drawing_unit_m(doc: Any, source: str, declared: DrawingUnit | None) -> tuple
     return unit.metres, warnings
 
 
-@dataclass(frozen=True)
-class _Reading:
-    """What the walk over the drawing needs to know: the layers read (upper case), the door
-    block name patterns, and how close two points are to be one (drawing units)."""
-
-    want: dict[str, str]
-    door_blocks: tuple[str, ...]
-    same_point: float
-    source: str = "drawing"
-    #: the import's meter: every entity visited is charged, and time and memory are checked
-    budget: WorkBudget = field(default_factory=WorkBudget)
-    #: no coordinate may lie farther than this from the origin (drawing units)
-    max_coord: float = math.inf
-    #: entities one copy of a block expands into, by (block name, nesting depth)
-    sizes: dict[tuple[str, int, str], int] = field(default_factory=dict)
-    #: a label's text height when its entity gives none (drawing units)
-    text_height: float = 1.0
-
-
-class _Unreadable(Exception):
-    """An entity whose numbers cannot be used; :func:`_collect` names it in a DxfError."""
-
-
-def _self_insert(name: str, handle: str, chain: tuple[str, ...], source: str) -> DxfError:
-    return DxfError(
-        f"{source}: block {name!r} (insert {handle}) inserts itself (through "
-        + " > ".join((*chain, name.upper())) + "); a block cannot contain itself"
-    )
-
-
-_READ_TYPES = frozenset({"LWPOLYLINE", "POLYLINE", "TEXT", "MTEXT", "INSERT"})
-
-
-def _expansion(insert: Any, reading: _Reading, depth: int = 0, chain: tuple[str, ...] = (),
-               layer: str | None = None) -> int:
-    """How many entities the walk visits expanding ``insert`` (on effective ``layer``, at
-    nesting ``depth``): nested inserts as far as the walk expands them, every copy of a
-    MINSERT array. 0 when nothing in it would land on a layer we read (a furniture block), so
-    the walk need not expand it at all. Reckoned from the block definitions without making a
-    single entity, so a fan-out to billions costs no more than reading the blocks once. A
-    block inside itself is an error.
-    """
-    name = str(insert.dxf.get("name", ""))
-    if name.upper() in chain:
-        raise _self_insert(name, str(insert.dxf.get("handle") or "in a block"), chain,
-                           reading.source)
-    layer = (layer or str(insert.dxf.get("layer", "0"))).upper()
-    try:
-        block = insert.block()
-        copies = max(1, int(insert.mcount))
-    except _ENTITY_ERRORS:
-        return 0
-    if block is None:
-        return 0
-    key = (name.upper(), depth, layer)
-    per_copy = reading.sizes.get(key)
-    if per_copy is None:
-        ours = set(reading.want.values())
-        inner = (*chain, name.upper())
-        per_copy, relevant = 0, False
-        for e in block:
-            own = str(e.dxf.get("layer", "0")).upper()
-            eff = layer if own == "0" else own
-            kind = e.dxftype()
-            per_copy += 1
-            relevant = relevant or (eff in ours and kind in _READ_TYPES)
-            if kind == "INSERT" and depth + 1 < _NEST_DEPTH:
-                sub = _expansion(e, reading, depth + 1, inner, eff)
-                per_copy += sub
-                relevant = relevant or sub > 0
-            if per_copy > reading.budget.limits.entity_budget:
-                break  # enough to refuse; no need to count the rest
-        per_copy = per_copy if relevant else 0
-        reading.sizes[key] = per_copy
-    return copies * per_copy
-
-
-def _children(insert: Any, reading: _Reading, chain: tuple[str, ...] = ()) -> list[Any] | None:
-    """The entities an INSERT places, every copy of a MINSERT array; None for a broken block,
-    which is skipped. Their number was charged to the budget before the walk reached them
-    (:func:`_expansion`); here time and memory are checked. ``chain`` is the blocks being
-    expanded around it: a block inside itself is an error, not an endless walk."""
-    name = str(insert.dxf.get("name", ""))
-    handle = str(insert.dxf.get("handle") or "in a block")
-    if name.upper() in chain:
-        raise _self_insert(name, handle, chain, reading.source)
-    reading.budget.check(f"{reading.source}: block {name!r} (insert {handle})")
-    try:
-        if int(insert.mcount) > 1:  # a MINSERT array: every copy, each placed as an INSERT
-            return [e for copy in insert.multi_insert() for e in copy.virtual_entities()]
-        return list(insert.virtual_entities())
-    except _ENTITY_ERRORS:  # a broken block is skipped, not fatal
-        return None
-
-
-def _door_block_holds(insert: Any, reading: _Reading) -> str:
-    """What a block inserted on the doors layer holds that shows it is not one door ("" if
-    nothing does): rooms, room labels, the outline, or door blocks at two or more places.
-
-    Parts of a door (a leaf, a swing, a frame as sub-blocks) are not door blocks by name, so a
-    door built from them stays one door; so does a door-named block built from door blocks.
-    """
-    want = reading.want
-    rooms = labels = outlines = 0
-    doors: list[tuple[float, float]] = []
-
-    def scan(entities: list[Any], parent_layer: str, depth: int, in_door: bool,
-             chain: tuple[str, ...]) -> None:
-        nonlocal rooms, labels, outlines
-        for e in entities:
-            layer = str(e.dxf.get("layer", "0"))
-            lay = (parent_layer if layer == "0" else layer).upper()
-            kind = e.dxftype()
-            if kind in ("LWPOLYLINE", "POLYLINE") and lay == want["rooms"]:
-                rooms += 1
-            elif kind in ("LWPOLYLINE", "POLYLINE") and lay == want["outline"]:
-                outlines += 1
-            elif kind in ("TEXT", "MTEXT") and lay == want["labels"]:
-                labels += 1
-            elif kind == "INSERT":
-                is_door = lay == want["doors"] and _matches_any(str(e.dxf.name),
-                                                                reading.door_blocks)
-                if is_door and not in_door:
-                    doors.append((float(e.dxf.insert.x), float(e.dxf.insert.y)))
-                inner = (*chain, str(e.dxf.name).upper())
-                children = _children(e, reading, chain) if depth < _NEST_DEPTH else None
-                if children:
-                    scan(children, lay, depth + 1, in_door or is_door, inner)
-
-    children = _children(insert, reading)
-    if not children:
-        return ""
-    scan(children, want["doors"], 1, False, (str(insert.dxf.name).upper(),))
-    # a block named as a door is one opening even when drawn from door blocks (a double
-    # door from two leaves gets one painted number); other blocks holding doors at several
-    # places are groups
-    own_name_is_door = _matches_any(str(insert.dxf.name), reading.door_blocks)
-    x0, y0 = doors[0] if doors else (0.0, 0.0)
-    apart = not own_name_is_door and any(
-        math.hypot(x - x0, y - y0) > reading.same_point for x, y in doors[1:])
-    if not (rooms or labels or outlines or apart):
-        return ""
-    parts = [_count(rooms, "room outline"), _count(labels, "room label"),
-             _count(outlines, "floor outline"), _count(len(doors), "door block")]
-    said = [p for p in parts if p]
-    return ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
-
-
-def _count(n: int, what: str) -> str:
-    return "" if n == 0 else f"{n} {what}" + ("" if n == 1 else "s")
-
-
-def _walk(entities: Any, reading: _Reading, depth: int = 0, parent_layer: str | None = None,
-          parent_handle: str = "", chain: tuple[str, ...] = (),
-          ) -> Iterator[tuple[Any, str, str, str]]:
-    """Yield (entity, effective layer, handle, holds), expanding nested block inserts.
-
-    Entities in a block on layer "0" take the insert's layer, as CAD programs draw them. An
-    insert on the doors layer is one door, however its block is built (a leaf, a swing, a
-    frame as sub-blocks), so it is not expanded, unless its block plainly is not a door:
-    then ``holds`` says what it holds (see :func:`_door_block_holds`) and it is expanded like
-    any other insert (a wing inserted as a block, a group of doors). ``holds`` is "" for every
-    other entity. Every entity is charged to the reading's budget (``chain``: the blocks
-    being expanded, to refuse a block inside itself).
-    """
-    doors_layer = reading.want["doors"]
-    for i, e in enumerate(entities):
-        if not e.dxf.is_supported("layer"):
-            continue  # not a drawn entity (a table or block record out of place): no layer
-        layer = str(e.dxf.get("layer", "0"))
-        if parent_layer is not None and layer == "0":
-            layer = parent_layer
-        is_insert = e.dxftype() == "INSERT"
-        expands = _expansion(e, reading, depth, chain, layer) if is_insert else 0
-        if depth == 0:  # an insert is charged with everything it expands into, up front
-            reading.budget.charge(1 + expands, _where(e, i, expands, reading.source))
-        handle = str(e.dxf.get("handle") or f"{parent_handle}.{i}")
-        if not expands or depth >= _NEST_DEPTH:  # nothing in it lands on a layer we read
-            yield e, layer, handle, ""
-            continue
-        holds = _door_block_holds(e, reading) if layer.upper() == doors_layer else ""
-        yield e, layer, handle, holds
-        if layer.upper() != doors_layer or holds:
-            children = _children(e, reading, chain)
-            if children is not None:
-                inner = (*chain, str(e.dxf.name).upper())
-                yield from _walk(children, reading, depth + 1, layer, handle, inner)
-
-
-def _where(e: Any, i: int, expands: int, source: str) -> str:
-    """Names a modelspace entity for a budget message; an insert with what it expands to."""
-    if not expands:
-        return f"{source}: modelspace entity {i}"
-    copies = max(1, int(e.mcount))
-    return (f"{source}: block {str(e.dxf.get('name', ''))!r} (insert "
-            f"{e.dxf.get('handle') or i}, {copies:,} copies of {expands // copies:,} entities)")
-
-
 def _layer_names(doc: Any, used: set[str]) -> list[str]:
     names = {str(layer.dxf.name) for layer in doc.layers} | used
     return sorted(names, key=str.upper)
-
-
-def _polyline_polygon(e: Any, flatten: float, reading: _Reading,
-                      ) -> tuple[Polygon | None, bool]:
-    """(polygon, was_closed) for an LWPOLYLINE/POLYLINE; None if it cannot be a room.
-
-    Raises :class:`_Unreadable` for a vertex or bulge that is not a finite number, a vertex
-    beyond the reading's coordinate bound, or bulge arcs that would flatten into more points
-    than an outline may have.
-    """
-    kind = e.dxftype()
-    if kind == "POLYLINE" and not (e.is_2d_polyline or e.is_3d_polyline):
-        return None, False  # meshes and polyface meshes are not room outlines
-    closed = bool(e.closed) if kind == "LWPOLYLINE" else bool(e.is_closed)
-    _check_polyline_numbers(e, kind, closed, flatten, reading)
-    p = ezdxf.path.make_path(e)
-    pts = [(v.x, v.y) for v in p.flattening(flatten)]
-    _check_points(pts, reading)
-    if not closed and len(pts) > 2:
-        first, last = pts[0], pts[-1]
-        closed = abs(first[0] - last[0]) < 1e-9 and abs(first[1] - last[1]) < 1e-9
-    if not closed:
-        return None, False
-    if len(pts) >= 2 and pts[0] == pts[-1]:
-        pts = pts[:-1]
-    if len(pts) < 3:
-        return None, True
-    return Polygon(pts), True
-
-
-_MAX_BULGE = 1e4  # |bulge| = tan(angle/4): 1e4 is an arc of 359.98°, its radius 2,500x the chord
-
-
-def _polyline_vertices(e: Any, kind: str) -> list[tuple[float, float, float]]:
-    if kind == "LWPOLYLINE":
-        return [(float(x), float(y), float(b)) for x, y, b in e.get_points("xyb")]
-    return [(float(v.dxf.location.x), float(v.dxf.location.y), float(v.dxf.get("bulge", 0)))
-            for v in e.vertices]
-
-
-def _check_polyline_numbers(e: Any, kind: str, closed: bool, flatten: float,
-                            reading: _Reading) -> None:
-    """Refuse vertices and bulges that are not finite or absurdly far, and bulge arcs that
-    would flatten into more points than an outline may have, before flattening."""
-    verts = _polyline_vertices(e, kind)
-    _check_points([(x, y) for x, y, _ in verts], reading)
-    limit = reading.budget.limits.max_outline_points
-    points = len(verts)
-    for i, (x, y, bulge) in enumerate(verts):
-        if not math.isfinite(bulge):
-            raise _Unreadable(f"vertex {i} has bulge {bulge}, which is not a number")
-        if bulge == 0 or (i == len(verts) - 1 and not closed):
-            continue
-        if abs(bulge) > _MAX_BULGE:
-            raise _Unreadable(
-                f"vertex {i} has bulge {bulge:g}: an arc of nearly a full circle on a "
-                f"short chord (|bulge| limit {_MAX_BULGE:g}); an absurd arc is refused")
-        nx, ny, _ = verts[(i + 1) % len(verts)]
-        points += _arc_points(math.hypot(nx - x, ny - y), bulge, flatten)
-        if points > limit:
-            raise _Unreadable(
-                f"its bulge arcs would flatten into more than {limit:,} points (outline point "
-                "limit); an arc this large is refused")
-
-
-def _arc_points(chord: float, bulge: float, tolerance: float) -> int:
-    """How many segments an arc of ``chord`` and ``bulge`` needs to stay within
-    ``tolerance`` of the true curve."""
-    if chord <= 0 or tolerance <= 0:
-        return 0
-    angle = 4.0 * math.atan(abs(bulge))
-    radius = chord / (2.0 * math.sin(angle / 2.0))
-    if radius <= tolerance:
-        return 4
-    step = 2.0 * math.acos(max(-1.0, 1.0 - tolerance / radius))
-    return int(min(angle / step, 1e18)) + 1 if step > 0 else 10**18
-
-
-def _check_points(pts: list[tuple[float, float]], reading: _Reading) -> None:
-    for x, y in pts:
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise _Unreadable(f"a vertex at ({x}, {y}) is not a number")
-        if abs(x) > reading.max_coord or abs(y) > reading.max_coord:
-            raise _Unreadable(
-                f"a vertex at ({x:g}, {y:g}) lies more than {reading.max_coord:g} drawing "
-                "units from the origin (coordinate limit)")
-
-
-def _check_numbers(e: Any, reading: _Reading) -> None:
-    """Every number the entity carries is finite (and its points within the bound)."""
-    for key, value in e.dxf.all_existing_dxf_attribs().items():
-        if isinstance(value, float) and not math.isfinite(value):
-            raise _Unreadable(f"its {key} is {value}, not a number")
-        if isinstance(value, Vec3 | Vec2):
-            if not all(math.isfinite(c) for c in value):
-                raise _Unreadable(f"its {key} {tuple(value)} is not a number")
-            if key in ("insert", "align_point") and (
-                    abs(value.x) > reading.max_coord or abs(value.y) > reading.max_coord):
-                raise _Unreadable(
-                    f"its {key} ({value.x:g}, {value.y:g}) lies more than "
-                    f"{reading.max_coord:g} drawing units from the origin (coordinate limit)")
-
-
-def _matches_any(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatchcase(name.upper(), p.upper()) for p in patterns)
 
 
 _Insert = tuple[str, str, tuple[float, float]]  # handle, block name, insertion point
@@ -622,55 +279,108 @@ class _Entities:
     leaders: list[Leader] = field(default_factory=list)
     inserts: list[_Insert] = field(default_factory=list)
     used_layers: set[str] = field(default_factory=set)
+    #: stairs and lift shafts by layer or block name; loose lines on their layers
+    verticals: list[Vertical] = field(default_factory=list)
+    vertical_lines: dict[str, list[tuple[str, LineString]]] = field(
+        default_factory=lambda: {STAIRS: [], ELEVATOR: []})
+    #: wall lines, and door swings (arcs and leaves on the door layer), for the fallbacks
+    walls: list[LineString] = field(default_factory=list)
+    swing_arcs: list[SwingArc] = field(default_factory=list)
+    swing_lines: list[LineString] = field(default_factory=list)
 
 
-def _collect(doc: Any, source: str, reading: _Reading, flatten: float,
-             warnings: list[str]) -> _Entities:
+def _collect(doc: Any, source: str, reading: Reading, flatten: float,
+             report: PlanReport) -> _Entities:
     """Sort the drawing's entities (blocks expanded) into room outlines, labels and doors.
 
-    An entity on a layer we read whose numbers are not finite (or lie absurdly far away), or
-    that ezdxf cannot interpret, is a :class:`DxfError` naming its handle and layer.
+    Only model space is read: what a layout (paper space) shows is a view of it, or a title
+    block. An entity on a layer we read whose numbers are not finite (or lie absurdly far
+    away), or that ezdxf cannot interpret, is a :class:`DxfError` naming its handle and layer.
     """
     found = _Entities()
     want = reading.want
-    for e, layer, handle, holds in _walk(doc.modelspace(), reading):
+    blocks: dict[str, bool] = {}  # block name -> whether it draws a room outline
+    for e, layer, handle, holds in walk(doc.modelspace(), reading):
         found.used_layers.add(layer)
         lay = layer.upper()
         kind = e.dxftype()
-        if lay not in want.values() and not (
-                kind == "INSERT" and has_attribs_on(e, want["labels"])):
+        if lay not in want.values() and not (kind == "INSERT" and (
+                has_attribs_on(e, want["labels"], lay) or block_kind(str(e.dxf.get("name", "")))
+                or _room_block(e, lay, reading, blocks))):
             continue
         try:
-            _check_numbers(e, reading)
-            _collect_one(e, kind, layer, handle, holds, found, source, reading, flatten,
-                         warnings)
+            check_numbers(e, reading)
+            _collect_one(e, kind, layer, handle, holds, found, reading, flatten, report,
+                         kind == "INSERT" and _room_block(e, lay, reading, blocks))
         except GridmapError:
             raise
-        except _Unreadable as exc:
+        except Unreadable as exc:
             raise DxfError(f"{source}: {kind} {handle} on layer {layer!r}: {exc}") from None
-        except _ENTITY_ERRORS as exc:
+        except ENTITY_ERRORS as exc:
             raise DxfError(
-                f"{source}: {kind} {handle} on layer {layer!r} cannot be read ({_why(exc)})"
+                f"{source}: {kind} {handle} on layer {layer!r} cannot be read ({why(exc)})"
             ) from exc
     return found
 
 
+_POLYLINES = ("LWPOLYLINE", "POLYLINE")
+
+
+def _room_block(insert: Any, layer: str, reading: Reading, blocks: dict[str, bool]) -> bool:
+    """Whether an INSERT with attributes is a room drawn as a block, its attributes the room's
+    number and name: inserted on the rooms layer, or its block draws a closed polyline on it."""
+    if not getattr(insert, "attribs", None) or layer == reading.want["doors"]:
+        return False
+    if layer == reading.want["rooms"]:
+        return True
+    name = str(insert.dxf.get("name", "")).upper()
+    if name not in blocks:
+        block = insert.block()
+        blocks[name] = block is not None and any(
+            e.dxftype() in _POLYLINES and str(e.dxf.get("layer", "0")).upper()
+            == reading.want["rooms"] for e in block)
+    return blocks[name]
+
+
 def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: _Entities,
-                 source: str, reading: _Reading, flatten: float, warnings: list[str]) -> None:
+                 reading: Reading, flatten: float, report: PlanReport,
+                 room_block: bool) -> None:
     want = reading.want
     lay = layer.upper()
-    if lay in (want["rooms"], want["outline"]) and kind in ("LWPOLYLINE", "POLYLINE"):
-        poly, closed = _polyline_polygon(e, flatten, reading)
+    source = reading.source
+    vertical = STAIRS if lay == want["stairs"] else ELEVATOR if lay == want["elevators"] \
+        else ""
+    if kind == "INSERT" and lay != want["doors"] and block_kind(str(e.dxf.get("name", ""))):
+        _collect_vertical_block(e, handle, found, reading, flatten)
+    if lay == want["walls"] and kind in ("LINE", *_POLYLINES):
+        found.walls.extend(segments(e, flatten, reading))
+    if lay in (want["rooms"], want["outline"]) and kind in _POLYLINES:
+        poly, closed = polyline_polygon(e, flatten, reading)
         if lay == want["outline"]:
             if poly is not None:
                 found.outlines.append(poly)
         elif poly is None:
             why = "is open" if not closed else "has fewer than 3 vertices"
-            warnings.append(
-                f"{source}: polyline {handle} on layer {layer!r} {why}; not a room outline"
-            )
+            report.add(FindingKind.REPAIRED_GEOMETRY,
+                       f"{source}: polyline {handle} on layer {layer!r} {why}; not a room "
+                       "outline", ref=handle, action="ignored")
         else:
             found.polys.append((handle, poly))
+    elif lay == want["rooms"] and kind == "HATCH":
+        polygons = hatch_polygons(e, flatten, reading)
+        found.polys.extend((handle if len(polygons) == 1 else f"{handle}.{k}", p)
+                           for k, p in enumerate(polygons))
+    elif vertical and kind in (*_POLYLINES, "HATCH"):
+        shapes = hatch_polygons(e, flatten, reading) if kind == "HATCH" else [
+            p for p in [polyline_polygon(e, flatten, reading)[0]] if p is not None]
+        if shapes:
+            found.verticals.extend(Vertical(handle, p, vertical) for p in shapes)
+        else:  # an open polyline: treads or a cross, like lines
+            found.vertical_lines[vertical].extend(
+                (handle, ln) for ln in segments(e, flatten, reading))
+    elif vertical and kind == "LINE":
+        found.vertical_lines[vertical].extend((handle, ln) for ln in segments(e, flatten,
+                                                                              reading))
     elif lay == want["labels"] and kind in ("TEXT", "MTEXT", "INSERT", "MULTILEADER"):
         # an INSERT on the label layer is a room tag block: its attributes are the label
         label = (tag_label(e, handle, reading.text_height) if kind == "INSERT"
@@ -678,9 +388,14 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
                  else label_of(e, handle, reading.text_height))
         if label is not None:
             found.texts.append(label)
-    elif kind == "INSERT" and lay != want["doors"] and has_attribs_on(e, want["labels"]):
+    elif kind == "INSERT" and lay != want["doors"] and has_attribs_on(e, want["labels"], lay):
         # a room tag inserted on another layer, its attributes on the label layer
-        label = tag_label(e, handle, reading.text_height, want["labels"])
+        label = tag_label(e, handle, reading.text_height, want["labels"], lay)
+        if label is not None:
+            found.texts.append(label)
+    elif room_block:
+        # a room drawn as a block, its number and name its attributes ("ROOMNO": "214")
+        label = tag_label(e, handle, reading.text_height)
         if label is not None:
             found.texts.append(label)
     elif lay == want["labels"] and kind == "LEADER":
@@ -688,79 +403,139 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
         if leader is not None:
             found.leaders.append(leader)
     elif lay == want["doors"] and kind == "INSERT" and holds:
-        warnings.append(
-            f"{source}: block {str(e.dxf.name)!r} ({handle}) on door layer {layer!r} holds "
-            f"{holds}; read as a group, not as one door"
-        )
+        report.add(FindingKind.OTHER,
+                   f"{source}: block {str(e.dxf.name)!r} ({handle}) on door layer {layer!r} "
+                   f"holds {holds}; read as a group, not as one door", ref=handle,
+                   action="read as a group")
     elif lay == want["doors"] and kind == "INSERT":
         ins = e.dxf.insert
         found.inserts.append((handle, str(e.dxf.name), (float(ins.x), float(ins.y))))
+    elif lay == want["doors"] and kind == "ARC":
+        arc = swing_arc(e, 1.0, handle)
+        if arc is not None:
+            found.swing_arcs.append(arc)
+    elif lay == want["doors"] and kind in ("LINE", *_POLYLINES):
+        found.swing_lines.extend(segments(e, flatten, reading))
 
 
-def _require_rooms(doc: Any, found: _Entities, source: str, layers: Layers) -> None:
+def _collect_vertical_block(e: Any, handle: str, found: _Entities, reading: Reading,
+                            flatten: float) -> None:
+    """A stair or lift block: its shape is the smallest rectangle around what it draws."""
+    points: list[tuple[float, float]] = []
+    todo = [(e, 0)]
+    while todo:
+        insert, depth = todo.pop()
+        parts = insert_entities(insert, reading) or []
+        reading.budget.charge(len(parts), f"{reading.source}: block "
+                                          f"{str(e.dxf.get('name', ''))!r} ({handle})")
+        for part in parts:
+            if part.dxftype() == "INSERT":
+                if depth + 1 < NEST_DEPTH:
+                    todo.append((part, depth + 1))
+            elif part.dxftype() not in ("TEXT", "MTEXT", "ATTDEF", "ATTRIB", "POINT"):
+                points.extend(entity_points(part, flatten, reading))
+    rect = envelope(points)
+    if rect is not None:
+        found.verticals.append(Vertical(handle, rect, block_kind(str(e.dxf.name))))
+
+
+def _no_rooms(doc: Any, found: _Entities, source: str, layers: Layers) -> DxfError:
+    """The error for a drawing with no room outlines, with a hint at the layer that looks
+    like rooms."""
     present = _layer_names(doc, found.used_layers)
     if layers.rooms.upper() not in {n.upper() for n in present}:
-        raise DxfError(
+        return DxfError(
             f"layer {layers.rooms!r} not found in {source}; layers present: " + ", ".join(present)
         )
-    if not found.polys:
-        raise DxfError(
-            f"{source}: layer {layers.rooms!r} holds no closed polylines, so no rooms can be read"
-        )
+    return DxfError(
+        f"{source}: layer {layers.rooms!r} holds no closed polylines (or hatches), so no rooms "
+        "can be read"
+    )
 
 
-def _room_outlines(polys: list[tuple[str, Polygon]], unit_m: float, source: str,
-                   layers: Layers, warnings: list[str]) -> list[tuple[str, Polygon]]:
+def _room_outlines(polys: list[tuple[str, Polygon]], unit_m: float, layers: Layers,
+                   report: PlanReport) -> list[tuple[str, Polygon]]:
     """Room outlines in metres; self-crossing ones repaired, specks dropped."""
     out: list[tuple[str, Polygon]] = []
+    source = report.source
     for handle, poly in polys:
         scaled = affinity.scale(poly, unit_m, unit_m, origin=(0, 0))
         if not scaled.is_valid:
-            warnings.append(
-                f"{source}: room outline {handle} on layer {layers.rooms!r} crosses itself; "
-                "repaired"
-            )
+            report.add(FindingKind.REPAIRED_GEOMETRY,
+                       f"{source}: room outline {handle} on layer {layers.rooms!r} crosses "
+                       "itself; repaired", at=scaled.envelope, ref=handle, action="repaired")
             scaled = largest_polygon(shapely.make_valid(scaled))
         if scaled.is_empty or scaled.area < 0.1:
-            warnings.append(f"{source}: room outline {handle} is smaller than 0.1 m²; skipped")
+            report.add(FindingKind.REPAIRED_GEOMETRY,
+                       f"{source}: room outline {handle} is smaller than 0.1 m²; skipped",
+                       at=None if scaled.is_empty else scaled.centroid, ref=handle,
+                       action="skipped")
             continue
         out.append((handle, scaled))
     return out
 
 
+def _with_verticals(outlines: list[tuple[str, Polygon]], found: _Entities, unit_m: float,
+                    ) -> tuple[list[tuple[str, Polygon]], dict[str, str]]:
+    """The room outlines with the stairs and lift shafts: a stairwell's own outline takes the
+    category (handle -> kind); another stair is a room of its own."""
+    verticals = list(found.verticals)
+    for kind, lines in found.vertical_lines.items():
+        verticals += from_lines(lines, kind, unit_m)
+    kinds: dict[str, str] = {}
+    out = list(outlines)
+    for v in distinct(verticals):
+        polygon = affinity.scale(v.polygon, unit_m, unit_m, origin=(0, 0))
+        if not polygon.is_valid:
+            polygon = largest_polygon(shapely.make_valid(polygon))
+        if polygon.is_empty or polygon.area < 0.1:
+            continue
+        own = stairwell(polygon, outlines)
+        if own is not None:
+            kinds.setdefault(own, v.kind)
+        else:
+            out.append((v.handle, polygon))
+            kinds[v.handle] = v.kind
+    return out, kinds
+
+
 def _labels_by_room(texts: list[Label], outlines: list[tuple[str, Polygon]],
-                    outline: Polygon | None, unit_m: float, source: str, layers: Layers,
-                    warnings: list[str]) -> Assignment:
+                    outline: Polygon | None, unit_m: float, layers: Layers,
+                    report: PlanReport) -> Assignment:
     """Each label (in metres) under its room, or kept as a label-only place; see
     :func:`importers.room_labels.assign_labels`. Every label outside the rooms is reported."""
     on = f"on layer {layers.labels!r}"
+    source = report.source
     usable = []
     for label in scale_labels(texts, unit_m):
         why = too_large(label)
         if why:
-            warnings.append(f"{source}: label {label.short[:60]!r} ({label.handle}) {on} is "
-                            f"not a room label: {why}; ignored")
+            report.add(FindingKind.OTHER,
+                       f"{source}: label {label.short[:60]!r} ({label.handle}) {on} is not a "
+                       f"room label: {why}; ignored", at=label.box, ref=label.handle,
+                       action="ignored")
         else:
             usable.append(label)
     found = assign_labels(usable, outlines, outline,
                           lambda name: room_category(name) in ("walkway", "stairs"))
     for label, room, how in found.nearby:
-        warnings.append(
-            f"{source}: label {label.short!r} ({label.handle}) {on} is not inside the room it "
-            f"names; given to room {room} ({how})"
-        )
+        report.add(FindingKind.LABEL_OUTSIDE_ROOMS,
+                   f"{source}: label {label.short!r} ({label.handle}) {on} is not inside the "
+                   f"room it names; given to room {room} ({how})", at=label.box,
+                   ref=label.handle, action=f"given to room {room}")
     for place in found.label_only:
         said = ", ".join(f"{lb.short!r} ({lb.handle})" for lb in place)
-        warnings.append(
-            f"{source}: label {said} {on} is outside every room outline and belongs to no "
-            "room; kept as an approximate location (label only, no outline)"
-        )
+        report.add(FindingKind.LABEL_OUTSIDE_ROOMS,
+                   f"{source}: label {said} {on} is outside every room outline and belongs to "
+                   "no room; kept as an approximate location (label only, no outline)",
+                   at=place_box(place), ref="+".join(lb.handle for lb in place),
+                   action="kept as an approximate location (label only, no outline)")
     for label, distance in found.far:
-        warnings.append(
-            f"{source}: label {label.short!r} ({label.handle}) {on} is outside every room "
-            f"and {distance:.0f} m from the nearest, in no floor outline: taken for a note "
-            "outside the building, not a room; ignored"
-        )
+        report.add(FindingKind.LABEL_OUTSIDE_ROOMS,
+                   f"{source}: label {label.short!r} ({label.handle}) {on} is outside every "
+                   f"room and {distance:.0f} m from the nearest, in no floor outline: taken "
+                   "for a note outside the building, not a room; ignored", at=label.box,
+                   ref=label.handle, action="ignored")
     return found
 
 
@@ -779,15 +554,23 @@ def _read_labels(labels: list[Label]) -> tuple[str, str]:
     return number, " ".join(names)
 
 
-def _labelled_room(handle: str, poly: Polygon, labels: list[Label],
-                   source: str, warnings: list[str]) -> Room:
-    """A room with the number and name its labels give."""
+def _labelled_room(handle: str, poly: Polygon, labels: list[Label], kind: str,
+                   report: PlanReport, quiet: bool) -> Room:
+    """A room with the number and name its labels give; one without a number is reported
+    (``quiet``: as information only, when the label layer's absence is reported once)."""
     number, name = _read_labels(labels)
+    room = Room(handle, poly, number, name, kind=kind)
+    severity = Severity.INFO if quiet else Severity.WARNING
+    source = report.source
     if not number and not name:
-        warnings.append(f"{source}: room {handle} has no label (no number, no name)")
-    elif not number and room_category(name) == "room":
-        warnings.append(f"{source}: room {handle} ({name!r}) has no number")
-    return Room(handle, poly, number, name)
+        report.add(FindingKind.ROOM_WITHOUT_LABEL,
+                   f"{source}: room {handle} has no label (no number, no name)", at=poly,
+                   ref=handle, severity=severity, action="kept without a number")
+    elif not number and room.category == "room":
+        report.add(FindingKind.ROOM_WITHOUT_LABEL,
+                   f"{source}: room {handle} ({name!r}) has no number", at=poly, ref=handle,
+                   severity=severity, action="kept without a number")
+    return room
 
 
 def _label_only(places: list[list[Label]]) -> list[Room]:
@@ -800,23 +583,31 @@ def _label_only(places: list[list[Label]]) -> list[Room]:
     return out
 
 
-def _missing_layer_warnings(doc: Any, found: _Entities, source: str,
-                            layers: Layers) -> list[str]:
-    """Warnings for a label or door layer that is absent or holds nothing we read."""
+def _report_missing_layers(doc: Any, found: _Entities, layers: Layers, doors_read: bool,
+                           report: PlanReport) -> None:
+    """MISSING_LAYER findings for a label or door layer that is absent or holds nothing we
+    read: the level imports, but without room numbers or doors, and the report says so."""
     present = {n.upper() for n in _layer_names(doc, found.used_layers)}
-    out = []
+    source = report.source
     doors_gone = "no doors were read; nearest-door answers will be empty for this level"
     if layers.doors.upper() not in present:
-        out.append(f"no door layer {layers.doors!r} in {source}: {doors_gone}")
-    elif not found.inserts:
-        out.append(f"door layer {layers.doors!r} in {source} holds no door blocks: {doors_gone}")
+        report.add(FindingKind.MISSING_LAYER,
+                   f"no door layer {layers.doors!r} in {source}: {doors_gone}",
+                   ref=layers.doors, action="imported without doors")
+    elif not doors_read:
+        report.add(FindingKind.MISSING_LAYER,
+                   f"door layer {layers.doors!r} in {source} holds no door blocks: {doors_gone}",
+                   ref=layers.doors, action="imported without doors")
     labels_gone = ("no room numbers or names were read; its rooms can be found only by "
                    "location")
     if layers.labels.upper() not in present:
-        out.append(f"no label layer {layers.labels!r} in {source}: {labels_gone}")
+        report.add(FindingKind.MISSING_LAYER,
+                   f"no label layer {layers.labels!r} in {source}: {labels_gone}",
+                   ref=layers.labels, action="imported without room numbers")
     elif not found.texts:
-        out.append(f"label layer {layers.labels!r} in {source} holds no text: {labels_gone}")
-    return out
+        report.add(FindingKind.MISSING_LAYER,
+                   f"label layer {layers.labels!r} in {source} holds no text: {labels_gone}",
+                   ref=layers.labels, action="imported without room numbers")
 
 
 def _outline(outlines: list[Polygon], unit_m: float) -> Polygon | None:
@@ -835,10 +626,31 @@ def _doors(inserts: list[_Insert], footprint: Polygon, unit_m: float, layers: La
     doors: list[Door] = []
     for handle, block, (x, y) in inserts:
         pt = Point(x * unit_m, y * unit_m)
-        exterior = _matches_any(block, layers.exterior_door_blocks) or (
+        exterior = matches_any(block, layers.exterior_door_blocks) or (
             boundary.distance(pt) <= exterior_distance_m
         )
         doors.append(Door(handle, pt, block, exterior))
+    return doors
+
+
+def _swing_doors(found: _Entities, footprint: Polygon, unit_m: float,
+                 exterior_distance_m: float, report: PlanReport, layer: str) -> list[Door]:
+    """Doors from swings (ARC + leaf LINE) on the door layer, for a drawing without door
+    blocks; exterior when on the footprint's boundary."""
+    if not found.swing_arcs:
+        return []
+    arcs = [SwingArc((a.center[0] * unit_m, a.center[1] * unit_m), a.radius * unit_m,
+                     a.start_deg, a.end_deg, a.handle) for a in found.swing_arcs]
+    lines = [affinity.scale(ln, unit_m, unit_m, origin=(0, 0)) for ln in found.swing_lines]
+    swings = doors_from_swings(arcs, lines)
+    boundary = footprint.exterior
+    doors = [Door(s.handle, s.point, SWING_BLOCK,
+                  boundary.distance(s.point) <= exterior_distance_m) for s in swings]
+    if doors:
+        report.add(FindingKind.OTHER,
+                   f"{report.source}: door layer {layer!r} holds no door blocks; {len(doors)} "
+                   f"door(s) read from door swings (arc and leaf line)",
+                   severity=Severity.INFO, ref=layer, action="doors read from swings")
     return doors
 
 
@@ -853,25 +665,35 @@ def extract_floor_plan(
 ) -> FloorPlan:
     """Rooms, labels, doors and outline of an open ezdxf drawing, in metres."""
     layers = layers or Layers()
-    unit_m, warnings = drawing_unit_m(doc, source, declared_unit)
+    report = PlanReport(source)
+    unit_m, unit_warnings = drawing_unit_m(doc, source, declared_unit)
+    for message in unit_warnings:
+        report.add(FindingKind.UNITS, message, action="used the drawing's units")
     want = {k: v.upper() for k, v in layers.model_dump().items() if isinstance(v, str)}
     budget = budget or WorkBudget()
-    reading = _Reading(want, layers.exterior_door_blocks + layers.interior_door_blocks,
-                       _SAME_POINT_M / unit_m, source, budget,
-                       budget.limits.max_coordinate_m / unit_m,
-                       text_height=_TEXT_HEIGHT_M / unit_m)
-    found = _collect(doc, source, reading, _FLATTEN_M / unit_m, warnings)
-    _require_rooms(doc, found, source, layers)
-    outlines = _room_outlines(found.polys, unit_m, source, layers, warnings)
-    warnings.extend(_missing_layer_warnings(doc, found, source, layers))
+    reading = Reading(want, layers.exterior_door_blocks + layers.interior_door_blocks,
+                      _SAME_POINT_M / unit_m, source, budget,
+                      budget.limits.max_coordinate_m / unit_m,
+                      text_height=_TEXT_HEIGHT_M / unit_m)
+    found = _collect(doc, source, reading, _FLATTEN_M / unit_m, report)
+    if not found.polys:
+        raise _no_rooms(doc, found, source, layers)
+    outlines = _room_outlines(found.polys, unit_m, layers, report)
+    outlines, kinds = _with_verticals(outlines, found, unit_m)
     outline = _outline(found.outlines, unit_m)
+    footprint_so_far = outline if outline is not None else rooms_footprint(
+        [Room(h, p) for h, p in outlines])
+    doors = _doors(found.inserts, footprint_so_far, unit_m, layers, exterior_distance_m)
+    if not doors:
+        doors = _swing_doors(found, footprint_so_far, unit_m, exterior_distance_m, report,
+                             layers.doors)
+    _report_missing_layers(doc, found, layers, bool(doors), report)
     texts = follow_leaders(found.texts, found.leaders)
-    labels = _labels_by_room(texts, outlines, outline, unit_m, source, layers, warnings)
-    # with no labels at all, the layer warning says it once instead of once per room
-    unlabelled = warnings if found.texts else []
-    rooms = [_labelled_room(h, poly, labels.by_room[h], source, unlabelled)
-             for h, poly in outlines]
-    footprint = outline if outline is not None else rooms_footprint(rooms)
-    doors = _doors(found.inserts, footprint, unit_m, layers, exterior_distance_m)
-    return FloorPlan(source, unit_m, rooms, doors, outline, warnings,
-                     _label_only(labels.label_only))
+    labels = _labels_by_room(texts, outlines, outline, unit_m, layers, report)
+    # with no labels at all, the layer finding says it once; each room is information
+    rooms = [_labelled_room(h, poly, labels.by_room[h], kinds.get(h, ""), report,
+                            quiet=not found.texts) for h, poly in outlines]
+    report_rooms_outside(((r.handle, repr(r.number or r.name or r.handle), r.polygon)
+                          for r in rooms), outline, report, layers.outline)
+    return FloorPlan(source, unit_m, rooms, doors, outline, report.warnings,
+                     _label_only(labels.label_only), report.findings)

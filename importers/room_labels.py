@@ -330,18 +330,26 @@ def label_of(e: Any, handle: str, fallback_height: float) -> Label | None:
 _NOT_A_NAME_TAG_RE = re.compile(r"AREA|SQ|SF$|M2|OCC|PERIM|HEIGHT|CEIL|FINISH|CAPAC|LOAD", re.I)
 
 
+def _attrib_layer(attrib: Any, insert_layer: str | None) -> str:
+    """An attribute's effective layer (upper case): on layer "0" it takes its insert's."""
+    layer = str(attrib.dxf.get("layer", "0")).upper()
+    return insert_layer.upper() if layer == "0" and insert_layer is not None else layer
+
+
 def tag_label(insert: Any, handle: str, fallback_height: float,
-              layer: str | None = None) -> Label | None:
+              layer: str | None = None, insert_layer: str | None = None) -> Label | None:
     """The label a room tag block gives: its visible attributes (number, name; not its area
     or occupancy) read top to bottom as one label, placed by their texts' combined box.
 
-    ``layer``: only attributes on this layer count (for a tag inserted on another layer).
+    ``layer``: only attributes on this layer count (for a tag inserted on another layer; one
+    on layer "0" is on ``insert_layer``).
     """
     parts: list[Label] = []
     for k, attrib in enumerate(getattr(insert, "attribs", ())):
-        if attrib.is_invisible or _NOT_A_NAME_TAG_RE.search(str(attrib.dxf.get("tag", ""))):
+        tag = str(attrib.dxf.get("tag", ""))
+        if attrib.is_invisible or _NOT_A_NAME_TAG_RE.search(tag):
             continue
-        if layer is not None and str(attrib.dxf.get("layer", "0")).upper() != layer:
+        if layer is not None and _attrib_layer(attrib, insert_layer) != layer:
             continue
         found = label_of(attrib, f"{handle}.{k}", fallback_height)
         if found is not None:
@@ -399,11 +407,11 @@ def mleader_label(e: Any, handle: str, fallback_height: float) -> Label | None:
     return Label(handle, text, _tip_box((float(at[0]), float(at[1])), height), height)
 
 
-def has_attribs_on(insert: Any, layer: str) -> bool:
+def has_attribs_on(insert: Any, layer: str, insert_layer: str | None = None) -> bool:
     """Whether an INSERT carries attributes on ``layer`` (upper case): a room tag inserted on
-    another layer whose attributes were drawn on the label layer."""
-    return any(str(a.dxf.get("layer", "0")).upper() == layer
-               for a in getattr(insert, "attribs", ()))
+    another layer whose attributes were drawn on the label layer (an attribute on layer "0"
+    is on ``insert_layer``)."""
+    return any(_attrib_layer(a, insert_layer) == layer for a in getattr(insert, "attribs", ()))
 
 
 def follow_leaders(labels: Sequence[Label], leaders: Sequence[Leader]) -> list[Label]:
