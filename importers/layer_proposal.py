@@ -1,0 +1,870 @@
+"""Which layer of a drawing holds what: rooms, labels, doors, facade, walls, stairs, lifts.
+
+Architects name layers in many ways (NCS ``A-AREA``, French ``LOCAUX``, German ``RAUM``, a
+firm's ``Z-ROOMS-01`` or plain numbers), so the proposal reads what each layer *holds*, and
+looks at names only to break a tie or when the content says nothing:
+
+* **rooms**: closed outlines (polylines, hatch boundaries) that each hold one to four short
+  texts: a number and a name. A facade holds them all; furniture holds none.
+* **labels**: the layer whose texts, inside those rooms, read as room numbers
+  (:func:`importers.room_labels.split_label`); a title block or dimensions on the same layer
+  do not matter, as they lie outside the rooms.
+* **doors**: inserts of door-like blocks (a swing: an arc with a leaf line from its centre,
+  or a door word in the block's name); else loose door swings (:mod:`importers.door_swings`).
+* **outline** (facade): the tightest closed outline, off the rooms layer, around most rooms.
+* **walls**: the most line length inside the building.
+* **stairs**: rows of parallel treads, evenly spaced; **elevators**: a car outline crossed by
+  its two diagonals; or blocks named so.
+* **unit**: ``$INSUNITS`` when the drawing has it; else the unit that makes the rooms and
+  doors the size a school's are (a room of some tens of square metres, a door 0.9 m wide).
+
+Block inserts are expanded (nested ones too, to a depth), every entity is charged to a
+:class:`~importers.limits.WorkBudget`; a drawing that outruns it is judged on what was read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import shapely
+from ezdxf.lldxf.const import DXFError
+from shapely import STRtree
+from shapely.geometry import LineString, Point, Polygon, box
+
+from gridmap.errors import GridmapError, ImportLimitExceeded
+from importers.door_swings import SwingArc, doors_from_swings, swing_arc
+from importers.limits import ImportLimits, WorkBudget
+from importers.manifest import DrawingUnit, Layers
+from importers.room_labels import UnplacedLabel, label_lines, label_of, split_label
+
+ROLES = ("rooms", "labels", "doors", "outline", "walls", "stairs", "elevators")
+
+#: what a proposal may spend on one drawing (it is read again by the import itself)
+PROPOSAL_LIMITS = ImportLimits(time_limit_s=30.0, memory_limit_mb=1024.0,
+                               entity_budget=400_000)
+_NEST_DEPTH = 6
+#: a room holds this many texts at most (number, name, area, occupancy)
+_ROOM_TEXTS = 4
+#: a label this long (characters) is a note, not a room's number or name
+_SHORT_TEXT = 60
+
+# names, only to break ties or when the content says nothing: NCS, English, French, German,
+# Dutch, Spanish
+_NAME_HINTS = {
+    "rooms": r"AREA|ROOM|RAUM|R[AÄ]UME|LOCAU|LOCAL|RUIMTE|ESPACIO|SPACE|PIECE|SALLE|ZONE",
+    "labels": r"IDEN|TEXT|TXT|NUM|NR|LABEL|TAG|NAME|NOM|BESCHR|ETIQ|ROTUL|BESCHRIFT",
+    "doors": r"DOOR|T[UÜ]E?R|PORTE|PUERTA|DEUR|OPEN|\bDR\b",
+    "outline": r"OTLN|OUTLINE|FA[CÇ]ADE|FASSADE|GEVEL|FACHADA|CONTOUR|SHELL|UMRISS|"
+               r"PERIM|FOOTPRINT|GRUNDRISS",
+    "walls": r"WALL|MUR|WAND|W[AÄ]E?NDE|MURO|MUREN|CONSTR",
+    "stairs": r"STAIR|STRS|TREPP|ESCALIER|ESCALERA|TRAP",
+    "elevators": r"EVTR|ELEV|LIFT|AUFZ|ASCENS",
+}
+_HINT_RE = {role: re.compile(pattern, re.I) for role, pattern in _NAME_HINTS.items()}
+_DOOR_BLOCK_RE = re.compile(r"DOOR|T[UÜ]E?R(?!M)|PORTE|PUERTA|DEUR|\bDR\b", re.I)
+_STAIR_BLOCK_RE = re.compile(_NAME_HINTS["stairs"], re.I)
+_LIFT_BLOCK_RE = re.compile(_NAME_HINTS["elevators"], re.I)
+
+# a school's rooms and doors, for judging a unitless drawing's unit
+_TYPICAL_ROOM_M2 = 30.0
+_TYPICAL_DOOR_M = 0.9
+_UNIT_CANDIDATES = (DrawingUnit.METRE, DrawingUnit.CENTIMETRE, DrawingUnit.MILLIMETRE,
+                    DrawingUnit.FOOT, DrawingUnit.INCH)
+_UNIT_NAMES = {DrawingUnit.METRE: "metres", DrawingUnit.CENTIMETRE: "centimetres",
+               DrawingUnit.MILLIMETRE: "millimetres", DrawingUnit.FOOT: "feet",
+               DrawingUnit.INCH: "inches", DrawingUnit.DECIMETRE: "decimetres",
+               DrawingUnit.YARD: "yards", DrawingUnit.US_SURVEY_FOOT: "US survey feet"}
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """What one layer holds (modelspace, block inserts expanded)."""
+
+    name: str
+    closed_outlines: int  # closed (LW)POLYLINEs / closed HATCH boundaries
+    texts: int  # TEXT/MTEXT/ATTRIB
+    number_texts: int  # texts that read as room numbers
+    inserts: int
+    lines: int  # LINE + open polylines
+    arcs: int
+    block_names: tuple[str, ...]  # most common first, at most 5
+
+
+@dataclass(frozen=True)
+class LayerProposal:
+    """The layers a drawing's content suggests for each role, its unit, and why."""
+
+    rooms: str | None
+    labels: str | None
+    doors: str | None
+    outline: str | None
+    walls: str | None
+    stairs: str | None
+    elevators: str | None
+    unit: DrawingUnit | None  # from $INSUNITS, else from room sizes
+    unit_reason: str
+    reasons: dict[str, str]  # role -> one sentence why
+    layers: tuple[LayerStats, ...]
+
+    def layers_config(self, base: Layers = Layers()) -> Layers:  # noqa: B008 (frozen model)
+        """The manifest layers this proposes: ``base`` with every proposed role replaced."""
+        changes = {role: getattr(self, role) for role in ROLES if getattr(self, role)}
+        return base.model_copy(update=changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{role: getattr(self, role) for role in ROLES},
+            "unit": None if self.unit is None else self.unit.value,
+            "unit_reason": self.unit_reason,
+            "reasons": dict(self.reasons),
+            "layers": [{**asdict(s), "block_names": list(s.block_names)} for s in self.layers],
+        }
+
+
+# --- reading the drawing ----------------------------------------------------------------------
+
+
+@dataclass
+class _Text:
+    text: str
+    at: tuple[float, float]
+    is_number: bool
+
+
+@dataclass
+class _Content:
+    """What one layer holds, in drawing units."""
+
+    polygons: list[Polygon] = field(default_factory=list)
+    segments: list[LineString] = field(default_factory=list)
+    texts: list[_Text] = field(default_factory=list)
+    inserts: list[tuple[str, float, float, float]] = field(default_factory=list)  # name,x,y,s
+    arcs: list[SwingArc] = field(default_factory=list)
+    open_polylines: int = 0
+    line_entities: int = 0
+
+
+@dataclass
+class _Scan:
+    layers: dict[str, _Content]
+    names: list[str]  # every layer name, as the drawing spells it
+    partial: str = ""  # why the scan stopped early, if it did
+
+
+def _scan(doc: Any, budget: WorkBudget) -> _Scan:
+    layers: dict[str, _Content] = defaultdict(_Content)
+    spelled: dict[str, str] = {}
+    for layer in doc.layers:
+        name = str(layer.dxf.name)
+        spelled.setdefault(name.upper(), name)
+    partial = ""
+    try:
+        for e, layer in _walk(doc.modelspace(), budget, 0, None, ()):
+            spelled.setdefault(layer.upper(), layer)
+            _read(e, layer, layers[layer.upper()])
+    except ImportLimitExceeded as exc:
+        partial = str(exc)
+    content = {spelled[k]: v for k, v in layers.items()}
+    return _Scan(content, sorted(spelled.values(), key=str.upper), partial)
+
+
+def _walk(entities: Iterable[Any], budget: WorkBudget, depth: int, parent: str | None,
+          chain: tuple[str, ...]) -> Iterator[tuple[Any, str]]:
+    """(entity, effective layer), block inserts expanded: an entity on layer 0 in a block
+    takes the insert's layer; ATTRIBs are yielded on their own layer."""
+    for e in entities:
+        budget.charge(1, "layer proposal")
+        try:
+            if not e.dxf.is_supported("layer"):
+                continue
+            layer = str(e.dxf.get("layer", "0"))
+        except _ENTITY_ERRORS:
+            continue
+        if parent is not None and layer == "0":
+            layer = parent
+        yield e, layer
+        if e.dxftype() != "INSERT":
+            continue
+        for attrib in getattr(e, "attribs", ()):
+            own = str(attrib.dxf.get("layer", "0"))
+            yield attrib, (layer if own == "0" else own)
+        name = str(e.dxf.get("name", "")).upper()
+        if depth >= _NEST_DEPTH or name in chain:
+            continue
+        yield from _walk(_children(e), budget, depth + 1, layer, (*chain, name))
+
+
+def _children(insert: Any) -> Iterator[Any]:
+    """The entities an insert places (every copy of a MINSERT array), lazily; none for a
+    broken block."""
+    try:
+        if int(insert.mcount) > 1:
+            for copy in insert.multi_insert():
+                yield from copy.virtual_entities()
+        else:
+            yield from insert.virtual_entities()
+    except _ENTITY_ERRORS:
+        return
+
+
+_ENTITY_ERRORS = (DXFError, ValueError, TypeError, AttributeError, ArithmeticError,
+                  IndexError, KeyError, RecursionError, shapely.errors.ShapelyError)
+
+
+def _read(e: Any, layer: str, into: _Content) -> None:
+    kind = e.dxftype()
+    try:
+        if kind == "LINE":
+            a, b = e.dxf.start, e.dxf.end
+            _add_segment(into, (a.x, a.y), (b.x, b.y))
+            into.line_entities += 1
+        elif kind in ("LWPOLYLINE", "POLYLINE"):
+            _read_polyline(e, kind, into)
+        elif kind == "HATCH":
+            _read_hatch(e, into)
+        elif kind == "ARC":
+            arc = swing_arc(e)
+            if arc is not None:
+                into.arcs.append(arc)
+        elif kind in ("TEXT", "MTEXT", "ATTRIB"):
+            _read_text(e, into)
+        elif kind == "INSERT":
+            ins = e.dxf.insert
+            scale = abs(float(e.dxf.get("xscale", 1.0) or 1.0))
+            if math.isfinite(ins.x) and math.isfinite(ins.y):
+                into.inserts.append((str(e.dxf.get("name", "")), float(ins.x), float(ins.y),
+                                     scale))
+    except (*_ENTITY_ERRORS, UnplacedLabel):
+        return  # an entity that cannot be read says nothing about its layer
+
+
+def _finite(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+    pts = [(float(x), float(y)) for x, y in points]
+    return pts if all(math.isfinite(x) and math.isfinite(y) for x, y in pts) else []
+
+
+def _add_segment(into: _Content, a: tuple[float, float], b: tuple[float, float]) -> None:
+    pts = _finite([a, b])
+    if pts and pts[0] != pts[1]:
+        into.segments.append(LineString(pts))
+
+
+def _read_polyline(e: Any, kind: str, into: _Content) -> None:
+    if kind == "LWPOLYLINE":
+        pts = _finite((p[0], p[1]) for p in e.get_points("xy"))
+        closed = bool(e.closed)
+    else:
+        if not (e.is_2d_polyline or e.is_3d_polyline):
+            return
+        pts = _finite((v.dxf.location.x, v.dxf.location.y) for v in e.vertices)
+        closed = bool(e.is_closed)
+    if len(pts) > 2 and pts[0] == pts[-1]:
+        closed, pts = True, pts[:-1]
+    if closed and len(pts) >= 3:
+        _add_polygon(into, pts)
+    elif len(pts) >= 2:
+        into.open_polylines += 1
+        for a, b in itertools.pairwise(pts):
+            _add_segment(into, a, b)
+
+
+def _add_polygon(into: _Content, pts: list[tuple[float, float]]) -> None:
+    poly = Polygon(pts)
+    if not poly.is_valid:
+        poly = _largest(shapely.make_valid(poly))
+    if poly.area > 0:
+        into.polygons.append(poly)
+
+
+def _largest(geom: Any) -> Polygon:
+    parts = [g for g in getattr(geom, "geoms", [geom]) if isinstance(g, Polygon)]
+    return max(parts, key=lambda p: p.area) if parts else Polygon()
+
+
+def _read_hatch(e: Any, into: _Content) -> None:
+    from ezdxf.path import from_hatch
+
+    for path in from_hatch(e):
+        pts = _finite((v.x, v.y) for v in path.control_vertices())
+        if len(pts) > 2 and pts[0] == pts[-1]:
+            pts = pts[:-1]
+        if len(pts) >= 3:
+            _add_polygon(into, pts)
+
+
+def _read_text(e: Any, into: _Content) -> None:
+    label = label_of(e, "", 1.0)
+    if label is None:
+        return
+    lines = label_lines(label.text)
+    if not lines or sum(len(s) for s in lines) > _SHORT_TEXT or len(lines) > 4:
+        return
+    c = label.box.centroid
+    if not (math.isfinite(c.x) and math.isfinite(c.y)):
+        return
+    number, _ = split_label(label.text)
+    into.texts.append(_Text(" / ".join(lines), (c.x, c.y), bool(number)))
+
+
+# --- what each layer looks like ---------------------------------------------------------------
+
+
+def _stats(name: str, c: _Content) -> LayerStats:
+    blocks = Counter(n for n, *_ in c.inserts)
+    return LayerStats(
+        name=name, closed_outlines=len(c.polygons), texts=len(c.texts),
+        number_texts=sum(t.is_number for t in c.texts), inserts=len(c.inserts),
+        lines=c.line_entities + c.open_polylines, arcs=len(c.arcs),
+        block_names=tuple(n for n, _ in blocks.most_common(5)))
+
+
+def layer_stats(doc: Any, *, budget: WorkBudget | None = None) -> tuple[LayerStats, ...]:
+    """What every layer of ``doc`` holds, block inserts expanded (every layer the drawing
+    names, even an empty one)."""
+    scan = _scan(doc, budget or WorkBudget(PROPOSAL_LIMITS))
+    return _all_stats(scan)
+
+
+def _all_stats(scan: _Scan) -> tuple[LayerStats, ...]:
+    return tuple(_stats(n, scan.layers.get(n) or _Content()) for n in scan.names)
+
+
+def _hint(role: str, layer: str) -> bool:
+    return bool(_HINT_RE[role].search(layer))
+
+
+@dataclass(frozen=True)
+class _Choice:
+    layer: str | None
+    reason: str
+
+
+_NONE = _Choice(None, "")
+
+
+def _best(scores: dict[str, float], role: str) -> str | None:
+    """The layer with the highest positive score; a name that fits the role breaks a tie."""
+    ranked = sorted(((s, _hint(role, n), n) for n, s in scores.items() if s > 0), reverse=True)
+    return ranked[0][2] if ranked else None
+
+
+@dataclass
+class _Rooms:
+    layer: str | None = None
+    label_layer: str | None = None
+    polygons: list[Polygon] = field(default_factory=list)  # the ones holding texts
+    reason: str = ""
+    label_reason: str = ""
+
+
+def _held(polys: list[Polygon], texts: list[_Text]) -> list[list[_Text]]:
+    """The texts each polygon holds; a text inside nested outlines (a title box in the sheet
+    frame) is held by the innermost only."""
+    held: list[list[_Text]] = [[] for _ in polys]
+    if not polys or not texts:
+        return held
+    tree = STRtree(polys)
+    pts = [Point(t.at) for t in texts]
+    pairs = tree.query(pts, predicate="within")
+    innermost: dict[int, int] = {}
+    for ti, pi in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
+        if ti not in innermost or polys[pi].area < polys[innermost[ti]].area:
+            innermost[ti] = pi
+    for ti, pi in innermost.items():
+        held[pi].append(texts[ti])
+    return held
+
+
+def _propose_rooms(scan: _Scan) -> _Rooms:
+    """Rooms: the layer whose closed outlines most often hold one to four short texts of one
+    layer; labels: the layer whose room numbers lie in most of them."""
+    text_layers = {n: c.texts for n, c in scan.layers.items() if c.texts}
+    best: tuple[tuple[int, bool, int, bool], str, str, list[Polygon], int] | None = None
+    for name, c in scan.layers.items():
+        if len(c.polygons) < 2:
+            continue
+        for tname, texts in text_layers.items():
+            held = _held(c.polygons, texts)
+            rooms = [p for p, h in zip(c.polygons, held, strict=True)
+                     if 1 <= len(h) <= _ROOM_TEXTS]
+            numbered = sum(1 for h in held if 1 <= len(h) <= _ROOM_TEXTS
+                           and any(t.is_number for t in h))
+            if len(rooms) < 2:
+                continue
+            key = (len(rooms), _hint("rooms", name), numbered, _hint("labels", tname))
+            if best is None or key > best[0]:
+                best = (key, name, tname, rooms, len(c.polygons))
+    if best is None:
+        return _Rooms()
+    (count, _, numbered, _), name, tname, rooms, total = best
+    out = _Rooms(name, None, rooms)
+    out.reason = (f"{total} closed outlines, {count} of them each hold one to "
+                  f"{_ROOM_TEXTS} short texts (layer {tname!r})")
+    # labels: the text layer with room numbers in the most rooms, then texts in the most
+    scores: dict[str, float] = {}
+    numbers: dict[str, int] = {}
+    for tn, texts in text_layers.items():
+        held = _held(rooms, texts)
+        with_number = sum(1 for h in held if any(t.is_number for t in h))
+        with_text = sum(1 for h in held if h)
+        numbers[tn] = with_number
+        scores[tn] = with_number * 1000 + with_text
+    out.label_layer = _best(scores, "labels")
+    if out.label_layer is not None:
+        n = numbers[out.label_layer]
+        out.label_reason = (f"its texts read as room numbers in {n} of the {count} rooms"
+                            if n else f"its texts lie in {int(scores[out.label_layer])} of "
+                            f"the {count} rooms (none reads as a room number)")
+    return out
+
+
+def _labels_without_rooms(scan: _Scan) -> _Choice:
+    scores = {n: sum(t.is_number for t in c.texts) * 1000 + len(c.texts)
+              for n, c in scan.layers.items() if c.texts}
+    layer = _best({n: s for n, s in scores.items() if s >= 1000}, "labels")
+    if layer is None:
+        return _NONE
+    c = scan.layers[layer]
+    return _Choice(layer, f"no room outlines; {sum(t.is_number for t in c.texts)} of its "
+                          f"{len(c.texts)} texts read as room numbers, the most of any layer")
+
+
+def _outline(scan: _Scan, rooms_layer: str | None,
+             points: list[tuple[float, float]]) -> tuple[_Choice, Polygon | None]:
+    """The facade: the smallest closed outline (off the rooms layer) around most of
+    ``points`` (room centres, or labels)."""
+    if len(points) < 2:
+        return _NONE, None
+    pts = shapely.points(points)
+    smallest = 0.5 * shapely.MultiPoint(points).envelope.area
+    best: tuple[float, str, Polygon, int] | None = None
+    for name, c in scan.layers.items():
+        if name == rooms_layer:
+            continue
+        for poly in c.polygons:
+            if poly.area < smallest:
+                continue
+            inside = int(shapely.covers(poly, pts).sum())
+            if inside < 0.6 * len(pts):
+                continue
+            if best is None or (poly.area, not _hint("outline", name)) < (
+                    best[0], not _hint("outline", best[1])):
+                best = (poly.area, name, poly, inside)
+    if best is None:
+        return _NONE, None
+    _, name, poly, inside = best
+    return (_Choice(name, f"the tightest closed outline around {inside} of the "
+                          f"{len(pts)} rooms"), poly)
+
+
+def _door_blocks(doc: Any, names: set[str]) -> dict[str, tuple[bool, float, str]]:
+    """For each block name: (door-like, leaf width in block units, why)."""
+    out: dict[str, tuple[bool, float, str]] = {}
+    for name in names:
+        try:
+            block = doc.blocks.get(name)
+        except _ENTITY_ERRORS:
+            block = None
+        arcs: list[SwingArc] = []
+        lines: list[LineString] = []
+        if block is not None:
+            for e in _flat_block(block):
+                if e.dxftype() == "ARC":
+                    arc = swing_arc(e)
+                    if arc is not None:
+                        arcs.append(arc)
+                elif e.dxftype() == "LINE":
+                    a, b = e.dxf.start, e.dxf.end
+                    if (a.x, a.y) != (b.x, b.y):
+                        lines.append(LineString([(a.x, a.y), (b.x, b.y)]))
+        swings = doors_from_swings(arcs, lines, min_radius_m=0.0, max_radius_m=math.inf)
+        if swings:
+            out[name] = (True, max(s.width_m for s in swings), "a door swing (arc and leaf)")
+        elif _DOOR_BLOCK_RE.search(name):
+            out[name] = (True, 0.0, "a door's name")
+        else:
+            out[name] = (False, 0.0, "")
+    return out
+
+
+_DOOR_BLOCK_SIZE = 500  # entities: a door block is a few; one with more is something else
+
+
+def _flat_block(block: Iterable[Any]) -> Iterator[Any]:
+    """A block's entities, nested inserts expanded two deep, at most a door block's worth."""
+    def flat(entities: Iterable[Any], depth: int) -> Iterator[Any]:
+        for e in entities:
+            if e.dxftype() == "INSERT" and depth < 2:
+                yield from flat(_children(e), depth + 1)
+            else:
+                yield e
+
+    return itertools.islice(flat(block, 0), _DOOR_BLOCK_SIZE)
+
+
+def _propose_doors(doc: Any, scan: _Scan, unit_m: float | None,
+                   edges: Any) -> tuple[_Choice, list[float]]:
+    """Doors: the layer with the most door-like inserts; else the most door swings. Also the
+    door widths seen (drawing units), for judging the unit."""
+    names = {n for c in scan.layers.values() for n, *_ in c.inserts}
+    kinds = _door_blocks(doc, names)
+    scores: dict[str, float] = {}
+    widths: dict[str, list[float]] = {}
+    on_edges: dict[str, int] = {}
+    for layer, c in scan.layers.items():
+        doors = [(n, x, y, s) for n, x, y, s in c.inserts if kinds.get(n, (False,))[0]]
+        if not doors:
+            continue
+        near = 0
+        if edges is not None:
+            near = sum(1 for _, x, y, _ in doors if edges.distance(Point(x, y)) <= edges.tol)
+        # a door on a wall counts double: door blocks elsewhere are a legend or a schedule
+        scores[layer] = len(doors) + near
+        on_edges[layer] = near
+        widths[layer] = [kinds[n][1] * s for n, _, _, s in doors if kinds[n][1] > 0]
+    chosen = _best(scores, "doors")
+    if chosen is not None:
+        c = scan.layers[chosen]
+        n = sum(1 for name, *_ in c.inserts if kinds.get(name, (False,))[0])
+        why = {kinds[name][2] for name, *_ in c.inserts if kinds.get(name, (False,))[0]}
+        blocks = Counter(name for name, *_ in c.inserts if kinds.get(name, (False,))[0])
+        said = ", ".join(repr(b) for b, _ in blocks.most_common(3))
+        return (_Choice(chosen, f"{n} inserts of door blocks ({said}: "
+                                f"{' or '.join(sorted(why))}), {on_edges[chosen]} of them on "
+                                "a room's edge"), widths[chosen])
+    # no door blocks: loose swings (arc + leaf line)
+    swing_scores: dict[str, float] = {}
+    swing_widths: dict[str, list[float]] = {}
+    lo, hi = (0.0, math.inf) if unit_m is None else (0.6 / unit_m, 1.3 / unit_m)
+    for layer, c in scan.layers.items():
+        if not c.arcs:
+            continue
+        found = doors_from_swings(c.arcs, c.segments, min_radius_m=lo, max_radius_m=hi)
+        if found:
+            swing_scores[layer] = len(found)
+            swing_widths[layer] = [d.width_m for d in found]
+    swung = _best(swing_scores, "doors")
+    if swung is not None:
+        return (_Choice(swung, f"{int(swing_scores[swung])} door swings (an arc of door "
+                               "width with its leaf line), no door blocks"),
+                swing_widths[swung])
+    return _NONE, []
+
+
+@dataclass(frozen=True)
+class _Edges:
+    """Room outlines' boundaries, to tell a door on a wall from one in a legend."""
+
+    lines: Any
+    tol: float
+
+    def distance(self, p: Point) -> float:
+        return float(self.lines.distance(p))
+
+
+def _walls(scan: _Scan, region: Polygon | None, exclude: set[str]) -> _Choice:
+    """Walls: the layer with the most line length inside the building."""
+    if region is None or region.is_empty:
+        return _NONE
+    shapely.prepare(region)
+    scores: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for name, c in scan.layers.items():
+        if name in exclude or len(c.segments) < 4:
+            continue
+        inside = [s for s in c.segments if region.contains(s.centroid)]
+        if len(inside) >= 4:
+            scores[name] = sum(s.length for s in inside)
+            counts[name] = len(inside)
+    layer = _best(scores, "walls")
+    if layer is None:
+        return _NONE
+    share = scores[layer] / max(sum(scores.values()), 1e-12)
+    return _Choice(layer, f"{counts[layer]} lines inside the building, {share:.0%} of the "
+                          "line length there")
+
+
+def _treads(segments: list[LineString]) -> int:
+    """The longest run of treads: parallel segments of one length, side by side, evenly
+    spaced (a tenth to a third of their length apart)."""
+    groups: dict[tuple[int, int], list[LineString]] = defaultdict(list)
+    for s in segments:
+        (x0, y0), (x1, y1) = s.coords[0], s.coords[-1]
+        angle = math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0
+        length = s.length
+        if length <= 0:
+            continue
+        groups[(round(angle / 3.0) % 60, round(math.log(length) / 0.05))].append(s)
+    best = 0
+    for (a, _), group in groups.items():
+        if len(group) < 6:
+            continue
+        theta = math.radians(a * 3.0)
+        ux, uy = math.cos(theta), math.sin(theta)
+        length = statistics.median(s.length for s in group)
+        rows: dict[int, list[float]] = defaultdict(list)  # along-position bucket -> offsets
+        for s in group:
+            c = s.centroid
+            rows[round((c.x * ux + c.y * uy) / (length * 0.2))].append(-c.x * uy + c.y * ux)
+        for offsets in rows.values():
+            offsets.sort()
+            run = 1
+            gaps = [b - a for a, b in itertools.pairwise(offsets)]
+            for i, g in enumerate(gaps):
+                ok = 0.05 * length <= g <= 0.4 * length and (
+                    i == 0 or abs(g - gaps[i - 1]) <= 0.15 * max(g, gaps[i - 1]))
+                run = run + 1 if ok else 1
+                best = max(best, run)
+    return best if best >= 6 else 0
+
+
+def _lift_cars(c: _Content, unit_m: float | None) -> int:
+    """Outlines crossed by both their diagonals: how a lift's car (or shaft) is drawn."""
+    if not c.polygons or len(c.segments) < 2:
+        return 0
+    tree = STRtree(c.segments)
+    found = 0
+    for poly in c.polygons:
+        x0, y0, x1, y1 = poly.bounds
+        w, h = x1 - x0, y1 - y0
+        if min(w, h) <= 0 or max(w, h) > 2.5 * min(w, h):
+            continue
+        if unit_m is not None and not (0.8 <= w * unit_m <= 4.0 and 0.8 <= h * unit_m <= 4.0):
+            continue
+        if poly.area < 0.85 * w * h:
+            continue
+        tol = 0.05 * math.hypot(w, h)
+        corners = ((x0, y0), (x1, y1)), ((x0, y1), (x1, y0))
+        diagonals = 0
+        for a, b in corners:
+            for i in tree.query(box(x0, y0, x1, y1).buffer(tol)):
+                p, q = c.segments[int(i)].coords[0], c.segments[int(i)].coords[-1]
+                if (math.dist(p, a) <= tol and math.dist(q, b) <= tol) or (
+                        math.dist(p, b) <= tol and math.dist(q, a) <= tol):
+                    diagonals += 1
+                    break
+        found += diagonals == 2
+    return found
+
+
+def _by_name_only(scan: _Scan, role: str, taken: set[str]) -> _Choice:
+    for name in scan.names:
+        c = scan.layers.get(name)
+        if c is None or name in taken or not _hint(role, name):
+            continue
+        if c.polygons or c.segments or c.inserts or c.texts or c.arcs:
+            return _Choice(name, f"by its name only ({name!r}); nothing in the drawing "
+                                 f"looks like {role} by itself")
+    return _NONE
+
+
+def _stairs_and_lifts(scan: _Scan, unit_m: float | None) -> tuple[_Choice, _Choice]:
+    stair_scores: dict[str, float] = {}
+    lift_scores: dict[str, float] = {}
+    stair_blocks: dict[str, int] = {}
+    lift_blocks: dict[str, int] = {}
+    for name, c in scan.layers.items():
+        treads = _treads(c.segments)
+        sb = sum(1 for n, *_ in c.inserts if _STAIR_BLOCK_RE.search(n))
+        if treads or sb:
+            stair_scores[name] = treads + 10 * sb
+            stair_blocks[name] = sb
+        cars = _lift_cars(c, unit_m)
+        lb = sum(1 for n, *_ in c.inserts if _LIFT_BLOCK_RE.search(n))
+        if cars or lb:
+            lift_scores[name] = cars + lb
+            lift_blocks[name] = lb
+    stairs = _best(stair_scores, "stairs")
+    lifts = _best(lift_scores, "elevators")
+    s_choice, l_choice = _NONE, _NONE
+    if stairs is not None:
+        s_choice = _Choice(stairs, f"{stair_blocks[stairs]} stair blocks"
+                           if stair_blocks[stairs] else
+                           f"a run of {int(stair_scores[stairs])} evenly spaced parallel treads")
+    if lifts is not None:
+        l_choice = _Choice(lifts, f"{lift_blocks[lifts]} lift blocks" if lift_blocks[lifts]
+                           else f"{int(lift_scores[lifts])} lift car outline(s) crossed by "
+                           "both diagonals")
+    return s_choice, l_choice
+
+
+# --- the unit ---------------------------------------------------------------------------------
+
+
+def _unit(doc: Any, declared: DrawingUnit | None, room_areas: list[float],
+          door_widths: list[float]) -> tuple[DrawingUnit | None, str]:
+    from importers.dxf import _INSUNITS_NAMES, INSUNITS
+
+    try:
+        code = int(doc.header.get("$INSUNITS", 0))
+    except (TypeError, ValueError):
+        code = 0
+    guess, guess_why, fit = _unit_from_sizes(room_areas, door_widths)
+    header = INSUNITS.get(code)
+    if header is not None:
+        why = f"the drawing says {_INSUNITS_NAMES[code]} ($INSUNITS = {code})"
+        if guess is not None and guess is not header and fit < 1.0 and \
+                _misfit(header, room_areas, door_widths) > 2.5:
+            why += (f"; but its rooms and doors look like {_UNIT_NAMES[guess]} "
+                    f"({guess_why}): check the drawing's units")
+        return header, why
+    said = (f"the header gives no usable unit ($INSUNITS = {code}, "
+            f"{_INSUNITS_NAMES.get(code, 'unknown')})")
+    if declared is not None:
+        return declared, f"{said}; using the declared {_UNIT_NAMES[declared]}"
+    if guess is None:
+        return None, f"{said}, and there are no rooms or doors to judge the size by: declare it"
+    return guess, f"{said}; read as {_UNIT_NAMES[guess]} because then {guess_why}"
+
+
+def _misfit(unit: DrawingUnit, areas: list[float], widths: list[float]) -> float:
+    """How far from a school's sizes the rooms and doors are in ``unit`` (0: typical; each 1
+    is a factor of about 4 in room area or 1.6 in door width)."""
+    terms = []
+    k = unit.metres
+    if areas:
+        terms.append(abs(math.log(statistics.median(areas) * k * k / _TYPICAL_ROOM_M2))
+                     / math.log(4.0))
+    if widths:
+        terms.append(abs(math.log(statistics.median(widths) * k / _TYPICAL_DOOR_M))
+                     / math.log(1.6))
+    return sum(terms) / len(terms) if terms else math.inf
+
+
+def _unit_from_sizes(areas: list[float], widths: list[float],
+                     ) -> tuple[DrawingUnit | None, str, float]:
+    areas = [a for a in areas if a > 0]
+    widths = [w for w in widths if w > 0]
+    if not areas and not widths:
+        return None, "", math.inf
+    fits = sorted((_misfit(u, areas, widths), i, u) for i, u in enumerate(_UNIT_CANDIDATES))
+    fit, _, unit = fits[0]
+    k = unit.metres
+    parts = []
+    if areas:
+        parts.append(f"its {len(areas)} rooms have a median area of "
+                     f"{statistics.median(areas) * k * k:,.0f} m²")
+    if widths:
+        parts.append(f"its {len(widths)} doors a median width of "
+                     f"{statistics.median(widths) * k:.2f} m")
+    return unit, " and ".join(parts) + ", as a school's are", fit
+
+
+# --- the proposal -----------------------------------------------------------------------------
+
+
+def propose_layers(doc: Any, *, declared_unit: DrawingUnit | None = None,
+                   budget: WorkBudget | None = None) -> LayerProposal:
+    """The layers ``doc``'s content suggests for each role, its unit, and why."""
+    scan = _scan(doc, budget or WorkBudget(PROPOSAL_LIMITS))
+    reasons: dict[str, str] = {}
+    rooms = _propose_rooms(scan)
+    if rooms.layer is not None:
+        reasons["rooms"] = rooms.reason
+        labels = _Choice(rooms.label_layer, rooms.label_reason)
+        points = [(p.representative_point().x, p.representative_point().y)
+                  for p in rooms.polygons]
+    else:
+        labels = _labels_without_rooms(scan)
+        points = [t.at for t in scan.layers[labels.layer].texts if t.is_number] \
+            if labels.layer else []
+    if labels.layer:
+        reasons["labels"] = labels.reason
+    outline, facade = _outline(scan, rooms.layer, points)
+    edges = None
+    if rooms.polygons:
+        diag = [math.dist(p.bounds[:2], p.bounds[2:]) for p in rooms.polygons]
+        edges = _Edges(shapely.union_all([p.boundary for p in rooms.polygons]),
+                       0.15 * statistics.median(diag))
+    elif facade is not None:
+        edges = _Edges(facade.boundary, 0.02 * math.dist(facade.bounds[:2], facade.bounds[2:]))
+    header_unit = _header_unit(doc)
+    known = header_unit or declared_unit
+    doors, widths = _propose_doors(doc, scan, None if known is None else known.metres, edges)
+    room_areas = [p.area for p in rooms.polygons]
+    unit, unit_reason = _unit(doc, declared_unit, room_areas, widths)
+    if doors.layer is None and unit is not None and header_unit is None:
+        doors, _ = _propose_doors(doc, scan, unit.metres, edges)
+    region = _building_region(facade, rooms.polygons, points)
+    exclude = {x for x in (labels.layer,) if x}
+    walls = _walls(scan, region, exclude)
+    stairs, lifts = _stairs_and_lifts(scan, None if unit is None else unit.metres)
+    choices = {"outline": outline, "doors": doors, "walls": walls, "stairs": stairs,
+               "elevators": lifts}
+    taken = {x for x in (rooms.layer, labels.layer, doors.layer, outline.layer,
+                         walls.layer, stairs.layer, lifts.layer) if x}
+    for role in ("doors", "outline", "walls", "stairs", "elevators"):
+        if choices[role].layer is None:
+            choices[role] = _by_name_only(scan, role, taken)
+            if choices[role].layer:
+                taken.add(str(choices[role].layer))
+        if choices[role].layer:
+            reasons[role] = choices[role].reason
+    if scan.partial:
+        reasons["drawing"] = f"judged on part of the drawing only: {scan.partial}"
+    return LayerProposal(
+        rooms=rooms.layer, labels=labels.layer, doors=choices["doors"].layer,
+        outline=choices["outline"].layer, walls=choices["walls"].layer,
+        stairs=choices["stairs"].layer, elevators=choices["elevators"].layer,
+        unit=unit, unit_reason=unit_reason, reasons=reasons, layers=_all_stats(scan))
+
+
+def _header_unit(doc: Any) -> DrawingUnit | None:
+    from importers.dxf import INSUNITS
+
+    try:
+        return INSUNITS.get(int(doc.header.get("$INSUNITS", 0)))
+    except (TypeError, ValueError):
+        return None
+
+
+def _building_region(facade: Polygon | None, rooms: list[Polygon],
+                     points: list[tuple[float, float]]) -> Polygon | None:
+    """Where the building is: its facade, else its rooms' extent, else its labels' (grown by
+    a quarter of its size, as labels sit in the middle of rooms)."""
+    if facade is not None:
+        return facade.buffer(0.02 * math.dist(facade.bounds[:2], facade.bounds[2:]))
+    if rooms:
+        hull = shapely.union_all(rooms).envelope
+        return hull.buffer(0.02 * math.dist(hull.bounds[:2], hull.bounds[2:]))
+    if len(points) >= 2:
+        env = shapely.MultiPoint(points).envelope
+        return env.buffer(0.25 * math.dist(env.bounds[:2], env.bounds[2:]))
+    return None
+
+
+def propose_from_file(path: Path, *, declared_unit: DrawingUnit | None = None) -> LayerProposal:
+    """:func:`propose_layers` for a DXF file (opened as the import opens it)."""
+    from importers.dxf_open import open_drawing
+
+    return propose_layers(open_drawing(path), declared_unit=declared_unit)
+
+
+def layer_hint(doc: Any) -> str:
+    """One or two sentences for a "no rooms found" error: which layers look like rooms and
+    labels, and why; "" when nothing does (or the drawing cannot be judged)."""
+    try:
+        p = propose_layers(doc)
+    except (GridmapError, *_ENTITY_ERRORS):
+        return ""
+    if p.rooms is None:
+        if p.walls is None:
+            return ""
+        said = f"No layer holds closed room outlines; layer {p.walls!r} looks like walls " \
+               f"({p.reasons['walls']})"
+        if p.labels:
+            said += f" and layer {p.labels!r} like room labels ({p.reasons['labels']})"
+        return said + "."
+    said = f"Layer {p.rooms!r} looks like rooms ({p.reasons['rooms']})"
+    if p.labels:
+        said += f"; layer {p.labels!r} looks like room labels ({p.reasons['labels']})"
+    config = f'rooms = "{p.rooms}"' + (f', labels = "{p.labels}"' if p.labels else "")
+    return f"{said}. Try [layers] {config}."

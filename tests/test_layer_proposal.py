@@ -1,0 +1,220 @@
+"""The layer proposal reads a drawing's content, not its layer names.
+
+The oracle for every fixture is the sidecar ``NAME.layers.toml`` its generator wrote from the
+layers it drew on (tests/fixtures/dxf/make_schemes.py), not anything the proposal computes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import ezdxf
+import pytest
+
+from importers.dxf_open import open_drawing
+from importers.layer_proposal import (
+    ROLES,
+    layer_hint,
+    layer_stats,
+    propose_from_file,
+    propose_layers,
+)
+from importers.limits import ImportLimits, WorkBudget
+from importers.manifest import DrawingUnit, Layers
+
+FIXTURES = Path(__file__).parent / "fixtures" / "dxf"
+SCHEMES = sorted(FIXTURES.glob("scheme_*.dxf"))
+
+
+def _declared(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.with_suffix(".layers.toml").read_text(encoding="utf-8"))
+
+
+def _relayer(doc: Any, mapping: dict[str, str]) -> None:
+    """Move every entity (blocks included) from each layer in ``mapping`` to its new name."""
+    for layer in list(mapping.values()):
+        if layer not in doc.layers:
+            doc.layers.add(layer)
+    layouts = [doc.modelspace(), *doc.blocks]
+    for layout in layouts:
+        for e in layout:
+            if e.dxf.hasattr("layer") and e.dxf.layer in mapping:
+                e.dxf.layer = mapping[e.dxf.layer]
+            for a in getattr(e, "attribs", ()):
+                if a.dxf.layer in mapping:
+                    a.dxf.layer = mapping[a.dxf.layer]
+
+
+def test_there_are_scheme_fixtures() -> None:
+    assert len(SCHEMES) >= 8
+
+
+@pytest.mark.parametrize("path", SCHEMES, ids=lambda p: p.stem)
+def test_each_scheme_is_proposed_right(path: Path) -> None:
+    declared = _declared(path)
+    proposal = propose_from_file(path)
+    got = {role: getattr(proposal, role) for role in ROLES}
+    want = {role: declared["layers"].get(role) for role in ROLES}
+    assert got == want
+    assert proposal.unit is DrawingUnit(declared["units"])
+    for role in ROLES:
+        if want[role]:
+            assert proposal.reasons[role]  # every choice says why
+
+
+@pytest.mark.parametrize("path", SCHEMES, ids=lambda p: p.stem)
+def test_names_do_not_decide(path: Path) -> None:
+    """Layers renamed to say nothing (or the wrong thing) are proposed the same way."""
+    declared = _declared(path)["layers"]
+    doc = ezdxf.readfile(path)
+    used = sorted({v for k, v in declared.items() if k in ROLES})
+    misleading = ["A-DOOR", "A-WALL", "A-AREA", "A-AREA-IDEN", "A-FLOR-OTLN", "A-FLOR-STRS",
+                  "A-FLOR-EVTR"]  # NCS names, each on the wrong content
+    mapping = {old: misleading[(i + 1) % len(misleading)] + f"-{i}" for i, old in
+               enumerate(used)}
+    _relayer(doc, mapping)
+    proposal = propose_layers(doc)
+    for role in ROLES:
+        if declared.get(role):
+            assert getattr(proposal, role) == mapping[declared[role]], role
+
+
+@pytest.mark.parametrize(("name", "unit"), [("scheme_fr_cm", "cm"), ("scheme_ncs_ft", "ft"),
+                                       ("scheme_de_mm", "mm"), ("scheme_numeric_m", "m")])
+def test_unit_from_rooms_and_doors_without_insunits(name: str, unit: str) -> None:
+    doc = ezdxf.readfile(FIXTURES / f"{name}.dxf")
+    doc.header["$INSUNITS"] = 0
+    proposal = propose_layers(doc)
+    assert proposal.unit is DrawingUnit(unit)
+    assert "median area" in proposal.unit_reason and "$INSUNITS = 0" in proposal.unit_reason
+
+
+def test_declared_unit_is_used_when_the_header_has_none() -> None:
+    doc = ezdxf.readfile(FIXTURES / "scheme_firm_nounits.dxf")
+    proposal = propose_layers(doc, declared_unit=DrawingUnit.FOOT)
+    assert proposal.unit is DrawingUnit.FOOT
+    assert "declared" in proposal.unit_reason
+
+
+def test_header_unit_wins_but_a_misfit_is_said() -> None:
+    doc = ezdxf.readfile(FIXTURES / "scheme_de_mm.dxf")  # drawn in millimetres
+    doc.header["$INSUNITS"] = 6  # says metres
+    proposal = propose_layers(doc)
+    assert proposal.unit is DrawingUnit.METRE
+    assert "millimetres" in proposal.unit_reason and "check" in proposal.unit_reason
+
+
+def test_no_unit_when_nothing_has_a_size() -> None:
+    doc = ezdxf.new()
+    doc.header["$INSUNITS"] = 0
+    doc.modelspace().add_line((0, 0), (10, 0), dxfattribs={"layer": "X"})
+    proposal = propose_layers(doc)
+    assert proposal.unit is None and "declare" in proposal.unit_reason
+    assert all(getattr(proposal, role) is None for role in ("rooms", "labels", "doors"))
+
+
+def test_a_door_legend_off_the_plan_is_not_the_door_layer() -> None:
+    doc = ezdxf.readfile(FIXTURES / "scheme_numeric_m.dxf")
+    msp = doc.modelspace()
+    for i in range(20):  # a door schedule's symbols, beside the title block
+        msp.add_blockref("T1", (60.0 + 2.0 * (i % 5), -5.0 - 2.0 * (i // 5)),
+                         dxfattribs={"layer": "99"})
+    assert propose_layers(doc).doors == "33"
+
+
+def test_layer_hint_names_the_rooms_and_labels() -> None:
+    doc = ezdxf.readfile(FIXTURES / "scheme_fr_cm.dxf")
+    hint = layer_hint(doc)
+    assert "'LOCAUX' looks like rooms" in hint
+    assert "'TEXTE-LOCAUX' looks like room labels" in hint
+    assert 'rooms = "LOCAUX"' in hint
+
+
+def test_layer_hint_without_room_outlines_names_the_walls() -> None:
+    hint = layer_hint(ezdxf.readfile(FIXTURES / "scheme_walls_only_m.dxf"))
+    assert "'WALLS-CUT' looks like walls" in hint and "'TXT-RM'" in hint
+
+
+def test_layer_hint_is_empty_for_an_empty_drawing() -> None:
+    assert layer_hint(ezdxf.new()) == ""
+
+
+def test_layers_config_keeps_the_rest_of_the_base() -> None:
+    proposal = propose_from_file(FIXTURES / "scheme_walls_only_m.dxf")
+    base = Layers(exterior_door_blocks=("DR-EXT*",))
+    config = proposal.layers_config(base)
+    assert config.walls == "WALLS-CUT" and config.labels == "TXT-RM"
+    assert config.rooms == base.rooms  # nothing proposed: the base's stays
+    assert config.exterior_door_blocks == ("DR-EXT*",)
+
+
+def test_to_dict_is_json_with_counts() -> None:
+    proposal = propose_from_file(FIXTURES / "scheme_ncs_ft.dxf")
+    data = json.loads(json.dumps(proposal.to_dict()))
+    assert data["rooms"] == "A-AREA" and data["unit"] == "ft"
+    assert set(ROLES) <= set(data) and data["reasons"]["rooms"]
+    layers = {s["name"]: s for s in data["layers"]}
+    assert layers["A-DOOR"]["block_names"][0].startswith("DOOR-")
+
+
+def test_stats_agree_with_ezdxf_queries() -> None:
+    path = FIXTURES / "scheme_numeric_m.dxf"  # flat: no nested blocks but door blocks
+    doc = ezdxf.readfile(path)
+    msp = doc.modelspace()
+    stats = {s.name: s for s in layer_stats(doc)}
+    closed = [e for e in msp.query('LWPOLYLINE[layer=="31"]') if e.closed]
+    assert stats["31"].closed_outlines == len(closed)
+    assert stats["20"].lines == len(msp.query('LINE[layer=="20"]'))
+    assert stats["32"].texts == len(msp.query('TEXT[layer=="32"]'))
+    assert stats["33"].inserts == len(msp.query('INSERT[layer=="33"]'))
+    # the door blocks' arcs are drawn on layer 0 and so land on the insert's layer
+    assert stats["33"].arcs == len(msp.query('INSERT[layer=="33"]'))
+
+
+def test_nested_blocks_are_counted_on_their_layers() -> None:
+    stats = {s.name: s for s in layer_stats(ezdxf.readfile(FIXTURES / "scheme_de_mm.dxf"))}
+    assert stats["RAUM"].closed_outlines == 13  # all inside one block inserted once
+    assert stats["TUEREN"].inserts >= 15
+
+
+def _bomb(depth: int, fan: int) -> Any:
+    doc = ezdxf.new()
+    doc.header["$INSUNITS"] = 6
+    inner = doc.blocks.new("B0")
+    for i in range(fan):
+        inner.add_line((i, 0), (i, 1))
+    for d in range(1, depth):
+        blk = doc.blocks.new(f"B{d}")
+        for i in range(fan):
+            blk.add_blockref(f"B{d - 1}", (0, i * 2.0))
+    doc.modelspace().add_blockref(f"B{depth - 1}", (0, 0), dxfattribs={"layer": "BOMB"})
+    return doc
+
+
+def test_a_block_bomb_is_judged_on_what_was_read() -> None:
+    doc = _bomb(4, 100)  # a million lines
+    started = time.monotonic()
+    proposal = propose_layers(doc, budget=WorkBudget(ImportLimits(entity_budget=20_000)))
+    assert time.monotonic() - started < 10.0
+    assert "part of the drawing" in proposal.reasons["drawing"]
+
+
+def test_a_block_inside_itself_ends() -> None:
+    doc = ezdxf.new()
+    blk = doc.blocks.new("SELF")
+    blk.add_line((0, 0), (1, 0))
+    blk.add_blockref("SELF", (1, 1))
+    doc.modelspace().add_blockref("SELF", (0, 0), dxfattribs={"layer": "L"})
+    stats = {s.name: s for s in layer_stats(doc)}
+    assert stats["L"].lines == 1  # the block once; its insert of itself is not expanded
+
+
+def test_propose_from_file_opens_like_the_import(tmp_path: Path) -> None:
+    path = tmp_path / "plan.dxf"
+    path.write_bytes((FIXTURES / "scheme_es_m.dxf").read_bytes())
+    assert propose_from_file(path).rooms == "LOCALES"
+    assert open_drawing(path) is not None
