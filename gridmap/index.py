@@ -159,10 +159,15 @@ class CampusIndex:
         return found
 
     def building_at(self, x: float, y: float) -> Building | None:
+        """The building whose footprint holds local point (x, y); else the building of a
+        room there (a room drawn outside its facade outline is still in its building)."""
         p = Point(x, y)
         for b_id, shape in self.footprints.items():
             if shape.intersects(p):
                 return self.buildings[b_id]
+        for u in self.units_at(x, y):
+            if u.building_id in self.buildings:
+                return self.buildings[u.building_id]
         return None
 
     def grounds_at(self, x: float, y: float) -> list[GroundsFeature]:
