@@ -55,8 +55,9 @@ from importers.indoor import (
 )
 from importers.limits import ImportLimits, WorkBudget
 
-#: the largest .osm file read (bytes); a school campus is a few megabytes
-MAX_OSM_BYTES = 256 * 1024 * 1024
+#: the largest .osm file read (bytes); a school campus is a few megabytes, and reading runs
+#: at about a megabyte a second
+MAX_OSM_BYTES = 64 * 1024 * 1024
 #: members one multipolygon relation may have
 MAX_RELATION_MEMBERS = 10_000
 #: tags one element may carry (the rest are ignored)
@@ -69,6 +70,8 @@ ON_OUTLINE_M = 0.3
 ROOM_GAP_M = 2.0
 #: elements read between time and memory checks
 _CHECK_EVERY = 4096
+#: a room mapped as a point is kept as a box this wide (metres) round it
+POINT_ROOM_M = 2.0
 
 _SPACES = ("room", "corridor", "area")
 _NUMBER_RE = r"-?\d+(?:\.\d+)?"
@@ -615,7 +618,7 @@ class _Reader:
         areas = _areas(self.data, self.log, self.limits, self.source)
         point_features = [
             (nid, tags) for nid, tags in self.data.node_tags.items()
-            if _is_door(tags) or _amenity_kind(tags) is not None
+            if _is_door(tags) or _amenity_kind(tags) is not None or _is_point_room(tags)
         ]
         spaces_raw = [a for a in areas if a.tags.get("indoor") in _SPACES]
         if not spaces_raw and not point_features:
@@ -627,6 +630,7 @@ class _Reader:
         drafts = _building_drafts(areas, frame, self.log, self.source)
         spaces = self._spaces(spaces_raw, frame, drafts)
         units = self._units(spaces)
+        units += self._point_rooms(units, frame, drafts)
         openings = self._openings(frame, drafts, spaces)
         amenities = self._amenities(frame, drafts, areas)
         used = [d for d in drafts if d.ordinals]
@@ -643,6 +647,10 @@ class _Reader:
             Building(id=self._bid(d), name=d.name, short_name=d.short_name,
                      footprint=Polygon(d.footprint.exterior))
             for d in used)
+        if not units and not openings:
+            raise IndoorFileError(
+                f"{self.source}: none of its rooms or doors could be used; "
+                + "; ".join(f.message for f in self.log.findings()[:5]))
         name, address = self._venue(areas, drafts)
         return IndoorImport(
             buildings=buildings, levels=levels, units=tuple(units),
@@ -735,6 +743,48 @@ class _Reader:
                     level_id=self._lid(d, ordinal), number=number, name=name or number,
                     geometry=s.area.polygon, category=category, aliases=aliases))
         return units
+
+    def _point_rooms(self, units: list[Unit], frame: LocalFrame,
+                     drafts: list[_BuildingDraft]) -> list[Unit]:
+        """Rooms mapped as a point (``indoor=room`` on a node): approximate units, a small box
+        round the point, unless an outline with the same number or name is on that level."""
+        drawn = {(u.building_id, u.level_id, u.number or u.name) for u in units}
+        rooms: list[Unit] = []
+        for nid, tags in sorted(self.data.node_tags.items()):
+            if not _is_point_room(tags):
+                continue
+            lon, lat = self.data.nodes[nid]
+            ref = f"node/{nid}"
+            what = _what(ref, tags)
+            local = Point(frame.xy(lon, lat))
+            building, share, dist = _best_building(local, drafts)
+            if building is None or (share == 0 and dist > NEAR_BUILDING_M):
+                self.log.add(Finding(
+                    FindingKind.LABEL_OUTSIDE_ROOMS, f"{what} is a room mapped as a point in "
+                    "no building; skipped", source=self.source, ref=ref, at=(lon, lat),
+                    placed_on_earth=True, action="skipped"), "point_room")
+                continue
+            number, name = tags.get("ref", "").strip(), tags.get("name", "").strip()
+            box = frame.to_wgs84(local.buffer(POINT_ROOM_M / 2, cap_style="square"))
+            for ordinal in _levels_of(tags, what, ref, self.log, self.source, (lon, lat)):
+                key = (self._bid(building), self._lid(building, ordinal), number or name)
+                if key in drawn:
+                    continue
+                drawn.add(key)
+                building.ordinals.add(ordinal)
+                rooms.append(Unit(
+                    id=stable_id(self.cid, building.key, ordinal, number or name or ref),
+                    building_id=key[0], level_id=key[1], number=number,
+                    name=name or number, geometry=box, category=_category(tags, name),
+                    approximate=True))
+                self.log.add(Finding(
+                    FindingKind.LABEL_OUTSIDE_ROOMS,
+                    f"{what} is mapped as a point, not an outline; kept as an approximate "
+                    f"room ({POINT_ROOM_M:g} m box)", Severity.INFO, source=self.source,
+                    ref=ref, at=(lon, lat), placed_on_earth=True,
+                    action="kept as a label-only room", building=building.short_name,
+                    level=str(ordinal)), "point_room")
+        return rooms
 
     # doors -----------------------------------------------------------------------------------
 
@@ -903,6 +953,10 @@ class _Reader:
         if name is None and len(drafts) == 1 and not drafts[0].derived:
             name = drafts[0].name
         return name, address
+
+
+def _is_point_room(tags: Mapping[str, str]) -> bool:
+    return tags.get("indoor") in _SPACES and bool(tags.get("ref") or tags.get("name"))
 
 
 def _is_door(tags: Mapping[str, str]) -> bool:

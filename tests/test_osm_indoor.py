@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from shapely.geometry import Point
+from shapely.ops import unary_union
 
 from gridmap import grid
 from gridmap.crs import LocalFrame
@@ -404,3 +405,52 @@ def test_no_coordinates_outside_the_earth(tmp_path: Path) -> None:
     frame = LocalFrame(local_frame_around([u.geometry for u in result.units]).crs)
     assert all(frame.to_local(u.geometry).area < 1000 for u in result.units)
     assert all(isinstance(o.geometry, Point) for o in result.openings)
+
+
+def _campus(result: IndoorImport) -> Campus:
+    """The campus an import makes (the model's own checks run: ids, levels, buildings)."""
+    everything = [*(b.footprint for b in result.buildings),
+                  *(a.geometry for a in result.amenities)]
+    frame = local_frame_around(everything)
+    extent = grid.Bounds(*frame.to_local(unary_union(everything)).bounds)
+    return Campus(
+        id=CID, name=result.name or CID, address=result.address or "",
+        grid=grid.grid_for_extent(extent, 25.0, LengthUnit.METRE, 1), crs=frame.crs,
+        buildings=result.buildings, levels=result.levels, units=result.units,
+        openings=result.openings, amenities=result.amenities)
+
+
+def test_room_mapped_as_a_point_is_an_approximate_room(tmp_path: Path) -> None:
+    b = school()
+    b.node(45, 16, indoor="room", level="1", ref="206", name="Music")
+    b.node(10, 4, indoor="room", level="0", ref="101", name="Kindergarten")  # has an outline
+    result = _read(b, tmp_path)
+    music = next(u for u in result.units if u.number == "206")
+    assert music.approximate and _ordinal(result, music.level_id) == 1
+    assert [u.approximate for u in result.units if u.number == "101"] == [False]
+    assert any("mapped as a point" in f.message and "206" in f.message
+               for f in result.findings)
+    _campus(result)
+
+
+def test_every_variant_builds_a_valid_campus(tmp_path: Path) -> None:
+    """Drop every k-th element of the school (as a careless extract would): the import ends
+    in a result that builds a campus, or in a clear ImportFailed, never anything else."""
+    whole = school()
+    outcomes = []
+    for k in (2, 3, 5, 7, 11):
+        b = school()
+        for n, nid in enumerate(list(whole.nodes)):
+            if n % k == 0:
+                del b.nodes[nid]
+        for n, wid in enumerate(list(whole.ways)):
+            if n % k == 1:
+                del b.ways[wid]
+        try:
+            result = _read(b, tmp_path)
+        except ImportFailed as e:
+            outcomes.append(str(e))
+            continue
+        campus = _campus(result)
+        outcomes.append(f"{len(campus.units)} units")
+    assert any(o.endswith(" units") for o in outcomes), outcomes
