@@ -633,6 +633,11 @@ class _Archive:
             raw = p.get("ordinal")
             if isinstance(raw, float) and raw.is_integer():
                 raw = int(raw)
+            elif isinstance(raw, str) and re.fullmatch(r"\s*-?\d{1,3}\s*", raw):
+                self.rules.broken(f["what"], f"ordinal is the text {raw!r}",
+                                  "level.ordinal is an integer", ref=f["id"],
+                                  action="read as a number", severity=Severity.INFO)
+                raw = int(raw)
             if not isinstance(raw, int) or isinstance(raw, bool) or abs(raw) > MAX_ORDINAL:
                 self.rules.broken(f["what"], f"ordinal is {raw!r}",
                                   "level.ordinal is an integer (0 = ground floor)", ref=f["id"],

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shapely.ops import unary_union
 
 from gridmap import grid
 from gridmap.errors import IndoorFileError
@@ -341,3 +342,47 @@ def test_zip_read_from_bytes_only(tmp_path: Path) -> None:
     read_imdf(path, CID, ImportLimits())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["school.zip"]
     assert zipfile.is_zipfile(io.BytesIO(path.read_bytes()))
+
+
+def _campus(result: IndoorImport) -> Campus:
+    """The campus an import makes (the model's own checks run: ids, levels, buildings)."""
+    everything = [*(b.footprint for b in result.buildings),
+                  *(a.geometry for a in result.amenities)]
+    frame = local_frame_around(everything)
+    extent = frame.to_local(unary_union(everything))
+    return Campus(
+        id=CID, name=result.name or CID, address=result.address or "",
+        grid=grid.grid_for_extent(grid.Bounds(*extent.bounds), 25.0, LengthUnit.METRE, 1),
+        crs=frame.crs, buildings=result.buildings, levels=result.levels, units=result.units,
+        openings=result.openings, amenities=result.amenities)
+
+
+def test_ordinal_written_as_text_is_read(tmp_path: Path) -> None:
+    b = school()
+    b.files["level"][1]["properties"]["ordinal"] = "1"
+    result = _read(b, tmp_path)
+    assert sorted(lv.ordinal for lv in result.levels) == [0, 0, 1]
+    assert any("ordinal is the text '1'" in f.message for f in result.findings)
+
+
+def test_the_non_conforming_archive_builds_a_valid_campus(broken: IndoorImport) -> None:
+    campus = _campus(broken)
+    assert len(campus.units) == len(broken.units)
+
+
+def test_careless_archives_build_a_campus_or_fail_clearly(tmp_path: Path) -> None:
+    """Drop every k-th feature of every file (a half-finished export): the import ends in a
+    result that builds a campus, or in a clear IndoorFileError, never anything else."""
+    outcomes: list[str] = []
+    for k in (2, 3, 4, 5):
+        b = school()
+        for feature_type, features in b.files.items():
+            b.files[feature_type] = [f for n, f in enumerate(features) if n % k != 1]
+        try:
+            result = _read(b, tmp_path)
+        except IndoorFileError as e:
+            outcomes.append(str(e))
+            continue
+        outcomes.append(f"venue.zip: {len(_campus(result).units)} units")
+    assert all(o.startswith("venue.zip: ") for o in outcomes)
+    assert any(o.endswith(" units") for o in outcomes)
