@@ -1,0 +1,291 @@
+"""Rooms recovered from wall lines, for drawings with no closed room outlines.
+
+Many plans draw walls as loose lines: two per wall (its faces), with a short line closing
+each end at a doorway, or one centre line per wall. The spaces between them are the rooms,
+but only once the lines are made to meet:
+
+1. **snap**: endpoints within ``snap_m`` of each other become one point, and an endpoint
+   that stops just short of a line (or just past it) is moved onto it;
+2. **close the doorways**: a door leaves a gap in its wall, so the room runs into the
+   corridor. Where a line stops and another starts again on the same line, up to
+   ``max_gap_m`` further on, the gap is bridged (on both faces of a double wall);
+3. **polygonize** the noded lines into faces;
+4. **keep the rooms**: faces holding a label, or (unlabelled) of plausible room size; drop
+   the slivers between a wall's two faces and anything narrower than a person can use.
+
+Each room closed across a gap is reported as a finding (a doorway, most likely), and so is
+a space holding several rooms' labels (an opening wider than the gaps bridged, or a wall
+not drawn). All in metres in the drawing's frame; pure shapely.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import STRtree
+from shapely.geometry import LineString, Point, Polygon
+
+from importers.findings import Finding, FindingKind, Severity
+
+#: the widest doorway bridged, metres (a double door's opening is wider: not closed)
+MAX_GAP_M = 1.2
+#: gaps this wide are closed only where that encloses a label no room holds otherwise
+WIDE_GAP_M = 2.0
+#: label texts this close together name one room (a number above its name), metres
+_SAME_LABEL_M = 1.5
+#: a space narrower than this on average (2 x area / perimeter), metres, is a wall's inside
+MIN_WIDTH_M = 0.6
+#: the grid the lines are noded on, metres
+NODE_GRID_M = 0.001
+#: a gap is bridged only where both lines run on within this angle of the bridge, degrees
+_ALIGN_DEG = 3.0
+
+
+@dataclass(frozen=True)
+class WallRooms:
+    """The rooms found (metres) and what the reader noticed on the way."""
+
+    polygons: tuple[Polygon, ...]
+    findings: tuple[Finding, ...]
+
+
+_Seg = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _segments(lines: Sequence[LineString]) -> list[_Seg]:
+    out: list[_Seg] = []
+    for line in lines:
+        if line is None or line.is_empty:
+            continue
+        coords = [(float(c[0]), float(c[1])) for c in line.coords]
+        for a, b in itertools.pairwise(coords):
+            if all(math.isfinite(v) for v in (*a, *b)) and a != b:
+                out.append((a, b))
+    return out
+
+
+def _snap_endpoints(segs: list[_Seg], snap_m: float) -> list[_Seg]:
+    """Endpoints within ``snap_m`` of each other moved to their common centre."""
+    if not segs:
+        return segs
+    pts = np.array([p for s in segs for p in s], dtype=float)
+    parent = list(range(len(pts)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    geoms = [Point(float(x), float(y)) for x, y in pts]
+    tree = STRtree(geoms)
+    left, right = tree.query(geoms, predicate="dwithin", distance=snap_m)
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        ri, rj = root(i), root(j)
+        if ri != rj:
+            parent[ri] = rj
+    groups: dict[int, list[int]] = {}
+    for i in range(len(pts)):
+        groups.setdefault(root(i), []).append(i)
+    moved = pts.copy()
+    for members in groups.values():
+        if len(members) > 1:
+            moved[members] = pts[members].mean(axis=0)
+    out: list[_Seg] = []
+    for k in range(len(segs)):
+        a = (float(moved[2 * k][0]), float(moved[2 * k][1]))
+        b = (float(moved[2 * k + 1][0]), float(moved[2 * k + 1][1]))
+        if a != b:
+            out.append((a, b))
+    return out
+
+
+def _onto_lines(segs: list[_Seg], snap_m: float) -> list[_Seg]:
+    """Endpoints that stop just short of (or run just past) another line moved onto it."""
+    lines = [LineString(s) for s in segs]
+    tree = STRtree(lines)
+    out: list[_Seg] = []
+    for k, (a, b) in enumerate(segs):
+        ends = []
+        for p in (a, b):
+            pt = Point(p)
+            best: tuple[float, tuple[float, float]] | None = None
+            for i in tree.query(pt, predicate="dwithin", distance=snap_m).tolist():
+                if i == k:
+                    continue
+                d = lines[i].distance(pt)
+                if d == 0.0:
+                    best = None
+                    break
+                if best is None or d < best[0]:
+                    q = lines[i].interpolate(lines[i].project(pt))
+                    best = (d, (q.x, q.y))
+            ends.append(best[1] if best is not None else p)
+        if ends[0] != ends[1]:
+            out.append((ends[0], ends[1]))
+    return out
+
+
+def _bridges(segs: list[_Seg], snap_m: float, min_gap_m: float,
+             max_gap_m: float) -> list[LineString]:
+    """Lines across doorway gaps: from where a line stops to where another starts again
+    on the same line (both running on away from the gap), crossing no other line."""
+    ends: list[tuple[tuple[float, float], tuple[float, float], int]] = []  # point, out dir, seg
+    for k, (a, b) in enumerate(segs):
+        length = math.dist(a, b)
+        dx, dy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
+        ends.append((a, (-dx, -dy), k))
+        ends.append((b, (dx, dy), k))
+    points = shapely.points([e[0] for e in ends])
+    tree = STRtree(points)
+    lines = STRtree([LineString(s) for s in segs])
+    line_geoms = lines.geometries
+    cos_ok = math.cos(math.radians(_ALIGN_DEG))
+    seen: set[tuple[tuple[float, float], tuple[float, float]]] = set()
+    out: list[LineString] = []
+    left, right = tree.query(points, predicate="dwithin", distance=max_gap_m)
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i >= j:
+            continue
+        (p, d, k), (q, e, m) = ends[i], ends[j]
+        if k == m:
+            continue
+        gap = math.dist(p, q)
+        if gap <= min_gap_m or gap > max_gap_m:
+            continue
+        vx, vy = (q[0] - p[0]) / gap, (q[1] - p[1]) / gap
+        # p's line runs out towards q; q's line runs out back towards p
+        if vx * d[0] + vy * d[1] < cos_ok or -(vx * e[0] + vy * e[1]) < cos_ok:
+            continue
+        key = (p, q) if p < q else (q, p)
+        if key in seen:
+            continue
+        bridge = LineString([p, q])
+        if _crosses_a_line(bridge, lines, line_geoms, snap_m):
+            continue
+        seen.add(key)
+        out.append(bridge)
+    return out
+
+
+def _crosses_a_line(bridge: LineString, tree: STRtree, geoms: np.ndarray,
+                    snap_m: float) -> bool:
+    p, q = Point(bridge.coords[0]), Point(bridge.coords[-1])
+    for i in tree.query(bridge, predicate="intersects").tolist():
+        hit = bridge.intersection(geoms[i])
+        for part in getattr(hit, "geoms", [hit]):
+            if part.is_empty:
+                continue
+            if part.distance(p) > snap_m and part.distance(q) > snap_m:
+                return True
+            if part.geom_type != "Point" and part.length > snap_m:
+                return True  # runs along a line: not a gap
+    return False
+
+
+def _width(face: Polygon) -> float:
+    return 2.0 * face.area / face.length if face.length > 0 else 0.0
+
+
+def rooms_from_walls(segments: Sequence[LineString], label_points: Sequence[Point], *,
+                     snap_m: float = 0.05, min_area_m2: float = 2.0,
+                     max_gap_m: float = MAX_GAP_M, wide_gap_m: float = WIDE_GAP_M,
+                     source: str = "") -> WallRooms:
+    """The rooms the wall lines enclose (metres), doorway gaps up to ``max_gap_m`` closed.
+
+    Gaps up to ``wide_gap_m`` (double doors, open archways) are closed too where that
+    encloses a label no room holds otherwise. A face is a room when it holds a label, or
+    when it is at least ``min_area_m2`` and of a usable width; the slivers between a wall's
+    faces are dropped. ``source`` names the file in the findings.
+    """
+    segs = _snap_endpoints(_segments(segments), snap_m)
+    segs = _snap_endpoints(_onto_lines(segs, snap_m), snap_m / 10.0)
+    if not segs:
+        return WallRooms((), ())
+    labels = [p for p in label_points if p is not None and not p.is_empty]
+    bridges = _bridges(segs, snap_m, snap_m, max_gap_m)
+    faces = _faces(segs, bridges)
+    housed = _housed(faces, labels)
+    if housed < len(labels) and wide_gap_m > max_gap_m:
+        wide = _bridges(segs, snap_m, max_gap_m, wide_gap_m)
+        wider_faces = _faces(segs, bridges + wide)
+        if wide and _housed(wider_faces, labels) > housed:
+            bridges, faces = bridges + wide, wider_faces
+    held = _labels_in(faces, labels)
+    bridge_tree = STRtree(bridges) if bridges else None
+    rooms: list[Polygon] = []
+    findings: list[Finding] = []
+    for face, inside in zip(faces, held, strict=True):
+        if _width(face) < MIN_WIDTH_M or (not inside and face.area < min_area_m2):
+            continue
+        rooms.append(face)
+        spot = face.representative_point()
+        at = (spot.x, spot.y)
+        groups = _label_groups(inside)
+        if groups > 1:
+            findings.append(Finding(
+                FindingKind.OTHER,
+                f"one space enclosed by the walls holds the labels of {groups} rooms: the "
+                f"walls between them may have an opening wider than {wide_gap_m:g} m, or a "
+                "wall is not drawn", Severity.WARNING, source, at,
+                action="kept as one room; check the walls layer"))
+        gaps = _gaps_on(face, bridges, bridge_tree)
+        if gaps:
+            widths = ", ".join(f"{g:.2f}" for g in sorted(gaps))
+            findings.append(Finding(
+                FindingKind.REPAIRED_GEOMETRY,
+                f"room closed across {len(gaps)} gap(s) in the walls ({widths} m wide; "
+                "doorways, most likely)", Severity.INFO, source, at,
+                action="closed each gap with a straight line along the wall"))
+    return WallRooms(tuple(rooms), tuple(findings))
+
+
+def _faces(segs: list[_Seg], bridges: list[LineString]) -> list[Polygon]:
+    noded = shapely.union_all([LineString(s) for s in segs] + bridges, grid_size=NODE_GRID_M)
+    return [f for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+            if isinstance(f, Polygon) and f.area > 0]
+
+
+def _housed(faces: list[Polygon], labels: list[Point]) -> int:
+    """How many labels lie in a face wide enough to be a room."""
+    rooms = [f for f in faces if _width(f) >= MIN_WIDTH_M]
+    return sum(len(h) for h in _labels_in(rooms, labels))
+
+
+def _label_groups(labels: list[Point]) -> int:
+    """How many rooms' labels these are: texts closer than a few lines' height (a number
+    above its name) are one room's."""
+    groups: list[list[Point]] = []
+    for p in labels:
+        for g in groups:
+            if any(p.distance(q) <= _SAME_LABEL_M for q in g):
+                g.append(p)
+                break
+        else:
+            groups.append([p])
+    return len(groups)
+
+
+def _labels_in(faces: list[Polygon], labels: list[Point]) -> list[list[Point]]:
+    held: list[list[Point]] = [[] for _ in faces]
+    if not faces or not labels:
+        return held
+    tree = STRtree(faces)
+    left, right = tree.query(labels, predicate="within")
+    for li, fi in zip(left.tolist(), right.tolist(), strict=True):
+        held[fi].append(labels[li])
+    return held
+
+
+def _gaps_on(face: Polygon, bridges: list[LineString], tree: STRtree | None) -> list[float]:
+    """The widths of the bridged gaps that make part of ``face``'s boundary."""
+    if tree is None:
+        return []
+    edge = face.exterior.buffer(NODE_GRID_M * 2)
+    return [bridges[i].length for i in tree.query(face, predicate="intersects").tolist()
+            if edge.covers(bridges[i])]
