@@ -54,6 +54,7 @@ from importers.indoor import (
     most_common,
 )
 from importers.limits import ImportLimits, WorkBudget
+from importers.room_labels import room_number
 
 #: the largest .osm file read (bytes); a school campus is a few megabytes, and reading runs
 #: at about a megabyte a second
@@ -716,8 +717,7 @@ class _Reader:
             if d is None:
                 continue
             tags = s.area.tags
-            number = tags.get("ref", "").strip()
-            name = tags.get("name", "").strip()
+            number, name = _number_and_name(tags)
             aliases = tuple(x.strip() for x in (tags.get("alt_name", "") + ";"
                                                  + tags.get("short_name", "")).split(";")
                             if x.strip())
@@ -747,8 +747,11 @@ class _Reader:
     def _point_rooms(self, units: list[Unit], frame: LocalFrame,
                      drafts: list[_BuildingDraft]) -> list[Unit]:
         """Rooms mapped as a point (``indoor=room`` on a node): approximate units, a small box
-        round the point, unless an outline with the same number or name is on that level."""
-        drawn = {(u.building_id, u.level_id, u.number or u.name) for u in units}
+        round the point, unless it lies in an outline with the same number or name."""
+        drawn: dict[tuple[str, str, str], list[Polygon]] = defaultdict(list)
+        for u in units:
+            drawn[(u.building_id, u.level_id, u.number or u.name)].append(u.geometry)
+        seen: dict[tuple[str, str, str], int] = {}
         rooms: list[Unit] = []
         for nid, tags in sorted(self.data.node_tags.items()):
             if not _is_point_room(tags):
@@ -764,16 +767,20 @@ class _Reader:
                     "no building; skipped", source=self.source, ref=ref, at=(lon, lat),
                     placed_on_earth=True, action="skipped"), "point_room")
                 continue
-            number, name = tags.get("ref", "").strip(), tags.get("name", "").strip()
+            number, name = _number_and_name(tags)
+            if not (number or name) and tags.get("highway") == "elevator":
+                name = "Elevator"
             box = frame.to_wgs84(local.buffer(POINT_ROOM_M / 2, cap_style="square"))
             for ordinal in _levels_of(tags, what, ref, self.log, self.source, (lon, lat)):
                 key = (self._bid(building), self._lid(building, ordinal), number or name)
-                if key in drawn:
-                    continue
-                drawn.add(key)
+                if any(frame.to_local(g).distance(local) <= 1.0 for g in drawn.get(key, ())):
+                    continue  # the label of a room whose outline is mapped too
                 building.ordinals.add(ordinal)
+                # after the outlines with this number or name (they hold "214", "214#2", ...)
+                seen[key] = seen.get(key, len(drawn.get(key, ()))) + 1
+                unit_key = number or name if seen[key] == 1 else f"{number or name}#{seen[key]}"
                 rooms.append(Unit(
-                    id=stable_id(self.cid, building.key, ordinal, number or name or ref),
+                    id=stable_id(self.cid, building.key, ordinal, unit_key),
                     building_id=key[0], level_id=key[1], number=number,
                     name=name or number, geometry=box, category=_category(tags, name),
                     approximate=True))
@@ -956,7 +963,22 @@ class _Reader:
 
 
 def _is_point_room(tags: Mapping[str, str]) -> bool:
-    return tags.get("indoor") in _SPACES and bool(tags.get("ref") or tags.get("name"))
+    """A room mapped as a point: a named or numbered indoor space, or a lift shaft."""
+    return ((tags.get("indoor") in _SPACES and bool(tags.get("ref") or tags.get("name")))
+            or tags.get("highway") == "elevator")
+
+
+def _number_and_name(tags: Mapping[str, str]) -> tuple[str, str]:
+    """A room's number (``ref``, else a ``name`` that reads as one: "214", "Room 214") and
+    name (``name``; the number when the name is only the number)."""
+    number = tags.get("ref", "").strip()
+    name = tags.get("name", "").strip()
+    if not number and name:
+        number = room_number(name) or ""
+        if number and name.upper().replace(" ", "") in (number.replace(" ", ""),
+                                                         f"ROOM{number}".replace(" ", "")):
+            name = number
+    return number, name
 
 
 def _is_door(tags: Mapping[str, str]) -> bool:

@@ -454,3 +454,23 @@ def test_every_variant_builds_a_valid_campus(tmp_path: Path) -> None:
         campus = _campus(result)
         outcomes.append(f"{len(campus.units)} units")
     assert any(o.endswith(" units") for o in outcomes), outcomes
+
+
+def test_room_number_written_as_its_name(tmp_path: Path) -> None:
+    b = school()
+    b.rect(30, 12, 40, 20, indoor="room", level="0", name="106")
+    b.rect(40, 12, 50, 20, indoor="room", level="0", name="Room 107")
+    result = _read(b, tmp_path)
+    numbers = {u.number: u.name for u in result.units if u.number in ("106", "107")}
+    assert numbers == {"106": "106", "107": "107"}
+
+
+def test_lift_mapped_as_a_node_joins_its_levels(tmp_path: Path) -> None:
+    b = school()
+    b.node(55, 16, highway="elevator", level="0;1")
+    b.node(56, 18, highway="elevator", level="0;1")
+    result = _read(b, tmp_path)
+    lifts = [u for u in result.units if u.approximate and u.category == "elevator"]
+    assert sorted(_ordinal(result, u.level_id) for u in lifts) == [0, 0, 1, 1]
+    assert len({u.id for u in lifts}) == 4
+    _campus(result)
