@@ -17,8 +17,9 @@ error (its class name in :mod:`gridmap.errors` and its messages). The parent wai
 and on the child's exit (a pidfd) with the wall-clock deadline, and kills the whole group when
 it passes. How the child ended becomes a named error:
 
-* past the deadline, or killed by the CPU limit: :class:`~gridmap.errors.ImportTimedOut`
-  ("the import took longer than 120 s");
+* past the time limit (killed a little after it, so the importer's own check, which names
+  the file, normally comes first), or killed by the CPU limit:
+  :class:`~gridmap.errors.ImportTimedOut` ("the import took longer than 120 s");
 * ``MemoryError`` (an allocation refused by the limit), or killed with the peak memory at the
   limit, or killed by SIGKILL that the parent did not send (the kernel's out-of-memory
   killer): :class:`~gridmap.errors.ImportOutOfMemory` ("the import needed more than 2 GB of
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
     from gridmap.model import Campus
     from importers.campus import ImportResult
     from importers.findings import Finding
+    from importers.georef import FitDiagnosis
     from importers.limits import ImportLimits
 
 log = logging.getLogger(__name__)
@@ -77,10 +79,10 @@ IMPORTER = "importers.campus:import_campus"
 _MIB = 1024 * 1024
 #: address space the child may map beyond its data (libraries, thread stacks, file maps)
 _AS_SLACK = 512 * _MIB
-#: the importer's own limits end this much before the hard ones, so its message (naming the
-#: file and entity) normally comes first: a share of the limit, at least this many seconds
-_OWN_LIMIT_SHARE = 0.9
-_OWN_LIMIT_MIN_MARGIN_S = 0.5
+#: the process is killed this long after its time limit (a share of it, within bounds), so the
+#: importer's own check at the limit, which names the file and entity, normally comes first
+_KILL_GRACE_SHARE = 0.05
+_KILL_GRACE_S = (1.0, 10.0)
 #: how long a child that answered may take to exit before it is killed
 _EXIT_GRACE_S = 5.0
 _STDERR_TAIL = 4000
@@ -136,19 +138,20 @@ def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLim
     :func:`importers.campus.import_campus` (tests use hostile ones).
     """
     report = progress or (lambda percent, message: None)
-    deadline = time.monotonic() + sandbox.seconds
+    started = time.monotonic()  # CLOCK_MONOTONIC: the child reads the same clock
+    deadline = started + sandbox.seconds + kill_grace(sandbox.seconds)
     request = {
         "manifest": str(Path(manifest).absolute()), "importer": importer,
-        "limits": dataclasses.asdict(limits), "deadline": deadline,
-        "memory_bytes": sandbox.memory_bytes, "cpu_seconds": math.ceil(sandbox.seconds),
-        "previous": None,
+        "limits": dataclasses.asdict(limits), "ends": started + sandbox.seconds,
+        "memory_bytes": sandbox.memory_bytes,
+        "cpu_seconds": math.ceil(deadline - started) + 1, "previous": None,
     }
     if previous is not None:
         from gridmap.serialize import campus_to_geojson
 
         request["previous"] = campus_to_geojson(previous)
     with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stderr:
-        stdin.write(json.dumps(request, allow_nan=False).encode())
+        stdin.write(json.dumps(request).encode())
         stdin.seek(0)
         child = _Child(stdin, stderr)
         try:
@@ -156,6 +159,12 @@ def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLim
         finally:
             child.end()
         return _result_of(outcome, child, sandbox, _stderr_tail(stderr))
+
+
+def kill_grace(seconds: float) -> float:
+    """How long past its time limit an import's process is killed."""
+    low, high = _KILL_GRACE_S
+    return min(high, max(low, seconds * _KILL_GRACE_SHARE))
 
 
 def _child_environment() -> dict[str, str]:
@@ -356,9 +365,10 @@ def _signal_name(sig: int) -> str:
 def _timed_out(sandbox: SandboxLimits, *, cpu: bool = False) -> ImportTimedOut:
     what = "CPU time" if cpu else "time"
     message = (f"the import took longer than {sandbox.seconds:g} s and was stopped; nothing "
-               f"was stored. A drawing this slow to read is usually one with blocks nested "
-               f"very deeply or inserted very many times: purge or explode them, or raise "
-               f"the import's {what} limit (GRIDMAP_IMPORT_TIME_LIMIT_S)")
+               "was stored. Very large drawings (millions of entities) and blocks nested or "
+               "arrayed very many times are the usual cause: purge what the map does not "
+               f"need, split the drawing, or raise the import's {what} limit "
+               "(GRIDMAP_IMPORT_TIME_LIMIT_S)")
     return ImportTimedOut(message, user_message=message)
 
 
@@ -399,8 +409,10 @@ def result_to_data(result: ImportResult) -> dict[str, Any]:
             data[f.name] = campus_to_geojson(value)
         elif f.name == "findings":
             data[f.name] = [finding.to_dict() for finding in value]
+        elif f.name == "georef":
+            data[f.name] = {name: diagnosis.to_dict() for name, diagnosis in value.items()}
         else:
-            if json.loads(json.dumps(value, allow_nan=False)) != value:
+            if json.loads(json.dumps(value)) != value:
                 raise TypeError(f"ImportResult.{f.name} does not survive JSON as it is "
                                 f"({type(value).__name__}); teach api.import_process it")
             data[f.name] = value
@@ -416,7 +428,31 @@ def result_from_data(data: Mapping[str, Any]) -> ImportResult:
     values["campus"] = campus_from_geojson(data["campus"])
     if "findings" in values:
         values["findings"] = [finding_from_dict(d) for d in values["findings"]]
+    if "georef" in values:
+        values["georef"] = {name: diagnosis_from_dict(d) for name, d in values["georef"].items()}
     return ImportResult(**values)
+
+
+def diagnosis_from_dict(data: Mapping[str, Any]) -> FitDiagnosis:
+    """The inverse of :meth:`importers.georef.FitDiagnosis.to_dict`."""
+    from importers.georef import FitDiagnosis, PointResidual
+    from importers.manifest import TransformKind
+
+    def pair(value: Any) -> tuple[float, float]:
+        return float(value[0]), float(value[1])
+
+    points = tuple(PointResidual(
+        name=str(p["name"]), cad=pair(p["cad"]), lonlat=pair(p["lonlat"]),
+        residual_m=float(p["residual_m"]), leave_one_out_m=p["leave_one_out_m"],
+    ) for p in data["points"])
+    return FitDiagnosis(
+        transform=TransformKind(data["transform"]), rms_m=float(data["rms_m"]), points=points,
+        scale=float(data["scale"]), declared_unit_m=data["declared_unit_m"],
+        scale_ratio=data["scale_ratio"], stretch=data["stretch"], shear_deg=data["shear_deg"],
+        rotation_deg=float(data["rotation_deg"]), outlier=data["outlier"],
+        swapped_lonlat=bool(data["swapped_lonlat"]), advice=tuple(data["advice"]),
+        ok=bool(data["ok"]), suspects=tuple(data.get("suspects", ())),
+        point_error_m=data.get("point_error_m"), mirrored=bool(data.get("mirrored", False)))
 
 
 def finding_from_dict(data: Mapping[str, Any]) -> Finding:
@@ -461,18 +497,18 @@ class _Pipe:
         self.out = os.fdopen(fd, "w", encoding="utf-8", closefd=True)
 
     def send(self, message: dict[str, Any]) -> None:
-        self.out.write(json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n")
+        self.out.write(json.dumps(message, separators=(",", ":")) + "\n")
         self.out.flush()
 
 
 def _own_limits(request: Mapping[str, Any]) -> ImportLimits:
-    """The importer's own (cooperative) limits: the caller's, ending before the hard ones."""
+    """The importer's own (cooperative) limits: the caller's, at most the sandbox's (time
+    counted from the parent's start); the process is killed only a little later."""
     from importers.limits import ImportLimits
 
     limits = ImportLimits(**request["limits"])
-    left = float(request["deadline"]) - time.monotonic()
-    own_time = max(0.1, min(left * _OWN_LIMIT_SHARE, left - _OWN_LIMIT_MIN_MARGIN_S))
-    own_memory = int(request["memory_bytes"]) * _OWN_LIMIT_SHARE / _MIB
+    own_time = max(0.1, float(request["ends"]) - time.monotonic())
+    own_memory = int(request["memory_bytes"]) / _MIB
     return dataclasses.replace(
         limits,
         time_limit_s=own_time if limits.time_limit_s is None
