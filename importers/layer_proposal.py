@@ -145,6 +145,8 @@ class _Content:
 
     polygons: list[Polygon] = field(default_factory=list)
     segments: list[LineString] = field(default_factory=list)
+    #: lines inside door, stair or lift blocks: parts of those, not walls or loose treads
+    part_segments: list[LineString] = field(default_factory=list)
     texts: list[_Text] = field(default_factory=list)
     inserts: list[tuple[str, float, float, float]] = field(default_factory=list)  # name,x,y,s
     arcs: list[SwingArc] = field(default_factory=list)
@@ -152,10 +154,22 @@ class _Content:
     line_entities: int = 0
 
 
+@dataclass(frozen=True)
+class _BlockKind:
+    """What a block is: a door (with its leaf width in block units, and why), a stair or a
+    lift (by name), or none of those."""
+
+    door: bool = False
+    width: float = 0.0
+    why: str = ""
+    part: bool = False  # a door, stair or lift: its lines are not walls
+
+
 @dataclass
 class _Scan:
     layers: dict[str, _Content]
     names: list[str]  # every layer name, as the drawing spells it
+    kinds: dict[str, _BlockKind] = field(default_factory=dict)  # by block name
     partial: str = ""  # why the scan stopped early, if it did
 
 
@@ -165,21 +179,24 @@ def _scan(doc: Any, budget: WorkBudget) -> _Scan:
     for layer in doc.layers:
         name = str(layer.dxf.name)
         spelled.setdefault(name.upper(), name)
-    partial = ""
+    scan = _Scan({}, [])
     try:
-        for e, layer in _walk(doc.modelspace(), budget, 0, None, ()):
+        for e, layer, part in _walk(doc, scan, doc.modelspace(), budget, 0, None, (), False):
             spelled.setdefault(layer.upper(), layer)
-            _read(e, layer, layers[layer.upper()])
+            _read(e, layer, layers[layer.upper()], part)
     except ImportLimitExceeded as exc:
-        partial = str(exc)
-    content = {spelled[k]: v for k, v in layers.items()}
-    return _Scan(content, sorted(spelled.values(), key=str.upper), partial)
+        scan.partial = str(exc)
+    scan.layers = {spelled[k]: v for k, v in layers.items()}
+    scan.names = sorted(spelled.values(), key=str.upper)
+    return scan
 
 
-def _walk(entities: Iterable[Any], budget: WorkBudget, depth: int, parent: str | None,
-          chain: tuple[str, ...]) -> Iterator[tuple[Any, str]]:
-    """(entity, effective layer), block inserts expanded: an entity on layer 0 in a block
-    takes the insert's layer; ATTRIBs are yielded on their own layer."""
+def _walk(doc: Any, scan: _Scan, entities: Iterable[Any], budget: WorkBudget, depth: int,
+          parent: str | None, chain: tuple[str, ...], part: bool,
+          ) -> Iterator[tuple[Any, str, bool]]:
+    """(entity, effective layer, inside a door/stair/lift block), block inserts expanded: an
+    entity on layer 0 in a block takes the insert's layer; ATTRIBs are yielded on their own
+    layer."""
     for e in entities:
         budget.charge(1, "layer proposal")
         try:
@@ -190,16 +207,18 @@ def _walk(entities: Iterable[Any], budget: WorkBudget, depth: int, parent: str |
             continue
         if parent is not None and layer == "0":
             layer = parent
-        yield e, layer
+        yield e, layer, part
         if e.dxftype() != "INSERT":
             continue
         for attrib in getattr(e, "attribs", ()):
             own = str(attrib.dxf.get("layer", "0"))
-            yield attrib, (layer if own == "0" else own)
-        name = str(e.dxf.get("name", "")).upper()
-        if depth >= _NEST_DEPTH or name in chain:
+            yield attrib, (layer if own == "0" else own), part
+        name = str(e.dxf.get("name", ""))
+        if depth >= _NEST_DEPTH or name.upper() in chain:
             continue
-        yield from _walk(_children(e), budget, depth + 1, layer, (*chain, name))
+        kind = _block_kind(doc, name, scan.kinds)
+        yield from _walk(doc, scan, _children(e), budget, depth + 1, layer,
+                         (*chain, name.upper()), part or kind.part)
 
 
 def _children(insert: Any) -> Iterator[Any]:
@@ -219,15 +238,15 @@ _ENTITY_ERRORS = (DXFError, ValueError, TypeError, AttributeError, ArithmeticErr
                   IndexError, KeyError, RecursionError, shapely.errors.ShapelyError)
 
 
-def _read(e: Any, layer: str, into: _Content) -> None:
+def _read(e: Any, layer: str, into: _Content, part: bool) -> None:
     kind = e.dxftype()
     try:
         if kind == "LINE":
             a, b = e.dxf.start, e.dxf.end
-            _add_segment(into, (a.x, a.y), (b.x, b.y))
+            _add_segment(into, (a.x, a.y), (b.x, b.y), part)
             into.line_entities += 1
         elif kind in ("LWPOLYLINE", "POLYLINE"):
-            _read_polyline(e, kind, into)
+            _read_polyline(e, kind, into, part)
         elif kind == "HATCH":
             _read_hatch(e, into)
         elif kind == "ARC":
@@ -251,13 +270,14 @@ def _finite(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     return pts if all(math.isfinite(x) and math.isfinite(y) for x, y in pts) else []
 
 
-def _add_segment(into: _Content, a: tuple[float, float], b: tuple[float, float]) -> None:
+def _add_segment(into: _Content, a: tuple[float, float], b: tuple[float, float],
+                 part: bool) -> None:
     pts = _finite([a, b])
     if pts and pts[0] != pts[1]:
-        into.segments.append(LineString(pts))
+        (into.part_segments if part else into.segments).append(LineString(pts))
 
 
-def _read_polyline(e: Any, kind: str, into: _Content) -> None:
+def _read_polyline(e: Any, kind: str, into: _Content, part: bool) -> None:
     if kind == "LWPOLYLINE":
         pts = _finite((p[0], p[1]) for p in e.get_points("xy"))
         closed = bool(e.closed)
@@ -273,7 +293,7 @@ def _read_polyline(e: Any, kind: str, into: _Content) -> None:
     elif len(pts) >= 2:
         into.open_polylines += 1
         for a, b in itertools.pairwise(pts):
-            _add_segment(into, a, b)
+            _add_segment(into, a, b, part)
 
 
 def _add_polygon(into: _Content, pts: list[tuple[float, float]]) -> None:
@@ -465,17 +485,20 @@ def _outline(scan: _Scan, rooms_layer: str | None,
                           f"{len(pts)} rooms"), poly)
 
 
-def _door_blocks(doc: Any, names: set[str]) -> dict[str, tuple[bool, float, str]]:
-    """For each block name: (door-like, leaf width in block units, why)."""
-    out: dict[str, tuple[bool, float, str]] = {}
-    for name in names:
+def _block_kind(doc: Any, name: str, cache: dict[str, _BlockKind]) -> _BlockKind:
+    """Whether block ``name`` is a door (a swing: an arc with a leaf line from its centre;
+    or a door word in its name), a stair or a lift (by name); remembered in ``cache``."""
+    found = cache.get(name)
+    if found is not None:
+        return found
+    try:
+        block = doc.blocks.get(name)
+    except _ENTITY_ERRORS:
+        block = None
+    arcs: list[SwingArc] = []
+    lines: list[LineString] = []
+    if block is not None:
         try:
-            block = doc.blocks.get(name)
-        except _ENTITY_ERRORS:
-            block = None
-        arcs: list[SwingArc] = []
-        lines: list[LineString] = []
-        if block is not None:
             for e in _flat_block(block):
                 if e.dxftype() == "ARC":
                     arc = swing_arc(e)
@@ -485,14 +508,19 @@ def _door_blocks(doc: Any, names: set[str]) -> dict[str, tuple[bool, float, str]
                     a, b = e.dxf.start, e.dxf.end
                     if (a.x, a.y) != (b.x, b.y):
                         lines.append(LineString([(a.x, a.y), (b.x, b.y)]))
-        swings = doors_from_swings(arcs, lines, min_radius_m=0.0, max_radius_m=math.inf)
-        if swings:
-            out[name] = (True, max(s.width_m for s in swings), "a door swing (arc and leaf)")
-        elif _DOOR_BLOCK_RE.search(name):
-            out[name] = (True, 0.0, "a door's name")
-        else:
-            out[name] = (False, 0.0, "")
-    return out
+        except _ENTITY_ERRORS:
+            pass
+    swings = doors_from_swings(arcs, lines, min_radius_m=0.0, max_radius_m=math.inf)
+    if len(swings) == 1 and len(arcs) <= 4:  # one door (a double door is one); more is a plan
+        found = _BlockKind(True, max(s.width_m for s in swings), "a door swing (arc and leaf)",
+                           True)
+    elif _DOOR_BLOCK_RE.search(name):
+        found = _BlockKind(True, 0.0, "a door's name", True)
+    else:
+        found = _BlockKind(part=bool(_STAIR_BLOCK_RE.search(name) or
+                                     _LIFT_BLOCK_RE.search(name)))
+    cache[name] = found
+    return found
 
 
 _DOOR_BLOCK_SIZE = 500  # entities: a door block is a few; one with more is something else
@@ -514,13 +542,14 @@ def _propose_doors(doc: Any, scan: _Scan, unit_m: float | None,
                    edges: Any) -> tuple[_Choice, list[float]]:
     """Doors: the layer with the most door-like inserts; else the most door swings. Also the
     door widths seen (drawing units), for judging the unit."""
-    names = {n for c in scan.layers.values() for n, *_ in c.inserts}
-    kinds = _door_blocks(doc, names)
+    def kind(name: str) -> _BlockKind:
+        return _block_kind(doc, name, scan.kinds)
+
     scores: dict[str, float] = {}
     widths: dict[str, list[float]] = {}
     on_edges: dict[str, int] = {}
     for layer, c in scan.layers.items():
-        doors = [(n, x, y, s) for n, x, y, s in c.inserts if kinds.get(n, (False,))[0]]
+        doors = [(n, x, y, s) for n, x, y, s in c.inserts if kind(n).door]
         if not doors:
             continue
         near = 0
@@ -529,17 +558,15 @@ def _propose_doors(doc: Any, scan: _Scan, unit_m: float | None,
         # a door on a wall counts double: door blocks elsewhere are a legend or a schedule
         scores[layer] = len(doors) + near
         on_edges[layer] = near
-        widths[layer] = [kinds[n][1] * s for n, _, _, s in doors if kinds[n][1] > 0]
+        widths[layer] = [kind(n).width * s for n, _, _, s in doors if kind(n).width > 0]
     chosen = _best(scores, "doors")
     if chosen is not None:
-        c = scan.layers[chosen]
-        n = sum(1 for name, *_ in c.inserts if kinds.get(name, (False,))[0])
-        why = {kinds[name][2] for name, *_ in c.inserts if kinds.get(name, (False,))[0]}
-        blocks = Counter(name for name, *_ in c.inserts if kinds.get(name, (False,))[0])
-        said = ", ".join(repr(b) for b, _ in blocks.most_common(3))
-        return (_Choice(chosen, f"{n} inserts of door blocks ({said}: "
-                                f"{' or '.join(sorted(why))}), {on_edges[chosen]} of them on "
-                                "a room's edge"), widths[chosen])
+        names = [name for name, *_ in scan.layers[chosen].inserts if kind(name).door]
+        why = " or ".join(sorted({kind(name).why for name in names}))
+        said = ", ".join(repr(b) for b, _ in Counter(names).most_common(3))
+        return (_Choice(chosen, f"{len(names)} inserts of door blocks ({said}: {why}), "
+                                f"{on_edges[chosen]} of them on a room's edge"),
+                widths[chosen])
     # no door blocks: loose swings (arc + leaf line)
     swing_scores: dict[str, float] = {}
     swing_widths: dict[str, list[float]] = {}
@@ -547,7 +574,8 @@ def _propose_doors(doc: Any, scan: _Scan, unit_m: float | None,
     for layer, c in scan.layers.items():
         if not c.arcs:
             continue
-        found = doors_from_swings(c.arcs, c.segments, min_radius_m=lo, max_radius_m=hi)
+        found = doors_from_swings(c.arcs, c.segments + c.part_segments, min_radius_m=lo,
+                                  max_radius_m=hi)
         if found:
             swing_scores[layer] = len(found)
             swing_widths[layer] = [d.width_m for d in found]
@@ -571,7 +599,8 @@ class _Edges:
 
 
 def _walls(scan: _Scan, region: Polygon | None, exclude: set[str]) -> _Choice:
-    """Walls: the layer with the most line length inside the building."""
+    """Walls: the layer with the most line length inside the building (stair treads and the
+    lines of door, stair and lift blocks are not walls)."""
     if region is None or region.is_empty:
         return _NONE
     shapely.prepare(region)
@@ -580,7 +609,9 @@ def _walls(scan: _Scan, region: Polygon | None, exclude: set[str]) -> _Choice:
     for name, c in scan.layers.items():
         if name in exclude or len(c.segments) < 4:
             continue
-        inside = [s for s in c.segments if region.contains(s.centroid)]
+        treads = _treads(c.segments)[1]
+        inside = [s for i, s in enumerate(c.segments)
+                  if i not in treads and region.contains(s.centroid)]
         if len(inside) >= 4:
             scores[name] = sum(s.length for s in inside)
             counts[name] = len(inside)
@@ -592,38 +623,43 @@ def _walls(scan: _Scan, region: Polygon | None, exclude: set[str]) -> _Choice:
                           "line length there")
 
 
-def _treads(segments: list[LineString]) -> int:
-    """The longest run of treads: parallel segments of one length, side by side, evenly
-    spaced (a tenth to a third of their length apart)."""
-    groups: dict[tuple[int, int], list[LineString]] = defaultdict(list)
-    for s in segments:
+def _treads(segments: list[LineString]) -> tuple[int, set[int]]:
+    """The longest run of stair treads (parallel segments of one length, side by side, evenly
+    spaced a twentieth to two fifths of their length apart), and which segments are treads."""
+    groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for i, s in enumerate(segments):
         (x0, y0), (x1, y1) = s.coords[0], s.coords[-1]
         angle = math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180.0
-        length = s.length
-        if length <= 0:
-            continue
-        groups[(round(angle / 3.0) % 60, round(math.log(length) / 0.05))].append(s)
-    best = 0
+        if s.length > 0:
+            groups[(round(angle / 3.0) % 60, round(math.log(s.length) / 0.05))].append(i)
+    best, treads = 0, set()
     for (a, _), group in groups.items():
         if len(group) < 6:
             continue
         theta = math.radians(a * 3.0)
         ux, uy = math.cos(theta), math.sin(theta)
-        length = statistics.median(s.length for s in group)
-        rows: dict[int, list[float]] = defaultdict(list)  # along-position bucket -> offsets
-        for s in group:
-            c = s.centroid
-            rows[round((c.x * ux + c.y * uy) / (length * 0.2))].append(-c.x * uy + c.y * ux)
-        for offsets in rows.values():
-            offsets.sort()
-            run = 1
-            gaps = [b - a for a, b in itertools.pairwise(offsets)]
-            for i, g in enumerate(gaps):
-                ok = 0.05 * length <= g <= 0.4 * length and (
-                    i == 0 or abs(g - gaps[i - 1]) <= 0.15 * max(g, gaps[i - 1]))
-                run = run + 1 if ok else 1
-                best = max(best, run)
-    return best if best >= 6 else 0
+        length = statistics.median(segments[i].length for i in group)
+        rows: dict[int, list[tuple[float, int]]] = defaultdict(list)  # along-position bucket
+        for i in group:
+            c = segments[i].centroid
+            rows[round((c.x * ux + c.y * uy) / (length * 0.2))].append(
+                (-c.x * uy + c.y * ux, i))
+        for row in rows.values():
+            row.sort()
+            run, last_gap = [row[0][1]], 0.0
+            for (before, prev_i), (here, i) in itertools.pairwise(row):
+                g = here - before
+                if not 0.05 * length <= g <= 0.4 * length:
+                    run, last_gap = [i], 0.0
+                    continue
+                if len(run) >= 2 and abs(g - last_gap) > 0.15 * max(g, last_gap):
+                    run = [prev_i]  # the spacing changes: a new run from the last tread
+                run.append(i)
+                last_gap = g
+                if len(run) >= 6:
+                    treads.update(run)
+                best = max(best, len(run))
+    return (best if best >= 6 else 0), treads
 
 
 def _lift_cars(c: _Content, unit_m: float | None) -> int:
@@ -667,32 +703,27 @@ def _by_name_only(scan: _Scan, role: str, taken: set[str]) -> _Choice:
 
 
 def _stairs_and_lifts(scan: _Scan, unit_m: float | None) -> tuple[_Choice, _Choice]:
+    """Stairs: the longest run of loose treads; lifts: the most car outlines crossed by their
+    diagonals. Blocks named for stairs and lifts are found by their names wherever they lie,
+    so their insides do not decide a layer."""
     stair_scores: dict[str, float] = {}
     lift_scores: dict[str, float] = {}
-    stair_blocks: dict[str, int] = {}
-    lift_blocks: dict[str, int] = {}
     for name, c in scan.layers.items():
-        treads = _treads(c.segments)
-        sb = sum(1 for n, *_ in c.inserts if _STAIR_BLOCK_RE.search(n))
-        if treads or sb:
-            stair_scores[name] = treads + 10 * sb
-            stair_blocks[name] = sb
+        treads = _treads(c.segments)[0]
+        if treads:
+            stair_scores[name] = treads
         cars = _lift_cars(c, unit_m)
-        lb = sum(1 for n, *_ in c.inserts if _LIFT_BLOCK_RE.search(n))
-        if cars or lb:
-            lift_scores[name] = cars + lb
-            lift_blocks[name] = lb
+        if cars:
+            lift_scores[name] = cars
     stairs = _best(stair_scores, "stairs")
     lifts = _best(lift_scores, "elevators")
     s_choice, l_choice = _NONE, _NONE
     if stairs is not None:
-        s_choice = _Choice(stairs, f"{stair_blocks[stairs]} stair blocks"
-                           if stair_blocks[stairs] else
-                           f"a run of {int(stair_scores[stairs])} evenly spaced parallel treads")
+        s_choice = _Choice(stairs, f"a run of {int(stair_scores[stairs])} evenly spaced "
+                                   "parallel treads")
     if lifts is not None:
-        l_choice = _Choice(lifts, f"{lift_blocks[lifts]} lift blocks" if lift_blocks[lifts]
-                           else f"{int(lift_scores[lifts])} lift car outline(s) crossed by "
-                           "both diagonals")
+        l_choice = _Choice(lifts, f"{int(lift_scores[lifts])} lift car outline(s) crossed by "
+                                  "both diagonals")
     return s_choice, l_choice
 
 
