@@ -27,9 +27,16 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from api.auth import CurrentPrincipal, current_principal
+from api.auth import CurrentPrincipal, Principal, current_principal
 from api.authz import Action
-from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, MAX_REVISION, Ctx, check_campus_id
+from api.context import (
+    CAMPUS_ID_PATTERN,
+    MAX_CAMPUS_ID,
+    MAX_REVISION,
+    AppContext,
+    Ctx,
+    check_campus_id,
+)
 from gridmap.errors import NotFound
 from gridmap.model import AmenityKind, Campus
 
@@ -81,15 +88,15 @@ def _json_for_script(data: Any) -> str:
 
 def page_config(workspace_id: str | None, *, user: str,
                 imagery: dict[str, str] | None) -> dict[str, Any]:
-    """What the page's script needs: the workspace, who is signed in, the imagery provider
-    (when the server has one configured: the earth view's background where a campus has no
-    orthophoto of its own), the points offered for placing and the walk-through checklist."""
+    """What the page's script needs: the workspace, who is signed in, the imagery under its
+    maps (the campus's orthophoto, else the server's provider; an XYZ template with ``{r}``),
+    the points offered for placing and the walk-through checklist."""
     from tiles.webmap import MAX_MAP_ZOOM, MAX_NATIVE_ZOOM
 
     return {
         "workspace": workspace_id,
         "user": user,
-        "imagery_provider": imagery,
+        "imagery": imagery,
         "placeable": [{"kind": k.value, "label": k.display_name} for k in PLACEABLE],
         "checklist": list(CHECKLIST),
         "zoom": {"max": MAX_MAP_ZOOM, "max_native": MAX_NATIVE_ZOOM},
@@ -115,6 +122,25 @@ def _provider(request: Request) -> dict[str, str] | None:
     return {"url": settings.imagery_url, "attribution": settings.imagery_attribution or ""}
 
 
+def _workspace_imagery(request: Request, ctx: AppContext, principal: Principal,
+                       ws_id: str) -> dict[str, str] | None:
+    """The imagery under the workspace's maps: its campus's own orthophoto (or the server's
+    provider) once the campus is stored and the caller's district owns it; 404 for a
+    workspace that does not exist or is another district's, as the workspace API answers."""
+    from api.imagery import imagery_layer
+    from api.store_identity import identity
+    from api.store_workspace import WorkspaceNotFound, workspaces
+
+    ws = workspaces(ctx.store).find(ws_id)
+    owner = None if ws is None else identity(ctx.store).campus_owner(ws.campus_id)
+    if ws is None or (owner or ws.org_id) != principal.org_id:
+        ctx.refused(request, principal, 404, "/workspace/{ws_id}",
+                    f"{principal.actor} may not see workspace {ws_id}")
+        raise WorkspaceNotFound(f"{principal.actor} may not see workspace {ws_id}",
+                                user_message=f"unknown workspace {ws_id!r}")
+    return imagery_layer(ctx, ws.campus_id) if owner else _provider(request)
+
+
 @router.get("/workspace", response_class=HTMLResponse,
             summary="The workspace page: your organisation's workspaces, and a new one")
 def workspace_list_page(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> HTMLResponse:
@@ -130,7 +156,8 @@ def workspace_list_page(request: Request, ctx: Ctx, principal: CurrentPrincipal)
 def workspace_one_page(ws_id: WorkspaceId, request: Request, ctx: Ctx,
                        principal: CurrentPrincipal) -> HTMLResponse:
     ctx.authorize(request, principal, Action.EDIT, None)
-    html, csp = workspace_page(ws_id, user=principal.name, imagery=_provider(request))
+    imagery = _workspace_imagery(request, ctx, principal, ws_id)
+    html, csp = workspace_page(ws_id, user=principal.name, imagery=imagery)
     ctx.audit(request, principal, "workspace_page", None, ws_id)
     return HTMLResponse(html, headers={**NO_STORE, "Content-Security-Policy": csp})
 

@@ -173,7 +173,7 @@
     previews: {},       // drawing id -> preview GeoJSON (drawing units)
     cards: {},          // drawing id -> {map, groups, ...}
     geo: { drawing: null, pending: null, fit: null, fitSeq: 0 },
-    campus: { published: null, imagery: null },
+    campus: { published: null, current: null, bounds: null, imagery: cfg.imagery || null },
     features: null,     // the draft revision's features (lon/lat)
     featuresRevision: null,
     ordinal: null,
@@ -227,25 +227,33 @@
     return n + suffix + ' Floor';
   }
 
+  // the server starts a drawing as building A, level n; a file name such as "C_level2.dxf"
+  // says better, until the editor has saved something of their own
+  function serverDefaults(st) {
+    return !st.building_id || (st.building_name === 'Building ' + st.building_id &&
+      !(st.control_points || []).length && /^(Ground Floor|Level -?\d+)$/.test(st.level_name || ''));
+  }
+
   function initLocal(d) {
     if (S.local[d.id]) { return; }
     var st = d.settings || {};
     var prop = d.proposal || {};
+    var fresh = serverDefaults(st);
     var layers = {};
     ROLES.forEach(function (r) {
       var saved = st.layers ? st.layers[r.key] : undefined;
       layers[r.key] = saved !== undefined && saved !== null ? saved : (prop[r.key] || null);
     });
-    var ordinal = st.level_ordinal !== undefined && st.level_ordinal !== null
-      ? st.level_ordinal : guessOrdinal(d.name || '');
+    var ordinal = fresh ? guessOrdinal(d.name || '') : st.level_ordinal;
+    var building = fresh ? guessBuilding(d.name || '') : st.building_id;
     S.local[d.id] = {
       layers: layers,
       unit: st.unit || prop.unit || 'm',
-      building_id: st.building_id || guessBuilding(d.name || ''),
-      building_name: st.building_name || '',
+      building_id: building,
+      building_name: fresh ? '' : st.building_name || '',
       level_ordinal: ordinal,
-      level_name: st.level_name || ordinalName(ordinal),
-      level_short_name: st.level_short_name || (ordinal >= 0 ? String(ordinal + 1) : 'B'),
+      level_name: fresh ? ordinalName(ordinal) : st.level_name,
+      level_short_name: fresh ? (ordinal >= 0 ? String(ordinal + 1) : 'B') : st.level_short_name,
       transform: st.transform || 'similarity',
       pairs: (st.control_points || []).map(function (p, i) {
         return { name: p.name || 'Point ' + (i + 1), cad: p.cad.slice(), lonlat: p.lonlat.slice() };
@@ -253,7 +261,7 @@
       use_geodata: !!st.use_geodata,
       nextName: (st.control_points || []).length + 1
     };
-    if (st.confirmed || (st.layers && st.building_id)) { S.confirmed[d.id] = true; }
+    if (!fresh) { S.confirmed[d.id] = true; }
   }
 
   function drawingBody(id) {
@@ -391,8 +399,8 @@
     $('ws-save-settings').addEventListener('click', function () {
       saveSettings({ parcel_file: $('ws-parcel').value || null,
                      grounds_file: $('ws-grounds').value || null,
-                     campus_name: $('ws-campus-name').value.trim() || null,
-                     address: $('ws-address').value.trim() || null })
+                     campus_name: $('ws-campus-name').value.trim(),
+                     address: $('ws-address').value.trim() })
         .then(function () { toast('Campus details saved.'); loadEarthLayers(); })
         .catch(function (err) { toast(err.message, true); });
     });
@@ -404,9 +412,7 @@
     var now = Object.assign({}, S.ws.settings || {}, changes);
     var body = {};
     SETTING_KEYS.forEach(function (k) { if (now[k] !== undefined) { body[k] = now[k]; } });
-    var saved = await api('PUT', base + '/settings', body);
-    S.ws.settings = saved && saved.settings ? saved.settings : (saved || now);
-    if (!S.ws.settings.parcel_file && body.parcel_file) { S.ws.settings = now; }
+    S.ws.settings = await api('PUT', base + '/settings', body);
   }
 
   // a single parcel or grounds file is taken as the campus's without asking
@@ -864,22 +870,12 @@
     geo.earthLayers.clearLayers();
     var cid = S.ws.campus_id;
     var bounds = L.latLngBounds([]);
-    // what is under the site: the campus's own photo, else the server's provider; the
-    // published plans of this campus when it has some
-    if (cid && S.campus.published === null) {
-      try {
-        await api('GET', '/campuses/' + enc(cid));
-        S.campus.published = true;
-      } catch (err) { S.campus.published = false; }
-      try {
-        var info = await api('GET', '/campuses/' + enc(cid) + '/imagery');
-        S.campus.imagery = { url: '/campuses/' + enc(cid) + '/imagery/tiles/{z}/{x}/{y}.png?v=' + enc(info.version || ''),
-                             attribution: info.attribution || 'Campus photo' };
-      } catch (err) { S.campus.imagery = cfg.imagery_provider || false; }
-    }
+    // what is under the site: the campus's own photo, else the server's provider (the page
+    // says which); the published plans of this campus when it has some
+    if (cid && S.campus.published === null) { await campusStatus(); }
     var imagery = S.campus.imagery;
     if (imagery) {
-      geo.earthLayers.addLayer(L.tileLayer(imagery.url.replace('{r}', ''), {
+      geo.earthLayers.addLayer(L.tileLayer(imagery.url, {
         maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native, className: 'ws-imagery' }));
     }
     if (S.campus.published) {
@@ -916,15 +912,27 @@
       $('ws-earth').dataset.ready = 'true';
       $('ws-geo-hint').textContent = S.geo.pending ? $('ws-geo-hint').textContent
         : 'Click a point on the plan, then the same point on the site map.';
-    } else if (S.campus.published) {
-      try {
-        var campus = await api('GET', '/campuses/' + enc(cid));
-        var bb = campus.bounds || (campus.grid && campus.grid.bounds);
-        if (bb) { geo.earth.fitBounds([[bb[1], bb[0]], [bb[3], bb[2]]]); $('ws-earth').dataset.ready = 'true'; }
-      } catch (err) { /* no published map to show */ }
+    } else if (S.campus.bounds) {
+      var bb = S.campus.bounds;
+      geo.earth.fitBounds([[bb[1], bb[0]], [bb[3], bb[2]]]);
+      $('ws-earth').dataset.ready = 'true';
     } else {
       $('ws-geo-hint').textContent = 'Upload the site boundary (parcel) or grounds file, so the site map has something to click on.';
     }
+  }
+
+  // whether the campus is published (and which revision), from the campuses this editor sees
+  async function campusStatus() {
+    try {
+      var listed = await api('GET', '/campuses');
+      var mine = (listed.campuses || []).find(function (c) { return c.id === S.ws.campus_id; });
+      S.campus.published = !!mine;
+      S.campus.current = mine ? mine.revision : null;
+      S.campus.bounds = mine ? mine.bounds : null;
+    } catch (err) {
+      S.campus.published = false;
+    }
+    return S.campus;
   }
 
   function allEarthPairs() {
@@ -1147,7 +1155,7 @@
         var started = await api('POST', base + '/import', {});
         var job = started.job || started;
         showProgress(job);
-        pollJob(job.id);
+        pollJob();
       } catch (err) {
         $('ws-import').disabled = false;
         $('ws-import-error').textContent = err.message;
@@ -1164,17 +1172,19 @@
     box.dataset.state = job.state || '';
   }
 
-  function pollJob(jobId) {
+  // the workspace carries its import job (percent, message) and, once done, the report
+  function pollJob() {
     clearTimeout(polling);
     var tick = async function () {
-      var job;
+      var w;
       try {
-        job = await api('GET', '/jobs/' + enc(jobId));
+        w = await api('GET', base);
       } catch (err) {
         $('ws-import-error').textContent = err.message;
         $('ws-import').disabled = false;
         return;
       }
+      var job = w.job || { state: 'queued', percent: 0 };
       showProgress(job);
       if (job.state === 'done') {
         $('ws-import').disabled = false;
@@ -1184,10 +1194,10 @@
         toast('Imported. Check the report, fix what needs fixing, then publish.');
         return;
       }
-      if (job.state === 'failed' || job.state === 'cancelled') {
+      if (job.state === 'failed' || job.state === 'cancelled' || w.state === 'failed') {
         $('ws-import').disabled = false;
-        $('ws-import-error').textContent = 'The import stopped: ' +
-          (job.error && job.error.message ? job.error.message : job.message || job.state);
+        var error = job.error && job.error.message ? job.error.message : job.error;
+        $('ws-import-error').textContent = 'The import stopped: ' + (error || job.message || job.state);
         document.body.dataset.importFailed = 'true';
         return;
       }
@@ -1201,7 +1211,7 @@
     if (w.job && (w.job.state === 'queued' || w.job.state === 'running')) {
       $('ws-import').disabled = true;
       showProgress(w.job);
-      pollJob(w.job.id);
+      pollJob();
     }
     var report = w.report;
     if (!report && w.draft_revision) {
@@ -1231,8 +1241,10 @@
     other: 'Other notes'
   };
   var COUNT_TITLES = { buildings: 'buildings', levels: 'floors', units: 'rooms', rooms: 'rooms',
-                       openings: 'doors', doors: 'doors', exterior_doors: 'outside doors',
-                       amenities: 'safety points', grounds: 'grounds features', findings: 'findings' };
+                       label_only_rooms: 'rooms drawn only as a number', openings: 'doors',
+                       doors: 'doors', exterior_doors: 'outside doors', numbered_doors: 'numbered doors',
+                       main_entrances: 'main entrances', amenities: 'safety points',
+                       points: 'safety points', grounds: 'grounds features', findings: 'findings' };
 
   function renderReport(report) {
     var findings = report.findings || [];
@@ -1332,7 +1344,7 @@
     var map = previewMap();
     pv.base.clearLayers();
     if (S.campus.imagery) {
-      pv.base.addLayer(L.tileLayer(S.campus.imagery.url.replace('{r}', ''), {
+      pv.base.addLayer(L.tileLayer(S.campus.imagery.url, {
         maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native, opacity: 0.9 }));
     }
     var grounds = L.geoJSON({ type: 'FeatureCollection', features: featuresOf('grounds') }, {
@@ -1767,38 +1779,45 @@
     $('ws-publish-none').hidden = !!rev;
     if (!rev) { return; }
     var status = $('ws-publish-status');
-    var info = null;
-    try {
-      var revisions = await api('GET', '/campuses/' + enc(cid) + '/revisions');
-      var mine = (revisions.revisions || []).find(function (r) { return r.number === rev; });
-      info = { current: revisions.current, published: !!(mine && mine.current) };
-    } catch (err) {
-      info = { current: null, published: false };  // nothing published yet
-    }
+    var campus = await campusStatus();
+    var info = { current: campus.current, published: campus.current === rev };
     S.publishInfo = info;
-    var diff = null;
-    try {
-      diff = await api('GET', '/campuses/' + enc(cid) + '/revisions/' + rev + '/diff');
-    } catch (err) {
-      $('ws-diff-line').textContent = 'The changes could not be listed: ' + err.message;
+    // once published, the changes shown stay those that were published
+    if (!info.published || !S.diff) {
+      var diff = null;
+      try {
+        diff = await api('GET', '/campuses/' + enc(cid) + '/revisions/' + rev + '/diff');
+      } catch (err) {
+        $('ws-diff-line').textContent = 'The changes could not be listed: ' + err.message;
+      }
+      S.diff = diff;
+      var list = clear($('ws-diff'));
+      if (diff) {
+        var counts = Object.keys(diff.counts || {}).filter(function (k) { return diff.counts[k]; })
+          .map(function (k) { return diff.counts[k] + ' ' + k; }).join(', ');
+        $('ws-diff-line').textContent = 'Draft revision ' + rev + ' against ' +
+          (diff.against ? 'the published revision ' + diff.against : 'nothing published yet') + ': ' +
+          (counts || 'no changes') + '.';
+        (diff.changes || []).slice(0, 500).forEach(function (c) {
+          var first = c.changes && c.changes[0];
+          var css = first === 'added' || first === 'removed' ? first : 'changed';
+          list.appendChild(el('li', { className: 'ws-diff-' + css, text: c.summary }));
+        });
+        if ((diff.changes || []).length > 500) {
+          list.appendChild(el('li', { className: 'ws-muted', text: 'and ' + (diff.changes.length - 500) + ' more (see the full review)' }));
+        }
+        if (!(diff.changes || []).length) { list.appendChild(el('li', { text: 'No changes.' })); }
+        $('ws-review-link').href = diff.links && diff.links.review ? diff.links.review
+          : '/campuses/' + enc(cid) + '/revisions/' + rev + '/review';
+        drawDiff(diff);
+      }
     }
-    S.diff = diff;
-    var list = clear($('ws-diff'));
-    if (diff) {
-      var counts = Object.keys(diff.counts || {}).filter(function (k) { return diff.counts[k]; })
-        .map(function (k) { return diff.counts[k] + ' ' + k; }).join(', ');
-      $('ws-diff-line').textContent = 'Draft revision ' + rev + ' against ' +
-        (diff.against ? 'the published revision ' + diff.against : 'nothing published yet') + ': ' + (counts || 'no changes') + '.';
-      (diff.changes || []).slice(0, 500).forEach(function (c) {
-        var first = c.changes && c.changes[0];
-        var css = first === 'added' || first === 'removed' ? first : 'changed';
-        list.appendChild(el('li', { className: 'ws-diff-' + css, text: c.summary }));
-      });
-      if (!(diff.changes || []).length) { list.appendChild(el('li', { text: 'No changes.' })); }
-      $('ws-review-link').href = diff.links && diff.links.review ? diff.links.review
-        : '/campuses/' + enc(cid) + '/revisions/' + rev + '/review';
-      drawDiff(diff);
+    if (info.published && S.diff) {
+      $('ws-diff-line').textContent = 'Revision ' + rev + ' is published: officers see it. It changed, against ' +
+        (S.diff.against ? 'revision ' + S.diff.against : 'nothing published before') + ':';
     }
+    var pill = $('ws-state');
+    if (info.published) { pill.textContent = 'Published'; pill.dataset.state = 'published'; }
     var btn = $('ws-publish-btn');
     if (info.published) {
       btn.disabled = true;
@@ -1822,7 +1841,10 @@
     if (!url) { return; }
     api('GET', url).then(function (fc) {
       if (diffLayer) { diffMap.removeLayer(diffLayer); }
-      diffLayer = L.geoJSON(fc, {
+      var under = L.geoJSON({ type: 'FeatureCollection', features: featuresOf('building') }, {
+        style: { color: '#8a939e', weight: 1, fillColor: '#e9e6df', fillOpacity: 0.5 }, interactive: false });
+      diffLayer = L.featureGroup([under]).addTo(diffMap);
+      L.geoJSON(fc, {
         style: function (f) {
           var first = f.properties.changes[0];
           var colour = diffColours[first === 'added' || first === 'removed' ? first : 'changed'];
@@ -1834,11 +1856,9 @@
                                           color: diffColours[first === 'added' || first === 'removed' ? first : 'changed'] });
         },
         onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.summary); }
-      }).addTo(diffMap);
-      if (diffLayer.getLayers().length) { diffMap.fitBounds(diffLayer.getBounds(), { padding: [16, 16] }); }
-      else if (pv.map && featuresOf('building').length) {
-        diffMap.fitBounds(L.geoJSON({ type: 'FeatureCollection', features: featuresOf('building') }).getBounds());
-      }
+      }).addTo(diffLayer);
+      var bounds = diffLayer.getBounds();
+      if (bounds.isValid()) { diffMap.fitBounds(bounds, { padding: [16, 16] }); }
     }).catch(function () { /* the list says enough */ });
   }
 

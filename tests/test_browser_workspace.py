@@ -1,0 +1,272 @@
+"""The workspace, as facilities staff use it: headless Chromium on the real app under uvicorn.
+
+An editor signs in, starts a workspace for a new campus, uploads a floor plan whose layers are
+named in French (the sample's Early Childhood Center, its layers renamed) and the site's parcel,
+confirms the layers gridmap proposes, places the drawing by clicking three building corners on
+the plan and then on the site map (real clicks at the screen positions of the corners' known
+drawing and earth coordinates), imports, renumbers a room by clicking it on the draft map,
+publishes and records a walk-through. Then an officer (another token) finds the room under its
+new number on the map page and through the lookup API.
+
+Every wait is on the page's state with a deadline, never a sleep. Set ``GRIDMAP_SCREENSHOT_DIR``
+to keep the screenshots.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.auth import create_token
+from api.settings import Settings
+from api.store import Role, SqlCampusStore
+from api.store_identity import Organisation
+from tests.browser import (
+    TILES_READY,
+    chromium,
+    need_browser,
+    screenshot,
+    serve,
+    severe_console_errors,
+    wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data/samples/lincoln_ridge"
+#: The sample's layer names and the French ones this test's drawing uses instead.
+FRENCH = {"A-AREA": "LOCAUX", "A-AREA-IDEN": "NUMEROS_LOCAUX", "A-DOOR": "PORTES",
+          "A-FLOR-OTLN": "FACADE", "A-WALL": "MURS", "A-ANNO-DIMS": "COTATIONS",
+          "G-ANNO-TTLB": "CARTOUCHE"}
+ROLES = {"rooms": "A-AREA", "labels": "A-AREA-IDEN", "doors": "A-DOOR", "outline": "A-FLOR-OTLN"}
+CAMPUS_ID = "early-learning-center"
+CAMPUS_NAME = "Early Learning Center"
+BUILDING = "C"
+OLD_NUMBER = "C-3"
+NEW_NUMBER = "C-103"
+
+
+def french_drawing(path: Path) -> Path:
+    """The sample's building C, first floor, with every layer renamed to French."""
+    from ezdxf.filemanagement import readfile
+
+    doc = readfile(SAMPLE / "C_level1.dxf")
+    for old, new in FRENCH.items():
+        if old in doc.layers and new not in doc.layers:
+            doc.layers.new(new, dxfattribs={"color": doc.layers.get(old).dxf.color})
+    spaces = [doc.modelspace(), *doc.blocks]
+    for space in spaces:
+        for entity in space:
+            if entity.dxf.hasattr("layer") and entity.dxf.layer in FRENCH:
+                entity.dxf.layer = FRENCH[entity.dxf.layer]
+    for old in FRENCH:
+        if old in doc.layers:
+            doc.layers.remove(old)
+    doc.saveas(path)
+    return path
+
+
+def corners() -> list[dict[str, Any]]:
+    """Building C's control points as the sample's manifest gives them (drawing feet, lon/lat)."""
+    manifest = tomllib.loads((SAMPLE / "campus.toml").read_text())
+    (c,) = [b for b in manifest["buildings"] if b["id"] == BUILDING]
+    points: list[dict[str, Any]] = c["control_points"]
+    return points
+
+
+@pytest.fixture
+def running(settings: Settings, store: SqlCampusStore,
+            district: Organisation) -> Iterator[tuple[str, str, str]]:
+    editor, _ = create_token(store, "facilities editor", Role.EDITOR, org=district.id)
+    officer, _ = create_token(store, "patrol officer", Role.OFFICER, org=district.id)
+    app = create_app(settings, store)
+    app.state.jobs.start()  # the test server runs without lifespan: start the import workers
+    try:
+        with serve(app) as base:
+            yield base, editor, officer
+    finally:
+        app.state.jobs.stop()
+
+
+def sign_in(drv: Any, base: str, path: str, token: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    drv.get(f"{base}{path}")
+    wait_for(drv, "return location.pathname === '/login'")
+    drv.find_element(By.ID, "token").send_keys(token + Keys.ENTER)
+    wait_for(drv, f"return location.pathname === {path!r}")
+
+
+def click_at(drv: Any, map_expr: str, latlng: list[float]) -> None:
+    """A real click on the map ``map_expr`` names, at the screen position of ``latlng`` (the
+    map scrolled into view first; the point must be on the map and nothing may cover it)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    drv.execute_script(f"{map_expr}.getContainer().scrollIntoView({{block: 'center'}})")
+    where = drv.execute_script(f"""
+        const map = {map_expr};
+        const p = map.latLngToContainerPoint(arguments[0]);
+        const box = map.getContainer().getBoundingClientRect();
+        const x = Math.round(box.left + p.x), y = Math.round(box.top + p.y);
+        const hit = document.elementFromPoint(x, y);
+        return {{x: x, y: y, inside: p.x >= 0 && p.y >= 0 && p.x < box.width && p.y < box.height,
+                 onMap: !!hit && map.getContainer().contains(hit)}};""", latlng)
+    assert where["inside"] and where["onMap"], where
+    actions = ActionChains(drv)
+    pointer = actions.w3c_actions.pointer_action
+    pointer.move_to_location(where["x"], where["y"])  # type: ignore[no-untyped-call]
+    pointer.click()
+    actions.perform()
+
+
+def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
+    running: tuple[str, str, str], tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    need_browser()
+    base, editor, officer = running
+    dxf = french_drawing(tmp_path / "C_niveau1.dxf")
+    parcel = SAMPLE / "parcel.geojson"
+    points = corners()[:3]
+
+    with chromium(tmp_path / "profile") as drv:
+        drv.set_window_size(1440, 1000)
+        sign_in(drv, base, "/workspace", editor)
+        wait_for(drv, "return document.body.dataset.ready === 'true'")
+        drv.find_element(By.ID, "ws-new-name").send_keys(CAMPUS_NAME)
+        assert drv.find_element(By.ID, "ws-new-id").get_attribute("value") == CAMPUS_ID
+        screenshot(drv, tmp_path, "workspace-0-home.png")
+        drv.find_element(By.CSS_SELECTOR, "#ws-new button[type=submit]").click()
+        wait_for(drv, "return location.pathname.startsWith('/workspace/')"
+                      " && document.body.dataset.ready === 'true'")
+
+        # 1. upload the drawing and the parcel through the file picker, each with its own bar
+        drv.find_element(By.ID, "ws-file").send_keys(f"{dxf}\n{parcel}")
+        wait_for(drv, "return document.body.dataset.uploads === '2'", timeout=60)
+        states = drv.execute_script(
+            "return Array.from(document.querySelectorAll('.ws-upload'), li => li.className)")
+        assert len(states) == 2 and all("ws-upload-ok" in s for s in states), states
+
+        # 2. the proposal names the French layers by what they hold
+        wait_for(drv, "return !!document.querySelector('.ws-drawing[data-preview=drawn]')",
+                 timeout=30)
+        proposed = drv.execute_script("""
+            const out = {};
+            document.querySelectorAll('.ws-drawing select[data-role]').forEach(
+                s => { out[s.dataset.role] = s.value; });
+            return out;""")
+        for role, layer in ROLES.items():
+            assert proposed[role] == FRENCH[layer], (role, proposed)
+        card = drv.find_element(By.CSS_SELECTOR, ".ws-drawing")
+        assert card.find_element(By.CSS_SELECTOR, "[data-field=building_id]").get_attribute(
+            "value") == BUILDING
+        card.find_element(By.CSS_SELECTOR, "[data-field=building_name]").send_keys(
+            "Early Childhood Center")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", card)
+        screenshot(drv, tmp_path, "workspace-2-layers.png")
+        card.find_element(By.CSS_SELECTOR, "[data-action=confirm]").click()
+        wait_for(drv, "return document.querySelector('.ws-drawing').dataset.confirmed === 'true'")
+
+        # 3. three corners: a click on the plan, then one on the site map, for each
+        section = drv.find_element(By.ID, "step-georef")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'start'})", section)
+        wait_for(drv, "return document.getElementById('ws-plan').dataset.ready === 'true'"
+                      " && document.getElementById('ws-earth').dataset.ready === 'true'")
+        lons = [p["lonlat"][0] for p in points]
+        lats = [p["lonlat"][1] for p in points]
+        drv.execute_script("window.workspace.geo.earth.setView(arguments[0], 20, {animate: false})",
+                           [sum(lats) / len(lats), sum(lons) / len(lons)])
+        for n, point in enumerate(points, start=1):
+            x, y = point["cad"]
+            click_at(drv, "window.workspace.geo.plan", [y, x])
+            lon, lat = point["lonlat"]
+            click_at(drv, "window.workspace.geo.earth", [lat, lon])
+            wait_for(drv, f"return document.body.dataset.fitPairs === '{n}'"
+                          f" && document.querySelectorAll('#ws-pairs tbody tr').length === {n}")
+        residuals = drv.execute_script(
+            "return Array.from(document.querySelectorAll('#ws-pairs td.ws-res'),"
+            " td => Number(td.dataset.residual))")
+        assert len(residuals) == 3 and max(residuals) < 0.5, residuals
+        screenshot(drv, tmp_path, "workspace-3-georef.png")
+        drv.find_element(By.ID, "ws-save-georef").click()
+        wait_for(drv, "return !!document.body.dataset.georefSaved")
+
+        # 4. import, with the job's progress, then the report
+        drv.find_element(By.ID, "ws-import").click()
+        wait_for(drv, "return !document.getElementById('ws-report').hidden"
+                      " && !!document.body.dataset.draftRevision", timeout=180)
+        from ezdxf.entities.lwpolyline import LWPolyline
+        from ezdxf.filemanagement import readfile
+
+        plan = readfile(dxf)
+        outlines = [e for e in plan.modelspace().query("LWPOLYLINE")
+                    if isinstance(e, LWPolyline) and e.dxf.layer == FRENCH["A-AREA"]
+                    and e.closed]
+        units = drv.execute_script(
+            "return window.workspace.state.features.features"
+            ".filter(f => f.feature_type === 'unit').map(f => f.properties.number)")
+        assert len(units) == len(outlines) and OLD_NUMBER in units, units
+        findings = drv.find_elements(By.CSS_SELECTOR, ".ws-finding:not([disabled])")
+        if findings:  # a finding with a place is shown there
+            findings[0].click()
+            wait_for(drv, "return !!document.getElementById('ws-preview').dataset.highlight")
+        drv.execute_script("document.getElementById('step-import').scrollIntoView()")
+        screenshot(drv, tmp_path, "workspace-4-report.png")
+
+        # 5. click the room on the draft map, renumber it
+        unit_id, centre = drv.execute_script("""
+            const f = window.workspace.state.features.features.find(
+                f => f.feature_type === 'unit' && f.properties.number === arguments[0]);
+            const c = L.geoJSON(f).getBounds().getCenter();
+            return [f.id, [c.lat, c.lng]];""", OLD_NUMBER)
+        drv.execute_script("window.workspace.preview().setView(arguments[0], 20, {animate: false})",
+                           centre)
+        click_at(drv, "window.workspace.preview()", centre)
+        row = f"#ws-rooms tr[data-unit='{unit_id}']"
+        wait_for(drv, f"return !!document.querySelector(\"{row}.ws-editing\")")
+        number = drv.find_element(By.CSS_SELECTOR, f"{row} [data-field=number]")
+        number.clear()
+        number.send_keys(NEW_NUMBER)
+        screenshot(drv, tmp_path, "workspace-5-fix.png")
+        drv.find_element(By.CSS_SELECTOR, f"{row} [data-action=save-room]").click()
+        wait_for(drv, f"return document.body.dataset.edits === '1' && !!document.querySelector("
+                      f"\"#ws-rooms tr[data-number='{NEW_NUMBER}']\")", timeout=60)
+
+        # 6. publish the draft, then record the walk-through
+        wait_for(drv, "return !document.getElementById('ws-publish').hidden"
+                      " && !document.getElementById('ws-publish-btn').disabled")
+        assert NEW_NUMBER in drv.find_element(By.ID, "ws-diff").text
+        drv.find_element(By.ID, "ws-publish-btn").click()
+        wait_for(drv, "return !!document.body.dataset.published", timeout=60)
+        for box in drv.find_elements(By.CSS_SELECTOR, "#ws-v-items input")[:3]:
+            box.click()
+        drv.find_element(By.ID, "ws-v-org").send_keys("District facilities")
+        drv.find_element(By.CSS_SELECTOR, "#ws-verify button[type=submit]").click()
+        wait_for(drv, "return document.body.dataset.verified === 'true'")
+        drv.execute_script("document.getElementById('step-publish').scrollIntoView()")
+        screenshot(drv, tmp_path, "workspace-6-published.png")
+        errors = severe_console_errors(drv)
+        assert not errors, errors
+
+    # an officer: the lookup API and the map page both know the room by its new number
+    answer = httpx.get(f"{base}/campuses/{CAMPUS_ID}/lookup", params={"q": NEW_NUMBER},
+                       headers={"Authorization": f"Bearer {officer}"}).json()
+    assert answer["status"] == "found", answer
+    assert answer["candidates"][0]["unit_number"] == NEW_NUMBER
+    with chromium(tmp_path / "officer") as drv:
+        sign_in(drv, base, f"/campuses/{CAMPUS_ID}/map", officer)
+        wait_for(drv, "return !!(window.gridmap && window.L)")
+        wait_for(drv, TILES_READY)
+        drv.execute_script("window.gridmap.search(arguments[0])", NEW_NUMBER)
+        wait_for(drv, "return document.querySelectorAll('#gm-list li').length > 0")
+        first = drv.find_element(By.CSS_SELECTOR, "#gm-list li").text
+        assert NEW_NUMBER in first, first
+        screenshot(drv, tmp_path, "workspace-7-officer.png")
