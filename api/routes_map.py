@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentPrincipal, Principal, current_principal
+from api.authz import Action
 from api.context import CAMPUS_ID_PATTERN, MAX_CAMPUS_ID, AppContext, Ctx
 from api.errors import FeatureUnavailable, InvalidParameter
 from api.imagery import imagery_layer
@@ -85,11 +86,15 @@ def home(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> HTMLRespons
         f" (revision {c.current_revision}; {walk_through(c.id)})</li>"
         for c in shown
     ) or "<li>No campuses yet.</li>"
+    # a district's editors bring in their floor plans on the workspace page
+    workspace = ('<p><a href="/workspace">Bring in floor plans (workspace)</a></p>'
+                 if ctx.may(principal, Action.EDIT) else "")
     ctx.audit(request, principal, "list_campuses", None, "home page")
     return HTMLResponse(
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>gridmap</title></head>"
         f"<body><h1>gridmap</h1><p>Signed in as {html.escape(principal.name)}.</p>"
-        f"<ul>{items}</ul><form method=post action=/logout><button>Sign out</button></form>"
+        f"<ul>{items}</ul>{workspace}"
+        "<form method=post action=/logout><button>Sign out</button></form>"
         "</body></html>",
         headers={**FORM_PAGE_HEADERS, **NO_STORE},
     )
