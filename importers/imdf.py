@@ -807,11 +807,8 @@ class _Archive:
                                   action="read as pedestrian")
             level_id = self._level_for(lv, point, buildings)
             building_id = next(b for b, i in lv.ids.items() if i == level_id)
-            local = frame.to_local(geom)
             fp = footprints.get(building_id)
-            exterior = fp is not None and (
-                fp.exterior.distance(local) <= EXTERIOR_DOOR_M
-                or (local.intersects(fp) and not fp.contains(local)))
+            exterior = fp is not None and _opens_outside(frame.to_local(geom), fp)
             name = self.label(f, "name")
             match = _DOOR_NUMBER_RE.match(name) if exterior else None
             openings.append(Opening(
@@ -886,6 +883,24 @@ class _Archive:
                                 severity=Severity.WARNING)
             seen.setdefault(key, lv_model.name)
         return tuple(out)
+
+
+def _opens_outside(door: BaseGeometry, footprint: Polygon) -> bool:
+    """Whether an opening (local metres) leads out of its building: one side of the door
+    line, a step away from its middle, is outside the footprint. A door given as a point
+    counts when it is on the footprint's edge."""
+    if isinstance(door, MultiLineString):
+        door = max(door.geoms, key=lambda g: g.length)
+    if isinstance(door, LineString) and door.length > 0:
+        middle = door.interpolate(0.5, normalized=True)
+        (x0, y0), (x1, y1) = door.coords[0], door.coords[-1]
+        nx, ny = (y0 - y1) / door.length, (x1 - x0) / door.length  # unit normal
+        step = EXTERIOR_DOOR_M
+        sides = (Point(middle.x + nx * step, middle.y + ny * step),
+                 Point(middle.x - nx * step, middle.y - ny * step))
+        near_edge = footprint.exterior.distance(middle) <= EXTERIOR_DOOR_M
+        return near_edge and not all(footprint.covers(p) for p in sides)
+    return bool(footprint.exterior.distance(door.representative_point()) <= EXTERIOR_DOOR_M)
 
 
 def read_imdf(path: Path, campus_id: str, limits: ImportLimits) -> IndoorImport:

@@ -26,6 +26,7 @@ from tests.fixtures.imdf.make_imdf import (
     HERE,
     ImdfBuilder,
     fid,
+    line,
     nonconforming,
     point,
     school,
@@ -386,3 +387,12 @@ def test_careless_archives_build_a_campus_or_fail_clearly(tmp_path: Path) -> Non
         outcomes.append(f"venue.zip: {len(_campus(result).units)} units")
     assert all(o.startswith("venue.zip: ") for o in outcomes)
     assert any(o.endswith(" units") for o in outcomes)
+
+
+def test_door_near_the_facade_in_an_inner_wall_is_interior(tmp_path: Path) -> None:
+    b = school()
+    inner = b.add("opening", "door 101-102", line(20, 0.2, 20, 1.0), category="pedestrian",
+                  name=None, level_id=fid("level A0"))
+    result = _read(b, tmp_path)
+    door = next(o for o in result.openings if o.id == stable_id(CID, inner))
+    assert not door.exterior
