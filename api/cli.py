@@ -830,6 +830,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_share.add_parser(sub)  # gridmap share CAMPUS --hours N | share list | share revoke ID
 
+    from api import cli_workspace
+
+    cli_workspace.add_parser(sub)  # gridmap workspace new|add|show|set|point|import|edit ...
+
     from api.cli_jobs import add_commands as add_jobs_commands
 
     add_jobs_commands(sub)  # jobs import, jobs show, jobs worker

@@ -1,0 +1,482 @@
+"""The workspace through the API: from an architect's file with unfamiliar layer names to an
+officer's lookup showing a fixed room number; and its refusals.
+
+The flow: upload a sample floor plan whose layers were renamed (German names), the parcel,
+grounds and points files; read the proposal; confirm layers and place the drawing with control
+points (checking the fit live); import (the job worker turned here, in-process); read the
+report; fix a room number (a new draft); publish it through the existing route; an officer's
+lookup finds the new number. Then a re-import applies the kept fix again. Every test runs on
+SQLite and PostgreSQL (the ``store`` fixture).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tomllib
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import ezdxf
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import create_token
+from api.settings import Settings
+from api.store import Role, SqlCampusStore
+from api.store_identity import Organisation, OrgKind, identity
+from api.store_workspace import workspace_dir, workspaces
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "samples" / "lincoln_ridge"
+RENAMED = {"A-AREA": "RAUM", "A-AREA-IDEN": "RAUMNUMMER", "A-DOOR": "TUEREN",
+           "A-FLOR-OTLN": "UMRISS", "A-WALL": "WAENDE"}
+CAMPUS = "new-school"
+
+
+def sample_control_points() -> list[dict[str, Any]]:
+    manifest = tomllib.loads((SAMPLE / "campus.toml").read_text())
+    building = next(b for b in manifest["buildings"] if b["id"] == "A")
+    return [{"name": p["name"], "cad": p["cad"], "lonlat": p["lonlat"]}
+            for p in building["control_points"]]
+
+
+@pytest.fixture(scope="module")
+def renamed_dxf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample's building A ground floor with every layer renamed (German names)."""
+    doc = ezdxf.readfile(SAMPLE / "A_level1.dxf")
+    for old, new in RENAMED.items():
+        doc.layers.get(old).rename(new)
+    path = tmp_path_factory.mktemp("dxf") / "Erdgeschoss.dxf"
+    doc.saveas(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def pois_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample's points of interest of building A (the only building imported here)."""
+    lines = (SAMPLE / "pois.csv").read_text().splitlines()
+    kept = [lines[0]] + [row for row in lines[1:] if row.split(",")[4] in ("A", "")]
+    path = tmp_path_factory.mktemp("pois") / "pois.csv"
+    path.write_text("\n".join(kept) + "\n")
+    return path
+
+
+@pytest.fixture
+def app_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"job_workers": 0})  # the test turns the worker
+
+
+@pytest.fixture
+def client(app_settings: Settings, store: SqlCampusStore) -> Iterator[TestClient]:
+    with TestClient(create_app(app_settings, store), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def _token(store: SqlCampusStore, org: Organisation, role: Role, name: str) -> dict[str, str]:
+    token, _ = create_token(store, name, role, org=org.id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def editor(store: SqlCampusStore, district: Organisation) -> dict[str, str]:
+    return _token(store, district, Role.EDITOR, "facilities")
+
+
+@pytest.fixture
+def officer(store: SqlCampusStore, district: Organisation) -> dict[str, str]:
+    return _token(store, district, Role.OFFICER, "patrol")
+
+
+@pytest.fixture
+def other_editor(store: SqlCampusStore, district: Organisation) -> dict[str, str]:
+    other = identity(store).create_org("Other district", OrgKind.DISTRICT)
+    return _token(store, other, Role.EDITOR, "other facilities")
+
+
+def _upload(client: TestClient, headers: dict[str, str], ws: str, path: Path,
+            name: str | None = None) -> Any:
+    return client.post(f"/workspaces/{ws}/files", headers=headers,
+                       files={"file": (name or path.name, path.read_bytes())})
+
+
+def _run_jobs(client: TestClient) -> None:
+    worker = client.app.state.jobs.worker()  # type: ignore[attr-defined]
+    while worker.run_one() is not None:
+        pass
+
+
+def _new(client: TestClient, headers: dict[str, str], campus: str = CAMPUS) -> str:
+    r = client.post("/workspaces", json={"campus_id": campus, "campus_name": "New School"},
+                    headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.headers["cache-control"].startswith("private")
+    return str(r.json()["id"])
+
+
+def _set_up(client: TestClient, editor: dict[str, str], renamed_dxf: Path,
+            pois: Path) -> tuple[str, str]:
+    """A workspace with the renamed drawing, confirmed and placed, and the campus files."""
+    ws = _new(client, editor)
+    r = _upload(client, editor, ws, renamed_dxf)
+    assert r.status_code == 201, r.text
+    drawing = r.json()["drawings"][0]
+    for path in (SAMPLE / "parcel.geojson", SAMPLE / "grounds.geojson", pois):
+        assert _upload(client, editor, ws, path).status_code == 201
+    proposal = drawing["proposal"]
+    layers = {role: proposal[role] for role in ("rooms", "labels", "doors", "outline")}
+    r = client.put(f"/workspaces/{ws}/drawings/{drawing['id']}", headers=editor, json={
+        "building_id": "A", "building_name": "Main Building", "level_ordinal": 0,
+        "level_name": "1st Floor", "level_short_name": "1", "layers": layers,
+        "transform": "similarity", "control_points": sample_control_points()})
+    assert r.status_code == 200, r.text
+    return ws, drawing["id"]
+
+
+def test_the_whole_flow_from_upload_to_an_officers_lookup(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str],
+    officer: dict[str, str], renamed_dxf: Path, app_settings: Settings, pois_a: Path,
+) -> None:
+    ws = _new(client, editor)
+    # upload: the drawing is told by its content, its layers proposed from what they hold
+    r = _upload(client, editor, ws, renamed_dxf, name="plan-from-the-architect.dxf")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["file"]["kind"] == "dxf"
+    (drawing,) = body["drawings"]
+    proposal = drawing["proposal"]
+    assert (proposal["rooms"], proposal["labels"], proposal["doors"], proposal["outline"]) == (
+        "RAUM", "RAUMNUMMER", "TUEREN", "UMRISS")
+    assert proposal["unit"] == "ft"
+    held = {x["name"]: x for x in proposal["layers"]}
+    doc = ezdxf.readfile(renamed_dxf)  # the oracle: what the file holds
+    assert held["RAUM"]["closed_outlines"] == sum(
+        1 for e in doc.modelspace().query("LWPOLYLINE[layer=='RAUM']") if e.closed)
+    assert drawing["bounds"][2] > drawing["bounds"][0]
+    kinds = {}
+    for name in ("parcel.geojson", "grounds.geojson", "pois.csv"):
+        r = _upload(client, editor, ws, pois_a if name == "pois.csv" else SAMPLE / name)
+        assert r.status_code == 201, r.text
+        kinds[name] = r.json()["file"]["kind"]
+    assert kinds == {"parcel.geojson": "parcel", "grounds.geojson": "grounds",
+                     "pois.csv": "pois"}
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    parcel_id = next(f["id"] for f in shown["files"] if f["kind"] == "parcel")
+    assert shown["settings"]["parcel_file"] == parcel_id  # chosen by itself, the first one
+
+    # the preview: drawing units, each entity's kind under the drawing's layers
+    r = client.get(f"/workspaces/{ws}/drawings/{drawing['id']}/preview.geojson",
+                   params={"layer": "RAUM"}, headers=editor)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
+    rooms = [f for f in r.json()["features"] if f["geometry"]["type"] == "Polygon"]
+    assert len(rooms) == held["RAUM"]["closed_outlines"]
+    assert {f["properties"]["kind"] for f in rooms} == {"room"}
+    parcel = client.get(f"/workspaces/{ws}/files/{parcel_id}/features.geojson", headers=editor)
+    assert parcel.status_code == 200 and parcel.json()["features"]
+
+    # georeference: the live fit of the sample's control points is good
+    points = sample_control_points()
+    r = client.post(f"/workspaces/{ws}/fit", headers=editor,
+                    json={"control_points": points, "transform": "similarity", "unit": "ft"})
+    assert r.status_code == 200, r.text
+    fit = r.json()
+    assert fit["rms_m"] < 0.5 and len(fit["points"]) == len(points)
+    # one point moved 3 m east: the fit says which point disagrees
+    bad = [dict(p) for p in points]
+    bad[2] = {**bad[2], "lonlat": [bad[2]["lonlat"][0] + 3 / 81_900, bad[2]["lonlat"][1]]}
+    worse = client.post(f"/workspaces/{ws}/fit", headers=editor,
+                        json={"control_points": bad, "unit": "ft"}).json()
+    assert worse["rms_m"] > fit["rms_m"] + 0.5
+    worst = max(worse["points"], key=lambda p: p["residual_m"])
+    assert worst["name"] == points[2]["name"]
+
+    # confirm the layers and place the drawing
+    layers = {role: proposal[role] for role in ("rooms", "labels", "doors", "outline")}
+    r = client.put(f"/workspaces/{ws}/drawings/{drawing['id']}", headers=editor, json={
+        "building_id": "A", "building_name": "Main Building", "level_ordinal": 0,
+        "level_name": "1st Floor", "level_short_name": "1", "layers": layers,
+        "transform": "similarity", "control_points": points})
+    assert r.status_code == 200, r.text
+    r = client.put(f"/workspaces/{ws}/settings", headers=editor, json={
+        "campus_name": "New School", "address": "1 School Road",
+        "grid": {"cell_size": 100, "unit": "ft"}, "parcel_file": parcel_id,
+        "grounds_file": shown["settings"]["grounds_file"],
+        "pois_file": shown["settings"]["pois_file"]})
+    assert r.status_code == 200, r.text
+
+    # import: a job, turned here; the workspace then has its draft and report
+    r = client.post(f"/workspaces/{ws}/import", headers=editor)
+    assert r.status_code == 202, r.text
+    job = r.json()["job"]
+    assert job["state"] == "queued"
+    assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 409
+    _run_jobs(client)
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert shown["job"]["state"] == "done", shown["job"]["error"]
+    assert shown["state"] == "imported"
+    draft = shown["draft_revision"]
+    stored = store.campus(CAMPUS, draft)
+    report = client.get(f"/workspaces/{ws}/report", headers=editor).json()
+    assert report["revision"] == draft
+    rooms_stored = sum(1 for u in stored.units if not u.approximate)
+    assert report["counts"]["rooms"] == rooms_stored == held["RAUM"]["closed_outlines"]
+    assert report["counts"]["exterior_doors"] == len(stored.exterior_doors()) > 0
+    assert isinstance(report["findings"], list)
+    assert identity(store).campus_owner(CAMPUS) is not None  # the workspace's district's
+    # officers see nothing of a draft
+    assert client.get(f"/campuses/{CAMPUS}", headers=officer).status_code == 404
+
+    # fix a room number: a new draft revision; the imported one is unchanged
+    room = next(u for u in stored.units if u.number and not u.approximate)
+    new_number = "9" + room.number
+    r = client.post(f"/workspaces/{ws}/edits", headers=editor, json={
+        "edits": [{"op": "room", "unit_id": room.id, "number": new_number}]})
+    assert r.status_code == 200, r.text
+    fixed = r.json()["revision"]
+    assert fixed > draft
+    assert next(u for u in store.campus(CAMPUS, draft).units if u.id == room.id).number \
+        == room.number
+    assert client.get(f"/workspaces/{ws}/edits", headers=editor).json()["edits"] == [
+        {"op": "room", "unit_id": room.id, "number": new_number}]
+
+    # publish through the existing route; the officer's lookup finds the new number
+    r = client.post(f"/campuses/{CAMPUS}/revisions/{fixed}/publish", headers=editor,
+                    json={"expect_current": None})
+    assert r.status_code == 200, r.text
+    answer = client.get(f"/campuses/{CAMPUS}/lookup", params={"q": f"room {new_number}"},
+                        headers=officer).json()
+    assert answer["status"] == "found", answer
+    assert answer["candidates"][0]["feature_id"] == room.id
+    assert answer["candidates"][0]["unit_number"] == new_number
+
+    # a re-import applies the kept fix again
+    assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 202
+    _run_jobs(client)
+    again = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert again["draft_revision"] > fixed
+    reimported = store.campus(CAMPUS, again["draft_revision"])
+    assert next(u for u in reimported.units if u.id == room.id).number == new_number
+
+    # every step was audited
+    store.flush_audit()
+    actions = {e.action for e in store.audit_log(campus_id=CAMPUS, limit=500)}
+    assert {"workspace_create", "workspace_upload", "workspace_preview", "workspace_fit",
+            "workspace_drawing", "workspace_import", "workspace_report",
+            "workspace_edits", "publish"} <= actions
+    # the uploads are kept privately, by their SHA-256
+    folder = workspace_dir(app_settings.data_dir, ws)
+    assert folder.stat().st_mode & 0o777 == 0o700
+    names = {p.name for p in (folder / "files").iterdir()}
+    assert any(n.startswith(shown["files"][0]["sha256"]) for n in names)
+
+
+def test_door_number_lock_and_placed_points(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], renamed_dxf: Path,
+    pois_a: Path,
+) -> None:
+    ws, _ = _set_up(client, editor, renamed_dxf, pois_a)
+    assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 202
+    _run_jobs(client)
+    draft = client.get(f"/workspaces/{ws}", headers=editor).json()["draft_revision"]
+    campus = store.campus(CAMPUS, draft)
+    first, second = campus.exterior_doors()[:2]
+    centre = campus.buildings[0].footprint.centroid
+    r = client.post(f"/workspaces/{ws}/edits", headers=editor, json={"edits": [
+        {"op": "door_number", "opening_id": first.id, "number": str(second.number),
+         "locked": True},
+        {"op": "main_entrance", "opening_id": second.id},
+        {"op": "place", "kind": "knox_box", "name": "Knox box north",
+         "lonlat": [centre.x, centre.y]},
+        {"op": "remove_point", "amenity_id": campus.amenities[0].id}]})
+    assert r.status_code == 200, r.text
+    placed = r.json()["placed"]
+    edited = store.campus(CAMPUS, r.json()["revision"])
+    doors = {o.id: o for o in edited.openings}
+    assert doors[first.id].number == second.number
+    assert doors[second.id].number == first.number and doors[second.id].main_entrance
+    assert placed[0] in {a.id for a in edited.amenities}
+    assert campus.amenities[0].id not in {a.id for a in edited.amenities}
+    # the lock survives a re-import
+    assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 202
+    _run_jobs(client)
+    again = store.campus(CAMPUS, client.get(f"/workspaces/{ws}",
+                                            headers=editor).json()["draft_revision"])
+    assert {o.id: o.number for o in again.openings}[first.id] == second.number
+
+
+def test_bad_input_is_a_clear_4xx_and_stores_nothing(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], renamed_dxf: Path,
+    tmp_path: Path, pois_a: Path,
+) -> None:
+    ws, drawing = _set_up(client, editor, renamed_dxf, pois_a)
+    before = len(workspaces(store).get(ws).files)
+
+    def refused(r: Any, status: int, *words: str) -> None:
+        assert r.status_code == status, r.text
+        message = r.json()["error"]["message"]
+        for word in words:
+            assert word.lower() in message.lower(), message
+
+    dwg = tmp_path / "plan.dwg"
+    dwg.write_bytes(b"AC1032" + bytes(200))
+    refused(_upload(client, editor, ws, dwg), 400, "DWG", "DXF", "ODA")
+    named_dxf = tmp_path / "not-really.dxf"
+    named_dxf.write_text("hello, this is a letter\n")
+    refused(_upload(client, editor, ws, named_dxf), 400, "not-really.dxf")
+    refused(client.post(f"/workspaces/{ws}/files", headers=editor,
+                        files={"file": ("empty.dxf", b"")}), 400, "empty")
+    refused(client.post(f"/workspaces/{ws}/files", headers=editor, data={"x": "y"}), 400,
+            "file")
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../../outside.dxf", renamed_dxf.read_bytes())
+    refused(client.post(f"/workspaces/{ws}/files", headers=editor,
+                        files={"file": ("plans.zip", evil.getvalue())}), 400, "outside")
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("big.dxf", b"0" * 5_000_000)
+    refused(client.post(f"/workspaces/{ws}/files", headers=editor,
+                        files={"file": ("bomb.zip", bomb.getvalue())}), 400, "zip")
+    assert len(workspaces(store).get(ws).files) == before
+
+    # a layer the drawing does not have: named, with the ones it has
+    r = client.put(f"/workspaces/{ws}/drawings/{drawing}", headers=editor, json={
+        "building_id": "A", "building_name": "Main", "level_ordinal": 0, "level_name": "1",
+        "level_short_name": "1", "layers": {"rooms": "A-AREA"}})
+    refused(r, 400, "A-AREA", "RAUM")
+    # NaN coordinates (Python's JSON reads them), bad JSON, out-of-range lon/lat
+    nan = ('{"control_points": [{"cad": [NaN, 0], "lonlat": [-84.43, 42.7]}, '
+           '{"cad": [1, 0], "lonlat": [-84.42, 42.7]}]}')
+    r = client.post(f"/workspaces/{ws}/fit", headers={**editor,
+                    "Content-Type": "application/json"}, content=nan)
+    refused(r, 422, "finite")
+    r = client.post(f"/workspaces/{ws}/fit", headers={**editor,
+                    "Content-Type": "application/json"}, content="{not json")
+    assert r.status_code == 422
+    r = client.post(f"/workspaces/{ws}/fit", headers=editor, json={"control_points": [
+        {"cad": [0, 0], "lonlat": [42.7, -184.43]}, {"cad": [1, 0], "lonlat": [1, 1]}]})
+    refused(r, 422, "longitude")
+    # unknown ids
+    refused(client.get("/workspaces/ws_0123456789abcdef01234567", headers=editor), 404,
+            "unknown workspace")
+    refused(client.get(f"/workspaces/{ws}/drawings/wd_0123/preview.geojson", headers=editor),
+            404, "no drawing")
+    # a DXF chosen as the parcel: named as the wrong kind
+    dxf_file = next(f.id for f in workspaces(store).get(ws).files if f.kind.value == "dxf")
+    refused(client.put(f"/workspaces/{ws}/settings", headers=editor,
+                       json={"parcel_file": dxf_file}), 400, "dxf")
+    # edits before any import, and of a room that does not exist
+    refused(client.post(f"/workspaces/{ws}/edits", headers=editor,
+                        json={"edits": [{"op": "room", "unit_id": "x", "number": "1"}]}),
+            409, "import")
+    assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 202
+    _run_jobs(client)
+    revisions = len(store.revisions(CAMPUS))
+    refused(client.post(f"/workspaces/{ws}/edits", headers=editor,
+                        json={"edits": [{"op": "room", "unit_id": "no-such-room",
+                                         "number": "1"}]}), 422, "no-such-room")
+    refused(client.post(f"/workspaces/{ws}/edits", content='{"edits": [{"op": "place", '
+                        '"kind": "aed", "lonlat": [1e400, 42.7]}]}',
+                        headers={**editor, "Content-Type": "application/json"}), 422, "finite")
+    assert len(store.revisions(CAMPUS)) == revisions  # nothing stored
+
+
+def test_an_upload_over_the_limit_is_413(
+    store: SqlCampusStore, app_settings: Settings, editor: dict[str, str], renamed_dxf: Path,
+) -> None:
+    small = app_settings.model_copy(update={"workspace_file_max_mb": 0.01})
+    with TestClient(create_app(small, store), base_url="http://127.0.0.1") as c:
+        ws = _new(c, editor)
+        r = _upload(c, editor, ws, renamed_dxf)
+        assert r.status_code == 413, r.text
+        assert "GRIDMAP_WORKSPACE_FILE_MAX_MB" in r.json()["error"]["message"]
+        assert workspaces(store).get(ws).files == ()
+
+
+def test_a_zip_of_drawings_and_a_shapefile(
+    client: TestClient, editor: dict[str, str], renamed_dxf: Path, tmp_path: Path,
+) -> None:
+    import geopandas as gpd
+
+    parcel = gpd.read_file(SAMPLE / "parcel.geojson")
+    shp_dir = tmp_path / "shp"
+    shp_dir.mkdir()
+    parcel.to_file(shp_dir / "parcel.shp")
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(renamed_dxf, "plans/EG.dxf")
+        zf.write(SAMPLE / "A_level2.dxf", "plans/OG.dxf")
+        zf.writestr("plans/old.dwg", b"AC1027" + bytes(100))
+        for part in shp_dir.iterdir():
+            zf.write(part, f"gis/{part.name}")
+    ws = _new(client, editor)
+    r = client.post(f"/workspaces/{ws}/files", headers=editor,
+                    files={"file": ("everything.zip", packed.getvalue())})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert sorted(d["name"] for d in body["drawings"]) == ["plans/EG.dxf", "plans/OG.dxf"]
+    assert {f["kind"] for f in body["files"]} == {"dxf", "parcel"}
+    assert [s["name"] for s in body["skipped"]] == ["everything.zip/plans/old.dwg"]
+    assert "DWG" in body["skipped"][0]["why"]
+    og = next(d for d in body["drawings"] if d["name"] == "plans/OG.dxf")
+    assert og["proposal"]["rooms"] == "A-AREA"
+    # removing the zip removes its drawings and the parcel choice stays with the shapefile
+    dxf_file = next(f["id"] for f in body["files"] if f["kind"] == "dxf")
+    r = client.delete(f"/workspaces/{ws}/files/{dxf_file}", headers=editor)
+    assert r.status_code == 200 and len(r.json()["drawings"]) == 2
+    assert client.get(f"/workspaces/{ws}", headers=editor).json()["drawings"] == []
+
+
+def test_who_may_work_on_a_workspace(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], officer: dict[str, str],
+    other_editor: dict[str, str], district: Organisation,
+) -> None:
+    ws = _new(client, editor)
+    assert client.get(f"/workspaces/{ws}").status_code == 401
+    r = client.get(f"/workspaces/{ws}", headers=officer)  # same district, no right: 403
+    assert r.status_code == 403, r.text
+    for method, path in (("GET", f"/workspaces/{ws}"), ("DELETE", f"/workspaces/{ws}"),
+                         ("POST", f"/workspaces/{ws}/import")):
+        r = client.request(method, path, headers=other_editor)  # another district: hidden
+        assert r.status_code == 404, r.text
+        assert ws not in r.text or "unknown workspace" in r.text
+    assert client.get("/workspaces", headers=other_editor).json()["workspaces"] == []
+    assert [w["id"] for w in client.get("/workspaces", headers=editor).json()["workspaces"]] \
+        == [ws]
+    assert client.get("/workspaces", headers=officer).status_code == 403
+    # a campus another district owns cannot get a workspace of yours
+    store_campus = store.campus  # noqa: F841 - only the owner matters here
+    from tests.campus_factory import small_campus
+
+    store.save_revision(small_campus(), source="tests")
+    identity(store).assign_campus("test-campus", district.id)
+    r = client.post("/workspaces", json={"campus_id": "test-campus"}, headers=other_editor)
+    assert r.status_code == 404, r.text  # another district's campus is unknown to them
+    r = client.post("/workspaces", json={"campus_id": "test-campus"}, headers=editor)
+    assert r.status_code == 201
+    # deleting removes the folder
+    assert client.delete(f"/workspaces/{ws}", headers=editor).status_code == 200
+    assert client.get(f"/workspaces/{ws}", headers=editor).status_code == 404
+    store.flush_audit()
+    denied = [e for e in store.audit_log(limit=500) if e.action == "denied"]
+    assert any("workspace" in e.detail for e in denied)
+
+
+def test_the_openapi_document_describes_the_workspace(
+    client: TestClient, editor: dict[str, str],
+) -> None:
+    spec = client.get("/openapi.json", headers=editor).json()
+    paths = {p for p in spec["paths"] if p.startswith("/workspaces")}
+    assert {"/workspaces", "/workspaces/{ws_id}", "/workspaces/{ws_id}/files",
+            "/workspaces/{ws_id}/fit", "/workspaces/{ws_id}/import",
+            "/workspaces/{ws_id}/report", "/workspaces/{ws_id}/edits"} <= paths
+    for path in paths:
+        for method, op in spec["paths"][path].items():
+            assert op.get("summary"), (method, path)
+    upload = spec["paths"]["/workspaces/{ws_id}/files"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"]
+    report = spec["paths"]["/workspaces/{ws_id}/report"]["get"]["responses"]["200"]
+    assert json.dumps(report["content"]["application/json"]["example"])
