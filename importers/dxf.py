@@ -109,13 +109,15 @@ _INSUNITS_NAMES = {
     21: "US survey feet",
 }
 
-# room names as schools write them, in English, German and French
+# room names as schools write them, in English, German, French, Spanish, Dutch and Italian
 _CORRIDOR_RE = re.compile(r"\b(hall|hallway|corridor|vestibule|lobby|concourse|foyer|flur|"
-                          r"korridor|gang|couloir|circulation)\b", re.I)
-_STAIR_RE = re.compile(r"\b(stair(s|way|well)?|treppe(nhaus)?|escaliers?)\b", re.I)
-_ELEVATOR_RE = re.compile(r"\b(lift|elevator|aufzug|ascenseur)\b", re.I)
+                          r"korridor|gang|couloir|circulation|pasillo|corredor|vest[ií]bulo|"
+                          r"hal|corridoio)\b", re.I)
+_STAIR_RE = re.compile(r"\b(stair(s|way|well)?|treppe(nhaus)?|escaliers?|escaleras?|"
+                       r"trappenhuis|scala)\b", re.I)
+_ELEVATOR_RE = re.compile(r"\b(lift|elevator|aufzug|ascenseur|ascensor|ascensore)\b", re.I)
 _RESTROOM_RE = re.compile(r"\b(restroom|toilets?|washroom|bathroom|wc|toiletten?|toilettes|"
-                          r"sanitaires?)\b", re.I)
+                          r"sanitaires?|aseos?|servicios|ba[nñ]os?|bagni)\b", re.I)
 
 _FLATTEN_M = 0.02  # max chord error when turning arcs into segments, metres
 _SAME_POINT_M = 0.05  # door blocks closer than this in a block are at one place, metres
@@ -560,7 +562,8 @@ def _labelled_room(handle: str, poly: Polygon, labels: list[Label], kind: str,
     (``quiet``: as information only, when the label layer's absence is reported once)."""
     number, name = _read_labels(labels)
     room = Room(handle, poly, number, name, kind=kind)
-    severity = Severity.INFO if quiet else Severity.WARNING
+    # a stair or lift without a number is usual: information, not a warning
+    severity = Severity.INFO if quiet or kind else Severity.WARNING
     source = report.source
     if not number and not name:
         report.add(FindingKind.ROOM_WITHOUT_LABEL,

@@ -209,11 +209,10 @@ def _plan_for(path: Path, head: bytes) -> _Plan:
     codepage = declared if declared.startswith("ANSI_") else "ANSI_1252"
     if scan.utf8_text:
         plan.encoding = toencoding(codepage)
-        plan.notes.append(Finding(
-            FindingKind.OTHER,
-            f"{name}: its text is UTF-8 though the file declares code page "
-            f"{declared or 'none'} ($DWGCODEPAGE); read as UTF-8", Severity.INFO, name,
-            action="read as UTF-8"))
+        said = (f"though the file declares code page {declared} ($DWGCODEPAGE)" if declared
+                else "(the file states no code page)")
+        plan.notes.append(Finding(FindingKind.OTHER, f"{name}: its text is UTF-8 {said}; read "
+                                  "as UTF-8", Severity.INFO, name, action="read as UTF-8"))
     if headerless or (not version and scan.subclass_markers):
         plan.prologue = _prologue(scan, codepage.encode("ascii"))
         dxf = "R2000 or later" if scan.subclass_markers else "R12"

@@ -1,0 +1,502 @@
+"""The DXF files schools really have: versions and code pages, headerless and damaged files,
+blocks and arrays, hatches, paper space, DWG, stairs and lifts, and the import report's
+findings for missing layers, rooms outside the outline and labels without rooms.
+
+The committed fixtures are written by ``tests/fixtures/dxf/make_features.py``; smaller cases
+are built here with ezdxf. GDAL's DXF reader (pyogrio) is the oracle where it reads the same.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import ezdxf
+import pyogrio
+import pytest
+from shapely import affinity
+from shapely.geometry import Point, Polygon, box
+from shapely.ops import unary_union
+
+from fuzz.mutate import mutate_dxf
+from gridmap.errors import DxfError, ImportLimitExceeded
+from importers.campus import import_campus
+from importers.dxf import FloorPlan, Room, extract_floor_plan, read_floor_plan
+from importers.dxf_vertical import block_kind
+from importers.findings import FindingKind, Severity
+from importers.limits import ImportLimits, WorkBudget
+from importers.manifest import DrawingUnit, Layers
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "dxf"
+sys.path.insert(0, str(FIXTURES))
+import make_features  # type: ignore[import-not-found]  # noqa: E402  (what was drawn)
+
+M = DrawingUnit.METRE
+VERSIONS = [v.lower() for v in make_features.VERSIONS]
+
+
+def read(name: str, layers: Layers | None = None, **kwargs: Any) -> FloorPlan:
+    return read_floor_plan(FIXTURES / f"{name}.dxf", layers, M, **kwargs)
+
+
+def rooms_of(plan: FloorPlan) -> list[tuple[str, str, str]]:
+    """(number, name, outline as normalised WKT, 3 decimals) of each room, sorted."""
+    return sorted((r.number, r.name, _wkt(r.polygon)) for r in plan.rooms)
+
+
+def doors_of(plan: FloorPlan) -> list[tuple[float, float, str, bool]]:
+    return sorted((round(d.point.x, 3), round(d.point.y, 3), d.block, d.exterior)
+                  for d in plan.doors)
+
+
+def _wkt(polygon: Polygon) -> str:
+    import shapely
+
+    return str(shapely.set_precision(polygon, 0.001).normalize().wkt)
+
+
+def kinds(plan: FloorPlan) -> list[FindingKind]:
+    return [f.kind for f in plan.findings]
+
+
+def new_doc(version: str = "R2013") -> Any:
+    doc = ezdxf.new(version)  # type: ignore[attr-defined]
+    doc.header["$INSUNITS"] = 6
+    for layer in ("A-AREA", "A-AREA-IDEN", "A-DOOR", "A-FLOR-OTLN"):
+        doc.layers.add(layer)
+    blk = doc.blocks.new(name="DOOR")
+    blk.add_line((0, 0), (0.9, 0))
+    return doc
+
+
+def room(msp: Any, x0: float, y0: float, x1: float, y1: float, layer: str = "A-AREA") -> None:
+    msp.add_lwpolyline([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], close=True,
+                       dxfattribs={"layer": layer})
+
+
+def label(msp: Any, text: str, at: tuple[float, float]) -> None:
+    msp.add_text(text, height=0.3, dxfattribs={"layer": "A-AREA-IDEN"}).set_placement(at)
+
+
+# --- versions and code pages -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference() -> FloorPlan:
+    return read("feat_r2013")
+
+
+def test_the_reference_floor_reads_as_drawn(reference: FloorPlan) -> None:
+    drawn = {(n, name): box(x0, y0, x1, y1) for n, name, x0, y0, x1, y1 in make_features.ROOMS}
+    assert {(r.number, r.name) for r in reference.rooms} == set(drawn)
+    for r in reference.rooms:
+        assert r.polygon.symmetric_difference(drawn[r.number, r.name]).area < 1e-6
+    assert len(reference.doors) == len(make_features.DOORS)
+    assert reference.findings == [] and reference.warnings == []
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_every_dxf_version_reads_alike(version: str, reference: FloorPlan) -> None:
+    plan = read(f"feat_{version}")
+    assert rooms_of(plan) == rooms_of(reference)
+    assert doors_of(plan) == doors_of(reference)
+    assert plan.warnings == []
+
+
+@pytest.mark.parametrize("version", ["r12", "r2000", "r2004"])
+def test_code_page_1252_names_keep_their_accents(version: str) -> None:
+    data = (FIXTURES / f"feat_{version}.dxf").read_bytes()
+    assert b"ANSI_1252" in data and "Süd".encode("cp1252") in data  # single bytes, not UTF-8
+    assert "Süd".encode() not in data
+    names = {r.name for r in read(f"feat_{version}").rooms}
+    assert names == {name for _, name, *_ in make_features.ROOMS}
+
+
+def test_a_cyrillic_code_page_is_decoded(tmp_path: Path) -> None:
+    doc = new_doc("R2000")
+    doc.encoding = "cp1251"  # $DWGCODEPAGE ANSI_1251
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    msp.add_mtext("12\\PКабинет химии", dxfattribs={"layer": "A-AREA-IDEN", "insert": (1, 3)})
+    path = tmp_path / "ru.dxf"
+    doc.saveas(path)
+    assert b"ANSI_1251" in path.read_bytes() and "Кабинет".encode("cp1251") in path.read_bytes()
+    plan = read_floor_plan(path)
+    assert plan.rooms[0].number == "12" and "Кабинет химии" in plan.rooms[0].name
+
+
+def test_utf8_text_in_a_file_that_declares_1252_is_read_as_utf8(reference: FloorPlan) -> None:
+    plan = read("feat_utf8_as_1252")
+    assert rooms_of(plan) == rooms_of(reference)
+    notes = [f for f in plan.findings if "UTF-8" in f.message]
+    assert len(notes) == 1 and notes[0].severity is Severity.INFO
+    assert plan.warnings == []
+
+
+# --- headerless ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["feat_headerless", "feat_headerless_r12"])
+def test_a_headerless_file_reads_like_the_full_one(name: str, reference: FloorPlan) -> None:
+    data = (FIXTURES / f"{name}.dxf").read_bytes()
+    assert b"HEADER" not in data and b"BLOCKS" not in data and b"TABLES" not in data
+    assert data.split()[:4] == [b"0", b"SECTION", b"2", b"ENTITIES"]
+    plan = read(name)
+    assert rooms_of(plan) == rooms_of(reference)
+    assert doors_of(plan) == doors_of(reference)
+    assert plan.warnings == []
+    (note,) = [f for f in plan.findings if "no HEADER section" in f.message]
+    assert note.severity is Severity.INFO and "2 block(s)" in note.message
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # GDAL: the door blocks are undefined
+def test_gdal_reads_the_headerless_rooms_that_gridmap_reads() -> None:
+    frame = pyogrio.read_dataframe(FIXTURES / "feat_headerless.dxf")
+    rooms = frame[(frame.Layer == "A-AREA")]
+    gdal = sorted(_wkt(Polygon(g.coords)) for g in rooms.geometry)
+    ours = sorted(w for _, _, w in rooms_of(read("feat_headerless")))
+    assert gdal == ours
+
+
+def test_a_headerless_file_still_needs_its_units() -> None:
+    with pytest.raises(DxfError, match=r"feat_headerless\.dxf: drawing is unitless"):
+        read_floor_plan(FIXTURES / "feat_headerless.dxf")
+
+
+# --- damaged files -----------------------------------------------------------------------------
+
+
+def test_a_damaged_file_is_recovered_with_ezdxfs_messages_as_findings(
+        reference: FloorPlan) -> None:
+    plan = read("feat_damaged")
+    assert rooms_of(plan) == rooms_of(reference)
+    recovered = [f for f in plan.findings if f.kind is FindingKind.RECOVERED_FILE]
+    summary, *details = recovered
+    assert summary.severity is Severity.WARNING and plan.warnings == [summary.message]
+    assert summary.message.startswith("feat_damaged.dxf: RECOVERED:")
+    assert "no EOF marker" in summary.message
+    assert any("missing ENDSEC" in f.message for f in details)
+    assert all(f.severity is Severity.INFO and f.source == "feat_damaged.dxf" for f in details)
+
+
+def test_mutated_headerless_files_end_in_a_clear_error_or_a_plan(tmp_path: Path) -> None:
+    text = (FIXTURES / "feat_headerless.dxf").read_text()
+    unnamed = []
+    for seed in range(25):
+        mutated, _ = mutate_dxf(random.Random(seed), text)
+        path = tmp_path / f"m{seed}.dxf"
+        path.write_text(mutated)
+        budget = WorkBudget(ImportLimits(time_limit_s=20))
+        try:  # a plan, or an error naming the file: never anything else
+            read_floor_plan(path, declared_unit=M, budget=budget)
+        except (DxfError, ImportLimitExceeded) as exc:
+            if f"m{seed}.dxf" not in str(exc):
+                unnamed.append(str(exc))
+    assert unnamed == []
+
+
+# --- DWG -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "magic", "release"), [
+    ("plan.dxf", b"AC1032", "AutoCAD 2018"), ("plan.dwg", b"AC1015", "AutoCAD 2000"),
+    ("PLAN", b"AC1027", "AutoCAD 2013"), ("old.dwg", b"AC1009", "AutoCAD R11/R12"),
+])
+def test_a_dwg_is_refused_with_how_to_convert_it(tmp_path: Path, name: str, magic: bytes,
+                                                 release: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(magic + bytes(range(256)) * 8)
+    with pytest.raises(DxfError) as err:
+        read_floor_plan(path, declared_unit=M)
+    message = str(err.value)
+    assert message.startswith(f"{name}: this is a DWG drawing ({release} format")
+    assert "ODA File Converter" in message and "LibreCAD" in message and "Save As" in message
+
+
+# --- blocks ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blocks() -> FloorPlan:
+    return read("feat_blocks")
+
+
+def _classroom_at(*transform: Any) -> Polygon:
+    """The CLASSROOM block's outline (6 x 4) placed by shapely's transforms in order."""
+    shape: Polygon = box(0, 0, 6, 4)
+    for op, args in transform:
+        shape = getattr(affinity, op)(shape, *args, origin=(0, 0)) if op != "translate" \
+            else affinity.translate(shape, *args)
+    return shape
+
+
+def _has_room(plan: FloorPlan, expected: Polygon) -> Room:
+    found = [r for r in plan.rooms if r.polygon.symmetric_difference(expected).area < 1e-6]
+    assert len(found) == 1, f"no room at {expected.bounds}"
+    return found[0]
+
+
+def test_nested_scaled_mirrored_and_rotated_inserts(blocks: FloorPlan) -> None:
+    _has_room(blocks, _classroom_at(("translate", (0, 0))))  # WING: nested, first copy
+    _has_room(blocks, _classroom_at(("translate", (6, 0))))  # WING: nested, second copy
+    _has_room(blocks, _classroom_at(("scale", (2, 1.5)), ("translate", (0, 10))))
+    _has_room(blocks, _classroom_at(("scale", (-1, 1)), ("translate", (30, 10))))
+    _has_room(blocks, _classroom_at(("rotate", (90,)), ("translate", (40, 10))))
+
+
+@pytest.mark.parametrize(("at", "rotation"), [((0, 30), 0.0), ((60, 0), 90.0)])
+def test_a_minsert_array_is_every_room(blocks: FloorPlan, at: tuple[float, float],
+                                       rotation: float) -> None:
+    """2 rows x 3 columns, 4 and 6 apart: six rooms, the array turned with its insert."""
+    for row in range(2):
+        for column in range(3):
+            cell = _classroom_at(("translate", (column * 6, row * 4)),
+                                 ("rotate", (rotation,)), ("translate", at))
+            assert _has_room(blocks, cell).name == "Classroom"
+
+
+def test_an_attrib_numbers_the_room_block(blocks: FloorPlan) -> None:
+    tagged = _has_room(blocks, box(50, 30, 55, 35))
+    assert tagged.number == "214"
+    assert len(blocks.rooms) == 18  # 2 nested + 3 + 6 + 6 + the tagged room
+
+
+def test_an_attrib_on_layer_0_of_a_room_tag_on_the_label_layer(tmp_path: Path) -> None:
+    doc = new_doc()
+    tag = doc.blocks.new(name="RMTAG")
+    tag.add_circle((0, 0), 0.6)
+    tag.add_attdef("NUMBER", (0, 0), dxfattribs={"height": 0.3})
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    ref = msp.add_blockref("RMTAG", (3, 2), dxfattribs={"layer": "A-AREA-IDEN"})
+    ref.add_auto_attribs({"NUMBER": "214"})
+    assert ref.attribs[0].dxf.layer == "0"
+    plan = extract_floor_plan(doc, "tag.dxf")
+    assert [r.number for r in plan.rooms] == ["214"]
+
+
+# --- hatches -----------------------------------------------------------------------------------
+
+
+def _segment_area(chord: float, bulge: float) -> float:
+    angle = 4 * math.atan(abs(bulge))
+    radius = chord / (2 * math.sin(angle / 2))
+    return radius * radius / 2 * (angle - math.sin(angle))
+
+
+def test_hatch_boundaries_are_rooms() -> None:
+    plan = read("feat_hatch")
+    area = {r.number: r.polygon.area for r in plan.rooms}
+    assert set(area) == {"201", "202", "203", "204", "205"}
+    assert area["201"] == pytest.approx(48 + _segment_area(6, 0.3), rel=0.01)  # bulge
+    assert area["202"] == pytest.approx(48 + math.pi * 16 / 2, rel=0.01)  # edge path, arc
+    assert area["203"] == pytest.approx(100 - 4, rel=1e-6)  # the island is a hole
+    assert area["204"] == area["205"] == pytest.approx(16)  # one hatch, two rooms
+    shaft = Point(25, 5)
+    assert not any(r.polygon.contains(shaft) for r in plan.rooms)
+
+
+def test_a_hatch_whose_arc_flattens_past_the_limit_is_refused(tmp_path: Path) -> None:
+    doc = new_doc()
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    hatch = msp.add_hatch(dxfattribs={"layer": "A-AREA"})
+    path = hatch.paths.add_edge_path()
+    path.add_arc((0, 0), 100_000, 0, 180)
+    path.add_line((-100_000, 0), (100_000, 0))
+    budget = WorkBudget(ImportLimits(max_outline_points=2_000))
+    with pytest.raises(DxfError, match=r"big\.dxf: HATCH \w+ on layer 'A-AREA': .*2,000 "
+                                       r"points \(outline point limit\)"):
+        extract_floor_plan(doc, "big.dxf", budget=budget)
+
+
+# --- paper space -------------------------------------------------------------------------------
+
+
+def test_paper_space_is_ignored(reference: FloorPlan) -> None:
+    plan = read("feat_paperspace")
+    assert rooms_of(plan) == rooms_of(reference)
+    assert doors_of(plan) == doors_of(reference)
+    assert plan.label_only == [] and plan.warnings == []
+    doc = ezdxf.readfile(FIXTURES / "feat_paperspace.dxf")  # type: ignore[attr-defined]
+    sheet = doc.layouts.get("A-101")
+    assert sum(e.dxftype() == "LWPOLYLINE" for e in sheet) == 2  # they are there, unread
+
+
+def test_r12_paper_space_entities_are_ignored(tmp_path: Path) -> None:
+    """In R12, paper space entities share the ENTITIES section, flagged by group code 67."""
+    doc = new_doc("R2000")
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    label(msp, "101", (2, 2))
+    path = tmp_path / "r12.dxf"
+    from ezdxf.addons import r12export
+
+    r12export.saveas(doc, path)
+    sheet = ["0", "POLYLINE", "8", "A-AREA", "67", "1", "66", "1", "70", "1",
+             "10", "0", "20", "0", "30", "0"]
+    for x, y in ((0, 0), (420, 0), (420, 297), (0, 297)):
+        sheet += ["0", "VERTEX", "8", "A-AREA", "67", "1", "10", str(x), "20", str(y),
+                  "30", "0"]
+    sheet += ["0", "SEQEND", "8", "A-AREA", "67", "1",
+              "0", "TEXT", "8", "A-AREA-IDEN", "67", "1", "10", "200", "20", "100", "30", "0",
+              "40", "5", "1", "999"]
+    text = path.read_text()
+    at = text.index("ENTITIES\n") + len("ENTITIES\n")
+    path.write_text(text[:at] + "\n".join(sheet) + "\n" + text[at:])
+    plan = read_floor_plan(path, declared_unit=M)
+    assert [(r.number, r.polygon.area) for r in plan.rooms] == [("101", 24.0)]
+    assert plan.label_only == []
+    r12 = ezdxf.readfile(path)  # type: ignore[attr-defined]
+    assert sum(1 for e in r12.paperspace() if e.dxftype() == "POLYLINE") == 1  # read, unused
+
+
+# --- stairs and lifts ----------------------------------------------------------------------
+
+
+def test_stairs_and_lifts_from_layers_and_block_names() -> None:
+    plan = read("feat_vertical")
+    by_kind: dict[str, list[Room]] = {}
+    for r in plan.rooms:
+        by_kind.setdefault(r.category, []).append(r)
+    assert [r.number for r in by_kind["room"]] == ["100"]
+    # the stairwell drawn on the rooms layer and again on the stairs layer is one room,
+    # keeping its label; the loose treads and the TREPPE block are stairs of their own
+    assert sorted(r.number for r in by_kind["stairs"]) == ["", "", "T1"]
+    treads = next(r for r in by_kind["stairs"] if r.polygon.bounds[0] == pytest.approx(6))
+    assert treads.polygon.bounds == pytest.approx((6, 1, 8.5, 3.4))
+    block = next(r for r in by_kind["stairs"] if r.polygon.bounds[0] == pytest.approx(14))
+    assert block.polygon.area == pytest.approx(2.5 * 4)
+    lifts = sorted(r.polygon.bounds for r in by_kind["elevator"])
+    assert lifts == [pytest.approx((10, 1, 12, 3)), pytest.approx((18, 1, 20, 3))]
+    # a stair or lift without a number is information, not a warning
+    assert plan.warnings == []
+    assert all(f.severity is Severity.INFO for f in plan.findings)
+
+
+@pytest.mark.parametrize(("name", "kind"), [
+    ("STAIR-01", "stairs"), ("treppe_2l", "stairs"), ("ESCALIER", "stairs"),
+    ("ELEV-CAR", "elevator"), ("LIFT", "elevator"), ("Aufzug_630kg", "elevator"),
+    ("ASCENSEUR", "elevator"), ("ELEVATION-TAG", ""), ("DOOR-EXT", ""),
+])
+def test_block_names_that_are_stairs_or_lifts(name: str, kind: str) -> None:
+    assert block_kind(name) == kind
+
+
+def test_stairs_and_lift_layers_are_configurable(tmp_path: Path) -> None:
+    doc = new_doc()
+    msp = doc.modelspace()
+    room(msp, 0, 0, 20, 10)
+    label(msp, "100", (10, 8))
+    room(msp, 1, 1, 4, 5, layer="TREPPEN")
+    room(msp, 6, 1, 8, 3, layer="AUFZUG")
+    plan = extract_floor_plan(doc, "de.dxf", Layers(stairs="treppen", elevators="aufzug"))
+    assert sorted(r.category for r in plan.rooms) == ["elevator", "room", "stairs"]
+    plain = extract_floor_plan(doc, "de.dxf")
+    assert [r.category for r in plain.rooms] == ["room"]
+
+
+# --- the import report: missing layers, rooms outside, labels -------------------------------
+
+
+def test_missing_label_and_door_layers_are_findings(tmp_path: Path) -> None:
+    doc = ezdxf.new("R2013")  # type: ignore[attr-defined]
+    doc.header["$INSUNITS"] = 6
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    room(msp, 6, 0, 12, 4)
+    path = tmp_path / "a.dxf"
+    doc.saveas(path)
+    plan = read_floor_plan(path)
+    missing = [f for f in plan.findings if f.kind is FindingKind.MISSING_LAYER]
+    assert [f.ref for f in missing] == ["A-DOOR", "A-AREA-IDEN"]
+    assert missing[0].message.startswith("no door layer 'A-DOOR' in a.dxf: no doors were read")
+    assert missing[1].message.startswith("no label layer 'A-AREA-IDEN' in a.dxf: no room "
+                                         "numbers")
+    assert plan.warnings == [f.message for f in missing]  # each said once, not per room
+    unlabelled = [f for f in plan.findings if f.kind is FindingKind.ROOM_WITHOUT_LABEL]
+    assert len(unlabelled) == 2 and all(f.severity is Severity.INFO for f in unlabelled)
+
+
+def test_a_campus_imports_with_a_level_missing_its_labels(tmp_path: Path) -> None:
+    campus = tmp_path / "lincoln_ridge"
+    shutil.copytree(REPO / "data" / "samples" / "lincoln_ridge", campus)
+    plan = campus / "C_level1.dxf"
+    doc = ezdxf.readfile(plan)  # type: ignore[attr-defined]
+    for e in list(doc.modelspace().query('*[layer=="A-AREA-IDEN"]')):
+        doc.modelspace().delete_entity(e)
+    doc.layers.remove("A-AREA-IDEN")
+    doc.saveas(plan)
+    result = import_campus(campus / "campus.toml")
+    said = [w for w in result.warnings if w.startswith("no label layer 'A-AREA-IDEN' in "
+                                                        "C_level1.dxf")]
+    assert len(said) == 1
+    building = next(b for b in result.campus.buildings if b.name == "Early Childhood Center")
+    units = [u for u in result.campus.units if u.building_id == building.id]
+    assert units and all(u.number == "" for u in units)  # imported, without numbers
+
+
+def test_a_room_outside_the_floor_outline_is_a_finding() -> None:
+    doc = new_doc()
+    msp = doc.modelspace()
+    room(msp, 0, 0, 10, 10, layer="A-FLOR-OTLN")
+    room(msp, 0, 0, 10, 10)
+    label(msp, "101", (5, 5))
+    room(msp, 20, 0, 26, 4)  # wholly outside
+    label(msp, "102", (22, 2))
+    room(msp, 8, 6, 14, 10)  # half outside
+    label(msp, "103", (12.5, 8))
+    room(msp, 0, 0, 10.02, 5)  # on the outline's line: inside
+    label(msp, "104", (2, 2))
+    msp.add_blockref("DOOR", (5, 0), dxfattribs={"layer": "A-DOOR"})
+    plan = extract_floor_plan(doc, "out.dxf")
+    outside = [f for f in plan.findings if f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT]
+    by_room = {f.message.split("room ")[1].split(" ")[0]: f for f in outside}
+    assert set(by_room) == {"'102'", "'103'"}
+    assert "lies outside the floor outline" in by_room["'102'"].message
+    assert re.search(r"lies 6\d% \(1\d\.\d m²\) outside", by_room["'103'"].message)
+    whole = box(20, 0, 26, 4)
+    at = by_room["'102'"].at
+    assert at is not None and whole.contains(Point(at))
+    part = by_room["'103'"].at
+    assert part is not None and box(10, 6, 14, 10).contains(Point(part))
+    assert all(f.message in plan.warnings for f in outside)
+
+
+def test_rooms_without_labels_and_labels_outside_rooms_say_what_was_done() -> None:
+    doc = new_doc()
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    label(msp, "101", (2, 2))
+    room(msp, 6, 0, 12, 4)  # no label
+    label(msp, "150", (20, 2))  # outside every room, near none: a place of its own
+    label(msp, "Note", (300, 300))  # far away: a note, ignored
+    msp.add_blockref("DOOR", (5, 0), dxfattribs={"layer": "A-DOOR"})
+    plan = extract_floor_plan(doc, "l.dxf")
+    (bare,) = [f for f in plan.findings if f.kind is FindingKind.ROOM_WITHOUT_LABEL]
+    assert bare.severity is Severity.WARNING and bare.action == "kept without a number"
+    assert bare.at is not None and box(6, 0, 12, 4).contains(Point(bare.at))
+    outside = {f.ref: f for f in plan.findings if f.kind is FindingKind.LABEL_OUTSIDE_ROOMS}
+    assert len(outside) == 2
+    ignored, kept = sorted(outside.values(), key=lambda f: f.action)
+    assert kept.action.startswith("kept as an approximate location")
+    assert ignored.action == "ignored" and "taken for a note" in ignored.message
+    assert [r.number for r in plan.label_only] == ["150"]
+    assert kept.at is not None and Point(kept.at).distance(Point(20, 2)) < 2
+
+
+def test_findings_are_in_the_drawing_frame_in_metres(tmp_path: Path) -> None:
+    doc = new_doc()
+    doc.header["$INSUNITS"] = 5  # centimetres
+    msp = doc.modelspace()
+    room(msp, 0, 0, 600, 400)
+    plan = extract_floor_plan(doc, "cm.dxf")
+    (bare,) = [f for f in plan.findings if f.kind is FindingKind.ROOM_WITHOUT_LABEL]
+    assert bare.at is not None and box(0, 0, 6, 4).contains(Point(bare.at))
+    assert unary_union([r.polygon for r in plan.rooms]).area == pytest.approx(24)
