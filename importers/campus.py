@@ -469,7 +469,14 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None,
         levels.extend(lr.level for lr in lrs)
         units.extend(us)
         openings.extend(ops)
-    for imported in indoor:
+    for imported, source in zip(indoor, [f for f in (m.files.osm, m.files.imdf) if f],
+                                strict=True):
+        twice = [b for b in imported.buildings if b.id in {x.id for x in buildings}]
+        if twice:
+            raise ManifestError(
+                f"{lm.path.name}: building {twice[0].short_name or twice[0].name} is in "
+                f"{source} and also in [[buildings]] (or another indoor file); give each "
+                "building once")
         buildings.extend(imported.buildings)
         levels.extend(imported.levels)
         units.extend(imported.units)

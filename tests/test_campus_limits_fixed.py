@@ -220,3 +220,50 @@ def test_progress_is_reported_in_order_up_to_door_numbering(copy: Path) -> None:
         "reading B_level1.dxf (building B level 0, 3 of 4)",
         "reading C_level1.dxf (building C level 0, 4 of 4)"]
     assert seen[-1] == (95, "numbering the exterior doors")
+
+
+# --- OpenStreetMap indoor files and IMDF archives through the manifest --------------------------
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@pytest.mark.parametrize(("key", "fixture"), [("osm", FIXTURES / "osm" / "school.osm"),
+                                              ("imdf", FIXTURES / "imdf" / "school.zip")])
+def test_a_campus_from_an_indoor_file_alone(tmp_path: Path, key: str, fixture: Path) -> None:
+    from importers.imdf import read_imdf
+    from importers.limits import ImportLimits
+    from importers.osm_indoor import read_osm_indoor
+
+    shutil.copy(fixture, tmp_path / fixture.name)
+    manifest = tmp_path / "campus.toml"
+    manifest.write_text('[campus]\nid = "school"\nname = "School"\n\n[grid]\ncell_size = 50\n\n'
+                        f'[files]\n{key} = "{fixture.name}"\n')
+    result = import_campus(manifest)
+    read = read_osm_indoor if key == "osm" else read_imdf
+    alone = read(fixture, "school", ImportLimits())
+    campus = result.campus
+    assert {b.id for b in campus.buildings} == {b.id for b in alone.buildings}
+    assert {u.id for u in campus.units} == {u.id for u in alone.units}
+    assert {o.id for o in campus.openings} == {o.id for o in alone.openings}
+    assert campus.address == (alone.address or "")
+    assert alone.findings  # the fixtures hold a thing or two the importer remarks on
+    assert {f.message for f in alone.findings} <= {f.message for f in result.findings}
+    assert check_servable(campus)
+    for u in campus.units:  # every room is on the grid
+        c = u.geometry.representative_point()
+        assert CampusIndex(campus).locate(c.x, c.y) is not None, u.number
+
+
+def test_an_indoor_file_beside_floor_plans(copy: Path) -> None:
+    shutil.copy(FIXTURES / "osm" / "school.osm", copy.parent / "school.osm")
+    text = copy.read_text().replace('pois = "pois.csv"\n', 'osm = "school.osm"\n')
+    copy.write_text(text)
+    with pytest.raises(ManifestError, match=r"building A is in school\.osm and also in "
+                                            r"\[\[buildings\]\]"):
+        import_campus(copy)
+    # building C from its drawing, the rest from the OpenStreetMap file
+    head = text[:text.index("[[buildings]]")]
+    copy.write_text(head + text[text.index('[[buildings]]\nid = "C"'):])
+    campus = import_campus(copy).campus
+    assert sorted(b.short_name for b in campus.buildings) == ["A", "B", "C"]
+    assert check_servable(campus)
