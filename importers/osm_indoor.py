@@ -63,6 +63,8 @@ MAX_OSM_BYTES = 64 * 1024 * 1024
 MAX_RELATION_MEMBERS = 10_000
 #: tags one element may carry (the rest are ignored)
 MAX_TAGS = 500
+#: XML nesting an .osm file may have (it needs three: osm, way, nd)
+MAX_XML_DEPTH = 8
 #: a room this far outside every building outline (metres) is not that building's
 NEAR_BUILDING_M = 5.0
 #: a door this close to a building outline (metres) is on it: exterior
@@ -190,10 +192,15 @@ def _open_osm(path: Path) -> IO[bytes]:
     return fh
 
 
-def _elements(fh: IO[bytes], name: str) -> Iterator[Element]:
-    """The OSM file's top-level elements, each complete, cleared once yielded."""
+def _elements(fh: IO[bytes], name: str, max_children: int) -> Iterator[Element]:
+    """The OSM file's top-level elements, each complete, cleared once yielded.
+
+    Nesting and the elements one element holds are bounded: ElementTree keeps an element's
+    children in memory until it ends, so a deep or endless element would fill memory first.
+    """
     root: Element | None = None
     depth = 0
+    children = 0  # elements inside the current top-level one (held until it ends)
     try:
         for event, el in iterparse(fh, events=("start", "end"), forbid_dtd=True):
             if event == "start":
@@ -204,9 +211,20 @@ def _elements(fh: IO[bytes], name: str) -> Iterator[Element]:
                             f"{name}: is not an OpenStreetMap file (its XML root element is "
                             f"<{el.tag[:40]}>, not <osm>)")
                 depth += 1
+                if depth > MAX_XML_DEPTH:
+                    raise IndoorFileError(
+                        f"{name}: its XML is nested {MAX_XML_DEPTH} elements deep; an "
+                        "OpenStreetMap file nests three (osm, way, nd)")
+                if depth > 2:
+                    children += 1
+                    if children > max_children:
+                        raise IndoorFileError(
+                            f"{name}: one element holds more than {max_children:,} others; "
+                            "no usable OpenStreetMap way or relation is that large")
                 continue
             depth -= 1
             if depth == 1:
+                children = 0
                 yield el
                 el.clear()
                 if root is not None and len(root) > 1024:
@@ -231,7 +249,8 @@ def _read_osm(path: Path, limits: ImportLimits, log: FindingLog) -> _OsmData:
     bad_nodes = 0
     count = 0
     with _open_osm(path) as fh:
-        for el in _elements(fh, path.name):
+        max_children = 2 * (limits.max_outline_points + MAX_RELATION_MEMBERS + MAX_TAGS)
+        for el in _elements(fh, path.name, max_children):
             if el.tag not in ("node", "way", "relation"):
                 continue
             count += 1

@@ -474,3 +474,16 @@ def test_lift_mapped_as_a_node_joins_its_levels(tmp_path: Path) -> None:
     assert sorted(_ordinal(result, u.level_id) for u in lifts) == [0, 0, 1, 1]
     assert len({u.id for u in lifts}) == 4
     _campus(result)
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    (b'<osm version="0.6">' + b"<a>" * 10_000 + b"</a>" * 10_000 + b"</osm>", "nested"),
+    (b'<osm version="0.6"><way id="1">' + b'<nd ref="1"/>' * 300_000 + b"</way></osm>",
+     "holds more than"),
+])
+def test_element_bombs_are_refused_before_they_fill_memory(tmp_path: Path, body: bytes,
+                                                           said: str) -> None:
+    path = tmp_path / "bomb.osm"
+    path.write_bytes(body)
+    with pytest.raises(IndoorFileError, match=said):
+        read_osm_indoor(path, CID, ImportLimits())
