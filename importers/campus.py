@@ -545,8 +545,12 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None,
             f"{lm.path.name}: the floor plans and indoor files do not fit together ({exc}); "
             "a building given twice?") from exc
     report(95, "numbering the exterior doors")
+    # numbers an indoor file says are painted on its doors are kept, as a previous import's
+    painted = campus if previous is None and any(
+        o.number for i in indoor for o in i.openings if o.exterior) else None
     result.campus = number_exterior_doors(
-        campus, previous, direction=m.doors.numbering, allow_renumber=m.doors.allow_renumber
+        campus, previous or painted, direction=m.doors.numbering,
+        allow_renumber=m.doors.allow_renumber,
     )
     for line in numbering_changes(result.campus, previous):
         result.warn(Finding(FindingKind.OTHER, line, Severity.WARNING,

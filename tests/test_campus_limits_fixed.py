@@ -246,6 +246,9 @@ def test_a_campus_from_an_indoor_file_alone(tmp_path: Path, key: str, fixture: P
     assert {u.id for u in campus.units} == {u.id for u in alone.units}
     assert {o.id for o in campus.openings} == {o.id for o in alone.openings}
     assert campus.address == (alone.address or "")
+    painted = {o.id: o.number for o in alone.openings if o.exterior and o.number}
+    assert painted  # the numbers painted on the doors, as the file gives them, are kept
+    assert {o.id: o.number for o in campus.openings if o.id in painted} == painted
     assert alone.findings  # the fixtures hold a thing or two the importer remarks on
     assert {f.message for f in alone.findings} <= {f.message for f in result.findings}
     assert check_servable(campus)
