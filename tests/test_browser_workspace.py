@@ -270,3 +270,129 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         first = drv.find_element(By.CSS_SELECTOR, "#gm-list li").text
         assert NEW_NUMBER in first, first
         screenshot(drv, tmp_path, "workspace-7-officer.png")
+
+
+#: A DWG's first bytes (AutoCAD 2018): what the upload refuses, with how to convert it.
+DWG = b"AC1032" + bytes(250)
+#: How far (degrees of latitude, about 5.6 m) the third pair's site click is put off.
+OFF_LAT = 0.00005
+
+
+def drop_files(drv: Any, files: dict[str, bytes]) -> None:
+    """Drop files on the upload area as a drag from the desktop does (a ``drop`` event whose
+    DataTransfer holds them)."""
+    import base64
+
+    drv.execute_script("""
+        const box = document.getElementById('ws-drop');
+        const data = new DataTransfer();
+        for (const [name, b64] of Object.entries(arguments[0])) {
+            const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+            data.items.add(new File([bytes], name));
+        }
+        for (const type of ['dragover', 'drop']) {
+            box.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true,
+                                                   cancelable: true}));
+        }
+        """, {name: base64.b64encode(data).decode() for name, data in files.items()})
+
+
+def test_dropped_files_each_answered_and_a_bad_pair_named(
+    running: tuple[str, str, str], tmp_path: Path,
+) -> None:
+    """Files dropped together are uploaded one by one: a DWG is refused in its own row with the
+    server's advice, the DXF beside it is read. Of four corners, the one clicked 5 m off on the
+    site map is named by the advice and marked in the list; after deleting it and another, two
+    pairs are left, and two allow no affine fit."""
+    from selenium.webdriver.common.by import By
+
+    need_browser()
+    base, editor, _ = running
+    headers = {"Authorization": f"Bearer {editor}"}
+    made = httpx.post(f"{base}/workspaces", json={"campus_id": "drop-test"}, headers=headers)
+    assert made.status_code == 201, made.text
+    ws = made.json()["id"]
+    refusal = httpx.post(f"{base}/workspaces/{ws}/files", files={"file": ("plan.dwg", DWG)},
+                         headers=headers)
+    assert refusal.status_code == 400
+    advice = refusal.json()["error"]["message"]
+    dxf = french_drawing(tmp_path / "C_niveau1.dxf")
+    points = corners()
+
+    with chromium(tmp_path / "profile") as drv:
+        drv.set_window_size(1440, 1000)
+        sign_in(drv, base, f"/workspace/{ws}", editor)
+        wait_for(drv, "return document.body.dataset.ready === 'true'")
+        drop_files(drv, {"plan.dwg": DWG, dxf.name: dxf.read_bytes(),
+                         "parcel.geojson": (SAMPLE / "parcel.geojson").read_bytes()})
+        wait_for(drv, "return document.body.dataset.uploads === '3'", timeout=60)
+        rows = {row.get_attribute("data-name"): row
+                for row in drv.find_elements(By.CSS_SELECTOR, ".ws-upload")}
+        assert "ws-upload-failed" in rows["plan.dwg"].get_attribute("class")
+        assert rows["plan.dwg"].find_element(By.CSS_SELECTOR, ".ws-error").text == advice
+        assert "ws-upload-ok" in rows[dxf.name].get_attribute("class")
+        drv.execute_script("document.getElementById('step-upload').scrollIntoView()")
+        screenshot(drv, tmp_path, "workspace-1-upload.png")
+
+        wait_for(drv, "return document.getElementById('ws-plan').dataset.ready === 'true'"
+                      " && document.getElementById('ws-earth').dataset.ready === 'true'")
+        lons = [p["lonlat"][0] for p in points]
+        lats = [p["lonlat"][1] for p in points]
+        drv.execute_script("window.workspace.geo.earth.setView(arguments[0], 20, {animate: false})",
+                           [sum(lats) / len(lats), sum(lons) / len(lons)])
+        for n, point in enumerate(points, start=1):
+            x, y = point["cad"]
+            click_at(drv, "window.workspace.geo.plan", [y, x])
+            lon, lat = point["lonlat"]
+            click_at(drv, "window.workspace.geo.earth", [lat + (OFF_LAT if n == 3 else 0), lon])
+            wait_for(drv, f"return document.body.dataset.fitPairs === '{n}'")
+        fit = drv.execute_script("return window.workspace.state.geo.fit")
+        without = [p["leave_one_out_m"] for p in fit["points"]]
+        assert without.index(max(without)) == 2 and fit["outlier"] == "Point 3", fit
+        outlier = drv.find_element(By.CSS_SELECTOR, "#ws-pairs tr.ws-outlier")
+        assert outlier.get_attribute("data-pair") == "2"
+        sentences = [li.text for li in drv.find_elements(By.CSS_SELECTOR, "#ws-advice li")]
+        assert sentences == fit["advice"] and any("Point 3" in s for s in sentences), sentences
+        assert not drv.find_element(
+            By.CSS_SELECTOR, "input[name=ws-transform][value=affine]").get_attribute("disabled")
+        screenshot(drv, tmp_path, "workspace-3-advice.png")
+
+        for left in (3, 2):
+            drv.find_element(By.CSS_SELECTOR, "#ws-pairs tr[data-pair='2'] button").click()
+            wait_for(drv, f"return document.body.dataset.fitPairs === '{left}'"
+                          f" && document.querySelectorAll('#ws-pairs tbody tr').length === {left}")
+        assert drv.find_element(
+            By.CSS_SELECTOR, "input[name=ws-transform][value=affine]").get_attribute("disabled")
+        errors = [e for e in severe_console_errors(drv) if "/files " not in e["message"]
+                  and "status of 400" not in e["message"]]  # the DWG's refusal itself
+        assert not errors, errors
+
+
+def test_workspace_pages_are_for_the_districts_editors(
+    running: tuple[str, str, str], store: SqlCampusStore,
+) -> None:
+    """Officers are refused the page (403); another district's workspace is unknown (404),
+    as the workspace API answers; the home page links editors, not officers, to it."""
+    from api.store_identity import OrgKind, identity
+
+    base, editor, officer = running
+    other = identity(store).create_org("Other district", OrgKind.DISTRICT)
+    stranger, _ = create_token(store, "other editor", Role.EDITOR, org=other.id)
+    ws = httpx.post(f"{base}/workspaces", json={"campus_id": "pages-test"},
+                    headers={"Authorization": f"Bearer {editor}"}).json()["id"]
+
+    def get(path: str, token: str) -> httpx.Response:
+        return httpx.get(f"{base}{path}", headers={"Authorization": f"Bearer {token}"})
+
+    assert get("/workspace", editor).status_code == 200
+    page = get(f"/workspace/{ws}", editor)
+    assert page.status_code == 200
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "private, no-store"
+    assert get("/workspace", officer).status_code == 403
+    assert get(f"/workspace/{ws}", officer).status_code == 403
+    assert get(f"/workspace/{ws}", stranger).status_code == 404
+    assert get(f"/workspaces/{ws}", stranger).status_code == 404  # the API agrees
+    assert get("/workspace/ws_0123456789", editor).status_code == 404
+    assert 'href="/workspace"' in get("/", editor).text
+    assert 'href="/workspace"' not in get("/", officer).text

@@ -342,7 +342,9 @@
         if (xhr.status >= 200 && xhr.status < 300) {
           bar.style.width = '100%';
           var n = data && data.drawings ? data.drawings.length : 0;
-          status.textContent = n ? 'read: ' + n + (n === 1 ? ' drawing' : ' drawings') : 'uploaded';
+          var kind = data && data.file ? KIND_NAMES[data.file.kind] : null;
+          status.textContent = n ? 'read: ' + n + (n === 1 ? ' drawing' : ' drawings')
+            : kind ? 'read: ' + kind.toLowerCase() : 'uploaded';
           item.classList.add('ws-upload-ok');
           resolve(true);
         } else {
@@ -969,7 +971,9 @@
     S.geo.pending = null;
     $('ws-geo-hint').textContent = l.pairs.length < 2
       ? 'One pair. Click a second point on the plan, far from the first.'
-      : 'Add a pair or two more, spread around the building, to check the placement.';
+      : l.pairs.length < 3
+        ? 'Add a pair or two more, spread around the building, to check the placement.'
+        : 'Check the numbers below: delete a pair that is far off and click it again.';
     drawPairs();
     runFit();
   }
