@@ -57,14 +57,14 @@ from importers.indoor import (
 from importers.limits import ImportLimits, WorkBudget
 from importers.room_labels import room_number
 
-#: the largest archive read (bytes on disk)
-MAX_IMDF_BYTES = 256 * 1024 * 1024
+#: the largest archive read (bytes on disk); a school's archive is well under a megabyte
+MAX_IMDF_BYTES = 64 * 1024 * 1024
 #: the most members an archive may list
 MAX_MEMBERS = 500
-#: the largest one member may unpack to (bytes)
-MAX_MEMBER_BYTES = 200 * 1024 * 1024
+#: the largest one member may unpack to (bytes); parsed JSON takes ten times that in memory
+MAX_MEMBER_BYTES = 48 * 1024 * 1024
 #: the most all members read may unpack to together (bytes)
-MAX_TOTAL_BYTES = 400 * 1024 * 1024
+MAX_TOTAL_BYTES = 96 * 1024 * 1024
 #: a member unpacking to more than this many times its packed size is a zip bomb
 MAX_RATIO = 200.0
 #: an opening this close to its building's footprint edge (metres) is an exterior door
