@@ -69,6 +69,8 @@ MAX_XML_DEPTH = 8
 NEAR_BUILDING_M = 5.0
 #: a door this close to a building outline (metres) is on it: exterior
 ON_OUTLINE_M = 0.3
+#: an entrance=* node this close to a building outline (metres) is a way into the building
+NEAR_OUTLINE_M = 2.0
 #: rooms within this gap (metres) of each other form one building when no outline holds them
 ROOM_GAP_M = 2.0
 #: elements read between time and memory checks
@@ -359,7 +361,7 @@ def _way_area(data: _OsmData, wid: int, log: FindingLog, limits: ImportLimits,
         log.add(Finding(FindingKind.OTHER,
                         f"{what} is not a closed outline (its first and last node differ); "
                         "skipped", source=source, ref=ref, action="skipped",
-                        at=coords[0]), "unclosed")
+                        at=coords[0], placed_on_earth=True), "unclosed")
         return None
     return _area(ref, way.tags, Polygon(coords), frozenset(way.refs), log, source)
 
@@ -551,9 +553,6 @@ def _levels_of(tags: Mapping[str, str], what: str, ref: str, log: FindingLog, so
                at: tuple[float, float] | None, default: int | None = 0) -> tuple[int, ...]:
     """The ordinals an element is on (``level`` plus ``repeat_on``)."""
     raw = tags.get("level", "")
-    if not raw.strip():
-        raw = tags.get("level:ref", "") if _LEVEL_PART_RE.match(tags.get("level:ref", "")) \
-            else ""
     if not raw.strip():
         if default is None:
             return ()
@@ -836,9 +835,11 @@ class _Reader:
                     source=self.source, ref=ref, at=(lon, lat), placed_on_earth=True,
                     action="skipped"), "door_outside")
                 continue
-            entrance = tags.get("entrance", "no") != "no"
-            exterior = (entrance or nid in building.outline_nodes
-                        or building.local.exterior.distance(local) <= ON_OUTLINE_M)
+            # an entrance is a way into the building: on (or by) its outline; an entrance
+            # tag deep inside is a room's entrance, and so an inner door
+            to_outline = building.local.exterior.distance(local)
+            entrance = tags.get("entrance", "no") != "no" and to_outline <= NEAR_OUTLINE_M
+            exterior = (entrance or nid in building.outline_nodes or to_outline <= ON_OUTLINE_M)
             ordinals = _levels_of(tags, what, ref, self.log, self.source, (lon, lat),
                                   default=None)
             if not ordinals:

@@ -487,3 +487,12 @@ def test_element_bombs_are_refused_before_they_fill_memory(tmp_path: Path, body:
     path.write_bytes(body)
     with pytest.raises(IndoorFileError, match=said):
         read_osm_indoor(path, CID, ImportLimits())
+
+
+def test_entrance_tag_deep_inside_is_a_room_door(tmp_path: Path) -> None:
+    b = school()
+    inner = b.node(45, 8, entrance="yes", level="0")  # on the nurse's wall, 8 m in
+    result = _read(b, tmp_path)
+    door = next(o for o in result.openings if o.id == stable_id(CID, "A", 0, "opening",
+                                                                 f"node/{inner}"))
+    assert not door.exterior and door.number is None
