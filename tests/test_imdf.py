@@ -396,3 +396,14 @@ def test_door_near_the_facade_in_an_inner_wall_is_interior(tmp_path: Path) -> No
     result = _read(b, tmp_path)
     door = next(o for o in result.openings if o.id == stable_id(CID, inner))
     assert not door.exterior
+
+
+def test_names_in_the_archive_language(tmp_path: Path) -> None:
+    b = school()
+    assert b.manifest is not None
+    b.manifest["language"] = "fr-CA"
+    gym = next(f for f in b.files["unit"] if f["properties"]["name"] == {"en": "Gym"})
+    gym["properties"]["name"] = {"en": "Gym", "fr": "Gymnase"}
+    result = _read(b, tmp_path)
+    assert "Gymnase" in {u.name for u in result.units}
+    assert "Kindergarten" in {u.name for u in result.units}  # only English: English

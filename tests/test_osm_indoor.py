@@ -496,3 +496,21 @@ def test_entrance_tag_deep_inside_is_a_room_door(tmp_path: Path) -> None:
     door = next(o for o in result.openings if o.id == stable_id(CID, "A", 0, "opening",
                                                                  f"node/{inner}"))
     assert not door.exterior and door.number is None
+
+
+def test_building_drawn_as_a_multipolygon_with_a_courtyard(tmp_path: Path) -> None:
+    b = OsmBuilder()
+    outer = b.way([(0, 0), (30, 0), (30, 30), (0, 30)])
+    court = b.way([(10, 10), (20, 10), (20, 20), (10, 20)])
+    b.multipolygon([outer], [court], building="school", ref="C", name="Cloister")
+    b.rect(0, 0, 10, 10, indoor="room", level="0", ref="C1")
+    b.rect(12, 12, 18, 18, indoor="room", level="0", ref="X1", name="Courtyard shed")
+    result = _read(b, tmp_path)
+    cloister = next(x for x in result.buildings if x.short_name == "C")
+    assert len(cloister.footprint.interiors) == 0  # the model's footprint is its outline
+    c1 = next(u for u in result.units if u.number == "C1")
+    assert c1.building_id == cloister.id
+    shed = next(u for u in result.units if u.number == "X1")
+    assert any(f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT and "X1" in f.message
+               for f in result.findings)
+    assert shed.building_id == cloister.id  # within a few metres: kept with it
