@@ -403,58 +403,75 @@ def _held(polys: list[Polygon], texts: list[_Text]) -> list[list[_Text]]:
     return held
 
 
+def _distinct_share(texts: list[_Text]) -> float:
+    """How many of the texts differ: rooms have a number each, desks repeat "1", "2", ..."""
+    return len({t.text for t in texts}) / len(texts) if texts else 0.0
+
+
+def _distinct_numbers(texts: Iterable[_Text]) -> int:
+    return len({t.text for t in texts if t.is_number})
+
+
 def _propose_rooms(scan: _Scan) -> _Rooms:
-    """Rooms: the layer whose closed outlines most often hold one to four short texts of one
-    layer; labels: the layer whose room numbers lie in most of them."""
+    """Rooms: the layer whose closed outlines each holding one to four short texts of one
+    layer cover the most floor, those texts telling the outlines apart (a room number each;
+    desks all hold "1", "2", ...); labels: the layer with distinct room numbers in most of
+    them."""
     text_layers = {n: c.texts for n, c in scan.layers.items() if c.texts}
-    best: tuple[tuple[int, bool, int, bool], str, str, list[Polygon], int] | None = None
+    best: tuple[tuple[float, bool, int, bool], str, str, list[Polygon], int] | None = None
     for name, c in scan.layers.items():
         if len(c.polygons) < 2:
             continue
         for tname, texts in text_layers.items():
             held = _held(c.polygons, texts)
-            rooms = [p for p, h in zip(c.polygons, held, strict=True)
-                     if 1 <= len(h) <= _ROOM_TEXTS]
-            numbered = sum(1 for h in held if 1 <= len(h) <= _ROOM_TEXTS
-                           and any(t.is_number for t in h))
-            if len(rooms) < 2:
+            holding = [(p, h) for p, h in zip(c.polygons, held, strict=True)
+                       if 1 <= len(h) <= _ROOM_TEXTS]
+            if len(holding) < 2:
                 continue
-            key = (len(rooms), _hint("rooms", name), numbered, _hint("labels", tname))
+            inside = [t for _, h in holding for t in h]
+            floor = sum(p.area for p, _ in holding) * _distinct_share(inside)
+            numbered = sum(1 for _, h in holding if any(t.is_number for t in h))
+            key = (floor, _hint("rooms", name), numbered, _hint("labels", tname))
             if best is None or key > best[0]:
-                best = (key, name, tname, rooms, len(c.polygons))
+                best = (key, name, tname, [p for p, _ in holding], len(c.polygons))
     if best is None:
         return _Rooms()
-    (count, _, numbered, _), name, tname, rooms, total = best
+    _, name, tname, rooms, total = best
+    count = len(rooms)
     out = _Rooms(name, None, rooms)
     out.reason = (f"{total} closed outlines, {count} of them each hold one to "
                   f"{_ROOM_TEXTS} short texts (layer {tname!r})")
-    # labels: the text layer with room numbers in the most rooms, then texts in the most
+    # labels: the text layer with distinct room numbers in the most rooms, then texts in most
     scores: dict[str, float] = {}
     numbers: dict[str, int] = {}
     for tn, texts in text_layers.items():
         held = _held(rooms, texts)
-        with_number = sum(1 for h in held if any(t.is_number for t in h))
+        with_number = min(sum(1 for h in held if any(t.is_number for t in h)),
+                          _distinct_numbers(t for h in held for t in h))
         with_text = sum(1 for h in held if h)
         numbers[tn] = with_number
         scores[tn] = with_number * 1000 + with_text
     out.label_layer = _best(scores, "labels")
     if out.label_layer is not None:
         n = numbers[out.label_layer]
-        out.label_reason = (f"its texts read as room numbers in {n} of the {count} rooms"
-                            if n else f"its texts lie in {int(scores[out.label_layer])} of "
-                            f"the {count} rooms (none reads as a room number)")
+        out.label_reason = (f"its texts read as distinct room numbers in {n} of the {count} "
+                            "rooms" if n else f"its texts lie in "
+                            f"{int(scores[out.label_layer])} of the {count} rooms (none "
+                            "reads as a room number)")
     return out
 
 
 def _labels_without_rooms(scan: _Scan) -> _Choice:
-    scores = {n: sum(t.is_number for t in c.texts) * 1000 + len(c.texts)
+    """With no room outlines: the layer with the most distinct room numbers (dimension
+    texts repeat: every bay is 7.60)."""
+    scores = {n: _distinct_numbers(c.texts) * 1000 + len(c.texts)
               for n, c in scan.layers.items() if c.texts}
     layer = _best({n: s for n, s in scores.items() if s >= 1000}, "labels")
     if layer is None:
         return _NONE
     c = scan.layers[layer]
-    return _Choice(layer, f"no room outlines; {sum(t.is_number for t in c.texts)} of its "
-                          f"{len(c.texts)} texts read as room numbers, the most of any layer")
+    return _Choice(layer, f"no room outlines; {_distinct_numbers(c.texts)} distinct room "
+                          f"numbers among its {len(c.texts)} texts, the most of any layer")
 
 
 def _outline(scan: _Scan, rooms_layer: str | None,
