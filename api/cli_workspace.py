@@ -6,7 +6,7 @@
     gridmap workspace add WS FILE...                           # DXF, zip, GeoJSON, CSV, ...
     gridmap workspace show WS                                  # files, proposal, settings, report
     gridmap workspace set WS DRAWING --building A --level 0 --rooms RAUM --labels NR --unit ft
-    gridmap workspace point WS DRAWING --cad 0,0 --lonlat -84.43,42.70 [--name "SW corner"]
+    gridmap workspace point WS DRAWING --cad 0,0 --lonlat=-84.43,42.70 [--name "SW corner"]
     gridmap workspace campus WS [--campus-name N] [--address A] [--cell-size 100 --grid-unit ft]
                                 [--parcel FILE] [--grounds FILE] [--pois FILE]
     gridmap workspace import WS                                # waits, with progress
@@ -14,7 +14,7 @@
     gridmap workspace edit WS room 214 --number 215            # a room by number or id
     gridmap workspace edit WS door 7 --number 7A               # a door by number or id (locked)
     gridmap workspace edit WS entrance 3                       # the building's main entrance
-    gridmap workspace edit WS place knox_box --lonlat LON,LAT [--name N]
+    gridmap workspace edit WS place knox_box --lonlat=LON,LAT [--name N]
     gridmap workspace edit WS remove AMENITY_ID
     gridmap workspace list
 
@@ -85,7 +85,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("workspace")
     p.add_argument("drawing")
     p.add_argument("--cad", required=True, metavar="X,Y", help="the point in drawing units")
-    p.add_argument("--lonlat", required=True, metavar="LON,LAT")
+    p.add_argument("--lonlat", required=True, metavar="LON,LAT",
+                   help="longitude first; a negative one as --lonlat=-84.43,42.70")
     p.add_argument("--name", default="")
     p.set_defaults(func=cmd_point)
 
@@ -117,7 +118,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--number")
     p.add_argument("--name")
     p.add_argument("--alias", action="append", dest="aliases", metavar="ALIAS")
-    p.add_argument("--lonlat", metavar="LON,LAT")
+    p.add_argument("--lonlat", metavar="LON,LAT",
+                   help="longitude first; a negative one as --lonlat=-84.43,42.70")
     p.add_argument("--building", help="place: the building id")
     p.set_defaults(func=cmd_edit)
 
@@ -220,6 +222,8 @@ def cmd_add(args: argparse.Namespace, settings: Settings, store: CampusStore) ->
             print(f"  drawing {d.name} ({d.id}): {_proposal_line(d.proposal)}")
         for s in result.skipped:
             print(f"  skipped {s['name']}: {s['why']}")
+        if result.duplicate:
+            print("  (the workspace had this file already: nothing new kept)")
         _audit(store, ws, "workspace_upload",
                ", ".join(f"{f.kind.value} {f.name} (sha256 {f.sha256[:12]})"
                          for f in result.files))

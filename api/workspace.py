@@ -170,12 +170,14 @@ class UploadResult:
     drawings: list[Drawing] = field(default_factory=list)
     #: archive members not used, with why
     skipped: list[dict[str, str]] = field(default_factory=list)
+    #: the workspace had this very file already (same SHA-256): nothing new was kept
+    duplicate: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.files[0].to_dict() if self.files else None,
                 "files": [f.to_dict() for f in self.files],
                 "drawings": [d.to_dict() for d in self.drawings],
-                "skipped": self.skipped}
+                "skipped": self.skipped, "duplicate": self.duplicate}
 
 
 def upload_limit_bytes(settings: Settings) -> int:
@@ -221,6 +223,11 @@ def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
                             ".dbf and .prj together as one zip")
         raise UnsupportedUpload(f"refused upload {name}: {why}", user_message=why)
     digest = _sha256(source)
+    again = [f for f in wss.get(ws.id).files if f.sha256 == digest]
+    if again:  # the same file again (a second drop, a retry): what it gave the first time
+        current = wss.get(ws.id)
+        return UploadResult(files=again, drawings=[
+            d for d in current.drawings if d.file_id in {f.id for f in again}], duplicate=True)
     folder = workspace_dir(settings.data_dir, ws.id, create=True)
     result = UploadResult()
     if found.kind == "zip":
@@ -886,15 +893,32 @@ def _points_toml(points: Sequence[Mapping[str, Any]]) -> str:
     return "[\n" + "\n".join(rows) + "\n]"
 
 
-def manifest_text(ws: Workspace) -> str:
-    """``campus.toml`` for the workspace as it stands (paths relative to its folder)."""
+def manifest_text(ws: Workspace, paths: Mapping[str, str] | None = None) -> str:
+    """``campus.toml`` for the workspace as it stands; ``paths``: file or drawing id -> the
+    path the manifest names it by (default: where it is stored, relative to the folder)."""
     from importers.manifest import Files
+
+    def where(item: WorkspaceFile | Drawing) -> str:
+        return (paths or {}).get(item.id, item.path)
 
     s = {**DEFAULT_SETTINGS, **dict(ws.settings)}
     drawings = [d for d in ws.drawings if d.settings.get("building_id")]
     if not drawings:
         raise WorkspaceConflict(f"{ws.id}: no drawings",
                                 user_message="upload a floor plan (DXF) first")
+    for d in drawings:
+        ds = d.settings
+        need = 3 if ds.get("transform") == "affine" else 2
+        if len(ds.get("control_points") or []) < need and not (
+                ds.get("use_geodata") and d.has_geodata):
+            where_on = f"building {ds.get('building_id')} level {ds.get('level_ordinal')}"
+            raise WorkspaceConflict(
+                f"{ws.id}: {d.id} has too few control points",
+                user_message=f"drawing {d.name!r} ({where_on}) has "
+                f"{len(ds.get('control_points') or [])} control points: place it with at "
+                f"least {need} matching points on the plan and the map"
+                + (", or use its GEODATA" if d.has_geodata else "")
+                + " (or remove the drawing)")
     lines = ["# written by the gridmap workspace " + ws.id, "[campus]",
              f"id = {_toml_str(ws.campus_id)}",
              f"name = {_toml_str(s.get('campus_name') or ws.name or ws.campus_id)}",
@@ -905,7 +929,7 @@ def manifest_text(ws: Workspace) -> str:
     for key, manifest_key in (("parcel_file", "parcel"), ("grounds_file", "grounds"),
                               ("pois_file", "pois")):
         if s.get(key):
-            lines.append(f"{manifest_key} = {_toml_str(ws.file(str(s[key])).path)}")
+            lines.append(f"{manifest_key} = {_toml_str(where(ws.file(str(s[key]))))}")
         elif manifest_key == "parcel" and Files.model_fields["parcel"].is_required():
             raise WorkspaceConflict(
                 f"{ws.id}: no parcel",
@@ -914,7 +938,7 @@ def manifest_text(ws: Workspace) -> str:
     for kind, key in ((FileKind.OSM, "osm"), (FileKind.IMDF, "imdf")):
         found = [f for f in ws.files if f.kind is kind]
         if found and key in Files.model_fields:
-            lines.append(f"{key} = {_toml_str(found[0].path)}")
+            lines.append(f"{key} = {_toml_str(where(found[0]))}")
     lines.append("")
     buildings: dict[str, list[Drawing]] = {}
     for d in drawings:
@@ -929,7 +953,7 @@ def manifest_text(ws: Workspace) -> str:
             lines += ["[[buildings.levels]]", f"ordinal = {ordinal}",
                       f"name = {_toml_str(str(ds.get('level_name') or f'Level {ordinal}'))}",
                       f"short_name = {_toml_str(str(ds.get('level_short_name') or ordinal))}",
-                      f"dxf = {_toml_str(d.path)}"]
+                      f"dxf = {_toml_str(where(d))}"]
             if ds.get("unit"):
                 lines.append(f"units = {_toml_str(str(ds['unit']))}")
             if ds.get("transform"):
@@ -951,14 +975,54 @@ def write_manifest(settings: Settings, ws: Workspace) -> Path:
     from importers.manifest import load_manifest
 
     folder = workspace_dir(settings.data_dir, ws.id, create=True)
+    paths = _import_names(folder, ws)
     path = folder / MANIFEST_NAME
     tmp = folder / (MANIFEST_NAME + ".part")
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
               encoding="utf-8") as fh:
-        fh.write(manifest_text(ws))
+        fh.write(manifest_text(ws, paths))
     os.replace(tmp, path)
     load_manifest(path)
     return path
+
+
+IMPORT_DIR = "import"
+
+
+def _import_names(folder: Path, ws: Workspace) -> dict[str, str]:
+    """Links (or copies) of the files an import reads under their own names in
+    ``import/``, so the import's messages and report name ``Erdgeschoss.dxf``, not a SHA-256;
+    file or drawing id -> the path relative to ``folder``."""
+    import shutil
+
+    target = folder / IMPORT_DIR
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(mode=0o700)
+    taken: set[str] = set()
+    paths: dict[str, str] = {}
+    items: list[WorkspaceFile | Drawing] = [*ws.drawings, *ws.files]
+    for item in items:
+        if isinstance(item, WorkspaceFile) and (
+                item.kind is FileKind.DXF or item.path.lower().endswith(".shp")):
+            continue  # a DXF's drawings are linked one by one; a shapefile needs its set
+        source = folder / item.path
+        if not source.is_file():
+            continue
+        stem = re.sub(r"[^A-Za-z0-9._ -]", "_", PurePosixPath(item.name).name)[:100] or "file"
+        if PurePosixPath(stem).suffix.lower() != source.suffix.lower():
+            stem += source.suffix
+        name, n = stem, 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{PurePosixPath(stem).stem}-{n}{PurePosixPath(stem).suffix}"
+        taken.add(name.lower())
+        try:
+            os.link(source, target / name)
+        except OSError:
+            shutil.copyfile(source, target / name)
+        paths[item.id] = f"{IMPORT_DIR}/{name}"
+    return paths
 
 
 def queue_import(store: CampusStore, settings: Settings, jobs: Any, ws: Workspace, *,
