@@ -346,6 +346,7 @@ class _Archive:
         file = f"{feature_type}.geojson"
         if body is None:
             return
+        self.budget.check(self.source)
         doc = _json(body, file, self.rules)
         if doc is None:
             return

@@ -245,8 +245,8 @@ def _elements(fh: IO[bytes], name: str, max_children: int) -> Iterator[Element]:
         raise IndoorFileError(f"{name}: is empty")
 
 
-def _read_osm(path: Path, limits: ImportLimits, log: FindingLog) -> _OsmData:
-    budget = WorkBudget(limits)
+def _read_osm(path: Path, limits: ImportLimits, log: FindingLog, budget: WorkBudget
+              ) -> _OsmData:
     data = _OsmData()
     bad_nodes = 0
     count = 0
@@ -631,7 +631,8 @@ class _Reader:
         self.cid = campus_id
         self.limits = limits
         self.log = FindingLog(self.source)
-        self.data = _read_osm(path, limits, self.log)
+        self.budget = WorkBudget(limits)
+        self.data = _read_osm(path, limits, self.log, self.budget)
 
     def run(self) -> IndoorImport:
         areas = _areas(self.data, self.log, self.limits, self.source)
@@ -690,7 +691,9 @@ class _Reader:
                 ) -> list[_Space]:
         spaces: list[_Space] = []
         orphans: list[_Space] = []
-        for a in raw:
+        for k, a in enumerate(raw):
+            if k % 256 == 0:
+                self.budget.check(self.source)
             p = a.polygon.representative_point()
             at = (p.x, p.y)
             what = _what(a.ref, a.tags)
@@ -822,7 +825,9 @@ class _Reader:
                 space_levels[nid].update(s.levels.ordinals)
         openings: list[Opening] = []
         mains: dict[str, int] = defaultdict(int)
-        for nid in sorted(door_ids):
+        for k, nid in enumerate(sorted(door_ids)):
+            if k % 256 == 0:
+                self.budget.check(self.source)
             tags = self.data.node_tags[nid]
             lon, lat = self.data.nodes[nid]
             ref = f"node/{nid}"

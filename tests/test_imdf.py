@@ -13,7 +13,7 @@ import pytest
 from shapely.ops import unary_union
 
 from gridmap import grid
-from gridmap.errors import IndoorFileError
+from gridmap.errors import ImportFailed, IndoorFileError
 from gridmap.index import CampusIndex
 from gridmap.lookup import lookup
 from gridmap.model import AmenityKind, Campus, LengthUnit, stable_id
@@ -407,3 +407,8 @@ def test_names_in_the_archive_language(tmp_path: Path) -> None:
     result = _read(b, tmp_path)
     assert "Gymnase" in {u.name for u in result.units}
     assert "Kindergarten" in {u.name for u in result.units}  # only English: English
+
+
+def test_time_limit_ends_the_import_with_a_clear_error() -> None:
+    with pytest.raises(ImportFailed, match="time limit"):
+        read_imdf(HERE / "school.zip", CID, ImportLimits(time_limit_s=0.0))

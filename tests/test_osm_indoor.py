@@ -514,3 +514,8 @@ def test_building_drawn_as_a_multipolygon_with_a_courtyard(tmp_path: Path) -> No
     assert any(f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT and "X1" in f.message
                for f in result.findings)
     assert shed.building_id == cloister.id  # within a few metres: kept with it
+
+
+def test_time_limit_ends_the_import_with_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ImportFailed, match="time limit"):
+        read_osm_indoor(HERE / "school.osm", CID, ImportLimits(time_limit_s=0.0))
