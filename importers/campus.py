@@ -41,6 +41,7 @@ from importers.dxf import FloorPlan, largest_polygon, read_floor_plan
 from importers.findings import Finding, FindingKind, Severity
 from importers.geodata import GeodataPlacement, read_geodata_file
 from importers.georef import (
+    POINT_WARN_M,
     Fit,
     FitDiagnosis,
     campus_frame,
@@ -112,6 +113,8 @@ class _LevelSource:
     plan: FloorPlan
     points: tuple[ControlPoint, ...]
     geodata: GeodataPlacement | None
+    #: the manifest's control points when the GEODATA places the level instead
+    manual: tuple[ControlPoint, ...] = ()
 
 
 def _unit_key(number: str, name: str, handle: str) -> str:
@@ -137,7 +140,6 @@ def _read_level(
     )
     result.warnings.extend(plan.warnings)
     points = spec.control_points_for(lv)
-    geodata = None
     if lv.use_geodata or (lv.control_points is None and spec.control_points is None):
         geodata = read_geodata_file(path)
         if geodata is None:
@@ -147,11 +149,11 @@ def _read_level(
                    if lv.use_geodata else
                    "no control_points (give them on the building or on the level) and the "
                    "drawing has no GEODATA object to place it by"))
-        points = geodata.control_points
         result.warn(Finding(FindingKind.GEOREFERENCE, geodata.description, Severity.INFO,
                             source=lv.dxf, building=spec.id, level=lv.short_name,
                             action="placed by the drawing's GEODATA"))
-    return _LevelSource(bi, li, spec, lv, plan, points, geodata)
+        return _LevelSource(bi, li, spec, lv, plan, geodata.control_points, geodata, points)
+    return _LevelSource(bi, li, spec, lv, plan, points, None)
 
 
 def _place_level(lm: LoadedManifest, src: _LevelSource, frame: LocalFrame,
@@ -181,6 +183,7 @@ def _place_level(lm: LoadedManifest, src: _LevelSource, frame: LocalFrame,
         raise GeoreferenceError("; ".join(f.message for f in refused))
     for f in verdict:
         result.warn(dataclasses.replace(f, building=spec.id, level=lv.short_name))
+    _geodata_against_points(src, fit, frame, result)
     result.residuals[lv.dxf] = fit.rms
     cid = m.campus.id
     level = Level(stable_id(cid, spec.id, lv.ordinal), stable_id(cid, spec.id), lv.ordinal,
@@ -192,6 +195,28 @@ def _place_level(lm: LoadedManifest, src: _LevelSource, frame: LocalFrame,
     for f in getattr(plan, "findings", ()):
         result.findings.append(f.placed(to_lonlat, building=spec.id, level=lv.short_name))
     return _LevelResult(lv.dxf, level, plan, fit, fit.apply(plan.footprint))
+
+
+def _geodata_against_points(src: _LevelSource, fit: Fit, frame: LocalFrame,
+                            result: ImportResult) -> None:
+    """A level placed by its GEODATA that has control points too: a warning where they
+    disagree (a GEODATA object left over from another site, or points typed wrong)."""
+    if not src.manual:
+        return
+    apart = [
+        (math.dist(fit.point(p.cad[0] * src.plan.unit_m, p.cad[1] * src.plan.unit_m),
+                   frame.xy(*p.lonlat)), k, p)
+        for k, p in enumerate(src.manual)]
+    dist, k, worst = max(apart, key=lambda t: t[0])
+    if dist <= POINT_WARN_M:
+        return
+    name = worst.name or f"#{k + 1}"
+    result.warn(Finding(
+        FindingKind.GEOREFERENCE,
+        f"{_what(src.spec, src.lv)}: the drawing's GEODATA puts control point {name} "
+        f"{dist:.1f} m from where the manifest says it is; check which is right",
+        source=src.lv.dxf, at=worst.lonlat, ref=name, placed_on_earth=True,
+        building=src.spec.id, level=src.lv.short_name, action="placed by the GEODATA"))
 
 
 def _with_advice(message: str, points: Sequence[ControlPoint], kind: TransformKind,

@@ -450,9 +450,11 @@ def diagnose_fit(points: Sequence[ControlPoint], transform: TransformKind, *,
             "its longitude and latitude.")
         problems += 1
     if swapped_all:
+        lat0, lon0 = pts[0].lonlat
         advice.append(
             "The points fit far better with longitude and latitude swapped: they look typed "
-            "as latitude, longitude. Give longitude first (e.g. -84.43, 42.70).")
+            f"as latitude, longitude. Give longitude first (point {names[0]}: "
+            f"[{lon0:.7f}, {lat0:.7f}]).")
         problems += 1
     if not far and not swapped_all:
         problems += _point_advice(advice, transform, len(pts), outlier, suspects,

@@ -181,12 +181,14 @@ def test_an_entity_bomb_in_the_coordinate_system_is_refused(tmp_path: Path) -> N
 # --- through the whole import ------------------------------------------------------------------
 
 
-def _geodata_for_building_c(path: Path) -> None:
-    """Give building C's drawing the GEODATA its real placement implies, in UTM 16N."""
+def _geodata_for_building_c(path: Path, east_m: float = 0.0) -> None:
+    """Give building C's drawing the GEODATA its real placement implies, in UTM 16N (moved
+    ``east_m`` east)."""
     utm = Transformer.from_crs(4326, 32616, always_xy=True)
     e0, n0 = utm.transform(*gen.cad_to_lonlat("C", 0.0, 0.0))
     e1, n1 = utm.transform(*gen.cad_to_lonlat("C", 0.0, 100.0))  # the drawing's +y, 100 ft
     turn = math.atan2(n1 - n0, e1 - e0) - math.pi / 2  # its counter-clockwise turn on the grid
+    e0 += east_m
     doc = ezdxf.readfile(path)
     geo = doc.modelspace().new_geodata()
     geo.dxf.coordinate_type = 1
@@ -222,3 +224,26 @@ def test_a_building_without_control_points_is_placed_by_its_geodata(tmp_path: Pa
         corner = frame.to_local(Point(*gen.cad_to_lonlat("C", x, y)))
         assert frame.to_local(c.footprint).exterior.distance(corner) < 0.1
     assert result.georef["C_level1.dxf"].rms_m < 0.05
+
+
+def test_use_geodata_over_control_points_warns_where_they_disagree(tmp_path: Path) -> None:
+    shutil.copytree(SAMPLE, tmp_path / "lr")
+    manifest = tmp_path / "lr" / "campus.toml"
+    text = manifest.read_text()
+    manifest.write_text(text.replace('dxf = "C_level1.dxf"\n',
+                                     'dxf = "C_level1.dxf"\nuse_geodata = true\n'))
+    with pytest.raises(GeoreferenceError, match="use_geodata is set but the drawing has no "
+                                                "GEODATA"):
+        import_campus(manifest)
+    _geodata_for_building_c(tmp_path / "lr" / "C_level1.dxf", east_m=3.0)
+    result = import_campus(manifest)
+    frame = LocalFrame(result.campus.crs)
+    c = next(b for b in result.campus.buildings if b.short_name == "C")
+    # 3 m east on the UTM grid: 1.7 degrees off true east here (9 cm over 3 m)
+    for x, y in [(0.0, 0.0), (100.0, 0.0), (100.0, 60.0), (0.0, 60.0)]:
+        corner = frame.to_local(Point(*gen.cad_to_lonlat("C", x, y)))
+        moved = Point(corner.x + 3.0, corner.y)
+        assert frame.to_local(c.footprint).exterior.distance(moved) < 0.15
+    disagree = [f for f in result.findings if "GEODATA puts control point" in f.message]
+    assert disagree and disagree[0].severity is Severity.WARNING
+    assert "3.0 m" in disagree[0].message
