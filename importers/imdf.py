@@ -42,8 +42,9 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from gridmap.crs import LocalFrame
-from gridmap.errors import IndoorFileError
+from gridmap.errors import ArchiveError, IndoorFileError
 from gridmap.model import Amenity, AmenityKind, Building, Level, Opening, Unit, stable_id
+from importers.archives import declared_entries, safe_parts
 from importers.dxf import room_category
 from importers.findings import Finding, FindingKind, Severity
 from importers.indoor import (
@@ -118,10 +119,10 @@ Feature = dict[str, Any]
 
 def _member_ok(info: zipfile.ZipInfo) -> str:
     """Why a member is not read ("" when it may be)."""
-    name = info.filename
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-        return "its path leaves the archive"
+    try:
+        safe_parts(info.filename)
+    except ArchiveError as e:
+        return f"its path leaves the archive ({str(e).split(': ', 1)[-1]})"
     if stat.S_ISLNK(info.external_attr >> 16):
         return "it is a symbolic link"
     if info.flag_bits & 0x1:
@@ -139,6 +140,11 @@ def _read_members(path: Path, log: FindingLog) -> dict[str, bytes]:
     if size > MAX_IMDF_BYTES:
         raise IndoorFileError(f"{name}: {size / 1e6:,.0f} MB is larger than an IMDF archive "
                               f"may be ({MAX_IMDF_BYTES / 1e6:,.0f} MB)")
+    with path.open("rb") as fh:  # a listing of millions of members is itself a memory bomb
+        declared = declared_entries(fh)
+    if declared is not None and declared > MAX_MEMBERS:
+        raise IndoorFileError(f"{name}: declares {declared:,} members; an IMDF archive has "
+                              f"a dozen (at most {MAX_MEMBERS} are read)")
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError) as e:

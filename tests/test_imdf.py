@@ -412,3 +412,26 @@ def test_names_in_the_archive_language(tmp_path: Path) -> None:
 def test_time_limit_ends_the_import_with_a_clear_error() -> None:
     with pytest.raises(ImportFailed, match="time limit"):
         read_imdf(HERE / "school.zip", CID, ImportLimits(time_limit_s=0.0))
+
+
+def test_listing_of_too_many_members_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    path = _zip(tmp_path / "many.zip", {"unit.geojson": b"{}"})
+    body = bytearray(path.read_bytes())
+    end = body.rfind(b"PK\x05\x06")
+    body[end + 8:end + 12] = (60_000).to_bytes(2, "little") * 2  # entries declared
+    path.write_bytes(bytes(body))
+    with pytest.raises(IndoorFileError, match="declares 60,000 members"):
+        read_imdf(path, CID, ImportLimits())
+
+
+@pytest.mark.parametrize("evil", ["/etc/unit.geojson", "C:/unit.geojson",
+                                  "..\\\\unit.geojson", "a/../../unit.geojson"])
+def test_members_whose_path_leaves_the_archive_are_not_read(tmp_path: Path, evil: str) -> None:
+    good = tmp_path / "good.zip"
+    school().zip_bytes(good)
+    with zipfile.ZipFile(good) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    members[evil] = members.pop("unit.geojson")
+    result = read_imdf(_zip(tmp_path / "evil.zip", members), CID, ImportLimits())
+    assert result.units == ()
+    assert any("its path leaves the archive" in f.message for f in result.findings)
