@@ -24,28 +24,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import shapely
 import shapely.geometry
 from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
     Engine,
-    Float,
-    ForeignKey,
-    ForeignKeyConstraint,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
     create_engine,
     delete,
     event,
@@ -55,12 +41,68 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from api import postgis
 from api.audit import AuditWriter, audit_row, clean_text
 from api.audit import utcnow as utcnow  # the store's clock, imported from here by callers
 from api.migrations import upgrade_to_head
+
+# the records and tables live in their own modules; callers import them from here too
+from api.store_records import (
+    AuditEntry as AuditEntry,
+)
+from api.store_records import (
+    Bbox as Bbox,
+)
+from api.store_records import (
+    CampusStore as CampusStore,
+)
+from api.store_records import (
+    CampusSummary as CampusSummary,
+)
+from api.store_records import (
+    ImageryInfo as ImageryInfo,
+)
+from api.store_records import (
+    ImageryRecord as ImageryRecord,
+)
+from api.store_records import (
+    RevisionInfo as RevisionInfo,
+)
+from api.store_records import (
+    Role as Role,
+)
+from api.store_records import (
+    SessionRecord as SessionRecord,
+)
+from api.store_records import (
+    TokenRecord as TokenRecord,
+)
+from api.store_tables import (
+    AuditRow as AuditRow,
+)
+from api.store_tables import (
+    Base as Base,
+)
+from api.store_tables import (
+    CampusRow as CampusRow,
+)
+from api.store_tables import (
+    FeatureRow as FeatureRow,
+)
+from api.store_tables import (
+    ImageryRow as ImageryRow,
+)
+from api.store_tables import (
+    RevisionRow as RevisionRow,
+)
+from api.store_tables import (
+    SessionRow as SessionRow,
+)
+from api.store_tables import (
+    TokenRow as TokenRow,
+)
 from gridmap import grid
 from gridmap.crs import LocalFrame
 from gridmap.errors import CampusNotFound, NotFound
@@ -76,383 +118,6 @@ log = logging.getLogger(__name__)
 FEATURE_BATCH = 500
 _SAVE_ATTEMPTS = 3
 
-
-class Role(StrEnum):
-    """A person's or integration's role in its organisation (see :mod:`api.authz`)."""
-
-    ADMIN = "admin"
-    EDITOR = "editor"
-    DISPATCHER = "dispatcher"
-    OFFICER = "officer"
-    VIEWER = "officer"  # the previous release's read-only role: an alias of OFFICER
-
-    @classmethod
-    def _missing_(cls, value: object) -> Role | None:
-        return cls.OFFICER if value == "viewer" else None  # tokens stored as "viewer"
-
-
-# --- value objects returned by the store ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Bbox:
-    min_lon: float
-    min_lat: float
-    max_lon: float
-    max_lat: float
-
-
-@dataclass(frozen=True, slots=True)
-class RevisionInfo:
-    campus_id: str
-    number: int
-    created_at: datetime
-    source: str
-    source_digest: str | None
-    feature_count: int
-    published: bool
-    bbox: Bbox
-
-
-@dataclass(frozen=True, slots=True)
-class CampusSummary:
-    id: str
-    name: str
-    current_revision: int
-    updated_at: datetime
-    bbox: Bbox
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
-    """A stored access token: metadata and the sha256 of the secret, never the secret."""
-
-    id: str
-    name: str
-    role: Role
-    token_hash: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-    campuses: tuple[str, ...] | None  # None: every campus
-
-    def active(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
-
-
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    """A browser session: the sha256 of its id (never the id) and the token it stands for."""
-
-    session_hash: str
-    token: TokenRecord
-    created_at: datetime
-    expires_at: datetime
-    revoked_at: datetime | None
-
-    def active(self, now: datetime) -> bool:
-        """Usable: neither revoked nor expired itself, and its token still active."""
-        return self.revoked_at is None and now < self.expires_at and self.token.active(now)
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    ts: datetime
-    action: str
-    token_id: str | None = None
-    token_name: str | None = None
-    campus_id: str | None = None
-    detail: str = ""
-    client: str = ""
-    count: int = 1  # > 1: a coalesced row standing for this many like entries
-    org_id: str | None = None  # the organisation of who acted (None: unknown, a share link)
-    user_id: str | None = None  # the person, if a person acted
-    credential_kind: str | None = None  # token, session, person_session, share, share_session
-    credential_id: str | None = None  # the token's or share link's id (never a secret)
-    outcome: str = "ok"  # ok, refused (401/403/404/429), failed
-    status: int | None = None  # the HTTP status of a refusal
-
-
-@dataclass(frozen=True, slots=True)
-class ImageryInfo:
-    """One stored version of a campus's orthophoto (an EPSG:3857 GeoTIFF), without its bytes."""
-
-    campus_id: str
-    version: int
-    created_at: datetime
-    source_name: str
-    source_digest: str  # sha256 of the file as attached
-    source_crs: str
-    actor: str
-    attribution: str
-    digest: str  # sha256 of the stored GeoTIFF
-    size_bytes: int
-    width: int
-    height: int
-    resolution_m: float
-    bounds_3857: tuple[float, float, float, float]  # west, south, east, north
-
-
-@dataclass(frozen=True, slots=True)
-class ImageryRecord:
-    """A stored orthophoto version: its metadata and the GeoTIFF itself."""
-
-    info: ImageryInfo
-    data: bytes
-
-
-class CampusStore(Protocol):
-    """Storage for campuses (as numbered revisions), access tokens, sessions and the audit log."""
-
-    def save_revision(
-        self, campus: Campus, *, source: str, source_digest: str | None = None,
-        publish: bool = True,
-    ) -> RevisionInfo:
-        """Store ``campus`` as a new revision; if ``publish``, make it current atomically."""
-        ...
-
-    def campus(self, campus_id: str, revision: int | None = None) -> Campus:
-        """The current (or a given) revision of a campus; raises ``CampusNotFound``."""
-        ...
-
-    def current_revision(self, campus_id: str) -> int: ...
-
-    def cached_current_revision(self, campus_id: str) -> int | None:
-        """The current revision if it is cached and fresh (no I/O), else None."""
-        ...
-
-    def list_campuses(self) -> list[CampusSummary]: ...
-
-    def revisions(self, campus_id: str) -> list[RevisionInfo]: ...
-
-    def revision_info(self, campus_id: str, number: int) -> RevisionInfo | None:
-        """One revision's metadata (published or not), or None if there is no such revision."""
-        ...
-
-    def campuses_at(self, lon: float, lat: float) -> list[str]:
-        """Ids of campuses whose current grid's lon/lat box holds the point, sorted."""
-        ...
-
-    def campuses_in(self, box: Bbox) -> list[str]:
-        """Ids of campuses whose current grid's lon/lat box meets ``box`` (edges count), sorted."""
-        ...
-
-    def buildings_at(self, lon: float, lat: float) -> list[tuple[str, str]]:
-        """(campus id, building id) of current buildings whose footprint covers the point."""
-        ...
-
-    def save_imagery(
-        self, campus_id: str, prepared: PreparedImagery, *, source_name: str, actor: str,
-        attribution: str = "",
-    ) -> int:
-        """Store an orthophoto as the campus's next imagery version (earlier versions stay);
-        its number. Raises ``CampusNotFound``."""
-        ...
-
-    def imagery(self, campus_id: str, version: int | None = None) -> ImageryRecord | None:
-        """The current (or a given) imagery version with its bytes; None if there is none."""
-        ...
-
-    def imagery_info(self, campus_id: str) -> ImageryInfo | None:
-        """The current imagery version's metadata (cached like the current revision)."""
-        ...
-
-    def imagery_versions(self, campus_id: str) -> list[ImageryInfo]:
-        """Every stored imagery version of a campus, oldest first."""
-        ...
-
-    def add_token(
-        self, *, token_id: str, name: str, role: Role, token_hash: str,
-        expires_at: datetime | None, campuses: Sequence[str] | None = None,
-    ) -> TokenRecord: ...
-
-    def token_by_hash(self, token_hash: str) -> TokenRecord | None: ...
-
-    def credential_cached(self, digest: str) -> bool:
-        """Whether a token or session with this hash would be answered without I/O now."""
-        ...
-
-    def tokens(self) -> list[TokenRecord]: ...
-
-    def revoke_tokens(self, *, name: str | None = None, token_id: str | None = None) -> int:
-        """Revoke tokens by name or id; returns how many were active."""
-        ...
-
-    def add_session(
-        self, *, session_hash: str, token_id: str, expires_at: datetime
-    ) -> SessionRecord:
-        """Store a new session for a token (and drop sessions that have expired)."""
-        ...
-
-    def session_by_hash(self, session_hash: str) -> SessionRecord | None:
-        """The session with this hash, with its token, whatever their state."""
-        ...
-
-    def revoke_session(self, session_hash: str) -> bool:
-        """Revoke one session; returns whether it was active."""
-        ...
-
-    def audit(self, entry: AuditEntry) -> None:
-        """Queue an entry (written in batches; see :mod:`api.audit`)."""
-        ...
-
-    def audit_coalesced(self, entry: AuditEntry, key: Hashable) -> None:
-        """Queue a refusal: the first of ``key`` in its minute, the rest as one counted row."""
-        ...
-
-    def flush_audit(self) -> None:
-        """Write every queued audit entry now."""
-        ...
-
-    def audit_would_wait(self) -> bool:
-        """Whether :meth:`audit` could block now (a full batch is still unwritten)."""
-        ...
-
-    def audit_log(
-        self, *, campus_id: str | None = None, campuses: Sequence[str] | None = None,
-        limit: int = 100,
-    ) -> list[AuditEntry]:
-        """Newest first; ``campuses`` limits it to entries about those campuses only."""
-        ...
-
-    def close(self) -> None: ...
-
-
-# --- tables ---------------------------------------------------------------------------------
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class CampusRow(Base):
-    __tablename__ = "campuses"
-
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    name: Mapped[str] = mapped_column(String(300))
-    current_revision: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class RevisionRow(Base):
-    __tablename__ = "revisions"
-
-    campus_id: Mapped[str] = mapped_column(
-        ForeignKey("campuses.id", ondelete="CASCADE"), primary_key=True
-    )
-    number: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    source: Mapped[str] = mapped_column(Text)
-    source_digest: Mapped[str | None] = mapped_column(String(128))
-    feature_count: Mapped[int] = mapped_column(Integer)
-    published: Mapped[bool] = mapped_column(Boolean, default=False)
-    min_lon: Mapped[float] = mapped_column(Float)
-    min_lat: Mapped[float] = mapped_column(Float)
-    max_lon: Mapped[float] = mapped_column(Float)
-    max_lat: Mapped[float] = mapped_column(Float)
-
-
-class FeatureRow(Base):
-    __tablename__ = "features"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["campus_id", "revision"], ["revisions.campus_id", "revisions.number"],
-            ondelete="CASCADE",
-        ),
-        UniqueConstraint("campus_id", "revision", "feature_type", "feature_id"),
-        Index("ix_features_revision_seq", "campus_id", "revision", "seq"),
-    )
-
-    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    campus_id: Mapped[str] = mapped_column(String(100))
-    revision: Mapped[int] = mapped_column(Integer)
-    seq: Mapped[int] = mapped_column(Integer)
-    feature_id: Mapped[str] = mapped_column(String(200))
-    feature_type: Mapped[str] = mapped_column(String(20))
-    building_id: Mapped[str | None] = mapped_column(String(200))
-    level_ordinal: Mapped[int | None] = mapped_column(Integer)
-    properties: Mapped[dict[str, Any]] = mapped_column(JSON)
-    geometry: Mapped[str | None] = mapped_column(Text)
-    min_lon: Mapped[float | None] = mapped_column(Float)
-    min_lat: Mapped[float | None] = mapped_column(Float)
-    max_lon: Mapped[float | None] = mapped_column(Float)
-    max_lat: Mapped[float | None] = mapped_column(Float)
-
-
-class ImageryRow(Base):
-    """A campus orthophoto version; the highest version is the current one."""
-
-    __tablename__ = "imagery"
-
-    campus_id: Mapped[str] = mapped_column(
-        ForeignKey("campuses.id", ondelete="CASCADE"), primary_key=True
-    )
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    source_name: Mapped[str] = mapped_column(String(300))
-    source_digest: Mapped[str] = mapped_column(String(64))
-    source_crs: Mapped[str] = mapped_column(String(300))
-    actor: Mapped[str] = mapped_column(String(200))
-    attribution: Mapped[str] = mapped_column(String(300), default="")
-    digest: Mapped[str] = mapped_column(String(64))
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    width: Mapped[int] = mapped_column(Integer)
-    height: Mapped[int] = mapped_column(Integer)
-    resolution_m: Mapped[float] = mapped_column(Float)
-    min_x: Mapped[float] = mapped_column(Float)
-    min_y: Mapped[float] = mapped_column(Float)
-    max_x: Mapped[float] = mapped_column(Float)
-    max_y: Mapped[float] = mapped_column(Float)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
-
-
-class TokenRow(Base):
-    __tablename__ = "tokens"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), index=True)
-    role: Mapped[str] = mapped_column(String(20))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    campuses: Mapped[list[str] | None] = mapped_column(JSON)
-
-
-class SessionRow(Base):
-    __tablename__ = "sessions"
-
-    session_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    token_id: Mapped[str] = mapped_column(
-        ForeignKey("tokens.id", ondelete="CASCADE"), index=True
-    )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class AuditRow(Base):
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_campus_ts", "campus_id", "ts"),
-                      Index("ix_audit_org_ts", "org_id", "ts"),
-                      Index("ix_audit_credential", "credential_id"))
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    token_id: Mapped[str | None] = mapped_column(String(40))
-    token_name: Mapped[str | None] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(50))
-    campus_id: Mapped[str | None] = mapped_column(String(100))
-    detail: Mapped[str] = mapped_column(Text, default="")
-    client: Mapped[str] = mapped_column(String(200), default="")
-    count: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    org_id: Mapped[str | None] = mapped_column(String(40))
-    user_id: Mapped[str | None] = mapped_column(String(40))
-    credential_kind: Mapped[str | None] = mapped_column(String(20))
-    credential_id: Mapped[str | None] = mapped_column(String(40))
-    outcome: Mapped[str] = mapped_column(String(20), default="ok", server_default="ok")
-    status: Mapped[int | None] = mapped_column(Integer)
 
 
 # --- the SQLAlchemy implementation ----------------------------------------------------------
