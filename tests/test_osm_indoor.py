@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from shapely.geometry import Point
 from shapely.ops import unary_union
 
@@ -19,7 +21,7 @@ from gridmap.lookup import lookup
 from gridmap.model import AmenityKind, Campus, LengthUnit, stable_id
 from importers import osm_indoor
 from importers.findings import FindingKind
-from importers.indoor import IndoorImport, local_frame_around
+from importers.indoor import MAX_ORDINAL, IndoorImport, local_frame_around
 from importers.limits import ImportLimits
 from importers.osm_indoor import parse_levels, read_osm_indoor
 from tests.fixtures.osm.make_osm import HERE, OsmBuilder, school, write_all
@@ -519,3 +521,12 @@ def test_building_drawn_as_a_multipolygon_with_a_courtyard(tmp_path: Path) -> No
 def test_time_limit_ends_the_import_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ImportFailed, match="time limit"):
         read_osm_indoor(HERE / "school.osm", CID, ImportLimits(time_limit_s=0.0))
+
+
+@given(st.text(alphabet="0123456789-;,. x", max_size=30))
+def test_any_level_value_is_read_or_named_never_raised(value: str) -> None:
+    spec = parse_levels(value)
+    assert all(abs(o) <= MAX_ORDINAL for o in spec.ordinals)
+    assert list(spec.ordinals) == sorted(set(spec.ordinals))
+    if not spec.ordinals and value.strip(" ;,"):
+        assert spec.problem
