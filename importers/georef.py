@@ -11,7 +11,7 @@ officers to the wrong door.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,6 +226,20 @@ class PointResidual:
         return {"name": self.name, "cad": list(self.cad), "lonlat": list(self.lonlat),
                 "residual_m": self.residual_m, "leave_one_out_m": self.leave_one_out_m}
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PointResidual:
+        loo = data.get("leave_one_out_m")
+        return cls(str(data["name"]), _pair(data["cad"]), _pair(data["lonlat"]),
+                   float(data["residual_m"]), None if loo is None else float(loo))
+
+
+def _pair(value: Any) -> tuple[float, float]:
+    return float(value[0]), float(value[1])
+
+
+def _maybe(value: Any) -> float | None:
+    return None if value is None else float(value)
+
 
 @dataclass(frozen=True)
 class FitDiagnosis:
@@ -259,6 +273,8 @@ class FitDiagnosis:
     point_error_m: float | None = None
     #: the points put the drawing down mirrored (a similarity cannot do that: it fits badly)
     mirrored: bool = False
+    #: how far apart the two farthest control points are on the ground, metres
+    extent_m: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -269,8 +285,25 @@ class FitDiagnosis:
             "rotation_deg": self.rotation_deg, "outlier": self.outlier,
             "swapped_lonlat": self.swapped_lonlat, "advice": list(self.advice), "ok": self.ok,
             "suspects": list(self.suspects), "point_error_m": self.point_error_m,
-            "mirrored": self.mirrored,
+            "mirrored": self.mirrored, "extent_m": self.extent_m,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FitDiagnosis:
+        """The inverse of :meth:`to_dict` (an import run in another process sends it so)."""
+        return cls(
+            transform=TransformKind(data["transform"]), rms_m=float(data["rms_m"]),
+            points=tuple(PointResidual.from_dict(p) for p in data["points"]),
+            scale=float(data["scale"]), declared_unit_m=_maybe(data.get("declared_unit_m")),
+            scale_ratio=_maybe(data.get("scale_ratio")), stretch=_maybe(data.get("stretch")),
+            shear_deg=_maybe(data.get("shear_deg")),
+            rotation_deg=float(data["rotation_deg"]), outlier=data.get("outlier"),
+            swapped_lonlat=bool(data["swapped_lonlat"]), advice=tuple(data["advice"]),
+            ok=bool(data["ok"]), suspects=tuple(data.get("suspects", ())),
+            point_error_m=_maybe(data.get("point_error_m")),
+            mirrored=bool(data.get("mirrored", False)),
+            extent_m=float(data.get("extent_m", 0.0)),
+        )
 
 
 def point_label(p: ControlPoint, i: int) -> str:
@@ -468,6 +501,7 @@ def diagnose_fit(points: Sequence[ControlPoint], transform: TransformKind, *,
         swapped_lonlat=swapped_all or swapped_one is not None,
         advice=tuple(advice), ok=problems == 0, suspects=suspects,
         point_error_m=point_error, mirrored=mirrored,
+        extent_m=float(max(math.dist(a, b) for a in dst for b in dst)),
     )
 
 
@@ -638,7 +672,10 @@ def judge_fit(diagnosis: FitDiagnosis, *, what: str, source: str = "",
               ) -> list[Finding]:
     """The import's verdict on a diagnosed fit, as GEOREFERENCE findings: ERROR where the
     drawing would land wrong by more than the manifest allows (the import refuses), WARNING
-    where an editor should look. ``at`` is the control point to look at (lon/lat)."""
+    where an editor should look. ``at`` is the control point to look at (lon/lat).
+
+    A stretch or shear beyond its limit is refused only when it moves the drawing's ends by
+    more than ``max_point_m`` (3 % of a shed is a few centimetres; of a school, metres)."""
     d = diagnosis
     where = {p.name: p.lonlat for p in d.points}
     out: list[Finding] = []
@@ -665,13 +702,16 @@ def judge_fit(diagnosis: FitDiagnosis, *, what: str, source: str = "",
             d.suspects[0] if len(d.suspects) == 1 else None)
     if d.mirrored:
         add(Severity.ERROR, said("mirrored"))
+    half = d.extent_m / 2.0
     if d.stretch is not None and d.stretch > STRETCH_WARN:
-        add(Severity.ERROR if d.stretch > max_stretch else Severity.WARNING,
+        add(Severity.ERROR if d.stretch > max_stretch and d.stretch * half > max_point_m
+            else Severity.WARNING,
             said("stretch the drawing") + (
                 f" (georef.max_stretch allows {max_stretch * 100:g}%)"
                 if d.stretch > max_stretch else ""))
     if d.shear_deg is not None and abs(d.shear_deg) > SHEAR_WARN_DEG:
-        add(Severity.ERROR if abs(d.shear_deg) > max_shear_deg else Severity.WARNING,
+        add(Severity.ERROR if abs(d.shear_deg) > max_shear_deg
+            and math.radians(abs(d.shear_deg)) * half > max_point_m else Severity.WARNING,
             said("shear the drawing"))
     if d.scale_ratio is not None and abs(d.scale_ratio - 1.0) > SCALE_WARN:
         sentence = said("drawing unit, but") or said("than its units")

@@ -15,7 +15,8 @@ import pytest
 
 from gridmap.crs import LocalFrame, local_crs_for
 from gridmap.errors import GeoreferenceError
-from importers.georef import diagnose_fit
+from importers.findings import FindingKind, Severity
+from importers.georef import FitDiagnosis, diagnose_fit, judge_fit
 from importers.manifest import ControlPoint, TransformKind
 
 FRAME = LocalFrame(local_crs_for(-84.43, 42.70))
@@ -180,3 +181,33 @@ def test_the_diagnosis_is_json_and_fast_enough_for_every_click() -> None:
     data = json.loads(json.dumps(d.to_dict()))
     assert data["outlier"] == "corner 3"
     assert [p["name"] for p in data["points"]] == [p.name for p in points]
+
+
+def test_the_diagnosis_comes_back_from_its_dict() -> None:
+    d = diagnose_fit(_placed(SQUARE, off={1: (1.0, 0.5)}), TransformKind.SIMILARITY, unit_m=FT)
+    assert FitDiagnosis.from_dict(json.loads(json.dumps(d.to_dict()))) == d
+
+
+def test_the_import_refuses_a_stretch_that_moves_a_school_not_a_shed() -> None:
+    """3.4 % of a 90 m school moves its ends by 1.5 m: refused. Of a 9 m shed: 15 cm."""
+    school = diagnose_fit(_placed(SQUARE, stretch_x=0.034), TransformKind.AFFINE, unit_m=FT)
+    shed = diagnose_fit(_placed([(x / 10, y / 10) for x, y in SQUARE], stretch_x=0.034),
+                        TransformKind.AFFINE, unit_m=FT)
+    assert school.extent_m == pytest.approx(math.hypot(300, 130) * FT * 1.03, rel=0.02)
+    for d, severity in ((school, Severity.ERROR), (shed, Severity.WARNING)):
+        verdict = judge_fit(d, what="A.dxf")
+        assert [f.severity for f in verdict] == [severity]
+        assert verdict[0].kind is FindingKind.GEOREFERENCE
+        assert verdict[0].message.startswith("A.dxf: The points stretch the drawing 3.4%")
+    # a scanned plan: the limit raised, a warning only
+    assert [f.severity for f in judge_fit(school, what="A", max_stretch=0.05)] == [
+        Severity.WARNING]
+
+
+@pytest.mark.parametrize(("off_m", "severity"), [(0.7, Severity.WARNING), (1.1, Severity.ERROR)])
+def test_the_import_judges_a_wrong_point_by_how_far_off_it_is(off_m: float,
+                                                              severity: Severity) -> None:
+    points = _placed(SQUARE, off={3: (off_m, 0.0)})
+    verdict = judge_fit(diagnose_fit(points, TransformKind.SIMILARITY, unit_m=FT), what="A")
+    assert [(f.severity, f.ref, f.at) for f in verdict] == [
+        (severity, "corner 4", points[3].lonlat)]
