@@ -5,8 +5,9 @@ named in French (the sample's Early Childhood Center, its layers renamed) and th
 confirms the layers gridmap proposes, places the drawing by clicking three building corners on
 the plan and then on the site map (real clicks at the screen positions of the corners' known
 drawing and earth coordinates), imports, renumbers a room by clicking it on the draft map,
-publishes and records a walk-through. Then an officer (another token) finds the room under its
-new number on the map page and through the lookup API.
+marks the main entrance, places a Knox box near it by clicking the map, publishes and records
+a walk-through. Then an officer (another token) finds the room under its new number on the map
+page and through the lookup API, and the Knox box through the lookup.
 
 Every wait is on the page's state with a deadline, never a sleep. Set ``GRIDMAP_SCREENSHOT_DIR``
 to keep the screenshots.
@@ -126,10 +127,17 @@ def click_at(drv: Any, map_expr: str, latlng: list[float]) -> None:
     actions.perform()
 
 
+def press(drv: Any, element: Any) -> None:
+    """Click an element once scrolled to the middle of the window (clear of the top bar)."""
+    drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    element.click()
+
+
 def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
     running: tuple[str, str, str], tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     need_browser()
     base, editor, officer = running
@@ -240,6 +248,26 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         wait_for(drv, f"return document.body.dataset.edits === '1' && !!document.querySelector("
                       f"\"#ws-rooms tr[data-number='{NEW_NUMBER}']\")", timeout=60)
 
+        # ... mark the main entrance, and place a Knox box by clicking the map near that door
+        press(drv, drv.find_element(By.CSS_SELECTOR, ".ws-tabs [data-tab=doors]"))
+        door = drv.find_element(By.CSS_SELECTOR, "#ws-doors tbody tr")
+        door_id = door.get_attribute("data-opening")
+        press(drv, door.find_element(By.CSS_SELECTOR, "input[type=radio]"))
+        wait_for(drv, "return document.body.dataset.edits === '2'", timeout=60)
+        main = "return window.workspace.state.features.features.find(f => f.id === arguments[0])"
+        assert drv.execute_script(main + ".properties.main_entrance", door_id)
+        lon, lat = drv.execute_script(main + ".geometry.coordinates", door_id)
+        press(drv, drv.find_element(By.CSS_SELECTOR, ".ws-tabs [data-tab=points]"))
+        Select(drv.find_element(By.ID, "ws-place-kind")).select_by_value("knox_box")
+        drv.find_element(By.ID, "ws-place-name").send_keys("Main entrance")
+        press(drv, drv.find_element(By.ID, "ws-place"))
+        click_at(drv, "window.workspace.preview()", [lat - 0.00003, lon])
+        wait_for(drv, "return document.body.dataset.edits === '3'", timeout=60)
+        placed = drv.find_element(By.ID, "ws-points").text
+        assert "Knox box: Main entrance" in placed, placed
+        drv.execute_script("document.getElementById('ws-preview').scrollIntoView({block: 'start'})")
+        screenshot(drv, tmp_path, "workspace-5-points.png")
+
         # 6. publish the draft, then record the walk-through
         wait_for(drv, "return !document.getElementById('ws-publish').hidden"
                       " && !document.getElementById('ws-publish-btn').disabled")
@@ -261,6 +289,9 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
                        headers={"Authorization": f"Bearer {officer}"}).json()
     assert answer["status"] == "found", answer
     assert answer["candidates"][0]["unit_number"] == NEW_NUMBER
+    knox = httpx.get(f"{base}/campuses/{CAMPUS_ID}/lookup", params={"q": "knox box"},
+                     headers={"Authorization": f"Bearer {officer}"}).json()
+    assert knox["status"] == "found" and "Main entrance" in str(knox["candidates"][0]), knox
     with chromium(tmp_path / "officer") as drv:
         sign_in(drv, base, f"/campuses/{CAMPUS_ID}/map", officer)
         wait_for(drv, "return !!(window.gridmap && window.L)")

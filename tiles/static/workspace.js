@@ -1512,7 +1512,7 @@
 
   function levelText(p) {
     var b = featuresOf('building').find(function (f) { return f.id === p.building_id; });
-    var bname = b ? (b.properties.short_name ? 'Building ' + b.properties.short_name : b.properties.name) : '';
+    var bname = b ? (b.properties.short_name || b.properties.name) : '';
     return [bname, p.level_name].filter(Boolean).join(' · ');
   }
 
