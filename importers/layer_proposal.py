@@ -36,6 +36,7 @@ from typing import Any
 
 import shapely
 from ezdxf.lldxf.const import DXFError
+from ezdxf.math import Matrix44
 from shapely import STRtree
 from shapely.geometry import LineString, Point, Polygon, box
 
@@ -49,7 +50,7 @@ ROLES = ("rooms", "labels", "doors", "outline", "walls", "stairs", "elevators")
 
 #: what a proposal may spend on one drawing (it is read again by the import itself)
 PROPOSAL_LIMITS = ImportLimits(time_limit_s=30.0, memory_limit_mb=1024.0,
-                               entity_budget=400_000)
+                               entity_budget=1_500_000)
 _NEST_DEPTH = 6
 #: a room holds this many texts at most (number, name, area, occupancy)
 _ROOM_TEXTS = 4
@@ -181,9 +182,10 @@ def _scan(doc: Any, budget: WorkBudget) -> _Scan:
         spelled.setdefault(name.upper(), name)
     scan = _Scan({}, [])
     try:
-        for e, layer, part in _walk(doc, scan, doc.modelspace(), budget, 0, None, (), False):
+        for e, layer, part, m in _walk(doc, scan, doc.modelspace(), budget, 0, None, (),
+                                       False, None):
             spelled.setdefault(layer.upper(), layer)
-            _read(e, layer, layers[layer.upper()], part)
+            _read(e, layer, layers[layer.upper()], part, m)
     except ImportLimitExceeded as exc:
         scan.partial = str(exc)
     scan.layers = {spelled[k]: v for k, v in layers.items()}
@@ -191,12 +193,16 @@ def _scan(doc: Any, budget: WorkBudget) -> _Scan:
     return scan
 
 
+_Placed = tuple[Any, str, bool, Matrix44 | None]
+
+
 def _walk(doc: Any, scan: _Scan, entities: Iterable[Any], budget: WorkBudget, depth: int,
-          parent: str | None, chain: tuple[str, ...], part: bool,
-          ) -> Iterator[tuple[Any, str, bool]]:
-    """(entity, effective layer, inside a door/stair/lift block), block inserts expanded: an
-    entity on layer 0 in a block takes the insert's layer; ATTRIBs are yielded on their own
-    layer."""
+          parent: str | None, chain: tuple[str, ...], part: bool, m: Matrix44 | None,
+          ) -> Iterator[_Placed]:
+    """(entity, effective layer, inside a door/stair/lift block, block-to-world matrix or
+    None at the top), block inserts expanded: an entity on layer 0 in a block takes the
+    insert's layer; ATTRIBs are yielded on their own layer. Blocks are not copied (ezdxf's
+    virtual entities are): their entities are read where they are and moved by ``m``."""
     for e in entities:
         budget.charge(1, "layer proposal")
         try:
@@ -207,18 +213,36 @@ def _walk(doc: Any, scan: _Scan, entities: Iterable[Any], budget: WorkBudget, de
             continue
         if parent is not None and layer == "0":
             layer = parent
-        yield e, layer, part
+        yield e, layer, part, m
         if e.dxftype() != "INSERT":
             continue
         for attrib in getattr(e, "attribs", ()):
             own = str(attrib.dxf.get("layer", "0"))
-            yield attrib, (layer if own == "0" else own), part
+            yield attrib, (layer if own == "0" else own), part, m
         name = str(e.dxf.get("name", ""))
         if depth >= _NEST_DEPTH or name.upper() in chain:
             continue
         kind = _block_kind(doc, name, scan.kinds)
-        yield from _walk(doc, scan, _children(e), budget, depth + 1, layer,
-                         (*chain, name.upper()), part or kind.part)
+        inner = (*chain, name.upper())
+        for placed in _placements(doc, e, m):
+            yield from _walk(doc, scan, placed[0], budget, depth + 1, layer, inner,
+                             part or kind.part, placed[1])
+
+
+def _placements(doc: Any, insert: Any, m: Matrix44 | None,
+                ) -> Iterator[tuple[Any, Matrix44]]:
+    """(block entities, block-to-world matrix) for each copy an insert places (every copy of
+    a MINSERT array); none for a broken block."""
+    try:
+        block = doc.blocks.get(str(insert.dxf.name))
+        if block is None:
+            return
+        copies = insert.multi_insert() if int(insert.mcount) > 1 else [insert]
+        for copy in copies:
+            own = copy.matrix44()
+            yield block, own if m is None else Matrix44.chain(own, m)
+    except _ENTITY_ERRORS:
+        return
 
 
 def _children(insert: Any) -> Iterator[Any]:
@@ -238,31 +262,65 @@ _ENTITY_ERRORS = (DXFError, ValueError, TypeError, AttributeError, ArithmeticErr
                   IndexError, KeyError, RecursionError, shapely.errors.ShapelyError)
 
 
-def _read(e: Any, layer: str, into: _Content, part: bool) -> None:
+def _to_world(e: Any, pts: list[tuple[float, float, float]], m: Matrix44 | None,
+              ocs: bool = True) -> list[tuple[float, float]]:
+    """Points of ``e`` (in its object coordinate system if ``ocs``) in world coordinates."""
+    if ocs:
+        o = e.ocs()
+        if o.transform:
+            pts = [tuple(v) for v in o.points_to_wcs(pts)]
+    if m is not None:
+        pts = [tuple(v) for v in m.transform_vertices(pts)]
+    return _finite((p[0], p[1]) for p in pts)
+
+
+def _read(e: Any, layer: str, into: _Content, part: bool, m: Matrix44 | None) -> None:
     kind = e.dxftype()
     try:
         if kind == "LINE":
             a, b = e.dxf.start, e.dxf.end
-            _add_segment(into, (a.x, a.y), (b.x, b.y), part)
+            pts = _to_world(e, [(a.x, a.y, a.z), (b.x, b.y, b.z)], m, ocs=False)
+            if len(pts) == 2:
+                _add_segment(into, pts[0], pts[1], part)
             into.line_entities += 1
         elif kind in ("LWPOLYLINE", "POLYLINE"):
-            _read_polyline(e, kind, into, part)
+            _read_polyline(e, kind, into, part, m)
         elif kind == "HATCH":
-            _read_hatch(e, into)
+            _read_hatch(e, into, m)
         elif kind == "ARC":
             arc = swing_arc(e)
             if arc is not None:
-                into.arcs.append(arc)
+                moved = arc if m is None else _moved_arc(arc, m)
+                if moved is not None:
+                    into.arcs.append(moved)
         elif kind in ("TEXT", "MTEXT", "ATTRIB"):
-            _read_text(e, into)
-        elif kind == "INSERT":
+            _read_text(e, into, m)
+        elif kind == "INSERT" and not part:  # a door's leaf block is part of the door
             ins = e.dxf.insert
             scale = abs(float(e.dxf.get("xscale", 1.0) or 1.0))
-            if math.isfinite(ins.x) and math.isfinite(ins.y):
-                into.inserts.append((str(e.dxf.get("name", "")), float(ins.x), float(ins.y),
-                                     scale))
+            at = _to_world(e, [(ins.x, ins.y, ins.z)], m, ocs=False)
+            if m is not None:
+                scale *= abs(m.transform_direction((1.0, 0.0, 0.0)).magnitude)
+            if at and math.isfinite(scale):
+                into.inserts.append((str(e.dxf.get("name", "")), at[0][0], at[0][1], scale))
     except (*_ENTITY_ERRORS, UnplacedLabel):
         return  # an entity that cannot be read says nothing about its layer
+
+
+def _moved_arc(arc: SwingArc, m: Matrix44) -> SwingArc | None:
+    """An arc (world coordinates of its block) where a block insert puts it; a mirroring
+    insert turns it round."""
+    a, b = arc.end_points()
+    c, p, q = m.transform_vertices([(*arc.center, 0.0), (*a, 0.0), (*b, 0.0)])
+    radius = math.dist((c.x, c.y), (p.x, p.y))
+    start = math.degrees(math.atan2(p.y - c.y, p.x - c.x))
+    end = math.degrees(math.atan2(q.y - c.y, q.x - c.x))
+    ux, uy = m.transform_direction((1.0, 0.0, 0.0)), m.transform_direction((0.0, 1.0, 0.0))
+    if ux.x * uy.y - ux.y * uy.x < 0:
+        start, end = end, start
+    if not all(math.isfinite(v) for v in (c.x, c.y, radius, start, end)):
+        return None
+    return SwingArc((c.x, c.y), radius, start % 360.0, end % 360.0, arc.handle)
 
 
 def _finite(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -277,14 +335,16 @@ def _add_segment(into: _Content, a: tuple[float, float], b: tuple[float, float],
         (into.part_segments if part else into.segments).append(LineString(pts))
 
 
-def _read_polyline(e: Any, kind: str, into: _Content, part: bool) -> None:
+def _read_polyline(e: Any, kind: str, into: _Content, part: bool, m: Matrix44 | None) -> None:
     if kind == "LWPOLYLINE":
-        pts = _finite((p[0], p[1]) for p in e.get_points("xy"))
+        z = float(e.dxf.get("elevation", 0.0) or 0.0)
+        pts = _to_world(e, [(p[0], p[1], z) for p in e.get_points("xy")], m)
         closed = bool(e.closed)
     else:
         if not (e.is_2d_polyline or e.is_3d_polyline):
             return
-        pts = _finite((v.dxf.location.x, v.dxf.location.y) for v in e.vertices)
+        pts = _to_world(e, [tuple(v.dxf.location) for v in e.vertices], m,
+                        ocs=e.is_2d_polyline)
         closed = bool(e.is_closed)
     if len(pts) > 2 and pts[0] == pts[-1]:
         closed, pts = True, pts[:-1]
@@ -309,29 +369,30 @@ def _largest(geom: Any) -> Polygon:
     return max(parts, key=lambda p: p.area) if parts else Polygon()
 
 
-def _read_hatch(e: Any, into: _Content) -> None:
+def _read_hatch(e: Any, into: _Content, m: Matrix44 | None) -> None:
     from ezdxf.path import from_hatch
 
-    for path in from_hatch(e):
-        pts = _finite((v.x, v.y) for v in path.control_vertices())
+    for path in from_hatch(e):  # in world coordinates of its layout
+        pts = _to_world(e, [(v.x, v.y, v.z) for v in path.control_vertices()], m, ocs=False)
         if len(pts) > 2 and pts[0] == pts[-1]:
             pts = pts[:-1]
         if len(pts) >= 3:
             _add_polygon(into, pts)
 
 
-def _read_text(e: Any, into: _Content) -> None:
-    label = label_of(e, "", 1.0)
+def _read_text(e: Any, into: _Content, m: Matrix44 | None) -> None:
+    label = label_of(e, "", 1.0)  # its box in world coordinates of its layout
     if label is None:
         return
     lines = label_lines(label.text)
     if not lines or sum(len(s) for s in lines) > _SHORT_TEXT or len(lines) > 4:
         return
     c = label.box.centroid
-    if not (math.isfinite(c.x) and math.isfinite(c.y)):
+    at = _to_world(e, [(c.x, c.y, 0.0)], m, ocs=False)
+    if not at:
         return
     number, _ = split_label(label.text)
-    into.texts.append(_Text(" / ".join(lines), (c.x, c.y), bool(number)))
+    into.texts.append(_Text(" / ".join(lines), at[0], bool(number)))
 
 
 # --- what each layer looks like ---------------------------------------------------------------
@@ -615,7 +676,8 @@ class _Edges:
         return float(self.lines.distance(p))
 
 
-def _walls(scan: _Scan, region: Polygon | None, exclude: set[str]) -> _Choice:
+def _walls(scan: _Scan, region: Polygon | None, exclude: set[str],
+           unit_m: float | None) -> _Choice:
     """Walls: the layer with the most line length inside the building (stair treads and the
     lines of door, stair and lift blocks are not walls)."""
     if region is None or region.is_empty:
@@ -626,7 +688,7 @@ def _walls(scan: _Scan, region: Polygon | None, exclude: set[str]) -> _Choice:
     for name, c in scan.layers.items():
         if name in exclude or len(c.segments) < 4:
             continue
-        treads = _treads(c.segments)[1]
+        treads = _treads(c.segments, unit_m)[1]
         inside = [s for i, s in enumerate(c.segments)
                   if i not in treads and region.contains(s.centroid)]
         if len(inside) >= 4:
@@ -640,9 +702,11 @@ def _walls(scan: _Scan, region: Polygon | None, exclude: set[str]) -> _Choice:
                           "line length there")
 
 
-def _treads(segments: list[LineString]) -> tuple[int, set[int]]:
+def _treads(segments: list[LineString], unit_m: float | None) -> tuple[int, set[int]]:
     """The longest run of stair treads (parallel segments of one length, side by side, evenly
-    spaced a twentieth to two fifths of their length apart), and which segments are treads."""
+    spaced), and which segments are treads. With the unit known, a tread is 0.6 to 4 m long
+    and the next 0.2 to 0.45 m away; without, they are a twentieth to two fifths of their
+    length apart (a column grid is not: its lines are metres apart)."""
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, s in enumerate(segments):
         (x0, y0), (x1, y1) = s.coords[0], s.coords[-1]
@@ -656,6 +720,11 @@ def _treads(segments: list[LineString]) -> tuple[int, set[int]]:
         theta = math.radians(a * 3.0)
         ux, uy = math.cos(theta), math.sin(theta)
         length = statistics.median(segments[i].length for i in group)
+        lo, hi = 0.05 * length, 0.4 * length
+        if unit_m is not None:
+            if not 0.6 <= length * unit_m <= 4.0:
+                continue
+            lo, hi = 0.2 / unit_m, 0.45 / unit_m
         rows: dict[int, list[tuple[float, int]]] = defaultdict(list)  # along-position bucket
         for i in group:
             c = segments[i].centroid
@@ -666,7 +735,7 @@ def _treads(segments: list[LineString]) -> tuple[int, set[int]]:
             run, last_gap = [row[0][1]], 0.0
             for (before, prev_i), (here, i) in itertools.pairwise(row):
                 g = here - before
-                if not 0.05 * length <= g <= 0.4 * length:
+                if not lo <= g <= hi:
                     run, last_gap = [i], 0.0
                     continue
                 if len(run) >= 2 and abs(g - last_gap) > 0.15 * max(g, last_gap):
@@ -726,7 +795,7 @@ def _stairs_and_lifts(scan: _Scan, unit_m: float | None) -> tuple[_Choice, _Choi
     stair_scores: dict[str, float] = {}
     lift_scores: dict[str, float] = {}
     for name, c in scan.layers.items():
-        treads = _treads(c.segments)[0]
+        treads = _treads(c.segments, unit_m)[0]
         if treads:
             stair_scores[name] = treads
         cars = _lift_cars(c, unit_m)
@@ -843,7 +912,7 @@ def propose_layers(doc: Any, *, declared_unit: DrawingUnit | None = None,
         doors, _ = _propose_doors(doc, scan, unit.metres, edges)
     region = _building_region(facade, rooms.polygons, points)
     exclude = {x for x in (labels.layer,) if x}
-    walls = _walls(scan, region, exclude)
+    walls = _walls(scan, region, exclude, None if unit is None else unit.metres)
     stairs, lifts = _stairs_and_lifts(scan, None if unit is None else unit.metres)
     choices = {"outline": outline, "doors": doors, "walls": walls, "stairs": stairs,
                "elevators": lifts}

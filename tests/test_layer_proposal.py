@@ -221,3 +221,18 @@ def test_propose_from_file_opens_like_the_import(tmp_path: Path) -> None:
     path.write_bytes((FIXTURES / "scheme_es_m.dxf").read_bytes())
     assert propose_from_file(path).rooms == "LOCALES"
     assert open_drawing(path) is not None
+
+
+def test_a_large_office_drawing(tmp_path: Path) -> None:
+    """The import bench's generated floor (hatched rooms, nested door blocks, furniture
+    blocks three deep, dimensions, a column grid) is proposed as its generator drew it."""
+    from bench.big_floor_plan import DOORS_LAYER, LABELS_LAYER, ROOMS_LAYER, write_floor_plan
+
+    plan = write_floor_plan(tmp_path / "big.dxf", rooms=60)
+    proposal = propose_from_file(plan.path)
+    assert (proposal.rooms, proposal.labels, proposal.doors) == (
+        ROOMS_LAYER, LABELS_LAYER, DOORS_LAYER)
+    assert proposal.walls == "A-WALL" and proposal.outline == "A-FLOR-OTLN"
+    assert proposal.stairs is None  # grid lines are evenly spaced, but metres apart
+    assert proposal.reasons["doors"].startswith(f"{plan.doors} inserts")  # leaves not doors
+    assert proposal.unit is DrawingUnit.MILLIMETRE
