@@ -213,10 +213,13 @@ class _Rules:
     """The findings of one archive, each naming the IMDF rule broken."""
 
     log: FindingLog
+    #: where each feature is (a position of its geometry), to place its findings on the map
+    places: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def broken(self, what: str, problem: str, rule: str, *, action: str = "",
                severity: Severity = Severity.WARNING, ref: str = "",
                at: tuple[float, float] | None = None) -> None:
+        at = at or self.places.get(ref)
         self.log.add(Finding(
             FindingKind.OTHER, f"{what}: {problem} (IMDF rule: {rule})", severity,
             source=self.log.source, ref=ref, action=action, at=at,
@@ -280,6 +283,20 @@ def _count_positions(coords: Any, cap: int, depth: int = 0) -> int:
         if n > cap:
             return n
     return n
+
+
+def _first_position(geometry: Any) -> tuple[float, float] | None:
+    """A lon/lat of a GeoJSON geometry (its first position), or None if it has no valid one."""
+    coords = geometry.get("coordinates") if isinstance(geometry, dict) else None
+    for _ in range(4):
+        if not (isinstance(coords, list) and coords):
+            return None
+        if not isinstance(coords[0], list):
+            break
+        coords = coords[0]
+    if _count_positions(coords, 1) != 1 or not isinstance(coords, list):
+        return None
+    return float(coords[0]), float(coords[1])
 
 
 # --- the archive ---------------------------------------------------------------------------
@@ -398,6 +415,9 @@ class _Archive:
                               action="second skipped", ref=fid)
             return None
         self.seen_ids.add(fid)
+        place = _first_position(f.get("geometry"))
+        if place is not None:
+            self.rules.places.setdefault(fid, place)
         if f.get("type") != "Feature":
             self.rules.broken(what, f"type is {f.get('type')!r}", 'a feature\'s type is "Feature"',
                               action="read as a Feature", severity=Severity.INFO, ref=fid)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shapely.geometry import Point, shape
 from shapely.ops import unary_union
 
 from gridmap import grid
@@ -435,3 +436,11 @@ def test_members_whose_path_leaves_the_archive_are_not_read(tmp_path: Path, evil
     result = read_imdf(_zip(tmp_path / "evil.zip", members), CID, ImportLimits())
     assert result.units == ()
     assert any("its path leaves the archive" in f.message for f in result.findings)
+
+
+def test_findings_about_a_feature_are_placed_where_it_is(broken: IndoorImport) -> None:
+    b = nonconforming()
+    no_level = b.files["unit"][0]
+    finding = next(f for f in broken.findings if "level_id 'x'" in f.message)
+    assert finding.placed_on_earth and finding.at is not None
+    assert Point(finding.at).within(shape(no_level["geometry"]).buffer(1e-9))
