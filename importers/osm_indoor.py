@@ -352,10 +352,12 @@ def _way_area(data: _OsmData, wid: int, log: FindingLog, limits: ImportLimits,
         return None
     coords, missing = _way_line(data, wid)
     if coords is None:
+        here = next((data.nodes[r] for r in way.refs if r in data.nodes), None)
         log.add(Finding(FindingKind.OTHER,
                         f"{what} names {len(missing)} node(s) missing from the file (e.g. "
                         f"node {missing[0]}): the export cut it off; skipped",
-                        source=source, ref=ref, action="skipped"), "missing_nodes")
+                        source=source, ref=ref, action="skipped", at=here,
+                        placed_on_earth=here is not None), "missing_nodes")
         return None
     if len(way.refs) < 4 or way.refs[0] != way.refs[-1]:
         log.add(Finding(FindingKind.OTHER,
