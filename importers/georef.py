@@ -198,6 +198,9 @@ SHEAR_WARN_DEG = 1.0
 SCALE_WARN = 0.01
 #: a point this far from the others is not on the campus at all
 FAR_POINT_M = 20_000.0
+#: more control points than this are not clicks or a survey but a mistake (the diagnosis's
+#: work grows with the square of their number)
+MAX_CONTROL_POINTS = 200
 
 _UNIT_NAMES = {
     DrawingUnit.INCH: "inches", DrawingUnit.FOOT: "feet",
@@ -429,6 +432,10 @@ def diagnose_fit(points: Sequence[ControlPoint], transform: TransformKind, *,
     if len(pts) < 2:
         raise GeoreferenceError(
             f"a georeference needs at least 2 control points, got {len(pts)}")
+    if len(pts) > MAX_CONTROL_POINTS:
+        raise GeoreferenceError(
+            f"{len(pts)} control points are more than a drawing needs (at most "
+            f"{MAX_CONTROL_POINTS}); a handful spread over the building is best")
     names = [point_label(p, i) for i, p in enumerate(pts)]
     src = np.array([p.cad for p in pts], dtype=np.float64)
     lonlats = np.array([p.lonlat for p in pts], dtype=np.float64)

@@ -282,7 +282,7 @@ class LevelSpec(_Strict):
     dxf: str = Field(min_length=1)
     units: DrawingUnit | None = None
     layers: LayerOverrides = LayerOverrides()
-    control_points: tuple[ControlPoint, ...] | None = None
+    control_points: tuple[ControlPoint, ...] | None = Field(default=None, max_length=200)
     transform: TransformKind | None = None
     #: place the drawing by its GEODATA object even when control points are given (without
     #: control points a drawing's GEODATA is always used)
@@ -312,7 +312,7 @@ class BuildingSpec(_Strict):
     #: the way the address (front) side faces, the fire service's side A: a compass name
     #: ("south", "north-east") or a bearing in degrees; default: the main entrance's wall
     address_side: Annotated[float | None, BeforeValidator(_compass_bearing)] = None
-    control_points: tuple[ControlPoint, ...] | None = None
+    control_points: tuple[ControlPoint, ...] | None = Field(default=None, max_length=200)
     levels: tuple[LevelSpec, ...] = Field(min_length=1)
 
     @model_validator(mode="after")

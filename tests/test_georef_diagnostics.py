@@ -211,3 +211,9 @@ def test_the_import_judges_a_wrong_point_by_how_far_off_it_is(off_m: float,
     verdict = judge_fit(diagnose_fit(points, TransformKind.SIMILARITY, unit_m=FT), what="A")
     assert [(f.severity, f.ref, f.at) for f in verdict] == [
         (severity, "corner 4", points[3].lonlat)]
+
+
+def test_thousands_of_points_are_refused_not_pondered() -> None:
+    grid = [(float(x), float(y)) for x in range(0, 300, 5) for y in range(0, 130, 5)]
+    with pytest.raises(GeoreferenceError, match="more than a drawing needs"):
+        diagnose_fit(_placed(grid), TransformKind.SIMILARITY, unit_m=FT)
