@@ -66,6 +66,7 @@ from importers.dxf_walk import (
     why,
 )
 from importers.findings import Finding, FindingKind, Severity
+from importers.layer_proposal import layer_hint
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
 from importers.room_labels import (
@@ -83,6 +84,7 @@ from importers.room_labels import (
     tag_label,
     too_large,
 )
+from importers.wall_rooms import rooms_from_walls
 
 __all__ = [
     "INSUNITS", "Door", "FloorPlan", "Room", "drawing_unit_m", "extract_floor_plan",
@@ -443,16 +445,59 @@ def _collect_vertical_block(e: Any, handle: str, found: _Entities, reading: Read
 
 def _no_rooms(doc: Any, found: _Entities, source: str, layers: Layers) -> DxfError:
     """The error for a drawing with no room outlines, with a hint at the layer that looks
-    like rooms."""
+    like rooms (see :func:`importers.layer_proposal.layer_hint`)."""
     present = _layer_names(doc, found.used_layers)
+    hint = layer_hint(doc)
+    hint = f". {hint}" if hint else ""
     if layers.rooms.upper() not in {n.upper() for n in present}:
         return DxfError(
-            f"layer {layers.rooms!r} not found in {source}; layers present: " + ", ".join(present)
+            f"layer {layers.rooms!r} not found in {source}; layers present: "
+            + ", ".join(present) + hint
         )
+    walls = f" and layer {layers.walls!r} holds no wall lines that enclose rooms" \
+        if found.walls else ""
     return DxfError(
-        f"{source}: layer {layers.rooms!r} holds no closed polylines (or hatches), so no rooms "
-        "can be read"
+        f"{source}: layer {layers.rooms!r} holds no closed polylines (or hatches){walls}, so no "
+        f"rooms can be read{hint}"
     )
+
+
+def _wall_rooms(doc: Any, found: _Entities, reading: Reading, flatten: float,
+                unit_m: float, layers: Layers, report: PlanReport,
+                ) -> list[tuple[str, Polygon]]:
+    """Rooms recovered from the wall lines (see :mod:`importers.wall_rooms`), for a drawing
+    with no closed room outlines; labels guide which doorway gaps close. Blocks drawing
+    walls are expanded for it (a second walk, charged to the budget like the first)."""
+    walls = found.walls
+    if not walls:
+        again = Reading(reading.want, reading.door_blocks, reading.same_point, reading.source,
+                        reading.budget, reading.max_coord, text_height=reading.text_height,
+                        line_layers=frozenset({reading.want["walls"]}))
+        walls = [ln for e, layer, _, _ in walk(doc.modelspace(), again)
+                 if layer.upper() == reading.want["walls"] and e.dxftype() in (
+                     "LINE", *_POLYLINES) for ln in segments(e, flatten, again)]
+        found.walls = walls
+    if not walls:
+        return []
+    lines = [affinity.scale(ln, unit_m, unit_m, origin=(0, 0)) for ln in walls]
+    points = [lb.box.centroid for lb in scale_labels(found.texts, unit_m)]
+    recovered = rooms_from_walls(lines, points, source=report.source)
+    report.extend(recovered.findings)
+    out = []
+    for polygon in recovered.polygons:
+        spot = polygon.representative_point()
+        out.append((f"walls@{spot.x:.1f},{spot.y:.1f}", polygon))
+    if out:
+        present = {n.upper() for n in _layer_names(doc, found.used_layers)}
+        hint = layer_hint(doc) if layers.rooms.upper() not in present else ""
+        said = "holds no closed room outlines" if layers.rooms.upper() in present else \
+            f"is not in {report.source}"
+        report.add(FindingKind.OTHER,
+                   f"{report.source}: layer {layers.rooms!r} {said}; {len(out)} room(s) "
+                   f"recovered from the wall lines on layer {layers.walls!r}: check them"
+                   + (f". {hint}" if hint else ""), ref=layers.walls,
+                   action="rooms recovered from the walls")
+    return out
 
 
 def _room_outlines(polys: list[tuple[str, Polygon]], unit_m: float, layers: Layers,
@@ -678,10 +723,14 @@ def extract_floor_plan(
                       _SAME_POINT_M / unit_m, source, budget,
                       budget.limits.max_coordinate_m / unit_m,
                       text_height=_TEXT_HEIGHT_M / unit_m)
-    found = _collect(doc, source, reading, _FLATTEN_M / unit_m, report)
-    if not found.polys:
-        raise _no_rooms(doc, found, source, layers)
-    outlines = _room_outlines(found.polys, unit_m, layers, report)
+    flatten = _FLATTEN_M / unit_m
+    found = _collect(doc, source, reading, flatten, report)
+    if found.polys:
+        outlines = _room_outlines(found.polys, unit_m, layers, report)
+    else:
+        outlines = _wall_rooms(doc, found, reading, flatten, unit_m, layers, report)
+        if not outlines:
+            raise _no_rooms(doc, found, source, layers)
     outlines, kinds = _with_verticals(outlines, found, unit_m)
     outline = _outline(found.outlines, unit_m)
     footprint_so_far = outline if outline is not None else rooms_footprint(

@@ -57,6 +57,9 @@ class Reading:
     sizes: dict[tuple[str, int, str], int] = field(default_factory=dict)
     #: a label's text height when its entity gives none (drawing units)
     text_height: float = 1.0
+    #: layers whose lines and arcs are read too (upper case): the walls, when rooms are to be
+    #: recovered from them, so blocks drawing walls are expanded
+    line_layers: frozenset[str] = frozenset()
 
 
 class Unreadable(Exception):
@@ -105,7 +108,8 @@ def expansion(insert: Any, reading: Reading, depth: int = 0, chain: tuple[str, .
             eff = layer if own == "0" else own
             kind = e.dxftype()
             per_copy += 1
-            relevant = relevant or (eff in ours and kind in _READ_TYPES)
+            relevant = relevant or (eff in ours and kind in _READ_TYPES) or (
+                eff in reading.line_layers and kind in ("LINE", "ARC"))
             if kind == "INSERT" and depth + 1 < NEST_DEPTH:
                 sub = expansion(e, reading, depth + 1, inner, eff)
                 per_copy += sub

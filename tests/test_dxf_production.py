@@ -500,3 +500,90 @@ def test_findings_are_in_the_drawing_frame_in_metres(tmp_path: Path) -> None:
     (bare,) = [f for f in plan.findings if f.kind is FindingKind.ROOM_WITHOUT_LABEL]
     assert bare.at is not None and box(0, 0, 6, 4).contains(Point(bare.at))
     assert unary_union([r.polygon for r in plan.rooms]).area == pytest.approx(24)
+
+
+# --- rooms from walls, doors from swings, a hint at the rooms layer ---------------------------
+
+
+def _scheme(name: str, **changes: Any) -> FloorPlan:
+    import tomllib
+
+    side = tomllib.loads((FIXTURES / f"{name}.layers.toml").read_text())
+    given: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                             for k, v in side.get("layers", {}).items()}
+    layers = Layers(**given).model_copy(update=changes)
+    unit = DrawingUnit(side["units"]) if "units" in side else None
+    return read_floor_plan(FIXTURES / f"{name}.dxf", layers, unit)
+
+
+def test_rooms_are_recovered_from_wall_lines_when_no_outlines_are_drawn() -> None:
+    """Two rooms drawn as wall lines only, a doorway in the wall between them."""
+    doc = new_doc()
+    doc.layers.add("A-WALL")
+    msp = doc.modelspace()
+    walls = [((0, 0), (12, 0)), ((12, 0), (12, 6)), ((12, 6), (0, 6)), ((0, 6), (0, 0)),
+             ((6, 0), (6, 2.5)), ((6, 3.4), (6, 6))]
+    for start, end in walls:
+        msp.add_line(start, end, dxfattribs={"layer": "A-WALL"})
+    label(msp, "101", (2.5, 3))
+    label(msp, "102", (8.5, 3))
+    msp.add_blockref("DOOR", (6, 2.5), dxfattribs={"layer": "A-DOOR"})
+    plan = extract_floor_plan(doc, "walls.dxf")
+    rooms = {r.number: r.polygon for r in plan.rooms}
+    assert set(rooms) == {"101", "102"}
+    for number, expected in (("101", box(0, 0, 6, 6)), ("102", box(6, 0, 12, 6))):
+        assert rooms[number].symmetric_difference(expected).area < 0.01
+    (said,) = [f for f in plan.findings if "recovered from the wall lines" in f.message]
+    assert said.message.startswith("walls.dxf: layer 'A-AREA' holds no closed room outlines; "
+                                   "2 room(s) recovered from the wall lines on layer 'A-WALL'")
+    assert said.message in plan.warnings
+
+
+def test_a_walls_only_fixture_imports() -> None:
+    plan = _scheme("scheme_walls_only_m")
+    assert len([r for r in plan.rooms if r.number]) >= 8
+    (said,) = [f for f in plan.findings if "recovered from the wall lines" in f.message]
+    assert said.message.startswith("scheme_walls_only_m.dxf: layer 'A-AREA' is not in ")
+    assert "looks like walls" in said.message  # the hint: name the rooms layer if there is one
+
+
+def test_without_rooms_or_walls_the_error_hints_at_the_layers() -> None:
+    with pytest.raises(DxfError) as err:
+        _scheme("scheme_walls_only_m", walls="NOPE")
+    message = str(err.value)
+    assert message.startswith("layer 'A-AREA' not found in scheme_walls_only_m.dxf; layers "
+                              "present: ")
+    assert "layer 'WALLS-CUT' looks like walls" in message
+
+
+def test_the_hint_names_the_layer_that_holds_the_rooms() -> None:
+    with pytest.raises(DxfError) as err:
+        _scheme("scheme_fr_cm", rooms="A-AREA", walls="NOPE")
+    assert "Layer 'LOCAUX' looks like rooms" in str(err.value)  # as its sidecar names it
+    assert 'Try [layers] rooms = "LOCAUX"' in str(err.value)
+
+
+def test_doors_are_read_from_swings_when_there_are_no_door_blocks() -> None:
+    """A door drawn loose: a quarter arc (hinge at its centre) and the open leaf."""
+    doc = new_doc()
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4, layer="A-FLOR-OTLN")
+    room(msp, 0, 0, 6, 4)
+    label(msp, "101", (2, 2))
+    msp.add_arc((2, 0), 0.9, 0, 90, dxfattribs={"layer": "A-DOOR"})  # closes onto (2.9, 0)
+    msp.add_line((2, 0), (2, 0.9), dxfattribs={"layer": "A-DOOR"})  # the leaf, open
+    msp.add_arc((6, 2), 0.9, 90, 180, dxfattribs={"layer": "A-DOOR"})  # east wall, inward
+    msp.add_line((6, 2), (5.1, 2), dxfattribs={"layer": "A-DOOR"})
+    plan = extract_floor_plan(doc, "swing.dxf")
+    doors = sorted((round(d.point.x, 3), round(d.point.y, 3), d.exterior, d.block)
+                   for d in plan.doors)
+    assert doors == [(2.45, 0.0, True, "(door swing)"), (6.0, 2.45, True, "(door swing)")]
+    assert not [f for f in plan.findings if f.kind is FindingKind.MISSING_LAYER]
+    (said,) = [f for f in plan.findings if "from door swings" in f.message]
+    assert said.severity is Severity.INFO
+
+
+def test_the_swings_fixture_has_doors() -> None:
+    plan = _scheme("scheme_swings_m")
+    assert len(plan.doors) >= 10 and all(d.block == "(door swing)" for d in plan.doors)
+    assert {d.exterior for d in plan.doors} == {True, False}
