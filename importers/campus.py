@@ -442,14 +442,17 @@ def _indoor(lm: LoadedManifest, limits: ImportLimits, result: ImportResult,
 
 
 def _site_extent(parcel_local: BaseGeometry | None, footprints: Sequence[BaseGeometry],
-                 grounds: Sequence[BaseGeometry]) -> BaseGeometry:
+                 grounds: Sequence[BaseGeometry],
+                 points: Sequence[BaseGeometry]) -> BaseGeometry:
     """What the grid must cover (local metres): the parcel and the buildings; without a
-    parcel, the buildings plus a margin and the grounds near them."""
+    parcel, the buildings plus a margin, the grounds near them and the points of interest
+    (a rally point out on the field is looked up by its grid cell too)."""
     if parcel_local is not None:
         return unary_union([parcel_local, *footprints])
     site = unary_union(list(footprints)).buffer(SITE_MARGIN_M, join_style="mitre")
     near = site.buffer(150.0)
-    return unary_union([site, *(g.intersection(near) for g in grounds)])
+    return unary_union([site, *(g.intersection(near) for g in grounds),
+                        *(p.buffer(5.0) for p in points if not p.is_empty)])
 
 
 def _quiet(percent: int, message: str) -> None:
@@ -547,7 +550,8 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None,
     extent = _site_extent(
         None if parcel is None else frame.to_local(parcel),
         [frame.to_local(b.footprint) for b in buildings],
-        [frame.to_local(g.geometry) for g in grounds])
+        [frame.to_local(g.geometry) for g in grounds],
+        [frame.to_local(a.geometry) for a in amenities])
     grid_spec = _grid(lm, frame, grid.Bounds(*extent.bounds))
 
     meta = {

@@ -150,6 +150,15 @@ def test_one_drawing_and_no_parcel_imports_and_serves(copy: Path) -> None:
     assert found["building"]["short_name"] == "A"
 
 
+def test_without_a_parcel_the_grid_still_holds_every_point_of_interest(copy: Path) -> None:
+    copy.write_text(copy.read_text().replace('parcel = "parcel.geojson"\n', ""))
+    campus = import_campus(copy).campus
+    assert campus.parcel is None and campus.amenities
+    index = CampusIndex(campus)
+    for a in campus.amenities:  # a rally point out on the field too
+        assert index.locate(a.geometry.x, a.geometry.y) is not None, a.name
+
+
 def test_a_manifest_with_nothing_to_import_is_refused(copy: Path) -> None:
     text = copy.read_text()
     copy.write_text(text[:text.index("[[buildings]]")])
