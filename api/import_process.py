@@ -69,7 +69,6 @@ if TYPE_CHECKING:
     from gridmap.model import Campus
     from importers.campus import ImportResult
     from importers.findings import Finding
-    from importers.georef import FitDiagnosis
     from importers.limits import ImportLimits
 
 log = logging.getLogger(__name__)
@@ -429,30 +428,11 @@ def result_from_data(data: Mapping[str, Any]) -> ImportResult:
     if "findings" in values:
         values["findings"] = [finding_from_dict(d) for d in values["findings"]]
     if "georef" in values:
-        values["georef"] = {name: diagnosis_from_dict(d) for name, d in values["georef"].items()}
+        from importers.georef import FitDiagnosis
+
+        values["georef"] = {name: FitDiagnosis.from_dict(d)
+                            for name, d in values["georef"].items()}
     return ImportResult(**values)
-
-
-def diagnosis_from_dict(data: Mapping[str, Any]) -> FitDiagnosis:
-    """The inverse of :meth:`importers.georef.FitDiagnosis.to_dict`."""
-    from importers.georef import FitDiagnosis, PointResidual
-    from importers.manifest import TransformKind
-
-    def pair(value: Any) -> tuple[float, float]:
-        return float(value[0]), float(value[1])
-
-    points = tuple(PointResidual(
-        name=str(p["name"]), cad=pair(p["cad"]), lonlat=pair(p["lonlat"]),
-        residual_m=float(p["residual_m"]), leave_one_out_m=p["leave_one_out_m"],
-    ) for p in data["points"])
-    return FitDiagnosis(
-        transform=TransformKind(data["transform"]), rms_m=float(data["rms_m"]), points=points,
-        scale=float(data["scale"]), declared_unit_m=data["declared_unit_m"],
-        scale_ratio=data["scale_ratio"], stretch=data["stretch"], shear_deg=data["shear_deg"],
-        rotation_deg=float(data["rotation_deg"]), outlier=data["outlier"],
-        swapped_lonlat=bool(data["swapped_lonlat"]), advice=tuple(data["advice"]),
-        ok=bool(data["ok"]), suspects=tuple(data.get("suspects", ())),
-        point_error_m=data.get("point_error_m"), mirrored=bool(data.get("mirrored", False)))
 
 
 def finding_from_dict(data: Mapping[str, Any]) -> Finding:
