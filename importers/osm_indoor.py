@@ -472,6 +472,13 @@ class _BuildingDraft:
     declared_levels: int | None = None
     ordinals: set[int] = field(default_factory=set)
     derived: bool = False
+    #: the outline's box grown by NEAR_BUILDING_M: anything outside it is not this building's
+    reach: tuple[float, float, float, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        minx, miny, maxx, maxy = self.local.bounds
+        m = NEAR_BUILDING_M
+        self.reach = (minx - m, miny - m, maxx + m, maxy + m)
 
 
 def _building_drafts(areas: list[_Area], frame: LocalFrame, log: FindingLog, source: str
@@ -510,9 +517,13 @@ def _building_drafts(areas: list[_Area], frame: LocalFrame, log: FindingLog, sou
 
 def _best_building(local: Polygon | Point, drafts: list[_BuildingDraft]
                    ) -> tuple[_BuildingDraft | None, float, float]:
-    """The building holding most of ``local``: (building, share inside, distance metres)."""
+    """The building holding most of ``local``: (building, share inside, distance metres);
+    only buildings within NEAR_BUILDING_M are considered (an extract may hold thousands)."""
     best: tuple[_BuildingDraft | None, float, float] = (None, 0.0, math.inf)
+    minx, miny, maxx, maxy = local.bounds
     for d in drafts:
+        if minx > d.reach[2] or maxx < d.reach[0] or miny > d.reach[3] or maxy < d.reach[1]:
+            continue
         if isinstance(local, Point):
             share = 1.0 if d.local.covers(local) else 0.0
         else:

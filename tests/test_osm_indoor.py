@@ -530,3 +530,14 @@ def test_any_level_value_is_read_or_named_never_raised(value: str) -> None:
     assert list(spec.ordinals) == sorted(set(spec.ordinals))
     if not spec.ordinals and value.strip(" ;,"):
         assert spec.problem
+
+
+def test_neighbourhood_houses_are_left_out(tmp_path: Path) -> None:
+    b = school()
+    for k in range(300):
+        x, y = 150 + (k % 20) * 15, -100 + (k // 20) * 15
+        b.rect(x, y, x + 10, y + 10, building="house")
+    result = _read(b, tmp_path)
+    assert {x.short_name for x in result.buildings} == {"A", "B"}
+    left_out = [f for f in result.findings if "left out" in f.message]
+    assert len(left_out) == 51 and left_out[-1].message.startswith("250 more like this")
