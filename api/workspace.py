@@ -809,10 +809,9 @@ def check_drawing_settings(ws: Workspace, drawing: Drawing, settings: Mapping[st
     for role, name in dict(settings.get("layers") or {}).items():
         if name and name not in known:
             shown = ", ".join(sorted(known)[:30])
-            raise ImportFailed(
-                f"{drawing.id}: layer {name!r} for {role} is not in the drawing",
-                user_message=f"layers.{role}: the drawing has no layer {name!r}; its layers are "
-                f"{shown}")
+            message = (f"layers.{role}: drawing {drawing.name!r} has no layer {name!r}; its "
+                       f"layers are {shown}")
+            raise ImportFailed(message, user_message=message)
 
 
 # --- georeference ---------------------------------------------------------------------------
