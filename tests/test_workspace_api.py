@@ -480,3 +480,51 @@ def test_the_openapi_document_describes_the_workspace(
     assert "multipart/form-data" in upload["requestBody"]["content"]
     report = spec["paths"]["/workspaces/{ws_id}/report"]["get"]["responses"]["200"]
     assert json.dumps(report["content"]["application/json"]["example"])
+
+
+def test_import_finished_keeps_the_importers_findings_and_applies_the_edits(
+    store: SqlCampusStore, district: Organisation,
+) -> None:
+    """What the import job calls: the report holds ImportResult.findings when there are any
+    (else the warnings as OTHER findings); prepare_campus applies the kept edits."""
+    from dataclasses import dataclass, field
+
+    from api.workspace import import_finished, prepare_campus
+    from importers.findings import Finding, FindingKind, Severity
+    from tests.campus_factory import small_campus
+
+    campus = small_campus()
+    ws = workspaces(store).create(campus_id=campus.id, name="t", org_id=district.id,
+                                  created_by="tests", created_by_id=None, settings={})
+    room = next(u for u in campus.units if u.number == "214")
+    workspaces(store).update(ws.id, edits=[{"op": "room", "unit_id": room.id,
+                                            "number": "215"}])
+
+    @dataclass
+    class Result:
+        campus: Any
+        warnings: list[str] = field(default_factory=lambda: ["a plain warning"])
+        residuals: dict[str, float] = field(default_factory=lambda: {"a.dxf": 0.25})
+        findings: list[Finding] = field(default_factory=list)
+
+    prepared = prepare_campus(store, ws.id, campus)
+    assert next(u for u in prepared.units if u.id == room.id).number == "215"
+    info = store.save_revision(prepared, source="tests", publish=False)
+    found = Finding(FindingKind.ROOM_WITHOUT_LABEL, "room 2F1 holds no label", Severity.WARNING,
+                    source="a.dxf", at=(-84.43, 42.7), ref="2F1", action="kept unnumbered",
+                    placed_on_earth=True)
+    report = import_finished(store, ws.id, Result(prepared, findings=[found]), info)
+    assert report["revision"] == info.number  # the edits were in: no extra revision
+    assert report["findings"] == [found.to_dict()]
+    assert report["counts"]["rooms"] == len([u for u in campus.units if not u.approximate])
+    assert report["residuals"] == {"a.dxf": 0.25}
+    # an importer that gives only warnings: they become OTHER findings; a campus stored
+    # without the edits gets them as one more draft
+    report = import_finished(store, ws.id, Result(campus), info.number)
+    assert [f["kind"] for f in report["findings"]] == ["other"]
+    assert report["findings"][0]["message"] == "a plain warning"
+    assert report["revision"] == info.number + 1
+    stored = store.campus(campus.id, report["revision"])
+    assert next(u for u in stored.units if u.id == room.id).number == "215"
+    kept = workspaces(store).get(ws.id)
+    assert (kept.draft_revision, kept.state.value) == (report["revision"], "imported")
