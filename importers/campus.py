@@ -192,7 +192,7 @@ def _place_level(lm: LoadedManifest, src: _LevelSource, frame: LocalFrame,
     def to_lonlat(x: float, y: float) -> tuple[float, float]:
         return frame.lonlat(*fit.point(x, y))
 
-    for f in getattr(plan, "findings", ()):
+    for f in plan.findings:
         result.findings.append(f.placed(to_lonlat, building=spec.id, level=lv.short_name))
     return _LevelResult(lv.dxf, level, plan, fit, fit.apply(plan.footprint))
 
@@ -267,7 +267,7 @@ def _rooms_outside(spec: BuildingSpec, lr: _LevelResult, footprint: Polygon,
                    frame: LocalFrame, result: ImportResult) -> None:
     """A ROOM_OUTSIDE_FOOTPRINT finding for each room reaching out of the building's
     footprint (local metres), unless the floor plan reported that room already."""
-    told = {f.ref for f in getattr(lr.plan, "findings", ())
+    told = {f.ref for f in lr.plan.findings
             if f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT}
     inside = footprint.buffer(OUTSIDE_FOOTPRINT_M)
     for room in lr.plan.rooms:
