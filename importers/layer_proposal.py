@@ -52,8 +52,8 @@ ROLES = ("rooms", "labels", "doors", "outline", "walls", "stairs", "elevators")
 PROPOSAL_LIMITS = ImportLimits(time_limit_s=30.0, memory_limit_mb=1024.0,
                                entity_budget=1_500_000)
 _NEST_DEPTH = 6
-#: a room holds this many texts at most (number, name, area, occupancy)
-_ROOM_TEXTS = 4
+#: a room holds this many texts at most (number, name, area, occupancy, floor finish, ...)
+_ROOM_TEXTS = 8
 #: a label this long (characters) is a note, not a room's number or name
 _SHORT_TEXT = 60
 
@@ -464,6 +464,14 @@ def _held(polys: list[Polygon], texts: list[_Text]) -> list[list[_Text]]:
     return held
 
 
+def _sheet_like(polys: list[Polygon], everything: STRtree, total: int) -> set[int]:
+    """The outlines holding most of the drawing's closed outlines (at least five and four in
+    five): a sheet frame round the plan, not a room (a hall may hold a stair or two)."""
+    outer, _ = everything.query(polys, predicate="contains_properly")
+    held = Counter(outer.tolist())
+    return {i for i, n in held.items() if n >= 5 and n >= 0.8 * (total - 1)}
+
+
 def _distinct_share(texts: list[_Text]) -> float:
     """How many of the texts differ: rooms have a number each, desks repeat "1", "2", ..."""
     return len({t.text for t in texts}) / len(texts) if texts else 0.0
@@ -480,13 +488,16 @@ def _propose_rooms(scan: _Scan) -> _Rooms:
     them."""
     text_layers = {n: c.texts for n, c in scan.layers.items() if c.texts}
     best: tuple[tuple[float, bool, int, bool], str, str, list[Polygon], int] | None = None
+    every = [p for c in scan.layers.values() for p in c.polygons]
+    everything = STRtree(every)
     for name, c in scan.layers.items():
         if len(c.polygons) < 2:
             continue
+        nests = _sheet_like(c.polygons, everything, len(every))
         for tname, texts in text_layers.items():
             held = _held(c.polygons, texts)
-            holding = [(p, h) for p, h in zip(c.polygons, held, strict=True)
-                       if 1 <= len(h) <= _ROOM_TEXTS]
+            holding = [(p, h) for i, (p, h) in enumerate(zip(c.polygons, held, strict=True))
+                       if 1 <= len(h) <= _ROOM_TEXTS and i not in nests]
             if len(holding) < 2:
                 continue
             inside = [t for _, h in holding for t in h]
@@ -535,32 +546,45 @@ def _labels_without_rooms(scan: _Scan) -> _Choice:
                           f"numbers among its {len(c.texts)} texts, the most of any layer")
 
 
-def _outline(scan: _Scan, rooms_layer: str | None,
-             points: list[tuple[float, float]]) -> tuple[_Choice, Polygon | None]:
-    """The facade: the smallest closed outline (off the rooms layer) around most of
-    ``points`` (room centres, or labels)."""
+def _outline(scan: _Scan, rooms_layer: str | None, points: list[tuple[float, float]],
+             room_areas: list[float] | None) -> tuple[_Choice, Polygon | None]:
+    """The facade: the layer (off the rooms layer) whose closed outlines hold most of
+    ``points`` (room centres, or labels), in as few and as tight outlines as can be: one
+    building's facade, or one per building or level drawn side by side; not a sheet frame
+    (with ``room_areas`` known, an outline more than twice the rooms it holds is not
+    tight), not zones splitting the floor (more outlines)."""
     if len(points) < 2:
         return _NONE, None
     pts = shapely.points(points)
-    smallest = 0.5 * shapely.MultiPoint(points).envelope.area
-    best: tuple[float, str, Polygon, int] | None = None
+    found: dict[str, tuple[int, int, float, list[Polygon]]] = {}
     for name, c in scan.layers.items():
-        if name == rooms_layer:
+        if name == rooms_layer or not c.polygons:
             continue
-        for poly in c.polygons:
-            if poly.area < smallest:
-                continue
-            inside = int(shapely.covers(poly, pts).sum())
-            if inside < 0.6 * len(pts):
-                continue
-            if best is None or (poly.area, not _hint("outline", name)) < (
-                    best[0], not _hint("outline", best[1])):
-                best = (poly.area, name, poly, inside)
-    if best is None:
+        tree = STRtree(c.polygons)
+        smallest: dict[int, int] = {}
+        pi, gi = tree.query(pts, predicate="covered_by")
+        for p, g in zip(pi.tolist(), gi.tolist(), strict=True):
+            if p not in smallest or c.polygons[g].area < c.polygons[smallest[p]].area:
+                smallest[p] = g
+        held: dict[int, list[int]] = defaultdict(list)
+        for p, g in smallest.items():
+            held[g].append(p)
+        good = [g for g, ps in held.items() if len(ps) >= 2 and (
+            room_areas is None
+            or c.polygons[g].area <= 2.0 * sum(room_areas[p] for p in ps))]
+        covered = sum(len(held[g]) for g in good)
+        if covered >= 0.6 * len(points):
+            polys = [c.polygons[g] for g in good]
+            found[name] = (covered, len(polys), sum(q.area for q in polys), polys)
+    if not found:
         return _NONE, None
-    _, name, poly, inside = best
-    return (_Choice(name, f"the tightest closed outline around {inside} of the "
-                          f"{len(pts)} rooms"), poly)
+    most = max(v[0] for v in found.values())
+    name = min((n for n, v in found.items() if v[0] >= 0.9 * most),
+               key=lambda n: (found[n][1], found[n][2], not _hint("outline", n), n))
+    covered, count, _, polys = found[name]
+    what = "the tightest closed outline" if count == 1 else f"{count} closed outlines"
+    return (_Choice(name, f"{what} around {covered} of the {len(points)} rooms"),
+            _largest(shapely.union_all(polys)) if count > 1 else polys[0])
 
 
 def _block_kind(doc: Any, name: str, cache: dict[str, _BlockKind]) -> _BlockKind:
@@ -895,7 +919,8 @@ def propose_layers(doc: Any, *, declared_unit: DrawingUnit | None = None,
             if labels.layer else []
     if labels.layer:
         reasons["labels"] = labels.reason
-    outline, facade = _outline(scan, rooms.layer, points)
+    outline, facade = _outline(scan, rooms.layer, points,
+                               [p.area for p in rooms.polygons] if rooms.polygons else None)
     edges = None
     if rooms.polygons:
         diag = [math.dist(p.bounds[:2], p.bounds[2:]) for p in rooms.polygons]

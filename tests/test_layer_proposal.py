@@ -236,3 +236,34 @@ def test_a_large_office_drawing(tmp_path: Path) -> None:
     assert proposal.stairs is None  # grid lines are evenly spaced, but metres apart
     assert proposal.reasons["doors"].startswith(f"{plan.doors} inserts")  # leaves not doors
     assert proposal.unit is DrawingUnit.MILLIMETRE
+
+
+def test_two_levels_side_by_side_in_one_file() -> None:
+    """A sheet with the ground and first floor side by side: each has its own facade."""
+    doc = ezdxf.readfile(FIXTURES / "scheme_fr_cm.dxf")  # centimetres
+    msp = doc.modelspace()
+    for e in list(msp):
+        if e.dxf.layer in ("CARTOUCHE", "COTATION"):
+            continue  # one title block for the sheet
+        twin = e.copy()
+        twin.translate(6000.0, 0.0, 0.0)  # 60 m east
+        msp.add_entity(twin)
+    proposal = propose_layers(doc)
+    assert (proposal.rooms, proposal.labels, proposal.outline) == (
+        "LOCAUX", "TEXTE-LOCAUX", "FACADE")
+    assert proposal.reasons["outline"].startswith("2 closed outlines")
+    assert (proposal.doors, proposal.walls) == ("PORTES", "MURS")
+
+
+def test_room_stamps_of_many_lines() -> None:
+    """Each room stamped with number, name, area, floor, ceiling and occupancy as six
+    TEXTs: still one room each."""
+    doc = ezdxf.readfile(FIXTURES / "scheme_numeric_m.dxf")
+    msp = doc.modelspace()
+    for poly in msp.query('LWPOLYLINE[layer=="31"]'):
+        xs = [x for x, _ in poly.get_points("xy")]
+        ys = [y for _, y in poly.get_points("xy")]
+        x, y = (min(xs) + max(xs)) / 2, min(ys) + 0.5
+        for k, said in enumerate(("PVC", "HSP 2.70", "30 p.", "ERP")):
+            msp.add_text(said, height=0.15, dxfattribs={"layer": "32", "insert": (x, y + k * 0.2)})
+    assert (propose_layers(doc).rooms, propose_layers(doc).labels) == ("31", "32")
