@@ -557,6 +557,13 @@ class _Archive:
         model_levels = self._model_levels(levels, used_levels)
         used_buildings = {lv.building_id for lv in model_levels} | {
             a.building_id for a in amenities if a.building_id}
+        for b in buildings.values():  # only doors and points: outline what it holds
+            bid = stable_id(self.cid, b.feature_id)
+            if b.footprint is None and bid in used_buildings:
+                held = [frame.to_local(o.geometry) for o in openings if o.building_id == bid]
+                if held:
+                    hull = unary_union(held).convex_hull.buffer(EXTERIOR_DOOR_M)
+                    b.footprint, _ = as_polygon(frame.to_wgs84(hull))
         model_buildings = tuple(
             Building(stable_id(self.cid, b.feature_id), b.name, b.short_name,
                      Polygon(b.footprint.exterior))

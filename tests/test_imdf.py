@@ -444,3 +444,16 @@ def test_findings_about_a_feature_are_placed_where_it_is(broken: IndoorImport) -
     finding = next(f for f in broken.findings if "level_id 'x'" in f.message)
     assert finding.placed_on_earth and finding.at is not None
     assert Point(finding.at).within(shape(no_level["geometry"]).buffer(1e-9))
+
+
+def test_building_holding_only_doors_still_makes_a_valid_campus(tmp_path: Path) -> None:
+    b = school()
+    gym = fid("building B")
+    b.files["footprint"] = [f for f in b.files["footprint"] if gym not in
+                            f["properties"]["building_ids"]]
+    b0 = next(f for f in b.files["level"] if f["id"] == fid("level B0"))
+    b0["geometry"] = None
+    b.files["unit"] = [f for f in b.files["unit"] if f["properties"]["level_id"] != b0["id"]]
+    result = _read(b, tmp_path)
+    campus = _campus(result)
+    assert "Gymnasium" in {x.name for x in campus.buildings}
