@@ -50,14 +50,23 @@ CAMPUS_ID = "early-learning-center"
 CAMPUS_NAME = "Early Learning Center"
 BUILDING = "C"
 OLD_NUMBER = "C-3"
+#: The room whose label the test's drawing moves out of the building.
+STRAY = "C-2"
 NEW_NUMBER = "C-103"
 
 
-def french_drawing(path: Path) -> Path:
-    """The sample's building C, first floor, with every layer renamed to French."""
+def french_drawing(path: Path, *, stray: str | None = None) -> Path:
+    """The sample's building C, first floor, with every layer renamed to French; with
+    ``stray``, that room's label is moved out of the building (20 ft south of it): a room
+    without a label and a label outside every room, for the report to show."""
     from ezdxf.filemanagement import readfile
 
     doc = readfile(SAMPLE / "C_level1.dxf")
+    for entity in doc.modelspace():
+        text = entity.dxf.get("text", "") if entity.dxftype() in ("TEXT", "MTEXT") else ""
+        if stray is not None and text.split("\\P")[0] == stray:
+            x, _, _ = entity.dxf.insert
+            entity.dxf.insert = (x, -20.0, 0.0)
     for old, new in FRENCH.items():
         if old in doc.layers and new not in doc.layers:
             doc.layers.new(new, dxfattribs={"color": doc.layers.get(old).dxf.color})
@@ -141,7 +150,7 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
 
     need_browser()
     base, editor, officer = running
-    dxf = french_drawing(tmp_path / "C_niveau1.dxf")
+    dxf = french_drawing(tmp_path / "C_niveau1.dxf", stray=STRAY)
     parcel = SAMPLE / "parcel.geojson"
     points = corners()[:3]
 
@@ -218,14 +227,22 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         outlines = [e for e in plan.modelspace().query("LWPOLYLINE")
                     if isinstance(e, LWPolyline) and e.dxf.layer == FRENCH["A-AREA"]
                     and e.closed]
-        units = drv.execute_script(
+        units = drv.execute_script(  # rooms with an outline (not a label kept on its own)
             "return window.workspace.state.features.features"
-            ".filter(f => f.feature_type === 'unit').map(f => f.properties.number)")
+            ".filter(f => f.feature_type === 'unit' && !f.properties.approximate)"
+            ".map(f => f.properties.number)")
         assert len(units) == len(outlines) and OLD_NUMBER in units, units
-        findings = drv.find_elements(By.CSS_SELECTOR, ".ws-finding:not([disabled])")
-        if findings:  # a finding with a place is shown there
-            findings[0].click()
-            wait_for(drv, "return !!document.getElementById('ws-preview').dataset.highlight")
+        # the stray label is kept as a room of its own, and the report says so; every finding
+        # is listed, and one with a place is shown there on the map
+        report = drv.execute_script("return window.workspace.state.report")
+        label_only = drv.find_element(By.CSS_SELECTOR, "[data-count=label_only_rooms] strong")
+        assert label_only.text == "1", report
+        listed = drv.find_elements(By.CSS_SELECTOR, ".ws-finding")
+        assert len(listed) == len(report["findings"]), report
+        for index, finding in [(i, f) for i, f in enumerate(report["findings"]) if f["at"]][:1]:
+            press(drv, listed[index])
+            wait_for(drv, "return document.getElementById('ws-preview').dataset.highlight === "
+                          f"{','.join(str(v) for v in finding['at'])!r}")
         drv.execute_script("document.getElementById('step-import').scrollIntoView()")
         screenshot(drv, tmp_path, "workspace-4-report.png")
 
