@@ -105,6 +105,7 @@ def _manifest_campus_id(manifest: Path) -> str | None:
 def import_manifest(
     store: CampusStore, manifest: Path, *, only_if_changed: bool = False,
     org: str | None = None, publish: bool = False,
+    progress: Callable[[int, str], None] | None = None,
 ) -> tuple[RevisionInfo | None, Any]:
     """Import a campus manifest as a new *draft* revision, served to nobody until published;
     ``(None, None)`` if unchanged and asked to skip.
@@ -114,9 +115,10 @@ def import_manifest(
     as ``gridmap publish`` expecting the revision that was current when the import began: if
     someone published meanwhile, :class:`~gridmap.errors.RevisionConflict` names both and the
     new revision stays a draft. The returned info says whether it was published.
-    """
-    from importers.campus import import_campus
 
+    The importer runs in a child process under the import time and memory limits
+    (:mod:`api.import_process`), telling ``progress(percent, message)`` how far it is.
+    """
     if not manifest.is_file():
         raise CliError(f"manifest not found: {manifest}")
     digest = source_digest(manifest)
@@ -128,16 +130,18 @@ def import_manifest(
         current = next(r for r in store.revisions(campus_id) if r.number == number)
         if current.source_digest == digest:
             return None, None
+    from api.import_process import import_in_sandbox, sandbox_limits
     from api.publish import check_servable, import_limits
     from api.settings import Settings
     from api.store import AuditEntry, utcnow
 
-    limits = import_limits(Settings())  # GRIDMAP_IMPORT_TIME_LIMIT_S, ..._MEMORY_LIMIT_MB
-    result = import_campus(manifest, previous, limits)
+    settings = Settings()  # GRIDMAP_IMPORT_TIME_LIMIT_S, ..._MEMORY_LIMIT_MB
+    limits, sandbox = import_limits(settings), sandbox_limits(settings)
+    result = import_in_sandbox(manifest, previous, limits, sandbox, progress)
     if result.campus.id != campus_id:  # id differed from the peek: keep door numbers
         base = _published_now(store, result.campus.id)
         if (existing := _current_or_none(store, result.campus.id, base)) is not None:
-            result = import_campus(manifest, existing, limits)
+            result = import_in_sandbox(manifest, existing, limits, sandbox, progress)
     # refused with the reason; the current revision stays
     result.nearby_distances = check_servable(result.campus)
     owner = campus_owner_for_import(store, result.campus.id, org)
@@ -242,8 +246,15 @@ def _print_import(info: RevisionInfo, result: Any, out: TextIO) -> None:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    info, result = import_manifest(store, Path(args.manifest), only_if_changed=args.if_changed,
-                                   org=args.org, publish=args.publish)
+    from api.cli_progress import ImportProgress
+
+    bar = ImportProgress(sys.stderr)  # a bar on a terminal, plain lines in a log
+    try:
+        info, result = import_manifest(store, Path(args.manifest),
+                                       only_if_changed=args.if_changed, org=args.org,
+                                       publish=args.publish, progress=bar)
+    finally:
+        bar.close()
     if info is None:
         print("source unchanged since the current revision; nothing stored")
         return 0

@@ -1,0 +1,54 @@
+"""How ``gridmap import`` shows an import's progress on the terminal.
+
+On a terminal, one line redrawn in place: a bar, the percent and what the import is doing,
+cut to the terminal's width, cleared when the import ends (the report follows). Written to a
+file or a pipe (a cron job's log), one plain line each time the import moves on to something
+new, so the log says how far it came before a limit stopped it. Both go to standard error:
+standard output keeps the report alone.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import TextIO
+
+BAR_WIDTH = 24
+
+
+class ImportProgress:
+    """A ``progress(percent, message)`` callback drawing on ``out``."""
+
+    def __init__(self, out: TextIO, *, tty: bool | None = None) -> None:
+        self.out = out
+        if tty is None:
+            try:
+                tty = out.isatty()
+            except (AttributeError, ValueError):  # a closed or file-less stream
+                tty = False
+        self.tty = tty
+        self.drawn = False
+        self.said: str | None = None
+
+    def __call__(self, percent: int, message: str) -> None:
+        percent = max(0, min(100, int(percent)))
+        if self.tty:
+            self._draw(percent, message)
+        elif message != self.said:
+            self.said = message
+            self.out.write(f"import {percent:3d}% {message}\n")
+            self.out.flush()
+
+    def _draw(self, percent: int, message: str) -> None:
+        filled = BAR_WIDTH * percent // 100
+        line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {percent:3d}% {message}"
+        columns = shutil.get_terminal_size((80, 24)).columns
+        self.out.write("\r\x1b[2K" + line[:max(10, columns - 1)])
+        self.out.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        """Clear the bar (on a terminal), so what is printed next starts on a clean line."""
+        if self.tty and self.drawn:
+            self.out.write("\r\x1b[2K")
+            self.out.flush()
+            self.drawn = False
