@@ -153,6 +153,7 @@ class _Content:
     arcs: list[SwingArc] = field(default_factory=list)
     open_polylines: int = 0
     line_entities: int = 0
+    long_texts: int = 0  # notes and paragraphs: not labels
 
 
 @dataclass(frozen=True)
@@ -385,7 +386,10 @@ def _read_text(e: Any, into: _Content, m: Matrix44 | None) -> None:
     if label is None:
         return
     lines = label_lines(label.text)
-    if not lines or sum(len(s) for s in lines) > _SHORT_TEXT or len(lines) > 4:
+    if not lines:
+        return
+    if sum(len(s) for s in lines) > _SHORT_TEXT or len(lines) > 4:
+        into.long_texts += 1
         return
     c = label.box.centroid
     at = _to_world(e, [(c.x, c.y, 0.0)], m, ocs=False)
@@ -401,7 +405,7 @@ def _read_text(e: Any, into: _Content, m: Matrix44 | None) -> None:
 def _stats(name: str, c: _Content) -> LayerStats:
     blocks = Counter(n for n, *_ in c.inserts)
     return LayerStats(
-        name=name, closed_outlines=len(c.polygons), texts=len(c.texts),
+        name=name, closed_outlines=len(c.polygons), texts=len(c.texts) + c.long_texts,
         number_texts=sum(t.is_number for t in c.texts), inserts=len(c.inserts),
         lines=c.line_entities + c.open_polylines, arcs=len(c.arcs),
         block_names=tuple(n for n, _ in blocks.most_common(5)))
@@ -507,7 +511,7 @@ def _propose_rooms(scan: _Scan) -> _Rooms:
             if best is None or key > best[0]:
                 best = (key, name, tname, [p for p, _ in holding], len(c.polygons))
     if best is None:
-        return _Rooms()
+        return _unlabelled_rooms(scan, everything, len(every))
     _, name, tname, rooms, total = best
     count = len(rooms)
     out = _Rooms(name, None, rooms)
@@ -530,6 +534,39 @@ def _propose_rooms(scan: _Scan) -> _Rooms:
                             "rooms" if n else f"its texts lie in "
                             f"{int(scores[out.label_layer])} of the {count} rooms (none "
                             "reads as a room number)")
+    return out
+
+
+def _unlabelled_rooms(scan: _Scan, everything: STRtree, total: int) -> _Rooms:
+    """No outline holds a text, and no text anywhere reads as a room number (labels lying
+    outside every outline mean the rooms are not outlines: walls only): the layer whose
+    closed outlines (three or more, none round the whole sheet or inside another of its own)
+    tile the most floor (furniture is scattered, not tiled)."""
+    if any(t.is_number for c in scan.layers.values() for t in c.texts):
+        return _Rooms()
+    best: tuple[float, str, list[Polygon]] | None = None
+    for name, c in scan.layers.items():
+        if len(c.polygons) < 3:
+            continue
+        frames = _sheet_like(c.polygons, everything, total)
+        tree = STRtree(c.polygons)
+        inner, outer = tree.query(c.polygons, predicate="within")
+        nested = {i for i, o in zip(inner.tolist(), outer.tolist(), strict=True) if i != o}
+        polys = [p for i, p in enumerate(c.polygons) if i not in frames and i not in nested]
+        if len(polys) < 3:
+            continue
+        union = shapely.union_all(polys)
+        if union.area < 0.5 * union.convex_hull.area:
+            continue
+        if best is None or (union.area, _hint("rooms", name)) > (
+                best[0], _hint("rooms", best[1])):
+            best = (union.area, name, polys)
+    if best is None:
+        return _Rooms()
+    _, name, polys = best
+    out = _Rooms(name, None, polys)
+    out.reason = (f"no text anywhere reads as a room number; its {len(polys)} closed outlines "
+                  "tile the most floor (rooms without labels?)")
     return out
 
 

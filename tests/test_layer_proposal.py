@@ -267,3 +267,14 @@ def test_room_stamps_of_many_lines() -> None:
         for k, said in enumerate(("PVC", "HSP 2.70", "30 p.", "ERP")):
             msp.add_text(said, height=0.15, dxfattribs={"layer": "32", "insert": (x, y + k * 0.2)})
     assert (propose_layers(doc).rooms, propose_layers(doc).labels) == ("31", "32")
+
+
+def test_rooms_without_any_label() -> None:
+    """No labels at all: the outlines tiling the floor are the rooms, not the desks."""
+    doc = ezdxf.readfile(FIXTURES / "scheme_numeric_m.dxf")
+    msp = doc.modelspace()
+    for e in list(msp.query("TEXT MTEXT")):
+        msp.delete_entity(e)
+    proposal = propose_layers(doc)
+    assert proposal.rooms == "31" and proposal.labels is None
+    assert "no text" in proposal.reasons["rooms"]
