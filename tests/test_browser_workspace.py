@@ -444,3 +444,38 @@ def test_workspace_pages_are_for_the_districts_editors(
     assert get("/workspace/ws_0123456789", editor).status_code == 404
     assert 'href="/workspace"' in get("/", editor).text
     assert 'href="/workspace"' not in get("/", officer).text
+
+
+def test_a_drawing_with_its_own_placement_needs_no_clicks(
+    running: tuple[str, str, str], tmp_path: Path,
+) -> None:
+    """A drawing carrying a GEODATA object (the georeference its CAD program stored) says so
+    on its card, and the georeferencing step offers it: one press and the drawing is placed by
+    it, saved with the workspace."""
+    from selenium.webdriver.common.by import By
+
+    from tests.test_geodata import _geodata_for_building_c
+
+    need_browser()
+    base, editor, _ = running
+    headers = {"Authorization": f"Bearer {editor}"}
+    ws = httpx.post(f"{base}/workspaces", json={"campus_id": "geodata-test"},
+                    headers=headers).json()["id"]
+    dxf = french_drawing(tmp_path / "C_niveau1.dxf")
+    _geodata_for_building_c(dxf)
+    with chromium(tmp_path / "profile") as drv:
+        sign_in(drv, base, f"/workspace/{ws}", editor)
+        wait_for(drv, "return document.body.dataset.ready === 'true'")
+        drv.find_element(By.ID, "ws-file").send_keys(str(dxf))
+        wait_for(drv, "return document.body.dataset.uploads === '1'"
+                      " && !!document.querySelector('.ws-drawing')", timeout=60)
+        assert "GEODATA" in drv.find_element(By.CSS_SELECTOR, ".ws-drawing header").text
+        button = drv.find_element(By.ID, "ws-geodata")
+        assert button.is_displayed()
+        press(drv, button)
+        wait_for(drv, "return document.getElementById('ws-georef-status').textContent"
+                      ".includes('GEODATA')")
+    (drawing,) = httpx.get(f"{base}/workspaces/{ws}", headers=headers).json()["drawings"]
+    assert drawing["has_geodata"] and drawing["settings"]["use_geodata"] is True
+    assert drawing["settings"]["control_points"] == []
+    assert drawing["settings"]["building_id"] == BUILDING  # saved by the page, from the name

@@ -880,8 +880,10 @@
       geo.earthLayers.addLayer(L.tileLayer(imagery.url, {
         maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native, className: 'ws-imagery' }));
     }
-    if (S.campus.published) {
-      geo.earthLayers.addLayer(L.tileLayer('/campuses/' + enc(cid) + '/levels/0/tiles/{z}/{x}/{y}.png', {
+    if (S.campus.published && S.campus.groundOrdinal !== null && S.campus.groundOrdinal !== undefined) {
+      // the published map's lowest floor, for the same corners to click on
+      geo.earthLayers.addLayer(L.tileLayer('/campuses/' + enc(cid) + '/levels/' + S.campus.groundOrdinal +
+                                           '/tiles/{z}/{x}/{y}{r}.png?v=' + S.campus.current, {
         maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native, opacity: 0.55, minZoom: 15 }));
     }
     var st = S.ws.settings || {};
@@ -931,6 +933,11 @@
       S.campus.published = !!mine;
       S.campus.current = mine ? mine.revision : null;
       S.campus.bounds = mine ? mine.bounds : null;
+      if (mine && S.campus.groundOrdinal === undefined) {
+        var detail = await api('GET', '/campuses/' + enc(S.ws.campus_id));
+        var ords = (detail.levels || []).map(function (lv) { return lv.ordinal; });
+        S.campus.groundOrdinal = ords.indexOf(0) >= 0 ? 0 : (ords.length ? ords[0] : null);
+      }
     } catch (err) {
       S.campus.published = false;
     }
