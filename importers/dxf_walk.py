@@ -60,6 +60,9 @@ class Reading:
     #: layers whose lines and arcs are read too (upper case): the walls, when rooms are to be
     #: recovered from them, so blocks drawing walls are expanded
     line_layers: frozenset[str] = frozenset()
+    #: what a block on the door layer holds, by (block name, layer, scale): see
+    #: :func:`_door_block_holds` (rotation and mirroring do not change it)
+    holds: dict[tuple[str, str, float, float], str] = field(default_factory=dict)
 
 
 class Unreadable(Exception):
@@ -192,6 +195,20 @@ def _door_block_holds(insert: Any, reading: Reading) -> str:
     return ", ".join(said[:-1]) + " and " + said[-1] if len(said) > 1 else said[0]
 
 
+def _door_holds(insert: Any, layer: str, reading: Reading) -> str:
+    """:func:`_door_block_holds`, worked out once per block, layer and scale."""
+    try:
+        if int(insert.mcount) > 1:  # an array: its copies' spacing matters
+            return _door_block_holds(insert, reading)
+        key = (str(insert.dxf.get("name", "")).upper(), layer.upper(),
+               abs(float(insert.dxf.get("xscale", 1.0))), abs(float(insert.dxf.get("yscale", 1.0))))
+    except (TypeError, ValueError):
+        return _door_block_holds(insert, reading)
+    if key not in reading.holds:
+        reading.holds[key] = _door_block_holds(insert, reading)
+    return reading.holds[key]
+
+
 def _count(n: int, what: str) -> str:
     return "" if n == 0 else f"{n} {what}" + ("" if n == 1 else "s")
 
@@ -224,7 +241,7 @@ def walk(entities: Any, reading: Reading, depth: int = 0, parent_layer: str | No
         if not expands or depth >= NEST_DEPTH:  # nothing in it lands on a layer we read
             yield e, layer, handle, ""
             continue
-        holds = _door_block_holds(e, reading) if layer.upper() == doors_layer else ""
+        holds = _door_holds(e, layer, reading) if layer.upper() == doors_layer else ""
         yield e, layer, handle, holds
         if layer.upper() != doors_layer or holds:
             children = insert_entities(e, reading, chain)
