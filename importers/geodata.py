@@ -4,10 +4,10 @@ A DXF placed on the earth in its CAD program (``GEOGRAPHICLOCATION``) carries a 
 object on its model space: a *design point* in the drawing, the *reference point* it stands
 on (in the coordinate system's grid, or as longitude/latitude), the drawing's north, the
 factor from drawing units to metres and the coordinate system itself (an XML definition that
-names its EPSG code). Civil 3D may add a mesh of source (drawing) and target (grid) points
-instead.
+names its EPSG code). It may carry a mesh too: points of its grid and their longitude,
+latitude, which stand in for a coordinate system without an EPSG code.
 
-:func:`read_geodata` turns either into control points (drawing units to WGS84 lon/lat, through
+:func:`read_geodata` turns it into control points (drawing units to WGS84 lon/lat, through
 pyproj), so the drawing is placed by the same fit, and judged by the same diagnosis, as one
 with control points typed by hand.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,21 +120,94 @@ def _rotation(north: Any) -> float:
     return math.pi / 2 - math.atan2(ny, nx)
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """The grid a GEODATA object's reference point is given in, and the way to the earth."""
+
+    to_lonlat: Callable[[float, float], tuple[float, float]]
+    from_lonlat: Callable[[float, float], tuple[float, float]]
+    unit_m: float  # metres per grid unit
+    name: str  # "EPSG:32616", or what the mesh is
+    title: str  # the coordinate system's own name
+    crs: CRS | None  # None when the mesh stands in for an unknown coordinate system
+
+
+def _pyproj_grid(crs: CRS, name: str, ref: tuple[float, float], source: str) -> _Grid:
+    if crs.is_geographic:  # a geographic system: work in a metric grid at the reference
+        lon, lat = ref
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise GeoreferenceError(
+                f"{source}: the GEODATA reference point {ref} is not a longitude, latitude")
+        crs = CRS.from_proj4(f"+proj=tmerc +lat_0={lat} +lon_0={lon} +k=1 +x_0=0 +y_0=0 "
+                             "+ellps=WGS84 +units=m")
+    inv = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
+    fwd = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
+
+    def to_lonlat(e: float, n: float) -> tuple[float, float]:
+        lon, lat = inv.transform(e, n)
+        return float(lon), float(lat)
+
+    def from_lonlat(lon: float, lat: float) -> tuple[float, float]:
+        e, n = fwd.transform(lon, lat)
+        return float(e), float(n)
+
+    return _Grid(to_lonlat, from_lonlat, _unit_factor(crs), name, crs.name, crs)
+
+
+def _mesh_grid(geo: Any, source: str) -> _Grid | None:
+    """The GEODATA mesh as the way from its grid to the earth: source points in the grid,
+    target points in longitude, latitude (None without 3 usable pairs)."""
+    from gridmap.crs import LocalFrame
+    from importers.georef import fit_transform
+    from importers.manifest import TransformKind
+
+    pairs = [(tuple(s)[:2], tuple(t)[:2])
+             for s, t in zip(geo.source_vertices, geo.target_vertices, strict=False)]
+    pairs = [(s, t) for s, t in pairs if all(math.isfinite(v) for v in (*s, *t))
+             and -180 <= t[0] <= 180 and -90 <= t[1] <= 90][:MAX_MESH_POINTS]
+    if len(pairs) < 3:
+        return None
+    lon0 = sum(t[0] for _, t in pairs) / len(pairs)
+    lat0 = sum(t[1] for _, t in pairs) / len(pairs)
+    frame = LocalFrame(f"+proj=tmerc +lat_0={lat0} +lon_0={lon0} +k=1 +x_0=0 +y_0=0 "
+                       "+ellps=WGS84 +units=m")
+    try:
+        fit = fit_transform([(float(s[0]), float(s[1])) for s, _ in pairs],
+                            [frame.xy(float(t[0]), float(t[1])) for _, t in pairs],
+                            TransformKind.AFFINE, what=f"{source}: GEODATA mesh")
+    except GeoreferenceError:
+        return None
+    a, b, c, d, e, f = fit.matrix
+    det = a * e - b * d
+
+    def to_lonlat(x: float, y: float) -> tuple[float, float]:
+        return frame.lonlat(*fit.point(x, y))
+
+    def from_lonlat(lon: float, lat: float) -> tuple[float, float]:
+        u, v = frame.xy(lon, lat)
+        u, v = u - c, v - f
+        return (e * u - b * v) / det, (a * v - d * u) / det
+
+    return _Grid(to_lonlat, from_lonlat, fit.scale, f"its mesh of {len(pairs)} points",
+                 "a coordinate system without an EPSG code", None)
+
+
+def _looks_like_lonlat(p: tuple[float, float]) -> bool:
+    return -180 <= p[0] <= 180 and -90 <= p[1] <= 90
+
+
 def read_geodata(doc: Any, source: str = "drawing") -> GeodataPlacement | None:
     """The drawing's GEODATA object as control points; None if it has none.
 
-    Raises :class:`GeoreferenceError` for one that cannot be used (no coordinate system, an
-    unknown one, a reference point that is not a number), naming what is missing.
+    The coordinate system is the EPSG code its definition names (through pyproj); one
+    without a code is stood in for by the object's mesh of grid points and their longitude,
+    latitude, when it has one. Raises :class:`GeoreferenceError` for an object that cannot be
+    used (no coordinate system, an unknown one, a reference point that is not a number),
+    naming what is missing.
     """
     geo = _geodata_of(doc)
     if geo is None:
         return None
-    crs, crs_name = _crs_from_definition(geo.coordinate_system_definition, source)
-    to_wgs84 = Transformer.from_crs(crs, CRS.from_epsg(4326), always_xy=True)
-    sources = [tuple(v)[:2] for v in geo.source_vertices]
-    targets = [tuple(v)[:2] for v in geo.target_vertices]
-    if len(sources) >= 3 and len(sources) == len(targets):
-        return _from_mesh(sources, targets, crs, crs_name, to_wgs84, source)
     dxf = geo.dxf
     design = (float(dxf.design_point[0]), float(dxf.design_point[1]))
     ref = (float(dxf.reference_point[0]), float(dxf.reference_point[1]))
@@ -142,21 +216,23 @@ def read_geodata(doc: Any, source: str = "drawing") -> GeodataPlacement | None:
         raise GeoreferenceError(f"{source}: the GEODATA object's points or scale are not "
                                 "numbers")
     kind = int(dxf.coordinate_type)
-    geographic = crs.is_geographic
-    if kind == _GEOGRAPHIC or geographic:
-        # the reference point is a longitude, latitude: work in a grid around it
-        lon, lat = ref
-        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-            raise GeoreferenceError(
-                f"{source}: the GEODATA reference point {ref} is not a longitude, latitude")
-        grid = crs if not geographic else CRS.from_proj4(
-            f"+proj=tmerc +lat_0={lat} +lon_0={lon} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m")
-        to_wgs84 = Transformer.from_crs(grid, CRS.from_epsg(4326), always_xy=True)
-        fwd = Transformer.from_crs(CRS.from_epsg(4326), grid, always_xy=True)
-        ref = tuple(float(v) for v in fwd.transform(lon, lat))  # type: ignore[assignment]
-        crs = grid
-    grid_scale = _grid_scale(dxf, crs, to_wgs84, ref)
-    per_unit = scale * grid_scale / _unit_factor(crs)  # grid units per drawing unit
+    geographic = False
+    try:
+        crs, crs_name = _crs_from_definition(geo.coordinate_system_definition, source)
+        geographic = crs.is_geographic
+        grid = _pyproj_grid(crs, crs_name, ref, source)
+    except GeoreferenceError:
+        mesh = _mesh_grid(geo, source)
+        if mesh is None:
+            raise
+        grid = mesh
+    if kind == _PROJECTED_GRID:
+        # the drawing is drawn in the grid itself (in its own units)
+        ref = (design[0] * scale / grid.unit_m, design[1] * scale / grid.unit_m)
+    elif (kind == _GEOGRAPHIC or geographic) and _looks_like_lonlat(ref):
+        ref = grid.from_lonlat(*ref)  # the reference point given as longitude, latitude
+    grid_scale = _grid_scale(dxf, grid, ref) if kind != _PROJECTED_GRID else 1.0
+    per_unit = scale * grid_scale / grid.unit_m  # grid units per drawing unit
     turn = _rotation(dxf.north_direction)
     cos, sin = math.cos(turn), math.sin(turn)
     step = SPAN_M / scale  # drawing units
@@ -165,50 +241,35 @@ def read_geodata(doc: Any, source: str = "drawing") -> GeodataPlacement | None:
     for k, (dx, dy) in enumerate(corners):
         e = ref[0] + per_unit * (cos * dx - sin * dy)
         n = ref[1] + per_unit * (sin * dx + cos * dy)
-        lon, lat = to_wgs84.transform(e, n)
+        lon, lat = grid.to_lonlat(e, n)
         points.append(_point(design[0] + dx, design[1] + dy, lon, lat, f"GEODATA {k + 1}",
                              source))
     north = math.degrees(turn)
     what = {_LOCAL_GRID: "local grid", _PROJECTED_GRID: "projected grid",
             _GEOGRAPHIC: "geographic"}.get(kind, "unknown")
     return GeodataPlacement(
-        tuple(points), crs_name,
-        f"{source}: placed by its GEODATA object ({what} in {crs_name}, {crs.name}): design "
-        f"point ({design[0]:g}, {design[1]:g}) at {ref[0]:.3f}, {ref[1]:.3f}; north "
+        tuple(points), grid.name,
+        f"{source}: placed by its GEODATA object ({what} in {grid.name}, {grid.title}): "
+        f"design point ({design[0]:g}, {design[1]:g}) at {ref[0]:.3f}, {ref[1]:.3f}; north "
         f"{abs(north):.2f}\u00b0 {'counter-' if north < 0 else ''}clockwise from the "
         f"drawing's +y; {scale:g} m per drawing unit")
 
 
-def _grid_scale(dxf: Any, crs: CRS, to_wgs84: Transformer,
-                ref: tuple[float, float]) -> float:
+def _grid_scale(dxf: Any, grid: _Grid, ref: tuple[float, float]) -> float:
     """Grid distance per ground distance the object asks for (1 unless it says otherwise)."""
     method = int(dxf.scale_estimation_method)
     if method == _USER_SCALE:
         factor = float(dxf.user_scale_factor)
         return factor if math.isfinite(factor) and factor > 0 else 1.0
-    if method == _GRID_SCALE and crs.is_projected:
+    if method == _GRID_SCALE and grid.crs is not None and grid.crs.is_projected:
         from pyproj import Proj
 
-        lon, lat = to_wgs84.transform(*ref)
+        lon, lat = grid.to_lonlat(*ref)
         try:
-            return float(Proj(crs).get_factors(lon, lat).meridional_scale)
+            return float(Proj(grid.crs).get_factors(lon, lat).meridional_scale)
         except (CRSError, ValueError, RuntimeError):
             return 1.0
     return 1.0
-
-
-def _from_mesh(sources: list[tuple[float, ...]], targets: list[tuple[float, ...]], crs: CRS,
-               crs_name: str, to_wgs84: Transformer, source: str) -> GeodataPlacement:
-    stride = max(1, len(sources) // MAX_MESH_POINTS)
-    points = []
-    for k in range(0, len(sources), stride):
-        (x, y), (e, n) = sources[k][:2], targets[k][:2]
-        lon, lat = (e, n) if crs.is_geographic else to_wgs84.transform(e, n)
-        points.append(_point(float(x), float(y), lon, lat, f"GEODATA mesh {k + 1}", source))
-    return GeodataPlacement(
-        tuple(points), crs_name,
-        f"{source}: placed by its GEODATA mesh ({len(sources)} points in {crs_name}, "
-        f"{crs.name})")
 
 
 def _point(x: float, y: float, lon: float, lat: float, name: str,

@@ -22,7 +22,7 @@ from gridmap.crs import LocalFrame
 from gridmap.errors import GeoreferenceError
 from importers.campus import import_campus
 from importers.findings import FindingKind, Severity
-from importers.geodata import read_geodata, read_geodata_file
+from importers.geodata import read_geodata_file
 from tests.sample_scripts import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,21 +140,41 @@ def test_a_geographic_reference_point_is_a_longitude_latitude(tmp_path: Path) ->
     assert _metres_apart(east.lonlat, truth) < 0.1
 
 
-def test_a_mesh_gives_its_points(tmp_path: Path) -> None:
-    doc = ezdxf.new("R2018")
-    geo = doc.modelspace().new_geodata()
-    geo.coordinate_system_definition = _crs_xml(32616, "UTM84-16N")
-    src = [(0.0, 0.0), (50.0, 0.0), (50.0, 40.0), (0.0, 40.0)]
-    tgt = [(712_000.0 + x, 4_730_000.0 + y) for x, y in src]
-    geo.source_vertices.extend(src)
-    geo.target_vertices.extend(tgt)
-    geo.faces = [(0, 1, 2), (0, 2, 3)]
-    doc.saveas(tmp_path / "mesh.dxf")
-    placement = read_geodata(ezdxf.readfile(tmp_path / "mesh.dxf"), "mesh.dxf")
-    assert placement is not None and len(placement.control_points) == 4
+def test_a_drawing_drawn_in_state_plane_coordinates(tmp_path: Path) -> None:
+    """A projected grid: the drawing's own coordinates are the state plane's (feet)."""
+    design = (13_100_250.0, 410_120.0)
+    path = _drawing(tmp_path / "sp.dxf", insunits=2, epsg=2253, name="MI83SF", design=design,
+                    reference=(0.0, 0.0), turn_deg=0.0, unit_m=0.3048, coordinate_type=2)
+    placement = read_geodata_file(path)
+    assert placement is not None
+    to_lonlat = Transformer.from_crs(2253, 4326, always_xy=True)
+    for p in placement.control_points:
+        assert _metres_apart(p.lonlat, to_lonlat.transform(*p.cad)) < 0.1, p
+
+
+def test_a_coordinate_system_without_an_epsg_code_is_read_through_its_mesh(
+        tmp_path: Path) -> None:
+    """The mesh: points of the object's grid and their longitude, latitude."""
+    c = CASES["utm"]
+    design, reference = c["design"], c["reference"]
+    path = _drawing(tmp_path / "mesh.dxf", insunits=6, epsg=0, name="UTM84-16N-CUSTOM",
+                    design=design, reference=reference, turn_deg=c["turn_deg"], unit_m=1.0,
+                    alias=False)
     to_lonlat = Transformer.from_crs(32616, 4326, always_xy=True)
-    for p, (e, n) in zip(placement.control_points, tgt, strict=True):
-        assert _metres_apart(p.lonlat, to_lonlat.transform(e, n)) < 0.01
+    doc = ezdxf.readfile(path)
+    geo = doc.modelspace().get_geodata()
+    grid = [(reference[0] + dx, reference[1] + dy)
+            for dx in (-500.0, 0.0, 500.0) for dy in (-500.0, 0.0, 500.0)]
+    geo.source_vertices.extend(grid)
+    geo.target_vertices.extend([to_lonlat.transform(e, n) for e, n in grid])
+    geo.faces = [(0, 1, 4), (0, 4, 3)]
+    doc.saveas(path)
+    placement = read_geodata_file(path)
+    assert placement is not None and "mesh of 9 points" in placement.crs
+    for p in placement.control_points:
+        e, n = _truth(*p.cad, design=design, reference=reference, turn_deg=c["turn_deg"],
+                      grid_per_unit=1.0)
+        assert _metres_apart(p.lonlat, to_lonlat.transform(e, n)) < 0.1, p
 
 
 def test_no_geodata_is_none_and_an_unusable_one_is_named(tmp_path: Path) -> None:
