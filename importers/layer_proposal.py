@@ -647,6 +647,9 @@ def _block_kind(doc: Any, name: str, cache: dict[str, _BlockKind]) -> _BlockKind
                     a, b = e.dxf.start, e.dxf.end
                     if (a.x, a.y) != (b.x, b.y):
                         lines.append(LineString([(a.x, a.y), (b.x, b.y)]))
+                elif e.dxftype() == "LWPOLYLINE":  # a leaf drawn as a thin rectangle
+                    lines.extend(_edges([(p[0], p[1]) for p in e.get_points("xy")],
+                                        bool(e.closed)))
         except _ENTITY_ERRORS:
             pass
     swings = doors_from_swings(arcs, lines, min_radius_m=0.0, max_radius_m=math.inf)
@@ -660,6 +663,17 @@ def _block_kind(doc: Any, name: str, cache: dict[str, _BlockKind]) -> _BlockKind
                                      _LIFT_BLOCK_RE.search(name)))
     cache[name] = found
     return found
+
+
+def _edges(pts: list[tuple[float, float]], closed: bool) -> list[LineString]:
+    ring = [*pts, pts[0]] if closed and pts else pts
+    return [LineString([a, b]) for a, b in itertools.pairwise(ring) if a != b]
+
+
+def _polygon_edges(polys: list[Polygon]) -> list[LineString]:
+    """The sides of small closed outlines: a door leaf drawn as a thin rectangle."""
+    return [e for p in polys if len(p.exterior.coords) <= 6
+            for e in _edges([(x, y) for x, y, *_ in p.exterior.coords][:-1], True)]
 
 
 _DOOR_BLOCK_SIZE = 500  # entities: a door block is a few; one with more is something else
@@ -713,8 +727,8 @@ def _propose_doors(doc: Any, scan: _Scan, unit_m: float | None,
     for layer, c in scan.layers.items():
         if not c.arcs:
             continue
-        found = doors_from_swings(c.arcs, c.segments + c.part_segments, min_radius_m=lo,
-                                  max_radius_m=hi)
+        found = doors_from_swings(c.arcs, c.segments + c.part_segments +
+                                  _polygon_edges(c.polygons), min_radius_m=lo, max_radius_m=hi)
         if found:
             swing_scores[layer] = len(found)
             swing_widths[layer] = [d.width_m for d in found]

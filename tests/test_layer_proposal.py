@@ -278,3 +278,18 @@ def test_rooms_without_any_label() -> None:
     proposal = propose_layers(doc)
     assert proposal.rooms == "31" and proposal.labels is None
     assert "no text" in proposal.reasons["rooms"]
+
+
+def test_door_swings_with_leaves_drawn_as_rectangles() -> None:
+    doc = ezdxf.readfile(FIXTURES / "scheme_swings_m.dxf")
+    msp = doc.modelspace()
+    for line in list(msp.query('LINE[layer=="A-DOOR-SWNG"]')):
+        a, b = line.dxf.start, line.dxf.end
+        length = (b - a).magnitude
+        nx, ny = -(b.y - a.y) / length * 0.04, (b.x - a.x) / length * 0.04
+        msp.add_lwpolyline([(a.x, a.y), (b.x, b.y), (b.x + nx, b.y + ny), (a.x + nx, a.y + ny)],
+                           close=True, dxfattribs={"layer": "A-DOOR-SWNG"})
+        msp.delete_entity(line)
+    proposal = propose_layers(doc)
+    assert proposal.doors == "A-DOOR-SWNG"
+    assert "door swings" in proposal.reasons["doors"]
