@@ -13,6 +13,7 @@ Everything here is in metres in the drawing's frame (the caller scales), pure sh
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -133,18 +134,31 @@ def _leaf_end(arc: SwingArc, lines: Sequence[LineString], tree: STRtree,
     return None if best is None else best[1]
 
 
+def _pieces(lines: Sequence[LineString]) -> list[LineString]:
+    """Every straight piece of the lines (a polyline's sides, a closed one's too)."""
+    out: list[LineString] = []
+    for line in lines:
+        if line is None or line.is_empty:
+            continue
+        coords = list(line.coords)
+        out.extend(LineString([a, b]) for a, b in itertools.pairwise(coords) if a != b)
+    return out
+
+
 def doors_from_swings(arcs: Sequence[SwingArc], lines: Sequence[LineString], *,
                       min_radius_m: float = MIN_RADIUS_M, max_radius_m: float = MAX_RADIUS_M,
                       tolerance: float = LEAF_TOLERANCE) -> tuple[SwingDoor, ...]:
     """Doors from door swings (metres): each a quarter arc of door-leaf radius with a leaf
-    line from its centre to one of its ends (a bare arc says not which end is on the wall,
+    line (or a polyline side: a leaf drawn as a thin rectangle) from its centre to one of
+    its ends (a bare arc says not which end is on the wall,
     so it is no door here). ``tolerance``: how far, as a share of the radius, the leaf may
     miss the hinge and the arc, and its length the radius.
 
     Two swings whose closed ends meet (a double door) are one door, centred between their
     hinges, as wide as both leaves.
     """
-    tree = STRtree(list(lines)) if lines else STRtree([])
+    lines = _pieces(lines)  # a leaf drawn as a thin rectangle: its long side is the leaf
+    tree = STRtree(lines)
     swings: list[_Swing] = []
     for arc in arcs:
         if not (min_radius_m <= arc.radius <= max_radius_m):

@@ -132,3 +132,10 @@ def test_a_door_swing_in_any_direction() -> None:
         closed = (5.0 + 0.9 * math.cos(math.radians(deg)), 5.0 + 0.9 * math.sin(math.radians(deg)))
         assert door.point.distance(Point((5.0 + closed[0]) / 2, (5.0 + closed[1]) / 2)) < 1e-6
         assert door.width_m == pytest.approx(0.9)
+
+
+def test_a_leaf_drawn_as_a_thin_rectangle() -> None:
+    arc = SwingArc((0.0, 0.0), 0.9, 0.0, 90.0, "a")
+    leaf = LineString([(0, 0), (0, 0.9), (-0.04, 0.9), (-0.04, 0), (0, 0)])  # closed polyline
+    (door,) = doors_from_swings([arc], [leaf])
+    assert door.point.distance(Point(0.45, 0.0)) < 1e-9
