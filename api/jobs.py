@@ -28,6 +28,7 @@ traceback here and the job carries only a named, generic message.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import secrets
@@ -656,6 +657,11 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
             f"{job.campus_id!r}",
             user_message=f"the manifest now describes campus {result.campus.id!r}, not the "
             f"{job.campus_id!r} it was queued for; nothing was stored")
+    if p.workspace is not None:  # the edits kept with the workspace, applied again
+        from api.workspace import prepare_campus
+
+        result = dataclasses.replace(
+            result, campus=prepare_campus(env.store, p.workspace, result.campus))
     progress(70, "checking that every answer can be served")
     check_servable(result.campus)
     owner = _import_owner(env.store, job.campus_id, p)
@@ -664,6 +670,10 @@ def run_import(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
         result.campus, source=f"import {manifest.name} (sha256 {digest[:12]}) ({marker})",
         source_digest=digest, publish=False)
     _assign_owner(env.store, info.campus_id, owner)
+    if p.workspace is not None:  # the import's report is kept with the workspace
+        from api.workspace import import_finished
+
+        import_finished(env.store, p.workspace, result, info)
     if p.publish:
         progress(95, "publishing")
         info = publish_imported(env.store, info, base, actor=job.requested_by)
