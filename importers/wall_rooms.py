@@ -218,10 +218,13 @@ def rooms_from_walls(segments: Sequence[LineString], label_points: Sequence[Poin
             bridges, faces = bridges + wide, wider_faces
     held = _labels_in(faces, labels)
     bridge_tree = STRtree(bridges) if bridges else None
+    outside = _outer_faces(faces)
     rooms: list[Polygon] = []
     findings: list[Finding] = []
-    for face, inside in zip(faces, held, strict=True):
+    for k, (face, inside) in enumerate(zip(faces, held, strict=True)):
         if _width(face) < MIN_WIDTH_M or (not inside and face.area < min_area_m2):
+            continue
+        if k in outside:
             continue
         rooms.append(face)
         spot = face.representative_point()
@@ -245,6 +248,21 @@ def rooms_from_walls(segments: Sequence[LineString], label_points: Sequence[Poin
     return WallRooms(tuple(rooms), tuple(findings))
 
 
+def _outer_faces(faces: list[Polygon]) -> set[int]:
+    """Faces round the building rather than in it: between the facade and a frame or site
+    line drawn on the walls layer, their hole holding nearly all the other faces (a corridor
+    round a block of rooms holds only that block)."""
+    total = sum(f.area for f in faces)
+    out = set()
+    for k, face in enumerate(faces):
+        if not face.interiors:
+            continue
+        holes = sum(Polygon(ring).area for ring in face.interiors)
+        if holes >= 0.9 * (total - face.area) and holes > face.area * 0.1:
+            out.add(k)
+    return out
+
+
 def _faces(segs: list[_Seg], bridges: list[LineString]) -> list[Polygon]:
     noded = shapely.union_all([LineString(s) for s in segs] + bridges, grid_size=NODE_GRID_M)
     return [f for f in shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
@@ -252,9 +270,11 @@ def _faces(segs: list[_Seg], bridges: list[LineString]) -> list[Polygon]:
 
 
 def _housed(faces: list[Polygon], labels: list[Point]) -> int:
-    """How many labels lie in a face wide enough to be a room."""
-    rooms = [f for f in faces if _width(f) >= MIN_WIDTH_M]
-    return sum(len(h) for h in _labels_in(rooms, labels))
+    """How many labels lie alone (with their own room's texts only) in a face that can be a
+    room: wide enough, and not the outside of the building."""
+    outside = _outer_faces(faces)
+    rooms = [f for k, f in enumerate(faces) if _width(f) >= MIN_WIDTH_M and k not in outside]
+    return sum(len(h) for h in _labels_in(rooms, labels) if _label_groups(h) == 1)
 
 
 def _label_groups(labels: list[Point]) -> int:

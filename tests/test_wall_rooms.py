@@ -141,3 +141,26 @@ def test_an_unlabelled_space_is_kept_only_if_room_sized() -> None:
 def test_nothing_in_nothing_out() -> None:
     assert rooms_from_walls([], []).polygons == ()
     assert rooms_from_walls([LineString([(0, 0), (0, 0)])], [Point(0, 0)]).polygons == ()
+
+
+def test_a_frame_on_the_walls_layer_is_not_a_room() -> None:
+    """A sheet frame (or site line) drawn on the walls layer round the building encloses the
+    outside: that face is no room, labelled or not."""
+    walls, labels, rooms = _read("scheme_fr_cm")
+    frame = LineString(box(-10, -10, 60, 40).exterior.coords)
+    found = rooms_from_walls([*walls, frame], [*labels, Point(-5, -5)])
+    assert len(found.polygons) == len(rooms)
+    assert min(_matched(found.polygons, rooms)) >= 0.95
+
+
+def test_a_corridor_round_a_block_of_rooms_is_kept() -> None:
+    """A racetrack corridor: a ring round the middle rooms, inside the outer rooms."""
+    lines = [LineString(box(0, 0, 30, 20).exterior.coords),  # facade
+             LineString(box(6, 6, 24, 14).exterior.coords),  # the middle block
+             LineString([(15, 6), (15, 14)]),  # splitting it in two rooms
+             LineString(box(0, 0, 30, 4).exterior.coords),  # a row of rooms south
+             ]
+    labels = [Point(10, 10), Point(20, 10), Point(15, 5), Point(15, 2)]
+    found = rooms_from_walls(lines, labels)
+    areas = sorted(round(p.area, 6) for p in found.polygons)
+    assert areas == sorted([72.0, 72.0, 30 * 4.0, 30 * 16 - 18 * 8.0])
