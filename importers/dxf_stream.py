@@ -1,0 +1,283 @@
+"""A large floor plan, slimmed to what the import reads before ezdxf parses it.
+
+Most of an architect's DXF is not rooms, labels or doors: wall lines, hatches, dimensions (each
+with a block of its own), furniture, grids, title blocks. ezdxf turns every entity into Python
+objects, which for a 20 MB file takes tens of seconds and several hundred MB. The import reads
+a handful of layers, so :func:`slim_dxf` passes over the file's bytes once (regular
+expressions, no Python object per entity) and keeps
+
+* every section but ENTITIES and BLOCKS as it is (header, tables, objects: the drawing's
+  units, layers and dictionaries are unchanged);
+* in ENTITIES (model and paper space): every entity on a layer the import reads (rooms,
+  labels, doors, outline, stairs, elevators, but not walls: they are read only when the rooms
+  layer draws no outline) and every block insert (a block may hold anything), each with its
+  attributes and vertices;
+* in BLOCKS and the BLOCK_RECORD table: every block but the anonymous blocks of dimensions
+  (``*D...``) that no entity kept uses.
+
+What is dropped is only what :func:`importers.dxf.extract_floor_plan` would skip, so the
+slimmed file reads into the same floor plan; its bytes are then read by ezdxf's recover mode
+like any file (so a damaged file is repaired and reported the same way). The entities dropped
+are charged to the import's entity budget, as the full walk charges them.
+
+The slimming is only for what it is sure of: a text DXF with a HEADER whose text is UTF-8
+(R2007 and later, or plain ASCII), with ENTITIES and BLOCKS sections it can find and an EOF,
+at least :data:`SLIM_MIN_BYTES` large, whose rooms layer draws a closed outline in model
+space. Anything else (binary, headerless, code-page text, damaged structure, small, rooms from
+walls or none: its messages and layer hints need the whole drawing) gets ``None``: read it
+whole. A caller whose slimmed drawing yields no rooms after all must read the whole file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importers.limits import WorkBudget
+from importers.manifest import Layers
+
+#: smaller files are read whole: slimming saves little there
+SLIM_MIN_BYTES = 2 * 1024 * 1024
+
+# an entity starts with a group code 0 line followed by its type: a value line cannot be
+# followed by a type name (the next line of a pair is a group code, a number), so this finds
+# entity starts without pairing every line
+_ENTITY = re.compile(rb"\n[ \t]*0[ \t]*\r?\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?=\r?\n)")
+_ACADVER = re.compile(rb"\$ACADVER[ \t]*\r?\n[ \t]*1[ \t]*\r?\n[ \t]*(AC\d{4})")
+_UTF8_VERSION = b"AC1021"  # R2007: text is UTF-8 whatever $DWGCODEPAGE says
+_FOLLOWERS = frozenset({b"ATTRIB", b"VERTEX", b"SEQEND"})  # belong to the entity before them
+_NAMED = frozenset({b"INSERT", b"DIMENSION"})  # entities that name a block (group code 2)
+
+
+@dataclass
+class SlimDxf:
+    """The slimmed file's bytes and what was left out."""
+
+    data: bytes
+    kept: int  # entities kept in ENTITIES
+    dropped: int  # entities left out of ENTITIES
+    dimension_blocks_left_out: int  # dimension blocks nothing kept uses
+    original_bytes: int
+    layers_seen: set[str] = field(default_factory=set)
+
+
+def read_layers(layers: Layers) -> frozenset[str]:
+    """The layers (upper case) the import reads entities on, walls included."""
+    return frozenset(v.upper() for v in layers.model_dump().values() if isinstance(v, str))
+
+
+def _pairs(chunk: bytes, limit: int = -1) -> Iterator[tuple[bytes, bytes]]:
+    """(group code, value) pairs of one entity's lines (``chunk`` starts with a newline)."""
+    lines = chunk.split(b"\n", limit) if limit > 0 else chunk.split(b"\n")
+    for i in range(1, len(lines) - 1, 2):
+        yield lines[i].strip(), lines[i + 1].rstrip(b"\r")
+
+
+def _value(chunk: bytes, code: bytes, within: int = 40) -> bytes | None:
+    """The first value of ``code`` among the entity's first ``within`` lines (all if 0)."""
+    for c, v in _pairs(chunk, within):
+        if c == code:
+            return v
+    if within and chunk.count(b"\n") > within:
+        return _value(chunk, code, 0)
+    return None
+
+
+def _layer(chunk: bytes) -> str:
+    raw = _value(chunk, b"8")
+    if raw is None:
+        return "0"
+    try:
+        return raw.decode("utf-8").strip().upper()
+    except UnicodeDecodeError:
+        return "\ufffd"  # unknown: kept, never dropped
+
+
+def _closed_outline(chunk: bytes) -> bool:
+    """Whether an LWPOLYLINE is closed with three vertices or more (a room outline)."""
+    flags = vertices = 0
+    for c, v in _pairs(chunk, 40):
+        try:
+            if c == b"70":
+                flags = int(v)
+            elif c == b"90":
+                vertices = int(v)
+        except ValueError:
+            return False
+    return bool(flags & 1) and vertices >= 3
+
+
+@dataclass
+class _Section:
+    name: bytes
+    start: int  # the first entity's start (a newline before its 0)
+    end: int  # the newline before the section's ENDSEC
+
+
+def _sections(data: bytes, starts: list[tuple[int, bytes]]) -> dict[bytes, _Section] | None:
+    out: dict[bytes, _Section] = {}
+    current: _Section | None = None
+    for i, (pos, kind) in enumerate(starts):
+        if kind == b"SECTION":
+            name = _value(data[pos:starts[i + 1][0]] if i + 1 < len(starts) else data[pos:],
+                          b"2", 6)
+            if current is not None or name is None:
+                return None
+            current = _Section(name.strip().upper(), pos, pos)
+        elif kind == b"ENDSEC":
+            if current is None:
+                return None
+            current.end = pos
+            if current.name in out:
+                return None
+            out[current.name] = current
+            current = None
+    return out if current is None else None
+
+
+def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
+             min_bytes: int = SLIM_MIN_BYTES) -> SlimDxf | None:
+    """The file slimmed to what reading ``layers`` needs (see the module doc), or None when
+    the file is not one this is sure of."""
+    size = path.stat().st_size
+    if size < min_bytes:
+        return None
+    data = b"\n" + path.read_bytes()  # every entity start, the first too, after a newline
+    head = data[:65536]
+    version = _ACADVER.search(head)
+    if version is None or not head.lstrip(b"\xef\xbb\xbf \r\n").startswith(b"0"):
+        return None
+    if version.group(1) < _UTF8_VERSION and not data.isascii():
+        return None  # code-page text: read whole, as the opener decides its encoding
+    if not data.rstrip(b"\r\n\t \x00\x1a").upper().endswith(b"EOF"):
+        return None  # truncated: the recover path says what was lost
+    starts = [(m.start(), m.group(1).upper()) for m in _ENTITY.finditer(data)]
+    sections = _sections(data, starts)
+    if sections is None or b"ENTITIES" not in sections or b"HEADER" not in sections:
+        return None
+    wanted = read_layers(layers)
+    walls = layers.walls.upper()
+    rooms = layers.rooms.upper()
+    lazy = walls if walls not in read_layers(layers.model_copy(update={"walls": rooms})) \
+        else None  # the walls layer, unless it is also read for something else
+    entities = sections[b"ENTITIES"]
+    blocks = sections.get(b"BLOCKS")
+
+    def chunk(i: int) -> bytes:
+        return data[starts[i][0]:starts[i + 1][0]]
+
+    index = {pos: i for i, (pos, _) in enumerate(starts)}
+    # ENTITIES: decide per entity; walls wait until we know whether rooms are drawn
+    keep: list[tuple[int, int]] = []  # (start, end) byte ranges kept, in order
+    waiting: list[tuple[int, int]] = []
+    named: set[bytes] = set()
+    layers_seen: set[str] = set()
+    has_rooms = False
+    kept = dropped = 0
+    decision = "keep"
+    i = index[entities.start] + 1  # the first entity after SECTION
+    end_i = index[entities.end]
+    while i < end_i:
+        kind = starts[i][1]
+        body = chunk(i)
+        if kind not in _FOLLOWERS:
+            layer = _layer(body)
+            layers_seen.add(layer)
+            if kind == b"INSERT":
+                decision = "keep"  # a block may hold anything, on any layer
+            elif layer == lazy:
+                decision = "wait"
+            elif layer in wanted or layer == "\ufffd":
+                decision = "keep"
+                has_rooms = has_rooms or (layer == rooms and kind == b"LWPOLYLINE"
+                                          and _closed_outline(body))
+                has_rooms = has_rooms or (layer == rooms and kind in (b"POLYLINE", b"HATCH"))
+            else:
+                decision = "drop"
+            if decision == "drop":
+                dropped += 1
+            else:
+                kept += 1
+                name = _value(body, b"2") if kind in _NAMED else None
+                if name is not None:
+                    named.add(name.strip().upper())
+        span = (starts[i][0], starts[i + 1][0])
+        if decision == "keep":
+            keep.append(span)
+        elif decision == "wait":
+            waiting.append(span)
+        i += 1
+    if not has_rooms:
+        return None  # rooms from walls, or none at all: the whole drawing decides (and hints)
+    dropped += len(waiting)
+    kept -= len(waiting)
+    if budget is not None and dropped:
+        budget.charge(dropped, f"{path.name}: model space ({dropped:,} entities on layers "
+                               "the import does not read)")
+    out = bytearray()
+    unused: set[bytes] = set()
+    tables = sections.get(b"TABLES")
+    if blocks is not None and tables is not None and tables.start < blocks.start \
+            < entities.start:
+        named |= _inserted_in_blocks(data, starts, index, blocks)
+        unused = _unused_dimension_blocks(data, starts, index, blocks, named)
+        out += data[:tables.start]
+        _copy_section(data, starts, index, tables, out, b"BLOCK_RECORD", unused)
+        out += data[tables.end:blocks.start]
+        _copy_section(data, starts, index, blocks, out, b"BLOCK", unused)
+        out += data[blocks.end:entities.start]
+    else:
+        out += data[:entities.start]
+    out += data[entities.start:starts[index[entities.start] + 1][0]]
+    for a, b in keep:
+        out += data[a:b]
+    out += data[entities.end:]
+    del out[0]  # the newline put in front
+    return SlimDxf(bytes(out), kept, dropped, len(unused), size, layers_seen)
+
+
+def _inserted_in_blocks(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
+                        blocks: _Section) -> set[bytes]:
+    """The block names inserts and dimensions inside block definitions use."""
+    names = set()
+    for i in range(index[blocks.start] + 1, index[blocks.end]):
+        if starts[i][1] in _NAMED:
+            name = _value(data[starts[i][0]:starts[i + 1][0]], b"2")
+            if name is not None:
+                names.add(name.strip().upper())
+    return names
+
+
+def _unused_dimension_blocks(data: bytes, starts: list[tuple[int, bytes]],
+                             index: dict[int, int], blocks: _Section,
+                             named: set[bytes]) -> set[bytes]:
+    """The anonymous dimension blocks (``*D...``) no entity kept names."""
+    out = set()
+    for i in range(index[blocks.start] + 1, index[blocks.end]):
+        if starts[i][1] == b"BLOCK":
+            name = (_value(data[starts[i][0]:starts[i + 1][0]], b"2") or b"").strip().upper()
+            if name.startswith(b"*D") and name not in named:
+                out.add(name)
+    return out
+
+
+def _copy_section(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
+                  section: _Section, out: bytearray, kind: bytes, leave_out: set[bytes]) -> None:
+    """Append ``section`` to ``out`` without the ``kind`` entries (a BLOCK_RECORD, or a BLOCK
+    with everything up to its ENDBLK) named in ``leave_out``."""
+    first = index[section.start]
+    out += data[section.start:starts[first + 1][0]]
+    skipping = False
+    for i in range(first + 1, index[section.end]):
+        here = starts[i][1]
+        body = data[starts[i][0]:starts[i + 1][0]]
+        if here == kind:
+            skipping = (_value(body, b"2") or b"").strip().upper() in leave_out
+        elif kind == b"BLOCK_RECORD":
+            skipping = False  # another table's entry, or the end of the table
+        if not skipping:
+            out += body
+        if here == b"ENDBLK":
+            skipping = False  # a block left out ends with its ENDBLK

@@ -1,0 +1,110 @@
+"""The slimmed drawing reads into the same floor plan as the whole file, on every DXF fixture
+and on generated school plans, and leaves out what it says it does."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ezdxf import recover
+
+from bench.big_floor_plan import write_floor_plan
+from gridmap.errors import DxfError, ImportLimitExceeded
+from importers.dxf import FloorPlan, extract_floor_plan, read_floor_plan
+from importers.dxf_stream import read_layers, slim_dxf
+from importers.limits import ImportLimits, WorkBudget
+from importers.manifest import DrawingUnit, Layers
+from tests.test_dxf_gdal_differential import FIXTURES, ROOT, fixture_spec
+
+
+def summary(plan: FloorPlan) -> dict[str, Any]:
+    """Everything an import takes from a floor plan, comparable with ==."""
+    return {
+        "unit": plan.unit_m,
+        "rooms": [(r.handle, r.number, r.name, r.category, r.approximate, r.polygon.wkt)
+                  for r in plan.rooms],
+        "label_only": [(r.handle, r.number, r.name, r.polygon.wkt) for r in plan.label_only],
+        "doors": [(d.handle, d.block, d.exterior, d.point.wkt) for d in plan.doors],
+        "outline": None if plan.outline is None else plan.outline.wkt,
+        "warnings": plan.warnings,
+    }
+
+
+def read_slim(path: Path, layers: Layers, unit: DrawingUnit | None) -> FloorPlan | None:
+    slim = slim_dxf(path, layers, min_bytes=0)
+    if slim is None:
+        return None
+    doc, auditor = recover.read(io.BytesIO(slim.data))
+    assert not auditor.has_errors
+    return extract_floor_plan(doc, path.name, layers, unit)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_a_slimmed_fixture_reads_into_the_same_floor_plan(path: Path) -> None:
+    spec = fixture_spec(path)
+    try:
+        whole = summary(read_floor_plan(path, spec.layers, spec.unit))
+    except DxfError:  # what the whole file refuses is never slimmed (it has no room outline)
+        assert slim_dxf(path, spec.layers, min_bytes=0) is None
+        return
+    slimmed = read_slim(path, spec.layers, spec.unit)
+    if slimmed is None:  # read whole: nothing to compare
+        return
+    assert summary(slimmed) == whole
+
+
+def test_most_fixtures_are_slimmed() -> None:
+    slimmed = [p for p in FIXTURES if slim_dxf(p, fixture_spec(p).layers, min_bytes=0)]
+    assert len(slimmed) >= len(FIXTURES) // 2, "the equivalence test compares too few files"
+
+
+def test_a_large_plan_is_slimmed_to_what_the_import_reads(tmp_path: Path) -> None:
+    plan = write_floor_plan(tmp_path / "plan.dxf", rooms=120, seed=2)
+    layers = Layers()
+    slim = slim_dxf(plan.path, layers, min_bytes=0)
+    assert slim is not None and slim.dropped > slim.kept > plan.rooms
+    assert len(slim.data) < 0.5 * plan.bytes
+    assert slim.dimension_blocks_left_out > 0
+    doc, auditor = recover.read(io.BytesIO(slim.data))
+    assert not auditor.fixes and not auditor.errors  # nothing dangling: no repair needed
+    wanted = read_layers(layers) - {layers.walls.upper()}
+    for e in doc.modelspace():
+        assert e.dxftype() == "INSERT" or e.dxf.layer.upper() in wanted, e.dxftype()
+    assert not [b for b in doc.blocks if b.name.upper().startswith("*D")]
+    assert summary(extract_floor_plan(doc, plan.path.name, layers)) \
+        == summary(read_floor_plan(plan.path, layers))
+    assert len(read_floor_plan(plan.path, layers).rooms) == plan.rooms
+
+
+def test_a_plan_whose_rooms_layer_draws_no_outline_is_read_whole(tmp_path: Path) -> None:
+    """Rooms from walls, or a wrong rooms layer: the messages and layer hints need it all."""
+    plan = write_floor_plan(tmp_path / "plan.dxf", rooms=20, seed=2)
+    assert slim_dxf(plan.path, Layers(rooms="NO-SUCH-LAYER"), min_bytes=0) is None
+    assert slim_dxf(plan.path, Layers(rooms="A-WALL", walls="A-AREA"), min_bytes=0) is None
+
+
+def test_dropped_entities_are_charged_to_the_budget(tmp_path: Path) -> None:
+    plan = write_floor_plan(tmp_path / "plan.dxf", rooms=20, seed=2)
+    budget = WorkBudget(ImportLimits(entity_budget=50))
+    with pytest.raises(ImportLimitExceeded, match="entity budget"):
+        slim_dxf(plan.path, Layers(), budget, min_bytes=0)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "binary", "headerless", "small", "cp1252"])
+def test_files_it_is_not_sure_of_are_read_whole(tmp_path: Path, damage: str) -> None:
+    plan = write_floor_plan(tmp_path / "plan.dxf", rooms=20, seed=2)
+    data = plan.path.read_bytes()
+    path = tmp_path / "odd.dxf"
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "binary":
+        data = b"AutoCAD Binary DXF\r\n\x1a\x00" + data
+    elif damage == "headerless":
+        start = data.index(b"ENTITIES") - 20
+        data = data[data.index(b"  0", start):]
+    elif damage == "cp1252":
+        data = data.replace(b"AC1024", b"AC1015").replace(b"Corridor", "Flür".encode("cp1252"))
+    path.write_bytes(data)
+    assert slim_dxf(path, Layers(), min_bytes=0 if damage != "small" else 10**9) is None
