@@ -476,8 +476,7 @@ def drawing_preview(
     ``truncated`` says so); ``kind`` follows the drawing's layer settings."""
     ws = _workspace(ctx, request, principal, ws_id)
     drawing = ws.drawing(drawing_id)
-    path = logic.drawing_path(ctx.settings, ws, drawing)
-    data = logic.preview(path, drawing, layer)
+    data = logic.preview(ctx.settings, ws, drawing, layer)
     _audit(ctx, request, principal, "workspace_preview", ws,
            f"{drawing.id} {len(data['features'])} features")
     return JSONResponse(data, media_type=GEOJSON, headers=NO_STORE)

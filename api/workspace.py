@@ -286,10 +286,12 @@ def _add_member(store: CampusStore, ws: Workspace, name: str, path: Path, folder
             analysis = analyse_drawing(drawing_path)
             settings = default_drawing_settings(analysis, count)
             count += 1
-            result.drawings.append(wss.add_drawing(
+            drawing = wss.add_drawing(
                 ws.id, record.id, name=drawing_name, path=_relative(folder, drawing_path),
                 proposal=analysis.proposal, settings=settings,
-                has_geodata=analysis.has_geodata, bounds=analysis.bounds))
+                has_geodata=analysis.has_geodata, bounds=analysis.bounds)
+            _write_entities(folder, drawing.id, analysis.entities)
+            result.drawings.append(drawing)
         return
     if kind in ("geojson", "gpkg", "kml", "shp-set"):
         file_kind, detail, error = classify_gis(path, name)
@@ -515,6 +517,8 @@ class DrawingAnalysis:
     has_geodata: bool
     bounds: tuple[float, float, float, float] | None
     error: str | None = None
+    #: the model space's entities for the preview (see :func:`drawing_entities`)
+    entities: list[list[Any]] = field(default_factory=list, repr=False)
 
 
 ROLES = ("rooms", "labels", "doors", "outline", "walls", "stairs", "elevators")
@@ -538,7 +542,8 @@ def analyse_drawing(path: Path) -> DrawingAnalysis:
     except Exception:  # a proposal is advice: a drawing it cannot make sense of gets none
         log.warning("layer proposal of %s failed", path.name, exc_info=True)
         proposal = {"error": "no layer proposal could be made for this drawing", "layers": []}
-    return DrawingAnalysis(proposal, _has_geodata(doc), _bounds(doc))
+    entities, bounds = drawing_entities(doc)
+    return DrawingAnalysis(proposal, _has_geodata(doc), bounds, entities=entities)
 
 
 def _proposal(doc: Any, path: Path) -> dict[str, Any]:
@@ -640,19 +645,6 @@ def _has_geodata(doc: Any) -> bool:
         return False
 
 
-def _bounds(doc: Any) -> tuple[float, float, float, float] | None:
-    try:
-        from ezdxf import bbox
-
-        box = bbox.extents(doc.modelspace(), fast=True)
-    except Exception:
-        return None
-    if not box.has_data:
-        return None
-    values = (box.extmin.x, box.extmin.y, box.extmax.x, box.extmax.y)
-    return values if all(math.isfinite(v) for v in values) else None
-
-
 def default_drawing_settings(analysis: DrawingAnalysis, index: int) -> dict[str, Any]:
     """What a new drawing starts with: building A, the next level, the proposed layers."""
     proposal = analysis.proposal
@@ -684,32 +676,82 @@ def file_path(settings: Settings, ws: Workspace, record: WorkspaceFile) -> Path:
     return path
 
 
-def preview(path: Path, drawing: Drawing, layer: str | None = None,
+#: most entities of one layer kept for previews
+MAX_LAYER_ENTITIES = MAX_PREVIEW_FEATURES
+CACHE_DIR = "cache"
+
+
+def drawing_entities(doc: Any) -> tuple[list[list[Any]], tuple[float, float, float, float] | None]:
+    """The model space's entities as ``[layer, geometry, text, entity type, handle]`` (drawing
+    units; at most :data:`MAX_LAYER_ENTITIES` per layer) and the bounds of all of them, in one
+    pass (block inserts are their insertion points: fast on a drawing of 100,000s)."""
+    entities: list[list[Any]] = []
+    per_layer: dict[str, int] = {}
+    minx = miny = math.inf
+    maxx = maxy = -math.inf
+    for e in doc.modelspace():
+        geometry, text = _entity_geometry(e)
+        if geometry is None:
+            continue
+        coords = geometry["coordinates"]
+        flat = [coords] if geometry["type"] == "Point" else (
+            coords[0] if geometry["type"] == "Polygon" else coords)
+        for x, y in flat:
+            minx, miny, maxx, maxy = min(minx, x), min(miny, y), max(maxx, x), max(maxy, y)
+        name = str(e.dxf.get("layer", "0"))
+        if per_layer.get(name, 0) >= MAX_LAYER_ENTITIES:
+            continue
+        per_layer[name] = per_layer.get(name, 0) + 1
+        entities.append([name, geometry, text, e.dxftype(), str(e.dxf.get("handle", ""))])
+    bounds = (minx, miny, maxx, maxy) if math.isfinite(minx) else None
+    return entities, bounds
+
+
+def _cache_path(folder: Path, drawing_id: str) -> Path:
+    return folder / CACHE_DIR / f"{drawing_id}.entities.json"
+
+
+def _write_entities(folder: Path, drawing_id: str, entities: list[list[Any]]) -> None:
+    cache = folder / CACHE_DIR
+    cache.mkdir(mode=0o700, exist_ok=True)
+    target = _cache_path(folder, drawing_id)
+    tmp = target.with_suffix(".part")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+              encoding="utf-8") as fh:
+        json.dump(entities, fh, separators=(",", ":"))
+    os.replace(tmp, target)
+
+
+def preview(settings: Settings, ws: Workspace, drawing: Drawing, layer: str | None = None,
             limit: int = MAX_PREVIEW_FEATURES) -> dict[str, Any]:
     """The drawing's model space as GeoJSON in drawing units (x, y), each feature with its
     layer, its kind under the drawing's settings (room, label, door, outline, other) and its
-    text; at most ``limit`` features (``truncated`` says so)."""
-    from importers.dxf import open_drawing
+    text; at most ``limit`` features (``truncated`` says so). Read from the entities kept
+    when the drawing was added (the drawing is parsed again only if they are gone)."""
+    folder = workspace_dir(settings.data_dir, ws.id)
+    cached = _cache_path(folder, drawing.id)
+    try:
+        with cached.open(encoding="utf-8") as fh:
+            entities: list[list[Any]] = json.load(fh)
+    except (OSError, ValueError):
+        from importers.dxf import open_drawing
 
-    doc = open_drawing(path, [])
+        entities, _ = drawing_entities(open_drawing(drawing_path(settings, ws, drawing), []))
+        _write_entities(folder, drawing.id, entities)
     layers = dict(drawing.settings.get("layers") or {})
     kind_of = {layers.get("rooms"): "room", layers.get("labels"): "label",
                layers.get("doors"): "door", layers.get("outline"): "outline"}
     features: list[dict[str, Any]] = []
     truncated = False
-    for e in doc.modelspace():
-        name = e.dxf.get("layer", "0")
+    for name, geometry, text, entity, handle in entities:
         if layer is not None and name != layer:
-            continue
-        geometry, text = _entity_geometry(e)
-        if geometry is None:
             continue
         if len(features) >= limit:
             truncated = True
             break
         features.append({"type": "Feature", "geometry": geometry, "properties": {
             "layer": name, "kind": kind_of.get(name, "other"), "text": text,
-            "entity": e.dxftype(), "handle": e.dxf.get("handle", "")}})
+            "entity": entity, "handle": handle}})
     return {"type": "FeatureCollection", "features": features, "truncated": truncated,
             "units": drawing.settings.get("unit") or drawing.proposal.get("unit")}
 
