@@ -137,6 +137,7 @@ def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLim
     :func:`importers.campus.import_campus` (tests use hostile ones).
     """
     report = progress or (lambda percent, message: None)
+    report(0, f"starting the import of {Path(manifest).name}")  # the child takes a second
     started = time.monotonic()  # CLOCK_MONOTONIC: the child reads the same clock
     deadline = started + sandbox.seconds + kill_grace(sandbox.seconds)
     request = {

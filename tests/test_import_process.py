@@ -9,6 +9,7 @@ with room for a loaded machine: the point is that nothing runs on unbounded.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import select
@@ -112,7 +113,7 @@ def test_an_importer_allocating_without_bound_is_stopped_at_the_memory_limit(
     with pytest.raises(ImportOutOfMemory) as caught:
         hostile(importer, said)
     assert time.monotonic() - started < 60.0  # the memory limit stopped it, not the clock
-    assert said.lines and said.lines[0][1].startswith("allocating")  # it was running
+    assert "allocating" in said.messages[-1]  # it was running
     message = caught.value.user_message
     assert f"needed more than {amount(MEMORY)} of memory" in message
     assert "GRIDMAP_IMPORT_MEMORY_LIMIT_MB" in message and "nothing was stored" in message
@@ -125,7 +126,7 @@ def test_a_loop_that_never_checks_its_limits_is_killed_at_the_deadline() -> None
         hostile("spin_forever", said, seconds=SECONDS)
     elapsed = time.monotonic() - started
     assert SECONDS + kill_grace(SECONDS) <= elapsed < SECONDS + SLACK_S
-    assert said.messages == ["spinning"]
+    assert said.messages[1:] == ["spinning"]
     assert f"took longer than {SECONDS:g} s" in caught.value.user_message
 
 
@@ -133,7 +134,7 @@ def test_the_whole_process_group_is_killed_with_the_import() -> None:
     said = Said()
     with pytest.raises(ImportTimedOut):
         hostile("leave_a_grandchild_and_hang", said, seconds=SECONDS)
-    (line,) = said.messages
+    line = said.messages[-1]
     assert gone(int(line.split()[1]))
 
 
@@ -144,7 +145,7 @@ def test_an_exception_in_the_progress_callback_kills_the_import() -> None:
     with pytest.raises(KeyboardInterrupt):
         hostile("leave_a_grandchild_and_hang", said, seconds=600.0)
     assert time.monotonic() - started < SLACK_S
-    assert gone(int(said.messages[0].split()[1]))
+    assert gone(int(said.messages[-1].split()[1]))
 
 
 # --- how a child ends becomes a named error ---------------------------------------------------
@@ -192,7 +193,8 @@ def test_progress_and_result_survive_the_childs_own_output() -> None:
     campus = small_campus()
     said = Said()
     result = hostile("chatter_and_echo", said, previous=campus, seconds=SECONDS * 10)
-    assert said.lines == [(p, f"step {p}") for p in range(0, 101, 25)]
+    assert said.lines == [(0, f"starting the import of {MANIFEST.name}")] + [
+        (p, f"step {p}") for p in range(0, 101, 25)]
     assert result.campus == campus
     assert result.warnings == ["a warning"] and result.residuals == {"a.dxf": 0.125}
     # the importer's own limits end before the process's, so its message comes first
@@ -285,3 +287,69 @@ def test_a_killed_import_job_stores_nothing_and_the_worker_goes_on(
     done = worker.run_one()
     assert done is not None and done.id == good.id and done.state is JobState.DONE, done
     assert [r.number for r in store.revisions(campus_id)] == [done.result_revision]
+
+
+# --- progress: the job's percent and the CLI's bar ----------------------------------------------
+
+
+def test_an_import_job_reports_each_floor_plan_as_it_goes(
+        settings: Settings, store: SqlCampusStore) -> None:
+    from api.jobs import run_import
+
+    queue = JobQueue(store.engine)
+    job = queue.enqueue(JobKind.IMPORT, manifest_campus_id(MANIFEST),
+                        {"manifest": str(MANIFEST)}, requested_by="tests")
+    said = Said()
+    run_import(JobEnv(store, settings), job, said)
+    percents = [p for p, _ in said.lines]
+    assert percents == sorted(percents)
+    reading = [(p, m) for p, m in said.lines if m.startswith("reading ") and ".dxf" in m]
+    drawings_in_manifest = sorted(p.name for p in MANIFEST.parent.glob("*.dxf"))
+    assert sorted(m.split()[1] for _, m in reading) == drawings_in_manifest
+    # each floor plan moves the job on: distinct percents inside the import's share of the job
+    assert len({p for p, _ in reading}) == len(reading)
+    assert all(10 <= p <= 70 for p, _ in reading)
+
+
+def test_the_progress_bar_redraws_one_line_on_a_terminal() -> None:
+    from api.cli_progress import BAR_WIDTH, ImportProgress
+
+    out = io.StringIO()
+    bar = ImportProgress(out, tty=True)
+    bar(0, "reading campus.toml")
+    bar(50, "reading A_level2.dxf")
+    bar(100, "done")
+    bar.close()
+    text = out.getvalue()
+    assert "\n" not in text  # redrawn in place, then cleared for the report
+    frames = [f for f in text.split("\r\x1b[2K") if f]
+    assert frames == [f"[{'.' * BAR_WIDTH}]   0% reading campus.toml",
+                      f"[{'#' * (BAR_WIDTH // 2)}{'.' * (BAR_WIDTH // 2)}]  50% "
+                      "reading A_level2.dxf",
+                      f"[{'#' * BAR_WIDTH}] 100% done"]
+    assert text.endswith("\r\x1b[2K")
+
+
+def test_the_progress_in_a_log_is_one_plain_line_per_stage() -> None:
+    from api.cli_progress import ImportProgress
+
+    out = io.StringIO()
+    progress = ImportProgress(out)  # a StringIO is no terminal
+    for percent, message in [(5, "reading A.dxf"), (5, "reading A.dxf"), (45, "reading B.dxf")]:
+        progress(percent, message)
+    progress.close()
+    assert out.getvalue() == "import   5% reading A.dxf\nimport  45% reading B.dxf\n"
+
+
+def test_gridmap_import_shows_progress_on_stderr_and_the_report_on_stdout(
+        settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from api import cli
+
+    assert cli.main(["import", str(MANIFEST)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines and all(line.startswith("import ") for line in lines), lines
+    percents = [int(line.split()[1].rstrip("%")) for line in lines]
+    assert percents == sorted(percents) and len(set(percents)) >= 3
+    assert "import" not in captured.out.split("\n", 1)[0]  # the report alone on stdout
+    assert ": stored revision 1" in captured.out
