@@ -24,6 +24,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import shapely
@@ -82,7 +83,7 @@ def _snap_endpoints(segs: list[_Seg], snap_m: float) -> list[_Seg]:
             i = parent[i]
         return i
 
-    geoms = [Point(float(x), float(y)) for x, y in pts]
+    geoms = _points(pts)
     tree = STRtree(geoms)
     left, right = tree.query(geoms, predicate="dwithin", distance=snap_m)
     for i, j in zip(left.tolist(), right.tolist(), strict=True):
@@ -105,29 +106,43 @@ def _snap_endpoints(segs: list[_Seg], snap_m: float) -> list[_Seg]:
     return out
 
 
+def _points(xy: np.ndarray) -> np.ndarray:
+    """Shapely points for an (n, 2) array, made in one call."""
+    return cast(np.ndarray, shapely.points(xy))
+
+
 def _onto_lines(segs: list[_Seg], snap_m: float) -> list[_Seg]:
     """Endpoints that stop just short of (or run just past) another line moved onto it."""
-    lines = [LineString(s) for s in segs]
+    if not segs:
+        return segs
+    ends = np.array([p for s in segs for p in s], dtype=float)  # 2k, 2k+1: segment k
+    lines = np.array([LineString(s) for s in segs], dtype=object)
     tree = STRtree(lines)
+    pts = _points(ends)
+    which, near = tree.query(pts, predicate="dwithin", distance=snap_m)
+    own = which // 2 == near
+    which, near = which[~own], near[~own]
+    if len(which) == 0:
+        return segs
+    dist = shapely.distance(pts[which], lines[near])
+    on_a_line = set(which[dist == 0.0].tolist())  # already meets a line: leave it
+    moved = ends.copy()
+    best: dict[int, tuple[float, int]] = {}
+    for w, n, d in zip(which.tolist(), near.tolist(), dist.tolist(), strict=True):
+        if w not in on_a_line and (w not in best or d < best[w][0]):
+            best[w] = (d, n)
+    if best:
+        idx = np.array(list(best), dtype=int)
+        targets = lines[[best[i][1] for i in idx.tolist()]]
+        spots = shapely.line_interpolate_point(
+            targets, shapely.line_locate_point(targets, pts[idx]))
+        moved[idx] = shapely.get_coordinates(spots)
     out: list[_Seg] = []
-    for k, (a, b) in enumerate(segs):
-        ends = []
-        for p in (a, b):
-            pt = Point(p)
-            best: tuple[float, tuple[float, float]] | None = None
-            for i in tree.query(pt, predicate="dwithin", distance=snap_m).tolist():
-                if i == k:
-                    continue
-                d = lines[i].distance(pt)
-                if d == 0.0:
-                    best = None
-                    break
-                if best is None or d < best[0]:
-                    q = lines[i].interpolate(lines[i].project(pt))
-                    best = (d, (q.x, q.y))
-            ends.append(best[1] if best is not None else p)
-        if ends[0] != ends[1]:
-            out.append((ends[0], ends[1]))
+    for k in range(len(segs)):
+        a = (float(moved[2 * k][0]), float(moved[2 * k][1]))
+        b = (float(moved[2 * k + 1][0]), float(moved[2 * k + 1][1]))
+        if a != b:
+            out.append((a, b))
     return out
 
 
@@ -141,7 +156,7 @@ def _bridges(segs: list[_Seg], snap_m: float, min_gap_m: float,
         dx, dy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
         ends.append((a, (-dx, -dy), k))
         ends.append((b, (dx, dy), k))
-    points = shapely.points([e[0] for e in ends])
+    points = _points(np.array([e[0] for e in ends], dtype=float))
     tree = STRtree(points)
     lines = STRtree([LineString(s) for s in segs])
     line_geoms = lines.geometries
@@ -213,7 +228,7 @@ def rooms_from_walls(segments: Sequence[LineString], label_points: Sequence[Poin
     housed = _housed(faces, labels)
     if housed < len(labels) and wide_gap_m > max_gap_m:
         wide = _bridges(segs, snap_m, max_gap_m, wide_gap_m)
-        wider_faces = _faces(segs, bridges + wide)
+        wider_faces = _faces(segs, bridges + wide) if wide else []
         if wide and _housed(wider_faces, labels) > housed:
             bridges, faces = bridges + wide, wider_faces
     held = _labels_in(faces, labels)
