@@ -75,14 +75,16 @@ class _Budget:
 
 def extract_archive(data_or_path: bytes | Path | str | BinaryIO, into: Path, *,
                     max_bytes: int = MAX_BYTES, max_files: int = MAX_FILES,
-                    max_ratio: float = MAX_RATIO) -> list[Path]:
+                    max_ratio: float = MAX_RATIO, name: str | None = None) -> list[Path]:
     """Unpack a zip into the folder ``into`` (made if missing; nothing in it is overwritten)
     and return the files written, in the archive's order; refuse a hostile or unusable archive
-    with :class:`ArchiveError` (see the module's text), leaving ``into`` as it was."""
+    with :class:`ArchiveError` (see the module's text), leaving ``into`` as it was. Messages
+    call the archive ``name`` (the name it was uploaded as; default: its file's name)."""
     into = Path(into)
     into.mkdir(parents=True, exist_ok=True)
     budget = _Budget(max_bytes, max_files, max_ratio)
-    name = Path(data_or_path).name if isinstance(data_or_path, str | Path) else "the archive"
+    if name is None:
+        name = Path(data_or_path).name if isinstance(data_or_path, str | Path) else "the zip"
     try:
         with _opened(data_or_path) as fh:
             return _extract(fh, name, into.resolve(), budget, nested=False)

@@ -241,3 +241,12 @@ def test_a_damaged_entry_is_refused_and_what_came_before_removed(into: Path) -> 
     data[second + 60:second + 80] = bytes(20)  # B's deflate stream is broken
     message = refused(bytes(data), into)
     assert "'B.dxf' cannot be read" in message
+
+
+def test_messages_name_the_archive_as_it_was_uploaded(into: Path, tmp_path: Path) -> None:
+    stored = tmp_path / "3f2a9c.bin"  # kept on the disk under its digest
+    stored.write_bytes(zip_of({"../evil.dxf": DXF}))
+    with pytest.raises(ArchiveError) as caught:
+        extract_archive(stored, into, max_bytes=2**20, max_files=10, max_ratio=100.0,
+                        name="Plans 2024.zip")
+    assert caught.value.user_message.startswith("Plans 2024.zip: '../evil.dxf' climbs out")
