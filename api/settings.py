@@ -25,10 +25,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     import_time_limit_s: float = Field(
         default=120.0, gt=0, allow_inf_nan=False,
-        description="wall-clock limit of one campus import (all its floor plans)")
+        description="wall-clock limit of one campus import (all its floor plans); the import "
+        "runs in a process of its own, killed a few seconds past this")
     import_memory_limit_mb: float = Field(
         default=2048.0, gt=0, allow_inf_nan=False,
-        description="how much a campus import may grow the process's memory, MB")
+        description="memory a campus import may take beyond its process's start, MB; the "
+        "process cannot allocate more (RLIMIT_DATA) and the import ends with a clear error")
 
     # workspaces (api.workspace): files facilities staff upload to prepare a campus
     workspace_file_max_mb: float = Field(
