@@ -4,17 +4,23 @@ Architects name layers in many ways (NCS ``A-AREA``, French ``LOCAUX``, German `
 firm's ``Z-ROOMS-01`` or plain numbers), so the proposal reads what each layer *holds*, and
 looks at names only to break a tie or when the content says nothing:
 
-* **rooms**: closed outlines (polylines, hatch boundaries) that each hold one to four short
-  texts: a number and a name. A facade holds them all; furniture holds none.
-* **labels**: the layer whose texts, inside those rooms, read as room numbers
+* **rooms**: closed outlines (polylines, hatch boundaries) that each hold one to eight short
+  texts (a number and a name, an area...), those texts telling them apart, covering the most
+  floor. A facade holds all the texts; desks hold none, or all the same "1", "2"; a sheet
+  frame holds the whole drawing. With no label anywhere: the outlines tiling the most floor.
+* **labels**: the layer whose texts, inside those rooms, read as distinct room numbers
   (:func:`importers.room_labels.split_label`); a title block or dimensions on the same layer
-  do not matter, as they lie outside the rooms.
-* **doors**: inserts of door-like blocks (a swing: an arc with a leaf line from its centre,
-  or a door word in the block's name); else loose door swings (:mod:`importers.door_swings`).
-* **outline** (facade): the tightest closed outline, off the rooms layer, around most rooms.
-* **walls**: the most line length inside the building.
+  do not matter, as they lie outside the rooms (or repeat, as dimensions do).
+* **doors**: inserts of door-like blocks (a swing: an arc with a leaf from its centre, or a
+  door word in the block's name), most of them on rooms' edges (a door legend is not);
+  else loose door swings (:mod:`importers.door_swings`).
+* **outline** (facade): the layer holding the rooms in the fewest, tightest closed outlines
+  (one per building, or per level drawn side by side), off the rooms layer.
+* **walls**: the most line length inside the building (stair treads and the lines of door,
+  stair and lift blocks are not walls).
 * **stairs**: rows of parallel treads, evenly spaced; **elevators**: a car outline crossed by
-  its two diagonals; or blocks named so.
+  its two diagonals. Blocks named for stairs and lifts are found by their names wherever they
+  lie, so they do not decide a layer; a layer named for the role is the last resort.
 * **unit**: ``$INSUNITS`` when the drawing has it; else the unit that makes the rooms and
   doors the size a school's are (a room of some tens of square metres, a door 0.9 m wide).
 
@@ -707,7 +713,7 @@ def _propose_doors(doc: Any, scan: _Scan, unit_m: float | None,
             continue
         near = 0
         if edges is not None:
-            near = sum(1 for _, x, y, _ in doors if edges.distance(Point(x, y)) <= edges.tol)
+            near = edges.near([(x, y) for _, x, y, _ in doors])
         # a door on a wall counts double: door blocks elsewhere are a legend or a schedule
         scores[layer] = len(doors) + near
         on_edges[layer] = near
@@ -744,11 +750,16 @@ def _propose_doors(doc: Any, scan: _Scan, unit_m: float | None,
 class _Edges:
     """Room outlines' boundaries, to tell a door on a wall from one in a legend."""
 
-    lines: Any
+    lines: list[Any]
     tol: float
 
-    def distance(self, p: Point) -> float:
-        return float(self.lines.distance(p))
+    def near(self, points: list[tuple[float, float]]) -> int:
+        """How many of the points lie within ``tol`` of an edge."""
+        if not points or not self.lines:
+            return 0
+        hits, _ = STRtree(self.lines).query(shapely.points(points), predicate="dwithin",
+                                             distance=self.tol)
+        return len(set(hits.tolist()))
 
 
 def _walls(scan: _Scan, region: Polygon | None, exclude: set[str],
@@ -975,10 +986,10 @@ def propose_layers(doc: Any, *, declared_unit: DrawingUnit | None = None,
     edges = None
     if rooms.polygons:
         diag = [math.dist(p.bounds[:2], p.bounds[2:]) for p in rooms.polygons]
-        edges = _Edges(shapely.union_all([p.boundary for p in rooms.polygons]),
+        edges = _Edges([p.boundary for p in rooms.polygons],
                        0.15 * statistics.median(diag))
     elif facade is not None:
-        edges = _Edges(facade.boundary, 0.02 * math.dist(facade.bounds[:2], facade.bounds[2:]))
+        edges = _Edges([facade.boundary], 0.02 * math.dist(facade.bounds[:2], facade.bounds[2:]))
     header_unit = _header_unit(doc)
     known = header_unit or declared_unit
     doors, widths = _propose_doors(doc, scan, None if known is None else known.metres, edges)
