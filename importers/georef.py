@@ -461,6 +461,7 @@ def diagnose_fit(points: Sequence[ControlPoint], transform: TransformKind, *,
         src, dst, transform, unit_m, names)
     if far:
         outlier, suspects = far[0], ()
+        point_error = _far_km(pts, names, far[0]) * 1000.0
     if swapped_all:
         outlier, suspects = None, ()
     residuals = tuple(
@@ -707,16 +708,18 @@ def judge_fit(diagnosis: FitDiagnosis, *, what: str, source: str = "",
         add(Severity.ERROR if off > max_point_m else Severity.WARNING,
             said("cannot tell which") or said("no single point"),
             d.suspects[0] if len(d.suspects) == 1 else None)
-    if d.mirrored:
+    # the shape and the scale are judged only where the diagnosis spoke of them (a point
+    # kilometres away or swapped coordinates make them meaningless)
+    if d.mirrored and said("mirrored"):
         add(Severity.ERROR, said("mirrored"))
     half = d.extent_m / 2.0
-    if d.stretch is not None and d.stretch > STRETCH_WARN:
+    if d.stretch is not None and d.stretch > STRETCH_WARN and said("stretch the drawing"):
         add(Severity.ERROR if d.stretch > max_stretch and d.stretch * half > max_point_m
             else Severity.WARNING,
             said("stretch the drawing") + (
                 f" (georef.max_stretch allows {max_stretch * 100:g}%)"
                 if d.stretch > max_stretch else ""))
-    if d.shear_deg is not None and abs(d.shear_deg) > SHEAR_WARN_DEG:
+    if d.shear_deg is not None and abs(d.shear_deg) > SHEAR_WARN_DEG and said("shear the"):
         add(Severity.ERROR if abs(d.shear_deg) > max_shear_deg
             and math.radians(abs(d.shear_deg)) * half > max_point_m else Severity.WARNING,
             said("shear the drawing"))

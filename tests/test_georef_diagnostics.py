@@ -221,3 +221,17 @@ def test_thousands_of_points_are_refused_not_pondered() -> None:
     grid = [(float(x), float(y)) for x in range(0, 300, 5) for y in range(0, 130, 5)]
     with pytest.raises(GeoreferenceError, match="more than a drawing needs"):
         diagnose_fit(_placed(grid), TransformKind.SIMILARITY, unit_m=FT)
+
+
+def test_a_point_kilometres_away_is_one_error_naming_it() -> None:
+    points = _placed(SQUARE)
+    far = points[2]
+    points[2] = ControlPoint(cad=far.cad, lonlat=(far.lonlat[0] + 1.0, far.lonlat[1]),
+                             name=far.name)  # a degree of longitude off: 82 km here
+    d = diagnose_fit(points, TransformKind.SIMILARITY, unit_m=FT)
+    assert d.outlier == "corner 3" and not d.swapped_lonlat
+    assert d.point_error_m == pytest.approx(82_000, rel=0.02)
+    verdict = judge_fit(d, what="A")
+    assert [(f.severity, f.message) for f in verdict] == [
+        (Severity.ERROR, "A: Point corner 3 lies 82 km from the others: check its longitude "
+                         "and latitude.")]
