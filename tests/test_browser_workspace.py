@@ -127,7 +127,8 @@ def click_at(drv: Any, map_expr: str, latlng: list[float]) -> None:
         const x = Math.round(box.left + p.x), y = Math.round(box.top + p.y);
         const hit = document.elementFromPoint(x, y);
         return {{x: x, y: y, inside: p.x >= 0 && p.y >= 0 && p.x < box.width && p.y < box.height,
-                 onMap: !!hit && map.getContainer().contains(hit)}};""", latlng)
+                 onMap: !!hit && map.getContainer().contains(hit)
+                        && !hit.closest('.leaflet-popup, .leaflet-control')}};""", latlng)
     assert where["inside"] and where["onMap"], where
     actions = ActionChains(drv)
     pointer = actions.w3c_actions.pointer_action
@@ -246,7 +247,9 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         drv.execute_script("document.getElementById('step-import').scrollIntoView()")
         screenshot(drv, tmp_path, "workspace-4-report.png")
 
-        # 5. click the room on the draft map, renumber it
+        # 5. close the finding's popup, click the room on the draft map, renumber it
+        for close in drv.find_elements(By.CSS_SELECTOR, "#ws-preview .leaflet-popup-close-button"):
+            press(drv, close)
         unit_id, centre = drv.execute_script("""
             const f = window.workspace.state.features.features.find(
                 f => f.feature_type === 'unit' && f.properties.number === arguments[0]);
@@ -479,3 +482,88 @@ def test_a_drawing_with_its_own_placement_needs_no_clicks(
     assert drawing["has_geodata"] and drawing["settings"]["use_geodata"] is True
     assert drawing["settings"]["control_points"] == []
     assert drawing["settings"]["building_id"] == BUILDING  # saved by the page, from the name
+
+
+def test_the_plan_dragged_turned_and_scaled_into_place(
+    running: tuple[str, str, str], tmp_path: Path,
+) -> None:
+    """Without clicking pairs: the plan is put on the site map at its drawn size, dragged by
+    the mouse (every site point moves by the drag), then its second corner dragged to turn and
+    scale it; the two corner pairs record the placement and are saved."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    need_browser()
+    base, editor, _ = running
+    headers = {"Authorization": f"Bearer {editor}"}
+    ws = httpx.post(f"{base}/workspaces", json={"campus_id": "drag-test"},
+                    headers=headers).json()["id"]
+    dxf = french_drawing(tmp_path / "C_niveau1.dxf")
+    with chromium(tmp_path / "profile") as drv:
+        drv.set_window_size(1440, 1000)
+        sign_in(drv, base, f"/workspace/{ws}", editor)
+        wait_for(drv, "return document.body.dataset.ready === 'true'")
+        drv.find_element(By.ID, "ws-file").send_keys(f"{dxf}\n{SAMPLE / 'parcel.geojson'}")
+        wait_for(drv, "return document.body.dataset.uploads === '2'", timeout=60)
+        wait_for(drv, "return document.getElementById('ws-plan').dataset.ready === 'true'"
+                      " && document.getElementById('ws-earth').dataset.ready === 'true'")
+        press(drv, drv.find_element(By.ID, "ws-drag-place"))
+        wait_for(drv, "return document.body.dataset.fitPairs === '2'")
+        pairs = "return window.workspace.state.local[window.workspace.state.geo.drawing].pairs"
+        before = drv.execute_script(pairs)
+        size = drv.execute_script("""
+            const p = arguments[0];
+            const a = L.latLng(p[0].lonlat[1], p[0].lonlat[0]);
+            const b = L.latLng(p[1].lonlat[1], p[1].lonlat[0]);
+            return a.distanceTo(b);""", before)
+        # laid down at its drawn size: the facade's corners, in feet, as far apart on the map
+        from ezdxf.filemanagement import readfile
+
+        outline = f"LWPOLYLINE[layer=='{FRENCH['A-FLOR-OTLN']}']"
+        (facade,) = readfile(dxf).modelspace().query(outline)
+        corners_ft = [(x, y) for x, y, *_ in facade.get_points()]  # type: ignore[attr-defined]
+        xs, ys = zip(*corners_ft, strict=True)
+        assert [p["cad"] for p in before] == [[min(xs), min(ys)], [max(xs), max(ys)]]
+        diagonal_m = 0.3048 * ((max(xs) - min(xs)) ** 2 + (max(ys) - min(ys)) ** 2) ** 0.5
+        assert abs(size - diagonal_m) < 0.05, (size, diagonal_m)
+
+        path = drv.find_element(By.CSS_SELECTOR, "#ws-earth path.ws-overlay-path")
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", path)
+        start = drv.execute_script("""
+            const map = window.workspace.geo.earth, p = arguments[0];
+            const c = map.latLngToContainerPoint(
+                [(p[0].lonlat[1] + p[1].lonlat[1]) / 2, (p[0].lonlat[0] + p[1].lonlat[0]) / 2]);
+            const box = map.getContainer().getBoundingClientRect();
+            return [Math.round(box.left + c.x), Math.round(box.top + c.y)];""", before)
+        actions = ActionChains(drv)
+        pointer = actions.w3c_actions.pointer_action
+        pointer.move_to_location(*start)  # type: ignore[no-untyped-call]
+        pointer.pointer_down()  # type: ignore[no-untyped-call]
+        for step in range(1, 9):
+            pointer.move_to_location(  # type: ignore[no-untyped-call]
+                start[0] + 10 * step, start[1] + 5 * step)
+        pointer.pointer_up()  # type: ignore[no-untyped-call]
+        actions.perform()
+        wait_for(drv, "return window.workspace.state.geo.fit !== null"
+                      " && document.body.dataset.fitPairs === '2'")
+        after = drv.execute_script(pairs)
+        shift = drv.execute_script("""
+            const map = window.workspace.geo.earth, a = arguments[0], b = arguments[1];
+            const p = map.latLngToContainerPoint([a[1], a[0]]);
+            const q = map.latLngToContainerPoint([b[1], b[0]]);
+            return [q.x - p.x, q.y - p.y];""", before[0]["lonlat"], after[0]["lonlat"])
+        assert abs(shift[0] - 80) < 2 and abs(shift[1] - 40) < 2, shift
+        assert [p["cad"] for p in after] == [p["cad"] for p in before]
+
+        # the second corner's marker on the site map, dragged: the plan turns about the first
+        marker = drv.find_elements(By.CSS_SELECTOR, "#ws-earth .ws-pin")[1]
+        turn_before = drv.execute_script("return window.workspace.state.geo.fit.rotation_deg")
+        ActionChains(drv).drag_and_drop_by_offset(marker, -30, -40).perform()
+        wait_for(drv, "return window.workspace.state.geo.fit.rotation_deg !== arguments[0]"
+                      .replace("arguments[0]", repr(turn_before)))
+        press(drv, drv.find_element(By.ID, "ws-save-georef"))
+        wait_for(drv, "return !!document.body.dataset.georefSaved")
+        saved_pairs = drv.execute_script(pairs)
+    (drawing,) = httpx.get(f"{base}/workspaces/{ws}", headers=headers).json()["drawings"]
+    stored = [v for p in drawing["settings"]["control_points"] for v in p["lonlat"]]
+    assert stored == pytest.approx([v for p in saved_pairs for v in p["lonlat"]])

@@ -697,7 +697,7 @@
         style: function () { return styleOf(name); },
         pointToLayer: function (f, latlng) {
           var s = styleOf(name);
-          if (f.properties && f.properties.text) {
+          if (f.properties && f.properties.text && collection.features.length < 6000) {
             return L.marker(latlng, { icon: new TextIcon({ className: 'ws-plan-text', iconSize: null,
                                                            textValue: f.properties.text.split('\n')[0].slice(0, 24),
                                                            colour: s.color }),
@@ -726,6 +726,10 @@
     } else {
       var all = L.featureGroup(Object.keys(card.groups).map(function (k) { return card.groups[k]; }));
       if (all.getLayers().length) { card.map.fitBounds(all.getBounds(), { padding: [8, 8] }); }
+    }
+    if (preview.truncated) {
+      card.mapNote.textContent = 'The preview shows the first ' + preview.features.length +
+        ' shapes of this large drawing; the import reads all of them.';
     }
     card.node.dataset.preview = 'drawn';
   }
@@ -818,6 +822,36 @@
       }
     });
     $('ws-overlay').addEventListener('change', drawOverlay);
+    $('ws-drag-place').addEventListener('click', placeByDragging);
+    $('ws-copy-pairs').addEventListener('click', function () {
+      var from = S.local[$('ws-copy-from').value];
+      var l = S.local[S.geo.drawing];
+      if (!from || !l) { return; }
+      l.pairs = from.pairs.map(function (p) { return { name: p.name, cad: p.cad.slice(), lonlat: p.lonlat.slice() }; });
+      l.nextName = l.pairs.length + 1;
+      l.transform = from.transform;
+      l.use_geodata = false;
+      drawPairs();
+      runFit();
+    });
+  }
+
+  // the pairs of another drawing of the same building are offered: floors of one building
+  // are usually drawn in one frame, so its points place them all
+  function renderCopyChoice() {
+    var id = S.geo.drawing;
+    var select = clear($('ws-copy-from'));
+    var l = id ? S.local[id] : null;
+    drawings().forEach(function (d) {
+      var other = S.local[d.id];
+      if (d.id !== id && other && other.pairs.length >= 2) {
+        var same = l && other.building_id === l.building_id;
+        select.appendChild(el('option', { value: d.id, selected: same,
+                                          text: d.name + ' (' + other.pairs.length + ' pairs)' }));
+      }
+    });
+    $('ws-copy').hidden = select.options.length === 0;
+    $('ws-drag-place').hidden = !l || l.pairs.length >= 2;
   }
 
   function renderGeorefChoice() {
@@ -959,7 +993,7 @@
 
   function addHalf(side, xy) {
     var id = S.geo.drawing;
-    if (!id || S.placing) { return; }
+    if (!id || S.placing || geo.suppressClick) { return; }
     var l = S.local[id];
     var pending = S.geo.pending;
     if (!pending || pending.side === side) {
@@ -996,10 +1030,17 @@
       var res = fit && fit.points && fit.points[i] ? fit.points[i].residual_m : null;
       var cls = 'ws-pin-' + quality(res);
       var title = p.name + (res === null ? '' : ': off by ' + metres(res));
-      L.marker(planLatLng(p.cad), { icon: numberIcon(i + 1, cls), title: title, keyboard: false })
-        .addTo(geo.planMarkers);
-      L.marker([p.lonlat[1], p.lonlat[0]], { icon: numberIcon(i + 1, cls), title: title, keyboard: false })
-        .addTo(geo.earthMarkers);
+      // a pair's point is dragged to fine-tune it, on either map; the fit follows on release
+      var onPlan = L.marker(planLatLng(p.cad), { icon: numberIcon(i + 1, cls), title: title,
+                                                 keyboard: false, draggable: true });
+      onPlan.on('drag', function (ev) { p.cad = [ev.latlng.lng, ev.latlng.lat]; scheduleOverlay(); });
+      onPlan.on('dragend', function () { drawPairs(); runFit(); });
+      onPlan.addTo(geo.planMarkers);
+      var onEarth = L.marker([p.lonlat[1], p.lonlat[0]], { icon: numberIcon(i + 1, cls), title: title,
+                                                            keyboard: false, draggable: true });
+      onEarth.on('drag', function (ev) { p.lonlat = [ev.latlng.lng, ev.latlng.lat]; scheduleOverlay(); });
+      onEarth.on('dragend', function () { drawPairs(); runFit(); });
+      onEarth.addTo(geo.earthMarkers);
     });
     var pending = S.geo.pending;
     if (pending) {
@@ -1038,6 +1079,7 @@
     affine.disabled = l.pairs.length < 3;
     affine.parentNode.title = l.pairs.length < 3 ? 'Needs three pairs or more' : 'Also allow stretching and shearing';
     $('ws-save-georef').disabled = l.pairs.length < 2;
+    renderCopyChoice();
   }
 
   function deletePair(i) {
@@ -1140,14 +1182,91 @@
       return f.properties && keep[f.properties.layer] && f.geometry && f.geometry.type !== 'Point';
     });
     geo.overlay = L.geoJSON({ type: 'FeatureCollection', features: feats }, {
-      coordsToLatLng: toLatLng, interactive: false,
+      coordsToLatLng: toLatLng,
       style: function (f) {
         var outline = keep[f.properties.layer] === 'outline';
         return { color: outline ? '#7b2cbf' : '#1f6feb', weight: outline ? 2.5 : 1, fill: !outline,
-                 fillOpacity: 0.08, opacity: 0.9 };
+                 fillOpacity: 0.08, opacity: 0.9, className: 'ws-overlay-path' };
       }
     }).addTo(geo.earth);
-    geo.earthMarkers.eachLayer(function (m) { if (m.setZIndexOffset) { m.setZIndexOffset(1000); } });
+    geo.overlay.on('mousedown', startOverlayDrag);
+  }
+
+  var overlayFrame = null;
+  function scheduleOverlay() {
+    if (overlayFrame === null) {
+      overlayFrame = requestAnimationFrame(function () { overlayFrame = null; drawOverlay(); });
+    }
+  }
+
+  // dragging the placed plan moves every pair's site point with it (the pairs stay the record
+  // of the placement, as if clicked there)
+  function startOverlayDrag(ev) {
+    if (ev.originalEvent.button !== 0 || !S.geo.drawing) { return; }
+    var l = S.local[S.geo.drawing];
+    var start = ev.latlng;
+    var from = l.pairs.map(function (p) { return p.lonlat.slice(); });
+    var moved = false;
+    geo.earth.dragging.disable();
+    L.DomEvent.stop(ev.originalEvent);
+    function move(e) {
+      var dlon = e.latlng.lng - start.lng, dlat = e.latlng.lat - start.lat;
+      l.pairs.forEach(function (p, i) { p.lonlat = [from[i][0] + dlon, from[i][1] + dlat]; });
+      moved = true;
+      scheduleOverlay();
+      geo.earthMarkers.eachLayer(function (m) { if (m.options.draggable) { m.remove(); } });
+    }
+    function up() {
+      geo.earth.off('mousemove', move);
+      geo.earth.dragging.enable();
+      if (moved) {
+        geo.suppressClick = true;
+        setTimeout(function () { geo.suppressClick = false; }, 0);
+        l.use_geodata = false;
+        drawPairs();
+        runFit();
+      }
+    }
+    geo.earth.on('mousemove', move);
+    geo.earth.once('mouseup', up);
+  }
+
+  // no pairs yet: put the plan in the middle of the site map at its drawn size, to be dragged,
+  // turned and scaled into place (two pairs at its corners record where it went)
+  function placeByDragging() {
+    var id = S.geo.drawing;
+    var d = drawingById(id);
+    var l = S.local[id];
+    // the building's extent: its outline (else its rooms), not the sheet's title block
+    var b = null;
+    var preview = S.previews[id];
+    ['outline', 'rooms'].forEach(function (role) {
+      if (b || !l.layers[role] || !preview) { return; }
+      var feats = preview.features.filter(function (f) {
+        return f.properties && f.properties.layer === l.layers[role] && f.geometry && f.geometry.type !== 'Point';
+      });
+      if (feats.length) {
+        var box = L.geoJSON({ type: 'FeatureCollection', features: feats }, { coordsToLatLng: planLatLng }).getBounds();
+        b = [box.getWest(), box.getSouth(), box.getEast(), box.getNorth()];
+      }
+    });
+    if (!b) { b = d && d.bounds && isFinite(d.bounds[0]) ? d.bounds : null; }
+    if (!b) { return; }
+    var c = geo.earth.getCenter();
+    var unit = UNIT_METRES[l.unit] || 1;
+    var kx = 111320 * Math.cos(c.lat * Math.PI / 180), ky = 110574;
+    var w = (b[2] - b[0]) * unit, h = (b[3] - b[1]) * unit;
+    l.pairs = [
+      { name: 'Plan corner 1', cad: [b[0], b[1]], lonlat: [c.lng - w / 2 / kx, c.lat - h / 2 / ky] },
+      { name: 'Plan corner 2', cad: [b[2], b[3]], lonlat: [c.lng + w / 2 / kx, c.lat + h / 2 / ky] }
+    ];
+    l.nextName = 3;
+    l.use_geodata = false;
+    S.geo.pending = null;
+    $('ws-overlay').checked = true;
+    $('ws-geo-hint').textContent = 'Drag the plan to move it; drag point 2 to turn and scale it.';
+    drawPairs();
+    runFit();
   }
 
   // =========================================================================================
@@ -1464,7 +1583,8 @@
     });
     button.classList.add('ws-current');
     var level = ((S.features && S.features.levels) || []).find(function (lv) {
-      return lv.name === f.level || lv.id === f.level;
+      return (!f.building || lv.building_id === f.building) &&
+        (lv.name === f.level || lv.short_name === f.level || lv.id === f.level);
     });
     if (level && level.ordinal !== S.ordinal) { setOrdinal(level.ordinal); }
     var latlng = L.latLng(f.at[1], f.at[0]);
