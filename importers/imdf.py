@@ -232,6 +232,12 @@ class _Rules:
                              action=action), key or message)
 
 
+def _text(value: object) -> str | None:
+    """A property that should be a string: itself, or None when it is anything else (a list
+    or an object would break every lookup that hashes it)."""
+    return value if isinstance(value, str) else None
+
+
 def _article(word: str) -> str:
     return "an" if word[:1] in "aeio" else "a"  # "a unit"
 
@@ -634,7 +640,7 @@ class _Archive:
             geom = self.geometry(f, "footprint")
             if geom is None:
                 continue
-            category = f["properties"].get("category")
+            category = _text(f["properties"].get("category"))
             if category not in rank:
                 self.rules.broken(f["what"], f"category is {category!r}",
                                   'footprint.category is "ground", "aerial" or "subterranean"',
@@ -650,7 +656,7 @@ class _Archive:
                                       "footprint.building_ids references buildings",
                                       ref=f["id"], action="ignored for it")
                     continue
-                shapes[bid].append((rank.get(category, 0), geom))
+                shapes[bid].append((rank.get(category or "", 0), geom))
         for bid, found in shapes.items():
             best = min(r for r, _ in found)
             polygon, note = as_polygon(unary_union([g for r, g in found if r == best]))
@@ -778,7 +784,7 @@ class _Archive:
         unit_levels: dict[str, tuple[str, str]] = {}  # IMDF unit id -> (building, level) ids
         fabric: Counter[str] = Counter()
         for f in self.features("unit"):
-            category = f["properties"].get("category")
+            category = _text(f["properties"].get("category"))
             if category in _NOT_SPACES:
                 fabric[str(category)] += 1
                 continue
@@ -894,7 +900,7 @@ class _Archive:
 
     def _anchors(self, unit_levels: dict[str, tuple[str, str]]) -> None:
         for f in self.features("anchor"):
-            uid = f["properties"].get("unit_id")
+            uid = _text(f["properties"].get("unit_id"))
             if uid not in unit_levels:
                 self.rules.broken(f["what"], f"unit_id {uid!r} names no unit",
                                   "anchor.unit_id references a unit", ref=f["id"],

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Point, shape
 from shapely.ops import unary_union
 
@@ -457,3 +459,31 @@ def test_building_holding_only_doors_still_makes_a_valid_campus(tmp_path: Path) 
     result = _read(b, tmp_path)
     campus = _campus(result)
     assert "Gymnasium" in {x.name for x in campus.buildings}
+
+
+_BAD_VALUES = [None, 0, -1.5, True, "", "x", [], [1, "a"], {}, {"en": 5}, {"type": "Point"}]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_wrong_value_is_a_finding_or_a_clear_error(tmp_path: Path, data: st.DataObject
+                                                       ) -> None:
+    b = school()
+    for _ in range(data.draw(st.integers(1, 4))):
+        feature_type = data.draw(st.sampled_from(sorted(b.files)))
+        feature = data.draw(st.sampled_from(b.files[feature_type]))
+        where = data.draw(st.sampled_from(["geometry", "id", "type", "feature_type",
+                                           *sorted(feature["properties"])]))
+        bad = data.draw(st.sampled_from(_BAD_VALUES))
+        if where in feature["properties"]:
+            feature["properties"][where] = bad
+        else:
+            feature[where] = bad
+    try:
+        result = _read(b, tmp_path)
+    except IndoorFileError as e:
+        message = str(e)
+    else:
+        message = f"venue.zip: {len(_campus(result).units)} units"
+    assert message.startswith("venue.zip: ")

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 from shapely.ops import unary_union
@@ -541,3 +541,29 @@ def test_neighbourhood_houses_are_left_out(tmp_path: Path) -> None:
     assert {x.short_name for x in result.buildings} == {"A", "B"}
     left_out = [f for f in result.findings if "left out" in f.message]
     assert len(left_out) == 51 and left_out[-1].message.startswith("250 more like this")
+
+
+_ODD_VALUES = ["", ";", "-", "1e9", "nan", "inf", "0;;1", "--1", "1-", "x", "-0", "0.", "∞",
+               "yes", "no", "main", "2.5-3.5", "  7  "]
+_KEYS = ["level", "repeat_on", "ref", "name", "indoor", "building", "entrance", "door",
+         "building:levels", "level:ref", "emergency", "highway", "stairs", "type", "room"]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_odd_tag_value_is_a_finding_or_a_clear_error(tmp_path: Path,
+                                                        data: st.DataObject) -> None:
+    b = school()
+    elements = [t for _, _, t in b.nodes.values()] + [t for _, t in b.ways.values()] + [
+        t for _, t in b.relations.values()]
+    for _ in range(data.draw(st.integers(1, 6))):
+        tags = data.draw(st.sampled_from(elements))
+        tags[data.draw(st.sampled_from(_KEYS))] = data.draw(st.sampled_from(_ODD_VALUES))
+    try:
+        result = _read(b, tmp_path)
+    except ImportFailed as e:
+        message = str(e)
+    else:
+        message = f"school.osm: {len(_campus(result).units)} units"
+    assert message.startswith("school.osm: ")
