@@ -85,6 +85,9 @@ _KILL_GRACE_S = (1.0, 10.0)
 #: how long a child that answered may take to exit before it is killed
 _EXIT_GRACE_S = 5.0
 _STDERR_TAIL = 4000
+#: the largest file the child may write (its log, standard error): Python ignores SIGXFSZ,
+#: so a chatty importer's log is cut short and the import goes on
+_MAX_FILE_BYTES = 256 * _MIB
 
 Progress = Callable[[int, str], None]
 
@@ -248,13 +251,16 @@ class _Child:
                         self._kill_group()  # stragglers the child left in its group
                         self._reap(block=True)
                         continue
-                    chunk = os.read(self.fd, 1 << 16)
+                    chunk = os.read(self.fd, 1 << 20)
                     if not chunk:
                         sel.unregister(self.fd)
                         pipe_open = False
                         continue
+                    seen = len(buffer)  # a result is one long line: look only at what is new
                     buffer += chunk
-                    for message in _lines(buffer):
+                    if chunk.find(b"\n") < 0:
+                        continue
+                    for message in _lines(buffer, seen):
                         self.outcome.messages.append(message)
                         if "progress" in message:
                             percent, text = message["progress"]
@@ -292,11 +298,13 @@ class _Child:
                     os.close(fd)
 
 
-def _lines(buffer: bytearray) -> Iterator[dict[str, Any]]:
-    """The complete JSON lines in ``buffer`` (removed from it); a partial line stays."""
-    while (end := buffer.find(b"\n")) >= 0:
+def _lines(buffer: bytearray, start: int = 0) -> Iterator[dict[str, Any]]:
+    """The complete JSON lines in ``buffer`` (removed from it; none ends before ``start``);
+    a partial line stays."""
+    while (end := buffer.find(b"\n", start)) >= 0:
         line = bytes(buffer[:end])
         del buffer[:end + 1]
+        start = 0
         if line.strip():
             try:
                 message = json.loads(line)
@@ -547,6 +555,8 @@ def child_main(fd: int) -> int:
     pipe = _Pipe(fd)
     request = json.load(sys.stdin)
     _limit(resource.RLIMIT_CPU, int(request["cpu_seconds"]))
+    _limit(resource.RLIMIT_FSIZE, _MAX_FILE_BYTES)  # its log; it writes no other file
+    _limit(resource.RLIMIT_CORE, 0)  # no core file of a crash (it would hold the campus)
     try:
         importer = _importer(str(request["importer"]))
         from gridmap.serialize import campus_from_geojson
