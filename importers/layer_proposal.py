@@ -178,6 +178,13 @@ class _Scan:
     layers: dict[str, _Content]
     names: list[str]  # every layer name, as the drawing spells it
     kinds: dict[str, _BlockKind] = field(default_factory=dict)  # by block name
+    treads: dict[str, tuple[int, set[int]]] = field(default_factory=dict)  # by layer
+
+    def treads_on(self, layer: str, unit_m: float | None) -> tuple[int, set[int]]:
+        """:func:`_treads` of a layer's lines, worked out once."""
+        if layer not in self.treads:
+            self.treads[layer] = _treads(self.layers[layer].segments, unit_m)
+        return self.treads[layer]
     partial: str = ""  # why the scan stopped early, if it did
 
 
@@ -774,7 +781,7 @@ def _walls(scan: _Scan, region: Polygon | None, exclude: set[str],
     for name, c in scan.layers.items():
         if name in exclude or len(c.segments) < 4:
             continue
-        treads = _treads(c.segments, unit_m)[1]
+        treads = scan.treads_on(name, unit_m)[1]
         inside = [s for i, s in enumerate(c.segments)
                   if i not in treads and region.contains(s.centroid)]
         if len(inside) >= 4:
@@ -881,7 +888,7 @@ def _stairs_and_lifts(scan: _Scan, unit_m: float | None) -> tuple[_Choice, _Choi
     stair_scores: dict[str, float] = {}
     lift_scores: dict[str, float] = {}
     for name, c in scan.layers.items():
-        treads = _treads(c.segments, unit_m)[0]
+        treads = scan.treads_on(name, unit_m)[0]
         if treads:
             stair_scores[name] = treads
         cars = _lift_cars(c, unit_m)
