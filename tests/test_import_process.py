@@ -49,6 +49,7 @@ from gridmap.errors import (
     ImportOutOfMemory,
     ImportTimedOut,
 )
+from gridmap.model import Campus
 from importers.findings import Finding, FindingKind, Severity
 from importers.limits import ImportLimits
 from tests.campus_factory import small_campus
@@ -353,3 +354,33 @@ def test_gridmap_import_shows_progress_on_stderr_and_the_report_on_stdout(
     assert percents == sorted(percents) and len(set(percents)) >= 3
     assert "import" not in captured.out.split("\n", 1)[0]  # the report alone on stdout
     assert ": stored revision 1" in captured.out
+
+
+def test_the_service_answers_while_and_after_a_hostile_import_is_stopped(
+        tmp_path: Path, settings: Settings, store: SqlCampusStore, viewer_token: str,
+        stored_campus: Campus) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    folder = drawings.campus_folder(tmp_path)
+    drawings.millions_of_lines(folder)
+    tight = settings.model_copy(update={"job_workers": 1, "import_time_limit_s": SECONDS,
+                                        "import_memory_limit_mb": 300.0})
+    app = create_app(tight, store)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        c.headers["Authorization"] = f"Bearer {viewer_token}"
+        job = app.state.jobs.submit(JobKind.IMPORT, manifest_campus_id(folder / "campus.toml"),
+                                    {"manifest": str(folder / "campus.toml")},
+                                    requested_by="tests", requested_by_id=None)
+        # the import runs in its worker's child process; the API answers meanwhile
+        assert c.get("/healthz").status_code == 200
+        assert c.get(f"/campuses/{stored_campus.id}").status_code == 200
+        assert app.state.jobs.workers.wait_for(job.id, timeout=SECONDS + SLACK_S + 60)
+        ended = app.state.jobs.queue.get(job.id)
+        assert ended.state is JobState.FAILED
+        assert ended.error_type in {"ImportTimedOut", "ImportOutOfMemory",
+                                    "ImportLimitExceeded"}, ended.error
+        assert c.get("/healthz").status_code == 200
+        assert c.get(f"/campuses/{stored_campus.id}").status_code == 200
+        assert all(t.is_alive() for t in app.state.jobs.workers._threads)
