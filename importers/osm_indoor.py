@@ -245,6 +245,37 @@ def _elements(fh: IO[bytes], name: str, max_children: int) -> Iterator[Element]:
         raise IndoorFileError(f"{name}: is empty")
 
 
+def _position(el: Element) -> tuple[float, float] | None:
+    """An element's ``lon``/``lat`` attributes, if they are a place on the earth."""
+    try:
+        lon, lat = float(el.get("lon", "")), float(el.get("lat", ""))
+    except ValueError:
+        return None
+    if math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90:
+        return lon, lat
+    return None
+
+
+#: ids given to the positions of a relation member written inline (Overpass "out geom")
+_INLINE_IDS = -(10**15)
+
+
+def _inline_way(data: _OsmData, wid: int, member: Element, limits: ImportLimits) -> None:
+    """A member way that Overpass wrote inside its relation (``<member><nd lat lon/>``)."""
+    refs: list[int] = []
+    for nd in member.iter("nd"):
+        at = _position(nd)
+        if at is None or len(refs) > limits.max_outline_points:
+            return
+        ref = _INLINE_IDS - len(data.nodes)
+        data.nodes[ref] = at
+        refs.append(ref)
+    if len(refs) >= 2:
+        if data.nodes[refs[0]] == data.nodes[refs[-1]]:
+            refs[-1] = refs[0]
+        data.ways[wid] = _Way(tuple(refs), {})
+
+
 def _read_osm(path: Path, limits: ImportLimits, log: FindingLog, budget: WorkBudget
               ) -> _OsmData:
     data = _OsmData()
@@ -270,16 +301,11 @@ def _read_osm(path: Path, limits: ImportLimits, log: FindingLog, budget: WorkBud
                 bad_nodes += el.tag == "node"
                 continue
             if el.tag == "node":
-                try:
-                    lon, lat = float(el.get("lon", "")), float(el.get("lat", ""))
-                except ValueError:
+                at = _position(el)
+                if at is None:
                     bad_nodes += 1
                     continue
-                if not (math.isfinite(lon) and math.isfinite(lat)
-                        and -180 <= lon <= 180 and -90 <= lat <= 90):
-                    bad_nodes += 1
-                    continue
-                data.nodes[oid] = (lon, lat)
+                data.nodes[oid] = at
                 tags = _tags(el)
                 if tags:
                     data.node_tags[oid] = tags
@@ -287,9 +313,13 @@ def _read_osm(path: Path, limits: ImportLimits, log: FindingLog, budget: WorkBud
                 refs = []
                 for nd in el.iter("nd"):
                     try:
-                        refs.append(int(nd.get("ref", "")))
+                        ref = int(nd.get("ref", ""))
                     except ValueError:
-                        refs.append(0)  # a node id that cannot exist: reported as missing
+                        ref = 0  # a node id that cannot exist: reported as missing
+                    refs.append(ref)
+                    # Overpass "out geom" writes the position on the nd, not as a node
+                    if ref not in data.nodes and (at := _position(nd)) is not None:
+                        data.nodes[ref] = at
                     if len(refs) > limits.max_outline_points:
                         break
                 data.ways[oid] = _Way(tuple(refs), _tags(el))
@@ -297,10 +327,12 @@ def _read_osm(path: Path, limits: ImportLimits, log: FindingLog, budget: WorkBud
                 members = []
                 for m in el.iter("member"):
                     try:
-                        members.append((m.get("type", ""), int(m.get("ref", "")),
-                                        m.get("role", "")))
+                        member = (m.get("type", ""), int(m.get("ref", "")), m.get("role", ""))
                     except ValueError:
                         continue
+                    members.append(member)
+                    if member[0] == "way" and member[1] not in data.ways:
+                        _inline_way(data, member[1], m, limits)
                     if len(members) > MAX_RELATION_MEMBERS:
                         break
                 data.relations[oid] = _Relation(tuple(members), _tags(el))

@@ -567,3 +567,44 @@ def test_any_odd_tag_value_is_a_finding_or_a_clear_error(tmp_path: Path,
     else:
         message = f"school.osm: {len(_campus(result).units)} units"
     assert message.startswith("school.osm: ")
+
+
+def _overpass_geom(b: OsmBuilder) -> str:
+    """The school as Overpass "out geom" writes it: positions on each way's nd and inside each
+    relation member, no separate nodes for the outlines."""
+    used = {r for refs, _ in b.ways.values() for r in refs}
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="Overpass">',
+             '  <bounds minlat="42.70" minlon="-84.44" maxlat="42.71" maxlon="-84.42"/>']
+    for nid, (lon, lat, tags) in b.nodes.items():
+        if tags or nid not in used:
+            inner = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+            lines.append(f'  <node id="{nid}" lat="{lat}" lon="{lon}">{inner}</node>')
+    members = {w for ms, _ in b.relations.values() for _, w, _ in ms}
+    for wid, (refs, tags) in b.ways.items():
+        if wid in members:
+            continue
+        nds = "".join(f'<nd ref="{r}" lat="{b.nodes[r][1]}" lon="{b.nodes[r][0]}"/>'
+                      for r in refs)
+        inner = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        lines.append(f'  <way id="{wid}">{nds}{inner}</way>')
+    for rid, (ms, tags) in b.relations.items():
+        parts = []
+        for t, w, role in ms:
+            nds = "".join(f'<nd lat="{b.nodes[r][1]}" lon="{b.nodes[r][0]}"/>'
+                          for r in b.ways[w][0])
+            parts.append(f'<member type="{t}" ref="{w}" role="{role}">{nds}</member>')
+        inner = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        lines.append(f'  <relation id="{rid}">{"".join(parts)}{inner}</relation>')
+    return "\n".join([*lines, "</osm>"]) + "\n"
+
+
+def test_overpass_out_geom_export_reads_like_the_full_file(tmp_path: Path,
+                                                           maple: IndoorImport) -> None:
+    path = tmp_path / "overpass.osm"
+    path.write_text(_overpass_geom(school()), encoding="utf-8")
+    result = read_osm_indoor(path, CID, ImportLimits())
+    assert {u.id for u in result.units} == {u.id for u in maple.units}
+    lockers = next(u for u in result.units if u.name == "Locker Room")
+    assert len(lockers.geometry.interiors) == 1
+    assert [o.id for o in result.openings] == [o.id for o in maple.openings]
+    assert [f.message for f in result.findings] == [f.message for f in maple.findings]
