@@ -174,30 +174,40 @@ def doors_from_swings(arcs: Sequence[SwingArc], lines: Sequence[LineString], *,
 
 
 def _pair_double_doors(swings: list[_Swing], tolerance: float) -> tuple[SwingDoor, ...]:
+    """One door per doorway: two leaves closing on each other (their hinges a doorway
+    apart) are a double door; two swings from one hinge to one closed end, on either side
+    of the wall, are a double-acting door."""
+    if not swings:
+        return ()
+    ends = STRtree([Point(s.closed_end) for s in swings])
     used: set[int] = set()
     doors: list[SwingDoor] = []
     for i, s in enumerate(swings):
         if i in used:
             continue
-        partner = None
-        for j in range(i + 1, len(swings)):
+        used.add(i)
+        reach = tolerance * s.arc.radius
+        partner, same = None, []
+        for j in sorted(ends.query(Point(s.closed_end).buffer(reach)).tolist()):
             t = swings[j]
-            if j in used:
+            if j in used or math.dist(s.closed_end, t.closed_end) > tolerance * min(
+                    s.arc.radius, t.arc.radius):
                 continue
-            meet = math.dist(s.closed_end, t.closed_end)
             span = math.dist(s.hinge, t.hinge)
             leaves = s.arc.radius + t.arc.radius
-            if meet <= tolerance * min(s.arc.radius, t.arc.radius) and \
-                    abs(span - leaves) <= tolerance * leaves:
+            if span <= reach:
+                same.append(j)  # the same doorway, swung the other way
+            elif partner is None and abs(span - leaves) <= tolerance * leaves:
                 partner = j
-                break
+        used.update(same)
+        handles = "+".join([s.arc.handle] + [swings[j].arc.handle for j in same])
         if partner is None:
             x, y = s.doorway_centre
-            doors.append(SwingDoor(Point(x, y), s.arc.radius, s.arc.handle))
+            doors.append(SwingDoor(Point(x, y), s.arc.radius, handles))
             continue
         used.add(partner)
         t = swings[partner]
         x, y = (s.hinge[0] + t.hinge[0]) / 2.0, (s.hinge[1] + t.hinge[1]) / 2.0
         doors.append(SwingDoor(Point(x, y), math.dist(s.hinge, t.hinge),
-                               f"{s.arc.handle}+{t.arc.handle}"))
+                               f"{handles}+{t.arc.handle}"))
     return tuple(doors)

@@ -139,3 +139,20 @@ def test_a_leaf_drawn_as_a_thin_rectangle() -> None:
     leaf = LineString([(0, 0), (0, 0.9), (-0.04, 0.9), (-0.04, 0), (0, 0)])  # closed polyline
     (door,) = doors_from_swings([arc], [leaf])
     assert door.point.distance(Point(0.45, 0.0)) < 1e-9
+
+
+def test_a_double_acting_door_is_one_door() -> None:
+    """A door swinging both ways: two arcs from one hinge, one each side of the wall."""
+    arcs = [SwingArc((0.0, 0.0), 0.9, 0.0, 90.0, "in"), SwingArc((0.0, 0.0), 0.9, 270.0, 0.0,
+                                                                  "out")]
+    leaves = [_leaf((0.0, 0.0), 90.0, 0.9), _leaf((0.0, 0.0), 270.0, 0.9)]
+    (door,) = doors_from_swings(arcs, leaves)
+    assert door.point.distance(Point(0.45, 0.0)) < 1e-9 and door.handle == "in+out"
+
+
+def test_a_long_row_of_doors_each_its_own() -> None:
+    arcs, leaves = [], []
+    for i in range(3000):  # a long row of single doors, 2 m apart
+        arcs.append(SwingArc((2.0 * i, 0.0), 0.9, 0.0, 90.0, str(i)))
+        leaves.append(_leaf((2.0 * i, 0.0), 90.0, 0.9))
+    assert len(doors_from_swings(arcs, leaves)) == 3000
