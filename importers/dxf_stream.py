@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 from importers.limits import WorkBudget
@@ -109,6 +110,14 @@ def _closed_outline(chunk: bytes) -> bool:
     return bool(flags & 1) and vertices >= 3
 
 
+def _paired(data: bytes, starts: list[tuple[int, bytes]]) -> bool:
+    """Whether every entity, from its 0 line to the next entity's, is whole group code and
+    value pairs (an even number of lines)."""
+    count = data.count
+    return all(count(b"\n", a, b) % 2 == 0
+               for (a, _), (b, _) in pairwise(starts))
+
+
 @dataclass
 class _Section:
     name: bytes
@@ -154,6 +163,8 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     if not data.rstrip(b"\r\n\t \x00\x1a").upper().endswith(b"EOF"):
         return None  # truncated: the recover path says what was lost
     starts = [(m.start(), m.group(1).upper()) for m in _ENTITY.finditer(data)]
+    if not _paired(data, starts):
+        return None  # a line missing or extra somewhere: the recover path repairs and says so
     sections = _sections(data, starts)
     if sections is None or b"ENTITIES" not in sections or b"HEADER" not in sections:
         return None
