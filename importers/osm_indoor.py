@@ -1,4 +1,5 @@
-"""OpenStreetMap indoor maps (Simple Indoor Tagging) from an ``.osm`` XML file.
+"""OpenStreetMap indoor maps (Simple Indoor Tagging) from an ``.osm`` XML file (also as JOSM
+saves it packed, ``.osm.gz`` / ``.osm.bz2``, or as Overpass writes it with ``out geom``).
 
 What is read:
 
@@ -25,13 +26,16 @@ entities), streamed element by element, and bounded by :class:`~importers.limits
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -183,15 +187,48 @@ def _open_osm(path: Path) -> IO[bytes]:
     fh = path.open("rb")
     head = fh.read(64)
     fh.seek(0)
-    if head.startswith(b"\x1f\x8b") or head.startswith(b"BZh"):
-        fh.close()
-        raise IndoorFileError(f"{path.name}: is compressed; unpack it to a plain .osm file")
     if b"OSMHeader" in head:
         fh.close()
         raise IndoorFileError(
             f"{path.name}: is an OSM PBF file; gridmap reads .osm XML (JOSM: File > Save As "
             ".osm; osmium cat FILE.pbf -o FILE.osm)")
+    if head.startswith(b"\x1f\x8b"):  # JOSM's .osm.gz
+        return io.BufferedReader(_Capped(gzip.GzipFile(fileobj=fh), fh, path.name))
+    if head.startswith(b"BZh"):  # JOSM's .osm.bz2
+        return io.BufferedReader(_Capped(bz2.BZ2File(fh), fh, path.name))
     return fh
+
+
+class _Capped(io.RawIOBase):
+    """A compressed file's unpacked bytes, refused past MAX_OSM_BYTES (a gzip bomb unpacks a
+    thousand times its size) or when the compressed data is damaged."""
+
+    def __init__(self, inner: gzip.GzipFile | bz2.BZ2File, raw: IO[bytes], name: str) -> None:
+        super().__init__()
+        self.inner, self.raw, self.name_ = inner, raw, name
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = self.inner.read(min(len(buffer), 1 << 16))
+        except (OSError, EOFError, ValueError) as e:
+            raise IndoorFileError(f"{self.name_}: its compressed data is damaged ({e})"
+                                  ) from None
+        self.count += len(data)
+        if self.count > MAX_OSM_BYTES:
+            raise IndoorFileError(
+                f"{self.name_}: unpacks to more than {MAX_OSM_BYTES / 1e6:,.0f} MB, more than "
+                "an OpenStreetMap indoor file may be; export only the campus's area")
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.inner.close()
+        self.raw.close()
+        super().close()
 
 
 def _elements(fh: IO[bytes], name: str, max_children: int) -> Iterator[Element]:

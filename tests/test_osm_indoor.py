@@ -3,8 +3,9 @@ hostile files. Expectations come from the fixture builder's own tags, not from t
 
 from __future__ import annotations
 
+import bz2
 import gzip
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -355,7 +356,6 @@ def test_external_entity_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("content", "said"), [
     (b"", "not well-formed|empty"),
     (b'<?xml version="1.0"?><gpx version="1.1"></gpx>', "not an OpenStreetMap file"),
-    (gzip.compress(b"<osm></osm>"), "compressed"),
     (b"\x00\x00\x00\x0e\n\tOSMHeader\x18", "PBF"),
     (b'<osm version="0.6"><way id="1"><nd ref="2"/></way></osm>', "no indoor rooms"),
 ])
@@ -608,3 +608,25 @@ def test_overpass_out_geom_export_reads_like_the_full_file(tmp_path: Path,
     assert len(lockers.geometry.interiors) == 1
     assert [o.id for o in result.openings] == [o.id for o in maple.openings]
     assert [f.message for f in result.findings] == [f.message for f in maple.findings]
+
+
+@pytest.mark.parametrize("pack", [gzip.compress, bz2.compress])
+def test_josm_compressed_files_are_read(tmp_path: Path, maple: IndoorImport,
+                                        pack: Callable[[bytes], bytes]) -> None:
+    path = tmp_path / "school.osm.gz"
+    path.write_bytes(pack((HERE / "school.osm").read_bytes()))
+    result = read_osm_indoor(path, CID, ImportLimits())
+    assert [u.id for u in result.units] == [u.id for u in maple.units]
+
+
+def test_compressed_bomb_and_damage_are_refused(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = gzip.compress((HERE / "school.osm").read_bytes())
+    path = tmp_path / "cut.osm.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(IndoorFileError, match="compressed data is damaged"):
+        read_osm_indoor(path, CID, ImportLimits())
+    monkeypatch.setattr(osm_indoor, "MAX_OSM_BYTES", 5000)
+    path.write_bytes(whole)
+    with pytest.raises(IndoorFileError, match="unpacks to more than"):
+        read_osm_indoor(path, CID, ImportLimits())
