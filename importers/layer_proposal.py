@@ -528,8 +528,9 @@ def _propose_rooms(scan: _Scan) -> _Rooms:
     _, name, tname, rooms, total = best
     count = len(rooms)
     out = _Rooms(name, None, rooms)
-    out.reason = (f"{total} closed outlines, {count} of them each hold one to "
-                  f"{_ROOM_TEXTS} short texts (layer {tname!r})")
+    said = f"its {total}" if count == total else f"{count} of its {total}"
+    out.reason = (f"{said} closed outlines each hold one to {_ROOM_TEXTS} short texts of "
+                  f"layer {tname!r}")
     # labels: the text layer with distinct room numbers in the most rooms, then texts in most
     scores: dict[str, float] = {}
     numbers: dict[str, int] = {}
@@ -592,8 +593,8 @@ def _labels_without_rooms(scan: _Scan) -> _Choice:
     if layer is None:
         return _NONE
     c = scan.layers[layer]
-    return _Choice(layer, f"no room outlines; {_distinct_numbers(c.texts)} distinct room "
-                          f"numbers among its {len(c.texts)} texts, the most of any layer")
+    return _Choice(layer, f"{_distinct_numbers(c.texts)} distinct room numbers among its "
+                          f"{len(c.texts)} texts, the most of any layer")
 
 
 def _outline(scan: _Scan, rooms_layer: str | None, points: list[tuple[float, float]],
@@ -1061,7 +1062,8 @@ def propose_from_file(path: Path, *, declared_unit: DrawingUnit | None = None) -
 
 def layer_hint(doc: Any) -> str:
     """One or two sentences for a "no rooms found" error: which layers look like rooms and
-    labels, and why; "" when nothing does (or the drawing cannot be judged)."""
+    labels (or walls, when nothing is a room outline), and why; "" when nothing does (or the
+    drawing cannot be judged)."""
     try:
         p = propose_layers(doc)
     except (GridmapError, *_ENTITY_ERRORS):
@@ -1069,13 +1071,16 @@ def layer_hint(doc: Any) -> str:
     if p.rooms is None:
         if p.walls is None:
             return ""
-        said = f"No layer holds closed room outlines; layer {p.walls!r} looks like walls " \
-               f"({p.reasons['walls']})"
+        said = (f"No layer holds closed room outlines; layer {p.walls!r} looks like walls: "
+                f"{p.reasons['walls']}")
+        config = f'walls = "{p.walls}"'
         if p.labels:
-            said += f" and layer {p.labels!r} like room labels ({p.reasons['labels']})"
-        return said + "."
-    said = f"Layer {p.rooms!r} looks like rooms ({p.reasons['rooms']})"
+            said += f"; layer {p.labels!r} looks like room labels: {p.reasons['labels']}"
+            config += f', labels = "{p.labels}"'
+        return f"{said}. Try [layers] {config} to recover the rooms from the walls."
+    said = f"Layer {p.rooms!r} looks like rooms: {p.reasons['rooms']}"
+    config = f'rooms = "{p.rooms}"'
     if p.labels:
-        said += f"; layer {p.labels!r} looks like room labels ({p.reasons['labels']})"
-    config = f'rooms = "{p.rooms}"' + (f', labels = "{p.labels}"' if p.labels else "")
+        said += f"; layer {p.labels!r} looks like room labels: {p.reasons['labels']}"
+        config += f', labels = "{p.labels}"'
     return f"{said}. Try [layers] {config}."
