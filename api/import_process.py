@@ -88,6 +88,7 @@ _STDERR_TAIL = 4000
 #: the largest file the child may write (its log, standard error): Python ignores SIGXFSZ,
 #: so a chatty importer's log is cut short and the import goes on
 _MAX_FILE_BYTES = 256 * _MIB
+_PR_SET_PDEATHSIG = 1
 
 Progress = Callable[[int, str], None]
 
@@ -147,7 +148,8 @@ def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLim
         "manifest": str(Path(manifest).absolute()), "importer": importer,
         "limits": dataclasses.asdict(limits), "ends": started + sandbox.seconds,
         "memory_bytes": sandbox.memory_bytes,
-        "cpu_seconds": math.ceil(deadline - started) + 1, "previous": None,
+        "cpu_seconds": math.ceil(deadline - started) + 1, "parent": os.getpid(),
+        "previous": None,
     }
     if previous is not None:
         from gridmap.serialize import campus_to_geojson
@@ -550,10 +552,25 @@ def _run(importer: Callable[..., ImportResult], manifest: Path, previous: Campus
     return result
 
 
+def _die_with_parent(parent: int) -> None:
+    """Be killed when the parent dies (Linux: the thread that started this process ends, which
+    in the parent is the one waiting for it); elsewhere the CPU limit ends an orphan."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before that took hold
+        os._exit(1)
+
+
 def child_main(fd: int) -> int:
     """The child: limit itself, import, answer on ``fd``; the exit code is 0 once answered."""
     pipe = _Pipe(fd)
     request = json.load(sys.stdin)
+    _die_with_parent(int(request["parent"]))
     _limit(resource.RLIMIT_CPU, int(request["cpu_seconds"]))
     _limit(resource.RLIMIT_FSIZE, _MAX_FILE_BYTES)  # its log; it writes no other file
     _limit(resource.RLIMIT_CORE, 0)  # no core file of a crash (it would hold the campus)

@@ -13,6 +13,8 @@ import io
 import json
 import os
 import select
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +149,32 @@ def test_an_exception_in_the_progress_callback_kills_the_import() -> None:
         hostile("leave_a_grandchild_and_hang", said, seconds=600.0)
     assert time.monotonic() - started < SLACK_S
     assert gone(int(said.messages[-1].split()[1]))
+
+
+def test_the_import_dies_with_the_process_that_started_it() -> None:
+    # a service killed mid-import (SIGKILL, no clean-up) leaves no import running on
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "from api.import_process import SandboxLimits, import_in_sandbox\n"
+            "from importers.limits import ImportLimits\n"
+            "def say(percent, message):\n"
+            "    print(message, flush=True)\n"
+            f"import_in_sandbox(Path({str(MANIFEST)!r}), None, ImportLimits(),\n"
+            f"                  SandboxLimits(600, {MEMORY}), say,\n"
+            f"                  importer='{HOSTILE}:say_pid_and_spin')\n")
+    service = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                               cwd=drawings.ROOT, text=True)
+    try:
+        assert service.stdout is not None
+        line = ""
+        for line in service.stdout:
+            if line.startswith("pid "):
+                break
+        pid = int(line.split()[1])
+    finally:
+        service.kill()
+        service.wait()
+    assert gone(pid)
 
 
 # --- how a child ends becomes a named error ---------------------------------------------------
