@@ -487,3 +487,22 @@ def test_any_wrong_value_is_a_finding_or_a_clear_error(tmp_path: Path, data: st.
     else:
         message = f"venue.zip: {len(_campus(result).units)} units"
     assert message.startswith("venue.zip: ")
+
+
+def test_cut_or_damaged_archives_end_in_a_result_or_a_clear_error(tmp_path: Path) -> None:
+    whole = (HERE / "school.zip").read_bytes()
+    path = tmp_path / "venue.zip"
+    variants = [whole[:cut] for cut in range(0, len(whole), len(whole) // 25)]
+    for at in range(30, len(whole), len(whole) // 25):  # one byte changed
+        variants.append(whole[:at] + bytes([whole[at] ^ 0x5A]) + whole[at + 1:])
+    outcomes = []
+    for body in variants:
+        path.write_bytes(body)
+        try:
+            result = read_imdf(path, CID, ImportLimits())
+        except IndoorFileError as e:
+            outcomes.append(str(e))
+        else:
+            outcomes.append(f"venue.zip: {len(_campus(result).units)} units")
+    assert all(o.startswith("venue.zip: ") for o in outcomes)
+    assert any(o.endswith(" units") for o in outcomes)
