@@ -46,10 +46,12 @@ TARGET_MEMORY_RATIO = 10.0
 
 @dataclass(frozen=True)
 class ChildRun:
-    """One child's figures: its own seconds for the read and its peak resident bytes."""
+    """One child's figures: its own seconds (wall and CPU) for the read and its peak resident
+    bytes."""
 
     reader: str
     seconds: float
+    cpu: float
     peak_bytes: int
     result: dict[str, Any]
 
@@ -59,21 +61,21 @@ def _read_in_child(reader: str, path: Path) -> dict[str, Any]:
     if reader in ("gridmap", "baseline-gridmap"):
         from importers.dxf import read_floor_plan
         if reader == "baseline-gridmap":
-            return {"seconds": 0.0}
-        start = time.perf_counter()
+            return {"seconds": 0.0, "cpu": 0.0}
+        start, cpu = time.perf_counter(), time.process_time()
         plan = read_floor_plan(path)
-        seconds = time.perf_counter() - start
-        return {"seconds": seconds, "rooms": len(plan.rooms), "doors": len(plan.doors),
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        return {"seconds": seconds, "cpu": cpu, "rooms": len(plan.rooms), "doors": len(plan.doors),
                 "numbered": sum(1 for r in plan.rooms if r.number),
                 "warnings": len(plan.warnings)}
     import pyogrio
     if reader == "baseline-gdal":
         import geopandas  # noqa: F401  (read_dataframe imports it)
-        return {"seconds": 0.0}
-    start = time.perf_counter()
+        return {"seconds": 0.0, "cpu": 0.0}
+    start, cpu = time.perf_counter(), time.process_time()
     frame = pyogrio.read_dataframe(path)
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "features": len(frame),
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return {"seconds": seconds, "cpu": cpu, "features": len(frame),
             "room_layer_features": int((frame["Layer"] == ROOMS_LAYER).sum())}
 
 
@@ -92,17 +94,18 @@ def run_child(reader: str, path: Path) -> ChildRun:
         raise RuntimeError(f"{reader} child failed ({code}): {stderr[-2000:]}")
     result = json.loads(stdout.strip().splitlines()[-1])
     peak = usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    return ChildRun(reader, float(result.pop("seconds")), peak, result)
+    return ChildRun(reader, float(result.pop("seconds")), float(result.pop("cpu")), peak, result)
 
 
 def bench(plan: GeneratedPlan, rounds: int) -> dict[str, Any]:
     """Medians over ``rounds`` of each side, the ratios, and the import's result."""
     runs: dict[str, list[ChildRun]] = {r: [] for r in READERS}
-    ratios = []
+    ratios, cpu_ratios = [], []
     for _ in range(rounds):
         for reader in READERS:
             runs[reader].append(run_child(reader, plan.path))
         ratios.append(runs["gridmap"][-1].seconds / runs["gdal"][-1].seconds)
+        cpu_ratios.append(runs["gridmap"][-1].cpu / runs["gdal"][-1].cpu)
     first = runs["gridmap"][0].result
     if first["rooms"] != plan.rooms:
         raise RuntimeError(f"gridmap read {first['rooms']} rooms; the generator drew "
@@ -118,6 +121,9 @@ def bench(plan: GeneratedPlan, rounds: int) -> dict[str, Any]:
         "gridmap_s": statistics.median(r.seconds for r in runs["gridmap"]),
         "gdal_s": statistics.median(r.seconds for r in runs["gdal"]),
         "ratio_gridmap_vs_gdal": statistics.median(ratios),
+        "cpu_ratio_gridmap_vs_gdal": statistics.median(cpu_ratios),
+        "gridmap_cpu_s": statistics.median(r.cpu for r in runs["gridmap"]),
+        "gdal_cpu_s": statistics.median(r.cpu for r in runs["gdal"]),
         "gridmap_peak_bytes": gridmap_peak, "gdal_peak_bytes": gdal_peak,
         "gridmap_growth_bytes": gridmap_peak - peak("baseline-gridmap"),
         "gdal_growth_bytes": gdal_peak - peak("baseline-gdal"),
@@ -134,12 +140,15 @@ def report(out: dict[str, Any]) -> str:
         f"import of a generated floor plan: {out['file_bytes'] / mb:.1f} MB, "
         f"{out['rooms_drawn']} rooms, {out['doors_drawn']} doors; medians of "
         f"{out['rounds']} rounds, each side in a fresh process",
-        f"  gridmap read_floor_plan {out['gridmap_s']:7.2f} s   ({imp['rooms']} rooms, "
+        f"  gridmap read_floor_plan {out['gridmap_s']:7.2f} s, CPU {out['gridmap_cpu_s']:6.2f} s   "
+        f"({imp['rooms']} rooms, "
         f"{imp['numbered']} numbered, {imp['doors']} doors, {imp['warnings']} warnings)",
-        f"  GDAL read_dataframe     {out['gdal_s']:7.2f} s   ({out['gdal']['features']} "
+        f"  GDAL read_dataframe     {out['gdal_s']:7.2f} s, CPU {out['gdal_cpu_s']:6.2f} s   "
+        f"({out['gdal']['features']} "
         f"features, {out['gdal']['room_layer_features']} on the rooms layer)",
         f"  time: gridmap / GDAL = {out['ratio_gridmap_vs_gdal']:.2f}x   "
-        f"(target <= {TARGET_TIME_RATIO:g}x)",
+        f"(target <= {TARGET_TIME_RATIO:g}x); in CPU seconds (steadier on a busy machine) "
+        f"{out['cpu_ratio_gridmap_vs_gdal']:.2f}x",
         f"  peak memory: gridmap {out['gridmap_peak_bytes'] / mb:6.0f} MB "
         f"(+{out['gridmap_growth_bytes'] / mb:.0f} MB over its imports)   GDAL "
         f"{out['gdal_peak_bytes'] / mb:6.0f} MB (+{out['gdal_growth_bytes'] / mb:.0f} MB)",
