@@ -141,7 +141,7 @@ def _read_level(
     result.warnings.extend(plan.warnings)
     points = spec.control_points_for(lv)
     if lv.use_geodata or (lv.control_points is None and spec.control_points is None):
-        geodata = read_geodata_file(path)
+        geodata = _plan_geodata(plan, path)
         if geodata is None:
             raise GeoreferenceError(
                 f"{_what(spec, lv)}: "
@@ -154,6 +154,18 @@ def _read_level(
                             action="placed by the drawing's GEODATA"))
         return _LevelSource(bi, li, spec, lv, plan, geodata.control_points, geodata, points)
     return _LevelSource(bi, li, spec, lv, plan, points, None)
+
+
+def _plan_geodata(plan: FloorPlan, path: Path) -> GeodataPlacement | None:
+    """The drawing's GEODATA placement: as the floor plan reader found it, if it looked
+    (``FloorPlan.geodata`` / ``geodata_error``), else read from the file again."""
+    error = getattr(plan, "geodata_error", "")
+    if error:
+        raise GeoreferenceError(str(error))
+    if hasattr(plan, "geodata"):
+        found: GeodataPlacement | None = plan.geodata
+        return found
+    return read_geodata_file(path)
 
 
 def _place_level(lm: LoadedManifest, src: _LevelSource, frame: LocalFrame,
