@@ -10,7 +10,8 @@ of the reading is a translation:
 * level (``ordinal``, ``name``, ``short_name``, ``building_ids``) -> one :class:`Level` per
   building it serves; outdoor levels are left to the grounds file;
 * unit -> :class:`Unit` (``category`` kept; the room number is the ``name`` or ``alt_name``
-  that reads as one); structural units (walls, columns, open-to-below) are left out;
+  that reads as one; an occupant anchored in the unit names it when the unit itself has only
+  a number); structural units (walls, columns, open-to-below) are left out;
 * opening -> :class:`Opening` at the middle of its line; an opening on the building's
   footprint edge is exterior, ``pedestrian.principal`` marks the main entrance;
 * amenity -> :class:`Amenity` for the categories a responder needs (``defibrillator``,
@@ -72,8 +73,8 @@ MAX_RATIO = 200.0
 EXTERIOR_DOOR_M = 1.0
 
 _FILES = ("venue", "address", "building", "footprint", "level", "unit", "opening", "amenity",
-          "anchor")
-_NOT_READ = ("fixture", "kiosk", "section", "geofence", "occupant", "relationship", "detail")
+          "anchor", "occupant")
+_NOT_READ = ("fixture", "kiosk", "section", "geofence", "relationship", "detail")
 _ALLOWED_GEOMETRY: dict[str, tuple[str, ...]] = {
     "venue": ("Polygon", "MultiPolygon"), "footprint": ("Polygon", "MultiPolygon"),
     "level": ("Polygon", "MultiPolygon"), "unit": ("Polygon", "MultiPolygon"),
@@ -85,7 +86,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
                                                          "name"),
     "unit": ("category", "level_id"), "opening": ("category", "level_id"),
     "amenity": ("category", "unit_ids"), "address": ("address", "locality", "country"),
-    "anchor": ("unit_id",),
+    "anchor": ("unit_id",), "occupant": ("name", "category", "anchor_id"),
 }
 _UNIT_CATEGORY_NAMES = """
 auditorium brick classroom column concrete conferenceroom drywall elevator escalator
@@ -553,11 +554,13 @@ class _Archive:
         frame = local_frame_around(
             [b.footprint for b in buildings.values() if b.footprint is not None]
             + [lv.geometry for lv in levels.values() if lv.geometry is not None])
-        units, unit_levels = self._units(levels, buildings)
+        anchors = list(self.features("anchor"))
+        occupants = self._occupants(anchors)
+        units, unit_levels = self._units(levels, buildings, occupants)
         self._footprints_from_units(buildings, units)
         openings = self._openings(levels, buildings, frame)
         amenities = self._amenities(unit_levels, buildings)
-        self._anchors(unit_levels)
+        self._anchors(anchors, unit_levels)
         used_levels = {u.level_id for u in units} | {o.level_id for o in openings} | {
             a.level_id for a in amenities if a.level_id}
         model_levels = self._model_levels(levels, used_levels)
@@ -778,8 +781,27 @@ class _Archive:
                               action="skipped", severity=Severity.ERROR)
         return lv
 
-    def _units(self, levels: dict[str, _Level], buildings: dict[str, _Building]
-               ) -> tuple[list[Unit], dict[str, tuple[str, str]]]:
+    def _occupants(self, anchors: list[Feature]) -> dict[str, str]:
+        """The names occupants give units (through their anchors), by IMDF unit id: in many
+        archives the room's name ("Science Lab") is its occupant's, not the unit's."""
+        unit_of = {a["id"]: _text(a["properties"].get("unit_id")) for a in anchors}
+        names: dict[str, str] = {}
+        for f in self.features("occupant"):
+            self.geometry(f, "occupant")
+            anchor_id = _text(f["properties"].get("anchor_id"))
+            unit_id = unit_of.get(anchor_id) if anchor_id else None
+            if unit_id is None:
+                self.rules.broken(f["what"], f"anchor_id {anchor_id!r} names no anchor",
+                                  "occupant.anchor_id references an anchor", ref=f["id"],
+                                  action="its name is not used")
+                continue
+            name = self.label(f, "name")
+            if name:
+                names.setdefault(unit_id, name)
+        return names
+
+    def _units(self, levels: dict[str, _Level], buildings: dict[str, _Building],
+               occupants: dict[str, str]) -> tuple[list[Unit], dict[str, tuple[str, str]]]:
         units: list[Unit] = []
         unit_levels: dict[str, tuple[str, str]] = {}  # IMDF unit id -> (building, level) ids
         fabric: Counter[str] = Counter()
@@ -807,6 +829,10 @@ class _Archive:
                 name, alt = alt, ""
             elif number and not room_number(name):
                 alt = ""
+            occupant = occupants.get(f["id"], "")
+            if occupant and (not name or name == number):
+                name, occupant = occupant, ""
+            aliases = tuple(dict.fromkeys(x for x in (alt, occupant) if x and x != name))
             if not isinstance(category, str) or category not in UNIT_CATEGORIES:
                 self.rules.broken(f["what"], f"category is {category!r}",
                                   "unit.category is a UNIT-CATEGORY", ref=f["id"],
@@ -818,7 +844,7 @@ class _Archive:
             units.append(Unit(
                 id=stable_id(self.cid, f["id"]), building_id=stable_id(self.cid, building_id),
                 level_id=level_id, number=number, name=name or number, geometry=polygon,
-                category=category, aliases=(alt,) if alt else ()))
+                category=category, aliases=aliases))
         for category, n in fabric.items():
             self.rules.note(f"{n} unit(s) of category {category!r} are building fabric, not "
                             "rooms; left out", action="left out", kind=FindingKind.UNSUPPORTED)
@@ -898,8 +924,9 @@ class _Archive:
                             kind=FindingKind.UNSUPPORTED, action="left out")
         return amenities
 
-    def _anchors(self, unit_levels: dict[str, tuple[str, str]]) -> None:
-        for f in self.features("anchor"):
+    def _anchors(self, anchors: list[Feature], unit_levels: dict[str, tuple[str, str]]
+                 ) -> None:
+        for f in anchors:
             uid = _text(f["properties"].get("unit_id"))
             if uid not in unit_levels:
                 self.rules.broken(f["what"], f"unit_id {uid!r} names no unit",

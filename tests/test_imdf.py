@@ -506,3 +506,19 @@ def test_cut_or_damaged_archives_end_in_a_result_or_a_clear_error(tmp_path: Path
             outcomes.append(f"venue.zip: {len(_campus(result).units)} units")
     assert all(o.startswith("venue.zip: ") for o in outcomes)
     assert any(o.endswith(" units") for o in outcomes)
+
+
+def test_room_named_by_its_occupant(tmp_path: Path) -> None:
+    b = school()
+    lab = next(f for f in b.files["unit"] if f["id"] == fid("unit 202"))
+    lab["properties"]["alt_name"] = None  # the unit is only "202"
+    anchor = next(f for f in b.files["anchor"] if f["properties"]["unit_id"] == lab["id"])
+    b.add("occupant", "science", None, name={"en": "Science Lab"}, category="education",
+          anchor_id=anchor["id"], hours=None, phone=None, website=None, validity=None,
+          correlation_id=None)
+    b.add("occupant", "lost", None, name={"en": "Nobody"}, category="education",
+          anchor_id=fid("no anchor"))
+    result = _read(b, tmp_path)
+    room = next(u for u in result.units if u.number == "202")
+    assert room.name == "Science Lab"
+    assert any("occupant.anchor_id references an anchor" in f.message for f in result.findings)
