@@ -43,7 +43,7 @@ from importers.dxf_geometry import (
     polyline_polygon,
     segments,
 )
-from importers.dxf_open import open_drawing, read_drawing, recovered_warning
+from importers.dxf_open import SLIMMED, open_drawing, read_drawing, recovered_warning
 from importers.dxf_report import PlanReport, report_rooms_outside, warnings_of
 from importers.dxf_vertical import (
     ELEVATOR,
@@ -66,7 +66,7 @@ from importers.dxf_walk import (
     why,
 )
 from importers.findings import Finding, FindingKind, Severity
-from importers.layer_proposal import layer_hint
+from importers.layer_proposal import layer_hint, propose_layers
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
 from importers.room_labels import (
@@ -125,6 +125,7 @@ _FLATTEN_M = 0.02  # max chord error when turning arcs into segments, metres
 _SAME_POINT_M = 0.05  # door blocks closer than this in a block are at one place, metres
 _TEXT_HEIGHT_M = 0.25  # a label's text height when its entity gives none, metres
 SWING_BLOCK = "(door swing)"  # the block name of a door read from its swing
+_FROM_WALLS = "rooms recovered from the walls"
 
 
 @dataclass(frozen=True)
@@ -203,23 +204,33 @@ def largest_polygon(geom: BaseGeometry) -> Polygon:
 def read_floor_plan(
     path: Path, layers: Layers | None = None, declared_unit: DrawingUnit | None = None,
     *, exterior_distance_m: float = 0.6, budget: WorkBudget | None = None,
+    slim: bool = True,
 ) -> FloorPlan:
     """Read one floor plan within ``budget`` (default: :class:`ImportLimits` defaults).
 
     Every failure is a :class:`DxfError` naming the file (and the entity where one is to
     blame); passing a limit raises :class:`ImportLimitExceeded` naming the limit. What
     opening the file noticed (a repair, a missing header) comes first in its findings.
+    ``slim``: a large file is first slimmed to the layers read (see
+    :func:`importers.dxf_open.read_drawing`); a failure is then retried on the whole file,
+    whose error (and layer hint) speaks of the whole drawing.
     """
     budget = budget or WorkBudget(ImportLimits())
     budget.reset_entities()
-    doc, opened = read_drawing(path)
+    doc, opened = read_drawing(path, (layers or Layers()) if slim else None, budget)
     budget.check(path.name)
+    slimmed = any(f.action == SLIMMED for f in opened)
     try:
         plan = extract_floor_plan(
             doc, path.name, layers or Layers(), declared_unit,
             exterior_distance_m=exterior_distance_m, budget=budget,
         )
     except DxfError as exc:
+        if slimmed:
+            del doc
+            return read_floor_plan(path, layers, declared_unit,
+                                   exterior_distance_m=exterior_distance_m, budget=budget,
+                                   slim=False)
         if warnings_of(opened):  # recovered: the real problem is most likely the damage
             raise type(exc)(f"{exc} (the file is damaged and could only partly be recovered)"
                             ) from exc
@@ -230,6 +241,12 @@ def read_floor_plan(
         raise ImportLimitExceeded(f"{path.name}: ran out of memory reading the drawing") from exc
     except ENTITY_ERRORS as exc:
         raise DxfError(f"{path.name}: the drawing cannot be read ({why(exc)})") from exc
+    if slimmed and any(f.action == _FROM_WALLS for f in plan.findings):
+        # its hint at the rooms layer must judge the whole drawing (rare: walls only)
+        del doc, plan
+        return read_floor_plan(path, layers, declared_unit,
+                               exterior_distance_m=exterior_distance_m, budget=budget,
+                               slim=False)
     plan.findings[:0] = opened
     plan.warnings[:0] = warnings_of(opened)
     return plan
@@ -443,7 +460,8 @@ def _collect_vertical_block(e: Any, handle: str, found: _Entities, reading: Read
         found.verticals.append(Vertical(handle, rect, block_kind(str(e.dxf.name))))
 
 
-def _no_rooms(doc: Any, found: _Entities, source: str, layers: Layers) -> DxfError:
+def _no_rooms(doc: Any, found: _Entities, source: str, layers: Layers,
+              walls_tried: bool = False) -> DxfError:
     """The error for a drawing with no room outlines, with a hint at the layer that looks
     like rooms (see :func:`importers.layer_proposal.layer_hint`)."""
     present = _layer_names(doc, found.used_layers)
@@ -455,11 +473,22 @@ def _no_rooms(doc: Any, found: _Entities, source: str, layers: Layers) -> DxfErr
             + ", ".join(present) + hint
         )
     walls = f" and layer {layers.walls!r} holds no wall lines that enclose rooms" \
-        if found.walls else ""
+        if walls_tried and found.walls else ""
     return DxfError(
         f"{source}: layer {layers.rooms!r} holds no closed polylines (or hatches){walls}, so no "
         f"rooms can be read{hint}"
     )
+
+
+def _rooms_elsewhere(doc: Any, layers: Layers) -> bool:
+    """Whether another layer than the rooms layer named looks like rooms (closed outlines
+    holding labels, :func:`importers.layer_proposal.propose_layers`): the manifest names the
+    wrong layer, and rooms guessed from the walls would hide it."""
+    try:
+        proposed = propose_layers(doc).rooms
+    except (GridmapError, *ENTITY_ERRORS):
+        return False
+    return proposed is not None and proposed.upper() != layers.rooms.upper()
 
 
 def _wall_rooms(doc: Any, found: _Entities, reading: Reading, flatten: float,
@@ -496,7 +525,7 @@ def _wall_rooms(doc: Any, found: _Entities, reading: Reading, flatten: float,
                    f"{report.source}: layer {layers.rooms!r} {said}; {len(out)} room(s) "
                    f"recovered from the wall lines on layer {layers.walls!r}: check them"
                    + (f". {hint}" if hint else ""), ref=layers.walls,
-                   action="rooms recovered from the walls")
+                   action=_FROM_WALLS)
     return out
 
 
@@ -727,10 +756,12 @@ def extract_floor_plan(
     found = _collect(doc, source, reading, flatten, report)
     if found.polys:
         outlines = _room_outlines(found.polys, unit_m, layers, report)
+    elif _rooms_elsewhere(doc, layers):
+        raise _no_rooms(doc, found, source, layers)  # a layer name to fix, not walls to read
     else:
         outlines = _wall_rooms(doc, found, reading, flatten, unit_m, layers, report)
         if not outlines:
-            raise _no_rooms(doc, found, source, layers)
+            raise _no_rooms(doc, found, source, layers, walls_tried=True)
     outlines, kinds = _with_verticals(outlines, found, unit_m)
     outline = _outline(found.outlines, unit_m)
     footprint_so_far = outline if outline is not None else rooms_footprint(

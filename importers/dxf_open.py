@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import codecs
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,8 +31,11 @@ from typing import Any, BinaryIO, cast
 from ezdxf import recover
 from ezdxf.tools.codepage import toencoding
 
-from gridmap.errors import DxfError, ImportLimitExceeded
+from gridmap.errors import DxfError, GridmapError, ImportLimitExceeded
+from importers.dxf_stream import slim_dxf
 from importers.findings import Finding, FindingKind, Severity
+from importers.limits import WorkBudget
+from importers.manifest import Layers
 
 _BINARY_DXF = b"AutoCAD Binary DXF"
 _HEAD_BYTES = 1 << 16  # the part of a file read to find its header variables
@@ -55,6 +59,7 @@ _UTF8_VERSION = "AC1021"  # R2007: text is UTF-8 whatever $DWGCODEPAGE says
 
 _LOST_SHOWN = 10
 _FINDINGS_SHOWN = 50
+SLIMMED = "read slimmed to the layers read"  # the action of the finding a slimmed read adds
 
 
 @dataclass
@@ -78,8 +83,14 @@ def open_drawing(path: Path, warnings: list[str] | None = None) -> Any:
     return doc
 
 
-def read_drawing(path: Path) -> tuple[Any, list[Finding]]:
+def read_drawing(path: Path, layers: Layers | None = None,
+                 budget: WorkBudget | None = None) -> tuple[Any, list[Finding]]:
     """The ezdxf drawing in ``path`` and what opening it noticed (see the module doc).
+
+    With ``layers``, a large file may be slimmed to the entities a floor plan on those layers
+    reads before ezdxf parses it (:func:`importers.dxf_stream.slim_dxf`, the dropped entities
+    charged to ``budget``): the drawing is then not whole, so only the floor-plan reader
+    passes them; a layer proposal reads the whole drawing.
 
     Raises :class:`DxfError` for a file that is missing, a DWG, or not a DXF that can be
     read, naming the file; a drawing too large for memory raises ImportLimitExceeded.
@@ -96,12 +107,17 @@ def read_drawing(path: Path) -> tuple[Any, list[Finding]]:
     if not head.strip():
         raise DxfError(f"{name}: the file is empty")
     plan = _Plan() if head.startswith(_BINARY_DXF) else _plan_for(path, head)
+    slim = None
     try:
         if plan.needed:
             with path.open("rb") as fh:
                 doc, auditor = recover.read(cast(BinaryIO, _Lines(fh, plan)))
         else:
-            doc, auditor = recover.readfile(str(path))
+            slim = slim_dxf(path, layers, budget) if layers is not None else None
+            doc, auditor = (recover.read(io.BytesIO(slim.data)) if slim is not None
+                            else recover.readfile(str(path)))
+    except GridmapError:
+        raise
     except OSError as exc:
         raise DxfError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
     except MemoryError as exc:
@@ -117,7 +133,13 @@ def read_drawing(path: Path) -> tuple[Any, list[Finding]]:
             + "; refused rather than guessed at: fix the drawing in the CAD program and "
             "export it again"
         )
-    return doc, [*plan.notes, *_recovered(path, auditor)]
+    notes = list(plan.notes)
+    if slim is not None:
+        notes.append(Finding(
+            FindingKind.OTHER, f"{name}: {slim.dropped:,} entities on layers the floor plan "
+                               "does not read were left out before parsing (a large file)",
+            Severity.INFO, name, action=SLIMMED))
+    return doc, [*notes, *_recovered(path, auditor)]
 
 
 def refuse_dwg(name: str, head: bytes) -> None:

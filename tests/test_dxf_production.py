@@ -539,6 +539,23 @@ def test_rooms_are_recovered_from_wall_lines_when_no_outlines_are_drawn() -> Non
     assert said.message in plan.warnings
 
 
+def test_a_misnamed_rooms_layer_is_an_error_not_rooms_from_the_walls() -> None:
+    doc = new_doc()
+    doc.layers.add("A-WALL")
+    msp = doc.modelspace()
+    for k in range(4):
+        room(msp, k * 6, 0, k * 6 + 6, 4, layer="RAEUME")
+        label(msp, f"10{k}", (k * 6 + 2, 2))
+        msp.add_line((k * 6, 0), (k * 6, 4), dxfattribs={"layer": "A-WALL"})
+    msp.add_line((0, 0), (24, 0), dxfattribs={"layer": "A-WALL"})
+    msp.add_line((0, 4), (24, 4), dxfattribs={"layer": "A-WALL"})
+    msp.add_line((24, 0), (24, 4), dxfattribs={"layer": "A-WALL"})
+    with pytest.raises(DxfError, match=r"^plan\.dxf: layer 'A-AREA' holds no closed polylines "
+                                       r"\(or hatches\), so no rooms can be read\. Layer "
+                                       r"'RAEUME' looks like rooms"):
+        extract_floor_plan(doc, "plan.dxf")
+
+
 def test_a_walls_only_fixture_imports() -> None:
     plan = _scheme("scheme_walls_only_m")
     assert len([r for r in plan.rooms if r.number]) >= 8
@@ -587,3 +604,30 @@ def test_the_swings_fixture_has_doors() -> None:
     plan = _scheme("scheme_swings_m")
     assert len(plan.doors) >= 10 and all(d.block == "(door swing)" for d in plan.doors)
     assert {d.exterior for d in plan.doors} == {True, False}
+
+
+# --- a large file slimmed before parsing reads the same ------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(FIXTURES.glob("feat_*.dxf")) + sorted(
+    (REPO / "data" / "samples" / "lincoln_ridge").glob("*.dxf")), ids=lambda p: p.name)
+def test_a_slimmed_read_gives_the_same_plan(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file slimmed (as a large one is) reads into the floor plan the whole file does."""
+    import functools
+
+    import importers.dxf_open
+    from importers import dxf_stream
+
+    def plan_of(slim: bool) -> tuple[Any, ...]:
+        plan = read_floor_plan(path, None, M, slim=slim)
+        return (rooms_of(plan), doors_of(plan), [r.category for r in plan.rooms],
+                [f.message for f in plan.findings if "left out" not in f.message])
+
+    whole = plan_of(False)
+    monkeypatch.setattr(importers.dxf_open, "slim_dxf",
+                        functools.partial(dxf_stream.slim_dxf, min_bytes=0))
+    assert plan_of(True) == whole
+    if path.name in ("feat_r2013.dxf", "feat_paperspace.dxf", "A_level1.dxf"):  # slimmed
+        plan = read_floor_plan(path, None, M)
+        assert any(f.message.startswith(f"{path.name}: ") and "left out" in f.message
+                   for f in plan.findings)
