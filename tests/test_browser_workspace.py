@@ -128,7 +128,8 @@ def click_at(drv: Any, map_expr: str, latlng: list[float]) -> None:
         const hit = document.elementFromPoint(x, y);
         return {{x: x, y: y, inside: p.x >= 0 && p.y >= 0 && p.x < box.width && p.y < box.height,
                  onMap: !!hit && map.getContainer().contains(hit)
-                        && !hit.closest('.leaflet-popup, .leaflet-control')}};""", latlng)
+                        && !hit.closest('.leaflet-popup, .leaflet-control'),
+                 hit: hit ? hit.outerHTML.slice(0, 120) : null}};""", latlng)
     assert where["inside"] and where["onMap"], where
     actions = ActionChains(drv)
     pointer = actions.w3c_actions.pointer_action
@@ -244,12 +245,18 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
             press(drv, listed[index])
             wait_for(drv, "return document.getElementById('ws-preview').dataset.highlight === "
                           f"{','.join(str(v) for v in finding['at'])!r}")
+        # the room left without its label: its finding opens that room for a number
+        index = next(i for i, f in enumerate(report["findings"])
+                     if f["kind"] == "room_without_label" and f["at"])
+        press(drv, listed[index])
+        wait_for(drv, "return !!document.querySelector("
+                      "\"#ws-rooms tr.ws-editing[data-number='']\")")
         drv.execute_script("document.getElementById('step-import').scrollIntoView()")
         screenshot(drv, tmp_path, "workspace-4-report.png")
 
         # 5. close the finding's popup, click the room on the draft map, renumber it
-        for close in drv.find_elements(By.CSS_SELECTOR, "#ws-preview .leaflet-popup-close-button"):
-            press(drv, close)
+        drv.execute_script("window.workspace.preview().closePopup()")
+        wait_for(drv, "return !document.querySelector('#ws-preview .leaflet-popup')")  # faded
         unit_id, centre = drv.execute_script("""
             const f = window.workspace.state.features.features.find(
                 f => f.feature_type === 'unit' && f.properties.number === arguments[0]);

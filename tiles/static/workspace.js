@@ -1350,6 +1350,7 @@
     S.report = report;
     if (report && report.revision && !w.draft_revision) { w.draft_revision = report.revision; }
     $('ws-report').hidden = !report;
+    $('ws-import').textContent = w.draft_revision ? 'Import again' : 'Import';
     if (!report) { return; }
     renderReport(report);
     await loadFeatures();
@@ -1597,6 +1598,20 @@
       .openOn(pv.map);
     pv.map.setView(latlng, Math.max(pv.map.getZoom(), 19));
     $('ws-preview').dataset.highlight = f.at.join(',');
+    // a room the finding is about opens for editing (a missing or doubled number)
+    if (f.kind === 'room_without_label' || f.kind === 'duplicate_number') {
+      var unit = unitAt(f.at);
+      if (unit) { selectUnit(unit.id, true); }
+    }
+  }
+
+  function unitAt(lonlat) {
+    return featuresOf('unit').find(function (u) {
+      var g = u.geometry;
+      if (!g || u.properties.ordinal !== S.ordinal) { return false; }
+      var polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+      return polys.some(function (poly) { return pointInRing(lonlat, poly[0]); });
+    }) || null;
   }
 
   // =========================================================================================
