@@ -140,7 +140,7 @@ def _read_level(
     )
     result.warnings.extend(plan.warnings)
     points = spec.control_points_for(lv)
-    if lv.use_geodata or (lv.control_points is None and spec.control_points is None):
+    if lv.use_geodata or not points:  # none given (or an empty list): the GEODATA places it
         geodata = _plan_geodata(plan, path)
         if geodata is None:
             raise GeoreferenceError(

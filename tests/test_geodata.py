@@ -244,6 +244,12 @@ def test_a_building_without_control_points_is_placed_by_its_geodata(tmp_path: Pa
         corner = frame.to_local(Point(*gen.cad_to_lonlat("C", x, y)))
         assert frame.to_local(c.footprint).exterior.distance(corner) < 0.1
     assert result.georef["C_level1.dxf"].rms_m < 0.05
+    # an empty list of control points (as a form may write it) is none at all
+    text = manifest.read_text()
+    manifest.write_text(text.replace('aliases = ["ecc"', 'control_points = []\naliases = ["ecc"'))
+    assert "control_points = []" in manifest.read_text()
+    again = import_campus(manifest).campus
+    assert next(b for b in again.buildings if b.short_name == "C").footprint.equals(c.footprint)
 
 
 def test_use_geodata_over_control_points_warns_where_they_disagree(tmp_path: Path) -> None:
