@@ -927,6 +927,8 @@ class _Reader:
             to_outline = building.local.exterior.distance(local)
             entrance = tags.get("entrance", "no") != "no" and to_outline <= NEAR_OUTLINE_M
             exterior = (entrance or nid in building.outline_nodes or to_outline <= ON_OUTLINE_M)
+            if exterior and self._between_buildings(nid, local, building, drafts):
+                exterior = False  # a door through a wall two buildings share leads indoors
             ordinals = _levels_of(tags, what, ref, self.log, self.source, (lon, lat),
                                   default=None)
             if not ordinals:
@@ -959,6 +961,18 @@ class _Reader:
                     "starts at one of them: mark the one in the workspace",
                     source=self.source, action="kept all"))
         return openings
+
+    @staticmethod
+    def _between_buildings(nid: int, local: Point, building: _BuildingDraft,
+                           drafts: list[_BuildingDraft]) -> bool:
+        """Whether a door on ``building``'s outline is on another building's outline too."""
+        for d in drafts:
+            if d is building or local.x < d.reach[0] or local.x > d.reach[2] \
+                    or local.y < d.reach[1] or local.y > d.reach[3]:
+                continue
+            if nid in d.outline_nodes or d.local.exterior.distance(local) <= ON_OUTLINE_M:
+                return True
+        return False
 
     def _door_building(self, nid: int, local: Point, drafts: list[_BuildingDraft]
                        ) -> _BuildingDraft | None:

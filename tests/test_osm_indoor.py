@@ -630,3 +630,20 @@ def test_compressed_bomb_and_damage_are_refused(tmp_path: Path,
     path.write_bytes(whole)
     with pytest.raises(IndoorFileError, match="unpacks to more than"):
         read_osm_indoor(path, CID, ImportLimits())
+
+
+def test_door_between_two_attached_buildings_is_inside(tmp_path: Path) -> None:
+    b = school()
+    link = b.node(0, 4, door="hinged", level="0")
+    west_a = next(w for w, (_, t) in b.ways.items() if t.get("ref") == "A")
+    refs = b.ways[west_a][0]
+    refs.insert(len(refs) - 1, link)  # on A's west wall, from (0, 10) down to (0, 0)
+    b.rect(-20, 0, 0, 8, building="school", ref="C", name="Annex", doors=(link,))
+    b.rect(-20, 0, 0, 8, indoor="room", level="0", ref="C1", doors=(link,))
+    result = _read(b, tmp_path)
+    ids = {stable_id(CID, key, 0, "opening", f"node/{link}") for key in ("A", "C")}
+    [door] = [o for o in result.openings if o.id in ids]
+    assert not door.exterior
+    entrance_2 = next(o for o in result.openings if o.number == "2")
+    assert entrance_2.exterior  # A's west entrance is north of the annex
+    _campus(result)
