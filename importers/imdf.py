@@ -855,6 +855,10 @@ class _Archive:
         openings: list[Opening] = []
         footprints = {bid: frame.to_local(b.footprint) for bid, b in buildings.items()
                       if b.footprint is not None}
+        # buildings that touch: a door in a wall they share is not an exterior door
+        neighbours = {bid: [f for other, f in footprints.items()
+                            if other != bid and f.distance(fp) < EXTERIOR_DOOR_M]
+                      for bid, fp in footprints.items()}
         for f in self.features("opening"):
             lv = self._level_of(f, levels, "opening")
             geom = self.geometry(f, "opening")
@@ -874,7 +878,8 @@ class _Archive:
             level_id = self._level_for(lv, point, buildings)
             building_id = next(b for b, i in lv.ids.items() if i == level_id)
             fp = footprints.get(building_id)
-            exterior = fp is not None and _opens_outside(frame.to_local(geom), fp)
+            exterior = fp is not None and _opens_outside(
+                frame.to_local(geom), fp, neighbours[building_id])
             name = self.label(f, "name")
             match = _DOOR_NUMBER_RE.match(name) if exterior else None
             openings.append(Opening(
@@ -952,22 +957,29 @@ class _Archive:
         return tuple(out)
 
 
-def _opens_outside(door: BaseGeometry, footprint: Polygon) -> bool:
+def _opens_outside(door: BaseGeometry, footprint: Polygon,
+                   others: list[Polygon] | tuple[()] = ()) -> bool:
     """Whether an opening (local metres) leads out of its building: one side of the door
-    line, a step away from its middle, is outside the footprint. A door given as a point
-    counts when it is on the footprint's edge."""
+    line, a step away from its middle, is outside the footprint and outside every other
+    building (a door in a wall two buildings share leads indoors). A door given as a point
+    counts when it is on the footprint's edge and on no other building's."""
     if isinstance(door, MultiLineString):
         door = max(door.geoms, key=lambda g: g.length)
     if isinstance(door, LineString) and door.length > 0:
         middle = door.interpolate(0.5, normalized=True)
-        (x0, y0), (x1, y1) = door.coords[0], door.coords[-1]
+        x0, y0 = door.coords[0][:2]
+        x1, y1 = door.coords[-1][:2]
         nx, ny = (y0 - y1) / door.length, (x1 - x0) / door.length  # unit normal
         step = EXTERIOR_DOOR_M
         sides = (Point(middle.x + nx * step, middle.y + ny * step),
                  Point(middle.x - nx * step, middle.y - ny * step))
-        near_edge = footprint.exterior.distance(middle) <= EXTERIOR_DOOR_M
-        return near_edge and not all(footprint.covers(p) for p in sides)
-    return bool(footprint.exterior.distance(door.representative_point()) <= EXTERIOR_DOOR_M)
+        if footprint.exterior.distance(middle) > EXTERIOR_DOOR_M:
+            return False
+        return any(not footprint.covers(p) and not any(o.covers(p) for o in others)
+                   for p in sides)
+    point = door.representative_point()
+    return bool(footprint.exterior.distance(point) <= EXTERIOR_DOOR_M
+                and all(o.exterior.distance(point) > EXTERIOR_DOOR_M for o in others))
 
 
 def read_imdf(path: Path, campus_id: str, limits: ImportLimits) -> IndoorImport:

@@ -32,6 +32,7 @@ from tests.fixtures.imdf.make_imdf import (
     line,
     nonconforming,
     point,
+    polygon,
     school,
     write_all,
 )
@@ -522,3 +523,22 @@ def test_room_named_by_its_occupant(tmp_path: Path) -> None:
     room = next(u for u in result.units if u.number == "202")
     assert room.name == "Science Lab"
     assert any("occupant.anchor_id references an anchor" in f.message for f in result.findings)
+
+
+def test_door_between_two_attached_buildings_is_inside(tmp_path: Path) -> None:
+    b = school()
+    annex = b.add("building", "annex", None, name={"en": "Annex"}, alt_name={"en": "C"},
+                  category="unspecified")
+    b.add("footprint", "annex footprint", polygon(-20, 0, 0, 8), category="ground",
+          building_ids=[annex])
+    level = b.add("level", "annex level", polygon(-20, 0, 0, 8), category="unspecified",
+                  outdoor=False, ordinal=0, name={"en": "Ground"}, building_ids=[annex])
+    b.add("unit", "annex room", polygon(-20, 0, 0, 8), category="classroom",
+          name={"en": "C1"}, level_id=level)
+    link = b.add("opening", "link", line(0, 3.5, 0, 4.5), category="pedestrian",
+                 level_id=fid("level A0"))
+    result = _read(b, tmp_path)
+    door = next(o for o in result.openings if o.id == stable_id(CID, link))
+    assert not door.exterior
+    west = next(o for o in result.openings if o.number == "2")
+    assert west.exterior  # A's west entrance is north of the annex
