@@ -6,6 +6,11 @@ rotation, translation; 4 parameters, >= 2 points) by default, or a full affine (
 >= 3 non-collinear points) on request. The fit reports each point's residual and the RMS in
 metres; a fit worse than the threshold is refused, because a misplaced floor plan sends
 officers to the wrong door.
+
+:func:`diagnose_fit` says what is wrong with a set of control points (the point that
+disagrees, the drawing's units, a stretch or shear, a mirrored plan, swapped lon/lat) in numbers
+and sentences, for the workspace's live fit; :func:`judge_fit` turns that into the import's
+verdict (refuse, or warn) as findings.
 """
 
 from __future__ import annotations
