@@ -555,7 +555,8 @@ def _building_drafts(areas: list[_Area], frame: LocalFrame, log: FindingLog, sou
     drafts: list[_BuildingDraft] = []
     keys: dict[str, int] = {}
     for a in areas:
-        if a.tags.get("building", "no") == "no" or a.tags.get("indoor") in _SPACES:
+        # building=* with indoor=room is a one-room building (a portable classroom): both
+        if a.tags.get("building", "no") == "no":
             continue
         ref, name = a.tags.get("ref", ""), a.tags.get("name", "")
         key = ref or name or a.ref

@@ -647,3 +647,15 @@ def test_door_between_two_attached_buildings_is_inside(tmp_path: Path) -> None:
     entrance_2 = next(o for o in result.openings if o.number == "2")
     assert entrance_2.exterior  # A's west entrance is north of the annex
     _campus(result)
+
+
+def test_portable_classroom_is_a_building_and_its_room(tmp_path: Path) -> None:
+    b = school()
+    b.rect(0, 30, 12, 38, building="school", indoor="room", level="0", ref="P1",
+           name="Portable 1")
+    result = _read(b, tmp_path)
+    [room] = [u for u in result.units if u.number == "P1"]
+    portable = next(x for x in result.buildings if x.id == room.building_id)
+    assert portable.short_name == "P1"
+    assert not any(f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT for f in result.findings)
+    _campus(result)
