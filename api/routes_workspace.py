@@ -487,12 +487,13 @@ def drawing_preview(
             responses=_example(_WORKSPACE_EXAMPLE["drawings"][0]))
 def put_drawing(ws_id: WsId, drawing_id: ItemId, body: DrawingSettingsIn, request: Request,
                 ctx: Ctx, principal: CurrentPrincipal) -> JSONResponse:
-    """A layer the drawing does not have is refused, naming the layers it has; two drawings
-    on one building level are refused."""
+    """Fields left out keep their values (``layers``, when given, is the whole set of roles).
+    A layer the drawing does not have is refused, naming the layers it has; two drawings on
+    one building level are refused."""
     ws = _workspace(ctx, request, principal, ws_id)
     drawing = ws.drawing(drawing_id)
-    settings = body.model_dump(mode="json")
-    settings["layers"] = {k: v for k, v in settings["layers"].items() if v}
+    settings = {**dict(drawing.settings), **body.model_dump(mode="json", exclude_unset=True)}
+    settings["layers"] = {k: v for k, v in dict(settings.get("layers") or {}).items() if v}
     with _refusing(ctx, request, principal, ws, "workspace_drawing"):
         logic.check_drawing_settings(ws, drawing, settings)
     saved = workspaces(ctx.store).set_drawing_settings(ws.id, drawing.id, settings)
@@ -529,9 +530,11 @@ def fit(ws_id: WsId, body: FitRequest, request: Request, ctx: Ctx,
             responses=_example(_WORKSPACE_EXAMPLE["settings"]))
 def put_settings(ws_id: WsId, body: SettingsIn, request: Request, ctx: Ctx,
                  principal: CurrentPrincipal) -> JSONResponse:
+    """Fields left out keep their values; a file id must name a file of the right kind."""
     ws = _workspace(ctx, request, principal, ws_id)
     with _refusing(ctx, request, principal, ws, "workspace_settings"):
-        settings = logic.check_settings(ws, body.model_dump(mode="json"))
+        settings = logic.check_settings(ws, {**dict(ws.settings),
+                                             **body.model_dump(mode="json", exclude_unset=True)})
     saved = workspaces(ctx.store).update(ws.id, settings=settings)
     _audit(ctx, request, principal, "workspace_settings", ws)
     return JSONResponse(dict(saved.settings), headers=NO_STORE)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from api.store import Base, CampusStore, SqlCampusStore, utcnow
-from gridmap.errors import NotFound
+from gridmap.errors import Conflict, NotFound
 
 #: the most files and drawings one workspace holds
 MAX_FILES = 200
@@ -269,17 +269,25 @@ class WorkspaceStore:
         with self._sessions() as session:
             return [_workspace(r, (), ()) for r in session.scalars(stmt)]
 
-    def update(self, workspace_id: str, **values: Any) -> Workspace:
-        """Change a workspace's own columns (settings, edits, report, job_id, state, ...)."""
+    def update(self, workspace_id: str, *, expect_draft: int | Literal[False] | None = False,
+               **values: Any) -> Workspace:
+        """Change a workspace's own columns (settings, edits, report, job_id, state, ...);
+        with ``expect_draft``, only if its draft revision is still that one (else
+        :class:`~gridmap.errors.Conflict`: another editor's change came first)."""
         allowed = {"name", "state", "settings", "edits", "report", "job_id", "draft_revision"}
         unknown = set(values) - allowed
         if unknown:
             raise ValueError(f"not a workspace column: {sorted(unknown)}")
         with self._sessions.begin() as session:
-            row = session.get(WorkspaceRow, workspace_id)
+            row = session.get(WorkspaceRow, workspace_id, with_for_update=True)
             if row is None:
                 raise WorkspaceNotFound(f"no workspace {workspace_id!r}",
                                         user_message=f"unknown workspace {workspace_id!r}")
+            if expect_draft is not False and row.draft_revision != expect_draft:
+                raise Conflict(
+                    f"{workspace_id}: draft {row.draft_revision}, expected {expect_draft}",
+                    user_message=f"the workspace's draft is revision {row.draft_revision} now, "
+                    f"not {expect_draft}: someone changed it meanwhile; reload and try again")
             for key, value in values.items():
                 setattr(row, key, value.value if isinstance(value, StrEnum) else value)
             row.updated_at = utcnow()

@@ -542,6 +542,10 @@ def analyse_drawing(path: Path) -> DrawingAnalysis:
     except Exception:  # a proposal is advice: a drawing it cannot make sense of gets none
         log.warning("layer proposal of %s failed", path.name, exc_info=True)
         proposal = {"error": "no layer proposal could be made for this drawing", "layers": []}
+    try:  # the unit the drawing declares (0: none), checked again before an import
+        proposal = {**proposal, "insunits": int(doc.header.get("$INSUNITS", 0))}
+    except (TypeError, ValueError):
+        proposal = {**proposal, "insunits": 0}
     entities, bounds = drawing_entities(doc)
     return DrawingAnalysis(proposal, _has_geodata(doc), bounds, entities=entities)
 
@@ -949,6 +953,11 @@ def manifest_text(ws: Workspace, paths: Mapping[str, str] | None = None) -> str:
                                 user_message="upload a floor plan (DXF) first")
     for d in drawings:
         ds = d.settings
+        if d.proposal.get("insunits") == 0 and not ds.get("unit"):
+            raise WorkspaceConflict(
+                f"{ws.id}: {d.id} is unitless",
+                user_message=f"drawing {d.name!r} does not say its unit ($INSUNITS = 0): choose "
+                "the unit it is drawn in (in, ft, us_ft, yd, mm, cm, dm or m)")
         need = 3 if ds.get("transform") == "affine" else 2
         if len(ds.get("control_points") or []) < need and not (
                 ds.get("use_geodata") and d.has_geodata):
@@ -1137,7 +1146,9 @@ def prepare_campus(store: CampusStore, ws_id: str, campus: Campus) -> Campus:
     """The freshly imported campus with the workspace's edits applied again (the import job
     calls this before it checks and stores the revision). Edits that no longer apply are
     skipped (:func:`import_finished` reports them)."""
-    ws = workspaces(store).get(ws_id)
+    ws = workspaces(store).find(ws_id)
+    if ws is None:  # deleted while its import ran: the import stands as it is
+        return campus
     edited, _ = apply_edits(campus, stored_edits(ws))
     return edited
 
@@ -1152,8 +1163,12 @@ def import_finished(store: CampusStore, ws_id: str, result: Any,
     from importers.findings import Finding, FindingKind, Severity
 
     wss = workspaces(store)
-    ws = wss.get(ws_id)
+    found = wss.find(ws_id)
     number = info.number if isinstance(info, RevisionInfo) else info
+    if found is None:  # deleted while its import ran: the revision stays a draft
+        log.info("workspace %s is gone; its import's revision %s stays a draft", ws_id, number)
+        return {}
+    ws = found
     campus: Campus = result.campus
     edits = stored_edits(ws)
     edited, problems = apply_edits(campus, edits)
@@ -1219,6 +1234,12 @@ def save_edits(store: CampusStore, ws: Workspace, raw: Sequence[Mapping[str, Any
     if len(ws.edits) + len(new) > MAX_EDITS:
         raise ImportFailed("too many edits", user_message=f"a workspace keeps at most "
                            f"{MAX_EDITS} edits")
+    now = workspaces(store).get(ws.id)
+    if now.draft_revision != ws.draft_revision:  # checked again when the edits are kept
+        raise Conflict(f"{ws.id}: draft {now.draft_revision}, expected {ws.draft_revision}",
+                       user_message=f"the workspace's draft is revision {now.draft_revision} "
+                       f"now, not {ws.draft_revision}: someone changed it meanwhile; reload "
+                       "and try again")
     campus = store.campus(ws.campus_id, ws.draft_revision)
     edited, _ = apply_edits(campus, new, strict=True)
     check_servable(edited)
@@ -1230,8 +1251,9 @@ def save_edits(store: CampusStore, ws: Workspace, raw: Sequence[Mapping[str, Any
     if report:
         report["revision"] = info.number
         report["counts"] = counts(edited)
-    workspaces(store).update(ws.id, edits=kept, draft_revision=info.number,
-                             report=report or None, state=WorkspaceState.IMPORTED)
+    workspaces(store).update(ws.id, expect_draft=ws.draft_revision, edits=kept,
+                             draft_revision=info.number, report=report or None,
+                             state=WorkspaceState.IMPORTED)
     return {"revision": info.number, "previous": ws.draft_revision,
             "edits": [edit_to_dict(e) for e in new], "kept": len(kept),
             "placed": [e.amenity_id(ws.campus_id) for e in new

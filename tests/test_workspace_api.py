@@ -528,3 +528,59 @@ def test_import_finished_keeps_the_importers_findings_and_applies_the_edits(
     assert next(u for u in stored.units if u.id == room.id).number == "215"
     kept = workspaces(store).get(ws.id)
     assert (kept.draft_revision, kept.state.value) == (report["revision"], "imported")
+
+
+def test_partial_updates_keep_the_rest_and_a_stale_edit_is_a_conflict(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], renamed_dxf: Path,
+    pois_a: Path, tmp_path: Path,
+) -> None:
+    from api.workspace import save_edits
+    from gridmap.errors import Conflict
+
+    ws, drawing = _set_up(client, editor, renamed_dxf, pois_a)
+    before = workspaces(store).get(ws)
+    r = client.put(f"/workspaces/{ws}/settings", headers=editor, json={"address": "1 Road"})
+    assert r.status_code == 200, r.text
+    assert r.json()["parcel_file"] == before.settings["parcel_file"] is not None
+    assert r.json()["address"] == "1 Road"
+    r = client.put(f"/workspaces/{ws}/drawings/{drawing}", headers=editor, json={
+        "building_id": "A", "building_name": "Main", "level_ordinal": 0, "level_name": "EG",
+        "level_short_name": "1"})
+    assert r.status_code == 200, r.text
+    assert r.json()["settings"]["layers"] == before.drawing(drawing).settings["layers"]
+    assert len(r.json()["settings"]["control_points"]) == 4  # kept
+
+    # a drawing that does not say its unit: the import asks for one, naming the drawing
+    doc = readfile(renamed_dxf)
+    doc.header["$INSUNITS"] = 0
+    unitless = tmp_path / "ohne-einheit.dxf"
+    doc.saveas(unitless)
+    other = _new(client, editor, "unitless-school")
+    body = _upload(client, editor, other, unitless).json()
+    (d,) = body["drawings"]
+    client.put(f"/workspaces/{other}/drawings/{d['id']}", headers=editor, json={
+        "building_id": "A", "building_name": "Main", "level_ordinal": 0, "level_name": "EG",
+        "level_short_name": "E", "unit": None, "control_points": sample_control_points()})
+    _upload(client, editor, other, SAMPLE / "parcel.geojson")
+    r = client.post(f"/workspaces/{other}/import", headers=editor)
+    assert r.status_code == 409, r.text
+    assert "ohne-einheit.dxf" in r.json()["error"]["message"]
+    assert "unit" in r.json()["error"]["message"]
+
+    # two editors fixing the same draft: the second, stale one is refused, nothing lost
+    assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 202
+    _run_jobs(client)
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert shown["job"]["state"] == "done", shown["job"]["error"]
+    stale = workspaces(store).get(ws)
+    campus = store.campus(stale.campus_id, stale.draft_revision)
+    first, second = [u for u in campus.units if u.number][:2]
+    save_edits(store, stale, [{"op": "room", "unit_id": first.id, "name": "First"}],
+               actor="one")
+    revisions = len(store.revisions(stale.campus_id))
+    with pytest.raises(Conflict) as refused:
+        save_edits(store, stale, [{"op": "room", "unit_id": second.id, "name": "Second"}],
+                   actor="two")
+    assert "changed it meanwhile" in refused.value.user_message
+    assert len(store.revisions(stale.campus_id)) == revisions  # nothing stored
+    assert [e["unit_id"] for e in workspaces(store).get(ws).edits] == [first.id]
