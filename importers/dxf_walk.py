@@ -23,6 +23,7 @@ from gridmap.errors import DxfError
 from importers.limits import WorkBudget
 
 NEST_DEPTH = 4
+_CHECK_EVERY = 32  # inserts expanded between time and memory checks
 
 # what ezdxf and shapely raise on entities they cannot make sense of
 ENTITY_ERRORS = (DXFError, ValueError, TypeError, AttributeError, ArithmeticError,
@@ -63,6 +64,9 @@ class Reading:
     #: what a block on the door layer holds, by (block name, layer, scale): see
     #: :func:`_door_block_holds` (rotation and mirroring do not change it)
     holds: dict[tuple[str, str, float, float], str] = field(default_factory=dict)
+    #: inserts expanded so far: time and memory are checked every few (reading the process's
+    #: memory for each of a hundred thousand door inserts costs seconds)
+    expanded: list[int] = field(default_factory=lambda: [0])
 
 
 class Unreadable(Exception):
@@ -133,7 +137,9 @@ def insert_entities(insert: Any, reading: Reading, chain: tuple[str, ...] = ()) 
     handle = str(insert.dxf.get("handle") or "in a block")
     if name.upper() in chain:
         raise _self_insert(name, handle, chain, reading.source)
-    reading.budget.check(f"{reading.source}: block {name!r} (insert {handle})")
+    reading.expanded[0] += 1
+    if reading.expanded[0] % _CHECK_EVERY == 1:  # the first, then every few
+        reading.budget.check(f"{reading.source}: block {name!r} (insert {handle})")
     try:
         if int(insert.mcount) > 1:  # a MINSERT array: every copy, each placed as an INSERT
             return [e for copy in insert.multi_insert() for e in copy.virtual_entities()]
