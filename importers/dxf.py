@@ -391,6 +391,8 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
         polygons = hatch_polygons(e, flatten, reading)
         found.polys.extend((handle if len(polygons) == 1 else f"{handle}.{k}", p)
                            for k, p in enumerate(polygons))
+    elif lay == want["outline"] and kind == "HATCH":  # a facade filled, not drawn round
+        found.outlines.extend(hatch_polygons(e, flatten, reading))
     elif vertical and kind in (*_POLYLINES, "HATCH"):
         shapes = hatch_polygons(e, flatten, reading) if kind == "HATCH" else [
             p for p in [polyline_polygon(e, flatten, reading)[0]] if p is not None]

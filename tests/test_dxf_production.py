@@ -302,6 +302,23 @@ def test_hatch_boundaries_are_rooms() -> None:
     assert not any(r.polygon.contains(shaft) for r in plan.rooms)
 
 
+def test_a_hatched_floor_outline_is_the_footprint() -> None:
+    doc = new_doc()
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    label(msp, "101", (2, 2))
+    room(msp, 20, 0, 26, 4)  # outside the hatched outline
+    label(msp, "102", (22, 2))
+    facade = msp.add_hatch(dxfattribs={"layer": "A-FLOR-OTLN"})
+    facade.paths.add_polyline_path([(0, 0), (10, 0), (10, 8), (0, 8)], is_closed=True)
+    msp.add_blockref("DOOR", (3, 0), dxfattribs={"layer": "A-DOOR"})
+    plan = extract_floor_plan(doc, "h.dxf")
+    assert plan.outline is not None and plan.outline.equals(box(0, 0, 10, 8))
+    assert [f.ref for f in plan.findings if f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT] == [
+        next(r.handle for r in plan.rooms if r.number == "102")]
+    assert [d.exterior for d in plan.doors] == [True]
+
+
 def test_a_hatch_whose_arc_flattens_past_the_limit_is_refused(tmp_path: Path) -> None:
     doc = new_doc()
     msp = doc.modelspace()
