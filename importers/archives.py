@@ -9,8 +9,9 @@ byte is written the archive is read as declared and refused, naming the entry, i
 * a path that leaves the folder: ``..`` components, an absolute path, a drive letter
   (``C:``), a backslash path doing either; control characters in a name;
 * a link, a device or anything else that is not a file or a folder;
-* more entries than ``max_files`` (counted from the end record, before the listing is
-  parsed: a listing of millions of entries is itself a memory bomb);
+* more files than ``max_files`` (and, before the listing is parsed, more than twice as many
+  entries, counted from the end record: a listing of millions of entries is itself a memory
+  bomb);
 * two entries with the same name, or names that differ only in case (they overwrite each
   other on the Windows and macOS disks people unzip on), or a file used as a folder;
 * a declared size over ``max_bytes`` in total, or an entry declaring more than ``max_ratio``
@@ -113,7 +114,7 @@ def _extract(fh: IO[bytes], name: str, into: Path, budget: _Budget, *,
     declared = declared_entries(fh)
     if declared is None:
         raise ArchiveError(f"{name} is not a zip archive (or its end is missing: truncated?)")
-    if budget.files + declared > budget.max_files:
+    if budget.files + declared > _listing_limit(budget.max_files):
         raise ArchiveError(f"{name} holds {declared:,} entries; at most {budget.max_files:,} "
                            "files are accepted in one upload")
     try:
@@ -160,6 +161,11 @@ def _extract_nested(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str,
         inner.unlink(missing_ok=True)  # its bytes stay counted: they were on the disk
         if inner in budget.created:
             budget.created.remove(inner)
+
+
+def _listing_limit(max_files: int) -> int:
+    """Entries a listing may declare before it is parsed: the files and a folder for each."""
+    return 2 * max_files + 16
 
 
 def declared_entries(fh: IO[bytes]) -> int | None:

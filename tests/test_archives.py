@@ -171,9 +171,13 @@ def test_an_entry_whose_header_lies_about_its_size_is_refused(into: Path) -> Non
     assert "'A.dxf'" in message
 
 
-def test_too_many_entries_are_refused_before_the_listing_is_read(into: Path) -> None:
+def test_too_many_files_are_refused_and_a_huge_listing_before_it_is_read(into: Path) -> None:
     data = zip_of({f"{n}.dxf": b"" for n in range(101)})
-    assert "holds 101 entries" in refused(data, into, max_files=100)
+    assert "holds 101 files" in refused(data, into, max_files=100)
+    # folders do not count as files, but a listing may declare no more than twice the files
+    foldered = zip_of({f"d{n}/{n}.dxf": b"" for n in range(100)})
+    assert len(extract_archive(foldered, into.parent / "foldered", max_bytes=2**20,
+                               max_files=100, max_ratio=100.0)) == 100
     # an end record alone claiming 65,000 entries: refused from the end record itself
     end = b"PK\x05\x06" + struct.pack("<4H2LH", 0, 0, 65000, 65000, 46 * 65000, 0, 0)
     assert declared_entries(io.BytesIO(end)) == 65000
