@@ -653,18 +653,24 @@
     card.node.dataset.confirmed = ok ? 'true' : 'false';
   }
 
-  async function loadPreview(id) {
-    if (!S.previews[id]) {
-      S.previews[id] = await api('GET', base + '/drawings/' + enc(id) + '/preview.geojson');
+  // one request per drawing, however many views ask for its preview at once
+  var previewRequests = {};
+  function loadPreview(id) {
+    if (!previewRequests[id]) {
+      previewRequests[id] = api('GET', base + '/drawings/' + enc(id) + '/preview.geojson')
+        .then(function (fc) { S.previews[id] = fc; return fc; })
+        .catch(function (err) { delete previewRequests[id]; throw err; });
     }
-    return S.previews[id];
+    return previewRequests[id];
   }
 
   function planLatLng(coords) { return L.latLng(coords[1], coords[0]); }
 
   function planMap(node) {
+    // drawn on a canvas: a school's floor is thousands of lines, too many for one SVG element each
     var map = L.map(node, { crs: L.CRS.Simple, minZoom: -30, maxZoom: 12, zoomSnap: 0.25,
-                            zoomDelta: 0.5, attributionControl: false, wheelPxPerZoomLevel: 90 });
+                            zoomDelta: 0.5, attributionControl: false, wheelPxPerZoomLevel: 90,
+                            preferCanvas: true });
     map.setView([0, 0], 0);
     return map;
   }
