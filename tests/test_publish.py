@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Point, Polygon
 
-import importers.campus
+import api.import_process
 from api.cli import import_manifest
 from api.publish import check_servable, tile_at
 from api.store import SqlCampusStore
@@ -122,14 +122,14 @@ def test_an_unservable_import_is_not_published(store: SqlCampusStore, tmp_path: 
     assert info is not None and info.number == 1
     before = _stored_rows(store)
 
-    real = importers.campus.import_campus
+    real = api.import_process.import_in_sandbox  # the importer runs in a child process
 
     def broken(*args: object, **kwargs: object) -> ImportResult:
         result = real(*args, **kwargs)  # type: ignore[arg-type]
         result.campus = _unservable_import(result.campus)
         return result
 
-    monkeypatch.setattr(importers.campus, "import_campus", broken)
+    monkeypatch.setattr(api.import_process, "import_in_sandbox", broken)
     with pytest.raises(Unservable, match=r"not published"):
         import_manifest(store, folder / "campus.toml", publish=True)
     assert store.current_revision("lincoln-ridge") == 1
