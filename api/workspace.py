@@ -113,6 +113,10 @@ def sniff(head: bytes, name: str) -> Sniffed:
         return Sniffed("dxf", "binary DXF")
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return Sniffed("zip")
+    if head.startswith(b"\x1f\x8b") and name.lower().endswith(".osm.gz"):
+        return Sniffed("osm.gz")
+    if head.startswith(b"BZh") and name.lower().endswith(".osm.bz2"):
+        return Sniffed("osm.bz2")
     if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
         return Sniffed("tiff")
     if head.startswith(b"SQLite format 3\x00"):
@@ -235,7 +239,8 @@ def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
         _add_archive(store, settings, ws, name, stored, folder, digest, size, result)
     else:
         ext = {"dxf": "dxf", "geojson": "geojson", "gpkg": "gpkg", "kml": "kml", "csv": "csv",
-               "osm": "osm", "tiff": "tif"}[found.kind]
+               "osm": "osm", "osm.gz": "osm.gz", "osm.bz2": "osm.bz2", "tiff": "tif"
+               }[found.kind]
         stored = _keep(source, folder, digest, ext)
         _add_member(store, ws, name, stored, folder, found.kind, size, digest, result)
     if not result.files:
@@ -297,7 +302,7 @@ def _add_member(store: CampusStore, ws: Workspace, name: str, path: Path, folder
         file_kind, detail, error = classify_gis(path, name)
     elif kind == "csv":
         file_kind, detail, error = classify_csv(path, name)
-    elif kind == "osm":
+    elif kind in ("osm", "osm.gz", "osm.bz2"):
         file_kind, detail, error = FileKind.OSM, {}, None
     elif kind == "imdf":
         file_kind, detail, error = FileKind.IMDF, {}, None
@@ -335,7 +340,7 @@ def _default_settings_files(store: CampusStore, ws_id: str, added: Iterable[Work
 # --- archives -------------------------------------------------------------------------------
 
 
-def extract(archive: Path, into: Path, settings: Settings) -> list[Path]:
+def extract(archive: Path, into: Path, settings: Settings, name: str = "the zip") -> list[Path]:
     """Unpack an uploaded zip safely: :func:`importers.archives.extract_archive` when it is
     there, else a strict check here (no absolute paths, ``..``, links, nested archives, more
     members or bytes than allowed, or a packing ratio of a bomb)."""
@@ -347,9 +352,9 @@ def extract(archive: Path, into: Path, settings: Settings) -> list[Path]:
     try:
         return list(extract_archive(archive, into, max_bytes=limit,
                                     max_files=settings.workspace_max_files,
-                                    max_ratio=MAX_ZIP_RATIO))
+                                    max_ratio=MAX_ZIP_RATIO, name=name))
     except GridmapError as exc:
-        raise UnsupportedUpload(f"{archive.name}: {exc}",
+        raise UnsupportedUpload(f"zip refused: {exc}",
                                 user_message=f"the zip was refused: {exc.user_message}"
                                 ) from None
 
@@ -417,7 +422,7 @@ def _add_archive(store: CampusStore, settings: Settings, ws: Workspace, name: st
 
         shutil.rmtree(into)
     into.mkdir(mode=0o700, parents=True)
-    members = extract(archive, into, settings)
+    members = extract(archive, into, settings, name)
     names = {m.name.lower() for m in members}
     if "manifest.json" in names and any(n.endswith(".geojson") for n in names):
         _add_member(store, ws, name, archive, folder, "imdf", size, digest, result)
@@ -863,8 +868,8 @@ def check_drawing_settings(ws: Workspace, drawing: Drawing, settings: Mapping[st
 # --- georeference ---------------------------------------------------------------------------
 
 
-def diagnose(points: Sequence[Mapping[str, Any]], transform: str, unit: str | None
-             ) -> dict[str, Any]:
+def diagnose(points: Sequence[Mapping[str, Any]], transform: str, unit: str | None,
+             what: str = "the drawing") -> dict[str, Any]:
     """The fit of control points, with per-point residuals and advice
     (:func:`importers.georef.diagnose_fit` when installed); nothing is stored."""
     from importers.manifest import ControlPoint, DrawingUnit, TransformKind
@@ -878,7 +883,13 @@ def diagnose(points: Sequence[Mapping[str, Any]], transform: str, unit: str | No
     diagnose_fit = optional("importers.georef", "diagnose_fit")
     if diagnose_fit is None:
         return _fallback_diagnosis(cps, kind, unit_m)
-    diagnosis: dict[str, Any] = diagnose_fit(cps, kind, unit_m=unit_m).to_dict()
+    diagnosed = diagnose_fit(cps, kind, unit_m=unit_m)
+    diagnosis: dict[str, Any] = diagnosed.to_dict()
+    judge_fit = optional("importers.georef", "judge_fit")
+    if judge_fit is not None:  # what the import would say of this fit
+        verdict = judge_fit(diagnosed, what=what)
+        diagnosis["import_findings"] = [f.to_dict() for f in verdict]
+        diagnosis["import_accepts"] = not any(f.severity.value == "error" for f in verdict)
     return diagnosis
 
 

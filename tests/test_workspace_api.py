@@ -192,6 +192,7 @@ def test_the_whole_flow_from_upload_to_an_officers_lookup(
     assert worse["rms_m"] > fit["rms_m"] + 0.5
     worst = max(worse["points"], key=lambda p: p["residual_m"])
     assert worst["name"] == points[2]["name"]
+    assert fit["import_accepts"] is True and worse["import_accepts"] is False  # the verdict
 
     # confirm the layers and place the drawing
     layers = {role: proposal[role] for role in ("rooms", "labels", "doors", "outline")}
@@ -584,3 +585,30 @@ def test_partial_updates_keep_the_rest_and_a_stale_edit_is_a_conflict(
     assert "changed it meanwhile" in refused.value.user_message
     assert len(store.revisions(stale.campus_id)) == revisions  # nothing stored
     assert [e["unit_id"] for e in workspaces(store).get(ws).edits] == [first.id]
+
+
+@pytest.mark.parametrize(("head", "name", "kind"), [
+    (b"  0\nSECTION\n  2\nHEADER\n", "plan.dxf", "dxf"),
+    (b"0\r\nSECTION\r\n2\r\nENTITIES\r\n", "headerless.DXF", "dxf"),  # no HEADER
+    (b"999\nmade by a CAD program\n  0\nSECTION\n", "commented.dxf", "dxf"),
+    (b"AutoCAD Binary DXF\r\n\x1a\x00", "binary.dxf", "dxf"),
+    (b"AC1032\x00\x00\x00", "plan.dwg", "dwg"),
+    (b"AC1015\x00", "renamed-dwg.dxf", "dwg"),  # a DWG named .dxf is still a DWG
+    (b"PK\x03\x04rest", "plans.zip", "zip"),
+    (b"II*\x00", "ortho.tif", "tiff"),
+    (b'{"type": "FeatureCollection"', "parcel.json", "geojson"),
+    (b'<?xml version="1.0"?><kml xmlns="x">', "parcel.kml", "kml"),
+    (b"<?xml version='1.0'?>\n<osm version='0.6'>", "school.osm", "osm"),
+    (b"\x1f\x8b\x08\x00", "school.osm.gz", "osm.gz"),
+    (b"kind,name,lon,lat\naed,AED,-84.4,42.7\n", "points.csv", "csv"),
+    (b"\xef\xbb\xbfkind,name,lon,lat\n", "excel.csv", "csv"),
+    (b"Dear facilities team,\n", "letter.dxf", "unknown"),
+    (b"\x00\x01\x02binary", "blob.bin", "unknown"),
+])
+def test_files_are_told_apart_by_their_content(head: bytes, name: str, kind: str) -> None:
+    from api.workspace import sniff
+
+    found = sniff(head, name)
+    assert found.kind == kind
+    if kind in ("dwg", "unknown"):
+        assert name in found.why  # the refusal names the file
