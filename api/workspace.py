@@ -959,9 +959,11 @@ def manifest_text(ws: Workspace, paths: Mapping[str, str] | None = None) -> str:
 
     s = {**DEFAULT_SETTINGS, **dict(ws.settings)}
     drawings = [d for d in ws.drawings if d.settings.get("building_id")]
-    if not drawings:
+    indoor = [f for f in ws.files if f.kind in (FileKind.OSM, FileKind.IMDF)]
+    if not drawings and not (indoor and "osm" in Files.model_fields):
         raise WorkspaceConflict(f"{ws.id}: no drawings",
-                                user_message="upload a floor plan (DXF) first")
+                                user_message="upload a floor plan (DXF), an OpenStreetMap "
+                                "indoor file or an IMDF archive first")
     for d in drawings:
         ds = d.settings
         if d.proposal.get("insunits") == 0 and not ds.get("unit"):

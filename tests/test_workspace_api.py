@@ -612,3 +612,24 @@ def test_files_are_told_apart_by_their_content(head: bytes, name: str, kind: str
     assert found.kind == kind
     if kind in ("dwg", "unknown"):
         assert name in found.why  # the refusal names the file
+
+
+@pytest.mark.parametrize("source", ["osm/school.osm", "imdf/school.zip"])
+def test_a_campus_from_an_indoor_file_alone(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], source: str,
+) -> None:
+    """An OpenStreetMap indoor file or an IMDF archive is a campus by itself: no drawing,
+    no control points; its report counts what the file holds."""
+    path = ROOT / "tests" / "fixtures" / source
+    ws = _new(client, editor, "indoor-school")
+    r = _upload(client, editor, ws, path)
+    assert r.status_code == 201, r.text
+    assert r.json()["file"]["kind"] == ("osm" if source.endswith(".osm") else "imdf")
+    assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 202
+    _run_jobs(client)
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert shown["job"]["state"] == "done", shown["job"]["error"]
+    campus = store.campus("indoor-school", shown["draft_revision"])
+    report = client.get(f"/workspaces/{ws}/report", headers=editor).json()
+    assert report["counts"]["buildings"] == len(campus.buildings) > 0
+    assert report["counts"]["rooms"] == sum(1 for u in campus.units if not u.approximate) > 0
