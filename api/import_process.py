@@ -9,7 +9,9 @@ back to check. So the service never imports in its own process::
 
 starts ``python -m api.import_process`` as a child in its own process group and session. The
 child limits itself before it reads a byte of the input (``RLIMIT_DATA`` and ``RLIMIT_AS``: its
-memory at start plus ``memory_bytes``; ``RLIMIT_CPU``: the seconds, rounded up), runs
+memory at start plus ``memory_bytes``; ``RLIMIT_CPU``: a little over the seconds, which also
+ends an orphan; no core file) and dies with the thread that started it (``PR_SET_PDEATHSIG``),
+runs
 :func:`importers.campus.import_campus` and streams JSON lines on a pipe of its own: progress
 (percent of the import, a message), then the result as data (the campus as the store's
 GeoJSON, :mod:`gridmap.serialize`; warnings, residuals and findings as plain values) or the
@@ -30,7 +32,8 @@ it passes. How the child ended becomes a named error:
 * anything unexpected in the child: :class:`ImportProcessError` (not a ``GridmapError``: job
   workers log it and retry, as for any internal error) with the child's traceback.
 
-The child writes nothing but its pipe: the store is written by the parent once the child has
+The child writes nothing but its pipe and its log (standard error, kept in a temporary file and
+logged when it ends without an answer): the store is written by the parent once the child has
 answered, so a killed import leaves no half-written revision.
 """
 
