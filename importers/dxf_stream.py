@@ -96,6 +96,24 @@ def _layer(chunk: bytes) -> str:
         return "\ufffd"  # unknown: kept, never dropped
 
 
+def _handle(chunk: bytes) -> bytes | None:
+    value = _value(chunk, b"5", 12) or _value(chunk, b"105", 12)
+    return None if value is None else value.strip().upper()
+
+
+def _owner(chunk: bytes) -> bytes | None:
+    """An object's owner handle: its 330 outside the ``102 {...}`` groups (reactors)."""
+    inside = False
+    for c, v in _pairs(chunk, 60):
+        if c == b"102":
+            inside = v.strip().startswith(b"{")
+        elif c == b"330" and not inside:
+            return v.strip().upper()
+        elif c == b"100":
+            break  # the owner comes before the first subclass marker
+    return None
+
+
 def _closed_outline(chunk: bytes) -> bool:
     """Whether an LWPOLYLINE is closed with three vertices or more (a room outline)."""
     flags = vertices = 0
@@ -187,6 +205,7 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     layers_seen: set[str] = set()
     has_rooms = False
     kept = dropped = 0
+    gone: set[bytes] = set()  # handles of what is left out: what they own goes too
     decision = "keep"
     i = index[entities.start] + 1  # the first entity after SECTION
     end_i = index[entities.end]
@@ -219,11 +238,14 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
             keep.append(span)
         elif decision == "wait":
             waiting.append(span)
+        else:
+            gone.add(_handle(body) or b"")
         i += 1
     if not has_rooms:
         return None  # rooms from walls, or none at all: the whole drawing decides (and hints)
     dropped += len(waiting)
     kept -= len(waiting)
+    gone.update(_handle(data[a:b]) or b"" for a, b in waiting)
     if budget is not None and dropped:
         budget.charge(dropped, f"{path.name}: model space ({dropped:,} entities on layers "
                                "the import does not read)")
@@ -235,16 +257,22 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
         named |= _inserted_in_blocks(data, starts, index, blocks)
         unused = _unused_dimension_blocks(data, starts, index, blocks, named)
         out += data[:tables.start]
-        _copy_section(data, starts, index, tables, out, b"BLOCK_RECORD", unused)
+        _copy_section(data, starts, index, tables, out, b"BLOCK_RECORD", unused, gone)
         out += data[tables.end:blocks.start]
-        _copy_section(data, starts, index, blocks, out, b"BLOCK", unused)
+        _copy_section(data, starts, index, blocks, out, b"BLOCK", unused, gone)
         out += data[blocks.end:entities.start]
     else:
         out += data[:entities.start]
     out += data[entities.start:starts[index[entities.start] + 1][0]]
     for a, b in keep:
         out += data[a:b]
-    out += data[entities.end:]
+    objects = sections.get(b"OBJECTS")
+    if objects is not None and objects.start > entities.end:
+        out += data[entities.end:objects.start]
+        _copy_objects(data, starts, index, objects, out, gone - {b""})
+        out += data[objects.end:]
+    else:
+        out += data[entities.end:]
     del out[0]  # the newline put in front
     return SlimDxf(bytes(out), kept, dropped, len(unused), size, layers_seen)
 
@@ -275,9 +303,10 @@ def _unused_dimension_blocks(data: bytes, starts: list[tuple[int, bytes]],
 
 
 def _copy_section(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
-                  section: _Section, out: bytearray, kind: bytes, leave_out: set[bytes]) -> None:
+                  section: _Section, out: bytearray, kind: bytes, leave_out: set[bytes],
+                  gone: set[bytes]) -> None:
     """Append ``section`` to ``out`` without the ``kind`` entries (a BLOCK_RECORD, or a BLOCK
-    with everything up to its ENDBLK) named in ``leave_out``."""
+    with everything up to its ENDBLK) named in ``leave_out``; their handles go to ``gone``."""
     first = index[section.start]
     out += data[section.start:starts[first + 1][0]]
     skipping = False
@@ -290,5 +319,37 @@ def _copy_section(data: bytes, starts: list[tuple[int, bytes]], index: dict[int,
             skipping = False  # another table's entry, or the end of the table
         if not skipping:
             out += body
+        else:
+            gone.add(_handle(body) or b"")
         if here == b"ENDBLK":
             skipping = False  # a block left out ends with its ENDBLK
+
+
+def _copy_objects(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
+                  objects: _Section, out: bytearray, gone: set[bytes]) -> None:
+    """Append the OBJECTS section to ``out`` without the objects owned, directly or through
+    other objects, by something left out (an extension dictionary of a wall line and its
+    records): the auditor would delete them as orphans and report the file as damaged."""
+    first = index[objects.start]
+    spans = [(starts[i][0], starts[i + 1][0]) for i in range(first + 1, index[objects.end])]
+    owned: dict[bytes, list[int]] = {}  # owner handle -> objects it owns (their indices)
+    handles: list[bytes | None] = []
+    for k, (a, b) in enumerate(spans):
+        body = data[a:b]
+        handles.append(_handle(body))
+        owner = _owner(body)
+        if owner is not None:
+            owned.setdefault(owner, []).append(k)
+    left_out: set[int] = set()
+    todo = [h for h in gone if h in owned]
+    while todo:
+        for k in owned.get(todo.pop(), []):
+            if k not in left_out:
+                left_out.add(k)
+                handle = handles[k]
+                if handle is not None and handle in owned:
+                    todo.append(handle)
+    out += data[objects.start:starts[first + 1][0]]
+    for k, (a, b) in enumerate(spans):
+        if k not in left_out:
+            out += data[a:b]

@@ -45,7 +45,7 @@ def read_slim(path: Path, layers: Layers, unit: DrawingUnit | None) -> FloorPlan
 def test_a_slimmed_fixture_reads_into_the_same_floor_plan(path: Path) -> None:
     spec = fixture_spec(path)
     try:
-        whole = summary(read_floor_plan(path, spec.layers, spec.unit))
+        whole = summary(read_floor_plan(path, spec.layers, spec.unit, slim=False))
     except DxfError:  # what the whole file refuses is never slimmed (it has no room outline)
         assert slim_dxf(path, spec.layers, min_bytes=0) is None
         return
@@ -74,7 +74,7 @@ def test_a_large_plan_is_slimmed_to_what_the_import_reads(tmp_path: Path) -> Non
         assert e.dxftype() == "INSERT" or e.dxf.layer.upper() in wanted, e.dxftype()
     assert not [b for b in doc.blocks if b.name.upper().startswith("*D")]
     assert summary(extract_floor_plan(doc, plan.path.name, layers)) \
-        == summary(read_floor_plan(plan.path, layers))
+        == summary(read_floor_plan(plan.path, layers, slim=False))
     assert len(read_floor_plan(plan.path, layers).rooms) == plan.rooms
 
 
@@ -112,3 +112,36 @@ def test_files_it_is_not_sure_of_are_read_whole(tmp_path: Path, damage: str) -> 
         data = data.replace(b"AC1024", b"AC1015").replace(b"Corridor", "Flür".encode("cp1252"))
     path.write_bytes(data)
     assert slim_dxf(path, Layers(), min_bytes=0 if damage != "small" else 10**9) is None
+
+
+def test_what_left_out_entities_own_goes_with_them(tmp_path: Path) -> None:
+    """Wall lines with extension dictionaries and records, associative hatches, groups and
+    dimensions, as AutoCAD writes them: the slimmed file leaves nothing orphaned for the
+    auditor to delete (which would report the file as damaged), and reads the same."""
+    from ezdxf.filemanagement import new
+
+    doc = new("R2010")
+    doc.header["$INSUNITS"] = 6
+    msp = doc.modelspace()
+    for i in range(5):
+        corners = [(i * 10.0, 0.0), (i * 10 + 8.0, 0.0), (i * 10 + 8.0, 7.0), (i * 10.0, 7.0)]
+        room = msp.add_lwpolyline(corners, close=True, dxfattribs={"layer": "A-AREA"})
+        hatch = msp.add_hatch(dxfattribs={"layer": "A-AREA-PATT"})
+        hatch.associate(hatch.paths.add_polyline_path(corners, is_closed=True), [room])
+        hatch.new_extension_dict()
+        msp.add_text(f"{i + 1}01", height=0.25,
+                     dxfattribs={"layer": "A-AREA-IDEN", "insert": (i * 10 + 3.0, 3.0)})
+        wall = msp.add_line(corners[0], corners[1], dxfattribs={"layer": "A-WALL"})
+        wall.new_extension_dict().add_xrecord("NOTES")
+        doc.groups.new(f"ROOM{i}").extend([room, wall])
+        msp.add_linear_dim(base=(i * 10.0, -2.0), p1=corners[0], p2=corners[1],
+                           dxfattribs={"layer": "A-ANNO-DIMS"}).render()
+    path = tmp_path / "autocad_like.dxf"
+    doc.saveas(path)
+    slim = slim_dxf(path, Layers(), min_bytes=0)
+    assert slim is not None and slim.dropped >= 15 and slim.dimension_blocks_left_out == 5
+    _, auditor = recover.read(io.BytesIO(slim.data))
+    assert not auditor.fixes and not auditor.errors
+    slimmed = read_slim(path, Layers(), None)
+    assert slimmed is not None and len(slimmed.rooms) == 5
+    assert summary(slimmed) == summary(read_floor_plan(path, Layers(), slim=False))
