@@ -574,3 +574,92 @@ def test_the_plan_dragged_turned_and_scaled_into_place(
     (drawing,) = httpx.get(f"{base}/workspaces/{ws}", headers=headers).json()["drawings"]
     stored = [v for p in drawing["settings"]["control_points"] for v in p["lonlat"]]
     assert stored == pytest.approx([v for p in saved_pairs for v in p["lonlat"]])
+
+
+def test_two_floors_in_a_zip_placed_once(
+    running: tuple[str, str, str], tmp_path: Path,
+) -> None:
+    """Both floors of the sample's building A, uploaded as one zip: two drawings, named by their
+    file names as building A's first and second floor. The first is placed by clicking three
+    corners, the second takes its points (one frame for the building), and the import has both
+    floors, each with its rooms on the draft's map."""
+    import zipfile
+
+    from ezdxf.filemanagement import readfile
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    need_browser()
+    base, editor, _ = running
+    headers = {"Authorization": f"Bearer {editor}"}
+    ws = httpx.post(f"{base}/workspaces", json={"campus_id": "two-floors"},
+                    headers=headers).json()["id"]
+    bundle = tmp_path / "building_a.zip"
+    with zipfile.ZipFile(bundle, "w") as z:
+        for name in ("A_level1.dxf", "A_level2.dxf"):
+            z.write(SAMPLE / name, name)
+    manifest = tomllib.loads((SAMPLE / "campus.toml").read_text())
+    (a,) = [b for b in manifest["buildings"] if b["id"] == "A"]
+    points = a["control_points"][:3]
+    upstairs = {e.dxf.text for e in readfile(SAMPLE / "A_level2.dxf").modelspace().query("TEXT")
+                if e.dxf.layer == "A-AREA-IDEN" and e.dxf.text.isdigit()}
+    assert upstairs
+
+    with chromium(tmp_path / "profile") as drv:
+        drv.set_window_size(1440, 1000)
+        sign_in(drv, base, f"/workspace/{ws}", editor)
+        wait_for(drv, "return document.body.dataset.ready === 'true'")
+        drv.find_element(By.ID, "ws-file").send_keys(f"{bundle}\n{SAMPLE / 'parcel.geojson'}")
+        wait_for(drv, "return document.body.dataset.uploads === '2'"
+                      " && document.querySelectorAll('.ws-drawing').length === 2", timeout=90)
+        cards = drv.find_elements(By.CSS_SELECTOR, ".ws-drawing")
+        floors = {c.find_element(By.CSS_SELECTOR, "h3").text: c.find_element(
+                  By.CSS_SELECTOR, "[data-field=level_ordinal]").get_attribute("value")
+                  for c in cards}
+        assert floors == {"A_level1.dxf": "0", "A_level2.dxf": "1"}, floors
+        for card in cards:
+            press(drv, card.find_element(By.CSS_SELECTOR, "[data-action=confirm]"))
+        wait_for(drv, "return Array.from(document.querySelectorAll('.ws-drawing'))"
+                      ".every(c => c.dataset.confirmed === 'true')")
+
+        ids = {c.find_element(By.CSS_SELECTOR, "h3").text: c.get_attribute("data-drawing")
+               for c in cards}
+        Select(drv.find_element(By.ID, "ws-geo-drawing")).select_by_value(ids["A_level1.dxf"])
+        wait_for(drv, "return document.getElementById('ws-plan').dataset.drawing === "
+                      f"{ids['A_level1.dxf']!r}"
+                      " && document.getElementById('ws-earth').dataset.ready === 'true'")
+        lons = [p["lonlat"][0] for p in points]
+        lats = [p["lonlat"][1] for p in points]
+        drv.execute_script("window.workspace.geo.earth.setView(arguments[0], 19, {animate: false})",
+                           [(min(lats) + max(lats)) / 2, (min(lons) + max(lons)) / 2])
+        for n, point in enumerate(points, start=1):
+            x, y = point["cad"]
+            click_at(drv, "window.workspace.geo.plan", [y, x])
+            lon, lat = point["lonlat"]
+            click_at(drv, "window.workspace.geo.earth", [lat, lon])
+            wait_for(drv, f"return document.body.dataset.fitPairs === '{n}'")
+        press(drv, drv.find_element(By.ID, "ws-save-georef"))
+        wait_for(drv, f"return document.body.dataset.georefSaved === {ids['A_level1.dxf']!r}")
+
+        Select(drv.find_element(By.ID, "ws-geo-drawing")).select_by_value(ids["A_level2.dxf"])
+        wait_for(drv, "return !document.getElementById('ws-copy').hidden")
+        press(drv, drv.find_element(By.ID, "ws-copy-pairs"))
+        wait_for(drv, "return document.body.dataset.fitPairs === '3'")
+        press(drv, drv.find_element(By.ID, "ws-save-georef"))
+        wait_for(drv, f"return document.body.dataset.georefSaved === {ids['A_level2.dxf']!r}")
+
+        press(drv, drv.find_element(By.ID, "ws-import"))
+        wait_for(drv, "return !document.getElementById('ws-report').hidden"
+                      " && !!document.body.dataset.draftRevision", timeout=180)
+        assert drv.find_element(By.CSS_SELECTOR, "[data-count=levels] strong").text == "2"
+        buttons = drv.find_elements(By.CSS_SELECTOR, "#ws-levels button")
+        assert len(buttons) == 2
+        press(drv, drv.find_element(By.CSS_SELECTOR, "#ws-levels button[data-ordinal='1']"))
+        drawn = drv.execute_script(
+            "return window.workspace.state.features.features.filter(f => f.feature_type === "
+            "'unit' && f.properties.ordinal === window.workspace.state.ordinal)"
+            ".map(f => f.properties.number)")
+        assert upstairs <= set(drawn), (upstairs, drawn)
+        shown = drv.execute_script("return Array.from(document.querySelectorAll("
+                                   "'#ws-preview .ws-room-no'), e => e.textContent)")
+        assert set(shown) == {n for n in drawn if n}

@@ -886,6 +886,7 @@
       r.checked = r.value === l.transform;
     });
     if (geo.planLayer) { geo.plan.removeLayer(geo.planLayer); geo.planLayer = null; }
+    $('ws-plan').dataset.ready = 'false';
     loadPreview(id).then(function (preview) {
       if (S.geo.drawing !== id) { return; }
       var groups = drawLayerGroups(geo.plan, preview, function (name) {
@@ -901,6 +902,7 @@
       if (b && isFinite(b[0])) { geo.plan.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [10, 10] }); }
       else if (geo.planLayer.getLayers().length) { geo.plan.fitBounds(geo.planLayer.getBounds()); }
       $('ws-plan').dataset.ready = 'true';
+      $('ws-plan').dataset.drawing = id;
       drawOverlay();
     }).catch(function (err) { $('ws-geo-hint').textContent = 'No plan preview: ' + err.message; });
     drawPairs();
