@@ -456,7 +456,10 @@ def _collect_vertical_block(e: Any, handle: str, found: _Entities, reading: Read
                 if depth + 1 < NEST_DEPTH:
                     todo.append((part, depth + 1))
             elif part.dxftype() not in ("TEXT", "MTEXT", "ATTDEF", "ATTRIB", "POINT"):
-                points.extend(entity_points(part, flatten, reading))
+                try:  # a part that cannot be read (or lies absurdly far) does not shape it
+                    points.extend(entity_points(part, flatten, reading))
+                except (Unreadable, *ENTITY_ERRORS):
+                    continue
     rect = envelope(points)
     if rect is not None:
         found.verticals.append(Vertical(handle, rect, block_kind(str(e.dxf.name))))

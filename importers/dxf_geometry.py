@@ -8,12 +8,13 @@ shapely sees it.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import ezdxf.path
 import shapely
 from ezdxf.math import Vec2, Vec3
 from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from importers.dxf_walk import Reading, Unreadable
 
@@ -141,8 +142,15 @@ def hatch_polygons(e: Any, flatten: float, reading: Reading) -> list[Polygon]:
     lines, arcs, ellipses, splines) combined by the even-odd rule, an island inside an area a
     hole in it; one polygon per separate area."""
     rings = []
+    total, limit = 0, 4 * reading.budget.limits.max_outline_points
     for path in ezdxf.path.from_hatch(e):
+        reading.budget.charge(1, f"{reading.source}: HATCH {e.dxf.get('handle', '')}")
         pts = _flattened(path, flatten, reading)
+        total += len(pts)
+        if total > limit:
+            raise Unreadable(f"its boundaries would flatten into more than {limit:,} points "
+                             "(four times the outline point limit); a hatch this large is "
+                             "refused")
         if len(pts) >= 2 and pts[0] == pts[-1]:
             pts = pts[:-1]
         if len(pts) >= 3:
@@ -151,10 +159,29 @@ def hatch_polygons(e: Any, flatten: float, reading: Reading) -> list[Polygon]:
                 rings.append(ring)
     if not rings:
         return []
-    filled = rings[0]
-    for ring in rings[1:]:
-        filled = filled.symmetric_difference(ring)
-    return sorted(polygons_of(filled), key=lambda p: (p.bounds[1], p.bounds[0]))
+    return sorted(polygons_of(_even_odd(rings)), key=lambda p: (p.bounds[1], p.bounds[0]))
+
+
+def _even_odd(rings: list[Any]) -> BaseGeometry:
+    """What boundaries fill by the even-odd rule: a boundary inside an odd number of others
+    is a hole in the one right around it, an island in that hole is filled again; boundaries
+    that merely overlap are filled together."""
+    if len(rings) == 1:
+        return cast(BaseGeometry, rings[0])
+    tree = shapely.STRtree(rings)
+    inner, outer = tree.query(rings, predicate="within")
+    pairs = [(int(i), int(o)) for i, o in zip(inner.tolist(), outer.tolist(), strict=True)
+             if i != o]
+    depth = [0] * len(rings)
+    for i, _ in pairs:
+        depth[i] += 1
+    holes: dict[int, list[Any]] = {}
+    for i, o in pairs:
+        if depth[i] == depth[o] + 1 and depth[o] % 2 == 0:
+            holes.setdefault(o, []).append(rings[i])
+    filled = [r.difference(shapely.union_all(holes[k])) if k in holes else r
+              for k, r in enumerate(rings) if depth[k] % 2 == 0]
+    return GeometryCollection(filled)  # two rooms in one hatch stay two, even touching
 
 
 def polygons_of(geom: Any) -> list[Polygon]:

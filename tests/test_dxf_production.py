@@ -302,6 +302,23 @@ def test_hatch_boundaries_are_rooms() -> None:
     assert not any(r.polygon.contains(shaft) for r in plan.rooms)
 
 
+def test_a_hatch_fills_by_the_even_odd_rule() -> None:
+    """An area, a hole in it, an island in the hole; and two rooms sharing a wall line."""
+    doc = new_doc()
+    msp = doc.modelspace()
+    nested = msp.add_hatch(dxfattribs={"layer": "A-AREA"})
+    for x0, x1 in ((0, 10), (2, 8), (4, 6)):
+        nested.paths.add_polyline_path([(x0, x0), (x1, x0), (x1, x1), (x0, x1)],
+                                       is_closed=True)
+    touching = msp.add_hatch(dxfattribs={"layer": "A-AREA"})
+    for x0 in (20, 26):
+        touching.paths.add_polyline_path([(x0, 0), (x0 + 6, 0), (x0 + 6, 4), (x0, 4)],
+                                         is_closed=True)
+    plan = extract_floor_plan(doc, "eo.dxf")
+    assert sorted(r.polygon.area for r in plan.rooms) == [pytest.approx(a)
+                                                          for a in (4, 24, 24, 100 - 36)]
+
+
 def test_a_hatched_floor_outline_is_the_footprint() -> None:
     doc = new_doc()
     msp = doc.modelspace()
