@@ -165,7 +165,7 @@ def hatch_polygons(e: Any, flatten: float, reading: Reading) -> list[Polygon]:
 def _even_odd(rings: list[Any]) -> BaseGeometry:
     """What boundaries fill by the even-odd rule: a boundary inside an odd number of others
     is a hole in the one right around it, an island in that hole is filled again; boundaries
-    that merely overlap are filled together."""
+    that merely overlap stay two areas."""
     if len(rings) == 1:
         return cast(BaseGeometry, rings[0])
     tree = shapely.STRtree(rings)
