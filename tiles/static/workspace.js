@@ -1126,6 +1126,17 @@
       if (!(fit.advice || []).length) {
         advice.appendChild(el('li', { className: 'ws-advice-ok', text: 'The points agree.' }));
       }
+      // what the import will say of this placement (the same rule it applies)
+      if (fit.import_accepts === true) {
+        advice.appendChild(el('li', { className: 'ws-advice-ok', 'data-verdict': 'accepts',
+                                      text: 'The import will accept this placement.' }));
+      } else if (fit.import_accepts === false) {
+        var why = (fit.import_findings || []).filter(function (f) { return f.severity === 'error'; })
+          .map(function (f) { return f.message; });
+        advice.appendChild(el('li', { className: 'ws-advice-warn', 'data-verdict': 'refuses',
+                                      text: 'The import would refuse this placement' +
+                                        (why.length ? ': ' + why.join(' ') : '.') }));
+      }
     } catch (err) {
       if (seq !== S.geo.fitSeq) { return; }
       S.geo.fit = null;
@@ -1876,7 +1887,17 @@
   }
 
   async function applyEdits(edits, what) {
-    var result = await api('POST', base + '/edits', { edits: edits });
+    var result;
+    try {
+      result = await api('POST', base + '/edits', { edits: edits });
+    } catch (err) {
+      if (err.status === 409) {  // another editor changed the draft meanwhile: show theirs
+        S.features = null;
+        await refresh();
+        err.message += ' The page now shows the latest draft; make your change again.';
+      }
+      throw err;
+    }
     if (result && result.revision) { S.ws.draft_revision = result.revision; }
     if (result && result.edits) { S.edits = result.edits; }
     S.features = null;
