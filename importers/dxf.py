@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import shapely
 from ezdxf import recover  # noqa: F401  (importers.dxf.recover: the reader tests watch it)
@@ -85,6 +85,9 @@ from importers.room_labels import (
     too_large,
 )
 from importers.wall_rooms import rooms_from_walls
+
+if TYPE_CHECKING:
+    from importers.geodata import GeodataPlacement
 
 __all__ = [
     "INSUNITS", "Door", "FloorPlan", "Room", "drawing_unit_m", "extract_floor_plan",
@@ -165,6 +168,10 @@ class FloorPlan:
     #: every problem found, in order (``warnings`` are the messages of those that are not
     #: information only); ``at`` in the drawing frame, metres
     findings: list[Finding] = field(default_factory=list)
+    #: the drawing's own georeference (its GEODATA object), None without one; why it cannot
+    #: be used when it cannot (a drawing placed by control points does not need it)
+    geodata: GeodataPlacement | None = None
+    geodata_error: str = ""
 
     @property
     def footprint(self) -> Polygon:
@@ -783,5 +790,19 @@ def extract_floor_plan(
                             quiet=not found.texts) for h, poly in outlines]
     report_rooms_outside(((r.handle, repr(r.number or r.name or r.handle), r.polygon)
                           for r in rooms), outline, report, layers.outline)
+    geodata, geodata_error = _geodata(doc, source)
     return FloorPlan(source, unit_m, rooms, doors, outline, report.warnings,
-                     _label_only(labels.label_only), report.findings)
+                     _label_only(labels.label_only), report.findings, geodata, geodata_error)
+
+
+def _geodata(doc: Any, source: str) -> tuple[GeodataPlacement | None, str]:
+    """The drawing's GEODATA placement, or why it cannot be used (never an error here: only
+    a level placed by it needs it)."""
+    from importers.geodata import read_geodata  # pyproj: only when a plan is read
+
+    try:
+        return read_geodata(doc, source), ""
+    except GridmapError as exc:
+        return None, str(exc)
+    except ENTITY_ERRORS as exc:
+        return None, f"{source}: its GEODATA object cannot be read ({why(exc)})"

@@ -665,3 +665,51 @@ def test_a_slimmed_read_gives_the_same_plan(path: Path, monkeypatch: pytest.Monk
         plan = read_floor_plan(path, None, M)
         assert any(f.message.startswith(f"{path.name}: ") and "left out" in f.message
                    for f in plan.findings)
+
+
+# --- the drawing's own georeference, read once with the plan ----------------------------
+
+
+def _geodata_plan(path: Path, crs_xml: str) -> Path:
+    doc = new_doc("R2018")
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    label(msp, "101", (2, 2))
+    msp.add_blockref("DOOR", (3, 0), dxfattribs={"layer": "A-DOOR"})
+    geo = msp.new_geodata()
+    geo.dxf.coordinate_type = 1
+    geo.dxf.design_point = (0, 0, 0)
+    geo.dxf.reference_point = (500_000, 5_000_000, 0)  # UTM 32N, in metres
+    geo.dxf.horizontal_unit_scale = 1.0
+    geo.dxf.vertical_unit_scale = 1.0
+    geo.dxf.north_direction = (0, 1)
+    geo.dxf.scale_estimation_method = 1
+    geo.coordinate_system_definition = crs_xml
+    doc.saveas(path)
+    return path
+
+
+def _crs(alias: str) -> str:
+    return ('<?xml version="1.0" encoding="UTF-16" standalone="no" ?>\n<Dictionary version="1.0"'
+            ' xmlns="http://www.osgeo.org/mapguide/coordinatesystem"><ProjectedCoordinateSystem '
+            'id="UTM84-32N"><Name>UTM84-32N</Name></ProjectedCoordinateSystem>' + alias
+            + "</Dictionary>")
+
+
+def test_the_plan_carries_its_geodata_as_the_geodata_reader_reads_it(tmp_path: Path) -> None:
+    from importers.geodata import read_geodata_file
+
+    path = _geodata_plan(tmp_path / "geo.dxf", _crs(
+        '<Alias id="32632" type="CoordinateSystem"><ObjectId>UTM84-32N</ObjectId>'
+        "<Namespace>EPSG Code</Namespace></Alias>"))
+    plan = read_floor_plan(path)
+    assert plan.geodata is not None and plan.geodata_error == ""
+    assert plan.geodata == read_geodata_file(path)
+    plain = read("feat_r2013")
+    assert plain.geodata is None and plain.geodata_error == ""
+
+
+def test_an_unusable_geodata_does_not_fail_the_plan(tmp_path: Path) -> None:
+    plan = read_floor_plan(_geodata_plan(tmp_path / "bad.dxf", _crs("")))
+    assert [r.number for r in plan.rooms] == ["101"]
+    assert plan.geodata is None and plan.geodata_error.startswith("bad.dxf: ")
