@@ -248,7 +248,7 @@
     var building = fresh ? guessBuilding(d.name || '') : st.building_id;
     S.local[d.id] = {
       layers: layers,
-      unit: st.unit || prop.unit || 'm',
+      unit: st.unit || prop.unit || '',  // '' : nobody knows yet; the editor must say
       building_id: building,
       building_name: fresh ? '' : st.building_name || '',
       level_ordinal: ordinal,
@@ -269,7 +269,7 @@
     return {
       building_id: l.building_id, building_name: l.building_name || ('Building ' + l.building_id),
       level_ordinal: Number(l.level_ordinal), level_name: l.level_name,
-      level_short_name: l.level_short_name, layers: Object.assign({}, l.layers), unit: l.unit,
+      level_short_name: l.level_short_name, layers: Object.assign({}, l.layers), unit: l.unit || null,
       transform: l.pairs.length >= 3 ? l.transform : 'similarity',
       control_points: l.pairs.map(function (p) { return { name: p.name, cad: p.cad, lonlat: p.lonlat }; }),
       use_geodata: l.use_geodata
@@ -562,6 +562,9 @@
     others.addEventListener('change', function () { card.others = others.checked; styleCardPreview(id); });
 
     var unit = el('select', { 'aria-label': 'Drawing units' });
+    if (!local.unit) {
+      unit.appendChild(el('option', { value: '', text: '(choose the units)', selected: true }));
+    }
     UNITS.forEach(function (u) {
       unit.appendChild(el('option', { value: u[0], text: u[1], selected: local.unit === u[0] }));
     });
@@ -594,6 +597,12 @@
     var confirmBtn = el('button', { type: 'button', className: 'ws-primary', 'data-action': 'confirm', text: 'Confirm layers' });
     var note = el('span', { className: 'ws-muted', role: 'status' });
     confirmBtn.addEventListener('click', async function () {
+      if (!local.unit) {
+        note.textContent = 'Say which units the drawing is in: it does not say, and gridmap could not tell.';
+        note.className = 'ws-error';
+        unit.focus();
+        return;
+      }
       confirmBtn.disabled = true;
       note.textContent = 'Saving…';
       note.className = 'ws-muted';
@@ -1115,7 +1124,7 @@
     try {
       var fit = await api('POST', base + '/fit', {
         control_points: l.pairs.map(function (p) { return { name: p.name, cad: p.cad, lonlat: p.lonlat }; }),
-        transform: transform, unit: l.unit });
+        transform: transform, unit: l.unit || null });
       if (seq !== S.geo.fitSeq) { return; }
       S.geo.fit = fit;
       $('ws-rms').textContent = 'Overall: ' + metres(fit.rms_m) + ' (RMS)';
