@@ -56,6 +56,7 @@ HOW_TO_CONVERT = (
 _ACADVER_RE = re.compile(rb"\$ACADVER\s*\r?\n\s*1\s*\r?\n([^\r\n]*)")
 _CODEPAGE_RE = re.compile(rb"\$DWGCODEPAGE\s*\r?\n\s*3\s*\r?\n([^\r\n]*)")
 _UTF8_VERSION = "AC1021"  # R2007: text is UTF-8 whatever $DWGCODEPAGE says
+_DOS_CODEPAGE_RE = re.compile(r"DOS(\d{3})")  # DOS850, DOS437: R12 drawings of the DOS era
 
 _LOST_SHOWN = 10
 _FINDINGS_SHOWN = 50
@@ -67,7 +68,8 @@ class _Plan:
     """What has to be done to a file before ezdxf parses it."""
 
     prologue: list[bytes] = field(default_factory=list)  # lines put before the file's own
-    encoding: str | None = None  # transcode UTF-8 lines into this single-byte code page
+    encoding: str | None = None  # transcode lines into this single-byte code page...
+    source: str = "utf-8"  # ...from this encoding
     notes: list[Finding] = field(default_factory=list)
 
     @property
@@ -229,6 +231,13 @@ def _plan_for(path: Path, head: bytes) -> _Plan:
         return plan  # UTF-8 by definition
     scan = _scan(path, structure=headerless or not version)
     codepage = declared if declared.startswith("ANSI_") else "ANSI_1252"
+    dos = _DOS_CODEPAGE_RE.fullmatch(declared)
+    if dos and scan.non_ascii and not scan.utf8_text and _codec(f"cp{dos.group(1)}"):
+        # a DOS-era drawing: ezdxf knows only the ANSI code pages and would read it as 1252
+        plan.source, plan.encoding = f"cp{dos.group(1)}", toencoding(codepage)
+        plan.notes.append(Finding(FindingKind.OTHER, f"{name}: its text is in DOS code page "
+                                  f"{dos.group(1)} ($DWGCODEPAGE {declared}); read as such",
+                                  Severity.INFO, name, action=f"read as cp{dos.group(1)}"))
     if scan.utf8_text:
         plan.encoding = toencoding(codepage)
         said = (f"though the file declares code page {declared} ($DWGCODEPAGE)" if declared
@@ -249,6 +258,14 @@ def _plan_for(path: Path, head: bytes) -> _Plan:
     return plan
 
 
+def _codec(name: str) -> bool:
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return False
+    return True
+
+
 def _header_value(pattern: re.Pattern[bytes], head: bytes) -> str:
     found = pattern.search(head)
     return found.group(1).strip().decode("ascii", "replace").upper() if found else ""
@@ -257,6 +274,7 @@ def _header_value(pattern: re.Pattern[bytes], head: bytes) -> str:
 @dataclass
 class _Scan:
     utf8_text: bool = False  # non-ASCII text that is valid UTF-8
+    non_ascii: bool = False
     subclass_markers: bool = False
     sections: list[str] = field(default_factory=list)
     inserted: set[bytes] = field(default_factory=set)  # block names INSERTs name
@@ -287,6 +305,7 @@ def _scan(path: Path, structure: bool) -> _Scan:
             except UnicodeDecodeError:
                 valid = False
     scan.utf8_text = non_ascii and valid
+    scan.non_ascii = non_ascii
     return scan
 
 
@@ -342,6 +361,7 @@ class _Lines:
         self._fh = fh
         self._prologue: Iterator[bytes] = iter(plan.prologue)
         self._encoding = plan.encoding
+        self._source = plan.source
 
     def readline(self) -> bytes:
         for line in self._prologue:
@@ -349,11 +369,11 @@ class _Lines:
         line = self._fh.readline()
         if self._encoding is None or line.isascii():
             return cast(bytes, line)
-        return _transcode(line, self._encoding)
+        return _transcode(line, self._encoding, self._source)
 
 
-def _transcode(line: bytes, encoding: str) -> bytes:
-    text = line.decode("utf-8", "replace")
+def _transcode(line: bytes, encoding: str, source: str = "utf-8") -> bytes:
+    text = line.decode(source, "replace")
     try:
         return text.encode(encoding)
     except UnicodeEncodeError:

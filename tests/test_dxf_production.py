@@ -713,3 +713,15 @@ def test_an_unusable_geodata_does_not_fail_the_plan(tmp_path: Path) -> None:
     plan = read_floor_plan(_geodata_plan(tmp_path / "bad.dxf", _crs("")))
     assert [r.number for r in plan.rooms] == ["101"]
     assert plan.geodata is None and plan.geodata_error.startswith("bad.dxf: ")
+
+
+def test_a_dos_code_page_r12_drawing_keeps_its_umlauts(tmp_path: Path) -> None:
+    """AutoCAD R12 for DOS wrote $DWGCODEPAGE dos850; ezdxf knows only the ANSI pages."""
+    text = (FIXTURES / "feat_r12.dxf").read_bytes().decode("cp1252")
+    text = text.replace("ANSI_1252", "dos850")
+    path = tmp_path / "dos.dxf"
+    path.write_bytes(text.encode("cp850"))
+    assert "Süd".encode("cp850") in path.read_bytes() and b"S\xfcd" not in path.read_bytes()
+    plan = read_floor_plan(path, declared_unit=M)
+    assert {r.name for r in plan.rooms} == {name for _, name, *_ in make_features.ROOMS}
+    assert any("DOS code page 850" in f.message for f in plan.findings)
