@@ -2,24 +2,38 @@
 
 What an architect's file holds, by US National CAD Standard layer (names configurable):
 
-* ``A-AREA``: room outlines, closed (LW)POLYLINEs; bulges become arcs.
+* ``A-AREA``: room outlines, closed (LW)POLYLINEs (bulges become arcs) or HATCH boundaries
+  (lines, arcs, splines; an island is a hole). A room drawn as a block counts wherever it is
+  inserted (nested, scaled, mirrored, rotated, every copy of a MINSERT array), its
+  attributes (``ROOMNO`` = ``"214"``) its label.
 * ``A-AREA-IDEN``: room numbers and names, TEXT or MTEXT placed inside the room
-  (``"214"`` + ``"Science Lab"``, or one MTEXT ``"214\\PScience Lab"``).
+  (``"214"`` + ``"Science Lab"``, or one MTEXT ``"214\\PScience Lab"``), room tag blocks'
+  attributes, leaders.
 * ``A-DOOR``: door block INSERTs, one door each (blocks nested inside a door block are parts
   of it); exterior if the block name matches an exterior pattern (``*EXT*``) or the insert
   lies on the building footprint's boundary. Other block inserts are expanded, so rooms and
   doors inside them are read. So is a block on the door layer that is plainly not a door: one
   holding rooms, room labels or the outline, or door blocks (by the exterior and interior
-  patterns, ``*EXT*``, ``*INT*``) at two or more places; a warning says so.
-* ``A-FLOR-OTLN``: the footprint (optional; otherwise the union of the rooms).
+  patterns, ``*EXT*``, ``*INT*``) at two or more places; a warning says so. Without door
+  blocks, door swings (an ARC and its leaf LINE) are the doors (:mod:`importers.door_swings`).
+* ``A-FLOR-OTLN``: the footprint (optional; otherwise the union of the rooms); a room lying
+  outside it is reported.
+* ``A-FLOR-STRS`` / ``A-FLOR-EVTR``, and blocks named ``*STAIR*``, ``*TREPPE*``, ``*ELEV*``,
+  ``*LIFT*``, ``*AUFZUG*``...: stairs and lifts, rooms of category stairs / elevator
+  (:mod:`importers.dxf_vertical`).
+* ``A-WALL``: read only when no room outline is drawn: the rooms are then recovered from the
+  wall lines (:mod:`importers.wall_rooms`), unless another layer plainly holds the rooms.
 
-Everything else (walls, title block, dimensions) is ignored. Geometry comes back in metres in
-the drawing's own frame; :mod:`importers.georef` places it on the earth.
+Model space only: paper space (layouts, R12's group 67) is a sheet, not the floor. Everything
+else (title block, dimensions, furniture) is ignored. Geometry comes back in metres in the
+drawing's own frame; :mod:`importers.georef` places it on the earth. Every problem is a
+:class:`~importers.findings.Finding` in ``FloorPlan.findings`` (its warnings are their
+messages); opening the file (DWG, headerless, code pages, damage) is
+:mod:`importers.dxf_open`, the block walk :mod:`importers.dxf_walk`.
 
 :func:`read_floor_plan` opens the file; :func:`extract_floor_plan` works on an open
 ``ezdxf`` drawing, so tests can build drawings in memory.
 """
-
 from __future__ import annotations
 
 import re
