@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
 import logging
@@ -949,9 +950,11 @@ def _points_toml(points: Sequence[Mapping[str, Any]]) -> str:
     return "[\n" + "\n".join(rows) + "\n]"
 
 
-def manifest_text(ws: Workspace, paths: Mapping[str, str] | None = None) -> str:
+def manifest_text(ws: Workspace, paths: Mapping[str, str] | None = None,
+                  entrances: Mapping[str, tuple[int, tuple[float, float]]] | None = None) -> str:
     """``campus.toml`` for the workspace as it stands; ``paths``: file or drawing id -> the
-    path the manifest names it by (default: where it is stored, relative to the folder)."""
+    path the manifest names it by (default: where it is stored, relative to the folder);
+    ``entrances``: building id -> (level ordinal, CAD point) of its main entrance."""
     from importers.manifest import Files
 
     def where(item: WorkspaceFile | Drawing) -> str:
@@ -1009,7 +1012,13 @@ def manifest_text(ws: Workspace, paths: Mapping[str, str] | None = None) -> str:
     for building_id, levels in buildings.items():
         first = levels[0].settings
         lines += ["[[buildings]]", f"id = {_toml_str(building_id)}",
-                  f"name = {_toml_str(str(first.get('building_name') or building_id))}", ""]
+                  f"name = {_toml_str(str(first.get('building_name') or building_id))}"]
+        entrance = (entrances or {}).get(building_id)
+        if entrance is not None:
+            level, (x, y) = entrance
+            lines.append(f"main_entrance = {{ level = {int(level)}, near = [{_toml_num(x)}, "
+                         f"{_toml_num(y)}] }}")
+        lines.append("")
         for d in sorted(levels, key=lambda x: int(x.settings.get("level_ordinal", 0))):
             ds = d.settings
             ordinal = int(ds.get("level_ordinal", 0))
@@ -1032,7 +1041,7 @@ def manifest_text(ws: Workspace, paths: Mapping[str, str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_manifest(settings: Settings, ws: Workspace) -> Path:
+def write_manifest(settings: Settings, ws: Workspace, store: CampusStore | None = None) -> Path:
     """Write the workspace's ``campus.toml`` (0600) and check it as an import would read it
     (a manifest the import would refuse is refused here, naming the problem)."""
     from importers.manifest import load_manifest
@@ -1043,13 +1052,63 @@ def write_manifest(settings: Settings, ws: Workspace) -> Path:
     tmp = folder / (MANIFEST_NAME + ".part")
     with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
               encoding="utf-8") as fh:
-        fh.write(manifest_text(ws, paths))
+        fh.write(manifest_text(ws, paths, None if store is None else main_entrances(store, ws)))
     os.replace(tmp, path)
     load_manifest(path)
     return path
 
 
 IMPORT_DIR = "import"
+
+
+def main_entrances(store: CampusStore, ws: Workspace
+                   ) -> dict[str, tuple[int, tuple[float, float]]]:
+    """Main entrances marked by edits, for the manifest, while the campus has never been
+    published (then its exterior doors are numbered from the entrance on; once numbers are
+    painted they stay, and the edit marks the door after the import): building id ->
+    (level ordinal, the door in its drawing's units, through the drawing's control points)."""
+    from gridmap.edits import MainEntranceEdit
+
+    marked = [e for e in stored_edits(ws) if isinstance(e, MainEntranceEdit)]
+    if not marked or ws.draft_revision is None:
+        return {}
+    try:
+        if any(r.published for r in store.revisions(ws.campus_id)):
+            return {}
+        campus = store.campus(ws.campus_id, ws.draft_revision)
+    except NotFound:
+        return {}
+    doors = {o.id: o for o in campus.openings}
+    found: dict[str, tuple[int, tuple[float, float]]] = {}
+    for edit in marked:
+        door = doors.get(edit.opening_id)
+        if door is None:
+            continue
+        building = campus.building(door.building_id).short_name
+        ordinal = campus.level(door.level_id).ordinal
+        drawing = next((d for d in ws.drawings if d.settings.get("building_id") == building
+                        and d.settings.get("level_ordinal") == ordinal), None)
+        points = list(drawing.settings.get("control_points") or []) if drawing else []
+        if len(points) < 2:
+            continue
+        found[building] = (ordinal, _to_cad(points, (door.geometry.x, door.geometry.y)))
+    return found
+
+
+def _to_cad(points: Sequence[Mapping[str, Any]], lonlat: tuple[float, float]
+            ) -> tuple[float, float]:
+    """A lon/lat in a drawing's units, by the similarity fit of its control points."""
+    from gridmap.crs import LocalFrame, local_crs_for
+    from importers.georef import fit_transform
+    from importers.manifest import TransformKind
+
+    lon = sum(float(p["lonlat"][0]) for p in points) / len(points)
+    lat = sum(float(p["lonlat"][1]) for p in points) / len(points)
+    frame = LocalFrame(local_crs_for(lon, lat))
+    fit = fit_transform([frame.xy(*p["lonlat"]) for p in points],
+                        [(float(p["cad"][0]), float(p["cad"][1])) for p in points],
+                        TransformKind.SIMILARITY, what="the main entrance")
+    return fit.point(*frame.xy(*lonlat))
 
 
 def _import_names(folder: Path, ws: Workspace) -> dict[str, str]:
@@ -1098,7 +1157,7 @@ def queue_import(store: CampusStore, settings: Settings, jobs: Any, ws: Workspac
         raise WorkspaceConflict(f"{ws.id}: job {current.id} is {current.state.value}",
                                 user_message=f"an import of this workspace is already "
                                 f"{current.state.value} (job {current.id})")
-    manifest = write_manifest(settings, ws)
+    manifest = write_manifest(settings, ws, store)
     parameters: dict[str, Any] = {"manifest": str(manifest), "org": ws.org_id}
     if "workspace" in ImportParameters.model_fields:
         parameters["workspace"] = ws.id
@@ -1193,7 +1252,7 @@ def import_finished(store: CampusStore, ws_id: str, result: Any,
                                     f"applied to revision {number}", publish=False)
         number = saved.number
         campus = edited
-    findings: list[Any] = list(getattr(result, "findings", None) or [])
+    findings: list[Any] = [_shown(f) for f in getattr(result, "findings", None) or []]
     if not findings:
         findings = [Finding(FindingKind.OTHER, w, Severity.WARNING) for w in result.warnings]
     findings += [Finding(FindingKind.OTHER, p, Severity.WARNING, action="edit skipped")
@@ -1202,12 +1261,25 @@ def import_finished(store: CampusStore, ws_id: str, result: Any,
         "revision": number, "counts": counts(campus),
         "findings": [f.to_dict() for f in findings[:MAX_REPORT_FINDINGS]],
         "findings_total": len(findings),
-        "residuals": {k: float(v) for k, v in dict(getattr(result, "residuals", {})).items()},
+        "residuals": {_shown_name(k): float(v)
+                      for k, v in dict(getattr(result, "residuals", {})).items()},
         "warnings": list(result.warnings)[:MAX_REPORT_FINDINGS],
         "edits_applied": len(edits) - len(problems), "job": ws.job_id,
     }
     wss.update(ws_id, report=report, draft_revision=number, state=WorkspaceState.IMPORTED)
     return report
+
+
+def _shown_name(name: str) -> str:
+    """A file as the editor named it (the import reads it as ``import/<name>``)."""
+    return name[len(IMPORT_DIR) + 1:] if name.startswith(IMPORT_DIR + "/") else name
+
+
+def _shown(finding: Any) -> Any:
+    source = getattr(finding, "source", "")
+    if isinstance(source, str) and source.startswith(IMPORT_DIR + "/"):
+        return dataclasses.replace(finding, source=_shown_name(source))
+    return finding
 
 
 def _same_content(a: Campus, b: Campus) -> bool:

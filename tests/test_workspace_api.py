@@ -276,7 +276,7 @@ def test_the_whole_flow_from_upload_to_an_officers_lookup(
 
 def test_door_number_lock_and_placed_points(
     client: TestClient, store: SqlCampusStore, editor: dict[str, str], renamed_dxf: Path,
-    pois_a: Path,
+    pois_a: Path, app_settings: Settings,
 ) -> None:
     ws, _ = _set_up(client, editor, renamed_dxf, pois_a)
     assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 202
@@ -306,6 +306,17 @@ def test_door_number_lock_and_placed_points(
     again = store.campus(CAMPUS, client.get(f"/workspaces/{ws}",
                                             headers=editor).json()["draft_revision"])
     assert {o.id: o.number for o in again.openings}[first.id] == second.number
+    # nothing published yet: the marked entrance went into the manifest, so the new import
+    # numbered the doors from it (the entrance is door 1, but for the locked number's swap)
+    manifest = tomllib.loads((workspace_dir(app_settings.data_dir, ws) / "campus.toml")
+                             .read_text())
+    assert manifest["buildings"][0]["main_entrance"]["level"] == 0
+    doors = {o.id: o for o in again.openings}
+    assert doors[second.id].main_entrance
+    if second.number != "1":  # else the lock swapped "1" away from the entrance
+        assert doors[second.id].number == "1"
+    numbers = [o.number for o in again.exterior_doors()]
+    assert len(numbers) == len(set(numbers))
 
 
 def test_bad_input_is_a_clear_4xx_and_stores_nothing(
