@@ -1,9 +1,12 @@
-"""``python -m fuzz [--seconds 180] [--seed 1] [--jobs 2]``: fuzz the importers (``make fuzz``).
+"""``python -m fuzz [--seconds 180] [--seed 1] [--jobs 2] [--only osm_school,...]``: fuzz the
+importers (``make fuzz``).
 
-Mutants of the sample campus are imported in forked children (time and memory limited) until
-the time is up; the run prints how many inputs gave clean errors, clean imports, refusals by
-the publish check and failures, saves every failing input under ``tests/fuzz_regressions/``
-(replayed by ``tests/test_fuzz_regressions.py``) and exits 1 if any input failed.
+Mutants of the corpus (:mod:`fuzz.targets`: the sample campus, the OSM indoor and IMDF school,
+every DXF feature and scheme fixture, zipped uploads), taken in turn, are judged in forked
+children (time and memory limited) until the time is up; the run prints how many inputs gave
+clean errors, clean imports, refusals by the publish check and failures, saves every failing
+input under ``tests/fuzz_regressions/`` (replayed by ``tests/test_fuzz_regressions.py``) and
+exits 1 if any input failed.
 """
 
 from __future__ import annotations
@@ -20,11 +23,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from fuzz.mutate import Mutant, make_mutant
+from fuzz.mutate import Mutant
 from fuzz.runner import FAILURES, Limits, Outcome, Running, preload
+from fuzz.targets import SAMPLES, Corpus, case_folder, next_mutant
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "data" / "samples" / "lincoln_ridge"
 REGRESSIONS = REPO / "tests" / "fuzz_regressions"
 
 
@@ -32,12 +35,13 @@ def save_fixture(mutant: Mutant, outcome: Outcome, seed: int, case: int,
                  folder: Path = REGRESSIONS) -> Path:
     """Keep a failing input: the mutated file (gzipped) and what happened, under a name made
     from its content so the same input is kept once."""
-    digest = hashlib.sha256(mutant.target.encode() + mutant.data).hexdigest()[:12]
+    digest = hashlib.sha256(mutant.sample.encode() + mutant.target.encode()
+                            + mutant.data).hexdigest()[:12]
     dest = folder / f"{outcome.kind}-{digest}"
     dest.mkdir(parents=True, exist_ok=True)
     (dest / f"{mutant.target}.gz").write_bytes(gzip.compress(mutant.data, mtime=0))
     (dest / "case.json").write_text(json.dumps({
-        "sample": SAMPLE.name,
+        "sample": mutant.sample,
         "replaces": mutant.target,
         "mutations": list(mutant.mutations),
         "found": {"outcome": outcome.kind, "seed": seed, "case": case,
@@ -46,12 +50,12 @@ def save_fixture(mutant: Mutant, outcome: Outcome, seed: int, case: int,
     return dest
 
 
-def _case_folder(root: Path, mutant: Mutant) -> Path:
-    folder = Path(tempfile.mkdtemp(dir=root))
-    for f in SAMPLE.iterdir():
-        shutil.copy2(f, folder / f.name)
-    (folder / mutant.target).write_bytes(mutant.data)
-    return folder
+def _samples(text: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in chosen if s not in SAMPLES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"samples are {', '.join(SAMPLES)}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,14 +70,17 @@ def main(argv: list[str] | None = None) -> int:
                     help="where failing inputs are kept (default tests/fuzz_regressions)")
     ap.add_argument("--no-save", action="store_true", help="do not keep failing inputs")
     ap.add_argument("--log", type=Path, help="write every outcome here, one JSON line each")
+    ap.add_argument("--only", type=_samples, default=SAMPLES,
+                    help=f"comma-separated samples to mutate (default all: {','.join(SAMPLES)})")
     args = ap.parse_args(argv)
 
     preload()
-    files = {f.name: f.read_bytes() for f in SAMPLE.iterdir() if f.is_file()}
+    corpus = Corpus.load()
     rng = random.Random(args.seed)
     limits = Limits(timeout_s=args.timeout, memory_mb=args.memory_mb,
                     import_time_s=min(10.0, args.timeout / 3))
     counts: Counter[str] = Counter()
+    per_sample: Counter[str] = Counter()
     started = time.monotonic()
     running: list[tuple[int, Mutant, Path, Running]] = []
     case = 0
@@ -84,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             out_of_time = time.monotonic() - started >= args.seconds
             capped = bool(args.max_cases) and case >= args.max_cases
             while not (out_of_time or capped) and len(running) < args.jobs:
-                mutant = make_mutant(rng, files)
-                folder = _case_folder(root, mutant)
-                running.append((case, mutant, folder, Running(folder, "campus.toml", limits)))
+                mutant = next_mutant(rng, corpus, case, args.only)
+                laid = case_folder(mutant.sample, mutant.target, mutant.data,
+                                   Path(tempfile.mkdtemp(dir=root)))
+                running.append((case, mutant, laid.folder,
+                                Running(laid.folder, laid.entry, limits, laid.check)))
                 case += 1
                 capped = bool(args.max_cases) and case >= args.max_cases
             if not running:
@@ -98,9 +107,11 @@ def main(argv: list[str] | None = None) -> int:
                     still.append((n, mutant, folder, run))
                     continue
                 counts[outcome.kind] += 1
+                per_sample[mutant.sample] += 1
                 shutil.rmtree(folder, ignore_errors=True)
                 if log is not None:
-                    log.write(json.dumps({"case": n, "target": mutant.target,
+                    log.write(json.dumps({"case": n, "sample": mutant.sample,
+                                          "target": mutant.target,
                                           "mutations": mutant.mutations, "outcome": outcome.kind,
                                           "seconds": round(outcome.seconds, 2),
                                           "detail": outcome.detail[-600:]}) + "\n")
@@ -108,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                     where = "" if args.no_save else (
                         f" -> {save_fixture(mutant, outcome, args.seed, n, args.save)}")
                     first = outcome.detail.strip().splitlines()[-1] if outcome.detail else ""
-                    print(f"case {n} {outcome.kind.upper()} ({mutant.target}: "
+                    print(f"case {n} {outcome.kind.upper()} ({mutant.sample}/{mutant.target}: "
                           f"{'; '.join(mutant.mutations)}): {first}{where}", flush=True)
             running = still
             time.sleep(0.02)
@@ -119,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fuzz: {total} inputs in {time.monotonic() - started:.0f} s (seed {args.seed}): "
           f"{counts['error']} clean errors, {counts['imported']} imports, "
           f"{counts['refused']} refused by the publish check; {failed} failures "
-          + "(" + ", ".join(f"{counts[k]} {k}" for k in FAILURES) + ")")
+          + "(" + ", ".join(f"{counts[k]} {k}" for k in FAILURES) + "); inputs per sample: "
+          + ", ".join(f"{s} {per_sample[s]}" for s in args.only))
     return 1 if failed else 0
 
 

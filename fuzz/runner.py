@@ -13,6 +13,18 @@ cells, tiles around every building). The parent gives it an address-space limit
 ``hang``       the child outlived its timeout: a failure.
 ``memory``     MemoryError, or the child killed by a signal: a failure.
 ``unservable`` passed the publish check, then failed to answer: a failure.
+
+That is the ``campus`` check. Two more judge one file (see :mod:`fuzz.targets`):
+
+``drawing``    a DXF read as a floor plan with its sidecar's layers and unit (``error`` or
+               ``imported``, whose rooms must be valid and its findings strict JSON); then the
+               layer proposal, which must end within its budget with a strict-JSON proposal
+               or a named error; the GEODATA reader; the workspace's analysis of the drawing
+               as uploaded (proposal, preview entities, bounds: strict JSON, never raising).
+``archive``    a zip as uploaded to a workspace: unpacked safely (a named
+               :class:`~gridmap.errors.ArchiveError`, or files all inside the folder, no
+               links, within the byte limit), then every file unpacked sniffed and each
+               drawing analysed as the workspace does.
 """
 
 from __future__ import annotations
@@ -61,7 +73,8 @@ def preload() -> None:
 
     logging.getLogger("ezdxf").setLevel(logging.CRITICAL)  # it narrates every repair
     for module in ("api.geo", "gridmap.index", "gridmap.lookup", "importers.campus",
-                   "tiles.raster", "api.publish"):
+                   "tiles.raster", "api.publish", "importers.layer_proposal",
+                   "importers.geodata", "importers.archives", "api.workspace"):
         with contextlib.suppress(ImportError):  # api.publish: not in code from before it
             importlib.import_module(module)
 
@@ -133,7 +146,174 @@ def tile_at(lon: float, lat: float, z: int) -> tuple[int, int]:
     return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
 
 
-def _child(folder: Path, manifest: str, limits: Limits) -> dict[str, str]:
+def _child(folder: Path, manifest: str, limits: Limits, check: str = "campus"
+           ) -> dict[str, str]:
+    if check == "drawing":
+        return _guarded(_check_drawing, folder / manifest, limits)
+    if check == "archive":
+        return _guarded(_check_archive, folder / manifest, limits)
+    return _check_campus(folder, manifest, limits)
+
+
+def _guarded(run: Any, path: Path, limits: Limits) -> dict[str, str]:
+    try:
+        result: dict[str, str] = run(path, limits)
+    except MemoryError:
+        return {"kind": "memory", "detail": traceback.format_exc()[-2000:]}
+    except BaseException:
+        return {"kind": "traceback", "detail": traceback.format_exc()[-3000:]}
+    return result
+
+
+def _strict(data: Any, what: str) -> None:
+    try:
+        json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"{what} is not strict JSON: {exc}") from None
+
+
+def _sidecar(path: Path) -> tuple[Any, Any]:
+    """The Layers and DrawingUnit a fixture's sidecar declares (defaults without one)."""
+    import tomllib
+
+    from importers.manifest import DrawingUnit, LayerOverrides, Layers
+
+    sidecar = path.with_name(path.stem + ".layers.toml")
+    if not sidecar.is_file():
+        return Layers(), None
+    data = tomllib.loads(sidecar.read_text(encoding="utf-8"))
+    unit = DrawingUnit(data["units"]) if data.get("units") else None
+    return LayerOverrides(**data.get("layers", {})).apply(Layers()), unit
+
+
+def _check_drawing(path: Path, limits: Limits) -> dict[str, str]:
+    from gridmap.errors import GridmapError
+    from importers.dxf import open_drawing, read_floor_plan
+    from importers.limits import ImportLimits, WorkBudget
+
+    layers, unit = _sidecar(path)
+    import_limits = ImportLimits(time_limit_s=limits.import_time_s,
+                                 memory_limit_mb=limits.memory_mb * 0.6)
+    said = ""
+    try:
+        plan = read_floor_plan(path, layers, unit, budget=WorkBudget(import_limits))
+    except GridmapError as exc:
+        if isinstance(exc.__cause__, MemoryError):
+            return {"kind": "memory", "detail": f"{type(exc).__name__}: {exc}"}
+        said = f"{type(exc).__name__}: {str(exc)[:400]}"
+    else:
+        for room in plan.rooms:
+            if not room.polygon.is_valid or not all(
+                    math.isfinite(v) for v in room.polygon.bounds):
+                raise AssertionError(f"room {room.number!r}: invalid polygon "
+                                     f"{room.polygon.wkt[:200]}")
+        _strict([f.to_dict() for f in plan.findings], "the floor plan's findings")
+    # what the workspace does with an uploaded drawing: open it whole, propose, preview
+    try:
+        doc = open_drawing(path, [])
+    except GridmapError:
+        doc = None
+    if doc is not None:
+        _check_proposal(doc, path.name, limits)
+        _check_geodata(doc, path.name)
+    _check_analysis(path)
+    if said:
+        return {"kind": "error", "detail": said}
+    return {"kind": "imported", "detail": f"{len(plan.rooms)} rooms, {len(plan.doors)} doors, "
+                                          f"{len(plan.findings)} findings"}
+
+
+def _check_proposal(doc: Any, name: str, limits: Limits) -> None:
+    """The layer proposal ends within its budget (a little over: it checks now and then)
+    with a strict-JSON proposal, or with a named error."""
+    from gridmap.errors import GridmapError
+    from importers.layer_proposal import layer_hint, propose_layers
+    from importers.limits import ImportLimits, WorkBudget
+
+    budget_s = limits.import_time_s
+    started = time.monotonic()
+    try:
+        proposal = propose_layers(doc, budget=WorkBudget(ImportLimits(
+            time_limit_s=budget_s, memory_limit_mb=limits.memory_mb * 0.6)))
+    except GridmapError:
+        proposal = None
+    spent = time.monotonic() - started
+    if spent > 2 * budget_s + 5:
+        raise AssertionError(f"{name}: the layer proposal took {spent:.1f} s on a "
+                             f"{budget_s:g} s budget")
+    if proposal is not None:
+        _strict(proposal.to_dict(), f"{name}: the layer proposal")
+        proposal.layers_config()
+    hint = layer_hint(doc)
+    if not isinstance(hint, str):
+        raise AssertionError(f"{name}: layer_hint gave {hint!r}")
+
+
+def _check_geodata(doc: Any, name: str) -> None:
+    from gridmap.errors import GridmapError
+    from importers.geodata import read_geodata
+
+    try:
+        placement = read_geodata(doc, name)
+    except GridmapError:
+        return
+    if placement is not None:
+        for p in placement.control_points:
+            if not all(math.isfinite(v) for v in (*p.cad, *p.lonlat)):
+                raise AssertionError(f"{name}: GEODATA gave a control point {p}")
+
+
+def _check_analysis(path: Path) -> None:
+    """The workspace's look at an uploaded drawing never raises and is strict JSON."""
+    from api.workspace import analyse_drawing
+
+    analysis = analyse_drawing(path)
+    _strict(analysis.proposal, f"{path.name}: the workspace's proposal")
+    _strict(analysis.entities, f"{path.name}: the workspace's preview entities")
+    if analysis.bounds is not None and not all(math.isfinite(v) for v in analysis.bounds):
+        raise AssertionError(f"{path.name}: bounds {analysis.bounds}")
+
+
+def _check_archive(path: Path, limits: Limits) -> dict[str, str]:
+    import stat
+
+    from api.workspace import MAX_ZIP_RATIO, sniff
+    from gridmap.errors import GridmapError
+    from importers.archives import extract_archive
+
+    into = path.parent / "unpacked"
+    max_bytes = 100 << 20
+    try:
+        files = extract_archive(path, into, max_bytes=max_bytes, max_files=200,
+                                max_ratio=MAX_ZIP_RATIO, name=path.name)
+    except GridmapError as exc:
+        left = [p for p in into.rglob("*") if not p.is_dir()] if into.exists() else []
+        if left:
+            raise AssertionError(f"refused ({exc}) but left {left[:5]} behind") from None
+        return {"kind": "error", "detail": f"{type(exc).__name__}: {str(exc)[:400]}"}
+    root = into.resolve()
+    total = 0
+    for p in into.rglob("*"):
+        mode = p.lstat().st_mode
+        if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise AssertionError(f"unpacked {p} is not a plain file or folder")
+        if stat.S_ISREG(mode):
+            total += p.stat().st_size
+    if total > max_bytes:
+        raise AssertionError(f"unpacked {total} bytes, over the {max_bytes} limit")
+    drawings = 0
+    for f in files:
+        if not f.resolve().is_relative_to(root):
+            raise AssertionError(f"unpacked {f} outside {root}")
+        with f.open("rb") as fh:
+            kind = sniff(fh.read(4096), f.name).kind
+        if kind == "dxf" and drawings < 2:
+            drawings += 1
+            _check_analysis(f)
+    return {"kind": "imported", "detail": f"{len(files)} files, {drawings} drawings analysed"}
+
+
+def _check_campus(folder: Path, manifest: str, limits: Limits) -> dict[str, str]:
     from gridmap import errors
 
     unservable = getattr(errors, "Unservable", ())
@@ -176,7 +356,8 @@ def _address_space() -> int:
 class Running:
     """A case running in a forked child; poll it until it reports, dies or times out."""
 
-    def __init__(self, folder: Path, manifest: str, limits: Limits) -> None:
+    def __init__(self, folder: Path, manifest: str, limits: Limits, check: str = "campus",
+                 ) -> None:
         self.started = time.monotonic()
         self.limits = limits
         read_fd, write_fd = os.pipe()
@@ -187,7 +368,7 @@ class Running:
             try:
                 cap = _address_space() + limits.memory_mb * 1024 * 1024
                 resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-                report = _child(folder, manifest, limits)
+                report = _child(folder, manifest, limits, check)
                 with os.fdopen(write_fd, "w") as out:
                     out.write(json.dumps(report))
             except BaseException:
@@ -239,6 +420,6 @@ class Running:
 
 
 def run_case(folder: Path, manifest: str = "campus.toml", limits: Limits | None = None,
-             ) -> Outcome:
-    """Import ``folder/manifest`` in a limited child and judge the result."""
-    return Running(folder, manifest, limits or Limits()).wait()
+             check: str = "campus") -> Outcome:
+    """Run ``check`` on ``folder/manifest`` in a limited child and judge the result."""
+    return Running(folder, manifest, limits or Limits(), check).wait()

@@ -278,6 +278,10 @@ def _elements(fh: IO[bytes], name: str, max_children: int) -> Iterator[Element]:
         raise IndoorFileError(
             f"{name}: is not well-formed XML (line {line}, column {column}): "
             f"{str(e).split(':')[0]}") from None
+    except LookupError as e:  # <?xml encoding="..."?> names an encoding Python lacks
+        raise IndoorFileError(
+            f"{name}: its XML declaration names an encoding that cannot be read ({e}); "
+            "save it as UTF-8") from None
     if root is None:
         raise IndoorFileError(f"{name}: is empty")
 

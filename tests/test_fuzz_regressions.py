@@ -13,7 +13,6 @@ import gzip
 import json
 import math
 import random
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,11 +20,12 @@ from typing import Any
 
 import ezdxf
 import pytest
+from ezdxf import recover
 
 from fuzz.mutate import dump_pairs, mutate_dxf, mutate_manifest, parse_pairs
 from fuzz.runner import Limits, run_case
+from fuzz.targets import GEODATA_DXF, SAMPLES, Corpus, case_folder, next_mutant
 from gridmap.errors import DxfError, GridmapError, ImportLimitExceeded
-from importers import dxf as dxf_module
 from importers.dxf import extract_floor_plan, read_floor_plan
 from importers.limits import ImportLimits, WorkBudget
 
@@ -348,13 +348,13 @@ def test_a_damaged_file_is_read_once_and_reported_recovered(
     path = tmp_path / "cut.dxf"
     path.write_bytes(good[: int(len(good) * 0.9)])
     calls: list[str] = []
-    real = dxf_module.recover.readfile
+    real = recover.readfile
 
     def counted(name: str) -> Any:
         calls.append(name)
         return real(name)
 
-    monkeypatch.setattr(dxf_module.recover, "readfile", counted)
+    monkeypatch.setattr(recover, "readfile", counted)
     plan = read_floor_plan(path)
     assert calls == [str(path)]
     first = plan.warnings[0]
@@ -391,13 +391,44 @@ def _fixtures() -> list[Path]:
 
 @pytest.mark.parametrize("fixture", _fixtures(), ids=lambda p: p.name)
 def test_fuzz_regression(fixture: Path, tmp_path: Path) -> None:
+    """Each saved input, laid out as its sample's case (a campus, an OSM or IMDF school, a
+    DXF fixture with its sidecar, an upload zip) and judged by the same check as found it."""
     case = json.loads((fixture / "case.json").read_text())
-    folder = tmp_path / "campus"
-    shutil.copytree(REPO / "data" / "samples" / case["sample"], folder)
     mutated = gzip.decompress((fixture / f"{case['replaces']}.gz").read_bytes())
-    (folder / case["replaces"]).write_bytes(mutated)
+    laid = case_folder(case["sample"], case["replaces"], mutated, tmp_path / "case")
     known = case.get("known")  # found in code outside the importers, reported, not yet fixed
-    outcome = run_case(folder, "campus.toml", Limits(timeout_s=30.0 if known else 120.0))
+    outcome = run_case(laid.folder, laid.entry, Limits(timeout_s=30.0 if known else 120.0),
+                       laid.check)
     if known and not outcome.clean:
         pytest.xfail(f"known: {known}")
     assert outcome.clean, f"{case['mutations']}: {outcome.kind}: {outcome.detail}"
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_every_sample_unmutated_is_clean(sample: str, tmp_path: Path) -> None:
+    """The corpus itself passes its check: a failure the fuzzer reports is the mutation's."""
+    corpus = Corpus.load()
+    data = {"lincoln_ridge": (SAMPLE / "A_level1.dxf").read_bytes(), "osm_school": corpus.osm,
+            "imdf_school": corpus.imdf, "dxf_fixtures": corpus.drawings[GEODATA_DXF],
+            "uploads": corpus.upload}[sample]
+    name = {"lincoln_ridge": "A_level1.dxf", "osm_school": "school.osm",
+            "imdf_school": "school.zip", "dxf_fixtures": GEODATA_DXF,
+            "uploads": "upload.zip"}[sample]
+    laid = case_folder(sample, name, data, tmp_path / "case")
+    outcome = run_case(laid.folder, laid.entry, Limits(timeout_s=120.0), laid.check)
+    assert outcome.kind == "imported", outcome.detail
+
+
+def test_the_samples_take_turns_and_each_mutant_is_reproducible() -> None:
+    """A short run (CI's 45 s) gives every sample inputs; a seed gives the same mutants."""
+    corpus = Corpus.load()
+    first = [next_mutant(random.Random(5), corpus, n) for n in range(2 * len(SAMPLES))]
+    again = [next_mutant(random.Random(5), corpus, n) for n in range(2 * len(SAMPLES))]
+    assert first == again
+    assert [m.sample for m in first[:len(SAMPLES)]] == list(SAMPLES)
+    originals = {"osm_school": corpus.osm, "imdf_school": corpus.imdf,
+                 "uploads": corpus.upload}
+    for m in first:
+        assert m.mutations
+        if m.sample in originals:
+            assert m.data != originals[m.sample], m.mutations
