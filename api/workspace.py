@@ -425,7 +425,9 @@ def _add_archive(store: CampusStore, settings: Settings, ws: Workspace, name: st
     into.mkdir(mode=0o700, parents=True)
     members = extract(archive, into, settings, name)
     names = {m.name.lower() for m in members}
-    if "manifest.json" in names and any(n.endswith(".geojson") for n in names):
+    imdf_parts = {"venue.geojson", "unit.geojson", "level.geojson", "building.geojson"}
+    if ("manifest.json" in names and any(n.endswith(".geojson") for n in names)) or (
+            len(names & imdf_parts) >= 2):  # an IMDF archive (read_imdf names a missing manifest)
         _add_member(store, ws, name, archive, folder, "imdf", size, digest, result)
         return
     drawings: list[tuple[str, Path]] = []

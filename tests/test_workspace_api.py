@@ -625,7 +625,8 @@ def test_files_are_told_apart_by_their_content(head: bytes, name: str, kind: str
         assert name in found.why  # the refusal names the file
 
 
-@pytest.mark.parametrize("source", ["osm/school.osm", "imdf/school.zip"])
+@pytest.mark.parametrize("source", ["osm/school.osm", "imdf/school.zip",
+                                    "imdf/nonconforming.zip"])
 def test_a_campus_from_an_indoor_file_alone(
     client: TestClient, store: SqlCampusStore, editor: dict[str, str], source: str,
 ) -> None:
