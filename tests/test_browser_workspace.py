@@ -36,6 +36,7 @@ from tests.browser import (
     serve,
     severe_console_errors,
     wait_for,
+    wait_for_text,
 )
 
 pytestmark = pytest.mark.browser
@@ -52,21 +53,28 @@ BUILDING = "C"
 OLD_NUMBER = "C-3"
 #: The room whose label the test's drawing moves out of the building.
 STRAY = "C-2"
+#: A room whose name in the test's drawing is markup, and that name.
+MARKED = "C-4"
+MARKUP = '<img src="x" id="injected">Pre-K'
 NEW_NUMBER = "C-103"
 
 
-def french_drawing(path: Path, *, stray: str | None = None) -> Path:
+def french_drawing(path: Path, *, stray: str | None = None, markup: str | None = None) -> Path:
     """The sample's building C, first floor, with every layer renamed to French; with
     ``stray``, that room's label is moved out of the building (20 ft south of it): a room
-    without a label and a label outside every room, for the report to show."""
+    without a label and a label outside every room, for the report to show; with ``markup``,
+    that room's name is HTML (which the page must show as text)."""
     from ezdxf.filemanagement import readfile
 
     doc = readfile(SAMPLE / "C_level1.dxf")
     for entity in doc.modelspace():
         text = entity.dxf.get("text", "") if entity.dxftype() in ("TEXT", "MTEXT") else ""
-        if stray is not None and text.split("\\P")[0] == stray:
+        number = text.split("\\P")[0]
+        if stray is not None and number == stray:
             x, _, _ = entity.dxf.insert
             entity.dxf.insert = (x, -20.0, 0.0)
+        if markup is not None and number == markup and "\\P" in text:
+            entity.dxf.text = f"{number}\\P{MARKUP}"
     for old, new in FRENCH.items():
         if old in doc.layers and new not in doc.layers:
             doc.layers.new(new, dxfattribs={"color": doc.layers.get(old).dxf.color})
@@ -152,7 +160,7 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
 
     need_browser()
     base, editor, officer = running
-    dxf = french_drawing(tmp_path / "C_niveau1.dxf", stray=STRAY)
+    dxf = french_drawing(tmp_path / "C_niveau1.dxf", stray=STRAY, markup=MARKED)
     parcel = SAMPLE / "parcel.geojson"
     points = corners()[:3]
 
@@ -247,6 +255,17 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
             press(drv, listed[index])
             wait_for(drv, "return document.getElementById('ws-preview').dataset.highlight === "
                           f"{','.join(str(v) for v in finding['at'])!r}")
+        # a name that is markup in the drawing is shown as text, in the list and on the map
+        marked = drv.find_element(By.CSS_SELECTOR, f"#ws-rooms tr[data-number='{MARKED}']")
+        assert MARKUP in marked.text, marked.text
+        drv.execute_script("""
+            const f = window.workspace.state.features.features.find(
+                f => f.feature_type === 'unit' && f.properties.number === arguments[0]);
+            window.workspace.unitLayers()[f.id].openTooltip();""", MARKED)
+        tip = wait_for_text(drv, "#ws-preview .leaflet-tooltip")
+        assert MARKUP in tip, tip
+        assert drv.execute_script("return document.getElementById('injected')") is None
+
         # the room left without its label: its finding opens that room for a number
         index = next(i for i, f in enumerate(report["findings"])
                      if f["kind"] == "room_without_label" and f["at"])

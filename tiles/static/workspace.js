@@ -1561,7 +1561,8 @@
         L.DomEvent.stopPropagation(ev);
         selectUnit(f.id, true);
       });
-      layer.bindTooltip((p.number ? p.number + ' ' : '') + (p.name || ''), { sticky: true });
+      // a tooltip given a string parses it as HTML: names from a drawing go in as text
+      layer.bindTooltip(el('span', { text: (p.number ? p.number + ' ' : '') + (p.name || '') }), { sticky: true });
       layer.addTo(pv.levelLayer);
       pv.unitLayers[f.id] = layer;
       if (p.number) {
@@ -2039,7 +2040,7 @@
           return L.circleMarker(latlng, { radius: 6, weight: 2,
                                           color: diffColours[first === 'added' || first === 'removed' ? first : 'changed'] });
         },
-        onEachFeature: function (f, layer) { layer.bindTooltip(f.properties.summary); }
+        onEachFeature: function (f, layer) { layer.bindTooltip(el('span', { text: f.properties.summary })); }
       }).addTo(diffLayer);
       var bounds = diffLayer.getBounds();
       if (bounds.isValid()) { diffMap.fitBounds(bounds, { padding: [16, 16] }); }
@@ -2096,6 +2097,7 @@
     state: S,
     geo: geo,
     preview: function () { return pv.map; },
+    unitLayers: function () { return pv.unitLayers; },
     refresh: refresh
   };
 
