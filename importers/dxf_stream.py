@@ -10,8 +10,9 @@ expressions, no Python object per entity) and keeps
   units, layers and dictionaries are unchanged);
 * in ENTITIES (model and paper space): every entity on a layer the import reads (rooms,
   labels, doors, outline, stairs, elevators, but not walls: they are read only when the rooms
-  layer draws no outline) and every block insert (a block may hold anything), each with its
-  attributes and vertices;
+  layer draws no outline) and every block insert but those whose block draws nothing on
+  those layers (furniture), has no attributes and is not named for a stair or lift, each
+  with its attributes and vertices;
 * in BLOCKS and the BLOCK_RECORD table: every block but the anonymous blocks of dimensions
   (``*D...``) that no entity kept uses.
 
@@ -198,6 +199,23 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
         return data[starts[i][0]:starts[i + 1][0]]
 
     index = {pos: i for i, (pos, _) in enumerate(starts)}
+    contents = _block_contents(data, starts, index, sections.get(b"BLOCKS"))
+    relevant = _Relevance(contents, wanted)
+
+    def furnishes(body: bytes) -> bool:
+        """Whether an insert on a layer not read may still give the import something: its
+        attributes (a room tag), a stair or lift block name, or a block that draws on a
+        layer read (layer 0 taking the insert's layer), however deeply nested."""
+        from importers.dxf_vertical import block_kind
+
+        if (_value(body, b"66") or b"").strip() not in (b"", b"0"):
+            return True
+        name = (_value(body, b"2") or b"").strip()
+        try:
+            text = name.decode("utf-8")
+        except UnicodeDecodeError:
+            return True
+        return bool(block_kind(text)) or relevant(name.upper(), _layer(body), 0, ())
     # ENTITIES: decide per entity; walls wait until we know whether rooms are drawn
     keep: list[tuple[int, int]] = []  # (start, end) byte ranges kept, in order
     waiting: list[tuple[int, int]] = []
@@ -215,8 +233,9 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
         if kind not in _FOLLOWERS:
             layer = _layer(body)
             layers_seen.add(layer)
-            if kind == b"INSERT":
-                decision = "keep"  # a block may hold anything, on any layer
+            if kind == b"INSERT":  # kept unless its block draws nothing the import reads
+                decision = "keep" if layer in wanted or layer == "\ufffd" or furnishes(
+                    body) else "drop"
             elif layer == lazy:
                 decision = "wait"
             elif layer in wanted or layer == "\ufffd":
@@ -353,3 +372,74 @@ def _copy_objects(data: bytes, starts: list[tuple[int, bytes]], index: dict[int,
     for k, (a, b) in enumerate(spans):
         if k not in left_out:
             out += data[a:b]
+
+
+_NEST_DEPTH = 4  # as deep as the floor-plan walk expands blocks (importers.dxf_walk)
+
+
+@dataclass
+class _Block:
+    layers: set[str] = field(default_factory=set)  # layers its own entities are on
+    inserts: list[tuple[bytes, str]] = field(default_factory=list)  # (block name, layer)
+
+
+def _block_contents(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
+                    blocks: _Section | None) -> dict[bytes, _Block]:
+    """What each block definition draws on which layer, and which blocks it inserts."""
+    out: dict[bytes, _Block] = {}
+    if blocks is None:
+        return out
+    current: _Block | None = None
+    for i in range(index[blocks.start] + 1, index[blocks.end]):
+        kind = starts[i][1]
+        if kind in _FOLLOWERS:
+            continue
+        body = data[starts[i][0]:starts[i + 1][0]]
+        if kind == b"BLOCK":
+            name = (_value(body, b"2") or b"").strip().upper()
+            # a dimension's block is inserted by its dimension, not by inserts: not looked
+            # into (an insert of one is kept, as an unknown block is)
+            current = None if name.startswith(b"*D") else out.setdefault(name, _Block())
+        elif kind == b"ENDBLK":
+            current = None
+        elif current is not None:
+            layer = _layer(body)
+            current.layers.add(layer)
+            if kind == b"INSERT":
+                current.inserts.append(((_value(body, b"2") or b"").strip().upper(), layer))
+    return out
+
+
+class _Relevance:
+    """Whether a block inserted on a layer draws anything on the layers read (or might:
+    anything unsure counts as yes), nested blocks included, layer 0 taking the insert's."""
+
+    def __init__(self, blocks: dict[bytes, _Block], wanted: frozenset[str]) -> None:
+        self._blocks = blocks
+        self._wanted = wanted
+        self._known: dict[tuple[bytes, str], bool] = {}
+
+    def __call__(self, name: bytes, layer: str, depth: int, chain: tuple[bytes, ...]) -> bool:
+        key = (name, layer)
+        if key not in self._known:
+            self._known[key] = self._draws(name, layer, depth, chain)
+        return self._known[key]
+
+    def _draws(self, name: bytes, layer: str, depth: int, chain: tuple[bytes, ...]) -> bool:
+        from importers.dxf_vertical import block_kind
+
+        block = self._blocks.get(name)
+        if block is None or name in chain or depth >= _NEST_DEPTH:
+            return True  # undefined, inside itself, or deeper than we look: keep it
+        effective = {layer if own == "0" else own for own in block.layers}
+        if effective & self._wanted or "\ufffd" in effective:
+            return True
+        for inner, own in block.inserts:
+            try:
+                stair_or_lift = bool(block_kind(inner.decode("utf-8")))
+            except UnicodeDecodeError:
+                return True
+            if stair_or_lift or self(inner, layer if own == "0" else own, depth + 1,
+                                     (*chain, name)):
+                return True
+        return False

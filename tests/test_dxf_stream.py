@@ -73,8 +73,8 @@ def test_a_large_plan_is_slimmed_to_what_the_import_reads(tmp_path: Path, newlin
     doc, auditor = recover.read(io.BytesIO(slim.data))
     assert not auditor.fixes and not auditor.errors  # nothing dangling: no repair needed
     wanted = read_layers(layers) - {layers.walls.upper()}
-    for e in doc.modelspace():
-        assert e.dxftype() == "INSERT" or e.dxf.layer.upper() in wanted, e.dxftype()
+    for e in doc.modelspace():  # door inserts, rooms and labels; no walls, no furniture
+        assert e.dxf.layer.upper() in wanted, (e.dxftype(), e.dxf.layer)
     assert not [b for b in doc.blocks if b.name.upper().startswith("*D")]
     assert summary(extract_floor_plan(doc, plan.path.name, layers)) \
         == summary(read_floor_plan(plan.path, layers, slim=False))
@@ -148,3 +148,48 @@ def test_what_left_out_entities_own_goes_with_them(tmp_path: Path) -> None:
     slimmed = read_slim(path, Layers(), None)
     assert slimmed is not None and len(slimmed.rooms) == 5
     assert summary(slimmed) == summary(read_floor_plan(path, Layers(), slim=False))
+
+
+def test_inserts_are_left_out_only_when_their_blocks_draw_nothing_read(tmp_path: Path) -> None:
+    """Furniture goes; a wing of rooms nested two deep (its outlines on layer 0 of a block
+    inserted on the rooms layer, and on the rooms layer itself), a lift named as one on the
+    wall layer and a room tag with attributes on the furniture layer stay; the plan is the
+    same."""
+    from ezdxf.filemanagement import new
+
+    doc = new("R2010")
+    doc.header["$INSUNITS"] = 6
+    msp = doc.modelspace()
+    msp.add_lwpolyline([(0, 0), (8, 0), (8, 7), (0, 7)], close=True,
+                       dxfattribs={"layer": "A-AREA"})
+    chair = doc.blocks.new("CHAIR")
+    chair.add_lwpolyline([(0, 0), (0.5, 0), (0.5, 0.5), (0, 0.5)], close=True)
+    desk = doc.blocks.new("DESK")
+    desk.add_blockref("CHAIR", (0, -0.6))
+    room = doc.blocks.new("ROOM")
+    room.add_lwpolyline([(0, 0), (8, 0), (8, 7), (0, 7)], close=True)  # layer 0
+    room.add_text("1", height=0.25, dxfattribs={"layer": "A-AREA-IDEN", "insert": (3, 3)})
+    wing = doc.blocks.new("WING")
+    wing.add_blockref("ROOM", (0, 0), dxfattribs={"layer": "A-AREA"})
+    wing.add_blockref("ROOM", (9, 0), dxfattribs={"layer": "A-AREA"})
+    lift = doc.blocks.new("AUFZUG_630KG")
+    lift.add_lwpolyline([(0, 0), (2, 0), (2, 2), (0, 2)], close=True)
+    tag = doc.blocks.new("TAG")
+    tag.add_attdef("ROOMNO", (0, 0), dxfattribs={"layer": "A-AREA-IDEN", "height": 0.25})
+    for i in range(6):
+        msp.add_blockref("DESK", (1 + i, 1), dxfattribs={"layer": "A-FURN"})
+    msp.add_blockref("WING", (0, 20), dxfattribs={"layer": "0"})
+    msp.add_blockref("AUFZUG_630KG", (12, 0), dxfattribs={"layer": "A-WALL"})
+    msp.add_blockref("TAG", (4, 4), dxfattribs={"layer": "A-FURN"}).add_auto_attribs(
+        {"ROOMNO": "101"})
+    path = tmp_path / "blocks.dxf"
+    doc.saveas(path)
+    slim = slim_dxf(path, Layers(), min_bytes=0)
+    assert slim is not None and slim.dropped == 6  # the desks
+    slim_doc, _ = recover.read(io.BytesIO(slim.data))
+    names = sorted(e.dxf.name for e in slim_doc.modelspace().query("INSERT"))
+    assert names == ["AUFZUG_630KG", "TAG", "WING"]
+    whole = read_floor_plan(path, Layers(), slim=False)
+    assert len(whole.rooms) == 4 and any(r.number == "101" for r in whole.rooms)
+    slimmed = read_slim(path, Layers(), None)
+    assert slimmed is not None and summary(slimmed) == summary(whole)
