@@ -331,6 +331,11 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         screenshot(drv, tmp_path, "workspace-6-published.png")
         errors = severe_console_errors(drv)
         assert not errors, errors
+        ws_path = drv.execute_script("return location.pathname")
+        drv.get(f"{base}/workspace")  # the list leads back to it
+        wait_for(drv, "return document.body.dataset.ready === 'true'")
+        link = drv.find_element(By.CSS_SELECTOR, f"#ws-list a[href='{ws_path}']")
+        assert link.text == CAMPUS_NAME
 
     # an officer: the lookup API and the map page both know the room by its new number
     answer = httpx.get(f"{base}/campuses/{CAMPUS_ID}/lookup", params={"q": NEW_NUMBER},
