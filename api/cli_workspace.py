@@ -184,7 +184,7 @@ def cmd_new(args: argparse.Namespace, settings: Settings, store: CampusStore) ->
 
     from api.cli import campus_owner_for_import, cli_actor
     from api.store_workspace import workspaces
-    from api.workspace import DEFAULT_SETTINGS
+    from api.workspace import initial_settings
 
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", args.campus):
         raise _error(f"campus id {args.campus!r}: lower-case letters, digits, - and _ only")
@@ -192,7 +192,7 @@ def cmd_new(args: argparse.Namespace, settings: Settings, store: CampusStore) ->
     ws = workspaces(store).create(
         campus_id=args.campus, name=args.name or args.campus, org_id=org,
         created_by=cli_actor(), created_by_id=None,
-        settings={**DEFAULT_SETTINGS, "campus_name": args.name or ""})
+        settings=initial_settings(store, args.campus, args.name))
     _audit(store, ws, "workspace_create", f"for campus {ws.campus_id}")
     print(ws.id)
     print(f"next: gridmap workspace add {ws.id} FILE...", file=sys.stderr)

@@ -281,7 +281,7 @@ def create_workspace(body: NewWorkspace, request: Request, ctx: Ctx,
     ws = workspaces(ctx.store).create(
         campus_id=body.campus_id, name=name, org_id=org_id, created_by=principal.actor,
         created_by_id=principal.token_id or principal.user_id,
-        settings={**logic.DEFAULT_SETTINGS, "campus_name": body.campus_name or ""})
+        settings=logic.initial_settings(ctx.store, body.campus_id, body.campus_name))
     _audit(ctx, request, principal, "workspace_create", ws, f"for campus {ws.campus_id}")
     return JSONResponse(logic.workspace_view(ctx.store, ws), status_code=201, headers=NO_STORE)
 

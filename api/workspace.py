@@ -817,6 +817,19 @@ def _entity_geometry(e: Any) -> tuple[dict[str, Any] | None, str]:
 # --- settings -------------------------------------------------------------------------------
 
 
+def initial_settings(store: CampusStore, campus_id: str, campus_name: str | None
+                     ) -> dict[str, Any]:
+    """A new workspace's settings: a stored campus's name and address (its latest
+    revision), else the name given."""
+    settings = {**DEFAULT_SETTINGS, "campus_name": campus_name or ""}
+    try:
+        latest = max(r.number for r in store.revisions(campus_id))
+        campus = store.campus(campus_id, latest)
+    except (NotFound, ValueError):
+        return settings
+    return {**settings, "campus_name": campus_name or campus.name, "address": campus.address}
+
+
 DEFAULT_SETTINGS: dict[str, Any] = {
     "campus_name": "", "address": "", "grid": {"cell_size": 100, "unit": "ft"},
     "parcel_file": None, "grounds_file": None, "pois_file": None,
@@ -1133,7 +1146,7 @@ def _import_names(folder: Path, ws: Workspace) -> dict[str, str]:
         source = folder / item.path
         if not source.is_file():
             continue
-        stem = re.sub(r"[^A-Za-z0-9._ -]", "_", PurePosixPath(item.name).name)[:100] or "file"
+        stem = re.sub(r"[^\w.() -]", "_", PurePosixPath(item.name).name)[:100] or "file"
         if PurePosixPath(stem).suffix.lower() != source.suffix.lower():
             stem += source.suffix
         name, n = stem, 1

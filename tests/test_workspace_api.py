@@ -142,7 +142,7 @@ def test_the_whole_flow_from_upload_to_an_officers_lookup(
 ) -> None:
     ws = _new(client, editor)
     # upload: the drawing is told by its content, its layers proposed from what they hold
-    r = _upload(client, editor, ws, renamed_dxf, name="plan-from-the-architect.dxf")
+    r = _upload(client, editor, ws, renamed_dxf, name="Erdgeschoß (Architekt).dxf")
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["file"]["kind"] == "dxf"
@@ -222,6 +222,7 @@ def test_the_whole_flow_from_upload_to_an_officers_lookup(
     stored = store.campus(CAMPUS, draft)
     report = client.get(f"/workspaces/{ws}/report", headers=editor).json()
     assert report["revision"] == draft
+    assert set(report["residuals"]) == {"Erdgeschoß (Architekt).dxf"}  # named as uploaded
     rooms_stored = sum(1 for u in stored.units if not u.approximate)
     assert report["counts"]["rooms"] == rooms_stored == held["RAUM"]["closed_outlines"]
     assert report["counts"]["exterior_doors"] == len(stored.exterior_doors()) > 0
@@ -469,6 +470,7 @@ def test_who_may_work_on_a_workspace(
     assert r.status_code == 404, r.text  # another district's campus is unknown to them
     r = client.post("/workspaces", json={"campus_id": "test-campus"}, headers=editor)
     assert r.status_code == 201
+    assert r.json()["settings"]["campus_name"] == small_campus().name  # from the stored one
     # deleting removes the folder
     assert client.delete(f"/workspaces/{ws}", headers=editor).status_code == 200
     assert client.get(f"/workspaces/{ws}", headers=editor).status_code == 404
