@@ -3,7 +3,8 @@
 On a terminal, one line redrawn in place: a bar, the percent and what the import is doing,
 cut to the terminal's width, cleared when the import ends (the report follows). Written to a
 file or a pipe (a cron job's log), one plain line each time the import moves on to something
-new, so the log says how far it came before a limit stopped it. Both go to standard error:
+new (from its first step: a failure at the start is the error line alone), so the log says
+how far it came before a limit stopped it. Both go to standard error:
 standard output keeps the report alone.
 """
 
@@ -33,7 +34,7 @@ class ImportProgress:
         percent = max(0, min(100, int(percent)))
         if self.tty:
             self._draw(percent, message)
-        elif message != self.said:
+        elif percent > 0 and message != self.said:  # 0 %: started, nothing done yet
             self.said = message
             self.out.write(f"import {percent:3d}% {message}\n")
             self.out.flush()

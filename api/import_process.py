@@ -7,7 +7,9 @@ back to check. So the service never imports in its own process::
 
     result = import_in_sandbox(manifest, previous, limits, sandbox_limits(settings), progress)
 
-starts ``python -m api.import_process`` as a child in its own process group and session. The
+starts ``python -m api.import_process`` as a child in its own process group and session
+(:func:`run_in_sandbox` does the same for any function taking and returning JSON data, e.g.
+reading an uploaded drawing for its layer proposal). The
 child limits itself before it reads a byte of the input (``RLIMIT_DATA`` and ``RLIMIT_AS``: its
 memory at start plus ``memory_bytes``; ``RLIMIT_CPU``: a little over the seconds, which also
 ends an orphan; no core file) and dies with the thread that started it (``PR_SET_PDEATHSIG``),
@@ -53,7 +55,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -143,21 +145,44 @@ def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLim
     child and propagates. ``importer`` names another function to run instead of
     :func:`importers.campus.import_campus` (tests use hostile ones).
     """
-    report = progress or (lambda percent, message: None)
+    report = progress or _quiet
     report(0, f"starting the import of {Path(manifest).name}")  # the child takes a second
-    started = time.monotonic()  # CLOCK_MONOTONIC: the child reads the same clock
-    deadline = started + sandbox.seconds + kill_grace(sandbox.seconds)
-    request = {
+    arguments: dict[str, Any] = {
         "manifest": str(Path(manifest).absolute()), "importer": importer,
-        "limits": dataclasses.asdict(limits), "ends": started + sandbox.seconds,
-        "memory_bytes": sandbox.memory_bytes,
-        "cpu_seconds": math.ceil(deadline - started) + 1, "parent": os.getpid(),
-        "previous": None,
+        "limits": dataclasses.asdict(limits), "previous": None,
     }
     if previous is not None:
         from gridmap.serialize import campus_to_geojson
 
-        request["previous"] = campus_to_geojson(previous)
+        arguments["previous"] = campus_to_geojson(previous)
+    data = run_in_sandbox(f"{__name__}:import_call", arguments, sandbox, report,
+                          preload=(importer.partition(":")[0], "gridmap.serialize"))
+    return result_from_data(data)
+
+
+def run_in_sandbox(call: str, arguments: Mapping[str, Any], sandbox: SandboxLimits,
+                   progress: Progress | None = None, *, what: str = "the import",
+                   preload: Sequence[str] = ()) -> Any:
+    """Call the function ``call`` (``module:function``) in a child process within
+    ``sandbox`` and return what it returned; the same limits, kills and errors as an import
+    (``what`` names the work in their messages: "reading the drawing took longer than ...").
+
+    The function is called with ``arguments`` (JSON data) as keywords and ``progress`` (a
+    callback like this one's), ``ends`` (the ``time.monotonic()`` at which the time limit
+    passes: its own checks can stop before) and ``memory_bytes`` (the memory limit); it
+    returns JSON data. Its :class:`~gridmap.errors.GridmapError` is raised here as the same
+    class with the same messages. The modules named in ``preload`` (and the call's) are
+    imported before the memory limit is measured from: libraries do not count against it.
+    """
+    report = progress or _quiet
+    started = time.monotonic()  # CLOCK_MONOTONIC: the child reads the same clock
+    deadline = started + sandbox.seconds + kill_grace(sandbox.seconds)
+    request = {
+        "call": call, "arguments": dict(arguments), "preload": list(preload),
+        "ends": started + sandbox.seconds,
+        "memory_bytes": sandbox.memory_bytes,
+        "cpu_seconds": math.ceil(deadline - started) + 1, "parent": os.getpid(),
+    }
     with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stderr:
         stdin.write(json.dumps(request).encode())
         stdin.seek(0)
@@ -166,7 +191,11 @@ def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLim
             outcome = child.follow(deadline, report)
         finally:
             child.end()
-        return _result_of(outcome, child, sandbox, _stderr_tail(stderr))
+        return _result_of(outcome, child, sandbox, _stderr_tail(stderr), what)
+
+
+def _quiet(percent: int, message: str) -> None:
+    """The progress of work nobody watches."""
 
 
 def kill_grace(seconds: float) -> float:
@@ -327,20 +356,21 @@ def _stderr_tail(stderr: IO[bytes]) -> str:
     return stderr.read().decode("utf-8", "replace")
 
 
-def _result_of(outcome: _Outcome, child: _Child, sandbox: SandboxLimits,
-               stderr: str) -> ImportResult:
-    """The import's result, or the error that says how it ended."""
+def _result_of(outcome: _Outcome, child: _Child, sandbox: SandboxLimits, stderr: str,
+               what: str) -> Any:
+    """What the child returned, or the error that says how it ended."""
     final = outcome.last
     if final is not None and "result" in final:
-        return result_from_data(final["result"])
+        return final["result"]
     if final is not None and "error" in final:
         raise error_from_data(final["error"])
     if final is not None and "memory" in final:
-        raise _out_of_memory(sandbox, str(final["memory"]))
+        raise _out_of_memory(sandbox, str(final["memory"]), what)
     if final is not None and "crash" in final:
-        raise ImportProcessError(f"the import process failed unexpectedly:\n{final['crash']}")
+        raise ImportProcessError(f"the process of {what} failed unexpectedly:\n"
+                                 f"{final['crash']}")
     if outcome.timed_out:
-        raise _timed_out(sandbox)
+        raise _timed_out(sandbox, what)
     if stderr.strip():
         log.warning("import process pid %d ended without an answer; its last output:\n%s",
                     child.pid, stderr)
@@ -349,23 +379,24 @@ def _result_of(outcome: _Outcome, child: _Child, sandbox: SandboxLimits,
         sig = os.WTERMSIG(status)
         name = _signal_name(sig)
         if sig == signal.SIGXCPU:
-            raise _timed_out(sandbox, cpu=True)
+            raise _timed_out(sandbox, what, cpu=True)
         near_limit = outcome.peak_rss >= 0.9 * (int(outcome.ready.get("rss", 0))
                                                 + sandbox.memory_bytes)
         if sig == signal.SIGKILL and (near_limit or not child.killed):
             raise _out_of_memory(sandbox, f"its process was killed ({name}), most likely by "
-                                          "the system running out of memory")
+                                          "the system running out of memory", what)
         if near_limit:
-            raise _out_of_memory(sandbox, f"its process died ({name}) at its memory limit")
+            raise _out_of_memory(sandbox, f"its process died ({name}) at its memory limit",
+                                 what)
         raise ImportCrashed(
-            f"import process pid {child.pid} died of {name}",
-            user_message=f"the import's process died ({name}) before it finished; nothing "
+            f"process pid {child.pid} of {what} died of {name}",
+            user_message=f"the process of {what} died ({name}) before it finished; nothing "
             "was stored. The file may be damaged; if it is very large, the memory limit "
             "(GRIDMAP_IMPORT_MEMORY_LIMIT_MB) may be too small")
     code = None if status is None else os.waitstatus_to_exitcode(status)
     raise ImportCrashed(
-        f"import process pid {child.pid} exited with code {code} without an answer",
-        user_message="the import's process ended without an answer; nothing was stored")
+        f"process pid {child.pid} of {what} exited with code {code} without an answer",
+        user_message=f"the process of {what} ended without an answer; nothing was stored")
 
 
 def _signal_name(sig: int) -> str:
@@ -375,18 +406,18 @@ def _signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
-def _timed_out(sandbox: SandboxLimits, *, cpu: bool = False) -> ImportTimedOut:
-    what = "CPU time" if cpu else "time"
-    message = (f"the import took longer than {sandbox.seconds:g} s and was stopped; nothing "
+def _timed_out(sandbox: SandboxLimits, what: str, *, cpu: bool = False) -> ImportTimedOut:
+    limit = "CPU time" if cpu else "time"
+    message = (f"{what} took longer than {sandbox.seconds:g} s and was stopped; nothing "
                "was stored. Very large drawings (millions of entities) and blocks nested or "
                "arrayed very many times are the usual cause: purge what the map does not "
-               f"need, split the drawing, or raise the import's {what} limit "
+               f"need, split the drawing, or raise the import's {limit} limit "
                "(GRIDMAP_IMPORT_TIME_LIMIT_S)")
     return ImportTimedOut(message, user_message=message)
 
 
-def _out_of_memory(sandbox: SandboxLimits, detail: str) -> ImportOutOfMemory:
-    message = (f"the import needed more than {amount(sandbox.memory_bytes)} of memory and "
+def _out_of_memory(sandbox: SandboxLimits, detail: str, what: str) -> ImportOutOfMemory:
+    message = (f"{what} needed more than {amount(sandbox.memory_bytes)} of memory and "
                f"was stopped ({detail}); nothing was stored. Split the drawing, purge unused "
                "blocks, or raise the limit (GRIDMAP_IMPORT_MEMORY_LIMIT_MB)")
     return ImportOutOfMemory(message, user_message=message)
@@ -495,64 +526,41 @@ class _Pipe:
         self.out.flush()
 
 
-def _own_limits(request: Mapping[str, Any]) -> ImportLimits:
+def _own_limits(limits: Mapping[str, Any], ends: float, memory_bytes: int) -> ImportLimits:
     """The importer's own (cooperative) limits: the caller's, at most the sandbox's (time
     counted from the parent's start); the process is killed only a little later."""
     from importers.limits import ImportLimits
 
-    limits = ImportLimits(**request["limits"])
-    own_time = max(0.1, float(request["ends"]) - time.monotonic())
-    own_memory = int(request["memory_bytes"]) / _MIB
+    asked = ImportLimits(**limits)
+    own_time = max(0.1, ends - time.monotonic())
+    own_memory = memory_bytes / _MIB
     return dataclasses.replace(
-        limits,
-        time_limit_s=own_time if limits.time_limit_s is None
-        else min(limits.time_limit_s, own_time),
-        memory_limit_mb=own_memory if limits.memory_limit_mb is None
-        else min(limits.memory_limit_mb, own_memory))
+        asked,
+        time_limit_s=own_time if asked.time_limit_s is None
+        else min(asked.time_limit_s, own_time),
+        memory_limit_mb=own_memory if asked.memory_limit_mb is None
+        else min(asked.memory_limit_mb, own_memory))
 
 
-def _importer(name: str) -> Callable[..., ImportResult]:
+def _function(name: str) -> Callable[..., Any]:
     import importlib
 
     module, _, function = name.partition(":")
-    found: Callable[..., ImportResult] = getattr(importlib.import_module(module), function)
+    found: Callable[..., Any] = getattr(importlib.import_module(module), function)
     return found
 
 
-def _run(importer: Callable[..., ImportResult], manifest: Path, previous: Campus | None,
-         limits: ImportLimits, report: Progress) -> ImportResult:
-    """Call the importer with ``progress`` if it takes one; else (import_campus before it
-    did) report each floor plan from outside, wrapping the function that reads one."""
-    import inspect
+def import_call(*, manifest: str, previous: Mapping[str, Any] | None,
+                limits: Mapping[str, Any], importer: str, progress: Progress, ends: float,
+                memory_bytes: int) -> dict[str, Any]:
+    """The import as the child runs it (see :func:`run_in_sandbox`): ``importer`` (like
+    :func:`importers.campus.import_campus`) on the manifest, its result as data."""
+    from gridmap.serialize import campus_from_geojson
 
-    if "progress" in inspect.signature(importer).parameters:
-        return importer(manifest, previous, limits, progress=report)
-    from importers import campus
-
-    if importer is not campus.import_campus or not hasattr(campus, "_read_level"):
-        return importer(manifest, previous, limits)
-    from importers.manifest import load_manifest
-
-    report(0, f"reading {manifest.name}")
-    loaded = load_manifest(manifest)
-    total = sum(len(b.levels) for b in loaded.manifest.buildings)
-    read_level = campus._read_level
-    done = [0]
-
-    def reading_level(lm: Any, bi: int, li: int, spec: Any, *args: Any, **kw: Any) -> Any:
-        lv = spec.levels[li]
-        report(5 + 80 * done[0] // max(1, total),
-               f"reading {lv.dxf} (building {spec.id} level {lv.ordinal}, "
-               f"{done[0] + 1} of {total})")
-        done[0] += 1
-        return read_level(lm, bi, li, spec, *args, **kw)
-
-    campus._read_level = reading_level  # this process only
-    try:
-        result = campus.build_campus(loaded, previous, limits)
-    finally:
-        campus._read_level = read_level
-    return result
+    campus = None if previous is None else campus_from_geojson(previous)
+    result = _function(importer)(Path(manifest), campus,
+                                 _own_limits(limits, ends, memory_bytes), progress=progress)
+    return result_to_data(result)
 
 
 def _die_with_parent(parent: int) -> None:
@@ -570,7 +578,8 @@ def _die_with_parent(parent: int) -> None:
 
 
 def child_main(fd: int) -> int:
-    """The child: limit itself, import, answer on ``fd``; the exit code is 0 once answered."""
+    """The child: limit itself, make the call, answer on ``fd``; the exit code is 0 once
+    answered."""
     pipe = _Pipe(fd)
     request = json.load(sys.stdin)
     _die_with_parent(int(request["parent"]))
@@ -578,12 +587,11 @@ def child_main(fd: int) -> int:
     _limit(resource.RLIMIT_FSIZE, _MAX_FILE_BYTES)  # its log; it writes no other file
     _limit(resource.RLIMIT_CORE, 0)  # no core file of a crash (it would hold the campus)
     try:
-        importer = _importer(str(request["importer"]))
-        from gridmap.serialize import campus_from_geojson
+        import importlib
 
-        previous = (None if request["previous"] is None
-                    else campus_from_geojson(request["previous"]))
-        del request["previous"]
+        for module in request["preload"]:
+            importlib.import_module(str(module))
+        function = _function(str(request["call"]))
         memory = int(request["memory_bytes"])
         rss, data, size = _vm("VmRSS"), _vm("VmData"), _vm("VmSize")
         _limit(resource.RLIMIT_DATA, data + memory)
@@ -593,9 +601,9 @@ def child_main(fd: int) -> int:
         def report(percent: int, message: str) -> None:
             pipe.send({"progress": [int(percent), str(message)[:300]]})
 
-        result = _run(importer, Path(request["manifest"]), previous, _own_limits(request),
-                      report)
-        answer: dict[str, Any] = {"result": result_to_data(result)}
+        answer: dict[str, Any] = {"result": function(
+            **request["arguments"], progress=report, ends=float(request["ends"]),
+            memory_bytes=memory)}
     except MemoryError:
         answer = {"memory": "an allocation was refused"}
     except GridmapError as exc:
@@ -609,6 +617,8 @@ def child_main(fd: int) -> int:
         pipe.send(answer)
     except MemoryError:
         pipe.send({"memory": "no memory was left to answer"})
+    except (TypeError, ValueError):  # the call returned something that is not JSON data
+        pipe.send({"crash": traceback.format_exc()[-8000:]})
     return 0
 
 

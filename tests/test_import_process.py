@@ -31,6 +31,7 @@ from api.import_process import (
     kill_grace,
     result_from_data,
     result_to_data,
+    run_in_sandbox,
 )
 from api.jobs import (
     JobEnv,
@@ -364,7 +365,8 @@ def test_the_progress_in_a_log_is_one_plain_line_per_stage() -> None:
 
     out = io.StringIO()
     progress = ImportProgress(out)  # a StringIO is no terminal
-    for percent, message in [(5, "reading A.dxf"), (5, "reading A.dxf"), (45, "reading B.dxf")]:
+    for percent, message in [(0, "starting"), (5, "reading A.dxf"), (5, "reading A.dxf"),
+                             (45, "reading B.dxf")]:
         progress(percent, message)
     progress.close()
     assert out.getvalue() == "import   5% reading A.dxf\nimport  45% reading B.dxf\n"
@@ -412,3 +414,29 @@ def test_the_service_answers_while_and_after_a_hostile_import_is_stopped(
         assert c.get("/healthz").status_code == 200
         assert c.get(f"/campuses/{stored_campus.id}").status_code == 200
         assert all(t.is_alive() for t in app.state.jobs.workers._threads)
+
+
+# --- any call ------------------------------------------------------------------------------
+
+
+def test_any_call_runs_in_the_sandbox_with_its_arguments_and_limits() -> None:
+    said = Said()
+    answer = run_in_sandbox(f"{HOSTILE}:echo_call", {"path": "plan.dxf", "n": [1, 2.5]},
+                            SandboxLimits(60.0, MEMORY), said)
+    assert answer["arguments"] == {"path": "plan.dxf", "n": [1, 2.5]}
+    assert 0 < answer["seconds_left"] < 60.0 and answer["memory_bytes"] == MEMORY
+    assert said.lines == [(50, "echoing")]
+
+
+def test_a_stopped_call_is_named_by_what_it_does() -> None:
+    with pytest.raises(ImportTimedOut) as caught:
+        run_in_sandbox(f"{HOSTILE}:spin_call", {}, SandboxLimits(SECONDS, MEMORY),
+                       what="reading the drawing")
+    assert caught.value.user_message.startswith(
+        f"reading the drawing took longer than {SECONDS:g} s")
+
+
+def test_a_call_answering_what_json_cannot_say_is_an_internal_error() -> None:
+    with pytest.raises(ImportProcessError, match="not JSON serializable"):
+        run_in_sandbox(f"{HOSTILE}:answer_what_json_cannot_say", {},
+                       SandboxLimits(60.0, MEMORY))
