@@ -39,7 +39,7 @@ from gridmap.model import (
 )
 from importers.dxf import FloorPlan, largest_polygon, read_floor_plan
 from importers.findings import Finding, FindingKind, Severity
-from importers.geodata import GeodataPlacement, read_geodata_file
+from importers.geodata import GeodataPlacement
 from importers.georef import (
     POINT_WARN_M,
     Fit,
@@ -141,7 +141,7 @@ def _read_level(
     result.warnings.extend(plan.warnings)
     points = spec.control_points_for(lv)
     if lv.use_geodata or not points:  # none given (or an empty list): the GEODATA places it
-        geodata = _plan_geodata(plan, path)
+        geodata = _plan_geodata(plan)
         if geodata is None:
             raise GeoreferenceError(
                 f"{_what(spec, lv)}: "
@@ -156,16 +156,12 @@ def _read_level(
     return _LevelSource(bi, li, spec, lv, plan, points, None)
 
 
-def _plan_geodata(plan: FloorPlan, path: Path) -> GeodataPlacement | None:
-    """The drawing's GEODATA placement: as the floor plan reader found it, if it looked
-    (``FloorPlan.geodata`` / ``geodata_error``), else read from the file again."""
-    error = getattr(plan, "geodata_error", "")
-    if error:
-        raise GeoreferenceError(str(error))
-    if hasattr(plan, "geodata"):
-        found: GeodataPlacement | None = plan.geodata
-        return found
-    return read_geodata_file(path)
+def _plan_geodata(plan: FloorPlan) -> GeodataPlacement | None:
+    """The drawing's GEODATA placement as the floor plan reader found it (None: it has
+    none); one that cannot be used is refused, naming why."""
+    if plan.geodata_error:
+        raise GeoreferenceError(plan.geodata_error)
+    return plan.geodata
 
 
 def _place_level(lm: LoadedManifest, src: _LevelSource, frame: LocalFrame,
