@@ -88,7 +88,7 @@ def extract_archive(data_or_path: bytes | Path | str | BinaryIO, into: Path, *,
         name = Path(data_or_path).name if isinstance(data_or_path, str | Path) else "the zip"
     try:
         with _opened(data_or_path) as fh:
-            return _extract(fh, name, into.resolve(), budget, nested=False)
+            return _extract(fh, name, into, budget, nested=False)
     except BaseException:
         _remove(budget)
         raise

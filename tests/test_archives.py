@@ -254,3 +254,14 @@ def test_messages_name_the_archive_as_it_was_uploaded(into: Path, tmp_path: Path
         extract_archive(stored, into, max_bytes=2**20, max_files=10, max_ratio=100.0,
                         name="Plans 2024.zip")
     assert caught.value.user_message.startswith("Plans 2024.zip: '../evil.dxf' climbs out")
+
+
+def test_the_files_are_named_under_the_folder_as_given(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "data").symlink_to(real)  # a data folder reached through a link
+    into = tmp_path / "data" / "upload"
+    files = extract_archive(zip_of({"plans/A.dxf": DXF}), into, max_bytes=2**20,
+                            max_files=10, max_ratio=100.0)
+    assert [p.relative_to(into).as_posix() for p in files] == ["plans/A.dxf"]
+    assert (real / "upload" / "plans" / "A.dxf").read_bytes() == DXF
