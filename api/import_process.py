@@ -53,6 +53,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -80,6 +81,8 @@ log = logging.getLogger(__name__)
 
 #: the importer the child runs: ``module:function`` with import_campus's signature
 IMPORTER = "importers.campus:import_campus"
+#: a step running longer than this is said again, with its time so far, this often (seconds)
+TICK_S = 5.0
 _MIB = 1024 * 1024
 #: address space the child may map beyond its data (libraries, thread stacks, file maps)
 _AS_SLACK = 512 * _MIB
@@ -162,7 +165,7 @@ def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLim
 
 def run_in_sandbox(call: str, arguments: Mapping[str, Any], sandbox: SandboxLimits,
                    progress: Progress | None = None, *, what: str = "the import",
-                   preload: Sequence[str] = ()) -> Any:
+                   preload: Sequence[str] = (), tick_s: float = TICK_S) -> Any:
     """Call the function ``call`` (``module:function``) in a child process within
     ``sandbox`` and return what it returned; the same limits, kills and errors as an import
     (``what`` names the work in their messages: "reading the drawing took longer than ...").
@@ -173,6 +176,8 @@ def run_in_sandbox(call: str, arguments: Mapping[str, Any], sandbox: SandboxLimi
     returns JSON data. Its :class:`~gridmap.errors.GridmapError` is raised here as the same
     class with the same messages. The modules named in ``preload`` (and the call's) are
     imported before the memory limit is measured from: libraries do not count against it.
+    A step that runs longer than ``tick_s`` is said again every ``tick_s`` seconds with the
+    time it has taken so far (same percent).
     """
     report = progress or _quiet
     started = time.monotonic()  # CLOCK_MONOTONIC: the child reads the same clock
@@ -182,6 +187,7 @@ def run_in_sandbox(call: str, arguments: Mapping[str, Any], sandbox: SandboxLimi
         "ends": started + sandbox.seconds,
         "memory_bytes": sandbox.memory_bytes,
         "cpu_seconds": math.ceil(deadline - started) + 1, "parent": os.getpid(),
+        "tick_s": tick_s,
     }
     with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stderr:
         stdin.write(json.dumps(request).encode())
@@ -516,14 +522,53 @@ def _limit(which: int, value: int) -> None:
 
 
 class _Pipe:
-    """The child's end: one JSON object a line."""
+    """The child's end: one JSON object a line (the call's thread and the ticker share it)."""
 
     def __init__(self, fd: int) -> None:
         self.out = os.fdopen(fd, "w", encoding="utf-8", closefd=True)
+        self.lock = threading.Lock()
 
     def send(self, message: dict[str, Any]) -> None:
-        self.out.write(json.dumps(message, separators=(",", ":")) + "\n")
-        self.out.flush()
+        line = json.dumps(message, separators=(",", ":")) + "\n"
+        with self.lock:
+            self.out.write(line)
+            self.out.flush()
+
+
+class _Progress:
+    """The call's progress, said again with the time it has taken when a step runs long (one
+    floor plan of a large school can take a minute): the bar and the job's message show the
+    import is alive, at the same percent."""
+
+    def __init__(self, pipe: _Pipe, tick_s: float) -> None:
+        self.pipe = pipe
+        self.tick_s = tick_s
+        self.last: tuple[int, str, float] | None = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._tick, daemon=True, name="progress")
+
+    def __call__(self, percent: int, message: str) -> None:
+        text = str(message)[:280]
+        self.last = (int(percent), text, time.monotonic())
+        self.pipe.send({"progress": [int(percent), text]})
+
+    def _tick(self) -> None:
+        while not self.stopped.wait(self.tick_s):
+            last = self.last
+            if last is None:
+                continue
+            percent, text, since = last
+            took = time.monotonic() - since
+            if took >= self.tick_s:
+                self.pipe.send({"progress": [percent, f"{text}: {took:.0f} s so far"]})
+
+    def __enter__(self) -> _Progress:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join()
 
 
 def _own_limits(limits: Mapping[str, Any], ends: float, memory_bytes: int) -> ImportLimits:
@@ -597,13 +642,10 @@ def child_main(fd: int) -> int:
         _limit(resource.RLIMIT_DATA, data + memory)
         _limit(resource.RLIMIT_AS, size + memory + _AS_SLACK)
         pipe.send({"ready": {"rss": rss, "data": data, "pid": os.getpid()}})
-
-        def report(percent: int, message: str) -> None:
-            pipe.send({"progress": [int(percent), str(message)[:300]]})
-
-        answer: dict[str, Any] = {"result": function(
-            **request["arguments"], progress=report, ends=float(request["ends"]),
-            memory_bytes=memory)}
+        with _Progress(pipe, float(request["tick_s"])) as report:
+            answer: dict[str, Any] = {"result": function(
+                **request["arguments"], progress=report, ends=float(request["ends"]),
+                memory_bytes=memory)}
     except MemoryError:
         answer = {"memory": "an allocation was refused"}
     except GridmapError as exc:

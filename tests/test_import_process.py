@@ -333,7 +333,8 @@ def test_an_import_job_reports_each_floor_plan_as_it_goes(
     run_import(JobEnv(store, settings), job, said)
     percents = [p for p, _ in said.lines]
     assert percents == sorted(percents)
-    reading = [(p, m) for p, m in said.lines if m.startswith("reading ") and ".dxf" in m]
+    reading = [(p, m) for p, m in said.lines
+               if m.startswith("reading ") and ".dxf" in m and not m.endswith(" so far")]
     drawings_in_manifest = sorted(p.name for p in MANIFEST.parent.glob("*.dxf"))
     assert sorted(m.split()[1] for _, m in reading) == drawings_in_manifest
     # each floor plan moves the job on: distinct percents inside the import's share of the job
@@ -440,3 +441,17 @@ def test_a_call_answering_what_json_cannot_say_is_an_internal_error() -> None:
     with pytest.raises(ImportProcessError, match="not JSON serializable"):
         run_in_sandbox(f"{HOSTILE}:answer_what_json_cannot_say", {},
                        SandboxLimits(60.0, MEMORY))
+
+
+def test_a_long_step_is_said_again_with_its_time_so_far() -> None:
+    said = Said()
+    with pytest.raises(ImportTimedOut):
+        run_in_sandbox(f"{HOSTILE}:spin_call", {}, SandboxLimits(SECONDS, MEMORY), said,
+                       tick_s=0.25)
+    assert said.lines[0] == (10, "spinning")
+    again = said.lines[1:]
+    assert again, said.lines  # the spin outlived several ticks
+    assert all(percent == 10 and message.startswith("spinning: ") and
+               message.endswith(" s so far") for percent, message in again)
+    seconds = [int(m.split(": ")[1].split()[0]) for _, m in again]
+    assert seconds == sorted(seconds) and seconds[-1] >= 1
