@@ -143,6 +143,8 @@ _SAME_POINT_M = 0.05  # door blocks closer than this in a block are at one place
 _TEXT_HEIGHT_M = 0.25  # a label's text height when its entity gives none, metres
 SWING_BLOCK = "(door swing)"  # the block name of a door read from its swing
 _FROM_WALLS = "rooms recovered from the walls"
+# what a look at the drawing's other layers may spend, before rooms are guessed from the walls
+_GLANCE = ImportLimits(time_limit_s=10.0, memory_limit_mb=None, entity_budget=200_000)
 
 
 @dataclass(frozen=True)
@@ -510,8 +512,8 @@ def _rooms_elsewhere(doc: Any, layers: Layers) -> bool:
     """Whether another layer than the rooms layer named looks like rooms (closed outlines
     holding labels, :func:`importers.layer_proposal.propose_layers`): the manifest names the
     wrong layer, and rooms guessed from the walls would hide it."""
-    try:
-        proposed = propose_layers(doc).rooms
+    try:  # a short look: the proposal judges from what it read when its budget runs out
+        proposed = propose_layers(doc, budget=WorkBudget(_GLANCE)).rooms
     except (GridmapError, *ENTITY_ERRORS):
         return False
     return proposed is not None and proposed.upper() != layers.rooms.upper()
