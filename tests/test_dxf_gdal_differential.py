@@ -474,3 +474,19 @@ def test_the_walls_rule_explains_rooms_between_walls_only() -> None:
     assert wall_bounded(cmp, spec) == []
     cmp.only_ours = [Room(r.handle, affinity.scale(r.polygon, 2.0, 1.0)) for r in rooms]
     assert wall_bounded(cmp, spec) == []
+
+
+def test_a_fixture_without_a_sidecar_takes_the_layer_proposal(tmp_path: Path) -> None:
+    """A new fixture dropped in without NAME.layers.toml is still compared: on the layers
+    the proposal finds (here the same as the sidecar it was written with)."""
+    source = ROOT / "tests/fixtures/dxf/scheme_fr_cm.dxf"
+    if not source.is_file():
+        pytest.skip("the French scheme fixture is not in this checkout")
+    copy = tmp_path / source.name
+    copy.write_bytes(source.read_bytes())
+    proposed, declared = fixture_spec(copy), fixture_spec(source)
+    assert proposed.declared_in == "layer proposal"
+    assert (proposed.layers.rooms, proposed.layers.labels) == (
+        declared.layers.rooms, declared.layers.labels)
+    cmp = compare(copy, proposed)
+    assert cmp.ours and not cmp.only_ours
