@@ -152,7 +152,7 @@ def import_in_sandbox(manifest: Path, previous: Campus | None, limits: ImportLim
     report(0, f"starting the import of {Path(manifest).name}")  # the child takes a second
     arguments: dict[str, Any] = {
         "manifest": str(Path(manifest).absolute()), "importer": importer,
-        "limits": dataclasses.asdict(limits), "previous": None,
+        "limits": dataclasses.asdict(limits), "seconds": sandbox.seconds, "previous": None,
     }
     if previous is not None:
         from gridmap.serialize import campus_to_geojson
@@ -571,13 +571,15 @@ class _Progress:
         self.thread.join()
 
 
-def _own_limits(limits: Mapping[str, Any], ends: float, memory_bytes: int) -> ImportLimits:
-    """The importer's own (cooperative) limits: the caller's, at most the sandbox's (time
-    counted from the parent's start); the process is killed only a little later."""
+def _own_limits(limits: Mapping[str, Any], seconds: float,
+                memory_bytes: int) -> ImportLimits:
+    """The importer's own (cooperative) limits: the caller's, at most the sandbox's (the same
+    numbers in its messages); the process is killed a little after them (its grace is longer
+    than the child's start)."""
     from importers.limits import ImportLimits
 
     asked = ImportLimits(**limits)
-    own_time = max(0.1, ends - time.monotonic())
+    own_time = seconds
     own_memory = memory_bytes / _MIB
     return dataclasses.replace(
         asked,
@@ -596,15 +598,16 @@ def _function(name: str) -> Callable[..., Any]:
 
 
 def import_call(*, manifest: str, previous: Mapping[str, Any] | None,
-                limits: Mapping[str, Any], importer: str, progress: Progress, ends: float,
-                memory_bytes: int) -> dict[str, Any]:
+                limits: Mapping[str, Any], seconds: float, importer: str, progress: Progress,
+                ends: float, memory_bytes: int) -> dict[str, Any]:
     """The import as the child runs it (see :func:`run_in_sandbox`): ``importer`` (like
     :func:`importers.campus.import_campus`) on the manifest, its result as data."""
     from gridmap.serialize import campus_from_geojson
 
     campus = None if previous is None else campus_from_geojson(previous)
     result = _function(importer)(Path(manifest), campus,
-                                 _own_limits(limits, ends, memory_bytes), progress=progress)
+                                 _own_limits(limits, seconds, memory_bytes),
+                                 progress=progress)
     return result_to_data(result)
 
 
