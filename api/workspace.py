@@ -26,7 +26,6 @@ import logging
 import math
 import os
 import re
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -80,16 +79,6 @@ class UnsupportedUpload(ImportFailed):
 
 class WorkspaceConflict(Conflict):
     """The workspace is not ready for this step (nothing imported yet, an import running)."""
-
-
-def optional(module: str, name: str) -> Any:
-    """``module.name`` when another part of gridmap provides it (yet), else None."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
 
 
 # --- what a file is ---------------------------------------------------------------------------
@@ -342,76 +331,19 @@ def _default_settings_files(store: CampusStore, ws_id: str, added: Iterable[Work
 
 
 def extract(archive: Path, into: Path, settings: Settings, name: str = "the zip") -> list[Path]:
-    """Unpack an uploaded zip safely: :func:`importers.archives.extract_archive` when it is
-    there, else a strict check here (no absolute paths, ``..``, links, nested archives, more
-    members or bytes than allowed, or a packing ratio of a bomb)."""
-    limit = upload_limit_bytes(settings)
-    extract_archive = optional("importers.archives", "extract_archive")
-    if extract_archive is None:
-        return _extract_zip(archive, into, max_bytes=limit,
-                            max_files=settings.workspace_max_files, max_ratio=MAX_ZIP_RATIO)
+    """Unpack an uploaded zip safely (:func:`importers.archives.extract_archive`: no paths
+    leaving the folder, links, encryption, more members or bytes than allowed, nor the
+    packing ratio of a bomb); a refusal names the uploaded file and why."""
+    from importers.archives import extract_archive
+
     try:
-        return list(extract_archive(archive, into, max_bytes=limit,
+        return list(extract_archive(archive, into, max_bytes=upload_limit_bytes(settings),
                                     max_files=settings.workspace_max_files,
                                     max_ratio=MAX_ZIP_RATIO, name=name))
     except GridmapError as exc:
         raise UnsupportedUpload(f"zip refused: {exc}",
                                 user_message=f"the zip was refused: {exc.user_message}"
                                 ) from None
-
-
-def _extract_zip(archive: Path, into: Path, *, max_bytes: int, max_files: int,
-                 max_ratio: float) -> list[Path]:
-    def refuse(why: str) -> UnsupportedUpload:
-        return UnsupportedUpload(f"zip refused: {why}", user_message=f"the zip was refused: {why}")
-
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise refuse(f"it is damaged or not a zip ({exc})") from None
-    out: list[Path] = []
-    with zf:
-        members = [i for i in zf.infolist() if not i.is_dir()]
-        if len(members) > max_files:
-            raise refuse(f"it holds {len(members)} files (at most {max_files})")
-        declared = sum(i.file_size for i in members)
-        if declared > max_bytes:
-            raise refuse(f"it unpacks to {declared} bytes (at most {max_bytes})")
-        total = 0
-        for info in members:
-            name = info.filename
-            parts = PurePosixPath(name.replace("\\", "/")).parts
-            if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
-                raise refuse(f"member {name!r} would be written outside its folder")
-            mode = (info.external_attr >> 16) & 0o170000
-            if mode == 0o120000:
-                raise refuse(f"member {name!r} is a symbolic link")
-            if info.flag_bits & 0x1:
-                raise refuse(f"member {name!r} is encrypted")
-            if info.compress_size and info.file_size / info.compress_size > max_ratio:
-                raise refuse(f"member {name!r} unpacks {info.file_size / info.compress_size:.0f}"
-                             f" times its packed size (a zip bomb?)")
-            safe = [re.sub(r"[^A-Za-z0-9._ -]", "_", p)[:100] or "_" for p in parts
-                    if p not in ("", ".")]
-            if not safe or safe[0].startswith("__MACOSX"):
-                continue
-            target = into.joinpath(*safe)
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            written = 0
-            try:
-                with zf.open(info) as src, open(
-                        os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
-                        "wb") as dst:
-                    for chunk in iter(lambda s=src: s.read(1 << 20), b""):  # type: ignore[misc]
-                        written += len(chunk)
-                        total += len(chunk)
-                        if total > max_bytes or written > info.file_size:
-                            raise refuse("it unpacks to more than it declares")
-                        dst.write(chunk)
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
-                raise refuse(f"member {name!r} cannot be unpacked ({exc})") from None
-            out.append(target)
-    return out
 
 
 def _add_archive(store: CampusStore, settings: Settings, ws: Workspace, name: str,
@@ -530,7 +462,6 @@ class DrawingAnalysis:
 
 
 ROLES = ("rooms", "labels", "doors", "outline", "walls", "stairs", "elevators")
-_ROOM_NUMBER = re.compile(r"^[A-Z]{0,2}[-.]?\d{1,4}[A-Z]?$", re.I)
 
 
 def analyse_drawing(path: Path) -> DrawingAnalysis:
@@ -544,7 +475,7 @@ def analyse_drawing(path: Path) -> DrawingAnalysis:
         return DrawingAnalysis({"error": exc.user_message, "layers": []}, False, None,
                                exc.user_message)
     try:
-        proposal = _proposal(doc, path)
+        proposal = _proposal(doc)
     except GridmapError as exc:
         proposal = {"error": exc.user_message, "layers": []}
     except Exception:  # a proposal is advice: a drawing it cannot make sense of gets none
@@ -558,102 +489,20 @@ def analyse_drawing(path: Path) -> DrawingAnalysis:
     return DrawingAnalysis(proposal, _has_geodata(doc), bounds, entities=entities)
 
 
-def _proposal(doc: Any, path: Path) -> dict[str, Any]:
-    propose_layers = optional("importers.layer_proposal", "propose_layers")
-    if propose_layers is None:
-        return fallback_proposal(doc)
-    result: dict[str, Any] = propose_layers(doc).to_dict()
-    return result
+def _proposal(doc: Any) -> dict[str, Any]:
+    """The layers :func:`importers.layer_proposal.propose_layers` proposes, as JSON."""
+    from importers.layer_proposal import propose_layers
 
-
-def fallback_proposal(doc: Any) -> dict[str, Any]:
-    """Layers with what each holds, and a plain guess at each role (used until
-    :mod:`importers.layer_proposal` is installed)."""
-    stats: dict[str, dict[str, Any]] = {}
-    for e in doc.modelspace():
-        layer = e.dxf.get("layer", "0")
-        s = stats.setdefault(layer, {"name": layer, "closed_outlines": 0, "texts": 0,
-                                     "number_texts": 0, "inserts": 0, "lines": 0, "arcs": 0,
-                                     "blocks": {}})
-        kind = e.dxftype()
-        if kind in ("LWPOLYLINE", "POLYLINE"):
-            if e.is_closed:
-                s["closed_outlines"] += 1
-            else:
-                s["lines"] += 1
-        elif kind == "HATCH":
-            s["closed_outlines"] += 1
-        elif kind in ("TEXT", "MTEXT"):
-            s["texts"] += 1
-            text = e.plain_text() if kind == "MTEXT" else e.dxf.get("text", "")
-            if _ROOM_NUMBER.match(str(text).strip().split("\n")[0]):
-                s["number_texts"] += 1
-        elif kind == "INSERT":
-            s["inserts"] += 1
-            block = e.dxf.get("name", "")
-            s["blocks"][block] = s["blocks"].get(block, 0) + 1
-        elif kind == "LINE":
-            s["lines"] += 1
-        elif kind in ("ARC", "CIRCLE"):
-            s["arcs"] += 1
-    layers = []
-    for s in stats.values():
-        blocks = sorted(s.pop("blocks").items(), key=lambda kv: -kv[1])
-        layers.append({**s, "block_names": [b for b, _ in blocks[:5]]})
-
-    def best(key: str, exclude: set[str]) -> str | None:
-        ranked = sorted((x for x in layers if x[key] > 0 and x["name"] not in exclude),
-                        key=lambda x: (-x[key], x["name"]))
-        return ranked[0]["name"] if ranked else None
-
-    taken: set[str] = set()
-    roles: dict[str, str | None] = dict.fromkeys(ROLES)
-    reasons: dict[str, str] = {}
-    outline = next((x["name"] for x in sorted(layers, key=lambda x: x["name"])
-                    if 1 <= x["closed_outlines"] <= 3 and x["texts"] == 0
-                    and x["inserts"] == 0), None)
-    if outline is not None:
-        roles["outline"] = outline
-        reasons["outline"] = "a layer with one to three closed outlines and nothing else"
-        taken.add(outline)
-    roles["rooms"] = best("closed_outlines", taken)
-    if roles["rooms"]:
-        taken.add(roles["rooms"])
-        n = next(x["closed_outlines"] for x in layers if x["name"] == roles["rooms"])
-        reasons["rooms"] = f"{n} closed outlines, the most of any layer"
-    roles["labels"] = best("number_texts", taken) or best("texts", taken)
-    if roles["labels"]:
-        taken.add(roles["labels"])
-        x = next(x for x in layers if x["name"] == roles["labels"])
-        reasons["labels"] = f"{x['texts']} texts, {x['number_texts']} of them room numbers"
-    roles["doors"] = best("inserts", taken)
-    if roles["doors"]:
-        taken.add(roles["doors"])
-        x = next(x for x in layers if x["name"] == roles["doors"])
-        reasons["doors"] = f"{x['inserts']} block inserts ({', '.join(x['block_names'][:3])})"
-    roles["walls"] = best("lines", taken)
-    if roles["walls"]:
-        reasons["walls"] = "the most lines of any layer"
-    code = int(doc.header.get("$INSUNITS", 0))
-    from importers.dxf import INSUNITS
-
-    unit = INSUNITS.get(code)
-    return {**roles, "unit": None if unit is None else unit.value,
-            "unit_reason": f"$INSUNITS = {code}" + ("" if unit else " (unitless: say the unit)"),
-            "reasons": reasons, "layers": sorted(layers, key=lambda x: x["name"]),
-            "fallback": True}
+    proposal: dict[str, Any] = propose_layers(doc).to_dict()
+    return proposal
 
 
 def _has_geodata(doc: Any) -> bool:
-    read_geodata = optional("importers.geodata", "read_geodata")
-    if read_geodata is None:
-        try:
-            return doc.modelspace().get_geodata() is not None
-        except Exception:
-            return False
+    from importers.geodata import read_geodata
+
     try:
         return read_geodata(doc) is not None
-    except GridmapError:
+    except GridmapError:  # a GEODATA object that cannot place the drawing: not usable
         return False
 
 
@@ -888,6 +737,7 @@ def diagnose(points: Sequence[Mapping[str, Any]], transform: str, unit: str | No
              what: str = "the drawing") -> dict[str, Any]:
     """The fit of control points, with per-point residuals and advice
     (:func:`importers.georef.diagnose_fit` when installed); nothing is stored."""
+    from importers.georef import diagnose_fit, judge_fit
     from importers.manifest import ControlPoint, DrawingUnit, TransformKind
 
     kind = TransformKind(transform)
@@ -896,46 +746,12 @@ def diagnose(points: Sequence[Mapping[str, Any]], transform: str, unit: str | No
                         cad=(float(p["cad"][0]), float(p["cad"][1])),
                         lonlat=(float(p["lonlat"][0]), float(p["lonlat"][1])))
            for i, p in enumerate(points)]
-    diagnose_fit = optional("importers.georef", "diagnose_fit")
-    if diagnose_fit is None:
-        return _fallback_diagnosis(cps, kind, unit_m)
     diagnosed = diagnose_fit(cps, kind, unit_m=unit_m)
     diagnosis: dict[str, Any] = diagnosed.to_dict()
-    judge_fit = optional("importers.georef", "judge_fit")
-    if judge_fit is not None:  # what the import would say of this fit
-        verdict = judge_fit(diagnosed, what=what)
-        diagnosis["import_findings"] = [f.to_dict() for f in verdict]
-        diagnosis["import_accepts"] = not any(f.severity.value == "error" for f in verdict)
+    verdict = judge_fit(diagnosed, what=what)  # what the import would say of this fit
+    diagnosis["import_findings"] = [f.to_dict() for f in verdict]
+    diagnosis["import_accepts"] = not any(f.severity.value == "error" for f in verdict)
     return diagnosis
-
-
-def _fallback_diagnosis(points: Sequence[Any], kind: Any, unit_m: float | None
-                        ) -> dict[str, Any]:
-    from importers.georef import campus_frame, fit_transform
-
-    frame = campus_frame(points)
-    scale_in = unit_m or 1.0
-    src = [(p.cad[0] * scale_in, p.cad[1] * scale_in) for p in points]
-    dst = [frame.xy(*p.lonlat) for p in points]
-    fit = fit_transform(src, dst, kind, what="control points")
-    worst = max(range(len(points)), key=lambda i: fit.residuals[i]) if points else None
-    advice = []
-    if unit_m is not None and abs(fit.scale - 1.0) > 0.05:
-        advice.append(f"the points imply a scale {fit.scale:.3f} times the declared unit: is "
-                      "the unit right?")
-    if worst is not None and fit.residuals[worst] > 0.5:
-        advice.append(f"{points[worst].name} is {fit.residuals[worst]:.2f} m off")
-    return {
-        "transform": kind.value, "rms_m": fit.rms,
-        "points": [{"name": p.name, "cad": list(p.cad), "lonlat": list(p.lonlat),
-                    "residual_m": r, "leave_one_out_m": None}
-                   for p, r in zip(points, fit.residuals, strict=True)],
-        "scale": fit.scale * scale_in, "declared_unit_m": unit_m,
-        "scale_ratio": fit.scale if unit_m is not None else None, "stretch": None,
-        "shear_deg": None, "rotation_deg": fit.rotation_deg,
-        "outlier": None, "swapped_lonlat": False, "advice": advice,
-        "ok": fit.rms <= 1.0 and not advice,
-    }
 
 
 # --- the manifest and the import ------------------------------------------------------------
