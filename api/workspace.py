@@ -864,6 +864,8 @@ def manifest_text(ws: Workspace, paths: Mapping[str, str] | None = None,
             points = list(ds.get("control_points") or [])
             if points or not ds.get("use_geodata"):
                 lines.append(f"control_points = {_points_toml(points)}")
+            if ds.get("use_geodata") and d.has_geodata:
+                lines.append("use_geodata = true")  # its GEODATA places it, points or not
             layers = {k: v for k, v in dict(ds.get("layers") or {}).items() if v}
             if layers:
                 lines.append("layers = { " + ", ".join(

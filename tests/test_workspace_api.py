@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from ezdxf.filemanagement import readfile
 from fastapi.testclient import TestClient
+from shapely.geometry import Point
 
 from api.app import create_app
 from api.auth import create_token
@@ -647,3 +648,35 @@ def test_a_campus_from_an_indoor_file_alone(
     report = client.get(f"/workspaces/{ws}/report", headers=editor).json()
     assert report["counts"]["buildings"] == len(campus.buildings) > 0
     assert report["counts"]["rooms"] == sum(1 for u in campus.units if not u.approximate) > 0
+
+
+def test_a_drawing_with_geodata_is_placed_by_it(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], tmp_path: Path,
+) -> None:
+    """A drawing carrying its own georeference (GEODATA) needs no control points: the
+    workspace says it has one, uses it by default, and the import puts the building where
+    the sample's generator drew it."""
+    from gridmap.crs import LocalFrame
+    from tests.test_geodata import _geodata_for_building_c, gen
+
+    path = tmp_path / "C_level1.dxf"
+    path.write_bytes((SAMPLE / "C_level1.dxf").read_bytes())
+    _geodata_for_building_c(path)
+    ws = _new(client, editor, "geodata-school")
+    (drawing,) = _upload(client, editor, ws, path).json()["drawings"]
+    assert drawing["has_geodata"] and drawing["settings"]["use_geodata"]
+    r = client.put(f"/workspaces/{ws}/drawings/{drawing['id']}", headers=editor, json={
+        "building_id": "C", "building_name": "Early Childhood Center", "level_ordinal": 0,
+        "level_name": "1st Floor", "level_short_name": "1"})
+    assert r.status_code == 200, r.text
+    assert client.post(f"/workspaces/{ws}/import", headers=editor).status_code == 202
+    _run_jobs(client)
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert shown["job"]["state"] == "done", shown["job"]["error"]
+    campus = store.campus("geodata-school", shown["draft_revision"])
+    (building,) = campus.buildings
+    frame = LocalFrame(campus.crs)
+    outline = frame.to_local(building.footprint).exterior
+    for corner in ((0.0, 0.0), (100.0, 0.0), (100.0, 60.0), (0.0, 60.0)):
+        truth = frame.to_local(Point(*gen.cad_to_lonlat("C", *corner)))
+        assert outline.distance(truth) < 1.0, corner
