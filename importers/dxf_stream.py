@@ -32,9 +32,11 @@ whole. A caller whose slimmed drawing yields no rooms after all must read the wh
 from __future__ import annotations
 
 import re
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 
 from importers.limits import WorkBudget
@@ -47,6 +49,7 @@ SLIM_MIN_BYTES = 2 * 1024 * 1024
 # followed by a type name (the next line of a pair is a group code, a number), so this finds
 # entity starts without pairing every line
 _ENTITY = re.compile(rb"\n[ \t]*0[ \t]*\r?\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?=\r?\n)")
+_FIRST = re.compile(rb"[ \t]*0[ \t]*\r?\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?=\r?\n)")  # at 0
 _ACADVER = re.compile(rb"\$ACADVER[ \t]*\r?\n[ \t]*1[ \t]*\r?\n[ \t]*(AC\d{4})")
 _UTF8_VERSION = b"AC1021"  # R2007: text is UTF-8 whatever $DWGCODEPAGE says
 _FOLLOWERS = frozenset({b"ATTRIB", b"VERTEX", b"SEQEND"})  # belong to the entity before them
@@ -71,9 +74,10 @@ def read_layers(layers: Layers) -> frozenset[str]:
 
 
 def _pairs(chunk: bytes, limit: int = -1) -> Iterator[tuple[bytes, bytes]]:
-    """(group code, value) pairs of one entity's lines (``chunk`` starts with a newline)."""
+    """(group code, value) pairs of one entity's lines (``chunk`` starts with the newline
+    before its 0, unless it starts the file)."""
     lines = chunk.split(b"\n", limit) if limit > 0 else chunk.split(b"\n")
-    for i in range(1, len(lines) - 1, 2):
+    for i in range(1 if chunk.startswith(b"\n") else 0, len(lines) - 1, 2):
         yield lines[i].strip(), lines[i + 1].rstrip(b"\r")
 
 
@@ -95,6 +99,24 @@ def _layer(chunk: bytes) -> str:
         return raw.decode("utf-8").strip().upper()
     except UnicodeDecodeError:
         return "\ufffd"  # unknown: kept, never dropped
+
+
+def _head(chunk: bytes) -> tuple[bytes | None, str]:
+    """An entity's handle and layer (upper case; "0" if it names none), in one pass."""
+    handle: bytes | None = None
+    raw: bytes | None = None
+    for c, v in _pairs(chunk, 40):
+        if c == b"5" and handle is None:
+            handle = v.strip().upper()
+        elif c == b"8":
+            raw = v
+            break  # the handle comes first
+    if raw is None:
+        return handle or _handle(chunk), _layer(chunk)
+    try:
+        return handle, raw.decode("utf-8").strip().upper()
+    except UnicodeDecodeError:
+        return handle, "\ufffd"  # unknown: kept, never dropped
 
 
 def _handle(chunk: bytes) -> bytes | None:
@@ -129,12 +151,51 @@ def _closed_outline(chunk: bytes) -> bool:
     return bool(flags & 1) and vertices >= 3
 
 
-def _paired(data: bytes, starts: list[tuple[int, bytes]]) -> bool:
+class _Starts:
+    """Where each entity (and table entry, block, object) starts, and its type: compact
+    (eight bytes and a shared type name each), as a file may hold millions."""
+
+    def __init__(self, data: bytes) -> None:
+        self.pos = array("q")
+        self.kind: list[bytes] = []
+        names: dict[bytes, bytes] = {}
+        first = _FIRST.match(data)
+        for m in chain([first] if first else [], _ENTITY.finditer(data)):
+            self.pos.append(m.start())
+            name = m.group(1).upper()
+            self.kind.append(names.setdefault(name, name))
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def __getitem__(self, i: int) -> tuple[int, bytes]:
+        return self.pos[i], self.kind[i]
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        return zip(self.pos, self.kind, strict=True)
+
+
+class _Index:
+    """The entity that starts at a byte position (one of the sections' bounds)."""
+
+    def __init__(self, starts: _Starts) -> None:
+        self._pos = starts.pos
+
+    def __getitem__(self, at: int) -> int:
+        i = bisect_left(self._pos, at)
+        if i == len(self._pos) or self._pos[i] != at:
+            raise KeyError(at)
+        return i
+
+
+def _paired(data: bytes, starts: _Starts) -> bool:
     """Whether every entity, from its 0 line to the next entity's, is whole group code and
     value pairs (an even number of lines)."""
     count = data.count
-    return all(count(b"\n", a, b) % 2 == 0
-               for (a, _), (b, _) in pairwise(starts))
+    # an entity's lines each follow a newline, but the file's first line
+    first = 0 if data.startswith(b"\n") else 1
+    return all((count(b"\n", a, b) + (first if a == 0 else 0)) % 2 == 0
+               for a, b in pairwise(starts.pos))
 
 
 @dataclass
@@ -144,7 +205,7 @@ class _Section:
     end: int  # the newline before the section's ENDSEC
 
 
-def _sections(data: bytes, starts: list[tuple[int, bytes]]) -> dict[bytes, _Section] | None:
+def _sections(data: bytes, starts: _Starts) -> dict[bytes, _Section] | None:
     out: dict[bytes, _Section] = {}
     current: _Section | None = None
     for i, (pos, kind) in enumerate(starts):
@@ -172,16 +233,16 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     size = path.stat().st_size
     if size < min_bytes:
         return None
-    data = b"\n" + path.read_bytes()  # every entity start, the first too, after a newline
+    data = path.read_bytes()
     head = data[:65536]
     version = _ACADVER.search(head)
     if version is None or not head.lstrip(b"\xef\xbb\xbf \r\n").startswith(b"0"):
         return None
     if version.group(1) < _UTF8_VERSION and not data.isascii():
         return None  # code-page text: read whole, as the opener decides its encoding
-    if not data.rstrip(b"\r\n\t \x00\x1a").upper().endswith(b"EOF"):
+    if not data[-64:].rstrip(b"\r\n\t \x00\x1a").upper().endswith(b"EOF"):
         return None  # truncated: the recover path says what was lost
-    starts = [(m.start(), m.group(1).upper()) for m in _ENTITY.finditer(data)]
+    starts = _Starts(data)
     if not _paired(data, starts):
         return None  # a line missing or extra somewhere: the recover path repairs and says so
     sections = _sections(data, starts)
@@ -198,7 +259,7 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     def chunk(i: int) -> bytes:
         return data[starts[i][0]:starts[i + 1][0]]
 
-    index = {pos: i for i, (pos, _) in enumerate(starts)}
+    index = _Index(starts)
     contents = _block_contents(data, starts, index, sections.get(b"BLOCKS"))
     relevant = _Relevance(contents, wanted)
 
@@ -227,11 +288,14 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     decision = "keep"
     i = index[entities.start] + 1  # the first entity after SECTION
     end_i = index[entities.end]
+    handle: bytes | None = None
     while i < end_i:
         kind = starts[i][1]
         body = chunk(i)
-        if kind not in _FOLLOWERS:
-            layer = _layer(body)
+        if kind in _FOLLOWERS:
+            handle = _handle(body) if decision != "keep" else None
+        else:
+            handle, layer = _head(body)
             layers_seen.add(layer)
             if kind == b"INSERT":  # kept unless its block draws nothing the import reads
                 decision = "keep" if layer in wanted or layer == "\ufffd" or furnishes(
@@ -257,14 +321,14 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
             keep.append(span)
         elif decision == "wait":
             waiting.append(span)
+            gone.add(handle or b"")  # walls are dropped whenever the file is slimmed
         else:
-            gone.add(_handle(body) or b"")
+            gone.add(handle or b"")
         i += 1
     if not has_rooms:
         return None  # rooms from walls, or none at all: the whole drawing decides (and hints)
     dropped += len(waiting)
     kept -= len(waiting)
-    gone.update(_handle(data[a:b]) or b"" for a, b in waiting)
     if budget is not None and dropped:
         budget.charge(dropped, f"{path.name}: model space ({dropped:,} entities on layers "
                                "the import does not read)")
@@ -292,11 +356,10 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
         out += data[objects.end:]
     else:
         out += data[entities.end:]
-    del out[0]  # the newline put in front
     return SlimDxf(bytes(out), kept, dropped, len(unused), size, layers_seen)
 
 
-def _inserted_in_blocks(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
+def _inserted_in_blocks(data: bytes, starts: _Starts, index: _Index,
                         blocks: _Section) -> set[bytes]:
     """The block names inserts and dimensions inside block definitions use."""
     names = set()
@@ -308,8 +371,8 @@ def _inserted_in_blocks(data: bytes, starts: list[tuple[int, bytes]], index: dic
     return names
 
 
-def _unused_dimension_blocks(data: bytes, starts: list[tuple[int, bytes]],
-                             index: dict[int, int], blocks: _Section,
+def _unused_dimension_blocks(data: bytes, starts: _Starts,
+                             index: _Index, blocks: _Section,
                              named: set[bytes]) -> set[bytes]:
     """The anonymous dimension blocks (``*D...``) no entity kept names."""
     out = set()
@@ -321,7 +384,7 @@ def _unused_dimension_blocks(data: bytes, starts: list[tuple[int, bytes]],
     return out
 
 
-def _copy_section(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
+def _copy_section(data: bytes, starts: _Starts, index: _Index,
                   section: _Section, out: bytearray, kind: bytes, leave_out: set[bytes],
                   gone: set[bytes]) -> None:
     """Append ``section`` to ``out`` without the ``kind`` entries (a BLOCK_RECORD, or a BLOCK
@@ -344,7 +407,7 @@ def _copy_section(data: bytes, starts: list[tuple[int, bytes]], index: dict[int,
             skipping = False  # a block left out ends with its ENDBLK
 
 
-def _copy_objects(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
+def _copy_objects(data: bytes, starts: _Starts, index: _Index,
                   objects: _Section, out: bytearray, gone: set[bytes]) -> None:
     """Append the OBJECTS section to ``out`` without the objects owned, directly or through
     other objects, by something left out (an extension dictionary of a wall line and its
@@ -383,7 +446,7 @@ class _Block:
     inserts: list[tuple[bytes, str]] = field(default_factory=list)  # (block name, layer)
 
 
-def _block_contents(data: bytes, starts: list[tuple[int, bytes]], index: dict[int, int],
+def _block_contents(data: bytes, starts: _Starts, index: _Index,
                     blocks: _Section | None) -> dict[bytes, _Block]:
     """What each block definition draws on which layer, and which blocks it inserts."""
     out: dict[bytes, _Block] = {}
