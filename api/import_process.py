@@ -257,7 +257,9 @@ class _Child:
             os.close(write_fd)
         self.pid = self.proc.pid
         self.fd = read_fd
-        self.pidfd: int | None = os.pidfd_open(self.pid) if hasattr(os, "pidfd_open") else None
+        self.pidfd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):  # not Linux, or before 5.3: polled
+            self.pidfd = os.pidfd_open(self.pid)
         self.exited = False
         self.killed = False
         self.outcome = _Outcome([])

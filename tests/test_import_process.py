@@ -455,3 +455,14 @@ def test_a_long_step_is_said_again_with_its_time_so_far() -> None:
                message.endswith(" s so far") for percent, message in again)
     seconds = [int(m.split(": ")[1].split()[0]) for _, m in again]
     assert seconds == sorted(seconds) and seconds[-1] >= 1
+
+
+def test_without_pidfds_the_childs_exit_is_polled(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_pidfd(pid: int, flags: int = 0) -> int:
+        raise OSError(38, "Function not implemented")  # a kernel before 5.3
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    answer = run_in_sandbox(f"{HOSTILE}:echo_call", {"x": 1}, SandboxLimits(60.0, MEMORY))
+    assert answer["arguments"] == {"x": 1}
+    with pytest.raises(ImportCrashed, match="SIGSEGV"):
+        hostile("die_by_signal", Said())
