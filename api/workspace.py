@@ -34,6 +34,7 @@ from typing import Any
 from api.settings import Settings
 from api.store import CampusStore, RevisionInfo
 from api.store_workspace import (
+    MAX_DRAWINGS,
     Drawing,
     FileKind,
     Workspace,
@@ -224,20 +225,30 @@ def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
             d for d in current.drawings if d.file_id in {f.id for f in again}], duplicate=True)
     folder = workspace_dir(settings.data_dir, ws.id, create=True)
     result = UploadResult()
-    if found.kind == "zip":
-        stored = _keep(source, folder, digest, "zip")
-        _add_archive(store, settings, ws, name, stored, folder, digest, size, result)
-    else:
-        ext = {"dxf": "dxf", "geojson": "geojson", "gpkg": "gpkg", "kml": "kml", "csv": "csv",
-               "osm": "osm", "osm.gz": "osm.gz", "osm.bz2": "osm.bz2", "tiff": "tif"
-               }[found.kind]
-        stored = _keep(source, folder, digest, ext)
-        _add_member(store, ws, name, stored, folder, found.kind, size, digest, result)
-    if not result.files:
-        raise UnsupportedUpload(
-            f"nothing usable in {name}",
-            user_message=f"{name} holds nothing gridmap reads: "
-            + "; ".join(s["why"] for s in result.skipped[:5]))
+    ext = {"zip": "zip", "dxf": "dxf", "geojson": "geojson", "gpkg": "gpkg", "kml": "kml",
+           "csv": "csv", "osm": "osm", "osm.gz": "osm.gz", "osm.bz2": "osm.bz2", "tiff": "tif"
+           }[found.kind]
+    stored = _keep(source, folder, digest, ext)
+    try:
+        if found.kind == "zip":
+            _add_archive(store, settings, ws, name, stored, folder, digest, size, result)
+        else:
+            _add_member(store, ws, name, stored, folder, found.kind, size, digest, result)
+        if not result.files:
+            raise UnsupportedUpload(
+                f"nothing usable in {name}",
+                user_message=f"{name} holds nothing gridmap reads: "
+                + "; ".join(s["why"] for s in result.skipped[:5]))
+    except BaseException:  # a refused upload leaves nothing behind: records, bytes, members
+        for record in result.files:
+            wss.remove_file(ws.id, record.id)
+        for drawing in result.drawings:
+            _cache_path(folder, drawing.id).unlink(missing_ok=True)
+        stored.unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(folder / "files" / digest, ignore_errors=True)
+        raise
     _default_settings_files(store, ws.id, result.files)
     return result
 
@@ -272,6 +283,13 @@ def _add_member(store: CampusStore, ws: Workspace, name: str, path: Path, folder
     """Record one usable file (or an archive's DXFs, ``drawing_names``) in the workspace."""
     wss = workspaces(store)
     if kind == "dxf":
+        held = len(wss.get(ws.id).drawings)
+        adding = len(drawing_names or [(name, path)])
+        if held + adding > MAX_DRAWINGS:
+            raise UnsupportedUpload(
+                f"{ws.id}: {held} + {adding} drawings",
+                user_message=f"{name} holds {adding} drawings and the workspace {held}: a "
+                f"workspace takes at most {MAX_DRAWINGS} (one per building level)")
         record = wss.add_file(ws.id, name=name, kind=FileKind.DXF, size=size, sha256=digest,
                               path=_relative(folder, path),
                               detail={"drawings": len(drawing_names or [(name, path)])})

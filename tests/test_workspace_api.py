@@ -323,10 +323,12 @@ def test_door_number_lock_and_placed_points(
 
 def test_bad_input_is_a_clear_4xx_and_stores_nothing(
     client: TestClient, store: SqlCampusStore, editor: dict[str, str], renamed_dxf: Path,
-    tmp_path: Path, pois_a: Path,
+    tmp_path: Path, pois_a: Path, app_settings: Settings,
 ) -> None:
     ws, drawing = _set_up(client, editor, renamed_dxf, pois_a)
     before = len(workspaces(store).get(ws).files)
+    folder = workspace_dir(app_settings.data_dir, ws)
+    on_disk = sorted(p.relative_to(folder) for p in folder.rglob("*"))
 
     def refused(r: Any, status: int, *words: str) -> None:
         assert r.status_code == status, r.text
@@ -354,7 +356,14 @@ def test_bad_input_is_a_clear_4xx_and_stores_nothing(
         zf.writestr("big.dxf", b"0" * 5_000_000)
     refused(client.post(f"/workspaces/{ws}/files", headers=editor,
                         files={"file": ("bomb.zip", bomb.getvalue())}), 400, "zip")
+    only_dwg = io.BytesIO()
+    with zipfile.ZipFile(only_dwg, "w") as zf:
+        zf.writestr("old/plan.dwg", b"AC1027" + bytes(64))
+    refused(client.post(f"/workspaces/{ws}/files", headers=editor,
+                        files={"file": ("old-plans.zip", only_dwg.getvalue())}), 400,
+            "old-plans.zip", "DWG")
     assert len(workspaces(store).get(ws).files) == before
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == on_disk  # no leftovers
 
     # a layer the drawing does not have: named, with the ones it has
     r = client.put(f"/workspaces/{ws}/drawings/{drawing}", headers=editor, json={
