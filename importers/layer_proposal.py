@@ -50,7 +50,13 @@ from gridmap.errors import GridmapError, ImportLimitExceeded
 from importers.door_swings import SwingArc, doors_from_swings, swing_arc
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
-from importers.room_labels import UnplacedLabel, label_lines, label_of, split_label
+from importers.room_labels import (
+    UnplacedLabel,
+    label_lines,
+    label_of,
+    room_number,
+    split_label,
+)
 
 ROLES = ("rooms", "labels", "doors", "outline", "walls", "stairs", "elevators")
 
@@ -394,6 +400,18 @@ def _read_hatch(e: Any, into: _Content, m: Matrix44 | None) -> None:
             _add_polygon(into, pts)
 
 
+_NAME_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _reads_as_room_number(lines: list[str]) -> bool:
+    """A line that is a room number ("A012", "Room 214"), or one that starts with a number
+    followed by a name ("101A Main Office"); not an area ("54.3 m²") or a count ("30 p.")."""
+    if any(room_number(line) for line in lines):
+        return True
+    number, name = split_label("\n".join(lines))
+    return bool(number) and bool(_NAME_WORD.search(name))
+
+
 def _read_text(e: Any, into: _Content, m: Matrix44 | None) -> None:
     label = label_of(e, "", 1.0)  # its box in world coordinates of its layout
     if label is None:
@@ -408,8 +426,7 @@ def _read_text(e: Any, into: _Content, m: Matrix44 | None) -> None:
     at = _to_world(e, [(c.x, c.y, 0.0)], m, ocs=False)
     if not at:
         return
-    number, _ = split_label(label.text)
-    into.texts.append(_Text(" / ".join(lines), at[0], bool(number)))
+    into.texts.append(_Text(" / ".join(lines), at[0], _reads_as_room_number(lines)))
 
 
 # --- what each layer looks like ---------------------------------------------------------------
@@ -484,14 +501,32 @@ def _held(polys: list[Polygon], texts: list[_Text]) -> list[list[_Text]]:
 def _sheet_like(polys: list[Polygon], everything: STRtree, total: int) -> set[int]:
     """The outlines holding most of the drawing's closed outlines (at least five and four in
     five): a sheet frame round the plan, not a room (a hall may hold a stair or two)."""
-    outer, _ = everything.query(polys, predicate="contains_properly")
-    held = Counter(outer.tolist())
+    outer, inner = everything.query(polys, predicate="contains")
+    held = Counter(o for o, i in zip(outer.tolist(), inner.tolist(), strict=True)
+                   if not polys[o].equals(everything.geometries[i]))
     return {i for i, n in held.items() if n >= 5 and n >= 0.8 * (total - 1)}
 
 
+def _without_tables(holding: list[tuple[Polygon, list[_Text]]],
+                    ) -> list[tuple[Polygon, list[_Text]]]:
+    """Outlines holding texts, less the cells of a table: three or more of them inside one
+    other (a title block's cells, a schedule's rows; a hall may hold a stair or two)."""
+    polys = [p for p, _ in holding]
+    tree = STRtree(polys)
+    outer, inner = tree.query(polys, predicate="contains")
+    children: dict[int, set[int]] = defaultdict(set)
+    for o, i in zip(outer.tolist(), inner.tolist(), strict=True):
+        if o != i:
+            children[o].add(i)
+    cells = {i for kids in children.values() if len(kids) >= 3 for i in kids}
+    return [h for k, h in enumerate(holding) if k not in cells]
+
+
 def _distinct_share(texts: list[_Text]) -> float:
-    """How many of the texts differ: rooms have a number each, desks repeat "1", "2", ..."""
-    return len({t.text for t in texts}) / len(texts) if texts else 0.0
+    """How many of the room numbers among the texts differ: rooms have a number each, desks
+    repeat "1", "2", ... (names may repeat, "Classroom": they are not judged)."""
+    numbers = [t for t in texts if t.is_number]
+    return len({t.text for t in numbers}) / len(numbers) if len(numbers) >= 3 else 1.0
 
 
 def _distinct_numbers(texts: Iterable[_Text]) -> int:
@@ -517,8 +552,14 @@ def _propose_rooms(scan: _Scan) -> _Rooms:
                        if 1 <= len(h) <= _ROOM_TEXTS and i not in nests]
             if len(holding) < 2:
                 continue
+            holding = _without_tables(holding)
+            if len(holding) < 2 or len(holding) < 0.3 * (len(c.polygons) - len(nests)):
+                continue  # most outlines of a rooms layer are labelled; few desks are
             inside = [t for _, h in holding for t in h]
-            floor = sum(p.area for p, _ in holding) * _distinct_share(inside)
+            share = _distinct_share(inside)
+            if share < 0.4:
+                continue  # desks numbered 1, 2, 3 in every room, not rooms
+            floor = sum(p.area for p, _ in holding) * share
             numbered = sum(1 for _, h in holding if any(t.is_number for t in h))
             key = (floor, _hint("rooms", name), numbered, _hint("labels", tname))
             if best is None or key > best[0]:
@@ -585,16 +626,30 @@ def _unlabelled_rooms(scan: _Scan, everything: STRtree, total: int) -> _Rooms:
 
 
 def _labels_without_rooms(scan: _Scan) -> _Choice:
-    """With no room outlines: the layer with the most distinct room numbers (dimension
-    texts repeat: every bay is 7.60)."""
-    scores = {n: _distinct_numbers(c.texts) * 1000 + len(c.texts)
-              for n, c in scan.layers.items() if c.texts}
-    layer = _best({n: s for n, s in scores.items() if s >= 1000}, "labels")
+    """With no room outlines: the layer with the most distinct room numbers among the lines
+    of the plan (the extent of the layer with the most line length: the walls), told apart
+    (desks repeat "1", "2"; dimension texts repeat; a title block and a legend lie off the
+    plan)."""
+    lengths = {n: sum(s.length for s in c.segments) for n, c in scan.layers.items()}
+    main = max(lengths, key=lambda n: lengths[n], default=None)
+    plan = None
+    if main is not None and lengths[main] > 0:
+        env = shapely.union_all(scan.layers[main].segments).envelope
+        plan = env.buffer(0.02 * math.dist(env.bounds[:2], env.bounds[2:]))
+        shapely.prepare(plan)
+    scores: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for name, c in scan.layers.items():
+        texts = [t for t in c.texts if plan is None or plan.contains(Point(t.at))]
+        distinct = _distinct_numbers(texts)
+        if distinct:
+            counts[name] = distinct
+            scores[name] = distinct * _distinct_share(texts) * 1000 + len(texts)
+    layer = _best({n: v for n, v in scores.items() if v >= 1000}, "labels")
     if layer is None:
         return _NONE
-    c = scan.layers[layer]
-    return _Choice(layer, f"{_distinct_numbers(c.texts)} distinct room numbers among its "
-                          f"{len(c.texts)} texts, the most of any layer")
+    return _Choice(layer, f"{counts[layer]} distinct room numbers on the plan, the most of "
+                          "any layer")
 
 
 def _outline(scan: _Scan, rooms_layer: str | None, points: list[tuple[float, float]],
@@ -977,7 +1032,11 @@ def propose_layers(doc: Any, *, declared_unit: DrawingUnit | None = None,
     """The layers ``doc``'s content suggests for each role, its unit, and why."""
     scan = _scan(doc, budget or WorkBudget(PROPOSAL_LIMITS))
     reasons: dict[str, str] = {}
+    header_unit = _header_unit(doc)
+    known = header_unit or declared_unit
     rooms = _propose_rooms(scan)
+    if rooms.layer is not None and _too_small(rooms.polygons, known, doc, scan):
+        rooms = _Rooms()  # desks, lockers: the doors say how large a room would be
     if rooms.layer is not None:
         reasons["rooms"] = rooms.reason
         labels = _Choice(rooms.label_layer, rooms.label_reason)
@@ -998,8 +1057,6 @@ def propose_layers(doc: Any, *, declared_unit: DrawingUnit | None = None,
                        0.15 * statistics.median(diag))
     elif facade is not None:
         edges = _Edges([facade.boundary], 0.02 * math.dist(facade.bounds[:2], facade.bounds[2:]))
-    header_unit = _header_unit(doc)
-    known = header_unit or declared_unit
     doors, widths = _propose_doors(doc, scan, None if known is None else known.metres, edges)
     room_areas = [p.area for p in rooms.polygons]
     unit, unit_reason = _unit(doc, declared_unit, room_areas, widths)
@@ -1027,6 +1084,24 @@ def propose_layers(doc: Any, *, declared_unit: DrawingUnit | None = None,
         outline=choices["outline"].layer, walls=choices["walls"].layer,
         stairs=choices["stairs"].layer, elevators=choices["elevators"].layer,
         unit=unit, unit_reason=unit_reason, reasons=reasons, layers=_all_stats(scan))
+
+
+#: the median room of a floor is larger than this, square metres (a desk is 1, a closet 2)
+_SMALLEST_MEDIAN_ROOM_M2 = 3.0
+
+
+def _too_small(polys: list[Polygon], known: DrawingUnit | None, doc: Any,
+               scan: _Scan) -> bool:
+    """Whether outlines proposed as rooms are too small to be, at the drawing's unit (or,
+    without one, the unit its doors' widths suggest)."""
+    unit = known
+    if unit is None:
+        _, widths = _propose_doors(doc, scan, None, None)
+        unit = _unit_from_sizes([], widths)[0]
+    if unit is None or not polys:
+        return False
+    median = statistics.median(p.area for p in polys) * unit.metres ** 2
+    return median < _SMALLEST_MEDIAN_ROOM_M2
 
 
 def _header_unit(doc: Any) -> DrawingUnit | None:

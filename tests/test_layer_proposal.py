@@ -7,6 +7,7 @@ layers it drew on (tests/fixtures/dxf/make_schemes.py), not anything the proposa
 from __future__ import annotations
 
 import json
+import os
 import time
 import tomllib
 from pathlib import Path
@@ -293,3 +294,53 @@ def test_door_swings_with_leaves_drawn_as_rectangles() -> None:
     proposal = propose_layers(doc)
     assert proposal.doors == "A-DOOR-SWNG"
     assert "door swings" in proposal.reasons["doors"]
+
+
+def _make_schemes() -> Any:
+    """The fixtures' generator (a script beside them, not a package)."""
+    import importlib.util
+    import sys
+
+    name = "tests_fixtures_make_schemes"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, FIXTURES / "make_schemes.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look themselves up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+#: how many random floors (more with GRIDMAP_RANDOM_FLOORS=1000: 1000 of 1000 pass)
+RANDOM_FLOORS = int(os.environ.get("GRIDMAP_RANDOM_FLOORS", "12"))
+
+
+@pytest.mark.parametrize("seed", range(RANDOM_FLOORS))
+def test_random_floors_units_and_names(seed: int) -> None:
+    """Floors of random size drawn in a random unit with no $INSUNITS, on layers named at
+    random, with the misleading extras switched on at random: proposed as drawn."""
+    import dataclasses
+    import random
+
+    ms = _make_schemes()
+    rng = random.Random(seed)
+    base = rng.choice(ms.schemes())
+    unit = rng.choice(["m", "cm", "mm", "ft", "in"])
+    floor = ms.Floor(bay=rng.uniform(7.5, 8.0), bays=rng.randint(2, 7),
+                     south=rng.uniform(6.0, 9.0), north=rng.uniform(6.5, 9.0))
+    names: dict[str, str | None] = {role: f"L{rng.randrange(16**6):06X}" for role in base.layers}
+    if base.layers["rooms"] == base.layers["walls"]:
+        names["rooms"] = names["walls"]  # keep the scheme's shared layers shared
+    if base.layers["labels"] == base.layers["title"]:
+        names["title"] = names["dims"] = names["labels"]
+    scheme = dataclasses.replace(
+        base, unit=unit, insunits=0, layers=names, floor=floor,
+        numbers=[f"{rng.choice('ABC')}{i:03d}" for i in range(1, 2 * floor.bays + 1)],
+        seat_numbers=rng.random() < 0.5, door_legend=rng.random() < 0.5,
+        dims_in_rooms=rng.random() < 0.5, title_cells=rng.random() < 0.5)
+    proposal = propose_layers(ms.build(scheme))
+    if scheme.rooms_as == "none":
+        names["rooms"] = None  # walls only: no room outlines to propose
+    for role in ROLES:
+        assert getattr(proposal, role) == names[role], role
+    assert proposal.unit is DrawingUnit(unit)
