@@ -288,6 +288,10 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     decision = "keep"
     i = index[entities.start] + 1  # the first entity after SECTION
     end_i = index[entities.end]
+    if budget is not None:  # more entities than the budget: refused before reading them
+        own = sum(1 for k in starts.kind[i:end_i] if k not in _FOLLOWERS)
+        if own > budget.limits.entity_budget:
+            budget.charge(own, f"{path.name}: model space ({own:,} entities)")
     handle: bytes | None = None
     while i < end_i:
         kind = starts[i][1]
