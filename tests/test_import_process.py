@@ -289,6 +289,18 @@ def test_a_hostile_drawing_ends_in_a_clear_error_within_the_limits(
     assert "Traceback" not in message
 
 
+def test_a_drawing_too_large_for_the_memory_limit_is_stopped_by_it(tmp_path: Path) -> None:
+    folder = drawings.campus_folder(tmp_path)
+    drawings.millions_of_lines(folder)  # ~80 MB of DXF text: ezdxf needs far more than 300 MB
+    unbudgeted = ImportLimits(entity_budget=10**9)  # only the memory limit is left to stop it
+    with pytest.raises(ImportOutOfMemory) as caught:
+        import_in_sandbox(folder / "campus.toml", None, unbudgeted,
+                          SandboxLimits(600.0, MEMORY), Said())
+    message = caught.value.user_message
+    assert message.startswith(f"the import needed more than {amount(MEMORY)} of memory")
+    assert drawings.DRAWING in message  # the importer's own words say which file
+
+
 # --- the job: nothing half-written, the service goes on -----------------------------------------
 
 
