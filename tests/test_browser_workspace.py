@@ -146,6 +146,19 @@ def click_at(drv: Any, map_expr: str, latlng: list[float]) -> None:
     actions.perform()
 
 
+def import_draft(drv: Any) -> None:
+    """Press Import and wait for the report, or fail at once with what the page says."""
+    from selenium.webdriver.common.by import By
+
+    press(drv, drv.find_element(By.ID, "ws-import"))
+    wait_for(drv, "return (!document.getElementById('ws-report').hidden"
+                  " && !!document.body.dataset.draftRevision)"
+                  " || document.body.dataset.importFailed === 'true'"
+                  " || !!document.getElementById('ws-import-error').textContent", timeout=180)
+    error = drv.find_element(By.ID, "ws-import-error").text
+    assert not error, error
+
+
 def press(drv: Any, element: Any) -> None:
     """Click an element once scrolled to the middle of the window (clear of the top bar)."""
     drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
@@ -229,9 +242,7 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         wait_for(drv, "return !!document.body.dataset.georefSaved")
 
         # 4. import, with the job's progress, then the report
-        drv.find_element(By.ID, "ws-import").click()
-        wait_for(drv, "return !document.getElementById('ws-report').hidden"
-                      " && !!document.body.dataset.draftRevision", timeout=180)
+        import_draft(drv)
         from ezdxf.entities.lwpolyline import LWPolyline
         from ezdxf.filemanagement import readfile
 
@@ -677,9 +688,7 @@ def test_two_floors_in_a_zip_placed_once(
         press(drv, drv.find_element(By.ID, "ws-save-georef"))
         wait_for(drv, f"return document.body.dataset.georefSaved === {ids['A_level2.dxf']!r}")
 
-        press(drv, drv.find_element(By.ID, "ws-import"))
-        wait_for(drv, "return !document.getElementById('ws-report').hidden"
-                      " && !!document.body.dataset.draftRevision", timeout=180)
+        import_draft(drv)
         assert drv.find_element(By.CSS_SELECTOR, "[data-count=levels] strong").text == "2"
         buttons = drv.find_elements(By.CSS_SELECTOR, "#ws-levels button")
         assert len(buttons) == 2

@@ -1371,6 +1371,10 @@
       showProgress(w.job);
       pollJob();
     }
+    if (w.job && w.job.state === 'failed') {  // the last import's failure, after a reload too
+      var failure = w.job.error && w.job.error.message ? w.job.error.message : w.job.error;
+      $('ws-import-error').textContent = 'The last import stopped: ' + (failure || w.job.message || 'failed');
+    }
     var report = w.report;
     if (!report && w.draft_revision) {
       try { report = await api('GET', base + '/report'); } catch (err) { report = null; }
