@@ -5,9 +5,10 @@ named in French (the sample's Early Childhood Center, its layers renamed) and th
 confirms the layers gridmap proposes, places the drawing by clicking three building corners on
 the plan and then on the site map (real clicks at the screen positions of the corners' known
 drawing and earth coordinates), imports, renumbers a room by clicking it on the draft map,
-marks the main entrance, places a Knox box near it by clicking the map, publishes and records
-a walk-through. Then an officer (another token) finds the room under its new number on the map
-page and through the lookup API, and the Knox box through the lookup.
+marks the main entrance and locks its door number, places a Knox box near it by clicking the
+map, publishes and records a walk-through. Then an officer (another token) finds the room
+under its new number on the map page and through the lookup API, and the door and the Knox
+box through the lookup.
 
 Every wait is on the page's state with a deadline, never a sleep. Set ``GRIDMAP_SCREENSHOT_DIR``
 to keep the screenshots.
@@ -57,6 +58,8 @@ STRAY = "C-2"
 MARKED = "C-4"
 MARKUP = '<img src="x" id="injected">Pre-K'
 NEW_NUMBER = "C-103"
+#: The number the test gives the main entrance's door (and locks).
+DOOR_NUMBER = "9"
 
 
 def french_drawing(path: Path, *, stray: str | None = None, markup: str | None = None) -> Path:
@@ -316,12 +319,21 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         main = "return window.workspace.state.features.features.find(f => f.id === arguments[0])"
         assert drv.execute_script(main + ".properties.main_entrance", door_id)
         lon, lat = drv.execute_script(main + ".geometry.coordinates", door_id)
+        # ... give that door the number painted on it, locked against renumbering
+        door = drv.find_element(By.CSS_SELECTOR, f"#ws-doors tr[data-opening='{door_id}']")
+        number = door.find_element(By.CSS_SELECTOR, "[data-field=door-number]")
+        number.clear()
+        number.send_keys(DOOR_NUMBER)
+        assert door.find_element(By.CSS_SELECTOR, "input[type=checkbox]").is_selected()
+        press(drv, drv.find_element(By.ID, "ws-save-doors"))
+        wait_for(drv, "return document.body.dataset.edits === '3'", timeout=60)
+        assert drv.execute_script(main + ".properties.number", door_id) == DOOR_NUMBER
         press(drv, drv.find_element(By.CSS_SELECTOR, ".ws-tabs [data-tab=points]"))
         Select(drv.find_element(By.ID, "ws-place-kind")).select_by_value("knox_box")
         drv.find_element(By.ID, "ws-place-name").send_keys("Main entrance")
         press(drv, drv.find_element(By.ID, "ws-place"))
         click_at(drv, "window.workspace.preview()", [lat - 0.00003, lon])
-        wait_for(drv, "return document.body.dataset.edits === '3'", timeout=60)
+        wait_for(drv, "return document.body.dataset.edits === '4'", timeout=60)
         placed = drv.find_element(By.ID, "ws-points").text
         assert "Knox box: Main entrance" in placed, placed
         drv.execute_script("document.getElementById('ws-preview').scrollIntoView({block: 'start'})")
@@ -356,6 +368,10 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
     knox = httpx.get(f"{base}/campuses/{CAMPUS_ID}/lookup", params={"q": "knox box"},
                      headers={"Authorization": f"Bearer {officer}"}).json()
     assert knox["status"] == "found" and "Main entrance" in str(knox["candidates"][0]), knox
+    door_answer = httpx.get(f"{base}/campuses/{CAMPUS_ID}/lookup",
+                            params={"q": f"door {DOOR_NUMBER}"},
+                            headers={"Authorization": f"Bearer {officer}"}).json()
+    assert door_answer["status"] == "found", door_answer
     with chromium(tmp_path / "officer") as drv:
         sign_in(drv, base, f"/campuses/{CAMPUS_ID}/map", officer)
         wait_for(drv, "return !!(window.gridmap && window.L)")
