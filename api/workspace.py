@@ -233,7 +233,8 @@ def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
         if found.kind == "zip":
             _add_archive(store, settings, ws, name, stored, folder, digest, size, result)
         else:
-            _add_member(store, ws, name, stored, folder, found.kind, size, digest, result)
+            _add_member(store, settings, ws, name, stored, folder, found.kind, size, digest,
+                        result)
         if not result.files:
             raise UnsupportedUpload(
                 f"nothing usable in {name}",
@@ -277,7 +278,8 @@ def _relative(folder: Path, path: Path) -> str:
     return path.relative_to(folder).as_posix()
 
 
-def _add_member(store: CampusStore, ws: Workspace, name: str, path: Path, folder: Path,
+def _add_member(store: CampusStore, settings: Settings, ws: Workspace, name: str, path: Path,
+                folder: Path,
                 kind: str, size: int, digest: str, result: UploadResult,
                 drawing_names: Sequence[tuple[str, Path]] | None = None) -> None:
     """Record one usable file (or an archive's DXFs, ``drawing_names``) in the workspace."""
@@ -296,12 +298,12 @@ def _add_member(store: CampusStore, ws: Workspace, name: str, path: Path, folder
         result.files.append(record)
         count = len(wss.get(ws.id).drawings)
         for drawing_name, drawing_path in drawing_names or [(name, path)]:
-            analysis = analyse_drawing(drawing_path)
-            settings = default_drawing_settings(analysis, count)
+            analysis = analyse_in_sandbox(settings, drawing_path, drawing_name)
+            initial = default_drawing_settings(analysis, count)
             count += 1
             drawing = wss.add_drawing(
                 ws.id, record.id, name=drawing_name, path=_relative(folder, drawing_path),
-                proposal=analysis.proposal, settings=settings,
+                proposal=analysis.proposal, settings=initial,
                 has_geodata=analysis.has_geodata, bounds=analysis.bounds)
             _write_entities(folder, drawing.id, analysis.entities)
             result.drawings.append(drawing)
@@ -378,7 +380,7 @@ def _add_archive(store: CampusStore, settings: Settings, ws: Workspace, name: st
     imdf_parts = {"venue.geojson", "unit.geojson", "level.geojson", "building.geojson"}
     if ("manifest.json" in names and any(n.endswith(".geojson") for n in names)) or (
             len(names & imdf_parts) >= 2):  # an IMDF archive (read_imdf names a missing manifest)
-        _add_member(store, ws, name, archive, folder, "imdf", size, digest, result)
+        _add_member(store, settings, ws, name, archive, folder, "imdf", size, digest, result)
         return
     drawings: list[tuple[str, Path]] = []
     shapefiles: list[Path] = []
@@ -398,14 +400,15 @@ def _add_archive(store: CampusStore, settings: Settings, ws: Workspace, name: st
         elif found.kind in ("dwg", "unknown"):
             result.skipped.append({"name": shown, "why": found.why})
         else:
-            _add_member(store, ws, shown, member, folder, found.kind, member.stat().st_size,
+            _add_member(store, settings, ws, shown, member, folder, found.kind,
+                        member.stat().st_size,
                         _sha256(member), result)
     for shp in shapefiles:
         shown = f"{name}/{shp.relative_to(into).as_posix()}"
-        _add_member(store, ws, shown, shp, folder, "shp-set", shp.stat().st_size,
+        _add_member(store, settings, ws, shown, shp, folder, "shp-set", shp.stat().st_size,
                     _sha256(shp), result)
     if drawings:
-        _add_member(store, ws, name, archive, folder, "dxf", size, digest, result,
+        _add_member(store, settings, ws, name, archive, folder, "dxf", size, digest, result,
                     drawing_names=drawings)
 
 
@@ -505,6 +508,36 @@ def analyse_drawing(path: Path) -> DrawingAnalysis:
         proposal = {**proposal, "insunits": 0}
     entities, bounds = drawing_entities(doc)
     return DrawingAnalysis(proposal, _has_geodata(doc), bounds, entities=entities)
+
+
+def analyse_drawing_call(*, path: str, **_: Any) -> dict[str, Any]:
+    """:func:`analyse_drawing` as JSON data, for :func:`analyse_in_sandbox`'s child."""
+    a = analyse_drawing(Path(path))
+    return {"proposal": a.proposal, "has_geodata": a.has_geodata,
+            "bounds": None if a.bounds is None else list(a.bounds), "error": a.error,
+            "entities": a.entities}
+
+
+def analyse_in_sandbox(settings: Settings, path: Path, name: str) -> DrawingAnalysis:
+    """:func:`analyse_drawing` in a child process under the import's time and memory limits
+    (:func:`api.import_process.run_in_sandbox`): a hostile upload (millions of entities,
+    blocks in blocks) ends in a named error, never a stuck or bloated API process."""
+    from api.import_process import ImportProcessError, run_in_sandbox, sandbox_limits
+
+    try:
+        data = run_in_sandbox("api.workspace:analyse_drawing_call", {"path": str(path)},
+                              sandbox_limits(settings), what=f"reading {name}",
+                              preload=("importers.dxf", "importers.layer_proposal"))
+    except ImportProcessError:  # a bug, not the input: logged with the child's traceback
+        log.exception("reading the upload %s failed", name)
+        raise UnsupportedUpload(f"reading {name} failed unexpectedly",
+                                user_message=f"{name} could not be read (an internal error, "
+                                "logged on the server)") from None
+    bounds = data.get("bounds")
+    return DrawingAnalysis(dict(data["proposal"]), bool(data["has_geodata"]),
+                           None if bounds is None else (float(bounds[0]), float(bounds[1]),
+                                                        float(bounds[2]), float(bounds[3])),
+                           data.get("error"), entities=list(data.get("entities") or []))
 
 
 def _proposal(doc: Any) -> dict[str, Any]:
@@ -613,9 +646,8 @@ def preview(settings: Settings, ws: Workspace, drawing: Drawing, layer: str | No
         with cached.open(encoding="utf-8") as fh:
             entities: list[list[Any]] = json.load(fh)
     except (OSError, ValueError):
-        from importers.dxf import open_drawing
-
-        entities, _ = drawing_entities(open_drawing(drawing_path(settings, ws, drawing), []))
+        entities = analyse_in_sandbox(settings, drawing_path(settings, ws, drawing),
+                                      drawing.name).entities
         _write_entities(folder, drawing.id, entities)
     layers = dict(drawing.settings.get("layers") or {})
     kind_of = {layers.get("rooms"): "room", layers.get("labels"): "label",

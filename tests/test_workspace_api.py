@@ -689,3 +689,18 @@ def test_a_drawing_with_geodata_is_placed_by_it(
     for corner in ((0.0, 0.0), (100.0, 0.0), (100.0, 60.0), (0.0, 60.0)):
         truth = frame.to_local(Point(*gen.cad_to_lonlat("C", *corner)))
         assert outline.distance(truth) < 1.0, corner
+
+
+def test_a_drawing_too_costly_to_read_is_refused_and_the_service_lives_on(
+    store: SqlCampusStore, app_settings: Settings, editor: dict[str, str], renamed_dxf: Path,
+) -> None:
+    """Uploads are read in a child process under the import's limits: one over them is a
+    named 400 (nothing kept), and the next request is answered as usual."""
+    tight = app_settings.model_copy(update={"import_time_limit_s": 0.2})
+    with TestClient(create_app(tight, store), base_url="http://127.0.0.1") as c:
+        ws = _new(c, editor)
+        r = _upload(c, editor, ws, renamed_dxf)
+        assert r.status_code == 400, r.text
+        assert "reading Erdgeschoss.dxf took longer than" in r.json()["error"]["message"]
+        assert workspaces(store).get(ws).files == ()
+        assert c.get(f"/workspaces/{ws}", headers=editor).status_code == 200
