@@ -43,7 +43,8 @@ _CORRIDOR = 3000.0  # corridor width, mm
 _WALL = 200.0  # wall thickness, mm
 _PER_SIDE = 20  # rooms each side of a building's corridor
 _NAMES = ("Classroom", "Science Lab", "Art Room", "Music Room", "Library", "Office",
-          "Staff Room", "Computer Lab", "Storage", "Counselor", "Nurse", "Workroom")
+          "Staff Room", "Computer Lab", "Storage", "Counselor", "Nurse", "Workroom", "Café",
+          "Principal’s Office")  # UTF-8 text, as R2007 and later files hold it
 
 
 @dataclass(frozen=True)
