@@ -488,13 +488,29 @@ def _collect_vertical_block(e: Any, handle: str, found: _Entities, reading: Read
         found.verticals.append(Vertical(handle, rect, block_kind(str(e.dxf.name))))
 
 
+def _xrefs(doc: Any) -> list[tuple[str, str]]:
+    """(block name, file) of each external drawing the drawing refers to (XREF)."""
+    out = []
+    for block in doc.blocks:
+        head = block.block
+        if head is not None and (head.is_xref or head.is_xref_overlay):
+            out.append((str(block.name), str(head.dxf.get("xref_path", ""))))
+    return out
+
+
 def _no_rooms(doc: Any, found: _Entities, source: str, layers: Layers,
               walls_tried: bool = False) -> DxfError:
     """The error for a drawing with no room outlines, with a hint at the layer that looks
-    like rooms (see :func:`importers.layer_proposal.layer_hint`)."""
+    like rooms (see :func:`importers.layer_proposal.layer_hint`) and at external drawings
+    it refers to, where the rooms may be."""
     present = _layer_names(doc, found.used_layers)
     hint = layer_hint(doc)
     hint = f". {hint}" if hint else ""
+    xrefs = _xrefs(doc)
+    if xrefs:
+        hint += (". It refers to external drawings (XREF: "
+                 + ", ".join(repr(path or name) for name, path in xrefs[:3])
+                 + "), which are not in this file: bind them before saving as DXF")
     if layers.rooms.upper() not in {n.upper() for n in present}:
         return DxfError(
             f"layer {layers.rooms!r} not found in {source}; layers present: "
@@ -781,6 +797,13 @@ def extract_floor_plan(
                       budget.limits.max_coordinate_m / unit_m,
                       text_height=_TEXT_HEIGHT_M / unit_m)
     flatten = _FLATTEN_M / unit_m
+    xrefs = _xrefs(doc)
+    for name, path in xrefs:
+        report.add(FindingKind.UNSUPPORTED,
+                   f"{source}: the drawing refers to the external drawing {path or name!r} "
+                   f"(XREF {name!r}); what that draws is not in this file and is not read: "
+                   "bind the references (BIND, or eTransmit with bound xrefs) before saving "
+                   "as DXF", ref=name, action="not read")
     found = _collect(doc, source, reading, flatten, report)
     if found.polys:
         outlines = _room_outlines(found.polys, unit_m, layers, report)

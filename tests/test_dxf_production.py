@@ -725,3 +725,23 @@ def test_a_dos_code_page_r12_drawing_keeps_its_umlauts(tmp_path: Path) -> None:
     plan = read_floor_plan(path, declared_unit=M)
     assert {r.name for r in plan.rooms} == {name for _, name, *_ in make_features.ROOMS}
     assert any("DOS code page 850" in f.message for f in plan.findings)
+
+
+def test_an_external_reference_is_said_not_read() -> None:
+    from ezdxf import xref
+
+    doc = new_doc()
+    msp = doc.modelspace()
+    room(msp, 0, 0, 6, 4)
+    label(msp, "101", (2, 2))
+    msp.add_blockref("DOOR", (3, 0), dxfattribs={"layer": "A-DOOR"})
+    xref.define(doc, "ROOMS-2OG", "..\\\\plans\\\\rooms_2og.dwg")
+    msp.add_blockref("ROOMS-2OG", (0, 0))
+    plan = extract_floor_plan(doc, "x.dxf")
+    (said,) = [f for f in plan.findings if f.kind is FindingKind.UNSUPPORTED]
+    assert "rooms_2og.dwg" in said.message and "(XREF 'ROOMS-2OG')" in said.message
+    assert "bind" in said.message and said.message in plan.warnings
+    for e in list(msp.query('LWPOLYLINE[layer=="A-AREA"]')):
+        msp.delete_entity(e)
+    with pytest.raises(DxfError, match=r"external drawings \(XREF: '.*rooms_2og\.dwg'\)"):
+        extract_floor_plan(doc, "x.dxf")
