@@ -1,0 +1,205 @@
+"""Nasty uploads to a workspace: a clear 4xx naming the problem, never a 500, nothing stored.
+
+Hand-made hostile files (a cut zip, a zip climbing out of its folder, a zip holding a link, a
+zip bomb, an XML bomb named .osm, binary junk named .dxf, a DWG, an empty file...) and a few
+seeded mutants from the fuzzer's own mutators (:mod:`fuzz.mutate`) go through
+``POST /workspaces/{ws}/files``. A refusal must be a 4xx whose ``error.message`` says what is
+wrong, with the store's rows and the workspace's folder exactly as before; an accepted mutant
+must be a 201 the workspace then shows. A known gap is marked xfail (see its reason).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import random
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.auth import create_token
+from api.settings import Settings
+from api.store import Role, SqlCampusStore
+from api.store_identity import Organisation
+from api.store_workspace import WORKSPACES_DIR
+from fuzz.mutate import mutate_osm, mutate_zip
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "samples" / "lincoln_ridge"
+OSM = ROOT / "tests" / "fixtures" / "osm"
+IMDF = ROOT / "tests" / "fixtures" / "imdf" / "school.zip"
+WHEN = (2026, 11, 30, 12, 0, 0)
+
+
+@pytest.fixture
+def client(settings: Settings, store: SqlCampusStore) -> Iterator[TestClient]:
+    app = create_app(settings.model_copy(update={"job_workers": 0}), store)
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        yield c
+
+
+@pytest.fixture
+def editor(store: SqlCampusStore, district: Organisation) -> dict[str, str]:
+    token, _ = create_token(store, "facilities", Role.EDITOR, org=district.id)
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def ws(client: TestClient, editor: dict[str, str]) -> str:
+    r = client.post("/workspaces", json={"campus_id": "nasty-uploads", "campus_name": "N"},
+                    headers=editor)
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+def _zip(members: list[tuple[str, bytes]], *, link: str | None = None) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in members:
+            zf.writestr(zipfile.ZipInfo(name, WHEN), body, zipfile.ZIP_DEFLATED)
+        if link is not None:
+            info = zipfile.ZipInfo(link, WHEN)
+            info.external_attr = 0o120777 << 16
+            zf.writestr(info, b"/etc/passwd")
+    return out.getvalue()
+
+
+def _plans_zip() -> bytes:
+    return _zip([("plans/A_level1.dxf", (SAMPLE / "A_level1.dxf").read_bytes()),
+                 ("parcel.geojson", (SAMPLE / "parcel.geojson").read_bytes())])
+
+
+def _rows(store: SqlCampusStore) -> list[tuple[str, list[str]]]:
+    """Every row of every table but the audit log (a refusal may be audited; and the audit
+    of the workspace's creation may land a moment later)."""
+    import sqlalchemy
+
+    out = []
+    with store.engine.connect() as conn:
+        for table in sorted(sqlalchemy.inspect(conn).get_table_names()):
+            if table != "audit_log":
+                rows = conn.execute(sqlalchemy.text(f'SELECT * FROM "{table}"'))
+                out.append((table, sorted(repr(tuple(r)) for r in rows)))
+    return out
+
+
+def _files_on_disk(settings: Settings) -> dict[str, int]:
+    """The workspaces' files (the uploads kept, their caches) and their sizes."""
+    root = settings.data_dir / WORKSPACES_DIR
+    return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
+
+
+def _gzip_bomb() -> bytes:
+    return gzip.compress(b'<osm version="0.6">' + b" " * (200 << 20) + b"</osm>", 1, mtime=0)
+
+
+def _dwg(version: bytes, seed: int) -> bytes:
+    return version + bytes(5) + random.Random(seed).randbytes(2000)
+
+
+NASTY: dict[str, tuple[str, Callable[[], bytes], tuple[str, ...]]] = {
+    # id: (upload name, its bytes (made when the test runs), words the message must hold)
+    "truncated zip": ("plans.zip", lambda: _plans_zip()[:3000], ("plans.zip",)),
+    "zip end record only": ("plans.zip", lambda: b"PK\x05\x06" + bytes(18), ("plans.zip",)),
+    "zip with traversal": (
+        "plans.zip", lambda: _zip([("../../outside.dxf", b"0\nSECTION\n")]), ("outside",)),
+    "zip with absolute path": (
+        "plans.zip", lambda: _zip([("/etc/cron.d/x.dxf", b"0\nSECTION\n")]), ("cron",)),
+    "zip with a link": (
+        "plans.zip", lambda: _zip([("a.geojson", b"{}")], link="plans/A.dxf"), ("link",)),
+    "zip bomb": ("plans.zip", lambda: _zip([("big.dxf", bytes(60 << 20))]), ("big.dxf",)),
+    "zip in a zip in a zip": (
+        "plans.zip", lambda: _zip([("one.zip", _zip([("two.zip", _plans_zip())]))]),
+        ("two.zip",)),
+    "XML bomb .osm": (
+        "school.osm", lambda: (OSM / "billion_laughs.osm").read_bytes(), ("school.osm",)),
+    "gzip bomb .osm.gz": ("school.osm.gz", _gzip_bomb, ("school.osm.gz",)),
+    "cut .osm.bz2": (
+        "school.osm.bz2", lambda: bz2.compress((OSM / "school.osm").read_bytes())[:400],
+        ("school.osm.bz2",)),
+    "binary junk named .dxf": (
+        "level1.dxf", lambda: random.Random(8).randbytes(4096), ("level1.dxf",)),
+    "a DWG": ("level1.dwg", lambda: _dwg(b"AC1032", 9), ("DWG", "DXF")),
+    "a DWG named .dxf": ("level1.dxf", lambda: _dwg(b"AC1027", 10), ("DWG", "DXF")),
+    "an empty file": ("level1.dxf", lambda: b"", ("empty",)),
+    "only NUL bytes": ("parcel.geojson", lambda: bytes(2048), ("parcel.geojson",)),
+    "an SQLite file named .gpkg": (
+        "parcel.gpkg", lambda: b"SQLite format 3\x00" + bytes(200), ("parcel.gpkg",)),
+}
+
+
+#: accepted today (201, kind "osm"): the file is not read until the import (workspace: read it
+#: at upload, as the zip and DXF paths do)
+READ_AT_IMPORT_ONLY = {"XML bomb .osm", "gzip bomb .osm.gz", "cut .osm.bz2"}
+
+
+def _nasty_params() -> list[object]:
+    return [pytest.param(n, marks=pytest.mark.xfail(
+        reason="an OSM upload is not read until the import (api/workspace.py)"))
+        if n in READ_AT_IMPORT_ONLY else n for n in sorted(NASTY)]
+
+
+@pytest.mark.parametrize("nasty", _nasty_params())
+def test_a_nasty_upload_is_a_clear_4xx_and_stores_nothing(
+        client: TestClient, store: SqlCampusStore, settings: Settings, editor: dict[str, str],
+        ws: str, nasty: str) -> None:
+    name, make, words = NASTY[nasty]
+    data = make()
+    rows, disk = _rows(store), _files_on_disk(settings)
+    r = client.post(f"/workspaces/{ws}/files", headers=editor, files={"file": (name, data)})
+    assert 400 <= r.status_code < 500, f"{nasty}: {r.status_code} {r.text[:500]}"
+    error = r.json()["error"]
+    assert error["type"] and "Traceback" not in error["message"]
+    for word in words:
+        assert word.lower() in error["message"].lower(), error["message"]
+    assert _rows(store) == rows, f"{nasty}: the store changed"
+    assert _files_on_disk(settings) == disk, f"{nasty}: files were left behind"
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert shown["files"] == [] and shown["drawings"] == []
+
+
+def _mutants() -> list[tuple[str, bytes, str]]:
+    """Seeded mutants of an uploaded zip (structure and bytes), an IMDF archive (members too)
+    and an OSM file."""
+    rng = random.Random(2026)
+    small = _zip([("parcel.geojson", (SAMPLE / "parcel.geojson").read_bytes()),
+                  ("pois.csv", (SAMPLE / "pois.csv").read_bytes()),
+                  ("school.osm", (OSM / "school.osm").read_bytes())])
+    out = []
+    for k in range(6):
+        data, done = mutate_zip(rng, small, members_too=False)
+        out.append((f"upload{k}.zip", data, "; ".join(done)))
+    for k in range(4):
+        data, done = mutate_zip(rng, IMDF.read_bytes())
+        out.append((f"venue{k}.zip", data, "; ".join(done)))
+    for k in range(4):
+        text, done = mutate_osm(rng, (OSM / "school.osm").read_text(encoding="utf-8"))
+        out.append((f"school{k}.osm", text.encode("utf-8", "surrogatepass"), "; ".join(done)))
+    return out
+
+
+def test_mutated_uploads_are_kept_or_refused_clearly_never_a_500(
+        client: TestClient, store: SqlCampusStore, settings: Settings,
+        editor: dict[str, str], ws: str) -> None:
+    kept = refused = 0
+    for name, data, done in _mutants():
+        rows, disk = _rows(store), _files_on_disk(settings)
+        r = client.post(f"/workspaces/{ws}/files", headers=editor,
+                        files={"file": (name, data)})
+        assert r.status_code in (201, 400, 413, 422), f"{name} ({done}): {r.text[:500]}"
+        if r.status_code == 201:
+            kept += 1
+            ids = {f["id"] for f in r.json()["files"]}
+            shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+            assert ids <= {f["id"] for f in shown["files"]}, f"{name} ({done})"
+        else:
+            refused += 1
+            assert r.json()["error"]["message"], f"{name} ({done})"
+            assert _rows(store) == rows, f"{name} ({done}): the store changed"
+            assert _files_on_disk(settings) == disk, f"{name} ({done}): files left behind"
+    assert kept and refused  # the seeded mutants hold both kinds
