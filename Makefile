@@ -50,8 +50,9 @@ bench: $(STAMP) node_modules/.package-lock.json
 eval: $(STAMP)
 	$(BIN)/python -m bench.bench_corpus $(if $(V),-v)
 
-# Mutated DXFs and manifests imported under time and memory limits; fails on a traceback, hang,
-# memory blow-up or unservable import, and keeps each such input in tests/fuzz_regressions/.
+# Mutated campus files, OSM/IMDF schools, DXF fixtures and uploaded zips, each judged under time
+# and memory limits; fails on a traceback, hang, memory blow-up or unservable import, and keeps
+# each such input in tests/fuzz_regressions/.
 FUZZ_SECONDS ?= 180
 FUZZ_SEED ?= 1
 FUZZ_JOBS ?= 2
