@@ -15,7 +15,7 @@ imports the same modules. The import must find exactly the rooms the generator d
 Targets: gridmap / GDAL time <= 3x; gridmap's peak memory under 10x the file size.
 
 Run: ``python -m bench.bench_import`` (``make bench``); ``--rooms``, ``--rounds``, ``--dxf``
-(keep the generated file) tune it.
+(keep the generated file) tune it; ``--whole`` also times the import without slimming.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from bench.big_floor_plan import ROOMS_LAYER, GeneratedPlan, write_floor_plan  #
 
 #: the readers a child process runs; "baseline" only imports what the others import
 READERS = ("gridmap", "gdal", "baseline-gridmap", "baseline-gdal")
+#: with --whole: the import reading the whole drawing (no slimming, importers.dxf_stream)
+WHOLE = "gridmap-whole"
 TARGET_TIME_RATIO = 3.0
 TARGET_MEMORY_RATIO = 10.0
 
@@ -58,12 +60,12 @@ class ChildRun:
 
 def _read_in_child(reader: str, path: Path) -> dict[str, Any]:
     """What a child does: import the modules, then time the read alone."""
-    if reader in ("gridmap", "baseline-gridmap"):
+    if reader in ("gridmap", "baseline-gridmap", WHOLE):
         from importers.dxf import read_floor_plan
         if reader == "baseline-gridmap":
             return {"seconds": 0.0, "cpu": 0.0}
         start, cpu = time.perf_counter(), time.process_time()
-        plan = read_floor_plan(path)
+        plan = read_floor_plan(path, slim=reader != WHOLE)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
         return {"seconds": seconds, "cpu": cpu, "rooms": len(plan.rooms), "doors": len(plan.doors),
                 "numbered": sum(1 for r in plan.rooms if r.number),
@@ -111,12 +113,14 @@ def run_child(reader: str, path: Path) -> ChildRun:
     return ChildRun(reader, float(result.pop("seconds")), float(result.pop("cpu")), peak, result)
 
 
-def bench(plan: GeneratedPlan, rounds: int) -> dict[str, Any]:
-    """Medians over ``rounds`` of each side, the ratios, and the import's result."""
-    runs: dict[str, list[ChildRun]] = {r: [] for r in READERS}
+def bench(plan: GeneratedPlan, rounds: int, whole: bool = False) -> dict[str, Any]:
+    """Medians over ``rounds`` of each side, the ratios, and the import's result (``whole``:
+    also the import reading the whole drawing, for comparison)."""
+    readers = (*READERS, WHOLE) if whole else READERS
+    runs: dict[str, list[ChildRun]] = {r: [] for r in readers}
     ratios, cpu_ratios = [], []
     for _ in range(rounds):
-        for reader in READERS:
+        for reader in readers:
             runs[reader].append(run_child(reader, plan.path))
         ratios.append(runs["gridmap"][-1].seconds / runs["gdal"][-1].seconds)
         cpu_ratios.append(runs["gridmap"][-1].cpu / runs["gdal"][-1].cpu)
@@ -129,7 +133,12 @@ def bench(plan: GeneratedPlan, rounds: int) -> dict[str, Any]:
         return int(statistics.median(r.peak_bytes for r in runs[reader]))
 
     gridmap_peak, gdal_peak = peak("gridmap"), peak("gdal")
-    return {
+    extra: dict[str, Any] = {}
+    if whole:
+        extra = {"whole_s": statistics.median(r.seconds for r in runs[WHOLE]),
+                 "whole_cpu_s": statistics.median(r.cpu for r in runs[WHOLE]),
+                 "whole_peak_bytes": peak(WHOLE)}
+    return {**extra,
         "file_bytes": plan.bytes, "rooms_drawn": plan.rooms, "doors_drawn": plan.doors,
         "rounds": rounds, "import": first, "gdal": runs["gdal"][0].result,
         "gridmap_s": statistics.median(r.seconds for r in runs["gridmap"]),
@@ -171,6 +180,10 @@ def report(out: dict[str, Any]) -> str:
         f"(target < {TARGET_MEMORY_RATIO:g}x); GDAL peak / file size = "
         f"{out['memory_ratio_gdal_vs_file']:.1f}x",
     ]
+    if "whole_s" in out:
+        lines.append(
+            f"  without slimming (the whole drawing through ezdxf): {out['whole_s']:.2f} s, "
+            f"CPU {out['whole_cpu_s']:.2f} s, peak {out['whole_peak_bytes'] / mb:.0f} MB")
     return "\n".join(lines)
 
 
@@ -181,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dxf", type=Path, help="where to write (and keep) the generated plan; "
                         "a temporary folder if absent")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
-    parser.add_argument("--child", choices=READERS, help=argparse.SUPPRESS)
+    parser.add_argument("--whole", action="store_true",
+                        help="also time the import reading the whole drawing (no slimming)")
+    parser.add_argument("--child", choices=(*READERS, WHOLE), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps({**_read_in_child(args.child, args.dxf), "peak": own_peak_bytes()}))
@@ -189,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="gridmap-bench-import-") as tmp:
         path = args.dxf or Path(tmp) / "big_floor_plan.dxf"
         plan = write_floor_plan(path, args.rooms)
-        out = bench(plan, args.rounds)
+        out = bench(plan, args.rounds, args.whole)
     print(json.dumps(out, indent=2) if args.json else report(out))
     return 0
 
