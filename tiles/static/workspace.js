@@ -927,6 +927,7 @@
     // says which); the published plans of this campus when it has some
     if (cid && S.campus.published === null) { await campusStatus(); }
     var imagery = S.campus.imagery;
+    $('ws-no-photo').hidden = !!imagery;
     if (imagery) {
       geo.earthLayers.addLayer(L.tileLayer(imagery.url, {
         maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native, className: 'ws-imagery' }));
