@@ -31,10 +31,13 @@ def polyline_polygon(e: Any, flatten: float, reading: Reading,
     if kind == "POLYLINE" and not (e.is_2d_polyline or e.is_3d_polyline):
         return None, False  # meshes and polyface meshes are not room outlines
     closed = bool(e.closed) if kind == "LWPOLYLINE" else bool(e.is_closed)
-    _check_polyline_numbers(e, kind, closed, flatten, reading)
-    p = ezdxf.path.make_path(e)
-    pts = [(v.x, v.y) for v in p.flattening(flatten)]
-    check_points(pts, reading)
+    verts = _check_polyline_numbers(e, kind, closed, flatten, reading)
+    if _straight_in_plan(e, kind, verts):  # its vertices are its outline: nothing to flatten
+        pts = [(x, y) for x, y, _ in verts]
+    else:
+        p = ezdxf.path.make_path(e)
+        pts = [(v.x, v.y) for v in p.flattening(flatten)]
+        check_points(pts, reading)
     if not closed and len(pts) > 2:
         first, last = pts[0], pts[-1]
         closed = abs(first[0] - last[0]) < 1e-9 and abs(first[1] - last[1]) < 1e-9
@@ -57,10 +60,21 @@ def _polyline_vertices(e: Any, kind: str) -> list[tuple[float, float, float]]:
             for v in e.vertices]
 
 
+def _straight_in_plan(e: Any, kind: str, verts: list[tuple[float, float, float]]) -> bool:
+    """Whether a polyline is straight segments drawn in the plan's own coordinates (no bulge,
+    a 2D polyline seen from above): its vertices are then its outline as drawn."""
+    if kind == "POLYLINE" and not e.is_2d_polyline:
+        return False
+    extrusion = e.dxf.get("extrusion", (0.0, 0.0, 1.0))
+    return (abs(float(extrusion[0])) < 1e-12 and abs(float(extrusion[1])) < 1e-12
+            and float(extrusion[2]) > 0 and all(b == 0 for _, _, b in verts))
+
+
 def _check_polyline_numbers(e: Any, kind: str, closed: bool, flatten: float,
-                            reading: Reading) -> None:
+                            reading: Reading) -> list[tuple[float, float, float]]:
     """Refuse vertices and bulges that are not finite or absurdly far, and bulge arcs that
-    would flatten into more points than an outline may have, before flattening."""
+    would flatten into more points than an outline may have, before flattening; the
+    vertices (x, y, bulge) when they pass."""
     verts = _polyline_vertices(e, kind)
     check_points([(x, y) for x, y, _ in verts], reading)
     limit = reading.budget.limits.max_outline_points
@@ -80,6 +94,7 @@ def _check_polyline_numbers(e: Any, kind: str, closed: bool, flatten: float,
             raise Unreadable(
                 f"its bulge arcs would flatten into more than {limit:,} points (outline point "
                 "limit); an arc this large is refused")
+    return verts
 
 
 def _arc_points(chord: float, bulge: float, tolerance: float) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -73,7 +74,11 @@ def report_rooms_outside(rooms: Iterable[tuple[str, str, Polygon]], outline: Pol
     it, so a location there names no building."""
     if outline is None or outline.is_empty:
         return
+    inside = outline.buffer(_OUTLINE_TOLERANCE_M)
+    shapely.prepare(inside)
     for handle, called, polygon in rooms:
+        if inside.contains(polygon):
+            continue
         area, share = outside_share(polygon, outline)
         if area < OUTSIDE_MIN_M2 or share < OUTSIDE_MIN_SHARE:
             continue
