@@ -24,8 +24,10 @@ are charged to the import's entity budget, as the full walk charges them.
 The slimming is only for what it is sure of: a text DXF with a HEADER whose text is UTF-8
 (R2007 and later, or plain ASCII), with ENTITIES and BLOCKS sections it can find and an EOF,
 at least :data:`SLIM_MIN_BYTES` large, whose rooms layer draws a closed outline in model
-space. Anything else (binary, headerless, code-page text, damaged structure, small, rooms from
-walls or none: its messages and layer hints need the whole drawing) gets ``None``: read it
+space, whose lines pair up and whose numbers read as numbers (damage is for the recover path
+to repair and report, or refuse, whether or not the damaged entity would be read). Anything
+else (binary, headerless, code-page text, damaged, small, rooms from walls or none: its
+messages and layer hints need the whole drawing) gets ``None``: read it
 whole. A caller whose slimmed drawing yields no rooms after all must read the whole file.
 """
 
@@ -52,6 +54,14 @@ _ENTITY = re.compile(rb"\n[ \t]*0[ \t]*\r?\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?=\r?
 _FIRST = re.compile(rb"[ \t]*0[ \t]*\r?\n([A-Za-z_][A-Za-z0-9_]*)[ \t]*(?=\r?\n)")  # at 0
 _ACADVER = re.compile(rb"\$ACADVER[ \t]*\r?\n[ \t]*1[ \t]*\r?\n[ \t]*(AC\d{4})")
 _UTF8_VERSION = b"AC1021"  # R2007: text is UTF-8 whatever $DWGCODEPAGE says
+# a group code that holds a number followed by a value that is not one: ezdxf's recover mode
+# repairs it (and the import refuses such a file); code lines are integers, so a value line
+# that looks like a numeric code is never taken for one (the line after it is a number)
+_FLOAT = rb"[ \t]*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[ \t]*\r?\n"
+_INT = rb"[ \t]*[-+]?\d+[ \t]*\r?\n"
+_BAD_NUMBER = re.compile(
+    rb"\n[ \t]*(?:(?:1\d|[2-5]\d|1[1-4]\d|2[1-3]\d|10[1-5]\d)[ \t]*\r?\n(?!" + _FLOAT
+    + rb")|(?:[6-9]\d|17\d|2[7-8]\d|3[7-8]\d|40\d|10[67]\d)[ \t]*\r?\n(?!" + _INT + rb"))")
 _FOLLOWERS = frozenset({b"ATTRIB", b"VERTEX", b"SEQEND"})  # belong to the entity before them
 _NAMED = frozenset({b"INSERT", b"DIMENSION"})  # entities that name a block (group code 2)
 
@@ -245,6 +255,9 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     starts = _Starts(data)
     if not _paired(data, starts):
         return None  # a line missing or extra somewhere: the recover path repairs and says so
+    if _BAD_NUMBER.search(data):
+        return None  # a number that is not one, perhaps in what would be left out: the whole
+        # file is judged, so a drawing is accepted or refused whatever its size
     sections = _sections(data, starts)
     if sections is None or b"ENTITIES" not in sections or b"HEADER" not in sections:
         return None

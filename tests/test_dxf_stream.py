@@ -96,7 +96,7 @@ def test_dropped_entities_are_charged_to_the_budget(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["truncated", "binary", "headerless", "small", "cp1252",
-                                    "line_lost"])
+                                    "line_lost", "bad_number_in_a_wall"])
 def test_files_it_is_not_sure_of_are_read_whole(tmp_path: Path, damage: str) -> None:
     plan = write_floor_plan(tmp_path / "plan.dxf", rooms=20, seed=2)
     data = plan.path.read_bytes()
@@ -111,6 +111,10 @@ def test_files_it_is_not_sure_of_are_read_whole(tmp_path: Path, damage: str) -> 
     elif damage == "line_lost":  # one line of a wall's pairs gone: recover repairs, not us
         at = data.index(b"\nA-WALL\n") + len(b"\nA-WALL\n")
         data = data[:at] + data[data.index(b"\n", at) + 1:]
+    elif damage == "bad_number_in_a_wall":  # a wall the slim read would leave out: the whole
+        wall = data.index(b"\nA-WALL\n", data.index(b"\nENTITIES\n"))  # file still decides
+        at = data.index(b"\n 10\n", wall) + len(b"\n 10\n")
+        data = data[:at] + b"1.0.0x" + data[data.index(b"\n", at):]
     elif damage == "cp1252":
         data = data.replace(b"AC1024", b"AC1015").replace(b"Corridor", "Flür".encode("cp1252"))
     path.write_bytes(data)
