@@ -413,9 +413,10 @@ def test_dropped_files_each_answered_and_a_bad_pair_named(
 ) -> None:
     """Files dropped together are uploaded one by one: a DWG is refused in its own row with the
     server's advice, the DXF beside it is read. Of four corners, the one clicked 5 m off on the
-    site map is named by the advice and marked in the list; after deleting it and another, two
-    pairs are left, and two allow no affine fit."""
+    site map is named by the advice and marked in the list; its true position typed in, the
+    points agree; after deleting two pairs, two are left, and two allow no affine fit."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     need_browser()
     base, editor, _ = running
@@ -470,6 +471,16 @@ def test_dropped_files_each_answered_and_a_bad_pair_named(
         assert not drv.find_element(
             By.CSS_SELECTOR, "input[name=ws-transform][value=affine]").get_attribute("disabled")
         screenshot(drv, tmp_path, "workspace-3-advice.png")
+
+        # the bad point's true position typed in (as read from a GPS): it agrees again
+        lon, lat = points[2]["lonlat"]
+        typed = drv.find_element(By.CSS_SELECTOR, "#ws-pairs tr[data-pair='2'] [data-coord=lonlat]")
+        typed.send_keys(Keys.CONTROL, "a")
+        typed.send_keys(f"{lon}, {lat}" + Keys.ENTER)
+        wait_for(drv, "return window.workspace.state.geo.fit.outlier === null"
+                      " && !!document.querySelector(\"#ws-advice [data-verdict='accepts']\")")
+        assert max(p["residual_m"] for p in drv.execute_script(
+            "return window.workspace.state.geo.fit.points")) < 0.5
 
         for left in (3, 2):
             drv.find_element(By.CSS_SELECTOR, "#ws-pairs tr[data-pair='2'] button").click()

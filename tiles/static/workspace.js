@@ -1084,8 +1084,9 @@
       body.appendChild(el('tr', { 'data-pair': i, className: fit && fit.outlier === p.name ? 'ws-outlier' : '' }, [
         el('td', {}, [el('span', { className: 'ws-pin ws-pin-inline ws-pin-' + quality(res), text: String(i + 1) })]),
         el('td', {}, [name]),
-        el('td', { className: 'ws-num-cell', text: p.cad[0].toFixed(2) + ', ' + p.cad[1].toFixed(2) + ' ' + unitName }),
-        el('td', { className: 'ws-num-cell', text: p.lonlat[0].toFixed(7) + ', ' + p.lonlat[1].toFixed(7) }),
+        el('td', { className: 'ws-num-cell' }, [coordInput(p, 'cad', 2, 'Plan x, y of pair ' + (i + 1)),
+                                                 ' ' + unitName]),
+        el('td', { className: 'ws-num-cell' }, [coordInput(p, 'lonlat', 7, 'Longitude, latitude of pair ' + (i + 1))]),
         el('td', { className: 'ws-num-cell ws-res ws-res-' + quality(res), 'data-residual': res === null ? '' : res, text: metres(res) }),
         el('td', { className: 'ws-num-cell', text: pt && pt.leave_one_out_m !== null && pt.leave_one_out_m !== undefined ? metres(pt.leave_one_out_m) : '—' }),
         el('td', {}, [el('button', { type: 'button', className: 'ws-quiet', text: 'Delete',
@@ -1098,6 +1099,27 @@
     affine.parentNode.title = l.pairs.length < 3 ? 'Needs three pairs or more' : 'Also allow stretching and shearing';
     $('ws-save-georef').disabled = l.pairs.length < 2;
     renderCopyChoice();
+  }
+
+  // a point typed rather than clicked (surveyed plan coordinates, a GPS reading)
+  function coordInput(pair, key, digits, label) {
+    var text = function () { return pair[key][0].toFixed(digits) + ', ' + pair[key][1].toFixed(digits); };
+    var input = el('input', { value: text(), className: 'ws-coord', 'aria-label': label,
+                              'data-coord': key, spellcheck: 'false' });
+    input.addEventListener('change', function () {
+      var parts = input.value.split(/[,;\s]+/).filter(Boolean).map(Number);
+      if (parts.length !== 2 || !parts.every(isFinite) ||
+          (key === 'lonlat' && (Math.abs(parts[0]) > 180 || Math.abs(parts[1]) > 90))) {
+        toast('Type two numbers: ' + (key === 'lonlat' ? 'longitude, latitude' : 'x, y') + '.', true);
+        input.value = text();
+        return;
+      }
+      pair[key] = parts;
+      S.local[S.geo.drawing].use_geodata = false;
+      drawPairs();
+      runFit();
+    });
+    return input;
   }
 
   function deletePair(i) {
