@@ -343,8 +343,9 @@
           bar.style.width = '100%';
           var n = data && data.drawings ? data.drawings.length : 0;
           var kind = data && data.file ? KIND_NAMES[data.file.kind] : null;
-          status.textContent = n ? 'read: ' + n + (n === 1 ? ' drawing' : ' drawings')
-            : kind ? 'read: ' + kind.toLowerCase() : 'uploaded';
+          status.textContent = (data && data.duplicate ? 'already in this workspace; ' : '') +
+            (n ? 'read: ' + n + (n === 1 ? ' drawing' : ' drawings')
+              : kind ? 'read: ' + kind.toLowerCase() : 'uploaded');
           item.classList.add('ws-upload-ok');
           resolve(true);
         } else {
