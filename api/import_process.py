@@ -24,10 +24,9 @@ it passes. How the child ended becomes a named error:
 * past the time limit (killed a little after it, so the importer's own check, which names
   the file, normally comes first), or killed by the CPU limit:
   :class:`~gridmap.errors.ImportTimedOut` ("the import took longer than 120 s");
-* ``MemoryError`` (an allocation refused by the limit), or killed with the peak memory at the
-  limit, or killed by SIGKILL that the parent did not send (the kernel's out-of-memory
-  killer): :class:`~gridmap.errors.ImportOutOfMemory` ("the import needed more than 2 GB of
-  memory");
+* ``MemoryError`` (an allocation refused by the limit), or killed by SIGKILL that the parent
+  did not send (the kernel's out-of-memory killer): :class:`~gridmap.errors.ImportOutOfMemory`
+  ("the import needed more than 2 GB of memory");
 * any other signal or an exit without an answer: :class:`~gridmap.errors.ImportCrashed`;
 * an error of the importer (:class:`~gridmap.errors.GridmapError`): the same class with the
   same messages, raised in the parent;
@@ -227,17 +226,12 @@ class _Outcome:
 
     messages: list[dict[str, Any]]
     timed_out: bool = False
-    status: int | None = None  # os.wait4 status
-    peak_rss: int = 0  # bytes
+    status: int | None = None  # os.waitpid status
 
     @property
     def last(self) -> dict[str, Any] | None:
         finals = [m for m in self.messages if "progress" not in m and "ready" not in m]
         return finals[-1] if finals else None
-
-    @property
-    def ready(self) -> dict[str, Any]:
-        return next((m["ready"] for m in self.messages if "ready" in m), {})
 
 
 class _Child:
@@ -317,7 +311,7 @@ class _Child:
         if self.exited:
             return
         try:
-            pid, status, usage = os.wait4(self.pid, 0 if block else os.WNOHANG)
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
         except ChildProcessError:
             self.exited = True
             return
@@ -325,7 +319,6 @@ class _Child:
             return
         self.exited = True
         self.outcome.status = status
-        self.outcome.peak_rss = usage.ru_maxrss * 1024
         self.proc.returncode = os.waitstatus_to_exitcode(status)
 
     def end(self) -> None:
@@ -388,14 +381,11 @@ def _result_of(outcome: _Outcome, child: _Child, sandbox: SandboxLimits, stderr:
         name = _signal_name(sig)
         if sig == signal.SIGXCPU:
             raise _timed_out(sandbox, what, cpu=True)
-        near_limit = outcome.peak_rss >= 0.9 * (int(outcome.ready.get("rss", 0))
-                                                + sandbox.memory_bytes)
-        if sig == signal.SIGKILL and (near_limit or not child.killed):
+        # (the child's peak memory is not known here: a vforked child's rusage counts the
+        # parent's resident memory before the exec)
+        if sig == signal.SIGKILL and not child.killed:
             raise _out_of_memory(sandbox, f"its process was killed ({name}), most likely by "
                                           "the system running out of memory", what)
-        if near_limit:
-            raise _out_of_memory(sandbox, f"its process died ({name}) at its memory limit",
-                                 what)
         raise ImportCrashed(
             f"process pid {child.pid} of {what} died of {name}",
             user_message=f"the process of {what} died ({name}) before it finished; nothing "
