@@ -149,7 +149,10 @@ def _onto_lines(segs: list[_Seg], snap_m: float) -> list[_Seg]:
 def _bridges(segs: list[_Seg], snap_m: float, min_gap_m: float,
              max_gap_m: float) -> list[LineString]:
     """Lines across doorway gaps: from where a line stops to where another starts again
-    on the same line (both running on away from the gap), crossing no other line."""
+    on the same line (both running on away from the gap), crossing no other line. "The same
+    line": the two lines within a few degrees of parallel, and each end within twice
+    ``snap_m`` of the other's line extended (an angle alone would be too strict for a short
+    jamb-to-corner piece drawn a little askew)."""
     ends: list[tuple[tuple[float, float], tuple[float, float], int]] = []  # point, out dir, seg
     for k, (a, b) in enumerate(segs):
         length = math.dist(a, b)
@@ -173,9 +176,15 @@ def _bridges(segs: list[_Seg], snap_m: float, min_gap_m: float,
         gap = math.dist(p, q)
         if gap <= min_gap_m or gap > max_gap_m:
             continue
-        vx, vy = (q[0] - p[0]) / gap, (q[1] - p[1]) / gap
-        # p's line runs out towards q; q's line runs out back towards p
-        if vx * d[0] + vy * d[1] < cos_ok or -(vx * e[0] + vy * e[1]) < cos_ok:
+        wx, wy = q[0] - p[0], q[1] - p[1]
+        # p's line runs out towards q, q's line back towards p, the two nearly parallel,
+        # and each end on the other's line extended
+        if wx * d[0] + wy * d[1] <= 0 or -(wx * e[0] + wy * e[1]) <= 0:
+            continue
+        if -(d[0] * e[0] + d[1] * e[1]) < cos_ok:
+            continue
+        off = 2.0 * snap_m  # an end snap_m askew, seen from the other end of a short piece
+        if abs(d[0] * wy - d[1] * wx) > off or abs(e[0] * wy - e[1] * wx) > off:
             continue
         key = (p, q) if p < q else (q, p)
         if key in seen:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import tomllib
 from pathlib import Path
@@ -164,3 +165,45 @@ def test_a_corridor_round_a_block_of_rooms_is_kept() -> None:
     found = rooms_from_walls(lines, labels)
     areas = sorted(round(p.area, 6) for p in found.polygons)
     assert areas == sorted([72.0, 72.0, 30 * 4.0, 30 * 16 - 18 * 8.0])
+
+
+def _make_schemes() -> Any:
+    """The fixtures' generator (a script beside them, not a package)."""
+    import importlib.util
+    import sys
+
+    name = "tests_fixtures_make_schemes"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, FIXTURES / "make_schemes.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # its dataclasses look themselves up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+#: how many random floors (more with GRIDMAP_RANDOM_FLOORS=1000)
+RANDOM_FLOORS = int(os.environ.get("GRIDMAP_RANDOM_FLOORS", "12"))
+
+
+@pytest.mark.parametrize("seed", range(RANDOM_FLOORS))
+def test_random_floors_rooms_from_walls(seed: int) -> None:
+    """Floors of random size, their walls drawn with random sloppiness at the ends: every
+    space comes back from the wall lines."""
+    ms = _make_schemes()
+    rng = random.Random(seed)
+    floor = ms.Floor(bay=rng.uniform(7.5, 8.0), bays=rng.randint(2, 8),
+                     south=rng.uniform(6.0, 9.0), north=rng.uniform(6.5, 9.0))
+    spaces = ms._spaces(floor, [str(i) for i in range(100, 100 + 2 * floor.bays)],
+                        {k: k for k in ("classroom", "office", "corridor", "stairs",
+                                        "elevator", "store", "library")})
+    sloppy = rng.uniform(0.0, 0.02)
+
+    def jitter(line: LineString) -> LineString:
+        return LineString([(x + rng.uniform(-sloppy, sloppy), y + rng.uniform(-sloppy, sloppy))
+                           for x, y in line.coords])
+
+    walls = [jitter(w) for w in ms.wall_lines(floor, spaces, ms._doorways(floor))]
+    found = rooms_from_walls(walls, [Point(s.centre) for s in spaces])
+    assert min(_matched(found.polygons, [s.polygon for s in spaces])) >= 0.95
+    assert len(found.polygons) == len(spaces)
