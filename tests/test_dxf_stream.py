@@ -197,3 +197,26 @@ def test_inserts_are_left_out_only_when_their_blocks_draw_nothing_read(tmp_path:
     assert len(whole.rooms) == 4 and any(r.number == "101" for r in whole.rooms)
     slimmed = read_slim(path, Layers(), None)
     assert slimmed is not None and summary(slimmed) == summary(whole)
+
+
+def test_the_drawings_geodata_stays(tmp_path: Path) -> None:
+    """A drawing's own georeference (its GEODATA object, read to place the level) is kept."""
+    from ezdxf.filemanagement import new
+
+    doc = new("R2010")
+    doc.header["$INSUNITS"] = 6
+    msp = doc.modelspace()
+    msp.add_lwpolyline([(0, 0), (8, 0), (8, 7), (0, 7)], close=True,
+                       dxfattribs={"layer": "A-AREA"})
+    msp.add_line((0, 0), (8, 0), dxfattribs={"layer": "A-WALL"}).new_extension_dict()
+    geodata = msp.new_geodata()
+    geodata.dxf.design_point = (0, 0, 0)
+    geodata.dxf.reference_point = (500000.0, 5000000.0, 0)
+    path = tmp_path / "placed.dxf"
+    doc.saveas(path)
+    slim = slim_dxf(path, Layers(), min_bytes=0)
+    assert slim is not None and slim.dropped == 1
+    slim_doc, auditor = recover.read(io.BytesIO(slim.data))
+    assert not auditor.fixes
+    kept = slim_doc.modelspace().get_geodata()
+    assert kept is not None and tuple(kept.dxf.reference_point)[:2] == (500000.0, 5000000.0)
