@@ -94,6 +94,7 @@ from importers.room_labels import (
     leader_of,
     mleader_label,
     place_box,
+    room_tag_attribs,
     scale_labels,
     tag_label,
     too_large,
@@ -350,7 +351,7 @@ def _collect(doc: Any, source: str, reading: Reading, flatten: float,
         kind = e.dxftype()
         if lay not in want.values() and not (kind == "INSERT" and (
                 has_attribs_on(e, want["labels"], lay) or block_kind(str(e.dxf.get("name", "")))
-                or _room_block(e, lay, reading, blocks))):
+                or _room_block(e, lay, reading, blocks) or room_tag_attribs(e))):
             continue
         try:
             check_numbers(e, reading)
@@ -442,6 +443,11 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
     elif room_block:
         # a room drawn as a block, its number and name its attributes ("ROOMNO": "214")
         label = tag_label(e, handle, reading.text_height)
+        if label is not None:
+            found.texts.append(label)
+    elif kind == "INSERT" and lay != want["doors"] and room_tag_attribs(e):
+        # a room stamp on another layer: its attributes tagged as the room's ("RAUMNR")
+        label = tag_label(e, handle, reading.text_height, room_tags_only=True)
         if label is not None:
             found.texts.append(label)
     elif lay == want["labels"] and kind == "LEADER":

@@ -330,6 +330,23 @@ def label_of(e: Any, handle: str, fallback_height: float) -> Label | None:
 _NOT_A_NAME_TAG_RE = re.compile(r"AREA|SQ|SF$|M2|OCC|PERIM|HEIGHT|CEIL|FINISH|CAPAC|LOAD", re.I)
 
 
+# an attribute tag naming a room's number or name whatever layer its block is on: a room word
+# ("ROOMNO", "RAUMNR", "RAUMNAME", "NUMERO_LOCAL", "NO_SALLE", "RM_NO")
+_ROOM_TAG_RE = re.compile(r"ROOM|RAUM|SALLE|LOCAL|LOKAL|^RM[\s_.-]?(NO|NR|NUM|NAME)", re.I)
+
+
+def room_tag_attribs(insert: Any) -> bool:
+    """Whether an INSERT carries a visible attribute whose tag names a room's number or name
+    (a room stamp inserted on any layer, its attributes on layer "0")."""
+    return any(_is_room_tag(a) for a in getattr(insert, "attribs", ()))
+
+
+def _is_room_tag(attrib: Any) -> bool:
+    tag = str(attrib.dxf.get("tag", ""))
+    return (not attrib.is_invisible and _ROOM_TAG_RE.search(tag) is not None
+            and _NOT_A_NAME_TAG_RE.search(tag) is None)
+
+
 def _attrib_layer(attrib: Any, insert_layer: str | None) -> str:
     """An attribute's effective layer (upper case): on layer "0" it takes its insert's."""
     layer = str(attrib.dxf.get("layer", "0")).upper()
@@ -337,12 +354,14 @@ def _attrib_layer(attrib: Any, insert_layer: str | None) -> str:
 
 
 def tag_label(insert: Any, handle: str, fallback_height: float,
-              layer: str | None = None, insert_layer: str | None = None) -> Label | None:
+              layer: str | None = None, insert_layer: str | None = None, *,
+              room_tags_only: bool = False) -> Label | None:
     """The label a room tag block gives: its visible attributes (number, name; not its area
     or occupancy) read top to bottom as one label, placed by their texts' combined box.
 
     ``layer``: only attributes on this layer count (for a tag inserted on another layer; one
-    on layer "0" is on ``insert_layer``).
+    on layer "0" is on ``insert_layer``). ``room_tags_only``: only attributes whose tag names
+    a room's number or name count (a room stamp on another layer).
     """
     parts: list[Label] = []
     for k, attrib in enumerate(getattr(insert, "attribs", ())):
@@ -350,6 +369,8 @@ def tag_label(insert: Any, handle: str, fallback_height: float,
         if attrib.is_invisible or _NOT_A_NAME_TAG_RE.search(tag):
             continue
         if layer is not None and _attrib_layer(attrib, insert_layer) != layer:
+            continue
+        if room_tags_only and not _is_room_tag(attrib):
             continue
         found = label_of(attrib, f"{handle}.{k}", fallback_height)
         if found is not None:

@@ -281,6 +281,28 @@ def test_an_attrib_on_layer_0_of_a_room_tag_on_the_label_layer(tmp_path: Path) -
     assert [r.number for r in plan.rooms] == ["214"]
 
 
+def test_a_room_stamp_on_layer_0_numbers_the_room_a_door_tag_does_not() -> None:
+    """A German "Raumstempel" (RAUMNR, RAUMNAME, FLAECHE) inserted on layer 0 inside the room,
+    its attributes on layer 0; a door tag block (TUERNR) beside it is not a room label."""
+    doc = new_doc()
+    stamp = doc.blocks.new(name="RAUMSTEMPEL")
+    stamp.add_lwpolyline([(-1, -0.6), (1, -0.6), (1, 0.6), (-1, 0.6)], close=True)
+    for k, tag in enumerate(("RAUMNR", "RAUMNAME", "FLAECHE")):
+        stamp.add_attdef(tag, (-0.9, 0.3 - k * 0.4), dxfattribs={"height": 0.25})
+    door_tag = doc.blocks.new(name="TUERSTEMPEL")
+    door_tag.add_circle((0, 0), 0.3)
+    door_tag.add_attdef("TUERNR", (0, 0), dxfattribs={"height": 0.2})
+    msp = doc.modelspace()
+    room(msp, 0, 0, 8, 6)
+    ref = msp.add_blockref("RAUMSTEMPEL", (4, 3))
+    ref.add_auto_attribs({"RAUMNR": "2.14", "RAUMNAME": "Physik", "FLAECHE": "48,0 m²"})
+    msp.add_blockref("TUERSTEMPEL", (7, 1)).add_auto_attribs({"TUERNR": "2.14A"})
+    msp.add_blockref("DOOR", (4, 0), dxfattribs={"layer": "A-DOOR"})
+    plan = extract_floor_plan(doc, "stempel.dxf")
+    assert [(r.number, r.name) for r in plan.rooms] == [("2.14", "Physik")]
+    assert plan.label_only == []
+
+
 # --- hatches -----------------------------------------------------------------------------------
 
 
