@@ -209,13 +209,13 @@ def cmd_list(args: argparse.Namespace, settings: Settings, store: CampusStore) -
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    from api import workspace as logic
+    from api import workspace_files as files
 
     ws = _workspace(store, args.workspace)
     for path in args.files:
         if not path.is_file():
             raise _error(f"{path}: no such file")
-        result = logic.add_upload(store, settings, ws, path.name, path)
+        result = files.add_upload(store, settings, ws, path.name, path)
         for f in result.files:
             print(f"{f.name}: {f.kind.value}, {f.size} bytes ({f.id})")
         for d in result.drawings:
@@ -286,6 +286,7 @@ def _settings_of(ws: Workspace, drawing: Drawing) -> dict[str, Any]:
 
 def cmd_set(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     from api import workspace as logic
+    from api import workspace_files as files
     from api.store_workspace import workspaces
 
     ws = _workspace(store, args.workspace)
@@ -301,7 +302,7 @@ def cmd_set(args: argparse.Namespace, settings: Settings, store: CampusStore) ->
             "Building "):
         new["building_name"] = f"Building {args.building}"
     layers = dict(new.get("layers") or {})
-    for role in logic.ROLES:
+    for role in files.ROLES:
         value = getattr(args, role)
         if value is not None:
             layers[role] = value

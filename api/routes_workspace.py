@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api import workspace as logic
+from api import workspace_files as files
 from api.auth import CurrentPrincipal, Principal, current_principal
 from api.authz import Action
 from api.context import AppContext, Ctx, _route_of
@@ -352,14 +353,14 @@ async def upload_file(
     with how to convert it; a file over the limit is 413; nothing is kept of a refused
     file."""
     ws = await run_in_threadpool(_workspace, ctx, request, principal, ws_id)
-    limit = logic.upload_limit_bytes(ctx.settings)
+    limit = files.upload_limit_bytes(ctx.settings)
     declared = request.headers.get("content-length", "")
     if not declared.isdigit():
         raise PayloadTooLarge("upload without Content-Length",
                               user_message="send the file with a Content-Length (chunked "
                               "uploads are not accepted)")
     if int(declared) > limit + _MULTIPART_SLACK:
-        exc = logic.too_large(ctx.settings, int(declared), name or "the upload")
+        exc = files.too_large(ctx.settings, int(declared), name or "the upload")
         await run_in_threadpool(_audit, ctx, request, principal, "workspace_upload_refused",
                                 ws, exc.user_message)
         raise exc
@@ -370,7 +371,7 @@ async def upload_file(
         with os.fdopen(fd, "wb") as out:
             shown = await _receive(request, out, name)
         with _refusing(ctx, request, principal, ws, "workspace_upload"):
-            result = await run_in_threadpool(logic.add_upload, ctx.store, ctx.settings, ws,
+            result = await run_in_threadpool(files.add_upload, ctx.store, ctx.settings, ws,
                                              shown, tmp)
     finally:
         tmp.unlink(missing_ok=True)
@@ -388,13 +389,13 @@ async def _receive(request: Request, out: Any, name: str | None) -> str:
         try:
             form = await request.form(max_files=1, max_fields=5)
         except Exception as exc:  # the multipart parser's own errors: a malformed body
-            raise logic.UnsupportedUpload(f"malformed multipart body: {exc}",
+            raise files.UnsupportedUpload(f"malformed multipart body: {exc}",
                                           user_message="the upload is not a well-formed "
                                           "multipart form") from None
         try:
             part = form.get("file")
             if not isinstance(part, UploadFile):
-                raise logic.UnsupportedUpload(
+                raise files.UnsupportedUpload(
                     "no file field", user_message="send the file as the multipart field 'file'")
             while chunk := await part.read(1 << 20):
                 out.write(chunk)
@@ -402,7 +403,7 @@ async def _receive(request: Request, out: Any, name: str | None) -> str:
         finally:
             await form.close()
     if not name:
-        raise logic.UnsupportedUpload(
+        raise files.UnsupportedUpload(
             "raw upload without a name",
             user_message="send the file as multipart field 'file', or as the body with "
             "?name=FILE")
@@ -451,8 +452,8 @@ def file_features(ws_id: WsId, file_id: ItemId, request: Request, ctx: Ctx,
         raise NotFound(f"{file_id} is {record.kind.value}",
                        user_message=f"{record.name!r} is a {record.kind.value} file: only "
                        "parcel, grounds and points files have features here")
-    path = logic.file_path(ctx.settings, ws, record)
-    data = logic.gis_features(path, record.name)
+    path = files.file_path(ctx.settings, ws, record)
+    data = files.gis_features(path, record.name)
     _audit(ctx, request, principal, "workspace_features", ws, f"{record.id}")
     return JSONResponse(data, media_type=GEOJSON, headers=NO_STORE)
 
@@ -476,7 +477,7 @@ def drawing_preview(
     ``truncated`` says so); ``kind`` follows the drawing's layer settings."""
     ws = _workspace(ctx, request, principal, ws_id)
     drawing = ws.drawing(drawing_id)
-    data = logic.preview(ctx.settings, ws, drawing, layer)
+    data = files.preview(ctx.settings, ws, drawing, layer)
     _audit(ctx, request, principal, "workspace_preview", ws,
            f"{drawing.id} {len(data['features'])} features")
     return JSONResponse(data, media_type=GEOJSON, headers=NO_STORE)

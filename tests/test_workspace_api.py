@@ -629,7 +629,7 @@ def test_partial_updates_keep_the_rest_and_a_stale_edit_is_a_conflict(
     (b"\x00\x01\x02binary", "blob.bin", "unknown"),
 ])
 def test_files_are_told_apart_by_their_content(head: bytes, name: str, kind: str) -> None:
-    from api.workspace import sniff
+    from api.workspace_files import sniff
 
     found = sniff(head, name)
     assert found.kind == kind

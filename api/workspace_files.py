@@ -1,0 +1,693 @@
+"""A workspace's uploads: what each file is, kept safely, and what its drawings hold.
+
+:func:`add_upload` keeps an uploaded file (by SHA-256, in the workspace's 0700 folder) and tells
+by its *content* what it is (:func:`sniff`): a DXF (text or binary), a DWG (refused, with how to
+convert it), a zip (unpacked by :func:`importers.archives.extract_archive`, each member told
+apart: DXFs, shapefile sets, an IMDF archive, GeoJSON / GeoPackage / KML parcels and grounds,
+CSV points of interest, OSM indoor files, GeoTIFF imagery). Each DXF becomes a *drawing*: its
+proposed layers (:mod:`importers.layer_proposal`), GEODATA, bounds and preview entities, read
+in a child process under the import's limits (:func:`analyse_in_sandbox`). A refused upload
+leaves nothing behind. :mod:`api.workspace` re-exports what the routes and the CLI use.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from api.settings import Settings
+from api.store import CampusStore
+from api.store_workspace import (
+    MAX_DRAWINGS,
+    Drawing,
+    FileKind,
+    Workspace,
+    WorkspaceFile,
+    workspace_dir,
+    workspaces,
+)
+from gridmap.errors import GridmapError, ImportFailed, NotFound, PayloadTooLarge
+
+log = logging.getLogger(__name__)
+
+#: most features one preview answer holds (a drawing can have hundreds of thousands)
+MAX_PREVIEW_FEATURES = 20_000
+#: most features of a parcel / grounds / points file shown on the map
+MAX_GIS_FEATURES = 5_000
+#: an unpacked archive may be at most this many times its packed size (zip bombs)
+MAX_ZIP_RATIO = 200.0
+#: how many bytes of a file the sniffer reads
+_HEAD = 4096
+
+_DWG_MAGIC = re.compile(rb"^AC(1\.[0-9]{2}|1\.40|1\.50|2\.[0-9]{2}|10[0-9]{2})")
+_BINARY_DXF = b"AutoCAD Binary DXF"
+_DXF_TEXT = re.compile(rb"^\s*(999\s*\r?\n.*\r?\n\s*)*0\s*\r?\n\s*SECTION\s*\r?\n", re.S)
+HOW_TO_CONVERT = (
+    "save it as DXF from the CAD program (File > Save As > DXF, AutoCAD 2018 DXF or older), "
+    "or convert it with the free ODA File Converter or LibreCAD, then upload the DXF")
+
+
+class UnsupportedUpload(ImportFailed):
+    """An uploaded file gridmap cannot use (a DWG, an unknown format, an unsafe archive)."""
+
+
+# --- what a file is ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What a file's content says it is: ``kind`` one of dxf, dwg, zip, geojson, gpkg, kml,
+    csv, osm, tiff, shp (part of a shapefile set), unknown."""
+
+    kind: str
+    why: str = ""
+
+
+def sniff(head: bytes, name: str) -> Sniffed:
+    """What a file is, by its first bytes (the name is a tie-breaker only)."""
+    suffix = PurePosixPath(name.lower()).suffix
+    if _DWG_MAGIC.match(head):
+        return Sniffed("dwg", f"{name} is a DWG drawing, not a DXF: gridmap reads DXF only. "
+                              f"To use it, {HOW_TO_CONVERT}")
+    if head.startswith(_BINARY_DXF):
+        return Sniffed("dxf", "binary DXF")
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return Sniffed("zip")
+    if head.startswith(b"\x1f\x8b") and name.lower().endswith(".osm.gz"):
+        return Sniffed("osm.gz")
+    if head.startswith(b"BZh") and name.lower().endswith(".osm.bz2"):
+        return Sniffed("osm.bz2")
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return Sniffed("tiff")
+    if head.startswith(b"SQLite format 3\x00"):
+        return Sniffed("gpkg") if b"GPKG" in head[60:72] or suffix == ".gpkg" else \
+            Sniffed("unknown", f"{name} is an SQLite database, not a GeoPackage")
+    if suffix in (".shp", ".shx") and head[:4] == b"\x00\x00\x27\x0a":
+        return Sniffed("shp")
+    if suffix in (".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx"):
+        return Sniffed("shp")
+    text = _text_head(head)
+    if text is None:
+        return Sniffed("unknown", f"{name} is not a file gridmap reads (not DXF, zip, "
+                                  "GeoJSON, GeoPackage, KML, CSV, OSM or GeoTIFF)")
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if _DXF_TEXT.match(head.lstrip(b"\xef\xbb\xbf")):
+        return Sniffed("dxf", "text DXF")
+    if stripped.startswith(("{", "[")):
+        return Sniffed("geojson")
+    if stripped.startswith("<"):
+        lower = stripped[:_HEAD].lower()
+        if "<kml" in lower:
+            return Sniffed("kml")
+        if "<osm" in lower:
+            return Sniffed("osm")
+        return Sniffed("unknown", f"{name} is XML but neither KML nor OpenStreetMap")
+    first = stripped.splitlines()[0].lower() if stripped else ""
+    columns = {c.strip().strip('"') for c in first.split(",")}
+    if {"kind", "lon", "lat"} <= columns or {"kind", "longitude", "latitude"} <= columns:
+        return Sniffed("csv")
+    if suffix == ".dxf":
+        return Sniffed("unknown", f"{name} is named .dxf but does not start like a DXF (no "
+                                  "SECTION); export it again from the CAD program")
+    return Sniffed("unknown", f"{name} is not a file gridmap reads (DXF, zip, GeoJSON, "
+                              "GeoPackage, KML, a CSV of points with kind,lon,lat columns, "
+                              "OSM or GeoTIFF)")
+
+
+def _text_head(head: bytes) -> str | None:
+    if b"\x00" in head:
+        return None
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return head.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+# --- uploads --------------------------------------------------------------------------------
+
+
+@dataclass
+class UploadResult:
+    files: list[WorkspaceFile] = field(default_factory=list)
+    drawings: list[Drawing] = field(default_factory=list)
+    #: archive members not used, with why
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    #: the workspace had this very file already (same SHA-256): nothing new was kept
+    duplicate: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.files[0].to_dict() if self.files else None,
+                "files": [f.to_dict() for f in self.files],
+                "drawings": [d.to_dict() for d in self.drawings],
+                "skipped": self.skipped, "duplicate": self.duplicate}
+
+
+def upload_limit_bytes(settings: Settings) -> int:
+    return int(settings.workspace_file_max_mb * 1024 * 1024)
+
+
+def too_large(settings: Settings, size: int, name: str = "the file") -> PayloadTooLarge:
+    limit = settings.workspace_file_max_mb
+    return PayloadTooLarge(
+        f"{name}: {size} bytes over the workspace limit",
+        user_message=f"{name} is {size / 1048576:.1f} MB; a workspace file may be at most "
+        f"{limit:g} MB (GRIDMAP_WORKSPACE_FILE_MAX_MB)")
+
+
+def clean_name(name: str) -> str:
+    """A file name as shown (never used as a path): its last part, printable, ≤ 200 chars."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if c.isprintable()).strip()
+    return (base or "upload")[:200]
+
+
+def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
+               source: Path) -> UploadResult:
+    """Keep the uploaded file ``source`` (a temporary file) in the workspace and tell what it
+    is; :class:`UnsupportedUpload` (nothing kept) for a file gridmap cannot use."""
+    name = clean_name(name)
+    size = source.stat().st_size
+    if size > upload_limit_bytes(settings):
+        raise too_large(settings, size, name)
+    if size == 0:
+        raise UnsupportedUpload(f"{name} is empty", user_message=f"{name} is empty (0 bytes)")
+    wss = workspaces(store)
+    if wss.count_files(ws.id) >= settings.workspace_max_files:
+        raise UnsupportedUpload(
+            f"workspace {ws.id} is full",
+            user_message=f"a workspace holds at most {settings.workspace_max_files} files; "
+            "remove some first")
+    with source.open("rb") as fh:
+        head = fh.read(_HEAD)
+    found = sniff(head, name)
+    if found.kind in ("dwg", "unknown", "shp"):
+        why = found.why or (f"{name} is one part of a shapefile set: upload the .shp, .shx, "
+                            ".dbf and .prj together as one zip")
+        raise UnsupportedUpload(f"refused upload {name}: {why}", user_message=why)
+    digest = _sha256(source)
+    again = [f for f in wss.get(ws.id).files if f.sha256 == digest]
+    if again:  # the same file again (a second drop, a retry): what it gave the first time
+        current = wss.get(ws.id)
+        return UploadResult(files=again, drawings=[
+            d for d in current.drawings if d.file_id in {f.id for f in again}], duplicate=True)
+    folder = workspace_dir(settings.data_dir, ws.id, create=True)
+    result = UploadResult()
+    ext = {"zip": "zip", "dxf": "dxf", "geojson": "geojson", "gpkg": "gpkg", "kml": "kml",
+           "csv": "csv", "osm": "osm", "osm.gz": "osm.gz", "osm.bz2": "osm.bz2", "tiff": "tif"
+           }[found.kind]
+    stored = _keep(source, folder, digest, ext)
+    try:
+        if found.kind == "zip":
+            _add_archive(store, settings, ws, name, stored, folder, digest, size, result)
+        else:
+            _add_member(store, settings, ws, name, stored, folder, found.kind, size, digest,
+                        result)
+        if not result.files:
+            raise UnsupportedUpload(
+                f"nothing usable in {name}",
+                user_message=f"{name} holds nothing gridmap reads: "
+                + "; ".join(s["why"] for s in result.skipped[:5]))
+    except BaseException:  # a refused upload leaves nothing behind: records, bytes, members
+        for record in result.files:
+            wss.remove_file(ws.id, record.id)
+        for drawing in result.drawings:
+            _cache_path(folder, drawing.id).unlink(missing_ok=True)
+        stored.unlink(missing_ok=True)
+        import shutil
+
+        shutil.rmtree(folder / "files" / digest, ignore_errors=True)
+        raise
+    _default_settings_files(store, ws.id, result.files)
+    return result
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _keep(source: Path, folder: Path, digest: str, ext: str) -> Path:
+    target = folder / "files" / f"{digest}.{ext}"
+    if not target.exists():
+        tmp = target.with_suffix(target.suffix + ".part")
+        with source.open("rb") as src, open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                                                    0o600), "wb") as dst:
+            for chunk in iter(lambda: src.read(1 << 20), b""):
+                dst.write(chunk)
+        os.replace(tmp, target)
+    return target
+
+
+def _relative(folder: Path, path: Path) -> str:
+    return path.relative_to(folder).as_posix()
+
+
+def _add_member(store: CampusStore, settings: Settings, ws: Workspace, name: str, path: Path,
+                folder: Path,
+                kind: str, size: int, digest: str, result: UploadResult,
+                drawing_names: Sequence[tuple[str, Path]] | None = None) -> None:
+    """Record one usable file (or an archive's DXFs, ``drawing_names``) in the workspace."""
+    wss = workspaces(store)
+    if kind == "dxf":
+        held = len(wss.get(ws.id).drawings)
+        adding = len(drawing_names or [(name, path)])
+        if held + adding > MAX_DRAWINGS:
+            raise UnsupportedUpload(
+                f"{ws.id}: {held} + {adding} drawings",
+                user_message=f"{name} holds {adding} drawings and the workspace {held}: a "
+                f"workspace takes at most {MAX_DRAWINGS} (one per building level)")
+        record = wss.add_file(ws.id, name=name, kind=FileKind.DXF, size=size, sha256=digest,
+                              path=_relative(folder, path),
+                              detail={"drawings": len(drawing_names or [(name, path)])})
+        result.files.append(record)
+        count = len(wss.get(ws.id).drawings)
+        for drawing_name, drawing_path in drawing_names or [(name, path)]:
+            analysis = analyse_in_sandbox(settings, drawing_path, drawing_name)
+            initial = default_drawing_settings(analysis, count)
+            count += 1
+            drawing = wss.add_drawing(
+                ws.id, record.id, name=drawing_name, path=_relative(folder, drawing_path),
+                proposal=analysis.proposal, settings=initial,
+                has_geodata=analysis.has_geodata, bounds=analysis.bounds)
+            _write_entities(folder, drawing.id, analysis.entities)
+            result.drawings.append(drawing)
+        return
+    if kind in ("geojson", "gpkg", "kml", "shp-set"):
+        file_kind, detail, error = classify_gis(path, name)
+    elif kind == "csv":
+        file_kind, detail, error = classify_csv(path, name)
+    elif kind in ("osm", "osm.gz", "osm.bz2"):
+        file_kind, detail, error = FileKind.OSM, {}, None
+    elif kind == "imdf":
+        file_kind, detail, error = FileKind.IMDF, {}, None
+    elif kind == "tiff":
+        file_kind, detail, error = FileKind.IMAGERY, {
+            "note": "attach it to the campus after the import (gridmap imagery, or PUT "
+                    "/campuses/{id}/imagery)"}, None
+    else:  # pragma: no cover - sniff's kinds are all handled above
+        raise UnsupportedUpload(f"{name}: unknown kind {kind}")
+    if error is not None:
+        result.skipped.append({"name": name, "why": error})
+        return
+    result.files.append(wss.add_file(ws.id, name=name, kind=file_kind, size=size,
+                                     sha256=digest, path=_relative(folder, path),
+                                     detail=detail))
+
+
+def _default_settings_files(store: CampusStore, ws_id: str, added: Iterable[WorkspaceFile]
+                            ) -> None:
+    """A first parcel, grounds or points file becomes the workspace's, unless one is set."""
+    wss = workspaces(store)
+    ws = wss.get(ws_id)
+    settings = dict(ws.settings)
+    changed = False
+    for f in added:
+        key = {FileKind.PARCEL: "parcel_file", FileKind.GROUNDS: "grounds_file",
+               FileKind.POIS: "pois_file"}.get(f.kind)
+        if key is not None and not settings.get(key):
+            settings[key] = f.id
+            changed = True
+    if changed:
+        wss.update(ws_id, settings=settings)
+
+
+# --- archives -------------------------------------------------------------------------------
+
+
+def extract(archive: Path, into: Path, settings: Settings, name: str = "the zip") -> list[Path]:
+    """Unpack an uploaded zip safely (:func:`importers.archives.extract_archive`: no paths
+    leaving the folder, links, encryption, more members or bytes than allowed, nor the
+    packing ratio of a bomb); a refusal names the uploaded file and why."""
+    from importers.archives import extract_archive
+
+    try:
+        return list(extract_archive(archive, into, max_bytes=upload_limit_bytes(settings),
+                                    max_files=settings.workspace_max_files,
+                                    max_ratio=MAX_ZIP_RATIO, name=name))
+    except GridmapError as exc:
+        raise UnsupportedUpload(f"zip refused: {exc}",
+                                user_message=f"the zip was refused: {exc.user_message}"
+                                ) from None
+
+
+def _add_archive(store: CampusStore, settings: Settings, ws: Workspace, name: str,
+                 archive: Path, folder: Path, digest: str, size: int,
+                 result: UploadResult) -> None:
+    into = folder / "files" / digest
+    if into.exists():
+        import shutil
+
+        shutil.rmtree(into)
+    into.mkdir(mode=0o700, parents=True)
+    members = extract(archive, into, settings, name)
+    names = {m.name.lower() for m in members}
+    imdf_parts = {"venue.geojson", "unit.geojson", "level.geojson", "building.geojson"}
+    if ("manifest.json" in names and any(n.endswith(".geojson") for n in names)) or (
+            len(names & imdf_parts) >= 2):  # an IMDF archive (read_imdf names a missing manifest)
+        _add_member(store, settings, ws, name, archive, folder, "imdf", size, digest, result)
+        return
+    drawings: list[tuple[str, Path]] = []
+    shapefiles: list[Path] = []
+    for member in sorted(members):
+        shown = f"{name}/{member.relative_to(into).as_posix()}"
+        with member.open("rb") as fh:
+            head = fh.read(_HEAD)
+        found = sniff(head, member.name)
+        if found.kind == "dxf":
+            drawings.append((member.relative_to(into).as_posix(), member))
+        elif found.kind == "shp":
+            if member.suffix.lower() == ".shp":
+                shapefiles.append(member)
+        elif found.kind == "zip":
+            result.skipped.append({"name": shown, "why": "an archive inside the archive: "
+                                                         "unpack it and upload its files"})
+        elif found.kind in ("dwg", "unknown"):
+            result.skipped.append({"name": shown, "why": found.why})
+        else:
+            _add_member(store, settings, ws, shown, member, folder, found.kind,
+                        member.stat().st_size,
+                        _sha256(member), result)
+    for shp in shapefiles:
+        shown = f"{name}/{shp.relative_to(into).as_posix()}"
+        _add_member(store, settings, ws, shown, shp, folder, "shp-set", shp.stat().st_size,
+                    _sha256(shp), result)
+    if drawings:
+        _add_member(store, settings, ws, name, archive, folder, "dxf", size, digest, result,
+                    drawing_names=drawings)
+
+
+# --- GIS files ------------------------------------------------------------------------------
+
+
+def classify_gis(path: Path, name: str) -> tuple[FileKind, dict[str, Any], str | None]:
+    """Parcel, grounds or points of interest, by what the file holds; or why it is unusable."""
+    from gridmap.model import GroundsKind
+    from importers.parcels import read_gis
+
+    try:
+        gdf = read_gis(path)
+    except GridmapError as exc:
+        return FileKind.UNUSABLE, {}, f"{name}: {exc.user_message}"
+    types = {str(t) for t in gdf.geometry.geom_type.dropna().unique()}
+    detail: dict[str, Any] = {"features": len(gdf), "geometry": sorted(types),
+                              "bounds": [float(v) for v in gdf.total_bounds]}
+    if types and types <= {"Point", "MultiPoint"}:
+        return FileKind.POIS, detail, None
+    kinds = set()
+    if "kind" in gdf.columns:
+        kinds = {str(k).strip().lower() for k in gdf["kind"] if k is not None}
+    detail["kinds"] = sorted(kinds)
+    grounds = {k.value for k in GroundsKind}
+    if kinds and "parcel" not in kinds and kinds <= grounds:
+        return FileKind.GROUNDS, detail, None
+    return FileKind.PARCEL, detail, None
+
+
+def classify_csv(path: Path, name: str) -> tuple[FileKind, dict[str, Any], str | None]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            rows = sum(1 for _ in csv.reader(fh)) - 1
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return FileKind.UNUSABLE, {}, f"{name}: cannot read the CSV ({exc})"
+    return FileKind.POIS, {"rows": max(0, rows)}, None
+
+
+def gis_features(path: Path, name: str) -> dict[str, Any]:
+    """A parcel, grounds or points file as GeoJSON in lon/lat (at most
+    :data:`MAX_GIS_FEATURES` features)."""
+    from importers.parcels import read_gis
+
+    if path.suffix == ".csv":
+        from importers.pois import read_poi_rows
+
+        rows = read_poi_rows(path)
+        return {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+             "properties": {"kind": r.kind.value, "name": r.name, "building": r.building,
+                            "level": r.level}} for r in rows[:MAX_GIS_FEATURES]],
+            "truncated": len(rows) > MAX_GIS_FEATURES}
+    gdf = read_gis(path)
+    truncated = len(gdf) > MAX_GIS_FEATURES
+    data: dict[str, Any] = json.loads(gdf.head(MAX_GIS_FEATURES).to_json(drop_id=True))
+    data["truncated"] = truncated
+    return data
+
+
+# --- drawings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrawingAnalysis:
+    proposal: dict[str, Any]
+    has_geodata: bool
+    bounds: tuple[float, float, float, float] | None
+    error: str | None = None
+    #: the model space's entities for the preview (see :func:`drawing_entities`)
+    entities: list[list[Any]] = field(default_factory=list, repr=False)
+
+
+ROLES = ("rooms", "labels", "doors", "outline", "walls", "stairs", "elevators")
+
+
+def analyse_drawing(path: Path) -> DrawingAnalysis:
+    """The layer proposal, GEODATA and bounds of one DXF; a drawing that cannot be read gets
+    an empty proposal with the reason (the editor sees it; the import would refuse it)."""
+    from importers.dxf import open_drawing
+
+    try:
+        doc = open_drawing(path, [])
+    except GridmapError as exc:
+        return DrawingAnalysis({"error": exc.user_message, "layers": []}, False, None,
+                               exc.user_message)
+    try:
+        proposal = _proposal(doc)
+    except GridmapError as exc:
+        proposal = {"error": exc.user_message, "layers": []}
+    except Exception:  # a proposal is advice: a drawing it cannot make sense of gets none
+        log.warning("layer proposal of %s failed", path.name, exc_info=True)
+        proposal = {"error": "no layer proposal could be made for this drawing", "layers": []}
+    try:  # the unit the drawing declares (0: none), checked again before an import
+        proposal = {**proposal, "insunits": int(doc.header.get("$INSUNITS", 0))}
+    except (TypeError, ValueError):
+        proposal = {**proposal, "insunits": 0}
+    entities, bounds = drawing_entities(doc)
+    return DrawingAnalysis(proposal, _has_geodata(doc), bounds, entities=entities)
+
+
+def analyse_drawing_call(*, path: str, **_: Any) -> dict[str, Any]:
+    """:func:`analyse_drawing` as JSON data, for :func:`analyse_in_sandbox`'s child."""
+    a = analyse_drawing(Path(path))
+    return {"proposal": a.proposal, "has_geodata": a.has_geodata,
+            "bounds": None if a.bounds is None else list(a.bounds), "error": a.error,
+            "entities": a.entities}
+
+
+def analyse_in_sandbox(settings: Settings, path: Path, name: str) -> DrawingAnalysis:
+    """:func:`analyse_drawing` in a child process under the import's time and memory limits
+    (:func:`api.import_process.run_in_sandbox`): a hostile upload (millions of entities,
+    blocks in blocks) ends in a named error, never a stuck or bloated API process."""
+    from api.import_process import ImportProcessError, run_in_sandbox, sandbox_limits
+
+    try:
+        data = run_in_sandbox("api.workspace_files:analyse_drawing_call", {"path": str(path)},
+                              sandbox_limits(settings), what=f"reading {name}",
+                              preload=("importers.dxf", "importers.layer_proposal"))
+    except ImportProcessError:  # a bug, not the input: logged with the child's traceback
+        log.exception("reading the upload %s failed", name)
+        raise UnsupportedUpload(f"reading {name} failed unexpectedly",
+                                user_message=f"{name} could not be read (an internal error, "
+                                "logged on the server)") from None
+    bounds = data.get("bounds")
+    return DrawingAnalysis(dict(data["proposal"]), bool(data["has_geodata"]),
+                           None if bounds is None else (float(bounds[0]), float(bounds[1]),
+                                                        float(bounds[2]), float(bounds[3])),
+                           data.get("error"), entities=list(data.get("entities") or []))
+
+
+def _proposal(doc: Any) -> dict[str, Any]:
+    """The layers :func:`importers.layer_proposal.propose_layers` proposes, as JSON."""
+    from importers.layer_proposal import propose_layers
+
+    proposal: dict[str, Any] = propose_layers(doc).to_dict()
+    return proposal
+
+
+def _has_geodata(doc: Any) -> bool:
+    from importers.geodata import read_geodata
+
+    try:
+        return read_geodata(doc) is not None
+    except GridmapError:  # a GEODATA object that cannot place the drawing: not usable
+        return False
+
+
+def default_drawing_settings(analysis: DrawingAnalysis, index: int) -> dict[str, Any]:
+    """What a new drawing starts with: building A, the next level, the proposed layers."""
+    proposal = analysis.proposal
+    layers = {role: proposal.get(role) for role in ROLES if proposal.get(role)}
+    return {"building_id": "A", "building_name": "Building A", "level_ordinal": index,
+            "level_name": "Ground Floor" if index == 0 else f"Level {index}",
+            "level_short_name": str(index), "layers": layers, "unit": proposal.get("unit"),
+            "transform": "similarity", "control_points": [],
+            "use_geodata": analysis.has_geodata}
+
+
+def drawing_path(settings: Settings, ws: Workspace, drawing: Drawing) -> Path:
+    """The drawing's file on disk; :class:`NotFound` if it is gone."""
+    folder = workspace_dir(settings.data_dir, ws.id)
+    path = folder / drawing.path
+    if not path.is_file():
+        raise NotFound(f"{ws.id}/{drawing.id}: {drawing.path} is gone",
+                       user_message=f"the file of drawing {drawing.name!r} is no longer stored; "
+                       "upload it again")
+    return path
+
+
+def file_path(settings: Settings, ws: Workspace, record: WorkspaceFile) -> Path:
+    path = workspace_dir(settings.data_dir, ws.id) / record.path
+    if not path.is_file():
+        raise NotFound(f"{ws.id}/{record.id}: {record.path} is gone",
+                       user_message=f"the file {record.name!r} is no longer stored; upload it "
+                       "again")
+    return path
+
+
+#: most entities of one layer kept for previews
+MAX_LAYER_ENTITIES = MAX_PREVIEW_FEATURES
+CACHE_DIR = "cache"
+
+
+def drawing_entities(doc: Any) -> tuple[list[list[Any]], tuple[float, float, float, float] | None]:
+    """The model space's entities as ``[layer, geometry, text, entity type, handle]`` (drawing
+    units; at most :data:`MAX_LAYER_ENTITIES` per layer) and the bounds of all of them, in one
+    pass (block inserts are their insertion points: fast on a drawing of 100,000s)."""
+    entities: list[list[Any]] = []
+    per_layer: dict[str, int] = {}
+    minx = miny = math.inf
+    maxx = maxy = -math.inf
+    for e in doc.modelspace():
+        geometry, text = _entity_geometry(e)
+        if geometry is None:
+            continue
+        coords = geometry["coordinates"]
+        flat = [coords] if geometry["type"] == "Point" else (
+            coords[0] if geometry["type"] == "Polygon" else coords)
+        for x, y in flat:
+            minx, miny, maxx, maxy = min(minx, x), min(miny, y), max(maxx, x), max(maxy, y)
+        name = str(e.dxf.get("layer", "0"))
+        if per_layer.get(name, 0) >= MAX_LAYER_ENTITIES:
+            continue
+        per_layer[name] = per_layer.get(name, 0) + 1
+        entities.append([name, geometry, text, e.dxftype(), str(e.dxf.get("handle", ""))])
+    bounds = (minx, miny, maxx, maxy) if math.isfinite(minx) else None
+    return entities, bounds
+
+
+def _cache_path(folder: Path, drawing_id: str) -> Path:
+    return folder / CACHE_DIR / f"{drawing_id}.entities.json"
+
+
+def _write_entities(folder: Path, drawing_id: str, entities: list[list[Any]]) -> None:
+    cache = folder / CACHE_DIR
+    cache.mkdir(mode=0o700, exist_ok=True)
+    target = _cache_path(folder, drawing_id)
+    tmp = target.with_suffix(".part")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+              encoding="utf-8") as fh:
+        json.dump(entities, fh, separators=(",", ":"))
+    os.replace(tmp, target)
+
+
+def preview(settings: Settings, ws: Workspace, drawing: Drawing, layer: str | None = None,
+            limit: int = MAX_PREVIEW_FEATURES) -> dict[str, Any]:
+    """The drawing's model space as GeoJSON in drawing units (x, y), each feature with its
+    layer, its kind under the drawing's settings (room, label, door, outline, other) and its
+    text; at most ``limit`` features (``truncated`` says so). Read from the entities kept
+    when the drawing was added (the drawing is parsed again only if they are gone)."""
+    folder = workspace_dir(settings.data_dir, ws.id)
+    cached = _cache_path(folder, drawing.id)
+    try:
+        with cached.open(encoding="utf-8") as fh:
+            entities: list[list[Any]] = json.load(fh)
+    except (OSError, ValueError):
+        entities = analyse_in_sandbox(settings, drawing_path(settings, ws, drawing),
+                                      drawing.name).entities
+        _write_entities(folder, drawing.id, entities)
+    layers = dict(drawing.settings.get("layers") or {})
+    kind_of = {layers.get("rooms"): "room", layers.get("labels"): "label",
+               layers.get("doors"): "door", layers.get("outline"): "outline"}
+    features: list[dict[str, Any]] = []
+    truncated = False
+    for name, geometry, text, entity, handle in entities:
+        if layer is not None and name != layer:
+            continue
+        if len(features) >= limit:
+            truncated = True
+            break
+        features.append({"type": "Feature", "geometry": geometry, "properties": {
+            "layer": name, "kind": kind_of.get(name, "other"), "text": text,
+            "entity": entity, "handle": handle}})
+    return {"type": "FeatureCollection", "features": features, "truncated": truncated,
+            "units": drawing.settings.get("unit") or drawing.proposal.get("unit")}
+
+
+def _finite(points: Iterable[Sequence[float]]) -> list[list[float]] | None:
+    out = [[float(p[0]), float(p[1])] for p in points]
+    if not out or not all(math.isfinite(v) for p in out for v in p):
+        return None
+    return out
+
+
+def _entity_geometry(e: Any) -> tuple[dict[str, Any] | None, str]:
+    kind = e.dxftype()
+    try:
+        if kind == "LWPOLYLINE":
+            pts = _finite(e.get_points("xy"))
+            closed = bool(e.closed)
+        elif kind == "POLYLINE":
+            pts = _finite((v.dxf.location.x, v.dxf.location.y) for v in e.vertices)
+            closed = bool(e.is_closed)
+        elif kind == "LINE":
+            pts = _finite([(e.dxf.start.x, e.dxf.start.y), (e.dxf.end.x, e.dxf.end.y)])
+            closed = False
+        elif kind in ("ARC", "CIRCLE"):
+            pts = _finite((p.x, p.y) for p in e.flattening(max(e.dxf.radius / 20, 1e-6)))
+            closed = kind == "CIRCLE"
+        elif kind in ("TEXT", "MTEXT", "INSERT"):
+            at = e.dxf.insert
+            pts = _finite([(at.x, at.y)])
+            text = ""
+            if kind == "TEXT":
+                text = str(e.dxf.get("text", ""))
+            elif kind == "MTEXT":
+                text = e.plain_text()
+            else:
+                text = str(e.dxf.get("name", ""))
+            if pts is None:
+                return None, ""
+            return {"type": "Point", "coordinates": pts[0]}, text[:200]
+        else:
+            return None, ""
+    except Exception:  # an entity ezdxf cannot give points for is left out of the preview
+        return None, ""
+    if pts is None or len(pts) < 2:
+        return None, ""
+    if closed and len(pts) >= 3:
+        return {"type": "Polygon", "coordinates": [[*pts, pts[0]]]}, ""
+    return {"type": "LineString", "coordinates": pts}, ""
+
+
