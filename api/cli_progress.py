@@ -29,15 +29,21 @@ class ImportProgress:
         self.tty = tty
         self.drawn = False
         self.said: str | None = None
+        self.broken = False
 
     def __call__(self, percent: int, message: str) -> None:
+        if self.broken:
+            return
         percent = max(0, min(100, int(percent)))
-        if self.tty:
-            self._draw(percent, message)
-        elif percent > 0 and message != self.said:  # 0 %: started, nothing done yet
-            self.said = message
-            self.out.write(f"import {percent:3d}% {message}\n")
-            self.out.flush()
+        try:
+            if self.tty:
+                self._draw(percent, message)
+            elif percent > 0 and message != self.said:  # 0 %: started, nothing done yet
+                self.said = message
+                self.out.write(f"import {percent:3d}% {message}\n")
+                self.out.flush()
+        except (OSError, ValueError):  # stderr closed or a pipe gone: the import goes on
+            self.broken = True
 
     def _draw(self, percent: int, message: str) -> None:
         filled = BAR_WIDTH * percent // 100
@@ -49,7 +55,10 @@ class ImportProgress:
 
     def close(self) -> None:
         """Clear the bar (on a terminal), so what is printed next starts on a clean line."""
-        if self.tty and self.drawn:
-            self.out.write("\r\x1b[2K")
-            self.out.flush()
+        if self.tty and self.drawn and not self.broken:
+            try:
+                self.out.write("\r\x1b[2K")
+                self.out.flush()
+            except (OSError, ValueError):
+                self.broken = True
             self.drawn = False

@@ -391,6 +391,21 @@ def test_the_progress_in_a_log_is_one_plain_line_per_stage() -> None:
     assert out.getvalue() == "import   5% reading A.dxf\nimport  45% reading B.dxf\n"
 
 
+def test_a_progress_bar_whose_stream_is_gone_does_not_stop_the_import() -> None:
+    from api.cli_progress import ImportProgress
+
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")  # stderr piped into a reader that left
+
+    for tty in (True, False):
+        progress = ImportProgress(Gone(), tty=tty)
+        progress(10, "reading A.dxf")
+        progress(50, "reading B.dxf")
+        progress.close()
+        assert progress.broken
+
+
 def test_gridmap_import_shows_progress_on_stderr_and_the_report_on_stdout(
         settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     from api import cli
