@@ -27,8 +27,10 @@ from fuzz.mutate import mutate_dxf
 from gridmap.errors import DxfError, ImportLimitExceeded
 from importers.campus import import_campus
 from importers.dxf import FloorPlan, Room, extract_floor_plan, read_floor_plan
+from importers.dxf_open import read_drawing
 from importers.dxf_vertical import block_kind
 from importers.findings import FindingKind, Severity
+from importers.layer_proposal import layer_hint
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
 
@@ -607,9 +609,10 @@ def test_a_misnamed_rooms_layer_is_an_error_not_rooms_from_the_walls() -> None:
     msp.add_line((0, 4), (24, 4), dxfattribs={"layer": "A-WALL"})
     msp.add_line((24, 0), (24, 4), dxfattribs={"layer": "A-WALL"})
     with pytest.raises(DxfError, match=r"^plan\.dxf: layer 'A-AREA' holds no closed polylines "
-                                       r"\(or hatches\), so no rooms can be read\. Layer "
-                                       r"'RAEUME' looks like rooms"):
+                                       r"\(or hatches\), so no rooms can be read\. ") as err:
         extract_floor_plan(doc, "plan.dxf")
+    hint = layer_hint(doc)  # the layer proposal's words, ending the error
+    assert "'RAEUME'" in hint and str(err.value).endswith(hint)
 
 
 def test_a_walls_only_fixture_imports() -> None:
@@ -617,7 +620,8 @@ def test_a_walls_only_fixture_imports() -> None:
     assert len([r for r in plan.rooms if r.number]) >= 8
     (said,) = [f for f in plan.findings if "recovered from the wall lines" in f.message]
     assert said.message.startswith("scheme_walls_only_m.dxf: layer 'A-AREA' is not in ")
-    assert "looks like walls" in said.message  # the hint: name the rooms layer if there is one
+    doc, _ = read_drawing(FIXTURES / "scheme_walls_only_m.dxf")
+    assert said.message.endswith(layer_hint(doc))  # the hint: which layers to name
 
 
 def test_without_rooms_or_walls_the_error_hints_at_the_layers() -> None:
@@ -626,14 +630,17 @@ def test_without_rooms_or_walls_the_error_hints_at_the_layers() -> None:
     message = str(err.value)
     assert message.startswith("layer 'A-AREA' not found in scheme_walls_only_m.dxf; layers "
                               "present: ")
-    assert "layer 'WALLS-CUT' looks like walls" in message
+    doc, _ = read_drawing(FIXTURES / "scheme_walls_only_m.dxf")
+    hint = layer_hint(doc)
+    assert "'WALLS-CUT'" in hint and hint in message
 
 
 def test_the_hint_names_the_layer_that_holds_the_rooms() -> None:
     with pytest.raises(DxfError) as err:
         _scheme("scheme_fr_cm", rooms="A-AREA", walls="NOPE")
-    assert "Layer 'LOCAUX' looks like rooms" in str(err.value)  # as its sidecar names it
-    assert 'Try [layers] rooms = "LOCAUX"' in str(err.value)
+    doc, _ = read_drawing(FIXTURES / "scheme_fr_cm.dxf")
+    hint = layer_hint(doc)
+    assert "'LOCAUX'" in hint and hint in str(err.value)  # the layer its sidecar names
 
 
 def test_doors_are_read_from_swings_when_there_are_no_door_blocks() -> None:
