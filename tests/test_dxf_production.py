@@ -638,9 +638,12 @@ def test_without_rooms_or_walls_the_error_hints_at_the_layers() -> None:
 def test_the_hint_names_the_layer_that_holds_the_rooms() -> None:
     with pytest.raises(DxfError) as err:
         _scheme("scheme_fr_cm", rooms="A-AREA", walls="NOPE")
+    import tomllib
+
+    rooms = tomllib.loads((FIXTURES / "scheme_fr_cm.layers.toml").read_text())["layers"]["rooms"]
     doc, _ = read_drawing(FIXTURES / "scheme_fr_cm.dxf")
     hint = layer_hint(doc)
-    assert "'LOCAUX'" in hint and hint in str(err.value)  # the layer its sidecar names
+    assert f"'{rooms}'" in hint and hint in str(err.value)  # the layer its sidecar names
 
 
 def test_doors_are_read_from_swings_when_there_are_no_door_blocks() -> None:
