@@ -330,6 +330,8 @@ class _Entities:
         default_factory=lambda: {STAIRS: [], ELEVATOR: []})
     #: wall lines, and door swings (arcs and leaves on the door layer), for the fallbacks
     walls: list[LineString] = field(default_factory=list)
+    #: lines and open polylines on the rooms layer: rooms drawn line by line
+    room_lines: list[LineString] = field(default_factory=list)
     swing_arcs: list[SwingArc] = field(default_factory=list)
     swing_lines: list[LineString] = field(default_factory=list)
 
@@ -409,8 +411,11 @@ def _collect_one(e: Any, kind: str, layer: str, handle: str, holds: str, found: 
             report.add(FindingKind.REPAIRED_GEOMETRY,
                        f"{source}: polyline {handle} on layer {layer!r} {why}; not a room "
                        "outline", ref=handle, action="ignored")
+            found.room_lines.extend(segments(e, flatten, reading))
         else:
             found.polys.append((handle, poly))
+    elif lay == want["rooms"] and kind == "LINE":
+        found.room_lines.extend(segments(e, flatten, reading))
     elif lay == want["rooms"] and kind == "HATCH":
         polygons = hatch_polygons(e, flatten, reading)
         found.polys.extend((handle if len(polygons) == 1 else f"{handle}.{k}", p)
@@ -539,6 +544,28 @@ def _rooms_elsewhere(doc: Any, layers: Layers) -> bool:
     except (GridmapError, *ENTITY_ERRORS):
         return False
     return proposed is not None and proposed.upper() != layers.rooms.upper()
+
+
+def _line_rooms(found: _Entities, unit_m: float, layers: Layers,
+                report: PlanReport) -> list[tuple[str, Polygon]]:
+    """Rooms drawn line by line on the rooms layer (no closed polyline): the areas its lines
+    enclose, endpoints within 5 cm joined, no gap bridged (see :mod:`importers.wall_rooms`)."""
+    if not found.room_lines:
+        return []
+    lines = [affinity.scale(ln, unit_m, unit_m, origin=(0, 0)) for ln in found.room_lines]
+    points = [lb.box.centroid for lb in scale_labels(found.texts, unit_m)]
+    formed = rooms_from_walls(lines, points, max_gap_m=0.0, wide_gap_m=0.0,
+                              source=report.source)
+    out = []
+    for polygon in formed.polygons:
+        spot = polygon.representative_point()
+        out.append((f"lines@{spot.x:.1f},{spot.y:.1f}", polygon))
+    if out:
+        report.add(FindingKind.REPAIRED_GEOMETRY,
+                   f"{report.source}: layer {layers.rooms!r} holds no closed polylines; "
+                   f"{len(out)} room(s) formed from the lines it draws: check them",
+                   ref=layers.rooms, action="rooms formed from lines")
+    return out
 
 
 def _wall_rooms(doc: Any, found: _Entities, reading: Reading, flatten: float,
@@ -815,8 +842,9 @@ def extract_floor_plan(
         outlines = _room_outlines(found.polys, unit_m, layers, report)
     elif _rooms_elsewhere(doc, layers):
         raise _no_rooms(doc, found, source, layers)  # a layer name to fix, not walls to read
-    else:
-        outlines = _wall_rooms(doc, found, reading, flatten, unit_m, layers, report)
+    else:  # rooms drawn line by line, else recovered from the walls
+        outlines = _line_rooms(found, unit_m, layers, report) or _wall_rooms(
+            doc, found, reading, flatten, unit_m, layers, report)
         if not outlines:
             raise _no_rooms(doc, found, source, layers, walls_tried=True)
     outlines, kinds = _with_verticals(outlines, found, unit_m)

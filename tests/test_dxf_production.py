@@ -597,6 +597,27 @@ def test_rooms_are_recovered_from_wall_lines_when_no_outlines_are_drawn() -> Non
     assert said.message in plan.warnings
 
 
+def test_rooms_drawn_line_by_line_on_the_rooms_layer() -> None:
+    """An old drawing: each room's sides are LINEs (and one open polyline), no closed one."""
+    doc = new_doc()
+    msp = doc.modelspace()
+    for start, end in (((0, 0), (12, 0)), ((12, 0), (12, 4)), ((12, 4), (0, 4)),
+                       ((0, 4), (0, 0)), ((6, 0), (6, 4))):
+        msp.add_line(start, end, dxfattribs={"layer": "A-AREA"})
+    msp.add_lwpolyline([(12, 0), (18, 0), (18, 4), (12, 4)], dxfattribs={"layer": "A-AREA"})
+    for number, x in (("101", 2), ("102", 8), ("103", 14)):
+        label(msp, number, (x, 2))
+    msp.add_blockref("DOOR", (3, 0), dxfattribs={"layer": "A-DOOR"})
+    plan = extract_floor_plan(doc, "lines.dxf")
+    rooms = {r.number: r.polygon for r in plan.rooms}
+    for number, expected in (("101", box(0, 0, 6, 4)), ("102", box(6, 0, 12, 4)),
+                             ("103", box(12, 0, 18, 4))):
+        assert rooms[number].symmetric_difference(expected).area < 1e-6
+    assert len(plan.rooms) == 3
+    (said,) = [f for f in plan.findings if "formed from the lines" in f.message]
+    assert said.message in plan.warnings
+
+
 def test_a_misnamed_rooms_layer_is_an_error_not_rooms_from_the_walls() -> None:
     doc = new_doc()
     doc.layers.add("A-WALL")
