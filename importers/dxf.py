@@ -144,6 +144,7 @@ _SAME_POINT_M = 0.05  # door blocks closer than this in a block are at one place
 _TEXT_HEIGHT_M = 0.25  # a label's text height when its entity gives none, metres
 SWING_BLOCK = "(door swing)"  # the block name of a door read from its swing
 _FROM_WALLS = "rooms recovered from the walls"
+_FROM_LINES = "rooms formed from lines"
 # what a look at the drawing's other layers may spend, before rooms are guessed from the walls
 _GLANCE = ImportLimits(time_limit_s=10.0, memory_limit_mb=None, entity_budget=200_000)
 
@@ -265,8 +266,8 @@ def read_floor_plan(
         raise ImportLimitExceeded(f"{path.name}: ran out of memory reading the drawing") from exc
     except ENTITY_ERRORS as exc:
         raise DxfError(f"{path.name}: the drawing cannot be read ({why(exc)})") from exc
-    if slimmed and any(f.action == _FROM_WALLS for f in plan.findings):
-        # its hint at the rooms layer must judge the whole drawing (rare: walls only)
+    if slimmed and any(f.action in (_FROM_WALLS, _FROM_LINES) for f in plan.findings):
+        # whether another layer holds the rooms must be judged on the whole drawing (rare)
         del doc, plan
         return read_floor_plan(path, layers, declared_unit,
                                exterior_distance_m=exterior_distance_m, budget=budget,
@@ -564,7 +565,7 @@ def _line_rooms(found: _Entities, unit_m: float, layers: Layers,
         report.add(FindingKind.REPAIRED_GEOMETRY,
                    f"{report.source}: layer {layers.rooms!r} holds no closed polylines; "
                    f"{len(out)} room(s) formed from the lines it draws: check them",
-                   ref=layers.rooms, action="rooms formed from lines")
+                   ref=layers.rooms, action=_FROM_LINES)
     return out
 
 
