@@ -37,6 +37,9 @@ from api.store_workspace import (
     workspace_dir,
     workspaces,
 )
+from api.workspace_files import MAX_ZIP_RATIO as MAX_ZIP_RATIO  # re-exported (fuzz/runner.py)
+from api.workspace_files import analyse_drawing as analyse_drawing
+from api.workspace_files import sniff as sniff
 from gridmap.edits import Edit, PlacePoint, apply_edits, edit_from_dict, edit_to_dict
 from gridmap.errors import (
     Conflict,
