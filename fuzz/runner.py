@@ -74,7 +74,8 @@ def preload() -> None:
     logging.getLogger("ezdxf").setLevel(logging.CRITICAL)  # it narrates every repair
     for module in ("api.geo", "gridmap.index", "gridmap.lookup", "importers.campus",
                    "tiles.raster", "api.publish", "importers.layer_proposal",
-                   "importers.geodata", "importers.archives", "api.workspace"):
+                   "importers.geodata", "importers.archives", "api.workspace",
+                   "api.workspace_files"):
         with contextlib.suppress(ImportError):  # api.publish: not in code from before it
             importlib.import_module(module)
 
@@ -263,11 +264,23 @@ def _check_geodata(doc: Any, name: str) -> None:
                 raise AssertionError(f"{name}: GEODATA gave a control point {p}")
 
 
+def _workspace(name: str) -> Any:
+    """One of the workspace's upload functions (api.workspace_files, earlier api.workspace)."""
+    import importlib
+
+    for module in ("api.workspace_files", "api.workspace"):
+        try:
+            found = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if found is not None:
+            return found
+    raise ImportError(f"no workspace function {name}")
+
+
 def _check_analysis(path: Path) -> None:
     """The workspace's look at an uploaded drawing never raises and is strict JSON."""
-    from api.workspace import analyse_drawing
-
-    analysis = analyse_drawing(path)
+    analysis = _workspace("analyse_drawing")(path)
     _strict(analysis.proposal, f"{path.name}: the workspace's proposal")
     _strict(analysis.entities, f"{path.name}: the workspace's preview entities")
     if analysis.bounds is not None and not all(math.isfinite(v) for v in analysis.bounds):
@@ -277,15 +290,16 @@ def _check_analysis(path: Path) -> None:
 def _check_archive(path: Path, limits: Limits) -> dict[str, str]:
     import stat
 
-    from api.workspace import MAX_ZIP_RATIO, sniff
     from gridmap.errors import GridmapError
-    from importers.archives import extract_archive
+    from importers.archives import MAX_RATIO, extract_archive
+
+    sniff = _workspace("sniff")
 
     into = path.parent / "unpacked"
     max_bytes = 100 << 20
     try:
         files = extract_archive(path, into, max_bytes=max_bytes, max_files=200,
-                                max_ratio=MAX_ZIP_RATIO, name=path.name)
+                                max_ratio=MAX_RATIO, name=path.name)
     except GridmapError as exc:
         left = [p for p in into.rglob("*") if not p.is_dir()] if into.exists() else []
         if left:

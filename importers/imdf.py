@@ -44,7 +44,16 @@ from shapely.ops import unary_union
 
 from gridmap.crs import LocalFrame
 from gridmap.errors import ArchiveError, IndoorFileError
-from gridmap.model import Amenity, AmenityKind, Building, Level, Opening, Unit, stable_id
+from gridmap.model import (
+    MAX_GRID_EXTENT_M,
+    Amenity,
+    AmenityKind,
+    Building,
+    Level,
+    Opening,
+    Unit,
+    stable_id,
+)
 from importers.archives import declared_entries, safe_parts
 from importers.dxf import room_category
 from importers.findings import Finding, FindingKind, Severity
@@ -55,6 +64,7 @@ from importers.indoor import (
     as_polygon,
     default_level_names,
     local_frame_around,
+    span_m,
 )
 from importers.limits import ImportLimits, WorkBudget
 from importers.room_labels import room_number
@@ -486,6 +496,13 @@ class _Archive:
             return None
         if geom.is_empty:
             self.rules.broken(f["what"], "geometry is empty", "geometry is not empty",
+                              ref=f["id"], action="skipped")
+            return None
+        span = span_m(geom)
+        if not span <= MAX_GRID_EXTENT_M:  # a mistyped position: it would fold when projected
+            self.rules.broken(f["what"], f"geometry spans {span / 1000:,.0f} km (one of its "
+                              "positions is misplaced)", "positions are [longitude, latitude] "
+                              f"of the venue, within {MAX_GRID_EXTENT_M / 1000:g} km",
                               ref=f["id"], action="skipped")
             return None
         if g["type"] not in allowed:

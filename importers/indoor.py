@@ -8,6 +8,7 @@ geometry and stable ids, plus the findings the import report shows. The campus i
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,6 +73,14 @@ def local_frame_around(geoms: Iterable[BaseGeometry]) -> LocalFrame:
     lon = (min(xs) + max(xs)) / 2
     lat = min(max((min(ys) + max(ys)) / 2, -80.0), 84.0)
     return LocalFrame(local_crs_for(lon, lat))
+
+
+def span_m(geom: BaseGeometry) -> float:
+    """The larger side of a lon/lat geometry's box, in metres (near enough for a sanity
+    limit: a building or room wider than a campus may be has a mistyped position)."""
+    minx, miny, maxx, maxy = geom.bounds
+    mid = math.radians(max(-89.0, min(89.0, (miny + maxy) / 2)))
+    return max((maxx - minx) * 111_320.0 * math.cos(mid), (maxy - miny) * 110_540.0)
 
 
 def as_polygon(geom: BaseGeometry) -> tuple[Polygon | None, str]:

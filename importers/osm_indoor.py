@@ -45,7 +45,16 @@ from shapely.ops import polygonize, unary_union
 
 from gridmap.crs import LocalFrame
 from gridmap.errors import IndoorFileError
-from gridmap.model import Amenity, AmenityKind, Building, Level, Opening, Unit, stable_id
+from gridmap.model import (
+    MAX_GRID_EXTENT_M,
+    Amenity,
+    AmenityKind,
+    Building,
+    Level,
+    Opening,
+    Unit,
+    stable_id,
+)
 from importers.dxf import room_category
 from importers.findings import Finding, FindingKind, Severity
 from importers.indoor import (
@@ -56,6 +65,7 @@ from importers.indoor import (
     default_level_names,
     local_frame_around,
     most_common,
+    span_m,
 )
 from importers.limits import ImportLimits, WorkBudget
 from importers.room_labels import room_number
@@ -449,6 +459,15 @@ def _area(ref: str, tags: Mapping[str, str], raw: Polygon, nodes: frozenset[int]
         log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what} encloses no area; skipped",
                         source=source, ref=ref, action="skipped"), "no_area")
         return None
+    span = span_m(polygon)
+    if not span <= MAX_GRID_EXTENT_M:  # a node's position mistyped (or nan): not a building
+        p = polygon.representative_point()
+        log.add(Finding(FindingKind.OTHER,
+                        f"{what} spans {span / 1000:,.0f} km; no school building or room is "
+                        f"wider than a campus may be ({MAX_GRID_EXTENT_M / 1000:g} km): one "
+                        "of its nodes is misplaced; skipped", source=source, ref=ref,
+                        action="skipped", at=(p.x, p.y), placed_on_earth=True), "too_wide")
+        return None
     if note:
         p = polygon.representative_point()
         log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what}: {note}", Severity.INFO,
@@ -584,9 +603,20 @@ def _building_drafts(areas: list[_Area], frame: LocalFrame, log: FindingLog, sou
         short = ref or name or f"B{len(drafts) + 1}"
         drafts.append(_BuildingDraft(
             key=key, name=name or (f"Building {ref}" if ref else f"Building {short}"),
-            short_name=short, footprint=a.polygon, local=frame.to_local(a.polygon),
+            short_name=short, footprint=a.polygon, local=_local(frame, a.polygon),
             outline_nodes=a.nodes, declared_levels=declared))
     return drafts
+
+
+def _local(frame: LocalFrame, polygon: Polygon) -> Polygon:
+    """``polygon`` in the frame's metres, valid. A ring reaching far round the globe (a node's
+    longitude mistyped: 42.7 for -84.4) folds over itself when projected; it is repaired as
+    any invalid outline is, so comparing it with a building cannot fail."""
+    local = frame.to_local(polygon)
+    if local.is_valid:
+        return local
+    fixed, _ = as_polygon(local)
+    return fixed if fixed is not None else local
 
 
 def _best_building(local: Polygon | Point, drafts: list[_BuildingDraft]
@@ -787,7 +817,7 @@ class _Reader:
             ordinals = _levels_of(a.tags, what, a.ref, self.log, self.source, at)
             if not ordinals:
                 continue
-            s = _Space(a, frame.to_local(a.polygon), LevelSpec(ordinals))
+            s = _Space(a, _local(frame, a.polygon), LevelSpec(ordinals))
             building, share, dist = _best_building(s.local, drafts)
             if building is not None and (share > 0 or dist <= NEAR_BUILDING_M):
                 s.building = building
@@ -1035,7 +1065,7 @@ class _Reader:
         for a in areas:
             if a.tags.get("indoor") != "level":
                 continue
-            building = _best_building(frame.to_local(a.polygon), drafts)[0]
+            building = _best_building(_local(frame, a.polygon), drafts)[0]
             short = a.tags.get("level:ref", "")
             long = a.tags.get("level_name") or a.tags.get("name") or short
             if building is None or not long:

@@ -402,6 +402,8 @@ def test_fuzz_regression(fixture: Path, tmp_path: Path) -> None:
     if known and not outcome.clean:
         pytest.xfail(f"known: {known}")
     assert outcome.clean, f"{case['mutations']}: {outcome.kind}: {outcome.detail}"
+    if case.get("expect"):  # the outcome once fixed, when a bare "clean" would say too little
+        assert outcome.kind == case["expect"], outcome.detail
 
 
 @pytest.mark.parametrize("sample", SAMPLES)
