@@ -42,11 +42,11 @@ from typing import Any
 
 import shapely
 from ezdxf.lldxf.const import DXFError
-from ezdxf.math import Matrix44
+from ezdxf.math import Matrix44, Vec3
 from shapely import STRtree
 from shapely.geometry import LineString, Point, Polygon, box
 
-from gridmap.errors import GridmapError, ImportLimitExceeded
+from gridmap.errors import DxfError, GridmapError, ImportLimitExceeded
 from importers.door_swings import SwingArc, doors_from_swings, swing_arc
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
@@ -166,6 +166,16 @@ class _Content:
     open_polylines: int = 0
     line_entities: int = 0
     long_texts: int = 0  # notes and paragraphs: not labels
+    #: what is already here: a drawing pasted onto itself (or a block inserted many times at
+    #: one place) is read once, so nothing downstream meets a pile of coincident copies
+    seen: set[tuple[Any, ...]] = field(default_factory=set)
+
+    def first(self, key: tuple[Any, ...]) -> bool:
+        """Whether ``key`` is new here (and remember it)."""
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,14 @@ class _Scan:
     names: list[str]  # every layer name, as the drawing spells it
     kinds: dict[str, _BlockKind] = field(default_factory=dict)  # by block name
     treads: dict[str, tuple[int, set[int]]] = field(default_factory=dict)  # by layer
+    budget: WorkBudget | None = None
+    #: block placements read so far (name, layer, matrix): each is read once
+    placed: set[tuple[Any, ...]] = field(default_factory=set)
+
+    def tick(self) -> None:
+        """Between two pieces of judging: stop at the budget's time or memory limit."""
+        if self.budget is not None:
+            self.budget.check("layer proposal")
 
     def treads_on(self, layer: str, unit_m: float | None) -> tuple[int, set[int]]:
         """:func:`_treads` of a layer's lines, worked out once."""
@@ -200,7 +218,7 @@ def _scan(doc: Any, budget: WorkBudget) -> _Scan:
     for layer in doc.layers:
         name = str(layer.dxf.name)
         spelled.setdefault(name.upper(), name)
-    scan = _Scan({}, [])
+    scan = _Scan({}, [], budget=budget)
     try:
         for e, layer, part, m in _walk(doc, scan, doc.modelspace(), budget, 0, None, (),
                                        False, None):
@@ -245,6 +263,11 @@ def _walk(doc: Any, scan: _Scan, entities: Iterable[Any], budget: WorkBudget, de
         kind = _block_kind(doc, name, scan.kinds)
         inner = (*chain, name.upper())
         for placed in _placements(doc, e, m):
+            budget.charge(1, "layer proposal")  # an empty block placed a billion times
+            key = (name.upper(), layer, part, *(round(v, 6) for v in placed[1]))
+            if key in scan.placed:
+                continue  # the same block again at the same place: a drawing pasted twice
+            scan.placed.add(key)
             yield from _walk(doc, scan, placed[0], budget, depth + 1, layer, inner,
                              part or kind.part, placed[1])
 
@@ -252,17 +275,29 @@ def _walk(doc: Any, scan: _Scan, entities: Iterable[Any], budget: WorkBudget, de
 def _placements(doc: Any, insert: Any, m: Matrix44 | None,
                 ) -> Iterator[tuple[Any, Matrix44]]:
     """(block entities, block-to-world matrix) for each copy an insert places (every copy of
-    a MINSERT array); none for a broken block."""
+    a MINSERT array, one per place: an array spaced 0 is one copy); none for a broken block.
+    Lazily, a copy at a time, so the walk's budget stops an array of billions."""
     try:
         block = doc.blocks.get(str(insert.dxf.name))
         if block is None:
             return
-        copies = insert.multi_insert() if int(insert.mcount) > 1 else [insert]
-        for copy in copies:
-            own = copy.matrix44()
-            yield block, own if m is None else Matrix44.chain(own, m)
+        own = insert.matrix44()
+        rows = max(1, int(insert.dxf.get("row_count", 1) or 1))
+        cols = max(1, int(insert.dxf.get("column_count", 1) or 1))
+        row_step = float(insert.dxf.get("row_spacing", 0.0) or 0.0)
+        col_step = float(insert.dxf.get("column_spacing", 0.0) or 0.0)
+        rows, cols = (rows if row_step else 1), (cols if col_step else 1)
+        rotation = float(insert.dxf.get("rotation", 0.0) or 0.0)
+        ocs = insert.ocs()
     except _ENTITY_ERRORS:
         return
+    for row in range(rows):
+        for col in range(cols):
+            place = own
+            if row or col:  # in the insert's own plane, turned with it
+                step = ocs.to_wcs(Vec3(col * col_step, row * row_step).rotate_deg(rotation))
+                place = Matrix44.chain(own, Matrix44.translate(step.x, step.y, step.z))
+            yield block, place if m is None else Matrix44.chain(place, m)
 
 
 def _children(insert: Any) -> Iterator[Any]:
@@ -311,7 +346,7 @@ def _read(e: Any, layer: str, into: _Content, part: bool, m: Matrix44 | None) ->
             arc = swing_arc(e)
             if arc is not None:
                 moved = arc if m is None else _moved_arc(arc, m)
-                if moved is not None:
+                if moved is not None and _finite([moved.center]) and moved.radius < _MAX_COORD:
                     into.arcs.append(moved)
         elif kind in ("TEXT", "MTEXT", "ATTRIB"):
             _read_text(e, into, m)
@@ -321,7 +356,7 @@ def _read(e: Any, layer: str, into: _Content, part: bool, m: Matrix44 | None) ->
             at = _to_world(e, [(ins.x, ins.y, ins.z)], m, ocs=False)
             if m is not None:
                 scale *= abs(m.transform_direction((1.0, 0.0, 0.0)).magnitude)
-            if at and math.isfinite(scale):
+            if at and scale < _MAX_COORD:
                 into.inserts.append((str(e.dxf.get("name", "")), at[0][0], at[0][1], scale))
     except (*_ENTITY_ERRORS, UnplacedLabel):
         return  # an entity that cannot be read says nothing about its layer
@@ -343,15 +378,20 @@ def _moved_arc(arc: SwingArc, m: Matrix44) -> SwingArc | None:
     return SwingArc((c.x, c.y), radius, start % 360.0, end % 360.0, arc.handle)
 
 
+#: no coordinate of a floor plan lies this far from its origin (drawing units: 10,000 km in
+#: millimetres); an entity beyond says nothing about its layer
+_MAX_COORD = 1e10
+
+
 def _finite(points: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
     pts = [(float(x), float(y)) for x, y in points]
-    return pts if all(math.isfinite(x) and math.isfinite(y) for x, y in pts) else []
+    return pts if all(abs(x) <= _MAX_COORD and abs(y) <= _MAX_COORD for x, y in pts) else []
 
 
 def _add_segment(into: _Content, a: tuple[float, float], b: tuple[float, float],
                  part: bool) -> None:
     pts = _finite([a, b])
-    if pts and pts[0] != pts[1]:
+    if pts and pts[0] != pts[1] and into.first(("line", part, *_rounded(min(pts), max(pts)))):
         (into.part_segments if part else into.segments).append(LineString(pts))
 
 
@@ -376,7 +416,13 @@ def _read_polyline(e: Any, kind: str, into: _Content, part: bool, m: Matrix44 | 
             _add_segment(into, a, b, part)
 
 
+def _rounded(*points: tuple[float, float]) -> tuple[float, ...]:
+    return tuple(round(v, 6) for p in points for v in p)
+
+
 def _add_polygon(into: _Content, pts: list[tuple[float, float]]) -> None:
+    if not into.first(("outline", len(pts), *_rounded(min(pts), max(pts), pts[0]))):
+        return
     poly = Polygon(pts)
     if not poly.is_valid:
         poly = _largest(shapely.make_valid(poly))
@@ -426,7 +472,8 @@ def _read_text(e: Any, into: _Content, m: Matrix44 | None) -> None:
     at = _to_world(e, [(c.x, c.y, 0.0)], m, ocs=False)
     if not at:
         return
-    into.texts.append(_Text(" / ".join(lines), at[0], _reads_as_room_number(lines)))
+    if into.first(("text", " / ".join(lines), *_rounded(at[0]))):
+        into.texts.append(_Text(" / ".join(lines), at[0], _reads_as_room_number(lines)))
 
 
 # --- what each layer looks like ---------------------------------------------------------------
@@ -547,6 +594,7 @@ def _propose_rooms(scan: _Scan) -> _Rooms:
             continue
         nests = _sheet_like(c.polygons, everything, len(every))
         for tname, texts in text_layers.items():
+            scan.tick()
             held = _held(c.polygons, texts)
             holding = [(p, h) for i, (p, h) in enumerate(zip(c.polygons, held, strict=True))
                        if 1 <= len(h) <= _ROOM_TEXTS and i not in nests]
@@ -666,6 +714,7 @@ def _outline(scan: _Scan, rooms_layer: str | None, points: list[tuple[float, flo
     for name, c in scan.layers.items():
         if name == rooms_layer or not c.polygons:
             continue
+        scan.tick()
         tree = STRtree(c.polygons)
         smallest: dict[int, int] = {}
         pi, gi = tree.query(pts, predicate="covered_by")
@@ -837,6 +886,7 @@ def _walls(scan: _Scan, region: Polygon | None, exclude: set[str],
     for name, c in scan.layers.items():
         if name in exclude or len(c.segments) < 4:
             continue
+        scan.tick()
         treads = scan.treads_on(name, unit_m)[1]
         inside = [s for i, s in enumerate(c.segments)
                   if i not in treads and region.contains(s.centroid)]
@@ -944,6 +994,7 @@ def _stairs_and_lifts(scan: _Scan, unit_m: float | None) -> tuple[_Choice, _Choi
     stair_scores: dict[str, float] = {}
     lift_scores: dict[str, float] = {}
     for name, c in scan.layers.items():
+        scan.tick()
         treads = scan.treads_on(name, unit_m)[0]
         if treads:
             stair_scores[name] = treads
@@ -1029,8 +1080,27 @@ def _unit_from_sizes(areas: list[float], widths: list[float],
 
 def propose_layers(doc: Any, *, declared_unit: DrawingUnit | None = None,
                    budget: WorkBudget | None = None) -> LayerProposal:
-    """The layers ``doc``'s content suggests for each role, its unit, and why."""
+    """The layers ``doc``'s content suggests for each role, its unit, and why.
+
+    Within ``budget`` (default :data:`PROPOSAL_LIMITS`): a drawing larger than its entity
+    budget is judged on what was read (``reasons["drawing"]`` says so); passing its time or
+    memory limit raises :class:`~gridmap.errors.ImportLimitExceeded`; a drawing whose
+    numbers defeat the judging is a :class:`~gridmap.errors.DxfError`, never a traceback.
+    """
     scan = _scan(doc, budget or WorkBudget(PROPOSAL_LIMITS))
+    try:
+        return _propose(doc, scan, declared_unit)
+    except GridmapError:
+        raise
+    except MemoryError as exc:
+        raise ImportLimitExceeded("the drawing is too large to judge its layers in the "
+                                  "memory an import may use") from exc
+    except _ENTITY_ERRORS as exc:
+        raise DxfError(f"the drawing's layers cannot be judged ({type(exc).__name__}: "
+                       f"{str(exc)[:200]})") from exc
+
+
+def _propose(doc: Any, scan: _Scan, declared_unit: DrawingUnit | None) -> LayerProposal:
     reasons: dict[str, str] = {}
     header_unit = _header_unit(doc)
     known = header_unit or declared_unit
@@ -1135,12 +1205,12 @@ def propose_from_file(path: Path, *, declared_unit: DrawingUnit | None = None) -
     return propose_layers(open_drawing(path), declared_unit=declared_unit)
 
 
-def layer_hint(doc: Any) -> str:
+def layer_hint(doc: Any, *, budget: WorkBudget | None = None) -> str:
     """One or two sentences for a "no rooms found" error: which layers look like rooms and
     labels (or walls, when nothing is a room outline), and why; "" when nothing does (or the
     drawing cannot be judged)."""
     try:
-        p = propose_layers(doc)
+        p = propose_layers(doc, budget=budget)
     except (GridmapError, *_ENTITY_ERRORS):
         return ""
     if p.rooms is None:

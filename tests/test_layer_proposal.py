@@ -344,3 +344,33 @@ def test_random_floors_units_and_names(seed: int) -> None:
     for role in ROLES:
         assert getattr(proposal, role) == names[role], role
     assert proposal.unit is DrawingUnit(unit)
+
+
+def test_an_array_spaced_zero_is_one_copy() -> None:
+    """A MINSERT of 10,000 x 1,000 copies all at one place (spacing 0): read once, at once."""
+    doc = ezdxf.readfile(FIXTURES / "scheme_numeric_m.dxf")
+    blk = doc.blocks.new("PILE")
+    blk.add_lwpolyline([(0, 0), (1, 0), (1, 1), (0, 1)], close=True, dxfattribs={"layer": "0"})
+    pile = doc.modelspace().add_blockref("PILE", (100, 100), dxfattribs={"layer": "77"})
+    pile.grid(size=(10_000, 1_000), spacing=(0, 0))
+    started = time.monotonic()
+    proposal = propose_layers(doc, budget=WorkBudget(ImportLimits(time_limit_s=20.0)))
+    assert time.monotonic() - started < 20.0
+    assert {s.name: s for s in proposal.layers}["77"].closed_outlines == 1
+    assert proposal.rooms == "31"
+
+
+def test_coincident_copies_are_read_once() -> None:
+    """One outline inserted 40**3 = 64,000 times at the same place (a drawing pasted onto
+    itself, blocks in blocks): each placement is read once, so the proposal is quick."""
+    doc = ezdxf.readfile(FIXTURES / "scheme_numeric_m.dxf")
+    inner = doc.blocks.new("C0")
+    inner.add_lwpolyline([(0, 0), (9, 0), (9, 7), (0, 7)], close=True)
+    for d in (1, 2, 3):
+        blk = doc.blocks.new(f"C{d}")
+        for _ in range(40):
+            blk.add_blockref(f"C{d - 1}", (0, 0))
+    doc.modelspace().add_blockref("C3", (0, 0), dxfattribs={"layer": "31"})
+    proposal = propose_layers(doc, budget=WorkBudget(ImportLimits(time_limit_s=10.0)))
+    assert {s.name: s for s in proposal.layers}["31"].closed_outlines == 12  # 11 rooms + it
+    assert proposal.rooms == "31"
