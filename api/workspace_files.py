@@ -82,6 +82,9 @@ def sniff(head: bytes, name: str) -> Sniffed:
         return Sniffed("dxf", "binary DXF")
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return Sniffed("zip")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 ("Unicode text" from Excel)
+        return Sniffed("unknown", f"{name} is UTF-16 text: save it as UTF-8 (in Excel: "
+                                  "Save As > CSV UTF-8)")
     if head.startswith(b"\x1f\x8b") and name.lower().endswith(".osm.gz"):
         return Sniffed("osm.gz")
     if head.startswith(b"BZh") and name.lower().endswith(".osm.bz2"):
@@ -115,6 +118,12 @@ def sniff(head: bytes, name: str) -> Sniffed:
     columns = {c.strip().strip('"') for c in first.split(",")}
     if {"kind", "lon", "lat"} <= columns or {"kind", "longitude", "latitude"} <= columns:
         return Sniffed("csv")
+    for separator in (";", "\t"):
+        split = {c.strip().strip('"') for c in first.split(separator)}
+        if {"kind", "lon", "lat"} <= split or {"kind", "longitude", "latitude"} <= split:
+            shown = "semicolons" if separator == ";" else "tabs"
+            return Sniffed("unknown", f"{name} separates its columns with {shown}: save it "
+                                      "with commas (in Excel: Save As > CSV UTF-8)")
     if suffix == ".dxf":
         return Sniffed("unknown", f"{name} is named .dxf but does not start like a DXF (no "
                                   "SECTION); export it again from the CAD program")

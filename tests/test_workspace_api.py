@@ -626,6 +626,8 @@ def test_partial_updates_keep_the_rest_and_a_stale_edit_is_a_conflict(
     (b"kind,name,lon,lat\naed,AED,-84.4,42.7\n", "points.csv", "csv"),
     (b"\xef\xbb\xbfkind,name,lon,lat\n", "excel.csv", "csv"),
     (b"Dear facilities team,\n", "letter.dxf", "unknown"),
+    (b"kind;name;lon;lat\naed;AED;-84,4;42,7\n", "european.csv", "unknown"),
+    (b"\xff\xfek\x00i\x00n\x00d\x00", "unicode.csv", "unknown"),
     (b"\x00\x01\x02binary", "blob.bin", "unknown"),
 ])
 def test_files_are_told_apart_by_their_content(head: bytes, name: str, kind: str) -> None:
@@ -635,6 +637,8 @@ def test_files_are_told_apart_by_their_content(head: bytes, name: str, kind: str
     assert found.kind == kind
     if kind in ("dwg", "unknown"):
         assert name in found.why  # the refusal names the file
+    if name.endswith(".csv") and kind == "unknown":
+        assert "CSV UTF-8" in found.why  # and how to save it right
 
 
 @pytest.mark.parametrize("source", ["osm/school.osm", "imdf/school.zip",
