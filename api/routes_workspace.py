@@ -431,7 +431,9 @@ def delete_file(ws_id: WsId, file_id: ItemId, request: Request, ctx: Ctx,
         folder = workspace_dir(ctx.settings.data_dir, ws.id)
         (folder / gone.path).unlink(missing_ok=True)
         extracted = folder / "files" / gone.sha256
-        if extracted.is_dir() and all(f.sha256 != gone.sha256 for f in after.files):
+        inside = f"files/{gone.sha256}/"
+        if extracted.is_dir() and not any(f.path.startswith(inside) or f.sha256 == gone.sha256
+                                          for f in after.files):
             import shutil
 
             shutil.rmtree(extracted, ignore_errors=True)

@@ -451,6 +451,9 @@ def test_a_zip_of_drawings_and_a_shapefile(
     r = client.delete(f"/workspaces/{ws}/files/{dxf_file}", headers=editor)
     assert r.status_code == 200 and len(r.json()["drawings"]) == 2
     assert client.get(f"/workspaces/{ws}", headers=editor).json()["drawings"] == []
+    shapefile = next(f["id"] for f in body["files"] if f["kind"] == "parcel")
+    r = client.get(f"/workspaces/{ws}/files/{shapefile}/features.geojson", headers=editor)
+    assert r.status_code == 200 and r.json()["features"]  # the zip's parcel is still there
 
 
 def test_who_may_work_on_a_workspace(
