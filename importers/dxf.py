@@ -145,7 +145,8 @@ _TEXT_HEIGHT_M = 0.25  # a label's text height when its entity gives none, metre
 SWING_BLOCK = "(door swing)"  # the block name of a door read from its swing
 _FROM_WALLS = "rooms recovered from the walls"
 _FROM_LINES = "rooms formed from lines"
-# what a look at the drawing's other layers may spend, before rooms are guessed from the walls
+# what a look at the drawing's other layers may spend (before rooms are guessed from the walls,
+# or for the hint in an error)
 _GLANCE = ImportLimits(time_limit_s=10.0, memory_limit_mb=None, entity_budget=200_000)
 
 
@@ -516,7 +517,7 @@ def _no_rooms(doc: Any, found: _Entities, source: str, layers: Layers,
     like rooms (see :func:`importers.layer_proposal.layer_hint`) and at external drawings
     it refers to, where the rooms may be."""
     present = _layer_names(doc, found.used_layers)
-    hint = layer_hint(doc)
+    hint = layer_hint(doc, budget=WorkBudget(_GLANCE))
     hint = f". {hint}" if hint else ""
     xrefs = _xrefs(doc)
     if xrefs:
@@ -596,7 +597,8 @@ def _wall_rooms(doc: Any, found: _Entities, reading: Reading, flatten: float,
         out.append((f"walls@{spot.x:.1f},{spot.y:.1f}", polygon))
     if out:
         present = {n.upper() for n in _layer_names(doc, found.used_layers)}
-        hint = layer_hint(doc) if layers.rooms.upper() not in present else ""
+        hint = "" if layers.rooms.upper() in present else layer_hint(
+            doc, budget=WorkBudget(_GLANCE))
         said = "holds no closed room outlines" if layers.rooms.upper() in present else \
             f"is not in {report.source}"
         report.add(FindingKind.OTHER,
