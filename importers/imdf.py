@@ -158,9 +158,12 @@ def _read_members(path: Path, log: FindingLog) -> dict[str, bytes]:
                               f"a dozen (at most {MAX_MEMBERS} are read)")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise IndoorFileError(f"{name}: is not a zip archive ({e}); an IMDF archive is a "
                               "zip of .geojson files and a manifest.json") from None
+    except NotImplementedError as e:  # a listing asking for a zip version Python lacks
+        raise IndoorFileError(f"{name}: is a zip this reader cannot open ({e}); save it "
+                              "again as a plain zip of .geojson files") from None
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_MEMBERS:

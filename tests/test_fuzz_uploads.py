@@ -5,7 +5,7 @@ zip bomb, an XML bomb named .osm, binary junk named .dxf, a DWG, an empty file..
 seeded mutants from the fuzzer's own mutators (:mod:`fuzz.mutate`) go through
 ``POST /workspaces/{ws}/files``. A refusal must be a 4xx whose ``error.message`` says what is
 wrong, with the store's rows and the workspace's folder exactly as before; an accepted mutant
-must be a 201 the workspace then shows. A known gap is marked xfail (see its reason).
+must be a 201 the workspace then shows. Known gaps are marked xfail (see their reasons).
 """
 
 from __future__ import annotations
@@ -94,6 +94,13 @@ def _files_on_disk(settings: Settings) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob("*") if p.is_file()}
 
 
+def _zip_version(data: bytes, version: int) -> bytes:
+    """The zip with its last listed entry asking for a zip version (as a flipped byte does)."""
+    raw = bytearray(data)
+    raw[data.rfind(b"PK\x01\x02") + 6] = version
+    return bytes(raw)
+
+
 def _gzip_bomb() -> bytes:
     return gzip.compress(b'<osm version="0.6">' + b" " * (200 << 20) + b"</osm>", 1, mtime=0)
 
@@ -127,6 +134,8 @@ NASTY: dict[str, tuple[str, Callable[[], bytes], tuple[str, ...]]] = {
     "a DWG": ("level1.dwg", lambda: _dwg(b"AC1032", 9), ("DWG", "DXF")),
     "a DWG named .dxf": ("level1.dxf", lambda: _dwg(b"AC1027", 10), ("DWG", "DXF")),
     "an empty file": ("level1.dxf", lambda: b"", ("empty",)),
+    "zip asking for zip version 15.6": ("plans.zip", lambda: _zip_version(_plans_zip(), 156),
+                                        ("plans.zip",)),
     "only NUL bytes": ("parcel.geojson", lambda: bytes(2048), ("parcel.geojson",)),
     "an SQLite file named .gpkg": (
         "parcel.gpkg", lambda: b"SQLite format 3\x00" + bytes(200), ("parcel.gpkg",)),
@@ -138,10 +147,22 @@ NASTY: dict[str, tuple[str, Callable[[], bytes], tuple[str, ...]]] = {
 READ_AT_IMPORT_ONLY = {"XML bomb .osm", "gzip bomb .osm.gz", "cut .osm.bz2"}
 
 
+#: a 500 today: zipfile's NotImplementedError escapes importers/archives.py
+UNCAUGHT = {"zip asking for zip version 15.6"}
+
+
 def _nasty_params() -> list[object]:
-    return [pytest.param(n, marks=pytest.mark.xfail(
-        reason="an OSM upload is not read until the import (api/workspace.py)"))
-        if n in READ_AT_IMPORT_ONLY else n for n in sorted(NASTY)]
+    out: list[object] = []
+    for n in sorted(NASTY):
+        if n in READ_AT_IMPORT_ONLY:
+            out.append(pytest.param(n, marks=pytest.mark.xfail(
+                reason="an OSM upload is not read until the import (api/workspace_files.py)")))
+        elif n in UNCAUGHT:
+            out.append(pytest.param(n, marks=pytest.mark.xfail(
+                reason="zipfile's NotImplementedError is not caught (importers/archives.py)")))
+        else:
+            out.append(n)
+    return out
 
 
 @pytest.mark.parametrize("nasty", _nasty_params())
