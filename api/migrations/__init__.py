@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
 #: Modules that declare tables on ``api.store.Base``: importing them all completes its metadata.
-TABLE_MODULES: tuple[str, ...] = ("api.store", "api.store_identity", "api.jobs", "api.oidc",
+TABLE_MODULES: tuple[str, ...] = ("api.store", "api.store_identity", "api.job_queue", "api.oidc",
                                  "api.share", "api.store_publish", "api.store_workspace")
 
 def schema_metadata() -> MetaData:
