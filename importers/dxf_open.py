@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
+import ezdxf
 from ezdxf import recover
 from ezdxf.tools.codepage import toencoding
 
@@ -111,7 +112,10 @@ def read_drawing(path: Path, layers: Layers | None = None,
     plan = _Plan() if head.startswith(_BINARY_DXF) else _plan_for(path, head)
     slim = None
     try:
-        if plan.needed:
+        if head.startswith(_BINARY_DXF):  # recover mode reads text only
+            doc = ezdxf.readfile(str(path))  # type: ignore[attr-defined]
+            auditor = doc.audit()
+        elif plan.needed:
             with path.open("rb") as fh:
                 doc, auditor = recover.read(cast(BinaryIO, _Lines(fh, plan)))
         else:

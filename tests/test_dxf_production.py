@@ -798,3 +798,32 @@ def test_an_external_reference_is_said_not_read() -> None:
         msp.delete_entity(e)
     with pytest.raises(DxfError, match=r"external drawings \(XREF: '.*rooms_2og\.dwg'\)"):
         extract_floor_plan(doc, "x.dxf")
+
+
+def test_an_empty_file_is_named_empty(tmp_path: Path) -> None:
+    for name, data in (("empty.dxf", b""), ("blank.dxf", b"\n\n  \r\n")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(DxfError, match=rf"^{name.replace('.', '[.]')}: the file is empty$"):
+            read_floor_plan(path, declared_unit=M)
+
+
+def test_a_binary_dxf_reads_like_the_text_one(tmp_path: Path, reference: FloorPlan) -> None:
+    doc = ezdxf.readfile(FIXTURES / "feat_r2013.dxf")  # type: ignore[attr-defined]
+    path = tmp_path / "binary.dxf"
+    doc.saveas(path, fmt="bin")
+    assert path.read_bytes().startswith(b"AutoCAD Binary DXF")
+    plan = read_floor_plan(path)
+    assert rooms_of(plan) == rooms_of(reference) and doors_of(plan) == doors_of(reference)
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.5, 0.95])
+def test_a_cut_binary_dxf_is_a_named_error(tmp_path: Path, keep: float) -> None:
+    doc = ezdxf.readfile(FIXTURES / "feat_r2013.dxf")  # type: ignore[attr-defined]
+    whole = tmp_path / "whole.dxf"
+    doc.saveas(whole, fmt="bin")
+    data = whole.read_bytes()
+    path = tmp_path / "cut.dxf"
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(DxfError, match=r"^cut\.dxf: not a readable DXF file \("):
+        read_floor_plan(path)
