@@ -449,18 +449,49 @@ def _indoor(lm: LoadedManifest, limits: ImportLimits, result: ImportResult,
     return out
 
 
+def _box(geoms: Sequence[BaseGeometry]) -> tuple[float, float, float, float] | None:
+    """The bounds of all of ``geoms`` (None if every one is empty): arithmetic on their own
+    bounds, so no outline, however odd, can make a union fail."""
+    boxes = [g.bounds for g in geoms if not g.is_empty]
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
+
+
+def _grown(box: tuple[float, float, float, float], by: float
+           ) -> tuple[float, float, float, float]:
+    return box[0] - by, box[1] - by, box[2] + by, box[3] + by
+
+
 def _site_extent(parcel_local: BaseGeometry | None, footprints: Sequence[BaseGeometry],
                  grounds: Sequence[BaseGeometry],
-                 points: Sequence[BaseGeometry]) -> BaseGeometry:
+                 points: Sequence[BaseGeometry]) -> grid.Bounds:
     """What the grid must cover (local metres): the parcel and the buildings; without a
     parcel, the buildings plus a margin, the grounds near them and the points of interest
     (a rally point out on the field is looked up by its grid cell too)."""
-    if parcel_local is not None:
-        return unary_union([parcel_local, *footprints])
-    site = unary_union(list(footprints)).buffer(SITE_MARGIN_M, join_style="mitre")
-    near = site.buffer(150.0)
-    return unary_union([site, *(g.intersection(near) for g in grounds),
-                        *(p.buffer(5.0) for p in points if not p.is_empty)])
+    whole = _box([parcel_local, *footprints]) if parcel_local is not None else None
+    if whole is not None:
+        return grid.Bounds(*whole)
+    buildings = _box(footprints)
+    if buildings is None:
+        raise ManifestError("the campus has no building outline to fit its grid to; give "
+                            "files.parcel")
+    site = _grown(buildings, SITE_MARGIN_M)
+    near = _grown(site, 150.0)
+    boxes = [site]
+    for g in grounds:  # the part of a lot or road near the buildings
+        b = _box([g])
+        if b is not None and b[0] < near[2] and b[2] > near[0] and b[1] < near[3] \
+                and b[3] > near[1]:
+            boxes.append((max(b[0], near[0]), max(b[1], near[1]),
+                          min(b[2], near[2]), min(b[3], near[3])))
+    for p in points:
+        b = _box([p])
+        if b is not None:
+            boxes.append(_grown(b, 5.0))
+    return grid.Bounds(min(b[0] for b in boxes), min(b[1] for b in boxes),
+                       max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _quiet(percent: int, message: str) -> None:
@@ -560,7 +591,7 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None,
         [frame.to_local(b.footprint) for b in buildings],
         [frame.to_local(g.geometry) for g in grounds],
         [frame.to_local(a.geometry) for a in amenities])
-    grid_spec = _grid(lm, frame, grid.Bounds(*extent.bounds))
+    grid_spec = _grid(lm, frame, extent)
 
     meta = {
         "manifest": lm.path.name,
