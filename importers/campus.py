@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shapely.errors import GEOSException
 from shapely.geometry import Point, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
@@ -282,9 +283,14 @@ def _rooms_outside(spec: BuildingSpec, lr: _LevelResult, footprint: Polygon,
         if room.handle in told or (room.number and room.number in told):
             continue
         placed = lr.fit.apply(room.polygon)
-        if inside.covers(placed):
+        try:
+            if inside.covers(placed):
+                continue
+            out = placed.difference(footprint)
+        except GEOSException:  # an outline GEOS cannot compare: the plan reported it
             continue
-        out = placed.difference(footprint)
+        if out.is_empty:
+            continue
         where = frame.lonlat(*out.representative_point().coords[0])
         label = f"room {room.number}" if room.number else f"room outline {room.handle}"
         result.warn(Finding(
