@@ -1,0 +1,173 @@
+"""OSM areas: the closed ways and multipolygon relations that are rooms, levels, buildings or
+the venue, as WGS84 polygons (broken outlines are findings)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shapely.geometry import LineString, Polygon
+from shapely.ops import polygonize, unary_union
+
+from gridmap.model import MAX_GRID_EXTENT_M
+from importers.findings import Finding, FindingKind, Severity
+from importers.indoor import FindingLog, as_polygon, span_m
+from importers.limits import ImportLimits
+from importers.osm_tags import SPACES, VENUE_AMENITIES
+from importers.osm_xml import OsmData
+
+
+@dataclass(frozen=True)
+class OsmArea:
+    ref: str  # "way/12" or "relation/7"
+    tags: Mapping[str, str]
+    polygon: Polygon  # WGS84
+    nodes: frozenset[int]  # the nodes of its outline(s)
+
+
+def describe(ref: str, tags: Mapping[str, str]) -> str:
+    """How an editor recognises an element: ``way 12 (room 214 "Science Lab")``."""
+    kind = tags.get("indoor") or ("building" if "building" in tags else "")
+    label = " ".join(x for x in (tags.get("ref", ""), f'"{tags["name"]}"' if tags.get("name")
+                                 else "") if x)
+    detail = " ".join(x for x in (kind, label) if x)
+    return f"{ref.replace('/', ' ')}" + (f" ({detail})" if detail else "")
+
+
+def _way_line(data: OsmData, wid: int) -> tuple[list[tuple[float, float]] | None, list[int]]:
+    """The way's coordinates, or None with the node ids missing from the file."""
+    way = data.ways[wid]
+    missing = [r for r in way.refs if r not in data.nodes]
+    if missing:
+        return None, missing
+    return [data.nodes[r] for r in way.refs], []
+
+
+def _way_area(data: OsmData, wid: int, log: FindingLog, limits: ImportLimits,
+              source: str) -> OsmArea | None:
+    way = data.ways[wid]
+    ref = f"way/{wid}"
+    what = describe(ref, way.tags)
+    if len(way.refs) > limits.max_outline_points:
+        log.add(Finding(FindingKind.OTHER,
+                        f"{what} has more than {limits.max_outline_points:,} nodes; skipped",
+                        source=source, ref=ref, action="skipped"), "too_many_nodes")
+        return None
+    coords, missing = _way_line(data, wid)
+    if coords is None:
+        here = next((data.nodes[r] for r in way.refs if r in data.nodes), None)
+        log.add(Finding(FindingKind.OTHER,
+                        f"{what} names {len(missing)} node(s) missing from the file (e.g. "
+                        f"node {missing[0]}): the export cut it off; skipped",
+                        source=source, ref=ref, action="skipped", at=here,
+                        placed_on_earth=here is not None), "missing_nodes")
+        return None
+    if len(way.refs) < 4 or way.refs[0] != way.refs[-1]:
+        log.add(Finding(FindingKind.OTHER,
+                        f"{what} is not a closed outline (its first and last node differ); "
+                        "skipped", source=source, ref=ref, action="skipped",
+                        at=coords[0], placed_on_earth=True), "unclosed")
+        return None
+    return _area(ref, way.tags, Polygon(coords), frozenset(way.refs), log, source)
+
+
+def _area(ref: str, tags: Mapping[str, str], raw: Polygon, nodes: frozenset[int],
+          log: FindingLog, source: str) -> OsmArea | None:
+    polygon, note = as_polygon(raw)
+    what = describe(ref, tags)
+    if polygon is None:
+        log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what} encloses no area; skipped",
+                        source=source, ref=ref, action="skipped"), "no_area")
+        return None
+    span = span_m(polygon)
+    if not span <= MAX_GRID_EXTENT_M:  # a node's position mistyped (or nan): not a building
+        p = polygon.representative_point()
+        log.add(Finding(FindingKind.OTHER,
+                        f"{what} spans {span / 1000:,.0f} km; no school building or room is "
+                        f"wider than a campus may be ({MAX_GRID_EXTENT_M / 1000:g} km): one "
+                        "of its nodes is misplaced; skipped", source=source, ref=ref,
+                        action="skipped", at=(p.x, p.y), placed_on_earth=True), "too_wide")
+        return None
+    if note:
+        p = polygon.representative_point()
+        log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what}: {note}", Severity.INFO,
+                        source=source, ref=ref, action=note, at=(p.x, p.y),
+                        placed_on_earth=True), "repaired")
+    return OsmArea(ref, tags, polygon, nodes)
+
+
+def _relation_area(data: OsmData, rid: int, log: FindingLog, source: str) -> OsmArea | None:
+    rel = data.relations[rid]
+    ref = f"relation/{rid}"
+    what = describe(ref, rel.tags)
+    outer: list[LineString] = []
+    inner: list[LineString] = []
+    nodes: set[int] = set()
+    missing_ways = 0
+    missing_nodes = 0
+    for mtype, mref, role in rel.members:
+        if mtype != "way":
+            continue
+        if mref not in data.ways:
+            missing_ways += 1
+            continue
+        coords, missing = _way_line(data, mref)
+        if coords is None:
+            missing_nodes += len(missing)
+            continue
+        if len(coords) < 2:
+            continue
+        nodes.update(data.ways[mref].refs)
+        (inner if role == "inner" else outer).append(LineString(coords))
+    if missing_ways or missing_nodes:
+        log.add(Finding(FindingKind.OTHER,
+                        f"{what}: {missing_ways} member way(s) and {missing_nodes} node(s) are "
+                        "missing from the file; read from what is there",
+                        source=source, ref=ref, action="read partly"), "missing_nodes")
+    outers = list(polygonize(outer))
+    if not outers:
+        log.add(Finding(FindingKind.OTHER,
+                        f"{what}: its outer ways do not close into a ring; skipped",
+                        source=source, ref=ref, action="skipped"), "unclosed")
+        return None
+    shape = unary_union(outers)
+    holes = list(polygonize(inner))
+    if holes:
+        shape = shape.difference(unary_union(holes))
+    polygon, note = as_polygon(shape)
+    if polygon is None:
+        log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what} encloses no area; skipped",
+                        source=source, ref=ref, action="skipped"), "no_area")
+        return None
+    if note:
+        p = polygon.representative_point()
+        log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what}: {note}", Severity.INFO,
+                        source=source, ref=ref, action=note, at=(p.x, p.y),
+                        placed_on_earth=True), "repaired")
+    return OsmArea(ref, rel.tags, polygon, frozenset(nodes))
+
+
+def read_areas(data: OsmData, log: FindingLog, limits: ImportLimits, source: str
+           ) -> list[OsmArea]:
+    """Every closed way and multipolygon that is a building, a space, a level or a venue."""
+    def wanted(tags: Mapping[str, str]) -> bool:
+        return (tags.get("indoor") in (*SPACES, "level")
+                or tags.get("building", "no") != "no"
+                or tags.get("amenity") in VENUE_AMENITIES
+                or tags.get("emergency") == "defibrillator")
+
+    areas: list[OsmArea] = []
+    for wid, way in data.ways.items():
+        if wanted(way.tags):
+            a = _way_area(data, wid, log, limits, source)
+            if a is not None:
+                areas.append(a)
+    for rid, rel in data.relations.items():
+        if rel.tags.get("type") == "multipolygon" and wanted(rel.tags):
+            a = _relation_area(data, rid, log, source)
+            if a is not None:
+                areas.append(a)
+    return areas
+
+
+# --- buildings ----------------------------------------------------------------------------------
