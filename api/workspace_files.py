@@ -299,10 +299,9 @@ def _add_member(store: CampusStore, settings: Settings, ws: Workspace, name: str
         file_kind, detail, error = classify_gis(path, name)
     elif kind == "csv":
         file_kind, detail, error = classify_csv(path, name)
-    elif kind in ("osm", "osm.gz", "osm.bz2"):
-        file_kind, detail, error = FileKind.OSM, {}, None
-    elif kind == "imdf":
-        file_kind, detail, error = FileKind.IMDF, {}, None
+    elif kind in ("osm", "osm.gz", "osm.bz2", "imdf"):
+        file_kind = FileKind.IMDF if kind == "imdf" else FileKind.OSM
+        detail, error = check_indoor(settings, path, name, file_kind)
     elif kind == "tiff":
         file_kind, detail, error = FileKind.IMAGERY, {
             "note": "attach it to the campus after the import (gridmap imagery, or PUT "
@@ -315,6 +314,51 @@ def _add_member(store: CampusStore, settings: Settings, ws: Workspace, name: str
     result.files.append(wss.add_file(ws.id, name=name, kind=file_kind, size=size,
                                      sha256=digest, path=_relative(folder, path),
                                      detail=detail))
+
+
+def check_indoor_call(*, path: str, kind: str, **_: Any) -> dict[str, Any]:
+    """Read an OSM indoor file or IMDF archive as the import will (in the sandbox's child):
+    how many of each kind it holds."""
+    from importers.limits import ImportLimits
+
+    limits = ImportLimits(time_limit_s=None, memory_limit_mb=None)  # the sandbox's hold
+    if kind == FileKind.IMDF.value:
+        from importers.imdf import read_imdf
+
+        found = read_imdf(Path(path), "upload-check", limits)
+    else:
+        from importers.osm_indoor import read_osm_indoor
+
+        found = read_osm_indoor(Path(path), "upload-check", limits)
+    return {"counts": found.counts(), "name": found.name, "address": found.address}
+
+
+def check_indoor(settings: Settings, path: Path, name: str, kind: FileKind
+                 ) -> tuple[dict[str, Any], str | None]:
+    """What an indoor file holds, read at upload under the import's limits (a file the import
+    would refuse is refused now, with its reason): (detail, None) or ({}, why)."""
+    import shutil
+    import tempfile
+
+    from api.import_process import ImportProcessError, run_in_sandbox, sandbox_limits
+
+    shown = re.sub(r"[^\w.() -]", "_", PurePosixPath(name).name)[:100] or "upload"
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".check-") as tmp:
+        named = Path(tmp) / shown  # its messages name the file as uploaded, not its SHA-256
+        try:
+            os.link(path, named)
+        except OSError:
+            shutil.copyfile(path, named)
+        try:
+            data = run_in_sandbox("api.workspace_files:check_indoor_call",
+                                  {"path": str(named), "kind": kind.value},
+                                  sandbox_limits(settings), what=f"reading {name}")
+        except GridmapError as exc:
+            return {}, exc.user_message
+        except ImportProcessError:
+            log.exception("reading the upload %s failed", name)
+            return {}, f"{name} could not be read (an internal error, logged on the server)"
+    return dict(data), None
 
 
 def _default_settings_files(store: CampusStore, ws_id: str, added: Iterable[WorkspaceFile]
@@ -351,6 +395,11 @@ def extract(archive: Path, into: Path, settings: Settings, name: str = "the zip"
         raise UnsupportedUpload(f"zip refused: {exc}",
                                 user_message=f"the zip was refused: {exc.user_message}"
                                 ) from None
+    except (NotImplementedError, RuntimeError, OSError, ValueError, EOFError) as exc:
+        # what zipfile itself raises on a damaged archive (an unknown zip version, ...)
+        raise UnsupportedUpload(f"zip refused: {type(exc).__name__}: {exc}",
+                                user_message=f"{name} cannot be unpacked ({exc}); pack it "
+                                "again as a plain zip") from None
 
 
 def _add_archive(store: CampusStore, settings: Settings, ws: Workspace, name: str,

@@ -711,3 +711,21 @@ def test_a_drawing_too_costly_to_read_is_refused_and_the_service_lives_on(
         assert "reading Erdgeschoss.dxf took longer than" in r.json()["error"]["message"]
         assert workspaces(store).get(ws).files == ()
         assert c.get(f"/workspaces/{ws}", headers=editor).status_code == 200
+
+
+def test_an_indoor_file_the_import_would_refuse_is_refused_at_upload(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], tmp_path: Path,
+) -> None:
+    """OSM and IMDF uploads are read at once, under the import's limits, as the import will
+    read them: one it would refuse is refused now, named as uploaded; a good one says what it
+    holds."""
+    empty = tmp_path / "Schulhaus.osm"
+    empty.write_text("<?xml version='1.0'?>\n<osm version='0.6'></osm>\n")
+    ws = _new(client, editor, "indoor-check")
+    r = _upload(client, editor, ws, empty)
+    assert r.status_code == 400, r.text
+    assert "Schulhaus.osm" in r.json()["error"]["message"]
+    assert workspaces(store).get(ws).files == ()
+    good = _upload(client, editor, ws, ROOT / "tests" / "fixtures" / "osm" / "school.osm")
+    assert good.status_code == 201, good.text
+    assert good.json()["file"]["detail"]["counts"]["buildings"] > 0
