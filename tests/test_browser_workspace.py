@@ -154,8 +154,7 @@ def import_draft(drv: Any) -> None:
     from selenium.webdriver.common.by import By
 
     press(drv, drv.find_element(By.ID, "ws-import"))
-    wait_for(drv, "return (!document.getElementById('ws-report').hidden"
-                  " && !!document.body.dataset.draftRevision)"
+    wait_for(drv, "return !!document.body.dataset.reportShown"
                   " || document.body.dataset.importFailed === 'true'"
                   " || !!document.getElementById('ws-import-error').textContent", timeout=180)
     error = drv.find_element(By.ID, "ws-import-error").text
@@ -581,8 +580,10 @@ def test_the_plan_dragged_turned_and_scaled_into_place(
         wait_for(drv, "return document.body.dataset.uploads === '2'", timeout=60)
         wait_for(drv, "return document.getElementById('ws-plan').dataset.ready === 'true'"
                       " && document.getElementById('ws-earth').dataset.ready === 'true'")
+        seq = drv.execute_script("return Number(document.body.dataset.fitSeq || 0)")
         press(drv, drv.find_element(By.ID, "ws-drag-place"))
-        wait_for(drv, "return document.body.dataset.fitPairs === '2'")
+        wait_for(drv, f"return Number(document.body.dataset.fitSeq) > {seq}"
+                      " && document.body.dataset.fitPairs === '2'")
         pairs = "return window.workspace.state.local[window.workspace.state.geo.drawing].pairs"
         before = drv.execute_script(pairs)
         size = drv.execute_script("""
@@ -609,6 +610,7 @@ def test_the_plan_dragged_turned_and_scaled_into_place(
                 [(p[0].lonlat[1] + p[1].lonlat[1]) / 2, (p[0].lonlat[0] + p[1].lonlat[0]) / 2]);
             const box = map.getContainer().getBoundingClientRect();
             return [Math.round(box.left + c.x), Math.round(box.top + c.y)];""", before)
+        seq = drv.execute_script("return Number(document.body.dataset.fitSeq)")
         actions = ActionChains(drv)
         pointer = actions.w3c_actions.pointer_action
         pointer.move_to_location(*start)  # type: ignore[no-untyped-call]
@@ -618,8 +620,7 @@ def test_the_plan_dragged_turned_and_scaled_into_place(
                 start[0] + 10 * step, start[1] + 5 * step)
         pointer.pointer_up()  # type: ignore[no-untyped-call]
         actions.perform()
-        wait_for(drv, "return window.workspace.state.geo.fit !== null"
-                      " && document.body.dataset.fitPairs === '2'")
+        wait_for(drv, f"return Number(document.body.dataset.fitSeq) > {seq}")  # refitted, redrawn
         after = drv.execute_script(pairs)
         shift = drv.execute_script("""
             const map = window.workspace.geo.earth, a = arguments[0], b = arguments[1];

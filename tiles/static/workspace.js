@@ -1142,6 +1142,7 @@
       renderPairsTable();
       drawOverlay();
       document.body.dataset.fitPairs = String(l ? l.pairs.length : 0);
+      document.body.dataset.fitSeq = String(seq);
       return;
     }
     var transform = l.pairs.length >= 3 ? l.transform : 'similarity';
@@ -1179,6 +1180,7 @@
     drawPairs();
     drawOverlay();
     document.body.dataset.fitPairs = String(l.pairs.length);
+    document.body.dataset.fitSeq = String(seq);  // this fit is drawn (tests wait on it)
   }
 
   // the plan drawn over the site as the pairs place it (a local least-squares fit, for the eye)
@@ -1412,6 +1414,7 @@
     await loadFeatures();
     renderFix();
     await renderPublish();
+    document.body.dataset.reportShown = String(S.featuresRevision);  // all drawn (tests wait on it)
   }
 
   var KIND_TITLES = {
