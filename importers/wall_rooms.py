@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -59,50 +60,66 @@ _Seg = tuple[tuple[float, float], tuple[float, float]]
 
 
 def _segments(lines: Sequence[LineString]) -> list[_Seg]:
+    """Every straight piece once (a wall drawn twice, or pasted onto itself, is one)."""
     out: list[_Seg] = []
+    seen: set[_Seg] = set()
     for line in lines:
         if line is None or line.is_empty:
             continue
         coords = [(float(c[0]), float(c[1])) for c in line.coords]
         for a, b in itertools.pairwise(coords):
             if all(math.isfinite(v) for v in (*a, *b)) and a != b:
-                out.append((a, b))
+                key = (min(a, b), max(a, b))
+                if key not in seen:
+                    seen.add(key)
+                    out.append((a, b))
     return out
 
 
+#: line ends in one square of the widest gap's size: more is clutter (an exploded hatch,
+#: text drawn as lines), not walls, and is not searched for doorway gaps
+MAX_ENDS_PER_CELL = 64
+
+
+def _cluttered(xy: np.ndarray, size: float) -> np.ndarray:
+    """Which points lie in a square of side ``size`` holding more than
+    :data:`MAX_ENDS_PER_CELL` points (a grid count: no pairs are made)."""
+    if len(xy) == 0 or size <= 0:
+        return np.zeros(len(xy), dtype=bool)
+    cells = np.floor(xy / size).astype(np.int64)
+    _, inverse, counts = np.unique(cells, axis=0, return_inverse=True, return_counts=True)
+    return cast(np.ndarray, counts[inverse.reshape(-1)] > MAX_ENDS_PER_CELL)
+
+
 def _snap_endpoints(segs: list[_Seg], snap_m: float) -> list[_Seg]:
-    """Endpoints within ``snap_m`` of each other moved to their common centre."""
-    if not segs:
+    """Endpoints within ``snap_m`` of an earlier one moved onto it (the first of a cluster
+    stays: a dense row of hatch lines does not melt into one point), every piece kept once."""
+    if not segs or snap_m <= 0:
         return segs
-    pts = np.array([p for s in segs for p in s], dtype=float)
-    parent = list(range(len(pts)))
+    grid: dict[tuple[int, int], list[tuple[float, float]]] = defaultdict(list)
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def snapped(p: tuple[float, float]) -> tuple[float, float]:
+        cx, cy = math.floor(p[0] / snap_m), math.floor(p[1] / snap_m)
+        best, best_d = None, snap_m
+        for i in (cx - 1, cx, cx + 1):
+            for j in (cy - 1, cy, cy + 1):
+                for q in grid.get((i, j), ()):
+                    d = math.dist(p, q)
+                    if d <= best_d:
+                        best, best_d = q, d
+        if best is None:
+            grid[(cx, cy)].append(p)
+            return p
+        return best
 
-    geoms = _points(pts)
-    tree = STRtree(geoms)
-    left, right = tree.query(geoms, predicate="dwithin", distance=snap_m)
-    for i, j in zip(left.tolist(), right.tolist(), strict=True):
-        ri, rj = root(i), root(j)
-        if ri != rj:
-            parent[ri] = rj
-    groups: dict[int, list[int]] = {}
-    for i in range(len(pts)):
-        groups.setdefault(root(i), []).append(i)
-    moved = pts.copy()
-    for members in groups.values():
-        if len(members) > 1:
-            moved[members] = pts[members].mean(axis=0)
     out: list[_Seg] = []
-    for k in range(len(segs)):
-        a = (float(moved[2 * k][0]), float(moved[2 * k][1]))
-        b = (float(moved[2 * k + 1][0]), float(moved[2 * k + 1][1]))
-        if a != b:
-            out.append((a, b))
+    seen: set[_Seg] = set()
+    for a, b in segs:
+        a2, b2 = snapped(a), snapped(b)
+        key = (min(a2, b2), max(a2, b2))
+        if a2 != b2 and key not in seen:
+            seen.add(key)
+            out.append((a2, b2))
     return out
 
 
@@ -159,7 +176,12 @@ def _bridges(segs: list[_Seg], snap_m: float, min_gap_m: float,
         dx, dy = (b[0] - a[0]) / length, (b[1] - a[1]) / length
         ends.append((a, (-dx, -dy), k))
         ends.append((b, (dx, dy), k))
-    points = _points(np.array([e[0] for e in ends], dtype=float))
+    xy = np.array([e[0] for e in ends], dtype=float)
+    keep = ~_cluttered(xy, max_gap_m)
+    ends = [e for e, k in zip(ends, keep.tolist(), strict=True) if k]
+    if not ends:
+        return []
+    points = _points(xy[keep])
     tree = STRtree(points)
     lines = STRtree([LineString(s) for s in segs])
     line_geoms = lines.geometries
@@ -232,6 +254,15 @@ def rooms_from_walls(segments: Sequence[LineString], label_points: Sequence[Poin
     if not segs:
         return WallRooms((), ())
     labels = [p for p in label_points if p is not None and not p.is_empty]
+    findings: list[Finding] = []
+    clutter = int(_cluttered(np.array([p for seg in segs for p in seg], dtype=float),
+                             max_gap_m).sum())
+    if clutter:
+        findings.append(Finding(
+            FindingKind.OTHER,
+            f"{clutter:,} line ends on the walls layer lie too close together (a hatch "
+            "exploded into lines?) to look for doorway gaps among them; gaps there are not "
+            "closed", Severity.WARNING, source, action="doorway gaps not closed there"))
     bridges = _bridges(segs, snap_m, snap_m, max_gap_m)
     faces = _faces(segs, bridges)
     housed = _housed(faces, labels)
@@ -244,7 +275,6 @@ def rooms_from_walls(segments: Sequence[LineString], label_points: Sequence[Poin
     bridge_tree = STRtree(bridges) if bridges else None
     outside = _outer_faces(faces)
     rooms: list[Polygon] = []
-    findings: list[Finding] = []
     for k, (face, inside) in enumerate(zip(faces, held, strict=True)):
         if _width(face) < MIN_WIDTH_M or (not inside and face.area < min_area_m2):
             continue

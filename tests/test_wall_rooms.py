@@ -207,3 +207,20 @@ def test_random_floors_rooms_from_walls(seed: int) -> None:
     found = rooms_from_walls(walls, [Point(s.centre) for s in spaces])
     assert min(_matched(found.polygons, [s.polygon for s in spaces])) >= 0.95
     assert len(found.polygons) == len(spaces)
+
+
+def test_a_wall_drawn_many_times_over_is_read_once() -> None:
+    lines = _square_room_walls(0.9) * 20_000  # the plan pasted onto itself
+    found = rooms_from_walls(lines, [Point(2.5, 3), Point(7.5, 3)])
+    assert sorted(round(p.area, 6) for p in found.polygons) == [30.0, 30.0]
+
+
+def test_a_hatch_exploded_onto_the_walls_layer_is_not_searched_for_gaps() -> None:
+    """Thousands of short lines close together: no doorway search (it would pair every end
+    with every other), a finding says so, and the rooms the walls close are still read."""
+    hatch = [LineString([(0.3 + i * 0.06, 0.3 + j * 0.2), (0.3 + i * 0.06, 0.4 + j * 0.2)])
+             for i in range(155) for j in range(27)]  # a strip pattern over the whole box
+    lines = [*_square_room_walls(0), *hatch]
+    found = rooms_from_walls(lines, [Point(2.5, 3), Point(7.5, 3)])
+    assert sorted(round(p.area, 6) for p in found.polygons) == [30.0, 30.0]
+    assert any("too close together" in f.message for f in found.findings)
