@@ -135,13 +135,18 @@ def _leaf_end(arc: SwingArc, lines: Sequence[LineString], tree: STRtree,
 
 
 def _pieces(lines: Sequence[LineString]) -> list[LineString]:
-    """Every straight piece of the lines (a polyline's sides, a closed one's too)."""
+    """Every straight piece of the lines (a polyline's sides, a closed one's too), once (a
+    door layer pasted onto itself is read as one)."""
     out: list[LineString] = []
+    seen: set[tuple[tuple[float, ...], tuple[float, ...]]] = set()
     for line in lines:
         if line is None or line.is_empty:
             continue
-        coords = list(line.coords)
-        out.extend(LineString([a, b]) for a, b in itertools.pairwise(coords) if a != b)
+        for a, b in itertools.pairwise(line.coords):
+            key = (min(tuple(a), tuple(b)), max(tuple(a), tuple(b)))
+            if a != b and key not in seen:
+                seen.add(key)
+                out.append(LineString([a, b]))
     return out
 
 
@@ -160,7 +165,12 @@ def doors_from_swings(arcs: Sequence[SwingArc], lines: Sequence[LineString], *,
     lines = _pieces(lines)  # a leaf drawn as a thin rectangle: its long side is the leaf
     tree = STRtree(lines)
     swings: list[_Swing] = []
+    once = {(round(a.center[0], 6), round(a.center[1], 6), round(a.radius, 6),
+             round(a.start_deg, 3), round(a.end_deg, 3)): a for a in reversed(arcs)}
     for arc in arcs:
+        if once.get((round(arc.center[0], 6), round(arc.center[1], 6), round(arc.radius, 6),
+                     round(arc.start_deg, 3), round(arc.end_deg, 3))) is not arc:
+            continue  # the same swing drawn again
         if not (min_radius_m <= arc.radius <= max_radius_m):
             continue
         if not (MIN_SWEEP_DEG <= arc.sweep_deg <= MAX_SWEEP_DEG):
@@ -200,7 +210,7 @@ def _pair_double_doors(swings: list[_Swing], tolerance: float) -> tuple[SwingDoo
             elif partner is None and abs(span - leaves) <= tolerance * leaves:
                 partner = j
         used.update(same)
-        handles = "+".join([s.arc.handle] + [swings[j].arc.handle for j in same])
+        handles = "+".join([s.arc.handle] + [swings[j].arc.handle for j in same[:3]])
         if partner is None:
             x, y = s.doorway_centre
             doors.append(SwingDoor(Point(x, y), s.arc.radius, handles))

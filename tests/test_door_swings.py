@@ -156,3 +156,10 @@ def test_a_long_row_of_doors_each_its_own() -> None:
         arcs.append(SwingArc((2.0 * i, 0.0), 0.9, 0.0, 90.0, str(i)))
         leaves.append(_leaf((2.0 * i, 0.0), 90.0, 0.9))
     assert len(doors_from_swings(arcs, leaves)) == 3000
+
+
+def test_a_swing_drawn_many_times_over_is_one_door() -> None:
+    arcs = [SwingArc((0.0, 0.0), 0.9, 0.0, 90.0, f"a{i}") for i in range(20_000)]
+    leaves = [_leaf((0.0, 0.0), 90.0, 0.9)] * 20_000
+    (door,) = doors_from_swings(arcs, leaves)
+    assert door.handle == "a0" and door.width_m == pytest.approx(0.9)
