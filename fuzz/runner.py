@@ -38,6 +38,7 @@ import select
 import signal
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,8 @@ def preload() -> None:
     import logging
 
     logging.getLogger("ezdxf").setLevel(logging.CRITICAL)  # it narrates every repair
+    # shapely warns of every nan coordinate it is given; the outcome says what mattered
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"shapely\.")
     for module in ("api.geo", "gridmap.index", "gridmap.lookup", "importers.campus",
                    "tiles.raster", "api.publish", "importers.layer_proposal",
                    "importers.geodata", "importers.archives", "api.workspace",
@@ -214,28 +217,33 @@ def _check_drawing(path: Path, limits: Limits) -> dict[str, str]:
         doc = open_drawing(path, [])
     except GridmapError:
         doc = None
+    over_budget = False
     if doc is not None:
-        _check_proposal(doc, path.name, limits)
+        over_budget = _check_proposal(doc, path.name, limits)
         _check_geodata(doc, path.name)
-    _check_analysis(path)
+    if not over_budget:  # else the workspace's proposal would only spend its own budget too
+        _check_analysis(path)
     if said:
         return {"kind": "error", "detail": said}
     return {"kind": "imported", "detail": f"{len(plan.rooms)} rooms, {len(plan.doors)} doors, "
                                           f"{len(plan.findings)} findings"}
 
 
-def _check_proposal(doc: Any, name: str, limits: Limits) -> None:
+def _check_proposal(doc: Any, name: str, limits: Limits) -> bool:
     """The layer proposal ends within its budget (a little over: it checks now and then)
-    with a strict-JSON proposal, or with a named error."""
-    from gridmap.errors import GridmapError
+    with a strict-JSON proposal, or with a named error; True when it ran out of budget."""
+    from gridmap.errors import GridmapError, ImportLimitExceeded
     from importers.layer_proposal import layer_hint, propose_layers
     from importers.limits import ImportLimits, WorkBudget
 
     budget_s = limits.import_time_s
     started = time.monotonic()
+    over_budget = False
     try:
         proposal = propose_layers(doc, budget=WorkBudget(ImportLimits(
             time_limit_s=budget_s, memory_limit_mb=limits.memory_mb * 0.6)))
+    except ImportLimitExceeded:
+        proposal, over_budget = None, True
     except GridmapError:
         proposal = None
     spent = time.monotonic() - started
@@ -245,9 +253,11 @@ def _check_proposal(doc: Any, name: str, limits: Limits) -> None:
     if proposal is not None:
         _strict(proposal.to_dict(), f"{name}: the layer proposal")
         proposal.layers_config()
-    hint = layer_hint(doc)
-    if not isinstance(hint, str):
-        raise AssertionError(f"{name}: layer_hint gave {hint!r}")
+    if not over_budget:
+        hint = layer_hint(doc)
+        if not isinstance(hint, str):
+            raise AssertionError(f"{name}: layer_hint gave {hint!r}")
+    return over_budget
 
 
 def _check_geodata(doc: Any, name: str) -> None:
