@@ -44,10 +44,12 @@ def as_text(value: object) -> str | None:
 
 
 def article(word: str) -> str:
+    """The indefinite article before ``word`` in a finding."""
     return "an" if word[:1] in "aeio" else "a"  # "a unit"
 
 
 def is_uuid(value: object) -> bool:
+    """Whether ``value`` is a UUID string (an IMDF FEATURE-ID)."""
     if not isinstance(value, str):
         return False
     try:
@@ -58,6 +60,7 @@ def is_uuid(value: object) -> bool:
 
 
 def parse_json(body: bytes, what: str, rules: Rules) -> Any:
+    """The member's JSON, or None with an error finding when it is not UTF-8 JSON."""
     def refuse(constant: str) -> None:
         raise ValueError(f"{constant} is not a JSON number")
 

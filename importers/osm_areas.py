@@ -19,6 +19,7 @@ from importers.osm_xml import OsmData
 
 @dataclass(frozen=True)
 class OsmArea:
+    """A closed way or multipolygon relation as one WGS84 polygon, with its tags."""
     ref: str  # "way/12" or "relation/7"
     tags: Mapping[str, str]
     polygon: Polygon  # WGS84
@@ -148,7 +149,7 @@ def _relation_area(data: OsmData, rid: int, log: FindingLog, source: str) -> Osm
 
 
 def read_areas(data: OsmData, log: FindingLog, limits: ImportLimits, source: str
-           ) -> list[OsmArea]:
+               ) -> list[OsmArea]:
     """Every closed way and multipolygon that is a building, a space, a level or a venue."""
     def wanted(tags: Mapping[str, str]) -> bool:
         return (tags.get("indoor") in (*SPACES, "level")

@@ -22,6 +22,7 @@ ROOM_GAP_M = 2.0
 
 @dataclass
 class BuildingDraft:
+    """A building being gathered: its outline, and the levels its rooms are on."""
     key: str  # the natural key its ids derive from
     name: str
     short_name: str
@@ -41,7 +42,8 @@ class BuildingDraft:
 
 
 def building_drafts(areas: list[OsmArea], frame: LocalFrame, log: FindingLog, source: str
-                     ) -> list[BuildingDraft]:
+                    ) -> list[BuildingDraft]:
+    """A draft for each ``building=*`` outline, keyed by its ``ref``, ``name`` or element."""
     drafts: list[BuildingDraft] = []
     keys: dict[str, int] = {}
     for a in areas:
@@ -87,7 +89,7 @@ def local_polygon(frame: LocalFrame, polygon: Polygon) -> Polygon:
 
 
 def best_building(local: Polygon | Point, drafts: list[BuildingDraft]
-                   ) -> tuple[BuildingDraft | None, float, float]:
+                  ) -> tuple[BuildingDraft | None, float, float]:
     """The building holding most of ``local``: (building, share inside, distance metres);
     only buildings within NEAR_BUILDING_M are considered (an extract may hold thousands)."""
     best: tuple[BuildingDraft | None, float, float] = (None, 0.0, math.inf)
@@ -106,7 +108,7 @@ def best_building(local: Polygon | Point, drafts: list[BuildingDraft]
 
 
 def derived_buildings(orphans: list[Polygon], frame: LocalFrame, first: int
-                       ) -> list[BuildingDraft]:
+                      ) -> list[BuildingDraft]:
     """Buildings made from rooms that no outline holds: rooms within ROOM_GAP_M are one."""
     merged = unary_union([p.buffer(ROOM_GAP_M / 2, join_style="mitre") for p in orphans])
     parts = list(getattr(merged, "geoms", [merged]))

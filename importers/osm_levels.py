@@ -61,7 +61,7 @@ def parse_levels(value: str) -> LevelSpec:
 
 
 def levels_of(tags: Mapping[str, str], what: str, ref: str, log: FindingLog, source: str,
-               at: tuple[float, float] | None, default: int | None = 0) -> tuple[int, ...]:
+              at: tuple[float, float] | None, default: int | None = 0) -> tuple[int, ...]:
     """The ordinals an element is on (``level`` plus ``repeat_on``)."""
     raw = tags.get("level", "")
     if not raw.strip():

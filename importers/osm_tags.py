@@ -23,6 +23,7 @@ _ROOM_CATEGORIES = {
 
 
 def unit_category(tags: Mapping[str, str], name: str) -> str:
+    """The IMDF unit category a space's tags (else its name) say it is."""
     indoor = tags.get("indoor", "")
     room = tags.get("room", "").lower()
     if (tags.get("stairs") == "yes" or room == "stairs" or tags.get("highway") == "steps"
@@ -46,6 +47,7 @@ def unit_category(tags: Mapping[str, str], name: str) -> str:
 
 
 def postal_address(tags: Mapping[str, str]) -> str | None:
+    """The ``addr:*`` tags as one line (``"12 Oak St, Springfield, IL 62701"``), or None."""
     street = " ".join(x for x in (tags.get("addr:housenumber", ""), tags.get("addr:street", ""))
                       if x)
     place = " ".join(x for x in (tags.get("addr:state", ""), tags.get("addr:postcode", ""))
@@ -63,6 +65,7 @@ _AMENITY_TAGS: tuple[tuple[str, str, AmenityKind], ...] = (
 
 
 def amenity_kind(tags: Mapping[str, str]) -> AmenityKind | None:
+    """The point feature (AED, first aid, rally point) a node's tags make it, or None."""
     for key, value, kind in _AMENITY_TAGS:
         if tags.get(key) == value:
             return kind
@@ -89,5 +92,6 @@ def number_and_name(tags: Mapping[str, str]) -> tuple[str, str]:
 
 
 def is_door(tags: Mapping[str, str]) -> bool:
+    """Whether a node's tags make it a door or an entrance."""
     return (tags.get("door", "no") != "no" or tags.get("entrance", "no") != "no"
             or tags.get("indoor") == "door")

@@ -46,6 +46,7 @@ class _Relation:
 
 @dataclass
 class OsmData:
+    """The file's elements: node positions, tagged nodes' tags, ways and relations by id."""
     nodes: dict[int, tuple[float, float]] = field(default_factory=dict)
     node_tags: dict[int, dict[str, str]] = field(default_factory=dict)
     ways: dict[int, _Way] = field(default_factory=dict)
@@ -206,7 +207,7 @@ def _inline_way(data: OsmData, wid: int, member: Element, limits: ImportLimits) 
 
 
 def read_osm(path: Path, limits: ImportLimits, log: FindingLog, budget: WorkBudget,
-              max_bytes: int) -> OsmData:
+             max_bytes: int) -> OsmData:
     """The file's nodes, ways and relations; a file over ``max_bytes`` (packed or unpacked) is
     refused."""
     data = OsmData()
