@@ -24,6 +24,10 @@ instead of storing a second one.
 Errors a user can act on (a level the campus lacks, an import the service cannot serve) fail the
 job at once with the error's type and user message; anything unexpected is logged with its
 traceback here and the job carries only a named, generic message.
+
+The parts: :mod:`api.job_queue` (the table and the claim/lease queue), :mod:`api.job_parameters`
+(what each kind is asked for), :mod:`api.job_kinds` (what each kind runs), :mod:`api.job_worker`
+(the workers); this module holds :class:`JobService` and re-exports their names.
 """
 
 from __future__ import annotations
