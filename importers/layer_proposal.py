@@ -262,6 +262,12 @@ def _walk(doc: Any, scan: _Scan, entities: Iterable[Any], budget: WorkBudget, de
             continue
         kind = _block_kind(doc, name, scan.kinds)
         inner = (*chain, name.upper())
+        copies = _copies(e)
+        if copies > budget.limits.entity_budget - budget.entities:
+            scan.partial = (f"block {name!r} is placed {copies:,} times (a MINSERT array), more "
+                            f"than the {budget.limits.entity_budget:,} entities a proposal "
+                            "reads; its copies were not read")
+            continue
         for placed in _placements(doc, e, m):
             budget.charge(1, "layer proposal")  # an empty block placed a billion times
             key = (name.upper(), layer, part, *(round(v, 6) for v in placed[1]))
@@ -270,6 +276,20 @@ def _walk(doc: Any, scan: _Scan, entities: Iterable[Any], budget: WorkBudget, de
             scan.placed.add(key)
             yield from _walk(doc, scan, placed[0], budget, depth + 1, layer, inner,
                              part or kind.part, placed[1])
+
+
+def _copies(insert: Any) -> int:
+    """How many places an insert puts its block (a MINSERT array spaced 0 is one)."""
+    try:
+        rows = max(1, int(insert.dxf.get("row_count", 1) or 1))
+        cols = max(1, int(insert.dxf.get("column_count", 1) or 1))
+        if not float(insert.dxf.get("row_spacing", 0.0) or 0.0):
+            rows = 1
+        if not float(insert.dxf.get("column_spacing", 0.0) or 0.0):
+            cols = 1
+    except _ENTITY_ERRORS:
+        return 1
+    return rows * cols
 
 
 def _placements(doc: Any, insert: Any, m: Matrix44 | None,

@@ -374,3 +374,16 @@ def test_coincident_copies_are_read_once() -> None:
     proposal = propose_layers(doc, budget=WorkBudget(ImportLimits(time_limit_s=10.0)))
     assert {s.name: s for s in proposal.layers}["31"].closed_outlines == 12  # 11 rooms + it
     assert proposal.rooms == "31"
+
+
+def test_an_array_larger_than_the_budget_is_left_out() -> None:
+    """A MINSERT of 30,000 x 1,000 door copies, spaced: more than a proposal reads. That
+    array is left out (and said), the rest of the drawing is proposed as usual."""
+    doc = ezdxf.readfile(FIXTURES / "scheme_numeric_m.dxf")
+    doors = doc.modelspace().add_blockref("T1", (200, 200), dxfattribs={"layer": "77"})
+    doors.grid(size=(30_000, 1_000), spacing=(2, 2))
+    started = time.monotonic()
+    proposal = propose_layers(doc, budget=WorkBudget(ImportLimits(time_limit_s=20.0)))
+    assert time.monotonic() - started < 20.0
+    assert "MINSERT" in proposal.reasons["drawing"]
+    assert (proposal.rooms, proposal.doors) == ("31", "33")
