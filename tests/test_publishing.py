@@ -593,6 +593,9 @@ def test_review_page_draws_the_changes_in_chromium(tmp_path: Path) -> None:
 
     need_browser()
     old = small_campus()
+    markup = '<img id="injected" src="x"> Lab'  # a room name from a drawing, as typed there
+    old = dataclasses.replace(old, units=(dataclasses.replace(old.units[0], name=markup),
+                                          *old.units[1:]))
     frame_door = old.openings[2]
     from shapely import affinity
 
@@ -626,6 +629,12 @@ def test_review_page_draws_the_changes_in_chromium(tmp_path: Path) -> None:
         items = drv.execute_script(
             "return Array.from(document.querySelectorAll('#rv-list li')).map(l => l.className)")
         assert sorted(items) == ["rv-changed", "rv-removed"]
+        # every tooltip opened: the removed room's name shows as text, never as an element
+        drv.execute_script("""document.querySelectorAll('#rv-map path.leaflet-interactive')
+            .forEach(p => p.dispatchEvent(new MouseEvent('mouseover', {bubbles: true})));""")
+        wait_for(drv, "return Array.from(document.querySelectorAll('.leaflet-tooltip'))"
+                 ".some(t => t.textContent.includes('<img'))")
+        assert drv.execute_script("return document.getElementById('injected') === null")
         px = screenshot(drv, tmp_path, "review")
         drv.save_screenshot(str(tmp_path / "review.png"))
     for colour in ((0xb5, 0x09, 0x09), (0xb3, 0x5c, 0x00)):  # removed red, changed orange

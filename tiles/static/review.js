@@ -29,7 +29,12 @@
           return L.circleMarker(latlng, { radius: 7, color: colours[kindOf(f.properties)],
                                           weight: 3, fillOpacity: 0.5 });
         },
-        onEachFeature: function (f, l) { l.bindTooltip(f.properties.summary); }
+        onEachFeature: function (f, l) {
+          // a summary holds names from a drawing: text, never markup (Leaflet parses a string)
+          var tip = document.createElement('span');
+          tip.textContent = f.properties.summary;
+          l.bindTooltip(tip);
+        }
       }).addTo(map);
       if (collection.features.length) { map.fitBounds(layer.getBounds().pad(0.2)); }
       document.body.setAttribute('data-drawn', String(collection.features.length));
