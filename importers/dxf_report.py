@@ -71,7 +71,8 @@ def report_rooms_outside(rooms: Iterable[tuple[str, str, Polygon]], outline: Pol
                          report: PlanReport, outline_layer: str) -> None:
     """A ROOM_OUTSIDE_FOOTPRINT finding for each room (handle, what it is called, outline)
     lying (in part) outside the drawn floor outline: the building's footprint does not cover
-    it, so a location there names no building."""
+    it (a location there is still named by the room's building, see ``gridmap.index``), and
+    the footprint drives the door numbering and the building's sides."""
     if outline is None or outline.is_empty:
         return
     inside = outline.buffer(_OUTLINE_TOLERANCE_M)
@@ -86,7 +87,8 @@ def report_rooms_outside(rooms: Iterable[tuple[str, str, Polygon]], outline: Pol
         report.add(
             FindingKind.ROOM_OUTSIDE_FOOTPRINT,
             f"{report.source}: room {called} (outline {handle}) {how} the floor outline on "
-            f"layer {outline_layer!r}: the building's footprint does not cover it, so a "
-            "location there names no building; extend the outline or move the room",
+            f"layer {outline_layer!r}: the building's footprint does not cover it (a location "
+            "there is named by the room's building, but doors and sides follow the outline); "
+            "extend the outline or move the room",
             at=polygon.difference(outline) if share < 0.99 else polygon, ref=handle,
             action="kept as drawn")
