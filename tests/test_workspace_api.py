@@ -699,14 +699,18 @@ def test_a_drawing_with_geodata_is_placed_by_it(
 
 
 def test_a_drawing_too_costly_to_read_is_refused_and_the_service_lives_on(
-    store: SqlCampusStore, app_settings: Settings, editor: dict[str, str], renamed_dxf: Path,
+    store: SqlCampusStore, app_settings: Settings, editor: dict[str, str], tmp_path: Path,
 ) -> None:
     """Uploads are read in a child process under the import's limits: one over them is a
-    named 400 (nothing kept), and the next request is answered as usual."""
+    named 400 (nothing kept), and the next request is answered as usual. The drawing (600
+    rooms) takes seconds to read on any machine, far over the 0.2 s allowed here."""
+    from bench.big_floor_plan import write_floor_plan
+
+    costly = write_floor_plan(tmp_path / "Erdgeschoss.dxf", rooms=600).path
     tight = app_settings.model_copy(update={"import_time_limit_s": 0.2})
     with TestClient(create_app(tight, store), base_url="http://127.0.0.1") as c:
         ws = _new(c, editor)
-        r = _upload(c, editor, ws, renamed_dxf)
+        r = _upload(c, editor, ws, costly)
         assert r.status_code == 400, r.text
         assert "reading Erdgeschoss.dxf took longer than" in r.json()["error"]["message"]
         assert workspaces(store).get(ws).files == ()
