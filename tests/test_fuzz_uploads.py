@@ -5,7 +5,7 @@ zip bomb, an XML bomb named .osm, binary junk named .dxf, a DWG, an empty file..
 seeded mutants from the fuzzer's own mutators (:mod:`fuzz.mutate`) go through
 ``POST /workspaces/{ws}/files``. A refusal must be a 4xx whose ``error.message`` says what is
 wrong, with the store's rows and the workspace's folder exactly as before; an accepted mutant
-must be a 201 the workspace then shows. Known gaps are marked xfail (see their reasons).
+must be a 201 the workspace then shows.
 """
 
 from __future__ import annotations
@@ -142,30 +142,7 @@ NASTY: dict[str, tuple[str, Callable[[], bytes], tuple[str, ...]]] = {
 }
 
 
-#: accepted today (201, kind "osm"): the file is not read until the import (workspace: read it
-#: at upload, as the zip and DXF paths do)
-READ_AT_IMPORT_ONLY = {"XML bomb .osm", "gzip bomb .osm.gz", "cut .osm.bz2"}
-
-
-#: a 500 today: zipfile's NotImplementedError escapes importers/archives.py
-UNCAUGHT = {"zip asking for zip version 15.6"}
-
-
-def _nasty_params() -> list[object]:
-    out: list[object] = []
-    for n in sorted(NASTY):
-        if n in READ_AT_IMPORT_ONLY:
-            out.append(pytest.param(n, marks=pytest.mark.xfail(
-                reason="an OSM upload is not read until the import (api/workspace_files.py)")))
-        elif n in UNCAUGHT:
-            out.append(pytest.param(n, marks=pytest.mark.xfail(
-                reason="zipfile's NotImplementedError is not caught (importers/archives.py)")))
-        else:
-            out.append(n)
-    return out
-
-
-@pytest.mark.parametrize("nasty", _nasty_params())
+@pytest.mark.parametrize("nasty", sorted(NASTY))
 def test_a_nasty_upload_is_a_clear_4xx_and_stores_nothing(
         client: TestClient, store: SqlCampusStore, settings: Settings, editor: dict[str, str],
         ws: str, nasty: str) -> None:
