@@ -31,6 +31,16 @@ REPO = Path(__file__).resolve().parent.parent
 REGRESSIONS = REPO / "tests" / "fuzz_regressions"
 
 
+def scrubbed(text: str) -> str:
+    """A traceback without this machine's paths (kept fixtures are committed): the repository,
+    the virtualenv, the Python installation and the temporary folder are named by role."""
+    places = {str(REPO): "<repo>", sys.prefix: "<venv>", sys.base_prefix: "<python>",
+              tempfile.gettempdir(): "<tmp>"}
+    for path in sorted(places, key=len, reverse=True):
+        text = text.replace(path, places[path])
+    return text
+
+
 def save_fixture(mutant: Mutant, outcome: Outcome, seed: int, case: int,
                  folder: Path = REGRESSIONS) -> Path:
     """Keep a failing input: the mutated file (gzipped) and what happened, under a name made
@@ -45,7 +55,7 @@ def save_fixture(mutant: Mutant, outcome: Outcome, seed: int, case: int,
         "replaces": mutant.target,
         "mutations": list(mutant.mutations),
         "found": {"outcome": outcome.kind, "seed": seed, "case": case,
-                  "detail": outcome.detail[-1500:]},
+                  "detail": scrubbed(outcome.detail)[-1500:]},
     }, indent=2) + "\n")
     return dest
 

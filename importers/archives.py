@@ -119,7 +119,8 @@ def _extract(fh: IO[bytes], name: str, into: Path, budget: _Budget, *,
                            "files are accepted in one upload")
     try:
         archive = zipfile.ZipFile(fh)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
+            NotImplementedError) as exc:  # NotImplementedError: "zip file version 25.1"
         raise ArchiveError(f"{name} is not a readable zip archive ({exc})") from exc
     with archive:
         entries = _checked_entries(archive.infolist(), name, budget)
