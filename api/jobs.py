@@ -5,19 +5,12 @@ PostgreSQL), so a queued job survives a restart of every process, and no other s
 broker, a cache) has to be run, secured and backed up. Workers are threads of the API process
 (:class:`JobWorkers`, ``GRIDMAP_JOB_WORKERS`` of them) or anything else that opens the database.
 
-Claiming is one ``UPDATE``: it takes the oldest job that is queued, or running under a lease
-that has expired (its worker was killed), sets the claiming worker as the lease owner until
-``now + lease`` and counts the attempt. On PostgreSQL the candidate is picked with ``SELECT ...
-FOR UPDATE SKIP LOCKED``, so workers on many hosts never wait on, nor take, each other's job; on
-SQLite the database's single writer serialises claims. The ``UPDATE`` re-checks the candidate is
-still claimable, so two workers never hold one job.
-
-A worker renews its lease while it works (a heartbeat thread, and every progress report). Each
-write it makes about its job (progress, done, failed) names the lease it holds (owner and
-attempt) and changes nothing once another worker has taken the job over: a worker that stalled
-past its lease cannot overwrite the result of the one that took over. A job whose worker died is
-claimed again after its lease expires, up to ``max_attempts`` claims; then it is failed with
-:data:`WORKER_LOST`. Books and packages are pure functions of a revision, so they simply run
+A worker claims a job under a lease and renews it while it works (a heartbeat thread, and
+every progress report); once another worker has taken the job over, a worker that stalled past
+its lease can overwrite nothing. A job whose worker died is claimed again after its lease
+expires, up to ``max_attempts`` claims; then it is failed with :data:`WORKER_LOST`. How a
+claim and a lease work (one ``UPDATE``, ``SKIP LOCKED`` on PostgreSQL) is told in
+:mod:`api.job_queue`. Books and packages are pure functions of a revision, so they simply run
 again; an import names its job in the revision it stores, so a rerun finds that revision
 instead of storing a second one.
 
