@@ -72,6 +72,16 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
+def cli_audit(store: CampusStore, action: str, *, campus_id: str | None, detail: str,
+              actor: str | None = None) -> None:
+    """Record an action taken at the keyboard in the audit log (by ``actor``, default
+    :func:`cli_actor`; client "local store")."""
+    from api.store import AuditEntry, utcnow
+
+    store.audit(AuditEntry(ts=utcnow(), action=action, token_name=actor or cli_actor(),
+                           campus_id=campus_id, detail=detail, client="local store"))
+
+
 
 # --- serve / demo ---------------------------------------------------------------------------
 
