@@ -242,11 +242,8 @@ def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _keep(source: Path, folder: Path, digest: str, ext: str) -> Path:
