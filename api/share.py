@@ -28,8 +28,6 @@ import hashlib
 import hmac
 import math
 import secrets
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,7 +38,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from api.audit import clean_text
 from api.errors import InvalidParameter
-from api.store import Base, CampusStore, Role, TtlCache, _utc, utcnow
+from api.store import Base, CampusStore, PerStore, Role, TtlCache, _utc, utcnow
 from gridmap.errors import CampusNotFound, NotFound, Unauthenticated
 
 if TYPE_CHECKING:
@@ -280,19 +278,12 @@ def _link(r: ShareLinkRow) -> ShareLink:
         revoked_by=r.revoked_by)
 
 
-_SHARES: weakref.WeakKeyDictionary[object, ShareStore] = weakref.WeakKeyDictionary()
-_SHARES_LOCK = threading.Lock()
+_SHARES: PerStore[ShareStore] = PerStore(ShareStore)
 
 
 def shares(store: CampusStore) -> ShareStore:
     """The one :class:`ShareStore` of a store object (its caches are per store)."""
-    found = _SHARES.get(store)
-    if found is None:
-        with _SHARES_LOCK:
-            found = _SHARES.get(store)
-            if found is None:
-                found = _SHARES[store] = ShareStore(store)
-    return found
+    return _SHARES.of(store)
 
 
 # --- credentials ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -579,6 +580,31 @@ def open_store(url: str, **options: Any) -> SqlCampusStore:
     ``options`` are :class:`SqlCampusStore`'s (cache TTL, audit batching).
     """
     return SqlCampusStore(url, **options)
+
+
+class PerStore(Generic[V]):
+    """One companion of each store object (its workspaces, organisations, shares...), made on
+    first use under a lock and dropped with the store, so all its callers share its caches."""
+
+    def __init__(self, make: Callable[[Any], V], *, sql_only: str = "") -> None:
+        """``sql_only``: who needs an SQL store ("workspaces need"); a store of another kind
+        is then a ``TypeError``. Empty: any store."""
+        self._make = make
+        self._sql_only = sql_only
+        self._made: weakref.WeakKeyDictionary[object, V] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def of(self, store: CampusStore) -> V:
+        """The companion of ``store``."""
+        found = self._made.get(store)
+        if found is None:
+            if self._sql_only and not isinstance(store, SqlCampusStore):
+                raise TypeError(f"{self._sql_only} an SQL store, not {type(store).__name__}")
+            with self._lock:
+                found = self._made.get(store)
+                if found is None:
+                    found = self._made[store] = self._make(store)
+        return found
 
 
 def sqlite_path(url: str) -> Path | None:

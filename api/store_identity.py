@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -51,6 +49,7 @@ from api.store import (
     Base,
     CampusRow,
     CampusStore,
+    PerStore,
     Role,
     SqlCampusStore,
     TokenRecord,
@@ -593,24 +592,18 @@ class IdentityStore:
         return ended
 
 
-_IDENTITIES: weakref.WeakKeyDictionary[object, IdentityStore] = weakref.WeakKeyDictionary()
-_IDENTITIES_LOCK = threading.Lock()
+def _identity_of(store: SqlCampusStore) -> IdentityStore:
+    tokens = store._tokens
+    return IdentityStore(store.engine, tokens.ttl_s, tokens.clock)
+
+
+_IDENTITIES: PerStore[IdentityStore] = PerStore(_identity_of, sql_only="organisations need")
 
 
 def identity(store: CampusStore) -> IdentityStore:
     """The :class:`IdentityStore` of a store object (one each, so its caches are shared), on
     the store's database with the store's cache TTL and clock."""
-    found = _IDENTITIES.get(store)
-    if found is None:
-        if not isinstance(store, SqlCampusStore):
-            raise TypeError(f"organisations need an SQL store, not {type(store).__name__}")
-        with _IDENTITIES_LOCK:
-            found = _IDENTITIES.get(store)
-            if found is None:
-                tokens = store._tokens
-                found = _IDENTITIES[store] = IdentityStore(store.engine, tokens.ttl_s,
-                                                           tokens.clock)
-    return found
+    return _IDENTITIES.of(store)
 
 
 # --- helpers --------------------------------------------------------------------------------

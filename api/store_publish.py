@@ -23,8 +23,6 @@ as a campus-wide record.
 from __future__ import annotations
 
 import secrets
-import threading
-import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -40,6 +38,7 @@ from api.store import (
     CampusRow,
     CampusStore,
     FeatureRow,
+    PerStore,
     RevisionInfo,
     RevisionRow,
     SqlCampusStore,
@@ -345,19 +344,12 @@ class Publishing:
                                                  f"{building!r} (its buildings: {known})")
 
 
-_PUBLISHING: weakref.WeakKeyDictionary[SqlCampusStore, Publishing] = weakref.WeakKeyDictionary()
-_LOCK = threading.Lock()
+_PUBLISHING: PerStore[Publishing] = PerStore(Publishing, sql_only="publishing needs")
 
 
 def publishing(store: CampusStore) -> Publishing:
     """The one :class:`Publishing` of a store object (an SQL store: the only kind there is)."""
-    if not isinstance(store, SqlCampusStore):
-        raise TypeError(f"publishing needs an SQL store, not {type(store).__name__}")
-    with _LOCK:
-        found = _PUBLISHING.get(store)
-        if found is None:
-            found = _PUBLISHING[store] = Publishing(store)
-        return found
+    return _PUBLISHING.of(store)
 
 
 def book_verification(store: CampusStore, campus_id: str) -> tuple[date | None, str]:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -45,7 +43,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
-from api.store import Base, CampusStore, SqlCampusStore, utcnow
+from api.store import Base, CampusStore, PerStore, utcnow
 from gridmap.errors import Conflict, NotFound
 
 #: the most files and drawings one workspace holds
@@ -412,21 +410,13 @@ def _workspace(r: WorkspaceRow, files: Sequence[WorkspaceFileRow],
         files=tuple(_file(f) for f in files), drawings=tuple(_drawing(d) for d in drawings))
 
 
-_STORES: weakref.WeakKeyDictionary[object, WorkspaceStore] = weakref.WeakKeyDictionary()
-_STORES_LOCK = threading.Lock()
+_WORKSPACES: PerStore[WorkspaceStore] = PerStore(lambda store: WorkspaceStore(store.engine),
+                                                 sql_only="workspaces need")
 
 
 def workspaces(store: CampusStore) -> WorkspaceStore:
     """The :class:`WorkspaceStore` of a store object, on the store's database."""
-    found = _STORES.get(store)
-    if found is None:
-        if not isinstance(store, SqlCampusStore):
-            raise TypeError(f"workspaces need an SQL store, not {type(store).__name__}")
-        with _STORES_LOCK:
-            found = _STORES.get(store)
-            if found is None:
-                found = _STORES[store] = WorkspaceStore(store.engine)
-    return found
+    return _WORKSPACES.of(store)
 
 
 # --- the files on disk ----------------------------------------------------------------------
