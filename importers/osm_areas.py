@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from shapely.geometry import LineString, Polygon
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import polygonize, unary_union
 
 from gridmap.model import MAX_GRID_EXTENT_M
@@ -74,11 +75,9 @@ def _way_area(data: OsmData, wid: int, log: FindingLog, limits: ImportLimits,
 
 def _area(ref: str, tags: Mapping[str, str], raw: Polygon, nodes: frozenset[int],
           log: FindingLog, source: str) -> OsmArea | None:
-    polygon, note = as_polygon(raw)
     what = describe(ref, tags)
+    polygon, note = _enclosed(what, ref, raw, log, source)
     if polygon is None:
-        log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what} encloses no area; skipped",
-                        source=source, ref=ref, action="skipped"), "no_area")
         return None
     span = span_m(polygon)
     if not span <= MAX_GRID_EXTENT_M:  # a node's position mistyped (or nan): not a building
@@ -89,11 +88,7 @@ def _area(ref: str, tags: Mapping[str, str], raw: Polygon, nodes: frozenset[int]
                         "of its nodes is misplaced; skipped", source=source, ref=ref,
                         action="skipped", at=(p.x, p.y), placed_on_earth=True), "too_wide")
         return None
-    if note:
-        p = polygon.representative_point()
-        log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what}: {note}", Severity.INFO,
-                        source=source, ref=ref, action=note, at=(p.x, p.y),
-                        placed_on_earth=True), "repaired")
+    _note_repair(what, ref, polygon, note, log, source)
     return OsmArea(ref, tags, polygon, nodes)
 
 
@@ -135,17 +130,31 @@ def _relation_area(data: OsmData, rid: int, log: FindingLog, source: str) -> Osm
     holes = list(polygonize(inner))
     if holes:
         shape = shape.difference(unary_union(holes))
+    polygon, note = _enclosed(what, ref, shape, log, source)
+    if polygon is None:
+        return None
+    _note_repair(what, ref, polygon, note, log, source)
+    return OsmArea(ref, rel.tags, polygon, frozenset(nodes))
+
+
+def _enclosed(what: str, ref: str, shape: BaseGeometry, log: FindingLog, source: str,
+              ) -> tuple[Polygon | None, str]:
+    """:func:`as_polygon` of an area's shape; one that encloses nothing is logged as skipped."""
     polygon, note = as_polygon(shape)
     if polygon is None:
         log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what} encloses no area; skipped",
                         source=source, ref=ref, action="skipped"), "no_area")
-        return None
+    return polygon, note
+
+
+def _note_repair(what: str, ref: str, polygon: Polygon, note: str, log: FindingLog,
+                 source: str) -> None:
+    """Log how an area's outline was repaired (``note``; nothing when it was not)."""
     if note:
         p = polygon.representative_point()
         log.add(Finding(FindingKind.REPAIRED_GEOMETRY, f"{what}: {note}", Severity.INFO,
                         source=source, ref=ref, action=note, at=(p.x, p.y),
                         placed_on_earth=True), "repaired")
-    return OsmArea(ref, rel.tags, polygon, frozenset(nodes))
 
 
 def read_areas(data: OsmData, log: FindingLog, limits: ImportLimits, source: str
