@@ -127,11 +127,9 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def _audit(store: CampusStore, action: str, detail: str, campus_id: str | None = None) -> None:
-    from api.cli import cli_actor
-    from api.store import AuditEntry, utcnow
+    from api.cli import cli_audit
 
-    store.audit(AuditEntry(ts=utcnow(), action=action, token_name=cli_actor(),
-                           campus_id=campus_id, detail=detail, client="local store"))
+    cli_audit(store, action, campus_id=campus_id, detail=detail)
 
 
 # --- organisations --------------------------------------------------------------------------

@@ -21,16 +21,14 @@ def attach_imagery_file(store: CampusStore, settings: Settings, campus_id: str, 
                         attribution: str = "") -> Any:
     """Attach an orthophoto file as the campus's next imagery version; audited as the local
     operator (a refused file too). Returns the stored version's ``ImageryInfo``."""
-    from api.cli import CliError, cli_actor
+    from api.cli import CliError, cli_actor, cli_audit
     from api.imagery import attach_imagery
-    from api.store import AuditEntry, utcnow
 
     if not path.is_file():
         raise CliError(f"imagery file not found: {path}")
 
     def audit(action: str, detail: str) -> None:
-        store.audit(AuditEntry(ts=utcnow(), action=action, token_name=cli_actor(),
-                               campus_id=campus_id, detail=detail, client="local store"))
+        cli_audit(store, action, campus_id=campus_id, detail=detail)
 
     return attach_imagery(store, settings, campus_id, path, source_name=path.name,
                           actor=cli_actor(), audit=audit, attribution=attribution)

@@ -88,7 +88,7 @@ def import_manifest(
     The importer runs in a child process under the import time and memory limits
     (:mod:`api.import_process`), telling ``progress(percent, message)`` how far it is.
     """
-    from api.cli import CliError, cli_actor
+    from api.cli import CliError, cli_audit
 
     if not manifest.is_file():
         raise CliError(f"manifest not found: {manifest}")
@@ -104,7 +104,6 @@ def import_manifest(
     from api.import_process import import_in_sandbox, sandbox_limits
     from api.publish import check_servable, import_limits
     from api.settings import Settings
-    from api.store import AuditEntry, utcnow
 
     settings = Settings()  # GRIDMAP_IMPORT_TIME_LIMIT_S, ..._MEMORY_LIMIT_MB
     limits, sandbox = import_limits(settings), sandbox_limits(settings)
@@ -124,11 +123,9 @@ def import_manifest(
         from api.store_identity import identity
 
         identity(store).assign_campus(info.campus_id, owner)
-    store.audit(AuditEntry(
-        ts=utcnow(), action="import", token_name=cli_actor(), campus_id=info.campus_id,
-        detail=f"draft revision {info.number} from {manifest.name}, "
-               f"{info.feature_count} features, sha256 {digest}",
-        client="local store"))
+    cli_audit(store, "import", campus_id=info.campus_id,
+              detail=f"draft revision {info.number} from {manifest.name}, "
+                     f"{info.feature_count} features, sha256 {digest}")
     if publish:
         info = publish_imported(store, info, base)
     return info, result

@@ -54,9 +54,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 def cmd_jobs_import(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    from api.cli import cli_actor
+    from api.cli import cli_actor, cli_audit
     from api.jobs import JobKind, JobQueue, manifest_campus_id, parse_parameters
-    from api.store import AuditEntry, utcnow
 
     manifest = Path(args.manifest).resolve()
     campus_id = manifest_campus_id(manifest)
@@ -65,9 +64,8 @@ def cmd_jobs_import(args: argparse.Namespace, settings: Settings, store: CampusS
     queue = JobQueue.of_store(store, max_attempts=settings.job_max_attempts)
     job = queue.enqueue(JobKind.IMPORT, campus_id, params.model_dump(),
                         requested_by=cli_actor())
-    store.audit(AuditEntry(ts=utcnow(), action="job", token_name=cli_actor(),
-                           campus_id=campus_id, detail=f"{job.id} import queued: {manifest.name}",
-                           client="local store"))
+    cli_audit(store, "job", campus_id=campus_id,
+              detail=f"{job.id} import queued: {manifest.name}")
     print(job.id)
     return 0
 

@@ -76,17 +76,14 @@ def candidate_line(c: dict[str, Any]) -> str:
 def _local_lookup(args: argparse.Namespace, store: CampusStore) -> dict[str, Any]:
     """Answer from the local store; audited like an API call, as the local operator."""
     from api.audit import lookup_detail
-    from api.cli import cli_actor
-    from api.store import AuditEntry, utcnow
+    from api.cli import cli_audit
     from gridmap.index import CampusIndex
     from gridmap.lookup import lookup
 
     campus = store.campus(args.campus)
     result = lookup(CampusIndex(campus), args.query, limit=args.limit).to_dict()
-    store.audit(AuditEntry(
-        ts=utcnow(), action="lookup", token_name=cli_actor(),
-        campus_id=args.campus, detail=lookup_detail(args.query, result["status"]),
-        client="local store"))
+    cli_audit(store, "lookup", campus_id=args.campus,
+              detail=lookup_detail(args.query, result["status"]))
     return result
 
 

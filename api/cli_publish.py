@@ -42,11 +42,9 @@ def iso_date(text: str) -> date:
 
 def _audit(store: CampusStore, action: str, campus_id: str, detail: str, *,
            actor: str | None = None) -> None:
-    from api.cli import cli_actor
-    from api.store import AuditEntry, utcnow
+    from api.cli import cli_audit
 
-    store.audit(AuditEntry(ts=utcnow(), action=action, token_name=actor or cli_actor(),
-                           campus_id=campus_id, detail=detail, client="local store"))
+    cli_audit(store, action, campus_id=campus_id, detail=detail, actor=actor)
 
 
 def cmd_diff(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
