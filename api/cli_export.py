@@ -68,8 +68,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def cmd_export(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     """Write the campus gazetteer (CSV or GeoJSON) to ``-o`` or stdout; audited."""
-    from api.cli import cli_actor
-    from api.store import AuditEntry, utcnow
+    from api.cli import cli_audit
     from gridmap.gazetteer import gazetteer, to_csv, to_geojson
     from gridmap.index import CampusIndex
 
@@ -92,10 +91,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings, store: CampusStore)
         _write_private(Path(target), text.encode("utf-8"))
         print(f"{args.campus} revision {revision}: {len(rows)} rows ({fmt}) written to {target}",
               file=sys.stderr)
-    store.audit(AuditEntry(
-        ts=utcnow(), action="export", token_name=cli_actor(), campus_id=args.campus,
-        detail=f"{fmt}, revision {revision}, {len(rows)} rows -> {target}",
-        client="local store"))
+    cli_audit(store, "export", campus_id=args.campus,
+              detail=f"{fmt}, revision {revision}, {len(rows)} rows -> {target}")
     return 0
 
 
@@ -115,21 +112,16 @@ def cmd_package(args: argparse.Namespace, settings: Settings, store: CampusStore
     """Write the campus's offline package (a zip, readable by you only); audited."""
     import time
 
-    from api.cli import cli_actor
+    from api.cli import cli_audit
     from api.imagery import local_imagery_path
-    from api.store import AuditEntry, utcnow
     from tiles.package import (
-        DEFAULT_MAX_ZOOM,
-        DEFAULT_MIN_ZOOM,
-        check_zoom_range,
         make_package,
         package_book,
+        zoom_range,
     )
     from tiles.seal import check_passphrase
 
-    min_zoom = DEFAULT_MIN_ZOOM if args.min_zoom is None else args.min_zoom
-    max_zoom = DEFAULT_MAX_ZOOM if args.max_zoom is None else args.max_zoom
-    check_zoom_range(min_zoom, max_zoom)  # refused before any drawing
+    min_zoom, max_zoom = zoom_range(args.min_zoom, args.max_zoom)  # refused before any drawing
     passphrase = read_passphrase(args.passphrase_file) if args.passphrase_file else None
     if passphrase is not None:
         check_passphrase(passphrase)
@@ -151,10 +143,8 @@ def cmd_package(args: argparse.Namespace, settings: Settings, store: CampusStore
             f"{'with' if imagery else 'no'} imagery, {'with' if book else 'no'} book")
     print(f"{args.campus} revision {revision}: offline package {len(data) / 1e6:.1f} MB "
           f"({what}) written to {args.output} in {seconds:.1f} s", file=sys.stderr)
-    store.audit(AuditEntry(
-        ts=utcnow(), action="package", token_name=cli_actor(), campus_id=args.campus,
-        detail=f"revision {revision}, {what}, {len(data)} bytes -> {args.output}",
-        client="local store"))
+    cli_audit(store, "package", campus_id=args.campus,
+              detail=f"revision {revision}, {what}, {len(data)} bytes -> {args.output}")
     return 0
 
 
@@ -175,9 +165,8 @@ def cmd_print(args: argparse.Namespace, settings: Settings, store: CampusStore) 
     import time
     from datetime import date
 
-    from api.cli import cli_actor
+    from api.cli import cli_audit
     from api.imagery import local_imagery_path
-    from api.store import AuditEntry, utcnow
     from api.store_publish import book_verification
     from tiles.book import make_book
 
@@ -203,8 +192,6 @@ def cmd_print(args: argparse.Namespace, settings: Settings, store: CampusStore) 
     print(f"{args.campus} revision {revision}: map book, {args.size}, {levels}, {pages} pages, "
           f"{'with' if imagery else 'no'} imagery, written to {target} in "
           f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-    store.audit(AuditEntry(
-        ts=utcnow(), action="print", token_name=cli_actor(), campus_id=args.campus,
-        detail=f"revision {revision}, {args.size}, {levels}, {len(pdf)} bytes -> {target}",
-        client="local store"))
+    cli_audit(store, "print", campus_id=args.campus,
+              detail=f"revision {revision}, {args.size}, {levels}, {len(pdf)} bytes -> {target}")
     return 0

@@ -95,16 +95,14 @@ def run_book(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
 def run_package(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
     from api.imagery import local_imagery_path
     from tiles.package import (
-        DEFAULT_MAX_ZOOM,
-        DEFAULT_MIN_ZOOM,
         make_package,
         package_book,
         tiles_archive,
+        zoom_range,
     )
 
     p = PackageParameters.model_validate(dict(job.parameters))
-    min_zoom = DEFAULT_MIN_ZOOM if p.min_zoom is None else p.min_zoom
-    max_zoom = DEFAULT_MAX_ZOOM if p.max_zoom is None else p.max_zoom
+    min_zoom, max_zoom = zoom_range(p.min_zoom, p.max_zoom)
     progress(5, "loading the campus")
     campus = env.store.campus(job.campus_id, p.revision)
     revision = p.revision or env.store.current_revision(job.campus_id)

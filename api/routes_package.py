@@ -89,18 +89,14 @@ def package_zip(
 ) -> Response:
     from api.imagery import imagery_path
     from tiles.package import (
-        DEFAULT_MAX_ZOOM,
-        DEFAULT_MIN_ZOOM,
-        check_zoom_range,
         make_package,
         package_book,
         tiles_archive,
+        zoom_range,
     )
     from tiles.seal import check_passphrase
 
-    min_zoom = DEFAULT_MIN_ZOOM if body.min_zoom is None else body.min_zoom
-    max_zoom = DEFAULT_MAX_ZOOM if body.max_zoom is None else body.max_zoom
-    check_zoom_range(min_zoom, max_zoom)
+    min_zoom, max_zoom = zoom_range(body.min_zoom, body.max_zoom)
     if body.passphrase is not None:
         check_passphrase(body.passphrase)
     loaded = ctx.loaded(request, campus_id, principal, body.revision)

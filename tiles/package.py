@@ -258,6 +258,15 @@ def tiles_archive(campus: Campus, *, min_zoom: int = DEFAULT_MIN_ZOOM,
     return out.getvalue()
 
 
+def zoom_range(min_zoom: int | None, max_zoom: int | None) -> tuple[int, int]:
+    """The zoom range a package is asked for, :data:`DEFAULT_MIN_ZOOM` and
+    :data:`DEFAULT_MAX_ZOOM` where not given; :class:`PackageError` when it is not one."""
+    min_zoom = DEFAULT_MIN_ZOOM if min_zoom is None else min_zoom
+    max_zoom = DEFAULT_MAX_ZOOM if max_zoom is None else max_zoom
+    check_zoom_range(min_zoom, max_zoom)
+    return min_zoom, max_zoom
+
+
 def check_zoom_range(min_zoom: int, max_zoom: int) -> None:
     if not MIN_PACKAGE_ZOOM <= min_zoom <= max_zoom <= MAX_PACKAGE_ZOOM:
         raise PackageError(
