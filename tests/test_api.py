@@ -41,7 +41,8 @@ def _concrete(path: str) -> str:
               "path": "vendor/leaflet/leaflet.js", "org_id": "org_0123456789ab",
               "user_id": "usr_0123456789ab", "job_id": "job_" + "0" * 32,
               "token_id": "tok_0123456789ab", "partnership_id": "prt_0123456789ab",
-              "link_id": "shr_0123456789ab", "number": "1"}
+              "link_id": "shr_0123456789ab", "number": "1", "ws_id": "ws_0123456789ab",
+              "file_id": "wf_0123456789ab", "drawing_id": "wd_0123456789ab"}
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
 
 
