@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 import shapely
@@ -437,21 +437,38 @@ class CampusFeatures:
             return ds
 
 
-_features_cache: OrderedDict[tuple[int, str], tuple[Campus, CampusFeatures]] = OrderedDict()
-_features_lock = threading.Lock()
+V = TypeVar("V")
+
+
+class KeptFor(Generic[V]):
+    """The last few things made for an object and a detail (a projection, a view), the least
+    recently asked for dropped first; thread-safe. The object is held with what was made for
+    it, so its ``id`` cannot be reused while kept."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._kept: OrderedDict[tuple[int, Hashable], tuple[object, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, owner: object, detail: Hashable, make: Callable[[], V]) -> V:
+        """What was made for ``owner`` and ``detail``, else ``make()`` (kept)."""
+        key = (id(owner), detail)
+        with self._lock:
+            hit = self._kept.get(key)
+            if hit is not None and hit[0] is owner:
+                self._kept.move_to_end(key)
+                return hit[1]
+        made = make()
+        with self._lock:
+            self._kept[key] = (owner, made)
+            while len(self._kept) > self._keep:
+                self._kept.popitem(last=False)
+        return made
+
+
+_features: KeptFor[CampusFeatures] = KeptFor(8)
 
 
 def features_for(campus: Campus, srs: str) -> CampusFeatures:
     """The cached :class:`CampusFeatures` of this campus object in ``srs`` (a few are kept)."""
-    key = (id(campus), srs)
-    with _features_lock:
-        hit = _features_cache.get(key)
-        if hit is not None and hit[0] is campus:
-            _features_cache.move_to_end(key)
-            return hit[1]
-    made = CampusFeatures(campus, srs)
-    with _features_lock:
-        _features_cache[key] = (campus, made)
-        while len(_features_cache) > 8:
-            _features_cache.popitem(last=False)
-    return made
+    return _features.get(campus, srs, lambda: CampusFeatures(campus, srs))

@@ -7,8 +7,6 @@ printed overview.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +21,7 @@ from gridmap.model import AmenityKind, Campus
 from tiles import style, symbols
 from tiles.map_features import (
     CampusFeatures,
+    KeptFor,
     MapFeature,
     RoomShape,
     feature_collection,
@@ -107,25 +106,13 @@ def print_room_labels(campus: Campus, view: MapView) -> PaperRoomLabels:
     return paper_room_labels(features_for(campus, view.srs), view)
 
 
-_paper_cache: OrderedDict[tuple[int, MapView], tuple[CampusFeatures, PaperRoomLabels]] = \
-    OrderedDict()
-_paper_lock = threading.Lock()
+_paper_labels: KeptFor[PaperRoomLabels] = KeptFor(32)
 
 
 def paper_room_labels(features: CampusFeatures, view: MapView) -> PaperRoomLabels:
     """:func:`_lay_out_paper_labels`, kept for the last few views (a book asks once for its
     sheet's note and once more to draw the sheet)."""
-    key = (id(features), view)
-    with _paper_lock:
-        hit = _paper_cache.get(key)
-        if hit is not None and hit[0] is features:
-            return hit[1]
-    made = _lay_out_paper_labels(features, view)
-    with _paper_lock:
-        _paper_cache[key] = (features, made)
-        while len(_paper_cache) > 32:
-            _paper_cache.popitem(last=False)
-    return made
+    return _paper_labels.get(features, view, lambda: _lay_out_paper_labels(features, view))
 
 
 def _lay_out_paper_labels(features: CampusFeatures, view: MapView) -> PaperRoomLabels:
