@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api import oidc
 from api.auth import (
     CurrentPrincipal,
+    client_of,
     current_principal,
     hash_token,
     verify_session,
@@ -141,8 +142,19 @@ def oidc_callback(
     iss: Annotated[str | None, Query(max_length=500)] = None,
 ) -> Response:
     """Claims this browser's pending sign-in (once), checks the provider's answer and ID
-    token, and signs the person in with the same session cookie as token sign-in."""
+    token, and signs the person in with the same session cookie as token sign-in. A failed
+    single sign-on spends from the same per-address budget as a failed token sign-in: past
+    it, 429 with ``Retry-After``."""
     ctx = _ctx(request)
+    client = client_of(request)
+    wait = ctx.login_limiter.retry_after(client)
+    if wait is not None:
+        ctx.refused(request, None, 429, "/login/oidc/callback", "too many failed sign-ins")
+        page = _page("Sign-in failed", "Too many failed sign-ins from this address; try again "
+                     f"in {wait} s.", status=429)
+        page.headers["Retry-After"] = str(wait)
+        _drop_login_cookie(page, request, ctx)
+        return page
     store = oidc_store(ctx)
     login_id = request.cookies.get(oidc.LOGIN_COOKIE)
     org_id: str | None = None
@@ -174,6 +186,7 @@ def oidc_callback(
         ident = identity(_sql_store(ctx))
         person = oidc.admit(ident, config, who)
     except GridmapError as exc:
+        ctx.login_limiter.spend(client)
         response = _refusal(request, exc, org_id)
         _drop_login_cookie(response, request, ctx)
         return response

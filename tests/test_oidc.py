@@ -622,3 +622,27 @@ def test_sign_ins_under_way_are_bounded(store: SqlCampusStore) -> None:
             expires_at=oidc.utcnow() - timedelta(seconds=1)))
     bounded.begin_login(pending())
     bounded.begin_login(pending())
+
+
+def test_failed_single_sign_ons_are_rate_limited_with_token_sign_ins(
+        settings: Settings, store: SqlCampusStore) -> None:
+    """A callback that fails (here: no sign-in was begun in this browser) spends from the same
+    per-address budget as a failed token sign-in; past it, 429 with Retry-After, audited,
+    whatever is tried next."""
+    now = [1000.0]
+    limited = settings.model_copy(update={"login_failures_burst": 2,
+                                          "login_failures_per_minute": 6.0})
+    with TestClient(create_app(limited, store, clock=lambda: now[0]),
+                    base_url="http://127.0.0.1") as c:
+        forged = {"state": "s" * 40, "code": "guess"}
+        assert c.get("/login/oidc/callback", params=forged).status_code == 400
+        assert c.post("/login", data={"token": "gm_guess"}).status_code == 401
+        r = c.get("/login/oidc/callback", params=forged)
+        assert r.status_code == 429
+        assert r.headers["retry-after"] == "10"
+        assert "Too many failed sign-ins" in r.text
+        assert c.post("/login", data={"token": "gm_guess"}).status_code == 429
+        now[0] += 10.0  # one more try regained
+        assert c.get("/login/oidc/callback", params=forged).status_code == 400
+    refusals = [e for e in store.audit_log() if e.status == 429]
+    assert any("/login/oidc/callback" in e.detail for e in refusals), refusals
