@@ -28,7 +28,6 @@ import argparse
 import math
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -422,9 +421,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore)
                 if current is None or current.state.value not in ("queued", "running"):
                     return
                 if current.state is JobState.QUEUED and worker.run_one() is None:
-                    time.sleep(0.2)
+                    done.wait(0.2)  # not claimable yet: poll the queue again, or stop
                 elif current.state is JobState.RUNNING:
-                    time.sleep(0.2)  # another worker (the server's) has it
+                    done.wait(0.2)  # another worker (the server's) has it
         finally:
             done.set()
 
