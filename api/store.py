@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import threading
 import time
 import weakref
@@ -655,13 +656,39 @@ def _engine(url: str, *, echo: bool) -> Engine:
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
 
+_SQLITE_BUSY_MS = 10_000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={_SQLITE_BUSY_MS}")
+    _write_ahead_log(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _write_ahead_log(cursor: Any) -> None:
+    """Put the database in WAL mode (kept in the file, so once per database).
+
+    SQLite does not wait for a busy database while it switches the journal mode: a second
+    connection switching a new database at the same moment is refused "database is locked" at
+    once. That connection looks again until the other has switched it (or the busy timeout
+    has passed: another process holds the database, and the error stands).
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_MS / 1000
+    pause = 0.005
+    while True:
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)  # polling another connection's lock: SQLite offers no event
+        pause = min(pause * 2, 0.1)
 
 
 def _feature_rows(campus: Campus, number: int) -> Iterator[dict[str, Any]]:

@@ -9,6 +9,7 @@ changes nothing; and stores opening one new database at the same moment both wor
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -202,6 +203,45 @@ def test_a_database_from_a_newer_gridmap_is_refused_untouched(url: str, engine: 
     assert _at(engine) == "9999"
     with engine.connect() as conn:
         assert sorted(inspect(conn).get_table_names()) == tables
+
+
+def _open_new_file_and_write(path: Path, barrier: threading.Barrier, modes: list[str],
+                             errors: list[BaseException]) -> None:
+    try:
+        barrier.wait(timeout=30)
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            store_module._sqlite_pragmas(conn, None)
+            modes.append(conn.execute("PRAGMA journal_mode").fetchone()[0])
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except BaseException as err:  # reported in the test's thread
+        errors.append(err)
+
+
+def test_connections_opening_new_sqlite_files_at_once_all_switch_them_to_wal(
+        tmp_path: Path) -> None:
+    """SQLite refuses a connection switching the journal mode while another is switching it
+    "database is locked", without waiting. Each round, four connections open one new file
+    at once (with the store's connection set-up) and write; every one must succeed. Before
+    the fix one round in seven failed; in CI, stores opening one new database at once did."""
+    for round_ in range(50):
+        path = tmp_path / f"r{round_}.db"
+        path.touch()
+        barrier = threading.Barrier(4)
+        modes: list[str] = []
+        errors: list[BaseException] = []
+        threads = [threading.Thread(target=_open_new_file_and_write,
+                                    args=(path, barrier, modes, errors)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == [], f"round {round_}"
+        assert modes == ["wal"] * 4
 
 
 def test_stores_opening_one_new_database_at_once_both_work(url: str, engine: Engine) -> None:
