@@ -7,7 +7,10 @@
   the data directory as ``imagery/<digest>.tif``, readable by its owner only.
 * :func:`imagery_layer` — what the web map puts under the plans: the campus's own imagery
   tiles, else the configured provider (``GRIDMAP_IMAGERY_URL``), else nothing.
-* :func:`imagery_tile` — one 256 px (or @2x 512 px) PNG tile of the stored imagery.
+* :func:`prepare_site_imagery` — the same checks for a photo with no campus yet (a workspace's
+  upload), prepared over its own extent.
+* :func:`imagery_tile` — one 256 px (or @2x 512 px) PNG tile of the stored imagery (or of a
+  workspace's prepared photo: any EPSG:3857 GeoTIFF).
 
 rasterio is imported only inside the functions that read imagery.
 """
@@ -34,6 +37,7 @@ if TYPE_CHECKING:
     from api.context import AppContext
     from api.settings import Settings
     from api.store import CampusStore, ImageryInfo
+    from importers.imagery import PreparedImagery
 
 TILE_SIZE = 256
 #: changes whenever the tile drawing changes, so browsers never keep tiles drawn the old way
@@ -86,6 +90,18 @@ def attach_imagery(
           f"{info.height} px, {info.resolution_m:.2f} m, {info.size_bytes} bytes, "
           f"sha256 {info.digest})")
     return info
+
+
+def prepare_site_imagery(settings: Settings, source: Path | bytes) -> PreparedImagery:
+    """An orthophoto checked as :func:`attach_imagery` checks it, but for no campus (a
+    workspace's upload, before its campus exists): web mercator over the photo's own extent.
+    Raises :class:`~gridmap.errors.ImageryError` naming the problem."""
+    from importers.imagery import prepare_imagery
+
+    with _preparing:  # one at a time, shared with attach_imagery
+        return prepare_imagery(source, None, max_bytes=settings.imagery_max_bytes,
+                               max_pixels=settings.imagery_max_pixels,
+                               time_limit_s=settings.import_time_limit_s)
 
 
 #: the most characters an attribution may have (the store keeps 300)

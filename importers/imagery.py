@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -100,11 +101,15 @@ class PreparedImagery:
 
 
 def prepare_imagery(
-    source: Path | bytes, campus: Campus, *, max_bytes: int,
+    source: Path | bytes, campus: Campus | None, *, max_bytes: int,
     max_pixels: int = DEFAULT_MAX_PIXELS, max_output_pixels: int = MAX_OUTPUT_PIXELS,
     time_limit_s: float | None = None,
 ) -> PreparedImagery:
     """Validate an orthophoto for ``campus`` and reproject it to a tiled EPSG:3857 GeoTIFF.
+
+    ``campus`` None: a photo of a site not imported yet (a workspace's upload, shown while the
+    plans are placed on it): every check but "covers the campus", and the output is the
+    photo's own extent (:func:`site_grid`) rather than the campus and its margin.
 
     ``time_limit_s`` bounds the warp (checked between strips): a photo that would take longer
     is refused as too large.
@@ -405,11 +410,15 @@ class OutputGrid:
 
 def native_resolution_m(src: DatasetReader, campus: Campus) -> float:
     """The ground size of one source pixel at the campus, metres."""
+    centre = campus_site(campus).centroid
+    return _resolution_at(src, LocalFrame(campus.crs), centre.x, centre.y)
+
+
+def _resolution_at(src: DatasetReader, frame: LocalFrame, lon: float, lat: float) -> float:
+    """The ground size of one source pixel at ``lon``, ``lat``, metres in ``frame``."""
     from rasterio.warp import transform
 
-    frame = LocalFrame(campus.crs)
-    centre = campus_site(campus).centroid
-    (sx,), (sy,) = transform("EPSG:4326", src.crs, [centre.x], [centre.y])
+    (sx,), (sy,) = transform("EPSG:4326", src.crs, [lon], [lat])
     col, row = ~src.transform @ (sx, sy)
     corners = [src.transform @ (col + dc, row + dr) for dc, dr in ((0, 0), (1, 0), (0, 1))]
     lons, lats = transform(src.crs, "EPSG:4326", [c[0] for c in corners], [c[1] for c in corners])
@@ -435,7 +444,21 @@ def output_grid(footprint_3857: Polygon, campus: Campus, resolution_m: float,
     lat = (lat0 + lat1) / 2.0
     stretch = 1.0 / math.cos(math.radians(lat))  # web mercator metres per ground metre
     area = box(*corners.bounds).buffer(CAMPUS_MARGIN_M * stretch, join_style="mitre")
-    west, south, east, north = area.intersection(footprint_3857).bounds
+    return _grid_over(area.intersection(footprint_3857).bounds, stretch, resolution_m,
+                      max_pixels)
+
+
+def site_grid(footprint_3857: Polygon, footprint_lonlat: Polygon, resolution_m: float,
+              max_pixels: int) -> tuple[OutputGrid, float]:
+    """:func:`output_grid` with no campus: the web mercator raster covering the whole photo."""
+    lat = footprint_lonlat.centroid.y
+    stretch = 1.0 / math.cos(math.radians(lat))
+    return _grid_over(footprint_3857.bounds, stretch, resolution_m, max_pixels)
+
+
+def _grid_over(bounds: tuple[float, float, float, float], stretch: float, resolution_m: float,
+               max_pixels: int) -> tuple[OutputGrid, float]:
+    west, south, east, north = bounds
     ground = max(resolution_m, MIN_RESOLUTION_M)
     pixel = ground * stretch
     width, height = math.ceil((east - west) / pixel), math.ceil((north - south) / pixel)
@@ -450,7 +473,7 @@ def output_grid(footprint_3857: Polygon, campus: Campus, resolution_m: float,
 
 
 def _prepare_open(
-    src: DatasetReader, campus: Campus, max_pixels: int, max_output_pixels: int,
+    src: DatasetReader, campus: Campus | None, max_pixels: int, max_output_pixels: int,
     deadline: float | None,
 ) -> tuple[bytes, tuple[float, float, float, float], float, int, int, str]:
     _check_size(src, max_pixels)
@@ -458,13 +481,23 @@ def _prepare_open(
     _check_georeferenced(src)
     crs_name = _check_crs(src)
     footprint_lonlat = _footprint(src, "EPSG:4326")
-    _check_covers(footprint_lonlat, campus)
     footprint_3857 = _footprint(src, WEB_MERCATOR)
-    target, resolution_m = output_grid(footprint_3857, campus, native_resolution_m(src, campus),
-                                       max_output_pixels)
-    site = _site_bounds_3857(campus)
-    data = _reproject(src, bands, alpha, target,
-                      lambda work: _check_has_data(work, site, campus), deadline)
+    check: Callable[[DatasetReader], None]
+    if campus is None:
+        from gridmap.crs import local_crs_for
+
+        centre = footprint_lonlat.centroid
+        resolution = _resolution_at(src, LocalFrame(local_crs_for(centre.x, centre.y)),
+                                    centre.x, centre.y)
+        target, resolution_m = site_grid(footprint_3857, footprint_lonlat, resolution,
+                                         max_output_pixels)
+        check = _check_any_data
+    else:
+        _check_covers(footprint_lonlat, campus)
+        target, resolution_m = output_grid(footprint_3857, campus,
+                                           native_resolution_m(src, campus), max_output_pixels)
+        check = partial(_check_has_data, site=_site_bounds_3857(campus), campus=campus)
+    data = _reproject(src, bands, alpha, target, check, deadline)
     return data, target.bounds, resolution_m, target.width, target.height, crs_name
 
 
@@ -492,6 +525,20 @@ def _check_has_data(work: DatasetReader, site: tuple[float, float, float, float]
         raise ImageryNotCovering(
             f"the imagery has pixels for only {shown:.0%} of campus {campus.id}'s {what}; the "
             "rest is nodata or transparent")
+
+
+#: the longest side of the mask read to tell whether a photo with no campus shows anything
+_ANY_DATA_SIDE = 1024
+
+
+def _check_any_data(work: DatasetReader) -> None:
+    """Refuse a photo (with no campus to check it against) whose pixels are all nodata or
+    transparent: there is nothing to show."""
+    scale = max(1.0, max(work.width, work.height) / _ANY_DATA_SIDE)
+    shape = (max(1, round(work.height / scale)), max(1, round(work.width / scale)))
+    if not (work.dataset_mask(out_shape=shape) > 0).any():
+        raise ImageryNotCovering("the imagery has no pixels to show: all of it is nodata or "
+                                 "transparent")
 
 
 def _check_crs(src: DatasetReader) -> str:
