@@ -33,6 +33,7 @@ from api import (
     routes_publish,
     routes_share,
     routes_workspace,
+    routes_workspace_imagery,
     routes_workspace_page,
     security,
 )
@@ -193,5 +194,6 @@ def create_app(
     app.include_router(routes_package.router)
     app.include_router(routes_publish.router)  # drafts, publishing, verification
     app.include_router(routes_workspace.router)  # /workspaces: upload, fix, import
+    app.include_router(routes_workspace_imagery.router)  # an uploaded photo's tiles
     app.include_router(routes_workspace_page.router)  # /workspace: the editors' page
     return app

@@ -169,6 +169,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/workspaces/{ws_id}/files"): R("workspace", "edit", body=lambda: b"0\nSECTION"),
     ("DELETE", "/workspaces/{ws_id}/files/{file_id}"): R("workspace", "edit"),
     ("GET", "/workspaces/{ws_id}/files/{file_id}/features.geojson"): R("workspace", "edit"),
+    ("GET", "/workspaces/{ws_id}/files/{file_id}/imagery/{z}/{x}/{y}.png"): R("workspace", "edit"),
+    ("GET", "/workspaces/{ws_id}/files/{file_id}/imagery/{z}/{x}/{y}@2x.png"):
+        R("workspace", "edit"),
     ("GET", "/workspaces/{ws_id}/drawings/{drawing_id}/preview.geojson"): R("workspace", "edit"),
     ("PUT", "/workspaces/{ws_id}/drawings/{drawing_id}"): R("workspace", "edit", body=lambda: {
         "building_id": "A", "building_name": "Main", "level_ordinal": 0, "level_name": "1st",
