@@ -98,7 +98,17 @@ def _publish(store: CampusStore, campus_id: str, number: int, expect: int | None
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
-    return _publish(store, args.campus, args.revision, args.expect_current, rollback=False)
+    from api.cli import cli_actor, cli_audit
+    from api.workspace_imagery import attach_on_publish
+
+    code = _publish(store, args.campus, args.revision, args.expect_current, rollback=False)
+    attached = attach_on_publish(  # a published workspace draft brings its uploaded photo
+        store, settings, args.campus, args.revision, actor=cli_actor(),
+        audit=lambda a, d: cli_audit(store, a, campus_id=args.campus, detail=d))
+    if attached is not None:
+        print(f"imagery v{attached.version} attached: the workspace's photo "
+              f"{attached.source_name}")
+    return code
 
 
 def cmd_rollback(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:

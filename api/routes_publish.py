@@ -177,6 +177,12 @@ def _publish(ctx: AppContext, request: Request, principal: Principal, campus_id:
         raise
     ctx.audit(request, principal, action, campus_id,
               f"revision {result.number} (was {result.previous or 'none'})")
+    if not rollback:  # a published workspace draft brings its uploaded photo (campus-wide)
+        from api.workspace_imagery import attach_on_publish
+
+        attach_on_publish(ctx.store, ctx.settings, campus_id, result.number,
+                          actor=f"token:{principal.name}",
+                          audit=lambda a, d: ctx.audit(request, principal, a, campus_id, d))
     return {"campus": campus_id, "current": result.number, "previous": result.previous,
             "rollback": rollback, "message": result.line()}
 

@@ -460,6 +460,7 @@ def import_finished(store: CampusStore, ws_id: str, result: Any,
     findings), residuals and the draft revision. If the stored campus lacks the workspace's
     edits (an import job that did not call :func:`prepare_campus`), they are applied and
     stored as one more draft revision."""
+    from api.workspace_imagery import pending_imagery
     from importers.findings import Finding, FindingKind, Severity
 
     wss = workspaces(store)
@@ -493,6 +494,9 @@ def import_finished(store: CampusStore, ws_id: str, result: Any,
                       for k, v in dict(getattr(result, "residuals", {})).items()},
         "warnings": list(result.warnings)[:MAX_REPORT_FINDINGS],
         "edits_applied": len(edits) - len(problems), "job": ws.job_id,
+        # the photo that becomes the campus's imagery when this draft is published (not now:
+        # a campus's imagery is campus-wide, officers would see an unpublished photo)
+        "imagery": pending_imagery(ws),
     }
     wss.update(ws_id, report=report, draft_revision=number, state=WorkspaceState.IMPORTED)
     return report
