@@ -4,6 +4,7 @@
 
     gridmap workspace new CAMPUS [--name N] [--org O]          # prints the workspace id
     gridmap workspace add WS FILE...                           # DXF, zip, GeoJSON, CSV, ...
+                                                               # (waits for the drawings)
     gridmap workspace show WS                                  # files, proposal, settings, report
     gridmap workspace set WS DRAWING --building A --level 0 --rooms RAUM --labels NR --unit ft
     gridmap workspace point WS DRAWING --cad 0,0 --lonlat=-84.43,42.70 [--name "SW corner"]
@@ -32,6 +33,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from api.job_queue import Job, JobQueue
     from api.settings import Settings
     from api.store import CampusStore
     from api.store_workspace import Drawing, Workspace
@@ -53,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = commands.add_parser("list", help="every workspace")
     p.set_defaults(func=cmd_list)
 
-    p = commands.add_parser("add", help="add files (told apart by their content)")
+    p = commands.add_parser("add", help="add files (told apart by their content); waits, "
+                                        "with progress, while their drawings are read")
     p.add_argument("workspace", help="workspace id (ws_...)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.set_defaults(func=cmd_add)
@@ -207,25 +212,101 @@ def cmd_list(args: argparse.Namespace, settings: Settings, store: CampusStore) -
     return 0
 
 
+class _Queue:
+    """The CLI's way to queue a job: straight into the store's job table."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+
+    def submit(self, *a: Any, **k: Any) -> Any:
+        return self.queue.enqueue(*a, **k)
+
+
+def _job_queue(store: CampusStore, settings: Settings) -> JobQueue:
+    from api.jobs import JobQueue
+
+    return JobQueue.of_store(store, max_attempts=settings.job_max_attempts)
+
+
+def _follow_job(store: CampusStore, settings: Settings, queue: JobQueue, job_id: str,
+                progress: Callable[[int, str], None]) -> Job | None:
+    """Run the queue here until ``job_id`` has ended (a worker of the server may take it
+    instead), telling ``progress`` its percent and message; the job as it ended."""
+    from api.jobs import JobEnv, JobState, JobWorker, worker_name
+
+    worker = JobWorker(queue, JobEnv(store, settings), worker_name(0),
+                       lease_s=settings.job_lease_s)
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            while not done.is_set():
+                current = queue.find(job_id)
+                if current is None or current.state.value not in ("queued", "running"):
+                    return
+                if current.state is JobState.QUEUED and worker.run_one() is None:
+                    done.wait(0.2)  # not claimable yet: poll the queue again, or stop
+                elif current.state is JobState.RUNNING:
+                    done.wait(0.2)  # another worker (the server's) has it
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=work, daemon=True, name=f"job {job_id}")
+    thread.start()
+    while True:
+        current = queue.find(job_id)
+        if current is None:
+            break
+        progress(current.percent, current.message)
+        if current.state.value not in ("queued", "running"):
+            break
+        done.wait(0.2)
+    done.set()
+    thread.join(5)
+    return queue.find(job_id)
+
+
 def cmd_add(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
+    """Each file is kept and told apart at once; the drawings of a DXF or zip are then read
+    by an analysis job, run here with the same progress bar as ``gridmap import`` (on
+    standard error), and their proposals printed. A drawing that cannot be read stops the
+    command naming the problem (the file is not kept)."""
     from api import workspace_files as files
+    from api.cli import cli_actor
+    from api.cli_progress import ImportProgress
 
     ws = _workspace(store, args.workspace)
+    queue = _job_queue(store, settings)
     for path in args.files:
         if not path.is_file():
             raise _error(f"{path}: no such file")
-        result = files.add_upload(store, settings, ws, path.name, path)
+        result = files.add_upload(store, settings, ws, path.name, path, jobs=_Queue(queue),
+                                  requested_by=cli_actor())
         for f in result.files:
             print(f"{f.name}: {f.kind.value}, {f.size} bytes ({f.id})")
-        for d in result.drawings:
-            print(f"  drawing {d.name} ({d.id}): {_proposal_line(d.proposal)}")
+        _audit(store, ws, "workspace_upload",
+               ", ".join(f"{f.kind.value} {f.name} (sha256 {f.sha256[:12]})"
+                         for f in result.files)
+               + "".join(f"; analysis job {a.job_id} {a.state}" for a in result.analyses))
+        for analysis in result.analyses:
+            if not analysis.pending:
+                continue
+            bar = ImportProgress(sys.stderr)  # a bar on a terminal, plain lines in a log
+            try:
+                final = _follow_job(store, settings, queue, analysis.job_id, bar)
+            finally:
+                bar.close()
+            if final is None or final.state.value != "done":
+                why = "its job is gone" if final is None else (final.error or final.state.value)
+                raise _error(f"{analysis.name} was not kept: {why}")
+        ids = {f.id for f in result.files}
+        for d in _workspace(store, ws.id).drawings:
+            if d.file_id in ids:
+                print(f"  drawing {d.name} ({d.id}): {_proposal_line(d.proposal)}")
         for s in result.skipped:
             print(f"  skipped {s['name']}: {s['why']}")
         if result.duplicate:
             print("  (the workspace had this file already: nothing new kept)")
-        _audit(store, ws, "workspace_upload",
-               ", ".join(f"{f.kind.value} {f.name} (sha256 {f.sha256[:12]})"
-                         for f in result.files))
     return 0
 
 
@@ -240,15 +321,26 @@ def _proposal_line(proposal: Any) -> str:
 
 def cmd_show(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     from api import workspace as logic
+    from api import workspace_files as files
 
     ws = logic.sync_with_job(store, _workspace(store, args.workspace))
+    ws = files.sync_analyses(store, settings, ws)
     _audit(store, ws, "workspace")
     print(f"{ws.id}: campus {ws.campus_id} ({ws.name}), {ws.state.value}"
           + (f", draft revision {ws.draft_revision}" if ws.draft_revision else ""))
+    analyses = files.analysis_states(store, ws)
+    state_of = {a.file_id: a for a in analyses}
     print("files:")
     for f in ws.files:
+        analysis = state_of.get(f.id)
         print(f"  {f.id}  {f.kind.value:8} {f.size:>10} bytes  {f.name}"
-              + (f"  ({f.error})" if f.error else ""))
+              + (f"  ({f.error})" if f.error else "")
+              + (f"  [drawings {analysis.shown_state}]" if analysis and analysis.pending
+                 else ""))
+    held = {f.id for f in ws.files}
+    for a in analyses:
+        if a.state == "failed" and a.file_id not in held:
+            print(f"  not kept: {a.name}: {a.error}")
     for d in ws.drawings:
         s, p = d.settings, d.proposal
         print(f"drawing {d.id}  {d.name}: building {s.get('building_id')} level "
@@ -396,53 +488,26 @@ def cmd_campus(args: argparse.Namespace, settings: Settings, store: CampusStore)
 
 def cmd_import(args: argparse.Namespace, settings: Settings, store: CampusStore) -> int:
     from api import workspace as logic
+    from api import workspace_files as files
     from api.cli import cli_actor
-    from api.jobs import JobEnv, JobQueue, JobState, JobWorker, worker_name
 
     ws = logic.sync_with_job(store, _workspace(store, args.workspace))
-    queue = JobQueue.of_store(store, max_attempts=settings.job_max_attempts)
-
-    class _Submitter:
-        def submit(self, *a: Any, **k: Any) -> Any:
-            return queue.enqueue(*a, **k)
-
-    job = logic.queue_import(store, settings, _Submitter(), ws, requested_by=cli_actor(),
+    ws = files.sync_analyses(store, settings, ws)
+    files.check_analysed(store, ws)  # drawings still being read (an upload through the API)
+    queue = _job_queue(store, settings)
+    job = logic.queue_import(store, settings, _Queue(queue), ws, requested_by=cli_actor(),
                              requested_by_id=None)
     _audit(store, ws, "workspace_import", f"job {job.id} queued")
     print(f"importing {ws.id} as job {job.id}", file=sys.stderr)
-    worker = JobWorker(queue, JobEnv(store, settings), worker_name(0),
-                       lease_s=settings.job_lease_s)
-    done = threading.Event()
+    said: list[str] = []
 
-    def work() -> None:
-        try:
-            while not done.is_set():
-                current = queue.find(job.id)
-                if current is None or current.state.value not in ("queued", "running"):
-                    return
-                if current.state is JobState.QUEUED and worker.run_one() is None:
-                    done.wait(0.2)  # not claimable yet: poll the queue again, or stop
-                elif current.state is JobState.RUNNING:
-                    done.wait(0.2)  # another worker (the server's) has it
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=work, daemon=True, name="workspace import")
-    thread.start()
-    said = None
-    while True:
-        current = queue.find(job.id)
-        if current is None:
-            break
-        line = f"{current.percent:3d}% {current.message}"
-        if line != said:
+    def lines(percent: int, message: str) -> None:
+        line = f"{percent:3d}% {message}"
+        if not said or said[-1] != line:
             print(line, file=sys.stderr)
-            said = line
-        if current.state.value not in ("queued", "running"):
-            break
-        done.wait(0.2)
-    done.set()
-    thread.join(5)
+            said[:] = [line]
+
+    _follow_job(store, settings, queue, job.id, lines)
     ws = logic.sync_with_job(store, _workspace(store, ws.id))
     final = queue.find(job.id)
     if final is None or final.state.value != "done":

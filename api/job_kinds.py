@@ -11,7 +11,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-from api.job_parameters import BookParameters, ImportParameters, PackageParameters
+from api.job_parameters import (
+    AnalysisParameters,
+    BookParameters,
+    ImportParameters,
+    PackageParameters,
+)
 from api.job_queue import Job, JobKind, JobOutput
 from api.settings import Settings
 from api.store import CampusStore
@@ -260,8 +265,22 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:80]
 
 
+def run_analysis(env: JobEnv, job: Job, progress: Progress) -> JobOutput:
+    """Read the drawings of a file uploaded to a workspace (in the sandbox, under the import's
+    limits) and add them to the workspace with their layer proposals and previews; a file
+    that cannot be read is removed from the workspace with its bytes, and the job fails
+    naming the problem (:func:`api.workspace_files.analyse_upload`)."""
+    from api.workspace_files import analyse_upload
+
+    p = AnalysisParameters.model_validate(dict(job.parameters))
+    summary = analyse_upload(env.store, env.settings, p.workspace, p.file, p.members,
+                             progress, last_attempt=job.attempts >= job.max_attempts)
+    return JobOutput(summary=summary)
+
+
 RUNNERS: dict[JobKind, Runner] = {
     JobKind.BOOK: run_book, JobKind.PACKAGE: run_package, JobKind.IMPORT: run_import,
+    JobKind.ANALYSIS: run_analysis,
 }
 
 

@@ -47,9 +47,24 @@ class ImportParameters(BaseModel):
     workspace: str | None = Field(None, max_length=100)
 
 
+class AnalysisParameters(BaseModel):
+    """A file uploaded to a workspace whose drawings are read in the background (queued by
+    the upload, never over the jobs API): the file, and for a zip the names of its DXF members
+    (relative to where it was unpacked); none for a DXF uploaded alone. No server paths: the
+    job finds the bytes through the workspace's record of the file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workspace: str = Field(max_length=40, pattern=r"^ws_[0-9a-f]{1,32}$")
+    file: str = Field(max_length=40, pattern=r"^wf_[0-9a-f]{1,32}$")
+    #: the file's name as uploaded (said when the job failed and the file is gone)
+    name: str = Field("", max_length=300)
+    members: list[str] | None = Field(None, max_length=1000)
+
+
 PARAMETERS: dict[JobKind, type[BaseModel]] = {
     JobKind.BOOK: BookParameters, JobKind.PACKAGE: PackageParameters,
-    JobKind.IMPORT: ImportParameters,
+    JobKind.IMPORT: ImportParameters, JobKind.ANALYSIS: AnalysisParameters,
 }
 
 

@@ -54,6 +54,8 @@ class JobKind(StrEnum):
     IMPORT = "import"
     BOOK = "book"
     PACKAGE = "package"
+    #: a drawing uploaded to a workspace, read for its layer proposal and preview
+    ANALYSIS = "analysis"
 
 
 class JobState(StrEnum):

@@ -7,6 +7,12 @@ a workspace of another district's new campus), 403 for a right they lack. Every 
 audited; every answer is ``Cache-Control: private, no-store``. Uploaded files are never served
 back raw: drawings as a preview GeoJSON, parcel and grounds files as GeoJSON features.
 
+An upload answers as soon as the file is kept and told apart (201); a file holding drawings
+answers 202 and an analysis job reads them in the background (layers proposed, preview made,
+under the import's limits): ``GET /workspaces/{ws_id}`` shows each file's ``analysis`` (queued,
+analysing with its percent, ready, or failed with the problem named; a failed file is removed),
+and the workspace is not imported while one is pending (409).
+
 Publishing, comparing and verifying use the existing routes
 (``POST /campuses/{id}/revisions/{n}/publish`` with the workspace's ``draft_revision``).
 """
@@ -159,7 +165,17 @@ _WORKSPACE_EXAMPLE: dict[str, Any] = {
     "updated_at": "2026-11-30T19:41:00+00:00",
     "files": [{"id": "wf_0a1b2c3d4e5f60718293a4b5", "name": "level1.dxf", "kind": "dxf",
                "size": 812345, "sha256": "9b1c…", "error": None, "detail": {"drawings": 1},
-               "created_at": "2026-11-30T19:31:00+00:00"}],
+               "created_at": "2026-11-30T19:31:00+00:00",
+               "analysis": {"job": "job_…", "file_id": "wf_0a1b2c3d4e5f60718293a4b5",
+                            "name": "level1.dxf", "state": "ready", "percent": 100,
+                            "message": "level1.dxf: 1 drawing read", "error": None}}],
+    "analyses": [{"job": "job_…", "file_id": "wf_0a1b2c3d4e5f60718293a4b5",
+                  "name": "level1.dxf", "state": "ready", "percent": 100,
+                  "message": "level1.dxf: 1 drawing read", "error": None},
+                 {"job": "job_…", "file_id": "wf_7c8d…", "name": "level2.dxf",
+                  "state": "failed", "percent": 40, "message": "failed",
+                  "error": "reading level2.dxf took longer than 120 s and was stopped; nothing "
+                           "was stored. …"}],
     "drawings": [{"id": "wd_5f60718293a4b50a1b2c3d4e", "file_id": "wf_0a1b2c3d4e5f60718293a4b5",
                   "name": "level1.dxf",
                   "proposal": {"rooms": "RAUM", "labels": "RAUMNUMMER", "doors": "TUEREN",
@@ -196,6 +212,43 @@ _REPORT_EXAMPLE: dict[str, Any] = {
 }
 
 
+_ANALYSIS_QUEUED: dict[str, Any] = {
+    "job": "job_5e0c…", "file_id": "wf_0a1b2c3d4e5f60718293a4b5", "name": "level1.dxf",
+    "state": "queued", "percent": 0, "message": "queued", "error": None,
+    "url": "/workspaces/ws_3f9c0a1b2c3d4e5f60718293"}
+_UPLOAD_EXAMPLES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "kept, nothing to read in the background (a parcel, grounds or "
+                         "points file, an OSM or IMDF file, imagery; or this very file "
+                         "again: ``duplicate``)",
+          "content": {"application/json": {"example": {
+              "file": {**_WORKSPACE_EXAMPLE["files"][0], "kind": "parcel",
+                       "name": "parcel.geojson", "analysis": None},
+              "files": [{**_WORKSPACE_EXAMPLE["files"][0], "kind": "parcel",
+                         "name": "parcel.geojson", "analysis": None}],
+              "drawings": [], "analyses": [], "skipped": [], "duplicate": False}}}},
+    202: {"description": "kept; its drawings are being read by the analysis job named in "
+                         "``analyses`` (one per file holding drawings; ``drawings`` is empty "
+                         "until it is done). Follow ``url`` (the workspace, also in "
+                         "``Location``): the file's ``analysis`` goes queued, analysing (with "
+                         "``percent``), then ready (its drawings are listed) or failed "
+                         "(``error`` names the problem; the file is removed)",
+          "content": {"application/json": {"example": {
+              "file": {k: v for k, v in _WORKSPACE_EXAMPLE["files"][0].items()
+                       if k != "analysis"},
+              "files": [{k: v for k, v in _WORKSPACE_EXAMPLE["files"][0].items()
+                         if k != "analysis"}],
+              "drawings": [], "analyses": [_ANALYSIS_QUEUED], "skipped": [],
+              "duplicate": False}}}},
+    400: {"description": "refused at once, nothing kept: a DWG (with how to convert it), an "
+                         "empty or unknown file, an unsafe or damaged zip, an OSM or IMDF file "
+                         "the import would refuse",
+          "content": {"application/json": {"example": {"error": {
+              "type": "UnsupportedUpload",
+              "message": "plan.dwg is a DWG drawing, not a DXF: gridmap reads DXF only. …"}}}}},
+    413: {"description": "over GRIDMAP_WORKSPACE_FILE_MAX_MB"},
+}
+
+
 def _example(example: Any, description: str = "") -> dict[int | str, dict[str, Any]]:
     return {200: {"description": description or "OK",
                   "content": {"application/json": {"example": example}}}}
@@ -225,14 +278,38 @@ def _authorize_campus(ctx: AppContext, request: Request, principal: Principal,
 
 def _workspace(ctx: AppContext, request: Request, principal: Principal, ws_id: str,
                *, sync: bool = False) -> Workspace:
-    """The workspace, if the principal may work on it (else 404/403, audited)."""
+    """The workspace, if the principal may work on it (else 404/403, audited); with
+    ``sync``, caught up with its import job and its files' analysis jobs."""
     ws = workspaces(ctx.store).find(ws_id)
     if ws is None:
         ctx.refused(request, principal, 404, _route_of(request), f"no workspace {ws_id}")
         raise WorkspaceNotFound(f"no workspace {ws_id}",
                                 user_message=f"unknown workspace {ws_id!r}")
     _authorize_campus(ctx, request, principal, ws.campus_id, ws.org_id, ws.id)
-    return logic.sync_with_job(ctx.store, ws) if sync else ws
+    if not sync:
+        return ws
+    return files.sync_analyses(ctx.store, ctx.settings, logic.sync_with_job(ctx.store, ws))
+
+
+def _view(ctx: AppContext, ws: Workspace) -> dict[str, Any]:
+    """The workspace as the API shows it, each file with its ``analysis`` (a DXF or zip of
+    DXFs: how the reading of its drawings stands; other files: null) and ``analyses``: each
+    file's analysis, including failed ones whose file was removed."""
+    view = logic.workspace_view(ctx.store, ws)
+    states = files.analysis_states(ctx.store, ws)
+    by_file = {a.file_id: a for a in states}
+    for shown in view["files"]:
+        state = by_file.get(shown["id"])
+        if state is not None:
+            shown["analysis"] = state.to_dict()
+        elif shown["kind"] == FileKind.DXF.value:  # read before analyses were jobs
+            shown["analysis"] = {"job": None, "file_id": shown["id"], "name": shown["name"],
+                                 "state": "ready", "percent": 100, "message": "",
+                                 "error": None}
+        else:
+            shown["analysis"] = None
+    view["analyses"] = [a.to_dict() for a in states]
+    return view
 
 
 def _audit(ctx: AppContext, request: Request, principal: Principal, action: str,
@@ -307,10 +384,12 @@ def list_workspaces(request: Request, ctx: Ctx, principal: CurrentPrincipal) -> 
 def get_workspace(ws_id: WsId, request: Request, ctx: Ctx,
                   principal: CurrentPrincipal) -> JSONResponse:
     """Poll this while an import runs: ``job`` carries its percent and message, and once it
-    is done ``report`` and ``draft_revision`` are there."""
+    is done ``report`` and ``draft_revision`` are there. Poll it too while uploaded drawings
+    are read: each file's ``analysis`` (``state`` queued, analysing with ``percent``, ready,
+    failed with ``error``), and ``analyses`` for files removed because they failed."""
     ws = _workspace(ctx, request, principal, ws_id, sync=True)
     _audit(ctx, request, principal, "workspace", ws)
-    return JSONResponse(logic.workspace_view(ctx.store, ws), headers=NO_STORE)
+    return JSONResponse(_view(ctx, ws), headers=NO_STORE)
 
 
 @router.delete("/workspaces/{ws_id}", summary="Delete a workspace and its uploaded files",
@@ -329,18 +408,14 @@ def delete_workspace(ws_id: WsId, request: Request, ctx: Ctx,
 
 
 @router.post(
-    "/workspaces/{ws_id}/files", status_code=201, summary="Upload one file",
+    "/workspaces/{ws_id}/files", status_code=201,
+    summary="Upload one file (drawings are then read in the background)",
     openapi_extra={"requestBody": {"required": True, "content": {
         "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
                                            "properties": {"file": {"type": "string",
                                                                    "format": "binary"}}}},
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
-    responses={201: {"description": "what the file is, and the drawings found in it",
-                     "content": {"application/json": {"example": {
-                         "file": _WORKSPACE_EXAMPLE["files"][0],
-                         "files": _WORKSPACE_EXAMPLE["files"],
-                         "drawings": _WORKSPACE_EXAMPLE["drawings"], "skipped": []}}}},
-               413: {"description": "over GRIDMAP_WORKSPACE_FILE_MAX_MB"}})
+    responses=_UPLOAD_EXAMPLES)
 async def upload_file(
     ws_id: WsId, request: Request, ctx: Ctx, principal: CurrentPrincipal,
     name: Annotated[str | None, Query(max_length=200, description="the file's name, for a "
@@ -351,7 +426,9 @@ async def upload_file(
     (text or binary), a zip (of DXFs, a shapefile set, an IMDF archive, ...), GeoJSON,
     GeoPackage, KML, a CSV of points (kind,name,lon,lat,...), OSM, GeoTIFF. A DWG is refused
     with how to convert it; a file over the limit is 413; nothing is kept of a refused
-    file."""
+    file. A file holding drawings (a DXF, a zip of DXFs) answers 202 once kept: an analysis
+    job reads its drawings (``analyses`` names it; follow ``GET /workspaces/{ws_id}``); one
+    that cannot be read fails with the problem named, and the file is removed."""
     ws = await run_in_threadpool(_workspace, ctx, request, principal, ws_id)
     limit = files.upload_limit_bytes(ctx.settings)
     declared = request.headers.get("content-length", "")
@@ -371,16 +448,31 @@ async def upload_file(
         with os.fdopen(fd, "wb") as out:
             shown = await _receive(request, out, name)
         with _refusing(ctx, request, principal, ws, "workspace_upload"):
-            result = await run_in_threadpool(files.add_upload, ctx.store, ctx.settings, ws,
-                                             shown, tmp)
+            result = await run_in_threadpool(
+                lambda: files.add_upload(
+                    ctx.store, ctx.settings, ws, shown, tmp, jobs=request.app.state.jobs,
+                    requested_by=principal.name,
+                    requested_by_id=principal.token_id or principal.user_id))
     finally:
         tmp.unlink(missing_ok=True)
     await run_in_threadpool(
         _audit, ctx, request, principal, "workspace_upload", ws,
         f"{shown}: " + ", ".join(f"{f.kind.value} {f.name} ({f.size} bytes, sha256 "
                                  f"{f.sha256[:12]})" for f in result.files)
-        + f"; {len(result.drawings)} drawings")
-    return JSONResponse(result.to_dict(), status_code=201, headers=NO_STORE)
+        + "".join(f"; analysis job {a.job_id} {a.state}" for a in result.analyses))
+    body = result.to_dict()
+    status_url = f"/workspaces/{ws.id}"
+    for analysis in body["analyses"]:
+        analysis["url"] = status_url
+    for shown_file in body["files"]:
+        state = next((a for a in body["analyses"] if a["file_id"] == shown_file["id"]), None)
+        shown_file["analysis"] = state
+    if body["file"] is not None:
+        body["file"] = body["files"][0]
+    if result.analysing:
+        return JSONResponse(body, status_code=202,
+                            headers={**NO_STORE, "Location": status_url})
+    return JSONResponse(body, status_code=201, headers=NO_STORE)
 
 
 async def _receive(request: Request, out: Any, name: str | None) -> str:
@@ -418,25 +510,8 @@ async def _receive(request: Request, out: Any, name: str | None) -> str:
 def delete_file(ws_id: WsId, file_id: ItemId, request: Request, ctx: Ctx,
                 principal: CurrentPrincipal) -> JSONResponse:
     ws = _workspace(ctx, request, principal, ws_id)
-    wss = workspaces(ctx.store)
-    dropped = [d.id for d in ws.drawings if d.file_id == file_id]
-    gone = wss.remove_file(ws.id, file_id)
-    after = wss.get(ws.id)
-    settings = dict(after.settings)
-    for key in ("parcel_file", "grounds_file", "pois_file"):
-        if settings.get(key) == gone.id:
-            settings[key] = None
-    wss.update(ws.id, settings=settings)
-    if all(f.path != gone.path for f in after.files):
-        folder = workspace_dir(ctx.settings.data_dir, ws.id)
-        (folder / gone.path).unlink(missing_ok=True)
-        extracted = folder / "files" / gone.sha256
-        inside = f"files/{gone.sha256}/"
-        if extracted.is_dir() and not any(f.path.startswith(inside) or f.sha256 == gone.sha256
-                                          for f in after.files):
-            import shutil
-
-            shutil.rmtree(extracted, ignore_errors=True)
+    ws.file(file_id)  # 404 naming it when the workspace has no such file
+    gone, dropped = files.forget_file(ctx.store, ctx.settings, ws.id, file_id)
     _audit(ctx, request, principal, "workspace_file_delete", ws, f"{gone.id} {gone.name}")
     return JSONResponse({"deleted": gone.id, "drawings": dropped}, headers=NO_STORE)
 
@@ -557,9 +632,11 @@ def start_import(ws_id: WsId, request: Request, ctx: Ctx,
     """Writes the campus manifest from the workspace and queues its import. Poll
     ``GET /workspaces/{ws_id}`` (``job.percent``); when done, ``draft_revision`` is a draft
     to review and publish. A manifest the import would refuse is refused here (400, naming
-    the problem)."""
+    the problem); so is a workspace whose uploaded drawings are still being read (409,
+    naming the files)."""
     ws = _workspace(ctx, request, principal, ws_id, sync=True)
     with _refusing(ctx, request, principal, ws, "workspace_import"):
+        files.check_analysed(ctx.store, ws)
         job = logic.queue_import(ctx.store, ctx.settings, request.app.state.jobs, ws,
                                  requested_by=principal.name,
                                  requested_by_id=principal.token_id or principal.user_id)

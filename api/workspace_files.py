@@ -4,14 +4,23 @@
 by its *content* what it is (:func:`sniff`): a DXF (text or binary), a DWG (refused, with how to
 convert it), a zip (unpacked by :func:`importers.archives.extract_archive`, each member told
 apart: DXFs, shapefile sets, an IMDF archive, GeoJSON / GeoPackage / KML parcels and grounds,
-CSV points of interest, OSM indoor files, GeoTIFF imagery). Each DXF becomes a *drawing*: its
-proposed layers (:mod:`importers.layer_proposal`), GEODATA, bounds and preview entities, read
-in a child process under the import's limits (:func:`analyse_in_sandbox`). A refused upload
-leaves nothing behind. :mod:`api.workspace` re-exports what the routes and the CLI use.
+CSV points of interest, OSM indoor files, GeoTIFF imagery). All of that is quick and happens in
+the request; a refused upload leaves nothing behind.
+
+Reading a drawing is not quick (a large school's floor: seconds to a minute), so a file
+holding DXFs is kept at once and an *analysis* job is queued for it (:data:`JobKind.ANALYSIS
+<api.job_queue.JobKind>`): :func:`analyse_upload` reads each DXF in a child process under the
+import's limits (:func:`analyse_in_sandbox`), reporting its percent, and each becomes a
+*drawing*: its proposed layers (:mod:`importers.layer_proposal`), GEODATA, bounds and preview
+entities. A file whose drawings cannot be read is removed again, bytes and all
+(:func:`forget_file`), and its job fails with the named problem. :func:`analysis_states` says
+how each file's analysis stands; :func:`check_analysed` refuses an import while one is pending.
+:mod:`api.workspace` re-exports what the routes and the CLI use.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -19,10 +28,11 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from api.settings import Settings
 from api.store import CampusStore
@@ -35,7 +45,7 @@ from api.store_workspace import (
     workspace_dir,
     workspaces,
 )
-from gridmap.errors import GridmapError, ImportFailed, NotFound, PayloadTooLarge
+from gridmap.errors import Conflict, GridmapError, ImportFailed, NotFound, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +68,17 @@ HOW_TO_CONVERT = (
 
 class UnsupportedUpload(ImportFailed):
     """An uploaded file gridmap cannot use (a DWG, an unknown format, an unsafe archive)."""
+
+
+class AnalysisPending(Conflict):
+    """A file's drawings are still being read: the workspace cannot be imported yet."""
+
+
+class Submitter(Protocol):
+    """What queues a job: :class:`api.jobs.JobService` (``submit``), or the CLI's queue."""
+
+    def submit(self, kind: Any, campus_id: str, parameters: Mapping[str, Any], *,
+               requested_by: str, requested_by_id: str | None) -> Any: ...
 
 
 # --- what a file is ---------------------------------------------------------------------------
@@ -146,6 +167,49 @@ def _text_head(head: bytes) -> str | None:
 # --- uploads --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PendingDrawings:
+    """A kept file whose drawings are still to be read: a DXF alone (``members`` None) or a
+    zip's DXF members (paths relative to the folder it was unpacked in)."""
+
+    file: WorkspaceFile
+    members: list[str] | None
+
+
+@dataclass(frozen=True)
+class AnalysisState:
+    """How the analysis of one uploaded file stands (from its job): ``state`` is queued,
+    analysing, ready or failed; ``error`` names the problem of a failed one."""
+
+    job_id: str
+    file_id: str
+    name: str
+    state: str
+    percent: int
+    message: str
+    error: str | None
+    error_type: str | None
+    created_at: datetime
+
+    @property
+    def pending(self) -> bool:
+        return self.state in ("queued", "analysing")
+
+    @property
+    def shown_state(self) -> str:
+        """As people read it: ``queued``, ``analysing 40%``, ``ready``, ``failed``."""
+        return f"analysing {self.percent}%" if self.state == "analysing" else self.state
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job": self.job_id, "file_id": self.file_id, "name": self.name,
+                "state": self.state, "percent": self.percent, "message": self.message,
+                "error": self.error}
+
+
+_STATE_OF_JOB = {"queued": "queued", "running": "analysing", "done": "ready",
+                 "failed": "failed", "cancelled": "failed"}
+
+
 @dataclass
 class UploadResult:
     files: list[WorkspaceFile] = field(default_factory=list)
@@ -154,11 +218,21 @@ class UploadResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
     #: the workspace had this very file already (same SHA-256): nothing new was kept
     duplicate: bool = False
+    #: files kept whose drawings are still to be read (then queued as analysis jobs)
+    pending: list[PendingDrawings] = field(default_factory=list)
+    #: the analysis job of each file holding drawings
+    analyses: list[AnalysisState] = field(default_factory=list)
+
+    @property
+    def analysing(self) -> bool:
+        """Whether drawings of this upload are still being read (the answer is then 202)."""
+        return any(a.pending for a in self.analyses)
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.files[0].to_dict() if self.files else None,
                 "files": [f.to_dict() for f in self.files],
                 "drawings": [d.to_dict() for d in self.drawings],
+                "analyses": [a.to_dict() for a in self.analyses],
                 "skipped": self.skipped, "duplicate": self.duplicate}
 
 
@@ -182,9 +256,12 @@ def clean_name(name: str) -> str:
 
 
 def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
-               source: Path) -> UploadResult:
+               source: Path, *, jobs: Submitter, requested_by: str,
+               requested_by_id: str | None = None) -> UploadResult:
     """Keep the uploaded file ``source`` (a temporary file) in the workspace and tell what it
-    is; :class:`UnsupportedUpload` (nothing kept) for a file gridmap cannot use."""
+    is; :class:`UnsupportedUpload` (nothing kept) for a file gridmap cannot use. A file
+    holding drawings is kept and an analysis job queued on ``jobs`` reads them
+    (:func:`analyse_upload`): ``result.analyses`` names it, ``result.drawings`` is empty."""
     name = clean_name(name)
     size = source.stat().st_size
     if size > upload_limit_bytes(settings):
@@ -208,8 +285,11 @@ def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
     again = [f for f in wss.get(ws.id).files if f.sha256 == digest]
     if again:  # the same file again (a second drop, a retry): what it gave the first time
         current = wss.get(ws.id)
+        ids = {f.id for f in again}
+        states = analysis_states(store, current)
         return UploadResult(files=again, drawings=[
-            d for d in current.drawings if d.file_id in {f.id for f in again}], duplicate=True)
+            d for d in current.drawings if d.file_id in ids], duplicate=True,
+            analyses=[a for a in states if a.file_id in ids])
     folder = workspace_dir(settings.data_dir, ws.id, create=True)
     result = UploadResult()
     ext = {"zip": "zip", "dxf": "dxf", "geojson": "geojson", "gpkg": "gpkg", "kml": "kml",
@@ -227,6 +307,10 @@ def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
                 f"nothing usable in {name}",
                 user_message=f"{name} holds nothing gridmap reads: "
                 + "; ".join(s["why"] for s in result.skipped[:5]))
+        for pending in result.pending:
+            result.analyses.append(queue_analysis(store, jobs, ws, pending,
+                                                  requested_by=requested_by,
+                                                  requested_by_id=requested_by_id))
     except BaseException:  # a refused upload leaves nothing behind: records, bytes, members
         for record in result.files:
             wss.remove_file(ws.id, record.id)
@@ -269,7 +353,9 @@ def _add_member(store: CampusStore, settings: Settings, ws: Workspace, name: str
     """Record one usable file (or an archive's DXFs, ``drawing_names``) in the workspace."""
     wss = workspaces(store)
     if kind == "dxf":
-        held = len(wss.get(ws.id).drawings)
+        current = wss.get(ws.id)
+        held = len(current.drawings) + sum(
+            _pending_count(current, a) for a in analysis_states(store, current) if a.pending)
         adding = len(drawing_names or [(name, path)])
         if held + adding > MAX_DRAWINGS:
             raise UnsupportedUpload(
@@ -280,17 +366,9 @@ def _add_member(store: CampusStore, settings: Settings, ws: Workspace, name: str
                               path=_relative(folder, path),
                               detail={"drawings": len(drawing_names or [(name, path)])})
         result.files.append(record)
-        count = len(wss.get(ws.id).drawings)
-        for drawing_name, drawing_path in drawing_names or [(name, path)]:
-            analysis = analyse_in_sandbox(settings, drawing_path, drawing_name)
-            initial = default_drawing_settings(analysis, count)
-            count += 1
-            drawing = wss.add_drawing(
-                ws.id, record.id, name=drawing_name, path=_relative(folder, drawing_path),
-                proposal=analysis.proposal, settings=initial,
-                has_geodata=analysis.has_geodata, bounds=analysis.bounds)
-            _write_entities(folder, drawing.id, analysis.entities)
-            result.drawings.append(drawing)
+        into = folder / "files" / digest
+        result.pending.append(PendingDrawings(record, None if drawing_names is None else [
+            p.relative_to(into).as_posix() for _, p in drawing_names]))
         return
     if kind in ("geojson", "gpkg", "kml", "shp-set"):
         file_kind, detail, error = classify_gis(path, name)
@@ -518,16 +596,28 @@ class DrawingAnalysis:
 ROLES = ("rooms", "labels", "doors", "outline", "walls", "stairs", "elevators")
 
 
-def analyse_drawing(path: Path) -> DrawingAnalysis:
+Progress = Callable[[int, str], None]
+
+
+def _unwatched(percent: int, message: str) -> None:
+    """The progress of a reading nobody watches."""
+
+
+def analyse_drawing(path: Path, progress: Progress | None = None) -> DrawingAnalysis:
     """The layer proposal, GEODATA and bounds of one DXF; a drawing that cannot be read gets
-    an empty proposal with the reason (the editor sees it; the import would refuse it)."""
+    an empty proposal with the reason (the editor sees it; the import would refuse it).
+    ``progress(percent, message)`` hears each step (opening takes about half the time, the
+    proposal most of the rest)."""
     from importers.dxf import open_drawing
 
+    report = progress or _unwatched
+    report(2, "opening the drawing")
     try:
         doc = open_drawing(path, [])
     except GridmapError as exc:
         return DrawingAnalysis({"error": exc.user_message, "layers": []}, False, None,
                                exc.user_message)
+    report(50, "proposing the layers")
     try:
         proposal = _proposal(doc)
     except GridmapError as exc:
@@ -539,27 +629,32 @@ def analyse_drawing(path: Path) -> DrawingAnalysis:
         proposal = {**proposal, "insunits": int(doc.header.get("$INSUNITS", 0))}
     except (TypeError, ValueError):
         proposal = {**proposal, "insunits": 0}
+    report(88, "making the preview")
     entities, bounds = drawing_entities(doc)
     return DrawingAnalysis(proposal, _has_geodata(doc), bounds, entities=entities)
 
 
-def analyse_drawing_call(*, path: str, **_: Any) -> dict[str, Any]:
+def analyse_drawing_call(*, path: str, progress: Progress | None = None,
+                         **_: Any) -> dict[str, Any]:
     """:func:`analyse_drawing` as JSON data, for :func:`analyse_in_sandbox`'s child."""
-    a = analyse_drawing(Path(path))
+    a = analyse_drawing(Path(path), progress)
     return {"proposal": a.proposal, "has_geodata": a.has_geodata,
             "bounds": None if a.bounds is None else list(a.bounds), "error": a.error,
             "entities": a.entities}
 
 
-def analyse_in_sandbox(settings: Settings, path: Path, name: str) -> DrawingAnalysis:
+def analyse_in_sandbox(settings: Settings, path: Path, name: str,
+                       progress: Progress | None = None) -> DrawingAnalysis:
     """:func:`analyse_drawing` in a child process under the import's time and memory limits
     (:func:`api.import_process.run_in_sandbox`): a hostile upload (millions of entities,
-    blocks in blocks) ends in a named error, never a stuck or bloated API process."""
+    blocks in blocks) ends in a named error, never a stuck or bloated API process.
+    ``progress`` hears the child's steps (and, every few seconds of a long one, its time so
+    far); an exception it raises (a job that lost its lease) kills the child."""
     from api.import_process import ImportProcessError, run_in_sandbox, sandbox_limits
 
     try:
         data = run_in_sandbox("api.workspace_files:analyse_drawing_call", {"path": str(path)},
-                              sandbox_limits(settings), what=f"reading {name}",
+                              sandbox_limits(settings), progress, what=f"reading {name}",
                               preload=("importers.dxf", "importers.layer_proposal"))
     except ImportProcessError:  # a bug, not the input: logged with the child's traceback
         log.exception("reading the upload %s failed", name)
@@ -599,6 +694,228 @@ def default_drawing_settings(analysis: DrawingAnalysis, index: int) -> dict[str,
             "level_short_name": str(index), "layers": layers, "unit": proposal.get("unit"),
             "transform": "similarity", "control_points": [],
             "use_geodata": analysis.has_geodata}
+
+
+def _next_level(ws: Workspace) -> int:
+    """The level a new drawing starts on: after the drawings there are, on a level of the
+    default building no drawing holds yet."""
+    taken = {d.settings.get("level_ordinal") for d in ws.drawings
+             if d.settings.get("building_id") == "A"}
+    index = len(ws.drawings)
+    while index in taken:
+        index += 1
+    return index
+
+
+# --- analysis jobs --------------------------------------------------------------------------
+
+
+def queue_analysis(store: CampusStore, jobs: Submitter, ws: Workspace,
+                   pending: PendingDrawings, *, requested_by: str,
+                   requested_by_id: str | None) -> AnalysisState:
+    """Queue the job reading a kept file's drawings (:func:`analyse_upload`)."""
+    from api.job_parameters import AnalysisParameters
+    from api.job_queue import JobKind
+
+    parameters = AnalysisParameters(workspace=ws.id, file=pending.file.id,
+                                    name=pending.file.name,
+                                    members=pending.members).model_dump()
+    job = jobs.submit(JobKind.ANALYSIS, ws.campus_id, parameters, requested_by=requested_by,
+                      requested_by_id=requested_by_id)
+    return AnalysisState(job.id, pending.file.id, pending.file.name, "queued", job.percent,
+                         job.message, None, None, job.created_at)
+
+
+#: most analysis jobs of one campus looked at for a workspace's files (newest first)
+_MAX_ANALYSES = 1000
+
+
+def analysis_states(store: CampusStore, ws: Workspace) -> list[AnalysisState]:
+    """The newest analysis job of each file uploaded to the workspace (files removed since
+    included: a failed analysis removes its file), oldest first."""
+    from sqlalchemy import select
+
+    from api.job_queue import JobKind, JobRow
+    from api.store import SqlCampusStore
+
+    if not isinstance(store, SqlCampusStore):
+        return []
+    stmt = (select(JobRow.id, JobRow.parameters, JobRow.state, JobRow.percent, JobRow.message,
+                   JobRow.error, JobRow.error_type, JobRow.created_at)
+            .where(JobRow.kind == JobKind.ANALYSIS.value, JobRow.campus_id == ws.campus_id)
+            .order_by(JobRow.created_at.desc(), JobRow.id).limit(_MAX_ANALYSES))
+    with store.engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    names = {f.id: f.name for f in ws.files}
+    newest: dict[str, AnalysisState] = {}
+    for r in rows:
+        parameters = dict(r.parameters or {})
+        file_id = str(parameters.get("file"))
+        if parameters.get("workspace") != ws.id or file_id in newest:
+            continue
+        created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+        newest[file_id] = AnalysisState(
+            r.id, file_id, names.get(file_id) or str(parameters.get("name") or file_id),
+            _STATE_OF_JOB.get(r.state, r.state), int(r.percent or 0), r.message or "",
+            r.error, r.error_type, created)
+    return sorted(newest.values(), key=lambda a: (a.created_at, a.job_id))
+
+
+def _pending_count(ws: Workspace, state: AnalysisState) -> int:
+    record = next((f for f in ws.files if f.id == state.file_id), None)
+    return 0 if record is None else int(record.detail.get("drawings") or 1)
+
+
+def check_analysed(store: CampusStore, ws: Workspace) -> None:
+    """:class:`AnalysisPending` (409) naming each file whose drawings are still being read:
+    the workspace is imported once they are ready."""
+    held = {f.id for f in ws.files}
+    waiting = [a for a in analysis_states(store, ws) if a.pending and a.file_id in held]
+    if waiting:
+        shown = ", ".join(f"{a.name} ({a.shown_state})" for a in waiting)
+        raise AnalysisPending(
+            f"{ws.id}: analyses pending: {shown}",
+            user_message=f"the drawings of {shown} are still being read: import once they "
+            "are ready (GET the workspace to follow them)")
+
+
+def sync_analyses(store: CampusStore, settings: Settings, ws: Workspace) -> Workspace:
+    """The workspace without the files whose analysis ended without drawings (its worker
+    died on every attempt, or the job was cancelled): they are removed as a failed analysis
+    removes its file."""
+    drawn = {d.file_id for d in ws.drawings}
+    gone = False
+    for state in analysis_states(store, ws):
+        if state.state == "failed" and state.file_id not in drawn and any(
+                f.id == state.file_id for f in ws.files):
+            log.warning("workspace %s: the analysis of %s (job %s) ended without drawings; "
+                        "the file is removed", ws.id, state.name, state.job_id)
+            forget_file(store, settings, ws.id, state.file_id)
+            gone = True
+    return workspaces(store).get(ws.id) if gone else ws
+
+
+def _drawing_files(folder: Path, record: WorkspaceFile, members: Sequence[str] | None
+                   ) -> list[tuple[str, Path]]:
+    """The drawings of a kept file: (name shown, path)."""
+    if members is None:
+        return [(record.name, folder / record.path)]
+    into = folder / "files" / record.sha256
+    out = []
+    for member in members:
+        path = (into / member).resolve()
+        if not path.is_relative_to(into.resolve()):  # parameters come from the table
+            raise UnsupportedUpload(f"{record.id}: member {member!r} outside the archive")
+        out.append((member, path))
+    return out
+
+
+def analyse_upload(store: CampusStore, settings: Settings, ws_id: str, file_id: str,
+                   members: Sequence[str] | None, progress: Progress, *,
+                   last_attempt: bool = True) -> str:
+    """Read the drawings of a kept file (the analysis job): each in the sandbox, then added
+    to the workspace with its proposal, default settings and preview cache; what was done.
+
+    A :class:`~gridmap.errors.GridmapError` (the time or memory limit, a crash of the
+    reader) removes the file from the workspace with its bytes (:func:`forget_file`) and is
+    raised again: the job fails with its message, which names the drawing. So does any other
+    error on the job's last attempt (before it, the job is tried again). Drawings already
+    added by an attempt that died are not added twice."""
+    from api.job_queue import LeaseLost
+
+    wss = workspaces(store)
+    ws = wss.find(ws_id)
+    record = None if ws is None else next((f for f in ws.files if f.id == file_id), None)
+    if ws is None or record is None:
+        return "the file was removed before its drawings were read"
+    folder = workspace_dir(settings.data_dir, ws.id)
+    drawings: list[tuple[str, Path]] = []
+    try:
+        drawings = _drawing_files(folder, record, members)
+        known = {d.name for d in ws.drawings if d.file_id == record.id}
+        todo = [(n, p) for n, p in drawings if n not in known]
+        read: list[tuple[str, Path, DrawingAnalysis]] = []
+        for i, (name, path) in enumerate(todo):
+            low, high = 95 * i // len(todo), 95 * (i + 1) // len(todo)
+
+            def step(percent: int, message: str, low: int = low, high: int = high,
+                     name: str = name) -> None:
+                progress(low + (high - low) * max(0, min(100, percent)) // 100,
+                         f"reading {name}: {message}")
+
+            step(0, "starting")
+            read.append((name, path, analyse_in_sandbox(settings, path, name, step)))
+        progress(95, "keeping the layer proposals and previews")
+        for name, path, analysis in read:
+            current = wss.find(ws_id)
+            if current is None or all(f.id != record.id for f in current.files):
+                return "the file was removed while its drawings were read"
+            drawing = wss.add_drawing(
+                ws_id, record.id, name=name, path=_relative(folder, path),
+                proposal=analysis.proposal,
+                settings=default_drawing_settings(analysis, _next_level(current)),
+                has_geodata=analysis.has_geodata, bounds=analysis.bounds)
+            _write_entities(folder, drawing.id, analysis.entities)
+    except LeaseLost:
+        raise  # another worker has the job: it decides
+    except GridmapError:
+        _forget_quietly(store, settings, ws_id, record.id, [p for _, p in drawings])
+        raise
+    except Exception:
+        if last_attempt:
+            _forget_quietly(store, settings, ws_id, record.id, [p for _, p in drawings])
+        raise
+    unread = sum(1 for _, _, a in read if a.error)
+    return (f"{record.name}: {len(drawings)} drawing{'s' if len(drawings) != 1 else ''} read"
+            + (f" ({unread} cannot be read)" if unread else ""))
+
+
+def _forget_quietly(store: CampusStore, settings: Settings, ws_id: str, file_id: str,
+                    also: Sequence[Path]) -> None:
+    """:func:`forget_file` after a failed analysis (the file or workspace may be gone)."""
+    with contextlib.suppress(NotFound):
+        forget_file(store, settings, ws_id, file_id, also)
+
+
+def forget_file(store: CampusStore, settings: Settings, ws_id: str, file_id: str,
+                also: Sequence[Path] = ()) -> tuple[WorkspaceFile, list[str]]:
+    """Remove a file from the workspace: its record, its drawings and their previews, its
+    bytes (and a zip's unpacked members, and the files ``also``: drawings not added yet)
+    unless another file of the workspace holds them, and its choice as the parcel, grounds
+    or points file; (the file, its drawings' ids). A file already gone is
+    :class:`~gridmap.errors.NotFound`."""
+    import shutil
+
+    wss = workspaces(store)
+    before = wss.get(ws_id)
+    dropped = [d for d in before.drawings if d.file_id == file_id]
+    gone = wss.remove_file(ws_id, file_id)
+    after = wss.get(ws_id)
+    settings_now = dict(after.settings)
+    changed = False
+    for key in ("parcel_file", "grounds_file", "pois_file"):
+        if settings_now.get(key) == gone.id:
+            settings_now[key] = None
+            changed = True
+    if changed:
+        wss.update(ws_id, settings=settings_now)
+    folder = workspace_dir(settings.data_dir, ws_id)
+    used = {f.path for f in after.files} | {d.path for d in after.drawings}
+    for drawing in dropped:
+        _cache_path(folder, drawing.id).unlink(missing_ok=True)
+        if drawing.path not in used:
+            (folder / drawing.path).unlink(missing_ok=True)
+    if gone.path not in used:
+        (folder / gone.path).unlink(missing_ok=True)
+    for path in also:
+        if path.is_relative_to(folder) and _relative(folder, path) not in used:
+            path.unlink(missing_ok=True)
+    extracted = folder / "files" / gone.sha256
+    inside = f"files/{gone.sha256}/"
+    if extracted.is_dir() and not any(p.startswith(inside) for p in used) and not any(
+            f.sha256 == gone.sha256 for f in after.files):
+        shutil.rmtree(extracted, ignore_errors=True)
+    return gone, [d.id for d in dropped]
 
 
 def drawing_path(settings: Settings, ws: Workspace, drawing: Drawing) -> Path:

@@ -2,7 +2,8 @@
 officer's lookup showing a fixed room number; and its refusals.
 
 The flow: upload a sample floor plan whose layers were renamed (German names), the parcel,
-grounds and points files; read the proposal; confirm layers and place the drawing with control
+grounds and points files (the drawing is read by an analysis job, turned here); read the
+proposal; confirm layers and place the drawing with control
 points (checking the fit live); import (the job worker turned here, in-process); read the
 report; fix a room number (a new draft); publish it through the existing route; an officer's
 lookup finds the new number. Then a re-import applies the kept fix again. Every test runs on
@@ -110,6 +111,23 @@ def _run_jobs(client: TestClient) -> None:
         pass
 
 
+def _upload_drawing(client: TestClient, headers: dict[str, str], ws: str, path: Path | bytes,
+                    name: str | None = None) -> list[dict[str, Any]]:
+    """Upload a DXF (or a zip of them): kept at once (202, its analysis job queued), read when
+    the job worker turns; the drawings found in it, as the workspace then shows them."""
+    data = path if isinstance(path, bytes) else path.read_bytes()
+    shown = name or (path.name if isinstance(path, Path) else "upload")
+    r = client.post(f"/workspaces/{ws}/files", headers=headers, files={"file": (shown, data)})
+    assert r.status_code == 202, r.text
+    assert r.json()["drawings"] == []
+    (analysis,) = r.json()["analyses"]
+    _run_jobs(client)
+    view = client.get(f"/workspaces/{ws}", headers=headers).json()
+    state = next(a for a in view["analyses"] if a["job"] == analysis["job"])
+    assert state["state"] == "ready", state
+    return [d for d in view["drawings"] if d["file_id"] == analysis["file_id"]]
+
+
 def _new(client: TestClient, headers: dict[str, str], campus: str = CAMPUS) -> str:
     r = client.post("/workspaces", json={"campus_id": campus, "campus_name": "New School"},
                     headers=headers)
@@ -122,9 +140,7 @@ def _set_up(client: TestClient, editor: dict[str, str], renamed_dxf: Path,
             pois: Path) -> tuple[str, str]:
     """A workspace with the renamed drawing, confirmed and placed, and the campus files."""
     ws = _new(client, editor)
-    r = _upload(client, editor, ws, renamed_dxf)
-    assert r.status_code == 201, r.text
-    drawing = r.json()["drawings"][0]
+    (drawing,) = _upload_drawing(client, editor, ws, renamed_dxf)
     for path in (SAMPLE / "parcel.geojson", SAMPLE / "grounds.geojson", pois):
         assert _upload(client, editor, ws, path).status_code == 201
     proposal = drawing["proposal"]
@@ -142,12 +158,42 @@ def test_the_whole_flow_from_upload_to_an_officers_lookup(
     officer: dict[str, str], renamed_dxf: Path, app_settings: Settings, pois_a: Path,
 ) -> None:
     ws = _new(client, editor)
-    # upload: the drawing is told by its content, its layers proposed from what they hold
+    # upload: the drawing is told by its content and kept at once; an analysis job reads it
     r = _upload(client, editor, ws, renamed_dxf, name="Erdgeschoß (Architekt).dxf")
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
     body = r.json()
-    assert body["file"]["kind"] == "dxf"
-    (drawing,) = body["drawings"]
+    assert body["file"]["kind"] == "dxf" and body["drawings"] == []
+    (analysis,) = body["analyses"]
+    assert analysis["state"] == "queued" and analysis["file_id"] == body["file"]["id"]
+    assert analysis["url"] == r.headers["location"] == f"/workspaces/{ws}"
+    assert body["file"]["analysis"]["job"] == analysis["job"]
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert shown["files"][0]["analysis"]["state"] == "queued" and shown["drawings"] == []
+    # not importable while its drawings are being read: 409 naming the file
+    r = client.post(f"/workspaces/{ws}/import", headers=editor)
+    assert r.status_code == 409, r.text
+    assert "Erdgeschoß (Architekt).dxf" in r.json()["error"]["message"]
+    # the job reports its percent as it reads (the worker's writes, recorded)
+    queue = client.app.state.jobs.queue  # type: ignore[attr-defined]
+    said: list[tuple[int, str]] = []
+    report = queue.report
+
+    def recording(claim: Any, percent: int, message: str, lease_s: float) -> bool:
+        said.append((percent, message))
+        return bool(report(claim, percent, message, lease_s))
+
+    queue.report = recording
+    try:
+        _run_jobs(client)
+    finally:
+        queue.report = report
+    percents = [p for p, _ in said]
+    assert percents == sorted(percents) and len(set(percents)) >= 3, said
+    assert any("proposing the layers" in m for _, m in said), said
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert shown["files"][0]["analysis"]["state"] == "ready"
+    assert shown["files"][0]["analysis"]["percent"] == 100
+    (drawing,) = shown["drawings"]
     proposal = drawing["proposal"]
     assert (proposal["rooms"], proposal["labels"], proposal["doors"], proposal["outline"]) == (
         "RAUM", "RAUMNUMMER", "TUEREN", "UMRISS")
@@ -160,7 +206,8 @@ def test_the_whole_flow_from_upload_to_an_officers_lookup(
     kinds = {}
     for name in ("parcel.geojson", "grounds.geojson", "pois.csv"):
         r = _upload(client, editor, ws, pois_a if name == "pois.csv" else SAMPLE / name)
-        assert r.status_code == 201, r.text
+        assert r.status_code == 201, r.text  # nothing to read in the background
+        assert r.json()["analyses"] == [] and r.json()["file"]["analysis"] is None
         kinds[name] = r.json()["file"]["kind"]
     assert kinds == {"parcel.geojson": "parcel", "grounds.geojson": "grounds",
                      "pois.csv": "pois"}
@@ -438,13 +485,18 @@ def test_a_zip_of_drawings_and_a_shapefile(
     ws = _new(client, editor)
     r = client.post(f"/workspaces/{ws}/files", headers=editor,
                     files={"file": ("everything.zip", packed.getvalue())})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 202, r.text
     body = r.json()
-    assert sorted(d["name"] for d in body["drawings"]) == ["plans/EG.dxf", "plans/OG.dxf"]
     assert {f["kind"] for f in body["files"]} == {"dxf", "parcel"}
     assert [s["name"] for s in body["skipped"]] == ["everything.zip/plans/old.dwg"]
     assert "DWG" in body["skipped"][0]["why"]
-    og = next(d for d in body["drawings"] if d["name"] == "plans/OG.dxf")
+    (analysis,) = body["analyses"]  # one job reads both drawings of the zip
+    assert analysis["name"] == "everything.zip"
+    _run_jobs(client)
+    drawings = client.get(f"/workspaces/{ws}", headers=editor).json()["drawings"]
+    assert sorted(d["name"] for d in drawings) == ["plans/EG.dxf", "plans/OG.dxf"]
+    assert [d["settings"]["level_ordinal"] for d in drawings] == [0, 1]
+    og = next(d for d in drawings if d["name"] == "plans/OG.dxf")
     assert og["proposal"]["rooms"] == "A-AREA"
     # removing the zip removes its drawings and the parcel choice stays with the shapefile
     dxf_file = next(f["id"] for f in body["files"] if f["kind"] == "dxf")
@@ -505,6 +557,10 @@ def test_the_openapi_document_describes_the_workspace(
             assert op.get("summary"), (method, path)
     upload = spec["paths"]["/workspaces/{ws_id}/files"]["post"]
     assert "multipart/form-data" in upload["requestBody"]["content"]
+    for status in ("201", "202", "400"):  # kept / kept and being read / refused: examples
+        example = upload["responses"][status]["content"]["application/json"]["example"]
+        assert example
+    assert upload["responses"]["202"]["content"]["application/json"]["example"]["analyses"]
     report = spec["paths"]["/workspaces/{ws_id}/report"]["get"]["responses"]["200"]
     assert json.dumps(report["content"]["application/json"]["example"])
 
@@ -583,8 +639,7 @@ def test_partial_updates_keep_the_rest_and_a_stale_edit_is_a_conflict(
     unitless = tmp_path / "ohne-einheit.dxf"
     doc.saveas(unitless)
     other = _new(client, editor, "unitless-school")
-    body = _upload(client, editor, other, unitless).json()
-    (d,) = body["drawings"]
+    (d,) = _upload_drawing(client, editor, other, unitless)
     client.put(f"/workspaces/{other}/drawings/{d['id']}", headers=editor, json={
         "building_id": "A", "building_name": "Main", "level_ordinal": 0, "level_name": "EG",
         "level_short_name": "E", "unit": None, "control_points": sample_control_points()})
@@ -679,7 +734,7 @@ def test_a_drawing_with_geodata_is_placed_by_it(
     path.write_bytes((SAMPLE / "C_level1.dxf").read_bytes())
     _geodata_for_building_c(path)
     ws = _new(client, editor, "geodata-school")
-    (drawing,) = _upload(client, editor, ws, path).json()["drawings"]
+    (drawing,) = _upload_drawing(client, editor, ws, path)
     assert drawing["has_geodata"] and drawing["settings"]["use_geodata"]
     r = client.put(f"/workspaces/{ws}/drawings/{drawing['id']}", headers=editor, json={
         "building_id": "C", "building_name": "Early Childhood Center", "level_ordinal": 0,
@@ -698,23 +753,76 @@ def test_a_drawing_with_geodata_is_placed_by_it(
         assert outline.distance(truth) < 1.0, corner
 
 
-def test_a_drawing_too_costly_to_read_is_refused_and_the_service_lives_on(
+def test_a_drawing_too_costly_to_read_fails_its_analysis_and_keeps_nothing(
     store: SqlCampusStore, app_settings: Settings, editor: dict[str, str], tmp_path: Path,
 ) -> None:
-    """Uploads are read in a child process under the import's limits: one over them is a
-    named 400 (nothing kept), and the next request is answered as usual. The drawing (600
-    rooms) takes seconds to read on any machine, far over the 0.2 s allowed here."""
+    """Drawings are read by a job, in a child process under the import's limits: the upload
+    answers at once (202); a drawing over the limits fails its analysis with the problem
+    named, the file is removed with its bytes, and the service answers as usual. The drawing
+    (600 rooms) takes seconds to read on any machine, far over the 0.2 s allowed here."""
     from bench.big_floor_plan import write_floor_plan
 
     costly = write_floor_plan(tmp_path / "Erdgeschoss.dxf", rooms=600).path
     tight = app_settings.model_copy(update={"import_time_limit_s": 0.2})
     with TestClient(create_app(tight, store), base_url="http://127.0.0.1") as c:
         ws = _new(c, editor)
+        folder = workspace_dir(app_settings.data_dir, ws)
+        before = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
         r = _upload(c, editor, ws, costly)
-        assert r.status_code == 400, r.text
-        assert "reading Erdgeschoss.dxf took longer than" in r.json()["error"]["message"]
+        assert r.status_code == 202, r.text  # kept at once; not read yet
+        (analysis,) = r.json()["analyses"]
+        assert len(workspaces(store).get(ws).files) == 1
+        _run_jobs(c)
+        view = c.get(f"/workspaces/{ws}", headers=editor).json()
+        (failed,) = view["analyses"]
+        assert failed["job"] == analysis["job"] and failed["state"] == "failed"
+        assert failed["name"] == "Erdgeschoss.dxf"
+        assert "reading Erdgeschoss.dxf took longer than" in failed["error"]
+        assert view["files"] == [] and view["drawings"] == []  # nothing kept
         assert workspaces(store).get(ws).files == ()
+        after = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+        assert after == before  # its bytes are gone too
+        job = c.app.state.jobs.queue.get(analysis["job"])  # type: ignore[attr-defined]
+        assert job.state.value == "failed" and job.error == failed["error"]
         assert c.get(f"/workspaces/{ws}", headers=editor).status_code == 200
+
+
+def test_an_upload_answers_before_its_drawings_are_read(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], renamed_dxf: Path,
+    app_settings: Settings,
+) -> None:
+    """The same drawing again while it is read answers with its job (202), not a second one;
+    a workspace with a drawing being read is not imported (409 naming it), nor one whose
+    analysis was lost (its worker died: the file is removed, the failure named); a file
+    removed while its job waits leaves the job nothing to do."""
+    from api.jobs import JobState
+
+    ws = _new(client, editor)
+    first = _upload(client, editor, ws, renamed_dxf)
+    again = _upload(client, editor, ws, renamed_dxf)
+    assert first.status_code == again.status_code == 202, again.text
+    assert again.json()["duplicate"] is True
+    assert again.json()["analyses"][0]["job"] == first.json()["analyses"][0]["job"]
+    r = client.post(f"/workspaces/{ws}/import", headers=editor)
+    assert r.status_code == 409 and renamed_dxf.name in r.json()["error"]["message"]
+
+    # the job ends without the worker reading it (cancelled, as a lost worker's job fails)
+    queue = client.app.state.jobs.queue  # type: ignore[attr-defined]
+    queue.cancel(first.json()["analyses"][0]["job"])
+    view = client.get(f"/workspaces/{ws}", headers=editor).json()
+    assert view["files"] == [] and view["analyses"][0]["state"] == "failed"
+    folder = workspace_dir(app_settings.data_dir, ws)
+    assert not any(p.suffix == ".dxf" for p in folder.rglob("*"))
+
+    # removed while queued: the job finds nothing to read and ends quietly
+    second = _upload(client, editor, ws, renamed_dxf)
+    assert second.status_code == 202
+    file_id = second.json()["file"]["id"]
+    assert client.delete(f"/workspaces/{ws}/files/{file_id}", headers=editor).status_code == 200
+    _run_jobs(client)
+    job = queue.get(second.json()["analyses"][0]["job"])
+    assert job.state is JobState.DONE and "removed" in job.message
+    assert workspaces(store).get(ws).drawings == ()
 
 
 def test_an_indoor_file_the_import_would_refuse_is_refused_at_upload(
