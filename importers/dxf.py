@@ -59,6 +59,7 @@ from importers.dxf_geometry import (
 )
 from importers.dxf_open import SLIMMED, open_drawing, read_drawing, recovered_warning
 from importers.dxf_report import PlanReport, report_rooms_outside, warnings_of
+from importers.dxf_tags import NotFast, read_fast
 from importers.dxf_vertical import (
     ELEVATOR,
     STAIRS,
@@ -230,7 +231,7 @@ def largest_polygon(geom: BaseGeometry) -> Polygon:
 def read_floor_plan(
     path: Path, layers: Layers | None = None, declared_unit: DrawingUnit | None = None,
     *, exterior_distance_m: float = 0.6, budget: WorkBudget | None = None,
-    slim: bool = True,
+    slim: bool = True, fast: bool = True,
 ) -> FloorPlan:
     """Read one floor plan within ``budget`` (default: :class:`ImportLimits` defaults).
 
@@ -239,9 +240,16 @@ def read_floor_plan(
     opening the file noticed (a repair, a missing header) comes first in its findings.
     ``slim``: a large file is first slimmed to the layers read (see
     :func:`importers.dxf_open.read_drawing`); a failure is then retried on the whole file,
-    whose error (and layer hint) speaks of the whole drawing.
+    whose error (and layer hint) speaks of the whole drawing. ``fast`` (with ``slim``): the
+    model space is first read from its tags (:func:`importers.dxf_tags.read_fast`), which
+    gives the same floor plan where it is sure of the file; anything else, and any error
+    but a passed limit, is read again the whole way.
     """
     budget = budget or WorkBudget(ImportLimits())
+    if slim and fast:
+        plan = _read_fast(path, layers or Layers(), declared_unit, exterior_distance_m, budget)
+        if plan is not None:
+            return plan
     budget.reset_entities()
     doc, opened = read_drawing(path, (layers or Layers()) if slim else None, budget)
     budget.check(path.name)
@@ -275,6 +283,27 @@ def read_floor_plan(
                                slim=False)
     plan.findings[:0] = opened
     plan.warnings[:0] = warnings_of(opened)
+    return plan
+
+
+def _read_fast(path: Path, layers: Layers, declared_unit: DrawingUnit | None,
+               exterior_distance_m: float, budget: WorkBudget) -> FloorPlan | None:
+    """The floor plan read from the model space's tags (see :mod:`importers.dxf_tags`);
+    None when the file is to be read the whole way (the reader is not sure of it, or
+    something failed: the whole way says what)."""
+    budget.reset_entities()
+    try:
+        drawing = read_fast(path, layers, budget)
+        budget.check(path.name)
+        plan = extract_floor_plan(drawing.doc, path.name, layers, declared_unit,
+                                  exterior_distance_m=exterior_distance_m, budget=budget,
+                                  modelspace=drawing.modelspace)
+    except ImportLimitExceeded:
+        raise
+    except (NotFast, GridmapError, MemoryError, *ENTITY_ERRORS):
+        return None
+    plan.findings[:0] = drawing.findings
+    plan.warnings[:0] = warnings_of(drawing.findings)
     return plan
 
 
@@ -338,7 +367,7 @@ class _Entities:
     swing_lines: list[LineString] = field(default_factory=list)
 
 
-def _collect(doc: Any, source: str, reading: Reading, flatten: float,
+def _collect(modelspace: Any, source: str, reading: Reading, flatten: float,
              report: PlanReport) -> _Entities:
     """Sort the drawing's entities (blocks expanded) into room outlines, labels and doors.
 
@@ -349,7 +378,7 @@ def _collect(doc: Any, source: str, reading: Reading, flatten: float,
     found = _Entities()
     want = reading.want
     blocks: dict[str, bool] = {}  # block name -> whether it draws a room outline
-    for e, layer, handle, holds in walk(doc.modelspace(), reading):
+    for e, layer, handle, holds in walk(modelspace, reading):
         found.used_layers.add(layer)
         lay = layer.upper()
         kind = e.dxftype()
@@ -819,8 +848,14 @@ def extract_floor_plan(
     *,
     exterior_distance_m: float = 0.6,
     budget: WorkBudget | None = None,
+    modelspace: list[Any] | None = None,
 ) -> FloorPlan:
-    """Rooms, labels, doors and outline of an open ezdxf drawing, in metres."""
+    """Rooms, labels, doors and outline of an open ezdxf drawing, in metres.
+
+    ``modelspace``: the model space entities, when ``doc`` holds none of them (read by
+    :func:`importers.dxf_tags.read_fast`); a drawing whose rooms are not closed outlines then
+    raises :class:`~importers.dxf_tags.NotFast`, as its rooms and hints need the whole
+    drawing."""
     layers = layers or Layers()
     report = PlanReport(source)
     unit_m, unit_warnings = drawing_unit_m(doc, source, declared_unit)
@@ -840,9 +875,12 @@ def extract_floor_plan(
                    f"(XREF {name!r}); what that draws is not in this file and is not read: "
                    "bind the references (BIND, or eTransmit with bound xrefs) before saving "
                    "as DXF", ref=name, action="not read")
-    found = _collect(doc, source, reading, flatten, report)
+    found = _collect(doc.modelspace() if modelspace is None else modelspace, source, reading,
+                     flatten, report)
     if found.polys:
         outlines = _room_outlines(found.polys, unit_m, layers, report)
+    elif modelspace is not None:
+        raise NotFast("no closed room outline: the rooms are judged on the whole drawing")
     elif _rooms_elsewhere(doc, layers):
         raise _no_rooms(doc, found, source, layers)  # a layer name to fix, not walls to read
     else:  # rooms drawn line by line, else recovered from the walls

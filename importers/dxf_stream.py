@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from itertools import chain, pairwise
 from pathlib import Path
 
+from ezdxf.lldxf.validator import is_valid_layer_name
+
 from importers.limits import WorkBudget
 from importers.manifest import Layers
 
@@ -236,6 +238,38 @@ def _sections(data: bytes, starts: _Starts) -> dict[bytes, _Section] | None:
     return out if current is None else None
 
 
+@dataclass
+class _Cut:
+    """What the slimming decided: the file's bytes and entity index, the ENTITIES spans kept
+    (each entity with its followers), and what the sections around them need to be copied."""
+
+    data: bytes
+    starts: _Starts
+    index: _Index
+    sections: dict[bytes, _Section]
+    keep: list[tuple[int, int]]
+    kept: int
+    dropped: int
+    named: set[bytes]
+    gone: set[bytes]
+    layers_seen: set[str]
+
+
+@dataclass
+class SplitDxf:
+    """A slimmed file in two parts: ``frame``, the file with nothing in ENTITIES (header,
+    tables, blocks and objects as :func:`slim_dxf` keeps them), and ``entities``, the
+    entities of ENTITIES the slimming keeps (with their ATTRIBs, VERTEXes and SEQENDs), as the
+    file has them, from the newline before their first ``0``; ``dropped`` as
+    :class:`SlimDxf`."""
+
+    frame: bytes
+    entities: bytes
+    kept: int
+    dropped: int
+    original_bytes: int
+
+
 def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
              min_bytes: int = SLIM_MIN_BYTES) -> SlimDxf | None:
     """The file slimmed to what reading ``layers`` needs (see the module doc), or None when
@@ -243,6 +277,27 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     size = path.stat().st_size
     if size < min_bytes:
         return None
+    cut = _cut(path, layers, budget)
+    if cut is None:
+        return None
+    out, unused = _assemble(cut, cut.keep)
+    return SlimDxf(bytes(out), cut.kept, cut.dropped, len(unused), size, cut.layers_seen)
+
+
+def split_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None) -> SplitDxf | None:
+    """The file slimmed as :func:`slim_dxf` slims it (whatever its size), in two parts (see
+    :class:`SplitDxf`); None when the file is not one the slimming is sure of."""
+    cut = _cut(path, layers, budget)
+    if cut is None:
+        return None
+    frame, _ = _assemble(cut, [])
+    data = cut.data
+    return SplitDxf(bytes(frame), b"".join(data[a:b] for a, b in cut.keep), cut.kept,
+                    cut.dropped, len(data))
+
+
+def _cut(path: Path, layers: Layers, budget: WorkBudget | None) -> _Cut | None:
+    """Which entities the slimming keeps (see the module doc); None when unsure."""
     data = path.read_bytes()
     head = data[:65536]
     version = _ACADVER.search(head)
@@ -267,7 +322,6 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
     lazy = walls if walls not in read_layers(layers.model_copy(update={"walls": rooms})) \
         else None  # the walls layer, unless it is also read for something else
     entities = sections[b"ENTITIES"]
-    blocks = sections.get(b"BLOCKS")
 
     def chunk(i: int) -> bytes:
         return data[starts[i][0]:starts[i + 1][0]]
@@ -344,11 +398,22 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
         i += 1
     if not has_rooms:
         return None  # rooms from walls, or none at all: the whole drawing decides (and hints)
+    if not all(is_valid_layer_name(layer) for layer in layers_seen):
+        return None  # the auditor refuses the drawing for it, whether or not it is read
     dropped += len(waiting)
     kept -= len(waiting)
     if budget is not None and dropped:
         budget.charge(dropped, f"{path.name}: model space ({dropped:,} entities on layers "
                                "the import does not read)")
+    return _Cut(data, starts, index, sections, keep, kept, dropped, named, gone, layers_seen)
+
+
+def _assemble(cut: _Cut, keep: list[tuple[int, int]]) -> tuple[bytearray, set[bytes]]:
+    """The slimmed file with the ENTITIES spans ``keep``; the dimension blocks left out."""
+    data, starts, index, sections = cut.data, cut.starts, cut.index, cut.sections
+    entities = sections[b"ENTITIES"]
+    blocks = sections.get(b"BLOCKS")
+    named, gone = set(cut.named), set(cut.gone)
     out = bytearray()
     unused: set[bytes] = set()
     tables = sections.get(b"TABLES")
@@ -373,7 +438,7 @@ def slim_dxf(path: Path, layers: Layers, budget: WorkBudget | None = None, *,
         out += data[objects.end:]
     else:
         out += data[entities.end:]
-    return SlimDxf(bytes(out), kept, dropped, len(unused), size, layers_seen)
+    return out, unused
 
 
 def _inserted_in_blocks(data: bytes, starts: _Starts, index: _Index,

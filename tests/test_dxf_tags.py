@@ -1,0 +1,153 @@
+"""The model space read from its tags (importers.dxf_tags) gives the floor plan the whole way
+(ezdxf's recover mode) gives, to the last finding, on every DXF fixture and sample; a file it
+is not sure of is read the whole way, never differently."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import importers.dxf_tags
+from bench.big_floor_plan import write_floor_plan
+from gridmap.errors import GridmapError
+from importers.dxf import FloorPlan, read_floor_plan
+from importers.dxf_tags import NotFast, read_fast
+from importers.manifest import Layers
+from tests.test_dxf_gdal_differential import fixture_spec
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = sorted((REPO / "tests" / "fixtures" / "dxf").glob("*.dxf")) + sorted(
+    (REPO / "data" / "samples").glob("*/*.dxf"))
+
+
+@pytest.fixture(autouse=True)
+def every_file_read_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast read is for large files; here it is tried on any."""
+    monkeypatch.setattr(importers.dxf_tags, "FAST_MIN_BYTES", 0)
+
+
+def digest(plan: FloorPlan) -> tuple[Any, ...]:
+    """Everything a floor plan says, geometry to the bit."""
+    return (
+        plan.unit_m,
+        [(r.handle, r.polygon.wkb, r.number, r.name, r.approximate, r.kind) for r in plan.rooms],
+        [(d.handle, d.point.wkb, d.block, d.exterior) for d in plan.doors],
+        None if plan.outline is None else plan.outline.wkb,
+        plan.warnings,
+        [(r.handle, r.polygon.wkb, r.number, r.name) for r in plan.label_only],
+        [f.to_dict() for f in plan.findings],
+        repr(plan.geodata), plan.geodata_error,
+    )
+
+
+def outcome(path: Path, layers: Layers, unit: Any, fast: bool) -> tuple[Any, ...]:
+    try:
+        return digest(read_floor_plan(path, layers, unit, fast=fast))
+    except GridmapError as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+def is_fast(path: Path, layers: Layers) -> bool:
+    try:
+        read_fast(path, layers)
+    except NotFast:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_the_fast_reader_gives_the_same_plan_on_every_fixture(path: Path) -> None:
+    spec = fixture_spec(path)
+    assert outcome(path, spec.layers, spec.unit, True) == \
+        outcome(path, spec.layers, spec.unit, False)
+
+
+def test_most_fixtures_are_read_fast() -> None:
+    """The fast reader is not a path that never runs: the drawings written as CAD programs
+    of this century write them are read by it; the old, headerless and damaged ones not."""
+    fast = {p.name for p in FIXTURES if is_fast(p, fixture_spec(p).layers)}
+    for name in ("feat_r2007.dxf", "feat_r2010.dxf", "feat_r2018.dxf", "feat_paperspace.dxf",
+                 "feat_vertical.dxf", "scheme_fr_cm.dxf", "A_EG.dxf", "A_level1.dxf"):
+        assert name in fast
+    for name in ("feat_r12.dxf", "feat_headerless.dxf", "feat_headerless_r12.dxf",
+                 "feat_damaged.dxf", "feat_utf8_as_1252.dxf", "feat_hatch.dxf"):
+        assert name not in fast
+    assert len(fast) > len(FIXTURES) / 2
+
+
+def test_the_bench_plan_is_read_fast_and_the_same(tmp_path: Path) -> None:
+    plan = write_floor_plan(tmp_path / "plan.dxf", rooms=60, seed=4)
+    assert is_fast(plan.path, Layers())
+    fast = read_floor_plan(plan.path, Layers())
+    assert len(fast.rooms) == plan.rooms and len(fast.doors) == plan.doors
+    assert digest(fast) == digest(read_floor_plan(plan.path, Layers(), fast=False))
+
+
+def _small_plan(tmp_path: Path) -> Path:
+    return write_floor_plan(tmp_path / "plan.dxf", rooms=12, seed=2).path
+
+
+def _entity(data: bytes, kind: bytes, layer: bytes) -> tuple[int, int]:
+    """Where the first model space entity of ``kind`` on ``layer`` lies in the file."""
+    at = data.index(b"\nENTITIES\n")
+    while True:
+        at = data.index(b"\n  0\n" + kind + b"\n", at + 1)
+        end = data.index(b"\n  0\n", at + 1)
+        if b"\n  8\n" + layer + b"\n" in data[at:end]:
+            return at, end
+
+
+def _edited(path: Path, kind: bytes, layer: bytes, pattern: bytes, repl: bytes) -> None:
+    """``pattern`` replaced once in the first entity of ``kind`` on ``layer``."""
+    data = path.read_bytes()
+    a, b = _entity(data, kind, layer)
+    body, n = re.subn(pattern, repl, data[a:b], count=1)
+    assert n == 1, pattern
+    path.write_bytes(data[:a] + body + data[b:])
+
+
+def _twice(path: Path) -> None:
+    """The first room outline written twice, its handle and all."""
+    data = path.read_bytes()
+    a, b = _entity(data, b"LWPOLYLINE", b"A-AREA")
+    path.write_bytes(data[:b] + data[a:b] + data[b:])
+
+
+# each: what is done to the first room outline (or label) of a generated plan, which the
+# recover mode would repair, report or read otherwise
+ODD: dict[str, tuple[bytes, bytes, bytes, bytes]] = {
+    "small file": (b"LWPOLYLINE", b"A-AREA", rb"$", rb""),
+    "comment": (b"LWPOLYLINE", b"A-AREA", rb"(\n  8\n)", rb"\n999\nA comment\1"),
+    "xdata": (b"LWPOLYLINE", b"A-AREA", rb"$", rb"\n1001\nACAD\n1000\nnote"),
+    "extension dictionary": (b"LWPOLYLINE", b"A-AREA", rb"(\n330\n)",
+                             rb"\n102\n{ACAD_XDICTIONARY\n360\n1\n102\n}\1"),
+    "undefined text style": (b"TEXT", b"A-AREA-IDEN", rb"(\n 40\n)",
+                             rb"\n  7\nNO-SUCH-STYLE\1"),
+    # on a line the import does not read: the auditor refuses the file all the same
+    "invalid layer name": (b"LINE", b"A-WALL", rb"\n  8\nA-WALL(?=\n)", rb"\n  8\nA-WALL*"),
+    "colour out of range": (b"LWPOLYLINE", b"A-AREA", rb"(\n  8\nA-AREA)",
+                            rb"\1\n 62\n999"),
+    "a point without its y": (b"TEXT", b"A-AREA-IDEN", rb"\n 20\n[^\n]*", rb""),
+    "an integer that is not one": (b"LWPOLYLINE", b"A-AREA", rb"\n 70\n[^\n]*",
+                                   rb"\n 70\n1.0"),
+    "undefined block": (b"INSERT", b"A-DOOR", rb"\n  2\n[^\n]*", rb"\n  2\nNO-SUCH-BLOCK"),
+}
+
+
+@pytest.mark.parametrize("odd", [*sorted(ODD), "a repeated handle"])
+def test_what_the_recover_mode_would_repair_is_read_the_whole_way(
+        tmp_path: Path, odd: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _small_plan(tmp_path)
+    assert is_fast(path, Layers())
+    if odd == "small file":
+        monkeypatch.setattr(importers.dxf_tags, "FAST_MIN_BYTES", path.stat().st_size + 1)
+    if odd == "a repeated handle":
+        _twice(path)
+    else:
+        _edited(path, *ODD[odd])
+    with pytest.raises(NotFast):
+        read_fast(path, Layers())
+    assert outcome(path, Layers(), None, True) == outcome(path, Layers(), None, False)
