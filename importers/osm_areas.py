@@ -3,9 +3,11 @@ the venue, as WGS84 polygons (broken outlines are findings)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from shapely import STRtree, box
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import polygonize, unary_union
@@ -14,7 +16,7 @@ from gridmap.model import MAX_GRID_EXTENT_M
 from importers.findings import Finding, FindingKind, Severity
 from importers.indoor import FindingLog, as_polygon, span_m
 from importers.limits import ImportLimits
-from importers.osm_tags import SPACES, VENUE_AMENITIES
+from importers.osm_tags import SPACES, VENUE_AMENITIES, is_area
 from importers.osm_xml import OsmData
 
 
@@ -157,26 +159,97 @@ def _note_repair(what: str, ref: str, polygon: Polygon, note: str, log: FindingL
                         placed_on_earth=True), "repaired")
 
 
+#: a building outline further than this (metres) from every indoor feature holds none of them
+#: (twice the distance a room may lie outside its building)
+FAR_FROM_INDOOR_M = 10.0
+
+
+class _IndoorReach:
+    """Where the file's indoor features are: the boxes (WGS84, grown by FAR_FROM_INDOOR_M)
+    of its rooms, corridors, areas, levels and point features. An extract of a town holds
+    thousands of houses round the campus; those no box reaches are left out unmeasured."""
+
+    def __init__(self, data: OsmData) -> None:
+        boxes: list[tuple[float, float, float, float]] = []
+        for nid in data.node_tags:
+            if nid in data.nodes:
+                lon, lat = data.nodes[nid]
+                boxes.append((lon, lat, lon, lat))
+        for way in data.ways.values():
+            if _is_indoor(way.tags) and (b := _bounds(data, way.refs)) is not None:
+                boxes.append(b)
+        for rel in data.relations.values():
+            if _is_indoor(rel.tags) and (b := _relation_bounds(data, rel.members)) is not None:
+                boxes.append(b)
+        top = max((max(abs(b[1]), abs(b[3])) for b in boxes), default=0.0)
+        self.dy = FAR_FROM_INDOOR_M / 110_540.0
+        self.dx = FAR_FROM_INDOOR_M / (111_320.0 * math.cos(math.radians(min(top, 89.0))))
+        self.tree = STRtree([box(b[0] - self.dx, b[1] - self.dy, b[2] + self.dx, b[3] + self.dy)
+                             for b in boxes])
+        self.empty = not boxes
+
+    def reaches(self, bounds: tuple[float, float, float, float] | None) -> bool:
+        """Whether an outline with these bounds (None: unknown) may hold indoor features."""
+        if bounds is None:
+            return True  # its nodes are missing: read, to say so
+        return not self.empty and len(self.tree.query(box(*bounds))) > 0
+
+
+def _is_indoor(tags: Mapping[str, str]) -> bool:
+    return tags.get("indoor") in (*SPACES, "level") or tags.get("emergency") == "defibrillator"
+
+
+def _only_building(tags: Mapping[str, str]) -> bool:
+    """A building outline and nothing more (not also a room, the venue or an AED)."""
+    return (tags.get("building", "no") != "no" and not _is_indoor(tags)
+            and tags.get("amenity") not in VENUE_AMENITIES)
+
+
+def _bounds(data: OsmData, refs: Iterable[int]) -> tuple[float, float, float, float] | None:
+    points = [data.nodes[r] for r in refs if r in data.nodes]
+    if not points:
+        return None
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def _relation_bounds(data: OsmData, members: Iterable[tuple[str, int, str]]
+                     ) -> tuple[float, float, float, float] | None:
+    refs = [r for mtype, mref, _ in members if mtype == "way" and mref in data.ways
+            for r in data.ways[mref].refs]
+    return _bounds(data, refs)
+
+
 def read_areas(data: OsmData, log: FindingLog, limits: ImportLimits, source: str
                ) -> list[OsmArea]:
-    """Every closed way and multipolygon that is a building, a space, a level or a venue."""
-    def wanted(tags: Mapping[str, str]) -> bool:
-        return (tags.get("indoor") in (*SPACES, "level")
-                or tags.get("building", "no") != "no"
-                or tags.get("amenity") in VENUE_AMENITIES
-                or tags.get("emergency") == "defibrillator")
-
+    """Every closed way and multipolygon that is a building, a space, a level or a venue;
+    building outlines far from every indoor feature are counted in one finding, not read."""
+    reach = _IndoorReach(data)
+    far = 0
     areas: list[OsmArea] = []
     for wid, way in data.ways.items():
-        if wanted(way.tags):
+        if is_area(way.tags):
+            if _only_building(way.tags) and not reach.reaches(_bounds(data, way.refs)):
+                far += 1
+                continue
             a = _way_area(data, wid, log, limits, source)
             if a is not None:
                 areas.append(a)
     for rid, rel in data.relations.items():
-        if rel.tags.get("type") == "multipolygon" and wanted(rel.tags):
+        if rel.tags.get("type") == "multipolygon" and is_area(rel.tags):
+            if _only_building(rel.tags) and not reach.reaches(
+                    _relation_bounds(data, rel.members)):
+                far += 1
+                continue
             a = _relation_area(data, rid, log, source)
             if a is not None:
                 areas.append(a)
+    if far:
+        log.add(Finding(FindingKind.OTHER,
+                        f"{far} building outline(s) lie more than {FAR_FROM_INDOOR_M:g} m from "
+                        "every indoor room, door and point (the buildings round the campus); "
+                        "left out", Severity.INFO, source=source, action="left out"),
+                "far_buildings")
     return areas
 
 

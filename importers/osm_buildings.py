@@ -4,8 +4,10 @@ buildings derived from rooms no outline holds."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from shapely import STRtree, box
 from shapely.geometry import Point, Polygon
 from shapely.ops import unary_union
 
@@ -41,10 +43,43 @@ class BuildingDraft:
         self.reach = (minx - m, miny - m, maxx + m, maxy + m)
 
 
+class BuildingDrafts(list[BuildingDraft]):
+    """The drafts, with a spatial index: an extract of a town holds thousands of houses, and
+    every room, door and point asks which building it is in."""
+
+    _tree: STRtree | None = None
+    _indexed: int = -1
+    _by_node: dict[int, list[BuildingDraft]] | None = None
+
+    def _index(self) -> STRtree:
+        if self._tree is None or self._indexed != len(self):
+            self._tree = STRtree([box(*d.reach) for d in self])
+            self._indexed = len(self)
+            self._by_node = None
+        return self._tree
+
+    def near(self, bounds: tuple[float, float, float, float]) -> list[BuildingDraft]:
+        """The drafts whose reach meets ``bounds`` (minx, miny, maxx, maxy), in list order."""
+        if not self:
+            return []
+        hits = self._index().query(box(*bounds))
+        return [self[int(k)] for k in sorted(hits)]
+
+    def with_outline_node(self, nid: int) -> list[BuildingDraft]:
+        """The drafts whose outline passes through node ``nid``, in list order."""
+        self._index()
+        if self._by_node is None:
+            self._by_node = {}
+            for d in self:
+                for n in d.outline_nodes:
+                    self._by_node.setdefault(n, []).append(d)
+        return self._by_node.get(nid, [])
+
+
 def building_drafts(areas: list[OsmArea], frame: LocalFrame, log: FindingLog, source: str
-                    ) -> list[BuildingDraft]:
+                    ) -> BuildingDrafts:
     """A draft for each ``building=*`` outline, keyed by its ``ref``, ``name`` or element."""
-    drafts: list[BuildingDraft] = []
+    drafts = BuildingDrafts()
     keys: dict[str, int] = {}
     for a in areas:
         # building=* with indoor=room is a one-room building (a portable classroom): both
@@ -88,12 +123,14 @@ def local_polygon(frame: LocalFrame, polygon: Polygon) -> Polygon:
     return fixed if fixed is not None else local
 
 
-def best_building(local: Polygon | Point, drafts: list[BuildingDraft]
+def best_building(local: Polygon | Point, drafts: Sequence[BuildingDraft]
                   ) -> tuple[BuildingDraft | None, float, float]:
     """The building holding most of ``local``: (building, share inside, distance metres);
     only buildings within NEAR_BUILDING_M are considered (an extract may hold thousands)."""
     best: tuple[BuildingDraft | None, float, float] = (None, 0.0, math.inf)
     minx, miny, maxx, maxy = local.bounds
+    if isinstance(drafts, BuildingDrafts):
+        drafts = drafts.near((minx, miny, maxx, maxy))
     for d in drafts:
         if minx > d.reach[2] or maxx < d.reach[0] or miny > d.reach[3] or maxy < d.reach[1]:
             continue

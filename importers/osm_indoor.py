@@ -19,7 +19,8 @@ What is read:
   ``level:ref`` the rooms carry.
 
 The file is untrusted: it is parsed with defusedxml (no DTD, no entity expansion, no external
-entities), streamed element by element, and bounded by :class:`~importers.limits.ImportLimits`
+entities), streamed element by element, only what indoor features use is kept (a district's
+streets, trees and houses are not), and bounded by :class:`~importers.limits.ImportLimits`
 (elements, nodes per outline, time, memory). A file that cannot be used at all raises
 :class:`~gridmap.errors.IndoorFileError`; smaller problems are findings.
 """
@@ -50,6 +51,7 @@ from importers.osm_buildings import NEAR_BUILDING_M as NEAR_BUILDING_M
 from importers.osm_buildings import ROOM_GAP_M as ROOM_GAP_M
 from importers.osm_buildings import (
     BuildingDraft,
+    BuildingDrafts,
     best_building,
     building_drafts,
     derived_buildings,
@@ -73,8 +75,8 @@ from importers.osm_xml import MAX_TAGS as MAX_TAGS
 from importers.osm_xml import MAX_XML_DEPTH as MAX_XML_DEPTH
 from importers.osm_xml import read_osm
 
-#: the largest .osm file read (bytes); a school campus is a few megabytes, and reading runs
-#: at about a megabyte a second
+#: the largest .osm file read (bytes); a school campus is a few megabytes, a district's extract
+#: round it tens (read at about 10 MB a second: ``python -m bench.bench_osm``)
 MAX_OSM_BYTES = 64 * 1024 * 1024
 #: a door this close to a building outline (metres) is on it: exterior
 ON_OUTLINE_M = 0.3
@@ -156,7 +158,7 @@ class _Reader:
 
     # spaces ----------------------------------------------------------------------------------
 
-    def _spaces(self, raw: list[OsmArea], frame: LocalFrame, drafts: list[BuildingDraft]
+    def _spaces(self, raw: list[OsmArea], frame: LocalFrame, drafts: BuildingDrafts
                 ) -> list[_Space]:
         spaces: list[_Space] = []
         orphans: list[_Space] = []
@@ -235,7 +237,7 @@ class _Reader:
         return units
 
     def _point_rooms(self, units: list[Unit], frame: LocalFrame,
-                     drafts: list[BuildingDraft]) -> list[Unit]:
+                     drafts: BuildingDrafts) -> list[Unit]:
         """Rooms mapped as a point (``indoor=room`` on a node): approximate units, a small box
         round the point, unless it lies in an outline with the same number or name."""
         drawn: dict[tuple[str, str, str], list[Polygon]] = defaultdict(list)
@@ -285,7 +287,7 @@ class _Reader:
 
     # doors -----------------------------------------------------------------------------------
 
-    def _openings(self, frame: LocalFrame, drafts: list[BuildingDraft],
+    def _openings(self, frame: LocalFrame, drafts: BuildingDrafts,
                   spaces: list[_Space]) -> list[Opening]:
         space_levels: dict[int, set[int]] = defaultdict(set)
         door_ids = {nid for nid, tags in self.data.node_tags.items() if is_door(tags)}
@@ -351,9 +353,9 @@ class _Reader:
 
     @staticmethod
     def _between_buildings(nid: int, local: Point, building: BuildingDraft,
-                           drafts: list[BuildingDraft]) -> bool:
+                           drafts: BuildingDrafts) -> bool:
         """Whether a door on ``building``'s outline is on another building's outline too."""
-        for d in drafts:
+        for d in drafts.near((local.x, local.y, local.x, local.y)):
             if d is building or local.x < d.reach[0] or local.x > d.reach[2] \
                     or local.y < d.reach[1] or local.y > d.reach[3]:
                 continue
@@ -361,11 +363,11 @@ class _Reader:
                 return True
         return False
 
-    def _door_building(self, nid: int, local: Point, drafts: list[BuildingDraft]
+    def _door_building(self, nid: int, local: Point, drafts: BuildingDrafts
                        ) -> BuildingDraft | None:
-        for d in drafts:
-            if nid in d.outline_nodes:
-                return d
+        on = drafts.with_outline_node(nid)
+        if on:
+            return on[0]
         building, share, dist = best_building(local, drafts)
         if building is not None and (share > 0 or dist <= 1.0):
             return building
@@ -373,7 +375,7 @@ class _Reader:
 
     # points ----------------------------------------------------------------------------------
 
-    def _amenities(self, frame: LocalFrame, drafts: list[BuildingDraft],
+    def _amenities(self, frame: LocalFrame, drafts: BuildingDrafts,
                    areas: list[OsmArea]) -> list[Amenity]:
         found: list[tuple[str, Mapping[str, str], Point]] = [
             (f"node/{nid}", tags, Point(self.data.nodes[nid]))
@@ -455,7 +457,7 @@ class _Reader:
                     f"level {top}", Severity.INFO, source=self.source, ref=d.key,
                     action="kept as mapped", building=d.short_name))
 
-    def _venue(self, areas: list[OsmArea], drafts: list[BuildingDraft]
+    def _venue(self, areas: list[OsmArea], drafts: BuildingDrafts
                ) -> tuple[str | None, str | None]:
         venues = [a.tags for a in areas if a.tags.get("amenity") in VENUE_AMENITIES]
         venues += [t for t in self.data.node_tags.values()

@@ -91,6 +91,22 @@ def number_and_name(tags: Mapping[str, str]) -> tuple[str, str]:
     return number, name
 
 
+def is_area(tags: Mapping[str, str]) -> bool:
+    """Whether a closed way or multipolygon with these tags is read: a building, an indoor
+    space or level, the venue (a school's grounds) or an AED drawn as an area."""
+    return (tags.get("indoor") in (*SPACES, "level")
+            or tags.get("building", "no") != "no"
+            or tags.get("amenity") in VENUE_AMENITIES
+            or tags.get("emergency") == "defibrillator")
+
+
+def is_point_feature(tags: Mapping[str, str]) -> bool:
+    """Whether a node with these tags is read for itself: a door, an AED or other point, a
+    room mapped as a point, or the venue's name and address on a node."""
+    return (is_door(tags) or amenity_kind(tags) is not None or is_point_room(tags)
+            or tags.get("amenity") in VENUE_AMENITIES)
+
+
 def is_door(tags: Mapping[str, str]) -> bool:
     """Whether a node's tags make it a door or an entrance."""
     return (tags.get("door", "no") != "no" or tags.get("entrance", "no") != "no"

@@ -367,8 +367,22 @@ def test_unusable_files(tmp_path: Path, content: bytes, said: str) -> None:
 
 
 def test_too_many_elements(tmp_path: Path) -> None:
-    with pytest.raises(IndoorFileError, match="more than 100 OpenStreetMap elements"):
-        read_osm_indoor(HERE / "school.osm", CID, ImportLimits(entity_budget=100))
+    with pytest.raises(IndoorFileError, match="more than 10 OpenStreetMap elements"):
+        read_osm_indoor(HERE / "school.osm", CID, ImportLimits(entity_budget=10))
+
+
+def test_the_budget_counts_what_is_kept_not_the_outdoor_data_round_it(
+        tmp_path: Path, maple: IndoorImport) -> None:
+    """A district extract is mostly street and tree nodes: they are not held, and do not
+    count against the entity budget; the school in it reads as it does alone."""
+    b = school()
+    kept = len(b.ways) + len(b.relations) + sum(1 for *_, t in b.nodes.values() if t)
+    for k in range(3 * kept):
+        b.node(200 + k % 50, 200 + k // 50, **({"natural": "tree"} if k % 2 else {}))
+    b.way([(300, 0), (300, 100), (400, 100)], closed=False, highway="residential")
+    result = _read(b, tmp_path, ImportLimits(entity_budget=kept))
+    assert [u.id for u in result.units] == [u.id for u in maple.units]
+    assert [o.id for o in result.openings] == [o.id for o in maple.openings]
 
 
 def test_too_large_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -537,10 +551,14 @@ def test_neighbourhood_houses_are_left_out(tmp_path: Path) -> None:
     for k in range(300):
         x, y = 150 + (k % 20) * 15, -100 + (k // 20) * 15
         b.rect(x, y, x + 10, y + 10, building="house")
+    b.rect(103, 0, 108, 5, building="shed", ref="S")  # 3 m from the gym: near, but empty
     result = _read(b, tmp_path)
     assert {x.short_name for x in result.buildings} == {"A", "B"}
-    left_out = [f for f in result.findings if "left out" in f.message]
-    assert len(left_out) == 51 and left_out[-1].message.startswith("250 more like this")
+    left_out = [f.message for f in result.findings if "left out" in f.message]
+    # the houses, far from every indoor feature, are one finding; the shed is named
+    assert len(left_out) == 2
+    assert any(m.startswith("300 building outline(s) lie more than") for m in left_out)
+    assert any("'S' holds no mapped rooms" in m for m in left_out)
 
 
 _ODD_VALUES = ["", ";", "-", "1e9", "nan", "inf", "0;;1", "--1", "1-", "x", "-0", "0.", "∞",
@@ -659,3 +677,49 @@ def test_portable_classroom_is_a_building_and_its_room(tmp_path: Path) -> None:
     assert portable.short_name == "P1"
     assert not any(f.kind is FindingKind.ROOM_OUTSIDE_FOOTPRINT for f in result.findings)
     _campus(result)
+
+
+# --- a district's extract (the bench's generator) ----------------------------------------------
+
+
+def test_a_district_extract_reads_the_campus_in_it(tmp_path: Path) -> None:
+    """Streets, houses, trees and landuse round a campus: exactly the campus's rooms, doors and
+    AEDs are read, the houses are one finding, and a multipolygon room keeps its hole."""
+    from bench.big_osm import write_district
+
+    made = write_district(tmp_path / "district.osm", scale=1, buildings=2, rooms_per_side=4)
+    result = read_osm_indoor(made.path, CID, ImportLimits())
+    assert len(result.units) == made.units
+    assert len(result.openings) == made.openings
+    assert sum(o.exterior for o in result.openings) == made.school_buildings
+    assert len(result.amenities) == made.aeds
+    assert len(result.buildings) == made.school_buildings
+    assert sum(len(u.geometry.interiors) for u in result.units) == 2 * 3  # one a storey
+    assert any(f.message.endswith("(the buildings round the campus); left out")
+               for f in result.findings)
+    _campus(result)
+
+
+def test_the_bench_prints_its_ratios(tmp_path: Path) -> None:
+    pytest.importorskip("pyogrio")
+    from bench.bench_osm import bench, report
+    from bench.big_osm import write_district
+
+    made = write_district(tmp_path / "district.osm", scale=0, buildings=1, rooms_per_side=3)
+    out = bench(made, rounds=1)
+    assert out["import"]["units"] == made.units  # bench() checks it too
+    assert out["gdal"]["features"]["lines"] > 0 and out["etree"]["elements"] > made.nodes
+    text = report(out)
+    for part in ("gridmap / GDAL = ", "gridmap / xml.etree = ", "MB/s", "peak memory"):
+        assert part in text
+
+
+def test_nodes_out_of_id_order_read_alike(tmp_path: Path, maple: IndoorImport) -> None:
+    """Untagged nodes are looked up by id at the end; a file not sorted by id (an editor's
+    save) reads as the sorted one does."""
+    b = school()
+    b.nodes = dict(reversed(b.nodes.items()))
+    result = _read(b, tmp_path)
+    assert [u.id for u in result.units] == [u.id for u in maple.units]
+    assert [u.geometry.wkb for u in result.units] == [u.geometry.wkb for u in maple.units]
+    assert [o.id for o in result.openings] == [o.id for o in maple.openings]
