@@ -44,6 +44,7 @@ bench: $(STAMP) node_modules/.package-lock.json
 	$(BIN)/python -m bench.bench_scale
 	$(BIN)/python -m bench.bench_import
 	$(BIN)/python -m bench.bench_layer_proposal
+	$(BIN)/python -m bench.bench_osm
 
 # Dispatcher corpus accuracy on both sample campuses (`make eval V=1` lists the failing rows).
 .PHONY: eval
