@@ -2,10 +2,10 @@
 
 ``GET /workspace`` lists the organisation's workspaces and starts a new one; ``GET
 /workspace/{ws}`` is one workspace, in six steps (upload, understand the drawing, georeference
-by clicking, import and its report, fix in place, publish). The page is a shell: its script
-(``tiles/static/workspace.js``) does every step through the workspace API
-(:mod:`api.routes_workspace`) and the existing publishing routes, so the page and a script
-calling the API see the same answers and the same refusals.
+by clicking, import and its report, fix in place, publish). The page is a shell: its scripts
+(``tiles/static/workspace_*.js``: a small core, then one file per step, see :data:`SCRIPTS`) do
+every step through the workspace API (:mod:`api.routes_workspace`) and the existing publishing
+routes, so the page and a script calling the API see the same answers and the same refusals.
 
 Like the map page, everything the page loads comes from this server (Leaflet from npm, our
 own script and style sheet), under the same Content-Security-Policy; no inline script. The
@@ -18,6 +18,7 @@ report's preview map draws and edits it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from functools import lru_cache
 from typing import Annotated, Any
@@ -51,6 +52,15 @@ WorkspaceId = Annotated[str, PathParam(max_length=100, pattern=WORKSPACE_ID_PATT
 CampusId = Annotated[str, PathParam(max_length=MAX_CAMPUS_ID, pattern=CAMPUS_ID_PATTERN)]
 RevisionNumber = Annotated[int, PathParam(ge=1, le=MAX_REVISION)]
 
+#: The page's own scripts, in the order it loads them (plain scripts, no bundler): the core
+#: makes the namespace the others share (``window.workspace``) and starts the page once all
+#: are read; the list page needs only the list, a workspace's page one file per step.
+CORE_SCRIPT = "workspace_core.js"
+HOME_SCRIPTS = (CORE_SCRIPT, "workspace_home.js")
+SCRIPTS = (CORE_SCRIPT, "workspace_upload.js", "workspace_layers.js", "workspace_georef.js",
+           "workspace_import.js", "workspace_fix.js", "workspace_publish.js")
+STYLE = "workspace.css"
+
 #: The points an editor places by clicking, in the order the page offers them.
 PLACEABLE = (AmenityKind.KNOX_BOX, AmenityKind.AED, AmenityKind.GAS_SHUTOFF,
              AmenityKind.WATER_SHUTOFF, AmenityKind.ELECTRIC_SHUTOFF,
@@ -77,6 +87,25 @@ def _env() -> Environment:
     return Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)),
                        autoescape=select_autoescape(["html"], default=True),
                        trim_blocks=True, lstrip_blocks=True)
+
+
+@lru_cache(maxsize=64)
+def _content_version(name: str, mtime_ns: int, size: int) -> str:
+    """The first 12 hex digits of the file's SHA-256 (its time and size key the cache)."""
+    from tiles.webmap import STATIC_DIR
+
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+
+
+def asset_url(static_base: str, name: str) -> str:
+    """The URL of one of our static files with its content's hash as ``?v=``: the files are
+    cached an hour, and the page's files must change together (a new core with an old step
+    file would break the page)."""
+    from tiles.webmap import STATIC_DIR
+
+    stat = (STATIC_DIR / name).stat()
+    version = _content_version(name, stat.st_mtime_ns, stat.st_size)
+    return f"{static_base}/gridmap/{name}?v={version}"
 
 
 def _json_for_script(data: Any) -> str:
@@ -108,8 +137,12 @@ def workspace_page(workspace_id: str | None, *, user: str,
     """The page's HTML and its Content-Security-Policy header."""
     from tiles.webmap import map_csp
 
+    static_base = "/static"
     html = _env().get_template("workspace.html").render(
-        workspace_id=workspace_id, user=user, static_base="/static",
+        workspace_id=workspace_id, user=user, static_base=static_base,
+        style=asset_url(static_base, STYLE),
+        scripts=[asset_url(static_base, name)
+                 for name in (SCRIPTS if workspace_id else HOME_SCRIPTS)],
         config_json=_json_for_script(page_config(workspace_id, user=user, imagery=imagery)),
         csp=map_csp(imagery=imagery))
     return html, map_csp(imagery=imagery) + "; frame-ancestors 'none'"

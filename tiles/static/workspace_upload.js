@@ -1,0 +1,187 @@
+/* gridmap workspace, step 1, upload: drop or choose files, each with its progress; the site
+ * files and campus details.
+ *
+ * Loaded after workspace_core.js, which makes the namespace (window.workspace) every file of
+ * the page shares; see there. What the other files call of this one is put on the namespace
+ * at the end; what this file calls of another step goes through it (app.name), so the files
+ * only need to be loaded, in any order after the core, before the page starts.
+ */
+(function (app) {
+  'use strict';
+
+  var S = app.state, $ = app.$, el = app.el, clear = app.clear, api = app.api, toast = app.toast,
+      base = app.base, enc = app.enc, sizeText = app.sizeText, drawingById = app.drawingById,
+      refresh = app.refresh;
+
+  function uploadOne(file) {
+    var bar = el('span');
+    var status = el('span', { className: 'ws-upload-status', text: 'waiting' });
+    var item = el('li', { className: 'ws-upload', 'data-name': file.name }, [
+      el('span', { className: 'ws-upload-name', text: file.name }),
+      el('span', { className: 'ws-muted', text: sizeText(file.size) }),
+      el('div', { className: 'ws-bar' }, [bar]),
+      status
+    ]);
+    $('ws-uploads').appendChild(item);
+    return new Promise(function (resolve) {
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', base + '/files');
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.upload.addEventListener('progress', function (ev) {
+        if (ev.lengthComputable) {
+          var pct = Math.round(100 * ev.loaded / ev.total);
+          bar.style.width = pct + '%';
+          status.textContent = pct < 100 ? 'uploading ' + pct + '%' : 'reading the file…';
+        }
+      });
+      xhr.addEventListener('load', function () {
+        var data = null;
+        try { data = JSON.parse(xhr.responseText); } catch (err) { data = null; }
+        if (xhr.status >= 200 && xhr.status < 300) {
+          bar.style.width = '100%';
+          var n = data && data.drawings ? data.drawings.length : 0;
+          var kind = data && data.file ? KIND_NAMES[data.file.kind] : null;
+          status.textContent = (data && data.duplicate ? 'already in this workspace; ' : '') +
+            (n ? 'read: ' + n + (n === 1 ? ' drawing' : ' drawings')
+              : kind ? 'read: ' + kind.toLowerCase() : 'uploaded');
+          item.classList.add('ws-upload-ok');
+          resolve(true);
+        } else {
+          var message = data && data.error ? data.error.message : 'HTTP ' + xhr.status;
+          status.textContent = '';
+          item.classList.add('ws-upload-failed');
+          item.appendChild(el('p', { className: 'ws-error', role: 'alert', text: message }));
+          resolve(false);
+        }
+      });
+      xhr.addEventListener('error', function () {
+        item.classList.add('ws-upload-failed');
+        item.appendChild(el('p', { className: 'ws-error', text: 'The upload was cut off; try again.' }));
+        resolve(false);
+      });
+      var form = new FormData();
+      form.append('file', file, file.name);
+      status.textContent = 'uploading';
+      xhr.send(form);
+    });
+  }
+
+  async function uploadFiles(list) {
+    var files = Array.prototype.slice.call(list);
+    if (!files.length) { return; }
+    var results = await Promise.all(files.map(uploadOne));
+    await refresh();
+    await autoSiteFiles();
+    document.body.dataset.uploads = String(
+      (Number(document.body.dataset.uploads) || 0) + results.length);
+  }
+
+  function setupUpload() {
+    var drop = $('ws-drop');
+    var input = $('ws-file');
+    ['dragenter', 'dragover'].forEach(function (type) {
+      drop.addEventListener(type, function (ev) { ev.preventDefault(); drop.classList.add('ws-over'); });
+    });
+    ['dragleave', 'drop'].forEach(function (type) {
+      drop.addEventListener(type, function () { drop.classList.remove('ws-over'); });
+    });
+    drop.addEventListener('drop', function (ev) {
+      ev.preventDefault();
+      uploadFiles(ev.dataTransfer.files);
+    });
+    drop.addEventListener('click', function (ev) { if (ev.target === drop) { input.click(); } });
+    drop.addEventListener('keydown', function (ev) {
+      if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); input.click(); }
+    });
+    input.addEventListener('change', function () {
+      uploadFiles(input.files);
+      input.value = '';
+    });
+    $('ws-save-settings').addEventListener('click', function () {
+      saveSettings({ parcel_file: $('ws-parcel').value || null,
+                     grounds_file: $('ws-grounds').value || null,
+                     campus_name: $('ws-campus-name').value.trim(),
+                     address: $('ws-address').value.trim() })
+        .then(function () { toast('Campus details saved.'); app.loadEarthLayers(); })
+        .catch(function (err) { toast(err.message, true); });
+    });
+  }
+
+  var SETTING_KEYS = ['campus_name', 'address', 'grid', 'parcel_file', 'grounds_file', 'pois_file'];
+
+  async function saveSettings(changes) {
+    var now = Object.assign({}, S.ws.settings || {}, changes);
+    var body = {};
+    SETTING_KEYS.forEach(function (k) { if (now[k] !== undefined) { body[k] = now[k]; } });
+    S.ws.settings = await api('PUT', base + '/settings', body);
+  }
+
+  // a single parcel or grounds file is taken as the campus's without asking
+  async function autoSiteFiles() {
+    var st = S.ws.settings || {};
+    var files = S.ws.files || [];
+    var changes = {};
+    ['parcel', 'grounds'].forEach(function (kind) {
+      var of = files.filter(function (f) { return f.kind === kind && !f.error; });
+      if (!st[kind + '_file'] && of.length === 1) { changes[kind + '_file'] = of[0].id; }
+    });
+    if (Object.keys(changes).length) {
+      try {
+        await saveSettings(changes);
+        renderFiles();
+        app.loadEarthLayers();
+      } catch (err) { toast(err.message, true); }
+    }
+  }
+
+  var KIND_NAMES = { dxf: 'Floor plan (DXF)', parcel: 'Site boundary', grounds: 'Grounds',
+                     pois: 'Points list', osm: 'OpenStreetMap indoor', imdf: 'IMDF archive',
+                     imagery: 'Aerial photo' };
+
+  function renderFiles() {
+    var files = S.ws.files || [];
+    var table = $('ws-files');
+    table.hidden = files.length === 0;
+    var body = clear(table.tBodies[0]);
+    files.forEach(function (f) {
+      body.appendChild(el('tr', { 'data-file': f.id }, [
+        el('td', { text: f.name }),
+        el('td', { text: KIND_NAMES[f.kind] || f.kind || '' }),
+        el('td', { text: sizeText(f.size) }),
+        el('td', { className: f.error ? 'ws-error' : 'ws-ok', text: f.error || 'read' }),
+        el('td', {}, [el('button', { type: 'button', className: 'ws-quiet', text: 'Remove',
+                                     'aria-label': 'Remove ' + f.name,
+                                     onclick: function () { removeFile(f); } })])
+      ]));
+    });
+    var st = S.ws.settings || {};
+    $('ws-sitefiles').hidden = files.length === 0;
+    [['ws-parcel', 'parcel_file', ['parcel', 'grounds']], ['ws-grounds', 'grounds_file', ['grounds', 'parcel']]]
+      .forEach(function (spec) {
+        var select = clear($(spec[0]));
+        select.appendChild(el('option', { value: '', text: '(none)' }));
+        files.filter(function (f) { return spec[2].indexOf(f.kind) >= 0; }).forEach(function (f) {
+          select.appendChild(el('option', { value: f.id, text: f.name, selected: st[spec[1]] === f.id }));
+        });
+      });
+    $('ws-campus-name').value = st.campus_name || S.ws.name || '';
+    $('ws-address').value = st.address || '';
+  }
+
+  async function removeFile(f) {
+    if (!confirm('Remove ' + f.name + ' from this workspace?')) { return; }
+    try {
+      await api('DELETE', base + '/files/' + enc(f.id));
+      Object.keys(S.cards).forEach(function (id) {
+        if (!drawingById(id) || drawingById(id).file_id === f.id) { delete S.cards[id]; }
+      });
+      await refresh();
+    } catch (err) { toast(err.message, true); }
+  }
+
+  Object.assign(app, {
+    setupUpload: setupUpload,
+    renderFiles: renderFiles,
+    autoSiteFiles: autoSiteFiles
+  });
+}(window.workspace));
