@@ -228,13 +228,38 @@ def _job_queue(store: CampusStore, settings: Settings) -> JobQueue:
     return JobQueue.of_store(store, max_attempts=settings.job_max_attempts)
 
 
+class _Telling:
+    """The job queue as this process's worker uses it, telling ``progress`` each step of
+    ``job_id`` as it is written (polling the table would miss the quick ones). One lock
+    orders these with the polled states, so the bar never goes back."""
+
+    def __init__(self, queue: JobQueue, job_id: str, progress: Callable[[int, str], None],
+                 lock: threading.Lock) -> None:
+        self._queue = queue
+        self._job_id = job_id
+        self._progress = progress
+        self._lock = lock
+
+    def report(self, claim: Any, percent: int, message: str, lease_s: float) -> bool:
+        with self._lock:
+            held = self._queue.report(claim, percent, message, lease_s)
+            if held and claim.job.id == self._job_id:
+                self._progress(percent, message)
+        return held
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._queue, name)
+
+
 def _follow_job(store: CampusStore, settings: Settings, queue: JobQueue, job_id: str,
                 progress: Callable[[int, str], None]) -> Job | None:
     """Run the queue here until ``job_id`` has ended (a worker of the server may take it
     instead), telling ``progress`` its percent and message; the job as it ended."""
     from api.jobs import JobEnv, JobState, JobWorker, worker_name
 
-    worker = JobWorker(queue, JobEnv(store, settings), worker_name(0),
+    lock = threading.Lock()
+    telling: Any = _Telling(queue, job_id, progress, lock)
+    worker = JobWorker(telling, JobEnv(store, settings), worker_name(0),
                        lease_s=settings.job_lease_s)
     done = threading.Event()
 
@@ -254,11 +279,11 @@ def _follow_job(store: CampusStore, settings: Settings, queue: JobQueue, job_id:
     thread = threading.Thread(target=work, daemon=True, name=f"job {job_id}")
     thread.start()
     while True:
-        current = queue.find(job_id)
-        if current is None:
-            break
-        progress(current.percent, current.message)
-        if current.state.value not in ("queued", "running"):
+        with lock:
+            current = queue.find(job_id)
+            if current is not None:
+                progress(current.percent, current.message)
+        if current is None or current.state.value not in ("queued", "running"):
             break
         done.wait(0.2)
     done.set()

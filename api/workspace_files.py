@@ -319,7 +319,10 @@ def add_upload(store: CampusStore, settings: Settings, ws: Workspace, name: str,
         stored.unlink(missing_ok=True)
         import shutil
 
+        from api.workspace_imagery import forget
+
         shutil.rmtree(folder / "files" / digest, ignore_errors=True)
+        forget(folder, digest)  # a photo's prepared copy
         raise
     _default_settings_files(store, ws.id, result.files)
     return result
@@ -377,10 +380,11 @@ def _add_member(store: CampusStore, settings: Settings, ws: Workspace, name: str
     elif kind in ("osm", "osm.gz", "osm.bz2", "imdf"):
         file_kind = FileKind.IMDF if kind == "imdf" else FileKind.OSM
         detail, error = check_indoor(settings, path, name, file_kind)
-    elif kind == "tiff":
-        file_kind, detail, error = FileKind.IMAGERY, {
-            "note": "attach it to the campus after the import (gridmap imagery, or PUT "
-                    "/campuses/{id}/imagery)"}, None
+    elif kind == "tiff":  # checked as campus imagery is, its web mercator copy kept
+        from api.workspace_imagery import check_upload
+
+        file_kind = FileKind.IMAGERY
+        detail, error = check_upload(settings, path, name, folder, digest)
     else:  # pragma: no cover - sniff's kinds are all handled above
         raise UnsupportedUpload(f"{name}: unknown kind {kind}")
     if error is not None:
@@ -817,10 +821,11 @@ def analyse_upload(store: CampusStore, settings: Settings, ws_id: str, file_id: 
     to the workspace with its proposal, default settings and preview cache; what was done.
 
     A :class:`~gridmap.errors.GridmapError` (the time or memory limit, a crash of the
-    reader) removes the file from the workspace with its bytes (:func:`forget_file`) and is
-    raised again: the job fails with its message, which names the drawing. So does any other
-    error on the job's last attempt (before it, the job is tried again). Drawings already
-    added by an attempt that died are not added twice."""
+    reader, a drawing ezdxf cannot open even recovering) removes the file from the workspace
+    with its bytes (:func:`forget_file`) and is raised again: the job fails with its message,
+    which names the drawing. So does any other error on the job's last attempt (before it,
+    the job is tried again). Drawings already added by an attempt that died are not added
+    twice."""
     from api.job_queue import LeaseLost
 
     wss = workspaces(store)
@@ -844,7 +849,14 @@ def analyse_upload(store: CampusStore, settings: Settings, ws_id: str, file_id: 
                          f"reading {name}: {message}")
 
             step(0, "starting")
-            read.append((name, path, analyse_in_sandbox(settings, path, name, step)))
+            analysis = analyse_in_sandbox(settings, path, name, step)
+            if analysis.error is not None:  # not a drawing ezdxf can open, even recovering
+                why = analysis.error.replace(path.name, name)
+                raise UnsupportedUpload(
+                    f"{record.name}: {name} cannot be opened: {why}",
+                    user_message=f"{name} cannot be opened as a drawing ({why}); nothing "
+                    "was kept. Save it again as DXF from the CAD program and upload it again")
+            read.append((name, path, analysis))
         progress(95, "keeping the layer proposals and previews")
         for name, path, analysis in read:
             current = wss.find(ws_id)
@@ -865,9 +877,7 @@ def analyse_upload(store: CampusStore, settings: Settings, ws_id: str, file_id: 
         if last_attempt:
             _forget_quietly(store, settings, ws_id, record.id, [p for _, p in drawings])
         raise
-    unread = sum(1 for _, _, a in read if a.error)
-    return (f"{record.name}: {len(drawings)} drawing{'s' if len(drawings) != 1 else ''} read"
-            + (f" ({unread} cannot be read)" if unread else ""))
+    return f"{record.name}: {len(drawings)} drawing{'s' if len(drawings) != 1 else ''} read"
 
 
 def _forget_quietly(store: CampusStore, settings: Settings, ws_id: str, file_id: str,
@@ -906,7 +916,10 @@ def forget_file(store: CampusStore, settings: Settings, ws_id: str, file_id: str
         if drawing.path not in used:
             (folder / drawing.path).unlink(missing_ok=True)
     if gone.path not in used:
+        from api.workspace_imagery import forget
+
         (folder / gone.path).unlink(missing_ok=True)
+        forget(folder, gone.sha256)  # a photo's prepared copy
     for path in also:
         if path.is_relative_to(folder) and _relative(folder, path) not in used:
             path.unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """``gridmap workspace``: the workspace's steps from the command line, in-process through
-``main([...])``, on SQLite and PostgreSQL: a drawing with renamed layers is added, its proposal
-shown, its layers confirmed and control points placed (the fit printed), imported (progress),
+``main([...])``, on SQLite and PostgreSQL: a drawing with renamed layers is added (its analysis
+job run with a progress bar, as ``gridmap import`` shows one), its proposal shown, its layers
+confirmed and control points placed (the fit printed), imported (progress),
 reported, a room renumbered; ``gridmap publish`` then makes ``gridmap lookup`` find it."""
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def test_the_workspace_from_the_command_line(
     assert code == 0, err
     assert "rdc.dxf: dxf" in out and "parcel.geojson: parcel" in out
     assert "rooms PIECES" in out and "labels NUMEROS" in out
+    # the analysis job's progress, as gridmap import's bar writes it to a log: rising percents
+    said = [int(p) for p in re.findall(r"^import +(\d+)% reading rdc\.dxf", err, re.M)]
+    assert len(said) >= 3 and said == sorted(said), err
+    assert "proposing the layers" in err
 
     code, out, err = run(capsys, "workspace", "show", ws)
     assert code == 0, err
@@ -122,6 +127,13 @@ def test_cli_refusals_name_the_problem(
     assert code == 2 and "DWG" in err and "DXF" in err
     code, _, err = run(capsys, "workspace", "add", ws, str(tmp_path / "missing.dxf"))
     assert code == 2 and "no such file" in err
+    damaged = tmp_path / "Ebene 1.dxf"  # binary DXF by its first bytes, then junk
+    damaged.write_bytes(b"AutoCAD Binary DXF\r\n\x1a\x00" + bytes(range(256)) * 12)
+    code, _, err = run(capsys, "workspace", "add", ws, str(damaged))
+    assert code == 2 and "Ebene 1.dxf" in err and "cannot be opened" in err, err
+    assert workspaces(store).get(ws).files == ()  # not kept
+    code, out, err = run(capsys, "workspace", "show", ws)
+    assert code == 0 and "not kept: Ebene 1.dxf" in out
     assert run(capsys, "workspace", "add", ws, str(renamed))[0] == 0
     code, _, err = run(capsys, "workspace", "point", ws, "rdc.dxf", "--cad", "nan,0",
                          "--lonlat=-84.43,42.7")

@@ -1,11 +1,15 @@
-"""Nasty uploads to a workspace: a clear 4xx naming the problem, never a 500, nothing stored.
+"""Nasty uploads to a workspace: a clear 4xx naming the problem, or a failed analysis naming
+it; never a 500, nothing stored.
 
 Hand-made hostile files (a cut zip, a zip climbing out of its folder, a zip holding a link, a
 zip bomb, an XML bomb named .osm, binary junk named .dxf, a DWG, an empty file...) and a few
 seeded mutants from the fuzzer's own mutators (:mod:`fuzz.mutate`) go through
 ``POST /workspaces/{ws}/files``. A refusal must be a 4xx whose ``error.message`` says what is
 wrong, with the store's rows and the workspace's folder exactly as before; an accepted mutant
-must be a 201 the workspace then shows.
+must be a 201 the workspace then shows. Drawings that pass the quick checks (a damaged binary
+DXF, a DXF whose first bytes are fine) are kept at once (202) and read by their analysis job
+(turned here): one that cannot be read fails its job with the problem named, and the
+workspace's rows and folder are again exactly as before the upload.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from api.settings import Settings
 from api.store import Role, SqlCampusStore
 from api.store_identity import Organisation
 from api.store_workspace import WORKSPACES_DIR
-from fuzz.mutate import mutate_osm, mutate_zip
+from fuzz.mutate import mutate_dxf, mutate_osm, mutate_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "samples" / "lincoln_ridge"
@@ -74,15 +78,15 @@ def _plans_zip() -> bytes:
                  ("parcel.geojson", (SAMPLE / "parcel.geojson").read_bytes())])
 
 
-def _rows(store: SqlCampusStore) -> list[tuple[str, list[str]]]:
+def _rows(store: SqlCampusStore, *, but: tuple[str, ...] = ()) -> list[tuple[str, list[str]]]:
     """Every row of every table but the audit log (a refusal may be audited; and the audit
-    of the workspace's creation may land a moment later)."""
+    of the workspace's creation may land a moment later) and the tables ``but``."""
     import sqlalchemy
 
     out = []
     with store.engine.connect() as conn:
         for table in sorted(sqlalchemy.inspect(conn).get_table_names()):
-            if table != "audit_log":
+            if table != "audit_log" and table not in but:
                 rows = conn.execute(sqlalchemy.text(f'SELECT * FROM "{table}"'))
                 out.append((table, sorted(repr(tuple(r)) for r in rows)))
     return out
@@ -159,6 +163,95 @@ def test_a_nasty_upload_is_a_clear_4xx_and_stores_nothing(
     assert _files_on_disk(settings) == disk, f"{nasty}: files were left behind"
     shown = client.get(f"/workspaces/{ws}", headers=editor).json()
     assert shown["files"] == [] and shown["drawings"] == []
+
+
+def _run_jobs(client: TestClient) -> None:
+    worker = client.app.state.jobs.worker()  # type: ignore[attr-defined]
+    while worker.run_one() is not None:
+        pass
+
+
+#: what a failed analysis leaves changed: its job, and the workspace's last-change time (its
+#: files, drawings and settings are compared with the other tables)
+_TOUCHED = ("jobs", "workspaces")
+
+
+def _text_dxf_with_junk_after_its_head() -> bytes:
+    """A DXF whose first 4 KB (all the sniffer reads) are a fine header, then bytes of junk."""
+    head = (SAMPLE / "A_level1.dxf").read_bytes()[:6000]
+    return head + random.Random(11).randbytes(6000)
+
+
+#: drawings the quick checks pass, whose reading fails: (upload name, bytes, message words)
+UNREADABLE: dict[str, tuple[str, Callable[[], bytes], tuple[str, ...]]] = {
+    "a damaged binary DXF": (
+        "Ebene 1.dxf", lambda: b"AutoCAD Binary DXF\r\n\x1a\x00" + random.Random(4).randbytes(3000),
+        ("Ebene 1.dxf", "cannot be opened")),
+    "junk after a fine DXF head": (
+        "level2.dxf", _text_dxf_with_junk_after_its_head, ("level2.dxf",)),
+    "a zip of a damaged binary DXF": (
+        "plans.zip", lambda: _zip([("plans/EG.dxf", b"AutoCAD Binary DXF\r\n\x1a\x00"
+                                    + random.Random(5).randbytes(3000))]),
+        ("plans/EG.dxf", "cannot be opened")),
+}
+
+
+@pytest.mark.parametrize("nasty", sorted(UNREADABLE))
+def test_a_drawing_that_cannot_be_read_fails_its_analysis_and_stores_nothing(
+        client: TestClient, store: SqlCampusStore, settings: Settings, editor: dict[str, str],
+        ws: str, nasty: str) -> None:
+    name, make, words = UNREADABLE[nasty]
+    rows, disk = _rows(store, but=_TOUCHED), _files_on_disk(settings)
+    settings_before = client.get(f"/workspaces/{ws}", headers=editor).json()["settings"]
+    r = client.post(f"/workspaces/{ws}/files", headers=editor, files={"file": (name, make())})
+    assert r.status_code == 202, f"{nasty}: {r.status_code} {r.text[:500]}"
+    (analysis,) = r.json()["analyses"]
+    _run_jobs(client)
+    shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+    (state,) = shown["analyses"]
+    assert state["job"] == analysis["job"] and state["state"] == "failed", state
+    assert "Traceback" not in state["error"]
+    for word in words:
+        assert word.lower() in state["error"].lower(), state["error"]
+    assert shown["files"] == [] and shown["drawings"] == []
+    assert shown["settings"] == settings_before
+    assert _rows(store, but=_TOUCHED) == rows, f"{nasty}: the store changed"
+    assert _files_on_disk(settings) == disk, f"{nasty}: files were left behind"
+
+
+def test_mutated_drawings_are_read_or_fail_clearly_never_a_500(
+        client: TestClient, store: SqlCampusStore, settings: Settings,
+        editor: dict[str, str], ws: str) -> None:
+    """Seeded mutants of the sample's floor plan (the fuzzer's DXF mutators): refused at
+    once, or kept and read (its drawing shown), or kept and failed (nothing left)."""
+    rng = random.Random(2027)
+    text = (SAMPLE / "A_level1.dxf").read_text(encoding="utf-8")
+    outcomes = set()
+    for k in range(4):
+        mutant, done = mutate_dxf(rng, text)
+        rows, disk = _rows(store, but=_TOUCHED), _files_on_disk(settings)
+        r = client.post(f"/workspaces/{ws}/files", headers=editor,
+                        files={"file": (f"level{k}.dxf", mutant.encode("utf-8", "replace"))})
+        assert r.status_code in (202, 400, 413, 422), f"{done}: {r.text[:500]}"
+        if r.status_code != 202:
+            outcomes.add("refused")
+            assert r.json()["error"]["message"], done
+            continue
+        (analysis,) = r.json()["analyses"]
+        _run_jobs(client)
+        shown = client.get(f"/workspaces/{ws}", headers=editor).json()
+        state = next(a for a in shown["analyses"] if a["job"] == analysis["job"])
+        assert state["state"] in ("ready", "failed"), (done, state)
+        outcomes.add(state["state"])
+        if state["state"] == "ready":
+            assert any(d["file_id"] == analysis["file_id"] for d in shown["drawings"]), done
+            r = client.delete(f"/workspaces/{ws}/files/{analysis['file_id']}", headers=editor)
+            assert r.status_code == 200, r.text  # the next mutant starts from the same place
+        else:
+            assert state["error"] and "Traceback" not in state["error"], (done, state)
+        assert _rows(store, but=_TOUCHED) == rows, f"{done}: the store changed"
+        assert _files_on_disk(settings) == disk, f"{done}: files were left behind"
+    assert outcomes & {"ready", "failed"}  # the seeded mutants include ones read by a job
 
 
 def _mutants() -> list[tuple[str, bytes, str]]:
