@@ -115,17 +115,20 @@ def _json_for_script(data: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-def page_config(workspace_id: str | None, *, user: str,
-                imagery: dict[str, str] | None) -> dict[str, Any]:
+def page_config(workspace_id: str | None, *, user: str, imagery: dict[str, str] | None,
+                site_photo: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the page's script needs: the workspace, who is signed in, the imagery under its
     maps (the campus's orthophoto, else the server's provider; an XYZ template with ``{r}``),
-    the points offered for placing and the walk-through checklist."""
+    the photo uploaded to the workspace (``workspace_imagery``: its tiles, bounds and name, see
+    :func:`api.workspace_imagery.workspace_imagery_layer`), the points offered for placing and
+    the walk-through checklist."""
     from tiles.webmap import MAX_MAP_ZOOM, MAX_NATIVE_ZOOM
 
     return {
         "workspace": workspace_id,
         "user": user,
         "imagery": imagery,
+        "workspace_imagery": site_photo,
         "placeable": [{"kind": k.value, "label": k.display_name} for k in PLACEABLE],
         "checklist": list(CHECKLIST),
         "zoom": {"max": MAX_MAP_ZOOM, "max_native": MAX_NATIVE_ZOOM},
@@ -133,7 +136,8 @@ def page_config(workspace_id: str | None, *, user: str,
 
 
 def workspace_page(workspace_id: str | None, *, user: str,
-                   imagery: dict[str, str] | None = None) -> tuple[str, str]:
+                   imagery: dict[str, str] | None = None,
+                   site_photo: dict[str, Any] | None = None) -> tuple[str, str]:
     """The page's HTML and its Content-Security-Policy header."""
     from tiles.webmap import map_csp
 
@@ -143,7 +147,8 @@ def workspace_page(workspace_id: str | None, *, user: str,
         style=asset_url(static_base, STYLE),
         scripts=[asset_url(static_base, name)
                  for name in (SCRIPTS if workspace_id else HOME_SCRIPTS)],
-        config_json=_json_for_script(page_config(workspace_id, user=user, imagery=imagery)),
+        config_json=_json_for_script(page_config(workspace_id, user=user, imagery=imagery,
+                                                 site_photo=site_photo)),
         csp=map_csp(imagery=imagery))
     return html, map_csp(imagery=imagery) + "; frame-ancestors 'none'"
 
@@ -156,10 +161,11 @@ def _provider(request: Request) -> dict[str, str] | None:
 
 
 def _workspace_imagery(request: Request, ctx: AppContext, principal: Principal,
-                       ws_id: str) -> dict[str, str] | None:
+                       ws_id: str) -> tuple[dict[str, str] | None, dict[str, Any] | None]:
     """The imagery under the workspace's maps: its campus's own orthophoto (or the server's
-    provider) once the campus is stored and the caller's district owns it; 404 for a
-    workspace that does not exist or is another district's, as the workspace API answers."""
+    provider) once the campus is stored and the caller's district owns it, and the photo
+    uploaded to the workspace; 404 for a workspace that does not exist or is another
+    district's, as the workspace API answers."""
     from api.imagery import imagery_layer
     from api.store_identity import identity
     from api.store_workspace import WorkspaceNotFound, workspaces
@@ -171,7 +177,10 @@ def _workspace_imagery(request: Request, ctx: AppContext, principal: Principal,
                     f"{principal.actor} may not see workspace {ws_id}")
         raise WorkspaceNotFound(f"{principal.actor} may not see workspace {ws_id}",
                                 user_message=f"unknown workspace {ws_id!r}")
-    return imagery_layer(ctx, ws.campus_id) if owner else _provider(request)
+    from api.workspace_imagery import workspace_imagery_layer
+
+    photo = workspace_imagery_layer(ws)
+    return (imagery_layer(ctx, ws.campus_id) if owner else _provider(request)), photo
 
 
 @router.get("/workspace", response_class=HTMLResponse,
@@ -189,8 +198,8 @@ def workspace_list_page(request: Request, ctx: Ctx, principal: CurrentPrincipal)
 def workspace_one_page(ws_id: WorkspaceId, request: Request, ctx: Ctx,
                        principal: CurrentPrincipal) -> HTMLResponse:
     ctx.authorize(request, principal, Action.EDIT, None)
-    imagery = _workspace_imagery(request, ctx, principal, ws_id)
-    html, csp = workspace_page(ws_id, user=principal.name, imagery=imagery)
+    imagery, photo = _workspace_imagery(request, ctx, principal, ws_id)
+    html, csp = workspace_page(ws_id, user=principal.name, imagery=imagery, site_photo=photo)
     ctx.audit(request, principal, "workspace_page", None, ws_id)
     return HTMLResponse(html, headers={**NO_STORE, "Content-Security-Policy": csp})
 
