@@ -31,7 +31,9 @@ from typing import Any
 
 from ezdxf import recover
 from ezdxf.entities import factory
+from ezdxf.entities.insert import Insert, merged_insert_group_codes
 from ezdxf.entities.subentity import entity_linker
+from ezdxf.entities.text import Text, merged_text_group_codes
 from ezdxf.lldxf import const, validator
 from ezdxf.lldxf.encoding import (
     decode_dxf_unicode,
@@ -47,6 +49,7 @@ from ezdxf.lldxf.types import (
     TYPE_TABLE,
     DXFTag,
     DXFVertex,
+    cast_value,
     is_valid_handle,
 )
 from ezdxf.math import NULLVEC
@@ -172,7 +175,7 @@ class _Entities:
             if kind not in KINDS:
                 raise NotFast(f"a {kind} entity on a layer read")
             try:
-                entity = factory.load(ExtendedTags(tags), self.doc)
+                entity = _loaded(tags, self.doc)
                 linked = link(entity)
             except Exception as exc:  # a structure the whole way has to judge
                 raise NotFast(f"{kind}: {exc}") from exc
@@ -249,6 +252,43 @@ class _Entities:
         return False
 
 
+# entities whose ezdxf loader sets each group code's attribute and nothing else (the
+# loader's "simple" way): made here without ezdxf's tag structures, the same objects
+_SIMPLE: dict[str, tuple[type, dict[int, str]]] = {
+    "TEXT": (Text, merged_text_group_codes),
+    "INSERT": (Insert, merged_insert_group_codes),
+}
+
+
+def _loaded(tags: Tags, doc: Any) -> Any:
+    """The ezdxf entity of ``tags``, as its loader makes it."""
+    simple = _SIMPLE.get(tags[0].value)
+    if simple is None:
+        return factory.load(ExtendedTags(tags), doc)
+    cls, names = simple
+    entity = cls()
+    entity.doc = doc
+    namespace = entity.dxf.__dict__
+    handle = owner = None
+    for tag in tags:  # the handle and owner of its base class, before any subclass
+        code = tag.code
+        if code == 100:
+            break
+        if code == 5 and handle is None:
+            handle = tag.value
+        elif code == 330 and owner is None:
+            owner = tag.value
+    if handle is None or owner is None:
+        raise NotFast(f"{tags[0].value}: no handle or owner")
+    namespace["handle"], namespace["owner"] = handle, owner
+    name_of = names.get
+    for tag in tags:
+        name = name_of(tag.code)
+        if name is not None and name[0] != "*":
+            namespace[name] = cast_value(tag.code, tag.value)
+    return entity
+
+
 def _entity_tags(data: bytes) -> Any:
     """Each entity's raw (code line, value line) pairs; ``data`` starts with a newline."""
     lines = data.split(b"\n")
@@ -272,6 +312,21 @@ def _entity_tags(data: bytes) -> Any:
         yield current
 
 
+# how each group code's value is compiled: text, a whole number, a number, the x of a point;
+# anything else (comments, application data, embedded objects, binary data, XDATA, a y or z
+# with no x before it) is refused
+_TEXT, _INT, _FLOAT, _POINT = range(4)
+_COMPILE: dict[int, int] = {}
+for _code in range(1000):
+    if _code in POINT_CODES:
+        _COMPILE[_code] = _POINT
+    elif _code in _REFUSED_CODES or _code in BINARY_DATA or _code in _STRAY_COORDINATES:
+        continue
+    else:
+        _type = TYPE_TABLE.get(_code, str)
+        _COMPILE[_code] = _TEXT if _type is str else _INT if _type is int else _FLOAT
+
+
 def _compiled(raw: list[tuple[int, bytes]]) -> Tags:
     """An entity's tags as ezdxf's recover mode compiles them (strings decoded, DXF unicode
     escapes read, numbers and points made), or NotFast where it would have repaired one."""
@@ -279,43 +334,45 @@ def _compiled(raw: list[tuple[int, bytes]]) -> Tags:
     if kind == "MTEXT":
         raw = _joined_mtext(raw)
     out = Tags([DXFTag(0, kind)])
+    append = out.append
+    how = _COMPILE.get
     i, n = 1, len(raw)
-    while i < n:
-        code, value = raw[i]
-        if code in _REFUSED_CODES or code >= 1000 or code in BINARY_DATA or code < 0:
-            raise NotFast(f"{kind}: group code {code}")
-        if code in POINT_CODES:
-            if i + 1 >= n or raw[i + 1][0] != code + 10:
-                raise NotFast(f"{kind}: a point {code} without its y")
-            has_z = i + 2 < n and raw[i + 2][0] == code + 20
-            try:
-                point = tuple(float(v) for _, v in raw[i:i + (3 if has_z else 2)])
-            except ValueError as exc:
-                raise NotFast(f"{kind}: a coordinate that is not a number") from exc
-            out.append(DXFVertex(code, point))
-            i += 3 if has_z else 2
-            continue
-        if code in _STRAY_COORDINATES:
-            raise NotFast(f"{kind}: a coordinate {code} with no x before it")
-        type_ = TYPE_TABLE.get(code, str)
-        if type_ is str:
-            try:
+    try:
+        while i < n:
+            code, value = raw[i]
+            compile_as = how(code)
+            if compile_as == _TEXT:
                 text = value.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise NotFast(f"{kind}: text that is not UTF-8") from exc
-            if has_dxf_unicode(text):
-                text = decode_dxf_unicode(text)
-            if has_mif_encoding(text):
-                text = decode_mif_to_unicode(text)
-            if code == 5 and not _is_hex(text):
-                raise NotFast(f"{kind}: handle {text!r}")
-            out.append(DXFTag(code, text))
-        else:
-            try:
-                out.append(DXFTag(code, type_(value)))
-            except ValueError as exc:
-                raise NotFast(f"{kind}: group code {code} value {value[:20]!r}") from exc
-        i += 1
+                if "\\" in text:
+                    if has_dxf_unicode(text):
+                        text = decode_dxf_unicode(text)
+                    if has_mif_encoding(text):
+                        text = decode_mif_to_unicode(text)
+                if code == 5 and not _is_hex(text):
+                    raise NotFast(f"{kind}: handle {text!r}")
+                append(DXFTag(code, text))
+            elif compile_as == _FLOAT:
+                append(DXFTag(code, float(value)))
+            elif compile_as == _INT:
+                append(DXFTag(code, int(value)))
+            elif compile_as == _POINT:
+                if i + 1 >= n or raw[i + 1][0] != code + 10:
+                    raise NotFast(f"{kind}: a point {code} without its y")
+                if i + 2 < n and raw[i + 2][0] == code + 20:
+                    append(DXFVertex(code, (float(value), float(raw[i + 1][1]),
+                                            float(raw[i + 2][1]))))
+                    i += 3
+                else:
+                    append(DXFVertex(code, (float(value), float(raw[i + 1][1]))))
+                    i += 2
+                continue
+            else:
+                raise NotFast(f"{kind}: group code {code}")
+            i += 1
+    except UnicodeDecodeError as exc:
+        raise NotFast(f"{kind}: text that is not UTF-8") from exc
+    except ValueError as exc:
+        raise NotFast(f"{kind}: a number that is not one ({exc})") from exc
     if kind == "LINE" and _out_of_order(out):
         raise NotFast("LINE: its end point comes before its start point")
     return out
