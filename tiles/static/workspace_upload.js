@@ -1,6 +1,12 @@
 /* gridmap workspace, step 1, upload: drop or choose files, each with its progress; the site
  * files and campus details.
  *
+ * Each file's row shows its upload's percent; the server then tells it apart at once (201, or a
+ * clear refusal), and a floor plan (a DXF or a zip of DXFs) is read in the background by an
+ * analysis job (202): the row then shows "analysing n%", polled from the workspace
+ * (GET /workspaces/{id}: each file's analysis), until it is ready (its drawings are shown) or
+ * failed (the problem, and the file was not kept).
+ *
  * Loaded after workspace_core.js, which makes the namespace (window.workspace) every file of
  * the page shares; see there. What the other files call of this one is put on the namespace
  * at the end; what this file calls of another step goes through it (app.name), so the files
@@ -12,6 +18,76 @@
   var S = app.state, $ = app.$, el = app.el, clear = app.clear, api = app.api, toast = app.toast,
       base = app.base, enc = app.enc, sizeText = app.sizeText, drawingById = app.drawingById,
       refresh = app.refresh;
+
+  // --- following the analysis jobs ------------------------------------------------------------
+
+  // one poll of the workspace serves every row waiting for its drawings to be read
+  var watchers = {};  // job id -> function (analysis state, workspace)
+  var watching = null;
+
+  function watchAnalysis(jobId, update) {
+    watchers[jobId] = update;
+    if (!watching) { watching = setTimeout(pollAnalyses, 300); }
+  }
+
+  async function pollAnalyses() {
+    var w = null;
+    try {
+      w = await api('GET', base);
+    } catch (err) {
+      w = null;  // a moment offline: the next poll asks again
+    }
+    if (w) {
+      (w.analyses || []).forEach(function (a) {
+        var update = watchers[a.job];
+        if (update && update(a, w)) { delete watchers[a.job]; }
+      });
+    }
+    watching = Object.keys(watchers).length ? setTimeout(pollAnalyses, 500) : null;
+  }
+
+  function analysisText(a) {
+    if (a.state === 'queued') { return 'waiting to be read…'; }
+    if (a.state === 'analysing') { return 'analysing ' + (a.percent || 0) + '%'; }
+    return a.state;
+  }
+
+  // resolves true when the file's drawings are read, false when they cannot be
+  function followAnalysis(analysis, item, bar, status) {
+    item.classList.add('ws-upload-analysing');
+    item.dataset.analysis = analysis.state;
+    bar.style.width = '0%';
+    status.textContent = analysisText(analysis);
+    return new Promise(function (resolve) {
+      watchAnalysis(analysis.job, function (a, w) {
+        item.dataset.analysis = a.state;
+        if (a.state === 'queued' || a.state === 'analysing') {
+          bar.style.width = (a.percent || 0) + '%';
+          status.textContent = analysisText(a);
+          status.title = a.message || '';
+          return false;
+        }
+        item.classList.remove('ws-upload-analysing');
+        if (a.state === 'ready') {
+          var n = (w.drawings || []).filter(function (d) { return d.file_id === a.file_id; }).length;
+          bar.style.width = '100%';
+          status.textContent = 'read: ' + n + (n === 1 ? ' drawing' : ' drawings');
+          status.title = '';
+          item.classList.add('ws-upload-ok');
+          resolve(true);
+        } else {
+          status.textContent = 'not kept';
+          item.classList.add('ws-upload-failed');
+          item.appendChild(el('p', { className: 'ws-error', role: 'alert',
+                                     text: a.error || a.message || 'The drawing could not be read.' }));
+          resolve(false);
+        }
+        return true;
+      });
+    });
+  }
+
+  // --- uploading --------------------------------------------------------------------------------
 
   function uploadOne(file) {
     var bar = el('span');
@@ -31,13 +107,19 @@
         if (ev.lengthComputable) {
           var pct = Math.round(100 * ev.loaded / ev.total);
           bar.style.width = pct + '%';
-          status.textContent = pct < 100 ? 'uploading ' + pct + '%' : 'reading the file…';
+          status.textContent = pct < 100 ? 'uploading ' + pct + '%' : 'checking the file…';
         }
       });
       xhr.addEventListener('load', function () {
         var data = null;
         try { data = JSON.parse(xhr.responseText); } catch (err) { data = null; }
-        if (xhr.status >= 200 && xhr.status < 300) {
+        var pending = data && data.analyses ? data.analyses.filter(function (a) {
+          return a.state === 'queued' || a.state === 'analysing';
+        }) : [];
+        if (xhr.status >= 200 && xhr.status < 300 && pending.length) {
+          // kept; its drawings are read by a job: follow it (one per file)
+          followAnalysis(pending[0], item, bar, status).then(resolve);
+        } else if (xhr.status >= 200 && xhr.status < 300) {
           bar.style.width = '100%';
           var n = data && data.drawings ? data.drawings.length : 0;
           var kind = data && data.file ? KIND_NAMES[data.file.kind] : null;
@@ -143,12 +225,17 @@
     var table = $('ws-files');
     table.hidden = files.length === 0;
     var body = clear(table.tBodies[0]);
+    var waiting = false;
     files.forEach(function (f) {
-      body.appendChild(el('tr', { 'data-file': f.id }, [
+      var a = f.analysis;
+      var busy = !!a && (a.state === 'queued' || a.state === 'analysing');
+      waiting = waiting || busy;
+      body.appendChild(el('tr', { 'data-file': f.id, 'data-analysis': a ? a.state : '' }, [
         el('td', { text: f.name }),
         el('td', { text: KIND_NAMES[f.kind] || f.kind || '' }),
         el('td', { text: sizeText(f.size) }),
-        el('td', { className: f.error ? 'ws-error' : 'ws-ok', text: f.error || 'read' }),
+        el('td', { className: f.error ? 'ws-error' : busy ? 'ws-muted' : 'ws-ok',
+                   text: f.error || (busy ? analysisText(a) : 'read') }),
         el('td', {}, [el('button', { type: 'button', className: 'ws-quiet', text: 'Remove',
                                      'aria-label': 'Remove ' + f.name,
                                      onclick: function () { removeFile(f); } })])
@@ -166,6 +253,20 @@
       });
     $('ws-campus-name').value = st.campus_name || S.ws.name || '';
     $('ws-address').value = st.address || '';
+    // drawings still being read (an upload from another tab, or before a reload): the page
+    // is loaded again once they are ready, and shows them
+    files.forEach(function (f) {
+      var a = f.analysis;
+      if (a && a.job && (a.state === 'queued' || a.state === 'analysing') && !watchers[a.job]) {
+        watchAnalysis(a.job, function (now) {
+          if (now.state === 'queued' || now.state === 'analysing') { return false; }
+          if (now.state === 'failed') { toast(now.name + ' was not kept: ' + now.error, true); }
+          refresh();
+          return true;
+        });
+      }
+    });
+    document.body.dataset.analysing = waiting ? 'true' : 'false';
   }
 
   async function removeFile(f) {
