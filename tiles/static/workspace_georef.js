@@ -16,7 +16,8 @@
       saveDrawing = app.saveDrawing, markSteps = app.markSteps;
 
   var geo = { plan: null, earth: null, planLayer: null, planMarkers: null, earthMarkers: null,
-              pendingMarker: null, overlay: null, earthLayers: null, earthBounds: null };
+              pendingMarker: null, overlay: null, earthLayers: null, earthBounds: null,
+              photoChoice: null, photoControl: null };
 
   function setupGeoref() {
     geo.plan = app.planMap($('ws-plan'));
@@ -154,20 +155,91 @@
     runFit();
   }
 
+  // --- the photo under the site map ------------------------------------------------------------
+
+  // The newest GeoTIFF uploaded to this workspace, as a tile layer's settings (its tiles come
+  // from the workspace, checked and reprojected at upload); before the workspace is loaded,
+  // what the page was drawn with (cfg.workspace_imagery).
+  function workspacePhoto() {
+    if (!S.ws) { return cfg.workspace_imagery || null; }
+    var newest = null;
+    (S.ws.files || []).forEach(function (f) {
+      if (f.kind === 'imagery' && !f.error && (!newest || f.created_at > newest.created_at
+                                                || (f.created_at === newest.created_at && f.id > newest.id))) {
+        newest = f;
+      }
+    });
+    if (!newest) { return null; }
+    return { url: base + '/files/' + enc(newest.id) + '/imagery/{z}/{x}/{y}{r}.png',
+             attribution: 'Uploaded photo ' + newest.name, file: newest.id, name: newest.name,
+             bounds: (newest.detail && newest.detail.bounds) || null };
+  }
+
+  // What is under the site's maps: the workspace's own upload (newer than anything the campus
+  // has, and what the editor brought for this), else the campus's own photo or the server's
+  // provider (cfg.imagery); with both, the editor chooses (the choice kept while the page
+  // lives). {kind: 'workspace'|'campus', url, bounds, ...} or null.
+  function siteImagery() {
+    var own = workspacePhoto(), campus = S.campus.imagery;
+    if (own && (geo.photoChoice !== 'campus' || !campus)) { return Object.assign({ kind: 'workspace' }, own); }
+    return campus ? Object.assign({ kind: 'campus' }, campus) : null;
+  }
+
+  // the choice between the uploaded photo and the campus's imagery, on the map, when both exist
+  function renderPhotoChoice() {
+    var own = workspacePhoto(), campus = S.campus.imagery;
+    if (!own || !campus) {
+      if (geo.photoControl) { geo.photoControl.remove(); geo.photoControl = null; }
+      return;
+    }
+    if (!geo.photoControl) {
+      geo.photoControl = L.control({ position: 'topright' });
+      geo.photoControl.onAdd = function () {
+        var select = el('select', { id: 'ws-photo-choice', 'aria-label': 'Photo under the site map' });
+        select.addEventListener('change', function () {
+          geo.photoChoice = select.value;
+          loadEarthLayers();
+        });
+        var box = el('label', { className: 'ws-photo-choice leaflet-bar' }, ['Photo: ', select]);
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      };
+      geo.photoControl.addTo(geo.earth);
+    }
+    var select = clear($('ws-photo-choice'));
+    var shown = siteImagery();
+    select.appendChild(el('option', { value: 'workspace', text: 'uploaded: ' + own.name,
+                                      selected: shown.kind === 'workspace' }));
+    select.appendChild(el('option', { value: 'campus', text: campus.attribution || 'campus imagery',
+                                      selected: shown.kind === 'campus' }));
+  }
+
+  function photoLayer(imagery) {
+    var options = { maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native,
+                    className: 'ws-imagery' + (imagery.kind === 'workspace' ? ' ws-site-photo' : '') };
+    var b = imagery.bounds;
+    if (b) { options.bounds = [[b[1], b[0]], [b[3], b[2]]]; }  // no requests beside the photo
+    var layer = L.tileLayer(imagery.url, options);
+    layer.on('load', function () {
+      $('ws-earth').dataset.photo = imagery.kind === 'workspace' ? 'workspace:' + imagery.file : 'campus';
+    });
+    return layer;
+  }
+
   async function loadEarthLayers() {
     if (!geo.earth || !S.ws) { return; }
     geo.earthLayers.clearLayers();
     var cid = S.ws.campus_id;
     var bounds = L.latLngBounds([]);
-    // what is under the site: the campus's own photo, else the server's provider (the page
-    // says which); the published plans of this campus when it has some
+    // what is under the site (siteImagery: the uploaded photo, the campus's own, the server's
+    // provider), in the tile pane under the parcel and the pairs; the published plans of this
+    // campus when it has some
     if (cid && S.campus.published === null) { await campusStatus(); }
-    var imagery = S.campus.imagery;
+    var imagery = siteImagery();
     $('ws-no-photo').hidden = !!imagery;
-    if (imagery) {
-      geo.earthLayers.addLayer(L.tileLayer(imagery.url, {
-        maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native, className: 'ws-imagery' }));
-    }
+    renderPhotoChoice();
+    if (imagery) { geo.earthLayers.addLayer(photoLayer(imagery)); }
     if (S.campus.published && S.campus.groundOrdinal !== null && S.campus.groundOrdinal !== undefined) {
       // the published map's lowest floor, for the same corners to click on
       geo.earthLayers.addLayer(L.tileLayer('/campuses/' + enc(cid) + '/levels/' + S.campus.groundOrdinal +
@@ -208,6 +280,11 @@
       var bb = S.campus.bounds;
       geo.earth.fitBounds([[bb[1], bb[0]], [bb[3], bb[2]]]);
       $('ws-earth').dataset.ready = 'true';
+    } else if (imagery && imagery.bounds) {  // only a photo so far: show all of it
+      var pb = imagery.bounds;
+      geo.earth.fitBounds([[pb[1], pb[0]], [pb[3], pb[2]]], { maxZoom: 19 });
+      $('ws-earth').dataset.ready = 'true';
+      $('ws-geo-hint').textContent = 'Click a point on the plan, then the same point on the photo.';
     } else {
       $('ws-geo-hint').textContent = 'Upload the site boundary (parcel) or grounds file, so the site map has something to click on.';
     }
@@ -562,6 +639,7 @@
     setupGeoref: setupGeoref,
     renderGeorefChoice: renderGeorefChoice,
     loadEarthLayers: loadEarthLayers,
+    siteImagery: siteImagery,
     campusStatus: campusStatus,
     geo: geo
   });
