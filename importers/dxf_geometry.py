@@ -54,8 +54,10 @@ _MAX_BULGE = 1e4  # |bulge| = tan(angle/4): 1e4 is an arc of 359.98°, its radiu
 
 
 def _polyline_vertices(e: Any, kind: str) -> list[tuple[float, float, float]]:
-    if kind == "LWPOLYLINE":
-        return [(float(x), float(y), float(b)) for x, y, b in e.get_points("xyb")]
+    if kind == "LWPOLYLINE":  # a row of x, y, start and end width, bulge per vertex
+        values = e.lwpoints.values.reshape(-1, 5)
+        return list(zip(values[:, 0].tolist(), values[:, 1].tolist(), values[:, 4].tolist(),
+                        strict=True))
     return [(float(v.dxf.location.x), float(v.dxf.location.y), float(v.dxf.get("bulge", 0)))
             for v in e.vertices]
 
@@ -122,7 +124,7 @@ def check_points(pts: list[tuple[float, float]], reading: Reading) -> None:
 
 def check_numbers(e: Any, reading: Reading) -> None:
     """Every number the entity carries is finite (and its points within the bound)."""
-    for key, value in e.dxf.all_existing_dxf_attribs().items():
+    for key, value in vars(e.dxf).items():  # its attributes (and a link to itself)
         if isinstance(value, float) and not math.isfinite(value):
             raise Unreadable(f"its {key} is {value}, not a number")
         if isinstance(value, Vec3 | Vec2):

@@ -93,8 +93,20 @@ def _pairs(chunk: bytes, limit: int = -1) -> Iterator[tuple[bytes, bytes]]:
         yield lines[i].strip(), lines[i + 1].rstrip(b"\r")
 
 
+_WINDOW = 12  # the lines of an entity looked at first: its handle and layer are there
+
+
 def _value(chunk: bytes, code: bytes, within: int = 40) -> bytes | None:
     """The first value of ``code`` among the entity's first ``within`` lines (all if 0)."""
+    if within > _WINDOW:  # most often in the first few lines: no need to split forty
+        lines = chunk.split(b"\n", _WINDOW)
+        whole = len(lines) <= _WINDOW  # every line, none left joined in the last piece
+        for i in range(1 if chunk.startswith(b"\n") else 0,
+                       len(lines) - 1 if whole else _WINDOW - 1, 2):
+            if lines[i].strip() == code:
+                return lines[i + 1].rstrip(b"\r")
+        if whole:
+            return None
     for c, v in _pairs(chunk, within):
         if c == code:
             return v
@@ -115,6 +127,27 @@ def _layer(chunk: bytes) -> str:
 
 def _head(chunk: bytes) -> tuple[bytes | None, str]:
     """An entity's handle and layer (upper case; "0" if it names none), in one pass."""
+    lines = chunk.split(b"\n", _WINDOW)  # as :func:`_head_of`, most often in these lines
+    whole = len(lines) <= _WINDOW
+    handle: bytes | None = None
+    for i in range(1 if chunk.startswith(b"\n") else 0,
+                   len(lines) - 1 if whole else _WINDOW - 1, 2):
+        c = lines[i].strip()
+        if c == b"5":
+            if handle is None:
+                handle = lines[i + 1].rstrip(b"\r").strip().upper()
+        elif c == b"8":
+            try:
+                return handle, lines[i + 1].rstrip(b"\r").decode("utf-8").strip().upper()
+            except UnicodeDecodeError:
+                return handle, "\ufffd"
+    if whole:
+        return handle or _handle(chunk), _layer(chunk)
+    return _head_of(chunk)
+
+
+def _head_of(chunk: bytes) -> tuple[bytes | None, str]:
+    """:func:`_head` the long way, pairing the entity's first forty lines."""
     handle: bytes | None = None
     raw: bytes | None = None
     for c, v in _pairs(chunk, 40):
