@@ -26,6 +26,7 @@ from api.auth import create_token
 from api.settings import Settings
 from api.store import Role, SqlCampusStore
 from api.store_identity import Organisation
+from gridmap.model import Campus
 from tests.browser import chromium, need_browser, screenshot, serve, wait_for
 
 pytestmark = pytest.mark.browser
@@ -143,3 +144,59 @@ def test_the_uploaded_photo_is_drawn_under_the_parcel_on_the_site_map(
         assert part[..., :3].std() > 5  # a photo, not a flat fill
         compared += 1
     assert compared >= 1, tiles
+
+
+def photo_tile_sources(drv: Any) -> list[str]:
+    sources: list[str] = drv.execute_script(
+        "return Array.from(document.querySelectorAll("
+        "'#ws-earth .ws-imagery img.leaflet-tile-loaded'), i => i.src)")
+    return sources
+
+
+def test_with_campus_imagery_too_the_upload_comes_first_and_the_editor_may_switch(
+    settings: Settings, store: SqlCampusStore, stored_campus: Campus,
+    district: Organisation, tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from api.imagery import attach_imagery
+    from tests.test_workspace_imagery import photo
+
+    need_browser()
+    attach_imagery(store, settings, stored_campus.id, photo(size=(520, 380)).data,
+                   source_name="county.tif", actor="tests", audit=lambda action, detail: None)
+    editor, _ = create_token(store, "facilities editor", Role.EDITOR, org=district.id)
+    auth = {"Authorization": f"Bearer {editor}"}
+    app = create_app(settings, store)
+    with serve(app) as base, chromium(tmp_path / "profile") as drv:
+        ws = httpx.post(f"{base}/workspaces", headers=auth,
+                        json={"campus_id": stored_campus.id}).json()["id"]
+        r = httpx.post(f"{base}/workspaces/{ws}/files", headers=auth,
+                       files={"file": ("drone.tif", photo().data)})
+        assert r.status_code == 201, r.text
+        file_id = r.json()["file"]["id"]
+        drv.set_window_size(1440, 1000)
+        drv.get(f"{base}/workspace/{ws}")
+        wait_for(drv, "return location.pathname === '/login'")
+        drv.find_element(By.ID, "token").send_keys(editor + "\n")
+        wait_for(drv, f"return location.pathname === '/workspace/{ws}'"
+                      " && document.body.dataset.ready === 'true'")
+        assert drv.execute_script("return window.workspace.cfg.workspace_imagery.file") == file_id
+        drv.execute_script("document.getElementById('step-georef').scrollIntoView()")
+        wait_for(drv, f"return document.getElementById('ws-earth').dataset.photo"
+                      f" === 'workspace:{file_id}'", timeout=30)
+        wait_for(drv, PHOTO_TILES_READY, timeout=30)
+        own = photo_tile_sources(drv)
+        assert own and all(f"/workspaces/{ws}/files/{file_id}/imagery/" in s for s in own), own
+        screenshot(drv, tmp_path, "workspace-imagery-choice.png")
+        choice = Select(drv.find_element(By.ID, "ws-photo-choice"))
+        assert choice.first_selected_option.get_attribute("value") == "workspace"
+        choice.select_by_value("campus")
+        wait_for(drv, "return document.getElementById('ws-earth').dataset.photo === 'campus'",
+                 timeout=30)
+        wait_for(drv, "return !document.querySelector('#ws-earth .ws-site-photo')")
+        campus = photo_tile_sources(drv)
+        assert campus and all(f"/campuses/{stored_campus.id}/imagery/tiles/" in s
+                              for s in campus), campus
+        assert drv.find_element(By.ID, "ws-photo-choice").get_attribute("value") == "campus"
