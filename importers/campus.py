@@ -561,6 +561,7 @@ def build_campus(lm: LoadedManifest, previous: Campus | None = None,
     grounds: list[GroundsFeature] = []
     if m.files.grounds:
         grounds = read_grounds(lm.resolve(m.files.grounds, "files.grounds"), cid)
+    grounds.extend(g for i in indoor for g in i.grounds)  # an IMDF archive's lots and fields
 
     building_ids: dict[str, str] = {}
     level_ids: dict[tuple[str, str], str] = {}

@@ -8,14 +8,18 @@ of the reading is a translation:
 
 * venue -> the campus's name and address; building + footprint -> :class:`Building`;
 * level (``ordinal``, ``name``, ``short_name``, ``building_ids``) -> one :class:`Level` per
-  building it serves; outdoor levels are left to the grounds file;
+  building it serves; on an outdoor level, units and sections that are parking, fields of
+  play, roads or playgrounds -> :class:`GroundsFeature` (:mod:`importers.imdf_places`);
 * unit -> :class:`Unit` (``category`` kept; the room number is the ``name`` or ``alt_name``
   that reads as one; an occupant anchored in the unit names it when the unit itself has only
   a number); structural units (walls, columns, open-to-below) are left out;
 * opening -> :class:`Opening` at the middle of its line; an opening on the building's
   footprint edge is exterior, ``pedestrian.principal`` marks the main entrance;
 * amenity -> :class:`Amenity` for the categories a responder needs (``defibrillator``,
-  ``firstaid``, ``elevator``), placed on the level of its unit.
+  ``firstaid``, ``elevator``), placed on the level of its unit (in no building when its unit
+  is outdoors);
+* section, kiosk, fixture: gridmap's model has no named areas inside a level, no kiosk point
+  and no furnishings; each section and kiosk is a finding naming it, fixtures are counted.
 
 A non-conforming archive still imports: every rule it breaks is a finding that names the rule
 ("unit 'abc': level_id 'x' names no level (IMDF rule: unit.level_id references a level)"), and
@@ -47,6 +51,7 @@ from importers.imdf_archive import MAX_RATIO as MAX_RATIO
 from importers.imdf_archive import MAX_TOTAL_BYTES as MAX_TOTAL_BYTES
 from importers.imdf_archive import read_members
 from importers.imdf_features import ImdfFeatures
+from importers.imdf_places import OutdoorLevels, fixtures, kiosks, outdoor_unit, sections
 from importers.imdf_rules import Rules, as_text
 from importers.imdf_spec import (
     ALLOWED_GEOMETRY,
@@ -105,6 +110,7 @@ class _Archive:
         self.rules = Rules(FindingLog(self.source))
         self.members = read_members(path, self.rules.log, MAX_MEMBER_BYTES)
         self.read = ImdfFeatures(self.members, self.source, limits, self.budget, self.rules)
+        self.outdoor = OutdoorLevels()
 
     def run(self) -> IndoorImport:
         self.read.manifest()
@@ -134,6 +140,11 @@ class _Archive:
         openings = self._openings(levels, buildings, frame)
         amenities = self._amenities(unit_levels, buildings)
         self._anchors(anchors, unit_levels)
+        sections(self.read, {lv.feature_id: (lv.name, list(lv.ids.values()))
+                             for lv in levels.values()}, self.outdoor, units, self.cid)
+        kiosks(self.read, levels, self.outdoor)
+        fixtures(self.read, levels, self.outdoor)
+        self.outdoor.report(self.rules)
         used_levels = {u.level_id for u in units} | {o.level_id for o in openings} | {
             a.level_id for a in amenities if a.level_id}
         model_levels = self._model_levels(levels, used_levels)
@@ -151,14 +162,15 @@ class _Archive:
                      Polygon(b.footprint.exterior))
             for b in buildings.values()
             if b.footprint is not None and stable_id(self.cid, b.feature_id) in used_buildings)
-        if not units and not openings and not amenities:
+        if not units and not openings and not amenities and not self.outdoor.grounds:
             raise IndoorFileError(
                 f"{self.source}: holds no usable units, openings or amenities; see its "
                 "findings: " + "; ".join(f.message for f in self.rules.log.findings()[:5]))
         return IndoorImport(
             buildings=model_buildings, levels=model_levels, units=tuple(units),
             openings=tuple(openings), amenities=tuple(amenities), name=name or None,
-            address=address or None, findings=self.rules.log.findings())
+            address=address or None, findings=self.rules.log.findings(),
+            grounds=tuple(self.outdoor.grounds))
 
     def _addresses(self) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -243,7 +255,6 @@ class _Archive:
 
     def _levels(self, buildings: dict[str, _Building]) -> dict[str, _Level]:
         levels: dict[str, _Level] = {}
-        outdoor = 0
         for f in self.read.features("level"):
             p = f["properties"]
             raw = p.get("ordinal")
@@ -260,8 +271,9 @@ class _Archive:
                                   action="level skipped, with what lies on it",
                                   severity=Severity.ERROR)
                 continue
-            if p.get("outdoor") is True:
-                outdoor += 1
+            if p.get("outdoor") is True:  # its units and sections may be grounds
+                self.read.geometry(f, "level")
+                self.outdoor.names[f["id"]] = self.read.label(f, "name") or "outdoor"
                 continue
             geom = self.read.geometry(f, "level")
             ids = self.read.ids(f, "building_ids")
@@ -275,9 +287,6 @@ class _Archive:
             short = self.read.label(f, "short_name") or default_short
             levels[f["id"]] = _Level(f["id"], raw, name, short, geom,
                                      [b for b in ids if b in buildings])
-        if outdoor:
-            self.rules.note(f"{outdoor} outdoor level(s) left out: grounds come from the "
-                            "campus's grounds file", action="left out")
         return levels
 
     def _place_levels(self, levels: dict[str, _Level], buildings: dict[str, _Building]
@@ -379,6 +388,9 @@ class _Archive:
         unit_levels: dict[str, tuple[str, str]] = {}  # IMDF unit id -> (building, level) ids
         fabric: Counter[str] = Counter()
         for f in self.read.features("unit"):
+            if self.outdoor.holds(f):
+                outdoor_unit(self.read, f, self.outdoor, self.cid)
+                continue
             category = as_text(f["properties"].get("category"))
             if category in NOT_SPACES:
                 fabric[str(category)] += 1
@@ -433,6 +445,9 @@ class _Archive:
                             if other != bid and f.distance(fp) < EXTERIOR_DOOR_M]
                       for bid, fp in footprints.items()}
         for f in self.read.features("opening"):
+            if self.outdoor.holds(f):  # a gate: gridmap's doors are a building's
+                self.outdoor.left_out["opening"] += 1
+                continue
             lv = self._level_of(f, levels, "opening")
             geom = self.read.geometry(f, "opening")
             if lv is None or geom is None:
@@ -477,9 +492,12 @@ class _Archive:
                 continue
             point = geom if isinstance(geom, Point) else geom.representative_point()
             placed = None
+            outside = False  # in a unit on an outdoor level: in no building
             for uid in self.read.ids(f, "unit_ids"):
                 if uid in unit_levels:
                     placed = placed or unit_levels[uid]
+                elif uid in self.outdoor.units:
+                    outside = True
                 else:
                     self.rules.broken(f["what"], f"unit_ids names {uid!r}, no unit",
                                       "amenity.unit_ids references units", ref=f["id"],
@@ -487,7 +505,7 @@ class _Archive:
             building_id = level_id = None
             if placed is not None:
                 building_id, level_id = stable_id(self.cid, placed[0]), placed[1]
-            else:
+            elif not outside:
                 for bid, b in buildings.items():
                     if b.footprint is not None and b.footprint.covers(point):
                         building_id = stable_id(self.cid, bid)
@@ -506,7 +524,7 @@ class _Archive:
                  ) -> None:
         for f in anchors:
             uid = as_text(f["properties"].get("unit_id"))
-            if uid not in unit_levels:
+            if uid not in unit_levels and uid not in self.outdoor.units:
                 self.rules.broken(f["what"], f"unit_id {uid!r} names no unit",
                                   "anchor.unit_id references a unit", ref=f["id"],
                                   action="ignored", severity=Severity.INFO)

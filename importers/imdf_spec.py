@@ -6,15 +6,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gridmap.model import AmenityKind
+from gridmap.model import AmenityKind, GroundsKind
 
 FEATURE_FILES = ("venue", "address", "building", "footprint", "level", "unit", "opening", "amenity",
-          "anchor", "occupant")
-NOT_READ = ("fixture", "kiosk", "section", "geofence", "relationship", "detail")
+                 "anchor", "occupant", "section", "kiosk", "fixture")
+NOT_READ = ("geofence", "relationship", "detail")
 ALLOWED_GEOMETRY: dict[str, tuple[str, ...]] = {
     "venue": ("Polygon", "MultiPolygon"), "footprint": ("Polygon", "MultiPolygon"),
     "level": ("Polygon", "MultiPolygon"), "unit": ("Polygon", "MultiPolygon"),
     "opening": ("LineString",), "amenity": ("Point",), "anchor": ("Point",),
+    "section": ("Polygon", "MultiPolygon"), "kiosk": ("Polygon", "MultiPolygon"),
+    "fixture": ("Polygon", "MultiPolygon"),
 }
 REQUIRED_PROPERTIES: dict[str, tuple[str, ...]] = {
     "venue": ("category", "name", "address_id"), "building": ("category",),
@@ -23,6 +25,8 @@ REQUIRED_PROPERTIES: dict[str, tuple[str, ...]] = {
     "unit": ("category", "level_id"), "opening": ("category", "level_id"),
     "amenity": ("category", "unit_ids"), "address": ("address", "locality", "country"),
     "anchor": ("unit_id",), "occupant": ("name", "category", "anchor_id"),
+    "section": ("category", "level_id"), "kiosk": ("level_id",),
+    "fixture": ("category", "level_id"),
 }
 _UNIT_CATEGORY_NAMES = """
 auditorium brick classroom column concrete conferenceroom drywall elevator escalator
@@ -44,6 +48,13 @@ OPENING_CATEGORIES = frozenset({"automobile", "bicycle", "emergencyexit", "pedes
 AMENITY_KINDS = {
     "defibrillator": AmenityKind.AED, "firstaid": AmenityKind.FIRST_AID,
     "elevator": AmenityKind.ELEVATOR,
+}
+#: what a unit or section on an outdoor level is on a campus's grounds, by the first part of its
+#: category ("parking.shortterm" -> parking)
+GROUNDS_KINDS = {
+    "parking": GroundsKind.PARKING, "fieldofplay": GroundsKind.ATHLETIC_FIELD,
+    "road": GroundsKind.ROAD, "recreation": GroundsKind.PLAYGROUND,
+    "playground": GroundsKind.PLAYGROUND,
 }
 DOOR_NUMBER_RE = re.compile(r"^(?:door|exit|entrance|entry)?\s*(?:no\.?|#)?\s*"
                              r"([A-Z]?\d{1,3}[A-Z]?)$", re.IGNORECASE)

@@ -18,7 +18,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.validation import make_valid
 
 from gridmap.crs import LocalFrame, local_crs_for
-from gridmap.model import Amenity, Building, Level, Opening, Unit
+from gridmap.model import Amenity, Building, GroundsFeature, Level, Opening, Unit
 from importers.findings import Finding
 
 #: a level ordinal further from the ground than this is a typing mistake, not a storey
@@ -38,6 +38,8 @@ class IndoorImport:
     name: str | None
     address: str | None
     findings: tuple[Finding, ...]
+    #: parking, fields, roads and playgrounds the file maps (IMDF: on an outdoor level)
+    grounds: tuple[GroundsFeature, ...] = ()
 
     def counts(self) -> dict[str, int]:
         """How many of each kind: ``{"buildings": 2, "levels": 4, "units": 31, ...}``."""
@@ -45,7 +47,8 @@ class IndoorImport:
             "buildings": len(self.buildings), "levels": len(self.levels),
             "units": len(self.units), "openings": len(self.openings),
             "exterior_openings": sum(o.exterior for o in self.openings),
-            "amenities": len(self.amenities), "findings": len(self.findings),
+            "amenities": len(self.amenities), "grounds": len(self.grounds),
+            "findings": len(self.findings),
         }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from gridmap import grid
 from gridmap.errors import ImportFailed, IndoorFileError
 from gridmap.index import CampusIndex
 from gridmap.lookup import lookup
-from gridmap.model import AmenityKind, Campus, LengthUnit, stable_id
+from gridmap.model import AmenityKind, Campus, GroundsKind, LengthUnit, stable_id
 from importers import imdf
 from importers.imdf import read_imdf
 from importers.indoor import IndoorImport, local_frame_around
@@ -34,6 +35,7 @@ from tests.fixtures.imdf.make_imdf import (
     point,
     polygon,
     school,
+    with_grounds,
     write_all,
 )
 
@@ -326,7 +328,7 @@ def test_amenity_without_units_is_placed_by_its_building(tmp_path: Path) -> None
     assert next(x.name for x in result.buildings if x.id == aed.building_id) == "Gymnasium"
 
 
-def test_outdoor_levels_are_left_to_the_grounds(tmp_path: Path) -> None:
+def test_a_field_on_an_outdoor_level_is_grounds_not_a_room(tmp_path: Path) -> None:
     b = school()
     outdoor = b.add("level", "outdoor", {"type": "Polygon", "coordinates": [
         [[-84.4314, 42.7010], [-84.4300, 42.7010], [-84.4300, 42.7020], [-84.4314, 42.7010]]]},
@@ -337,7 +339,127 @@ def test_outdoor_levels_are_left_to_the_grounds(tmp_path: Path) -> None:
         category="fieldofplay", name={"en": "Field"}, level_id=outdoor)
     result = _read(b, tmp_path)
     assert "Field" not in {u.name for u in result.units}
-    assert any("outdoor level" in f.message for f in result.findings)
+    assert [(g.name, g.kind) for g in result.grounds] == [("Field", GroundsKind.ATHLETIC_FIELD)]
+    assert not any("names no level" in f.message for f in result.findings)
+
+
+# --- outdoor levels, sections, kiosks, fixtures (grounds.zip) ---------------------------------
+
+#: IMDF unit and section categories and the grounds they are (OGC 20-094 categories)
+_GROUNDS = {"parking": GroundsKind.PARKING, "fieldofplay": GroundsKind.ATHLETIC_FIELD,
+            "recreation": GroundsKind.PLAYGROUND}
+
+
+@pytest.fixture(scope="module")
+def grounds() -> IndoorImport:
+    return read_imdf(HERE / "grounds.zip", CID, ImportLimits())
+
+
+def test_the_grounds_archive_conforms_and_keeps_the_school(grounds: IndoorImport,
+                                                          maple: IndoorImport) -> None:
+    assert [f.message for f in grounds.findings if f.severity.value != "info"] == []
+    assert [u.id for u in grounds.units] == [u.id for u in maple.units]
+    assert [o.id for o in grounds.openings] == [o.id for o in maple.openings]
+    assert [lv.id for lv in grounds.levels] == [lv.id for lv in maple.levels]
+    assert grounds.counts()["grounds"] == len(grounds.grounds) > 0
+
+
+def test_parking_fields_and_playgrounds_on_the_outdoor_level_are_grounds(
+        grounds: IndoorImport) -> None:
+    b = with_grounds()
+    outdoor = fid("outdoor")
+    expected = {stable_id(CID, f["id"]): (_label(f, "name"), _GROUNDS[f["properties"]["category"]],
+                                           shape(f["geometry"]))
+                for kind in ("unit", "section") for f in b.files[kind]
+                if f["properties"]["level_id"] == outdoor
+                and f["properties"]["category"] in _GROUNDS}
+    assert {g.id: (g.name, g.kind) for g in grounds.grounds} == {
+        k: v[:2] for k, v in expected.items()}
+    for g in grounds.grounds:
+        assert g.geometry.equals(expected[g.id][2])
+
+
+def test_what_the_outdoor_level_holds_besides_grounds_is_counted(grounds: IndoorImport) -> None:
+    b = with_grounds()
+    outdoor = fid("outdoor")
+    others = [f for f in b.files["unit"] if f["properties"]["level_id"] == outdoor
+              and f["properties"]["category"] not in _GROUNDS]
+    gates = [f for f in b.files["opening"] if f["properties"]["level_id"] == outdoor]
+    said = next(f.message for f in grounds.findings if "outdoor level(s)" in f.message)
+    assert f"{len(gates)} opening" in said
+    for f in others:
+        assert f"unit {f['properties']['category']!r}" in said
+    assert {u.name for u in grounds.units}.isdisjoint(_label(f, "name") for f in others)
+
+
+def test_an_aed_in_a_field_is_a_point_in_no_building(grounds: IndoorImport) -> None:
+    aed = next(a for a in grounds.amenities if a.id == stable_id(CID, fid("field aed")))
+    assert aed.kind is AmenityKind.AED and aed.name == "AED Field House"
+    assert aed.building_id is None and aed.level_id is None
+    assert not any("names no unit" in f.message for f in grounds.findings)
+
+
+def test_sections_are_named_with_the_rooms_in_them(grounds: IndoorImport) -> None:
+    b = with_grounds()
+    units = b.files["unit"]
+    for f in b.files["section"]:
+        level = f["properties"]["level_id"]
+        if level == fid("outdoor"):
+            continue
+        area = shape(f["geometry"])
+        inside = [u for u in units if u["properties"]["level_id"] == level
+                  and area.contains(shape(u["geometry"]))]
+        said = [x.message for x in grounds.findings if x.ref == f["id"]]
+        level_name = _label(b.feature("level", level), "name")
+        assert len(said) == 1, said
+        assert _label(f, "name") in said[0] and repr(level_name) in said[0]
+        assert f"{len(inside)} of the imported rooms lie in it" in said[0]
+        assert "no named areas inside a level" in said[0]
+
+
+def test_kiosks_and_fixtures_are_findings(grounds: IndoorImport) -> None:
+    b = with_grounds()
+    for f in b.files["kiosk"]:
+        said = next(x.message for x in grounds.findings if x.ref == f["id"])
+        assert _label(f, "name") in said and "no point kind for a kiosk" in said
+    categories = [f["properties"]["category"] for f in b.files["fixture"]]
+    said = next(x.message for x in grounds.findings if "fixture(s) not imported" in x.message)
+    assert said.startswith(f"{len(categories)} fixture(s)")
+    for category in set(categories):
+        assert f"{category} {categories.count(category)}" in said
+
+
+def test_grounds_make_a_valid_campus(grounds: IndoorImport) -> None:
+    from api.publish import check_servable
+
+    campus = _campus(grounds)
+    check_servable(campus)
+    assert len(campus.grounds) == len(grounds.grounds)
+
+
+@pytest.mark.parametrize(("break_it", "said"), [
+    (lambda b: b.files["section"][0]["properties"].update(level_id="nowhere"),
+     "level_id 'nowhere' names no level (IMDF rule: section.level_id references a level)"),
+    (lambda b: b.files["section"][0]["properties"].update(category=7),
+     "category is 7 (IMDF rule: section.category is a SECTION-CATEGORY)"),
+    (lambda b: b.files["kiosk"][0].update(geometry=point(41, 10)),
+     "has a Point geometry (IMDF rule: a kiosk has Polygon or MultiPolygon geometry)"),
+    (lambda b: b.files["kiosk"][0]["properties"].update(level_id="nowhere"),
+     "IMDF rule: kiosk.level_id references a level"),
+    (lambda b: b.files["fixture"][0]["properties"].pop("category"),
+     "has no 'category' property (IMDF rule: fixture.category is required)"),
+    (lambda b: b.files["fixture"][1]["properties"].update(level_id="nowhere"),
+     "IMDF rule: fixture.level_id references a level"),
+    (lambda b: b.files["unit"][-1].update(geometry=None),
+     "has no geometry (IMDF rule: a unit has Polygon or MultiPolygon geometry)"),
+])
+def test_broken_sections_kiosks_fixtures_and_outdoor_units_name_the_rule(
+        tmp_path: Path, break_it: Callable[[ImdfBuilder], object], said: str) -> None:
+    b = with_grounds()
+    break_it(b)
+    result = _read(b, tmp_path)
+    assert any(said in f.message for f in result.findings), [f.message for f in result.findings]
+    _campus(result)
 
 
 def test_zip_read_from_bytes_only(tmp_path: Path) -> None:
@@ -352,14 +474,14 @@ def test_zip_read_from_bytes_only(tmp_path: Path) -> None:
 def _campus(result: IndoorImport) -> Campus:
     """The campus an import makes (the model's own checks run: ids, levels, buildings)."""
     everything = [*(b.footprint for b in result.buildings),
-                  *(a.geometry for a in result.amenities)]
+                  *(a.geometry for a in result.amenities), *(g.geometry for g in result.grounds)]
     frame = local_frame_around(everything)
     extent = frame.to_local(unary_union(everything))
     return Campus(
         id=CID, name=result.name or CID, address=result.address or "",
         grid=grid.grid_for_extent(grid.Bounds(*extent.bounds), 25.0, LengthUnit.METRE, 1),
         crs=frame.crs, buildings=result.buildings, levels=result.levels, units=result.units,
-        openings=result.openings, amenities=result.amenities)
+        openings=result.openings, amenities=result.amenities, grounds=result.grounds)
 
 
 def test_ordinal_written_as_text_is_read(tmp_path: Path) -> None:
@@ -470,7 +592,7 @@ _BAD_VALUES = [None, 0, -1.5, True, "", "x", [], [1, "a"], {}, {"en": 5}, {"type
 @given(data=st.data())
 def test_any_wrong_value_is_a_finding_or_a_clear_error(tmp_path: Path, data: st.DataObject
                                                        ) -> None:
-    b = school()
+    b = with_grounds() if data.draw(st.booleans()) else school()
     for _ in range(data.draw(st.integers(1, 4))):
         feature_type = data.draw(st.sampled_from(sorted(b.files)))
         feature = data.draw(st.sampled_from(b.files[feature_type]))
@@ -542,3 +664,22 @@ def test_door_between_two_attached_buildings_is_inside(tmp_path: Path) -> None:
     assert not door.exterior
     west = next(o for o in result.openings if o.number == "2")
     assert west.exterior  # A's west entrance is north of the annex
+
+
+def test_a_campus_from_the_archive_has_its_grounds(tmp_path: Path, grounds: IndoorImport) -> None:
+    """Through the manifest (as a workspace import runs): the archive's lots and fields are
+    the campus's grounds."""
+    import shutil
+
+    from api.publish import check_servable
+    from importers.campus import import_campus
+
+    shutil.copy(HERE / "grounds.zip", tmp_path / "grounds.zip")
+    manifest = tmp_path / "campus.toml"
+    manifest.write_text('[campus]\nid = "maple-grove"\nname = "Maple Grove"\n\n[grid]\n'
+                        'cell_size = 50\n\n[files]\nimdf = "grounds.zip"\n')
+    campus = import_campus(manifest).campus
+    assert campus is not None
+    assert {(g.id, g.kind, g.name) for g in campus.grounds} == {
+        (g.id, g.kind, g.name) for g in grounds.grounds}
+    assert check_servable(campus)
