@@ -50,17 +50,22 @@ class Photo:
 
 
 def photo(centre: tuple[float, float] = CENTRE, *, size: tuple[int, int] = (500, 360),
-          pixel_m: float = 1.0, dtype: str = "uint8", georeferenced: bool = True) -> Photo:
-    """A UTM 16N GeoTIFF centred on ``centre``: a green-blue gradient, a 5 x 5 red marker in
-    its middle."""
+          pixel_m: float = 1.0, dtype: str = "uint8", georeferenced: bool = True,
+          crs: str = "EPSG:32616") -> Photo:
+    """A GeoTIFF (default UTM 16N) centred on ``centre``: a green-blue gradient, a 5 x 5 red
+    marker in its middle."""
     from rasterio.io import MemoryFile
     from rasterio.transform import from_origin
 
-    to_utm = Transformer.from_crs("EPSG:4326", "EPSG:32616", always_xy=True)
-    cx, cy = to_utm.transform(*centre)
+    to_crs = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    cx, cy = to_crs.transform(*centre)
     width, height = size
-    transform = from_origin(cx - width / 2 * pixel_m, cy + height / 2 * pixel_m, pixel_m,
-                            pixel_m)
+    if crs == "EPSG:4326":  # degrees: about pixel_m on the ground
+        xres = pixel_m / (111_320.0 * math.cos(math.radians(centre[1])))
+        yres = pixel_m / 110_574.0
+    else:
+        xres = yres = pixel_m
+    transform = from_origin(cx - width / 2 * xres, cy + height / 2 * yres, xres, yres)
     rows, cols = np.mgrid[0:height, 0:width]
     pixels = np.empty((3, height, width), dtype=dtype)
     pixels[0] = 40
@@ -70,11 +75,11 @@ def photo(centre: tuple[float, float] = CENTRE, *, size: tuple[int, int] = (500,
     for band, value in enumerate(RED):
         pixels[band, mr - 2:mr + 3, mc - 2:mc + 3] = value
     mx, my = transform @ (mc + 0.5, mr + 0.5)
-    marker = Transformer.from_crs("EPSG:32616", "EPSG:4326", always_xy=True).transform(mx, my)
+    marker = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(mx, my)
     options: dict[str, Any] = {"driver": "GTiff", "width": width, "height": height, "count": 3,
                                "dtype": dtype, "photometric": "RGB"}
     if georeferenced:
-        options.update(crs="EPSG:32616", transform=transform)
+        options.update(crs=crs, transform=transform)
     with MemoryFile() as memfile:
         with memfile.open(**options) as dst:
             dst.write(pixels)
@@ -257,6 +262,37 @@ def test_a_workspace_of_a_stored_campus_is_another_districts_404(
     assert "error" in r.json() and "etag" not in r.headers
 
 
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:3857", "EPSG:26916"])
+def test_a_photo_in_any_crs_is_placed_where_it_belongs(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], crs: str,
+) -> None:
+    ws = _new(client, editor)
+    shot = photo(crs=crs, pixel_m=0.5, size=(400, 300))
+    record = _upload(client, editor, ws, "photo.tif", shot.data).json()["file"]
+    assert record["detail"]["source_crs"] == crs
+    x, y, col, row = tile_pixel(*shot.marker, 19)
+    r = client.get(_tile_url(ws, record["id"], 19, x, y), headers=editor)
+    near = rgba(r.content)[max(row - 2, 0):row + 3, max(col - 2, 0):col + 3]
+    assert (near[..., 0].astype(int) - near[..., 1].astype(int)).max() > 120, crs
+
+
+def test_removing_the_photo_drops_its_copy_and_its_tiles(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], app_settings: Settings,
+) -> None:
+    ws = _new(client, editor)
+    shot = photo()
+    record = _upload(client, editor, ws, "photo.tif", shot.data).json()["file"]
+    copy = workspace_imagery.prepared_path(workspace_dir(app_settings.data_dir, ws),
+                                           record["sha256"])
+    assert copy.is_file()
+    assert client.delete(f"/workspaces/{ws}/files/{record['id']}",
+                         headers=editor).status_code == 200
+    assert not copy.exists()
+    x, y, _, _ = tile_pixel(*shot.marker, 17)
+    assert client.get(_tile_url(ws, record["id"], 17, x, y), headers=editor).status_code == 404
+    assert workspace_imagery.workspace_imagery_layer(workspaces(store).get(ws)) is None
+
+
 def test_an_upload_kept_before_its_check_is_prepared_on_its_first_tile(
     client: TestClient, store: SqlCampusStore, editor: dict[str, str], app_settings: Settings,
 ) -> None:
@@ -418,6 +454,23 @@ def test_newer_campus_imagery_is_not_replaced_and_a_bad_photo_leaves_the_publish
     rejected = [d for a, d in _actions(store, stored_campus.id) if a == "imagery_rejected"]
     assert any("site.tif" in d and "does not cover" in d for d in rejected), rejected
     assert ws != ws2
+
+
+def test_gridmap_publish_attaches_the_photo_too(
+    client: TestClient, store: SqlCampusStore, stored_campus: Campus, editor: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from api.cli import main as cli_main
+
+    current = store.current_revision(stored_campus.id)
+    ws, draft = _draft_with_photo(client, store, stored_campus, editor, photo().data)
+    assert cli_main(["publish", stored_campus.id, "--revision", str(draft),
+                     "--expect-current", str(current)]) == 0
+    assert "imagery v1 attached" in capsys.readouterr().out
+    info = store.imagery_info(stored_campus.id)
+    assert info is not None and ws in info.source_name
+    assert any(a == "imagery_attach" and "site.tif" in d
+               for a, d in _actions(store, stored_campus.id))
 
 
 def test_a_rollback_attaches_nothing(
