@@ -530,6 +530,23 @@ def _collect_vertical_block(e: Any, handle: str, found: _Entities, reading: Read
         found.verticals.append(Vertical(handle, rect, block_kind(str(e.dxf.name))))
 
 
+def _report_too_deep(reading: Reading, report: PlanReport) -> None:
+    """One finding per block the walk met nested deeper than it expands (:data:`NEST_DEPTH`)
+    that draws something on a layer read: what it draws is not in the plan."""
+    by_block: dict[str, list[tuple[str, int]]] = {}
+    for name, handle, depth in reading.too_deep:
+        by_block.setdefault(name, []).append((handle, depth))
+    for name, inserts in by_block.items():
+        handle, depth = inserts[0]
+        more = f", and {len(inserts) - 1} more insert(s) of it" if len(inserts) > 1 else ""
+        report.add(FindingKind.UNSUPPORTED,
+                   f"{report.source}: block {name!r} (insert {handle}{more}) is nested {depth} "
+                   f"blocks deep; the import expands blocks nested at most {NEST_DEPTH} deep, "
+                   "so what it draws on the layers read (rooms, labels, doors) is not read: "
+                   "explode the outer blocks (or insert it less deeply) and export again",
+                   ref=handle, action="not read")
+
+
 def _xrefs(doc: Any) -> list[tuple[str, str]]:
     """(block name, file) of each external drawing the drawing refers to (XREF)."""
     out = []
@@ -877,6 +894,7 @@ def extract_floor_plan(
                    "as DXF", ref=name, action="not read")
     found = _collect(doc.modelspace() if modelspace is None else modelspace, source, reading,
                      flatten, report)
+    _report_too_deep(reading, report)
     if found.polys:
         outlines = _room_outlines(found.polys, unit_m, layers, report)
     elif modelspace is not None:

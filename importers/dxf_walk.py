@@ -67,6 +67,11 @@ class Reading:
     #: inserts expanded so far: time and memory are checked every few (reading the process's
     #: memory for each of a hundred thousand door inserts costs seconds)
     expanded: list[int] = field(default_factory=lambda: [0])
+    #: inserts the walk met deeper than :data:`NEST_DEPTH` whose blocks draw on a layer read
+    #: (not expanded): (block name, insert handle, the depth its contents lie at)
+    too_deep: list[tuple[str, str, int]] = field(default_factory=list)
+    #: whether a block inserted on a layer draws, at any depth, something on a layer read
+    reaches: dict[tuple[str, str], bool] = field(default_factory=dict)
 
 
 class Unreadable(Exception):
@@ -126,6 +131,42 @@ def expansion(insert: Any, reading: Reading, depth: int = 0, chain: tuple[str, .
         per_copy = per_copy if relevant else 0
         reading.sizes[key] = per_copy
     return copies * per_copy
+
+
+def reaches_read_layers(insert: Any, layer: str, reading: Reading,
+                        chain: tuple[str, ...] = ()) -> bool:
+    """Whether ``insert`` (on effective ``layer``) draws anything the import reads, however
+    deeply nested: an entity :func:`expansion` counts as relevant, a door insert, a tag
+    with attributes; a block inside itself draws nothing more."""
+    name = str(insert.dxf.get("name", "")).upper()
+    key = (name, layer.upper())
+    if name in chain:
+        return False
+    if key in reading.reaches:
+        return reading.reaches[key]
+    reading.reaches[key] = False  # while it is looked into
+    try:
+        block = insert.block()
+    except ENTITY_ERRORS:
+        block = None
+    ours = set(reading.want.values())
+    found = False
+    for e in block if block is not None else ():
+        own = str(e.dxf.get("layer", "0")).upper()
+        eff = key[1] if own == "0" else own
+        kind = e.dxftype()
+        if kind == "INSERT":  # a door, a tag with attributes, or what its block draws
+            hit = eff == reading.want["doors"] or (
+                eff in ours and bool(getattr(e, "attribs", None))) or reaches_read_layers(
+                e, eff, reading, (*chain, name))
+        else:
+            hit = (eff in ours and kind in _READ_TYPES) or (
+                eff in reading.line_layers and kind in ("LINE", "ARC"))
+        if hit:
+            found = True
+            break
+    reading.reaches[key] = found
+    return found
 
 
 def insert_entities(insert: Any, reading: Reading, chain: tuple[str, ...] = ()) -> list[Any] | None:
@@ -244,6 +285,10 @@ def walk(entities: Any, reading: Reading, depth: int = 0, parent_layer: str | No
         if depth == 0:  # an insert is charged with everything it expands into, up front
             reading.budget.charge(1 + expands, _where(e, i, expands, reading.source))
         handle = str(e.dxf.get("handle") or f"{parent_handle}.{i}")
+        if is_insert and depth >= NEST_DEPTH and layer.upper() != doors_layer \
+                and reaches_read_layers(e, layer, reading, chain):
+            # what it draws lies deeper than the walk goes: not read, and said so
+            reading.too_deep.append((str(e.dxf.get("name", "")), handle, depth + 1))
         if not expands or depth >= NEST_DEPTH:  # nothing in it lands on a layer we read
             yield e, layer, handle, ""
             continue
