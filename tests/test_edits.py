@@ -6,7 +6,10 @@ import dataclasses
 import math
 
 import pytest
+from shapely import affinity
+from shapely.geometry import Point
 
+from gridmap.crs import LocalFrame
 from gridmap.doors import number_exterior_doors
 from gridmap.edits import (
     DoorNumberEdit,
@@ -15,15 +18,17 @@ from gridmap.edits import (
     PlacePoint,
     RemovePoint,
     RoomEdit,
+    anchor_edits,
     apply_edits,
     edit_from_dict,
     edit_to_dict,
     locked_door_numbers,
+    reapply_edits,
 )
 from gridmap.errors import InvalidModel
 from gridmap.index import CampusIndex
 from gridmap.lookup import lookup
-from gridmap.model import AmenityKind, Campus
+from gridmap.model import AmenityKind, Campus, Unit, stable_id
 from tests.campus_factory import small_campus
 
 
@@ -32,7 +37,7 @@ def campus() -> Campus:
     return small_campus()
 
 
-def _unit(campus: Campus, number: str):  # type: ignore[no-untyped-def]
+def _unit(campus: Campus, number: str) -> Unit:
     return next(u for u in campus.units if u.number == number)
 
 
@@ -160,3 +165,131 @@ def test_interior_door_cannot_be_numbered(campus: Campus) -> None:
 def test_bad_edits_name_the_problem(raw: object, why: str) -> None:
     with pytest.raises(InvalidModel, match=why):
         edit_from_dict(raw)  # type: ignore[arg-type]
+
+
+# --- edits kept across re-imports that renumber, shift or drop rooms ------------------------
+
+
+def _reimport(campus: Campus, *, renumber: dict[str, str] | None = None,
+              shift_m: tuple[float, float] = (0.0, 0.0), drop: tuple[str, ...] = (),
+              new_door_ids: bool = False) -> Campus:
+    """The campus as an import of the changed drawing gives it: rooms renumbered get the ids
+    their new numbers make (a swap swaps ids: what made edits land on the wrong room), the
+    plan shifted (better control points), rooms gone, doors with new ids (handles)."""
+    renumber = renumber or {}
+    frame = LocalFrame(campus.crs)
+    ordinal = {lv.id: lv.ordinal for lv in campus.levels}
+
+    def moved(g):  # type: ignore[no-untyped-def]
+        return frame.to_wgs84(affinity.translate(frame.to_local(g), *shift_m))
+
+    units = []
+    for u in campus.units:
+        if u.number in drop:
+            continue
+        number = renumber.get(u.number, u.number)
+        uid = u.id if number == u.number else stable_id(
+            campus.id, u.building_id, ordinal[u.level_id], number)
+        units.append(dataclasses.replace(u, id=uid, number=number, geometry=moved(u.geometry)))
+    openings = [dataclasses.replace(o, id=f"{o.id}-resaved" if new_door_ids else o.id,
+                                    geometry=moved(o.geometry)) for o in campus.openings]
+    return dataclasses.replace(campus, units=tuple(units), openings=tuple(openings))
+
+
+def _room_at(campus: Campus, place: Unit) -> Unit:
+    """The room of ``campus`` on ``place``'s level that holds ``place``'s centre."""
+    c = place.geometry.centroid
+    return next(u for u in campus.units if u.level_id == place.level_id
+                and u.geometry.buffer(1e-5).covers(c) and u.geometry.area
+                < place.geometry.area * 2)
+
+
+def test_anchor_records_a_point_inside_the_room_its_level_and_number(campus: Campus) -> None:
+    room = _unit(campus, "214")
+    [edit] = anchor_edits(campus, [RoomEdit(room.id, name="Chem Lab")])
+    assert isinstance(edit, RoomEdit) and edit.at is not None
+    assert room.geometry.contains(Point(edit.at))
+    assert (edit.level_id, edit.was_number) == (room.level_id, "214")
+    assert edit_from_dict(edit_to_dict(edit)) == edit  # kept as JSON with the workspace
+
+
+def test_an_edit_follows_its_room_when_the_drawing_swaps_numbers(campus: Campus) -> None:
+    a, b = _unit(campus, "214"), _unit(campus, "203")
+    edits = anchor_edits(campus, [RoomEdit(a.id, name="Chem Lab", aliases=("chemistry",))])
+    again = _reimport(campus, renumber={"214": "203", "203": "214"})
+    assert {u.id for u in again.units} == {u.id for u in campus.units}  # the ids swapped rooms
+    done = reapply_edits(again, edits)
+    assert done.skipped == ()
+    assert _room_at(done.campus, a).name == "Chem Lab"  # the room the editor fixed...
+    assert _room_at(done.campus, a).number == "203"  # ...under the drawing's new number
+    assert _room_at(done.campus, b).name == b.name  # the other room is left alone
+    assert [m.how for m in done.moved] == ["place"]
+    assert "found at its place" in done.moved[0].message
+
+
+def test_an_edit_follows_its_room_to_a_new_number_and_a_shifted_plan(campus: Campus) -> None:
+    a = _unit(campus, "101")
+    edits = anchor_edits(campus, [RoomEdit(a.id, number="A-101", name="Front Office")])
+    again = _reimport(campus, renumber={"101": "1.01"}, shift_m=(1.5, -1.0))
+    edited, problems = apply_edits(again, edits)
+    assert problems == []
+    fixed = [u for u in edited.units if u.name == "Front Office"]
+    assert [u.number for u in fixed] == ["A-101"]
+    assert fixed[0].level_id == a.level_id  # not the room stacked above it
+
+
+def test_an_edit_whose_room_is_gone_is_reported_with_the_edit_and_why(campus: Campus) -> None:
+    a = _unit(campus, "214")
+    edits = anchor_edits(campus, [RoomEdit(a.id, number="215")])
+    done = reapply_edits(_reimport(campus, drop=("214",)), edits)
+    [skipped] = done.skipped
+    assert skipped.at is not None and a.geometry.contains(Point(skipped.at))
+    assert skipped.ref == a.id
+    assert "room edit of 214 (number -> '215') was not applied" in skipped.message
+    assert "no room lies where it was" in skipped.message
+    assert done.campus.units == _reimport(campus, drop=("214",)).units
+
+
+def test_a_room_moved_away_is_found_by_its_old_number(campus: Campus) -> None:
+    a = _unit(campus, "214")
+    edits = anchor_edits(campus, [RoomEdit(a.id, name="Chem Lab")])
+    again = _reimport(campus, shift_m=(500.0, 0.0))  # no room lies at the recorded point
+    moved_away = dataclasses.replace(
+        again, units=tuple(dataclasses.replace(u, id="new-id") if u.number == "214" else u
+                           for u in again.units))
+    done = reapply_edits(moved_away, edits)
+    assert done.skipped == ()
+    assert next(u for u in done.campus.units if u.id == "new-id").name == "Chem Lab"
+    assert [m.how for m in done.moved] == ["number"]
+
+
+def test_edits_kept_before_they_recorded_places_find_rooms_through_the_last_draft(
+        campus: Campus) -> None:
+    a = _unit(campus, "214")
+    legacy = [RoomEdit(a.id, name="Chem Lab")]  # as older workspaces kept them: ids only
+    draft, _ = apply_edits(campus, legacy)
+    again = _reimport(campus, renumber={"214": "203", "203": "214"})
+    wrong, _ = apply_edits(again, legacy)  # by id alone the edit lands on the other room
+    assert _room_at(wrong, a).name != "Chem Lab"
+    edited, problems = apply_edits(again, legacy, before=draft)
+    assert problems == []
+    assert _room_at(edited, a).name == "Chem Lab"
+
+
+def test_door_edits_follow_a_door_whose_id_changed(campus: Campus) -> None:
+    numbered = number_exterior_doors(campus)
+    doors = [o for o in numbered.exterior_doors() if o.building_id == "A"]
+    first, second = doors[0], doors[1]
+    edits = anchor_edits(numbered, [DoorNumberEdit(first.id, "9"),
+                                    MainEntranceEdit(second.id)])
+    again = _reimport(numbered, new_door_ids=True, shift_m=(0.5, 0.5))
+    done = reapply_edits(again, edits)
+    assert done.skipped == ()
+    by_id = {o.id: o for o in done.campus.openings}
+    assert by_id[f"{first.id}-resaved"].number == "9"
+    assert by_id[f"{second.id}-resaved"].main_entrance
+    gone = dataclasses.replace(again, openings=tuple(
+        o for o in again.openings if o.id != f"{first.id}-resaved"))
+    [skipped] = reapply_edits(gone, edits).skipped
+    assert "door number '9' locked on door" in skipped.message
+    assert "no exterior door is within" in skipped.message
