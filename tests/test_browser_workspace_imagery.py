@@ -200,3 +200,33 @@ def test_with_campus_imagery_too_the_upload_comes_first_and_the_editor_may_switc
         assert campus and all(f"/campuses/{stored_campus.id}/imagery/tiles/" in s
                               for s in campus), campus
         assert drv.find_element(By.ID, "ws-photo-choice").get_attribute("value") == "campus"
+
+
+def test_a_photo_of_another_place_is_named_with_its_distance(
+    running: tuple[str, str], tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.test_workspace_imagery import CENTRE, photo
+
+    need_browser()
+    base, editor = running
+    auth = {"Authorization": f"Bearer {editor}"}
+    ws = httpx.post(f"{base}/workspaces", headers=auth,
+                    json={"campus_id": CAMPUS_ID}).json()["id"]
+    far = tmp_path / "other school.tif"  # 0.05 degrees east: about 4 km
+    far.write_bytes(photo((CENTRE[0] + 0.05, CENTRE[1])).data)
+    with chromium(tmp_path / "profile") as drv:
+        drv.get(f"{base}/workspace/{ws}")
+        wait_for(drv, "return location.pathname === '/login'")
+        drv.find_element(By.ID, "token").send_keys(editor + "\n")
+        wait_for(drv, f"return location.pathname === '/workspace/{ws}'"
+                      " && document.body.dataset.ready === 'true'")
+        drv.find_element(By.ID, "ws-file").send_keys(f"{far}\n{SAMPLE / 'parcel.geojson'}")
+        wait_for(drv, "return document.body.dataset.uploads === '2'", timeout=60)
+        wait_for(drv, "return document.getElementById('ws-earth').dataset.photoAway === 'true'",
+                 timeout=30)
+        hint = drv.find_element(By.ID, "ws-geo-hint").text
+    assert "other school.tif" in hint and " km from the site boundary" in hint, hint
+    km = float(hint.split(" lies ")[1].split(" km")[0])
+    assert 3.5 < km < 4.5, hint  # 0.05 degrees of longitude at 42.7 degrees north: 4.1 km

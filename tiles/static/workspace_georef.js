@@ -230,6 +230,24 @@
     return layer;
   }
 
+  // an uploaded photo that misses the site (another school's, or placed wrongly by its file):
+  // say how far off it is, rather than show a map without it
+  function photoElsewhere(imagery, site) {
+    var away = false;
+    if (imagery && imagery.kind === 'workspace' && imagery.bounds) {
+      var b = imagery.bounds;
+      var photo = L.latLngBounds([[b[1], b[0]], [b[3], b[2]]]);
+      if (!photo.intersects(site)) {
+        away = true;
+        var d = geo.earth.distance(photo.getCenter(), site.getCenter());
+        $('ws-geo-hint').textContent = 'The uploaded photo ' + imagery.name + ' lies ' +
+          (d >= 1000 ? (d / 1000).toFixed(1) + ' km' : Math.round(d) + ' m') +
+          ' from the site boundary: is it this school\'s? It is not shown here.';
+      }
+    }
+    $('ws-earth').dataset.photoAway = away ? 'true' : 'false';
+  }
+
   async function loadEarthLayers() {
     if (!geo.earth || !S.ws) { return; }
     geo.earthLayers.clearLayers();
@@ -279,6 +297,7 @@
       $('ws-earth').dataset.ready = 'true';
       $('ws-geo-hint').textContent = S.geo.pending ? $('ws-geo-hint').textContent
         : 'Click a point on the plan, then the same point on the site map.';
+      photoElsewhere(imagery, bounds);
     } else if (S.campus.bounds) {
       var bb = S.campus.bounds;
       geo.earth.fitBounds([[bb[1], bb[0]], [bb[3], bb[2]]]);
