@@ -219,9 +219,15 @@
   function drawPreview(fit) {
     var map = previewMap();
     pv.base.clearLayers();
-    if (S.campus.imagery) {
-      pv.base.addLayer(L.tileLayer(S.campus.imagery.url, {
-        maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native, opacity: 0.9 }));
+    // under the draft, the photo under the site map (app.siteImagery, the georeference step's:
+    // the photo uploaded to the workspace, or the campus's own imagery)
+    var under = app.siteImagery ? app.siteImagery() : S.campus.imagery;
+    if (under) {
+      var photo = { maxZoom: cfg.zoom.max, maxNativeZoom: cfg.zoom.max_native, opacity: 0.9,
+                    className: 'ws-imagery' + (under.kind === 'workspace' ? ' ws-site-photo' : '') };
+      var b = under.bounds;
+      if (b) { photo.bounds = [[b[1], b[0]], [b[3], b[2]]]; }  // no requests beside the photo
+      pv.base.addLayer(L.tileLayer(under.url, photo));
     }
     var grounds = L.geoJSON({ type: 'FeatureCollection', features: featuresOf('grounds') }, {
       style: { color: '#6a8f5a', weight: 1, fillColor: '#cfe3c4', fillOpacity: 0.5 }, interactive: false });
@@ -310,6 +316,41 @@
                                title: kindLabel(p.kind) + (p.name ? ': ' + p.name : ''), keyboard: false })
         .addTo(pv.levelLayer);
     });
+    drawFindings();
+  }
+
+  var SEVERITY_COLOUR = { error: '#b42318', warning: '#c98a00', info: '#0b57d0' };
+
+  // the floor a finding is on (its building and level as the report names them), or null
+  function findingOrdinal(f) {
+    if (!f.level) { return null; }
+    var level = ((S.features && S.features.levels) || []).find(function (lv) {
+      return (!f.building || lv.building_id === f.building) &&
+        (lv.name === f.level || lv.short_name === f.level || lv.id === f.level);
+    });
+    return level ? level.ordinal : null;
+  }
+
+  // every finding with a place is marked on the draft map (on its floor); a mark is clicked
+  // as its line in the list is
+  function drawFindings() {
+    var findings = (S.report && S.report.findings) || [];
+    findings.forEach(function (f, i) {
+      if (!f.at) { return; }
+      var ordinal = findingOrdinal(f);
+      if (ordinal !== null && ordinal !== S.ordinal) { return; }
+      var colour = SEVERITY_COLOUR[f.severity] || SEVERITY_COLOUR.warning;
+      var mark = L.circleMarker([f.at[1], f.at[0]], { radius: 7, color: '#fff', weight: 2, fillColor: colour,
+                                                      fillOpacity: 1, className: 'ws-finding-mark' });
+      mark.bindTooltip(el('span', { text: f.message }));
+      mark.on('click', function (ev) {
+        if (S.placing) { return; }
+        L.DomEvent.stopPropagation(ev);
+        var button = document.querySelector('.ws-finding[data-finding="' + i + '"]');
+        if (button) { showFinding(f, button); }
+      });
+      mark.addTo(pv.levelLayer);
+    });
   }
 
   function amenityCode(kind) {
@@ -329,26 +370,31 @@
       b.classList.remove('ws-current');
     });
     button.classList.add('ws-current');
-    var level = ((S.features && S.features.levels) || []).find(function (lv) {
-      return (!f.building || lv.building_id === f.building) &&
-        (lv.name === f.level || lv.short_name === f.level || lv.id === f.level);
-    });
-    if (level && level.ordinal !== S.ordinal) { setOrdinal(level.ordinal); }
+    var ordinal = findingOrdinal(f);
+    if (ordinal !== null && ordinal !== S.ordinal) { setOrdinal(ordinal); }
     var latlng = L.latLng(f.at[1], f.at[0]);
     pv.highlight.clearLayers();
     L.circleMarker(latlng, { radius: 16, color: '#d9480f', weight: 3, fill: false, className: 'ws-pulse' }).addTo(pv.highlight);
     L.circleMarker(latlng, { radius: 4, color: '#d9480f', fillOpacity: 1 }).addTo(pv.highlight);
+    pv.map.setView(latlng, Math.max(pv.map.getZoom(), 19), { animate: false });
     L.popup({ autoPan: true }).setLatLng(latlng)
       .setContent(el('div', { className: 'ws-popup' }, [el('strong', { text: KIND_TITLES[f.kind] || f.kind }),
                                                         el('div', { text: f.message })]))
       .openOn(pv.map);
-    pv.map.setView(latlng, Math.max(pv.map.getZoom(), 19));
     $('ws-preview').dataset.highlight = f.at.join(',');
     // a room the finding is about opens for editing (a missing or doubled number)
     if (f.kind === 'room_without_label' || f.kind === 'duplicate_number') {
       var unit = unitAt(f.at);
       if (unit) { app.selectUnit(unit.id, true); }
     }
+    setTimeout(revealMap, 0);  // after the room's row has taken the focus
+  }
+
+  // in one column (a phone, a narrow window) the map is below the lists: bring it into view
+  function revealMap() {
+    var map = $('ws-preview');
+    var box = map.getBoundingClientRect();
+    if (box.top < 48 || box.bottom > window.innerHeight) { map.scrollIntoView({ block: 'center' }); }
   }
 
   function unitAt(lonlat) {

@@ -242,7 +242,10 @@
         style: function () { return styleOf(name); },
         pointToLayer: function (f, latlng) {
           var s = styleOf(name);
-          if (f.properties && f.properties.text && collection.features.length < 6000) {
+          // a block insert is a symbol (a door, a fixture) drawn as a dot: its block's name
+          // written at every door only hides the plan
+          if (f.properties && f.properties.text && f.properties.entity !== 'INSERT' &&
+              collection.features.length < 6000) {
             return L.marker(latlng, { icon: new TextIcon({ className: 'ws-plan-text', iconSize: null,
                                                            textValue: f.properties.text.split('\n')[0].slice(0, 24),
                                                            colour: s.color }),
