@@ -618,7 +618,8 @@ def _estimated(report: Progress, low: int, high: int, message: str, expected_s: 
                ) -> Any:
     """While the block runs, ``report`` every half second a percent moving from ``low``
     towards ``high`` (never reaching it) as its time passes against ``expected_s``, with the
-    time so far: one step of reading a drawing gives no progress of its own."""
+    time so far in 5 s steps (a log, which writes a line when the message changes, gets one
+    each 5 s): one step of reading a drawing gives no progress of its own."""
     import threading
     import time
 
@@ -629,7 +630,8 @@ def _estimated(report: Progress, low: int, high: int, message: str, expected_s: 
         while not stop.wait(0.5):
             took = time.monotonic() - started
             share = 1.0 - math.exp(-took / max(0.1, expected_s))
-            report(low + int((high - low) * share), f"{message}: {took:.0f} s so far")
+            said = message if took < 5 else f"{message}: {5 * int(took // 5)} s so far"
+            report(low + int((high - low) * share), said)  # a log line each 5 s at most
 
     thread = threading.Thread(target=tell, daemon=True, name="estimated progress")
     report(low, message)
