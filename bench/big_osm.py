@@ -201,8 +201,9 @@ def write_district(path: Path, scale: int = 10, *, buildings: int = 12, levels: 
         u, o, a = _school_building(w, k + 1, campus_x + (k % 3) * 400.0,
                                    campus_y + (k // 3) * 40.0, levels, rooms_per_side)
         units, openings, aeds = units + u, openings + o, aeds + a
-    w.ring(_rect(campus_x - 20, campus_y - 20, campus_x + 1400, campus_y + 40 * (
-        (buildings + 2) // 3) + 20), {"amenity": "school", "name": "Okemos Campus"})
+    grounds = (campus_x - 20, campus_y - 20, campus_x + 1400, campus_y + 40 * ((buildings + 2) // 3)
+               + 20)
+    w.ring(_rect(*grounds), {"amenity": "school", "name": "Okemos Campus"})
     size = 3000.0 + 300.0 * scale
     # the street grid: long ways of untagged nodes
     streets = 20 + 4 * scale
@@ -216,8 +217,8 @@ def write_district(path: Path, scale: int = 10, *, buildings: int = 12, levels: 
     # houses with addresses, away from the campus
     for h in range(1500 * scale):
         x, y = rng.uniform(0, size), rng.uniform(0, size)
-        if 350 < x < 1850 and 350 < y < 650:
-            continue
+        if grounds[0] - 30 < x < grounds[2] + 30 and grounds[1] - 30 < y < grounds[3] + 30:
+            continue  # no house on the school's grounds
         wd, dp = rng.uniform(8, 14), rng.uniform(8, 12)
         w.ring(_rect(x, y, x + wd, y + dp), {
             "building": "house", "addr:housenumber": str(h), "addr:street": f"Street {h % 40}",
