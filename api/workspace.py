@@ -40,7 +40,15 @@ from api.store_workspace import (
 from api.workspace_files import MAX_ZIP_RATIO as MAX_ZIP_RATIO  # re-exported (fuzz/runner.py)
 from api.workspace_files import analyse_drawing as analyse_drawing
 from api.workspace_files import sniff as sniff
-from gridmap.edits import Edit, PlacePoint, apply_edits, edit_from_dict, edit_to_dict
+from gridmap.edits import (
+    Edit,
+    PlacePoint,
+    anchor_edits,
+    apply_edits,
+    edit_from_dict,
+    edit_to_dict,
+    reapply_edits,
+)
 from gridmap.errors import (
     Conflict,
     ImportFailed,
@@ -442,14 +450,25 @@ def stored_edits(ws: Workspace) -> list[Edit]:
     return [edit_from_dict(e) for e in ws.edits]
 
 
+def _last_draft(store: CampusStore, ws: Workspace) -> Campus | None:
+    """The campus the workspace's edits were last applied to (None: never imported)."""
+    if ws.draft_revision is None:
+        return None
+    try:
+        return store.campus(ws.campus_id, ws.draft_revision)
+    except NotFound:
+        return None
+
+
 def prepare_campus(store: CampusStore, ws_id: str, campus: Campus) -> Campus:
     """The freshly imported campus with the workspace's edits applied again (the import job
-    calls this before it checks and stores the revision). Edits that no longer apply are
-    skipped (:func:`import_finished` reports them)."""
+    calls this before it checks and stores the revision): each finds its room where the room
+    was, so a drawing that renumbers rooms keeps each fix on its room. Edits that no longer
+    apply are skipped (:func:`import_finished` reports them)."""
     ws = workspaces(store).find(ws_id)
     if ws is None:  # deleted while its import ran: the import stands as it is
         return campus
-    edited, _ = apply_edits(campus, stored_edits(ws))
+    edited, _ = apply_edits(campus, stored_edits(ws), before=_last_draft(store, ws))
     return edited
 
 
@@ -472,7 +491,8 @@ def import_finished(store: CampusStore, ws_id: str, result: Any,
     ws = found
     campus: Campus = result.campus
     edits = stored_edits(ws)
-    edited, problems = apply_edits(campus, edits)
+    done = reapply_edits(campus, edits, before=_last_draft(store, ws))
+    edited = done.campus
     if number is not None and edits and not _same_content(edited, campus):
         from api.publish import check_servable
 
@@ -484,8 +504,11 @@ def import_finished(store: CampusStore, ws_id: str, result: Any,
     findings: list[Any] = [_shown(f) for f in getattr(result, "findings", None) or []]
     if not findings:
         findings = [Finding(FindingKind.OTHER, w, Severity.WARNING) for w in result.warnings]
-    findings += [Finding(FindingKind.OTHER, p, Severity.WARNING, action="edit skipped")
-                 for p in problems]
+    findings += [Finding(FindingKind.OTHER, s.message, Severity.WARNING, ref=s.ref, at=s.at,
+                         placed_on_earth=s.at is not None, action="edit skipped")
+                 for s in done.skipped]
+    findings += [Finding(FindingKind.OTHER, m.message, Severity.INFO, ref=m.to_id,
+                         action="edit applied where its room is now") for m in done.moved]
     report = {
         "revision": number, "counts": counts(campus),
         "findings": [f.to_dict() for f in findings[:MAX_REPORT_FINDINGS]],
@@ -493,7 +516,7 @@ def import_finished(store: CampusStore, ws_id: str, result: Any,
         "residuals": {_shown_name(k): float(v)
                       for k, v in dict(getattr(result, "residuals", {})).items()},
         "warnings": list(result.warnings)[:MAX_REPORT_FINDINGS],
-        "edits_applied": len(edits) - len(problems), "job": ws.job_id,
+        "edits_applied": len(edits) - len(done.skipped), "job": ws.job_id,
         # the photo that becomes the campus's imagery when this draft is published (not now:
         # a campus's imagery is campus-wide, officers would see an unpublished photo)
         "imagery": pending_imagery(ws),
@@ -559,6 +582,7 @@ def save_edits(store: CampusStore, ws: Workspace, raw: Sequence[Mapping[str, Any
                        "and try again")
     campus = store.campus(ws.campus_id, ws.draft_revision)
     edited, _ = apply_edits(campus, new, strict=True)
+    new = anchor_edits(campus, new)  # where each room and door is: found again after re-imports
     check_servable(edited)
     info = store.save_revision(
         edited, source=f"workspace {ws.id}: {len(new)} edit(s) by {actor[:80]} on revision "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import pytest
 from shapely import affinity
 from shapely.geometry import Point
 
+from api.store import SqlCampusStore
 from gridmap.crs import LocalFrame
 from gridmap.doors import number_exterior_doors
 from gridmap.edits import (
@@ -293,3 +295,46 @@ def test_door_edits_follow_a_door_whose_id_changed(campus: Campus) -> None:
     [skipped] = reapply_edits(gone, edits).skipped
     assert "door number '9' locked on door" in skipped.message
     assert "no exterior door is within" in skipped.message
+
+
+# --- through the workspace: saved fixes, a re-import that renumbers rooms, the report -------
+
+
+def test_a_workspace_keeps_fixes_on_their_rooms_across_a_renumbering_reimport(
+        store: SqlCampusStore) -> None:
+    """As the workspace runs it: the editor's fixes saved on the draft (save_edits), then an
+    import of the drawing renumbered by the architect, with one room gone (prepare_campus,
+    the revision stored, import_finished as the import job calls them)."""
+    from api.publish import check_servable
+    from api.store_workspace import WorkspaceState, workspaces
+    from api.workspace import import_finished, prepare_campus, save_edits
+
+    campus = small_campus()
+    first = store.save_revision(campus, source="import 1", publish=False)
+    wss = workspaces(store)
+    ws = wss.create(campus_id=campus.id, name="Lincoln", org_id=None, created_by="editor",
+                    created_by_id=None, settings={})
+    ws = wss.update(ws.id, draft_revision=first.number, state=WorkspaceState.IMPORTED)
+    lab, office = _unit(campus, "214"), _unit(campus, "101")
+    save_edits(store, ws, [{"op": "room", "unit_id": lab.id, "name": "Chem Lab"},
+                           {"op": "room", "unit_id": office.id, "number": "1-01"}],
+               actor="editor")
+
+    drawn = _reimport(campus, renumber={"214": "203", "203": "214"}, drop=("101",))
+    prepared = prepare_campus(store, ws.id, drawn)
+    check_servable(prepared)
+    second = store.save_revision(prepared, source="import 2", publish=False)
+    result = SimpleNamespace(campus=prepared, warnings=[], findings=[], residuals={})
+    report = import_finished(store, ws.id, result, second)
+
+    draft = store.campus(campus.id, report["revision"])
+    assert _room_at(draft, lab).name == "Chem Lab"  # on the room the editor fixed
+    assert _room_at(draft, lab).number == "203"  # under the drawing's new number
+    assert next(u for u in draft.units if u.id == lab.id).name != "Chem Lab"
+    assert report["edits_applied"] == 1
+    skipped = [f for f in report["findings"] if f["action"] == "edit skipped"]
+    assert len(skipped) == 1
+    assert "room edit of 101 (number -> '1-01') was not applied" in skipped[0]["message"]
+    assert skipped[0]["at"] is not None and office.geometry.contains(Point(skipped[0]["at"]))
+    moved = [f for f in report["findings"] if f["action"] == "edit applied where its room is now"]
+    assert len(moved) == 1 and "Chem Lab" in moved[0]["message"]
