@@ -25,7 +25,9 @@ either way, only slower there.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +171,7 @@ class _Entities:
         out: list[Any] = []
         link = entity_linker()
         parent: Any = None
-        for raw in _entity_tags(data):
-            tags = _compiled(raw)
+        for tags in _compiled_entities(data):
             kind = tags[0].value
             if kind not in KINDS:
                 raise NotFast(f"a {kind} entity on a layer read")
@@ -289,29 +290,6 @@ def _loaded(tags: Tags, doc: Any) -> Any:
     return entity
 
 
-def _entity_tags(data: bytes) -> Any:
-    """Each entity's raw (code line, value line) pairs; ``data`` starts with a newline."""
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if len(lines) % 2 != 1 or (lines and lines[0] != b""):
-        raise NotFast("the entities' lines do not pair up")
-    current: list[tuple[int, bytes]] = []
-    for i in range(1, len(lines), 2):
-        try:
-            code = int(lines[i])
-        except ValueError as exc:
-            raise NotFast(f"a group code that is not a number ({lines[i][:20]!r})") from exc
-        value = lines[i + 1].rstrip(b"\r")
-        if code == 0:
-            if current:
-                yield current
-            current = []
-        current.append((code, value))
-    if current:
-        yield current
-
-
 # how each group code's value is compiled: text, a whole number, a number, the x of a point;
 # anything else (comments, application data, embedded objects, binary data, XDATA, a y or z
 # with no x before it) is refused
@@ -327,22 +305,46 @@ for _code in range(1000):
         _COMPILE[_code] = _TEXT if _type is str else _INT if _type is int else _FLOAT
 
 
-def _compiled(raw: list[tuple[int, bytes]]) -> Tags:
-    """An entity's tags as ezdxf's recover mode compiles them (strings decoded, DXF unicode
-    escapes read, numbers and points made), or NotFast where it would have repaired one."""
-    kind = raw[0][1].strip().upper().decode("ascii", "replace")
+def _compiled_entities(data: bytes) -> Iterator[Tags]:
+    """Each entity's tags as ezdxf's recover mode compiles them (strings decoded, DXF unicode
+    escapes read, numbers and points made), or NotFast where it would have repaired one;
+    ``data`` is entities as the file has them, from the newline before the first ``0``."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if len(lines) % 2 != 1 or (lines and lines[0] != b""):
+        raise NotFast("the entities' lines do not pair up")
+    try:
+        codes = list(map(int, lines[1::2]))
+    except ValueError as exc:
+        raise NotFast("a group code that is not a number") from exc
+    values = lines[2::2]
+    if b"\r" in data:
+        values = [v.rstrip(b"\r") for v in values]
+    firsts = [k for k, code in enumerate(codes) if code == 0]
+    if firsts[:1] != [0]:
+        raise NotFast("the entities do not start with an entity")
+    firsts.append(len(codes))
+    for a, b in pairwise(firsts):
+        yield _compiled(codes, values, a, b)
+
+
+def _compiled(codes: list[int], values: list[bytes], a: int, b: int) -> Tags:
+    """The tags ``a`` to ``b`` (one entity) compiled (see :func:`_compiled_entities`)."""
+    kind = values[a].strip().upper().decode("ascii", "replace")
     if kind == "MTEXT":
-        raw = _joined_mtext(raw)
+        joined = _joined_mtext(list(zip(codes[a:b], values[a:b], strict=True)))
+        codes, values, a, b = [c for c, _ in joined], [v for _, v in joined], 0, len(joined)
     out = Tags([DXFTag(0, kind)])
     append = out.append
     how = _COMPILE.get
-    i, n = 1, len(raw)
+    i = a + 1
     try:
-        while i < n:
-            code, value = raw[i]
+        while i < b:
+            code = codes[i]
             compile_as = how(code)
             if compile_as == _TEXT:
-                text = value.decode("utf-8")
+                text = values[i].decode("utf-8")
                 if "\\" in text:
                     if has_dxf_unicode(text):
                         text = decode_dxf_unicode(text)
@@ -352,18 +354,18 @@ def _compiled(raw: list[tuple[int, bytes]]) -> Tags:
                     raise NotFast(f"{kind}: handle {text!r}")
                 append(DXFTag(code, text))
             elif compile_as == _FLOAT:
-                append(DXFTag(code, float(value)))
+                append(DXFTag(code, float(values[i])))
             elif compile_as == _INT:
-                append(DXFTag(code, int(value)))
+                append(DXFTag(code, int(values[i])))
             elif compile_as == _POINT:
-                if i + 1 >= n or raw[i + 1][0] != code + 10:
+                if i + 1 >= b or codes[i + 1] != code + 10:
                     raise NotFast(f"{kind}: a point {code} without its y")
-                if i + 2 < n and raw[i + 2][0] == code + 20:
-                    append(DXFVertex(code, (float(value), float(raw[i + 1][1]),
-                                            float(raw[i + 2][1]))))
+                if i + 2 < b and codes[i + 2] == code + 20:
+                    append(DXFVertex(code, (float(values[i]), float(values[i + 1]),
+                                            float(values[i + 2]))))
                     i += 3
                 else:
-                    append(DXFVertex(code, (float(value), float(raw[i + 1][1]))))
+                    append(DXFVertex(code, (float(values[i]), float(values[i + 1]))))
                     i += 2
                 continue
             else:
