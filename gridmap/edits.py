@@ -450,7 +450,8 @@ def reapply_edits(campus: Campus, edits: Iterable[Edit], *, before: Campus | Non
     Each edit finds its room or door as :func:`anchor_edits` describes; an edit made before
     edits recorded their place (or whose room ``campus`` lacks) takes it from ``before``, the
     campus the edits were last applied to. An edit that finds nothing is skipped, saying
-    why; with ``strict`` (an editor's new edits) it raises :class:`InvalidModel` instead.
+    why; with ``strict`` (an editor's new edits, made on this campus) an edit finds its room or
+    door by id alone, and one that finds nothing raises :class:`InvalidModel` instead.
     """
     units = {u.id: u for u in campus.units}
     openings = {o.id: o for o in campus.openings}
@@ -471,7 +472,11 @@ def reapply_edits(campus: Campus, edits: Iterable[Edit], *, before: Campus | Non
                                              | DoorNumberEdit) and edit.at is None:
             edit = anchor_edits(before, [edit])[0]
         if isinstance(edit, RoomEdit):
-            unit, how = _find_room(edit, units, places)
+            # an editor's new edit names a room of the campus it is made on: by id alone
+            unit, how = ((units.get(edit.unit_id), "id") if strict
+                         else _find_room(edit, units, places))
+            if unit is None and strict:
+                how = "the room is not in the campus"
             if unit is None:
                 skip(edit, how, edit.at)
                 continue
@@ -484,7 +489,7 @@ def reapply_edits(campus: Campus, edits: Iterable[Edit], *, before: Campus | Non
                 skip(edit, "it is an interior door: only exterior doors are numbered and "
                      "entrances", edit.at)
                 continue
-            if door is None and edit.at is not None:
+            if door is None and edit.at is not None and not strict:
                 door = places.nearest_door(edit.at, edit.level_id, openings)
                 if door is not None:
                     moved.append(MovedEdit(edit, door.id, "place"))

@@ -338,3 +338,17 @@ def test_a_workspace_keeps_fixes_on_their_rooms_across_a_renumbering_reimport(
     assert skipped[0]["at"] is not None and office.geometry.contains(Point(skipped[0]["at"]))
     moved = [f for f in report["findings"] if f["action"] == "edit applied where its room is now"]
     assert len(moved) == 1 and "Chem Lab" in moved[0]["message"]
+
+
+def test_a_new_edit_names_its_room_by_id_whatever_place_it_claims(campus: Campus) -> None:
+    """An editor's new edits (strict) are made on the campus they name: a place sent with
+    one does not move it to another room, and an unknown id is refused."""
+    a, b = _unit(campus, "214"), _unit(campus, "203")
+    [at_b] = anchor_edits(campus, [RoomEdit(b.id, name="x")])
+    assert isinstance(at_b, RoomEdit)
+    claimed = RoomEdit(a.id, name="Chem Lab", at=at_b.at, level_id=b.level_id)
+    edited, _ = apply_edits(campus, [claimed], strict=True)
+    assert next(u for u in edited.units if u.id == a.id).name == "Chem Lab"
+    assert next(u for u in edited.units if u.id == b.id).name == b.name
+    with pytest.raises(InvalidModel, match="not in the campus"):
+        apply_edits(campus, [dataclasses.replace(claimed, unit_id="gone")], strict=True)
