@@ -311,7 +311,7 @@ def _callbacks(name: str, limits: ImportLimits, reading: _Reading) -> tuple[_Sta
                 if tags and is_area(tags):
                     data.ways[oid] = _Way(tuple(refs), tags)
                     count()
-                elif len(refs) >= 2:
+                elif refs:  # a multipolygon may name it: its node list, compactly
                     member_ways[oid] = array("q", refs)
             elif kind == "relation":
                 if tags.get("type") == "multipolygon" and is_area(tags):
