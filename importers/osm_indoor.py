@@ -76,7 +76,7 @@ from importers.osm_xml import MAX_XML_DEPTH as MAX_XML_DEPTH
 from importers.osm_xml import read_osm
 
 #: the largest .osm file read (bytes); a school campus is a few megabytes, a district's extract
-#: round it tens (read at about 10 MB a second: ``python -m bench.bench_osm``)
+#: round it tens (read at about 15 MB a CPU second: ``python -m bench.bench_osm``)
 MAX_OSM_BYTES = 64 * 1024 * 1024
 #: a door this close to a building outline (metres) is on it: exterior
 ON_OUTLINE_M = 0.3
