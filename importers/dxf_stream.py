@@ -167,6 +167,23 @@ def _head_of(chunk: bytes) -> tuple[bytes | None, str]:
         return handle, "\ufffd"  # unknown: kept, never dropped
 
 
+# an entity's first lines as CAD programs write them: its type, handle, owner, AcDbEntity and
+# layer, each code and value on a line of its own ("\r" only before the newline): the handle
+# and the layer are then what :func:`_head` finds, without pairing the lines in Python
+_CANONICAL_HEAD = re.compile(
+    rb"\n[ \t]*0[ \t]*\r?\n[^\r\n]*\r?\n[ \t]*5[ \t]*\r?\n([^\r\n]*)\r?\n[ \t]*330[ \t]*\r?\n"
+    rb"[^\r\n]*\r?\n[ \t]*100[ \t]*\r?\n[^\r\n]*\r?\n[ \t]*8[ \t]*\r?\n([^\r\n]*)\r?\n")
+
+
+def _canonical(head: re.Match[bytes]) -> tuple[bytes, str]:
+    """:func:`_head` of an entity whose first lines :data:`_CANONICAL_HEAD` matched."""
+    try:
+        layer = head.group(2).decode("utf-8").strip().upper()
+    except UnicodeDecodeError:
+        layer = "\ufffd"  # unknown: kept, never dropped
+    return head.group(1).strip().upper(), layer
+
+
 def _handle(chunk: bytes) -> bytes | None:
     value = _value(chunk, b"5", 12) or _value(chunk, b"105", 12)
     return None if value is None else value.strip().upper()
@@ -396,13 +413,16 @@ def _cut(path: Path, layers: Layers, budget: WorkBudget | None) -> _Cut | None:
         if own > budget.limits.entity_budget:
             budget.charge(own, f"{path.name}: model space ({own:,} entities)")
     handle: bytes | None = None
+    pos, kinds = starts.pos, starts.kind
     while i < end_i:
-        kind = starts[i][1]
-        body = chunk(i)
+        kind = kinds[i]
+        at, end = pos[i], pos[i + 1]
+        body = data[at:end]
         if kind in _FOLLOWERS:
             handle = _handle(body) if decision != "keep" else None
         else:
-            handle, layer = _head(body)
+            first = _CANONICAL_HEAD.match(data, at, end + 1)
+            handle, layer = _head(body) if first is None else _canonical(first)
             layers_seen.add(layer)
             if kind == b"INSERT":  # kept unless its block draws nothing the import reads
                 decision = "keep" if layer in wanted or layer == "\ufffd" or furnishes(
@@ -423,7 +443,7 @@ def _cut(path: Path, layers: Layers, budget: WorkBudget | None) -> _Cut | None:
                 name = _value(body, b"2") if kind in _NAMED else None
                 if name is not None:
                     named.add(name.strip().upper())
-        span = (starts[i][0], starts[i + 1][0])
+        span = (at, end)
         if decision == "keep":
             keep.append(span)
         elif decision == "wait":
