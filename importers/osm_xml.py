@@ -115,6 +115,8 @@ class _Capped(io.RawIOBase):
         super().close()
 
 
+#: OpenStreetMap ids are 64-bit integers; one this large or larger is no id
+_ID_LIMIT = 2**63
 #: bytes handed to the XML parser at a time (time and memory are checked between them)
 _CHUNK = 1 << 18
 
@@ -228,6 +230,8 @@ def _callbacks(name: str, limits: ImportLimits, reading: _Reading) -> tuple[_Sta
                         ref = int(attrs["ref"])
                     except (KeyError, ValueError):
                         ref = 0  # a node id that cannot exist: reported as missing
+                    if not -_ID_LIMIT < ref < _ID_LIMIT:
+                        ref = 0  # past any OSM id (they are 64-bit)
                     refs.append(ref)
                     if "lat" in attrs and (at := _position(attrs)) is not None:
                         # Overpass "out geom" writes the position on the nd, not as a node
@@ -253,6 +257,8 @@ def _callbacks(name: str, limits: ImportLimits, reading: _Reading) -> tuple[_Sta
                 return
             try:
                 oid = int(attrs["id"])
+                if not -_ID_LIMIT < oid < _ID_LIMIT:
+                    raise ValueError(oid)  # past any OSM id (they are 64-bit)
             except (KeyError, ValueError):
                 reading.bad_nodes += tag == "node"
                 return

@@ -723,3 +723,22 @@ def test_nodes_out_of_id_order_read_alike(tmp_path: Path, maple: IndoorImport) -
     assert [u.id for u in result.units] == [u.id for u in maple.units]
     assert [u.geometry.wkb for u in result.units] == [u.geometry.wkb for u in maple.units]
     assert [o.id for o in result.openings] == [o.id for o in maple.openings]
+
+
+def test_ids_past_64_bits_are_unusable_not_a_traceback(tmp_path: Path,
+                                                       maple: IndoorImport) -> None:
+    """(fuzz) A node id or way node reference past 64 bits is no OSM id: the node is one
+    with no usable id, the way names a missing node."""
+    b = school()
+    b.node(200, 200)
+    text = b.xml().replace(f'id="{b.next_id}"', 'id="-9223372036854775809"')
+    far = next(w for w, (_, t) in b.ways.items() if t.get("ref") == "103")
+    refs = b.ways[far][0]
+    text = text.replace(f'<nd ref="{refs[1]}"/>', '<nd ref="99999999999999999999"/>', 1)
+    path = tmp_path / "big_ids.osm"
+    path.write_text(text, encoding="utf-8")
+    result = read_osm_indoor(path, CID, ImportLimits())
+    said = [f.message for f in result.findings]
+    assert any("1 node(s) have no usable id" in m for m in said)
+    assert any(f"way {far}" in m and "missing from the file" in m for m in said)
+    assert len(result.units) == len(maple.units) - 1
