@@ -51,10 +51,9 @@ from ezdxf.lldxf.types import (
     TYPE_TABLE,
     DXFTag,
     DXFVertex,
-    cast_value,
     is_valid_handle,
 )
-from ezdxf.math import NULLVEC
+from ezdxf.math import NULLVEC, Vec3
 
 from gridmap.errors import DxfError
 from importers.dxf_open import SLIMMED, refuse_dwg
@@ -171,15 +170,16 @@ class _Entities:
         out: list[Any] = []
         link = entity_linker()
         parent: Any = None
-        for tags in _compiled_entities(data):
-            kind = tags[0].value
-            if kind not in KINDS:
-                raise NotFast(f"a {kind} entity on a layer read")
+        codes, values, firsts = _entity_spans(data)
+        for a, b in pairwise(firsts):
             try:
-                entity = _loaded(tags, self.doc)
+                entity = _loaded(codes, values, a, b, self.doc)
+                kind = entity.dxftype()
                 linked = link(entity)
+            except NotFast:
+                raise
             except Exception as exc:  # a structure the whole way has to judge
-                raise NotFast(f"{kind}: {exc}") from exc
+                raise NotFast(f"entity {a // 2}: {exc}") from exc
             if linked:
                 if parent is None:
                     raise NotFast(f"a {kind} with no entity before it")
@@ -261,32 +261,42 @@ _SIMPLE: dict[str, tuple[type, dict[int, str]]] = {
 }
 
 
-def _loaded(tags: Tags, doc: Any) -> Any:
-    """The ezdxf entity of ``tags``, as its loader makes it."""
-    simple = _SIMPLE.get(tags[0].value)
+def _loaded(codes: list[int], values: list[bytes], a: int, b: int, doc: Any) -> Any:
+    """The ezdxf entity of the tags ``a`` to ``b``, as its loader makes it."""
+    kind = values[a].strip().upper().decode("ascii", "replace")
+    if kind not in KINDS:
+        raise NotFast(f"a {kind} entity on a layer read")
+    if kind == "MTEXT":
+        joined = _joined_mtext(list(zip(codes[a:b], values[a:b], strict=True)))
+        codes, values, a, b = [c for c, _ in joined], [v for _, v in joined], 0, len(joined)
+    simple = _SIMPLE.get(kind)
     if simple is None:
+        tags = Tags([DXFTag(0, kind)])
+        tags.extend(DXFVertex(code, value) if code in POINT_CODES else DXFTag(code, value)
+                    for code, value in _compiled(kind, codes, values, a, b))
+        if kind == "LINE" and _out_of_order(tags):
+            raise NotFast("LINE: its end point comes before its start point")
         return factory.load(ExtendedTags(tags), doc)
     cls, names = simple
     entity = cls()
     entity.doc = doc
     namespace = entity.dxf.__dict__
     handle = owner = None
-    for tag in tags:  # the handle and owner of its base class, before any subclass
-        code = tag.code
-        if code == 100:
-            break
-        if code == 5 and handle is None:
-            handle = tag.value
-        elif code == 330 and owner is None:
-            owner = tag.value
-    if handle is None or owner is None:
-        raise NotFast(f"{tags[0].value}: no handle or owner")
-    namespace["handle"], namespace["owner"] = handle, owner
+    base = True  # the base class: its first handle and owner are the entity's
     name_of = names.get
-    for tag in tags:
-        name = name_of(tag.code)
+    for code, value in _compiled(kind, codes, values, a, b):
+        if code == 100:
+            base = False
+        elif base and code == 5:
+            handle = value if handle is None else handle
+        elif base and code == 330:
+            owner = value if owner is None else owner
+        name = name_of(code)
         if name is not None and name[0] != "*":
-            namespace[name] = cast_value(tag.code, tag.value)
+            namespace[name] = Vec3(value) if code in POINT_CODES else value
+    if handle is None or owner is None:
+        raise NotFast(f"{kind}: no handle or owner")
+    namespace["handle"], namespace["owner"] = handle, owner
     return entity
 
 
@@ -305,10 +315,9 @@ for _code in range(1000):
         _COMPILE[_code] = _TEXT if _type is str else _INT if _type is int else _FLOAT
 
 
-def _compiled_entities(data: bytes) -> Iterator[Tags]:
-    """Each entity's tags as ezdxf's recover mode compiles them (strings decoded, DXF unicode
-    escapes read, numbers and points made), or NotFast where it would have repaired one;
-    ``data`` is entities as the file has them, from the newline before the first ``0``."""
+def _entity_spans(data: bytes) -> tuple[list[int], list[bytes], list[int]]:
+    """The group codes and value lines of ``data`` (entities as the file has them, from the
+    newline before the first ``0``), and where each entity starts among them (and ends)."""
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
@@ -325,18 +334,14 @@ def _compiled_entities(data: bytes) -> Iterator[Tags]:
     if firsts[:1] != [0]:
         raise NotFast("the entities do not start with an entity")
     firsts.append(len(codes))
-    for a, b in pairwise(firsts):
-        yield _compiled(codes, values, a, b)
+    return codes, values, firsts
 
 
-def _compiled(codes: list[int], values: list[bytes], a: int, b: int) -> Tags:
-    """The tags ``a`` to ``b`` (one entity) compiled (see :func:`_compiled_entities`)."""
-    kind = values[a].strip().upper().decode("ascii", "replace")
-    if kind == "MTEXT":
-        joined = _joined_mtext(list(zip(codes[a:b], values[a:b], strict=True)))
-        codes, values, a, b = [c for c, _ in joined], [v for _, v in joined], 0, len(joined)
-    out = Tags([DXFTag(0, kind)])
-    append = out.append
+def _compiled(kind: str, codes: list[int], values: list[bytes], a: int, b: int,
+              ) -> Iterator[tuple[int, Any]]:
+    """The tags after the first (``a`` + 1 to ``b``, one entity) as ezdxf's recover mode
+    compiles them: text decoded (DXF unicode escapes read), numbers, points as tuples; or
+    NotFast where it would have repaired one."""
     how = _COMPILE.get
     i = a + 1
     try:
@@ -352,20 +357,19 @@ def _compiled(codes: list[int], values: list[bytes], a: int, b: int) -> Tags:
                         text = decode_mif_to_unicode(text)
                 if code == 5 and not _is_hex(text):
                     raise NotFast(f"{kind}: handle {text!r}")
-                append(DXFTag(code, text))
+                yield code, text
             elif compile_as == _FLOAT:
-                append(DXFTag(code, float(values[i])))
+                yield code, float(values[i])
             elif compile_as == _INT:
-                append(DXFTag(code, int(values[i])))
+                yield code, int(values[i])
             elif compile_as == _POINT:
                 if i + 1 >= b or codes[i + 1] != code + 10:
                     raise NotFast(f"{kind}: a point {code} without its y")
                 if i + 2 < b and codes[i + 2] == code + 20:
-                    append(DXFVertex(code, (float(values[i]), float(values[i + 1]),
-                                            float(values[i + 2]))))
+                    yield code, (float(values[i]), float(values[i + 1]), float(values[i + 2]))
                     i += 3
                 else:
-                    append(DXFVertex(code, (float(values[i]), float(values[i + 1]))))
+                    yield code, (float(values[i]), float(values[i + 1]))
                     i += 2
                 continue
             else:
@@ -375,9 +379,6 @@ def _compiled(codes: list[int], values: list[bytes], a: int, b: int) -> Tags:
         raise NotFast(f"{kind}: text that is not UTF-8") from exc
     except ValueError as exc:
         raise NotFast(f"{kind}: a number that is not one ({exc})") from exc
-    if kind == "LINE" and _out_of_order(out):
-        raise NotFast("LINE: its end point comes before its start point")
-    return out
 
 
 def _is_hex(text: str) -> bool:
