@@ -16,6 +16,7 @@ to keep the screenshots.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -161,6 +162,24 @@ def import_draft(drv: Any) -> None:
     assert not error, error
 
 
+def shown_on_map(drv: Any, finding: dict[str, Any], line: Any) -> None:
+    """``finding`` is shown on the draft map: its place in the middle of the map at street
+    zoom or closer, its popup naming it, its line in the list marked as the one shown."""
+    at = ",".join(str(v) for v in finding["at"])
+    wait_for(drv, f"return document.getElementById('ws-preview').dataset.highlight === {at!r}")
+    where = drv.execute_script("""
+        const map = window.workspace.preview(), at = arguments[0];
+        const p = map.latLngToContainerPoint([at[1], at[0]]), size = map.getSize();
+        return {dx: p.x / size.x - 0.5, dy: p.y / size.y - 0.5, zoom: map.getZoom()};""",
+        finding["at"])
+    assert abs(where["dx"]) < 0.25 and abs(where["dy"]) < 0.25 and where["zoom"] >= 19, where
+    message = json.dumps(" ".join(finding["message"].split()))
+    wait_for(drv, "return Array.from(document.querySelectorAll('#ws-preview .leaflet-popup'),"
+                  " e => e.textContent.replace(/\\s+/g, ' '))"
+                  f".some(text => text.includes({message}))")
+    assert "ws-current" in line.get_attribute("class").split()
+
+
 def press(drv: Any, element: Any) -> None:
     """Click an element once scrolled to the middle of the window (clear of the top bar)."""
     drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
@@ -171,6 +190,7 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
     running: tuple[str, str, str], tmp_path: Path,
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
     need_browser()
@@ -264,10 +284,13 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         assert label_only.text == "1", report
         listed = drv.find_elements(By.CSS_SELECTOR, ".ws-finding")
         assert len(listed) == len(report["findings"]), report
-        for index, finding in [(i, f) for i, f in enumerate(report["findings"]) if f["at"]][:1]:
+        placed = [(i, f) for i, f in enumerate(report["findings"]) if f["at"]]
+        assert drv.execute_script(  # each finding with a place is marked on the draft map
+            "return document.querySelectorAll('#ws-preview path.ws-finding-mark').length"
+        ) == len(placed), report
+        for index, finding in placed[:1]:
             press(drv, listed[index])
-            wait_for(drv, "return document.getElementById('ws-preview').dataset.highlight === "
-                          f"{','.join(str(v) for v in finding['at'])!r}")
+            shown_on_map(drv, finding, listed[index])
         # a name that is markup in the drawing is shown as text, in the list and on the map
         marked = drv.find_element(By.CSS_SELECTOR, f"#ws-rooms tr[data-number='{MARKED}']")
         assert MARKUP in marked.text, marked.text
@@ -279,12 +302,22 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         assert MARKUP in tip, tip
         assert drv.execute_script("return document.getElementById('injected')") is None
 
-        # the room left without its label: its finding opens that room for a number
-        index = next(i for i, f in enumerate(report["findings"])
-                     if f["kind"] == "room_without_label" and f["at"])
-        press(drv, listed[index])
+        # the room left without its label: its finding (Enter on its line) opens that room for
+        # a number
+        index = next(i for i, f in placed if f["kind"] == "room_without_label")
+        listed[index].send_keys(Keys.ENTER)
+        shown_on_map(drv, report["findings"][index], listed[index])
         wait_for(drv, "return !!document.querySelector("
                       "\"#ws-rooms tr.ws-editing[data-number='']\")")
+        # the stray label's mark on the map, clicked, shows its finding and marks its line
+        stray = next(i for i, f in placed if f["kind"] == "label_outside_rooms")
+        lon, lat = report["findings"][stray]["at"]
+        drv.execute_script("window.workspace.preview().closePopup();"
+                           "window.workspace.preview().setView(arguments[0], 20, {animate: false})",
+                           [lat, lon])
+        wait_for(drv, "return !document.querySelector('#ws-preview .leaflet-popup')")
+        click_at(drv, "window.workspace.preview()", [lat, lon])
+        shown_on_map(drv, report["findings"][stray], listed[stray])
         drv.execute_script("document.getElementById('step-import').scrollIntoView()")
         screenshot(drv, tmp_path, "workspace-4-report.png")
 
@@ -729,3 +762,146 @@ def test_two_floors_in_a_zip_placed_once(
         shown = drv.execute_script("return Array.from(document.querySelectorAll("
                                    "'#ws-preview .ws-room-no'), e => e.textContent)")
         assert set(shown) == {n for n in drawn if n}
+
+
+#: A phone's screen (an iPhone 12-15 in CSS pixels): every step must fit its width.
+PHONE = (390, 844)
+
+FITS_THE_SCREEN = """
+return document.documentElement.scrollWidth <= window.innerWidth
+    && window.innerWidth === arguments[0];
+"""
+#: Shown elements wider than the screen outside a box that scrolls them (what to fix when the
+#: page does not fit).
+TOO_WIDE = """
+return Array.from(document.querySelectorAll('body *')).filter(e => {
+  if (e.offsetParent === null || e.getBoundingClientRect().right <= window.innerWidth + 1) {
+    return false;
+  }
+  for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+    if (getComputedStyle(a).overflowX !== 'visible') { return false; }
+  }
+  return true;
+}).slice(0, 5).map(e => e.tagName + '#' + e.id + '.' + e.className);
+"""
+
+
+def fits_a_phone(drv: Any, tmp_path: Path, name: str) -> None:
+    """The page is no wider than the phone's screen (nothing to scroll sideways), kept as a
+    screenshot ``name``."""
+    screenshot(drv, tmp_path, name)
+    assert drv.execute_script(FITS_THE_SCREEN, PHONE[0]), drv.execute_script(TOO_WIDE)
+
+
+def in_view(drv: Any, element: Any) -> bool:
+    """Whether ``element`` is wholly on the screen, below the top bar."""
+    return bool(drv.execute_script("""
+        const r = arguments[0].getBoundingClientRect();
+        return r.top >= 48 && r.left >= 0 && r.bottom <= window.innerHeight
+            && r.right <= window.innerWidth;""", element))
+
+
+def test_every_step_on_a_phone_and_by_keyboard(
+    running: tuple[str, str, str], tmp_path: Path,
+) -> None:
+    """The whole workflow on a 390 x 844 phone screen (mobile emulation): upload, confirm
+    the layers, place the drawing by tapping three corners on the plan and the site map,
+    import, show a finding (the map below the list comes into view on it), edit a room, and
+    publish; no step is wider than the screen. The fixing tabs follow the arrow keys, and a
+    room's edit is saved with Enter."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    need_browser()
+    base, editor, _ = running
+    headers = {"Authorization": f"Bearer {editor}"}
+    ws = httpx.post(f"{base}/workspaces", json={"campus_id": "phone-test"},
+                    headers=headers).json()["id"]
+    dxf = french_drawing(tmp_path / "C_niveau1.dxf", stray=STRAY)
+    points = corners()[:3]
+    with chromium(tmp_path / "profile") as drv:
+        drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": PHONE[0], "height": PHONE[1], "deviceScaleFactor": 1, "mobile": True})
+        sign_in(drv, base, f"/workspace/{ws}", editor)
+        wait_for(drv, "return document.body.dataset.ready === 'true'")
+        fits_a_phone(drv, tmp_path, "phone-0-empty.png")
+        drv.find_element(By.ID, "ws-file").send_keys(f"{dxf}\n{SAMPLE / 'parcel.geojson'}")
+        wait_for(drv, "return document.body.dataset.uploads === '2'", timeout=60)
+        wait_for(drv, "return !!document.querySelector('.ws-drawing[data-preview=drawn]')",
+                 timeout=30)
+        drv.execute_script("document.getElementById('ws-files').scrollIntoView()")
+        fits_a_phone(drv, tmp_path, "phone-1-upload.png")
+        card = drv.find_element(By.CSS_SELECTOR, ".ws-drawing")
+        drv.execute_script("arguments[0].scrollIntoView()", card)
+        fits_a_phone(drv, tmp_path, "phone-2-layers.png")
+        press(drv, card.find_element(By.CSS_SELECTOR, "[data-action=confirm]"))
+        wait_for(drv, "return document.querySelector('.ws-drawing').dataset.confirmed === 'true'")
+
+        wait_for(drv, "return document.getElementById('ws-plan').dataset.ready === 'true'"
+                      " && document.getElementById('ws-earth').dataset.ready === 'true'")
+        lons = [p["lonlat"][0] for p in points]
+        lats = [p["lonlat"][1] for p in points]
+        drv.execute_script("window.workspace.geo.earth.setView(arguments[0], 19, {animate: false})",
+                           [sum(lats) / len(lats), sum(lons) / len(lons)])
+        for n, point in enumerate(points, start=1):
+            x, y = point["cad"]
+            click_at(drv, "window.workspace.geo.plan", [y, x])
+            lon, lat = point["lonlat"]
+            click_at(drv, "window.workspace.geo.earth", [lat, lon])
+            wait_for(drv, f"return document.body.dataset.fitPairs === '{n}'")
+        # each pair's distance off is on the screen, not in a column scrolled out of it
+        for cell in drv.find_elements(By.CSS_SELECTOR, "#ws-pairs td.ws-res"):
+            drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
+            assert in_view(drv, cell), cell.text
+        fits_a_phone(drv, tmp_path, "phone-3-georef.png")
+        press(drv, drv.find_element(By.ID, "ws-save-georef"))
+        wait_for(drv, "return !!document.body.dataset.georefSaved")
+
+        import_draft(drv)
+        fits_a_phone(drv, tmp_path, "phone-4-report.png")
+        report = drv.execute_script("return window.workspace.state.report")
+        stray = next(i for i, f in enumerate(report["findings"])
+                     if f["kind"] == "label_outside_rooms" and f["at"])
+        line = drv.find_element(By.CSS_SELECTOR, f".ws-finding[data-finding='{stray}']")
+        press(drv, line)
+        shown_on_map(drv, report["findings"][stray], line)
+        preview = drv.find_element(By.ID, "ws-preview")
+        wait_for(drv, "const r = arguments[0].getBoundingClientRect();"
+                      " return r.top >= 48 && r.top < window.innerHeight / 2;"
+                      .replace("arguments[0]", "document.getElementById('ws-preview')"))
+        assert preview.is_displayed()
+        fits_a_phone(drv, tmp_path, "phone-4-finding.png")
+
+        # fix: the tabs by the arrow keys, then a room edited on the phone, saved with Enter
+        rooms_tab = drv.find_element(By.ID, "ws-tab-rooms")
+        press(drv, rooms_tab)
+        rooms_tab.send_keys(Keys.ARROW_RIGHT)
+        wait_for(drv, "return document.activeElement.id === 'ws-tab-doors'"
+                      " && !document.getElementById('ws-panel-doors').hidden"
+                      " && document.getElementById('ws-panel-rooms').hidden")
+        fits_a_phone(drv, tmp_path, "phone-5-doors.png")
+        drv.switch_to.active_element.send_keys(Keys.ARROW_LEFT)
+        wait_for(drv, "return document.activeElement.id === 'ws-tab-rooms'"
+                      " && !document.getElementById('ws-panel-rooms').hidden")
+        row = drv.find_element(By.CSS_SELECTOR, f"#ws-rooms tr[data-number='{OLD_NUMBER}']")
+        press(drv, row.find_element(By.CSS_SELECTOR, "[data-action=edit-room]"))
+        editing = f"#ws-rooms tr.ws-editing[data-number='{OLD_NUMBER}']"
+        wait_for(drv, f"return !!document.querySelector(\"{editing}\")")
+        for field in drv.find_elements(By.CSS_SELECTOR, f"{editing} input"):
+            drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", field)
+            assert in_view(drv, field), field.get_attribute("data-field")
+        fits_a_phone(drv, tmp_path, "phone-5-fix.png")
+        number = drv.find_element(By.CSS_SELECTOR, f"{editing} [data-field=number]")
+        number.clear()
+        number.send_keys(NEW_NUMBER + Keys.ENTER)
+        wait_for(drv, f"return document.body.dataset.edits === '1' && !!document.querySelector("
+                      f"\"#ws-rooms tr[data-number='{NEW_NUMBER}']\")", timeout=60)
+
+        publish = drv.find_element(By.ID, "ws-publish-btn")
+        wait_for(drv, "return !document.getElementById('ws-publish-btn').disabled")
+        press(drv, publish)
+        wait_for(drv, "return !!document.body.dataset.published", timeout=60)
+        drv.execute_script("document.getElementById('ws-verify').scrollIntoView()")
+        fits_a_phone(drv, tmp_path, "phone-6-published.png")
+        errors = severe_console_errors(drv)
+        assert not errors, errors

@@ -13,8 +13,18 @@
       toast = app.toast, base = app.base, refresh = app.refresh, markSteps = app.markSteps;
 
   function setupFix() {
-    Array.prototype.forEach.call(document.querySelectorAll('.ws-tabs [role=tab]'), function (tab) {
+    var tabs = Array.prototype.slice.call(document.querySelectorAll('.ws-tabs [role=tab]'));
+    tabs.forEach(function (tab, i) {
       tab.addEventListener('click', function () { showTab(tab.dataset.tab); });
+      // the arrow keys (and Home, End) move between the tabs, as in any tab list
+      tab.addEventListener('keydown', function (ev) {
+        var to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[ev.key];
+        if (to === undefined) { return; }
+        ev.preventDefault();
+        var next = tabs[(to + tabs.length) % tabs.length];
+        showTab(next.dataset.tab);
+        next.focus();
+      });
     });
     $('ws-room-filter').addEventListener('input', renderRooms);
     $('ws-save-doors').addEventListener('click', saveDoors);
@@ -40,6 +50,7 @@
   function showTab(name) {
     Array.prototype.forEach.call(document.querySelectorAll('.ws-tabs [role=tab]'), function (tab) {
       tab.setAttribute('aria-selected', tab.dataset.tab === name ? 'true' : 'false');
+      tab.tabIndex = tab.dataset.tab === name ? 0 : -1;  // Tab reaches the chosen tab only
     });
     Array.prototype.forEach.call(document.querySelectorAll('#ws-fix [data-panel]'), function (p) {
       p.hidden = p.dataset.panel !== name;
