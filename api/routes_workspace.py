@@ -212,6 +212,10 @@ _REPORT_EXAMPLE: dict[str, Any] = {
 }
 
 
+_PARCEL_FILE: dict[str, Any] = {
+    **_WORKSPACE_EXAMPLE["files"][0], "id": "wf_1c2d3e4f5a6b7c8d9e0f1a2b", "kind": "parcel",
+    "name": "parcel.geojson", "size": 633,
+    "detail": {"features": 1, "geometry": ["Polygon"], "kinds": []}, "analysis": None}
 _ANALYSIS_QUEUED: dict[str, Any] = {
     "job": "job_5e0c…", "file_id": "wf_0a1b2c3d4e5f60718293a4b5", "name": "level1.dxf",
     "state": "queued", "percent": 0, "message": "queued", "error": None,
@@ -221,10 +225,7 @@ _UPLOAD_EXAMPLES: dict[int | str, dict[str, Any]] = {
                          "points file, an OSM or IMDF file, imagery; or this very file "
                          "again: ``duplicate``)",
           "content": {"application/json": {"example": {
-              "file": {**_WORKSPACE_EXAMPLE["files"][0], "kind": "parcel",
-                       "name": "parcel.geojson", "analysis": None},
-              "files": [{**_WORKSPACE_EXAMPLE["files"][0], "kind": "parcel",
-                         "name": "parcel.geojson", "analysis": None}],
+              "file": _PARCEL_FILE, "files": [_PARCEL_FILE],
               "drawings": [], "analyses": [], "skipped": [], "duplicate": False}}}},
     202: {"description": "kept; its drawings are being read by the analysis job named in "
                          "``analyses`` (one per file holding drawings; ``drawings`` is empty "
@@ -233,10 +234,8 @@ _UPLOAD_EXAMPLES: dict[int | str, dict[str, Any]] = {
                          "``percent``), then ready (its drawings are listed) or failed "
                          "(``error`` names the problem; the file is removed)",
           "content": {"application/json": {"example": {
-              "file": {k: v for k, v in _WORKSPACE_EXAMPLE["files"][0].items()
-                       if k != "analysis"},
-              "files": [{k: v for k, v in _WORKSPACE_EXAMPLE["files"][0].items()
-                         if k != "analysis"}],
+              "file": {**_WORKSPACE_EXAMPLE["files"][0], "analysis": _ANALYSIS_QUEUED},
+              "files": [{**_WORKSPACE_EXAMPLE["files"][0], "analysis": _ANALYSIS_QUEUED}],
               "drawings": [], "analyses": [_ANALYSIS_QUEUED], "skipped": [],
               "duplicate": False}}}},
     400: {"description": "refused at once, nothing kept: a DWG (with how to convert it), an "
