@@ -33,7 +33,14 @@ from typing import Any
 
 from ezdxf import recover
 from ezdxf.entities import factory
+from ezdxf.entities.dxfgfx import acdb_entity_group_codes
 from ezdxf.entities.insert import Insert, merged_insert_group_codes
+from ezdxf.entities.lwpolyline import (
+    LWPolyline,
+    LWPolylinePoints,
+    acdb_lwpolyline_group_codes,
+)
+from ezdxf.entities.mtext import MText, acdb_mtext_group_codes
 from ezdxf.entities.subentity import entity_linker
 from ezdxf.entities.text import Text, merged_text_group_codes
 from ezdxf.lldxf import const, validator
@@ -54,6 +61,7 @@ from ezdxf.lldxf.types import (
     is_valid_handle,
 )
 from ezdxf.math import NULLVEC, Vec3
+from ezdxf.tools.text import escape_dxf_line_endings
 
 from gridmap.errors import DxfError
 from importers.dxf_open import SLIMMED, refuse_dwg
@@ -271,9 +279,12 @@ def _loaded(codes: list[int], values: list[bytes], a: int, b: int, doc: Any) -> 
         codes, values, a, b = [c for c, _ in joined], [v for _, v in joined], 0, len(joined)
     simple = _SIMPLE.get(kind)
     if simple is None:
+        compiled = list(_compiled(kind, codes, values, a, b))
+        made = _graphic(kind, compiled, doc) if kind in _GRAPHIC else None
+        if made is not None:
+            return made
         tags = Tags([DXFTag(0, kind)])
-        tags.extend(DXFVertex(code, value) if code in POINT_CODES else DXFTag(code, value)
-                    for code, value in _compiled(kind, codes, values, a, b))
+        tags.extend(_tag(code, value) for code, value in compiled)
         if kind == "LINE" and _out_of_order(tags):
             raise NotFast("LINE: its end point comes before its start point")
         return factory.load(ExtendedTags(tags), doc)
@@ -297,6 +308,72 @@ def _loaded(codes: list[int], values: list[bytes], a: int, b: int, doc: Any) -> 
     if handle is None or owner is None:
         raise NotFast(f"{kind}: no handle or owner")
     namespace["handle"], namespace["owner"] = handle, owner
+    return entity
+
+
+def _tag(code: int, value: Any) -> DXFTag:
+    return DXFVertex(code, value) if code in POINT_CODES else DXFTag(code, value)
+
+
+# entities whose ezdxf loader reads their AcDbEntity part and their own part, each code to its
+# attribute (an LWPOLYLINE's vertices, an MTEXT's text chunks aside): made here when their
+# tags are as CAD programs write them (the handle and owner, AcDbEntity, their own part, every
+# code one the loader knows), the same objects; any other is left to the loader
+_GRAPHIC: dict[str, tuple[type, str, dict[int, Any]]] = {
+    "LWPOLYLINE": (LWPolyline, "AcDbPolyline", acdb_lwpolyline_group_codes),
+    "MTEXT": (MText, "AcDbMText", acdb_mtext_group_codes),
+}
+
+
+def _graphic(kind: str, compiled: list[tuple[int, Any]], doc: Any) -> Any | None:
+    """The LWPOLYLINE or MTEXT of ``compiled`` as its ezdxf loader makes it, or None when its
+    tags are not in the usual order (its loader then makes it)."""
+    cls, marker, names = _GRAPHIC[kind]
+    parts: list[list[tuple[int, Any]]] = [[]]
+    markers = []
+    for code, value in compiled:
+        if code == 100:
+            markers.append(value)
+            parts.append([])
+        else:
+            parts[-1].append((code, value))
+    if markers != ["AcDbEntity", marker]:
+        return None
+    base, common, own = parts
+    if any(code not in (5, 330) for code, _ in base) or any(
+            code not in acdb_entity_group_codes for code, _ in common):
+        return None
+    handle = next((value for code, value in base if code == 5), None)
+    owner = next((value for code, value in base if code == 330), None)
+    if handle is None or owner is None:
+        return None
+    entity = cls()
+    entity.doc = doc
+    namespace = entity.dxf.__dict__
+    namespace["handle"], namespace["owner"] = handle, owner
+    for code, value in common:
+        namespace[acdb_entity_group_codes[code]] = value
+    if kind == "MTEXT":
+        chunks, tail = [], ""
+        rest = []
+        for code, value in own:
+            if code == 1:
+                tail = value
+            elif code == 3:
+                chunks.append(value)
+            else:
+                rest.append((code, value))
+        entity.text = escape_dxf_line_endings("".join([*chunks, tail]))
+    else:
+        entity.lwpoints, unread = LWPolylinePoints.from_tags(
+            Tags(_tag(code, value) for code, value in own))
+        rest = [(tag.code, tag.value) for tag in unread]
+    for code, value in rest:
+        name = names.get(code)
+        if not isinstance(name, str):
+            return None  # a code its loader would look for elsewhere, or read twice
+        if name[0] != "*":
+            namespace[name] = Vec3(value) if code in POINT_CODES else value
     return entity
 
 

@@ -151,3 +151,51 @@ def test_what_the_recover_mode_would_repair_is_read_the_whole_way(
     with pytest.raises(NotFast):
         read_fast(path, Layers())
     assert outcome(path, Layers(), None, True) == outcome(path, Layers(), None, False)
+
+
+def _state(e: Any) -> tuple[Any, ...]:
+    """An ezdxf entity's attributes and what its loader attaches."""
+    attribs = sorted((k, v) for k, v in vars(e.dxf).items() if k != "_entity")
+    extra = [getattr(e, k, None) for k in ("text", "proxy_graphic", "appdata", "reactors",
+                                          "extension_dict", "xdata")]
+    points = e.lwpoints.values.tolist() if e.dxftype() == "LWPOLYLINE" else None
+    return e.dxftype(), attribs, extra, points
+
+
+@pytest.mark.parametrize("path", [*FIXTURES, None],
+                         ids=lambda p: "bench plan" if p is None else p.name)
+def test_the_entities_made_from_tags_are_the_ones_ezdxf_loads(path: Path | None,
+                                                              tmp_path: Path) -> None:
+    """TEXT, INSERT, LWPOLYLINE and MTEXT made here from their compiled tags, and every other
+    kind's tags, are what ezdxf's own loader makes of the same tags (the bench plan too)."""
+    import io
+    from itertools import pairwise
+
+    from ezdxf import recover
+    from ezdxf.entities import factory
+    from ezdxf.lldxf.extendedtags import ExtendedTags
+    from ezdxf.lldxf.tags import Tags
+    from ezdxf.lldxf.types import DXFTag
+
+    from importers import dxf_tags
+    from importers.dxf_stream import split_dxf
+
+    drawing, layers = (write_floor_plan(tmp_path / "plan.dxf", 20, 1).path, Layers()) \
+        if path is None else (path, fixture_spec(path).layers)
+    split = split_dxf(drawing, layers)
+    if split is None:
+        pytest.skip("not slimmed: read the whole way (see test_most_fixtures_are_read_fast)")
+    doc, _ = recover.read(io.BytesIO(split.frame))
+    codes, values, firsts = dxf_tags._entity_spans(split.entities)
+    for a, b in pairwise(firsts):
+        kind = values[a].strip().upper().decode()
+        if kind not in dxf_tags.KINDS:
+            continue
+        c, v, start, end = codes, values, a, b
+        if kind == "MTEXT":
+            joined = dxf_tags._joined_mtext(list(zip(codes[a:b], values[a:b], strict=True)))
+            c, v, start, end = [x for x, _ in joined], [y for _, y in joined], 0, len(joined)
+        tags = Tags([DXFTag(0, kind), *(dxf_tags._tag(x, y) for x, y in
+                                         dxf_tags._compiled(kind, c, v, start, end))])
+        assert _state(dxf_tags._loaded(codes, values, a, b, doc)) == \
+            _state(factory.load(ExtendedTags(tags), doc))
