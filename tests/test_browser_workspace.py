@@ -346,7 +346,7 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         press(drv, drv.find_element(By.CSS_SELECTOR, ".ws-tabs [data-tab=doors]"))
         door = drv.find_element(By.CSS_SELECTOR, "#ws-doors tbody tr")
         door_id = door.get_attribute("data-opening")
-        press(drv, door.find_element(By.CSS_SELECTOR, "input[type=radio]"))
+        press(drv, door.find_element(By.CSS_SELECTOR, "[data-action=main-entrance]"))
         wait_for(drv, "return document.body.dataset.edits === '2'", timeout=60)
         main = "return window.workspace.state.features.features.find(f => f.id === arguments[0])"
         assert drv.execute_script(main + ".properties.main_entrance", door_id)
@@ -806,9 +806,10 @@ def test_every_step_on_a_phone_and_by_keyboard(
 ) -> None:
     """The whole workflow on a 390 x 844 phone screen (mobile emulation): upload, confirm
     the layers, place the drawing by tapping three corners on the plan and the site map,
-    import, show a finding (the map below the list comes into view on it), edit a room, and
-    publish; no step is wider than the screen. The fixing tabs follow the arrow keys, and a
-    room's edit is saved with Enter."""
+    import, show a finding (the map below the list comes into view on it), mark the main
+    entrance, edit a room, and publish; no step is wider than the screen. The fixing tabs
+    follow the arrow keys, the main entrance is set with Enter and a room's edit saved with
+    it."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
@@ -880,7 +881,16 @@ def test_every_step_on_a_phone_and_by_keyboard(
                       " && !document.getElementById('ws-panel-doors').hidden"
                       " && document.getElementById('ws-panel-rooms').hidden")
         fits_a_phone(drv, tmp_path, "phone-5-doors.png")
-        drv.switch_to.active_element.send_keys(Keys.ARROW_LEFT)
+        # the first door made the main entrance with Enter on its button (not a radio, whose
+        # arrow keys would make each door passed the main entrance)
+        make_main = drv.find_element(By.CSS_SELECTOR, "#ws-doors [data-action=main-entrance]")
+        door_id = make_main.find_element(By.XPATH, "./ancestor::tr").get_attribute("data-opening")
+        make_main.send_keys(Keys.ENTER)
+        wait_for(drv, "return document.body.dataset.edits === '1'", timeout=60)
+        assert drv.execute_script(
+            "return window.workspace.state.features.features.find(f => f.id === arguments[0])"
+            ".properties.main_entrance", door_id)
+        drv.find_element(By.ID, "ws-tab-doors").send_keys(Keys.ARROW_LEFT)
         wait_for(drv, "return document.activeElement.id === 'ws-tab-rooms'"
                       " && !document.getElementById('ws-panel-rooms').hidden")
         row = drv.find_element(By.CSS_SELECTOR, f"#ws-rooms tr[data-number='{OLD_NUMBER}']")
@@ -894,7 +904,7 @@ def test_every_step_on_a_phone_and_by_keyboard(
         number = drv.find_element(By.CSS_SELECTOR, f"{editing} [data-field=number]")
         number.clear()
         number.send_keys(NEW_NUMBER + Keys.ENTER)
-        wait_for(drv, f"return document.body.dataset.edits === '1' && !!document.querySelector("
+        wait_for(drv, f"return document.body.dataset.edits === '2' && !!document.querySelector("
                       f"\"#ws-rooms tr[data-number='{NEW_NUMBER}']\")", timeout=60)
 
         publish = drv.find_element(By.ID, "ws-publish-btn")

@@ -170,14 +170,17 @@
       return naturalKey(a.properties.number).localeCompare(naturalKey(b.properties.number));
     }).forEach(function (f) {
       var p = f.properties;
-      var main = el('input', { type: 'radio', name: 'ws-main', checked: !!p.main_entrance,
-                               'aria-label': 'Door ' + (p.number || '') + ' is the main entrance' });
-      main.addEventListener('change', function () {
-        if (main.checked) {
-          applyEdits([{ op: 'main_entrance', opening_id: f.id }], 'Main entrance set')
-            .catch(function (err) { toast(err.message, true); });
-        }
-      });
+      // a button, not a radio: the arrow keys walking a radio group would set every door
+      // passed on the way as the main entrance, each a new draft
+      var main = p.main_entrance
+        ? el('strong', { className: 'ws-main-door', text: 'Main entrance' })
+        : el('button', { type: 'button', className: 'ws-quiet', 'data-action': 'main-entrance',
+                         text: 'Make main', 'aria-label': 'Make door ' + (p.number || '') + ' the main entrance',
+                         onclick: function () {
+                           main.disabled = true;
+                           applyEdits([{ op: 'main_entrance', opening_id: f.id }], 'Main entrance set')
+                             .catch(function (err) { main.disabled = false; toast(err.message, true); });
+                         } });
       var number = el('input', { value: p.number || '', maxlength: 10, size: 5, 'data-field': 'door-number',
                                  'aria-label': 'Door number' });
       var lock = el('input', { type: 'checkbox', checked: f.id in locked, 'aria-label': 'Lock door ' + (p.number || '') });
@@ -185,7 +188,7 @@
       var row = el('tr', { 'data-opening': f.id, 'data-original': p.number || '' }, [
         el('td', {}, [main]), el('td', {}, [number]), el('td', {}, [lock]), el('td', { text: levelText(p) })]);
       row.addEventListener('click', function (ev) {
-        if (ev.target.tagName !== 'INPUT') { selectDoor(f.id); }
+        if (ev.target.tagName !== 'INPUT' && ev.target.tagName !== 'BUTTON') { selectDoor(f.id); }
       });
       body.appendChild(row);
     });
