@@ -7,6 +7,8 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+import shapely
 from shapely import STRtree, box
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -188,11 +190,16 @@ class _IndoorReach:
                              for b in boxes])
         self.empty = not boxes
 
-    def reaches(self, bounds: tuple[float, float, float, float] | None) -> bool:
-        """Whether an outline with these bounds (None: unknown) may hold indoor features."""
-        if bounds is None:
-            return True  # its nodes are missing: read, to say so
-        return not self.empty and len(self.tree.query(box(*bounds))) > 0
+    def reached(self, bounds: list[tuple[float, float, float, float] | None]) -> list[bool]:
+        """Whether outlines with these bounds (None: unknown, its nodes are missing: read, to
+        say so) may hold indoor features; asked of all at once (a town has thousands)."""
+        known = [k for k, b in enumerate(bounds) if b is not None]
+        hit: set[int] = set()
+        if known and not self.empty:
+            xy = np.array([bounds[k] for k in known], dtype=float)
+            boxes = shapely.box(xy[:, 0], xy[:, 1], xy[:, 2], xy[:, 3])
+            hit = {known[int(k)] for k in self.tree.query(boxes, predicate="intersects")[0]}
+        return [b is None or k in hit for k, b in enumerate(bounds)]
 
 
 def _is_indoor(tags: Mapping[str, str]) -> bool:
@@ -224,23 +231,24 @@ def read_areas(data: OsmData, log: FindingLog, limits: ImportLimits, source: str
                ) -> list[OsmArea]:
     """Every closed way and multipolygon that is a building, a space, a level or a venue;
     building outlines far from every indoor feature are counted in one finding, not read."""
-    reach = _IndoorReach(data)
-    far = 0
+    ways = [wid for wid, way in data.ways.items() if is_area(way.tags)]
+    relations = [rid for rid, rel in data.relations.items()
+                 if rel.tags.get("type") == "multipolygon" and is_area(rel.tags)]
+    houses = [("way", wid) for wid in ways if _only_building(data.ways[wid].tags)] + [
+        ("relation", rid) for rid in relations if _only_building(data.relations[rid].tags)]
+    reached = _IndoorReach(data).reached([
+        _bounds(data, data.ways[ref].refs) if kind == "way"
+        else _relation_bounds(data, data.relations[ref].members) for kind, ref in houses])
+    unread = {h for h, ok in zip(houses, reached, strict=True) if not ok}
+    far = len(unread)
     areas: list[OsmArea] = []
-    for wid, way in data.ways.items():
-        if is_area(way.tags):
-            if _only_building(way.tags) and not reach.reaches(_bounds(data, way.refs)):
-                far += 1
-                continue
+    for wid in ways:
+        if ("way", wid) not in unread:
             a = _way_area(data, wid, log, limits, source)
             if a is not None:
                 areas.append(a)
-    for rid, rel in data.relations.items():
-        if rel.tags.get("type") == "multipolygon" and is_area(rel.tags):
-            if _only_building(rel.tags) and not reach.reaches(
-                    _relation_bounds(data, rel.members)):
-                far += 1
-                continue
+    for rid in relations:
+        if ("relation", rid) not in unread:
             a = _relation_area(data, rid, log, source)
             if a is not None:
                 areas.append(a)
