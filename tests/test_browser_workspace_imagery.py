@@ -230,3 +230,63 @@ def test_a_photo_of_another_place_is_named_with_its_distance(
     assert "other school.tif" in hint and " km from the site boundary" in hint, hint
     km = float(hint.split(" lies ")[1].split(" km")[0])
     assert 3.5 < km < 4.5, hint  # 0.05 degrees of longitude at 42.7 degrees north: 4.1 km
+
+
+def test_the_report_map_shows_the_photo_under_the_draft(
+    settings: Settings, store: SqlCampusStore, district: Organisation, tmp_path: Path,
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    from tests.test_workspace_imagery import _control_points
+
+    need_browser()
+    editor, _ = create_token(store, "facilities editor", Role.EDITOR, org=district.id)
+    auth = {"Authorization": f"Bearer {editor}"}
+    app = create_app(settings.model_copy(update={"job_workers": 0}), store)
+    worker = app.state.jobs.worker()  # the test turns the jobs: no worker races the page
+
+    def run_jobs() -> None:
+        while worker.run_one() is not None:
+            pass
+
+    with serve(app) as base:
+        ws = httpx.post(f"{base}/workspaces", headers=auth,
+                        json={"campus_id": CAMPUS_ID}).json()["id"]
+        for name in ("A_level1.dxf", "parcel.geojson", "imagery.tif"):
+            r = httpx.post(f"{base}/workspaces/{ws}/files", headers=auth,
+                           files={"file": (name, (SAMPLE / name).read_bytes())}, timeout=60)
+            assert r.status_code in (201, 202), r.text
+        run_jobs()
+        shown = httpx.get(f"{base}/workspaces/{ws}", headers=auth).json()
+        drawing = shown["drawings"][0]
+        photo = next(f for f in shown["files"] if f["kind"] == "imagery")
+        proposal = drawing["proposal"]
+        r = httpx.put(f"{base}/workspaces/{ws}/drawings/{drawing['id']}", headers=auth, json={
+            "building_id": "A", "building_name": "Main Building", "level_ordinal": 0,
+            "level_name": "1st Floor", "level_short_name": "1",
+            "layers": {k: proposal[k] for k in ("rooms", "labels", "doors", "outline")},
+            "transform": "similarity", "control_points": _control_points()})
+        assert r.status_code == 200, r.text
+        assert httpx.post(f"{base}/workspaces/{ws}/import", headers=auth).status_code == 202
+        run_jobs()
+        assert httpx.get(f"{base}/workspaces/{ws}", headers=auth).json()["state"] == "imported"
+
+        with chromium(tmp_path / "profile") as drv:
+            drv.set_window_size(1440, 1000)
+            drv.get(f"{base}/workspace/{ws}")
+            wait_for(drv, "return location.pathname === '/login'")
+            drv.find_element(By.ID, "token").send_keys(editor + "\n")
+            wait_for(drv, "return !!document.body.dataset.reportShown", timeout=30)
+            drv.execute_script("document.getElementById('ws-preview').scrollIntoView("
+                               "{block: 'center'})")
+            wait_for(drv, """
+                const imgs = Array.from(document.querySelectorAll(
+                    '#ws-preview .ws-site-photo img.leaflet-tile'));
+                return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0
+                    && i.classList.contains('leaflet-tile-loaded'));""", timeout=30)
+            sources = drv.execute_script(
+                "return Array.from(document.querySelectorAll("
+                "'#ws-preview .ws-site-photo img.leaflet-tile-loaded'), i => i.src)")
+            screenshot(drv, tmp_path, "workspace-imagery-report-map.png")
+    prefix = f"{base}/workspaces/{ws}/files/{photo['id']}/imagery/"
+    assert sources and all(s.startswith(prefix) for s in sources), sources[:3]
