@@ -301,12 +301,15 @@ class MovedEdit:
     edit: Edit
     to_id: str
     how: str  # "place" | "number"
+    #: what the room or door is called now (its number, else its name, else its id)
+    to_label: str = ""
 
     @property
     def message(self) -> str:
-        by = ("found at its place (the drawing gives the room another number or id now)"
+        what = "room" if isinstance(self.edit, RoomEdit) else "door"
+        by = (f"found at its place (the drawing gives the {what} another number or id now)"
               if self.how == "place" else "found by its old number")
-        return f"{describe(self.edit)}: {by}; applied to {self.to_id}"
+        return f"{describe(self.edit)}: {by}; applied to {what} {self.to_label or self.to_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,7 +484,7 @@ def reapply_edits(campus: Campus, edits: Iterable[Edit], *, before: Campus | Non
                 skip(edit, how, edit.at)
                 continue
             if how != "id":
-                moved.append(MovedEdit(edit, unit.id, how))
+                moved.append(MovedEdit(edit, unit.id, how, unit.number or unit.name))
             units[unit.id] = _room(unit, edit)
         elif isinstance(edit, MainEntranceEdit | DoorNumberEdit):
             door = openings.get(edit.opening_id)
@@ -492,7 +495,7 @@ def reapply_edits(campus: Campus, edits: Iterable[Edit], *, before: Campus | Non
             if door is None and edit.at is not None and not strict:
                 door = places.nearest_door(edit.at, edit.level_id, openings)
                 if door is not None:
-                    moved.append(MovedEdit(edit, door.id, "place"))
+                    moved.append(MovedEdit(edit, door.id, "place", door.number or ""))
             if door is None:
                 skip(edit, "the exterior door is not in the campus" + (
                     f" and no exterior door is within {DOOR_MATCH_M:g} m of where it was"

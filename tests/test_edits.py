@@ -226,7 +226,9 @@ def test_an_edit_follows_its_room_when_the_drawing_swaps_numbers(campus: Campus)
     assert _room_at(done.campus, a).number == "203"  # ...under the drawing's new number
     assert _room_at(done.campus, b).name == b.name  # the other room is left alone
     assert [m.how for m in done.moved] == ["place"]
-    assert "found at its place" in done.moved[0].message
+    assert done.moved[0].message == ("room edit of 214 (name -> 'Chem Lab'; aliases -> chemistry)"
+                                     ": found at its place (the drawing gives the room another "
+                                     "number or id now); applied to room 203")
 
 
 def test_an_edit_follows_its_room_to_a_new_number_and_a_shifted_plan(campus: Campus) -> None:
