@@ -201,9 +201,6 @@
           loadEarthLayers();
         });
         var box = el('label', { className: 'ws-photo-choice leaflet-bar' }, ['Photo: ', select]);
-        box.style.background = '#fff';  // through the CSSOM: the page's CSP allows no style attribute
-        box.style.padding = '3px 6px';
-        box.style.font = '12px/1.4 system-ui, sans-serif';
         L.DomEvent.disableClickPropagation(box);
         L.DomEvent.disableScrollPropagation(box);
         return box;
