@@ -127,7 +127,7 @@ def check_numbers(e: Any, reading: Reading) -> None:
     for key, value in vars(e.dxf).items():  # its attributes (and a link to itself)
         if isinstance(value, float) and not math.isfinite(value):
             raise Unreadable(f"its {key} is {value}, not a number")
-        if isinstance(value, Vec3 | Vec2):
+        if isinstance(value, (Vec3, Vec2)):  # a tuple of types is checked faster
             if not all(math.isfinite(c) for c in value):
                 raise Unreadable(f"its {key} {tuple(value)} is not a number")
             if key in ("insert", "align_point") and (

@@ -102,16 +102,16 @@ def expansion(insert: Any, reading: Reading, depth: int = 0, chain: tuple[str, .
         raise _self_insert(name, str(insert.dxf.get("handle") or "in a block"), chain,
                            reading.source)
     layer = (layer or str(insert.dxf.get("layer", "0"))).upper()
+    key = (name.upper(), depth, layer)
+    per_copy = reading.sizes.get(key)  # known once its block (found by name) was counted
     try:
-        block = insert.block()
+        block = insert.block() if per_copy is None else None
         copies = max(1, int(insert.mcount))
     except ENTITY_ERRORS:
         return 0
-    if block is None:
-        return 0
-    key = (name.upper(), depth, layer)
-    per_copy = reading.sizes.get(key)
     if per_copy is None:
+        if block is None:
+            return 0
         ours = set(reading.want.values())
         inner = (*chain, name.upper())
         per_copy, relevant = 0, False
