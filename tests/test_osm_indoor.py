@@ -742,3 +742,17 @@ def test_ids_past_64_bits_are_unusable_not_a_traceback(tmp_path: Path,
     assert any("1 node(s) have no usable id" in m for m in said)
     assert any(f"way {far}" in m and "missing from the file" in m for m in said)
     assert len(result.units) == len(maple.units) - 1
+
+
+@pytest.mark.parametrize("doctype", [
+    '<!DOCTYPE osm SYSTEM "http://example.invalid/osm.dtd">',
+    '<!DOCTYPE osm [<!ENTITY % p SYSTEM "http://example.invalid/p.dtd"> %p;]>',
+    "<!DOCTYPE osm>",
+])
+def test_any_dtd_is_refused_before_a_node_is_read(tmp_path: Path, doctype: str) -> None:
+    """The expat callbacks read the file, but defusedxml's parser still refuses any DTD
+    (external, parameter entities, or an empty one): nothing is fetched or expanded."""
+    path = tmp_path / "dtd.osm"
+    path.write_text(school().xml(preamble=doctype), encoding="utf-8")
+    with pytest.raises(IndoorFileError, match="DTD or entities"):
+        read_osm_indoor(path, CID, ImportLimits())
