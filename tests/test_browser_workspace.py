@@ -375,6 +375,17 @@ def test_editor_brings_in_a_french_drawing_and_an_officer_sees_the_fix(
         wait_for(drv, "return !document.getElementById('ws-publish').hidden"
                       " && !document.getElementById('ws-publish-btn').disabled")
         assert NEW_NUMBER in drv.find_element(By.ID, "ws-diff").text
+        # a change in the list, clicked, is framed on the changes map
+        (change,) = [b for b in drv.find_elements(By.CSS_SELECTOR, "#ws-diff .ws-diff-item")
+                     if NEW_NUMBER in b.text]
+        press(drv, change)
+        wait_for(drv, "return document.getElementById('ws-diffmap').dataset.shown === "
+                      f"{change.get_attribute('data-change')!r}")
+        assert drv.execute_script("""
+            const f = window.workspace.state.features.features.find(
+                f => f.feature_type === 'unit' && f.properties.number === arguments[0]);
+            return L.geoJSON(f).getBounds().contains(window.workspace.diffMap().getCenter());""",
+            NEW_NUMBER)
         drv.find_element(By.ID, "ws-publish-btn").click()
         wait_for(drv, "return !!document.body.dataset.published", timeout=60)
         for box in drv.find_elements(By.CSS_SELECTOR, "#ws-v-items input")[:3]:

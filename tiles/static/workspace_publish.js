@@ -15,6 +15,15 @@
   var diffMap = null;
   var diffLayer = null;
   var diffColours = { added: '#1a7f37', removed: '#b50909', changed: '#b35c00' };
+  var diffParts = {};  // a changed part's id -> its shape on the changes map
+  var diffSeq = 0;
+
+  // today where the editor is (an ISO date of the UTC day is tomorrow on an American evening)
+  function localToday() {
+    var d = new Date();
+    var two = function (n) { return (n < 10 ? '0' : '') + n; };
+    return d.getFullYear() + '-' + two(d.getMonth() + 1) + '-' + two(d.getDate());
+  }
 
   function setupPublish() {
     $('ws-publish-btn').addEventListener('click', publish);
@@ -23,7 +32,8 @@
       items.appendChild(el('label', { className: 'ws-check' }, [
         el('input', { type: 'checkbox', value: text, 'data-item': i }), ' ' + text]));
     });
-    $('ws-v-date').value = new Date().toISOString().slice(0, 10);
+    $('ws-v-date').value = localToday();
+    $('ws-v-date').max = localToday();  // a walk-through already done
     $('ws-v-by').value = cfg.user || '';
     $('ws-verify').addEventListener('submit', async function (ev) {
       ev.preventDefault();
@@ -75,7 +85,10 @@
         (diff.changes || []).slice(0, 500).forEach(function (c) {
           var first = c.changes && c.changes[0];
           var css = first === 'added' || first === 'removed' ? first : 'changed';
-          list.appendChild(el('li', { className: 'ws-diff-' + css, text: c.summary }));
+          var item = el('button', { type: 'button', className: 'ws-diff-item', 'data-change': c.id,
+                                    text: c.summary, title: 'Show on the map',
+                                    onclick: function () { showChange(c.id, item); } });
+          list.appendChild(el('li', { className: 'ws-diff-' + css }, [item]));
         });
         if ((diff.changes || []).length > 500) {
           list.appendChild(el('li', { className: 'ws-muted', text: 'and ' + (diff.changes.length - 500) + ' more (see the full review)' }));
@@ -113,8 +126,11 @@
     }
     var url = diff.links && diff.links.geojson;
     if (!url) { return; }
+    var seq = ++diffSeq;
     api('GET', url).then(function (fc) {
+      if (seq !== diffSeq) { return; }  // a later draft's changes are on their way
       if (diffLayer) { diffMap.removeLayer(diffLayer); }
+      diffParts = {};
       var under = L.geoJSON({ type: 'FeatureCollection', features: app.featuresOf('building') }, {
         style: { color: '#8a939e', weight: 1, fillColor: '#e9e6df', fillOpacity: 0.5 }, interactive: false });
       diffLayer = L.featureGroup([under]).addTo(diffMap);
@@ -129,11 +145,33 @@
           return L.circleMarker(latlng, { radius: 6, weight: 2,
                                           color: diffColours[first === 'added' || first === 'removed' ? first : 'changed'] });
         },
-        onEachFeature: function (f, layer) { layer.bindTooltip(el('span', { text: f.properties.summary })); }
+        onEachFeature: function (f, layer) {
+          layer.bindTooltip(el('span', { text: f.properties.summary }));
+          if (f.properties.id && String(f.id).slice(-5) !== ':move') { diffParts[f.properties.id] = layer; }
+        }
       }).addTo(diffLayer);
       var bounds = diffLayer.getBounds();
       if (bounds.isValid()) { diffMap.fitBounds(bounds, { padding: [16, 16] }); }
     }).catch(function () { /* the list says enough */ });
+  }
+
+  // a change in the list, clicked: its part framed on the map, its summary shown there
+  function showChange(id, item) {
+    var layer = diffParts[id];
+    Array.prototype.forEach.call(document.querySelectorAll('.ws-diff-item.ws-current'), function (b) {
+      b.classList.remove('ws-current');
+    });
+    item.classList.add('ws-current');
+    if (!layer || !diffMap) { return; }
+    if (layer.getBounds) {
+      diffMap.fitBounds(layer.getBounds(), { padding: [40, 40], maxZoom: 20, animate: false });
+    } else {
+      diffMap.setView(layer.getLatLng(), Math.max(diffMap.getZoom(), 19), { animate: false });
+    }
+    layer.openTooltip();
+    $('ws-diffmap').dataset.shown = id;
+    var box = $('ws-diffmap').getBoundingClientRect();
+    if (box.top < 48 || box.bottom > window.innerHeight) { $('ws-diffmap').scrollIntoView({ block: 'center' }); }
   }
 
   async function publish() {
@@ -166,6 +204,7 @@
 
   Object.assign(app, {
     setupPublish: setupPublish,
-    renderPublish: renderPublish
+    renderPublish: renderPublish,
+    diffMap: function () { return diffMap; }  // for the browser tests
   });
 }(window.workspace));
