@@ -858,7 +858,8 @@ def analyse_upload(store: CampusStore, settings: Settings, ws_id: str, file_id: 
                    members: Sequence[str] | None, progress: Progress, *,
                    last_attempt: bool = True) -> str:
     """Read the drawings of a kept file (the analysis job): each in the sandbox, then added
-    to the workspace with its proposal, default settings and preview cache; what was done.
+    to the workspace with its proposal, default settings and preview cache (a zip's drawings
+    appear one by one; the workspace is not imported until all are read); what was done.
 
     A :class:`~gridmap.errors.GridmapError` (the time or memory limit, a crash of the
     reader, a drawing ezdxf cannot open even recovering) removes the file from the workspace
@@ -879,7 +880,6 @@ def analyse_upload(store: CampusStore, settings: Settings, ws_id: str, file_id: 
         drawings = _drawing_files(folder, record, members)
         known = {d.name for d in ws.drawings if d.file_id == record.id}
         todo = [(n, p) for n, p in drawings if n not in known]
-        read: list[tuple[str, Path, DrawingAnalysis]] = []
         for i, (name, path) in enumerate(todo):
             low, high = 95 * i // len(todo), 95 * (i + 1) // len(todo)
 
@@ -896,9 +896,7 @@ def analyse_upload(store: CampusStore, settings: Settings, ws_id: str, file_id: 
                     f"{record.name}: {name} cannot be opened: {why}",
                     user_message=f"{name} cannot be opened as a drawing ({why}); nothing "
                     "was kept. Save it again as DXF from the CAD program and upload it again")
-            read.append((name, path, analysis))
-        progress(95, "keeping the layer proposals and previews")
-        for name, path, analysis in read:
+            # kept at once (a zip's drawings one by one: a rerun goes on from the next one)
             current = wss.find(ws_id)
             if current is None or all(f.id != record.id for f in current.files):
                 return "the file was removed while its drawings were read"
@@ -908,6 +906,7 @@ def analyse_upload(store: CampusStore, settings: Settings, ws_id: str, file_id: 
                 settings=default_drawing_settings(analysis, _next_level(current)),
                 has_geodata=analysis.has_geodata, bounds=analysis.bounds)
             _write_entities(folder, drawing.id, analysis.entities)
+        progress(95, "layer proposals and previews kept")
     except LeaseLost:
         raise  # another worker has the job: it decides
     except GridmapError:
