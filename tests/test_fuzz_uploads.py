@@ -193,6 +193,11 @@ UNREADABLE: dict[str, tuple[str, Callable[[], bytes], tuple[str, ...]]] = {
         "plans.zip", lambda: _zip([("plans/EG.dxf", b"AutoCAD Binary DXF\r\n\x1a\x00"
                                     + random.Random(5).randbytes(3000))]),
         ("plans/EG.dxf", "cannot be opened")),
+    "a zip of a fine drawing, then a damaged one": (  # the first is kept, then dropped again
+        "plans.zip", lambda: _zip([("plans/EG.dxf", (SAMPLE / "A_level1.dxf").read_bytes()),
+                                   ("plans/OG.dxf", b"AutoCAD Binary DXF\r\n\x1a\x00"
+                                    + random.Random(6).randbytes(3000))]),
+        ("plans/OG.dxf", "cannot be opened")),
 }
 
 
