@@ -322,7 +322,9 @@ def _check_georeferenced(src: DatasetReader) -> None:
                 "the TIFF is placed by ground control points only; rectify it first "
                 "(gdalwarp) so it has a geotransform")
         raise NotGeoreferenced("the TIFF has no georeferencing (no coordinate reference "
-                               "system): it is a plain image, not a GeoTIFF")
+                               "system): it is a plain image, not a GeoTIFF. If it came with a "
+                               "world file (.tfw), make one GeoTIFF of the two where both lie: "
+                               "gdal_translate -a_srs EPSG:<its CRS> photo.tif photo-geo.tif")
     if src.transform.is_identity or src.transform.determinant == 0:
         raise NotGeoreferenced("the TIFF has a coordinate reference system but no "
                                "geotransform, so its pixels cannot be placed")
