@@ -199,3 +199,20 @@ def test_the_entities_made_from_tags_are_the_ones_ezdxf_loads(path: Path | None,
                                          dxf_tags._compiled(kind, c, v, start, end))])
         assert _state(dxf_tags._loaded(codes, values, a, b, doc)) == \
             _state(factory.load(ExtendedTags(tags), doc))
+
+
+def test_a_drawing_placed_by_its_geodata_reads_the_same_fast(tmp_path: Path) -> None:
+    """The frame keeps the drawing's GEODATA object: the placement read fast is the one read
+    the whole way."""
+    from ezdxf.filemanagement import readfile
+
+    path = _small_plan(tmp_path)
+    doc = readfile(path)
+    geodata = doc.modelspace().new_geodata()
+    geodata.dxf.design_point = (0, 0, 0)
+    geodata.dxf.reference_point = (500000.0, 5000000.0, 0)
+    doc.saveas(path)
+    assert is_fast(path, Layers())
+    fast = read_floor_plan(path, Layers())
+    assert digest(fast) == digest(read_floor_plan(path, Layers(), fast=False))
+    assert fast.geodata is not None or fast.geodata_error
