@@ -36,6 +36,10 @@
       w = await api('GET', base);
     } catch (err) {
       w = null;  // a moment offline: the next poll asks again
+      if (err.status === 404 || err.status === 401 || err.status === 403) {
+        watchers = {};  // the workspace is gone (or the sign-in ended): nothing to follow
+        toast(err.message, true);
+      }
     }
     if (w) {
       (w.analyses || []).forEach(function (a) {
