@@ -103,6 +103,13 @@
       $('ws-diff-line').textContent = 'Revision ' + rev + ' is published: officers see it. It changed, against ' +
         (S.diff.against ? 'revision ' + S.diff.against : 'nothing published before') + ':';
     }
+    // the workspace's uploaded photo goes with the publish (the import report names it)
+    var photo = S.report && S.report.imagery;
+    $('ws-publish-photo').hidden = !photo || info.published;
+    if (photo) {
+      $('ws-publish-photo').textContent = 'Publishing also makes the photo ' + photo.name +
+        ' the campus\'s aerial imagery (on the officers\' map, the printed book and the packages).';
+    }
     var pill = $('ws-state');
     if (info.published) { pill.textContent = 'Published'; pill.dataset.state = 'published'; }
     var btn = $('ws-publish-btn');
