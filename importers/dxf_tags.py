@@ -215,8 +215,6 @@ class _Entities:
                                                                                self.psp)):
             raise NotFast(f"entity {handle} is owned by {own}, not by a layout it is in")
         kind = e.dxftype()
-        if kind == "SEQEND":
-            return str(own)
         if not self._ok("layer", dxf.get("layer", "0")):
             raise NotFast(f"entity {handle}: layer name {dxf.get('layer')!r}")
         for attrib in ("linetype", "color", "lineweight", "transparency"):
