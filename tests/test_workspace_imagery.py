@@ -332,6 +332,29 @@ def test_an_unusable_photo_is_refused_at_upload_naming_why(
     assert not list((folder / workspace_imagery.PREPARED_DIR).glob("*.tif"))
 
 
+def test_a_photo_inside_a_zip_is_checked_and_drawn_too(
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str],
+) -> None:
+    import zipfile
+
+    ws = _new(client, editor)
+    shot = photo()
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as z:
+        z.writestr("site/ortho 2026.tif", shot.data)
+        z.writestr("site/scan.tif", photo(georeferenced=False).data)
+        z.writestr("site/parcel.geojson", (SAMPLE / "parcel.geojson").read_bytes())
+    r = _upload(client, editor, ws, "site.zip", packed.getvalue())
+    assert r.status_code == 201, r.text
+    (record,) = [f for f in r.json()["files"] if f["kind"] == "imagery"]
+    assert record["name"].endswith("ortho 2026.tif") and record["detail"]["bounds"]
+    (skipped,) = r.json()["skipped"]
+    assert "scan.tif" in skipped["name"] and "no georeferencing" in skipped["why"]
+    x, y, col, row = tile_pixel(*shot.marker, 18)
+    tile = client.get(_tile_url(ws, record["id"], 18, x, y), headers=editor)
+    assert tile.status_code == 200 and rgba(tile.content)[row, col, 0] > 200
+
+
 def test_the_page_layer_is_the_newest_photo(
     client: TestClient, store: SqlCampusStore, editor: dict[str, str],
 ) -> None:
