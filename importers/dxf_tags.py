@@ -12,14 +12,15 @@ would have made. The floor-plan reader then walks them as it walks any drawing.
 It does so only where the recover mode would have changed nothing and reported nothing: a text
 DXF of R2000 or later whose text is UTF-8 (or ASCII), whose frame the recover mode reads
 without a repair or an error, whose entities the reader reads are of the kinds it knows
-(LWPOLYLINE, TEXT, MTEXT, INSERT with its ATTRIBs, LINE, ARC, CIRCLE, POINT) and whose every
-tag is as the recover mode would have left it (group codes and numbers that read as such,
+(LWPOLYLINE, TEXT, MTEXT, INSERT with its ATTRIBs, LINE, ARC, CIRCLE, POINT, HATCH) and whose
+every tag is as the recover mode would have left it (group codes and numbers that read as such,
 points as x, y and z in order, a valid handle, no comments, no application data, extension
 dictionaries or XDATA), and that the auditor would not touch (owner, layer name, line type,
 colour, line weight, extrusion, transparency, text style, the block an INSERT names, an
-ATTRIB's tag, a handle used twice). Anything else raises :class:`NotFast`, and the caller
-reads the file the whole way (:func:`importers.dxf_open.read_drawing`): the answer is the same
-either way, only slower there.
+ATTRIB's tag, a HATCH's boundary paths, a handle used twice). Anything else raises
+:class:`NotFast`, and the caller reads the file the whole way
+(:func:`importers.dxf_open.read_drawing`): the answer is the same either way, only slower
+there. Only files of :data:`FAST_MIN_BYTES` or more are read so, as only they are slimmed.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ FAST_MIN_BYTES = SLIM_MIN_BYTES
 _R2000 = "AC1015"
 #: the entity kinds read here; anything else on a layer read goes the whole way
 KINDS = frozenset({"LWPOLYLINE", "TEXT", "MTEXT", "INSERT", "ATTRIB", "SEQEND", "LINE", "ARC",
-                   "CIRCLE", "POINT"})
+                   "CIRCLE", "POINT", "HATCH"})
 _TEXTS = frozenset({"TEXT", "MTEXT", "ATTRIB"})
 _FOLLOWERS = frozenset({"ATTRIB", "SEQEND"})
 # y and z codes of a point with no x before them: the recover mode drops them
@@ -230,6 +231,8 @@ class _Entities:
             raise NotFast(f"entity {handle}: an ATTRIB without a tag")
         if kind == "MTEXT" and e.has_columns:
             raise NotFast(f"entity {handle}: MTEXT columns")
+        if kind == "HATCH" and not e.paths.is_valid():
+            raise NotFast(f"entity {handle}: a HATCH with a boundary path the auditor deletes")
         return str(own)
 
     def _ok(self, what: str, value: Any) -> bool:
