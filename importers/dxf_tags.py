@@ -204,7 +204,8 @@ class _Entities:
 
     def _check(self, e: Any, owner: str | None) -> str:
         """What the auditor would repair, or the recover mode would have dropped, in an
-        entity: NotFast if anything; its owner handle."""
+        entity (``owner``: the entity an ATTRIB or SEQEND follows): NotFast if anything; its
+        owner handle."""
         dxf = e.dxf
         handle = dxf.get("handle")
         if not handle or not is_valid_handle(handle) or handle in self.handles \
@@ -212,9 +213,11 @@ class _Entities:
             raise NotFast(f"a missing, invalid or repeated handle ({handle})")
         self.handles.add(handle)
         own = dxf.get("owner")
-        if own is None or (own != owner if owner is not None else own not in (self.msp,
-                                                                               self.psp)):
+        if owner is None and own not in (self.msp, self.psp):  # its layout is its owner
             raise NotFast(f"entity {handle} is owned by {own}, not by a layout it is in")
+        if owner is not None and own != owner and own not in self.handles \
+                and own not in self.doc.entitydb:  # an ATTRIB's or SEQEND's owner must exist
+            raise NotFast(f"entity {handle} is owned by {own}, which is not in the drawing")
         kind = e.dxftype()
         if not self._ok("layer", dxf.get("layer", "0")):
             raise NotFast(f"entity {handle}: layer name {dxf.get('layer')!r}")
