@@ -269,7 +269,16 @@
     styleCardPreview(id);
     var d = drawingById(id);
     var b = d && d.bounds;
-    if (b && isFinite(b[0])) {
+    // framed on what the proposed layers hold (the building), not the whole sheet with its
+    // title block and notes; the editor zooms out for the rest
+    var proposed = L.featureGroup(Object.keys(card.groups).filter(function (name) {
+      var role = roleOfLayer(id, name);
+      return role && ['rooms', 'labels', 'doors', 'outline'].indexOf(role.key) >= 0;
+    }).map(function (k) { return card.groups[k]; }));
+    var framed = proposed.getLayers().length ? proposed.getBounds() : null;
+    if (framed && framed.isValid()) {
+      card.map.fitBounds(framed, { padding: [12, 12], animate: false });
+    } else if (b && isFinite(b[0])) {
       card.map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { padding: [8, 8] });
     } else {
       var all = L.featureGroup(Object.keys(card.groups).map(function (k) { return card.groups[k]; }));
