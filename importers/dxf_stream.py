@@ -96,7 +96,7 @@ def _pairs(chunk: bytes, limit: int = -1) -> Iterator[tuple[bytes, bytes]]:
         yield lines[i].strip(), lines[i + 1].rstrip(b"\r")
 
 
-_WINDOW = 12  # the lines of an entity looked at first: its handle and layer are there
+_WINDOW = 16  # the lines of an entity looked at first: its handle, layer (a block's name)
 
 
 def _value(chunk: bytes, code: bytes, within: int = 40) -> bytes | None:
@@ -185,6 +185,9 @@ def _canonical(head: re.Match[bytes]) -> tuple[bytes, str]:
 
 
 def _handle(chunk: bytes) -> bytes | None:
+    first = _CANONICAL_HEAD.match(chunk)  # the handle on its third line, as written most
+    if first is not None and first.group(1):
+        return first.group(1).strip().upper()
     value = _value(chunk, b"5", 12) or _value(chunk, b"105", 12)
     return None if value is None else value.strip().upper()
 
