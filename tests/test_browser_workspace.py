@@ -818,11 +818,12 @@ def test_every_step_on_a_phone_and_by_keyboard(
     """The whole workflow on a 390 x 844 phone screen (mobile emulation): upload, confirm
     the layers, place the drawing by tapping three corners on the plan and the site map,
     import, show a finding (the map below the list comes into view on it), mark the main
-    entrance, edit a room, and publish; no step is wider than the screen. The fixing tabs
-    follow the arrow keys, the main entrance is set with Enter and a room's edit saved with
-    it."""
+    entrance, place an AED, edit a room, and publish; no step is wider than the screen. The
+    fixing tabs follow the arrow keys, the main entrance is set with Enter, an AED placed at
+    the map's cross without a pointer, and a room's edit saved with Enter."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
 
     need_browser()
     base, editor, _ = running
@@ -901,7 +902,33 @@ def test_every_step_on_a_phone_and_by_keyboard(
         assert drv.execute_script(
             "return window.workspace.state.features.features.find(f => f.id === arguments[0])"
             ".properties.main_entrance", door_id)
-        drv.find_element(By.ID, "ws-tab-doors").send_keys(Keys.ARROW_LEFT)
+        # an AED placed without a pointer: the map moved so its cross is on the spot, then
+        # Place at the cross
+        drv.find_element(By.ID, "ws-tab-doors").send_keys(Keys.ARROW_RIGHT)
+        wait_for(drv, "return document.activeElement.id === 'ws-tab-points'"
+                      " && !document.getElementById('ws-panel-points').hidden")
+        Select(drv.find_element(By.ID, "ws-place-kind")).select_by_value("aed")
+        drv.find_element(By.ID, "ws-place").send_keys(Keys.ENTER)
+        centre = drv.find_element(By.ID, "ws-place-centre")
+        wait_for(drv, "return !document.getElementById('ws-place-centre').hidden")
+        spot = drv.execute_script("""
+            const map = window.workspace.preview();
+            const f = window.workspace.state.features.features.find(
+                f => f.feature_type === 'unit' && f.properties.number === arguments[0]);
+            const c = L.geoJSON(f).getBounds().getCenter();
+            map.setView(c, 20, {animate: false});
+            return [c.lng, c.lat];""", OLD_NUMBER)
+        drv.execute_script("document.getElementById('ws-preview').scrollIntoView({block: 'end'})")
+        fits_a_phone(drv, tmp_path, "phone-5-placing.png")
+        centre.send_keys(Keys.ENTER)
+        wait_for(drv, "return document.body.dataset.edits === '2'", timeout=60)
+        aed = drv.execute_script(
+            "return window.workspace.state.features.features.find(f => f.feature_type === "
+            "'amenity' && f.properties.kind === 'aed')")
+        # where the cross was (to the map's pixel, under 30 cm at this zoom)
+        assert aed["geometry"]["coordinates"] == pytest.approx(spot, abs=3e-6), (aed, spot)
+        assert aed["properties"]["ordinal"] == 0 and centre.get_attribute("hidden")
+        drv.find_element(By.ID, "ws-tab-points").send_keys(Keys.HOME)
         wait_for(drv, "return document.activeElement.id === 'ws-tab-rooms'"
                       " && !document.getElementById('ws-panel-rooms').hidden")
         row = drv.find_element(By.CSS_SELECTOR, f"#ws-rooms tr[data-number='{OLD_NUMBER}']")
@@ -915,7 +942,7 @@ def test_every_step_on_a_phone_and_by_keyboard(
         number = drv.find_element(By.CSS_SELECTOR, f"{editing} [data-field=number]")
         number.clear()
         number.send_keys(NEW_NUMBER + Keys.ENTER)
-        wait_for(drv, f"return document.body.dataset.edits === '2' && !!document.querySelector("
+        wait_for(drv, f"return document.body.dataset.edits === '3' && !!document.querySelector("
                       f"\"#ws-rooms tr[data-number='{NEW_NUMBER}']\")", timeout=60)
 
         publish = drv.find_element(By.ID, "ws-publish-btn")

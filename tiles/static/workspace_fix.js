@@ -34,9 +34,17 @@
       if (S.placing) { stopPlacing(); return; }
       S.placing = { kind: kinds.value, name: $('ws-place-name').value.trim() };
       $('ws-place').textContent = 'Cancel';
-      $('ws-place-hint').textContent = 'Click the map above where the ' + app.kindLabel(S.placing.kind) + ' is.';
+      $('ws-place-hint').textContent = 'Click the map where the ' + app.kindLabel(S.placing.kind) +
+        ' is, or move the map until the cross is on it and press Place at the cross.';
+      $('ws-place-centre').hidden = false;
+      if (app.pv.map) { app.pv.map.closePopup(); }  // a finding's popup would hide the spot
       $('ws-preview').classList.add('ws-placing');
       $('ws-preview').scrollIntoView({ block: 'center', behavior: 'smooth' });
+    });
+    // without a pointer (the keyboard: the map's arrow keys move it) or a finger too broad for
+    // the spot: the point goes where the cross in the middle of the map is
+    $('ws-place-centre').addEventListener('click', function () {
+      if (S.placing && app.pv.map) { placeAt(app.pv.map.getCenter()); }
     });
   }
 
@@ -44,6 +52,7 @@
     S.placing = null;
     $('ws-place').textContent = 'Place on the map';
     $('ws-place-hint').textContent = '';
+    $('ws-place-centre').hidden = true;
     $('ws-preview').classList.remove('ws-placing');
   }
 
