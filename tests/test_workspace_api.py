@@ -468,9 +468,12 @@ def test_an_upload_over_the_limit_is_413(
 
 
 def test_a_zip_of_drawings_and_a_shapefile(
-    client: TestClient, editor: dict[str, str], renamed_dxf: Path, tmp_path: Path,
+    client: TestClient, store: SqlCampusStore, editor: dict[str, str], renamed_dxf: Path,
+    tmp_path: Path, app_settings: Settings,
 ) -> None:
     import geopandas as gpd
+
+    from api.workspace_files import analyse_upload
 
     parcel = gpd.read_file(SAMPLE / "parcel.geojson")
     shp_dir = tmp_path / "shp"
@@ -499,11 +502,27 @@ def test_a_zip_of_drawings_and_a_shapefile(
     assert [d["settings"]["level_ordinal"] for d in drawings] == [0, 1]
     og = next(d for d in drawings if d["name"] == "plans/OG.dxf")
     assert og["proposal"]["rooms"] == "A-AREA"
-    # removing the zip removes its drawings and the parcel choice stays with the shapefile
+    # the job run again (its worker died after keeping the drawings): nothing kept twice
+    job = client.app.state.jobs.queue.get(analysis["job"])  # type: ignore[attr-defined]
     dxf_file = next(f["id"] for f in body["files"] if f["kind"] == "dxf")
+    assert job.parameters["members"] == ["plans/EG.dxf", "plans/OG.dxf"]
+    heard: list[int] = []
+    analyse_upload(store, app_settings, ws, dxf_file, job.parameters["members"],
+                   lambda percent, _: heard.append(percent))
+    assert [d.id for d in workspaces(store).get(ws).drawings] == [d["id"] for d in drawings]
+    assert heard == [95]  # no drawing read again
+    # removing the zip removes its drawings, their bytes and previews; the parcel choice
+    # stays with the shapefile
+    folder = workspace_dir(app_settings.data_dir, ws)
+    kept = {p.name for p in folder.rglob("*") if p.is_file()}
+    assert {"EG.dxf", "OG.dxf"} <= kept
+    assert {f"{d['id']}.entities.json" for d in drawings} <= kept
     r = client.delete(f"/workspaces/{ws}/files/{dxf_file}", headers=editor)
     assert r.status_code == 200 and len(r.json()["drawings"]) == 2
     assert client.get(f"/workspaces/{ws}", headers=editor).json()["drawings"] == []
+    left = {p.name for p in folder.rglob("*") if p.is_file()}
+    assert not left & ({"EG.dxf", "OG.dxf"} | {f"{d['id']}.entities.json" for d in drawings})
+    assert "parcel.shp" in left
     shapefile = next(f["id"] for f in body["files"] if f["kind"] == "parcel")
     r = client.get(f"/workspaces/{ws}/files/{shapefile}/features.geojson", headers=editor)
     assert r.status_code == 200 and r.json()["features"]  # the zip's parcel is still there
