@@ -291,7 +291,8 @@ def test_the_whole_flow_from_upload_to_an_officers_lookup(
         == room.number
     (kept,) = client.get(f"/workspaces/{ws}/edits", headers=editor).json()["edits"]
     assert {k: kept[k] for k in ("op", "unit_id", "number")} == {
-        "op": "room", "unit_id": room.id, "number": new_number}  # (kept with its room's place)
+        "op": "room", "unit_id": room.id, "number": new_number}
+    assert (kept["was_number"], kept["level_id"]) == (room.number, room.level_id)  # its place
 
     # publish through the existing route; the officer's lookup finds the new number
     r = client.post(f"/campuses/{CAMPUS}/revisions/{fixed}/publish", headers=editor,
