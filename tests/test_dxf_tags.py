@@ -217,3 +217,11 @@ def test_a_drawing_placed_by_its_geodata_reads_the_same_fast(tmp_path: Path) -> 
     fast = read_floor_plan(path, Layers())
     assert digest(fast) == digest(read_floor_plan(path, Layers(), fast=False))
     assert fast.geodata is not None or fast.geodata_error
+
+
+def test_a_drawing_with_windows_line_ends_reads_the_same_fast(tmp_path: Path) -> None:
+    """CR LF line ends, as Windows CAD programs write them."""
+    path = _small_plan(tmp_path)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert is_fast(path, Layers())
+    assert outcome(path, Layers(), None, True) == outcome(path, Layers(), None, False)
