@@ -176,7 +176,9 @@
 
   function previewMap() {
     if (pv.map) { return pv.map; }
-    pv.map = L.map('ws-preview', { maxZoom: cfg.zoom.max, attributionControl: false, zoomSnap: 0.5 });
+    // on a phone one finger scrolls the page past the map (and taps a room); two move it
+    pv.map = L.map('ws-preview', { maxZoom: cfg.zoom.max, attributionControl: false, zoomSnap: 0.5,
+                                   dragging: !L.Browser.mobile });
     pv.map.setView([20, 0], 2);
     L.control.scale({ position: 'bottomleft', metric: true, imperial: true }).addTo(pv.map);
     pv.base = L.layerGroup().addTo(pv.map);

@@ -264,7 +264,11 @@
     var card = S.cards[id];
     var preview = S.previews[id];
     if (!card || !preview) { return; }
-    if (!card.map) { card.map = planMap(card.mapNode); }
+    if (!card.map) {
+      card.map = planMap(card.mapNode);
+      // on a phone one finger scrolls the page past the preview; two move the plan
+      if (L.Browser.mobile) { card.map.dragging.disable(); }
+    }
     card.groups = drawLayerGroups(card.map, preview, function (name) { return cardStyle(id, name); });
     styleCardPreview(id);
     var d = drawingById(id);

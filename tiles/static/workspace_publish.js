@@ -128,7 +128,8 @@
 
   function drawDiff(diff) {
     if (!diffMap) {
-      diffMap = L.map('ws-diffmap', { maxZoom: cfg.zoom.max, attributionControl: false, zoomSnap: 0.5 });
+      diffMap = L.map('ws-diffmap', { maxZoom: cfg.zoom.max, attributionControl: false, zoomSnap: 0.5,
+                                      dragging: !L.Browser.mobile });  // a phone: two fingers move it
       diffMap.setView([20, 0], 2);
     }
     var url = diff.links && diff.links.geojson;
