@@ -32,10 +32,23 @@
     return null;
   }
 
+  // the files whose drawings are still being read (the analysis job of an upload)
+  function renderReading() {
+    if (!S.ws) { return; }
+    var reading = (S.ws.files || []).filter(function (f) {
+      return f.analysis && (f.analysis.state === 'queued' || f.analysis.state === 'analysing');
+    }).map(function (f) { return f.name; });
+    var note = $('ws-no-drawings');
+    note.textContent = reading.length
+      ? 'Reading ' + reading.join(', ') + '… (its progress is in step 1); its layers are shown here once read.'
+      : 'Upload a drawing first.';
+    note.hidden = drawings().length > 0 && !reading.length;
+  }
+
   function renderDrawings() {
     var box = $('ws-drawings');
     var ds = drawings();
-    $('ws-no-drawings').hidden = ds.length > 0;
+    renderReading();
     Object.keys(S.cards).forEach(function (id) {
       if (!drawingById(id)) { S.cards[id].node.remove(); delete S.cards[id]; }
     });
@@ -323,6 +336,7 @@
 
   Object.assign(app, {
     renderDrawings: renderDrawings,
+    renderReading: renderReading,
     planMap: planMap,
     planLatLng: planLatLng,
     loadPreview: loadPreview,
