@@ -601,6 +601,21 @@ def test_a_drawing_with_its_own_placement_needs_no_clicks(
     assert drawing["settings"]["building_id"] == BUILDING  # saved by the page, from the name
 
 
+def similarity_of(pairs: list[dict[str, Any]]) -> tuple[float, float]:
+    """The turn (degrees, counter-clockwise) and scale (metres a drawing unit) that carry the
+    first two pairs' plan points onto their site points (east and north metres about their
+    middle, the sphere's local scale)."""
+    import math
+
+    (x0, y0), (x1, y1) = pairs[0]["cad"], pairs[1]["cad"]
+    (lon0, lat0), (lon1, lat1) = pairs[0]["lonlat"], pairs[1]["lonlat"]
+    radius = 6371008.8
+    north = math.radians(lat1 - lat0) * radius
+    east = math.radians(lon1 - lon0) * radius * math.cos(math.radians((lat0 + lat1) / 2))
+    turn = math.degrees(math.atan2(north, east) - math.atan2(y1 - y0, x1 - x0))
+    return (turn + 180) % 360 - 180, math.hypot(east, north) / math.hypot(x1 - x0, y1 - y0)
+
+
 def test_the_plan_dragged_turned_and_scaled_into_place(
     running: tuple[str, str, str], tmp_path: Path,
 ) -> None:
@@ -680,6 +695,14 @@ def test_the_plan_dragged_turned_and_scaled_into_place(
         ActionChains(drv).drag_and_drop_by_offset(marker, -30, -40).perform()
         wait_for(drv, "return window.workspace.state.geo.fit.rotation_deg !== arguments[0]"
                       .replace("arguments[0]", repr(turn_before)))
+        # the fit follows the drag: two pairs fix a similarity, so its turn and scale are the
+        # turn and length ratio of the site points' line against the plan points' line
+        turned = drv.execute_script(pairs)
+        fit = drv.execute_script("return window.workspace.state.geo.fit")
+        rotation, scale = similarity_of(turned)
+        assert abs(rotation) > 1 and abs(scale / 0.3048 - 1) > 0.01, (rotation, scale)
+        assert fit["rotation_deg"] == pytest.approx(rotation, abs=0.05), (fit, rotation)
+        assert fit["scale"] == pytest.approx(scale, rel=0.002), (fit, scale)
         press(drv, drv.find_element(By.ID, "ws-save-georef"))
         wait_for(drv, "return !!document.body.dataset.georefSaved")
         saved_pairs = drv.execute_script(pairs)
