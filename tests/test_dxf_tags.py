@@ -225,3 +225,40 @@ def test_a_drawing_with_windows_line_ends_reads_the_same_fast(tmp_path: Path) ->
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     assert is_fast(path, Layers())
     assert outcome(path, Layers(), None, True) == outcome(path, Layers(), None, False)
+
+
+def test_room_blocks_arrays_and_tags_read_the_same_fast(tmp_path: Path) -> None:
+    """Rooms drawn as a block with attributes (ROOMNO), a MINSERT array of them, a room tag
+    block on the label layer, and a door block with a mirrored insert: as schools' files
+    have them."""
+    from ezdxf.filemanagement import readfile
+
+    path = _small_plan(tmp_path)
+    doc = readfile(path)
+    room = doc.blocks.new("ROOMBLK")
+    room.add_lwpolyline([(0, 0), (6, 0), (6, 5), (0, 5)], close=True)
+    room.add_attdef("ROOMNO", (2, 2), dxfattribs={"height": 0.25})
+    tag = doc.blocks.new("RMTAG")
+    tag.add_attdef("NUMBER", (0, 0), dxfattribs={"height": 0.25, "layer": "A-AREA-IDEN"})
+    msp = doc.modelspace()
+    x0 = 10_000_000.0 / 1000  # far from the generated wings (the plan is in millimetres)
+    msp.add_blockref("ROOMBLK", (x0 * 1000, 0), dxfattribs={
+        "layer": "A-AREA", "xscale": 1000, "yscale": 1000}).add_auto_attribs({"ROOMNO": "901"})
+    array = msp.add_blockref("ROOMBLK", (x0 * 1000, 20_000), dxfattribs={
+        "layer": "A-AREA", "xscale": 1000, "yscale": 1000})
+    array.dxf.row_count, array.dxf.column_count = 2, 3
+    array.dxf.row_spacing, array.dxf.column_spacing = 6000, 7000
+    msp.add_lwpolyline([(x0 * 1000 - 20_000, 0), (x0 * 1000 - 14_000, 0),
+                        (x0 * 1000 - 14_000, 5000), (x0 * 1000 - 20_000, 5000)], close=True,
+                       dxfattribs={"layer": "A-AREA"})
+    msp.add_blockref("RMTAG", (x0 * 1000 - 18_000, 2000), dxfattribs={
+        "layer": "A-AREA-IDEN", "xscale": 1000, "yscale": 1000}).add_auto_attribs(
+        {"NUMBER": "902"})
+    msp.add_blockref("DOOR-INT-900", (x0 * 1000 - 17_000, 0), dxfattribs={
+        "layer": "A-DOOR", "xscale": -1})
+    doc.saveas(path)
+    assert is_fast(path, Layers())
+    fast = read_floor_plan(path, Layers())
+    assert digest(fast) == digest(read_floor_plan(path, Layers(), fast=False))
+    numbers = {r.number for r in fast.rooms}
+    assert {"901", "902"} <= numbers
