@@ -32,10 +32,12 @@
     return null;
   }
 
-  // the files whose drawings are still being read (the analysis job of an upload)
-  function renderReading() {
-    if (!S.ws) { return; }
-    var reading = (S.ws.files || []).filter(function (f) {
+  // the files whose drawings are still being read (the analysis job of an upload), as the
+  // workspace w (by default the page's) says
+  function renderReading(w) {
+    w = w || S.ws;
+    if (!w) { return; }
+    var reading = (w.files || []).filter(function (f) {
       return f.analysis && (f.analysis.state === 'queued' || f.analysis.state === 'analysing');
     }).map(function (f) { return f.name; });
     var note = $('ws-no-drawings');

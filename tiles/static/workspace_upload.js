@@ -46,6 +46,7 @@
         var update = watchers[a.job];
         if (update && update(a, w)) { delete watchers[a.job]; }
       });
+      app.renderReading(w);
     }
     watching = Object.keys(watchers).length ? setTimeout(pollAnalyses, 500) : null;
   }
@@ -271,6 +272,7 @@
       }
     });
     document.body.dataset.analysing = waiting ? 'true' : 'false';
+    app.renderReading();  // step 2 says which files are still being read
   }
 
   async function removeFile(f) {
