@@ -881,16 +881,29 @@ def test_every_step_on_a_phone_and_by_keyboard(
         lats = [p["lonlat"][1] for p in points]
         drv.execute_script("window.workspace.geo.earth.setView(arguments[0], 19, {animate: false})",
                            [sum(lats) / len(lats), sum(lons) / len(lons)])
-        for n, point in enumerate(points, start=1):
+        for n, point in enumerate(points[:2], start=1):
             x, y = point["cad"]
             click_at(drv, "window.workspace.geo.plan", [y, x])
             lon, lat = point["lonlat"]
             click_at(drv, "window.workspace.geo.earth", [lat, lon])
             wait_for(drv, f"return document.body.dataset.fitPairs === '{n}'")
-        # each pair's distance off is on the screen, not in a column scrolled out of it
+        # the third pair without tapping: each map moved until its cross is on the corner (as
+        # its arrow keys would), then Point at the cross, with Enter
+        x, y = points[2]["cad"]
+        lon, lat = points[2]["lonlat"]
+        drv.execute_script("window.workspace.geo.plan.panTo(arguments[0], {animate: false})",
+                           [y, x])
+        drv.find_element(By.ID, "ws-plan-cross").send_keys(Keys.ENTER)
+        drv.execute_script("window.workspace.geo.earth.panTo(arguments[0], {animate: false})",
+                           [lat, lon])
+        drv.find_element(By.ID, "ws-earth-cross").send_keys(Keys.ENTER)
+        wait_for(drv, "return document.body.dataset.fitPairs === '3'")
+        # each pair's distance off is on the screen, not in a column scrolled out of it, and
+        # the pair pointed at the crosses agrees with the tapped ones
         for cell in drv.find_elements(By.CSS_SELECTOR, "#ws-pairs td.ws-res"):
             drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
             assert in_view(drv, cell), cell.text
+            assert float(cell.get_attribute("data-residual")) < 0.5, cell.text
         fits_a_phone(drv, tmp_path, "phone-3-georef.png")
         press(drv, drv.find_element(By.ID, "ws-save-georef"))
         wait_for(drv, "return !!document.body.dataset.georefSaved")

@@ -30,6 +30,16 @@
     L.control.scale({ position: 'bottomleft', metric: true, imperial: false }).addTo(geo.earth);
     geo.plan.on('click', function (ev) { addHalf('cad', [ev.latlng.lng, ev.latlng.lat]); });
     geo.earth.on('click', function (ev) { addHalf('lonlat', [ev.latlng.lng, ev.latlng.lat]); });
+    // without a pointer (the maps' arrow keys move them) or a finger too broad for a corner:
+    // the point is where the cross in the middle of the map is
+    $('ws-plan-cross').addEventListener('click', function () {
+      var c = geo.plan.getCenter();
+      addHalf('cad', [c.lng, c.lat]);
+    });
+    $('ws-earth-cross').addEventListener('click', function () {
+      var c = geo.earth.getCenter();
+      addHalf('lonlat', [c.lng, c.lat]);
+    });
     $('ws-geo-drawing').addEventListener('change', function () { chooseGeoDrawing($('ws-geo-drawing').value); });
     Array.prototype.forEach.call(document.querySelectorAll('input[name="ws-transform"]'), function (r) {
       r.addEventListener('change', function () {
