@@ -22,13 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +34,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.big_floor_plan import ROOMS_LAYER, GeneratedPlan, write_floor_plan  # noqa: E402
+from bench.child_runs import ChildRun, own_peak_bytes, run_child  # noqa: E402
 
 #: the readers a child process runs; "baseline" only imports what the others import
 READERS = ("gridmap", "gdal", "baseline-gridmap", "baseline-gdal")
@@ -44,18 +42,6 @@ READERS = ("gridmap", "gdal", "baseline-gridmap", "baseline-gdal")
 WHOLE = "gridmap-whole"
 TARGET_TIME_RATIO = 3.0
 TARGET_MEMORY_RATIO = 10.0
-
-
-@dataclass(frozen=True)
-class ChildRun:
-    """One child's figures: its own seconds (wall and CPU) for the read and its peak resident
-    bytes."""
-
-    reader: str
-    seconds: float
-    cpu: float
-    peak_bytes: int
-    result: dict[str, Any]
 
 
 def _read_in_child(reader: str, path: Path) -> dict[str, Any]:
@@ -81,38 +67,6 @@ def _read_in_child(reader: str, path: Path) -> dict[str, Any]:
             "room_layer_features": int((frame["Layer"] == ROOMS_LAYER).sum())}
 
 
-def own_peak_bytes() -> int | None:
-    """This process's peak resident set since it started its program (Linux ``VmHWM``).
-    ``ru_maxrss`` is no good here: it counts the forked copy of the parent (the bench, which
-    generated the plan) before the child's program replaced it."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def run_child(reader: str, path: Path) -> ChildRun:
-    """Run one reader in a fresh Python process; its time and peak memory."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.bench_import", "--child", reader, "--dxf", str(path)],
-            cwd=REPO, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)  # reaped here, with its own peak memory
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if code != 0:
-        raise RuntimeError(f"{reader} child failed ({code}): {stderr[-2000:]}")
-    result = json.loads(stdout.strip().splitlines()[-1])
-    peak = result.pop("peak") or usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    return ChildRun(reader, float(result.pop("seconds")), float(result.pop("cpu")), peak, result)
-
-
 def bench(plan: GeneratedPlan, rounds: int, whole: bool = False) -> dict[str, Any]:
     """Medians over ``rounds`` of each side, the ratios, and the import's result (``whole``:
     also the import reading the whole drawing, for comparison)."""
@@ -121,7 +75,7 @@ def bench(plan: GeneratedPlan, rounds: int, whole: bool = False) -> dict[str, An
     ratios, cpu_ratios = [], []
     for _ in range(rounds):
         for reader in readers:
-            runs[reader].append(run_child(reader, plan.path))
+            runs[reader].append(run_child("bench.bench_import", reader, ["--dxf", str(plan.path)]))
         ratios.append(runs["gridmap"][-1].seconds / runs["gdal"][-1].seconds)
         cpu_ratios.append(runs["gridmap"][-1].cpu / runs["gdal"][-1].cpu)
     first = runs["gridmap"][0].result

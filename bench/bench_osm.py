@@ -23,13 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +35,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.big_osm import GeneratedDistrict, write_district  # noqa: E402
+from bench.child_runs import ChildRun, own_peak_bytes, run_child  # noqa: E402
 
 #: the readers a child process runs; "baseline" only imports what gridmap's import imports
 READERS = ("gridmap", "gdal", "etree", "baseline")
 GDAL_LAYERS = ("points", "lines", "multipolygons")
-
-
-@dataclass(frozen=True)
-class ChildRun:
-    """One child's figures: its own seconds (wall and CPU) for the read, its peak resident
-    bytes, and what it read."""
-
-    reader: str
-    seconds: float
-    cpu: float
-    peak_bytes: int
-    result: dict[str, Any]
 
 
 def _read_in_child(reader: str, path: Path) -> dict[str, Any]:
@@ -84,24 +70,6 @@ def _read_in_child(reader: str, path: Path) -> dict[str, Any]:
     return {"seconds": seconds, "cpu": cpu, "features": features}
 
 
-def run_child(reader: str, path: Path) -> ChildRun:
-    """Run one reader in a fresh Python process; its time and peak memory."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.bench_osm", "--child", reader, "--osm", str(path)],
-            cwd=REPO, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)  # reaped here, with its own peak memory
-        proc.returncode = code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if code != 0:
-        raise RuntimeError(f"{reader} child failed ({code}): {stderr[-2000:]}")
-    result = json.loads(stdout.strip().splitlines()[-1])
-    peak = result.pop("peak") or usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    return ChildRun(reader, float(result.pop("seconds")), float(result.pop("cpu")), peak, result)
-
-
 def bench(district: GeneratedDistrict, rounds: int) -> dict[str, Any]:
     """Medians over ``rounds`` of each side, the ratios (each round's gridmap time over the
     peer's in that round), and the import's result."""
@@ -109,7 +77,7 @@ def bench(district: GeneratedDistrict, rounds: int) -> dict[str, Any]:
     ratios: dict[str, list[float]] = {"gdal": [], "etree": [], "gdal_cpu": [], "etree_cpu": []}
     for _ in range(rounds):
         for reader in READERS:
-            runs[reader].append(run_child(reader, district.path))
+            runs[reader].append(run_child("bench.bench_osm", reader, ["--osm", str(district.path)]))
         ours = runs["gridmap"][-1]
         for peer in ("gdal", "etree"):
             ratios[peer].append(ours.seconds / runs[peer][-1].seconds)
@@ -175,8 +143,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", choices=READERS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        from bench.bench_import import own_peak_bytes
-
         print(json.dumps({**_read_in_child(args.child, args.osm), "peak": own_peak_bytes()}))
         return 0
     with tempfile.TemporaryDirectory(prefix="gridmap-bench-osm-") as tmp:
