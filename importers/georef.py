@@ -487,12 +487,14 @@ def diagnose_fit(points: Sequence[ControlPoint], transform: TransformKind, *,
     problems = 0
     if swapped_one:
         advice.append(
-            f"Point {swapped_one} lies {_far_km(pts, names, swapped_one):,.0f} km from the others; "
+            f"{point_called(swapped_one)} lies {_far_km(pts, names, swapped_one):,.0f} km from "
+            "the others; "
             "read as latitude, longitude it lands among them: swap its two numbers.")
         problems += 1
     elif far:
         advice.append(
-            f"Point {far[0]} lies {_far_km(pts, names, far[0]):,.0f} km from the others: check "
+            f"{point_called(far[0])} lies {_far_km(pts, names, far[0]):,.0f} km from the "
+            "others: check "
             "its longitude and latitude.")
         problems += 1
     if swapped_all:
@@ -516,6 +518,12 @@ def diagnose_fit(points: Sequence[ControlPoint], transform: TransformKind, *,
         point_error_m=point_error, mirrored=mirrored,
         extent_m=float(max(math.dist(a, b) for a in dst for b in dst)),
     )
+
+
+def point_called(name: str) -> str:
+    """A control point as advice names it: "Point NW corner", but "Point 2" as it is, not
+    "Point Point 2" (the workspace names its pairs so)."""
+    return name if name.lower().startswith("point") else f"Point {name}"
 
 
 def _far_km(pts: Sequence[ControlPoint], names: Sequence[str], name: str) -> float:
@@ -610,7 +618,8 @@ def _point_advice(advice: list[str], kind: TransformKind, n: int, outlier: str |
         agree = (f"; the others agree within {others_m:.2f} m"
                  if n > need + 1 and others_m is not None else "")
         advice.append(
-            f"Point {outlier} is {point_error or 0.0:.1f} m from where the other points put "
+            f"{point_called(outlier)} is {point_error or 0.0:.1f} m from where the other "
+            "points put "
             f"it{agree}: check it (a mis-click, or a corner confused with its neighbour).")
         return 1
     if suspects and (len(suspects) < n or n == need + 1):
@@ -708,7 +717,8 @@ def judge_fit(diagnosis: FitDiagnosis, *, what: str, source: str = "",
     off = d.point_error_m or 0.0
     if d.outlier is not None and off > POINT_WARN_M:
         add(Severity.ERROR if off > max_point_m else Severity.WARNING,
-            said(f"Point {d.outlier} ") or f"point {d.outlier} is {off:.1f} m off", d.outlier)
+            said(f"{point_called(d.outlier)} ") or f"point {d.outlier} is {off:.1f} m off",
+            d.outlier)
     elif d.suspects and off > POINT_WARN_M:
         add(Severity.ERROR if off > max_point_m else Severity.WARNING,
             said("cannot tell which") or said("no single point"),

@@ -77,6 +77,18 @@ def test_the_point_that_disagrees_is_named_with_how_far_off_it_is(bad: int,
     assert any(f"corner {bad + 1} is 1.1 m" in a for a in d.advice)
 
 
+def test_points_named_as_the_workspace_names_them_are_not_called_point_twice() -> None:
+    """The workspace names its pairs "Point 1", "Point 2"...: the advice and the finding say
+    "Point 2 is 1.1 m", not "Point Point 2"."""
+    points = [ControlPoint(cad=p.cad, lonlat=p.lonlat, name=f"Point {k + 1}")
+              for k, p in enumerate(_placed(SQUARE, off={1: (0.66, -0.88)}))]
+    d = diagnose_fit(points, TransformKind.SIMILARITY, unit_m=FT)
+    assert any(a.startswith("Point 2 is 1.1 m") for a in d.advice), d.advice
+    findings = judge_fit(d, what="the plan", max_point_m=0.5)
+    assert findings and all("Point Point" not in f.message for f in findings)
+    assert any("Point 2 is 1.1 m" in f.message for f in findings)
+
+
 def test_three_points_and_a_similarity_find_the_wrong_one_with_the_units() -> None:
     """Three points over-determine a similarity by two numbers; with the drawing's units known,
     the pair of good points is the one whose length matches the drawing."""
