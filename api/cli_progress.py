@@ -19,8 +19,10 @@ BAR_WIDTH = 24
 class ImportProgress:
     """A ``progress(percent, message)`` callback drawing on ``out``."""
 
-    def __init__(self, out: TextIO, *, tty: bool | None = None) -> None:
+    def __init__(self, out: TextIO, *, tty: bool | None = None, what: str = "import") -> None:
+        """``what`` starts each plain line ("import  40% ..."; "analysis" for an upload's)."""
         self.out = out
+        self.what = what
         if tty is None:
             try:
                 tty = out.isatty()
@@ -40,7 +42,7 @@ class ImportProgress:
                 self._draw(percent, message)
             elif percent > 0 and message != self.said:  # 0 %: started, nothing done yet
                 self.said = message
-                self.out.write(f"import {percent:3d}% {message}\n")
+                self.out.write(f"{self.what} {percent:3d}% {message}\n")
                 self.out.flush()
         except (OSError, ValueError):  # stderr closed or a pipe gone: the import goes on
             self.broken = True

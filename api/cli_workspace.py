@@ -316,7 +316,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings, store: CampusStore) ->
         for analysis in result.analyses:
             if not analysis.pending:
                 continue
-            bar = ImportProgress(sys.stderr)  # a bar on a terminal, plain lines in a log
+            bar = ImportProgress(sys.stderr, what="analysis")  # a bar on a terminal, lines in a log
             try:
                 final = _follow_job(store, settings, queue, analysis.job_id, bar)
             finally:

@@ -62,7 +62,7 @@ def test_the_workspace_from_the_command_line(
     assert "rdc.dxf: dxf" in out and "parcel.geojson: parcel" in out
     assert "rooms PIECES" in out and "labels NUMEROS" in out
     # the analysis job's progress, as gridmap import's bar writes it to a log: rising percents
-    said = [int(p) for p in re.findall(r"^import +(\d+)% reading rdc\.dxf", err, re.M)]
+    said = [int(p) for p in re.findall(r"^analysis +(\d+)% reading rdc\.dxf", err, re.M)]
     assert len(said) >= 3 and said == sorted(said), err
     assert "proposing the layers" in err
 
