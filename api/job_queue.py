@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     delete,
     insert,
     or_,
@@ -300,7 +301,8 @@ class JobQueue:
                 and j.error_type == WORKER_LOST]
 
     def claim(self, owner: str, lease_s: float) -> Claim | None:
-        """Take the oldest claimable job for ``owner`` until ``now + lease_s``, or None.
+        """Take the oldest claimable job for ``owner`` until ``now + lease_s``, or None; the
+        oldest upload analysis before any other kind.
 
         Claimable: queued, or running under an expired lease with attempts left. One
         statement; on PostgreSQL the candidate row is locked with SKIP LOCKED, so concurrent
@@ -315,8 +317,10 @@ class JobQueue:
                        and_(t.c.state == JobState.RUNNING.value, t.c.lease_expires_at < now,
                             t.c.attempts < t.c.max_attempts))
 
+        # an upload's analysis first: an editor waits on the page for it, and it is short
+        first = case((candidate.c.kind == JobKind.ANALYSIS.value, 0), else_=1)
         pick = (select(candidate.c.id).where(claimable(candidate))
-                .order_by(candidate.c.created_at, candidate.c.id).limit(1))
+                .order_by(first, candidate.c.created_at, candidate.c.id).limit(1))
         with self.engine.connect() as conn:  # idle workers only read (no write lock)
             if conn.execute(pick).first() is None:
                 return None

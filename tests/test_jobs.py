@@ -117,6 +117,17 @@ def test_a_queued_job_survives_a_restart(settings: Settings, stored_campus: Camp
         second.close()
 
 
+def test_an_upload_analysis_is_taken_before_older_books(queue: JobQueue,
+                                                        stored_campus: Campus) -> None:
+    """An editor waits on the workspace page for an analysis; a book can wait for it."""
+    book = queue.enqueue(JobKind.BOOK, stored_campus.id, {"revision": 1}, requested_by="tests")
+    analysis = queue.enqueue(JobKind.ANALYSIS, stored_campus.id, {}, requested_by="tests")
+    first = queue.claim("worker", LEASE_S)
+    second = queue.claim("worker", LEASE_S)
+    assert first is not None and second is not None
+    assert [first.job.id, second.job.id] == [analysis.id, book.id]
+
+
 # --- leases: a dead worker's job is taken again -----------------------------------------------
 
 
