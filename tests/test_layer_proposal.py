@@ -26,6 +26,7 @@ from importers.layer_proposal import (
 )
 from importers.limits import ImportLimits, WorkBudget
 from importers.manifest import DrawingUnit, Layers
+from tests.fixtures.dxf import make_schemes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dxf"
 SCHEMES = sorted(FIXTURES.glob("scheme_*.dxf"))
@@ -296,21 +297,6 @@ def test_door_swings_with_leaves_drawn_as_rectangles() -> None:
     assert "door swings" in proposal.reasons["doors"]
 
 
-def _make_schemes() -> Any:
-    """The fixtures' generator (a script beside them, not a package)."""
-    import importlib.util
-    import sys
-
-    name = "tests_fixtures_make_schemes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FIXTURES / "make_schemes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # its dataclasses look themselves up there
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 #: how many random floors (more with GRIDMAP_RANDOM_FLOORS=1000: 1000 of 1000 pass)
 RANDOM_FLOORS = int(os.environ.get("GRIDMAP_RANDOM_FLOORS", "12"))
 
@@ -322,7 +308,7 @@ def test_random_floors_units_and_names(seed: int) -> None:
     import dataclasses
     import random
 
-    ms = _make_schemes()
+    ms = make_schemes
     rng = random.Random(seed)
     base = rng.choice(ms.schemes())
     unit = rng.choice(["m", "cm", "mm", "ft", "in"])

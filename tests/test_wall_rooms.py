@@ -17,6 +17,7 @@ from importers.findings import FindingKind
 from importers.manifest import DrawingUnit
 from importers.room_labels import label_of
 from importers.wall_rooms import MIN_WIDTH_M, rooms_from_walls
+from tests.fixtures.dxf import make_schemes
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dxf"
 # fixtures drawing room outlines as closed polylines beside their wall lines
@@ -167,21 +168,6 @@ def test_a_corridor_round_a_block_of_rooms_is_kept() -> None:
     assert areas == sorted([72.0, 72.0, 30 * 4.0, 30 * 16 - 18 * 8.0])
 
 
-def _make_schemes() -> Any:
-    """The fixtures' generator (a script beside them, not a package)."""
-    import importlib.util
-    import sys
-
-    name = "tests_fixtures_make_schemes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FIXTURES / "make_schemes.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module  # its dataclasses look themselves up there
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 #: how many random floors (more with GRIDMAP_RANDOM_FLOORS=1000)
 RANDOM_FLOORS = int(os.environ.get("GRIDMAP_RANDOM_FLOORS", "12"))
 
@@ -190,7 +176,7 @@ RANDOM_FLOORS = int(os.environ.get("GRIDMAP_RANDOM_FLOORS", "12"))
 def test_random_floors_rooms_from_walls(seed: int) -> None:
     """Floors of random size, their walls drawn with random sloppiness at the ends: every
     space comes back from the wall lines."""
-    ms = _make_schemes()
+    ms = make_schemes
     rng = random.Random(seed)
     floor = ms.Floor(bay=rng.uniform(7.5, 8.0), bays=rng.randint(2, 8),
                      south=rng.uniform(6.0, 9.0), north=rng.uniform(6.5, 9.0))
